@@ -1,0 +1,41 @@
+# Build conventions shared by every component.
+
+# Warnings for project code only: third-party headers come from system include directories, whose
+# warnings the compiler suppresses.
+add_library(opsync_warnings INTERFACE)
+add_library(opsync::warnings ALIAS opsync_warnings)
+target_compile_options(opsync_warnings INTERFACE -Wall -Wextra -Wpedantic -Werror)
+
+if(OPSYNC_SANITIZE)
+  # Applied globally so every object, including test mains, is instrumented.
+  # -O1 keeps the sanitized suite fast enough to run in CI on two cores.
+  add_compile_options(-O1 -fsanitize=address,undefined -fno-omit-frame-pointer
+                      -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+# Precompiled headers for the heavy test dependencies, shared by all test programs.
+add_library(opsync_test_pch STATIC "${CMAKE_CURRENT_LIST_DIR}/empty.cpp")
+target_link_libraries(opsync_test_pch PUBLIC Boost::unit_test_framework rapidcheck
+                      nlohmann_json::nlohmann_json opsync::warnings)
+target_compile_definitions(opsync_test_pch PUBLIC BOOST_TEST_DYN_LINK)
+target_precompile_headers(opsync_test_pch PUBLIC
+  <boost/test/unit_test.hpp> <rapidcheck.h> <rapidcheck/boost_test.h> <nlohmann/json.hpp>)
+
+# opsync_add_test_program(NAME SOURCES ... LIBRARIES ... SUITES ...)
+#
+# One Boost.Test program; each suite becomes its own CTest test so failures are reported per
+# suite and suites run in parallel. Tests run from the source root so they find spec/ and vectors/.
+function(opsync_add_test_program name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBRARIES;SUITES;LABELS" ${ARGN})
+  add_executable(${name} "${PROJECT_SOURCE_DIR}/cmake/test_main.cpp" ${ARG_SOURCES})
+  target_compile_definitions(${name} PRIVATE OPSYNC_TEST_PROGRAM="${name}")
+  target_link_libraries(${name} PRIVATE opsync_test_pch opsync::warnings ${ARG_LIBRARIES})
+  target_precompile_headers(${name} REUSE_FROM opsync_test_pch)
+  foreach(suite IN LISTS ARG_SUITES)
+    add_test(NAME ${name}.${suite}
+             COMMAND ${name} --run_test=${suite} --color_output=no --log_level=test_suite
+             WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}")
+    set_tests_properties(${name}.${suite} PROPERTIES LABELS "${ARG_LABELS}")
+  endforeach()
+endfunction()

@@ -1,0 +1,73 @@
+#include "opsync/protocol/blocks.h"
+
+#include "opsync/protocol/check.h"
+#include "opsync/protocol/sha256.h"
+
+namespace opsync {
+namespace {
+
+// "opsync/v1 block" followed by one zero byte (spec 7.4).
+constexpr char kBlockTag[] = "opsync/v1 block";
+constexpr size_t kBlockTagBytes = sizeof kBlockTag;  // includes the terminating zero byte
+
+}  // namespace
+
+Hash chain_block(const Hash& previous_block_hash, std::span<const Hash> op_hashes_in_block) {
+  OPSYNC_CHECK(!op_hashes_in_block.empty());
+  thread_local Sha256 hasher;
+  hasher.update(kBlockTag, kBlockTagBytes);
+  hasher.update(previous_block_hash.view());
+  // Hashes are contiguous 32-byte arrays: feed them in one call.
+  static_assert(sizeof(Hash) == 32);
+  hasher.update(op_hashes_in_block.data(), op_hashes_in_block.size() * sizeof(Hash));
+  return hasher.finish();
+}
+
+std::vector<Hash> compute_block_hashes(std::span<const Hash> op_hashes, uint32_t block_size) {
+  OPSYNC_CHECK(block_size > 0);
+  const size_t block_count = op_hashes.size() / block_size;
+  std::vector<Hash> blocks;
+  blocks.reserve(block_count);
+  Hash previous;  // zeros
+  for (size_t b = 0; b < block_count; ++b) {
+    previous = chain_block(previous, op_hashes.subspan(b * block_size, block_size));
+    blocks.push_back(previous);
+  }
+  return blocks;
+}
+
+Hash prefix_hash(std::span<const Hash> block_hashes, std::span<const Hash> op_hashes, uint64_t s,
+                 uint32_t block_size) {
+  OPSYNC_CHECK(block_size > 0);
+  OPSYNC_CHECK(s <= op_hashes.size());
+  if (s == 0) return Hash{};
+  const uint64_t block = (s - 1) / block_size;
+  const uint64_t block_start = block * block_size;
+  if (s == block_start + block_size && block < block_hashes.size()) return block_hashes[block];
+  OPSYNC_CHECK_MSG(block <= block_hashes.size(), "block hashes missing before position");
+  const Hash previous = block == 0 ? Hash{} : block_hashes[block - 1];
+  return chain_block(previous, op_hashes.subspan(block_start, s - block_start));
+}
+
+BlockChainer::BlockChainer(uint32_t block_size) : block_size_(block_size) {
+  OPSYNC_CHECK(block_size > 0);
+  open_block_.reserve(block_size);
+}
+
+bool BlockChainer::append(const Hash& op_hash) {
+  open_block_.push_back(op_hash);
+  ++length_;
+  if (open_block_.size() < block_size_) return false;
+  const Hash previous = block_hashes_.empty() ? Hash{} : block_hashes_.back();
+  block_hashes_.push_back(chain_block(previous, open_block_));
+  open_block_.clear();
+  return true;
+}
+
+Hash BlockChainer::head_hash() const {
+  const Hash previous = block_hashes_.empty() ? Hash{} : block_hashes_.back();
+  if (open_block_.empty()) return previous;
+  return chain_block(previous, open_block_);
+}
+
+}  // namespace opsync

@@ -1,0 +1,129 @@
+#include "opsync/protocol/bytes.h"
+
+namespace opsync {
+namespace {
+
+constexpr char kHexDigits[] = "0123456789abcdef";
+constexpr char kBase64UrlAlphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+int base64url_value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '-') return 62;
+  if (c == '_') return 63;
+  return -1;
+}
+
+}  // namespace
+
+std::string to_hex(ByteView bytes) {
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (uint8_t b : bytes) {
+    out.push_back(kHexDigits[b >> 4]);
+    out.push_back(kHexDigits[b & 0xF]);
+  }
+  return out;
+}
+
+std::optional<Bytes> from_hex(std::string_view text) {
+  if (text.size() % 2 != 0) return std::nullopt;
+  Bytes out;
+  out.reserve(text.size() / 2);
+  for (size_t i = 0; i < text.size(); i += 2) {
+    int hi = hex_value(text[i]);
+    int lo = hex_value(text[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<uint8_t>(hi << 4 | lo));
+  }
+  return out;
+}
+
+std::string to_base64url(ByteView bytes) {
+  std::string out;
+  out.reserve((bytes.size() * 4 + 2) / 3);
+  size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    uint32_t v = uint32_t{bytes[i]} << 16 | uint32_t{bytes[i + 1]} << 8 | bytes[i + 2];
+    out.push_back(kBase64UrlAlphabet[v >> 18]);
+    out.push_back(kBase64UrlAlphabet[(v >> 12) & 63]);
+    out.push_back(kBase64UrlAlphabet[(v >> 6) & 63]);
+    out.push_back(kBase64UrlAlphabet[v & 63]);
+  }
+  size_t rest = bytes.size() - i;
+  if (rest == 1) {
+    uint32_t v = uint32_t{bytes[i]} << 16;
+    out.push_back(kBase64UrlAlphabet[v >> 18]);
+    out.push_back(kBase64UrlAlphabet[(v >> 12) & 63]);
+  } else if (rest == 2) {
+    uint32_t v = uint32_t{bytes[i]} << 16 | uint32_t{bytes[i + 1]} << 8;
+    out.push_back(kBase64UrlAlphabet[v >> 18]);
+    out.push_back(kBase64UrlAlphabet[(v >> 12) & 63]);
+    out.push_back(kBase64UrlAlphabet[(v >> 6) & 63]);
+  }
+  return out;
+}
+
+std::optional<Bytes> from_base64url(std::string_view text) {
+  // A length of 1 mod 4 cannot come from whole bytes.
+  if (text.size() % 4 == 1) return std::nullopt;
+  Bytes out;
+  out.reserve(text.size() * 3 / 4);
+  size_t i = 0;
+  for (; i + 4 <= text.size(); i += 4) {
+    int a = base64url_value(text[i]), b = base64url_value(text[i + 1]);
+    int c = base64url_value(text[i + 2]), d = base64url_value(text[i + 3]);
+    if ((a | b | c | d) < 0) return std::nullopt;
+    uint32_t v = uint32_t(a) << 18 | uint32_t(b) << 12 | uint32_t(c) << 6 | uint32_t(d);
+    out.push_back(static_cast<uint8_t>(v >> 16));
+    out.push_back(static_cast<uint8_t>(v >> 8));
+    out.push_back(static_cast<uint8_t>(v));
+  }
+  size_t rest = text.size() - i;
+  if (rest == 2) {
+    int a = base64url_value(text[i]), b = base64url_value(text[i + 1]);
+    if ((a | b) < 0) return std::nullopt;
+    if ((b & 0xF) != 0) return std::nullopt;  // non-canonical: unused bits set
+    out.push_back(static_cast<uint8_t>(a << 2 | b >> 4));
+  } else if (rest == 3) {
+    int a = base64url_value(text[i]), b = base64url_value(text[i + 1]),
+        c = base64url_value(text[i + 2]);
+    if ((a | b | c) < 0) return std::nullopt;
+    if ((c & 0x3) != 0) return std::nullopt;  // non-canonical: unused bits set
+    uint32_t v = uint32_t(a) << 12 | uint32_t(b) << 6 | uint32_t(c);
+    out.push_back(static_cast<uint8_t>(v >> 10));
+    out.push_back(static_cast<uint8_t>(v >> 2));
+  }
+  return out;
+}
+
+void append_u8(Bytes& out, uint8_t value) { out.push_back(value); }
+
+void append_u32(Bytes& out, uint32_t value) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(value >> shift));
+}
+
+void append_u64(Bytes& out, uint64_t value) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(value >> shift));
+}
+
+void append_bytes(Bytes& out, ByteView bytes) { out.insert(out.end(), bytes.begin(), bytes.end()); }
+
+void append_ascii(Bytes& out, std::string_view text) { out.insert(out.end(), text.begin(), text.end()); }
+
+uint32_t read_u32(const uint8_t* p) {
+  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | uint32_t{p[3]};
+}
+
+uint64_t read_u64(const uint8_t* p) { return uint64_t{read_u32(p)} << 32 | read_u32(p + 4); }
+
+}  // namespace opsync

@@ -1,0 +1,55 @@
+#include "opsync/protocol/hlc.h"
+
+#include <algorithm>
+
+#include "opsync/protocol/check.h"
+#include "opsync/protocol/limits.h"
+
+namespace opsync {
+
+HlcClock::HlcClock(Hlc last) : last_(last) { OPSYNC_CHECK(last.wall_ms < kHlcWallMsLimit); }
+
+Hlc HlcClock::stamp(uint64_t physical_ms) {
+  OPSYNC_CHECK(physical_ms < kHlcWallMsLimit);
+  if (physical_ms > last_.wall_ms) {
+    last_ = Hlc{physical_ms, 0};
+  } else if (last_.counter < kHlcCounterMax) {
+    ++last_.counter;
+  } else {
+    // The counter is exhausted within one millisecond: borrow the next millisecond.
+    OPSYNC_CHECK(last_.wall_ms + 1 < kHlcWallMsLimit);
+    last_ = Hlc{last_.wall_ms + 1, 0};
+  }
+  return last_;
+}
+
+void HlcClock::observe(const Hlc& remote, uint64_t physical_ms) {
+  OPSYNC_CHECK(remote.wall_ms < kHlcWallMsLimit);
+  OPSYNC_CHECK(physical_ms < kHlcWallMsLimit);
+  const uint64_t l = std::max({last_.wall_ms, remote.wall_ms, physical_ms});
+  uint64_t c;  // 64 bits so the overflow below is visible
+  if (l == last_.wall_ms && l == remote.wall_ms) {
+    c = uint64_t{std::max(last_.counter, remote.counter)} + 1;
+  } else if (l == last_.wall_ms) {
+    c = uint64_t{last_.counter} + 1;
+  } else if (l == remote.wall_ms) {
+    c = uint64_t{remote.counter} + 1;
+  } else {
+    c = 0;
+  }
+  if (c > kHlcCounterMax) {
+    OPSYNC_CHECK(l + 1 < kHlcWallMsLimit);
+    last_ = Hlc{l + 1, 0};
+  } else {
+    last_ = Hlc{l, static_cast<uint32_t>(c)};
+  }
+}
+
+int64_t estimate_clock_offset_ms(uint64_t local_send_ms, uint64_t local_receive_ms,
+                                 uint64_t server_time_ms) {
+  OPSYNC_CHECK(local_receive_ms >= local_send_ms);
+  const uint64_t midpoint = local_send_ms + (local_receive_ms - local_send_ms) / 2;
+  return static_cast<int64_t>(server_time_ms) - static_cast<int64_t>(midpoint);
+}
+
+}  // namespace opsync

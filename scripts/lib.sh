@@ -1,0 +1,56 @@
+# Shared by the scripts in this folder: dependency installation and configured builds.
+# Sourced, not run.
+
+OPSYNC_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OPSYNC_BUILD_ROOT="${OPSYNC_BUILD_ROOT:-$OPSYNC_ROOT/build}"
+
+# Every Debian 12 package the build, the tests and the benchmarks use.
+OPSYNC_PACKAGES=(
+  cmake ninja-build g++ pkg-config ccache
+  libboost-test-dev librapidcheck-dev libsqlite3-dev libssl-dev libcpp-httplib-dev
+  nlohmann-json3-dev libcli11-dev libbenchmark-dev
+  python3 python3-jsonschema
+)
+
+opsync_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# Installs whatever is missing: apt-get as root, sudo when it works without a prompt, otherwise
+# prints the exact command and fails.
+opsync_install_deps() {
+  local missing=() package
+  for package in "${OPSYNC_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+      missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local command=(apt-get install -y --no-install-recommends "${missing[@]}")
+  opsync_log "installing Debian packages: ${missing[*]}"
+  if [ "$(id -u)" -eq 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${command[@]}"
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    sudo DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive "${command[@]}"
+  else
+    echo "OpSync needs these Debian packages. Run as root:" >&2
+    echo "  apt-get update && ${command[*]}" >&2
+    return 1
+  fi
+}
+
+# opsync_build NAME [cmake options...] -- [targets...]
+# Configures (once) and builds build/NAME with Ninja, using ccache when present.
+opsync_build() {
+  local name="$1"; shift
+  local options=() targets=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do options+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  targets=("$@")
+  local dir="$OPSYNC_BUILD_ROOT/$name"
+  local launcher=()
+  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  opsync_log "configuring $name"
+  cmake -S "$OPSYNC_ROOT" -B "$dir" -G Ninja "${launcher[@]}" "${options[@]}" >/dev/null
+  opsync_log "building $name${targets:+ (${targets[*]})}"
+  cmake --build "$dir" ${targets:+--target "${targets[@]}"}
+}
