@@ -13,4 +13,6 @@ bool init_tests() {
 
 }  // namespace
 
-int main(int argc, char* argv[]) { return boost::unit_test::unit_test_main(&init_tests, argc, argv); }
+int main(int argc, char* argv[]) {
+  return boost::unit_test::unit_test_main(&init_tests, argc, argv);
+}

@@ -95,9 +95,9 @@ SecretKey derive_kek(std::string_view password, std::string_view passphrase, uin
   Hash password_hash = sha256(password);
   Hash salt = sha256(passphrase);
   std::array<uint8_t, 32> out{};
-  const int ok = PKCS5_PBKDF2_HMAC(reinterpret_cast<const char*>(password_hash.data()), 32,
-                                   salt.data(), 32, static_cast<int>(iterations), EVP_sha256(),
-                                   32, out.data());
+  const int ok =
+      PKCS5_PBKDF2_HMAC(reinterpret_cast<const char*>(password_hash.data()), 32, salt.data(), 32,
+                        static_cast<int>(iterations), EVP_sha256(), 32, out.data());
   OPENSSL_cleanse(password_hash.data(), 32);
   OPSYNC_CHECK(ok == 1);
   SecretKey key(out);
@@ -105,7 +105,8 @@ SecretKey derive_kek(std::string_view password, std::string_view passphrase, uin
   return key;
 }
 
-Bytes seal(const SecretKey& key, ByteView plaintext, ByteView associated_data, RandomSource& random) {
+Bytes seal(const SecretKey& key, ByteView plaintext, ByteView associated_data,
+           RandomSource& random) {
   Bytes out(kNonceBytes + plaintext.size() + kTagBytes);
   random.fill(std::span<uint8_t>(out.data(), kNonceBytes));
   CipherCtx ctx(EVP_CIPHER_CTX_new());
@@ -201,7 +202,8 @@ Bytes chunk_ad(const FileId& file, uint32_t chunk_index, uint32_t chunk_count) {
   return ad;
 }
 
-void seal_op_payload(const SecretKey& op_key, WireOp& op, ByteView plaintext, RandomSource& random) {
+void seal_op_payload(const SecretKey& op_key, WireOp& op, ByteView plaintext,
+                     RandomSource& random) {
   op.payload = seal(op_key, plaintext, op_payload_ad(op), random);
 }
 
@@ -230,7 +232,8 @@ std::string generate_passphrase(RandomSource& random) {
     if (group > 0) out.push_back('-');
     for (size_t i = 0; i < 4; ++i) {
       const size_t bit = (group * 4 + i) * 5;  // 5 bits per character, 160 bits in all
-      const uint32_t two = uint32_t{bits[bit / 8]} << 8 | (bit / 8 + 1 < bits.size() ? bits[bit / 8 + 1] : 0);
+      const uint32_t two =
+          uint32_t{bits[bit / 8]} << 8 | (bit / 8 + 1 < bits.size() ? bits[bit / 8 + 1] : 0);
       out.push_back(kAlphabet[(two >> (11 - bit % 8)) & 31]);
     }
   }

@@ -1,7 +1,7 @@
 #include "opsync/protocol/diff.h"
 
-#include <unordered_map>
-#include <unordered_set>
+#include <algorithm>
+#include <optional>
 
 #include "opsync/protocol/blocks.h"
 #include "opsync/protocol/check.h"
@@ -91,42 +91,85 @@ Result<DiffPlan> plan_diff(uint32_t block_size, const LogView& mirror,
   } else {
     // Step 3: the server lost or rewrote positions; trust only equal blocks (SYNC-002).
     plan.diverged = true;
-    plan.verified_prefix = verified_prefix_from_blocks(mirror.block_hashes, server.block_hashes,
-                                                       block_size);
+    plan.verified_prefix =
+        verified_prefix_from_blocks(mirror.block_hashes, server.block_hashes, block_size);
   }
   const uint64_t p = plan.verified_prefix;
   OPSYNC_CHECK(p <= m && p <= n);
 
-  // What the device holds beyond the verified prefix.
-  std::unordered_map<OpId, HeldOp, FixedBytesHash> held;
-  held.reserve((m - p) + outbox.size());
-  for (uint64_t i = p; i < m; ++i) held.emplace(mirror.ids[i], HeldOp{Held::kCandidate, mirror.op_hashes[i]});
-  for (const OutboxEntry& entry : outbox) held.emplace(entry.id, HeldOp{Held::kOutbox, entry.hash});
+  // Everything after p, matched by id with a sort and a merge over flat arrays rather than a
+  // hash table: after a divergence early in a long log this touches a million entries, and
+  // sequential passes over sorted arrays cost a fraction of a hash table's random accesses.
+  //
+  // Held operations are numbered in upload order (candidates oldest first, then the outbox);
+  // `covered[k]` records that held operation k needs no upload: the server lists it, or an
+  // earlier held operation has the same id.
+  const uint64_t candidates = m - p;
+  const uint64_t held_count = candidates + outbox.size();
+  auto held_id = [&](uint64_t k) -> const OpId& {
+    return k < candidates ? mirror.ids[p + k] : outbox[k - candidates].id;
+  };
+  auto held_hash = [&](uint64_t k) -> const Hash& {
+    return k < candidates ? mirror.op_hashes[p + k] : outbox[k - candidates].hash;
+  };
+  // An id as two big-endian words: integer comparisons give the bytewise order without memcmp.
+  struct Key {
+    uint64_t high, low, index;
+    Key() = default;
+    Key(const OpId& id, uint64_t at)
+        : high(read_u64(id.data())), low(read_u64(id.data() + 8)), index(at) {}
+    bool same_id(const Key& other) const { return high == other.high && low == other.low; }
+    bool id_less(const Key& other) const {
+      return high != other.high ? high < other.high : low < other.low;
+    }
+  };
+  auto by_id_then_index = [](const Key& a, const Key& b) {
+    return a.same_id(b) ? a.index < b.index : a.id_less(b);
+  };
+  std::vector<Key> held(held_count);
+  for (uint64_t k = 0; k < held_count; ++k) held[k] = Key(held_id(k), k);
+  std::sort(held.begin(), held.end(), by_id_then_index);
+  std::vector<bool> covered(held_count, false);
+  for (size_t i = 1; i < held.size(); ++i)
+    if (held[i].same_id(held[i - 1])) covered[held[i].index] = true;
 
-  // Step 4: the server's operations after p.
-  Result<PageVerdict> verdict = classify(
-      p, n - p, [&](size_t i) { return p + 1 + i; },
-      [&](size_t i) -> const OpId& { return server.ids[p + i]; },
-      [&](size_t i) -> const Hash& { return server.op_hashes[p + i]; },
-      [&](const OpId& id) {
-        auto it = held.find(id);
-        return it == held.end() ? HeldOp{} : it->second;
-      });
-  if (!verdict.ok()) return verdict.error();
+  std::vector<Key> listed(n - p);
+  for (uint64_t i = 0; i < n - p; ++i) listed[i] = Key(server.ids[p + i], i);
+  std::sort(listed.begin(), listed.end(), by_id_then_index);
 
-  std::unordered_set<OpId, FixedBytesHash> acknowledged;
-  for (size_t i : verdict->apply) plan.apply.push_back(server.ids[p + i]);
-  for (size_t i : verdict->acknowledge) {
-    plan.acknowledge.push_back(server.ids[p + i]);
-    acknowledged.insert(server.ids[p + i]);
+  // Step 4: decide each listed operation (apply or acknowledge), remembering the earliest
+  // violation so the error names the same operation a page-by-page client would stop at.
+  std::vector<bool> acknowledged(n - p, false);
+  std::optional<std::pair<uint64_t, Error>> first_error;
+  auto report = [&](uint64_t offset, Code code, std::string message) {
+    if (!first_error || offset < first_error->first)
+      first_error.emplace(
+          offset, Error(code, "ops[" + std::to_string(offset) + "].id", std::move(message)));
+  };
+  size_t h = 0;
+  for (size_t i = 0; i < listed.size(); ++i) {
+    const Key& entry = listed[i];
+    if (i > 0 && listed[i - 1].same_id(entry)) {
+      report(entry.index, Code::kProtocolError, "the server lists an operation twice");
+      continue;
+    }
+    while (h < held.size() && held[h].id_less(entry)) ++h;
+    if (h == held.size() || !held[h].same_id(entry)) continue;  // unknown: apply
+    if (held_hash(held[h].index) != server.op_hashes[p + entry.index]) {
+      report(entry.index, Code::kOpIdConflict,
+             "the server holds a known operation id with a different hash");
+      continue;
+    }
+    covered[held[h].index] = true;
+    acknowledged[entry.index] = true;
   }
+  if (first_error) return first_error->second;
+  for (uint64_t i = 0; i < n - p; ++i)
+    (acknowledged[i] ? plan.acknowledge : plan.apply).push_back(server.ids[p + i]);
 
-  // Step 5: everything held that the server lacks, oldest first (SYNC-005).
-  for (uint64_t i = p; i < m; ++i)
-    if (!acknowledged.count(mirror.ids[i])) plan.upload.push_back(mirror.ids[i]);
-  std::unordered_set<OpId, FixedBytesHash> queued(plan.upload.begin(), plan.upload.end());
-  for (const OutboxEntry& entry : outbox)
-    if (!acknowledged.count(entry.id) && queued.insert(entry.id).second) plan.upload.push_back(entry.id);
+  // Step 5: everything held that the server lacks, oldest first, each once (SYNC-005).
+  for (uint64_t k = 0; k < held_count; ++k)
+    if (!covered[k]) plan.upload.push_back(held_id(k));
   return plan;
 }
 

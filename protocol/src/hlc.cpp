@@ -7,6 +7,18 @@
 
 namespace opsync {
 
+namespace {
+
+// (wall_ms + 1, 0), or the largest timestamp when there is no next millisecond (HLC-003). Only a
+// remote timestamp at the very top of the range, which no server accepts (LOG-006), gets here.
+Hlc next_millisecond(uint64_t wall_ms) {
+  if (wall_ms + 1 >= kHlcWallMsLimit)
+    return Hlc{kHlcWallMsLimit - 1, static_cast<uint32_t>(kHlcCounterMax)};
+  return Hlc{wall_ms + 1, 0};
+}
+
+}  // namespace
+
 HlcClock::HlcClock(Hlc last) : last_(last) { OPSYNC_CHECK(last.wall_ms < kHlcWallMsLimit); }
 
 Hlc HlcClock::stamp(uint64_t physical_ms) {
@@ -17,8 +29,7 @@ Hlc HlcClock::stamp(uint64_t physical_ms) {
     ++last_.counter;
   } else {
     // The counter is exhausted within one millisecond: borrow the next millisecond.
-    OPSYNC_CHECK(last_.wall_ms + 1 < kHlcWallMsLimit);
-    last_ = Hlc{last_.wall_ms + 1, 0};
+    last_ = next_millisecond(last_.wall_ms);
   }
   return last_;
 }
@@ -38,8 +49,7 @@ void HlcClock::observe(const Hlc& remote, uint64_t physical_ms) {
     c = 0;
   }
   if (c > kHlcCounterMax) {
-    OPSYNC_CHECK(l + 1 < kHlcWallMsLimit);
-    last_ = Hlc{l + 1, 0};
+    last_ = next_millisecond(l);
   } else {
     last_ = Hlc{l, static_cast<uint32_t>(c)};
   }
@@ -47,8 +57,11 @@ void HlcClock::observe(const Hlc& remote, uint64_t physical_ms) {
 
 int64_t estimate_clock_offset_ms(uint64_t local_send_ms, uint64_t local_receive_ms,
                                  uint64_t server_time_ms) {
-  OPSYNC_CHECK(local_receive_ms >= local_send_ms);
-  const uint64_t midpoint = local_send_ms + (local_receive_ms - local_send_ms) / 2;
+  // A wall clock stepped back during the request leaves no midpoint; the receive time is the
+  // better reading then.
+  const uint64_t midpoint = local_receive_ms >= local_send_ms
+                                ? local_send_ms + (local_receive_ms - local_send_ms) / 2
+                                : local_receive_ms;
   return static_cast<int64_t>(server_time_ms) - static_cast<int64_t>(midpoint);
 }
 

@@ -12,6 +12,7 @@ namespace {
 // Thrown from the parser callback to abort parsing; never escapes parse_strict.
 struct Rejection {
   Code code;
+  std::string field;
   std::string message;
 };
 
@@ -27,34 +28,50 @@ const char* type_name(const Json& v) {
 }  // namespace
 
 Result<Json> parse_strict(std::string_view text) {
-  // One set of member names per open object, to find duplicates; depth counts open containers.
-  std::vector<std::set<std::string>> open_objects;
-  std::vector<bool> container_is_object;
+  // The parser reports containers and keys as events; this tracks the path of each open
+  // container so a duplicate member can be named (ERR-002), and counts depth (TRN-020).
+  struct Frame {
+    bool is_object;
+    std::string path;
+    std::set<std::string> keys;  // objects: member names seen so far
+    std::string last_key;        // objects: the member being read
+    size_t next_index = 0;       // arrays: the element being read
+  };
+  std::vector<Frame> open;
+  auto child_path = [&]() -> std::string {
+    if (open.empty()) return "";
+    const Frame& parent = open.back();
+    if (parent.is_object)
+      return parent.path.empty() ? parent.last_key : parent.path + "." + parent.last_key;
+    return parent.path + "[" + std::to_string(parent.next_index) + "]";
+  };
+  auto finish_child = [&]() {
+    if (!open.empty() && !open.back().is_object) ++open.back().next_index;
+  };
   auto callback = [&](int /*depth*/, nlohmann::json::parse_event_t event, Json& parsed) -> bool {
     using Event = nlohmann::json::parse_event_t;
     switch (event) {
       case Event::object_start:
       case Event::array_start:
-        container_is_object.push_back(event == Event::object_start);
-        if (container_is_object.size() > kJsonDepthMax)
-          throw Rejection{Code::kMalformedJson,
+        if (open.size() >= kJsonDepthMax)
+          throw Rejection{Code::kMalformedJson, "",
                           "nested deeper than " + std::to_string(kJsonDepthMax) + " levels"};
-        if (event == Event::object_start) open_objects.emplace_back();
+        open.push_back(Frame{event == Event::object_start, child_path(), {}, {}, 0});
         break;
       case Event::object_end:
       case Event::array_end:
-        if (!container_is_object.empty()) {
-          if (container_is_object.back()) open_objects.pop_back();
-          container_is_object.pop_back();
-        }
+        if (!open.empty()) open.pop_back();
+        finish_child();
         break;
-      case Event::key:
-        if (!open_objects.empty() &&
-            !open_objects.back().insert(parsed.get<std::string>()).second)
-          throw Rejection{Code::kDuplicateField,
-                          "member \"" + parsed.get<std::string>() + "\" appears twice"};
+      case Event::key: {
+        Frame& object = open.back();
+        object.last_key = parsed.get<std::string>();
+        if (!object.keys.insert(object.last_key).second)
+          throw Rejection{Code::kDuplicateField, child_path(), "appears twice in its object"};
         break;
+      }
       case Event::value:
+        finish_child();
         break;
     }
     return true;
@@ -63,7 +80,7 @@ Result<Json> parse_strict(std::string_view text) {
     return Json::parse(text.begin(), text.end(), callback, /*allow_exceptions=*/true,
                        /*ignore_comments=*/false);
   } catch (const Rejection& rejection) {
-    return Error(rejection.code, rejection.message);
+    return Error(rejection.code, rejection.field, rejection.message);
   } catch (const nlohmann::json::exception& e) {
     // nlohmann's messages name the byte offset and the problem (syntax or invalid UTF-8).
     return Error(Code::kMalformedJson, e.what());
@@ -186,7 +203,8 @@ Bytes Reader::bytes(std::string_view name, size_t min_bytes, size_t max_bytes) {
   const Json* v = find_required(name);
   if (!v) return {};
   if (!v->is_string()) {
-    fail(name, Code::kInvalidField, std::string("must be a base64url string, not ") + type_name(*v));
+    fail(name, Code::kInvalidField,
+         std::string("must be a base64url string, not ") + type_name(*v));
     return {};
   }
   auto decoded = from_base64url(v->get_ref<const std::string&>());
@@ -207,7 +225,8 @@ Bytes Reader::bytes_exact(std::string_view name, size_t size) {
   const Json* v = find_required(name);
   if (!v) return {};
   if (!v->is_string()) {
-    fail(name, Code::kInvalidField, std::string("must be a base64url string, not ") + type_name(*v));
+    fail(name, Code::kInvalidField,
+         std::string("must be a base64url string, not ") + type_name(*v));
     return {};
   }
   auto decoded = from_base64url(v->get_ref<const std::string&>());

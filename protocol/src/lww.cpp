@@ -21,8 +21,9 @@ void KeyState::apply(const ObjectOp& op) {
   auto position = std::find_if(heads_.begin(), heads_.end(),
                                [&](const ObjectOp& head) { return op_order_less(head, op); });
   heads_.insert(position, op);
-  OPSYNC_CHECK(std::is_sorted(heads_.begin(), heads_.end(),
-                              [](const ObjectOp& a, const ObjectOp& b) { return op_order_less(b, a); }));
+  OPSYNC_CHECK(
+      std::is_sorted(heads_.begin(), heads_.end(),
+                     [](const ObjectOp& a, const ObjectOp& b) { return op_order_less(b, a); }));
 }
 
 std::vector<const ObjectOp*> KeyState::conflicts() const {

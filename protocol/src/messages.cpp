@@ -50,7 +50,8 @@ KdfParams read_kdf(Reader& parent) {
   kdf.algorithm = r.string("algorithm", 1, 64);
   if (!r.failed() && kdf.algorithm != kKdfAlgorithm)
     r.fail("algorithm", Code::kInvalidField, std::string("must be \"") + kKdfAlgorithm + "\"");
-  kdf.iterations = static_cast<uint32_t>(r.integer("iterations", kKdfIterationsMin, kKdfIterationsMax));
+  kdf.iterations =
+      static_cast<uint32_t>(r.integer("iterations", kKdfIterationsMin, kKdfIterationsMax));
   r.finish();
   return kdf;
 }
@@ -111,7 +112,8 @@ std::vector<ChunkRange> read_ranges(Reader& r, std::string_view name, uint32_t c
       r.fail_path(item_path, Code::kInvalidField, "must be a [start, end) pair");
       break;
     }
-    const uint64_t start = json_detail::integer_at(item[0], item_path + "[0]", 0, kU32Max, r.sink());
+    const uint64_t start =
+        json_detail::integer_at(item[0], item_path + "[0]", 0, kU32Max, r.sink());
     const uint64_t end = json_detail::integer_at(item[1], item_path + "[1]", 0, kU32Max, r.sink());
     if (r.failed()) break;
     if (start >= end || end > chunk_count || (i > 0 && start <= previous_end)) {
@@ -171,9 +173,12 @@ struct Codec<InfoResponse> {
     }
     const std::string registration = r.string("registration", 1, 16);
     if (!r.failed()) {
-      if (registration == "open") m.registration = Registration::kOpen;
-      else if (registration == "closed") m.registration = Registration::kClosed;
-      else r.fail("registration", Code::kInvalidField, "must be \"open\" or \"closed\"");
+      if (registration == "open")
+        m.registration = Registration::kOpen;
+      else if (registration == "closed")
+        m.registration = Registration::kClosed;
+      else
+        r.fail("registration", Code::kInvalidField, "must be \"open\" or \"closed\"");
     }
     m.server_time_ms = r.integer("server_time_ms", 0, kIntMax);
     m.max_clock_skew_ms = r.integer("max_clock_skew_ms", kMaxClockSkewMsMin, kMaxClockSkewMsMax);
@@ -183,9 +188,11 @@ struct Codec<InfoResponse> {
     Reader limits = r.object("limits");
     Limits& l = m.limits;
     const Limits& f = kLimitFloors;
-    l.request_body_bytes_max = limits.integer("request_body_bytes_max", f.request_body_bytes_max, kIntMax);
+    l.request_body_bytes_max =
+        limits.integer("request_body_bytes_max", f.request_body_bytes_max, kIntMax);
     l.batch_ops_max = limits.integer("batch_ops_max", f.batch_ops_max, kIntMax);
-    l.op_payload_bytes_max = limits.integer("op_payload_bytes_max", f.op_payload_bytes_max, kIntMax);
+    l.op_payload_bytes_max =
+        limits.integer("op_payload_bytes_max", f.op_payload_bytes_max, kIntMax);
     l.page_ops_max = limits.integer("page_ops_max", f.page_ops_max, kIntMax);
     l.page_bytes_max = limits.integer("page_bytes_max", f.page_bytes_max, kIntMax);
     l.page_blocks_max = limits.integer("page_blocks_max", f.page_blocks_max, kIntMax);
@@ -300,7 +307,8 @@ template <>
 struct Codec<CreateTokenRequest> {
   static void read(Reader& r, CreateTokenRequest& m) {
     m.scope = read_scope(r, "scope");
-    m.expires_in_ms = r.optional_integer("expires_in_ms", kTokenExpiresInMsMin, kTokenExpiresInMsMax);
+    m.expires_in_ms =
+        r.optional_integer("expires_in_ms", kTokenExpiresInMsMin, kTokenExpiresInMsMax);
     if (!r.failed() && m.scope == Scope::kOwner && m.expires_in_ms)
       r.fail("expires_in_ms", Code::kInvalidField, "owner tokens never expire");  // AUTH-014
   }
@@ -435,7 +443,8 @@ template <>
 struct Codec<KeyListResponse> {
   static void read(Reader& r, KeyListResponse& m) {
     m.keys = read_objects<KeyRecord>(r, "keys", 0, kU32Max);
-    if (auto next = r.nullable_integer("next_after", 1, kU32Max)) m.next_after = static_cast<uint32_t>(*next);
+    if (auto next = r.nullable_integer("next_after", 1, kU32Max))
+      m.next_after = static_cast<uint32_t>(*next);
   }
   static void write(Json& out, const KeyListResponse& m) {
     out["keys"] = write_objects(m.keys);
@@ -659,7 +668,9 @@ struct Codec<FileStatusResponse> {
   static void read(Reader& r, FileStatusResponse& m) {
     m.files = read_objects<FileStateEntry>(r, "files", 0, SIZE_MAX);
   }
-  static void write(Json& out, const FileStatusResponse& m) { out["files"] = write_objects(m.files); }
+  static void write(Json& out, const FileStatusResponse& m) {
+    out["files"] = write_objects(m.files);
+  }
 };
 
 // ---- payload (spec 10.1) ----------------------------------------------------------------------
@@ -698,12 +709,16 @@ struct Codec<ObjectPayload> {
   static void read(Reader& r, ObjectPayload& m) {
     const uint64_t v = r.integer("v", 0, 255);
     if (!r.failed() && v != kPayloadFormatVersion)
-      r.fail("v", Code::kUnsupportedFormat, "payload format " + std::to_string(v) + " is not supported");
+      r.fail("v", Code::kUnsupportedFormat,
+             "payload format " + std::to_string(v) + " is not supported");
     const std::string type = r.string("type", 1, 16);
     if (!r.failed()) {
-      if (type == "put") m.type = OpType::kPut;
-      else if (type == "delete") m.type = OpType::kDelete;
-      else r.fail("type", Code::kInvalidField, "must be \"put\" or \"delete\"");
+      if (type == "put")
+        m.type = OpType::kPut;
+      else if (type == "delete")
+        m.type = OpType::kDelete;
+      else
+        r.fail("type", Code::kInvalidField, "must be \"put\" or \"delete\"");
     }
     m.key = r.string("key", 1, kObjectKeyBytesMax);
     if (!r.failed() && m.key.find('\0') != std::string::npos)
@@ -728,7 +743,8 @@ struct Codec<ObjectPayload> {
           r.fail_path(element_path(r.member_path("files"), i) + ".id", Code::kInvalidField,
                       "repeats an earlier file id");
     } else if (r.has("value") || r.has("files")) {
-      r.fail(r.has("value") ? "value" : "files", Code::kInvalidField, "a delete has no value or files");
+      r.fail(r.has("value") ? "value" : "files", Code::kInvalidField,
+             "a delete has no value or files");
     }
   }
   static void write(Json& out, const ObjectPayload& m) {
@@ -760,16 +776,22 @@ template <typename M>
 std::string serialize_with_codec(const M& message) {
   Json out = Json::object();
   Codec<M>::write(out, message);
-  return out.dump();
+  // Strings from parsed messages are valid UTF-8 already; for the rest, replacing invalid bytes
+  // keeps serialization from throwing. Callers that build messages from local input (a client's
+  // object keys) check is_valid_utf8 first, so nothing is silently altered.
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace
 
 std::string_view scope_name(Scope scope) {
   switch (scope) {
-    case Scope::kRead: return "read";
-    case Scope::kReadWrite: return "read_write";
-    case Scope::kOwner: return "owner";
+    case Scope::kRead:
+      return "read";
+    case Scope::kReadWrite:
+      return "read_write";
+    case Scope::kOwner:
+      return "owner";
   }
   return "read";
 }
@@ -804,7 +826,7 @@ std::string serialize_message(const M& message) {
   return serialize_with_codec(message);
 }
 
-#define OPSYNC_MESSAGE(M)                                           \
+#define OPSYNC_MESSAGE(M)                                          \
   template Result<M> parse_message<M>(std::string_view json_text); \
   template std::string serialize_message<M>(const M& message);
 
@@ -862,8 +884,8 @@ struct MessageType {
 };
 
 Status check_payload_text(std::string_view text) {
-  Result<ObjectPayload> parsed = parse_payload(
-      ByteView(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  Result<ObjectPayload> parsed =
+      parse_payload(ByteView(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
   if (!parsed.ok()) return parsed.error();
   return {};
 }

@@ -86,7 +86,8 @@ Hash op_hash(const WireOp& op, Sha256& hasher) {
   uint8_t fixed[kOpEncodingOverheadBytes];
   write_header(fixed, op);
   const uint32_t length = static_cast<uint32_t>(op.payload.size());
-  for (int i = 0; i < 4; ++i) fixed[kOpHeaderBytes + i] = static_cast<uint8_t>(length >> (24 - 8 * i));
+  for (int i = 0; i < 4; ++i)
+    fixed[kOpHeaderBytes + i] = static_cast<uint8_t>(length >> (24 - 8 * i));
   hasher.update(fixed, sizeof fixed);
   hasher.update(op.payload);
   return hasher.finish();

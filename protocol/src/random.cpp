@@ -73,7 +73,8 @@ void SeededRandom::fill(std::span<uint8_t> out) {
   size_t i = 0;
   while (i < out.size()) {
     uint64_t v = next();
-    for (int b = 0; b < 8 && i < out.size(); ++b, ++i) out[i] = static_cast<uint8_t>(v >> (56 - 8 * b));
+    for (int b = 0; b < 8 && i < out.size(); ++b, ++i)
+      out[i] = static_cast<uint8_t>(v >> (56 - 8 * b));
   }
 }
 

@@ -4,8 +4,10 @@
 #include <rapidcheck.h>
 
 #include <ostream>
+#include <string_view>
 
 #include "opsync/protocol/bytes.h"
+#include "opsync/protocol/limits.h"
 #include "opsync/protocol/op.h"
 #include "opsync/protocol/result.h"
 
@@ -23,6 +25,11 @@ inline std::ostream& operator<<(std::ostream& out, Code code) { return out << co
 inline std::ostream& operator<<(std::ostream& out, const Error& error) {
   return out << error.to_string();
 }
+inline std::ostream& operator<<(std::ostream& out, const WireOp& op) {
+  return out << "{v=" << int{op.v} << " id=" << op.id << " device=" << op.device_id
+             << " hlc=" << op.hlc << " key_id=" << op.key_id << " payload=" << op.payload.size()
+             << "B:" << to_hex(op.payload).substr(0, 16) << "}";
+}
 
 }  // namespace opsync
 
@@ -31,9 +38,56 @@ namespace rc {
 template <size_t N>
 struct Arbitrary<opsync::FixedBytes<N>> {
   static Gen<opsync::FixedBytes<N>> arbitrary() {
-    return gen::map(gen::container<std::array<uint8_t, N>>(gen::arbitrary<uint8_t>()),
-                    [](const std::array<uint8_t, N>& bytes) { return opsync::FixedBytes<N>{bytes}; });
+    return gen::map(
+        gen::container<std::array<uint8_t, N>>(gen::arbitrary<uint8_t>()),
+        [](const std::array<uint8_t, N>& bytes) { return opsync::FixedBytes<N>{bytes}; });
   }
 };
 
 }  // namespace rc
+
+namespace opsync::testing {
+
+// Bytes from a hex literal written in a test; a typo in the literal throws, failing the test.
+inline Bytes unhex(std::string_view text) { return from_hex(text).value(); }
+
+// An integer uniform in [min, max_exclusive) whatever RapidCheck's current size; for choosing
+// between cases and positions, where gen::inRange (which starts near `min` and widens as the size
+// grows) would leave the later choices untried in the early, small test cases.
+template <typename T>
+rc::Gen<T> gen_uniform(T min, T max_exclusive) {
+  return rc::gen::resize(rc::kNominalSize, rc::gen::inRange<T>(min, max_exclusive));
+}
+
+// An integer in [min, max], hitting both ends more often than a uniform draw would; inRange
+// itself grows from `min` with RapidCheck's size, so small values come up as well.
+template <typename T>
+rc::Gen<T> gen_in_range_with_ends(T min, T max) {
+  return rc::gen::weightedOneOf<T>(
+      {{1, rc::gen::just(min)}, {1, rc::gen::just(max)}, {6, rc::gen::inRange<T>(min, max)}});
+}
+
+// An HLC timestamp anywhere in the valid range (HLC-003).
+inline rc::Gen<Hlc> gen_hlc() {
+  return rc::gen::build<Hlc>(
+      rc::gen::set(&Hlc::wall_ms, gen_in_range_with_ends<uint64_t>(0, kHlcWallMsLimit - 1)),
+      rc::gen::set(&Hlc::counter, gen_in_range_with_ends<uint32_t>(0, UINT32_MAX)));
+}
+
+// An envelope-sized payload: at least the 28 bytes of nonce and tag, usually a little more.
+inline rc::Gen<Bytes> gen_payload() {
+  return rc::gen::mapcat(
+      rc::gen::inRange<size_t>(kEnvelopeOverheadBytes, kEnvelopeOverheadBytes + 64),
+      [](size_t size) { return rc::gen::container<Bytes>(size, rc::gen::arbitrary<uint8_t>()); });
+}
+
+// An operation that passes validate_op at the limit floors (OP-001).
+inline rc::Gen<WireOp> gen_valid_op() {
+  return rc::gen::build<WireOp>(
+      rc::gen::set(&WireOp::id), rc::gen::set(&WireOp::device_id),
+      rc::gen::set(&WireOp::hlc, gen_hlc()),
+      rc::gen::set(&WireOp::key_id, gen_in_range_with_ends<uint32_t>(1, UINT32_MAX)),
+      rc::gen::set(&WireOp::payload, gen_payload()));
+}
+
+}  // namespace opsync::testing

@@ -84,6 +84,9 @@ std::optional<FixedBytes<N>> fixed_from_hex(std::string_view text) {
   return out;
 }
 
+// True when `text` is well-formed UTF-8 (no overlong forms, no surrogates, at most U+10FFFF).
+bool is_valid_utf8(std::string_view text);
+
 inline Bytes to_bytes(std::string_view text) { return Bytes(text.begin(), text.end()); }
 inline std::string to_string(ByteView bytes) { return std::string(bytes.begin(), bytes.end()); }
 

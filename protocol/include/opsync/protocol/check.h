@@ -13,14 +13,14 @@ namespace opsync::detail {
 
 }  // namespace opsync::detail
 
-#define OPSYNC_CHECK(condition)                                                   \
-  do {                                                                            \
-    if (!(condition)) [[unlikely]]                                                \
-      ::opsync::detail::check_failed(#condition, __FILE__, __LINE__, nullptr);    \
+#define OPSYNC_CHECK(condition)                                                \
+  do {                                                                         \
+    if (!(condition)) [[unlikely]]                                             \
+      ::opsync::detail::check_failed(#condition, __FILE__, __LINE__, nullptr); \
   } while (false)
 
-#define OPSYNC_CHECK_MSG(condition, message)                                      \
-  do {                                                                            \
-    if (!(condition)) [[unlikely]]                                                \
-      ::opsync::detail::check_failed(#condition, __FILE__, __LINE__, (message));  \
+#define OPSYNC_CHECK_MSG(condition, message)                                     \
+  do {                                                                           \
+    if (!(condition)) [[unlikely]]                                               \
+      ::opsync::detail::check_failed(#condition, __FILE__, __LINE__, (message)); \
   } while (false)

@@ -54,7 +54,8 @@ struct Subkeys {
 Subkeys derive_subkeys(const SecretKey& data_key);
 
 // AES-256-GCM envelope: nonce (12) || ciphertext || tag (16).
-Bytes seal(const SecretKey& key, ByteView plaintext, ByteView associated_data, RandomSource& random);
+Bytes seal(const SecretKey& key, ByteView plaintext, ByteView associated_data,
+           RandomSource& random);
 // Fails with kDecryptFailed on a short envelope or a tag that does not verify; never returns
 // partial plaintext.
 Result<Bytes> open(const SecretKey& key, ByteView envelope, ByteView associated_data);

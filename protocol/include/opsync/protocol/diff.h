@@ -52,8 +52,8 @@ Result<PageVerdict> classify_page(uint64_t after_seq, std::span<const SequencedO
 
 // A log with its hashes precomputed, as both sides store them.
 struct LogView {
-  std::span<const OpId> ids;          // in log order; ids[i] is at seq i + 1
-  std::span<const Hash> op_hashes;    // same length as ids
+  std::span<const OpId> ids;           // in log order; ids[i] is at seq i + 1
+  std::span<const Hash> op_hashes;     // same length as ids
   std::span<const Hash> block_hashes;  // complete blocks only
 };
 

@@ -18,14 +18,14 @@ enum class FileState : uint8_t { kAbsent, kUploading, kCommitted, kDeleted };
 
 // What the device does next for one referenced file (the table of spec 11.4).
 enum class FileAction : uint8_t {
-  kNone,                  // present and committed: nothing moves
-  kUpload,                // create the upload, send every chunk, commit
-  kResumeUpload,          // send the chunks the server lists as missing, commit
-  kRestore,               // commit a deleted file back; if it turns out absent, upload
-  kRestoreThenDownload,   // commit a deleted file back, then download it
-  kDownload,              // fetch every chunk and verify the plaintext hash
-  kWait,                  // another device's upload is in progress; retry on the next sync
-  kMissing,               // nobody has uploaded it; retry on the next sync
+  kNone,                 // present and committed: nothing moves
+  kUpload,               // create the upload, send every chunk, commit
+  kResumeUpload,         // send the chunks the server lists as missing, commit
+  kRestore,              // commit a deleted file back; if it turns out absent, upload
+  kRestoreThenDownload,  // commit a deleted file back, then download it
+  kDownload,             // fetch every chunk and verify the plaintext hash
+  kWait,                 // another device's upload is in progress; retry on the next sync
+  kMissing,              // nobody has uploaded it; retry on the next sync
 };
 
 // The decision of spec 11.4. The server's state decides; `upload_flag` (the device's cached
@@ -45,6 +45,7 @@ uint64_t chunk_plaintext_bytes(uint64_t size_bytes, uint32_t chunk_bytes, uint64
 // Half-open ranges [start, end) of the indices in [0, chunk_count) that `present` (ascending,
 // distinct, each below chunk_count) lacks.
 using ChunkRange = std::pair<uint32_t, uint32_t>;
-std::vector<ChunkRange> missing_chunk_ranges(std::span<const uint32_t> present, uint32_t chunk_count);
+std::vector<ChunkRange> missing_chunk_ranges(std::span<const uint32_t> present,
+                                             uint32_t chunk_count);
 
 }  // namespace opsync

@@ -39,7 +39,8 @@ inline bool within_clock_skew(const Hlc& stamp, uint64_t server_now_ms, uint64_t
   return stamp.wall_ms <= server_now_ms + max_skew_ms;
 }
 
-// HLC-010: offset = server_time - midpoint of the local send and receive readings.
+// HLC-010: offset = server_time - midpoint of the local send and receive readings (the receive
+// reading alone if the local clock stepped back in between).
 int64_t estimate_clock_offset_ms(uint64_t local_send_ms, uint64_t local_receive_ms,
                                  uint64_t server_time_ms);
 

@@ -14,17 +14,17 @@ inline constexpr uint32_t kHashBytes = 32;
 inline constexpr uint32_t kKeyBytes = 32;
 inline constexpr uint32_t kNonceBytes = 12;
 inline constexpr uint32_t kTagBytes = 16;
-inline constexpr uint32_t kEnvelopeOverheadBytes = kNonceBytes + kTagBytes;  // 28
+inline constexpr uint32_t kEnvelopeOverheadBytes = kNonceBytes + kTagBytes;       // 28
 inline constexpr uint32_t kWrappedKeyBytes = kEnvelopeOverheadBytes + kKeyBytes;  // 60
-inline constexpr uint32_t kOpHeaderBytes = 1 + 16 + 16 + 8 + 4 + 4;  // 49 (spec 6.2)
-inline constexpr uint32_t kOpEncodingOverheadBytes = kOpHeaderBytes + 4;  // 53
+inline constexpr uint32_t kOpHeaderBytes = 1 + 16 + 16 + 8 + 4 + 4;               // 49 (spec 6.2)
+inline constexpr uint32_t kOpEncodingOverheadBytes = kOpHeaderBytes + 4;          // 53
 
 inline constexpr uint8_t kOpFormatVersion = 1;
 inline constexpr uint8_t kPayloadFormatVersion = 1;
 inline constexpr uint64_t kHlcWallMsLimit = uint64_t{1} << 48;  // exclusive (HLC-003)
 inline constexpr uint64_t kHlcCounterMax = 0xFFFFFFFFu;
 inline constexpr uint64_t kJsonIntegerMax = (uint64_t{1} << 53) - 1;  // spec 1.3
-inline constexpr uint32_t kJsonDepthMax = 16;                          // TRN-020
+inline constexpr uint32_t kJsonDepthMax = 16;                         // TRN-020
 
 // Payload plaintext (LWW-001, LWW-002).
 inline constexpr uint32_t kObjectKeyBytesMax = 1024;

@@ -36,8 +36,8 @@ struct FileRef {
 struct ObjectPayload {
   OpType type = OpType::kPut;
   std::string key;
-  Bytes value;                // put only
-  std::vector<OpId> bases;    // distinct, at most kBasesMax
+  Bytes value;                 // put only
+  std::vector<OpId> bases;     // distinct, at most kBasesMax
   std::vector<FileRef> files;  // put only
 
   bool operator==(const ObjectPayload&) const = default;

@@ -189,9 +189,9 @@ enum class OpStatus : uint8_t { kAccepted, kDuplicate, kRejected };
 struct OpResult {
   OpId id;
   OpStatus status = OpStatus::kAccepted;
-  uint64_t seq = 0;             // accepted and duplicate
+  uint64_t seq = 0;              // accepted and duplicate
   Code code = Code::kClockSkew;  // rejected: kClockSkew or kOpIdConflict
-  std::string message;          // rejected
+  std::string message;           // rejected
   bool operator==(const OpResult&) const = default;
 };
 
@@ -263,7 +263,8 @@ struct ChunkStored {
 
 struct FileStatusRequest {
   static constexpr bool kIsRequest = true;
-  std::vector<FileId> file_ids;  // distinct; 1..file_status_ids_max (the upper bound is the caller's)
+  std::vector<FileId>
+      file_ids;  // distinct; 1..file_status_ids_max (the upper bound is the caller's)
   bool operator==(const FileStatusRequest&) const = default;
 };
 

@@ -69,14 +69,14 @@ enum class Code : uint8_t {
   kClockSkew,
   kOpIdConflict,
   // Local to a client or a decoder; never sent by a server.
-  kDecryptFailed,       // an envelope's tag did not verify
-  kWrongPassword,       // a key record did not unwrap
-  kTruncated,           // a binary encoding ended early or had trailing bytes
-  kPageGap,             // a page of operations was not consecutive (SYNC-007)
-  kHashMismatch,        // a hash the peer sent disagrees with ours
-  kUnsupportedFormat,   // an operation or payload of an unknown format (VER-006, VER-007)
-  kProtocolError,       // a response that breaks the spec in some other way
-  kTransport,           // no response: connection refused, reset, timed out
+  kDecryptFailed,      // an envelope's tag did not verify
+  kWrongPassword,      // a key record did not unwrap
+  kTruncated,          // a binary encoding ended early or had trailing bytes
+  kPageGap,            // a page of operations was not consecutive (SYNC-007)
+  kHashMismatch,       // a hash the peer sent disagrees with ours
+  kUnsupportedFormat,  // an operation or payload of an unknown format (VER-006, VER-007)
+  kProtocolError,      // a response that breaks the spec in some other way
+  kTransport,          // no response: connection refused, reset, timed out
 };
 
 // The wire name, e.g. "invalid_field".
@@ -121,7 +121,7 @@ struct Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}   // NOLINT: implicit
+  Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}      // NOLINT: implicit
   Result(Error error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT: implicit
 
   bool ok() const { return state_.index() == 0; }
