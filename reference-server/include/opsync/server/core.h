@@ -1,0 +1,107 @@
+// The reference server's core: every endpoint of spec v1 as a function of a parsed request and
+// the current time.
+//
+// The core owns no socket, thread or clock. Adapters (the HTTP server, the simulator, the fuzzer)
+// parse requests, read their clock, and pass both in; randomness for ids and tokens comes from the
+// RandomSource given at construction. The same request sequence with the same times and the same
+// random source therefore always produces the same responses.
+//
+// Thread safety: handle() may run on many threads at once; storage transactions serialize what
+// must be serialized.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "opsync/protocol/limits.h"
+#include "opsync/protocol/messages.h"
+#include "opsync/protocol/random.h"
+#include "opsync/server/storage.h"
+
+namespace opsync::server {
+
+struct ServerConfig {
+  uint32_t block_size = kReferenceBlockSize;          // for new workspaces
+  uint64_t max_clock_skew_ms = kReferenceMaxClockSkewMs;
+  Registration registration = Registration::kOpen;
+  uint64_t upload_expiry_ms = kReferenceUploadExpiryMs;
+  uint64_t file_retention_ms = kReferenceFileRetentionMs;
+  Limits limits = kReferenceLimits;
+  std::string server_name = "opsync-reference-server";
+  std::string server_version = "0.1.0";
+};
+
+// Header names are matched case-insensitively (RFC 9110); keys are stored lower-case.
+struct Request {
+  std::string method;                                     // "GET", "POST", ...
+  std::string path;                                       // without the query string
+  std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
+  std::map<std::string, std::string> headers;             // lower-case names
+  std::string body;
+
+  std::optional<std::string> header(const std::string& lower_case_name) const;
+};
+
+// The request line and headers, before the body is read: enough to reject oversize, badly typed
+// or unauthorized requests without reading their bodies (LIM-002).
+struct RequestHead {
+  std::string method;
+  std::string path;
+  std::vector<std::pair<std::string, std::string>> query;
+  std::map<std::string, std::string> headers;
+  std::optional<uint64_t> content_length;  // nullopt for chunked transfer
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers (Allow, Retry-After)
+  // For the request log: the matched route ("POST /v1/workspaces/{id}/ops") and workspace.
+  std::string route;
+  std::string workspace;
+  std::string error_code;  // empty on success
+};
+
+class ServerCore {
+ public:
+  ServerCore(ServerConfig config, Storage& storage, RandomSource& random);
+
+  // Checks everything that does not need the body: route, method, version, authorization,
+  // content type and declared length. Returns the error response, or nullopt when the body may
+  // be read. `body_bytes_max` receives the most bytes the body may have for this route.
+  std::optional<Response> preflight(const RequestHead& head, uint64_t now_ms, uint64_t* body_bytes_max = nullptr);
+
+  // Handles a complete request (runs preflight itself). Never throws; bad input gets the spec's
+  // error and changes nothing (ERR-003, ERR-004).
+  Response handle(const Request& request, uint64_t now_ms);
+
+  // Removes deleted files past retention and abandoned uploads past expiry (FILE-011). Returns
+  // the number of files removed. Adapters call it periodically.
+  uint64_t collect_garbage(uint64_t now_ms, size_t files_max = 1000);
+
+  // Creates a workspace outside the protocol (for --registration closed): what a
+  // POST /v1/workspaces would have answered.
+  Result<CreateWorkspaceResponse> create_workspace(uint64_t now_ms);
+
+  const ServerConfig& config() const { return config_; }
+
+ private:
+  struct Admission;
+  std::variant<Admission, Response> admit(const RequestHead& head, uint64_t now_ms);
+  Response finish(Response response, const RequestHead& head, uint64_t now_ms);
+  Id new_id();
+  std::string new_token();
+
+  ServerConfig config_;
+  Storage& storage_;
+  RandomSource& random_;
+  std::mutex random_mutex_;  // RandomSource implementations need not be thread-safe
+};
+
+}  // namespace opsync::server

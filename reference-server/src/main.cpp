@@ -1,0 +1,144 @@
+// opsync-server: the reference OpSync server.
+//
+//   opsync-server [--data-dir DIR] [--listen ADDR] [--port N] [--port-file FILE] ...
+//   opsync-server create-workspace [--data-dir DIR]      (for --registration closed)
+#include <CLI/CLI.hpp>
+#include <signal.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "opsync/server/core.h"
+#include "opsync/server/http_server.h"
+#include "opsync/server/sqlite_storage.h"
+
+namespace {
+
+using namespace opsync;
+using namespace opsync::server;
+
+// Writes FILE atomically (temporary name, then rename) so a reader never sees a partial port.
+bool write_port_file(const std::string& path, uint16_t port) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    if (!out) return false;
+    out << port << '\n';
+    if (!out.flush()) return false;
+  }
+  std::error_code ec;
+  std::filesystem::rename(temporary, path, ec);
+  return !ec;
+}
+
+// Blocks SIGINT and SIGTERM in every thread; one thread waits for them and stops the server,
+// which lets in-flight requests finish before serve() returns.
+void stop_on_signals(sigset_t& signals, HttpServer& server) {
+  std::thread([signals, &server]() mutable {
+    int received = 0;
+    sigwait(&signals, &received);
+    std::cerr << "opsync-server: signal " << received << ", finishing in-flight requests\n";
+    server.stop();
+  }).detach();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"The reference OpSync server: every endpoint of spec v1 over HTTP(S), stored in SQLite."};
+  app.set_version_flag("--version", "opsync-server 0.1.0 (protocol version 1)");
+
+  std::string data_dir = "./opsync-data";
+  std::string listen = "127.0.0.1";
+  uint16_t port = 8420;
+  std::string port_file;
+  ServerConfig config;
+  std::string registration = "open";
+  std::string log_format = "text";
+  std::string tls_cert, tls_key;
+  HttpOptions http;
+
+  app.add_option("--data-dir", data_dir, "Directory of the database (created if missing)")->capture_default_str();
+  app.add_option("--listen", listen, "Address to listen on; 0.0.0.0 for every interface")->capture_default_str();
+  app.add_option("--port", port, "TCP port; 0 picks a free one (see --port-file)")->capture_default_str();
+  app.add_option("--port-file", port_file, "Write the port listened on to this file once listening");
+  app.add_option("--block-size", config.block_size, "Block size N of new workspaces (spec 7.4)")
+      ->check(CLI::Range(kBlockSizeMin, kBlockSizeMax))->capture_default_str();
+  app.add_option("--max-skew-ms", config.max_clock_skew_ms,
+                 "Reject operations stamped further than this ahead of the server's clock (LOG-006)")
+      ->check(CLI::Range(kMaxClockSkewMsMin, kMaxClockSkewMsMax))->capture_default_str();
+  app.add_option("--tls-cert", tls_cert, "PEM certificate: serve HTTPS (needs --tls-key)")->check(CLI::ExistingFile);
+  app.add_option("--tls-key", tls_key, "PEM private key for --tls-cert")->check(CLI::ExistingFile);
+  app.add_option("--registration", registration,
+                 "open: anyone may create a workspace; closed: only `opsync-server create-workspace`")
+      ->check(CLI::IsMember({"open", "closed"}))->capture_default_str();
+  app.add_option("--log-format", log_format, "One line per request: text, json, or none")
+      ->check(CLI::IsMember({"text", "json", "none"}))->capture_default_str();
+  app.add_option("--threads", http.threads, "Request handler threads")->check(CLI::Range(1, 256))->capture_default_str();
+  app.add_option("--gc-interval-ms", http.gc_interval_ms, "How often expired uploads and deleted files are removed")
+      ->capture_default_str();
+  app.add_option("--upload-expiry-ms", config.upload_expiry_ms, "Unfinished uploads idle this long are removed")
+      ->check(CLI::Range(kRetentionMsMin, kJsonIntegerMax))->capture_default_str();
+  app.add_option("--file-retention-ms", config.file_retention_ms, "Deleted files keep their chunks this long")
+      ->check(CLI::Range(kRetentionMsMin, kJsonIntegerMax))->capture_default_str();
+
+  CLI::App* create = app.add_subcommand("create-workspace",
+                                        "Create a workspace and print its id and owner token as JSON (the server "
+                                        "need not run; use with --registration closed)");
+  create->add_option("--data-dir", data_dir, "Directory of the database")->capture_default_str();
+  app.require_subcommand(0, 1);
+  CLI11_PARSE(app, argc, argv);
+
+  config.registration = registration == "open" ? Registration::kOpen : Registration::kClosed;
+  Result<std::unique_ptr<SqliteStorage>> storage = SqliteStorage::open(data_dir);
+  if (!storage.ok()) {
+    std::cerr << "opsync-server: " << storage.error().message << '\n';
+    return 1;
+  }
+  SystemRandom random;
+  ServerCore core(config, **storage, random);
+
+  if (create->parsed()) {
+    Result<CreateWorkspaceResponse> created = core.create_workspace(system_time_ms());
+    if (!created.ok()) {
+      std::cerr << "opsync-server: " << created.error().message << '\n';
+      return 1;
+    }
+    std::cout << serialize_message(*created) << '\n';
+    return 0;
+  }
+
+  // Block the signals before any thread starts, so every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  http.listen_address = listen;
+  http.port = port;
+  if (!tls_cert.empty()) http.tls_cert_file = tls_cert;
+  if (!tls_key.empty()) http.tls_key_file = tls_key;
+  http.log_format = log_format == "json" ? LogFormat::kJson : log_format == "none" ? LogFormat::kNone : LogFormat::kText;
+  Result<std::unique_ptr<HttpServer>> server = HttpServer::bind(core, http, std::cout);
+  if (!server.ok()) {
+    std::cerr << "opsync-server: " << server.error().message << '\n';
+    return 1;
+  }
+  if (!port_file.empty() && !write_port_file(port_file, (*server)->port())) {
+    std::cerr << "opsync-server: cannot write " << port_file << '\n';
+    return 1;
+  }
+  std::cerr << "opsync-server: listening on " << ((*server)->tls() ? "https://" : "http://") << listen << ":"
+            << (*server)->port() << ", data in " << std::filesystem::absolute(data_dir).string() << ", registration "
+            << registration << '\n';
+  stop_on_signals(signals, **server);
+  (*server)->serve();
+  server->reset();
+  storage->reset();  // closes the database cleanly before exit
+  std::cerr << "opsync-server: stopped\n";
+  return 0;
+}

@@ -1,0 +1,245 @@
+// A real server for tests: SQLite in a fresh temporary directory, the HTTP adapter on 127.0.0.1
+// with a free port, and a real cpp-httplib client. Nothing is mocked.
+#pragma once
+
+#include <httplib.h>
+#include <sqlite3.h>
+
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "opsync/protocol/messages.h"
+#include "opsync/protocol/random.h"
+#include "opsync/protocol/sha256.h"
+#include "opsync/server/core.h"
+#include "opsync/server/http_server.h"
+#include "opsync/server/sqlite_storage.h"
+
+namespace opsync {
+
+// Boost.Test prints values through operator<< found by ADL.
+template <size_t N>
+std::ostream& operator<<(std::ostream& out, const FixedBytes<N>& value) {
+  return out << to_base64url(value);
+}
+
+}  // namespace opsync
+
+// Values Boost.Test cannot print; assertions on them still report which check failed.
+BOOST_TEST_DONT_PRINT_LOG_VALUE(std::optional<uint64_t>)
+BOOST_TEST_DONT_PRINT_LOG_VALUE(std::optional<std::vector<opsync::ChunkRange>>)
+BOOST_TEST_DONT_PRINT_LOG_VALUE(std::vector<opsync::ChunkRange>)
+
+namespace opsync::server::testing {
+
+// A directory removed when the object goes away.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "opsync-test-XXXXXX").string();
+    BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+struct HttpAnswer {
+  int status = 0;  // 0: no response (transport failure)
+  std::string body;
+  std::string content_type;
+  httplib::Headers headers;
+
+  std::string header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? "" : it->second;
+  }
+  // The error code of an error body, or "".
+  std::string code() const {
+    Result<ErrorBody> error = parse_message<ErrorBody>(body);
+    return error.ok() ? error->code_name : "";
+  }
+  std::string field() const {
+    Result<ErrorBody> error = parse_message<ErrorBody>(body);
+    return error.ok() ? error->field : "";
+  }
+  template <typename M>
+  M as() const {
+    Result<M> parsed = parse_message<M>(body);
+    BOOST_REQUIRE_MESSAGE(parsed.ok(), "response does not parse: " << (parsed.ok() ? "" : parsed.error().to_string())
+                                                                    << "\n" << body.substr(0, 500));
+    return *parsed;
+  }
+};
+
+// A client for one server. Every method is one real HTTP request.
+class Http {
+ public:
+  Http(const std::string& host, uint16_t port, bool tls = false)
+      : client_(std::make_unique<httplib::Client>((tls ? "https://" : "http://") + host + ":" + std::to_string(port))) {
+    client_->enable_server_certificate_verification(false);  // tests use their own self-signed certificate
+    client_->set_read_timeout(30, 0);
+    client_->set_keep_alive(true);
+  }
+
+  HttpAnswer request(const std::string& method, const std::string& path, const std::string& token = "",
+                     const std::string& body = "", const std::string& content_type = "application/json",
+                     httplib::Headers extra = {}) {
+    if (!token.empty()) extra.emplace("Authorization", "Bearer " + token);
+    auto send = [&]() -> httplib::Result {
+      if (method == "GET") return client_->Get(path, extra);
+      if (method == "DELETE") return client_->Delete(path, extra, body, content_type);
+      if (method == "POST") return client_->Post(path, extra, body, content_type);
+      if (method == "PUT") return client_->Put(path, extra, body, content_type);
+      if (method == "PATCH") return client_->Patch(path, extra, body, content_type);
+      return client_->Options(path, extra);
+    };
+    httplib::Result result = send();
+    HttpAnswer answer;
+    if (!result) {
+      answer.body = httplib::to_string(result.error());  // why there was no response
+      return answer;
+    }
+    answer.status = result->status;
+    answer.body = result->body;
+    answer.headers = result->headers;
+    answer.content_type = result->get_header_value("Content-Type");
+    return answer;
+  }
+  HttpAnswer get(const std::string& path, const std::string& token = "") { return request("GET", path, token); }
+  HttpAnswer post(const std::string& path, const std::string& body, const std::string& token = "") {
+    return request("POST", path, token, body);
+  }
+  template <typename M>
+  HttpAnswer post(const std::string& path, const M& message, const std::string& token = "") {
+    return request("POST", path, token, serialize_message(message));
+  }
+
+ private:
+  std::unique_ptr<httplib::Client> client_;
+};
+
+// A workspace created through the API, with its owner token.
+struct Workspace {
+  std::string id;  // base64url
+  std::string owner_token;
+  std::string path(const std::string& rest = "") const { return "/v1/workspaces/" + id + rest; }
+};
+
+// The server under test.
+class TestServer {
+ public:
+  explicit TestServer(ServerConfig config = {}, bool tls = false, const std::string& cert = "",
+                      const std::string& key = "")
+      : config_(std::move(config)) {
+    Result<std::unique_ptr<SqliteStorage>> storage = SqliteStorage::open(dir_.path());
+    BOOST_REQUIRE_MESSAGE(storage.ok(), "cannot open storage: " << (storage.ok() ? std::string() : storage.error().message));
+    storage_ = std::move(*storage);
+    core_ = std::make_unique<ServerCore>(config_, *storage_, random_);
+    HttpOptions options;
+    options.port = 0;
+    options.log_format = LogFormat::kNone;
+    options.gc_interval_ms = 0;  // tests collect garbage explicitly, with their own clock
+    options.threads = 48;        // more than the most concurrent clients a test opens
+    if (tls) {
+      options.tls_cert_file = cert;
+      options.tls_key_file = key;
+    }
+    Result<std::unique_ptr<HttpServer>> server = HttpServer::bind(*core_, options, log_);
+    BOOST_REQUIRE_MESSAGE(server.ok(), "cannot bind: " << (server.ok() ? std::string() : server.error().message));
+    server_ = std::move(*server);
+    thread_ = std::thread([this] { server_->serve(); });
+    for (int i = 0; i < 2000 && !server_->running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    BOOST_REQUIRE(server_->running());
+  }
+  ~TestServer() {
+    server_->stop();
+    thread_.join();
+  }
+
+  uint16_t port() const { return server_->port(); }
+  Http client(bool tls = false) const { return Http("127.0.0.1", port(), tls); }
+  ServerCore& core() { return *core_; }
+  SqliteStorage& storage() { return *storage_; }
+  const std::string& data_dir() const { return dir_.path(); }
+
+  Workspace create_workspace() {
+    HttpAnswer answer = client().post("/v1/workspaces", std::string("{}"));
+    BOOST_REQUIRE_EQUAL(answer.status, 201);
+    CreateWorkspaceResponse created = answer.as<CreateWorkspaceResponse>();
+    return Workspace{to_base64url(created.workspace_id), created.owner_token};
+  }
+  std::string issue_token(const Workspace& ws, Scope scope) {
+    CreateTokenRequest request;
+    request.scope = scope;
+    HttpAnswer answer = client().post(ws.path("/tokens"), request, ws.owner_token);
+    BOOST_REQUIRE_EQUAL(answer.status, 201);
+    return answer.as<TokenIssued>().token;
+  }
+
+  // A digest of every row of every table, read through a separate read-only connection: equal
+  // before and after a request means the request changed nothing (ERR-003).
+  Hash fingerprint() const {
+    sqlite3* db = nullptr;
+    const std::string path = dir_.path() + "/opsync.db";
+    BOOST_REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    Sha256 hasher;
+    for (const char* sql :
+         {"SELECT * FROM workspaces ORDER BY ws", "SELECT * FROM tokens ORDER BY ws, id",
+          "SELECT * FROM keys ORDER BY ws, key_id", "SELECT ws, seq, id, hash, encoding FROM ops ORDER BY ws, seq",
+          "SELECT * FROM blocks ORDER BY ws, idx", "SELECT * FROM files ORDER BY ws, id",
+          "SELECT ws, file, idx, body FROM chunks ORDER BY ws, file, idx"}) {
+      sqlite3_stmt* stmt = nullptr;
+      BOOST_REQUIRE(sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) == SQLITE_OK);
+      hasher.update(std::string_view(sql));
+      while (sqlite3_step(stmt) == SQLITE_ROW) {
+        for (int c = 0; c < sqlite3_column_count(stmt); ++c) {
+          const void* data = sqlite3_column_blob(stmt, c);
+          const int size = sqlite3_column_bytes(stmt, c);
+          const uint8_t type = static_cast<uint8_t>(sqlite3_column_type(stmt, c));
+          hasher.update(&type, 1);
+          hasher.update(&size, sizeof size);
+          if (data) hasher.update(data, static_cast<size_t>(size));
+        }
+      }
+      sqlite3_finalize(stmt);
+    }
+    sqlite3_close(db);
+    return hasher.finish();
+  }
+
+ private:
+  TempDir dir_;
+  ServerConfig config_;
+  SystemRandom random_;
+  std::unique_ptr<SqliteStorage> storage_;
+  std::unique_ptr<ServerCore> core_;
+  std::ostringstream log_;
+  std::unique_ptr<HttpServer> server_;
+  std::thread thread_;
+};
+
+// A well-formed operation: random ids, a clock near `now_ms`, an opaque payload (the server never
+// decrypts; 28 bytes or more is all it checks).
+inline WireOp make_op(RandomSource& random, uint64_t now_ms, size_t payload_bytes = 200) {
+  WireOp op;
+  op.id = random.id();
+  op.device_id = random.id();
+  op.hlc = Hlc{now_ms, 0};
+  op.key_id = 1;
+  op.payload = random.bytes(payload_bytes);
+  return op;
+}
+
+}  // namespace opsync::server::testing
