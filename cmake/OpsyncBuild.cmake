@@ -24,6 +24,8 @@ add_library(opsync_test_pch STATIC "${CMAKE_CURRENT_LIST_DIR}/empty.cpp")
 target_link_libraries(opsync_test_pch PUBLIC Boost::unit_test_framework rapidcheck
                       nlohmann_json::nlohmann_json opsync::warnings)
 target_compile_definitions(opsync_test_pch PUBLIC BOOST_TEST_DYN_LINK)
+# property_support.h: running properties against broken variants, shared by every test program.
+target_include_directories(opsync_test_pch PUBLIC "${CMAKE_CURRENT_LIST_DIR}")
 # Test programs compile without optimization and with line tables only: their cost is template
 # instantiation (Boost.Test, RapidCheck, generic tests over every message type), and -O0 -g1
 # compiles them about three times faster. The code under test, the libraries, keeps the build's

@@ -77,6 +77,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"open", "closed"}))->capture_default_str();
   app.add_option("--log-format", log_format, "One line per request: text, json, or none")
       ->check(CLI::IsMember({"text", "json", "none"}))->capture_default_str();
+  std::string durability = "full";
+  app.add_option("--durability", durability,
+                 "full: fsync every commit (acknowledged uploads survive power loss); process: survive a "
+                 "crash of this process only, faster")
+      ->check(CLI::IsMember({"full", "process"}))->capture_default_str();
   app.add_option("--threads", http.threads, "Request handler threads")->check(CLI::Range(1, 256))->capture_default_str();
   app.add_option("--gc-interval-ms", http.gc_interval_ms, "How often expired uploads and deleted files are removed")
       ->capture_default_str();
@@ -93,7 +98,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   config.registration = registration == "open" ? Registration::kOpen : Registration::kClosed;
-  Result<std::unique_ptr<SqliteStorage>> storage = SqliteStorage::open(data_dir);
+  Result<std::unique_ptr<SqliteStorage>> storage =
+      SqliteStorage::open(data_dir, durability == "full" ? Durability::kFull : Durability::kProcess);
   if (!storage.ok()) {
     std::cerr << "opsync-server: " << storage.error().message << '\n';
     return 1;

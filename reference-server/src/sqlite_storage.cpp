@@ -189,7 +189,7 @@ class Statement {
 
 class Connection {
  public:
-  explicit Connection(const std::string& path) {
+  Connection(const std::string& path, Durability durability) {
     const int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                                    nullptr);
     if (rc != SQLITE_OK) {
@@ -199,9 +199,9 @@ class Connection {
     }
     // WAL lets readers run beside the writer; FULL syncs the WAL on every commit so that an
     // acknowledged upload survives power loss too (LOG-008).
-    exec("PRAGMA journal_mode=WAL");
-    exec("PRAGMA synchronous=FULL");
     exec("PRAGMA busy_timeout=10000");
+    exec("PRAGMA journal_mode=WAL");
+    exec(durability == Durability::kFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
     exec("PRAGMA foreign_keys=OFF");
   }
   ~Connection() {
@@ -470,6 +470,7 @@ class SqlTransaction final : public Transaction {
 
 struct SqliteStorage::Impl {
   std::string path;
+  Durability durability = Durability::kFull;
   int lock_fd = -1;
   std::mutex writer;  // one writer at a time, before SQLite's lock: no busy-wait between our threads
   std::mutex pool_mutex;
@@ -486,7 +487,7 @@ struct SqliteStorage::Impl {
         return c;
       }
     }
-    return std::make_unique<Connection>(path);
+    return std::make_unique<Connection>(path, durability);
   }
   void release(std::unique_ptr<Connection> c) {
     std::lock_guard lock(pool_mutex);
@@ -503,11 +504,12 @@ SqliteStorage::~SqliteStorage() {
 
 int SqliteStorage::schema_version() { return kSchemaVersion; }
 
-Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(const std::string& data_dir) {
+Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(const std::string& data_dir, Durability durability) {
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) return Error(Code::kInternalError, "cannot create " + data_dir + ": " + ec.message());
   auto impl = std::make_unique<Impl>();
+  impl->durability = durability;
   impl->path = (std::filesystem::path(data_dir) / "opsync.db").string();
   const std::string lock_path = (std::filesystem::path(data_dir) / "lock").string();
   impl->lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -517,7 +519,7 @@ Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(const std::string& da
     return Error(Code::kInternalError, "another server is using " + data_dir);
   }
   try {
-    auto connection = std::make_unique<Connection>(impl->path);
+    auto connection = std::make_unique<Connection>(impl->path, durability);
     Statement& version = connection->prepare("PRAGMA user_version");
     OPSYNC_CHECK(version.step());
     const int64_t found = version.i64(0);

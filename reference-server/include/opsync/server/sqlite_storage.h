@@ -16,11 +16,21 @@
 
 namespace opsync::server {
 
+// How commits reach the disk.
+enum class Durability : uint8_t {
+  // fsync on every commit: an acknowledged upload survives power loss (LOG-008). The default.
+  kFull,
+  // Commits reach the operating system, not the disk: they survive a crash of the server process
+  // (kill -9), not of the machine. Faster; for tests and for operators who accept that risk.
+  kProcess,
+};
+
 class SqliteStorage final : public Storage {
  public:
   // Opens (creating if needed) DATA_DIR/opsync.db and takes an exclusive lock on DATA_DIR/lock so
   // that two servers never share one database.
-  static Result<std::unique_ptr<SqliteStorage>> open(const std::string& data_dir);
+  static Result<std::unique_ptr<SqliteStorage>> open(const std::string& data_dir,
+                                                     Durability durability = Durability::kFull);
   ~SqliteStorage() override;
 
   Status read(const std::function<void(Transaction&)>& body) override;
