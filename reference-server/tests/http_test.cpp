@@ -2,6 +2,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <map>
 #include <set>
 #include <thread>
@@ -357,6 +359,41 @@ BOOST_AUTO_TEST_CASE(deleting_a_workspace_removes_everything) {
   BOOST_TEST(server.fingerprint() == before);
   BOOST_TEST(http.get(ws.path("/tokens/self"), ws.owner_token).code() == "token_invalid");
   BOOST_TEST(read_all(http, other).size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(reproduces_the_block_hashes_of_the_test_vectors) {
+  // vectors/block_hashes.json gives a log as wire operations with the op, block and prefix hashes
+  // every implementation must compute; a server fed those operations must answer exactly those.
+  std::ifstream in("vectors/block_hashes.json");
+  BOOST_REQUIRE_MESSAGE(in, "vectors/block_hashes.json (tests run from the repository root)");
+  const nlohmann::json vectors = nlohmann::json::parse(in);
+  size_t checked = 0;
+  for (const nlohmann::json& group : vectors["testGroups"]) {
+    if (group["type"] != "OperationLogTest") continue;
+    for (const nlohmann::json& test : group["tests"]) {
+      if (test["result"] != "valid") continue;
+      ServerConfig config;
+      config.block_size = group["blockSize"].get<uint32_t>();
+      TestServer server(config);
+      Http http = server.client();
+      Workspace ws = server.create_workspace();
+      const nlohmann::json upload = {{"ops", test["ops"]}};
+      HttpAnswer answer = http.post(ws.path("/ops"), upload.dump(), ws.owner_token);
+      BOOST_REQUIRE_EQUAL(answer.status, 200);
+      BlocksResponse blocks = http.get(ws.path("/blocks"), ws.owner_token).as<BlocksResponse>();
+      BOOST_REQUIRE_EQUAL(blocks.blocks.size(), test["blockHashes"].size());
+      for (size_t b = 0; b < blocks.blocks.size(); ++b)
+        BOOST_TEST(to_hex(blocks.blocks[b].hash.view()) == test["blockHashes"][b].get<std::string>());
+      for (const nlohmann::json& prefix : test["prefixHashes"]) {
+        const uint64_t position = prefix["position"].get<uint64_t>();
+        OpsPageResponse page =
+            http.get(ws.path("/ops?limit=1&after_seq=" + std::to_string(position)), ws.owner_token).as<OpsPageResponse>();
+        BOOST_TEST(to_hex(page.after_hash.view()) == prefix["hash"].get<std::string>(), "position " << position);
+      }
+      ++checked;
+    }
+  }
+  BOOST_TEST(checked >= 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

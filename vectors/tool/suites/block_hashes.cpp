@@ -2,6 +2,8 @@
 #include <algorithm>
 
 #include "opsync/protocol/blocks.h"
+#include "opsync/protocol/messages.h"
+#include "opsync/protocol/op.h"
 #include "opsync/protocol/sha256.h"
 #include "suite.h"
 
@@ -135,7 +137,10 @@ Json generate() {
        "them), and prefixHashes gives prefix_hash at chosen positions, including 0, positions "
        "inside a block, block ends and the log's end.",
        "Invalid cases: blockHashes is a claimed list computed a wrong way; an implementation "
-       "must compute a different list from opHashes, so it does not accept the claim."});
+       "must compute a different list from opHashes, so it does not accept the claim.",
+       "OperationLogTest groups give the log as `ops`, wire operations in the JSON of spec 6.1 "
+       "(binary fields base64url there, as on the wire), in the order a server accepts them; "
+       "opHashes are then the expected op hashes of those operations."});
   file.note("Chained", "BASIC", "Block and prefix hashes chained as in spec 7.4.");
   file.note("BlockBoundary", "EDGE_CASE",
             "Prefix hashes at 0, at block ends and just after them, where an off-by-one in "
@@ -154,6 +159,12 @@ Json generate() {
   file.note("WrongPrevious", "MODIFIED_PARAMETER",
             "Chained to something other than the previous block's hash.");
   file.note("WrongOrder", "MODIFIED_PARAMETER", "The right inputs in the wrong order.");
+  file.note("FromOperations", "FUNCTIONALITY",
+            "The log is given as wire operations (spec 6.1 JSON, base64url like on the wire), so a "
+            "server can be fed them and compared: every op hash must be computed from the operation.");
+  file.note("TimestampOrder", "KNOWN_BUG",
+            "Block hashes over operations sorted by their clocks (Dataans) instead of the server's "
+            "acceptance order.");
   file.note("IncompleteBlock", "EDGE_CASE",
             "A list with a hash for the incomplete last block, or without the last complete "
             "one: block hashes cover complete blocks only (LOG-031).");
@@ -239,6 +250,54 @@ Json generate() {
               "Only the first block hash: the second block is complete and must be listed.",
               {"IncompleteBlock"}, log, missing_last);
   }
+  {
+    // Whole operations, as a server receives them: upload `ops` in order to a workspace of block
+    // size 4 and its log must answer exactly these hashes.
+    constexpr uint32_t kBlockSize = 4;
+    TestGroup& group = file.group(Json{{"type", "OperationLogTest"}, {"blockSize", kBlockSize}});
+    UploadOpsRequest upload;
+    std::vector<Hash> op_hashes;
+    for (int i = 0; i < 10; ++i) {
+      WireOp op;
+      op.id = random.id();
+      op.device_id = random.id();
+      // Clocks out of acceptance order, as with devices whose clocks disagree.
+      op.hlc = Hlc{1'700'000'000'000 + random.below(1'000'000), static_cast<uint32_t>(random.below(3))};
+      op.key_id = 1;
+      op.payload = random.bytes(28 + random.below(100));
+      op_hashes.push_back(op_hash(op));
+      upload.ops.push_back(std::move(op));
+    }
+    const Json ops = Json::parse(serialize_message(upload))["ops"];
+    const std::vector<Hash> blocks = compute_block_hashes(op_hashes, kBlockSize);
+    Json prefixes = Json::array();
+    for (uint64_t s = 0; s <= op_hashes.size(); ++s)
+      prefixes.push_back(Json{{"position", s}, {"hash", hex(prefix_hash(blocks, op_hashes, s, kBlockSize))}});
+    group.add(TestCase{"block-hashes/operations-in-acceptance-order",
+                       "Ten operations uploaded in this order: their hashes, the two complete blocks and the "
+                       "prefix hash at every position, as GET /ops (after_hash) and GET /blocks report them.",
+                       {"Chained", "FromOperations", "PartialBlock"},
+                       true,
+                       Json{{"ops", ops},
+                            {"opHashes", hash_list(op_hashes)},
+                            {"blockHashes", hash_list(blocks)},
+                            {"prefixHashes", std::move(prefixes)}}});
+    // Dataans ordered the log by timestamp; OpSync's blocks follow the server's acceptance order.
+    std::vector<size_t> by_clock(op_hashes.size());
+    for (size_t i = 0; i < by_clock.size(); ++i) by_clock[i] = i;
+    std::stable_sort(by_clock.begin(), by_clock.end(),
+                     [&](size_t a, size_t b) { return upload.ops[a].hlc < upload.ops[b].hlc; });
+    std::vector<Hash> sorted_hashes;
+    for (size_t i : by_clock) sorted_hashes.push_back(op_hashes[i]);
+    const std::vector<Hash> claimed = compute_block_hashes(sorted_hashes, kBlockSize);
+    require(claimed != blocks, "sorting by clock left the blocks unchanged; pick other clocks");
+    group.add(TestCase{"block-hashes/operations-sorted-by-timestamp",
+                       "The same operations, block hashes computed after sorting them by clock as Dataans "
+                       "did: blocks are cut over the order the server accepted operations in (LOG-010).",
+                       {"TimestampOrder"},
+                       false,
+                       Json{{"ops", ops}, {"blockHashes", hash_list(claimed)}}});
+  }
   return file.finish();
 }
 
@@ -279,10 +338,40 @@ void check_block_hashes(const Json& group, const Json& test, Findings& findings)
   }
 }
 
+// The operations of an OperationLogTest, parsed as the body of an upload would be.
+std::vector<WireOp> read_ops(const Json& test) {
+  Result<UploadOpsRequest> upload = parse_message<UploadOpsRequest>(Json{{"ops", read_array(test, "ops")}}.dump());
+  if (!upload.ok()) throw MalformedVector("ops: " + upload.error().to_string());
+  return upload->ops;
+}
+
+void check_operation_log(const Json& group, const Json& test, Findings& findings) {
+  const uint32_t block_size = static_cast<uint32_t>(read_uint(group, "blockSize", kBlockSizeMax));
+  if (block_size < kBlockSizeMin) throw MalformedVector("blockSize must be at least 1");
+  std::vector<Hash> op_hashes;
+  for (const WireOp& op : read_ops(test)) op_hashes.push_back(op_hash(op));
+  const std::vector<Hash> claimed = read_hash_list(test, "blockHashes");
+  const std::vector<Hash> computed = compute_block_hashes(op_hashes, block_size);
+  if (!read_expects_valid(test)) {
+    if (claimed == computed) findings.add("the library computes the claimed (wrong) block hashes");
+    return;
+  }
+  findings.expect_equal("opHashes", read_hash_list(test, "opHashes"), op_hashes);
+  findings.expect_equal("blockHashes", claimed, computed);
+  for (const Json& entry : read_array(test, "prefixHashes")) {
+    const uint64_t s = read_uint(entry, "position", op_hashes.size());
+    findings.expect_equal("prefix hash at " + std::to_string(s), read_fixed<32>(entry, "hash"),
+                          prefix_hash(computed, op_hashes, s, block_size));
+  }
+}
+
 }  // namespace
 
 Suite block_hashes_suite() {
-  return Suite{kName, kAlgorithm, &generate, {{"BlockHashTest", &check_block_hashes}}};
+  return Suite{kName,
+               kAlgorithm,
+               &generate,
+               {{"BlockHashTest", &check_block_hashes}, {"OperationLogTest", &check_operation_log}}};
 }
 
 }  // namespace opsync::vectors
