@@ -1,5 +1,9 @@
 #include "opsync/protocol/bytes.h"
 
+#include <array>
+
+#include "opsync/protocol/check.h"
+
 namespace opsync {
 namespace {
 
@@ -14,14 +18,15 @@ int hex_value(char c) {
   return -1;
 }
 
-int base64url_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
+// Character -> 6-bit value, or -1 for characters outside the base64url alphabet.
+constexpr std::array<int8_t, 256> kBase64UrlValues = [] {
+  std::array<int8_t, 256> values{};
+  values.fill(-1);
+  for (int i = 0; i < 64; ++i) values[static_cast<uint8_t>(kBase64UrlAlphabet[i])] = static_cast<int8_t>(i);
+  return values;
+}();
+
+int base64url_value(char c) { return kBase64UrlValues[static_cast<uint8_t>(c)]; }
 
 }  // namespace
 
@@ -49,60 +54,57 @@ std::optional<Bytes> from_hex(std::string_view text) {
 }
 
 std::string to_base64url(ByteView bytes) {
-  std::string out;
-  out.reserve((bytes.size() * 4 + 2) / 3);
+  std::string out((bytes.size() * 4 + 2) / 3, '\0');
+  char* o = out.data();
   size_t i = 0;
   for (; i + 3 <= bytes.size(); i += 3) {
-    uint32_t v = uint32_t{bytes[i]} << 16 | uint32_t{bytes[i + 1]} << 8 | bytes[i + 2];
-    out.push_back(kBase64UrlAlphabet[v >> 18]);
-    out.push_back(kBase64UrlAlphabet[(v >> 12) & 63]);
-    out.push_back(kBase64UrlAlphabet[(v >> 6) & 63]);
-    out.push_back(kBase64UrlAlphabet[v & 63]);
+    const uint32_t v = uint32_t{bytes[i]} << 16 | uint32_t{bytes[i + 1]} << 8 | bytes[i + 2];
+    *o++ = kBase64UrlAlphabet[v >> 18];
+    *o++ = kBase64UrlAlphabet[(v >> 12) & 63];
+    *o++ = kBase64UrlAlphabet[(v >> 6) & 63];
+    *o++ = kBase64UrlAlphabet[v & 63];
   }
-  size_t rest = bytes.size() - i;
-  if (rest == 1) {
-    uint32_t v = uint32_t{bytes[i]} << 16;
-    out.push_back(kBase64UrlAlphabet[v >> 18]);
-    out.push_back(kBase64UrlAlphabet[(v >> 12) & 63]);
-  } else if (rest == 2) {
-    uint32_t v = uint32_t{bytes[i]} << 16 | uint32_t{bytes[i + 1]} << 8;
-    out.push_back(kBase64UrlAlphabet[v >> 18]);
-    out.push_back(kBase64UrlAlphabet[(v >> 12) & 63]);
-    out.push_back(kBase64UrlAlphabet[(v >> 6) & 63]);
+  const size_t rest = bytes.size() - i;
+  if (rest > 0) {
+    const uint32_t v = uint32_t{bytes[i]} << 16 | (rest == 2 ? uint32_t{bytes[i + 1]} << 8 : 0);
+    *o++ = kBase64UrlAlphabet[v >> 18];
+    *o++ = kBase64UrlAlphabet[(v >> 12) & 63];
+    if (rest == 2) *o++ = kBase64UrlAlphabet[(v >> 6) & 63];
   }
+  OPSYNC_CHECK(o == out.data() + out.size());
   return out;
 }
 
 std::optional<Bytes> from_base64url(std::string_view text) {
   // A length of 1 mod 4 cannot come from whole bytes.
   if (text.size() % 4 == 1) return std::nullopt;
-  Bytes out;
-  out.reserve(text.size() * 3 / 4);
+  Bytes out(text.size() / 4 * 3 + (text.size() % 4 == 0 ? 0 : text.size() % 4 - 1));
+  uint8_t* o = out.data();
   size_t i = 0;
   for (; i + 4 <= text.size(); i += 4) {
-    int a = base64url_value(text[i]), b = base64url_value(text[i + 1]);
-    int c = base64url_value(text[i + 2]), d = base64url_value(text[i + 3]);
+    const int a = base64url_value(text[i]), b = base64url_value(text[i + 1]);
+    const int c = base64url_value(text[i + 2]), d = base64url_value(text[i + 3]);
     if ((a | b | c | d) < 0) return std::nullopt;
-    uint32_t v = uint32_t(a) << 18 | uint32_t(b) << 12 | uint32_t(c) << 6 | uint32_t(d);
-    out.push_back(static_cast<uint8_t>(v >> 16));
-    out.push_back(static_cast<uint8_t>(v >> 8));
-    out.push_back(static_cast<uint8_t>(v));
+    const uint32_t v = uint32_t(a) << 18 | uint32_t(b) << 12 | uint32_t(c) << 6 | uint32_t(d);
+    *o++ = static_cast<uint8_t>(v >> 16);
+    *o++ = static_cast<uint8_t>(v >> 8);
+    *o++ = static_cast<uint8_t>(v);
   }
-  size_t rest = text.size() - i;
+  const size_t rest = text.size() - i;
   if (rest == 2) {
-    int a = base64url_value(text[i]), b = base64url_value(text[i + 1]);
+    const int a = base64url_value(text[i]), b = base64url_value(text[i + 1]);
     if ((a | b) < 0) return std::nullopt;
     if ((b & 0xF) != 0) return std::nullopt;  // non-canonical: unused bits set
-    out.push_back(static_cast<uint8_t>(a << 2 | b >> 4));
+    *o++ = static_cast<uint8_t>(a << 2 | b >> 4);
   } else if (rest == 3) {
-    int a = base64url_value(text[i]), b = base64url_value(text[i + 1]),
-        c = base64url_value(text[i + 2]);
+    const int a = base64url_value(text[i]), b = base64url_value(text[i + 1]), c = base64url_value(text[i + 2]);
     if ((a | b | c) < 0) return std::nullopt;
     if ((c & 0x3) != 0) return std::nullopt;  // non-canonical: unused bits set
-    uint32_t v = uint32_t(a) << 12 | uint32_t(b) << 6 | uint32_t(c);
-    out.push_back(static_cast<uint8_t>(v >> 10));
-    out.push_back(static_cast<uint8_t>(v >> 2));
+    const uint32_t v = uint32_t(a) << 12 | uint32_t(b) << 6 | uint32_t(c);
+    *o++ = static_cast<uint8_t>(v >> 10);
+    *o++ = static_cast<uint8_t>(v >> 2);
   }
+  OPSYNC_CHECK(o == out.data() + out.size());
   return out;
 }
 

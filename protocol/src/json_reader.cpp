@@ -28,25 +28,50 @@ const char* type_name(const Json& v) {
 }  // namespace
 
 Result<Json> parse_strict(std::string_view text) {
-  // The parser reports containers and keys as events; this tracks the path of each open
-  // container so a duplicate member can be named (ERR-002), and counts depth (TRN-020).
+  // The parser reports containers and keys as events; this tracks each open container so that a
+  // duplicate member can be named (ERR-002), and counts depth (TRN-020). Paths are built only for
+  // an error: a valid 1,000-operation upload opens 2,000 containers and names none of them.
   struct Frame {
     bool is_object;
-    std::string path;
-    std::set<std::string> keys;  // objects: member names seen so far
-    std::string last_key;        // objects: the member being read
-    size_t next_index = 0;       // arrays: the element being read
+    std::string segment;        // how the parent names this container: a member name or an index
+    std::string last_key;       // objects: the member being read
+    size_t next_index = 0;      // arrays: the element being read
+    std::vector<std::string> keys;  // objects: member names seen so far (few: searched linearly)
+    std::set<std::string> many_keys;  // objects with more than kLinearKeysMax members
   };
+  constexpr size_t kLinearKeysMax = 32;
   std::vector<Frame> open;
-  auto child_path = [&]() -> std::string {
+  auto path_of = [&](size_t depth, const std::string* last) {
+    std::string path;
+    auto append = [&](bool parent_is_object, const std::string& segment) {
+      if (parent_is_object) {
+        if (!path.empty()) path += '.';
+        path += segment;
+      } else {
+        path += '[' + segment + ']';
+      }
+    };
+    for (size_t i = 1; i < depth; ++i) append(open[i - 1].is_object, open[i].segment);
+    if (last) append(true, *last);
+    return path;
+  };
+  auto child_segment = [&]() -> std::string {
     if (open.empty()) return "";
     const Frame& parent = open.back();
-    if (parent.is_object)
-      return parent.path.empty() ? parent.last_key : parent.path + "." + parent.last_key;
-    return parent.path + "[" + std::to_string(parent.next_index) + "]";
+    return parent.is_object ? parent.last_key : std::to_string(parent.next_index);
   };
   auto finish_child = [&]() {
     if (!open.empty() && !open.back().is_object) ++open.back().next_index;
+  };
+  auto seen_before = [&](Frame& object, const std::string& key) {
+    if (!object.many_keys.empty()) return !object.many_keys.insert(key).second;
+    if (std::find(object.keys.begin(), object.keys.end(), key) != object.keys.end()) return true;
+    object.keys.push_back(key);
+    if (object.keys.size() > kLinearKeysMax) {
+      object.many_keys.insert(object.keys.begin(), object.keys.end());
+      object.keys.clear();
+    }
+    return false;
   };
   auto callback = [&](int /*depth*/, nlohmann::json::parse_event_t event, Json& parsed) -> bool {
     using Event = nlohmann::json::parse_event_t;
@@ -56,7 +81,7 @@ Result<Json> parse_strict(std::string_view text) {
         if (open.size() >= kJsonDepthMax)
           throw Rejection{Code::kMalformedJson, "",
                           "nested deeper than " + std::to_string(kJsonDepthMax) + " levels"};
-        open.push_back(Frame{event == Event::object_start, child_path(), {}, {}, 0});
+        open.push_back(Frame{event == Event::object_start, child_segment(), {}, 0, {}, {}});
         break;
       case Event::object_end:
       case Event::array_end:
@@ -65,9 +90,10 @@ Result<Json> parse_strict(std::string_view text) {
         break;
       case Event::key: {
         Frame& object = open.back();
-        object.last_key = parsed.get<std::string>();
-        if (!object.keys.insert(object.last_key).second)
-          throw Rejection{Code::kDuplicateField, child_path(), "appears twice in its object"};
+        object.last_key = parsed.get_ref<const std::string&>();
+        if (seen_before(object, object.last_key))
+          throw Rejection{Code::kDuplicateField, path_of(open.size(), &object.last_key),
+                          "appears twice in its object"};
         break;
       }
       case Event::value:
