@@ -67,25 +67,30 @@ Response upload_ops(const Call& call) {
     for (const Prepared& p : prepared) {
       OpResult result;
       result.id = p.op->id;
-      if (std::optional<LoggedOp> logged = txn.op_by_id(ws, p.op->id)) {
-        if (logged->hash == p.hash) {  // LOG-004
-          result.status = OpStatus::kDuplicate;
-          result.seq = logged->seq;
-        } else {  // LOG-005
-          result.status = OpStatus::kRejected;
-          result.code = Code::kOpIdConflict;
-          result.message = "the log holds this id with a different hash";
+      std::optional<LoggedOp> logged;
+      const bool skewed = !within_clock_skew(p.op->hlc, call.now_ms, call.config.max_clock_skew_ms);
+      if (skewed) {
+        logged = txn.op_by_id(ws, p.op->id);  // an old operation resent is a duplicate, not skewed
+      } else {
+        logged = txn.append_op_if_absent(ws, p.op->id, StoredOp{head + 1, p.hash, p.encoding});
+        if (!logged) {  // LOG-003, LOG-010
+          ++head;
+          result.status = OpStatus::kAccepted;
+          result.seq = head;
         }
-      } else if (!within_clock_skew(p.op->hlc, call.now_ms, call.config.max_clock_skew_ms)) {  // LOG-006
+      }
+      if (logged && logged->hash == p.hash) {  // LOG-004
+        result.status = OpStatus::kDuplicate;
+        result.seq = logged->seq;
+      } else if (logged) {  // LOG-005
+        result.status = OpStatus::kRejected;
+        result.code = Code::kOpIdConflict;
+        result.message = "the log holds this id with a different hash";
+      } else if (skewed) {  // LOG-006
         result.status = OpStatus::kRejected;
         result.code = Code::kClockSkew;
         result.message = "wall_ms is " + std::to_string(p.op->hlc.wall_ms - call.now_ms) +
                          " ms ahead of the server; at most " + std::to_string(call.config.max_clock_skew_ms) + " allowed";
-      } else {  // LOG-003, LOG-010
-        ++head;
-        txn.append_op(ws, p.op->id, StoredOp{head, p.hash, p.encoding});
-        result.status = OpStatus::kAccepted;
-        result.seq = head;
       }
       answer.results.push_back(std::move(result));
     }

@@ -126,7 +126,9 @@ class MemoryTransaction final : public Transaction {
     if (it == w.seq_by_id.end()) return std::nullopt;
     return LoggedOp{it->second, w.ops[it->second - 1].hash};
   }
-  void append_op(const WorkspaceId& workspace, const OpId& id, const StoredOp& op) override {
+  std::optional<LoggedOp> append_op_if_absent(const WorkspaceId& workspace, const OpId& id,
+                                              const StoredOp& op) override {
+    if (std::optional<LoggedOp> held = op_by_id(workspace, id)) return held;
     WorkspaceData& w = data(workspace);
     OPSYNC_CHECK(op.seq == w.ops.size() + 1);
     OPSYNC_CHECK(w.seq_by_id.emplace(id, op.seq).second);
@@ -136,6 +138,7 @@ class MemoryTransaction final : public Transaction {
       d.ops.pop_back();
       d.seq_by_id.erase(id);
     });
+    return std::nullopt;
   }
   std::vector<StoredOp> ops_after(const WorkspaceId& workspace, uint64_t after_seq, size_t limit,
                                   uint64_t payload_bytes_max) override {

@@ -8,8 +8,12 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <random>
+#include <set>
 
 #include "opsync/protocol/limits.h"
+#include "op_id_index.h"
 
 namespace opsync::server {
 namespace {
@@ -59,15 +63,14 @@ CREATE TABLE keys (
   PRIMARY KEY (ws, key_id)
 ) WITHOUT ROWID;
 CREATE TABLE ops (
+  position INTEGER PRIMARY KEY,  -- ws << 40 | seq: the table's own order is the log's order
+  -- No index on id: op_id_index.h says why, and what stands in for it.
   ws INTEGER NOT NULL,
-  seq INTEGER NOT NULL,
   id BLOB NOT NULL,
   hash BLOB NOT NULL,
   payload_bytes INTEGER NOT NULL,
   encoding BLOB NOT NULL
 );
-CREATE UNIQUE INDEX ops_by_seq ON ops (ws, seq);
-CREATE UNIQUE INDEX ops_by_id ON ops (ws, id);
 CREATE TABLE blocks (
   ws INTEGER NOT NULL,
   idx INTEGER NOT NULL,
@@ -203,6 +206,8 @@ class Connection {
     exec("PRAGMA journal_mode=WAL");
     exec(durability == Durability::kFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
     exec("PRAGMA foreign_keys=OFF");
+    // 8 MiB of page cache per connection keeps the hot index pages of a large log in memory.
+    exec("PRAGMA cache_size=-8192");
   }
   ~Connection() {
     cache_.clear();
@@ -245,6 +250,17 @@ class Connection {
   std::map<const char*, std::unique_ptr<Statement>> cache_;
 };
 
+// An operation's row key: the workspace's integer key in the high bits, its sequence number in the
+// low 40 (a trillion operations per workspace, 2^23 workspaces per server).
+constexpr int kSeqBits = 40;
+constexpr uint64_t kSeqMask = (uint64_t{1} << kSeqBits) - 1;
+constexpr int64_t kWorkspaceKeyLimit = int64_t{1} << 23;
+int64_t position(int64_t ws, uint64_t seq) {
+  OPSYNC_CHECK(ws > 0 && ws < kWorkspaceKeyLimit && seq <= kSeqMask);
+  return ws << kSeqBits | static_cast<int64_t>(seq);
+}
+uint64_t seq_of(int64_t position) { return static_cast<uint64_t>(position) & kSeqMask; }
+
 int file_state_code(FileState s) { return static_cast<int>(s); }
 FileState file_state_of(int64_t code) {
   OPSYNC_CHECK(code >= 0 && code <= 3);
@@ -257,7 +273,11 @@ Scope scope_of(int64_t code) {
 
 class SqlTransaction final : public Transaction {
  public:
-  explicit SqlTransaction(Connection& c) : c_(c) {}
+  // `ids` is the writer's op id index; read transactions have none.
+  SqlTransaction(Connection& c, OpIdIndex* ids) : c_(c), ids_(ids) {}
+
+  // Workspaces whose op id index this transaction changed: to forget if it does not commit.
+  const std::set<int64_t>& indexed_workspaces() const { return indexed_; }
 
   std::optional<WorkspaceRecord> workspace(const WorkspaceId& id) override {
     Statement& s = c_.prepare("SELECT ws, block_size, created_at_ms, head_seq FROM workspaces WHERE id = ?");
@@ -269,6 +289,8 @@ class SqlTransaction final : public Transaction {
   void insert_workspace(const WorkspaceRecord& r) override {
     c_.prepare("INSERT INTO workspaces (id, block_size, created_at_ms, head_seq) VALUES (?, ?, ?, ?)")
         .bind(1, r.id).bind(2, r.block_size).bind(3, r.created_at_ms).bind(4, r.head_seq).run();
+    if (sqlite3_last_insert_rowid(c_.db()) >= kWorkspaceKeyLimit)
+      throw Failure{Code::kUnavailable, "this server holds the most workspaces it can"};
   }
   void set_head_seq(const WorkspaceId& id, uint64_t head_seq) override {
     c_.prepare("UPDATE workspaces SET head_seq = ? WHERE ws = ?").bind(1, head_seq).bind(2, ws_key(id)).run();
@@ -281,6 +303,7 @@ class SqlTransaction final : public Transaction {
                             "DELETE FROM workspaces WHERE ws = ?"})
       c_.prepare(sql).bind(1, ws).run();
     ws_keys_.erase(id);
+    if (ids_) ids_->forget(ws);
   }
 
   std::optional<TokenRecord> token_by_secret_hash(const Hash& secret_hash) override {
@@ -353,34 +376,58 @@ class SqlTransaction final : public Transaction {
   }
 
   std::optional<LoggedOp> op_by_id(const WorkspaceId& workspace, const OpId& id) override {
-    Statement& s = c_.prepare("SELECT seq, hash FROM ops WHERE ws = ? AND id = ?");
-    s.bind(1, ws_key(workspace)).bind(2, id);
-    if (!s.step()) return std::nullopt;
-    return LoggedOp{s.u64(0), s.fixed<32>(1)};
+    const int64_t ws = ws_key(workspace);
+    if (!ids_) {  // a read transaction: no index, so a scan of the workspace's log (no endpoint does this)
+      Statement& s = c_.prepare("SELECT position, hash FROM ops WHERE position BETWEEN ? AND ? AND id = ?");
+      s.bind(1, position(ws, 1)).bind(2, position(ws, kSeqMask)).bind(3, id);
+      if (!s.step()) return std::nullopt;
+      return LoggedOp{seq_of(s.i64(0)), s.fixed<32>(1)};
+    }
+    index_loaded(ws);
+    std::optional<LoggedOp> found;
+    ids_->find(ws, id, [&](uint64_t seq) {  // each candidate confirmed against its row
+      Statement& s = c_.prepare("SELECT id, hash FROM ops WHERE position = ?");
+      s.bind(1, position(ws, seq));
+      OPSYNC_CHECK_MSG(s.step(), "the op id index names a position the log does not hold");
+      if (s.fixed<16>(0) != id) return false;
+      found = LoggedOp{seq, s.fixed<32>(1)};
+      return true;
+    });
+    return found;
   }
-  void append_op(const WorkspaceId& workspace, const OpId& id, const StoredOp& op) override {
+  std::optional<LoggedOp> append_op_if_absent(const WorkspaceId& workspace, const OpId& id,
+                                              const StoredOp& op) override {
     OPSYNC_CHECK(op.encoding.size() >= kOpEncodingOverheadBytes);
-    c_.prepare("INSERT INTO ops (ws, seq, id, hash, payload_bytes, encoding) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(1, ws_key(workspace)).bind(2, op.seq).bind(3, id).bind(4, op.hash)
+    OPSYNC_CHECK_MSG(ids_ != nullptr, "append_op_if_absent in a read transaction");
+    if (std::optional<LoggedOp> held = op_by_id(workspace, id)) return held;
+    const int64_t ws = ws_key(workspace);
+    c_.prepare("INSERT INTO ops (position, ws, id, hash, payload_bytes, encoding) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(1, position(ws, op.seq)).bind(2, ws).bind(3, id).bind(4, op.hash)
         .bind(5, static_cast<uint64_t>(op.encoding.size() - kOpEncodingOverheadBytes))
         .bind(6, ByteView(op.encoding)).run();
+    indexed_.insert(ws);
+    ids_->add(ws, id, op.seq);
+    return std::nullopt;
   }
   std::vector<StoredOp> ops_after(const WorkspaceId& workspace, uint64_t after_seq, size_t limit,
                                   uint64_t payload_bytes_max) override {
+    const int64_t ws = ws_key(workspace);
     Statement& s = c_.prepare(
-        "SELECT seq, hash, payload_bytes, encoding FROM ops WHERE ws = ? AND seq > ? ORDER BY seq LIMIT ?");
-    s.bind(1, ws_key(workspace)).bind(2, after_seq).bind(3, static_cast<uint64_t>(limit));
+        "SELECT position, hash, payload_bytes, encoding FROM ops WHERE position > ? AND position <= ? "
+        "ORDER BY position LIMIT ?");
+    s.bind(1, position(ws, after_seq)).bind(2, position(ws, kSeqMask)).bind(3, static_cast<uint64_t>(limit));
     std::vector<StoredOp> out;
     uint64_t payload_bytes = 0;
     while (payload_bytes < payload_bytes_max && s.step()) {
       payload_bytes += s.u64(2);
-      out.push_back(StoredOp{s.u64(0), s.fixed<32>(1), s.blob(3)});
+      out.push_back(StoredOp{seq_of(s.i64(0)), s.fixed<32>(1), s.blob(3)});
     }
     return out;
   }
   std::vector<Hash> op_hashes(const WorkspaceId& workspace, uint64_t first_seq, uint64_t last_seq) override {
-    Statement& s = c_.prepare("SELECT hash FROM ops WHERE ws = ? AND seq BETWEEN ? AND ? ORDER BY seq");
-    s.bind(1, ws_key(workspace)).bind(2, first_seq).bind(3, last_seq);
+    const int64_t ws = ws_key(workspace);
+    Statement& s = c_.prepare("SELECT hash FROM ops WHERE position BETWEEN ? AND ? ORDER BY position");
+    s.bind(1, position(ws, std::max<uint64_t>(first_seq, 1))).bind(2, position(ws, std::min(last_seq, kSeqMask)));
     std::vector<Hash> out;
     while (s.step()) out.push_back(s.fixed<32>(0));
     return out;
@@ -452,6 +499,16 @@ class SqlTransaction final : public Transaction {
   }
 
  private:
+  // Builds the workspace's op id index from its log (one sequential scan) unless it is held.
+  void index_loaded(int64_t ws) {
+    if (ids_->loaded(ws)) return;
+    indexed_.insert(ws);
+    ids_->start(ws);
+    Statement& s = c_.prepare("SELECT position, id FROM ops WHERE position BETWEEN ? AND ?");
+    s.bind(1, position(ws, 1)).bind(2, position(ws, kSeqMask));
+    while (s.step()) ids_->add(ws, s.fixed<16>(1), seq_of(s.i64(0)));
+  }
+
   // The workspace's integer key. REQUIRES: the workspace exists (the core checks first).
   int64_t ws_key(const WorkspaceId& id) {
     auto it = ws_keys_.find(id);
@@ -463,6 +520,8 @@ class SqlTransaction final : public Transaction {
   }
 
   Connection& c_;
+  OpIdIndex* ids_;
+  std::set<int64_t> indexed_;
   std::map<WorkspaceId, int64_t> ws_keys_;
 };
 
@@ -475,6 +534,8 @@ struct SqliteStorage::Impl {
   std::mutex writer;  // one writer at a time, before SQLite's lock: no busy-wait between our threads
   std::mutex pool_mutex;
   std::vector<std::unique_ptr<Connection>> idle;  // bounded by kIdleConnectionsMax
+  // Guarded by `writer`. 16M slots of 16 bytes: 256 MiB for up to 12M operations held in memory.
+  OpIdIndex ids{std::random_device{}() * uint64_t{0x9e3779b97f4a7c15} ^ std::random_device{}(), size_t{1} << 24};
 
   static constexpr size_t kIdleConnectionsMax = 32;
 
@@ -546,7 +607,7 @@ Status SqliteStorage::read(const std::function<void(Transaction&)>& body) {
   try {
     connection = impl_->acquire();
     connection->exec("BEGIN");  // deferred: the snapshot starts at the first read
-    SqlTransaction txn(*connection);
+    SqlTransaction txn(*connection, nullptr);
     body(txn);
     connection->reset_statements();
     connection->exec("COMMIT");
@@ -564,20 +625,30 @@ Status SqliteStorage::read(const std::function<void(Transaction&)>& body) {
 Status SqliteStorage::write(const std::function<bool(Transaction&)>& body) {
   std::lock_guard writer(impl_->writer);
   std::unique_ptr<Connection> connection;
+  std::optional<SqlTransaction> txn;
+  bool committed = false;
   try {
     connection = impl_->acquire();
     connection->exec("BEGIN IMMEDIATE");
-    SqlTransaction txn(*connection);
-    const bool commit = body(txn);
+    txn.emplace(*connection, &impl_->ids);
+    const bool commit = body(*txn);
     connection->reset_statements();
     connection->exec(commit ? "COMMIT" : "ROLLBACK");
+    committed = commit;
   } catch (const Failure& f) {
     if (connection) {
       connection->reset_statements();
       sqlite3_exec(connection->db(), "ROLLBACK", nullptr, nullptr, nullptr);
     }
+    if (txn) for (int64_t ws : txn->indexed_workspaces()) impl_->ids.forget(ws);
     return Error(f.code, f.message);
+  } catch (...) {  // not ours (bad_alloc): still leave no index entry the database lacks
+    if (txn) for (int64_t ws : txn->indexed_workspaces()) impl_->ids.forget(ws);
+    throw;
   }
+  // What the transaction added to the index is not in the database unless it committed.
+  if (!committed)
+    for (int64_t ws : txn->indexed_workspaces()) impl_->ids.forget(ws);
   impl_->release(std::move(connection));
   return {};
 }

@@ -197,7 +197,7 @@ class TestServer {
     Sha256 hasher;
     for (const char* sql :
          {"SELECT * FROM workspaces ORDER BY ws", "SELECT * FROM tokens ORDER BY ws, id",
-          "SELECT * FROM keys ORDER BY ws, key_id", "SELECT ws, seq, id, hash, encoding FROM ops ORDER BY ws, seq",
+          "SELECT * FROM keys ORDER BY ws, key_id", "SELECT position, ws, id, hash, encoding FROM ops ORDER BY position",
           "SELECT * FROM blocks ORDER BY ws, idx", "SELECT * FROM files ORDER BY ws, id",
           "SELECT ws, file, idx, body FROM chunks ORDER BY ws, file, idx"}) {
       sqlite3_stmt* stmt = nullptr;

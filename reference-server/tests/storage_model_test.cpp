@@ -63,7 +63,9 @@ class OneTooMany final : public Storage {
     uint64_t key_count(const WorkspaceId& w) override { return t_.key_count(w); }
     std::vector<KeyRecord> keys_after(const WorkspaceId& w, uint32_t a, size_t l) override { return t_.keys_after(w, a, l); }
     std::optional<LoggedOp> op_by_id(const WorkspaceId& w, const OpId& id) override { return t_.op_by_id(w, id); }
-    void append_op(const WorkspaceId& w, const OpId& id, const StoredOp& op) override { t_.append_op(w, id, op); }
+    std::optional<LoggedOp> append_op_if_absent(const WorkspaceId& w, const OpId& id, const StoredOp& op) override {
+      return t_.append_op_if_absent(w, id, op);
+    }
     std::vector<StoredOp> ops_after(const WorkspaceId& w, uint64_t a, size_t l, uint64_t b) override {
       return t_.ops_after(w, a, l + 1, b);
     }

@@ -92,9 +92,13 @@ class Transaction {
   virtual uint64_t key_count(const WorkspaceId& workspace) = 0;
   virtual std::vector<KeyRecord> keys_after(const WorkspaceId& workspace, uint32_t after, size_t limit) = 0;
 
-  // The log. REQUIRES for append_op: seq == head_seq + 1 of the workspace (the core assigns it).
+  // The log.
   virtual std::optional<LoggedOp> op_by_id(const WorkspaceId& workspace, const OpId& id) = 0;
-  virtual void append_op(const WorkspaceId& workspace, const OpId& id, const StoredOp& op) = 0;
+  // Appends `op` at op.seq unless the log holds `id` already; then returns what it holds and
+  // changes nothing. One primitive, so the common case (a new operation) costs one insertion.
+  // REQUIRES: op.seq == head_seq + 1 of the workspace (the core assigns it).
+  virtual std::optional<LoggedOp> append_op_if_absent(const WorkspaceId& workspace, const OpId& id,
+                                                      const StoredOp& op) = 0;
   // Operations after `after_seq` in order: at most `limit`, stopping after the one whose payload
   // bytes bring the total to `payload_bytes_max` or more (LOG-020).
   virtual std::vector<StoredOp> ops_after(const WorkspaceId& workspace, uint64_t after_seq, size_t limit,
