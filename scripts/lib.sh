@@ -10,6 +10,7 @@ OPSYNC_PACKAGES=(
   libboost-test-dev librapidcheck-dev libsqlite3-dev libssl-dev libcpp-httplib-dev
   nlohmann-json3-dev libcli11-dev libbenchmark-dev
   python3 python3-jsonschema
+  clang-14 libclang-rt-14-dev
 )
 
 opsync_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
