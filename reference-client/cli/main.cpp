@@ -1,0 +1,462 @@
+// opsync-client: the reference client on the command line. Each directory is one device's copy of
+// one workspace; two directories on one machine stand for two devices.
+//
+// Exit codes: 0 ok; 1 not found or conflict (and local failures); 2 usage; 3 network or server;
+// 4 authentication (token, scope, password).
+#include <CLI/CLI.hpp>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "opsync/client/device.h"
+#include "opsync/client/http_driver.h"
+#include "opsync/protocol/random.h"
+
+using namespace opsync;
+using namespace opsync::client;
+
+namespace {
+
+enum Exit : int { kOk = 0, kNotFound = 1, kUsage = 2, kNetwork = 3, kAuth = 4 };
+
+int exit_code_for(Code code) {
+  switch (code) {
+    case Code::kTokenMissing:
+    case Code::kTokenInvalid:
+    case Code::kTokenExpired:
+    case Code::kTokenRevoked:
+    case Code::kInsufficientScope:
+    case Code::kRegistrationClosed:
+    case Code::kWrongPassword:
+      return kAuth;
+    case Code::kTransport:
+    case Code::kUnavailable:
+    case Code::kProtocolError:
+    case Code::kUnsupportedVersion:
+    case Code::kPageGap:
+    case Code::kHashMismatch:
+    case Code::kClockSkew:
+      return kNetwork;
+    case Code::kInvalidField:
+    case Code::kInvalidQuery:
+      return kUsage;
+    default:
+      return kNotFound;
+  }
+}
+
+int report_error(const Error& error) {
+  std::cerr << "opsync-client: " << error.to_string() << "\n";
+  return exit_code_for(error.code);
+}
+
+// A secret from the environment, or typed at the terminal without echo.
+std::optional<std::string> secret(const char* variable, const std::string& prompt) {
+  if (const char* value = std::getenv(variable)) return std::string(value);
+  if (!isatty(STDIN_FILENO)) return std::nullopt;
+  std::cerr << prompt << ": " << std::flush;
+  termios old_mode{};
+  tcgetattr(STDIN_FILENO, &old_mode);
+  termios quiet = old_mode;
+  quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+  tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  std::string line;
+  std::getline(std::cin, line);
+  tcsetattr(STDIN_FILENO, TCSANOW, &old_mode);
+  std::cerr << "\n";
+  return line;
+}
+
+std::string hlc_text(const Hlc& hlc) { return std::to_string(hlc.wall_ms) + "." + std::to_string(hlc.counter); }
+
+// A value shown as text when it is UTF-8, else as base64url.
+nlohmann::json value_json(const Bytes& value) {
+  const std::string text(value.begin(), value.end());
+  try {
+    nlohmann::json probe = text;
+    (void)probe.dump();
+    return {{"value", text}};
+  } catch (const nlohmann::json::exception&) {
+    return {{"value_base64url", to_base64url(value)}};
+  }
+}
+
+nlohmann::json files_json(const std::vector<FileRef>& files) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const FileRef& f : files)
+    out.push_back({{"id", to_base64url(f.id)}, {"name", f.name}, {"size_bytes", f.size_bytes},
+                   {"sha256", to_base64url(f.sha256.view())}});
+  return out;
+}
+
+nlohmann::json op_json(const ObjectOp& op) {
+  nlohmann::json out = {{"op_id", to_base64url(op.id)}, {"hlc", hlc_text(op.hlc)},
+                        {"type", op.payload.type == OpType::kPut ? "put" : "delete"}};
+  if (op.payload.type == OpType::kPut) {
+    out.update(value_json(op.payload.value));
+    out["files"] = files_json(op.payload.files);
+  }
+  return out;
+}
+
+struct Common {
+  std::string dir;
+  bool json = false;
+};
+
+Result<std::unique_ptr<Device>> open_device(const Common& common) { return Device::open(common.dir); }
+
+Result<std::unique_ptr<HttpTransport>> transport_for(Device& device) {
+  return HttpTransport::connect(device.store().binding().server_url);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"opsync-client: an offline-first OpSync client. Each --dir is one device's copy of one workspace."};
+  app.require_subcommand(1);
+  app.footer(
+      "Exit codes: 0 ok, 1 not found or conflict, 2 usage, 3 network or server, 4 authentication.\n"
+      "Secrets come from OPSYNC_PASSWORD and OPSYNC_PASSPHRASE, or are asked for without echo.");
+  Common common;
+  auto add_common = [&](CLI::App* command, bool json) {
+    command->add_option("--dir", common.dir, "The device directory")->required();
+    if (json) command->add_flag("--json", common.json, "Machine-readable output");
+  };
+  SystemRandom random;
+
+  // init
+  CLI::App* init = app.add_subcommand("init", "Create a workspace (--new-workspace) or join one (--workspace, --token)");
+  add_common(init, true);
+  std::string server_url, workspace_text, token;
+  bool new_workspace = false;
+  uint32_t kdf_iterations = kKdfIterationsForNewRecords;
+  init->add_option("--server", server_url, "Server URL, e.g. http://127.0.0.1:8420")->required();
+  auto* new_flag = init->add_flag("--new-workspace", new_workspace, "Create a new workspace on the server");
+  auto* ws_option = init->add_option("--workspace", workspace_text, "The id of the workspace to join");
+  auto* token_option = init->add_option("--token", token, "A token from `opsync-client invite`");
+  ws_option->excludes(new_flag);
+  token_option->needs(ws_option);
+  ws_option->needs(token_option);
+  init->add_option("--kdf-iterations", kdf_iterations, "PBKDF2 iterations for a new key record")
+      ->check(CLI::Range(kKdfIterationsMin, kKdfIterationsMax))
+      ->capture_default_str()
+      ->group("");  // for tests; the default is what a real workspace should use
+
+  // invite
+  CLI::App* invite = app.add_subcommand("invite", "Issue a token for another device; prints the workspace id and token");
+  add_common(invite, true);
+  std::string scope_text = "read_write";
+  std::optional<uint64_t> expires_in_s;
+  invite->add_option("--scope", scope_text, "read or read_write")->check(CLI::IsMember({"read", "read_write"}))
+      ->capture_default_str();
+  invite->add_option("--expires-in", expires_in_s, "Seconds until the token expires (default: never)");
+
+  // objects
+  std::string key, value, path;
+  CLI::App* put = app.add_subcommand("put", "Set KEY to VALUE (works offline)");
+  add_common(put, false);
+  put->add_option("KEY", key)->required();
+  put->add_option("VALUE", value)->required();
+  CLI::App* get = app.add_subcommand("get", "Print KEY's value (exit 1 if absent)");
+  add_common(get, true);
+  get->add_option("KEY", key)->required();
+  CLI::App* del = app.add_subcommand("delete", "Delete KEY (works offline)");
+  add_common(del, false);
+  del->add_option("KEY", key)->required();
+  CLI::App* list = app.add_subcommand("list", "List the keys");
+  add_common(list, true);
+  CLI::App* attach = app.add_subcommand("attach", "Attach the file at PATH to KEY (works offline)");
+  add_common(attach, true);
+  attach->add_option("KEY", key)->required();
+  attach->add_option("PATH", path)->required()->check(CLI::ExistingFile);
+  CLI::App* exp = app.add_subcommand("export", "Write KEY's attached files into OUTPUT_DIR");
+  add_common(exp, true);
+  exp->add_option("KEY", key)->required();
+  exp->add_option("OUTPUT_DIR", path)->required();
+
+  // sync and state
+  CLI::App* sync = app.add_subcommand("sync", "Sync with the server: operations both ways, then files");
+  add_common(sync, true);
+  uint32_t attempts = 4;
+  sync->add_option("--attempts", attempts,
+                   "Tries per request when the server cannot be reached, waiting 1, 2, 4 ... 64 s between them")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  CLI::App* status = app.add_subcommand("status", "Unsynced operations, pending files, clock offset, last sync");
+  add_common(status, true);
+  CLI::App* conflicts = app.add_subcommand("conflicts", "Keys with concurrent writes and every side of each");
+  add_common(conflicts, true);
+  CLI::App* password = app.add_subcommand(
+      "password", "Change the password: re-wraps the data key (OPSYNC_PASSWORD, OPSYNC_NEW_PASSWORD, OPSYNC_PASSPHRASE)");
+  add_common(password, false);
+  password->add_option("--kdf-iterations", kdf_iterations)->group("");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kOk : kUsage;
+  }
+
+  const uint64_t now_ms = system_now_ms();
+
+  if (init->parsed()) {
+    if (!new_workspace && workspace_text.empty()) {
+      std::cerr << "opsync-client init: give --new-workspace, or --workspace and --token\n";
+      return kUsage;
+    }
+    Result<std::unique_ptr<HttpTransport>> transport = HttpTransport::connect(server_url);
+    if (!transport.ok()) return report_error(transport.error());
+    std::optional<std::string> pw = secret("OPSYNC_PASSWORD", "Password");
+    if (!pw || pw->empty()) {
+      std::cerr << "opsync-client: a password is needed (OPSYNC_PASSWORD or a terminal)\n";
+      return kUsage;
+    }
+    if (new_workspace) {
+      Result<NewWorkspace> created = Device::create_workspace(common.dir, server_url, *pw, **transport, random, kdf_iterations);
+      if (!created.ok()) return report_error(created.error());
+      if (common.json) {
+        std::cout << nlohmann::json{{"workspace_id", to_base64url(created->workspace_id)},
+                                    {"passphrase", created->passphrase}}.dump()
+                  << "\n";
+      } else {
+        std::cout << "Created workspace " << to_base64url(created->workspace_id) << " in " << common.dir << "\n\n"
+                  << "Passphrase (shown once; other devices need it and the password to join):\n\n    "
+                  << created->passphrase << "\n\n"
+                  << "Write it down now. Without it the data cannot be decrypted on a new device.\n";
+      }
+      return kOk;
+    }
+    std::optional<WorkspaceId> workspace = fixed_from_base64url<16>(workspace_text);
+    if (!workspace) {
+      std::cerr << "opsync-client: --workspace is not a workspace id\n";
+      return kUsage;
+    }
+    std::optional<std::string> phrase = secret("OPSYNC_PASSPHRASE", "Passphrase");
+    if (!phrase || phrase->empty()) {
+      std::cerr << "opsync-client: the passphrase is needed (OPSYNC_PASSPHRASE or a terminal)\n";
+      return kUsage;
+    }
+    Status joined = Device::join(common.dir, JoinRequest{server_url, *workspace, token, *pw, *phrase}, **transport, random);
+    if (!joined.ok()) return report_error(joined.error());
+    if (common.json) {
+      std::cout << nlohmann::json{{"workspace_id", workspace_text}}.dump() << "\n";
+    } else {
+      std::cout << "Joined workspace " << workspace_text << " in " << common.dir << "; run `opsync-client sync --dir "
+                << common.dir << "`\n";
+    }
+    return kOk;
+  }
+
+  Result<std::unique_ptr<Device>> opened = open_device(common);
+  if (!opened.ok()) return report_error(opened.error());
+  Device& device = **opened;
+
+  if (invite->parsed()) {
+    Result<std::unique_ptr<HttpTransport>> transport = transport_for(device);
+    if (!transport.ok()) return report_error(transport.error());
+    const Scope scope = *scope_from_name(scope_text);
+    std::optional<uint64_t> expires_in_ms;
+    if (expires_in_s) expires_in_ms = *expires_in_s * 1000;
+    Result<TokenIssued> issued = device.invite(scope, expires_in_ms, **transport);
+    if (!issued.ok()) return report_error(issued.error());
+    const std::string ws = to_base64url(device.store().binding().workspace_id);
+    if (common.json) {
+      std::cout << nlohmann::json{{"workspace_id", ws}, {"token", issued->token}, {"scope", scope_text}}.dump() << "\n";
+    } else {
+      std::cout << "workspace: " << ws << "\ntoken: " << issued->token << "\n\nOn the other device:\n"
+                << "  opsync-client init --dir DIR --server " << device.store().binding().server_url
+                << " --workspace " << ws << " --token " << issued->token << "\n";
+    }
+    return kOk;
+  }
+
+  if (put->parsed()) {
+    const Bytes bytes(value.begin(), value.end());
+    Status done = device.put(key, bytes, now_ms, random);
+    return done.ok() ? kOk : report_error(done.error());
+  }
+  if (del->parsed()) {
+    Status done = device.remove(key, now_ms, random);
+    return done.ok() ? kOk : report_error(done.error());
+  }
+  if (get->parsed()) {
+    Result<ObjectView> view = device.get(key);
+    if (!view.ok()) return report_error(view.error());
+    if (!view->present()) {
+      if (common.json) std::cout << nlohmann::json{{"key", key}, {"present", false}}.dump() << "\n";
+      else std::cerr << "opsync-client: no object has the key \"" << key << "\"\n";
+      return kNotFound;
+    }
+    const ObjectOp& winner = *view->winner();
+    if (common.json) {
+      nlohmann::json out = {{"key", key}, {"present", true}};
+      out.update(value_json(winner.payload.value));
+      out["files"] = files_json(winner.payload.files);
+      out["conflicts"] = nlohmann::json::array();
+      for (const ObjectOp& c : view->conflicts()) out["conflicts"].push_back(op_json(c));
+      std::cout << out.dump() << "\n";
+    } else {
+      std::cout.write(reinterpret_cast<const char*>(winner.payload.value.data()),
+                      static_cast<std::streamsize>(winner.payload.value.size()));
+      std::cout << "\n";
+      if (!view->conflicts().empty())
+        std::cerr << "(" << view->conflicts().size() << " concurrent version(s): see `opsync-client conflicts`)\n";
+    }
+    return kOk;
+  }
+  if (list->parsed()) {
+    Result<std::vector<std::string>> keys = device.list();
+    if (!keys.ok()) return report_error(keys.error());
+    if (common.json) {
+      std::cout << nlohmann::json(*keys).dump() << "\n";
+    } else {
+      for (const std::string& k : *keys) std::cout << k << "\n";
+    }
+    return kOk;
+  }
+  if (attach->parsed()) {
+    Result<FileRef> ref = device.attach(key, path, now_ms, random);
+    if (!ref.ok()) return report_error(ref.error());
+    if (common.json) std::cout << files_json({*ref})[0].dump() << "\n";
+    else std::cout << "attached " << ref->name << " (" << ref->size_bytes << " bytes) to " << key << "\n";
+    return kOk;
+  }
+  if (exp->parsed()) {
+    Result<std::vector<FileRef>> missing = device.export_files(key, path);
+    if (!missing.ok()) return report_error(missing.error());
+    if (common.json) {
+      std::cout << nlohmann::json{{"missing", files_json(*missing)}}.dump() << "\n";
+    } else {
+      for (const FileRef& f : *missing) std::cerr << "not on this device yet (sync first): " << f.name << "\n";
+    }
+    return missing->empty() ? kOk : kNotFound;
+  }
+  if (conflicts->parsed()) {
+    Result<std::vector<std::string>> keys = device.conflicted_keys();
+    if (!keys.ok()) return report_error(keys.error());
+    nlohmann::json out = nlohmann::json::array();
+    for (const std::string& k : *keys) {
+      Result<ObjectView> view = device.get(k);
+      if (!view.ok()) return report_error(view.error());
+      nlohmann::json entry = {{"key", k}, {"winner", op_json(*view->winner())}, {"conflicts", nlohmann::json::array()}};
+      for (const ObjectOp& c : view->conflicts()) entry["conflicts"].push_back(op_json(c));
+      out.push_back(entry);
+    }
+    if (common.json) {
+      std::cout << out.dump() << "\n";
+    } else {
+      for (const auto& entry : out) {
+        std::cout << entry["key"].get<std::string>() << "\n  winner   " << entry["winner"].dump() << "\n";
+        for (const auto& c : entry["conflicts"]) std::cout << "  conflict " << c.dump() << "\n";
+      }
+      if (out.empty()) std::cout << "no conflicts\n";
+    }
+    return kOk;
+  }
+  if (status->parsed()) {
+    Result<SyncMeta> meta = device.store().meta();
+    Result<uint64_t> pending = device.store().pending_count();
+    Result<std::vector<FileId>> files = device.store().referenced_files();
+    Result<std::vector<RejectedOp>> rejected = device.store().rejected_ops();
+    if (!meta.ok()) return report_error(meta.error());
+    if (!pending.ok()) return report_error(pending.error());
+    if (!files.ok()) return report_error(files.error());
+    if (!rejected.ok()) return report_error(rejected.error());
+    uint64_t files_pending = 0;
+    for (const FileId& id : *files) {
+      Result<std::optional<LocalFile>> f = device.store().file(id);
+      if (f.ok() && *f && (!(*f)->local_copy || !(*f)->upload_flag)) ++files_pending;
+    }
+    nlohmann::json out = {{"workspace_id", to_base64url(device.store().binding().workspace_id)},
+                          {"server", device.store().binding().server_url},
+                          {"unsynced_ops", *pending},
+                          {"rejected_ops", rejected->size()},
+                          {"pending_files", files_pending},
+                          {"clock_offset_ms", meta->clock_offset_ms},
+                          {"last_sync_ms", meta->last_sync_ms ? nlohmann::json(*meta->last_sync_ms) : nlohmann::json()}};
+    if (common.json) {
+      std::cout << out.dump() << "\n";
+    } else {
+      std::cout << "workspace      " << out["workspace_id"].get<std::string>() << " on " << out["server"].get<std::string>()
+                << "\nunsynced ops   " << *pending << (rejected->empty() ? "" : " (" + std::to_string(rejected->size()) + " rejected by the server)")
+                << "\npending files  " << files_pending << "\nclock offset   " << meta->clock_offset_ms << " ms"
+                << "\nlast sync      "
+                << (meta->last_sync_ms ? std::to_string((now_ms - *meta->last_sync_ms) / 1000) + " s ago" : "never") << "\n";
+    }
+    return kOk;
+  }
+  if (password->parsed()) {
+    std::optional<std::string> old_pw = secret("OPSYNC_PASSWORD", "Current password");
+    std::optional<std::string> new_pw = secret("OPSYNC_NEW_PASSWORD", "New password");
+    std::optional<std::string> phrase = secret("OPSYNC_PASSPHRASE", "Passphrase");
+    if (!old_pw || !new_pw || !phrase || new_pw->empty()) {
+      std::cerr << "opsync-client: the current and new passwords and the passphrase are needed\n";
+      return kUsage;
+    }
+    Result<std::unique_ptr<HttpTransport>> transport = transport_for(device);
+    if (!transport.ok()) return report_error(transport.error());
+    Status changed = device.change_password(*old_pw, *new_pw, *phrase, **transport, random, kdf_iterations);
+    if (!changed.ok()) return report_error(changed.error());
+    std::cout << "password changed; other devices keep working, new devices join with the new password\n";
+    return kOk;
+  }
+  if (sync->parsed()) {
+    Result<std::unique_ptr<HttpTransport>> transport = transport_for(device);
+    if (!transport.ok()) return report_error(transport.error());
+    SyncOptions sync_options;
+    sync_options.transport_attempts_max = attempts;
+    SyncEngine engine(device.store(), device.keys(), random, sync_options);
+    const bool terminal = isatty(STDERR_FILENO) && !common.json;
+    constexpr uint64_t kProgressBytesMin = 4 << 20;  // show progress only for transfers worth watching
+    bool progress_shown = false;
+    const SyncFinished finished = run_sync(engine, **transport, device.token(), [&](const SyncReport& r) {
+      if (!terminal || r.file_bytes_planned < kProgressBytesMin) return;
+      progress_shown = true;
+      std::fprintf(stderr, "\rfiles: %.1f / %.1f MB", static_cast<double>(r.file_bytes_moved) / 1e6,
+                   static_cast<double>(r.file_bytes_planned) / 1e6);
+    });
+    if (progress_shown) std::fprintf(stderr, "\n");
+    const SyncReport& r = engine.report();
+    Result<std::vector<std::string>> conflicted = device.conflicted_keys();
+    const size_t conflict_count = conflicted.ok() ? conflicted->size() : 0;
+    const WireBytes& bytes = (*transport)->bytes();
+    if (common.json) {
+      std::cout << nlohmann::json{{"ok", !finished.error.has_value()},
+                                  {"error", finished.error ? finished.error->to_string() : ""},
+                                  {"ops_up", r.ops_uploaded},
+                                  {"ops_down", r.ops_applied},
+                                  {"files_up", r.files_uploaded},
+                                  {"files_down", r.files_downloaded},
+                                  {"files_pending", r.files_pending},
+                                  {"chunks_up", r.chunks_uploaded},
+                                  {"chunks_down", r.chunks_downloaded},
+                                  {"conflicts", conflict_count},
+                                  {"diverged", r.diverged},
+                                  {"bytes_sent", bytes.sent},
+                                  {"bytes_received", bytes.received},
+                                  {"clock_offset_ms", r.clock_offset_ms}}
+                       .dump()
+                << "\n";
+    } else {
+      std::cout << "sync " << (finished.error ? "stopped" : "done") << ": " << r.ops_uploaded << " ops up, "
+                << r.ops_applied << " down, " << r.files_uploaded << " files up, " << r.files_downloaded << " down"
+                << (r.files_pending ? ", " + std::to_string(r.files_pending) + " pending" : "") << ", "
+                << conflict_count << " conflicted keys\n";
+      const uint64_t abs_offset = static_cast<uint64_t>(r.clock_offset_ms < 0 ? -r.clock_offset_ms : r.clock_offset_ms);
+      if (r.max_clock_skew_ms && abs_offset > r.max_clock_skew_ms / 2)  // HLC-011
+        std::cerr << "warning: this device's clock is " << r.clock_offset_ms / 1000
+                  << " s off the server's; stamps use the server's time\n";
+    }
+    if (finished.error) return report_error(*finished.error);
+    return kOk;
+  }
+  return kUsage;
+}

@@ -1,0 +1,106 @@
+// A device: one directory holding a device's copy of one workspace (DIR/state.sqlite3, its data
+// key, its attached files), and the user-level operations on it: create or join a workspace, write
+// and read objects, attach and export files, invite other devices, change the password.
+//
+// Keys (spec section 5): the first device generates the data key and a passphrase (shown once);
+// the server stores the data key only wrapped under a key derived from the password and the
+// passphrase. A joining device needs both to unwrap it. Each device then keeps the unwrapped data
+// key in DIR/data.key (mode 0600), like an SSH private key, so that everyday commands need no
+// password; whoever can read the directory can read the workspace, exactly as with the plaintext
+// objects the directory holds anyway.
+//
+// Nothing here reads the clock or draws global randomness: time and randomness are parameters, and
+// the few calls that talk to the server go through a Transport.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "opsync/client/engine.h"
+#include "opsync/client/http.h"
+#include "opsync/client/store.h"
+#include "opsync/protocol/messages.h"
+#include "opsync/protocol/random.h"
+
+namespace opsync::client {
+
+struct NewWorkspace {
+  WorkspaceId workspace_id;
+  std::string passphrase;  // shown to the user once; never stored
+};
+
+struct JoinRequest {
+  std::string server_url;
+  WorkspaceId workspace_id;
+  std::string token;
+  std::string password;
+  std::string passphrase;
+};
+
+class Device {
+ public:
+  // Creates a workspace on the server (POST /v1/workspaces), a data key and a passphrase, puts the
+  // wrapped key record (PUT /keys/1, expected_version 0) and creates DIR bound to it. Fails if DIR
+  // already holds a device.
+  static Result<NewWorkspace> create_workspace(const std::filesystem::path& dir, const std::string& server_url,
+                                               const std::string& password, Transport& transport,
+                                               RandomSource& random, uint32_t kdf_iterations = kKdfIterationsForNewRecords,
+                                               const StoreOptions& store_options = {});
+  // Joins an existing workspace with a token another device issued: reads the key records and
+  // unwraps the data key (kWrongPassword when the password or passphrase is wrong, and DIR is then
+  // left as it was), then creates DIR.
+  static Status join(const std::filesystem::path& dir, const JoinRequest& request, Transport& transport,
+                     RandomSource& random, const StoreOptions& store_options = {});
+  // `store_options`: tests trade durability against power loss for speed (Durability::kProcess).
+  static Result<std::unique_ptr<Device>> open(const std::filesystem::path& dir, const StoreOptions& store_options = {});
+
+  // ---- local edits: each one transaction (op, effect, file refs, clock) -----------------------
+
+  // Sets the key's value, keeping the files attached to its current winner.
+  Status put(const std::string& key, ByteView value, uint64_t now_ms, RandomSource& random);
+  // Makes the key absent (a tombstone that other devices' older writes do not undo).
+  Status remove(const std::string& key, uint64_t now_ms, RandomSource& random);
+  // Copies the file at `path` into the device (a fresh file id, FILE-020) and references it from
+  // the key, keeping its value and other files. The file streams in; it is never held whole.
+  Result<FileRef> attach(const std::string& key, const std::filesystem::path& path, uint64_t now_ms,
+                         RandomSource& random);
+
+  // ---- reading -------------------------------------------------------------------------------
+
+  Result<ObjectView> get(const std::string& key) { return store_->get(key); }
+  Result<std::vector<std::string>> list() { return store_->list(); }
+  Result<std::vector<std::string>> conflicted_keys() { return store_->conflicted_keys(); }
+  // Copies the files of the key's winner into `output_dir` under their names. Files the device
+  // has no copy of yet are listed in the result (not an error: they are pending, FILE-033).
+  Result<std::vector<FileRef>> export_files(const std::string& key, const std::filesystem::path& output_dir);
+
+  // ---- talking to the server outside a sync -----------------------------------------------------
+
+  // POST /tokens: a token for another device (AUTH-010).
+  Result<TokenIssued> invite(Scope scope, std::optional<uint64_t> expires_in_ms, Transport& transport);
+  // Re-wraps the data key under a new password (PUT /keys/{id} with the record's version, so a
+  // concurrent change is detected, KEY-004). The old password and the passphrase prove the caller
+  // may: they must unwrap the current record.
+  Status change_password(const std::string& old_password, const std::string& new_password,
+                         const std::string& passphrase, Transport& transport, RandomSource& random,
+                         uint32_t kdf_iterations = kKdfIterationsForNewRecords);
+
+  LocalStore& store() { return *store_; }
+  const Keyring& keys() const { return keys_; }
+  std::string token();
+
+ private:
+  Device(std::unique_ptr<LocalStore> store, Keyring keys, uint64_t op_payload_bytes_max, uint32_t chunk_bytes);
+  Status commit(ObjectPayload payload, std::vector<FileId> attached_here, uint64_t now_ms, RandomSource& random);
+
+  std::unique_ptr<LocalStore> store_;
+  Keyring keys_;
+  uint64_t op_payload_bytes_max_;
+  uint32_t chunk_bytes_;
+};
+
+}  // namespace opsync::client

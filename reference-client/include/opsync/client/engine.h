@@ -1,0 +1,125 @@
+// The sync engine: one sync of a device's LocalStore with a server (spec section 9), as a state
+// machine that owns no socket, thread or clock.
+//
+// A driver asks next(now_ms) for the next step: a request to send, a time to wait until (backoff
+// after a transport failure, SYNC-010), or the end. It answers every request with on_response() or
+// on_transport_failure(), passing the time again. The same engine runs behind cpp-httplib
+// (http_driver.h) and, in the simulator, over a simulated network with simulated time; with the
+// same responses, times and random source it makes the same requests.
+//
+// What one sync does, in order (spec 9.1):
+//   1. GET /v1/info: the protocol version (VER-002), the limits, a clock offset estimate (HLC-010).
+//   2. GET /ops?after_seq=m: the prefix check (SYNC-001). On a mismatch or after_seq_beyond_head,
+//      GET /blocks up to the mirror's block count, then truncate the mirror to the verified prefix
+//      (SYNC-002).
+//   3. Pages of GET /ops from the mirror's end, each applied in one store transaction (SYNC-004,
+//      SYNC-012), taking in every applied timestamp (HLC-002).
+//   4. Files that this device holds and has not committed are uploaded and committed (FILE-021),
+//      then the outbox and the candidates are uploaded in batches (SYNC-005); clock_skew rejections
+//      are re-stamped and sent again (HLC-020..022); other rejections are kept (SYNC-011).
+//   5. Catch-up pages when acknowledgements landed beyond the mirror (step 6 of 9.1), and another
+//      upload round if a stale claim sent operations back to the queue.
+//   6. File reconciliation of every referenced file by the table of spec 11.4: resumable chunked
+//      uploads and downloads, one chunk in memory at a time (FILE-031, FILE-032).
+//
+// Every piece of progress is committed to the store as it happens, so a sync interrupted anywhere
+// (kill -9 included) resumes where it stopped: the next sync re-reads from the mirror's end, and
+// chunk transfers restart at the first chunk not recorded as done.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "opsync/client/http.h"
+#include "opsync/client/store.h"
+#include "opsync/protocol/crypto.h"
+#include "opsync/protocol/random.h"
+
+namespace opsync::client {
+
+// The device's unwrapped data keys, by key id, as subkeys (spec 5.3).
+struct Keyring {
+  uint32_t current_key_id = 1;
+  std::map<uint32_t, Subkeys> keys;
+
+  const Subkeys* find(uint32_t key_id) const;
+  const Subkeys& current() const;  // REQUIRES: the current key is present
+};
+
+struct SyncOptions {
+  // Attempts per request before the sync fails with kTransport. Backoff between them follows
+  // SYNC-010: 2^attempt units, at most backoff_cap_ms.
+  uint32_t transport_attempts_max = 6;
+  uint64_t backoff_unit_ms = 1000;
+  uint64_t backoff_cap_ms = 64000;
+  // Upload rounds (each: upload everything pending, then catch up) before giving up; more are
+  // needed only when clock_skew rejections or a restored server keep sending operations back.
+  uint32_t upload_rounds_max = 8;
+};
+
+// What a sync did, for the one-line summary and for tests.
+struct SyncReport {
+  uint64_t requests = 0;
+  uint64_t ops_uploaded = 0;      // acknowledged after an upload of ours
+  uint64_t ops_applied = 0;       // new to this device
+  uint64_t ops_acknowledged = 0;  // ours (or candidates) found in the server's pages
+  uint64_t ops_restamped = 0;     // re-stamped after clock_skew (HLC-020)
+  uint64_t ops_rejected = 0;      // kept, not uploaded (SYNC-011)
+  uint64_t ops_unreadable = 0;    // VER-007 / LWW-003
+  bool diverged = false;          // the prefix check failed and blocks were compared
+  uint64_t verified_prefix = 0;   // p after the prefix check or divergence search
+  uint64_t files_uploaded = 0;    // committed by this sync
+  uint64_t files_downloaded = 0;  // verified and stored by this sync
+  uint64_t files_pending = 0;     // wait or missing (FILE-033)
+  uint64_t chunks_uploaded = 0;
+  uint64_t chunks_downloaded = 0;
+  uint64_t file_bytes_moved = 0;    // plaintext bytes of chunks moved either way
+  uint64_t file_bytes_planned = 0;  // plaintext bytes of every transfer started, for progress
+  int64_t clock_offset_ms = 0;      // the estimate this sync used
+  uint64_t max_clock_skew_ms = 0;   // the server's, for HLC-011
+};
+
+struct SendRequest {
+  HttpRequest request;
+};
+struct WaitUntil {
+  uint64_t until_ms = 0;
+};
+struct SyncFinished {
+  std::optional<Error> error;  // nullopt: the sync completed
+};
+using SyncStep = std::variant<SendRequest, WaitUntil, SyncFinished>;
+
+class SyncEngine {
+ public:
+  // The store must stay open, and nothing else may write to it, until the engine finishes.
+  SyncEngine(LocalStore& store, const Keyring& keys, RandomSource& random, SyncOptions options = {});
+  ~SyncEngine();
+  SyncEngine(const SyncEngine&) = delete;
+  SyncEngine& operator=(const SyncEngine&) = delete;
+
+  // The next step at device time `now_ms`. After SendRequest, the driver must report the outcome
+  // before calling next() again; after WaitUntil it calls next() at or after that time; after
+  // SyncFinished the engine is done and keeps answering the same.
+  SyncStep next(uint64_t now_ms);
+  void on_response(const HttpResponse& response, uint64_t now_ms);
+  void on_transport_failure(const std::string& what, uint64_t now_ms);
+
+  const SyncReport& report() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// The device time at which the driver should retry after `attempt` failures (attempt counts from
+// 0): SYNC-010's 2^attempt units, capped.
+uint64_t backoff_ms(uint32_t attempt, uint64_t unit_ms, uint64_t cap_ms);
+
+}  // namespace opsync::client

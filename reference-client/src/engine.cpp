@@ -1,0 +1,780 @@
+#include "opsync/client/engine.h"
+
+#include <algorithm>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <set>
+
+#include <unistd.h>
+#include <cstdio>
+
+#include "opsync/protocol/check.h"
+#include "opsync/protocol/diff.h"
+#include "opsync/protocol/files.h"
+#include "opsync/protocol/hlc.h"
+#include "opsync/protocol/limits.h"
+#include "opsync/protocol/messages.h"
+#include "opsync/protocol/sha256.h"
+
+namespace opsync::client {
+
+const Subkeys* Keyring::find(uint32_t key_id) const {
+  auto it = keys.find(key_id);
+  return it == keys.end() ? nullptr : &it->second;
+}
+
+const Subkeys& Keyring::current() const {
+  const Subkeys* subkeys = find(current_key_id);
+  OPSYNC_CHECK_MSG(subkeys != nullptr, "the keyring lacks its current key");
+  return *subkeys;
+}
+
+uint64_t backoff_ms(uint32_t attempt, uint64_t unit_ms, uint64_t cap_ms) {
+  const uint64_t factor = attempt >= 32 ? (uint64_t{1} << 32) : (uint64_t{1} << attempt);
+  if (unit_ms != 0 && factor > cap_ms / unit_ms) return cap_ms;
+  return std::min(cap_ms, factor * unit_ms);
+}
+
+namespace {
+
+constexpr const char* kJson = "application/json";
+constexpr const char* kOctets = "application/octet-stream";
+
+// Thrown inside the engine to end the sync with an error; caught at the entry points, so a sync
+// that fails leaves the store with every step committed before the failure and nothing partial.
+struct SyncFailure {
+  Error error;
+};
+
+[[noreturn]] void fail(Error error) { throw SyncFailure{std::move(error)}; }
+[[noreturn]] void fail(Code code, std::string message) { fail(Error(code, std::move(message))); }
+
+template <typename T>
+T take(Result<T> result) {
+  if (!result.ok()) fail(result.error());
+  return std::move(result).value();
+}
+void take(const Status& status) {
+  if (!status.ok()) fail(status.error());
+}
+
+template <typename M>
+M parse_or_fail(const HttpResponse& response, const char* what) {
+  Result<M> parsed = parse_message<M>(response.body);
+  if (!parsed.ok())
+    fail(Code::kProtocolError, std::string("the server's ") + what + " does not parse: " + parsed.error().to_string());
+  return std::move(parsed).value();
+}
+
+bool is_success(int status) { return status >= 200 && status < 300; }
+
+// Statuses worth another attempt after backoff: the server could not answer now.
+bool is_transient(int status) { return status >= 500; }
+
+// A file's chunk in plaintext, read from the device's copy (FILE-032: one chunk in memory).
+Bytes read_chunk(const std::filesystem::path& path, const FileRef& ref, uint32_t index) {
+  const uint64_t size = chunk_plaintext_bytes(ref.size_bytes, ref.chunk_bytes, index);
+  Bytes out(size);
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(uint64_t{index} * ref.chunk_bytes));
+  in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(size));
+  if (!in || static_cast<uint64_t>(in.gcount()) != size)
+    fail(Code::kInternalError, "cannot read chunk " + std::to_string(index) + " of " + path.string());
+  return out;
+}
+
+// Writes a downloaded chunk's plaintext at its place in the partial file and flushes it to disk
+// before the chunk is recorded as done, so a crash never records a chunk the file lacks.
+void write_chunk(const std::filesystem::path& path, const FileRef& ref, uint32_t index, ByteView plaintext) {
+  {
+    std::ofstream touch(path, std::ios::binary | std::ios::app);  // creates it if missing
+  }
+  std::fstream out(path, std::ios::binary | std::ios::in | std::ios::out);
+  out.seekp(static_cast<std::streamoff>(uint64_t{index} * ref.chunk_bytes));
+  out.write(reinterpret_cast<const char*>(plaintext.data()), static_cast<std::streamsize>(plaintext.size()));
+  out.flush();
+  if (!out) fail(Code::kInternalError, "cannot write " + path.string());
+  out.close();
+  // std::fstream has no fsync; reopen the descriptor to flush it to the disk.
+  if (FILE* f = std::fopen(path.c_str(), "rb+")) {
+    fflush(f);
+    fsync(fileno(f));
+    std::fclose(f);
+  }
+}
+
+Hash hash_file(const std::filesystem::path& path, uint64_t size_bytes) {
+  Sha256 hasher;
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> buffer(1 << 20);
+  uint64_t left = size_bytes;
+  while (left > 0 && in) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(left, buffer.size()));
+    in.read(buffer.data(), static_cast<std::streamsize>(n));
+    if (static_cast<size_t>(in.gcount()) != n) break;
+    hasher.update(buffer.data(), n);
+    left -= n;
+  }
+  if (left != 0) return Hash{};  // short file: cannot match a real hash of size_bytes
+  return hasher.finish();
+}
+
+std::vector<uint32_t> expand(const std::vector<ChunkRange>& ranges) {
+  std::vector<uint32_t> out;
+  for (const auto& [start, end] : ranges)
+    for (uint32_t i = start; i < end; ++i) out.push_back(i);
+  return out;
+}
+
+}  // namespace
+
+// One file's reconciliation in progress (spec 11.4).
+struct FileJob {
+  enum class Stage {
+    kDecide,     // pick the action from the table
+    kCreate,     // POST /files/{id}
+    kStatus,     // GET /files/{id}: which chunks are missing
+    kPutChunks,  // PUT the missing chunks
+    kCommit,     // POST /files/{id}/commit
+    kRestore,    // POST /files/{id}/commit of a deleted file, then upload or download
+    kDownload,   // GET the chunks not yet in the partial file
+    kDone,
+  };
+  FileId id;
+  LocalFile local;
+  FileState server_state = FileState::kAbsent;
+  Stage stage = Stage::kDecide;
+  bool download_after_restore = false;
+  std::deque<uint32_t> chunks;  // to put or to get, ascending
+};
+
+struct SyncEngine::Impl {
+  enum class Phase { kInfo, kPrefix, kBlocks, kPages, kFileStatus, kFiles, kUpload, kDone };
+
+  LocalStore& store;
+  const Keyring& keys;
+  RandomSource& random;
+  SyncOptions options;
+  SyncReport report;
+
+  Phase phase = Phase::kInfo;
+  std::optional<SyncFinished> finished;
+  std::string base;  // "/v1/workspaces/{id}"
+  Limits limits{};
+
+  // The request in flight, or to be sent again after a transport failure.
+  std::optional<HttpRequest> request;
+  std::function<void(const HttpResponse&, uint64_t now_ms)> on_answer;
+  bool awaiting_answer = false;
+  uint64_t sent_at_ms = 0;
+  uint32_t attempt = 0;
+  std::optional<uint64_t> retry_at_ms;
+
+  // Clock (HLC-010): the estimate from the response with the shortest round trip so far.
+  std::optional<uint64_t> best_round_trip_ms;
+  int64_t offset_ms = 0;
+  HlcClock clock;
+
+  // The divergence search.
+  uint32_t server_block_size = 0;
+  uint64_t local_blocks_needed = 0;
+  std::vector<Hash> server_blocks;
+
+  // Uploads.
+  uint32_t upload_round = 0;
+  bool files_before_upload_done = false;
+
+  // Files.
+  std::deque<FileId> files_to_query;               // for POST /file-status
+  std::map<FileId, FileState> server_file_states;  // answers of this sync (FILE-030)
+  std::deque<FileJob> file_jobs;
+  std::set<FileId> files_reconciled;  // each at most once per pass
+  bool final_file_pass = false;
+
+  Impl(LocalStore& s, const Keyring& k, RandomSource& r, SyncOptions o)
+      : store(s), keys(k), random(r), options(o) {
+    base = "/v1/workspaces/" + to_base64url(store.binding().workspace_id);
+    const SyncMeta meta = take(store.meta());
+    offset_ms = meta.clock_offset_ms;
+    clock = HlcClock(meta.hlc);
+  }
+
+  uint64_t physical_ms(uint64_t now_ms) const {
+    const int64_t pt = static_cast<int64_t>(now_ms) + offset_ms;
+    return pt < 0 ? 0 : static_cast<uint64_t>(pt);
+  }
+
+  void send(HttpRequest r, std::function<void(const HttpResponse&, uint64_t)> handler) {
+    request = std::move(r);
+    on_answer = std::move(handler);
+    attempt = 0;
+    retry_at_ms.reset();
+  }
+
+  // ---- responses that every request shares ---------------------------------------------------
+
+  void observe_server_time(const HttpResponse& response, uint64_t now_ms) {
+    const std::string& header = response.header("opsync-server-time-ms");
+    if (header.empty() || header.size() > 16) return;
+    uint64_t server_ms = 0;
+    for (char c : header) {
+      if (c < '0' || c > '9') return;
+      server_ms = server_ms * 10 + static_cast<uint64_t>(c - '0');
+    }
+    const uint64_t round_trip_ms = now_ms >= sent_at_ms ? now_ms - sent_at_ms : 0;
+    if (best_round_trip_ms && round_trip_ms > *best_round_trip_ms) return;
+    best_round_trip_ms = round_trip_ms;
+    offset_ms = estimate_clock_offset_ms(sent_at_ms, now_ms, server_ms);
+    report.clock_offset_ms = offset_ms;
+  }
+
+  // ---- planning the next request ---------------------------------------------------------------
+
+  void plan(uint64_t now_ms) {
+    // Every branch either sends a request or moves to a later phase; phases only move forward
+    // except the bounded upload rounds, so this loop ends.
+    for (int guard = 0; guard < 64 && !request && !finished; ++guard) {
+      switch (phase) {
+        case Phase::kInfo:
+          send({"GET", "/v1/info", "", "", false}, [this](const HttpResponse& r, uint64_t t) { on_info(r, t); });
+          break;
+        case Phase::kPrefix:
+          send_prefix_check();
+          break;
+        case Phase::kBlocks:
+          send_blocks_request();
+          break;
+        case Phase::kPages:
+          send_page_request();
+          break;
+        case Phase::kFileStatus:
+        case Phase::kFiles:
+          plan_files(now_ms);
+          break;
+        case Phase::kUpload:
+          plan_upload(now_ms);
+          break;
+        case Phase::kDone:
+          take(store.record_sync_success(now_ms));
+          take(store.set_clock_offset_ms(offset_ms));
+          finished = SyncFinished{};
+          break;
+      }
+    }
+    OPSYNC_CHECK_MSG(request || finished, "the sync engine planned nothing");
+  }
+
+  void on_info(const HttpResponse& response, uint64_t now_ms) {
+    const InfoResponse info = parse_or_fail<InfoResponse>(response, "info");
+    if (std::find(info.versions.begin(), info.versions.end(), 1u) == info.versions.end())
+      fail(Code::kUnsupportedVersion, "the server does not speak protocol version 1 (VER-002)");
+    limits = info.limits;
+    report.max_clock_skew_ms = info.max_clock_skew_ms;
+    (void)now_ms;
+    take(store.set_clock_offset_ms(offset_ms));
+    phase = Phase::kPrefix;
+  }
+
+  // ---- the prefix check and the divergence search (spec 9.1 steps 2 and 3) ----------------------
+
+  void send_prefix_check() {
+    const uint64_t m = take(store.mirror_size());
+    send({"GET", base + "/ops?after_seq=" + std::to_string(m), "", ""},
+         [this, m](const HttpResponse& r, uint64_t t) {
+           if (r.status == 409) {
+             const Error error = error_from_response(r);
+             if (error.code == Code::kAfterSeqBeyondHead) return start_divergence_search();
+             fail(error);
+           }
+           if (!is_success(r.status)) fail(error_from_response(r));
+           const OpsPageResponse page = parse_or_fail<OpsPageResponse>(r, "ops page");
+           if (page.after_seq != m) fail(Code::kProtocolError, "the page answers another after_seq");
+           if (page.after_hash != take(store.prefix_hash(m))) return start_divergence_search();
+           report.verified_prefix = m;
+           phase = Phase::kPages;  // this answer is the first page
+           take_page(page, t);
+         });
+  }
+
+  void start_divergence_search() {
+    report.diverged = true;
+    server_blocks.clear();
+    phase = Phase::kBlocks;
+  }
+
+  void send_blocks_request() {
+    // Only the blocks the mirror covers can match; hashes chain, so they are a prefix.
+    const std::string target = base + "/blocks?start=" + std::to_string(server_blocks.size());
+    send({"GET", target, "", ""}, [this](const HttpResponse& r, uint64_t) {
+      if (!is_success(r.status)) fail(error_from_response(r));
+      const BlocksResponse blocks = parse_or_fail<BlocksResponse>(r, "block list");
+      if (blocks.block_size == 0) fail(Code::kProtocolError, "block_size 0");
+      const std::vector<Hash> local = take(store.block_hashes(blocks.block_size));
+      for (const BlockEntry& entry : blocks.blocks) {
+        if (entry.index != server_blocks.size()) fail(Code::kProtocolError, "block indexes are not consecutive");
+        server_blocks.push_back(entry.hash);
+      }
+      const bool enough = server_blocks.size() >= local.size();
+      if (blocks.next_start && !enough && !blocks.blocks.empty()) return;  // read the next page
+      const uint64_t p = verified_prefix_from_blocks(local, server_blocks, blocks.block_size);
+      take(store.truncate_mirror(p));
+      report.verified_prefix = p;
+      phase = Phase::kPages;
+    });
+  }
+
+  // ---- pages of operations (step 4) --------------------------------------------------------------
+
+  void send_page_request() {
+    const uint64_t m = take(store.mirror_size());
+    send({"GET", base + "/ops?after_seq=" + std::to_string(m), "", ""}, [this, m](const HttpResponse& r, uint64_t t) {
+      if (!is_success(r.status)) {
+        const Error error = error_from_response(r);
+        // The server lost operations since the prefix check (a restore during the sync).
+        if (error.code == Code::kAfterSeqBeyondHead) return start_divergence_search();
+        fail(error);
+      }
+      const OpsPageResponse page = parse_or_fail<OpsPageResponse>(r, "ops page");
+      if (page.after_seq != m) fail(Code::kProtocolError, "the page answers another after_seq");
+      if (page.after_hash != take(store.prefix_hash(m))) return start_divergence_search();
+      take_page(page, t);
+    });
+  }
+
+  void take_page(const OpsPageResponse& page, uint64_t now_ms) {
+    std::vector<PageOp> ops;
+    ops.reserve(page.ops.size());
+    const uint64_t pt = physical_ms(now_ms);
+    for (const SequencedOp& sequenced : page.ops) {
+      PageOp entry{sequenced, std::nullopt};
+      const OpLocation where = take(store.lookup(sequenced.op.id));
+      if (where.where == Held::kNowhere) {
+        entry.object = decrypt(sequenced.op);
+        // HLC-002: every applied timestamp is taken in, readable or not.
+        if (sequenced.op.hlc.wall_ms < kHlcWallMsLimit) clock.observe(sequenced.op.hlc, std::min(pt, kHlcWallMsLimit - 1));
+      }
+      ops.push_back(std::move(entry));
+    }
+    const PageOutcome outcome = take(store.apply_page(page.after_seq, ops, page.head_seq, clock.last()));
+    report.ops_applied += outcome.applied.size();
+    report.ops_acknowledged += outcome.acknowledged.size();
+    report.ops_unreadable += outcome.unreadable.size();
+    for (const FileId& id : outcome.files_referenced) files_to_query.push_back(id);
+    if (page.next_after_seq) return;  // phase stays kPages: read on
+    after_pages();
+  }
+
+  std::optional<ObjectOp> decrypt(const WireOp& op) const {
+    const Subkeys* subkeys = keys.find(op.key_id);
+    if (!subkeys) return std::nullopt;
+    Result<Bytes> plaintext = open_op_payload(subkeys->op_key, op);
+    if (!plaintext.ok()) return std::nullopt;
+    Result<ObjectPayload> payload = parse_payload(*plaintext);
+    if (!payload.ok()) return std::nullopt;
+    return ObjectOp{op.id, op.hlc, std::move(payload).value()};
+  }
+
+  // After the last page: files before the first upload round, uploads, then the final file pass.
+  void after_pages() {
+    if (upload_round > options.upload_rounds_max)
+      fail(Code::kProtocolError, "operations keep returning to the upload queue; the server's log keeps changing");
+    if (upload_round == 0 && !files_before_upload_done) {
+      start_file_pass(/*own_uploads_only=*/true);
+      return;
+    }
+    if (upload_round > 0 && take(store.ops_to_upload(1)).empty()) {
+      start_file_pass(/*own_uploads_only=*/false);
+      return;
+    }
+    phase = Phase::kUpload;
+  }
+
+  // ---- uploads (step 5) ----------------------------------------------------------------------
+
+  void plan_upload(uint64_t now_ms) {
+    (void)now_ms;
+    // Batches within the server's limits: operations and an estimate of the body's size.
+    const size_t batch_max = static_cast<size_t>(std::max<uint64_t>(1, limits.batch_ops_max));
+    std::vector<PendingOp> pending = take(store.ops_to_upload(batch_max));
+    if (pending.empty()) {
+      // Everything is acknowledged or accepted ahead; the catch-up read places what is ahead.
+      ++upload_round;
+      phase = Phase::kPages;
+      return;
+    }
+    UploadOpsRequest body;
+    uint64_t body_bytes = 16;
+    for (PendingOp& p : pending) {
+      const uint64_t op_bytes = 200 + p.op.payload.size() * 4 / 3;
+      if (!body.ops.empty() && body_bytes + op_bytes > limits.request_body_bytes_max) break;
+      body_bytes += op_bytes;
+      body.ops.push_back(std::move(p.op));
+    }
+    const size_t sent = body.ops.size();
+    send({"POST", base + "/ops", kJson, serialize_message(body)}, [this, sent](const HttpResponse& r, uint64_t t) {
+      if (!is_success(r.status)) fail(error_from_response(r));
+      const UploadOpsResponse answer = parse_or_fail<UploadOpsResponse>(r, "upload answer");
+      if (answer.results.size() != sent) fail(Code::kProtocolError, "the upload answer has one result per operation");
+      const UploadOutcome outcome = take(store.record_upload_results(answer.results));
+      report.ops_uploaded += outcome.acknowledged.size() + outcome.accepted_ahead.size();
+      report.ops_rejected += outcome.rejected.size();
+      if (!outcome.clock_skew.empty()) restamp(outcome.clock_skew, t);
+    });
+  }
+
+  // HLC-020..022: re-stamp operations the server found too far ahead, oldest first.
+  void restamp(const std::vector<OpId>& ids, uint64_t now_ms) {
+    if (++upload_round > options.upload_rounds_max)
+      fail(Code::kClockSkew, "the server keeps rejecting this device's timestamps; check the clock");
+    // The offset was refreshed from this very response (observe_server_time ran first).
+    clock.reset(take(store.largest_accepted_hlc()));
+    std::set<OpId> wanted(ids.begin(), ids.end());
+    std::vector<PendingOp> pending = take(store.ops_to_upload(SIZE_MAX));
+    std::vector<WireOp> ops;
+    for (PendingOp& p : pending)
+      if (wanted.count(p.op.id) && p.where == Held::kOutbox) ops.push_back(std::move(p.op));
+    std::sort(ops.begin(), ops.end(), [](const WireOp& a, const WireOp& b) { return a.hlc < b.hlc; });
+    const uint64_t pt = std::min(physical_ms(now_ms), kHlcWallMsLimit - 1);
+    for (WireOp& op : ops) {
+      const Subkeys* subkeys = keys.find(op.key_id);
+      if (!subkeys) fail(Code::kDecryptFailed, "an outbox operation's key is not on this device");
+      const Bytes plaintext = take(open_op_payload(subkeys->op_key, op));
+      op.hlc = clock.stamp(pt);
+      seal_op_payload(subkeys->op_key, op, plaintext, random);
+      take(store.restamp_outbox_op(op, clock.last()));
+      ++report.ops_restamped;
+    }
+  }
+
+  // ---- files (step 7, and FILE-021 before uploads) ------------------------------------------------
+
+  void start_file_pass(bool own_uploads_only) {
+    files_before_upload_done = files_before_upload_done || own_uploads_only;
+    final_file_pass = !own_uploads_only;
+    file_jobs.clear();
+    files_reconciled.clear();
+    std::vector<FileId> ids = take(store.referenced_files());
+    for (const FileId& id : ids) {
+      std::optional<LocalFile> local = take(store.file(id));
+      if (!local) continue;
+      if (own_uploads_only && !(local->local_copy && !local->upload_flag)) continue;
+      FileJob job;
+      job.id = id;
+      job.local = *local;
+      file_jobs.push_back(std::move(job));
+      if (!server_file_states.count(id)) files_to_query.push_back(id);
+    }
+    phase = Phase::kFileStatus;
+  }
+
+  void plan_files(uint64_t now_ms) {
+    (void)now_ms;
+    // First the states of every file of the pass that this sync has not asked about.
+    while (!files_to_query.empty() && server_file_states.count(files_to_query.front())) files_to_query.pop_front();
+    if (phase == Phase::kFileStatus && !files_to_query.empty()) {
+      FileStatusRequest body;
+      const size_t max = static_cast<size_t>(std::max<uint64_t>(1, limits.file_status_ids_max));
+      std::set<FileId> seen;
+      while (!files_to_query.empty() && body.file_ids.size() < max) {
+        const FileId id = files_to_query.front();
+        files_to_query.pop_front();
+        if (!server_file_states.count(id) && seen.insert(id).second) body.file_ids.push_back(id);
+      }
+      if (body.file_ids.empty()) return;
+      send({"POST", base + "/file-status", kJson, serialize_message(body)}, [this](const HttpResponse& r, uint64_t) {
+        if (!is_success(r.status)) fail(error_from_response(r));
+        const FileStatusResponse answer = parse_or_fail<FileStatusResponse>(r, "file status");
+        for (const FileStateEntry& entry : answer.files) server_file_states[entry.file_id] = entry.state;
+      });
+      return;
+    }
+    phase = Phase::kFiles;
+    while (!file_jobs.empty()) {
+      FileJob& job = file_jobs.front();
+      if (job.stage == FileJob::Stage::kDone) {
+        file_jobs.pop_front();
+        continue;
+      }
+      step_file(job);
+      if (request) return;
+    }
+    // The pass is over.
+    if (final_file_pass) {
+      phase = Phase::kDone;
+    } else {
+      phase = Phase::kUpload;
+    }
+  }
+
+  std::string file_target(const FileId& id) const { return base + "/files/" + to_base64url(id); }
+
+  void step_file(FileJob& job) {
+    using Stage = FileJob::Stage;
+    const FileRef& ref = job.local.ref;
+    switch (job.stage) {
+      case Stage::kDecide: {
+        auto known = server_file_states.find(job.id);
+        job.server_state = known == server_file_states.end() ? FileState::kAbsent : known->second;
+        const LocalCopy copy = job.local.local_copy ? LocalCopy::kPresent : LocalCopy::kAbsent;
+        switch (decide_file_action(copy, job.local.upload_flag, job.server_state)) {
+          case FileAction::kNone:
+            if (job.local.local_copy && !job.local.upload_flag) take(store.set_upload_flag(job.id, true));
+            take(store.set_pending(job.id, FilePending::kNone));
+            job.stage = Stage::kDone;
+            return;
+          case FileAction::kUpload:
+            job.stage = Stage::kCreate;
+            return step_file(job);
+          case FileAction::kResumeUpload:
+            job.stage = Stage::kStatus;
+            return step_file(job);
+          case FileAction::kRestore:
+          case FileAction::kRestoreThenDownload:
+            job.download_after_restore = !job.local.local_copy;
+            job.stage = Stage::kRestore;
+            return step_file(job);
+          case FileAction::kDownload:
+            start_download(job);
+            return step_file(job);
+          case FileAction::kWait:
+          case FileAction::kMissing:
+            take(store.set_pending(job.id, job.server_state == FileState::kUploading ? FilePending::kWait
+                                                                                      : FilePending::kMissing));
+            ++report.files_pending;
+            job.stage = Stage::kDone;
+            return;
+        }
+        return;
+      }
+      case Stage::kCreate:
+        send({"POST", file_target(job.id), kJson, serialize_message(CreateFileRequest{ref.chunk_count})},
+             [this, &job](const HttpResponse& r, uint64_t) {
+               if (r.status == 409 && error_from_response(r).code == Code::kFileDeleted) {
+                 job.stage = FileJob::Stage::kRestore;
+                 return;
+               }
+               if (!is_success(r.status)) fail(error_from_response(r));
+               take_upload_status(job, parse_or_fail<FileStatus>(r, "file status"));
+             });
+        return;
+      case Stage::kStatus:
+        send({"GET", file_target(job.id), "", ""}, [this, &job](const HttpResponse& r, uint64_t) {
+          if (r.status == 404) {
+            job.stage = FileJob::Stage::kCreate;
+            return;
+          }
+          if (!is_success(r.status)) fail(error_from_response(r));
+          take_upload_status(job, parse_or_fail<FileStatus>(r, "file status"));
+        });
+        return;
+      case Stage::kPutChunks: {
+        if (job.chunks.empty()) {
+          job.stage = Stage::kCommit;
+          return step_file(job);
+        }
+        const uint32_t index = job.chunks.front();
+        const Bytes plaintext = read_chunk(store.file_path(job.id), ref, index);
+        const Bytes envelope = seal_chunk(keys.current().chunk_key, job.id, index, ref.chunk_count, plaintext, random);
+        const uint64_t plaintext_bytes = plaintext.size();
+        send({"PUT", file_target(job.id) + "/chunks/" + std::to_string(index), kOctets,
+              std::string(envelope.begin(), envelope.end())},
+             [this, &job, index, plaintext_bytes](const HttpResponse& r, uint64_t) {
+               if (!is_success(r.status)) fail(error_from_response(r));
+               take(store.record_chunk_done(job.id, TransferDirection::kUpload, index));
+               job.chunks.pop_front();
+               ++report.chunks_uploaded;
+               report.file_bytes_moved += plaintext_bytes;
+             });
+        return;
+      }
+      case Stage::kCommit:
+        send({"POST", file_target(job.id) + "/commit", kJson, serialize_message(CommitFileRequest{ref.chunk_count})},
+             [this, &job](const HttpResponse& r, uint64_t) {
+               if (r.status == 409 && error_from_response(r).code == Code::kFileIncomplete) {
+                 job.stage = FileJob::Stage::kStatus;  // chunks went missing: ask again
+                 return;
+               }
+               if (!is_success(r.status)) fail(error_from_response(r));
+               take(store.set_upload_flag(job.id, true));
+               take(store.set_pending(job.id, FilePending::kNone));
+               server_file_states[job.id] = FileState::kCommitted;
+               ++report.files_uploaded;
+               job.stage = FileJob::Stage::kDone;
+             });
+        return;
+      case Stage::kRestore:
+        send({"POST", file_target(job.id) + "/commit", kJson, serialize_message(CommitFileRequest{ref.chunk_count})},
+             [this, &job](const HttpResponse& r, uint64_t) {
+               if (r.status == 404) {  // its chunks are gone: upload if we can, else it is missing
+                 if (job.local.local_copy) {
+                   job.stage = FileJob::Stage::kCreate;
+                 } else {
+                   take(store.set_pending(job.id, FilePending::kMissing));
+                   ++report.files_pending;
+                   job.stage = FileJob::Stage::kDone;
+                 }
+                 return;
+               }
+               if (!is_success(r.status)) fail(error_from_response(r));
+               server_file_states[job.id] = FileState::kCommitted;
+               if (job.download_after_restore) {
+                 start_download(job);
+               } else {
+                 take(store.set_upload_flag(job.id, true));
+                 take(store.set_pending(job.id, FilePending::kNone));
+                 job.stage = FileJob::Stage::kDone;
+               }
+             });
+        return;
+      case Stage::kDownload: {
+        if (job.chunks.empty()) return finish_download(job);
+        const uint32_t index = job.chunks.front();
+        send({"GET", file_target(job.id) + "/chunks/" + std::to_string(index), "", ""},
+             [this, &job, index](const HttpResponse& r, uint64_t) {
+               if (r.status == 409 || r.status == 404) {  // no longer committed: next sync
+                 take(store.set_pending(job.id, FilePending::kWait));
+                 ++report.files_pending;
+                 job.stage = FileJob::Stage::kDone;
+                 return;
+               }
+               if (!is_success(r.status)) fail(error_from_response(r));
+               const FileRef& ref = job.local.ref;
+               const Bytes envelope(r.body.begin(), r.body.end());
+               Result<Bytes> plaintext = open_chunk(keys.current().chunk_key, job.id, index, ref.chunk_count, envelope);
+               if (!plaintext.ok() ||
+                   plaintext->size() != chunk_plaintext_bytes(ref.size_bytes, ref.chunk_bytes, index))
+                 fail(Code::kDecryptFailed, "chunk " + std::to_string(index) + " of file " + to_base64url(job.id) +
+                                                " does not open with this workspace's key");
+               write_chunk(store.partial_file_path(job.id), ref, index, *plaintext);
+               take(store.record_chunk_done(job.id, TransferDirection::kDownload, index));
+               job.chunks.pop_front();
+               ++report.chunks_downloaded;
+               report.file_bytes_moved += plaintext->size();
+             });
+        return;
+      }
+      case Stage::kDone:
+        return;
+    }
+  }
+
+  void take_upload_status(FileJob& job, const FileStatus& status) {
+    if (status.file_id != job.id) fail(Code::kProtocolError, "a file status names another file");
+    server_file_states[job.id] = status.state;
+    if (status.state == FileState::kCommitted) {
+      take(store.set_upload_flag(job.id, true));
+      take(store.set_pending(job.id, FilePending::kNone));
+      job.stage = FileJob::Stage::kDone;
+      return;
+    }
+    if (status.state == FileState::kDeleted) {
+      job.stage = FileJob::Stage::kRestore;
+      return;
+    }
+    // FILE-031: only what the server lists as missing.
+    const std::vector<uint32_t> missing = expand(status.chunks_missing);
+    job.chunks.assign(missing.begin(), missing.end());
+    for (uint32_t index : missing)
+      report.file_bytes_planned += chunk_plaintext_bytes(job.local.ref.size_bytes, job.local.ref.chunk_bytes, index);
+    job.stage = FileJob::Stage::kPutChunks;
+  }
+
+  void start_download(FileJob& job) {
+    const std::vector<uint32_t> done = take(store.chunks_done(job.id, TransferDirection::kDownload));
+    const std::set<uint32_t> have(done.begin(), done.end());
+    job.chunks.clear();
+    for (uint32_t i = 0; i < job.local.ref.chunk_count; ++i) {
+      if (have.count(i)) continue;
+      job.chunks.push_back(i);
+      report.file_bytes_planned += chunk_plaintext_bytes(job.local.ref.size_bytes, job.local.ref.chunk_bytes, i);
+    }
+    job.stage = FileJob::Stage::kDownload;
+  }
+
+  // FILE-023: the plaintext hash decides; a copy that does not match is discarded.
+  void finish_download(FileJob& job) {
+    const std::filesystem::path partial = store.partial_file_path(job.id);
+    if (!std::filesystem::exists(partial)) {  // an empty file has one empty chunk, never written
+      std::ofstream create(partial, std::ios::binary);
+    }
+    std::error_code ec;
+    std::filesystem::resize_file(partial, job.local.ref.size_bytes, ec);
+    if (ec) fail(Code::kInternalError, "cannot size " + partial.string() + ": " + ec.message());
+    if (hash_file(partial, job.local.ref.size_bytes) != job.local.ref.sha256) {
+      std::filesystem::remove(partial, ec);
+      take(store.clear_chunk_progress(job.id, TransferDirection::kDownload));
+      fail(Code::kHashMismatch, "file " + to_base64url(job.id) + " does not match its reference's SHA-256");
+    }
+    std::filesystem::rename(partial, store.file_path(job.id), ec);
+    if (ec) fail(Code::kInternalError, "cannot move " + partial.string() + ": " + ec.message());
+    take(store.set_local_copy(job.id, true));
+    take(store.set_upload_flag(job.id, true));  // it came from a committed file
+    take(store.set_pending(job.id, FilePending::kNone));
+    ++report.files_downloaded;
+    job.stage = FileJob::Stage::kDone;
+  }
+
+  // ---- entry points ----------------------------------------------------------------------------
+
+  SyncStep next(uint64_t now_ms) {
+    if (finished) return *finished;
+    OPSYNC_CHECK_MSG(!awaiting_answer, "next() before the last request was answered");
+    try {
+      if (retry_at_ms && now_ms < *retry_at_ms) return WaitUntil{*retry_at_ms};
+      retry_at_ms.reset();
+      if (!request) plan(now_ms);
+      if (finished) return *finished;
+      awaiting_answer = true;
+      sent_at_ms = now_ms;
+      ++report.requests;
+      return SendRequest{*request};
+    } catch (const SyncFailure& failure) {
+      finished = SyncFinished{failure.error};
+      return *finished;
+    }
+  }
+
+  void answer(const HttpResponse& response, uint64_t now_ms) {
+    OPSYNC_CHECK_MSG(awaiting_answer, "a response without a request");
+    awaiting_answer = false;
+    try {
+      observe_server_time(response, now_ms);
+      if (is_transient(response.status)) return retry(now_ms, "the server answered " + std::to_string(response.status));
+      auto handler = std::move(on_answer);
+      request.reset();
+      on_answer = nullptr;
+      handler(response, now_ms);
+    } catch (const SyncFailure& failure) {
+      finished = SyncFinished{failure.error};
+    }
+  }
+
+  void transport_failure(const std::string& what, uint64_t now_ms) {
+    OPSYNC_CHECK_MSG(awaiting_answer, "a transport failure without a request");
+    awaiting_answer = false;
+    retry(now_ms, what);
+  }
+
+  // SYNC-008: the same request again, after backoff (SYNC-010); uploads are idempotent.
+  void retry(uint64_t now_ms, const std::string& what) {
+    if (++attempt >= options.transport_attempts_max) {
+      finished = SyncFinished{Error(Code::kTransport, what + " (" + std::to_string(attempt) + " attempts)")};
+      return;
+    }
+    retry_at_ms = now_ms + backoff_ms(attempt - 1, options.backoff_unit_ms, options.backoff_cap_ms);
+  }
+};
+
+SyncEngine::SyncEngine(LocalStore& store, const Keyring& keys, RandomSource& random, SyncOptions options)
+    : impl_(std::make_unique<Impl>(store, keys, random, options)) {}
+SyncEngine::~SyncEngine() = default;
+SyncStep SyncEngine::next(uint64_t now_ms) { return impl_->next(now_ms); }
+void SyncEngine::on_response(const HttpResponse& response, uint64_t now_ms) { impl_->answer(response, now_ms); }
+void SyncEngine::on_transport_failure(const std::string& what, uint64_t now_ms) {
+  impl_->transport_failure(what, now_ms);
+}
+const SyncReport& SyncEngine::report() const { return impl_->report; }
+
+}  // namespace opsync::client

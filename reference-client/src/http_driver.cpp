@@ -1,0 +1,97 @@
+#include "opsync/client/http_driver.h"
+
+#include <httplib.h>
+
+#include <cctype>
+#include <chrono>
+#include <thread>
+
+namespace opsync::client {
+
+struct HttpTransport::Impl {
+  std::unique_ptr<httplib::Client> client;
+};
+
+HttpTransport::HttpTransport(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpTransport::~HttpTransport() = default;
+
+Result<std::unique_ptr<HttpTransport>> HttpTransport::connect(const std::string& server_url, HttpOptions options) {
+  const bool https = server_url.rfind("https://", 0) == 0;
+  if (!https && server_url.rfind("http://", 0) != 0)
+    return Error(Code::kInvalidField, "the server URL must start with http:// or https://, not \"" + server_url + "\"");
+  auto impl = std::make_unique<Impl>();
+  impl->client = std::make_unique<httplib::Client>(server_url);
+  if (!impl->client->is_valid()) return Error(Code::kInvalidField, "not a usable server URL: " + server_url);
+  impl->client->set_keep_alive(true);
+  impl->client->set_connection_timeout(std::chrono::milliseconds(options.connect_timeout_ms));
+  impl->client->set_read_timeout(std::chrono::milliseconds(options.read_timeout_ms));
+  impl->client->set_write_timeout(std::chrono::milliseconds(options.read_timeout_ms));
+  if (https) {
+    impl->client->enable_server_certificate_verification(options.verify_certificate);
+    if (!options.ca_cert_path.empty()) impl->client->set_ca_cert_path(options.ca_cert_path.c_str());
+  }
+  return std::unique_ptr<HttpTransport>(new HttpTransport(std::move(impl)));
+}
+
+Result<HttpResponse> HttpTransport::exchange(const HttpRequest& request, const std::string& token) {
+  httplib::Headers headers;
+  if (request.authorized && !token.empty()) headers.emplace("Authorization", "Bearer " + token);
+  if (!request.content_type.empty()) headers.emplace("Content-Type", request.content_type);
+  uint64_t sent = request.method.size() + request.target.size() + 12 + request.body.size() + 2;
+  for (const auto& [name, value] : headers) sent += name.size() + value.size() + 4;
+  bytes_.sent += sent;
+
+  httplib::Result result = [&] {
+    if (request.method == "GET") return impl_->client->Get(request.target, headers);
+    if (request.method == "DELETE") return impl_->client->Delete(request.target, headers);
+    if (request.method == "PUT") return impl_->client->Put(request.target, headers, request.body, request.content_type);
+    return impl_->client->Post(request.target, headers, request.body, request.content_type);
+  }();
+  if (!result) return Error(Code::kTransport, "no answer from the server: " + httplib::to_string(result.error()));
+  HttpResponse response;
+  response.status = result->status;
+  response.body = std::move(result->body);
+  uint64_t received = 15 + result->reason.size() + response.body.size() + 2;
+  for (const auto& [name, value] : result->headers) {
+    std::string lower = name;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    received += name.size() + value.size() + 4;
+    response.headers[lower] = value;
+  }
+  bytes_.received += received;
+  return response;
+}
+
+uint64_t system_now_ms() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+SyncFinished run_sync(SyncEngine& engine, Transport& transport, const std::string& token,
+                      const std::function<void(const SyncReport&)>& progress, const DriverClock& clock) {
+  // Bounded by the engine: every request either makes progress or counts against its attempts.
+  while (true) {
+    SyncStep step = engine.next(clock.now_ms());
+    if (auto* finished = std::get_if<SyncFinished>(&step)) return *finished;
+    if (auto* wait = std::get_if<WaitUntil>(&step)) {
+      if (clock.wait_until) {
+        clock.wait_until(wait->until_ms);
+      } else {
+        const uint64_t now = clock.now_ms();
+        if (wait->until_ms > now) std::this_thread::sleep_for(std::chrono::milliseconds(wait->until_ms - now));
+      }
+      continue;
+    }
+    const HttpRequest& request = std::get<SendRequest>(step).request;
+    Result<HttpResponse> response = transport.exchange(request, token);
+    if (response.ok()) {
+      engine.on_response(*response, clock.now_ms());
+    } else {
+      engine.on_transport_failure(response.error().message, clock.now_ms());
+    }
+    if (progress) progress(engine.report());
+  }
+}
+
+}  // namespace opsync::client

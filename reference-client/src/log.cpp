@@ -1,0 +1,497 @@
+// LocalStore: the device's copy of the log (spec 9). The mirror holds positions 1..m, dense; the
+// pending table holds the outbox and the candidates. An operation is in exactly one of the two
+// (the id is unique in each, and every move deletes from one side as it inserts into the other,
+// in one transaction).
+#include <algorithm>
+#include <limits>
+
+#include "objects.h"
+#include "opsync/client/store.h"
+#include "opsync/protocol/blocks.h"
+#include "opsync/protocol/limits.h"
+#include "store_impl.h"
+
+namespace opsync::client {
+namespace {
+
+constexpr int64_t kPlaceOutbox = static_cast<int64_t>(Held::kOutbox);
+constexpr int64_t kPlaceCandidate = static_cast<int64_t>(Held::kCandidate);
+
+constexpr int64_t kStateToUpload = 0;
+constexpr int64_t kStateAcceptedAhead = 1;
+constexpr int64_t kStateRejected = 2;
+
+Held place_of(int64_t code) {
+  OPSYNC_CHECK_MSG(code == kPlaceOutbox || code == kPlaceCandidate, "unknown stored place");
+  return static_cast<Held>(code);
+}
+
+WireOp decode_stored(const Bytes& encoding) {
+  Result<WireOp> op = decode_op(encoding);
+  OPSYNC_CHECK_MSG(op.ok(), "a stored operation encoding does not decode");
+  return std::move(*op);
+}
+
+OpLocation locate(sql::Connection& db, const OpId& id) {
+  sql::Statement& mirror = db.prepare("SELECT seq, hash FROM mirror WHERE id = ?");
+  mirror.bind(1, id);
+  if (mirror.step()) {
+    OpLocation found{Held::kMirror, mirror.fixed<32>(1), mirror.u64(0)};
+    mirror.reset();
+    return found;
+  }
+  sql::Statement& pending = db.prepare("SELECT place, hash FROM pending WHERE id = ?");
+  pending.bind(1, id);
+  if (pending.step()) {
+    OpLocation found{place_of(pending.i64(0)), pending.fixed<32>(1), 0};
+    pending.reset();
+    return found;
+  }
+  return OpLocation{};
+}
+
+uint64_t stored_mirror_size(sql::Connection& db) {
+  sql::Statement& s = db.prepare("SELECT COALESCE(MAX(seq), 0) FROM mirror");
+  OPSYNC_CHECK(s.step());
+  const uint64_t size = s.u64(0);
+  s.reset();
+  return size;
+}
+
+// Appends operations to the mirror inside one transaction, chaining prefix hashes as spec 7.4
+// defines them. It reads the open block's operation hashes once, so appending costs one
+// chain_block over at most block_size hashes per operation and never re-reads payloads.
+class MirrorAppender {
+ public:
+  MirrorAppender(sql::Connection& db, uint32_t block_size)
+      : db_(db), block_size_(block_size), size_(stored_mirror_size(db)) {
+    OPSYNC_CHECK(block_size_ > 0);
+    const uint64_t block_start = size_ - size_ % block_size_;
+    if (block_start > 0) {
+      sql::Statement& previous = db.prepare("SELECT prefix_hash FROM mirror WHERE seq = ?");
+      previous.bind(1, block_start);
+      OPSYNC_CHECK_MSG(previous.step(), "the mirror has a gap");
+      previous_block_hash_ = previous.fixed<32>(0);
+      previous.reset();
+    }
+    sql::Statement& open = db.prepare("SELECT seq, hash FROM mirror WHERE seq > ? ORDER BY seq");
+    open.bind(1, block_start);
+    while (open.step()) {
+      OPSYNC_CHECK_MSG(open.u64(0) == block_start + open_block_.size() + 1, "the mirror has a gap");
+      open_block_.push_back(open.fixed<32>(1));
+    }
+    OPSYNC_CHECK(open_block_.size() == size_ - block_start);
+  }
+
+  uint64_t size() const { return size_; }
+
+  // Puts an operation at `seq`. The mirror is a dense prefix of the server's log (spec 9): an
+  // append anywhere but directly after its end is a bug in the caller's bookkeeping.
+  void append(uint64_t seq, const OpId& id, const Hash& hash, const Hlc& hlc, ByteView encoding) {
+    OPSYNC_CHECK_MSG(seq == size_ + 1, "mirror append out of order: the mirror must stay dense");
+    open_block_.push_back(hash);
+    const Hash prefix = chain_block(previous_block_hash_, open_block_);
+    if (open_block_.size() == block_size_) {
+      previous_block_hash_ = prefix;
+      open_block_.clear();
+    }
+    db_.prepare(
+           "INSERT INTO mirror (seq, id, hash, prefix_hash, wall_ms, counter, encoding) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?)")
+        .bind(1, seq)
+        .bind(2, id)
+        .bind(3, hash)
+        .bind(4, prefix)
+        .bind(5, hlc.wall_ms)
+        .bind(6, hlc.counter)
+        .bind(7, encoding)
+        .run();
+    // The position is now known: any other claim on it, from an earlier upload answer, was
+    // wrong (the server changed its mind or lied); that operation goes back to the upload queue.
+    db_.prepare(
+           "UPDATE pending SET state = 0, accepted_seq = NULL "
+           "WHERE state = 1 AND accepted_seq = ?")
+        .bind(1, seq)
+        .run();
+    size_ = seq;
+  }
+
+  // Moves a pending operation into the mirror at `seq` (an acknowledgement).
+  void move_from_pending(const OpId& id, uint64_t seq) {
+    sql::Statement& row =
+        db_.prepare("SELECT hash, wall_ms, counter, encoding FROM pending WHERE id = ?");
+    row.bind(1, id);
+    OPSYNC_CHECK_MSG(row.step(), "acknowledging an operation that is not pending");
+    const Hash hash = row.fixed<32>(0);
+    const Hlc hlc{row.u64(1), row.u32(2)};
+    const Bytes encoding = row.blob(3);
+    row.reset();
+    db_.prepare("DELETE FROM pending WHERE id = ?").bind(1, id).run();
+    append(seq, id, hash, hlc, encoding);
+  }
+
+ private:
+  sql::Connection& db_;
+  uint32_t block_size_;
+  uint64_t size_;
+  Hash previous_block_hash_;      // prefix hash at the end of the last complete block (zeros)
+  std::vector<Hash> open_block_;  // op hashes of the incomplete last block
+};
+
+std::vector<PendingOp> read_pending(sql::Statement& s) {
+  std::vector<PendingOp> out;
+  while (s.step())
+    out.push_back(PendingOp{place_of(s.i64(0)), decode_stored(s.blob(2)), s.fixed<32>(1)});
+  return out;
+}
+
+// Renames "ops[0]..." in an error from a one-operation classification to the page index.
+Error at_page_index(Error error, size_t index) {
+  const std::string single = "ops[0]";
+  if (error.field.rfind(single, 0) == 0)
+    error.field = "ops[" + std::to_string(index) + "]" + error.field.substr(single.size());
+  return error;
+}
+
+}  // namespace
+
+// ---- local edits ------------------------------------------------------------------------------
+
+Status LocalStore::commit_local_edit(const LocalEdit& edit) {
+  OPSYNC_CHECK_MSG(edit.object.id == edit.op.id && edit.object.hlc == edit.op.hlc,
+                   "a local edit whose object and wire operation disagree");
+  OPSYNC_CHECK_MSG(edit.op.device_id == impl_->binding.device_id,
+                   "a local edit stamped with another device's id");
+  OPSYNC_CHECK_MSG(validate_op(edit.op, std::numeric_limits<uint64_t>::max()).ok(),
+                   "a local edit that breaks OP-001");
+  OPSYNC_CHECK_MSG(edit.clock_after >= edit.op.hlc, "the clock state is below the edit's stamp");
+  for (const FileId& attached : edit.attached_here)
+    OPSYNC_CHECK_MSG(std::any_of(edit.object.payload.files.begin(), edit.object.payload.files.end(),
+                                 [&](const FileRef& ref) { return ref.id == attached; }),
+                     "an attached file the edit does not reference");
+  const Bytes encoding = encode_op(edit.op);
+  const Hash hash = op_hash(edit.op);
+
+  return impl_->write([&]() -> Result<Done> {
+    sql::Connection& db = *impl_->db;
+    OPSYNC_CHECK_MSG(locate(db, edit.op.id).where == Held::kNowhere,
+                     "a local edit reuses a held operation id (OP-002)");
+    OPSYNC_CHECK_MSG(edit.clock_after >= impl_->stored_hlc(), "the HLC state went backwards");
+    db.prepare(
+          "INSERT INTO pending (id, place, state, hash, wall_ms, counter, encoding) "
+          "VALUES (?, ?, 0, ?, ?, ?, ?)")
+        .bind(1, edit.op.id)
+        .bind(2, kPlaceOutbox)
+        .bind(3, hash)
+        .bind(4, edit.op.hlc.wall_ms)
+        .bind(5, edit.op.hlc.counter)
+        .bind(6, ByteView(encoding))
+        .run();
+    impl_->fault("local_edit:after_outbox");
+    detail::apply_object_op(db, edit.object, impl_->options.fault_point);
+    impl_->fault("local_edit:after_objects");
+    for (const FileId& attached : edit.attached_here)
+      db.prepare("UPDATE files SET local_copy = 1 WHERE id = ?").bind(1, attached).run();
+    impl_->save_hlc(edit.clock_after);
+    return Done{};
+  });
+}
+
+// ---- pages --------------------------------------------------------------------------------------
+
+Result<PageOutcome> LocalStore::apply_page(uint64_t after_seq, std::span<const PageOp> page,
+                                           uint64_t head_seq, const Hlc& clock_after) {
+  // Hash outside the transaction: it depends only on the input (SYNC-003: computed here, never
+  // taken from anyone).
+  std::vector<Hash> hashes;
+  hashes.reserve(page.size());
+  for (const PageOp& entry : page) hashes.push_back(op_hash(entry.op.op));
+
+  return impl_->transact<PageOutcome>(true, [&]() -> Result<PageOutcome> {
+    sql::Connection& db = *impl_->db;
+    MirrorAppender mirror(db, impl_->binding.block_size);
+    OPSYNC_CHECK_MSG(after_seq == mirror.size(),
+                     "a page must start at the mirror's end: the mirror is a dense prefix");
+    OPSYNC_CHECK_MSG(clock_after >= impl_->stored_hlc(), "the HLC state went backwards");
+    PageOutcome outcome;
+    for (size_t i = 0; i < page.size(); ++i) {
+      const PageOp& entry = page[i];
+      // The protocol's own decision, one operation at a time against the store as it is now, so
+      // an id listed twice in one page is caught like any other repeat.
+      Result<PageVerdict> verdict =
+          classify_page(mirror.size(), std::span(&entry.op, 1), std::span(&hashes[i], 1),
+                        [&](const OpId& id) { return locate(db, id).held(); });
+      if (!verdict.ok()) return at_page_index(verdict.error(), i);
+      const uint64_t seq = entry.op.seq;
+      if (!verdict->acknowledge.empty()) {
+        mirror.move_from_pending(entry.op.op.id, seq);
+        outcome.acknowledged.push_back(entry.op.op.id);
+      } else {
+        mirror.append(seq, entry.op.op.id, hashes[i], entry.op.op.hlc, encode_op(entry.op.op));
+        impl_->fault("page:after_mirror");
+        if (entry.object) {
+          OPSYNC_CHECK_MSG(
+              entry.object->id == entry.op.op.id && entry.object->hlc == entry.op.op.hlc,
+              "a page operation whose object and wire form disagree");
+          detail::apply_object_op(db, *entry.object, impl_->options.fault_point);
+          for (const FileRef& ref : entry.object->payload.files)
+            outcome.files_referenced.push_back(ref.id);
+          outcome.applied.push_back(entry.op.op.id);
+        } else {
+          db.prepare("INSERT OR IGNORE INTO unreadable (id, key_id) VALUES (?, ?)")
+              .bind(1, entry.op.op.id)
+              .bind(2, entry.op.op.key_id)
+              .run();
+          outcome.unreadable.push_back(entry.op.op.id);
+        }
+      }
+      impl_->fault("page:after_operation");
+    }
+    // A claim the server's log is too short for was lost with the server's state: upload again.
+    db.prepare(
+          "UPDATE pending SET state = 0, accepted_seq = NULL WHERE state = 1 AND accepted_seq > ?")
+        .bind(1, std::max(head_seq, mirror.size()))
+        .run();
+    impl_->save_hlc(clock_after);
+    std::sort(outcome.files_referenced.begin(), outcome.files_referenced.end());
+    outcome.files_referenced.erase(
+        std::unique(outcome.files_referenced.begin(), outcome.files_referenced.end()),
+        outcome.files_referenced.end());
+    return outcome;
+  });
+}
+
+Status LocalStore::truncate_mirror(uint64_t verified_prefix) {
+  return impl_->write([&]() -> Result<Done> {
+    sql::Connection& db = *impl_->db;
+    OPSYNC_CHECK_MSG(verified_prefix <= stored_mirror_size(db),
+                     "truncating the mirror beyond its end");
+    // INSERT ... SELECT ... ORDER BY assigns ranks in seq order, so candidates keep their old
+    // order for upload.
+    db.prepare(
+          "INSERT INTO pending (id, place, state, hash, wall_ms, counter, encoding) "
+          "SELECT id, ?, 0, hash, wall_ms, counter, encoding FROM mirror WHERE seq > ? "
+          "ORDER BY seq")
+        .bind(1, kPlaceCandidate)
+        .bind(2, verified_prefix)
+        .run();
+    db.prepare("DELETE FROM mirror WHERE seq > ?").bind(1, verified_prefix).run();
+    // Positions reported by the server the device no longer trusts mean nothing now.
+    db.prepare("UPDATE pending SET state = 0, accepted_seq = NULL WHERE state = 1").run();
+    return Done{};
+  });
+}
+
+// ---- uploads ------------------------------------------------------------------------------------
+
+Result<std::vector<PendingOp>> LocalStore::ops_to_upload(size_t limit) {
+  return impl_->read([&] {
+    sql::Statement& s = impl_->db->prepare(
+        "SELECT place, hash, encoding FROM pending WHERE state = 0 "
+        "ORDER BY place DESC, rank LIMIT ?");
+    static_assert(kPlaceCandidate > kPlaceOutbox, "candidates upload before the outbox");
+    s.bind(1, static_cast<uint64_t>(std::min<size_t>(limit, INT64_MAX)));
+    return read_pending(s);
+  });
+}
+
+Result<UploadOutcome> LocalStore::record_upload_results(std::span<const OpResult> results) {
+  return impl_->transact<UploadOutcome>(true, [&]() -> Result<UploadOutcome> {
+    sql::Connection& db = *impl_->db;
+    MirrorAppender mirror(db, impl_->binding.block_size);
+    UploadOutcome outcome;
+    std::vector<OpId> accepted;
+    for (size_t i = 0; i < results.size(); ++i) {
+      const OpResult& result = results[i];
+      const std::string field = "results[" + std::to_string(i) + "]";
+      const OpLocation where = locate(db, result.id);
+      if (where.where != Held::kOutbox && where.where != Held::kCandidate)
+        return Error(Code::kProtocolError, field + ".id",
+                     "an upload result for an operation this device is not uploading");
+      if (result.status == OpStatus::kRejected) {
+        if (result.code == Code::kClockSkew) {
+          outcome.clock_skew.push_back(result.id);
+          continue;
+        }
+        db.prepare(
+              "UPDATE pending SET state = ?, accepted_seq = NULL, rejected_code = ?, "
+              "rejected_message = ? WHERE id = ?")
+            .bind(1, kStateRejected)
+            .bind(2, code_name(result.code))
+            .bind(3, std::string_view(result.message))
+            .bind(4, result.id)
+            .run();
+        outcome.rejected.push_back(result.id);
+        continue;
+      }
+      // Accepted and duplicate alike (SYNC-006).
+      if (result.seq <= mirror.size())
+        return Error(Code::kProtocolError, field + ".seq",
+                     "the server placed the operation at " + std::to_string(result.seq) +
+                         ", inside the verified mirror");
+      db.prepare("UPDATE pending SET state = ?, accepted_seq = ? WHERE id = ?")
+          .bind(1, kStateAcceptedAhead)
+          .bind(2, result.seq)
+          .bind(3, result.id)
+          .run();
+      accepted.push_back(result.id);
+    }
+    impl_->fault("upload:after_results");
+    // Move every accepted operation that directly follows the mirror; each move may make the next
+    // one follow. Bounded by the number of accepted operations.
+    for (size_t moved = 0; moved < accepted.size(); ++moved) {
+      sql::Statement& next =
+          db.prepare("SELECT id FROM pending WHERE state = 1 AND accepted_seq = ? LIMIT 1");
+      next.bind(1, mirror.size() + 1);
+      if (!next.step()) break;
+      const OpId id = next.fixed<16>(0);
+      next.reset();
+      mirror.move_from_pending(id, mirror.size() + 1);
+      outcome.acknowledged.push_back(id);
+    }
+    for (const OpId& id : accepted)
+      if (std::find(outcome.acknowledged.begin(), outcome.acknowledged.end(), id) ==
+          outcome.acknowledged.end())
+        outcome.accepted_ahead.push_back(id);
+    return outcome;
+  });
+}
+
+Status LocalStore::restamp_outbox_op(const WireOp& restamped, const Hlc& clock_after) {
+  OPSYNC_CHECK_MSG(validate_op(restamped, std::numeric_limits<uint64_t>::max()).ok(),
+                   "a re-stamped operation that breaks OP-001");
+  OPSYNC_CHECK_MSG(clock_after >= restamped.hlc, "the clock state is below the new stamp");
+  const Bytes encoding = encode_op(restamped);
+  const Hash hash = op_hash(restamped);
+  return impl_->write([&]() -> Result<Done> {
+    sql::Connection& db = *impl_->db;
+    sql::Statement& row = db.prepare("SELECT place, state, encoding FROM pending WHERE id = ?");
+    row.bind(1, restamped.id);
+    OPSYNC_CHECK_MSG(row.step(), "re-stamping an operation that is not pending");
+    // HLC-022: only an operation nobody else has seen; a candidate was in the server's log.
+    OPSYNC_CHECK_MSG(place_of(row.i64(0)) == Held::kOutbox && row.i64(1) == kStateToUpload,
+                     "re-stamping an operation that is not waiting in the outbox");
+    const WireOp before = decode_stored(row.blob(2));
+    row.reset();
+    OPSYNC_CHECK_MSG(before.device_id == restamped.device_id && before.key_id == restamped.key_id,
+                     "re-stamping changed the device or key id (HLC-021)");
+    db.prepare("UPDATE pending SET hash = ?, wall_ms = ?, counter = ?, encoding = ? WHERE id = ?")
+        .bind(1, hash)
+        .bind(2, restamped.hlc.wall_ms)
+        .bind(3, restamped.hlc.counter)
+        .bind(4, ByteView(encoding))
+        .bind(5, restamped.id)
+        .run();
+    detail::restamp_object_op(db, restamped.id, restamped.hlc);
+    // HLC-020 resets the clock, so it may move backwards here and only here.
+    impl_->save_hlc(clock_after);
+    return Done{};
+  });
+}
+
+Result<Hlc> LocalStore::largest_accepted_hlc() {
+  return impl_->read([&] {
+    Hlc largest;
+    for (const char* sql :
+         {"SELECT wall_ms, counter FROM mirror ORDER BY wall_ms DESC, counter DESC LIMIT 1",
+          "SELECT wall_ms, counter FROM pending WHERE state = 1 "
+          "ORDER BY wall_ms DESC, counter DESC LIMIT 1"}) {
+      sql::Statement& s = impl_->db->prepare(sql);
+      if (s.step()) largest = std::max(largest, Hlc{s.u64(0), s.u32(1)});
+    }
+    return largest;
+  });
+}
+
+Result<std::vector<RejectedOp>> LocalStore::rejected_ops() {
+  return impl_->read([&] {
+    sql::Statement& s = impl_->db->prepare(
+        "SELECT place, hash, encoding, rejected_code, rejected_message FROM pending "
+        "WHERE state = 2 ORDER BY rank");
+    std::vector<RejectedOp> out;
+    while (s.step()) {
+      const std::optional<Code> code = code_from_name(s.text(3));
+      OPSYNC_CHECK_MSG(code.has_value(), "an unknown stored rejection code");
+      out.push_back(
+          RejectedOp{PendingOp{place_of(s.i64(0)), decode_stored(s.blob(2)), s.fixed<32>(1)}, *code,
+                     s.text(4)});
+    }
+    return out;
+  });
+}
+
+Result<std::vector<UnreadableOp>> LocalStore::unreadable_ops() {
+  return impl_->read([&] {
+    sql::Statement& s = impl_->db->prepare(
+        "SELECT u.id, u.key_id, m.seq FROM unreadable u LEFT JOIN mirror m ON m.id = u.id "
+        "ORDER BY m.seq IS NULL, m.seq, u.id");
+    std::vector<UnreadableOp> out;
+    while (s.step())
+      out.push_back(UnreadableOp{s.is_null(2) ? 0 : s.u64(2), s.fixed<16>(0), s.u32(1)});
+    return out;
+  });
+}
+
+Result<uint64_t> LocalStore::pending_count() {
+  return impl_->read([&] {
+    sql::Statement& s = impl_->db->prepare("SELECT COUNT(*) FROM pending");
+    OPSYNC_CHECK(s.step());
+    return s.u64(0);
+  });
+}
+
+// ---- the mirror ---------------------------------------------------------------------------------
+
+Result<uint64_t> LocalStore::mirror_size() {
+  return impl_->read([&] { return stored_mirror_size(*impl_->db); });
+}
+
+Result<Hash> LocalStore::prefix_hash(uint64_t s) {
+  return impl_->read([&] {
+    if (s == 0) return Hash{};
+    sql::Statement& row = impl_->db->prepare("SELECT prefix_hash FROM mirror WHERE seq = ?");
+    row.bind(1, s);
+    OPSYNC_CHECK_MSG(row.step(), "prefix_hash beyond the mirror's end");
+    return row.fixed<32>(0);
+  });
+}
+
+Result<std::vector<Hash>> LocalStore::block_hashes(uint32_t block_size) {
+  OPSYNC_CHECK(block_size >= kBlockSizeMin && block_size <= kBlockSizeMax);
+  return impl_->read([&] {
+    sql::Connection& db = *impl_->db;
+    if (block_size != impl_->binding.block_size) {
+      // Another chaining than the stored one: recompute from the stored op hashes.
+      sql::Statement& s = db.prepare("SELECT hash FROM mirror ORDER BY seq");
+      std::vector<Hash> op_hashes;
+      while (s.step()) op_hashes.push_back(s.fixed<32>(0));
+      return compute_block_hashes(op_hashes, block_size);
+    }
+    // block_hash(b) = prefix_hash((b + 1) * N): one indexed row per complete block.
+    const uint64_t block_count = stored_mirror_size(db) / block_size;
+    std::vector<Hash> out;
+    out.reserve(block_count);
+    for (uint64_t b = 0; b < block_count; ++b) {
+      sql::Statement& row = db.prepare("SELECT prefix_hash FROM mirror WHERE seq = ?");
+      row.bind(1, (b + 1) * block_size);
+      OPSYNC_CHECK_MSG(row.step(), "the mirror has a gap");
+      out.push_back(row.fixed<32>(0));
+    }
+    return out;
+  });
+}
+
+Result<std::optional<SequencedOp>> LocalStore::mirror_op(uint64_t seq) {
+  return impl_->read([&]() -> std::optional<SequencedOp> {
+    sql::Statement& row = impl_->db->prepare("SELECT encoding FROM mirror WHERE seq = ?");
+    row.bind(1, seq);
+    if (!row.step()) return std::nullopt;
+    return SequencedOp{seq, decode_stored(row.blob(0))};
+  });
+}
+
+Result<OpLocation> LocalStore::lookup(const OpId& id) {
+  return impl_->read([&] { return locate(*impl_->db, id); });
+}
+
+}  // namespace opsync::client

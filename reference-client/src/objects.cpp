@@ -1,0 +1,228 @@
+#include "objects.h"
+
+#include "opsync/protocol/limits.h"
+
+namespace opsync::client::detail {
+namespace {
+
+constexpr int64_t kTypePut = 0;
+constexpr int64_t kTypeDelete = 1;
+
+int64_t type_code(OpType type) { return type == OpType::kPut ? kTypePut : kTypeDelete; }
+OpType type_of(int64_t code) {
+  OPSYNC_CHECK_MSG(code == kTypePut || code == kTypeDelete, "unknown stored operation type");
+  return code == kTypePut ? OpType::kPut : OpType::kDelete;
+}
+
+// Recomputes the key's summary row from its heads: how many, and whether the greatest is a put.
+// A key without heads has no row (absent, and not conflicted).
+void refresh_key(sql::Connection& db, const std::string& key) {
+  sql::Statement& heads = db.prepare(
+      "SELECT type FROM object_ops WHERE object_key = ? AND is_head = 1 "
+      "ORDER BY wall_ms DESC, counter DESC, id DESC");
+  heads.bind(1, std::string_view(key));
+  uint64_t head_count = 0;
+  bool present = false;
+  while (heads.step()) {
+    if (head_count == 0) present = type_of(heads.i64(0)) == OpType::kPut;
+    ++head_count;
+  }
+  heads.reset();
+  if (head_count == 0) {
+    db.prepare("DELETE FROM object_keys WHERE object_key = ?").bind(1, std::string_view(key)).run();
+    return;
+  }
+  db.prepare(
+        "INSERT OR REPLACE INTO object_keys (object_key, head_count, present) VALUES (?, ?, ?)")
+      .bind(1, std::string_view(key))
+      .bind(2, head_count)
+      .bind(3, int64_t{present})
+      .run();
+}
+
+std::vector<OpId> bases_of(sql::Connection& db, const OpId& id) {
+  sql::Statement& s = db.prepare("SELECT base FROM object_bases WHERE op = ? ORDER BY position");
+  s.bind(1, id);
+  std::vector<OpId> out;
+  while (s.step()) out.push_back(s.fixed<16>(0));
+  return out;
+}
+
+std::vector<FileRef> files_of(sql::Connection& db, const OpId& id) {
+  sql::Statement& s = db.prepare(
+      "SELECT file, name, size_bytes, chunk_bytes, chunk_count, sha256 FROM object_files "
+      "WHERE op = ? ORDER BY position");
+  s.bind(1, id);
+  std::vector<FileRef> out;
+  while (s.step())
+    out.push_back(FileRef{s.fixed<16>(0), s.text(1), s.u64(2), s.u32(3), s.u32(4), s.fixed<32>(5)});
+  return out;
+}
+
+}  // namespace
+
+bool apply_object_op(sql::Connection& db, const ObjectOp& op, const FaultPoint& fault) {
+  const std::string& key = op.payload.key;
+  OPSYNC_CHECK_MSG(!key.empty(), "an object operation without a key");
+  {
+    sql::Statement& held =
+        db.prepare("SELECT object_key, wall_ms, counter FROM object_ops WHERE id = ?");
+    held.bind(1, op.id);
+    if (held.step()) {
+      // Applying twice is applying once (LWW-010). The same id with another meaning would be two
+      // operations under one id, which the caller rules out by hash first (OP-021).
+      OPSYNC_CHECK_MSG(
+          held.text(0) == key && held.u64(1) == op.hlc.wall_ms && held.u32(2) == op.hlc.counter,
+          "an operation id applied twice with different contents");
+      held.reset();
+      return false;
+    }
+  }
+  // A head unless an operation of the same key already names it (LWW-013: the superseding
+  // operation may have arrived first).
+  db.prepare(
+        "INSERT INTO object_ops (id, object_key, wall_ms, counter, type, is_head, value) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, "
+        "NOT EXISTS (SELECT 1 FROM object_bases WHERE object_key = ?2 AND base = ?1), ?6)")
+      .bind(1, op.id)
+      .bind(2, std::string_view(key))
+      .bind(3, op.hlc.wall_ms)
+      .bind(4, op.hlc.counter)
+      .bind(5, type_code(op.payload.type))
+      .bind(6, ByteView(op.payload.value))
+      .run();
+  if (fault) fault("apply:after_object_row");
+
+  for (size_t i = 0; i < op.payload.bases.size(); ++i) {
+    const OpId& base = op.payload.bases[i];
+    db.prepare(
+          "INSERT OR IGNORE INTO object_bases (object_key, base, op, position) VALUES (?, ?, ?, ?)")
+        .bind(1, std::string_view(key))
+        .bind(2, base)
+        .bind(3, op.id)
+        .bind(4, static_cast<uint64_t>(i))
+        .run();
+    // Only an operation of the same key loses its place as a head.
+    db.prepare("UPDATE object_ops SET is_head = 0 WHERE id = ? AND object_key = ? AND is_head = 1")
+        .bind(1, base)
+        .bind(2, std::string_view(key))
+        .run();
+  }
+
+  for (size_t i = 0; i < op.payload.files.size(); ++i) {
+    const FileRef& ref = op.payload.files[i];
+    db.prepare(
+          "INSERT INTO object_files "
+          "(op, position, file, name, size_bytes, chunk_bytes, chunk_count, sha256) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(1, op.id)
+        .bind(2, static_cast<uint64_t>(i))
+        .bind(3, ref.id)
+        .bind(4, std::string_view(ref.name))
+        .bind(5, ref.size_bytes)
+        .bind(6, ref.chunk_bytes)
+        .bind(7, ref.chunk_count)
+        .bind(8, ref.sha256)
+        .run();
+    // The first reference seen describes the file: a file id names one immutable content.
+    db.prepare(
+          "INSERT OR IGNORE INTO files "
+          "(id, name, size_bytes, chunk_bytes, chunk_count, sha256, local_copy, upload_flag, "
+          "pending) VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0)")
+        .bind(1, ref.id)
+        .bind(2, std::string_view(ref.name))
+        .bind(3, ref.size_bytes)
+        .bind(4, ref.chunk_bytes)
+        .bind(5, ref.chunk_count)
+        .bind(6, ref.sha256)
+        .run();
+  }
+  refresh_key(db, key);
+  return true;
+}
+
+bool restamp_object_op(sql::Connection& db, const OpId& id, const Hlc& hlc) {
+  sql::Statement& held = db.prepare("SELECT object_key FROM object_ops WHERE id = ?");
+  held.bind(1, id);
+  if (!held.step()) return false;
+  const std::string key = held.text(0);
+  held.reset();
+  db.prepare("UPDATE object_ops SET wall_ms = ?, counter = ? WHERE id = ?")
+      .bind(1, hlc.wall_ms)
+      .bind(2, hlc.counter)
+      .bind(3, id)
+      .run();
+  // Heads do not depend on clocks, but which head wins does.
+  refresh_key(db, key);
+  return true;
+}
+
+ObjectView object_view(sql::Connection& db, const std::string& key) {
+  ObjectView view;
+  sql::Statement& heads = db.prepare(
+      "SELECT id, wall_ms, counter, type, value FROM object_ops "
+      "WHERE object_key = ? AND is_head = 1 ORDER BY wall_ms DESC, counter DESC, id DESC");
+  heads.bind(1, std::string_view(key));
+  while (heads.step()) {
+    ObjectOp op;
+    op.id = heads.fixed<16>(0);
+    op.hlc = Hlc{heads.u64(1), heads.u32(2)};
+    op.payload.type = type_of(heads.i64(3));
+    op.payload.key = key;
+    op.payload.value = heads.blob(4);
+    view.heads.push_back(std::move(op));
+  }
+  heads.reset();
+  for (ObjectOp& op : view.heads) {
+    op.payload.bases = bases_of(db, op.id);
+    op.payload.files = files_of(db, op.id);
+  }
+  return view;
+}
+
+std::vector<OpId> head_ids(sql::Connection& db, const std::string& key, uint32_t limit) {
+  sql::Statement& s = db.prepare(
+      "SELECT id FROM object_ops WHERE object_key = ? AND is_head = 1 "
+      "ORDER BY wall_ms DESC, counter DESC, id DESC LIMIT ?");
+  s.bind(1, std::string_view(key)).bind(2, limit);
+  std::vector<OpId> out;
+  while (s.step()) out.push_back(s.fixed<16>(0));
+  return out;
+}
+
+std::vector<std::string> present_keys(sql::Connection& db) {
+  sql::Statement& s =
+      db.prepare("SELECT object_key FROM object_keys WHERE present = 1 ORDER BY object_key");
+  std::vector<std::string> out;
+  while (s.step()) out.push_back(s.text(0));
+  return out;
+}
+
+std::vector<std::string> conflicted_keys(sql::Connection& db) {
+  sql::Statement& s =
+      db.prepare("SELECT object_key FROM object_keys WHERE head_count > 1 ORDER BY object_key");
+  std::vector<std::string> out;
+  while (s.step()) out.push_back(s.text(0));
+  return out;
+}
+
+std::vector<FileId> referenced_files(sql::Connection& db) {
+  sql::Statement& s = db.prepare(
+      "SELECT DISTINCT f.file FROM object_files f JOIN object_ops o ON o.id = f.op "
+      "WHERE o.is_head = 1 ORDER BY f.file");
+  std::vector<FileId> out;
+  while (s.step()) out.push_back(s.fixed<16>(0));
+  return out;
+}
+
+bool is_file_referenced(sql::Connection& db, const FileId& id) {
+  sql::Statement& s = db.prepare(
+      "SELECT 1 FROM object_files f JOIN object_ops o ON o.id = f.op "
+      "WHERE f.file = ? AND o.is_head = 1 LIMIT 1");
+  s.bind(1, id);
+  const bool referenced = s.step();
+  s.reset();
+  return referenced;
+}
+
+}  // namespace opsync::client::detail

@@ -1,0 +1,155 @@
+#include "sqlite.h"
+
+#include <algorithm>
+#include <climits>
+
+namespace opsync::client::sql {
+
+void fail(sqlite3* db, const std::string& what) {
+  const int code = sqlite3_errcode(db);
+  const bool busy = code == SQLITE_BUSY || code == SQLITE_LOCKED;
+  throw Failure{Error(busy ? Code::kUnavailable : Code::kInternalError,
+                      what + ": " + sqlite3_errmsg(db) + " (" +
+                          std::to_string(sqlite3_extended_errcode(db)) + ")")};
+}
+
+Statement::Statement(sqlite3* db, const char* sql) : db_(db) {
+  if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) != SQLITE_OK)
+    fail(db, std::string("prepare ") + sql);
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Statement& Statement::bind(int i, int64_t v) {
+  check(sqlite3_bind_int64(stmt_, i, v));
+  return *this;
+}
+
+Statement& Statement::bind(int i, uint64_t v) {
+  OPSYNC_CHECK_MSG(v <= static_cast<uint64_t>(INT64_MAX), "value too large for SQLite");
+  return bind(i, static_cast<int64_t>(v));
+}
+
+Statement& Statement::bind(int i, ByteView v) {
+  // A zero-length blob must still bind as a blob, not as NULL.
+  check(sqlite3_bind_blob64(stmt_, i, v.empty() ? "" : static_cast<const void*>(v.data()), v.size(),
+                            SQLITE_STATIC));
+  return *this;
+}
+
+Statement& Statement::bind(int i, std::string_view v) {
+  check(sqlite3_bind_text64(stmt_, i, v.empty() ? "" : v.data(), v.size(), SQLITE_STATIC,
+                            SQLITE_UTF8));
+  return *this;
+}
+
+Statement& Statement::bind_null(int i) {
+  check(sqlite3_bind_null(stmt_, i));
+  return *this;
+}
+
+bool Statement::step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  fail(db_, std::string("step ") + sqlite3_sql(stmt_));
+}
+
+void Statement::run() {
+  // A statement without result rows finishes in one step; the bound guards against misuse.
+  for (int rows = 0; step(); ++rows) OPSYNC_CHECK_MSG(rows < 1, "run() on a query");
+}
+
+uint64_t Statement::u64(int col) const {
+  const int64_t v = i64(col);
+  OPSYNC_CHECK_MSG(v >= 0, "negative value stored where an unsigned one belongs");
+  return static_cast<uint64_t>(v);
+}
+
+uint32_t Statement::u32(int col) const {
+  const uint64_t v = u64(col);
+  OPSYNC_CHECK_MSG(v <= UINT32_MAX, "stored value too large for 32 bits");
+  return static_cast<uint32_t>(v);
+}
+
+Bytes Statement::blob(int col) const {
+  const auto* data = static_cast<const uint8_t*>(sqlite3_column_blob(stmt_, col));
+  const int size = sqlite3_column_bytes(stmt_, col);
+  return data ? Bytes(data, data + size) : Bytes();
+}
+
+void Statement::copy_fixed(int col, uint8_t* out, size_t size) const {
+  const auto* data = static_cast<const uint8_t*>(sqlite3_column_blob(stmt_, col));
+  OPSYNC_CHECK_MSG(data && sqlite3_column_bytes(stmt_, col) == static_cast<int>(size),
+                   "stored id or hash of the wrong size");
+  std::copy(data, data + size, out);
+}
+
+std::string Statement::text(int col) const {
+  const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+  return data ? std::string(data, sqlite3_column_bytes(stmt_, col)) : std::string();
+}
+
+void Statement::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+void Statement::check(int rc) {
+  if (rc != SQLITE_OK) fail(db_, "bind");
+}
+
+Connection::Connection(const std::string& path, bool full_sync) {
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw Failure{Error(Code::kInternalError, "cannot open " + path + ": " + message)};
+  }
+  try {
+    // The first statement reads the file header: a file that is not an SQLite database fails
+    // here, with SQLite's "file is not a database".
+    exec("PRAGMA busy_timeout=5000");
+    exec("PRAGMA journal_mode=WAL");
+    // FULL syncs the WAL on every commit, so a committed local edit survives power loss.
+    exec(full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+    exec("PRAGMA foreign_keys=OFF");
+  } catch (...) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+Connection::~Connection() {
+  cache_.clear();
+  if (db_) sqlite3_close(db_);
+}
+
+void Connection::exec(const char* sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string text = message ? message : "unknown error";
+    sqlite3_free(message);
+    const int code = sqlite3_errcode(db_);
+    const bool busy = code == SQLITE_BUSY || code == SQLITE_LOCKED;
+    throw Failure{Error(busy ? Code::kUnavailable : Code::kInternalError,
+                        std::string(sql).substr(0, 60) + ": " + text)};
+  }
+}
+
+Statement& Connection::prepare(const char* sql) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) it = cache_.emplace(sql, std::make_unique<Statement>(db_, sql)).first;
+  it->second->reset();
+  return *it->second;
+}
+
+void Connection::reset_statements() {
+  for (auto& [sql, statement] : cache_) statement->reset();
+}
+
+}  // namespace opsync::client::sql

@@ -1,0 +1,273 @@
+// The opsync-client binary: a user's walk through every command with its exit codes, and kill -9
+// of the client in the middle of a sync and of a 50 MB chunked upload, followed by a sync that
+// resumes and moves only what is left.
+#include <boost/test/unit_test.hpp>
+#include <fcntl.h>
+
+#include <nlohmann/json.hpp>
+
+#include "e2e_support.h"
+
+using namespace opsync;
+using namespace opsync::client;
+using namespace opsync::client::testing;
+
+namespace {
+
+struct CliResult {
+  int exit_code;
+  std::string out;
+};
+
+// Runs opsync-client with `args` and the given environment variables; stdout is captured, stderr
+// goes to the test log.
+CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::pair<std::string, std::string>>& env = {},
+                  const std::filesystem::path& scratch = std::filesystem::temp_directory_path()) {
+  static int counter = 0;
+  const std::filesystem::path out_path = scratch / ("cli-out-" + std::to_string(getpid()) + "-" + std::to_string(++counter));
+  std::vector<std::string> all = {OPSYNC_CLIENT_BINARY};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> environment;
+  for (char** e = environ; *e; ++e) {
+    const std::string entry = *e;
+    if (entry.rfind("OPSYNC_", 0) != 0) environment.push_back(entry);
+  }
+  for (const auto& [name, value] : env) environment.push_back(name + "=" + value);
+  std::vector<char*> envp;
+  for (std::string& e : environment) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  pid_t pid = -1;
+  BOOST_REQUIRE(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data()) == 0);
+  posix_spawn_file_actions_destroy(&actions);
+  const int code = wait_for(pid);
+  std::ifstream in(out_path);
+  std::string out((std::istreambuf_iterator<char>(in)), {});
+  std::filesystem::remove(out_path);
+  return {code, out};
+}
+
+nlohmann::json json_of(const CliResult& r) {
+  BOOST_REQUIRE_MESSAGE(!r.out.empty(), "no output (exit " << r.exit_code << ")");
+  return nlohmann::json::parse(r.out);
+}
+
+const std::vector<std::pair<std::string, std::string>> kSecrets = {{"OPSYNC_PASSWORD", kPassword}};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(cli)
+
+BOOST_AUTO_TEST_CASE(two_directories_share_an_edit_a_file_and_a_conflict) {
+  ScratchDir scratch;
+  ServerProcess server(scratch.path() / "server");
+  const std::string a = (scratch.path() / "a").string(), b = (scratch.path() / "b").string();
+  const CliResult init = run_cli({"init", "--dir", a, "--server", server.url(), "--new-workspace", "--json",
+                                  "--kdf-iterations", "1000"}, kSecrets);
+  BOOST_REQUIRE_EQUAL(init.exit_code, 0);
+  const std::string passphrase = json_of(init)["passphrase"];
+  const CliResult invite = run_cli({"invite", "--dir", a, "--json"});
+  BOOST_REQUIRE_EQUAL(invite.exit_code, 0);
+  const nlohmann::json issued = json_of(invite);
+  auto join_env = kSecrets;
+  join_env.emplace_back("OPSYNC_PASSPHRASE", passphrase);
+  BOOST_REQUIRE_EQUAL(run_cli({"init", "--dir", b, "--server", server.url(), "--workspace", issued["workspace_id"],
+                               "--token", issued["token"]}, join_env).exit_code, 0);
+
+  std::ofstream(scratch.path() / "notes.txt") << "hello from a file\n";
+  BOOST_REQUIRE_EQUAL(run_cli({"put", "--dir", a, "greeting", "hello"}).exit_code, 0);
+  BOOST_REQUIRE_EQUAL(run_cli({"attach", "--dir", a, "greeting", (scratch.path() / "notes.txt").string()}).exit_code, 0);
+  const nlohmann::json up = json_of(run_cli({"sync", "--dir", a, "--json"}));
+  BOOST_TEST(up["ops_up"] == 2);
+  BOOST_TEST(up["files_up"] == 1);
+  const nlohmann::json down = json_of(run_cli({"sync", "--dir", b, "--json"}));
+  BOOST_TEST(down["ops_down"] == 2);
+  BOOST_TEST(down["files_down"] == 1);
+  const CliResult got = run_cli({"get", "--dir", b, "greeting"});
+  BOOST_TEST(got.exit_code == 0);
+  BOOST_TEST(got.out == "hello\n");
+  BOOST_REQUIRE_EQUAL(run_cli({"export", "--dir", b, "greeting", (scratch.path() / "out").string()}).exit_code, 0);
+  std::ifstream exported(scratch.path() / "out" / "notes.txt");
+  BOOST_TEST(std::string((std::istreambuf_iterator<char>(exported)), {}) == "hello from a file\n");
+
+  // Concurrent edits: a conflict on both sides, listed by `conflicts`.
+  BOOST_REQUIRE_EQUAL(run_cli({"put", "--dir", a, "greeting", "from a"}).exit_code, 0);
+  BOOST_REQUIRE_EQUAL(run_cli({"put", "--dir", b, "greeting", "from b"}).exit_code, 0);
+  const nlohmann::json status = json_of(run_cli({"status", "--dir", b, "--json"}));
+  BOOST_TEST(status["unsynced_ops"] == 1);
+  BOOST_REQUIRE_EQUAL(run_cli({"sync", "--dir", a}).exit_code, 0);
+  BOOST_REQUIRE_EQUAL(run_cli({"sync", "--dir", b}).exit_code, 0);
+  BOOST_REQUIRE_EQUAL(run_cli({"sync", "--dir", a}).exit_code, 0);
+  for (const std::string& dir : {a, b}) {
+    const nlohmann::json conflicts = json_of(run_cli({"conflicts", "--dir", dir, "--json"}));
+    BOOST_REQUIRE_EQUAL(conflicts.size(), 1u);
+    BOOST_TEST(conflicts[0]["key"] == "greeting");
+    BOOST_TEST(conflicts[0]["conflicts"].size() == 1u);
+  }
+  BOOST_TEST(run_cli({"get", "--dir", a, "greeting"}).out == run_cli({"get", "--dir", b, "greeting"}).out);
+  BOOST_TEST(json_of(run_cli({"list", "--dir", a, "--json"})) == nlohmann::json::array({"greeting"}));
+  BOOST_REQUIRE_EQUAL(run_cli({"delete", "--dir", a, "greeting"}).exit_code, 0);
+  BOOST_TEST(run_cli({"get", "--dir", a, "greeting"}).exit_code == 1);
+}
+
+BOOST_AUTO_TEST_CASE(exit_codes_say_what_went_wrong) {
+  ScratchDir scratch;
+  ServerProcess server(scratch.path() / "server");
+  const std::string a = (scratch.path() / "a").string();
+  BOOST_TEST(run_cli({}).exit_code == 2);
+  BOOST_TEST(run_cli({"frobnicate"}).exit_code == 2);
+  BOOST_TEST(run_cli({"put", "--dir", a}).exit_code == 2);  // missing KEY VALUE
+  BOOST_TEST(run_cli({"get", "--help"}).exit_code == 0);
+  BOOST_TEST(run_cli({"get", "--dir", a, "k"}).exit_code == 1);  // no device there
+  const CliResult init = run_cli({"init", "--dir", a, "--server", server.url(), "--new-workspace", "--json",
+                                  "--kdf-iterations", "1000"}, kSecrets);
+  BOOST_REQUIRE_EQUAL(init.exit_code, 0);
+  BOOST_TEST(run_cli({"get", "--dir", a, "absent"}).exit_code == 1);
+  BOOST_TEST(run_cli({"put", "--dir", a, "", "v"}).exit_code == 2);  // an empty key breaks LWW-001
+  // A wrong password: 4.
+  const nlohmann::json issued = json_of(run_cli({"invite", "--dir", a, "--json"}));
+  const std::string passphrase = json_of(init)["passphrase"];
+  const CliResult wrong = run_cli({"init", "--dir", (scratch.path() / "b").string(), "--server", server.url(),
+                                   "--workspace", issued["workspace_id"], "--token", issued["token"]},
+                                  {{"OPSYNC_PASSWORD", "wrong"}, {"OPSYNC_PASSPHRASE", passphrase}});
+  BOOST_TEST(wrong.exit_code == 4);
+  // A read-only device that wrote: 4 on sync.
+  const nlohmann::json reader = json_of(run_cli({"invite", "--dir", a, "--scope", "read", "--json"}));
+  const std::string r = (scratch.path() / "r").string();
+  BOOST_REQUIRE_EQUAL(run_cli({"init", "--dir", r, "--server", server.url(), "--workspace", reader["workspace_id"],
+                               "--token", reader["token"]}, {{"OPSYNC_PASSWORD", kPassword}, {"OPSYNC_PASSPHRASE", passphrase}})
+                          .exit_code, 0);
+  BOOST_REQUIRE_EQUAL(run_cli({"put", "--dir", r, "k", "v"}).exit_code, 0);
+  BOOST_TEST(run_cli({"sync", "--dir", r}).exit_code == 4);
+  // The server down: 3, and the edit waits for the next sync.
+  server.stop();
+  BOOST_REQUIRE_EQUAL(run_cli({"put", "--dir", a, "offline", "edit"}).exit_code, 0);
+  BOOST_TEST(run_cli({"sync", "--dir", a, "--attempts", "1"}).exit_code == 3);
+  server.start();
+  BOOST_TEST(run_cli({"sync", "--dir", a}).exit_code == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(crash)
+
+BOOST_AUTO_TEST_CASE(kill_9_during_sync_loses_no_edit_and_the_next_sync_resumes) {
+  ScratchDir scratch;
+  ServerProcess server(scratch.path() / "server");
+  TestDevice owner(scratch.path() / "owner");
+  const std::string passphrase = owner.create(server.url());
+  constexpr int kServerOps = 8000, kLocalOps = 300;
+  for (int i = 0; i < kServerOps; ++i) owner.put("o/" + std::to_string(i), "value " + std::to_string(i));
+  owner.sync_ok();
+  Result<TokenIssued> token = owner.invite();
+  BOOST_REQUIRE(token.ok());
+  TestDevice joiner(scratch.path() / "joiner");
+  BOOST_REQUIRE(joiner.join(server.url(), owner.device().store().binding().workspace_id, token->token, passphrase).ok());
+  for (int i = 0; i < kLocalOps; ++i) joiner.put("j/" + std::to_string(i), "mine");
+  joiner.close();
+
+  // Kill the syncing client at growing delays until a sync runs to the end.
+  uint64_t previous_mirror = 0;
+  int kills = 0;
+  int exit_code = -1;
+  for (int delay_ms = 30; delay_ms < 5000 && exit_code != 0; delay_ms = delay_ms * 3 / 2) {
+    const pid_t pid = spawn({OPSYNC_CLIENT_BINARY, "sync", "--dir", joiner.dir().string()});
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    kill(pid, SIGKILL);
+    exit_code = wait_for(pid);
+    if (exit_code == -SIGKILL) ++kills;
+    // Every state the kill left behind opens, keeps every local edit, and never goes backwards.
+    joiner.reopen();
+    const uint64_t mirror = *joiner.device().store().mirror_size();
+    BOOST_TEST(mirror >= previous_mirror);
+    previous_mirror = mirror;
+    Result<std::vector<std::string>> keys = joiner.device().list();
+    BOOST_REQUIRE(keys.ok());
+    size_t own = 0;
+    for (const std::string& k : *keys) own += k.rfind("j/", 0) == 0;
+    BOOST_TEST(own == static_cast<size_t>(kLocalOps));
+    joiner.close();
+  }
+  BOOST_TEST(kills >= 2);  // the test interrupted real syncs
+  BOOST_TEST_MESSAGE("killed " << kills << " syncs; mirror reached " << previous_mirror);
+  // Whatever state the last kill left, one more sync completes everything.
+  BOOST_REQUIRE_EQUAL(run_cli({"sync", "--dir", joiner.dir().string()}).exit_code, 0);
+  joiner.reopen();
+  BOOST_TEST(*joiner.device().store().pending_count() == 0u);
+  BOOST_TEST(joiner.keys().size() == static_cast<size_t>(kServerOps + kLocalOps));
+  owner.sync_ok();
+  BOOST_TEST(owner.keys().size() == static_cast<size_t>(kServerOps + kLocalOps));
+  BOOST_TEST(*owner.device().store().mirror_size() == static_cast<uint64_t>(kServerOps + kLocalOps));  // no duplicates
+}
+
+BOOST_AUTO_TEST_CASE(kill_9_during_a_50_mb_upload_then_only_the_missing_chunks_move) {
+  ScratchDir scratch;
+  ServerProcess server(scratch.path() / "server");
+  TestDevice owner(scratch.path() / "owner");
+  const std::string passphrase = owner.create(server.url());
+  const std::filesystem::path big = scratch.path() / "big.bin";
+  {
+    SeededRandom random(9);
+    std::ofstream out(big, std::ios::binary);
+    for (int mib = 0; mib < 50; ++mib) {
+      const Bytes block = random.bytes(1 << 20);
+      out.write(reinterpret_cast<const char*>(block.data()), static_cast<std::streamsize>(block.size()));
+    }
+  }
+  Result<FileRef> ref = owner.device().attach("video", big, owner.now_ms(), owner.random());
+  BOOST_REQUIRE(ref.ok());
+  BOOST_REQUIRE_EQUAL(ref->chunk_count, 50u);
+  const std::string token = owner.device().token();
+  const std::string status_path = "/v1/workspaces/" + to_base64url(owner.device().store().binding().workspace_id) +
+                                  "/files/" + to_base64url(ref->id);
+  owner.close();
+
+  // Start the sync and kill it once the server holds some chunks, not all.
+  httplib::Client client("127.0.0.1", server.port());
+  auto stored_chunks = [&]() -> int64_t {
+    auto answer = client.Get(status_path, {{"Authorization", "Bearer " + token}});
+    if (!answer || answer->status != 200) return -1;
+    const FileStatus status = *parse_message<FileStatus>(answer->body);
+    if (status.state == FileState::kCommitted) return 50;
+    int64_t missing = 0;
+    for (const auto& [start, end] : status.chunks_missing) missing += end - start;
+    return 50 - missing;
+  };
+  const pid_t pid = spawn({OPSYNC_CLIENT_BINARY, "sync", "--dir", owner.dir().string()});
+  int64_t stored = -1;
+  for (int i = 0; i < 20000 && stored < 5; ++i) {
+    stored = stored_chunks();
+    if (stored < 5) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  kill(pid, SIGKILL);
+  BOOST_REQUIRE_EQUAL(wait_for(pid), -SIGKILL);
+  stored = stored_chunks();
+  BOOST_TEST_MESSAGE("killed with " << stored << " of 50 chunks on the server");
+  BOOST_REQUIRE(stored >= 5);
+  BOOST_REQUIRE(stored < 50);
+
+  const nlohmann::json resumed = json_of(run_cli({"sync", "--dir", owner.dir().string(), "--json"}));
+  BOOST_TEST(resumed["ok"] == true);
+  BOOST_TEST(resumed["chunks_up"] == 50 - stored);  // FILE-031: what was left, nothing more
+  BOOST_TEST(resumed["files_up"] == 1);
+  BOOST_TEST(stored_chunks() == 50);
+
+  // Another device gets exactly the file.
+  owner.reopen();
+  Result<TokenIssued> invite = owner.invite();
+  TestDevice other(scratch.path() / "other");
+  BOOST_REQUIRE(other.join(server.url(), owner.device().store().binding().workspace_id, invite->token, passphrase).ok());
+  BOOST_TEST(other.sync_ok().files_downloaded == 1u);
+  BOOST_REQUIRE(other.device().export_files("video", scratch.path() / "out")->empty());
+  std::ifstream original(big, std::ios::binary), copy(scratch.path() / "out" / "big.bin", std::ios::binary);
+  BOOST_TEST((std::string((std::istreambuf_iterator<char>(original)), {}) ==
+              std::string((std::istreambuf_iterator<char>(copy)), {})));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,110 @@
+// File bookkeeping in the client store (spec 11): references recorded with the edit that makes
+// them (FILE-020), the set a sync reconciles (heads only), transfer progress that survives a
+// restart so a transfer resumes (FILE-031), and files no head references any more (FILE-022).
+#include <boost/test/unit_test.hpp>
+
+#include "client_test_support.h"
+
+using namespace opsync;
+using namespace opsync::client;
+using namespace opsync::client::testing;
+
+BOOST_AUTO_TEST_SUITE(files)
+
+BOOST_AUTO_TEST_CASE(an_attached_file_is_recorded_with_its_edit_and_a_remote_one_as_not_held) {
+  TempDir dir;
+  auto store = create_store(dir.path());
+  const FileRef mine = file_ref(id_of(0xF1), "photo.jpg", 200000);
+  const FileRef theirs = file_ref(id_of(0xF2), "scan.pdf", 1);
+  must(store->commit_local_edit(
+      local_edit(make_object(id_of(1), {1, 0}, "a", OpType::kPut, {}, "", {mine}), {mine.id})));
+  std::vector<PageOp> page{page_op(
+      1, make_object(id_of(2), {2, 0}, "b", OpType::kPut, {}, "", {theirs}), other_device())};
+  // FILE-034: the page reports the files its operations reference, for this sync's reconcile.
+  BOOST_TEST(must(store->apply_page(0, page, 1, {2, 0})).files_referenced ==
+             std::vector<FileId>{theirs.id});
+
+  BOOST_TEST((must(store->file(mine.id)) == LocalFile{mine, true, false, FilePending::kNone}));
+  BOOST_TEST((must(store->file(theirs.id)) == LocalFile{theirs, false, false, FilePending::kNone}));
+  BOOST_TEST(must(store->referenced_files()) == (std::vector<FileId>{mine.id, theirs.id}));
+  BOOST_TEST(!must(store->file(id_of(0xF9))).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(files_of_conflicting_heads_count_and_superseded_ones_do_not) {
+  TempDir dir;
+  auto store = create_store(dir.path());
+  const FileRef old_file = file_ref(id_of(0xF1), "v1.txt", 10);
+  const FileRef loser_file = file_ref(id_of(0xF2), "v2.txt", 10);
+  const FileRef winner_file = file_ref(id_of(0xF3), "v3.txt", 10);
+  const ObjectOp v1 = make_object(id_of(1), {1, 0}, "doc", OpType::kPut, {}, "", {old_file});
+  const ObjectOp v2 = make_object(id_of(2), {2, 0}, "doc", OpType::kPut, {v1.id}, "", {loser_file});
+  const ObjectOp v3 =
+      make_object(id_of(3), {3, 0}, "doc", OpType::kPut, {v1.id}, "", {winner_file});
+  std::vector<PageOp> page{page_op(1, v1, other_device()), page_op(2, v2, other_device()),
+                           page_op(3, v3, other_device())};
+  must(store->apply_page(0, page, 3, {3, 0}));
+  // v2 and v3 are concurrent heads: both their files are reconciled; v1's is no longer needed.
+  BOOST_TEST(must(store->referenced_files()) ==
+             (std::vector<FileId>{loser_file.id, winner_file.id}));
+  BOOST_TEST(must(store->unreferenced_files()) == std::vector<FileId>{old_file.id});
+
+  const Status refused = store->forget_file(loser_file.id);
+  BOOST_REQUIRE(!refused.ok());
+  BOOST_TEST(refused.error().code == Code::kInvalidField);
+  must(store->forget_file(old_file.id));
+  BOOST_TEST(!must(store->file(old_file.id)).has_value());
+  BOOST_TEST(must(store->unreferenced_files()).empty());
+}
+
+BOOST_AUTO_TEST_CASE(chunk_progress_survives_a_restart_and_clears_when_the_transfer_completes) {
+  TempDir dir;
+  const FileRef big = file_ref(id_of(0xF1), "big.bin", 5 * 65536 + 1);  // 6 chunks
+  {
+    auto store = create_store(dir.path());
+    must(store->commit_local_edit(
+        local_edit(make_object(id_of(1), {1, 0}, "a", OpType::kPut, {}, "", {big}), {big.id})));
+    for (uint32_t index : {4u, 0u, 2u, 2u})
+      must(store->record_chunk_done(big.id, TransferDirection::kUpload, index));
+    must(store->record_chunk_done(big.id, TransferDirection::kDownload, 5));
+    must(store->set_pending(big.id, FilePending::kWait));
+  }
+  auto store = open_store(dir.path());
+  BOOST_TEST(must(store->chunks_done(big.id, TransferDirection::kUpload)) ==
+             (std::vector<uint32_t>{0, 2, 4}));
+  // What is left to send, by the protocol's own range arithmetic.
+  const std::vector<uint32_t> done = must(store->chunks_done(big.id, TransferDirection::kUpload));
+  BOOST_TEST((missing_chunk_ranges(done, big.chunk_count) ==
+              std::vector<ChunkRange>{{1, 2}, {3, 4}, {5, 6}}));
+  BOOST_TEST(must(store->file(big.id))->pending == FilePending::kWait);
+
+  must(store->set_upload_flag(big.id, true));
+  BOOST_TEST(must(store->chunks_done(big.id, TransferDirection::kUpload)).empty());
+  BOOST_TEST(must(store->chunks_done(big.id, TransferDirection::kDownload)) ==
+             std::vector<uint32_t>{5});
+  must(store->set_local_copy(big.id, false));  // a copy that failed FILE-023's check
+  BOOST_TEST(must(store->chunks_done(big.id, TransferDirection::kDownload)).empty());
+  must(store->record_chunk_done(big.id, TransferDirection::kDownload, 1));
+  must(store->clear_chunk_progress(big.id, TransferDirection::kDownload));
+  BOOST_TEST(must(store->chunks_done(big.id, TransferDirection::kDownload)).empty());
+  BOOST_TEST((must(store->file(big.id)) == LocalFile{big, false, true, FilePending::kWait}));
+  BOOST_TEST(store->partial_file_path(big.id).filename() == to_base64url(big.id) + ".part");
+}
+
+BOOST_AUTO_TEST_CASE(a_chunk_index_beyond_the_file_fails_a_check) {
+  TempDir dir;
+  const FileRef small = file_ref(id_of(0xF1), "small.bin", 10);  // 1 chunk
+  {
+    auto store = create_store(dir.path());
+    must(store->commit_local_edit(
+        local_edit(make_object(id_of(1), {1, 0}, "a", OpType::kPut, {}, "", {small}))));
+  }
+  BOOST_TEST(fails_check(
+      [&] {
+        (void)open_store(dir.path())->record_chunk_done(small.id, TransferDirection::kUpload, 1);
+      },
+      "chunk index"));
+  BOOST_TEST(
+      must(open_store(dir.path())->chunks_done(small.id, TransferDirection::kUpload)).empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

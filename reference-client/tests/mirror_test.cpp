@@ -1,0 +1,381 @@
+// The device's copy of the log (spec 9): the mirror's prefix and block hashes are the protocol's,
+// a divergence turns the mirror's tail into candidates that later pages acknowledge, upload
+// answers move operations where SYNC-006 and SYNC-011 say, and the mirror stays a dense prefix.
+#include <rapidcheck/boost_test.h>
+#include <boost/test/unit_test.hpp>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "client_test_support.h"
+#include "opsync/protocol/blocks.h"
+#include "property_support.h"
+
+using namespace opsync;
+using namespace opsync::client;
+using namespace opsync::client::testing;
+
+namespace {
+
+ObjectOp foreign(uint8_t n, uint64_t wall_ms, std::string key = "k") {
+  return make_object(id_of(0xF0, n), {wall_ms, 0}, std::move(key), OpType::kPut, {},
+                     "f" + std::to_string(n));
+}
+ObjectOp mine(uint8_t n, uint64_t wall_ms, std::string key = "k") {
+  return make_object(id_of(0x10, n), {wall_ms, 0}, std::move(key), OpType::kPut, {},
+                     "m" + std::to_string(n));
+}
+
+// Applies foreign operations as one page at the mirror's end.
+PageOutcome read_foreign(LocalStore& store, const std::vector<ObjectOp>& ops,
+                         uint64_t head_seq = 0) {
+  const uint64_t after = must(store.mirror_size());
+  std::vector<PageOp> page;
+  for (const ObjectOp& op : ops)
+    page.push_back(page_op(after + page.size() + 1, op, other_device()));
+  Hlc clock = must(store.meta()).hlc;
+  for (const ObjectOp& op : ops) clock = std::max(clock, op.hlc);
+  return must(
+      store.apply_page(after, page, std::max<uint64_t>(head_seq, after + ops.size()), clock));
+}
+
+std::vector<OpId> ids(const std::vector<PendingOp>& pending) {
+  std::vector<OpId> out;
+  for (const PendingOp& p : pending) out.push_back(p.op.id);
+  return out;
+}
+
+std::vector<Hash> mirror_op_hashes(LocalStore& store) {
+  std::vector<Hash> out;
+  const uint64_t m = must(store.mirror_size());
+  for (uint64_t seq = 1; seq <= m; ++seq) out.push_back(op_hash(must(store.mirror_op(seq))->op));
+  return out;
+}
+
+Hash hash_from_hex(const std::string& text) { return fixed_from_hex<32>(text).value(); }
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(mirror)
+
+BOOST_AUTO_TEST_CASE(prefix_and_block_hashes_match_the_test_vectors) {
+  std::ifstream file("vectors/block_hashes.json");
+  BOOST_REQUIRE(file.good());
+  const nlohmann::json vectors = nlohmann::json::parse(file);
+  size_t checked = 0;
+  for (const auto& group : vectors["testGroups"]) {
+    if (group["type"] != "OperationLogTest") continue;
+    for (const auto& test : group["tests"]) {
+      if (test["result"] != "valid") continue;
+      TempDir dir;
+      const uint32_t block_size = group["blockSize"];
+      auto store = create_store(dir.path(), block_size);
+      std::vector<PageOp> page;
+      for (const auto& op : test["ops"]) {
+        WireOp wire;
+        wire.id = fixed_from_base64url<16>(op["id"].get<std::string>()).value();
+        wire.device_id = fixed_from_base64url<16>(op["device_id"].get<std::string>()).value();
+        wire.hlc = {op["hlc"]["wall_ms"], op["hlc"]["counter"]};
+        wire.key_id = op["key_id"];
+        wire.payload = from_base64url(op["payload"].get<std::string>()).value();
+        // The payloads are sealed under a key this test does not hold: unreadable, which is
+        // enough for the log.
+        page.push_back(PageOp{SequencedOp{page.size() + 1, wire}, std::nullopt});
+      }
+      must(store->apply_page(0, page, page.size(), {0, 0}));
+      BOOST_TEST_CONTEXT(test["id"].get<std::string>()) {
+        for (size_t i = 0; i < page.size(); ++i)
+          BOOST_TEST(must(store->lookup(page[i].op.op.id)).hash ==
+                     hash_from_hex(test["opHashes"][i]));
+        for (const auto& prefix : test["prefixHashes"])
+          BOOST_TEST(must(store->prefix_hash(prefix["position"])) == hash_from_hex(prefix["hash"]));
+        std::vector<Hash> blocks;
+        for (const auto& hash : test["blockHashes"]) blocks.push_back(hash_from_hex(hash));
+        BOOST_TEST(must(store->block_hashes(block_size)) == blocks);
+        BOOST_TEST(must(store->unreadable_ops()).size() == page.size());
+      }
+      ++checked;
+    }
+  }
+  BOOST_TEST(checked > 0u);
+}
+
+BOOST_AUTO_TEST_CASE(truncating_turns_the_tail_into_candidates_that_later_pages_acknowledge) {
+  TempDir dir;
+  auto store = create_store(dir.path(), 2);
+  const ObjectOp f1 = foreign(1, 10), f2 = foreign(2, 11, "j"), f3 = foreign(3, 12, "j");
+  const ObjectOp l1 = mine(1, 20, "l"), l2 = mine(2, 21, "l2");
+  must(store->commit_local_edit(local_edit(l1)));
+  must(store->commit_local_edit(local_edit(l2)));
+  read_foreign(*store, {f1, f2});
+  const std::vector<OpResult> first{accepted(l1.id, 3)};
+  BOOST_TEST(must(store->record_upload_results(first)).acknowledged == std::vector<OpId>{l1.id});
+  read_foreign(*store, {f3});
+  const std::vector<OpResult> second{accepted(l2.id, 5)};
+  must(store->record_upload_results(second));
+  BOOST_REQUIRE_EQUAL(must(store->mirror_size()), 5u);
+  const std::vector<std::string> keys_before = must(store->list());
+
+  // The server was restored: only positions 1..2 are verified.
+  must(store->truncate_mirror(2));
+  BOOST_TEST(must(store->mirror_size()) == 2u);
+  for (const ObjectOp& op : {l1, f3, l2})
+    BOOST_TEST(must(store->lookup(op.id)).where == Held::kCandidate);
+  BOOST_TEST(must(store->lookup(f2.id)).where == Held::kMirror);
+  BOOST_TEST(must(store->list()) == keys_before);  // the device holds the same operations
+
+  const ObjectOp l3 = mine(3, 30, "l3");
+  must(store->commit_local_edit(local_edit(l3)));
+  BOOST_TEST(ids(must(store->ops_to_upload(10))) ==
+             (std::vector<OpId>{l1.id, f3.id, l2.id, l3.id}));  // candidates in old order first
+
+  // The restored server now lists f3, a new x, then l1: two acknowledgements and one apply.
+  const ObjectOp x = foreign(4, 40, "x");
+  std::vector<PageOp> page{page_op(3, f3, other_device()), page_op(4, x, other_device()),
+                           page_op(5, l1, this_device())};
+  const PageOutcome outcome = must(store->apply_page(2, page, 5, {40, 0}));
+  BOOST_TEST(outcome.acknowledged == (std::vector<OpId>{f3.id, l1.id}));
+  BOOST_TEST(outcome.applied == std::vector<OpId>{x.id});
+  BOOST_TEST(must(store->lookup(l1.id)).seq == 5u);
+  BOOST_TEST(ids(must(store->ops_to_upload(10))) == (std::vector<OpId>{l2.id, l3.id}));
+
+  // Prefix hashes are the protocol's over the operations now at 1..5.
+  std::vector<Hash> hashes;
+  for (const auto& [op, device] : std::vector<std::pair<ObjectOp, DeviceId>>{{f1, other_device()},
+                                                                             {f2, other_device()},
+                                                                             {f3, other_device()},
+                                                                             {x, other_device()},
+                                                                             {l1, this_device()}})
+    hashes.push_back(op_hash(wire_of(op, device)));
+  const std::vector<Hash> blocks = compute_block_hashes(hashes, 2);
+  BOOST_TEST(must(store->block_hashes(2)) == blocks);
+  for (uint64_t s = 0; s <= 5; ++s)
+    BOOST_TEST(must(store->prefix_hash(s)) == opsync::prefix_hash(blocks, hashes, s, 2));
+  BOOST_TEST(must(store->block_hashes(3)) == compute_block_hashes(hashes, 3));
+}
+
+BOOST_AUTO_TEST_CASE(upload_answers_acknowledge_hold_back_and_report) {
+  TempDir dir;
+  auto store = create_store(dir.path());
+  const ObjectOp a = mine(1, 1), b = mine(2, 2), c = mine(3, 3), d = mine(4, 4), e = mine(5, 5);
+  for (const ObjectOp& op : {a, b, c, d, e}) must(store->commit_local_edit(local_edit(op)));
+
+  OpResult dup = accepted(b.id, 2);
+  dup.status = OpStatus::kDuplicate;  // SYNC-006: like accepted
+  OpResult conflict;
+  conflict.id = c.id;
+  conflict.status = OpStatus::kRejected;
+  conflict.code = Code::kOpIdConflict;
+  conflict.message = "known id";
+  OpResult skew = conflict;
+  skew.id = d.id;
+  skew.code = Code::kClockSkew;
+  const std::vector<OpResult> results{accepted(a.id, 1), dup, conflict, skew, accepted(e.id, 7)};
+  const UploadOutcome outcome = must(store->record_upload_results(results));
+  BOOST_TEST(outcome.acknowledged == (std::vector<OpId>{a.id, b.id}));
+  BOOST_TEST(outcome.accepted_ahead == std::vector<OpId>{e.id});  // 3..6 came from elsewhere
+  BOOST_TEST(outcome.rejected == std::vector<OpId>{c.id});
+  BOOST_TEST(outcome.clock_skew == std::vector<OpId>{d.id});
+  BOOST_TEST(must(store->mirror_size()) == 2u);
+
+  // SYNC-011: the rejected one is kept and reported, not uploaded; the one accepted ahead waits
+  // for the catch-up read; the skewed one is uploaded again (after re-stamping).
+  BOOST_TEST(ids(must(store->ops_to_upload(10))) == std::vector<OpId>{d.id});
+  const std::vector<RejectedOp> rejected = must(store->rejected_ops());
+  BOOST_REQUIRE_EQUAL(rejected.size(), 1u);
+  BOOST_TEST(rejected[0].pending.op.id == c.id);
+  BOOST_TEST(rejected[0].code == Code::kOpIdConflict);
+  BOOST_TEST(rejected[0].message == "known id");
+  BOOST_TEST(must(store->lookup(c.id)).where == Held::kOutbox);
+  BOOST_TEST(must(store->get("k")).heads.size() == 5u);  // its write still shows
+
+  // Catch-up: 3..6 from another device, then e at 7.
+  const std::vector<ObjectOp> others{foreign(1, 1), foreign(2, 2), foreign(3, 3), foreign(4, 4)};
+  read_foreign(*store, others, 7);
+  BOOST_TEST(must(store->lookup(e.id)).where == Held::kOutbox);
+  std::vector<PageOp> page{page_op(7, e, this_device())};
+  BOOST_TEST(must(store->apply_page(6, page, 7, {5, 0})).acknowledged == std::vector<OpId>{e.id});
+  BOOST_TEST(must(store->lookup(e.id)).seq == 7u);
+  BOOST_TEST(must(store->largest_accepted_hlc()) == (Hlc{5, 0}));
+}
+
+BOOST_AUTO_TEST_CASE(an_accepted_ahead_claim_beyond_the_servers_head_goes_back_to_upload) {
+  TempDir dir;
+  auto store = create_store(dir.path());
+  const ObjectOp a = mine(1, 1);
+  must(store->commit_local_edit(local_edit(a)));
+  const std::vector<OpResult> results{accepted(a.id, 3)};
+  BOOST_TEST(must(store->record_upload_results(results)).accepted_ahead == std::vector<OpId>{a.id});
+  BOOST_TEST(must(store->ops_to_upload(10)).empty());
+  BOOST_TEST(must(store->largest_accepted_hlc()) == (Hlc{1, 0}));
+  // The server was restored to an empty log before the catch-up read: its head is 0.
+  must(store->apply_page(0, {}, 0, {1, 0}));
+  BOOST_TEST(ids(must(store->ops_to_upload(10))) == std::vector<OpId>{a.id});
+}
+
+BOOST_AUTO_TEST_CASE(the_dense_prefix_check_stops_a_page_that_does_not_start_at_the_mirror_end) {
+  TempDir dir;
+  {
+    auto store = create_store(dir.path());
+    read_foreign(*store, {foreign(1, 1), foreign(2, 2)});
+  }
+  // A page after seq 3 would leave position 3 empty; a page after seq 1 would overwrite 2.
+  for (uint64_t after_seq : {uint64_t{3}, uint64_t{1}}) {
+    BOOST_TEST(fails_check(
+        [&] {
+          auto store = open_store(dir.path());
+          std::vector<PageOp> page{page_op(after_seq + 1, foreign(9, 9), other_device())};
+          (void)store->apply_page(after_seq, page, after_seq + 1, {9, 0});
+        },
+        "dense prefix"));
+  }
+  auto store = open_store(dir.path());
+  BOOST_TEST(must(store->mirror_size()) == 2u);
+  BOOST_TEST(must(store->lookup(id_of(0xF0, 9))).where == Held::kNowhere);
+}
+
+BOOST_AUTO_TEST_CASE(unreadable_operations_take_their_place_but_change_no_object) {
+  TempDir dir;
+  auto store = create_store(dir.path());
+  WireOp op = wire_of(foreign(1, 1), other_device());
+  op.key_id = 7;  // a key the device does not hold yet
+  std::vector<PageOp> page{PageOp{SequencedOp{1, op}, std::nullopt}};
+  BOOST_TEST(must(store->apply_page(0, page, 1, {1, 0})).unreadable == std::vector<OpId>{op.id});
+  const std::vector<UnreadableOp> unreadable = must(store->unreadable_ops());
+  BOOST_REQUIRE_EQUAL(unreadable.size(), 1u);
+  BOOST_TEST(unreadable[0].seq == 1u);
+  BOOST_TEST(unreadable[0].key_id == 7u);
+  BOOST_TEST(must(store->get("k")).heads.empty());
+  BOOST_TEST(must(store->mirror_op(1))->op == op);
+}
+
+// ---- the property -----------------------------------------------------------------------------
+
+// Logs built through every path into the mirror (pages of foreign operations, acknowledged local
+// uploads, acknowledgements by page) have the prefix hash the protocol computes at every position
+// and the protocol's block hashes for any block size. `stored_block_size_error` builds the store
+// with a block size that much larger than the workspace's, the bug of chaining with a default
+// instead of the workspace's size.
+void mirror_hashes_are_the_protocols(uint32_t stored_block_size_error) {
+  const uint32_t block_size = *rc::gen::inRange<uint32_t>(1, 6);
+  const size_t steps = *rc::gen::inRange<size_t>(1, 14);
+  TempDir dir;
+  auto store =
+      must(LocalStore::create(dir.path(),
+                              WorkspaceBinding{"https://sync.example", id_of(1), this_device(),
+                                               block_size + stored_block_size_error},
+                              "token", test_options()));
+  uint8_t next = 1;
+  for (size_t step = 0; step < steps; ++step) {
+    const int kind = *rc::gen::inRange(0, 3);
+    const size_t count = *rc::gen::inRange<size_t>(1, 5);
+    std::vector<ObjectOp> ops;
+    for (size_t i = 0; i < count; ++i, ++next) ops.push_back(foreign(next, next));
+    if (kind == 0) {
+      read_foreign(*store, ops);
+      continue;
+    }
+    std::vector<ObjectOp> local;
+    for (size_t i = 0; i < count; ++i, ++next) local.push_back(mine(next, next));
+    for (const ObjectOp& op : local) must(store->commit_local_edit(local_edit(op)));
+    const uint64_t m = must(store->mirror_size());
+    if (kind == 1) {
+      std::vector<OpResult> results;
+      for (size_t i = 0; i < local.size(); ++i) results.push_back(accepted(local[i].id, m + i + 1));
+      RC_ASSERT(must(store->record_upload_results(results)).acknowledged.size() == local.size());
+    } else {
+      std::vector<PageOp> page;
+      for (const ObjectOp& op : local)
+        page.push_back(page_op(m + page.size() + 1, op, this_device()));
+      RC_ASSERT(must(store->apply_page(m, page, m + page.size(), {next, 0})).acknowledged.size() ==
+                local.size());
+    }
+  }
+  const std::vector<Hash> hashes = mirror_op_hashes(*store);
+  const std::vector<Hash> blocks = compute_block_hashes(hashes, block_size);
+  RC_ASSERT(must(store->block_hashes(block_size)) == blocks);
+  for (uint64_t s = 0; s <= hashes.size(); ++s)
+    RC_ASSERT(must(store->prefix_hash(s)) == opsync::prefix_hash(blocks, hashes, s, block_size));
+  const uint32_t other_size = *rc::gen::inRange<uint32_t>(1, 8);
+  RC_ASSERT(must(store->block_hashes(other_size)) == compute_block_hashes(hashes, other_size));
+}
+
+RC_BOOST_PROP(stored_prefix_and_block_hashes_are_the_protocols, ()) {
+  mirror_hashes_are_the_protocols(0);
+}
+
+BOOST_AUTO_TEST_CASE(catches_prefix_hashes_chained_with_the_wrong_block_size) {
+  BOOST_TEST(opsync::testing::finds_counterexample(
+      "a mirror chained with a block size one larger matches the protocol",
+      [] { mirror_hashes_are_the_protocols(1); }));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---- bad input from a server -------------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(bad_input)
+
+BOOST_AUTO_TEST_CASE(a_page_with_a_gap_is_refused_and_changes_nothing) {
+  TempDir dir;
+  auto store = create_store(dir.path());
+  std::vector<PageOp> page{page_op(1, foreign(1, 1), other_device()),
+                           page_op(3, foreign(2, 2), other_device())};
+  Result<PageOutcome> outcome = store->apply_page(0, page, 3, {2, 0});
+  BOOST_REQUIRE(!outcome.ok());
+  BOOST_TEST(outcome.error().code == Code::kPageGap);
+  BOOST_TEST(outcome.error().field == "ops[1].seq");
+  BOOST_TEST(must(store->mirror_size()) == 0u);
+  BOOST_TEST(must(store->list()).empty());
+  BOOST_TEST(must(store->meta()).hlc == Hlc{});
+}
+
+BOOST_AUTO_TEST_CASE(a_known_id_with_another_hash_is_an_op_id_conflict_and_changes_nothing) {
+  TempDir dir;
+  auto store = create_store(dir.path());
+  const ObjectOp l = mine(1, 1);
+  must(store->commit_local_edit(local_edit(l)));
+  WireOp forged = wire_of(l, this_device());
+  forged.payload.back() ^= 1;
+  std::vector<PageOp> page{page_op(1, foreign(1, 1), other_device()),
+                           PageOp{SequencedOp{2, forged}, l}};
+  Result<PageOutcome> outcome = store->apply_page(0, page, 2, {1, 0});
+  BOOST_REQUIRE(!outcome.ok());
+  BOOST_TEST(outcome.error().code == Code::kOpIdConflict);
+  BOOST_TEST(outcome.error().field == "ops[1].id");
+  BOOST_TEST(must(store->mirror_size()) == 0u);
+  BOOST_TEST(must(store->lookup(l.id)).where == Held::kOutbox);
+  BOOST_TEST(must(store->get("k")).heads.size() == 1u);  // the first op of the page is gone too
+}
+
+BOOST_AUTO_TEST_CASE(an_operation_listed_twice_is_a_protocol_error) {
+  TempDir dir;
+  auto store = create_store(dir.path());
+  const ObjectOp f = foreign(1, 1);
+  std::vector<PageOp> page{page_op(1, f, other_device()), page_op(2, f, other_device())};
+  Result<PageOutcome> outcome = store->apply_page(0, page, 2, {1, 0});
+  BOOST_REQUIRE(!outcome.ok());
+  BOOST_TEST(outcome.error().code == Code::kProtocolError);
+  BOOST_TEST(must(store->mirror_size()) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(upload_results_naming_strangers_or_verified_positions_change_nothing) {
+  TempDir dir;
+  auto store = create_store(dir.path());
+  const ObjectOp l = mine(1, 1);
+  must(store->commit_local_edit(local_edit(l)));
+  read_foreign(*store, {foreign(1, 1)});
+  const std::vector<OpResult> stranger{accepted(id_of(0x99), 2)};
+  Result<UploadOutcome> outcome = store->record_upload_results(stranger);
+  BOOST_REQUIRE(!outcome.ok());
+  BOOST_TEST(outcome.error().code == Code::kProtocolError);
+  BOOST_TEST(outcome.error().field == "results[0].id");
+  const std::vector<OpResult> inside{accepted(l.id, 1)};
+  outcome = store->record_upload_results(inside);
+  BOOST_REQUIRE(!outcome.ok());
+  BOOST_TEST(outcome.error().field == "results[0].seq");
+  BOOST_TEST(must(store->lookup(l.id)).where == Held::kOutbox);
+  BOOST_TEST(ids(must(store->ops_to_upload(10))) == std::vector<OpId>{l.id});
+}
+
+BOOST_AUTO_TEST_SUITE_END()

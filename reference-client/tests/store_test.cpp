@@ -1,0 +1,371 @@
+// Opening, meta and durability of the client store: state survives closing and the process
+// vanishing; a transaction interrupted at any point (an exception, a killed process) leaves
+// nothing of itself; files from a newer build or not from SQLite at all are refused cleanly.
+#include <sqlite3.h>
+
+#include <boost/test/unit_test.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "client_test_support.h"
+
+using namespace opsync;
+using namespace opsync::client;
+using namespace opsync::client::testing;
+
+namespace {
+
+// Everything a store exposes, as text: two stores are in the same state when their dumps match,
+// and a failing comparison prints both.
+std::string dump(LocalStore& store) {
+  std::ostringstream out;
+  const SyncMeta meta = must(store.meta());
+  out << "meta " << meta.token << " " << meta.hlc << " " << meta.clock_offset_ms << " "
+      << (meta.last_sync_ms ? std::to_string(*meta.last_sync_ms) : "never") << "\n";
+  for (const KeyRecord& record : must(store.key_records()))
+    out << "key " << record.key_id << " v" << record.version << " " << record.kdf.iterations << " "
+        << to_hex(record.wrapped_key) << "\n";
+  const uint64_t m = must(store.mirror_size());
+  for (uint64_t seq = 1; seq <= m; ++seq)
+    out << "mirror " << seq << " " << must(store.mirror_op(seq))->op << " "
+        << to_hex(must(store.prefix_hash(seq)).view()) << "\n";
+  for (const PendingOp& pending : must(store.ops_to_upload(1000)))
+    out << "upload " << pending.where << " " << pending.op << " " << pending.hash << "\n";
+  for (const RejectedOp& rejected : must(store.rejected_ops()))
+    out << "rejected " << rejected.pending.op << " " << rejected.code << "\n";
+  for (const UnreadableOp& unreadable : must(store.unreadable_ops()))
+    out << "unreadable " << unreadable.seq << " " << unreadable.id << "\n";
+  out << "pending " << must(store.pending_count()) << "\n";
+  for (const char* key : {"a", "b", "k", "photos"}) {
+    for (const ObjectOp& head : must(store.get(key)).heads)
+      out << "head " << key << " " << head << " " << to_string(head.payload.value) << "\n";
+  }
+  for (const std::string& key : must(store.list())) out << "present " << key << "\n";
+  for (const std::string& key : must(store.conflicted_keys())) out << "conflict " << key << "\n";
+  for (const FileId& id : must(store.referenced_files())) {
+    const LocalFile file = must(store.file(id)).value();
+    out << "file " << id << " " << file.ref.name << " copy=" << file.local_copy
+        << " flag=" << file.upload_flag << " pending=" << static_cast<int>(file.pending);
+    for (uint32_t index : must(store.chunks_done(id, TransferDirection::kUpload)))
+      out << " up" << index;
+    for (uint32_t index : must(store.chunks_done(id, TransferDirection::kDownload)))
+      out << " down" << index;
+    out << "\n";
+  }
+  return out.str();
+}
+
+const FileRef kPhoto = file_ref(id_of(0xF1), "photo.jpg", 300000);
+const FileRef kScan = file_ref(id_of(0xF2), "scan.pdf", 70000);
+
+// A store with something in every table: meta, key records, mirror, outbox, candidates, a
+// rejected operation, conflicts, files with transfer progress.
+void fill(LocalStore& store) {
+  must(store.set_token("token-2"));
+  must(store.set_clock_offset_ms(-1234));
+  must(store.record_sync_success(1'764'000'000'000));
+  const std::vector<KeyRecord> keys{
+      KeyRecord{1, 2, KdfParams{}, Bytes(60, 7), 99},
+      KeyRecord{2, 1, KdfParams{kKdfAlgorithm, 10}, Bytes(60, 8), 100}};
+  must(store.put_key_records(keys));
+
+  const ObjectOp a1 = make_object(id_of(0xA1), {10, 0}, "a", OpType::kPut, {}, "a one");
+  const ObjectOp photo =
+      make_object(id_of(0xA2), {11, 0}, "photos", OpType::kPut, {}, "album", {kPhoto, kScan});
+  const ObjectOp k1 = make_object(id_of(0xA3), {12, 0}, "k", OpType::kPut, {}, "mine");
+  const ObjectOp rejected = make_object(id_of(0xA4), {13, 0}, "b", OpType::kPut, {}, "refused");
+  must(store.commit_local_edit(local_edit(a1)));
+  must(store.commit_local_edit(local_edit(photo, {kPhoto.id})));
+  must(store.commit_local_edit(local_edit(k1)));
+  must(store.commit_local_edit(local_edit(rejected)));
+
+  const ObjectOp k2 = make_object(id_of(0xB1), {12, 0}, "k", OpType::kPut, {}, "theirs");
+  const ObjectOp a2 = make_object(id_of(0xB2), {14, 0}, "a", OpType::kDelete, {a1.id});
+  std::vector<PageOp> page{page_op(1, k2, other_device()), page_op(2, a2, other_device())};
+  must(store.apply_page(0, page, 2, {14, 0}));
+  OpResult refused;
+  refused.id = rejected.id;
+  refused.status = OpStatus::kRejected;
+  refused.code = Code::kOpIdConflict;
+  const std::vector<OpResult> results{accepted(a1.id, 3), accepted(photo.id, 4), refused};
+  must(store.record_upload_results(results));
+  must(store.truncate_mirror(3));  // photo becomes a candidate
+
+  must(store.record_chunk_done(kPhoto.id, TransferDirection::kUpload, 0));
+  must(store.record_chunk_done(kPhoto.id, TransferDirection::kUpload, 3));
+  must(store.record_chunk_done(kScan.id, TransferDirection::kDownload, 1));
+  must(store.set_pending(kScan.id, FilePending::kMissing));
+}
+
+// A fault hook that throws at one named point while armed.
+struct Injector {
+  std::string armed;
+  int hits = 0;
+  StoreOptions options() {
+    StoreOptions options = test_options();
+    options.fault_point = [this](std::string_view point) {
+      if (point != armed) return;
+      ++hits;
+      throw std::runtime_error("injected at " + std::string(point));
+    };
+    return options;
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(store)
+
+BOOST_AUTO_TEST_CASE(a_new_store_keeps_its_binding_and_starts_empty) {
+  TempDir dir;
+  {
+    auto store = create_store(dir.path(), 256);
+    BOOST_TEST((store->binding() == test_binding(256)));
+  }
+  auto store = open_store(dir.path());
+  BOOST_TEST((store->binding() == test_binding(256)));
+  BOOST_TEST((must(store->meta()) == SyncMeta{"token-1", Hlc{}, 0, std::nullopt}));
+  BOOST_TEST(must(store->mirror_size()) == 0u);
+  BOOST_TEST(must(store->prefix_hash(0)) == Hash{});
+  BOOST_TEST(must(store->pending_count()) == 0u);
+  BOOST_TEST(must(store->list()).empty());
+  BOOST_TEST(must(store->key_records()).empty());
+  BOOST_TEST(std::filesystem::is_directory(dir.path() / "files"));
+  BOOST_TEST(store->file_path(id_of(1)).parent_path() == dir.path() / "files");
+}
+
+BOOST_AUTO_TEST_CASE(meta_and_key_records_are_stored_as_given) {
+  TempDir dir;
+  auto store = create_store(dir.path());
+  must(store->set_token("token-2"));
+  must(store->set_clock_offset_ms(-3'600'000));
+  must(store->save_hlc({1'764'000'000'000, 4}));
+  must(store->record_sync_success(1'764'000'000'123));
+  BOOST_TEST((must(store->meta()) ==
+              SyncMeta{"token-2", Hlc{1'764'000'000'000, 4}, -3'600'000, 1'764'000'000'123}));
+
+  const KeyRecord first{1, 1, KdfParams{}, Bytes(60, 1), 10};
+  const KeyRecord rotated{2, 1, KdfParams{}, Bytes(60, 2), 20};
+  const KeyRecord rewrapped{1, 2, KdfParams{kKdfAlgorithm, 700000}, Bytes(60, 3), 30};
+  const std::vector<KeyRecord> batch1{rotated, first};
+  const std::vector<KeyRecord> batch2{rewrapped};
+  must(store->put_key_records(batch1));
+  must(store->put_key_records(batch2));  // CRY-012: a password change replaces the record
+  BOOST_TEST((must(store->key_records()) == std::vector<KeyRecord>{rewrapped, rotated}));
+}
+
+BOOST_AUTO_TEST_CASE(a_clock_that_goes_backwards_fails_a_check) {
+  TempDir dir;
+  {
+    auto store = create_store(dir.path());
+    must(store->save_hlc({100, 0}));
+  }
+  BOOST_TEST(fails_check([&] { (void)open_store(dir.path())->save_hlc({99, 5}); }, "HLC"));
+  BOOST_TEST(must(open_store(dir.path())->meta()).hlc == (Hlc{100, 0}));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(durability)
+
+BOOST_AUTO_TEST_CASE(reopening_gives_the_same_state) {
+  TempDir dir;
+  std::string before;
+  {
+    auto store = create_store(dir.path());
+    fill(*store);
+    before = dump(*store);
+  }
+  // The dump covers every table, so an empty one would make this test vacuous.
+  for (const char* expected : {"mirror 3", "upload candidate", "upload outbox", "rejected",
+                               "conflict k", "up3", "down1", "key 2"})
+    BOOST_TEST(before.find(expected) != std::string::npos, "dump lacks " << expected);
+  auto store = open_store(dir.path());
+  BOOST_TEST(dump(*store) == before);
+}
+
+BOOST_AUTO_TEST_CASE(an_exception_at_any_point_of_a_transaction_leaves_nothing_of_it) {
+  // For each fault point: the store is filled, the fault is armed, one more transaction fails at
+  // that point, and the state is exactly what it was; disarmed, the same call succeeds.
+  struct Case {
+    const char* point;
+    std::function<Status(LocalStore&)> call;
+  };
+  const ObjectOp edit = make_object(id_of(0xC1), {20, 0}, "b", OpType::kPut, {}, "new", {kScan});
+  const ObjectOp remote = make_object(id_of(0xC2), {21, 0}, "a", OpType::kPut, {}, "remote");
+  const ObjectOp remote2 = make_object(id_of(0xC3), {22, 0}, "k", OpType::kDelete);
+  auto apply_two = [&](LocalStore& store) -> Status {
+    std::vector<PageOp> page{page_op(4, remote, other_device()),
+                             page_op(5, remote2, other_device())};
+    Result<PageOutcome> outcome = store.apply_page(3, page, 5, {22, 0});
+    if (!outcome.ok()) return outcome.error();
+    return {};
+  };
+  auto upload = [&](LocalStore& store) -> Status {
+    const std::vector<OpResult> results{accepted(id_of(0xA2), 4)};
+    Result<UploadOutcome> outcome = store.record_upload_results(results);
+    if (!outcome.ok()) return outcome.error();
+    return {};
+  };
+  const std::vector<Case> cases{
+      {"local_edit:after_outbox",
+       [&](LocalStore& s) { return s.commit_local_edit(local_edit(edit, {kScan.id})); }},
+      {"apply:after_object_row",
+       [&](LocalStore& s) { return s.commit_local_edit(local_edit(edit, {kScan.id})); }},
+      {"local_edit:after_objects",
+       [&](LocalStore& s) { return s.commit_local_edit(local_edit(edit, {kScan.id})); }},
+      {"page:after_mirror", apply_two},
+      {"apply:after_object_row", apply_two},
+      {"page:after_operation", apply_two},
+      {"upload:after_results", upload},
+  };
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT(c.point) {
+      TempDir dir;
+      Injector injector;
+      auto store =
+          must(LocalStore::create(dir.path(), test_binding(), "token-1", injector.options()));
+      fill(*store);
+      const std::string before = dump(*store);
+      injector.armed = c.point;
+      BOOST_CHECK_THROW((void)c.call(*store), std::runtime_error);
+      BOOST_TEST(injector.hits == 1);
+      BOOST_TEST(dump(*store) == before);
+      injector.armed.clear();
+      BOOST_TEST(c.call(*store).ok());
+      BOOST_TEST(dump(*store) != before);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_process_that_vanishes_mid_transaction_leaves_nothing_of_it) {
+  // The process ends with _exit inside the transaction: no rollback runs, the WAL holds
+  // uncommitted frames, and SQLite's recovery on the next open must discard them.
+  for (const char* point : {"local_edit:after_outbox", "local_edit:after_objects"}) {
+    BOOST_TEST_CONTEXT(point) {
+      TempDir dir;
+      std::string before;
+      {
+        auto store = create_store(dir.path(), 3, StoreOptions{});
+        fill(*store);
+        before = dump(*store);
+      }
+      const ObjectOp edit = make_object(id_of(0xC1), {20, 0}, "b", OpType::kPut, {}, "lost");
+      const int exit_code = run_and_vanish([&] {
+        StoreOptions options;  // full durability: the real configuration
+        options.fault_point = [point](std::string_view at) {
+          if (at == point) _exit(42);
+        };
+        auto store = must(LocalStore::open(dir.path(), options));
+        (void)store->commit_local_edit(local_edit(edit));
+      });
+      BOOST_TEST(exit_code == 42);  // it did stop at the point
+      auto store = open_store(dir.path());
+      BOOST_TEST(dump(*store) == before);
+      BOOST_TEST(must(store->lookup(edit.id)).where == Held::kNowhere);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_committed_edit_survives_the_process_vanishing_right_after) {
+  TempDir dir;
+  create_store(dir.path(), 3, StoreOptions{});
+  const ObjectOp edit = make_object(id_of(0xC1), {20, 0}, "b", OpType::kPut, {}, "kept");
+  const int exit_code = run_and_vanish([&] {
+    auto store = must(LocalStore::open(dir.path(), StoreOptions{}));
+    must(store->commit_local_edit(local_edit(edit)));
+    _exit(7);  // no destructor, no checkpoint
+  });
+  BOOST_TEST(exit_code == 7);
+  auto store = open_store(dir.path());
+  BOOST_TEST(must(store->lookup(edit.id)).where == Held::kOutbox);
+  BOOST_TEST(must(store->list()) == std::vector<std::string>{"b"});
+  BOOST_TEST(must(store->meta()).hlc == (Hlc{20, 0}));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(bad_input)
+
+BOOST_AUTO_TEST_CASE(a_store_from_a_newer_schema_version_is_refused_with_a_clear_error) {
+  TempDir dir;
+  create_store(dir.path());
+  const std::filesystem::path file = dir.path() / "state.sqlite3";
+  {
+    sqlite3* db = nullptr;
+    BOOST_REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+    const std::string set =
+        "PRAGMA user_version = " + std::to_string(LocalStore::schema_version() + 1);
+    BOOST_REQUIRE(sqlite3_exec(db, set.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  Result<std::unique_ptr<LocalStore>> opened = LocalStore::open(dir.path(), test_options());
+  BOOST_REQUIRE(!opened.ok());
+  BOOST_TEST(opened.error().code == Code::kUnsupportedFormat);
+  const std::string& message = opened.error().message;
+  BOOST_TEST(message.find(file.string()) != std::string::npos, message);
+  BOOST_TEST(message.find("schema version " + std::to_string(LocalStore::schema_version() + 1)) !=
+                 std::string::npos,
+             message);
+  BOOST_TEST(message.find("upgrade") != std::string::npos, message);
+}
+
+BOOST_AUTO_TEST_CASE(a_file_that_is_not_sqlite_fails_cleanly_and_stays_as_it_was) {
+  TempDir dir;
+  const std::filesystem::path file = dir.path() / "state.sqlite3";
+  const std::string garbage = "this is a text file, not a database\n" + std::string(4096, 'x');
+  std::ofstream(file, std::ios::binary) << garbage;
+  Result<std::unique_ptr<LocalStore>> opened = LocalStore::open(dir.path(), test_options());
+  BOOST_REQUIRE(!opened.ok());
+  BOOST_TEST(opened.error().message.find(file.string()) != std::string::npos,
+             opened.error().message);
+  BOOST_TEST(opened.error().message.find("not a database") != std::string::npos,
+             opened.error().message);
+  std::ifstream in(file, std::ios::binary);
+  const std::string after((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  BOOST_TEST(after == garbage);
+  // create() does not overwrite it either.
+  BOOST_TEST(!LocalStore::create(dir.path(), test_binding(), "t", test_options()).ok());
+}
+
+BOOST_AUTO_TEST_CASE(opening_a_directory_without_a_store_creates_nothing) {
+  TempDir dir;
+  Result<std::unique_ptr<LocalStore>> opened =
+      LocalStore::open(dir.path() / "absent", test_options());
+  BOOST_REQUIRE(!opened.ok());
+  BOOST_TEST(opened.error().message.find("no client store") != std::string::npos);
+  BOOST_TEST(!std::filesystem::exists(dir.path() / "absent"));
+}
+
+BOOST_AUTO_TEST_CASE(a_store_is_created_once_and_opened_by_one_process_at_a_time) {
+  TempDir dir;
+  auto store = create_store(dir.path());
+  Result<std::unique_ptr<LocalStore>> second = LocalStore::open(dir.path(), test_options());
+  BOOST_REQUIRE(!second.ok());
+  BOOST_TEST(second.error().code == Code::kUnavailable);
+  store.reset();
+  WorkspaceBinding other = test_binding();
+  other.device_id = other_device();
+  Result<std::unique_ptr<LocalStore>> again =
+      LocalStore::create(dir.path(), other, "t", test_options());
+  BOOST_REQUIRE(!again.ok());  // OP-003: the device id is never replaced
+  BOOST_TEST(again.error().message.find("already holds") != std::string::npos);
+  BOOST_TEST(open_store(dir.path())->binding().device_id == this_device());
+}
+
+BOOST_AUTO_TEST_CASE(an_invalid_binding_is_refused) {
+  TempDir dir;
+  for (uint32_t block_size : {0u, kBlockSizeMax + 1}) {
+    Result<std::unique_ptr<LocalStore>> created =
+        LocalStore::create(dir.path(), test_binding(block_size), "t", test_options());
+    BOOST_REQUIRE(!created.ok());
+    BOOST_TEST(created.error().field == "block_size");
+  }
+  WorkspaceBinding no_url = test_binding();
+  no_url.server_url.clear();
+  BOOST_TEST(LocalStore::create(dir.path(), no_url, "t", test_options()).error().field ==
+             "server_url");
+  BOOST_TEST(!std::filesystem::exists(dir.path() / "state.sqlite3"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
