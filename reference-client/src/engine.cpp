@@ -347,15 +347,13 @@ struct SyncEngine::Impl {
     std::vector<PageOp> ops;
     ops.reserve(page.ops.size());
     const uint64_t pt = physical_ms(now_ms);
+    // Every operation is decrypted and its timestamp taken in (HLC-002), without asking the store
+    // first which ones it holds: apply_page decides that in its own transaction and ignores the
+    // meaning of operations it acknowledges (this device's own, whose timestamps the clock has
+    // already passed). One store transaction per page instead of one lookup per operation.
     for (const SequencedOp& sequenced : page.ops) {
-      PageOp entry{sequenced, std::nullopt};
-      const OpLocation where = take(store.lookup(sequenced.op.id));
-      if (where.where == Held::kNowhere) {
-        entry.object = decrypt(sequenced.op);
-        // HLC-002: every applied timestamp is taken in, readable or not.
-        if (sequenced.op.hlc.wall_ms < kHlcWallMsLimit) clock.observe(sequenced.op.hlc, std::min(pt, kHlcWallMsLimit - 1));
-      }
-      ops.push_back(std::move(entry));
+      ops.push_back(PageOp{sequenced, decrypt(sequenced.op)});
+      clock.observe(sequenced.op.hlc, std::min(pt, kHlcWallMsLimit - 1));
     }
     const PageOutcome outcome = take(store.apply_page(page.after_seq, ops, page.head_seq, clock.last()));
     report.ops_applied += outcome.applied.size();
