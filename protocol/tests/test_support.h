@@ -10,28 +10,8 @@
 #include "opsync/protocol/limits.h"
 #include "opsync/protocol/op.h"
 #include "opsync/protocol/result.h"
+#include "test_printers.h"
 
-namespace opsync {
-
-// Boost.Test and RapidCheck print values through operator<< found by ADL.
-template <size_t N>
-std::ostream& operator<<(std::ostream& out, const FixedBytes<N>& value) {
-  return out << to_hex(value.view()).substr(0, 12);
-}
-inline std::ostream& operator<<(std::ostream& out, const Hlc& hlc) {
-  return out << "(" << hlc.wall_ms << "," << hlc.counter << ")";
-}
-inline std::ostream& operator<<(std::ostream& out, Code code) { return out << code_name(code); }
-inline std::ostream& operator<<(std::ostream& out, const Error& error) {
-  return out << error.to_string();
-}
-inline std::ostream& operator<<(std::ostream& out, const WireOp& op) {
-  return out << "{v=" << int{op.v} << " id=" << op.id << " device=" << op.device_id
-             << " hlc=" << op.hlc << " key_id=" << op.key_id << " payload=" << op.payload.size()
-             << "B:" << to_hex(op.payload).substr(0, 16) << "}";
-}
-
-}  // namespace opsync
 
 namespace rc {
 

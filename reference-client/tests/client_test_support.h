@@ -21,43 +21,8 @@
 
 #include "opsync/client/store.h"
 #include "opsync/protocol/messages.h"
+#include "test_printers.h"
 
-namespace opsync {
-
-// Boost.Test and RapidCheck print values through operator<< found by ADL.
-template <size_t N>
-std::ostream& operator<<(std::ostream& out, const FixedBytes<N>& value) {
-  return out << to_hex(value.view()).substr(0, 12);
-}
-inline std::ostream& operator<<(std::ostream& out, const Hlc& hlc) {
-  return out << "(" << hlc.wall_ms << "," << hlc.counter << ")";
-}
-inline std::ostream& operator<<(std::ostream& out, Code code) { return out << code_name(code); }
-inline std::ostream& operator<<(std::ostream& out, const ObjectOp& op) {
-  out << "{" << op.id << " " << op.hlc << " " << op.payload.key << " "
-      << (op.payload.type == OpType::kPut ? "put" : "delete") << " bases=[";
-  for (const OpId& base : op.payload.bases) out << base << " ";
-  return out << "] files=" << op.payload.files.size() << "}";
-}
-inline std::ostream& operator<<(std::ostream& out, const WireOp& op) {
-  return out << "{id=" << op.id << " device=" << op.device_id << " hlc=" << op.hlc
-             << " key_id=" << op.key_id << " payload=" << op.payload.size() << "B}";
-}
-inline std::ostream& operator<<(std::ostream& out, Held held) {
-  switch (held) {
-    case Held::kNowhere:
-      return out << "nowhere";
-    case Held::kOutbox:
-      return out << "outbox";
-    case Held::kCandidate:
-      return out << "candidate";
-    case Held::kMirror:
-      return out << "mirror";
-  }
-  return out << "?";
-}
-
-}  // namespace opsync
 
 namespace opsync::client {
 

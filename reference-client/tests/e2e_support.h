@@ -21,13 +21,9 @@
 #include "opsync/client/device.h"
 #include "opsync/client/http_driver.h"
 #include "opsync/protocol/random.h"
+#include "test_printers.h"
 
 extern char** environ;
-
-namespace opsync {
-// Lets Boost.Test print codes in failed checks (found by argument-dependent lookup).
-inline std::ostream& boost_test_print_type(std::ostream& out, Code code) { return out << code_name(code); }
-}  // namespace opsync
 
 namespace opsync::client::testing {
 
