@@ -35,6 +35,15 @@ Status write_private_file(const std::filesystem::path& path, const std::string& 
   return {};
 }
 
+// The device directory holds plaintext objects and the data key: its owner's alone (0700).
+Status make_private_directory(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (!ec) std::filesystem::permissions(dir, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace, ec);
+  if (ec) return Error(Code::kInternalError, "cannot create " + dir.string() + ": " + ec.message());
+  return {};
+}
+
 struct DeviceFile {
   SecretKey data_key;
   uint64_t op_payload_bytes_max = 0;
@@ -128,7 +137,7 @@ Result<NewWorkspace> Device::create_workspace(const std::filesystem::path& dir, 
       created->owner_token);
   if (!stored.ok()) return stored.error();
 
-  std::filesystem::create_directories(dir);
+  if (Status made = make_private_directory(dir); !made.ok()) return made.error();
   Status saved = save_device_file(dir, DeviceFile{data_key, info->limits.op_payload_bytes_max, chunk_bytes_for(info->limits)});
   if (!saved.ok()) return saved.error();
   WorkspaceBinding binding{server_url, created->workspace_id, random.id(), created->block_size};
@@ -160,7 +169,7 @@ Status Device::join(const std::filesystem::path& dir, const JoinRequest& request
   Result<BlocksResponse> blocks = call<BlocksResponse>(transport, {"GET", base + "/blocks?limit=1", "", ""}, request.token);
   if (!blocks.ok()) return blocks.error();
 
-  std::filesystem::create_directories(dir);
+  if (Status made = make_private_directory(dir); !made.ok()) return made;
   Status saved = save_device_file(dir, DeviceFile{*data_key, info->limits.op_payload_bytes_max, chunk_bytes_for(info->limits)});
   if (!saved.ok()) return saved;
   WorkspaceBinding binding{request.server_url, request.workspace_id, random.id(), blocks->block_size};

@@ -344,6 +344,9 @@ struct SyncEngine::Impl {
   }
 
   void take_page(const OpsPageResponse& page, uint64_t now_ms) {
+    // A page that promises more but holds nothing would have the engine ask the same forever.
+    if (page.ops.empty() && page.next_after_seq)
+      fail(Code::kProtocolError, "an empty page of operations with a next_after_seq");
     std::vector<PageOp> ops;
     ops.reserve(page.ops.size());
     const uint64_t pt = physical_ms(now_ms);

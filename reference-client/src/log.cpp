@@ -32,7 +32,8 @@ WireOp decode_stored(const Bytes& encoding) {
   return std::move(*op);
 }
 
-OpLocation locate(sql::Connection& db, const OpId& id) {
+// `pending_possible` false skips the pending table, for callers that know it is empty.
+OpLocation locate(sql::Connection& db, const OpId& id, bool pending_possible = true) {
   sql::Statement& mirror = db.prepare("SELECT seq, hash FROM mirror WHERE id = ?");
   mirror.bind(1, id);
   if (mirror.step()) {
@@ -40,6 +41,7 @@ OpLocation locate(sql::Connection& db, const OpId& id) {
     mirror.reset();
     return found;
   }
+  if (!pending_possible) return OpLocation{};
   sql::Statement& pending = db.prepare("SELECT place, hash FROM pending WHERE id = ?");
   pending.bind(1, id);
   if (pending.step()) {
@@ -48,6 +50,14 @@ OpLocation locate(sql::Connection& db, const OpId& id) {
     return found;
   }
   return OpLocation{};
+}
+
+bool any_pending(sql::Connection& db) {
+  sql::Statement& s = db.prepare("SELECT EXISTS (SELECT 1 FROM pending)");
+  OPSYNC_CHECK(s.step());
+  const bool any = s.i64(0) != 0;
+  s.reset();
+  return any;
 }
 
 uint64_t stored_mirror_size(sql::Connection& db) {
@@ -64,7 +74,7 @@ uint64_t stored_mirror_size(sql::Connection& db) {
 class MirrorAppender {
  public:
   MirrorAppender(sql::Connection& db, uint32_t block_size)
-      : db_(db), block_size_(block_size), size_(stored_mirror_size(db)) {
+      : db_(db), block_size_(block_size), size_(stored_mirror_size(db)), pending_possible_(any_pending(db)) {
     OPSYNC_CHECK(block_size_ > 0);
     const uint64_t block_start = size_ - size_ % block_size_;
     if (block_start > 0) {
@@ -84,6 +94,10 @@ class MirrorAppender {
   }
 
   uint64_t size() const { return size_; }
+  // False when the pending table was empty as this transaction began: nothing can be
+  // acknowledged and no claim can be wrong, so appends skip those lookups (the common case of a
+  // device catching up, and all of a bootstrap). Appending never adds pending rows.
+  bool pending_possible() const { return pending_possible_; }
 
   // Puts an operation at `seq`. The mirror is a dense prefix of the server's log (spec 9): an
   // append anywhere but directly after its end is a bug in the caller's bookkeeping.
@@ -108,7 +122,8 @@ class MirrorAppender {
         .run();
     // The position is now known: any other claim on it, from an earlier upload answer, was
     // wrong (the server changed its mind or lied); that operation goes back to the upload queue.
-    db_.prepare(
+    if (pending_possible_)
+      db_.prepare(
            "UPDATE pending SET state = 0, accepted_seq = NULL "
            "WHERE state = 1 AND accepted_seq = ?")
         .bind(1, seq)
@@ -136,6 +151,7 @@ class MirrorAppender {
   uint64_t size_;
   Hash previous_block_hash_;      // prefix hash at the end of the last complete block (zeros)
   std::vector<Hash> open_block_;  // op hashes of the incomplete last block
+  bool pending_possible_;
 };
 
 std::vector<PendingOp> read_pending(sql::Statement& s) {
@@ -220,7 +236,7 @@ Result<PageOutcome> LocalStore::apply_page(uint64_t after_seq, std::span<const P
       // an id listed twice in one page is caught like any other repeat.
       Result<PageVerdict> verdict =
           classify_page(mirror.size(), std::span(&entry.op, 1), std::span(&hashes[i], 1),
-                        [&](const OpId& id) { return locate(db, id).held(); });
+                        [&](const OpId& id) { return locate(db, id, mirror.pending_possible()).held(); });
       if (!verdict.ok()) return at_page_index(verdict.error(), i);
       const uint64_t seq = entry.op.seq;
       if (!verdict->acknowledge.empty()) {

@@ -64,24 +64,11 @@ std::vector<FileRef> files_of(sql::Connection& db, const OpId& id) {
 bool apply_object_op(sql::Connection& db, const ObjectOp& op, const FaultPoint& fault) {
   const std::string& key = op.payload.key;
   OPSYNC_CHECK_MSG(!key.empty(), "an object operation without a key");
-  {
-    sql::Statement& held =
-        db.prepare("SELECT object_key, wall_ms, counter FROM object_ops WHERE id = ?");
-    held.bind(1, op.id);
-    if (held.step()) {
-      // Applying twice is applying once (LWW-010). The same id with another meaning would be two
-      // operations under one id, which the caller rules out by hash first (OP-021).
-      OPSYNC_CHECK_MSG(
-          held.text(0) == key && held.u64(1) == op.hlc.wall_ms && held.u32(2) == op.hlc.counter,
-          "an operation id applied twice with different contents");
-      held.reset();
-      return false;
-    }
-  }
   // A head unless an operation of the same key already names it (LWW-013: the superseding
-  // operation may have arrived first).
+  // operation may have arrived first). The unique id turns a repeat into an ignored insert, so a
+  // new operation costs one statement here, not a lookup and an insert.
   db.prepare(
-        "INSERT INTO object_ops (id, object_key, wall_ms, counter, type, is_head, value) "
+        "INSERT OR IGNORE INTO object_ops (id, object_key, wall_ms, counter, type, is_head, value) "
         "VALUES (?1, ?2, ?3, ?4, ?5, "
         "NOT EXISTS (SELECT 1 FROM object_bases WHERE object_key = ?2 AND base = ?1), ?6)")
       .bind(1, op.id)
@@ -91,6 +78,19 @@ bool apply_object_op(sql::Connection& db, const ObjectOp& op, const FaultPoint& 
       .bind(5, type_code(op.payload.type))
       .bind(6, ByteView(op.payload.value))
       .run();
+  if (db.changes() == 0) {
+    sql::Statement& held =
+        db.prepare("SELECT object_key, wall_ms, counter FROM object_ops WHERE id = ?");
+    held.bind(1, op.id);
+    OPSYNC_CHECK_MSG(held.step(), "an object insert was ignored without a row of that id");
+    // Applying twice is applying once (LWW-010). The same id with another meaning would be two
+    // operations under one id, which the caller rules out by hash first (OP-021).
+    OPSYNC_CHECK_MSG(
+        held.text(0) == key && held.u64(1) == op.hlc.wall_ms && held.u32(2) == op.hlc.counter,
+        "an operation id applied twice with different contents");
+    held.reset();
+    return false;
+  }
   if (fault) fault("apply:after_object_row");
 
   for (size_t i = 0; i < op.payload.bases.size(); ++i) {

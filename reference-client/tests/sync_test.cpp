@@ -138,6 +138,11 @@ BOOST_AUTO_TEST_CASE(a_new_device_joins_and_gets_everything_without_the_password
   auto b = w.join();
   const SyncReport report = b->sync_ok();
   BOOST_TEST(report.ops_applied == 300u);
+  // The directory holds plaintext and the data key: its owner's alone.
+  using std::filesystem::perms;
+  BOOST_CHECK((std::filesystem::status(b->dir()).permissions() & perms::all) == perms::owner_all);
+  BOOST_CHECK((std::filesystem::status(b->dir() / "device.json").permissions() & perms::all) ==
+              (perms::owner_read | perms::owner_write));
   require_converged({&w.owner, b.get()});
   // The key stays on the device: a reopened device reads and writes without secrets.
   b->reopen();
