@@ -436,6 +436,7 @@ int main(int argc, char** argv) {
                                   {"files_up", r.files_uploaded},
                                   {"files_down", r.files_downloaded},
                                   {"files_pending", r.files_pending},
+                                  {"files_deleted", r.files_deleted},
                                   {"chunks_up", r.chunks_uploaded},
                                   {"chunks_down", r.chunks_downloaded},
                                   {"conflicts", conflict_count},

@@ -151,7 +151,7 @@ struct FileJob {
 };
 
 struct SyncEngine::Impl {
-  enum class Phase { kInfo, kPrefix, kBlocks, kPages, kFileStatus, kFiles, kUpload, kDone };
+  enum class Phase { kInfo, kPrefix, kBlocks, kPages, kFileStatus, kFiles, kUpload, kCleanup, kDone };
 
   LocalStore& store;
   const Keyring& keys;
@@ -192,6 +192,7 @@ struct SyncEngine::Impl {
   std::deque<FileJob> file_jobs;
   std::set<FileId> files_reconciled;  // each at most once per pass
   bool final_file_pass = false;
+  std::vector<FileId> files_to_delete;  // FILE-022, after the final pass
 
   Impl(LocalStore& s, const Keyring& k, RandomSource& r, SyncOptions o)
       : store(s), keys(k), random(r), options(o) {
@@ -255,6 +256,9 @@ struct SyncEngine::Impl {
           break;
         case Phase::kUpload:
           plan_upload(now_ms);
+          break;
+        case Phase::kCleanup:
+          plan_cleanup();
           break;
         case Phase::kDone:
           take(store.record_sync_success(now_ms));
@@ -503,13 +507,35 @@ struct SyncEngine::Impl {
     }
     // The pass is over.
     if (final_file_pass) {
-      phase = Phase::kDone;
+      files_to_delete = take(store.unreferenced_files());
+      phase = Phase::kCleanup;
     } else {
       phase = Phase::kUpload;
     }
   }
 
   std::string file_target(const FileId& id) const { return base + "/files/" + to_base64url(id); }
+
+  // FILE-022: a file no head references any more loses its local copy and is deleted on the
+  // server. A device that still references it restores it (the kRestore rows of spec 11.4), so a
+  // concurrent reference survives within the retention time. The answer does not matter beyond
+  // transient failures (retried): absent, still uploading (another device's upload) or refused
+  // to a read-only token all leave nothing for this device to do.
+  void plan_cleanup() {
+    if (files_to_delete.empty()) {
+      phase = Phase::kDone;
+      return;
+    }
+    const FileId id = files_to_delete.back();
+    std::error_code ec;
+    std::filesystem::remove(store.file_path(id), ec);
+    std::filesystem::remove(store.partial_file_path(id), ec);
+    send({"DELETE", file_target(id), "", ""}, [this, id](const HttpResponse&, uint64_t) {
+      take(store.forget_file(id));
+      files_to_delete.pop_back();
+      ++report.files_deleted;
+    });
+  }
 
   void step_file(FileJob& job) {
     using Stage = FileJob::Stage;

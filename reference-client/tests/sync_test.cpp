@@ -415,6 +415,49 @@ BOOST_AUTO_TEST_CASE(a_file_the_server_lost_is_uploaded_again_despite_the_upload
   BOOST_TEST(b->sync_ok().files_downloaded == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(a_file_no_head_references_is_removed_here_and_on_the_server) {
+  Workspace w;
+  auto b = w.join();
+  const auto source = make_file(w.scratch.path() / "old.bin", 2000, 6);
+  Result<FileRef> ref = w.owner.device().attach("k", source, w.owner.now_ms(), w.owner.random());
+  BOOST_REQUIRE(ref.ok());
+  w.owner.sync_ok();
+  b->sync_ok();
+  BOOST_REQUIRE(std::filesystem::exists(b->device().store().file_path(ref->id)));
+  const std::string status_path = "/v1/workspaces/" + to_base64url(w.owner.device().store().binding().workspace_id) +
+                                  "/files/" + to_base64url(ref->id);
+  auto server_state = [&] {
+    httplib::Client client("127.0.0.1", w.server.port());
+    auto answer = client.Get(status_path, {{"Authorization", "Bearer " + w.owner.device().token()}});
+    BOOST_REQUIRE(answer);
+    return answer->status == 200 ? parse_message<FileStatus>(answer->body)->state : FileState::kAbsent;
+  };
+  BOOST_TEST(file_state_name(server_state()) == "committed");
+  // b writes the object again (keeping its file) while the owner deletes it: concurrent edits.
+  b->put("k", "b keeps it");
+  w.owner.remove("k");
+  // The owner's delete leaves the file referenced by no head it holds (FILE-022).
+  const SyncReport report = w.owner.sync_ok();
+  BOOST_TEST(report.files_deleted == 1u);
+  BOOST_TEST(!std::filesystem::exists(w.owner.device().store().file_path(ref->id)));
+  BOOST_TEST(file_state_name(server_state()) == "deleted");
+  // b still references it (its put is a head beside the delete): it restores it on the server.
+  const SyncReport restored = b->sync_ok();
+  BOOST_TEST(restored.files_deleted == 0u);
+  BOOST_TEST(b->conflicts("k") == 1u);
+  BOOST_TEST(std::filesystem::exists(b->device().store().file_path(ref->id)));
+  BOOST_TEST(file_state_name(server_state()) == "committed");
+  // The owner sees the conflict, so the file is referenced again there and comes back.
+  BOOST_TEST(w.owner.sync_ok().files_downloaded == 1u);
+  BOOST_TEST(std::filesystem::exists(w.owner.device().store().file_path(ref->id)));
+  // Once a write resolves the conflict without the file, both devices drop it.
+  w.owner.put("k", "resolved");  // keeps the winner's files: the delete won, so none
+  BOOST_TEST(w.owner.sync_ok().files_deleted == 1u);
+  BOOST_TEST(b->sync_ok().files_deleted == 1u);
+  BOOST_TEST(!std::filesystem::exists(b->device().store().file_path(ref->id)));
+  BOOST_TEST(file_state_name(server_state()) == "deleted");
+}
+
 BOOST_AUTO_TEST_CASE(a_file_nobody_uploaded_yet_is_pending_not_an_error) {
   Workspace w;
   auto b = w.join();

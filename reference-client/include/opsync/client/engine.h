@@ -20,7 +20,8 @@
 //   5. Catch-up pages when acknowledgements landed beyond the mirror (step 6 of 9.1), and another
 //      upload round if a stale claim sent operations back to the queue.
 //   6. File reconciliation of every referenced file by the table of spec 11.4: resumable chunked
-//      uploads and downloads, one chunk in memory at a time (FILE-031, FILE-032).
+//      uploads and downloads, one chunk in memory at a time (FILE-031, FILE-032); then files no
+//      head references any more are deleted here and on the server (FILE-022).
 //
 // Every piece of progress is committed to the store as it happens, so a sync interrupted anywhere
 // (kill -9 included) resumes where it stopped: the next sync re-reads from the mirror's end, and
@@ -76,6 +77,7 @@ struct SyncReport {
   uint64_t files_uploaded = 0;    // committed by this sync
   uint64_t files_downloaded = 0;  // verified and stored by this sync
   uint64_t files_pending = 0;     // wait or missing (FILE-033)
+  uint64_t files_deleted = 0;     // no longer referenced: local copy removed, DELETE sent (FILE-022)
   uint64_t chunks_uploaded = 0;
   uint64_t chunks_downloaded = 0;
   uint64_t file_bytes_moved = 0;    // plaintext bytes of chunks moved either way
