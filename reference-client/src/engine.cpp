@@ -74,14 +74,15 @@ bool is_success(int status) { return status >= 200 && status < 300; }
 bool is_transient(int status) { return status >= 500; }
 
 // A file's chunk in plaintext, read from the device's copy (FILE-032: one chunk in memory).
-Bytes read_chunk(const std::filesystem::path& path, const FileRef& ref, uint32_t index) {
+// nullopt when the copy is gone or shorter than its reference says (someone removed or changed
+// it): the upload cannot finish.
+std::optional<Bytes> read_chunk(const std::filesystem::path& path, const FileRef& ref, uint32_t index) {
   const uint64_t size = chunk_plaintext_bytes(ref.size_bytes, ref.chunk_bytes, index);
   Bytes out(size);
   std::ifstream in(path, std::ios::binary);
   in.seekg(static_cast<std::streamoff>(uint64_t{index} * ref.chunk_bytes));
   in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(size));
-  if (!in || static_cast<uint64_t>(in.gcount()) != size)
-    fail(Code::kInternalError, "cannot read chunk " + std::to_string(index) + " of " + path.string());
+  if (!in || static_cast<uint64_t>(in.gcount()) != size) return std::nullopt;
   return out;
 }
 
@@ -193,6 +194,12 @@ struct SyncEngine::Impl {
   std::set<FileId> files_reconciled;  // each at most once per pass
   bool final_file_pass = false;
   std::vector<FileId> files_to_delete;  // FILE-022, after the final pass
+  std::set<FileId> pending_files;       // wait or missing, each counted once however many passes
+
+  void note_pending(const FileId& id) {
+    pending_files.insert(id);
+    report.files_pending = pending_files.size();
+  }
 
   Impl(LocalStore& s, const Keyring& k, RandomSource& r, SyncOptions o)
       : store(s), keys(k), random(r), options(o) {
@@ -569,7 +576,7 @@ struct SyncEngine::Impl {
           case FileAction::kMissing:
             take(store.set_pending(job.id, job.server_state == FileState::kUploading ? FilePending::kWait
                                                                                       : FilePending::kMissing));
-            ++report.files_pending;
+            note_pending(job.id);
             job.stage = Stage::kDone;
             return;
         }
@@ -602,7 +609,17 @@ struct SyncEngine::Impl {
           return step_file(job);
         }
         const uint32_t index = job.chunks.front();
-        const Bytes plaintext = read_chunk(store.file_path(job.id), ref, index);
+        const std::optional<Bytes> read = read_chunk(store.file_path(job.id), ref, index);
+        if (!read) {
+          // FILE-021's exception: the upload cannot finish, so the operations go ahead and every
+          // device (this one too) sees the file as missing until someone uploads it.
+          take(store.set_local_copy(job.id, false));
+          take(store.set_pending(job.id, FilePending::kMissing));
+          note_pending(job.id);
+          job.stage = Stage::kDone;
+          return;
+        }
+        const Bytes& plaintext = *read;
         const Bytes envelope = seal_chunk(keys.current().chunk_key, job.id, index, ref.chunk_count, plaintext, random);
         const uint64_t plaintext_bytes = plaintext.size();
         send({"PUT", file_target(job.id) + "/chunks/" + std::to_string(index), kOctets,
@@ -639,7 +656,7 @@ struct SyncEngine::Impl {
                    job.stage = FileJob::Stage::kCreate;
                  } else {
                    take(store.set_pending(job.id, FilePending::kMissing));
-                   ++report.files_pending;
+                   note_pending(job.id);
                    job.stage = FileJob::Stage::kDone;
                  }
                  return;
@@ -662,7 +679,7 @@ struct SyncEngine::Impl {
              [this, &job, index](const HttpResponse& r, uint64_t) {
                if (r.status == 409 || r.status == 404) {  // no longer committed: next sync
                  take(store.set_pending(job.id, FilePending::kWait));
-                 ++report.files_pending;
+                 note_pending(job.id);
                  job.stage = FileJob::Stage::kDone;
                  return;
                }

@@ -458,6 +458,27 @@ BOOST_AUTO_TEST_CASE(a_file_no_head_references_is_removed_here_and_on_the_server
   BOOST_TEST(file_state_name(server_state()) == "deleted");
 }
 
+BOOST_AUTO_TEST_CASE(a_file_whose_copy_was_lost_before_upload_does_not_hold_back_the_edits) {
+  Workspace w;
+  auto b = w.join();
+  const auto source = make_file(w.scratch.path() / "gone.bin", 3000, 7);
+  Result<FileRef> ref = w.owner.device().attach("k", source, w.owner.now_ms(), w.owner.random());
+  BOOST_REQUIRE(ref.ok());
+  w.owner.put("other", "edit");
+  std::filesystem::remove(w.owner.device().store().file_path(ref->id));  // the user deleted it
+  // FILE-021's exception: the upload cannot finish, so the operations go ahead anyway.
+  const SyncReport report = w.owner.sync_ok();
+  BOOST_TEST(report.ops_uploaded == 2u);
+  BOOST_TEST(report.files_uploaded == 0u);
+  BOOST_TEST(report.files_pending == 1u);
+  const SyncReport seen = b->sync_ok();
+  BOOST_TEST(seen.ops_applied == 2u);
+  BOOST_TEST(seen.files_pending == 1u);  // missing everywhere until someone uploads it
+  Result<std::vector<FileRef>> missing = b->device().export_files("k", w.scratch.path() / "out");
+  BOOST_REQUIRE(missing.ok());
+  BOOST_TEST(missing->size() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(a_file_nobody_uploaded_yet_is_pending_not_an_error) {
   Workspace w;
   auto b = w.join();
