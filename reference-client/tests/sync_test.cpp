@@ -435,6 +435,8 @@ BOOST_AUTO_TEST_CASE(a_file_no_head_references_is_removed_here_and_on_the_server
   BOOST_TEST(file_state_name(server_state()) == "committed");
   // b writes the object again (keeping its file) while the owner deletes it: concurrent edits.
   b->put("k", "b keeps it");
+  // A later millisecond: the delete is the greater head, so the key is absent where both are seen.
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
   w.owner.remove("k");
   // The owner's delete leaves the file referenced by no head it holds (FILE-022).
   const SyncReport report = w.owner.sync_ok();
@@ -451,7 +453,8 @@ BOOST_AUTO_TEST_CASE(a_file_no_head_references_is_removed_here_and_on_the_server
   BOOST_TEST(w.owner.sync_ok().files_downloaded == 1u);
   BOOST_TEST(std::filesystem::exists(w.owner.device().store().file_path(ref->id)));
   // Once a write resolves the conflict without the file, both devices drop it.
-  w.owner.put("k", "resolved");  // keeps the winner's files: the delete won, so none
+  BOOST_REQUIRE(w.owner.get("k") == kAbsent);  // the delete won
+  w.owner.put("k", "resolved");  // a put keeps the winner's files: the delete has none
   BOOST_TEST(w.owner.sync_ok().files_deleted == 1u);
   BOOST_TEST(b->sync_ok().files_deleted == 1u);
   BOOST_TEST(!std::filesystem::exists(b->device().store().file_path(ref->id)));
