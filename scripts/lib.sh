@@ -55,3 +55,8 @@ opsync_build() {
   opsync_log "building $name${targets:+ (${targets[*]})}"
   cmake --build "$dir" ${targets:+--target "${targets[@]}"}
 }
+
+# The libFuzzer build (reference-server/fuzz/README.md): clang, and only the fuzz targets.
+opsync_build_fuzz() {
+  CC=clang-14 CXX=clang++-14 opsync_build fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOPSYNC_FUZZ=ON -- opsync_core_fuzz
+}
