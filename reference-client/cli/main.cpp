@@ -78,13 +78,8 @@ std::string hlc_text(const Hlc& hlc) { return std::to_string(hlc.wall_ms) + "." 
 // A value shown as text when it is UTF-8, else as base64url.
 nlohmann::json value_json(const Bytes& value) {
   const std::string text(value.begin(), value.end());
-  try {
-    nlohmann::json probe = text;
-    (void)probe.dump();
-    return {{"value", text}};
-  } catch (const nlohmann::json::exception&) {
-    return {{"value_base64url", to_base64url(value)}};
-  }
+  if (is_valid_utf8(text)) return {{"value", text}};
+  return {{"value_base64url", to_base64url(value)}};
 }
 
 nlohmann::json files_json(const std::vector<FileRef>& files) {

@@ -92,6 +92,19 @@ Result<M> call(Transport& transport, const HttpRequest& request, const std::stri
   return parsed;
 }
 
+// The workspace's key records, and among them the one this client writes (kNotFound without it).
+struct KeyRecords {
+  std::vector<KeyRecord> all;
+  KeyRecord own;
+};
+Result<KeyRecords> read_key_records(Transport& transport, const std::string& base, const std::string& token) {
+  Result<KeyListResponse> keys = call<KeyListResponse>(transport, {"GET", base + "/keys", "", ""}, token);
+  if (!keys.ok()) return keys.error();
+  for (const KeyRecord& k : keys->keys)
+    if (k.key_id == kKeyId) return KeyRecords{keys->keys, k};
+  return Error(Code::kNotFound, "the workspace has no key record yet");
+}
+
 Keyring keyring_of(const SecretKey& data_key) {
   Keyring keys;
   keys.current_key_id = kKeyId;
@@ -155,12 +168,9 @@ Status Device::join(const std::filesystem::path& dir, const JoinRequest& request
   Result<InfoResponse> info = call<InfoResponse>(transport, {"GET", "/v1/info", "", "", false}, "");
   if (!info.ok()) return info.error();
   const std::string base = workspace_path(request.workspace_id);
-  Result<KeyListResponse> keys = call<KeyListResponse>(transport, {"GET", base + "/keys", "", ""}, request.token);
-  if (!keys.ok()) return keys.error();
-  const KeyRecord* record = nullptr;
-  for (const KeyRecord& k : keys->keys)
-    if (k.key_id == kKeyId) record = &k;
-  if (!record) return Error(Code::kNotFound, "the workspace has no key record yet");
+  Result<KeyRecords> records = read_key_records(transport, base, request.token);
+  if (!records.ok()) return records.error();
+  const KeyRecord* record = &records->own;
   const SecretKey kek = derive_kek(request.password, request.passphrase, record->kdf.iterations);
   Result<SecretKey> data_key = unwrap_data_key(kek, record->wrapped_key, request.workspace_id, kKeyId);
   if (!data_key.ok())
@@ -175,7 +185,7 @@ Status Device::join(const std::filesystem::path& dir, const JoinRequest& request
   WorkspaceBinding binding{request.server_url, request.workspace_id, random.id(), blocks->block_size};
   Result<std::unique_ptr<LocalStore>> store = LocalStore::create(dir, binding, request.token, store_options);
   if (!store.ok()) return store.error();
-  return (*store)->put_key_records(keys->keys);
+  return (*store)->put_key_records(records->all);
 }
 
 Result<std::unique_ptr<Device>> Device::open(const std::filesystem::path& dir, const StoreOptions& store_options) {
@@ -328,12 +338,9 @@ Status Device::change_password(const std::string& old_password, const std::strin
                                uint32_t kdf_iterations) {
   const WorkspaceId& workspace = store_->binding().workspace_id;
   const std::string base = workspace_path(workspace);
-  Result<KeyListResponse> keys = call<KeyListResponse>(transport, {"GET", base + "/keys", "", ""}, token());
-  if (!keys.ok()) return keys.error();
-  const KeyRecord* record = nullptr;
-  for (const KeyRecord& k : keys->keys)
-    if (k.key_id == kKeyId) record = &k;
-  if (!record) return Error(Code::kNotFound, "the workspace has no key record");
+  Result<KeyRecords> records = read_key_records(transport, base, token());
+  if (!records.ok()) return records.error();
+  const KeyRecord* record = &records->own;
   Result<SecretKey> data_key =
       unwrap_data_key(derive_kek(old_password, passphrase, record->kdf.iterations), record->wrapped_key, workspace, kKeyId);
   if (!data_key.ok()) return Error(Code::kWrongPassword, "the current password or the passphrase is wrong");

@@ -191,7 +191,6 @@ struct SyncEngine::Impl {
   std::deque<FileId> files_to_query;               // for POST /file-status
   std::map<FileId, FileState> server_file_states;  // answers of this sync (FILE-030)
   std::deque<FileJob> file_jobs;
-  std::set<FileId> files_reconciled;  // each at most once per pass
   bool final_file_pass = false;
   std::vector<FileId> files_to_delete;  // FILE-022, after the final pass
   std::set<FileId> pending_files;       // wait or missing, each counted once however many passes
@@ -246,7 +245,7 @@ struct SyncEngine::Impl {
     for (int guard = 0; guard < 64 && !request && !finished; ++guard) {
       switch (phase) {
         case Phase::kInfo:
-          send({"GET", "/v1/info", "", "", false}, [this](const HttpResponse& r, uint64_t t) { on_info(r, t); });
+          send({"GET", "/v1/info", "", "", false}, [this](const HttpResponse& r, uint64_t) { on_info(r); });
           break;
         case Phase::kPrefix:
           send_prefix_check();
@@ -259,10 +258,10 @@ struct SyncEngine::Impl {
           break;
         case Phase::kFileStatus:
         case Phase::kFiles:
-          plan_files(now_ms);
+          plan_files();
           break;
         case Phase::kUpload:
-          plan_upload(now_ms);
+          plan_upload();
           break;
         case Phase::kCleanup:
           plan_cleanup();
@@ -277,13 +276,12 @@ struct SyncEngine::Impl {
     OPSYNC_CHECK_MSG(request || finished, "the sync engine planned nothing");
   }
 
-  void on_info(const HttpResponse& response, uint64_t now_ms) {
+  void on_info(const HttpResponse& response) {
     const InfoResponse info = parse_or_fail<InfoResponse>(response, "info");
     if (std::find(info.versions.begin(), info.versions.end(), 1u) == info.versions.end())
       fail(Code::kUnsupportedVersion, "the server does not speak protocol version 1 (VER-002)");
     limits = info.limits;
     report.max_clock_skew_ms = info.max_clock_skew_ms;
-    (void)now_ms;
     take(store.set_clock_offset_ms(offset_ms));
     phase = Phase::kPrefix;
   }
@@ -405,8 +403,7 @@ struct SyncEngine::Impl {
 
   // ---- uploads (step 5) ----------------------------------------------------------------------
 
-  void plan_upload(uint64_t now_ms) {
-    (void)now_ms;
+  void plan_upload() {
     // Batches within the server's limits: operations and an estimate of the body's size.
     const size_t batch_max = static_cast<size_t>(std::max<uint64_t>(1, limits.batch_ops_max));
     std::vector<PendingOp> pending = take(store.ops_to_upload(batch_max));
@@ -466,7 +463,6 @@ struct SyncEngine::Impl {
     files_before_upload_done = files_before_upload_done || own_uploads_only;
     final_file_pass = !own_uploads_only;
     file_jobs.clear();
-    files_reconciled.clear();
     std::vector<FileId> ids = take(store.referenced_files());
     for (const FileId& id : ids) {
       std::optional<LocalFile> local = take(store.file(id));
@@ -481,8 +477,7 @@ struct SyncEngine::Impl {
     phase = Phase::kFileStatus;
   }
 
-  void plan_files(uint64_t now_ms) {
-    (void)now_ms;
+  void plan_files() {
     // First the states of every file of the pass that this sync has not asked about.
     while (!files_to_query.empty() && server_file_states.count(files_to_query.front())) files_to_query.pop_front();
     if (phase == Phase::kFileStatus && !files_to_query.empty()) {

@@ -18,19 +18,6 @@ using namespace opsync::server::testing;
 
 namespace {
 
-std::vector<SequencedOp> read_all(Http& http, const Workspace& ws) {
-  std::vector<SequencedOp> all;
-  uint64_t after = 0;
-  for (int pages = 0; pages < 100000; ++pages) {
-    HttpAnswer answer = http.get(ws.path("/ops?after_seq=" + std::to_string(after)), ws.owner_token);
-    BOOST_REQUIRE_EQUAL(answer.status, 200);
-    OpsPageResponse page = answer.as<OpsPageResponse>();
-    for (SequencedOp& op : page.ops) all.push_back(std::move(op));
-    if (!page.next_after_seq) break;
-    after = *page.next_after_seq;
-  }
-  return all;
-}
 
 // A self-signed P-256 certificate for 127.0.0.1, written as PEM files into `dir`.
 void make_certificate(const std::string& dir, std::string& cert_path, std::string& key_path) {

@@ -242,4 +242,20 @@ inline WireOp make_op(RandomSource& random, uint64_t now_ms, size_t payload_byte
   return op;
 }
 
+// Every operation of the workspace, read page by page with the given page size.
+inline std::vector<SequencedOp> read_all(Http& http, const Workspace& ws, size_t limit = 1000) {
+  std::vector<SequencedOp> all;
+  uint64_t after = 0;
+  for (int pages = 0; pages < 100000; ++pages) {
+    HttpAnswer answer = http.get(ws.path("/ops?after_seq=" + std::to_string(after) + "&limit=" + std::to_string(limit)),
+                                 ws.owner_token);
+    BOOST_REQUIRE_EQUAL(answer.status, 200);
+    OpsPageResponse page = answer.as<OpsPageResponse>();
+    for (SequencedOp& op : page.ops) all.push_back(std::move(op));
+    if (!page.next_after_seq) break;
+    after = *page.next_after_seq;
+  }
+  return all;
+}
+
 }  // namespace opsync::server::testing
