@@ -49,6 +49,32 @@ Hash prefix_hash(std::span<const Hash> block_hashes, std::span<const Hash> op_ha
   return chain_block(previous, op_hashes.subspan(block_start, s - block_start));
 }
 
+PrefixChainer::PrefixChainer(uint32_t block_size, const Hash& last_block_hash,
+                             std::span<const Hash> open_block)
+    : block_size_(block_size) {
+  OPSYNC_CHECK(block_size_ > 0);
+  OPSYNC_CHECK_MSG(open_block.size() < block_size_, "an open block must be incomplete");
+  this->open_block(last_block_hash);
+  hasher_.update(open_block.data(), open_block.size() * sizeof(Hash));
+  open_count_ = static_cast<uint32_t>(open_block.size());
+}
+
+void PrefixChainer::open_block(const Hash& previous_block_hash) {
+  hasher_.update(kBlockTag, kBlockTagBytes);
+  hasher_.update(previous_block_hash.view());
+  open_count_ = 0;
+}
+
+Hash PrefixChainer::append(const Hash& op_hash) {
+  hasher_.update(op_hash.view());
+  ++open_count_;
+  if (open_count_ < block_size_) return hasher_.digest();
+  // The block is complete: its hash is the prefix hash here and the start of the next block.
+  const Hash block_hash = hasher_.finish();
+  open_block(block_hash);
+  return block_hash;
+}
+
 BlockChainer::BlockChainer(uint32_t block_size) : block_size_(block_size) {
   OPSYNC_CHECK(block_size > 0);
   open_block_.reserve(block_size);

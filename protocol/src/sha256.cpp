@@ -43,6 +43,14 @@ Hash Sha256::finish() {
   return out;
 }
 
+Hash Sha256::digest() const {
+  // Finishing consumes a context, so finish a copy. One scratch context per thread, reused.
+  thread_local Sha256 scratch;
+  auto* copy = static_cast<EVP_MD_CTX*>(scratch.ctx_);
+  OPSYNC_CHECK(EVP_MD_CTX_copy_ex(copy, static_cast<const EVP_MD_CTX*>(ctx_)) == 1);
+  return scratch.finish();
+}
+
 Hash sha256(ByteView bytes) {
   Sha256 hasher;
   return hasher.update(bytes).finish();

@@ -104,6 +104,31 @@ BOOST_AUTO_TEST_CASE(incremental_chainer_matches_batch_computation) {
   BOOST_TEST(chainer.length() == 23u);
 }
 
+BOOST_AUTO_TEST_CASE(prefix_chainer_matches_the_spec_formula_from_any_resume_point) {
+  // A device resumes appending after a restart with the last block hash and its open block: every
+  // resume point and every position after it must give the formula's prefix hash.
+  for (uint32_t n : {1u, 2u, 3u, 5u, 8u}) {
+    const std::vector<Hash> ops = random_hashes(19, 100 + n);
+    for (uint64_t resume = 0; resume <= ops.size(); ++resume) {
+      const uint64_t block_start = resume - resume % n;
+      PrefixChainer chainer(n, spec_prefix_hash(ops, block_start, n),
+                            std::span(ops).subspan(block_start, resume - block_start));
+      for (uint64_t s = resume + 1; s <= ops.size(); ++s)
+        BOOST_TEST(chainer.append(ops[s - 1]) == spec_prefix_hash(ops, s, n),
+                   "n=" << n << " resume=" << resume << " s=" << s);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(digest_leaves_the_hasher_as_it_was) {
+  Sha256 hasher;
+  hasher.update(std::string_view("opsync"));
+  BOOST_TEST(hasher.digest() == sha256(std::string_view("opsync")));
+  hasher.update(std::string_view(" log"));
+  BOOST_TEST(hasher.digest() == sha256(std::string_view("opsync log")));
+  BOOST_TEST(hasher.finish() == sha256(std::string_view("opsync log")));
+}
+
 BOOST_AUTO_TEST_CASE(domain_tag_includes_the_zero_byte) {
   // Leaving out the zero byte after the tag is a plausible implementer's mistake: the
   // hash must differ from that variant.

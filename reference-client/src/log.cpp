@@ -69,29 +69,15 @@ uint64_t stored_mirror_size(sql::Connection& db) {
 }
 
 // Appends operations to the mirror inside one transaction, chaining prefix hashes as spec 7.4
-// defines them. It reads the open block's operation hashes once, so appending costs one
-// chain_block over at most block_size hashes per operation and never re-reads payloads.
+// defines them. It reads the open block's operation hashes once; after that an append costs one
+// hash update (PrefixChainer) and never re-reads payloads.
 class MirrorAppender {
  public:
   MirrorAppender(sql::Connection& db, uint32_t block_size)
-      : db_(db), block_size_(block_size), size_(stored_mirror_size(db)), pending_possible_(any_pending(db)) {
-    OPSYNC_CHECK(block_size_ > 0);
-    const uint64_t block_start = size_ - size_ % block_size_;
-    if (block_start > 0) {
-      sql::Statement& previous = db.prepare("SELECT prefix_hash FROM mirror WHERE seq = ?");
-      previous.bind(1, block_start);
-      OPSYNC_CHECK_MSG(previous.step(), "the mirror has a gap");
-      previous_block_hash_ = previous.fixed<32>(0);
-      previous.reset();
-    }
-    sql::Statement& open = db.prepare("SELECT seq, hash FROM mirror WHERE seq > ? ORDER BY seq");
-    open.bind(1, block_start);
-    while (open.step()) {
-      OPSYNC_CHECK_MSG(open.u64(0) == block_start + open_block_.size() + 1, "the mirror has a gap");
-      open_block_.push_back(open.fixed<32>(1));
-    }
-    OPSYNC_CHECK(open_block_.size() == size_ - block_start);
-  }
+      : db_(db),
+        size_(stored_mirror_size(db)),
+        chainer_(resume_chain(db, block_size, size_)),
+        pending_possible_(any_pending(db)) {}
 
   uint64_t size() const { return size_; }
   // False when the pending table was empty as this transaction began: nothing can be
@@ -103,12 +89,7 @@ class MirrorAppender {
   // append anywhere but directly after its end is a bug in the caller's bookkeeping.
   void append(uint64_t seq, const OpId& id, const Hash& hash, const Hlc& hlc, ByteView encoding) {
     OPSYNC_CHECK_MSG(seq == size_ + 1, "mirror append out of order: the mirror must stay dense");
-    open_block_.push_back(hash);
-    const Hash prefix = chain_block(previous_block_hash_, open_block_);
-    if (open_block_.size() == block_size_) {
-      previous_block_hash_ = prefix;
-      open_block_.clear();
-    }
+    const Hash prefix = chainer_.append(hash);
     db_.prepare(
            "INSERT INTO mirror (seq, id, hash, prefix_hash, wall_ms, counter, encoding) "
            "VALUES (?, ?, ?, ?, ?, ?, ?)")
@@ -146,11 +127,33 @@ class MirrorAppender {
   }
 
  private:
+  // Reads where the chain stands at the mirror's end: the last complete block's hash and the
+  // operation hashes of the open block.
+  static PrefixChainer resume_chain(sql::Connection& db, uint32_t block_size, uint64_t size) {
+    OPSYNC_CHECK(block_size > 0);
+    const uint64_t block_start = size - size % block_size;
+    Hash last_block_hash;  // zeros before the first block
+    if (block_start > 0) {
+      sql::Statement& previous = db.prepare("SELECT prefix_hash FROM mirror WHERE seq = ?");
+      previous.bind(1, block_start);
+      OPSYNC_CHECK_MSG(previous.step(), "the mirror has a gap");
+      last_block_hash = previous.fixed<32>(0);
+      previous.reset();
+    }
+    std::vector<Hash> open_block;
+    sql::Statement& open = db.prepare("SELECT seq, hash FROM mirror WHERE seq > ? ORDER BY seq");
+    open.bind(1, block_start);
+    while (open.step()) {
+      OPSYNC_CHECK_MSG(open.u64(0) == block_start + open_block.size() + 1, "the mirror has a gap");
+      open_block.push_back(open.fixed<32>(1));
+    }
+    OPSYNC_CHECK(open_block.size() == size - block_start);
+    return PrefixChainer(block_size, last_block_hash, open_block);
+  }
+
   sql::Connection& db_;
-  uint32_t block_size_;
   uint64_t size_;
-  Hash previous_block_hash_;      // prefix hash at the end of the last complete block (zeros)
-  std::vector<Hash> open_block_;  // op hashes of the incomplete last block
+  PrefixChainer chainer_;
   bool pending_possible_;
 };
 

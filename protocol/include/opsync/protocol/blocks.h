@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "opsync/protocol/bytes.h"
+#include "opsync/protocol/sha256.h"
 
 namespace opsync {
 
@@ -28,6 +29,26 @@ std::vector<Hash> compute_block_hashes(std::span<const Hash> op_hashes, uint32_t
 // Touches at most N - 1 operation hashes. REQUIRES: s <= op_hashes.size().
 Hash prefix_hash(std::span<const Hash> block_hashes, std::span<const Hash> op_hashes, uint64_t s,
                  uint32_t block_size);
+
+// Prefix hashes of consecutive positions as operations are appended (what a device stores beside
+// each operation of its mirror). Each append costs one hash update and one digest, not a rehash
+// of the open block: it keeps the hash state over the block so far.
+class PrefixChainer {
+ public:
+  // Resumes at the end of a log whose last complete block ends with `last_block_hash` (zeros when
+  // there is none) and whose open block holds `open_block` (fewer than block_size op hashes).
+  PrefixChainer(uint32_t block_size, const Hash& last_block_hash, std::span<const Hash> open_block);
+
+  // Appends one operation hash and returns prefix_hash of the new length.
+  Hash append(const Hash& op_hash);
+
+ private:
+  void open_block(const Hash& previous_block_hash);
+
+  uint32_t block_size_;
+  uint32_t open_count_ = 0;  // operation hashes fed since the last block boundary
+  Sha256 hasher_;            // tag, previous block hash and the open block's op hashes so far
+};
 
 // Builds block hashes incrementally as operations are appended (what a server keeps, LOG-032).
 class BlockChainer {

@@ -21,6 +21,9 @@ class Sha256 {
   Sha256& update(const void* data, size_t size);
   // Returns the digest and resets the hasher for the next message.
   Hash finish();
+  // The digest of what was fed so far, leaving the hasher as it was, so that a message can be
+  // extended after its digest is taken (prefix hashes, one per appended operation).
+  Hash digest() const;
 
  private:
   void* ctx_;  // EVP_MD_CTX, kept opaque so callers need no OpenSSL headers
