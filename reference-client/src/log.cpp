@@ -197,14 +197,15 @@ Status LocalStore::commit_local_edit(const LocalEdit& edit) {
                      "a local edit reuses a held operation id (OP-002)");
     OPSYNC_CHECK_MSG(edit.clock_after >= impl_->stored_hlc(), "the HLC state went backwards");
     db.prepare(
-          "INSERT INTO pending (id, place, state, hash, wall_ms, counter, encoding) "
-          "VALUES (?, ?, 0, ?, ?, ?, ?)")
+          "INSERT INTO pending (id, place, state, hash, wall_ms, counter, encoding, object_key) "
+          "VALUES (?, ?, 0, ?, ?, ?, ?, ?)")
         .bind(1, edit.op.id)
         .bind(2, kPlaceOutbox)
         .bind(3, hash)
         .bind(4, edit.op.hlc.wall_ms)
         .bind(5, edit.op.hlc.counter)
         .bind(6, ByteView(encoding))
+        .bind(7, std::string_view(edit.object.payload.key))
         .run();
     impl_->fault("local_edit:after_outbox");
     detail::apply_object_op(db, edit.object, impl_->options.fault_point);
@@ -384,13 +385,16 @@ Status LocalStore::restamp_outbox_op(const WireOp& restamped, const Hlc& clock_a
   const Hash hash = op_hash(restamped);
   return impl_->write([&]() -> Result<Done> {
     sql::Connection& db = *impl_->db;
-    sql::Statement& row = db.prepare("SELECT place, state, encoding FROM pending WHERE id = ?");
+    sql::Statement& row =
+        db.prepare("SELECT place, state, encoding, object_key FROM pending WHERE id = ?");
     row.bind(1, restamped.id);
     OPSYNC_CHECK_MSG(row.step(), "re-stamping an operation that is not pending");
     // HLC-022: only an operation nobody else has seen; a candidate was in the server's log.
     OPSYNC_CHECK_MSG(place_of(row.i64(0)) == Held::kOutbox && row.i64(1) == kStateToUpload,
                      "re-stamping an operation that is not waiting in the outbox");
     const WireOp before = decode_stored(row.blob(2));
+    OPSYNC_CHECK_MSG(!row.is_null(3), "an outbox operation without its object key");
+    const std::string key = row.text(3);
     row.reset();
     OPSYNC_CHECK_MSG(before.device_id == restamped.device_id && before.key_id == restamped.key_id,
                      "re-stamping changed the device or key id (HLC-021)");
@@ -401,7 +405,8 @@ Status LocalStore::restamp_outbox_op(const WireOp& restamped, const Hlc& clock_a
         .bind(4, ByteView(encoding))
         .bind(5, restamped.id)
         .run();
-    detail::restamp_object_op(db, restamped.id, restamped.hlc);
+    OPSYNC_CHECK_MSG(detail::restamp_object_op(db, key, restamped.id, restamped.hlc),
+                     "an outbox operation without its object row");
     // HLC-020 resets the clock, so it may move backwards here and only here.
     impl_->save_hlc(clock_after);
     return Done{};

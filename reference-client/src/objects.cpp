@@ -40,19 +40,20 @@ void refresh_key(sql::Connection& db, const std::string& key) {
       .run();
 }
 
-std::vector<OpId> bases_of(sql::Connection& db, const OpId& id) {
-  sql::Statement& s = db.prepare("SELECT base FROM object_bases WHERE op = ? ORDER BY position");
-  s.bind(1, id);
+std::vector<OpId> bases_of(sql::Connection& db, const std::string& key, const OpId& id) {
+  sql::Statement& s = db.prepare(
+      "SELECT base FROM object_bases WHERE object_key = ? AND op = ? ORDER BY position");
+  s.bind(1, std::string_view(key)).bind(2, id);
   std::vector<OpId> out;
   while (s.step()) out.push_back(s.fixed<16>(0));
   return out;
 }
 
-std::vector<FileRef> files_of(sql::Connection& db, const OpId& id) {
+std::vector<FileRef> files_of(sql::Connection& db, const std::string& key, const OpId& id) {
   sql::Statement& s = db.prepare(
       "SELECT file, name, size_bytes, chunk_bytes, chunk_count, sha256 FROM object_files "
-      "WHERE op = ? ORDER BY position");
-  s.bind(1, id);
+      "WHERE object_key = ? AND op = ? ORDER BY position");
+  s.bind(1, std::string_view(key)).bind(2, id);
   std::vector<FileRef> out;
   while (s.step())
     out.push_back(FileRef{s.fixed<16>(0), s.text(1), s.u64(2), s.u32(3), s.u32(4), s.fixed<32>(5)});
@@ -65,8 +66,8 @@ bool apply_object_op(sql::Connection& db, const ObjectOp& op, const FaultPoint& 
   const std::string& key = op.payload.key;
   OPSYNC_CHECK_MSG(!key.empty(), "an object operation without a key");
   // A head unless an operation of the same key already names it (LWW-013: the superseding
-  // operation may have arrived first). The unique id turns a repeat into an ignored insert, so a
-  // new operation costs one statement here, not a lookup and an insert.
+  // operation may have arrived first). The primary key turns a repeat into an ignored insert, so
+  // a new operation costs one statement here, not a lookup and an insert.
   db.prepare(
         "INSERT OR IGNORE INTO object_ops (id, object_key, wall_ms, counter, type, is_head, value) "
         "VALUES (?1, ?2, ?3, ?4, ?5, "
@@ -80,14 +81,13 @@ bool apply_object_op(sql::Connection& db, const ObjectOp& op, const FaultPoint& 
       .run();
   if (db.changes() == 0) {
     sql::Statement& held =
-        db.prepare("SELECT object_key, wall_ms, counter FROM object_ops WHERE id = ?");
-    held.bind(1, op.id);
+        db.prepare("SELECT wall_ms, counter FROM object_ops WHERE object_key = ? AND id = ?");
+    held.bind(1, std::string_view(key)).bind(2, op.id);
     OPSYNC_CHECK_MSG(held.step(), "an object insert was ignored without a row of that id");
     // Applying twice is applying once (LWW-010). The same id with another meaning would be two
     // operations under one id, which the caller rules out by hash first (OP-021).
-    OPSYNC_CHECK_MSG(
-        held.text(0) == key && held.u64(1) == op.hlc.wall_ms && held.u32(2) == op.hlc.counter,
-        "an operation id applied twice with different contents");
+    OPSYNC_CHECK_MSG(held.u64(0) == op.hlc.wall_ms && held.u32(1) == op.hlc.counter,
+                     "an operation id applied twice with different contents");
     held.reset();
     return false;
   }
@@ -103,9 +103,9 @@ bool apply_object_op(sql::Connection& db, const ObjectOp& op, const FaultPoint& 
         .bind(4, static_cast<uint64_t>(i))
         .run();
     // Only an operation of the same key loses its place as a head.
-    db.prepare("UPDATE object_ops SET is_head = 0 WHERE id = ? AND object_key = ? AND is_head = 1")
-        .bind(1, base)
-        .bind(2, std::string_view(key))
+    db.prepare("UPDATE object_ops SET is_head = 0 WHERE object_key = ? AND id = ? AND is_head = 1")
+        .bind(1, std::string_view(key))
+        .bind(2, base)
         .run();
   }
 
@@ -113,16 +113,17 @@ bool apply_object_op(sql::Connection& db, const ObjectOp& op, const FaultPoint& 
     const FileRef& ref = op.payload.files[i];
     db.prepare(
           "INSERT INTO object_files "
-          "(op, position, file, name, size_bytes, chunk_bytes, chunk_count, sha256) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-        .bind(1, op.id)
-        .bind(2, static_cast<uint64_t>(i))
-        .bind(3, ref.id)
-        .bind(4, std::string_view(ref.name))
-        .bind(5, ref.size_bytes)
-        .bind(6, ref.chunk_bytes)
-        .bind(7, ref.chunk_count)
-        .bind(8, ref.sha256)
+          "(object_key, op, position, file, name, size_bytes, chunk_bytes, chunk_count, sha256) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(1, std::string_view(key))
+        .bind(2, op.id)
+        .bind(3, static_cast<uint64_t>(i))
+        .bind(4, ref.id)
+        .bind(5, std::string_view(ref.name))
+        .bind(6, ref.size_bytes)
+        .bind(7, ref.chunk_bytes)
+        .bind(8, ref.chunk_count)
+        .bind(9, ref.sha256)
         .run();
     // The first reference seen describes the file: a file id names one immutable content.
     db.prepare(
@@ -141,17 +142,14 @@ bool apply_object_op(sql::Connection& db, const ObjectOp& op, const FaultPoint& 
   return true;
 }
 
-bool restamp_object_op(sql::Connection& db, const OpId& id, const Hlc& hlc) {
-  sql::Statement& held = db.prepare("SELECT object_key FROM object_ops WHERE id = ?");
-  held.bind(1, id);
-  if (!held.step()) return false;
-  const std::string key = held.text(0);
-  held.reset();
-  db.prepare("UPDATE object_ops SET wall_ms = ?, counter = ? WHERE id = ?")
+bool restamp_object_op(sql::Connection& db, const std::string& key, const OpId& id, const Hlc& hlc) {
+  db.prepare("UPDATE object_ops SET wall_ms = ?, counter = ? WHERE object_key = ? AND id = ?")
       .bind(1, hlc.wall_ms)
       .bind(2, hlc.counter)
-      .bind(3, id)
+      .bind(3, std::string_view(key))
+      .bind(4, id)
       .run();
+  if (db.changes() == 0) return false;
   // Heads do not depend on clocks, but which head wins does.
   refresh_key(db, key);
   return true;
@@ -174,8 +172,8 @@ ObjectView object_view(sql::Connection& db, const std::string& key) {
   }
   heads.reset();
   for (ObjectOp& op : view.heads) {
-    op.payload.bases = bases_of(db, op.id);
-    op.payload.files = files_of(db, op.id);
+    op.payload.bases = bases_of(db, key, op.id);
+    op.payload.files = files_of(db, key, op.id);
   }
   return view;
 }
@@ -208,7 +206,8 @@ std::vector<std::string> conflicted_keys(sql::Connection& db) {
 
 std::vector<FileId> referenced_files(sql::Connection& db) {
   sql::Statement& s = db.prepare(
-      "SELECT DISTINCT f.file FROM object_files f JOIN object_ops o ON o.id = f.op "
+      "SELECT DISTINCT f.file FROM object_files f "
+      "JOIN object_ops o ON o.object_key = f.object_key AND o.id = f.op "
       "WHERE o.is_head = 1 ORDER BY f.file");
   std::vector<FileId> out;
   while (s.step()) out.push_back(s.fixed<16>(0));
@@ -217,7 +216,8 @@ std::vector<FileId> referenced_files(sql::Connection& db) {
 
 bool is_file_referenced(sql::Connection& db, const FileId& id) {
   sql::Statement& s = db.prepare(
-      "SELECT 1 FROM object_files f JOIN object_ops o ON o.id = f.op "
+      "SELECT 1 FROM object_files f "
+      "JOIN object_ops o ON o.object_key = f.object_key AND o.id = f.op "
       "WHERE f.file = ? AND o.is_head = 1 LIMIT 1");
   s.bind(1, id);
   const bool referenced = s.step();

@@ -1,6 +1,7 @@
 // The object tables: spec 10.2 materialized in SQLite, inside the caller's transaction.
 //
-// Every applied operation is a row of object_ops; what it names in bases is a row of
+// Every applied operation is a row of object_ops, keyed by (object key, id) so that a new
+// operation lands beside its key's rows rather than on a random page; what it names in bases is a row of
 // object_bases per base, recorded under the naming operation's key (supersession is within a
 // key, as in protocol KeyState). `is_head` caches "no operation of this key names me in bases":
 // an operation's row starts as a head unless an already-held operation names it, and loses the
@@ -21,13 +22,15 @@ namespace opsync::client::detail {
 
 using FaultPoint = std::function<void(std::string_view)>;
 
-// Applies `op` once: returns false, changing nothing, when the operation is already held (its
-// key and clock must then match the held row). Records a files row for each file reference.
+// Applies `op` once: returns false, changing nothing, when the operation is already held under
+// its key (its clock must then match the held row). Records a files row for each file reference.
+// One id under two keys is two operations under one id, which the caller rules out by hash first
+// (OP-021).
 bool apply_object_op(sql::Connection& db, const ObjectOp& op, const FaultPoint& fault);
 
-// Moves a held operation to a new timestamp (re-stamping, HLC-020). Returns false if the
+// Moves a held operation of `key` to a new timestamp (re-stamping, HLC-020). Returns false if the
 // operation is not held.
-bool restamp_object_op(sql::Connection& db, const OpId& id, const Hlc& hlc);
+bool restamp_object_op(sql::Connection& db, const std::string& key, const OpId& id, const Hlc& hlc);
 
 ObjectView object_view(sql::Connection& db, const std::string& key);
 std::vector<OpId> head_ids(sql::Connection& db, const std::string& key, uint32_t limit);

@@ -146,6 +146,56 @@ CREATE TABLE file_chunks (
   PRIMARY KEY (file, direction, idx)
 ) WITHOUT ROWID;
 )sql",
+    R"sql(
+-- Version 2: the object tables are keyed by object key first. Operation ids are random, so an
+-- index on them puts every new operation on a random B-tree page, and a 1,000-operation page
+-- rewrote hundreds of pages per id index. Every lookup by id knows the key (supersession is
+-- within a key), so (object_key, id) serves them all.
+--
+-- The outbox (place 1) remembers each edit's key so that re-stamping (HLC-020) finds its object
+-- row; candidates leave it NULL (they are never re-stamped).
+ALTER TABLE pending ADD COLUMN object_key TEXT;
+UPDATE pending SET object_key = (SELECT o.object_key FROM object_ops o WHERE o.id = pending.id)
+  WHERE place = 1;
+CREATE TABLE object_ops_v2 (
+  object_key TEXT NOT NULL,
+  id BLOB NOT NULL,
+  wall_ms INTEGER NOT NULL,
+  counter INTEGER NOT NULL,
+  type INTEGER NOT NULL,
+  is_head INTEGER NOT NULL,
+  value BLOB NOT NULL,
+  PRIMARY KEY (object_key, id)
+) WITHOUT ROWID;
+INSERT INTO object_ops_v2 (object_key, id, wall_ms, counter, type, is_head, value)
+  SELECT object_key, id, wall_ms, counter, type, is_head, value FROM object_ops;
+CREATE TABLE object_files_v2 (
+  object_key TEXT NOT NULL,
+  op BLOB NOT NULL,
+  position INTEGER NOT NULL,
+  file BLOB NOT NULL,
+  name TEXT NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  chunk_bytes INTEGER NOT NULL,
+  chunk_count INTEGER NOT NULL,
+  sha256 BLOB NOT NULL,
+  PRIMARY KEY (object_key, op, position)
+) WITHOUT ROWID;
+INSERT INTO object_files_v2
+    (object_key, op, position, file, name, size_bytes, chunk_bytes, chunk_count, sha256)
+  SELECT o.object_key, f.op, f.position, f.file, f.name, f.size_bytes, f.chunk_bytes,
+         f.chunk_count, f.sha256
+  FROM object_files f JOIN object_ops o ON o.id = f.op;
+DROP TABLE object_ops;
+DROP TABLE object_files;
+ALTER TABLE object_ops_v2 RENAME TO object_ops;
+ALTER TABLE object_files_v2 RENAME TO object_files;
+CREATE INDEX object_heads ON object_ops (object_key, wall_ms DESC, counter DESC, id DESC)
+  WHERE is_head = 1;
+CREATE INDEX object_files_by_file ON object_files (file);
+DROP INDEX object_bases_by_op;
+CREATE INDEX object_bases_by_op ON object_bases (object_key, op, position);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -431,7 +481,8 @@ Result<std::vector<FileId>> LocalStore::unreferenced_files() {
   return impl_->read([&] {
     sql::Statement& s = impl_->db->prepare(
         "SELECT id FROM files WHERE id NOT IN (SELECT f.file FROM object_files f "
-        "JOIN object_ops o ON o.id = f.op WHERE o.is_head = 1) ORDER BY id");
+        "JOIN object_ops o ON o.object_key = f.object_key AND o.id = f.op WHERE o.is_head = 1) "
+        "ORDER BY id");
     std::vector<FileId> out;
     while (s.step()) out.push_back(s.fixed<16>(0));
     return out;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "client_test_support.h"
+#include "opsync/protocol/blocks.h"
 
 using namespace opsync;
 using namespace opsync::client;
@@ -281,6 +282,62 @@ BOOST_AUTO_TEST_CASE(a_committed_edit_survives_the_process_vanishing_right_after
   BOOST_TEST(must(store->lookup(edit.id)).where == Held::kOutbox);
   BOOST_TEST(must(store->list()) == std::vector<std::string>{"b"});
   BOOST_TEST(must(store->meta()).hlc == (Hlc{20, 0}));
+}
+
+// tests/data/store_v1.sql is device "a" of a two-device workspace as the version-1 client left
+// it: a file, bases, a deleted key, a conflicted key and one unsynced edit. Opening it migrates it
+// to the current schema, and everything a user or a sync reads must be as it was.
+BOOST_AUTO_TEST_CASE(a_version_1_store_migrates_with_everything_intact) {
+  TempDir dir;
+  std::ifstream dump_file(std::string(OPSYNC_CLIENT_TEST_DATA) + "/store_v1.sql");
+  BOOST_REQUIRE(dump_file);
+  const std::string dump((std::istreambuf_iterator<char>(dump_file)), {});
+  {
+    sqlite3* db = nullptr;
+    BOOST_REQUIRE(sqlite3_open((dir.path() / "state.sqlite3").c_str(), &db) == SQLITE_OK);
+    BOOST_REQUIRE(sqlite3_exec(db, dump.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = open_store(dir.path());
+
+  BOOST_TEST(must(store->list()) == (std::vector<std::string>{"color", "note", "photo", "size"}));
+  BOOST_TEST(must(store->conflicted_keys()) == std::vector<std::string>{"size"});
+  const ObjectView size = must(store->get("size"));
+  BOOST_REQUIRE(size.heads.size() == 2u);
+  BOOST_TEST(size.heads[0].payload.value == to_bytes("small"));
+  BOOST_TEST(size.heads[1].payload.value == to_bytes("large"));
+  // "yellow" was written after both concurrent colors were seen: it names both in bases.
+  const ObjectView color = must(store->get("color"));
+  BOOST_REQUIRE(color.heads.size() == 1u);
+  BOOST_TEST(color.heads[0].payload.value == to_bytes("yellow"));
+  BOOST_TEST(color.heads[0].payload.bases.size() == 2u);
+  const ObjectView shape = must(store->get("shape"));
+  BOOST_REQUIRE(shape.heads.size() == 1u);
+  BOOST_TEST((shape.heads[0].payload.type == OpType::kDelete));
+  const ObjectView photo = must(store->get("photo"));
+  BOOST_REQUIRE(photo.heads.size() == 1u);
+  BOOST_REQUIRE(photo.heads[0].payload.files.size() == 1u);
+  const FileRef& file = photo.heads[0].payload.files[0];
+  BOOST_TEST(file.name == "photo.bin");
+  BOOST_TEST(file.size_bytes == 200000u);
+  BOOST_TEST(must(store->referenced_files()) == std::vector<FileId>{file.id});
+  BOOST_TEST(must(store->unreferenced_files()).empty());
+
+  // The log: nine operations in the mirror with their prefix hashes, one edit waiting.
+  BOOST_TEST(must(store->mirror_size()) == 9u);
+  std::vector<Hash> mirror_hashes;
+  for (uint64_t seq = 1; seq <= 9; ++seq) mirror_hashes.push_back(op_hash(must(store->mirror_op(seq))->op));
+  BOOST_TEST(must(store->prefix_hash(9)) == prefix_hash(compute_block_hashes(mirror_hashes, 256),
+                                                        mirror_hashes, 9, 256));
+  const std::vector<PendingOp> outbox = must(store->ops_to_upload(10));
+  BOOST_REQUIRE(outbox.size() == 1u);
+
+  // The migrated outbox knows its key: re-stamping (HLC-020) moves the object row too.
+  WireOp restamped = outbox[0].op;
+  const Hlc before = must(store->get("note")).heads.at(0).hlc;
+  restamped.hlc = Hlc{before.wall_ms + 1000, 0};
+  must(store->restamp_outbox_op(restamped, restamped.hlc));
+  BOOST_TEST(must(store->get("note")).heads.at(0).hlc == restamped.hlc);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
