@@ -8,7 +8,7 @@ OPSYNC_BUILD_ROOT="${OPSYNC_BUILD_ROOT:-$OPSYNC_ROOT/build}"
 OPSYNC_PACKAGES=(
   cmake ninja-build g++ pkg-config ccache
   libboost-test-dev librapidcheck-dev libsqlite3-dev libssl-dev libcpp-httplib-dev
-  nlohmann-json3-dev libcli11-dev libbenchmark-dev
+  nlohmann-json3-dev libsimdjson-dev libcli11-dev libbenchmark-dev
   python3 python3-jsonschema
   clang-14 libclang-rt-14-dev
 )

@@ -4,6 +4,7 @@
 #include <array>
 #include <set>
 
+#include "fast_json.h"
 #include "json_reader.h"
 #include "opsync/protocol/limits.h"
 
@@ -816,8 +817,21 @@ ErrorBody ErrorBody::from_error(const Error& error) {
   return body;
 }
 
+// Messages read by the hundred thousand have a decoder that builds no DOM. It returns a message
+// only where the codec would return the same one, and declines everything else (fast_json.h).
+template <typename M>
+std::optional<M> decode_fast(std::string_view) {
+  return std::nullopt;
+}
+
+template <>
+std::optional<OpsPageResponse> decode_fast(std::string_view json_text) {
+  return fast_json::ops_page(json_text);
+}
+
 template <typename M>
 Result<M> parse_message(std::string_view json_text) {
+  if (std::optional<M> fast = decode_fast<M>(json_text)) return std::move(*fast);
   return parse_with_codec<M>(json_text, M::kIsRequest);
 }
 
@@ -855,10 +869,18 @@ OPSYNC_MESSAGE(FileStatusRequest)
 OPSYNC_MESSAGE(FileStatusResponse)
 #undef OPSYNC_MESSAGE
 
+Result<OpsPageResponse> fast_json::ops_page_generic(std::string_view text) {
+  return parse_with_codec<OpsPageResponse>(text, OpsPageResponse::kIsRequest);
+}
+
+Result<ObjectPayload> fast_json::payload_generic(std::string_view text) {
+  return parse_with_codec<ObjectPayload>(text, /*strict=*/true);
+}
+
 Result<ObjectPayload> parse_payload(ByteView plaintext) {
-  return parse_with_codec<ObjectPayload>(
-      std::string_view(reinterpret_cast<const char*>(plaintext.data()), plaintext.size()),
-      /*strict=*/true);
+  const std::string_view text(reinterpret_cast<const char*>(plaintext.data()), plaintext.size());
+  if (std::optional<ObjectPayload> fast = fast_json::payload(text)) return std::move(*fast);
+  return fast_json::payload_generic(text);
 }
 
 Bytes serialize_payload(const ObjectPayload& payload) {

@@ -735,50 +735,6 @@ bool is_parse_error(Code code) {
          code == Code::kInvalidField || code == Code::kUnsupportedFormat;
 }
 
-// A copy of `text` with one to three random byte edits: a flipped bit, an inserted or deleted
-// byte, or truncation. Inserted bytes are often JSON punctuation, so that edits change structure.
-// Mostly a single edit other than truncation, which leaves the rest of the message intact to be
-// checked.
-rc::Gen<std::string> gen_mutation_of(const std::string& text) {
-  const auto gen_byte = rc::gen::weightedOneOf<uint8_t>(
-      {{1, rc::gen::arbitrary<uint8_t>()},
-       {1, rc::gen::element<uint8_t>('"', '{', '}', '[', ']', ':', ',', '0', '9', '-', '.', 'e',
-                                     '\\', ' ', 'n')}});
-  using Edit = std::tuple<int, size_t, uint8_t>;  // kind, position, byte
-  const auto gen_kind = rc::gen::weightedElement<int>({{3, 0}, {3, 1}, {3, 2}, {1, 3}});
-  const auto gen_edit =
-      rc::gen::tuple(gen_kind, testing::gen_uniform<size_t>(0, text.size() + 1), gen_byte);
-  return rc::gen::map(rc::gen::mapcat(rc::gen::weightedElement<int>({{4, 1}, {2, 2}, {1, 3}}),
-                                      [gen_edit](int count) {
-                                        return rc::gen::container<std::vector<Edit>>(
-                                            static_cast<size_t>(count), gen_edit);
-                                      }),
-                      [text](const std::vector<Edit>& edits) {
-                        std::string out = text;
-                        for (const auto& [kind, position, byte] : edits) {
-                          const size_t at = out.empty() ? 0 : position % out.size();
-                          switch (kind) {
-                            case 0:
-                              if (!out.empty())
-                                out[at] = static_cast<char>(out[at] ^ (1 << (byte % 8)));
-                              break;
-                            case 1:
-                              out.insert(
-                                  out.begin() + static_cast<ptrdiff_t>(position % (out.size() + 1)),
-                                  static_cast<char>(byte));
-                              break;
-                            case 2:
-                              if (!out.empty()) out.erase(at, 1);
-                              break;
-                            default:
-                              out.resize(at);
-                              break;
-                          }
-                        }
-                        return out;
-                      });
-}
-
 // TRN-020..TRN-025: a damaged message either fails with one of the parse errors, naming the
 // member at fault for the member-level codes, or still parses: then every required member that
 // the damage left in place is really there (nothing was filled in by default), and the message's
@@ -788,7 +744,7 @@ void damaged_messages_parse_or_fail_cleanly() {
   const size_t type_index = *testing::gen_uniform<size_t>(0, kMessageTypeCount);
   visit_message_type(type_index, [&]<typename M>(std::type_identity<M>) {
     const Sample<M> s = sample<M>();
-    const std::string damaged = *gen_mutation_of(s.json);
+    const std::string damaged = *testing::gen_mutation_of(s.json);
     const Result<M> parsed = Parser::template parse<M>(damaged);
     if (parsed.ok()) {
       const Json original = Json::parse(s.json);
