@@ -75,25 +75,15 @@ Hash PrefixChainer::append(const Hash& op_hash) {
   return block_hash;
 }
 
-BlockChainer::BlockChainer(uint32_t block_size) : block_size_(block_size) {
-  OPSYNC_CHECK(block_size > 0);
-  open_block_.reserve(block_size);
-}
+BlockChainer::BlockChainer(uint32_t block_size)
+    : block_size_(block_size), prefixes_(block_size, Hash{}, {}) {}
 
 bool BlockChainer::append(const Hash& op_hash) {
-  open_block_.push_back(op_hash);
+  head_hash_ = prefixes_.append(op_hash);
   ++length_;
-  if (open_block_.size() < block_size_) return false;
-  const Hash previous = block_hashes_.empty() ? Hash{} : block_hashes_.back();
-  block_hashes_.push_back(chain_block(previous, open_block_));
-  open_block_.clear();
+  if (length_ % block_size_ != 0) return false;
+  block_hashes_.push_back(head_hash_);
   return true;
-}
-
-Hash BlockChainer::head_hash() const {
-  const Hash previous = block_hashes_.empty() ? Hash{} : block_hashes_.back();
-  if (open_block_.empty()) return previous;
-  return chain_block(previous, open_block_);
 }
 
 }  // namespace opsync

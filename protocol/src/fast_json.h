@@ -3,7 +3,7 @@
 // library.
 //
 // They are a shortcut, never a second opinion. Each accepts only a narrow, canonical form of its
-// message: known members, each once, in any order, with plain unescaped names. Whenever it returns
+// message: known members, each once, in any order. Whenever it returns
 // a message, the generic parser (parse_strict and the codecs in messages.cpp) returns the same
 // message for the same text; for anything else it returns nullopt and the caller runs the generic
 // parser, which accepts it or names the error. So errors and their codes come from one place, and

@@ -880,7 +880,7 @@ Result<ObjectPayload> fast_json::payload_generic(std::string_view text) {
 Result<ObjectPayload> parse_payload(ByteView plaintext) {
   const std::string_view text(reinterpret_cast<const char*>(plaintext.data()), plaintext.size());
   if (std::optional<ObjectPayload> fast = fast_json::payload(text)) return std::move(*fast);
-  return fast_json::payload_generic(text);
+  return parse_with_codec<ObjectPayload>(text, /*strict=*/true);
 }
 
 Bytes serialize_payload(const ObjectPayload& payload) {

@@ -60,6 +60,12 @@ std::vector<FileRef> files_of(sql::Connection& db, const std::string& key, const
   return out;
 }
 
+// The file references of head operations, `f` (what FILE-022 keeps), as the FROM and WHERE of a
+// query. A macro, so that each query stays one literal the statement cache can key on.
+#define HEAD_FILE_REFS                                                          \
+  "FROM object_files f JOIN object_ops o ON o.object_key = f.object_key AND " \
+  "o.id = f.op WHERE o.is_head = 1"
+
 }  // namespace
 
 bool apply_object_op(sql::Connection& db, const ObjectOp& op, const FaultPoint& fault) {
@@ -206,23 +212,28 @@ std::vector<std::string> conflicted_keys(sql::Connection& db) {
 
 std::vector<FileId> referenced_files(sql::Connection& db) {
   sql::Statement& s = db.prepare(
-      "SELECT DISTINCT f.file FROM object_files f "
-      "JOIN object_ops o ON o.object_key = f.object_key AND o.id = f.op "
-      "WHERE o.is_head = 1 ORDER BY f.file");
+      "SELECT DISTINCT f.file " HEAD_FILE_REFS " ORDER BY f.file");
+  std::vector<FileId> out;
+  while (s.step()) out.push_back(s.fixed<16>(0));
+  return out;
+}
+
+std::vector<FileId> unreferenced_files(sql::Connection& db) {
+  sql::Statement& s = db.prepare(
+      "SELECT id FROM files WHERE id NOT IN (SELECT f.file " HEAD_FILE_REFS ") ORDER BY id");
   std::vector<FileId> out;
   while (s.step()) out.push_back(s.fixed<16>(0));
   return out;
 }
 
 bool is_file_referenced(sql::Connection& db, const FileId& id) {
-  sql::Statement& s = db.prepare(
-      "SELECT 1 FROM object_files f "
-      "JOIN object_ops o ON o.object_key = f.object_key AND o.id = f.op "
-      "WHERE f.file = ? AND o.is_head = 1 LIMIT 1");
+  sql::Statement& s = db.prepare("SELECT 1 " HEAD_FILE_REFS " AND f.file = ? LIMIT 1");
   s.bind(1, id);
   const bool referenced = s.step();
   s.reset();
   return referenced;
 }
+
+#undef HEAD_FILE_REFS
 
 }  // namespace opsync::client::detail

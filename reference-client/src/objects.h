@@ -37,6 +37,8 @@ std::vector<OpId> head_ids(sql::Connection& db, const std::string& key, uint32_t
 std::vector<std::string> present_keys(sql::Connection& db);
 std::vector<std::string> conflicted_keys(sql::Connection& db);
 std::vector<FileId> referenced_files(sql::Connection& db);
+// Files the store knows that no head references (FILE-022).
+std::vector<FileId> unreferenced_files(sql::Connection& db);
 bool is_file_referenced(sql::Connection& db, const FileId& id);
 
 }  // namespace opsync::client::detail

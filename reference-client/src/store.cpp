@@ -478,15 +478,7 @@ Result<std::vector<FileId>> LocalStore::referenced_files() {
 }
 
 Result<std::vector<FileId>> LocalStore::unreferenced_files() {
-  return impl_->read([&] {
-    sql::Statement& s = impl_->db->prepare(
-        "SELECT id FROM files WHERE id NOT IN (SELECT f.file FROM object_files f "
-        "JOIN object_ops o ON o.object_key = f.object_key AND o.id = f.op WHERE o.is_head = 1) "
-        "ORDER BY id");
-    std::vector<FileId> out;
-    while (s.step()) out.push_back(s.fixed<16>(0));
-    return out;
-  });
+  return impl_->read([&] { return detail::unreferenced_files(*impl_->db); });
 }
 
 Result<std::optional<LocalFile>> LocalStore::file(const FileId& id) {

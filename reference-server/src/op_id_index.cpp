@@ -9,16 +9,15 @@ namespace {
 
 constexpr size_t kInitialSlots = 1024;  // a power of two
 
-// splitmix64's finalizer: a bijection that spreads every input bit over the output.
-uint64_t mix(uint64_t x) {
+}  // namespace
+
+uint64_t OpIdIndex::mix(uint64_t x) {
   x ^= x >> 30;
   x *= 0xbf58476d1ce4e5b9ULL;
   x ^= x >> 27;
   x *= 0x94d049bb133111ebULL;
   return x ^ (x >> 31);
 }
-
-}  // namespace
 
 OpIdIndex::OpIdIndex(uint64_t salt, size_t slots_max) : salt_(salt), slots_max_(slots_max) {}
 

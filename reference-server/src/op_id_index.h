@@ -45,6 +45,11 @@ class OpIdIndex {
 
   size_t slots() const { return slots_total_; }
 
+  // splitmix64's finalizer: a bijection that spreads every input bit over the output. A
+  // fingerprint is mix(mix(low ^ salt) ^ high ^ (salt << 1)) over the id's two 64-bit halves;
+  // public so that tests can build ids that share one.
+  static uint64_t mix(uint64_t x);
+
  private:
   struct Slot {
     uint64_t fingerprint = 0;  // 0: empty

@@ -29,14 +29,6 @@ std::vector<uint64_t> candidates(OpIdIndex& index, int64_t ws, const OpId& id) {
   return out;
 }
 
-// Mirrors OpIdIndex's fingerprint for salt 0, to build a second id with the same fingerprint.
-uint64_t mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 OpId id_of(uint64_t low, uint64_t high) {
   OpId id;
   std::memcpy(id.bytes.data(), &low, 8);
@@ -105,7 +97,8 @@ BOOST_AUTO_TEST_CASE(offers_every_id_sharing_a_fingerprint) {
   OpIdIndex index(0, 1024 * 1024);
   index.start(1);
   const OpId first = id_of(1, 2);
-  const OpId second = id_of(3, mix(1) ^ 2 ^ mix(3));  // the same inner value, so the same fingerprint
+  // Salt 0: the same inner value mix(low) ^ high, so the same fingerprint.
+  const OpId second = id_of(3, OpIdIndex::mix(1) ^ 2 ^ OpIdIndex::mix(3));
   BOOST_REQUIRE(first != second);
   index.add(1, first, 10);
   index.add(1, second, 11);

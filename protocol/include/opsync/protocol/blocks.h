@@ -50,7 +50,8 @@ class PrefixChainer {
   Sha256 hasher_;            // tag, previous block hash and the open block's op hashes so far
 };
 
-// Builds block hashes incrementally as operations are appended (what a server keeps, LOG-032).
+// Builds block hashes incrementally as operations are appended (what a server keeps, LOG-032),
+// with the prefix hash at the end, on a PrefixChainer.
 class BlockChainer {
  public:
   explicit BlockChainer(uint32_t block_size);
@@ -61,13 +62,14 @@ class BlockChainer {
   uint64_t length() const { return length_; }
   const std::vector<Hash>& block_hashes() const { return block_hashes_; }
   // prefix_hash(length()).
-  Hash head_hash() const;
+  Hash head_hash() const { return head_hash_; }
 
  private:
   uint32_t block_size_;
   uint64_t length_ = 0;
+  PrefixChainer prefixes_;
+  Hash head_hash_;  // zeros for the empty log
   std::vector<Hash> block_hashes_;
-  std::vector<Hash> open_block_;  // operation hashes of the incomplete last block
 };
 
 }  // namespace opsync
