@@ -196,6 +196,16 @@ BOOST_AUTO_TEST_CASE(duplicates_unknown_members_and_bad_text_are_left_to_the_cod
       "{\"v\":1,\"type\":\"delete\",\"key\":\"a\xff\",\"bases\":[]}";
   BOOST_TEST(!opsync::fast_json::payload(bad_utf8).has_value());
   BOOST_TEST(!opsync::fast_json::payload_generic(bad_utf8).ok());
+  // Escaped surrogates: a lone half is malformed to both; a pair is one character to both.
+  for (const std::string key : {R"(\udc00)", R"(\ud800)", R"(\ud800\u0041)"}) {
+    const std::string text = R"({"v":1,"type":"delete","key":")" + key + R"(","bases":[]})";
+    BOOST_TEST(!opsync::fast_json::payload(text).has_value(), key);
+    BOOST_TEST(opsync::fast_json::payload_generic(text).error().code == Code::kMalformedJson, key);
+  }
+  const std::string pair = R"({"v":1,"type":"delete","key":"\ud83d\ude00","bases":[]})";
+  const std::optional<ObjectPayload> quick_pair = opsync::fast_json::payload(pair);
+  BOOST_TEST((quick_pair.has_value() && quick_pair->key == "\xF0\x9F\x98\x80" &&
+              *quick_pair == opsync::fast_json::payload_generic(pair).value()));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
