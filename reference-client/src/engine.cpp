@@ -183,6 +183,16 @@ struct SyncEngine::Impl {
   uint64_t local_blocks_needed = 0;
   std::vector<Hash> server_blocks;
 
+  // A page that promised more, decoded and checked but not yet applied. The next page's request
+  // goes out first, so a driver can apply this one while that request travels (work()); the next
+  // answer or failure applies it first if the driver did not. The physical time of its arrival is
+  // kept with it, so when it is applied changes nothing the store ends up holding.
+  struct HeldPage {
+    OpsPageResponse page;
+    uint64_t physical_ms = 0;
+  };
+  std::optional<HeldPage> held_page;
+
   // Uploads.
   uint32_t upload_round = 0;
   bool files_before_upload_done = false;
@@ -290,7 +300,7 @@ struct SyncEngine::Impl {
 
   void send_prefix_check() {
     const uint64_t m = take(store.mirror_size());
-    send({"GET", base + "/ops?after_seq=" + std::to_string(m), "", ""},
+    send({"GET", ops_target(m), "", ""},
          [this, m](const HttpResponse& r, uint64_t t) {
            if (r.status == 409) {
              const Error error = error_from_response(r);
@@ -298,12 +308,12 @@ struct SyncEngine::Impl {
              fail(error);
            }
            if (!is_success(r.status)) fail(error_from_response(r));
-           const OpsPageResponse page = parse_or_fail<OpsPageResponse>(r, "ops page");
+           OpsPageResponse page = parse_or_fail<OpsPageResponse>(r, "ops page");
            if (page.after_seq != m) fail(Code::kProtocolError, "the page answers another after_seq");
            if (page.after_hash != take(store.prefix_hash(m))) return start_divergence_search();
            report.verified_prefix = m;
            phase = Phase::kPages;  // this answer is the first page
-           take_page(page, t);
+           take_page(std::move(page), t);
          });
   }
 
@@ -336,29 +346,53 @@ struct SyncEngine::Impl {
 
   // ---- pages of operations (step 4) --------------------------------------------------------------
 
+  std::string ops_target(uint64_t after_seq) const {
+    std::string target = base + "/ops?after_seq=" + std::to_string(after_seq);
+    if (options.page_ops_max != 0) target += "&limit=" + std::to_string(options.page_ops_max);
+    return target;
+  }
+
   void send_page_request() {
-    const uint64_t m = take(store.mirror_size());
-    send({"GET", base + "/ops?after_seq=" + std::to_string(m), "", ""}, [this, m](const HttpResponse& r, uint64_t t) {
+    // A held page ends where the mirror will end once it is applied: its seqs are checked to follow
+    // after_seq one by one when it is (SYNC-007), or the sync ends before this answer.
+    const uint64_t m = held_page ? held_page->page.after_seq + held_page->page.ops.size() : take(store.mirror_size());
+    send({"GET", ops_target(m), "", ""}, [this, m](const HttpResponse& r, uint64_t t) {
       if (!is_success(r.status)) {
         const Error error = error_from_response(r);
         // The server lost operations since the prefix check (a restore during the sync).
         if (error.code == Code::kAfterSeqBeyondHead) return start_divergence_search();
         fail(error);
       }
-      const OpsPageResponse page = parse_or_fail<OpsPageResponse>(r, "ops page");
+      OpsPageResponse page = parse_or_fail<OpsPageResponse>(r, "ops page");
       if (page.after_seq != m) fail(Code::kProtocolError, "the page answers another after_seq");
       if (page.after_hash != take(store.prefix_hash(m))) return start_divergence_search();
-      take_page(page, t);
+      take_page(std::move(page), t);
     });
   }
 
-  void take_page(const OpsPageResponse& page, uint64_t now_ms) {
+  void take_page(OpsPageResponse page, uint64_t now_ms) {
     // A page that promises more but holds nothing would have the engine ask the same forever.
     if (page.ops.empty() && page.next_after_seq)
       fail(Code::kProtocolError, "an empty page of operations with a next_after_seq");
+    OPSYNC_CHECK_MSG(!held_page, "a page arrived while another waits to be applied");
+    if (page.next_after_seq) {  // phase stays kPages: read on, and apply this one meanwhile
+      held_page = HeldPage{std::move(page), physical_ms(now_ms)};
+      return;
+    }
+    apply_page(page, physical_ms(now_ms));
+    after_pages();
+  }
+
+  void apply_held_page() {
+    if (!held_page) return;
+    const HeldPage held = std::move(*held_page);
+    held_page.reset();
+    apply_page(held.page, held.physical_ms);
+  }
+
+  void apply_page(const OpsPageResponse& page, uint64_t pt) {
     std::vector<PageOp> ops;
     ops.reserve(page.ops.size());
-    const uint64_t pt = physical_ms(now_ms);
     // Every operation is decrypted and its timestamp taken in (HLC-002), without asking the store
     // first which ones it holds: apply_page decides that in its own transaction and ignores the
     // meaning of operations it acknowledges (this device's own, whose timestamps the clock has
@@ -372,8 +406,6 @@ struct SyncEngine::Impl {
     report.ops_acknowledged += outcome.acknowledged.size();
     report.ops_unreadable += outcome.unreadable.size();
     for (const FileId& id : outcome.files_referenced) files_to_query.push_back(id);
-    if (page.next_after_seq) return;  // phase stays kPages: read on
-    after_pages();
   }
 
   std::optional<ObjectOp> decrypt(const WireOp& op) const {
@@ -775,9 +807,22 @@ struct SyncEngine::Impl {
     }
   }
 
+  // Work left by the last answer; a failure here ends the sync, and the answer to the request
+  // already sent is then ignored.
+  void work() {
+    if (finished) return;
+    try {
+      apply_held_page();
+    } catch (const SyncFailure& failure) {
+      finished = SyncFinished{failure.error};
+    }
+  }
+
   void answer(const HttpResponse& response, uint64_t now_ms) {
     OPSYNC_CHECK_MSG(awaiting_answer, "a response without a request");
     awaiting_answer = false;
+    work();
+    if (finished) return;
     try {
       observe_server_time(response, now_ms);
       if (is_transient(response.status)) return retry(now_ms, "the server answered " + std::to_string(response.status));
@@ -793,6 +838,8 @@ struct SyncEngine::Impl {
   void transport_failure(const std::string& what, uint64_t now_ms) {
     OPSYNC_CHECK_MSG(awaiting_answer, "a transport failure without a request");
     awaiting_answer = false;
+    work();
+    if (finished) return;
     retry(now_ms, what);
   }
 
@@ -814,6 +861,8 @@ void SyncEngine::on_response(const HttpResponse& response, uint64_t now_ms) { im
 void SyncEngine::on_transport_failure(const std::string& what, uint64_t now_ms) {
   impl_->transport_failure(what, now_ms);
 }
+bool SyncEngine::has_work() const { return impl_->held_page.has_value() && !impl_->finished; }
+void SyncEngine::work() { impl_->work(); }
 const SyncReport& SyncEngine::report() const { return impl_->report; }
 
 }  // namespace opsync::client

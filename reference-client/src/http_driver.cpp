@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <chrono>
+#include <future>
 #include <thread>
 
 namespace opsync::client {
@@ -84,7 +85,15 @@ SyncFinished run_sync(SyncEngine& engine, Transport& transport, const std::strin
       continue;
     }
     const HttpRequest& request = std::get<SendRequest>(step).request;
-    Result<HttpResponse> response = transport.exchange(request, token);
+    Result<HttpResponse> response = [&] {
+      if (!engine.has_work()) return transport.exchange(request, token);
+      // The engine's work (applying the page in hand) and the trip of the next request share
+      // nothing, so the request travels on its own thread meanwhile; the answer waits for both.
+      std::future<Result<HttpResponse>> answer =
+          std::async(std::launch::async, [&] { return transport.exchange(request, token); });
+      engine.work();
+      return answer.get();
+    }();
     if (response.ok()) {
       engine.on_response(*response, clock.now_ms());
     } else {

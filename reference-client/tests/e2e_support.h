@@ -194,6 +194,7 @@ class TestDevice {
     auto real = connect(device().store().binding().server_url);
     SyncOptions options;
     options.backoff_unit_ms = 5;  // backoff is SYNC-010's shape, in milliseconds to keep tests fast
+    options.page_ops_max = page_ops_max_;
     SyncEngine engine(device().store(), device().keys(), random_, options);
     DriverClock clock;
     clock.now_ms = [this] { return now_ms(); };
@@ -227,6 +228,8 @@ class TestDevice {
   RandomSource& random() { return random_; }
   const WireBytes& last_bytes() const { return last_bytes_; }
   void set_skew_ms(int64_t skew_ms) { skew_ms_ = skew_ms; }
+  // Pages this small make a sync read several, each applied while the next is fetched.
+  void set_page_ops_max(uint32_t ops) { page_ops_max_ = ops; }
 
   static std::unique_ptr<HttpTransport> connect(const std::string& url) {
     Result<std::unique_ptr<HttpTransport>> transport = HttpTransport::connect(url);
@@ -237,6 +240,7 @@ class TestDevice {
  private:
   std::filesystem::path dir_;
   int64_t skew_ms_;
+  uint32_t page_ops_max_ = 0;
   SystemRandom random_;
   std::unique_ptr<Device> device_;
   WireBytes last_bytes_;

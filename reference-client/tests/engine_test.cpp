@@ -1,10 +1,13 @@
 // The sync engine on its own, without a network: scripted responses and injected time show the
-// backoff of SYNC-010, the retry of the same request (SYNC-008), and that a malformed or
-// contradictory server answer ends the sync with an error instead of a loop or a bad write.
+// backoff of SYNC-010, the retry of the same request (SYNC-008), that a malformed or
+// contradictory server answer ends the sync with an error instead of a loop or a bad write, and
+// that a page is applied while the next one is requested, with the same result whenever the
+// driver lets that work happen.
 #include <boost/test/unit_test.hpp>
 
 #include "client_test_support.h"
 #include "opsync/client/engine.h"
+#include "opsync/protocol/blocks.h"
 #include "opsync/protocol/messages.h"
 
 using namespace opsync;
@@ -51,6 +54,48 @@ struct EngineFixture {
 const SendRequest& expect_send(const SyncStep& step) {
   BOOST_REQUIRE_MESSAGE(std::holds_alternative<SendRequest>(step), "expected a request");
   return std::get<SendRequest>(step);
+}
+
+// A server's log of sealed operations, one key each, served in pages as GET /ops answers them.
+struct ScriptedLog {
+  std::vector<SequencedOp> ops;
+  std::vector<Hash> op_hashes;
+
+  ScriptedLog(const EngineFixture& f, SeededRandom& random, uint64_t count) {
+    for (uint64_t seq = 1; seq <= count; ++seq) {
+      ObjectPayload payload;
+      payload.type = OpType::kPut;
+      payload.key = "k" + std::to_string(seq);
+      payload.value = to_bytes("v" + std::to_string(seq));
+      WireOp op;
+      op.id = random.id();
+      op.device_id = random.id();
+      op.hlc = Hlc{1'764'000'000'000, static_cast<uint32_t>(seq)};
+      op.key_id = 1;
+      seal_op_payload(f.keys.current().op_key, op, serialize_payload(payload), random);
+      op_hashes.push_back(op_hash(op));
+      ops.push_back(SequencedOp{seq, std::move(op)});
+    }
+  }
+
+  // The page after `after_seq` of at most `limit` operations.
+  std::string page(uint64_t after_seq, uint64_t limit, uint32_t block_size = 4) const {
+    OpsPageResponse page;
+    page.after_seq = after_seq;
+    page.head_seq = ops.size();
+    const std::vector<Hash> blocks = compute_block_hashes(op_hashes, block_size);
+    page.after_hash = prefix_hash(blocks, op_hashes, after_seq, block_size);
+    const uint64_t end = std::min<uint64_t>(ops.size(), after_seq + limit);
+    page.ops.assign(ops.begin() + static_cast<std::ptrdiff_t>(after_seq), ops.begin() + static_cast<std::ptrdiff_t>(end));
+    if (end < ops.size()) page.next_after_seq = end;
+    return serialize_message(page);
+  }
+};
+
+uint64_t after_seq_of(const HttpRequest& request) {
+  const size_t at = request.target.find("after_seq=");
+  BOOST_REQUIRE(at != std::string::npos);
+  return std::stoull(request.target.substr(at + 10));
 }
 
 }  // namespace
@@ -142,6 +187,93 @@ BOOST_AUTO_TEST_CASE(answers_that_break_the_spec_end_the_sync_with_an_error) {
   const SyncStep step = engine.next(1);
   BOOST_REQUIRE(std::holds_alternative<SyncFinished>(step));
   BOOST_TEST(std::get<SyncFinished>(step).error->code == Code::kTokenRevoked);
+}
+
+BOOST_AUTO_TEST_CASE(a_page_is_applied_while_the_next_one_is_requested) {
+  EngineFixture f;
+  SeededRandom random(7);
+  const ScriptedLog log(f, random, 10);
+  SyncOptions options;
+  options.page_ops_max = 4;
+  SyncEngine engine(*f.store, f.keys, f.random, options);
+  const uint64_t now = 1'764'000'000'000;
+  expect_send(engine.next(now));
+  engine.on_response(EngineFixture::json(200, EngineFixture::info_body()), now);
+  const HttpRequest first = expect_send(engine.next(now)).request;
+  BOOST_TEST(first.target.ends_with("/ops?after_seq=0&limit=4"));
+  BOOST_TEST(!engine.has_work());
+  engine.on_response(EngineFixture::json(200, log.page(0, 4)), now);
+
+  // The request for the second page is out before the first page touches the store.
+  const HttpRequest second = expect_send(engine.next(now)).request;
+  BOOST_TEST(after_seq_of(second) == 4u);
+  BOOST_TEST(engine.has_work());
+  BOOST_TEST(*f.store->mirror_size() == 0u);
+  engine.work();
+  BOOST_TEST(!engine.has_work());
+  BOOST_TEST(*f.store->mirror_size() == 4u);
+  BOOST_TEST(engine.report().ops_applied == 4u);
+  engine.on_response(EngineFixture::json(200, log.page(4, 4)), now);
+
+  // A driver that never calls work(): the next answer applies the held page first.
+  const HttpRequest third = expect_send(engine.next(now)).request;
+  BOOST_TEST(after_seq_of(third) == 8u);
+  BOOST_TEST(*f.store->mirror_size() == 4u);
+  engine.on_response(EngineFixture::json(200, log.page(8, 4)), now);
+  BOOST_TEST(!engine.has_work());  // the last page is applied at once: uploads depend on it
+  BOOST_TEST(*f.store->mirror_size() == 10u);
+  BOOST_TEST(*f.store->prefix_hash(10) == prefix_hash(compute_block_hashes(log.op_hashes, 4), log.op_hashes, 10, 4));
+  BOOST_TEST(engine.report().ops_applied == 10u);
+  BOOST_TEST(f.store->get("k10")->heads.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_held_page_is_applied_before_a_transport_failure_is_handled) {
+  EngineFixture f;
+  SeededRandom random(8);
+  const ScriptedLog log(f, random, 6);
+  SyncOptions options;
+  options.page_ops_max = 4;
+  SyncEngine engine(*f.store, f.keys, f.random, options);
+  const uint64_t now = 1'764'000'000'000;
+  expect_send(engine.next(now));
+  engine.on_response(EngineFixture::json(200, EngineFixture::info_body()), now);
+  expect_send(engine.next(now));
+  engine.on_response(EngineFixture::json(200, log.page(0, 4)), now);
+  const HttpRequest second = expect_send(engine.next(now)).request;
+  engine.on_transport_failure("connection reset", now);
+  BOOST_TEST(*f.store->mirror_size() == 4u);  // the progress is committed (SYNC-012)
+  BOOST_REQUIRE(std::holds_alternative<WaitUntil>(engine.next(now)));
+  const HttpRequest again = expect_send(engine.next(now + 1000)).request;
+  BOOST_TEST(again.target == second.target);
+  engine.on_response(EngineFixture::json(200, log.page(4, 4)), now + 1000);
+  BOOST_TEST(*f.store->mirror_size() == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(a_held_page_that_breaks_the_spec_ends_the_sync_and_the_next_answer_is_ignored) {
+  EngineFixture f;
+  SeededRandom random(9);
+  const ScriptedLog log(f, random, 8);
+  SyncOptions options;
+  options.page_ops_max = 4;
+  SyncEngine engine(*f.store, f.keys, f.random, options);
+  const uint64_t now = 1'764'000'000'000;
+  expect_send(engine.next(now));
+  engine.on_response(EngineFixture::json(200, EngineFixture::info_body()), now);
+  expect_send(engine.next(now));
+  // The first page skips seq 3 (SYNC-007): it decodes, so it is held, and fails when applied.
+  OpsPageResponse gap = parse_message<OpsPageResponse>(log.page(0, 4)).value();
+  gap.ops[2].seq = 4;
+  gap.ops[3].seq = 5;
+  engine.on_response(EngineFixture::json(200, serialize_message(gap)), now);
+  expect_send(engine.next(now));
+  engine.work();
+  BOOST_TEST(!engine.has_work());
+  engine.on_response(EngineFixture::json(200, log.page(4, 4)), now);
+  const SyncStep step = engine.next(now);
+  BOOST_REQUIRE(std::holds_alternative<SyncFinished>(step));
+  BOOST_REQUIRE(std::get<SyncFinished>(step).error.has_value());
+  BOOST_TEST(std::get<SyncFinished>(step).error->code == Code::kPageGap);
+  BOOST_TEST(*f.store->mirror_size() == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

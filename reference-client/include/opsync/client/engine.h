@@ -3,7 +3,8 @@
 //
 // A driver asks next(now_ms) for the next step: a request to send, a time to wait until (backoff
 // after a transport failure, SYNC-010), or the end. It answers every request with on_response() or
-// on_transport_failure(), passing the time again. The same engine runs behind cpp-httplib
+// on_transport_failure(), passing the time again. Between the two it may call work() to apply what
+// the previous answer brought while the request travels. The same engine runs behind cpp-httplib
 // (http_driver.h) and, in the simulator, over a simulated network with simulated time; with the
 // same responses, times and random source it makes the same requests.
 //
@@ -61,6 +62,9 @@ struct SyncOptions {
   // Upload rounds (each: upload everything pending, then catch up) before giving up; more are
   // needed only when clock_skew rejections or a restored server keep sending operations back.
   uint32_t upload_rounds_max = 8;
+  // Operations per page asked of the server (the `limit` of GET /ops); 0 leaves it to the server's
+  // page_ops_max. Small pages make every sync read several, which tests use.
+  uint32_t page_ops_max = 0;
 };
 
 // What a sync did, for the one-line summary and for tests.
@@ -111,6 +115,15 @@ class SyncEngine {
   SyncStep next(uint64_t now_ms);
   void on_response(const HttpResponse& response, uint64_t now_ms);
   void on_transport_failure(const std::string& what, uint64_t now_ms);
+
+  // Work the last answer left for later, so that it overlaps the next request's trip: applying a
+  // page of operations while the next page is fetched (spec 9.1 step 4). After next() returned
+  // SendRequest, a driver may call work() while that request is on its way, from its own thread
+  // (it touches the store, never the request or the transport); on_response() and
+  // on_transport_failure() do the work first when the driver did not. The store ends the same
+  // either way. If the work fails, the sync ends with that error and the answer is ignored.
+  bool has_work() const;
+  void work();
 
   const SyncReport& report() const;
 
