@@ -34,7 +34,7 @@ WireOp decode_stored(const Bytes& encoding) {
 
 // `pending_possible` false skips the pending table, for callers that know it is empty.
 OpLocation locate(sql::Connection& db, const OpId& id, bool pending_possible = true) {
-  sql::Statement& mirror = db.prepare("SELECT seq, hash FROM mirror WHERE id = ?");
+  sql::Statement& mirror = db.prepare(kMirrorRowById);
   mirror.bind(1, id);
   if (mirror.step()) {
     OpLocation found{Held::kMirror, mirror.fixed<32>(1), mirror.u64(0)};
@@ -446,9 +446,7 @@ Result<std::vector<RejectedOp>> LocalStore::rejected_ops() {
 
 Result<std::vector<UnreadableOp>> LocalStore::unreadable_ops() {
   return impl_->read([&] {
-    sql::Statement& s = impl_->db->prepare(
-        "SELECT u.id, u.key_id, m.seq FROM unreadable u LEFT JOIN mirror m ON m.id = u.id "
-        "ORDER BY m.seq IS NULL, m.seq, u.id");
+    sql::Statement& s = impl_->db->prepare(kUnreadableOps);
     std::vector<UnreadableOp> out;
     while (s.step())
       out.push_back(UnreadableOp{s.is_null(2) ? 0 : s.u64(2), s.fixed<16>(0), s.u32(1)});

@@ -14,32 +14,6 @@ OpType type_of(int64_t code) {
   return code == kTypePut ? OpType::kPut : OpType::kDelete;
 }
 
-// Recomputes the key's summary row from its heads: how many, and whether the greatest is a put.
-// A key without heads has no row (absent, and not conflicted).
-void refresh_key(sql::Connection& db, const std::string& key) {
-  sql::Statement& heads = db.prepare(
-      "SELECT type FROM object_ops WHERE object_key = ? AND is_head = 1 "
-      "ORDER BY wall_ms DESC, counter DESC, id DESC");
-  heads.bind(1, std::string_view(key));
-  uint64_t head_count = 0;
-  bool present = false;
-  while (heads.step()) {
-    if (head_count == 0) present = type_of(heads.i64(0)) == OpType::kPut;
-    ++head_count;
-  }
-  heads.reset();
-  if (head_count == 0) {
-    db.prepare("DELETE FROM object_keys WHERE object_key = ?").bind(1, std::string_view(key)).run();
-    return;
-  }
-  db.prepare(
-        "INSERT OR REPLACE INTO object_keys (object_key, head_count, present) VALUES (?, ?, ?)")
-      .bind(1, std::string_view(key))
-      .bind(2, head_count)
-      .bind(3, int64_t{present})
-      .run();
-}
-
 std::vector<OpId> bases_of(sql::Connection& db, const std::string& key, const OpId& id) {
   sql::Statement& s = db.prepare(
       "SELECT base FROM object_bases WHERE object_key = ? AND op = ? ORDER BY position");
@@ -144,7 +118,6 @@ bool apply_object_op(sql::Connection& db, const ObjectOp& op, const FaultPoint& 
         .bind(6, ref.sha256)
         .run();
   }
-  refresh_key(db, key);
   return true;
 }
 
@@ -155,10 +128,8 @@ bool restamp_object_op(sql::Connection& db, const std::string& key, const OpId& 
       .bind(3, std::string_view(key))
       .bind(4, id)
       .run();
-  if (db.changes() == 0) return false;
-  // Heads do not depend on clocks, but which head wins does.
-  refresh_key(db, key);
-  return true;
+  // Heads do not depend on clocks; which head wins does, and object_heads orders by the new one.
+  return db.changes() != 0;
 }
 
 ObjectView object_view(sql::Connection& db, const std::string& key) {
@@ -195,16 +166,23 @@ std::vector<OpId> head_ids(sql::Connection& db, const std::string& key, uint32_t
 }
 
 std::vector<std::string> present_keys(sql::Connection& db) {
-  sql::Statement& s =
-      db.prepare("SELECT object_key FROM object_keys WHERE present = 1 ORDER BY object_key");
+  // The winner is each key's first head in object_heads order; the key is present if it is a put.
+  sql::Statement& s = db.prepare(
+      "SELECT object_key FROM ("
+      "  SELECT object_key, type, row_number() OVER ("
+      "    PARTITION BY object_key ORDER BY wall_ms DESC, counter DESC, id DESC) AS place"
+      "  FROM object_ops WHERE is_head = 1) "
+      "WHERE place = 1 AND type = ? ORDER BY object_key");
+  s.bind(1, kTypePut);
   std::vector<std::string> out;
   while (s.step()) out.push_back(s.text(0));
   return out;
 }
 
 std::vector<std::string> conflicted_keys(sql::Connection& db) {
-  sql::Statement& s =
-      db.prepare("SELECT object_key FROM object_keys WHERE head_count > 1 ORDER BY object_key");
+  sql::Statement& s = db.prepare(
+      "SELECT object_key FROM object_ops WHERE is_head = 1 "
+      "GROUP BY object_key HAVING COUNT(*) > 1 ORDER BY object_key");
   std::vector<std::string> out;
   while (s.step()) out.push_back(s.text(0));
   return out;

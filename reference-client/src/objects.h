@@ -6,8 +6,9 @@
 // key, as in protocol KeyState). `is_head` caches "no operation of this key names me in bases":
 // an operation's row starts as a head unless an already-held operation names it, and loses the
 // flag when a later-applied one names it. Both steps depend only on which rows exist, so the flag
-// is the same for every order of arrival (LWW-010, LWW-013). object_keys caches, per key, the
-// number of heads and whether the greatest is a put, refreshed after every change to the key.
+// is the same for every order of arrival (LWW-010, LWW-013). The object_heads index orders each
+// key's heads winner first, which is all that reading a key, listing keys or finding conflicts
+// needs.
 #pragma once
 
 #include <functional>

@@ -196,6 +196,33 @@ CREATE INDEX object_files_by_file ON object_files (file);
 DROP INDEX object_bases_by_op;
 CREATE INDEX object_bases_by_op ON object_bases (object_key, op, position);
 )sql",
+    R"sql(
+-- Version 3: the last two costs of a page that grew with the store.
+--
+-- The mirror's UNIQUE(id) index put each new operation on a random page of a B-tree of 16-byte
+-- ids. It is now an index on the id's first 4 bytes, a third of the size, which every lookup by
+-- id names as substr(id, 1, 4) and then compares the whole id. Nothing else relied on the
+-- constraint: a page's operations are looked up by id before they enter the mirror (SYNC-003),
+-- and an id held twice ends the sync.
+--
+-- object_keys was a per-key summary refreshed after every applied operation. Listing keys and
+-- conflicts now reads the heads themselves through the object_heads index.
+CREATE TABLE mirror_v3 (
+  seq INTEGER PRIMARY KEY,
+  id BLOB NOT NULL,
+  hash BLOB NOT NULL,
+  prefix_hash BLOB NOT NULL,
+  wall_ms INTEGER NOT NULL,
+  counter INTEGER NOT NULL,
+  encoding BLOB NOT NULL
+);
+INSERT INTO mirror_v3 (seq, id, hash, prefix_hash, wall_ms, counter, encoding)
+  SELECT seq, id, hash, prefix_hash, wall_ms, counter, encoding FROM mirror ORDER BY seq;
+DROP TABLE mirror;
+ALTER TABLE mirror_v3 RENAME TO mirror;
+CREATE INDEX mirror_by_id_prefix ON mirror (substr(id, 1, 4));
+DROP TABLE object_keys;
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 

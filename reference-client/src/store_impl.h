@@ -17,6 +17,16 @@ namespace opsync::client {
 // The value of a transaction that returns none.
 struct Done {};
 
+// The mirror's lookups by operation id. They name the indexed expression substr(id, 1, 4)
+// (mirror_by_id_prefix, schema version 3), without which each would scan the whole mirror; the
+// mirror suite checks their query plans.
+inline constexpr const char* kMirrorRowById =
+    "SELECT seq, hash FROM mirror WHERE substr(id, 1, 4) = substr(?1, 1, 4) AND id = ?1";
+inline constexpr const char* kUnreadableOps =
+    "SELECT u.id, u.key_id, m.seq FROM unreadable u "
+    "LEFT JOIN mirror m ON substr(m.id, 1, 4) = substr(u.id, 1, 4) AND m.id = u.id "
+    "ORDER BY m.seq IS NULL, m.seq, u.id";
+
 struct LocalStore::Impl {
   std::filesystem::path dir;
   StoreOptions options;

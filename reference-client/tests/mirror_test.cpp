@@ -10,6 +10,7 @@
 #include "client_test_support.h"
 #include "opsync/protocol/blocks.h"
 #include "property_support.h"
+#include "store_impl.h"
 
 using namespace opsync;
 using namespace opsync::client;
@@ -310,6 +311,46 @@ BOOST_AUTO_TEST_CASE(catches_prefix_hashes_chained_with_the_wrong_block_size) {
       [] { mirror_hashes_are_the_protocols(1); }));
 }
 
+BOOST_AUTO_TEST_CASE(ids_that_share_their_first_four_bytes_are_told_apart) {
+  // The mirror's id index holds the first 4 bytes of each id; the lookup compares the rest.
+  TempDir dir;
+  auto store = create_store(dir.path());
+  ObjectOp a = foreign(1, 1, "a");
+  ObjectOp b = foreign(2, 2, "b");
+  b.id = a.id;
+  b.id.bytes[15] ^= 0x5A;
+  read_foreign(*store, {a});
+  read_foreign(*store, {b});
+  BOOST_TEST(must(store->mirror_size()) == 2u);
+  BOOST_TEST(must(store->lookup(a.id)).seq == 1u);
+  BOOST_TEST(must(store->lookup(b.id)).seq == 2u);
+  OpId stranger = a.id;
+  stranger.bytes[8] ^= 1;
+  BOOST_TEST(must(store->lookup(stranger)).where == Held::kNowhere);
+}
+
+BOOST_AUTO_TEST_CASE(mirror_lookups_by_id_search_the_id_prefix_index) {
+  TempDir dir;
+  create_store(dir.path());  // the current schema, then closed
+  sqlite3* db = nullptr;
+  BOOST_REQUIRE(sqlite3_open_v2((dir.path() / "state.sqlite3").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) ==
+                SQLITE_OK);
+  for (const char* query : {kMirrorRowById, kUnreadableOps}) {
+    sqlite3_stmt* plan = nullptr;
+    BOOST_REQUIRE(sqlite3_prepare_v2(db, (std::string("EXPLAIN QUERY PLAN ") + query).c_str(), -1, &plan,
+                                     nullptr) == SQLITE_OK);
+    std::string details;
+    while (sqlite3_step(plan) == SQLITE_ROW)
+      details += std::string(reinterpret_cast<const char*>(sqlite3_column_text(plan, 3))) + "\n";
+    sqlite3_finalize(plan);
+    BOOST_TEST_INFO(query);
+    BOOST_TEST(details.find("USING INDEX mirror_by_id_prefix") != std::string::npos, details);
+    BOOST_TEST(details.find("SCAN mirror") == std::string::npos, details);
+    BOOST_TEST(details.find("SCAN m\n") == std::string::npos, details);
+  }
+  sqlite3_close(db);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // ---- bad input from a server -------------------------------------------------------------------
@@ -357,6 +398,23 @@ BOOST_AUTO_TEST_CASE(an_operation_listed_twice_is_a_protocol_error) {
   BOOST_REQUIRE(!outcome.ok());
   BOOST_TEST(outcome.error().code == Code::kProtocolError);
   BOOST_TEST(must(store->mirror_size()) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_mirror_operation_listed_again_with_another_clock_is_an_op_id_conflict) {
+  // The id is known from an earlier page; its second listing was re-stamped (HLC-020 keeps the id),
+  // so only a lookup by id, not by clock or position, can find it.
+  TempDir dir;
+  auto store = create_store(dir.path());
+  const ObjectOp f = foreign(1, 1);
+  read_foreign(*store, {f});
+  ObjectOp restamped = f;
+  restamped.hlc = {5, 0};
+  std::vector<PageOp> page{page_op(2, restamped, other_device())};
+  Result<PageOutcome> outcome = store->apply_page(1, page, 2, {5, 0});
+  BOOST_REQUIRE(!outcome.ok());
+  BOOST_TEST(outcome.error().code == Code::kOpIdConflict);
+  BOOST_TEST(must(store->mirror_size()) == 1u);
+  BOOST_TEST(must(store->lookup(f.id)).seq == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(upload_results_naming_strangers_or_verified_positions_change_nothing) {
