@@ -179,6 +179,7 @@ struct SyncEngine::Impl {
   HlcClock clock;
 
   // The divergence search.
+  uint32_t divergence_searches = 0;
   uint32_t server_block_size = 0;
   uint64_t local_blocks_needed = 0;
   std::vector<Hash> server_blocks;
@@ -318,6 +319,11 @@ struct SyncEngine::Impl {
   }
 
   void start_divergence_search() {
+    // A log that changes under every read (a server restored again and again, or something
+    // between device and server altering pages) would send the sync round this cycle forever.
+    if (++divergence_searches > options.divergence_searches_max)
+      fail(Code::kProtocolError, "the server's log changed under this sync " +
+                                     std::to_string(divergence_searches) + " times; try again later");
     report.diverged = true;
     server_blocks.clear();
     phase = Phase::kBlocks;

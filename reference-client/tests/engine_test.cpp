@@ -92,6 +92,30 @@ struct ScriptedLog {
   }
 };
 
+constexpr uint64_t kNow = 1'764'000'000'000;
+
+// A sync of a scripted log read in pages of 4, past its info exchange: the engine's next step is
+// the first page's request.
+struct PagedSync {
+  EngineFixture fixture;
+  SeededRandom random;
+  ScriptedLog log;
+  SyncEngine engine;
+
+  PagedSync(uint64_t seed, uint64_t ops)
+      : random(seed), log(fixture, random, ops), engine(*fixture.store, fixture.keys, fixture.random, small_pages()) {
+    expect_send(engine.next(kNow));
+    answer(EngineFixture::info_body());
+  }
+  static SyncOptions small_pages() {
+    SyncOptions options;
+    options.page_ops_max = 4;
+    return options;
+  }
+  void answer(const std::string& body) { engine.on_response(EngineFixture::json(200, body), kNow); }
+  LocalStore& store() { return *fixture.store; }
+};
+
 uint64_t after_seq_of(const HttpRequest& request) {
   const size_t at = request.target.find("after_seq=");
   BOOST_REQUIRE(at != std::string::npos);
@@ -190,90 +214,100 @@ BOOST_AUTO_TEST_CASE(answers_that_break_the_spec_end_the_sync_with_an_error) {
 }
 
 BOOST_AUTO_TEST_CASE(a_page_is_applied_while_the_next_one_is_requested) {
-  EngineFixture f;
-  SeededRandom random(7);
-  const ScriptedLog log(f, random, 10);
-  SyncOptions options;
-  options.page_ops_max = 4;
-  SyncEngine engine(*f.store, f.keys, f.random, options);
-  const uint64_t now = 1'764'000'000'000;
-  expect_send(engine.next(now));
-  engine.on_response(EngineFixture::json(200, EngineFixture::info_body()), now);
-  const HttpRequest first = expect_send(engine.next(now)).request;
+  PagedSync sync(7, 10);
+  const HttpRequest first = expect_send(sync.engine.next(kNow)).request;
   BOOST_TEST(first.target.ends_with("/ops?after_seq=0&limit=4"));
-  BOOST_TEST(!engine.has_work());
-  engine.on_response(EngineFixture::json(200, log.page(0, 4)), now);
+  BOOST_TEST(!sync.engine.has_work());
+  sync.answer(sync.log.page(0, 4));
 
   // The request for the second page is out before the first page touches the store.
-  const HttpRequest second = expect_send(engine.next(now)).request;
+  const HttpRequest second = expect_send(sync.engine.next(kNow)).request;
   BOOST_TEST(after_seq_of(second) == 4u);
-  BOOST_TEST(engine.has_work());
-  BOOST_TEST(*f.store->mirror_size() == 0u);
-  engine.work();
-  BOOST_TEST(!engine.has_work());
-  BOOST_TEST(*f.store->mirror_size() == 4u);
-  BOOST_TEST(engine.report().ops_applied == 4u);
-  engine.on_response(EngineFixture::json(200, log.page(4, 4)), now);
+  BOOST_TEST(sync.engine.has_work());
+  BOOST_TEST(*sync.store().mirror_size() == 0u);
+  sync.engine.work();
+  BOOST_TEST(!sync.engine.has_work());
+  BOOST_TEST(*sync.store().mirror_size() == 4u);
+  BOOST_TEST(sync.engine.report().ops_applied == 4u);
+  sync.answer(sync.log.page(4, 4));
 
   // A driver that never calls work(): the next answer applies the held page first.
-  const HttpRequest third = expect_send(engine.next(now)).request;
+  const HttpRequest third = expect_send(sync.engine.next(kNow)).request;
   BOOST_TEST(after_seq_of(third) == 8u);
-  BOOST_TEST(*f.store->mirror_size() == 4u);
-  engine.on_response(EngineFixture::json(200, log.page(8, 4)), now);
-  BOOST_TEST(!engine.has_work());  // the last page is applied at once: uploads depend on it
-  BOOST_TEST(*f.store->mirror_size() == 10u);
-  BOOST_TEST(*f.store->prefix_hash(10) == prefix_hash(compute_block_hashes(log.op_hashes, 4), log.op_hashes, 10, 4));
-  BOOST_TEST(engine.report().ops_applied == 10u);
-  BOOST_TEST(f.store->get("k10")->heads.size() == 1u);
+  BOOST_TEST(*sync.store().mirror_size() == 4u);
+  sync.answer(sync.log.page(8, 4));
+  BOOST_TEST(!sync.engine.has_work());  // the last page is applied at once: uploads depend on it
+  BOOST_TEST(*sync.store().mirror_size() == 10u);
+  const std::vector<Hash>& hashes = sync.log.op_hashes;
+  BOOST_TEST(*sync.store().prefix_hash(10) == prefix_hash(compute_block_hashes(hashes, 4), hashes, 10, 4));
+  BOOST_TEST(sync.engine.report().ops_applied == 10u);
+  BOOST_TEST(sync.store().get("k10")->heads.size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_held_page_is_applied_before_a_transport_failure_is_handled) {
-  EngineFixture f;
-  SeededRandom random(8);
-  const ScriptedLog log(f, random, 6);
-  SyncOptions options;
-  options.page_ops_max = 4;
-  SyncEngine engine(*f.store, f.keys, f.random, options);
-  const uint64_t now = 1'764'000'000'000;
-  expect_send(engine.next(now));
-  engine.on_response(EngineFixture::json(200, EngineFixture::info_body()), now);
-  expect_send(engine.next(now));
-  engine.on_response(EngineFixture::json(200, log.page(0, 4)), now);
-  const HttpRequest second = expect_send(engine.next(now)).request;
-  engine.on_transport_failure("connection reset", now);
-  BOOST_TEST(*f.store->mirror_size() == 4u);  // the progress is committed (SYNC-012)
-  BOOST_REQUIRE(std::holds_alternative<WaitUntil>(engine.next(now)));
-  const HttpRequest again = expect_send(engine.next(now + 1000)).request;
+  PagedSync sync(8, 6);
+  expect_send(sync.engine.next(kNow));
+  sync.answer(sync.log.page(0, 4));
+  const HttpRequest second = expect_send(sync.engine.next(kNow)).request;
+  sync.engine.on_transport_failure("connection reset", kNow);
+  BOOST_TEST(*sync.store().mirror_size() == 4u);  // the progress is committed (SYNC-012)
+  BOOST_REQUIRE(std::holds_alternative<WaitUntil>(sync.engine.next(kNow)));
+  const HttpRequest again = expect_send(sync.engine.next(kNow + 1000)).request;
   BOOST_TEST(again.target == second.target);
-  engine.on_response(EngineFixture::json(200, log.page(4, 4)), now + 1000);
-  BOOST_TEST(*f.store->mirror_size() == 6u);
+  sync.answer(sync.log.page(4, 4));
+  BOOST_TEST(*sync.store().mirror_size() == 6u);
 }
 
 BOOST_AUTO_TEST_CASE(a_held_page_that_breaks_the_spec_ends_the_sync_and_the_next_answer_is_ignored) {
-  EngineFixture f;
-  SeededRandom random(9);
-  const ScriptedLog log(f, random, 8);
-  SyncOptions options;
-  options.page_ops_max = 4;
-  SyncEngine engine(*f.store, f.keys, f.random, options);
-  const uint64_t now = 1'764'000'000'000;
-  expect_send(engine.next(now));
-  engine.on_response(EngineFixture::json(200, EngineFixture::info_body()), now);
-  expect_send(engine.next(now));
+  PagedSync sync(9, 8);
+  expect_send(sync.engine.next(kNow));
   // The first page skips seq 3 (SYNC-007): it decodes, so it is held, and fails when applied.
-  OpsPageResponse gap = parse_message<OpsPageResponse>(log.page(0, 4)).value();
+  OpsPageResponse gap = parse_message<OpsPageResponse>(sync.log.page(0, 4)).value();
   gap.ops[2].seq = 4;
   gap.ops[3].seq = 5;
-  engine.on_response(EngineFixture::json(200, serialize_message(gap)), now);
-  expect_send(engine.next(now));
-  engine.work();
-  BOOST_TEST(!engine.has_work());
-  engine.on_response(EngineFixture::json(200, log.page(4, 4)), now);
-  const SyncStep step = engine.next(now);
+  sync.answer(serialize_message(gap));
+  expect_send(sync.engine.next(kNow));
+  sync.engine.work();
+  BOOST_TEST(!sync.engine.has_work());
+  sync.answer(sync.log.page(4, 4));
+  const SyncStep step = sync.engine.next(kNow);
   BOOST_REQUIRE(std::holds_alternative<SyncFinished>(step));
   BOOST_REQUIRE(std::get<SyncFinished>(step).error.has_value());
   BOOST_TEST(std::get<SyncFinished>(step).error->code == Code::kPageGap);
-  BOOST_TEST(*f.store->mirror_size() == 0u);
+  BOOST_TEST(*sync.store().mirror_size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_log_that_changes_under_every_read_ends_the_sync_instead_of_looping) {
+  // Every page's after_hash contradicts the device's prefix, so every read starts a divergence
+  // search; the sync gives up after divergence_searches_max of them.
+  EngineFixture f;
+  SyncEngine engine(*f.store, f.keys, f.random);
+  uint32_t searches = 0;
+  std::optional<SyncFinished> finished;
+  for (int step = 0; step < 100 && !finished; ++step) {
+    const SyncStep next = engine.next(kNow);
+    if (const auto* done = std::get_if<SyncFinished>(&next)) {
+      finished = *done;
+      break;
+    }
+    const HttpRequest& request = std::get<SendRequest>(next).request;
+    if (request.target == "/v1/info") {
+      engine.on_response(EngineFixture::json(200, EngineFixture::info_body()), kNow);
+    } else if (request.target.find("/blocks?") != std::string::npos) {
+      ++searches;
+      BlocksResponse blocks;
+      blocks.block_size = 4;
+      engine.on_response(EngineFixture::json(200, serialize_message(blocks)), kNow);
+    } else {
+      OpsPageResponse page;
+      page.after_hash.bytes[0] = 1;  // never the prefix hash of an empty mirror (zeros)
+      engine.on_response(EngineFixture::json(200, serialize_message(page)), kNow);
+    }
+  }
+  BOOST_REQUIRE(finished.has_value());
+  BOOST_REQUIRE(finished->error.has_value());
+  BOOST_TEST(finished->error->code == Code::kProtocolError);
+  BOOST_TEST(searches == SyncOptions{}.divergence_searches_max);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

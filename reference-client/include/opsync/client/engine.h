@@ -62,6 +62,9 @@ struct SyncOptions {
   // Upload rounds (each: upload everything pending, then catch up) before giving up; more are
   // needed only when clock_skew rejections or a restored server keep sending operations back.
   uint32_t upload_rounds_max = 8;
+  // Divergence searches (spec 9.1 step 3) in one sync before it fails with kProtocolError: one
+  // is a server restored from backup, several mean the log keeps changing under the sync.
+  uint32_t divergence_searches_max = 4;
   // Operations per page asked of the server (the `limit` of GET /ops); 0 leaves it to the server's
   // page_ops_max. Small pages make every sync read several, which tests use.
   uint32_t page_ops_max = 0;
