@@ -299,24 +299,9 @@ struct SyncEngine::Impl {
 
   // ---- the prefix check and the divergence search (spec 9.1 steps 2 and 3) ----------------------
 
-  void send_prefix_check() {
-    const uint64_t m = take(store.mirror_size());
-    send({"GET", ops_target(m), "", ""},
-         [this, m](const HttpResponse& r, uint64_t t) {
-           if (r.status == 409) {
-             const Error error = error_from_response(r);
-             if (error.code == Code::kAfterSeqBeyondHead) return start_divergence_search();
-             fail(error);
-           }
-           if (!is_success(r.status)) fail(error_from_response(r));
-           OpsPageResponse page = parse_or_fail<OpsPageResponse>(r, "ops page");
-           if (page.after_seq != m) fail(Code::kProtocolError, "the page answers another after_seq");
-           if (page.after_hash != take(store.prefix_hash(m))) return start_divergence_search();
-           report.verified_prefix = m;
-           phase = Phase::kPages;  // this answer is the first page
-           take_page(std::move(page), t);
-         });
-  }
+  // The prefix check is the first read of pages: the same request and the same checks, and its
+  // answer is the first page.
+  void send_prefix_check() { send_ops_read(/*prefix_check=*/true); }
 
   void start_divergence_search() {
     // A log that changes under every read (a server restored again and again, or something
@@ -358,20 +343,27 @@ struct SyncEngine::Impl {
     return target;
   }
 
-  void send_page_request() {
+  void send_page_request() { send_ops_read(/*prefix_check=*/false); }
+
+  void send_ops_read(bool prefix_check) {
     // A held page ends where the mirror will end once it is applied: its seqs are checked to follow
     // after_seq one by one when it is (SYNC-007), or the sync ends before this answer.
     const uint64_t m = held_page ? held_page->page.after_seq + held_page->page.ops.size() : take(store.mirror_size());
-    send({"GET", ops_target(m), "", ""}, [this, m](const HttpResponse& r, uint64_t t) {
+    send({"GET", ops_target(m), "", ""}, [this, m, prefix_check](const HttpResponse& r, uint64_t t) {
       if (!is_success(r.status)) {
         const Error error = error_from_response(r);
-        // The server lost operations since the prefix check (a restore during the sync).
+        // The server holds less than the mirror: restored from a backup, before this sync or
+        // during it (SYNC-001).
         if (error.code == Code::kAfterSeqBeyondHead) return start_divergence_search();
         fail(error);
       }
       OpsPageResponse page = parse_or_fail<OpsPageResponse>(r, "ops page");
       if (page.after_seq != m) fail(Code::kProtocolError, "the page answers another after_seq");
       if (page.after_hash != take(store.prefix_hash(m))) return start_divergence_search();
+      if (prefix_check) {
+        report.verified_prefix = m;
+        phase = Phase::kPages;
+      }
       take_page(std::move(page), t);
     });
   }
