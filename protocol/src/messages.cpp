@@ -204,6 +204,16 @@ struct Codec<InfoResponse> {
     l.chunk_bytes = limits.integer("chunk_bytes", f.chunk_bytes, kChunkBytesMax);
     l.file_chunks_max = limits.integer("file_chunks_max", f.file_chunks_max, kU32Max);
     limits.finish();
+    if (r.has("http_limits")) {
+      Reader http = r.object("http_limits");
+      const HttpLimits& hf = kHttpLimitFloors;
+      HttpLimits h{};
+      h.request_target_bytes_max = http.integer("request_target_bytes_max", hf.request_target_bytes_max, kIntMax);
+      h.header_fields_max = http.integer("header_fields_max", hf.header_fields_max, kIntMax);
+      h.header_section_bytes_max = http.integer("header_section_bytes_max", hf.header_section_bytes_max, kIntMax);
+      http.finish();
+      m.http_limits = h;
+    }
   }
   static void write(Json& out, const InfoResponse& m) {
     out["protocol"] = m.protocol;
@@ -229,6 +239,10 @@ struct Codec<InfoResponse> {
                          {"file_status_ids_max", l.file_status_ids_max},
                          {"chunk_bytes", l.chunk_bytes},
                          {"file_chunks_max", l.file_chunks_max}};
+    if (m.http_limits)
+      out["http_limits"] = Json{{"request_target_bytes_max", m.http_limits->request_target_bytes_max},
+                                {"header_fields_max", m.http_limits->header_fields_max},
+                                {"header_section_bytes_max", m.http_limits->header_section_bytes_max}};
   }
 };
 

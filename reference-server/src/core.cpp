@@ -136,6 +136,7 @@ struct ServerCore::Admission {
 ServerCore::ServerCore(ServerConfig config, Storage& storage, RandomSource& random)
     : config_(std::move(config)), storage_(storage), random_(random) {
   OPSYNC_CHECK(limits_meet_floors(config_.limits));
+  OPSYNC_CHECK(http_limits_meet_floors(config_.http_limits));
   OPSYNC_CHECK(config_.block_size >= kBlockSizeMin && config_.block_size <= kBlockSizeMax);
   OPSYNC_CHECK(config_.max_clock_skew_ms >= kMaxClockSkewMsMin && config_.max_clock_skew_ms <= kMaxClockSkewMsMax);
   OPSYNC_CHECK(config_.upload_expiry_ms >= kRetentionMsMin && config_.file_retention_ms >= kRetentionMsMin);

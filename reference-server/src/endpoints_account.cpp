@@ -25,6 +25,7 @@ Response info(const Call& call) {
   info.upload_expiry_ms = c.upload_expiry_ms;
   info.file_retention_ms = c.file_retention_ms;
   info.limits = c.limits;
+  info.http_limits = c.http_limits;
   return json_response(200, info);
 }
 

@@ -251,6 +251,12 @@ Json limits_json(const Limits& l) {
               {"file_chunks_max", l.file_chunks_max}};
 }
 
+Json http_limits_json(const HttpLimits& l) {
+  return Json{{"request_target_bytes_max", l.request_target_bytes_max},
+              {"header_fields_max", l.header_fields_max},
+              {"header_section_bytes_max", l.header_section_bytes_max}};
+}
+
 std::vector<Specimen> specimens() {
   Ids ids(kSeed);
   std::vector<Specimen> out;
@@ -280,7 +286,8 @@ std::vector<Specimen> specimens() {
            {"block_size", kReferenceBlockSize},
            {"upload_expiry_ms", kReferenceUploadExpiryMs},
            {"file_retention_ms", kReferenceFileRetentionMs},
-           {"limits", limits_json(kReferenceLimits)}},
+           {"limits", limits_json(kReferenceLimits)},
+           {"http_limits", http_limits_json(kReferenceHttpLimits)}},
       {replace("versions-1-and-2", "A server of versions 1 and 2.", "ValidMessage",
                at({"versions"}), "[1,2]", true),
        replace("no-capabilities", "No optional features.", "ValidMessage", at({"capabilities"}),
@@ -313,7 +320,15 @@ std::vector<Specimen> specimens() {
        replace("chunk-bytes-below-floor", "chunk_bytes 65,535, below the floor (LIM-001).",
                "OutOfRange", at({"limits", "chunk_bytes"}), "65535", false),
        replace("chunk-bytes-above-maximum", "chunk_bytes above 16,777,216 (LIM-001).", "OutOfRange",
-               at({"limits", "chunk_bytes"}), "16777217", false)},
+               at({"limits", "chunk_bytes"}), "16777217", false),
+       replace("http-limits-at-floors", "Every HTTP limit at its floor (INF-010).", "ValidMessage",
+               at({"http_limits"}), http_limits_json(kHttpLimitFloors).dump(), true),
+       replace("header-fields-below-floor", "header_fields_max 31, below the floor of 32 (INF-010).",
+               "OutOfRange", at({"http_limits", "header_fields_max"}), "31", false),
+       replace("request-target-below-floor", "request_target_bytes_max 2,047, below the floor (INF-010).",
+               "OutOfRange", at({"http_limits", "request_target_bytes_max"}), "2047", false),
+       replace("header-section-below-floor", "header_section_bytes_max 8,191, below the floor (INF-010).",
+               "OutOfRange", at({"http_limits", "header_section_bytes_max"}), "8191", false)},
       true});
 
   out.push_back(Specimen{
@@ -326,7 +341,7 @@ std::vector<Specimen> specimens() {
              {"details", Json::object()}}}},
       {replace("code-unknown-to-this-client",
                "A code this client does not know: it acts on the status alone (ERR-005).",
-               "ValidMessage", at({"error", "code"}), R"("quota_exceeded")", true),
+               "ValidMessage", at({"error", "code"}), R"("code_of_a_later_revision")", true),
        replace("details-head-seq", "details of after_seq_beyond_head.", "ValidMessage",
                at({"error", "details"}), R"({"head_seq":1000})", true),
        replace("details-chunks-missing", "details of file_incomplete.", "ValidMessage",
@@ -503,7 +518,7 @@ std::vector<Specimen> specimens() {
                at({"results", size_t{0}, "status"}), R"("pending")", false),
        replace("rejected-with-unknown-code",
                "A rejection code this client does not know: kept, and reported (SYNC-011).",
-               "ValidMessage", at({"results", size_t{2}, "code"}), R"("quota_exceeded")", true),
+               "ValidMessage", at({"results", size_t{2}, "code"}), R"("code_of_a_later_revision")", true),
        replace("seq-0", "Sequence numbers start at 1 (LOG-010).", "OutOfRange",
                at({"results", size_t{0}, "seq"}), "0", false),
        replace("no-results", "One result per operation, and a batch is never empty (LOG-002).",

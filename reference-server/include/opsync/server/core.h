@@ -32,6 +32,7 @@ struct ServerConfig {
   uint64_t upload_expiry_ms = kReferenceUploadExpiryMs;
   uint64_t file_retention_ms = kReferenceFileRetentionMs;
   Limits limits = kReferenceLimits;
+  HttpLimits http_limits = kReferenceHttpLimits;  // advertised in /v1/info; the HTTP adapter enforces them
   std::string server_name = "opsync-reference-server";
   std::string server_version = "0.1.0";
 };
