@@ -7,7 +7,7 @@ OPSYNC_BUILD_ROOT="${OPSYNC_BUILD_ROOT:-$OPSYNC_ROOT/build}"
 # Every Debian 12 package the build, the tests and the benchmarks use.
 OPSYNC_PACKAGES=(
   cmake ninja-build g++ pkg-config ccache
-  libboost-test-dev librapidcheck-dev libsqlite3-dev libssl-dev libcpp-httplib-dev
+  libboost-dev libboost-test-dev librapidcheck-dev libsqlite3-dev libssl-dev libcpp-httplib-dev
   nlohmann-json3-dev libsimdjson-dev libcli11-dev libbenchmark-dev
   python3 python3-jsonschema
   clang-14 libclang-rt-14-dev

@@ -252,7 +252,8 @@ std::optional<Response> ServerCore::preflight(const RequestHead& head, uint64_t 
 }
 
 Response ServerCore::handle(const Request& request, uint64_t now_ms) {
-  RequestHead head{request.method, request.path, request.query, request.headers, request.body.size()};
+  RequestHead head{request.method, request.path, request.query, request.headers, request.body.size(),
+                   request.client_address};
   auto admitted = admit(head, now_ms);
   if (auto* response = std::get_if<Response>(&admitted)) return finish(std::move(*response), head, now_ms);
   Admission& admission = std::get<Admission>(admitted);
@@ -284,6 +285,23 @@ Response ServerCore::finish(Response response, const RequestHead& head, uint64_t
     response.headers.emplace_back(kRequestIdHeader, to_base64url(random_.fixed<12>()));
   }
   return response;
+}
+
+Response ServerCore::transport_error(const Error& error, const std::map<std::string, std::string>& request_headers,
+                                     uint64_t now_ms) {
+  RequestHead head;
+  head.headers = request_headers;
+  return finish(error_response(error), head, now_ms);
+}
+
+Response ServerCore::interim_continue(RequestHead& head, uint64_t now_ms) {
+  Response interim;
+  interim.status = 100;
+  interim.content_type.clear();
+  interim = finish(std::move(interim), head, now_ms);
+  for (const auto& [name, value] : interim.headers)
+    if (name == kRequestIdHeader) head.headers["opsync-request-id"] = value;  // echoed by the final answer
+  return interim;
 }
 
 uint64_t ServerCore::collect_garbage(uint64_t now_ms, size_t files_max) {

@@ -82,7 +82,29 @@ int main(int argc, char** argv) {
                  "full: fsync every commit (acknowledged uploads survive power loss); process: survive a "
                  "crash of this process only, faster")
       ->check(CLI::IsMember({"full", "process"}))->capture_default_str();
-  app.add_option("--threads", http.threads, "Request handler threads")->check(CLI::Range(1, 256))->capture_default_str();
+  app.add_option("--threads", http.threads,
+                 "Worker threads running requests (SQLite, JSON); connections need no thread of their own")
+      ->check(CLI::Range(size_t{1}, kHttpThreadsMax))->capture_default_str();
+  app.add_option("--io-threads", http.io_threads, "Threads serving sockets and TLS")
+      ->check(CLI::Range(size_t{1}, kHttpIoThreadsMax))->capture_default_str();
+  app.add_option("--connections-max", http.connections_max,
+                 "Open connections at most; one more is answered 503 unavailable and closed")
+      ->check(CLI::Range(size_t{1}, kHttpConnectionsMax))->capture_default_str();
+  const auto timeout_range = CLI::Range(kHttpTimeoutMsMin, kHttpTimeoutMsMax);
+  app.add_option("--header-timeout-ms", http.header_timeout_ms,
+                 "A request's line and headers must arrive within this from their first byte (and a TLS "
+                 "handshake within this from the connection); else the connection is closed")
+      ->check(timeout_range)->capture_default_str();
+  app.add_option("--body-timeout-ms", http.body_timeout_ms,
+                 "A request body must arrive within this once its headers were accepted")
+      ->check(timeout_range)->capture_default_str();
+  app.add_option("--idle-timeout-ms", http.idle_timeout_ms, "A kept-alive connection with no request is closed after this")
+      ->check(timeout_range)->capture_default_str();
+  app.add_option("--write-timeout-ms", http.write_timeout_ms, "A client must take a whole response within this")
+      ->check(timeout_range)->capture_default_str();
+  app.add_option("--shutdown-timeout-ms", http.shutdown_timeout_ms,
+                 "On SIGTERM, requests already being handled get this long to finish; slower connections are dropped")
+      ->check(timeout_range)->capture_default_str();
   app.add_option("--gc-interval-ms", http.gc_interval_ms, "How often expired uploads and deleted files are removed")
       ->capture_default_str();
   app.add_option("--upload-expiry-ms", config.upload_expiry_ms, "Unfinished uploads idle this long are removed")

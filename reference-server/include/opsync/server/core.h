@@ -44,6 +44,7 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
   std::map<std::string, std::string> headers;             // lower-case names
   std::string body;
+  std::string client_address;  // the peer's IP address, for per-client caps; empty when unknown
 
   std::optional<std::string> header(const std::string& lower_case_name) const;
 };
@@ -56,6 +57,7 @@ struct RequestHead {
   std::vector<std::pair<std::string, std::string>> query;
   std::map<std::string, std::string> headers;
   std::optional<uint64_t> content_length;  // nullopt for chunked transfer
+  std::string client_address;
 };
 
 struct Response {
@@ -81,6 +83,18 @@ class ServerCore {
   // Handles a complete request (runs preflight itself). Never throws; bad input gets the spec's
   // error and changes nothing (ERR-003, ERR-004).
   Response handle(const Request& request, uint64_t now_ms);
+
+  // The answers an HTTP adapter makes without handle(), built here so that they carry what every
+  // response carries (TRN-007, TRN-008, TRN-056): `error` is why the request could not be handed
+  // to handle() (a framing fault, a limit of the HTTP layer, a body that passed its limit while
+  // it was read, the connection cap, a fault of the adapter). `request_headers` are the request's
+  // header fields when they were read, so that its OpSync-Request-Id is echoed; empty otherwise.
+  Response transport_error(const Error& error, const std::map<std::string, std::string>& request_headers,
+                           uint64_t now_ms);
+  // The interim 100 (Continue) an adapter sends before reading a body that the client holds back
+  // until told to send it (Expect: 100-continue). When the request carries no usable request id
+  // this pins a fresh one in `head.headers`, so the final response repeats the same id.
+  Response interim_continue(RequestHead& head, uint64_t now_ms);
 
   // Removes deleted files past retention and abandoned uploads past expiry (FILE-011). Returns
   // the number of files removed. Adapters call it periodically.
