@@ -22,6 +22,7 @@
 #include <ctime>
 #include <limits>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 #include <unordered_map>
 
@@ -209,6 +210,14 @@ class RequestParser final : public http::basic_parser<true> {
     method_.assign(method.data(), method.size());
     target_.assign(target.data(), target.size());
     version_ = version;  // 10 or 11: Beast refuses others before this (see on_read_error)
+    // Beast applies header_limit to the request line and then, again, to the fields after it
+    // (give or take the few bytes of its search for the empty line); the section's limit covers
+    // both, so the fields get what the line left. Session::on_head checks the exact total.
+    const uint64_t line_bytes = method.size() + 1 + target.size() + 1 + 8 + 2;  // "HTTP/1.1" CRLF
+    header_limit(static_cast<std::uint32_t>(limits_.header_section_bytes_max > line_bytes
+                                                ? std::min<uint64_t>(limits_.header_section_bytes_max - line_bytes,
+                                                                     std::numeric_limits<std::uint32_t>::max())
+                                                : 1));
     if (target.size() > limits_.request_target_bytes_max)
       return refuse(ec, Code::kUriTooLong,
                     "the request target is longer than " + std::to_string(limits_.request_target_bytes_max) +
@@ -556,16 +565,22 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
     state_ = State::kReadingHead;
     tcp().expires_after(std::chrono::milliseconds(server_.options.header_timeout_ms));
     http::async_read_header(stream_, buffer_, *parser_,
-                            [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                            [self = this->shared_from_this()](beast::error_code ec, size_t head_bytes) {
                               if (ec) return self->on_read_error(ec);
-                              self->on_head();
+                              self->on_head(head_bytes);
                             });
   }
 
-  void on_head() {
+  // `head_bytes`: the request line, the fields and the empty line, as the parser consumed them.
+  void on_head(size_t head_bytes) {
     tcp().expires_never();
     started_ = std::chrono::steady_clock::now();
     RequestParser& parser = *parser_;
+    const uint64_t section_bytes_max = server_.core.config().http_limits.header_section_bytes_max;
+    if (head_bytes > section_bytes_max)
+      return answer_error(Error(Code::kHeadersTooLarge,
+                                "the header section is larger than " + std::to_string(section_bytes_max) + " bytes"),
+                          parser.headers());
     std::optional<Target> target = parse_target(parser.method(), parser.target());
     if (!target)
       return answer_error(Error(Code::kMalformedRequest, "the request target is not in origin or absolute form"),
@@ -645,6 +660,9 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
       std::optional<Result> result;
       std::optional<Error> failure;
       try {
+        const std::string& fault_path = self->server_.options.fault_path;
+        if (!fault_path.empty() && self->head_.path == fault_path)
+          throw std::runtime_error("a fault injected for tests (--fault-path)");
         result.emplace(work());
       } catch (...) {
         failure = Error(Code::kInternalError, "internal error");

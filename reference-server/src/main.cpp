@@ -112,6 +112,11 @@ int main(int argc, char** argv) {
   app.add_option("--file-retention-ms", config.file_retention_ms, "Deleted files keep their chunks this long")
       ->check(CLI::Range(kRetentionMsMin, kJsonIntegerMax))->capture_default_str();
 
+  app.add_option("--fault-path", http.fault_path,
+                 "Tests only: a request to exactly this path fails with an exception in its worker, to check the "
+                 "answer the server then gives")
+      ->group("Testing");
+
   CLI::App* create = app.add_subcommand("create-workspace",
                                         "Create a workspace and print its id and owner token as JSON (the server "
                                         "need not run; use with --registration closed)");
