@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "endpoints.h"
+#include "rate_limiter.h"
 #include "opsync/protocol/sha256.h"
 
 namespace opsync::server {
@@ -140,7 +141,12 @@ ServerCore::ServerCore(ServerConfig config, Storage& storage, RandomSource& rand
   OPSYNC_CHECK(config_.block_size >= kBlockSizeMin && config_.block_size <= kBlockSizeMax);
   OPSYNC_CHECK(config_.max_clock_skew_ms >= kMaxClockSkewMsMin && config_.max_clock_skew_ms <= kMaxClockSkewMsMax);
   OPSYNC_CHECK(config_.upload_expiry_ms >= kRetentionMsMin && config_.file_retention_ms >= kRetentionMsMin);
+  OPSYNC_CHECK(config_.workspace_creations_per_minute <= RateLimiter::kPerMinuteMax);
+  if (config_.workspace_creations_per_minute > 0)
+    creation_limiter_ = std::make_unique<RateLimiter>(config_.workspace_creations_per_minute);
 }
+
+ServerCore::~ServerCore() = default;
 
 Id ServerCore::new_id() {
   std::lock_guard lock(random_mutex_);
@@ -267,7 +273,8 @@ Response ServerCore::handle(const Request& request, uint64_t now_ms) {
             admission.params,
             admission.query,
             [this] { return new_id(); },
-            [this] { return new_token(); }};
+            [this] { return new_token(); },
+            creation_limiter_.get()};
   Response response = route.handler(call);
   response.route = route_name(route);
   if (admission.workspace) response.workspace = to_base64url(admission.workspace->id);

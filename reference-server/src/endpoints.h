@@ -25,6 +25,7 @@ struct Call {
   std::map<std::string, std::string> query;   // validated names, each at most once
   std::function<Id()> new_id;                 // fresh random ids
   std::function<std::string()> new_token;     // fresh token secrets
+  RateLimiter* creation_limiter = nullptr;     // workspace creations per client address (LIM-020)
 };
 
 Response error_response(const Error& error);

@@ -1,5 +1,6 @@
 // Info, workspaces, tokens and key records (spec 2.6, 4, 5.2).
 #include "endpoints.h"
+#include "rate_limiter.h"
 
 namespace opsync::server::endpoints {
 namespace {
@@ -51,6 +52,15 @@ Result<CreateWorkspaceResponse> new_workspace(Storage& storage, const ServerConf
 Response create_workspace(const Call& call) {
   if (call.config.registration == Registration::kClosed)
     return error_response(make_error(Code::kRegistrationClosed, "this server creates workspaces only by its operator"));
+  // The operator's cap, before the body costs anything (LIM-020).
+  if (call.creation_limiter) {
+    if (std::optional<uint64_t> wait_ms = call.creation_limiter->admit(call.request.client_address, call.now_ms)) {
+      Response refused = error_response(
+          make_error(Code::kRateLimited, "too many workspaces created from this address; try again later"));
+      refused.headers.emplace_back("Retry-After", std::to_string(std::max<uint64_t>(1, (*wait_ms + 999) / 1000)));
+      return refused;
+    }
+  }
   Result<CreateWorkspaceRequest> body = parse_body<CreateWorkspaceRequest>(call);
   if (!body.ok()) return error_response(body.error());
   Result<CreateWorkspaceResponse> created = new_workspace(call.storage, call.config, call.now_ms, call.new_id, call.new_token);
@@ -76,6 +86,13 @@ Response create_token(const Call& call) {
   issued.created_at_ms = call.now_ms;
   if (body->expires_in_ms) issued.expires_at_ms = call.now_ms + *body->expires_in_ms;
   return run_write(call.storage, [&](Transaction& txn, bool& commit) {
+    const uint64_t cap = call.config.tokens_per_workspace_max;
+    if (cap > 0 && txn.live_token_count(call.workspace->id, call.now_ms) >= cap) {  // LIM-021
+      Error e = make_error(Code::kQuotaExceeded,
+                           "this workspace holds " + std::to_string(cap) + " tokens; revoke one to issue another");
+      e.details.limit = cap;
+      return error_response(e);
+    }
     txn.put_token(TokenRecord{issued.token_id, call.workspace->id, token_hash(issued.token), issued.scope,
                               issued.created_at_ms, issued.expires_at_ms, std::nullopt});
     commit = true;

@@ -173,6 +173,17 @@ Response put_chunk(const Call& call) {
         return error_response(make_error(Code::kFileNotUploading, "the file is no longer being uploaded", "file_id"));
       return json_response(200, ChunkStored{*file_id, i, bytes.size()});
     }
+    if (const uint64_t cap = call.config.uploading_bytes_per_workspace_max; cap > 0) {  // LIM-022
+      std::optional<Bytes> replaced = txn.chunk(ws, *file_id, i);
+      const uint64_t after = txn.uploading_bytes(ws) - (replaced ? replaced->size() : 0) + bytes.size();
+      if (after > cap) {
+        Error e = make_error(Code::kQuotaExceeded,
+                             "unfinished uploads of this workspace would hold more than " + std::to_string(cap) +
+                                 " bytes; commit or delete some first");
+        e.details.limit_bytes = cap;
+        return error_response(e);
+      }
+    }
     txn.put_chunk(ws, *file_id, i, bytes);
     file->updated_at_ms = call.now_ms;
     txn.put_file(ws, *file);

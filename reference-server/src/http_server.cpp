@@ -333,6 +333,21 @@ bool starts_like_request_line(std::string_view bytes) {
   });
 }
 
+// The key per-client caps count under (LIM-020): an IPv4 address, or the /64 network of an IPv6
+// one (a host commonly holds a whole /64); IPv4-mapped IPv6 addresses count as IPv4. Text that
+// is no address (from a misconfigured proxy header) is kept as it is, cut to 64 bytes.
+std::string client_key(std::string_view text) {
+  beast::error_code ec;
+  asio::ip::address address = asio::ip::make_address(std::string(trim(text)), ec);
+  if (ec) return std::string(text.substr(0, 64));
+  if (address.is_v6() && address.to_v6().is_v4_mapped())
+    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  if (address.is_v4()) return address.to_string();
+  asio::ip::address_v6::bytes_type bytes = address.to_v6().to_bytes();
+  std::fill(bytes.begin() + 8, bytes.end(), 0);
+  return asio::ip::address_v6(bytes).to_string() + "/64";
+}
+
 // Where the HTTP-version of a request line starts in `bytes` (the start of a request whose line
 // Beast refused for its version), if it has the form "HTTP/" DIGIT "." DIGIT.
 std::optional<size_t> version_offset(std::string_view bytes) {
@@ -594,6 +609,10 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
     else
       head_.content_length = parser.content_length().value_or(0);
     head_.client_address = client_address_;
+    if (const std::string& name = server_.options.client_address_header; !name.empty()) {
+      if (auto forwarded = head_.headers.find(name); forwarded != head_.headers.end())
+        head_.client_address = client_key(forwarded->second);
+    }
     state_ = State::kInCore;
     in_core([self = this->shared_from_this()] {
       uint64_t body_bytes_max = 0;
@@ -848,7 +867,7 @@ void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
     refuse_connection(std::move(socket));
   } else {
     const auto remote = socket.remote_endpoint(ignored);
-    std::string address = ignored ? std::string() : remote.address().to_string();
+    std::string address = ignored ? std::string() : client_key(remote.address().to_string());
     if (tls) {
       std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(*this, std::move(address), std::move(socket), *tls)
           ->start();
@@ -942,6 +961,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(ServerCore& core, HttpOptio
                        " (ulimit -n, or LimitNOFILE= in a systemd unit)");
   }
 
+  for (char& c : options.client_address_header) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   auto impl = std::make_unique<Impl>(core, std::move(options), log);
   Impl& server = *impl;
   if (server.options.tls_cert_file) {

@@ -112,6 +112,20 @@ int main(int argc, char** argv) {
   app.add_option("--file-retention-ms", config.file_retention_ms, "Deleted files keep their chunks this long")
       ->check(CLI::Range(kRetentionMsMin, kJsonIntegerMax))->capture_default_str();
 
+  app.add_option("--workspace-creations-per-minute", config.workspace_creations_per_minute,
+                 "Workspaces one client address (IPv6: its /64) may create per minute, in bursts of as many; "
+                 "more get 429 rate_limited. 0: no limit")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1000000}))->capture_default_str();
+  app.add_option("--tokens-per-workspace-max", config.tokens_per_workspace_max,
+                 "Tokens neither revoked nor expired one workspace may hold; more get 409 quota_exceeded. 0: no limit")
+      ->capture_default_str();
+  app.add_option("--uploading-bytes-per-workspace-max", config.uploading_bytes_per_workspace_max,
+                 "Bytes of chunks of files not yet committed one workspace may hold; more get 409 quota_exceeded. "
+                 "0: no limit")
+      ->capture_default_str();
+  app.add_option("--client-address-header", http.client_address_header,
+                 "Behind a reverse proxy: the header holding the client's address (e.g. X-Real-IP), for the "
+                 "per-address limit. Only when clients cannot reach this server except through the proxy");
   app.add_option("--fault-path", http.fault_path,
                  "Tests only: a request to exactly this path fails with an exception in its worker, to check the "
                  "answer the server then gives")

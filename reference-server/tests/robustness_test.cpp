@@ -640,3 +640,104 @@ BOOST_AUTO_TEST_CASE(sigterm_finishes_in_flight_requests_and_drops_slow_ones) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// The operators' caps (LIM-020..LIM-022), each refused with its code and changing nothing.
+BOOST_AUTO_TEST_SUITE(robustness)
+
+BOOST_AUTO_TEST_CASE(workspace_creations_are_limited_per_client_address) {
+  TempDir dir;
+  ServerProcess server(dir.path(), {"--workspace-creations-per-minute", "5", "--client-address-header", "X-Real-IP"});
+  auto create_from = [&](const char* source, const std::string& forwarded = "") {
+    RawConnection connection(server.port(), source);
+    connection.send_all(json_post("/v1/workspaces", "{}", forwarded.empty() ? "" : "X-Real-IP: " + forwarded + "\r\n"));
+    return connection.read_response(kAnswerMs);
+  };
+  // The finding: 10,000 workspaces in 3 s from one client. Now a burst of 5, then 429 with
+  // Retry-After (a minute holds 5, so the next comes after 12 s).
+  for (int i = 0; i < 5; ++i) BOOST_TEST(create_from("127.0.0.1")->status == 201);
+  for (int i = 0; i < 50; ++i) {
+    std::optional<RawResponse> refused = create_from("127.0.0.1");
+    check_error(refused, 429, "rate_limited", "a sixth workspace");
+    const int retry_after_s = std::stoi(refused->header("retry-after").value_or("0"));
+    BOOST_TEST((retry_after_s >= 11 && retry_after_s <= 12), retry_after_s);
+  }
+  BOOST_TEST(workspace_count(dir.path()) == 5u);
+  // Another address has its own allowance; 127.0.0.2 is loopback too.
+  BOOST_TEST(create_from("127.0.0.2")->status == 201);
+  // Behind a proxy the header names the client: IPv4 addresses count apart, IPv6 ones by /64.
+  for (int i = 0; i < 5; ++i) BOOST_TEST(create_from("127.0.0.1", "2001:db8::" + std::to_string(i + 1))->status == 201);
+  check_error(create_from("127.0.0.1", "2001:db8::99"), 429, "rate_limited", "the same /64");
+  BOOST_TEST(create_from("127.0.0.1", "2001:db8:0:1::1")->status == 201);
+  BOOST_TEST(create_from("127.0.0.1", "10.0.0.7")->status == 201);
+  BOOST_TEST(workspace_count(dir.path()) == 13u);
+}
+
+BOOST_AUTO_TEST_CASE(without_the_cap_registration_stays_open) {
+  TempDir dir;
+  ServerProcess server(dir.path());  // AUTH-001: the cap is off unless an operator sets it
+  for (int i = 0; i < 30; ++i) BOOST_TEST(send_and_read(server.port(), json_post("/v1/workspaces", "{}"))->status == 201);
+}
+
+BOOST_AUTO_TEST_CASE(tokens_per_workspace_are_capped) {
+  TempDir dir;
+  ServerProcess server(dir.path(), {"--tokens-per-workspace-max", "3"});
+  const Workspace ws = create_workspace(server.port());  // its owner token is the first
+  const std::string owner = "Authorization: Bearer " + ws.owner_token + "\r\n";
+  auto issue = [&](const std::string& body) { return send_and_read(server.port(), json_post(ws.path("/tokens"), body, owner)); };
+  std::optional<RawResponse> second = issue(R"({"scope":"read"})");
+  BOOST_REQUIRE(second && second->status == 201);
+  BOOST_TEST(issue(R"({"scope":"read","expires_in_ms":1000})")->status == 201);
+  // The finding: 10,000 tokens in one workspace. Now the fourth live one is refused.
+  std::optional<RawResponse> refused = issue(R"({"scope":"read"})");
+  check_error(refused, 409, "quota_exceeded", "a fourth token");
+  BOOST_TEST(parse_message<ErrorBody>(refused->body)->details.limit == std::optional<uint64_t>(3));
+  // Expired and revoked tokens no longer count.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  BOOST_TEST(issue(R"({"scope":"read"})")->status == 201);
+  check_error(issue(R"({"scope":"read"})"), 409, "quota_exceeded", "full again");
+  const std::string second_id = to_base64url(parse_message<TokenIssued>(second->body)->token_id);
+  BOOST_TEST(send_and_read(server.port(), request_head("DELETE", ws.path("/tokens/" + second_id), owner))->status == 200);
+  BOOST_TEST(issue(R"({"scope":"read"})")->status == 201);
+}
+
+BOOST_AUTO_TEST_CASE(bytes_of_unfinished_uploads_per_workspace_are_capped) {
+  TempDir dir;
+  ServerProcess server(dir.path(), {"--uploading-bytes-per-workspace-max", "100000"});
+  const Workspace ws = create_workspace(server.port());
+  const std::string auth = "Authorization: Bearer " + ws.owner_token + "\r\n";
+  SystemRandom random;
+  auto create_file = [&](uint32_t chunks) {
+    const std::string id = to_base64url(random.id());
+    BOOST_REQUIRE(send_and_read(server.port(), json_post(ws.path("/files/" + id),
+                                                         "{\"chunk_count\":" + std::to_string(chunks) + "}", auth))
+                      ->status == 201);
+    return id;
+  };
+  auto put_chunk = [&](const std::string& file, int index, size_t bytes) {
+    return send_and_read(server.port(),
+                         request_head("PUT", ws.path("/files/" + file + "/chunks/" + std::to_string(index)),
+                                      auth + "Content-Type: application/octet-stream\r\nContent-Length: " +
+                                          std::to_string(bytes) + "\r\n") +
+                             std::string(bytes, 'c'));
+  };
+  // The finding: uncommitted uploads held disk until their expiry, without bound.
+  const std::string first = create_file(2);
+  BOOST_TEST(put_chunk(first, 0, 60000)->status == 200);
+  std::optional<RawResponse> refused = put_chunk(first, 1, 60000);
+  check_error(refused, 409, "quota_exceeded", "a chunk past the cap");
+  BOOST_TEST(parse_message<ErrorBody>(refused->body)->details.limit_bytes == std::optional<uint64_t>(100000));
+  BOOST_TEST(put_chunk(first, 0, 60000)->status == 200);  // replacing a chunk adds nothing
+  BOOST_TEST(put_chunk(first, 1, 40000)->status == 200);  // exactly at the cap
+  // Committed files do not count: once the first is committed its bytes are free for others.
+  const std::string small = create_file(1);
+  check_error(put_chunk(small, 0, 100), 409, "quota_exceeded", "at the cap");
+  BOOST_TEST(send_and_read(server.port(), json_post(ws.path("/files/" + first + "/commit"), "{\"chunk_count\":2}", auth))
+                 ->status == 200);
+  BOOST_TEST(put_chunk(small, 0, 100)->status == 200);
+  BOOST_TEST(send_and_read(server.port(), json_post(ws.path("/files/" + small + "/commit"), "{\"chunk_count\":1}", auth))
+                 ->status == 200);
+  const std::string third = create_file(2);
+  BOOST_TEST(put_chunk(third, 0, 60000)->status == 200);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -117,7 +117,9 @@ struct RawResponse {
 // thread-safe): they connect with try_open and check nothing here.
 class RawConnection {
  public:
-  explicit RawConnection(uint16_t port) : fd_(connect_to(port)) {
+  // `source`: the local address to connect from (any of 127.0.0.0/8 reaches a server on
+  // 127.0.0.1, and looks like another client to it).
+  explicit RawConnection(uint16_t port, const char* source = nullptr) : fd_(connect_to(port, source)) {
     BOOST_REQUIRE_MESSAGE(fd_ >= 0, "cannot connect to 127.0.0.1:" << port);
   }
   // nullopt when the server does not accept the connection.
@@ -204,9 +206,18 @@ class RawConnection {
   struct Adopt {};
   RawConnection(int fd, Adopt) : fd_(fd) {}
 
-  static int connect_to(uint16_t port) {
+  static int connect_to(uint16_t port, const char* source = nullptr) {
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return -1;
+    if (source) {
+      sockaddr_in local{};
+      local.sin_family = AF_INET;
+      if (inet_pton(AF_INET, source, &local.sin_addr) != 1 ||
+          bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+        ::close(fd);
+        return -1;
+      }
+    }
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = htons(port);

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -25,6 +26,8 @@
 
 namespace opsync::server {
 
+class RateLimiter;
+
 struct ServerConfig {
   uint32_t block_size = kReferenceBlockSize;          // for new workspaces
   uint64_t max_clock_skew_ms = kReferenceMaxClockSkewMs;
@@ -33,6 +36,10 @@ struct ServerConfig {
   uint64_t file_retention_ms = kReferenceFileRetentionMs;
   Limits limits = kReferenceLimits;
   HttpLimits http_limits = kReferenceHttpLimits;  // advertised in /v1/info; the HTTP adapter enforces them
+  // Operator caps (LIM-020..LIM-022); 0 turns one off.
+  uint64_t workspace_creations_per_minute = 0;  // per client address; off by default: AUTH-001 wants it open
+  uint64_t tokens_per_workspace_max = 1000;     // tokens neither revoked nor expired
+  uint64_t uploading_bytes_per_workspace_max = 0;  // chunks of files still uploading; off: see LIM-022
   std::string server_name = "opsync-reference-server";
   std::string server_version = "0.1.0";
 };
@@ -74,6 +81,7 @@ struct Response {
 class ServerCore {
  public:
   ServerCore(ServerConfig config, Storage& storage, RandomSource& random);
+  ~ServerCore();
 
   // Checks everything that does not need the body: route, method, version, authorization,
   // content type and declared length. Returns the error response, or nullopt when the body may
@@ -117,6 +125,7 @@ class ServerCore {
   Storage& storage_;
   RandomSource& random_;
   std::mutex random_mutex_;  // RandomSource implementations need not be thread-safe
+  std::unique_ptr<RateLimiter> creation_limiter_;  // nullptr when workspace_creations_per_minute is 0
 };
 
 }  // namespace opsync::server

@@ -52,6 +52,10 @@ struct HttpOptions {
   uint64_t write_timeout_ms = 60000;    // one response, until the client has taken all of it
   size_t connections_max = 1024;        // open connections; one more is answered 503 and closed
   uint64_t shutdown_timeout_ms = 10000;  // stop(): in-flight requests finish within this, others are dropped
+  // Behind a reverse proxy every connection comes from the proxy: name a header the proxy sets to
+  // the client's address (X-Real-IP) to use it for per-client caps instead. Empty: the peer's
+  // address. Only for a server that no client can reach except through that proxy.
+  std::string client_address_header;
   // For tests of the answer after an exception: a request to exactly this path throws in its
   // worker thread instead of reaching the core. Empty (never) outside tests.
   std::string fault_path;
