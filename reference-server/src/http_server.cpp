@@ -394,6 +394,10 @@ struct HttpServer::Impl {
   std::optional<asio::ssl::context> tls;
   std::atomic<bool> serving{false};
   std::atomic<bool> stopping{false};
+  // Held by stop() while it hands the shutdown to the I/O threads; serve() takes it before it
+  // returns, so that a stop() from another thread (a signal handler's) is done with the I/O
+  // context before the owner can destroy the server.
+  std::mutex stop_mutex;
   uint16_t port = 0;
 
   std::mutex sessions_mutex;
@@ -907,6 +911,7 @@ void HttpServer::Impl::refuse_connection(tcp::socket socket) {
 }
 
 void HttpServer::Impl::begin_stop() {
+  std::lock_guard lock(stop_mutex);
   if (stopping.exchange(true)) return;
   asio::post(control, [this] {
     beast::error_code ignored;
@@ -1014,6 +1019,7 @@ void HttpServer::serve() {
   server.io.run();
   for (std::thread& t : io_threads) t.join();
   server.serving = false;
+  { std::lock_guard wait_for_stop(server.stop_mutex); }
   {
     std::lock_guard lock(server.gc_mutex);
     server.gc_stopping = true;
