@@ -52,11 +52,17 @@ constexpr uint64_t kRequestSeed = 2;
 constexpr size_t kRequestsMax = 16;
 
 // The smallest limits the spec allows and small blocks, so that every limit and complete blocks
-// are within reach of a few kilobytes of input.
-ServerConfig fuzz_config() {
+// are within reach of a few kilobytes of input; the operator caps (LIM-020..LIM-022) just above
+// what the fixture holds (4 live tokens and under 100 bytes of unfinished uploads in the main
+// workspace), so a few requests reach each. The fixture is built without them.
+ServerConfig fuzz_config(bool caps = true) {
   ServerConfig config;
   config.block_size = 4;
   config.limits = kLimitFloors;
+  if (!caps) return config;
+  config.workspace_creations_per_minute = 2;
+  config.tokens_per_workspace_max = 6;
+  config.uploading_bytes_per_workspace_max = 4096;
   return config;
 }
 
@@ -486,7 +492,7 @@ void check_response(const Request& request, const Response& response, bool commi
   const int s = response.status;
   expect(s != 500, "ERR-004: no input makes the server answer 500");
   expect(s == 200 || s == 201 || s == 400 || s == 401 || s == 403 || s == 404 || s == 405 || s == 409 || s == 413 ||
-             s == 415,
+             s == 415 || s == 429,
          "ERR-001: the status is one the spec gives");
   expect(header(response, "OpSync-Server-Time-Ms") == std::to_string(kNowMs),
          "TRN-007: OpSync-Server-Time-Ms holds the server's clock");
@@ -504,6 +510,7 @@ void check_response(const Request& request, const Response& response, bool commi
     expect(http_status(*error->code) == s, "ERR-001: the code is paired with its status");
     expect(response.error_code == error->code_name, "the logged code is the code sent");
     if (s == 405) expect(header(response, "Allow").has_value(), "TRN-010: 405 carries Allow");
+    if (s == 429) expect(header(response, "Retry-After").has_value(), "LIM-020: 429 carries Retry-After");
     return;
   }
 
@@ -589,6 +596,9 @@ class RecordingTransaction final : public Transaction {
     writes_.push_back([workspace, r](Transaction& t) { t.put_key(workspace, r); });
   }
   uint64_t key_count(const WorkspaceId& workspace) override { return inner_.key_count(workspace); }
+  uint64_t live_token_count(const WorkspaceId& workspace, uint64_t now_ms) override {
+    return inner_.live_token_count(workspace, now_ms);
+  }
   std::vector<KeyRecord> keys_after(const WorkspaceId& workspace, uint32_t after, size_t limit) override {
     return inner_.keys_after(workspace, after, limit);
   }
@@ -643,6 +653,7 @@ class RecordingTransaction final : public Transaction {
   uint64_t stored_bytes(const WorkspaceId& workspace, const FileId& id) override {
     return inner_.stored_bytes(workspace, id);
   }
+  uint64_t uploading_bytes(const WorkspaceId& workspace) override { return inner_.uploading_bytes(workspace); }
   std::vector<FileKey> files_to_collect(uint64_t deleted_before_ms, uint64_t idle_before_ms, size_t limit) override {
     return inner_.files_to_collect(deleted_before_ms, idle_before_ms, limit);
   }
@@ -749,7 +760,7 @@ class Fixture {
     storage_ = std::make_unique<FuzzStorage>();
     storage_->record(&writes_);
     SeededRandom random(kSetupSeed);
-    ServerCore core(fuzz_config(), *storage_, random);
+    ServerCore core(fuzz_config(/*caps=*/false), *storage_, random);
     SetupClient client(core);
 
     const CreateWorkspaceResponse main = client.create_workspace();

@@ -1,5 +1,6 @@
 #include "opsync/server/http_server.h"
 
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <boost/asio/dispatch.hpp>
@@ -20,6 +21,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <ctime>
+#include <deque>
+#include <functional>
 #include <limits>
 #include <mutex>
 #include <stdexcept>
@@ -52,6 +55,16 @@ constexpr uint64_t kRefusalWriteMs = 1000;
 constexpr uint64_t kAcceptRetryMs = 50;
 // File descriptors beyond connections_max: the database, logs, listening socket, TLS files.
 constexpr uint64_t kSpareFileDescriptors = 64;
+// What a JSON body costs while it is parsed, per byte of body: the body itself and its document.
+// nlohmann's values take 16 bytes each plus their containers; the costliest shapes (arrays of
+// empty objects, of empty strings, of nested arrays) peak at about 32 bytes per byte of text
+// (an 8 MiB body of "{}," items, 270 MB; see bench/server_bench).
+constexpr uint64_t kJsonMemoryPerBodyByte = 33;
+// After a request whose share was at least this large, its worker hands the freed pages back to
+// the system: the allocator keeps an arena per thread, and without this each worker would keep
+// the largest document it ever parsed.
+constexpr uint64_t kTrimAfterBytes = 32 * 1048576;
+constexpr uint64_t kMib = 1048576;
 
 std::string lower(std::string_view text) {
   std::string out(text);
@@ -74,6 +87,21 @@ std::string iso_time(uint64_t ms) {
   std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", utc.tm_year + 1900, utc.tm_mon + 1,
                 utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<unsigned>(ms % 1000));
   return text;
+}
+
+// The Date header (RFC 9110 6.6.1, IMF-fixdate) of an answer, from the time the core stamped it
+// with (OpSync-Server-Time-Ms), so that the two never disagree and the adapter reads no clock
+// for it.
+void set_date(http::fields& fields, const Response& response) {
+  for (const auto& [name, value] : response.headers) {
+    if (name != "OpSync-Server-Time-Ms") continue;
+    const std::time_t seconds = static_cast<std::time_t>(std::stoull(value) / 1000);
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    char text[64];
+    std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &utc);  // the C locale's names
+    fields.set(http::field::date, text);
+  }
 }
 
 std::string json_escape(const std::string& text) {
@@ -405,6 +433,19 @@ struct HttpServer::Impl {
   uint64_t next_session_id = 0;
   std::atomic<size_t> refusals_in_flight{0};
 
+  // The request memory (HttpOptions::request_memory_mib_max): reservations and the requests
+  // waiting for theirs, in arrival order (at most one per connection). Declared after the
+  // session registry: a waiter holds its session, whose destruction needs the registry.
+  struct MemoryWaiter {
+    uint64_t bytes;
+    std::function<void()> resume;
+  };
+  enum class Reservation : uint8_t { kReserved, kQueued, kStopping };
+  std::mutex memory_mutex;
+  uint64_t memory_total_bytes = 0;
+  uint64_t memory_free_bytes = 0;
+  std::deque<MemoryWaiter> memory_waiters;
+
   // The garbage collector's timer.
   std::mutex gc_mutex;
   std::condition_variable gc_wake;
@@ -426,7 +467,49 @@ struct HttpServer::Impl {
         acceptor(control),
         accept_retry(control),
         shutdown_deadline(control),
-        workers(options.threads) {}
+        workers(options.threads) {
+    memory_total_bytes = memory_free_bytes = options.request_memory_mib_max * kMib;
+  }
+
+  // Reserves `bytes` (at most all of the request memory) for a request now, or queues `resume`
+  // to run once they are reserved; after stop() it does neither (drop_memory_waiters has run or
+  // will find the queue as it is: stopping is set before it).
+  Reservation reserve_memory(uint64_t bytes, std::function<void()> resume) {
+    std::lock_guard lock(memory_mutex);
+    OPSYNC_CHECK(bytes <= memory_total_bytes);
+    if (stopping) return Reservation::kStopping;
+    if (memory_waiters.empty() && bytes <= memory_free_bytes) {
+      memory_free_bytes -= bytes;
+      return Reservation::kReserved;
+    }
+    memory_waiters.push_back(MemoryWaiter{bytes, std::move(resume)});
+    return Reservation::kQueued;
+  }
+
+  void release_memory(uint64_t bytes) {
+    std::vector<std::function<void()>> resumed;
+    {
+      std::lock_guard lock(memory_mutex);
+      memory_free_bytes += bytes;
+      OPSYNC_CHECK(memory_free_bytes <= memory_total_bytes);
+      // In order: a large request at the head is not overtaken for ever by small ones.
+      while (!memory_waiters.empty() && memory_waiters.front().bytes <= memory_free_bytes) {
+        memory_free_bytes -= memory_waiters.front().bytes;
+        resumed.push_back(std::move(memory_waiters.front().resume));
+        memory_waiters.pop_front();
+      }
+    }
+    for (auto& resume : resumed) resume();
+  }
+
+  // On stop: the requests still waiting are dropped with their connections.
+  void drop_memory_waiters() {
+    std::deque<MemoryWaiter> dropped;
+    {
+      std::lock_guard lock(memory_mutex);
+      dropped.swap(memory_waiters);
+    }
+  }
 
   void write_log(const Response& response, const std::string& method, const std::string& path, double duration_ms) {
     if (options.log_format == LogFormat::kNone) return;
@@ -511,7 +594,16 @@ template <class Stream>
 class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
                                         public std::enable_shared_from_this<Session<Stream>> {
  public:
-  enum class State : uint8_t { kHandshake, kIdle, kReadingHead, kInCore, kReadingBody, kWriting, kClosing };
+  enum class State : uint8_t {
+    kHandshake,
+    kIdle,
+    kReadingHead,
+    kInCore,
+    kWaitingForMemory,
+    kReadingBody,
+    kWriting,
+    kClosing
+  };
 
   template <class... Args>
   Session(Impl& server, std::string client_address, Args&&... stream_args)
@@ -521,6 +613,7 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
         client_address_(std::move(client_address)) {}
 
   ~Session() override {
+    release_memory();
     if (registered_) server_.remove_session(id_);
   }
 
@@ -632,6 +725,26 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
     }
     if (parser_->is_done()) return handle();  // no body
     parser_->set_body_limit(result.second);
+    // The body's share of the request memory, before a byte of it is read.
+    const std::string content_type = lower(head_.headers.count("content-type") ? head_.headers["content-type"] : "");
+    const bool json = content_type.rfind("application/json", 0) == 0;
+    const uint64_t body_bytes = head_.content_length.value_or(result.second);
+    const uint64_t need = std::min(body_bytes * (json ? kJsonMemoryPerBodyByte : 1), server_.memory_total_bytes);
+    state_ = State::kWaitingForMemory;
+    auto resume = [self = this->shared_from_this(), need] {
+      asio::post(self->executor(), [self, need] { self->on_memory_reserved(need); });
+    };
+    switch (server_.reserve_memory(need, resume)) {
+      case Reservation::kReserved: return on_memory_reserved(need);
+      case Reservation::kQueued: return;
+      case Reservation::kStopping: return close();
+    }
+  }
+
+  void on_memory_reserved(uint64_t bytes) {
+    reserved_bytes_ = bytes;
+    if (state_ != State::kWaitingForMemory) return release_memory();  // closed meanwhile
+    if (stopping_) return close();
     if (parser_->expects_continue() && buffer_.size() == 0 && parser_->version() == 11) {
       // The client waits for this before it sends the body (RFC 9110 10.1.1).
       Response interim = server_.core.interim_continue(head_, system_time_ms());
@@ -668,8 +781,18 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
     request->headers = head_.headers;  // with the id interim_continue pinned, if it ran
     request->client_address = head_.client_address;
     request->body = parser_->take_body();
-    in_core([self = this->shared_from_this(), request] { return self->server_.core.handle(*request, system_time_ms()); },
+    in_core([self = this->shared_from_this(), request] {
+              Response response = self->server_.core.handle(*request, system_time_ms());
+              request->body = std::string();  // before the memory it took is released
+              if (self->reserved_bytes_ >= kTrimAfterBytes) malloc_trim(0);
+              return response;
+            },
             [](Session& self, Response response) { self.answer(std::move(response), false); });
+  }
+
+  void release_memory() {
+    if (reserved_bytes_ == 0) return;
+    server_.release_memory(std::exchange(reserved_bytes_, 0));
   }
 
   // Runs `work` on a worker thread and `then` with its result back on this connection's strand.
@@ -765,6 +888,7 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
 
   void answer(Response response, bool close_after) {
     if (state_ == State::kClosing) return;
+    release_memory();  // the body and its document are gone
     const bool head_request = head_.method == "HEAD";
     const bool keep_alive = !close_after && !stopping_ && parser_ && parser_->is_done() && parser_->keep_alive();
     auto message = std::make_shared<http::response<http::string_body>>();
@@ -775,6 +899,7 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
     message->body() = std::move(response.body);
     message->prepare_payload();
     message->keep_alive(keep_alive);
+    set_date(*message, response);
     const double duration_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
     response.body.clear();
@@ -830,6 +955,7 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
 
   void close_socket() {
     state_ = State::kClosing;
+    release_memory();
     beast::error_code ignored;
     tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
     tcp().socket().close(ignored);
@@ -846,6 +972,7 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
   bool registered_ = false;
   uint64_t id_ = 0;
   size_t lingered_bytes_ = 0;
+  uint64_t reserved_bytes_ = 0;  // this request's share of the request memory
   std::chrono::steady_clock::time_point started_{};
 };
 
@@ -900,6 +1027,7 @@ void HttpServer::Impl::refuse_connection(tcp::socket socket) {
   message->body() = std::move(refusal.body);
   message->prepare_payload();
   message->keep_alive(false);
+  set_date(*message, refusal);
   auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
   stream->expires_after(std::chrono::milliseconds(kRefusalWriteMs));
   http::async_write(*stream, *message, [this, stream, message](beast::error_code, size_t) {
@@ -917,6 +1045,7 @@ void HttpServer::Impl::begin_stop() {
     beast::error_code ignored;
     acceptor.close(ignored);
     accept_retry.cancel();
+    drop_memory_waiters();
     const std::vector<std::shared_ptr<SessionBase>> live = live_sessions();
     for (const auto& session : live) session->stop();
     if (live.empty()) return;
@@ -944,6 +1073,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(ServerCore& core, HttpOptio
   if (o.threads < 1 || o.threads > kHttpThreadsMax || o.io_threads < 1 || o.io_threads > kHttpIoThreadsMax ||
       o.connections_max < 1 || o.connections_max > kHttpConnectionsMax)
     return Error(Code::kInvalidField, "options", "threads, io threads or the connection cap out of bounds");
+  if (o.request_memory_mib_max < kHttpRequestMemoryMibMin || o.request_memory_mib_max > kHttpRequestMemoryMibMax)
+    return Error(Code::kInvalidField, "options", "the request memory is out of bounds");
   for (uint64_t timeout_ms : {o.header_timeout_ms, o.body_timeout_ms, o.idle_timeout_ms, o.write_timeout_ms,
                               o.shutdown_timeout_ms})
     if (timeout_ms < kHttpTimeoutMsMin || timeout_ms > kHttpTimeoutMsMax)

@@ -90,6 +90,10 @@ int main(int argc, char** argv) {
   app.add_option("--connections-max", http.connections_max,
                  "Open connections at most; one more is answered 503 unavailable and closed")
       ->check(CLI::Range(size_t{1}, kHttpConnectionsMax))->capture_default_str();
+  app.add_option("--request-memory-mib-max", http.request_memory_mib_max,
+                 "Memory for request bodies being read and parsed (a JSON body counts 33 times its size); "
+                 "requests beyond it wait their turn")
+      ->check(CLI::Range(kHttpRequestMemoryMibMin, kHttpRequestMemoryMibMax))->capture_default_str();
   const auto timeout_range = CLI::Range(kHttpTimeoutMsMin, kHttpTimeoutMsMax);
   app.add_option("--header-timeout-ms", http.header_timeout_ms,
                  "A request's line and headers must arrive within this from their first byte (and a TLS "

@@ -179,7 +179,7 @@ BOOST_AUTO_TEST_CASE(help_documents_every_flag_and_two_servers_never_share_a_dir
   std::filesystem::remove(help_file);
   for (const char* flag : {"--data-dir", "--listen", "--port", "--port-file", "--block-size", "--max-skew-ms",
                            "--tls-cert", "--tls-key", "--registration", "--log-format", "--threads", "--io-threads",
-                           "--connections-max", "--header-timeout-ms", "--body-timeout-ms", "--idle-timeout-ms",
+                           "--connections-max", "--request-memory-mib-max", "--header-timeout-ms", "--body-timeout-ms", "--idle-timeout-ms",
                            "--write-timeout-ms", "--shutdown-timeout-ms", "create-workspace"})
     BOOST_TEST(help.find(flag) != std::string::npos, flag);
 

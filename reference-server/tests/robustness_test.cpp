@@ -96,6 +96,8 @@ void check_error(const std::optional<RawResponse>& response, int status, const s
   BOOST_TEST_REQUIRE(error->code.has_value(), what);
   BOOST_TEST(http_status(*error->code) == status, what);
   check_common_headers(*response, what);
+  // RFC 9110 6.6.1: final answers carry Date, here from the same clock reading (IMF-fixdate).
+  BOOST_TEST(response->header("date").value_or("").size() == 29u, what << ": Date");
 }
 
 // Sends `bytes` on a new connection and reads one answer; nullopt without one. Safe on any thread.
@@ -594,6 +596,60 @@ BOOST_AUTO_TEST_CASE(the_worst_json_shapes_are_answered_promptly_and_do_not_hold
   BOOST_TEST((exit_status && *exit_status == 0));
   BOOST_TEST(stop_ms < 10000.0);
   BOOST_TEST(answered_otherwise == 0);  // an answer, if any, is the spec's 400
+}
+
+// Bodies are read only once their share of --request-memory-mib-max is reserved, so that many
+// large JSON bodies at once cost about what one does: each is parsed into a document of up to
+// 32 bytes per byte of text. Eight 2 MiB bodies of empty objects (a 66 MB document each) against a
+// 64 MiB budget take their turns; the companion shows that the check catches a server whose
+// budget is effectively unbounded.
+uint64_t peak_growth_of_concurrent_bodies(ServerProcess& server, size_t concurrent) {
+  std::string body = "{\"x\":[";
+  while (body.size() + 8 < (2u << 20) / kSanitizerScale) body += "{},";
+  body += "{}]}";
+  const std::string request = json_post("/v1/workspaces", body);
+  BOOST_REQUIRE(send_and_read(server.port(), request)->status == 400);  // warm: the allocator's arenas exist
+  const uint64_t before = server.rss_bytes();
+  server.start_peak();
+  std::vector<std::thread> senders;
+  std::atomic<int> answered{0};
+  for (size_t i = 0; i < concurrent; ++i)
+    senders.emplace_back([&] {
+      std::optional<RawResponse> answer = send_and_read(server.port(), request);
+      if (answer && answer->status == 400) ++answered;
+    });
+  for (std::thread& t : senders) t.join();
+  BOOST_TEST(answered == static_cast<int>(concurrent));
+  const uint64_t peak = server.peak_rss_bytes();
+  return peak > before ? peak - before : 0;
+}
+
+// Under AddressSanitizer, freed memory waits in a quarantine (256 MB) before it is reused, so
+// bodies parsed one after another would add up; the server of these two tests runs without it.
+std::vector<std::string> without_asan_quarantine() {
+  const char* options = std::getenv("ASAN_OPTIONS");
+  return {std::string("ASAN_OPTIONS=") + (options ? std::string(options) + ":" : "") + "quarantine_size_mb=0"};
+}
+
+BOOST_AUTO_TEST_CASE(large_bodies_at_once_cost_about_what_one_costs) {
+  TempDir dir;
+  // The budget scales with the bodies, so that under the sanitizers too one body takes all of it.
+  ServerProcess server(dir.path(), {"--request-memory-mib-max", std::to_string(64 / kSanitizerScale)},
+                       without_asan_quarantine());
+  const uint64_t one = peak_growth_of_concurrent_bodies(server, 1);
+  const uint64_t eight = peak_growth_of_concurrent_bodies(server, 8);
+  BOOST_TEST_MESSAGE("peak RSS growth: one body " << one / 1024 << " KiB, eight at once " << eight / 1024 << " KiB");
+  BOOST_TEST(one > 0u);
+  BOOST_TEST(eight < 2 * one + (16u << 20));
+}
+
+BOOST_AUTO_TEST_CASE(the_memory_check_catches_a_server_without_a_budget) {
+  TempDir dir;
+  ServerProcess server(dir.path(), {"--request-memory-mib-max", "65536"}, without_asan_quarantine());
+  const uint64_t one = peak_growth_of_concurrent_bodies(server, 1);
+  const uint64_t eight = peak_growth_of_concurrent_bodies(server, 8);
+  BOOST_TEST_MESSAGE("without a budget: one body " << one / 1024 << " KiB, eight at once " << eight / 1024 << " KiB");
+  BOOST_TEST(!(eight < 2 * one + (16u << 20)));
 }
 
 BOOST_AUTO_TEST_CASE(sigterm_finishes_in_flight_requests_and_drops_slow_ones) {

@@ -14,6 +14,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -27,10 +28,12 @@ extern char** environ;
 
 namespace opsync::server::testing {
 
-// One run of the server binary on a data directory.
+// One run of the server binary on a data directory. `environment`: NAME=value entries that
+// replace or join this process's environment for the server.
 class ServerProcess {
  public:
-  explicit ServerProcess(const std::string& data_dir, std::vector<std::string> extra = {}) {
+  explicit ServerProcess(const std::string& data_dir, std::vector<std::string> extra = {},
+                         const std::vector<std::string>& environment = {}) {
     port_file_ = data_dir + "/port";
     std::filesystem::remove(port_file_);
     std::vector<std::string> args = {OPSYNC_SERVER_BINARY, "--data-dir", data_dir, "--port", "0", "--port-file",
@@ -39,7 +42,18 @@ class ServerProcess {
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    BOOST_REQUIRE(posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) == 0);
+    std::vector<std::string> env_entries = environment;
+    for (char** e = environ; *e; ++e) {
+      const std::string entry = *e;
+      const std::string name = entry.substr(0, entry.find('='));
+      const bool replaced = std::any_of(environment.begin(), environment.end(),
+                                        [&](const std::string& own) { return own.rfind(name + "=", 0) == 0; });
+      if (!replaced) env_entries.push_back(entry);
+    }
+    std::vector<char*> envp;
+    for (std::string& e : env_entries) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    BOOST_REQUIRE(posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), envp.data()) == 0);
     // The port file appears, atomically, once the server listens.
     for (int i = 0; i < 10000 && port_ == 0; ++i) {
       std::ifstream in(port_file_);
@@ -82,17 +96,22 @@ class ServerProcess {
     return std::nullopt;  // the destructor kills it
   }
 
-  // Resident memory of the process, from /proc, in bytes.
-  uint64_t rss_bytes() const {
+  // Resident memory of the process, and its peak since start_peak(), from /proc, in bytes.
+  uint64_t rss_bytes() const { return status_bytes("VmRSS:"); }
+  uint64_t peak_rss_bytes() const { return status_bytes("VmHWM:"); }
+  // Starts the peak afresh from the current resident memory (Linux 4.0 and later).
+  void start_peak() const { std::ofstream("/proc/" + std::to_string(pid_) + "/clear_refs") << "5"; }
+
+ private:
+  uint64_t status_bytes(const std::string& field) const {
     std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
     std::string line;
     while (std::getline(status, line))
-      if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;  // "VmRSS:  1234 kB"
-    BOOST_FAIL("no VmRSS in /proc/" << pid_ << "/status");
+      if (line.rfind(field, 0) == 0) return std::stoull(line.substr(field.size())) * 1024;  // "VmRSS:  1234 kB"
+    BOOST_FAIL("no " << field << " in /proc/" << pid_ << "/status");
     return 0;
   }
 
- private:
   pid_t pid_ = -1;
   uint16_t port_ = 0;
   std::string port_file_;

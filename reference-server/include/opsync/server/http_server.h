@@ -51,6 +51,11 @@ struct HttpOptions {
   uint64_t idle_timeout_ms = 30000;     // a kept-alive connection waiting for its next request
   uint64_t write_timeout_ms = 60000;    // one response, until the client has taken all of it
   size_t connections_max = 1024;        // open connections; one more is answered 503 and closed
+  // Memory for request bodies and their parsing: a body is read only once its share is reserved
+  // (its length, or the route's limit when chunked; 33 times that for JSON, whose document costs
+  // up to 32 bytes per byte of text). Requests wait in order for their share, holding no thread;
+  // one that needs more than all of it waits until it has all of it.
+  uint64_t request_memory_mib_max = 512;
   uint64_t shutdown_timeout_ms = 10000;  // stop(): in-flight requests finish within this, others are dropped
   // Behind a reverse proxy every connection comes from the proxy: name a header the proxy sets to
   // the client's address (X-Real-IP) to use it for per-client caps instead. Empty: the peer's
@@ -67,6 +72,8 @@ inline constexpr size_t kHttpIoThreadsMax = 64;
 inline constexpr size_t kHttpConnectionsMax = 65536;
 inline constexpr uint64_t kHttpTimeoutMsMin = 100;
 inline constexpr uint64_t kHttpTimeoutMsMax = 3600000;
+inline constexpr uint64_t kHttpRequestMemoryMibMin = 1;
+inline constexpr uint64_t kHttpRequestMemoryMibMax = 1048576;
 
 class HttpServer {
  public:
