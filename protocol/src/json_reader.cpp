@@ -1,6 +1,7 @@
 #include "json_reader.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -73,6 +74,7 @@ Result<Json> parse_strict(std::string_view text) {
     }
     return false;
   };
+  std::optional<Rejection> duplicate;
   auto callback = [&](int /*depth*/, nlohmann::json::parse_event_t event, Json& parsed) -> bool {
     using Event = nlohmann::json::parse_event_t;
     switch (event) {
@@ -91,9 +93,11 @@ Result<Json> parse_strict(std::string_view text) {
       case Event::key: {
         Frame& object = open.back();
         object.last_key = parsed.get_ref<const std::string&>();
-        if (seen_before(object, object.last_key))
-          throw Rejection{Code::kDuplicateField, path_of(open.size(), &object.last_key),
-                          "appears twice in its object"};
+        // Reported once the whole text has parsed: a fault of the text comes first (ERR-014),
+        // and the first repetition in the text is the one named (TRN-027).
+        if (seen_before(object, object.last_key) && !duplicate)
+          duplicate = Rejection{Code::kDuplicateField, path_of(open.size(), &object.last_key),
+                                "appears twice in its object"};
         break;
       }
       case Event::value:
@@ -102,9 +106,14 @@ Result<Json> parse_strict(std::string_view text) {
     }
     return true;
   };
+  // nlohmann skips a leading byte order mark; the spec does not (TRN-028).
+  if (text.substr(0, 3) == "\xEF\xBB\xBF")
+    return Error(Code::kMalformedJson, "a byte order mark is not JSON text");
   try {
-    return Json::parse(text.begin(), text.end(), callback, /*allow_exceptions=*/true,
-                       /*ignore_comments=*/false);
+    Json value = Json::parse(text.begin(), text.end(), callback, /*allow_exceptions=*/true,
+                             /*ignore_comments=*/false);
+    if (duplicate) return Error(duplicate->code, duplicate->field, duplicate->message);
+    return value;
   } catch (const Rejection& rejection) {
     return Error(rejection.code, rejection.field, rejection.message);
   } catch (const nlohmann::json::exception& e) {

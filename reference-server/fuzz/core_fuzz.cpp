@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "opsync/protocol/check.h"
+#include "opsync/protocol/endpoints.h"
 #include "opsync/protocol/limits.h"
 #include "opsync/protocol/messages.h"
 #include "opsync/protocol/random.h"
@@ -118,48 +119,50 @@ class InputWriter {
 };
 
 // How a template's generated body is made (BodyMode::kGenerated).
-enum class BodyKind : uint8_t { kNone, kEmptyObject, kToken, kKey, kOps, kFileStatus, kChunkCount, kChunk };
+enum class Generated : uint8_t { kNone, kEmptyObject, kToken, kKey, kOps, kFileStatus, kChunkCount, kChunk };
 enum class BodyMode : uint8_t { kGenerated, kRawRest, kRawBlob, kAbsent };
 constexpr uint8_t kBodyModes = 4;
 
-// A path template: {w} a workspace id, {t} a token id, {f} a file id, {n} a decimal, {p} a whole
-// path from kOddPaths.
+// A path template: {workspace_id} a workspace id, {token_id} a token id, {file_id} a file id,
+// {key_id} and {index} a decimal, {p} a whole path from kOddPaths.
 struct Template {
   std::string_view method;
   std::string_view path;
-  BodyKind body;
+  Generated body;
 };
 
-// The endpoint table of spec section 14, in its order, then near misses of it.
-constexpr std::array kTemplates = {
-    Template{"GET", "/v1/info", BodyKind::kNone},
-    Template{"POST", "/v1/workspaces", BodyKind::kEmptyObject},
-    Template{"DELETE", "/v1/workspaces/{w}", BodyKind::kNone},
-    Template{"POST", "/v1/workspaces/{w}/tokens", BodyKind::kToken},
-    Template{"GET", "/v1/workspaces/{w}/tokens", BodyKind::kNone},
-    Template{"GET", "/v1/workspaces/{w}/tokens/self", BodyKind::kNone},
-    Template{"DELETE", "/v1/workspaces/{w}/tokens/{t}", BodyKind::kNone},
-    Template{"GET", "/v1/workspaces/{w}/keys", BodyKind::kNone},
-    Template{"PUT", "/v1/workspaces/{w}/keys/{n}", BodyKind::kKey},
-    Template{"POST", "/v1/workspaces/{w}/ops", BodyKind::kOps},
-    Template{"GET", "/v1/workspaces/{w}/ops", BodyKind::kNone},
-    Template{"GET", "/v1/workspaces/{w}/blocks", BodyKind::kNone},
-    Template{"POST", "/v1/workspaces/{w}/file-status", BodyKind::kFileStatus},
-    Template{"POST", "/v1/workspaces/{w}/files/{f}", BodyKind::kChunkCount},
-    Template{"GET", "/v1/workspaces/{w}/files/{f}", BodyKind::kNone},
-    Template{"DELETE", "/v1/workspaces/{w}/files/{f}", BodyKind::kNone},
-    Template{"POST", "/v1/workspaces/{w}/files/{f}/commit", BodyKind::kChunkCount},
-    Template{"PUT", "/v1/workspaces/{w}/files/{f}/chunks/{n}", BodyKind::kChunk},
-    Template{"GET", "/v1/workspaces/{w}/files/{f}/chunks/{n}", BodyKind::kNone},
-    Template{"GET", "/v1/info/", BodyKind::kNone},
-    Template{"GET", "/v2/info", BodyKind::kNone},
-    Template{"GET", "/V1/info", BodyKind::kNone},
-    Template{"GET", "/v1", BodyKind::kNone},
-    Template{"GET", "/v1/workspaces/{w}/files", BodyKind::kNone},
-    Template{"GET", "/v1/workspaces/{w}/tokens/{t}", BodyKind::kNone},
-    Template{"PATCH", "/v1/workspaces/{w}/files/{f}/chunks", BodyKind::kChunk},
-    Template{"GET", "{p}", BodyKind::kNone},
+// The body each endpoint of the catalog gets when generated, by EndpointId.
+constexpr std::array kGeneratedBodies = {
+    Generated::kNone,     Generated::kEmptyObject, Generated::kNone,       Generated::kToken,      Generated::kNone,
+    Generated::kNone,     Generated::kNone,        Generated::kNone,       Generated::kKey,        Generated::kOps,
+    Generated::kNone,     Generated::kNone,        Generated::kFileStatus, Generated::kChunkCount, Generated::kNone,
+    Generated::kNone,     Generated::kChunkCount,  Generated::kChunk,      Generated::kNone,
 };
+
+// Near misses of the endpoint table, after the catalog's own templates.
+constexpr std::array kNearMisses = {
+    Template{"GET", "/v1/info/", Generated::kNone},
+    Template{"GET", "/v2/info", Generated::kNone},
+    Template{"GET", "/V1/info", Generated::kNone},
+    Template{"GET", "/v1", Generated::kNone},
+    Template{"GET", "/v1/workspaces/{workspace_id}/files", Generated::kNone},
+    Template{"GET", "/v1/workspaces/{workspace_id}/tokens/{token_id}", Generated::kNone},
+    Template{"PATCH", "/v1/workspaces/{workspace_id}/files/{file_id}/chunks", Generated::kChunk},
+    Template{"GET", "{p}", Generated::kNone},
+};
+
+// The endpoint table of spec section 14 (from the catalog), in its order, then the near misses.
+const std::vector<Template>& templates() {
+  static const std::vector<Template> all = [] {
+    static_assert(kGeneratedBodies.size() == static_cast<size_t>(EndpointId::kGetChunk) + 1);
+    std::vector<Template> out;
+    for (const Endpoint& e : endpoint_catalog())
+      out.push_back(Template{e.method, e.path, kGeneratedBodies[static_cast<size_t>(e.id)]});
+    out.insert(out.end(), kNearMisses.begin(), kNearMisses.end());
+    return out;
+  }();
+  return all;
+}
 
 // Indices of kTemplates, for the seeds.
 enum Route : uint8_t {
@@ -191,7 +194,7 @@ enum Route : uint8_t {
   kChunksWithoutIndex,
   kRawPath,
 };
-static_assert(kRawPath + 1 == kTemplates.size());
+static_assert(kRawPath + 1 == static_cast<size_t>(EndpointId::kGetChunk) + 1 + kNearMisses.size());
 
 constexpr std::array<std::string_view, 9> kMethods = {"GET", "POST", "PUT", "DELETE", "PATCH",
                                                       "OPTIONS", "HEAD", "get", ""};
@@ -299,13 +302,13 @@ std::string choose(InputReader& in, uint8_t choice, const std::function<std::str
   return choice == kRaw ? in.text() : pick(choice);
 }
 
-std::string generated_body(InputReader& in, BodyKind kind, const Pools& pools) {
+std::string generated_body(InputReader& in, Generated kind, const Pools& pools) {
   switch (kind) {
-    case BodyKind::kNone:
+    case Generated::kNone:
       return "";
-    case BodyKind::kEmptyObject:
+    case Generated::kEmptyObject:
       return "{}";
-    case BodyKind::kToken: {
+    case Generated::kToken: {
       const uint8_t choice = in.byte();
       CreateTokenRequest request;
       request.scope = static_cast<Scope>(choice % 3);
@@ -313,14 +316,14 @@ std::string generated_body(InputReader& in, BodyKind kind, const Pools& pools) {
       if (choice / 3 % 3 == 2) request.expires_in_ms = kTokenExpiresInMsMax;
       return serialize_message(request);
     }
-    case BodyKind::kKey: {
+    case Generated::kKey: {
       PutKeyRequest request;
       request.expected_version = in.byte() % 4;
       request.kdf.iterations = kIterations[in.byte() % kIterations.size()];
       request.wrapped_key = Bytes(kWrappedKeyBytes, in.byte());
       return serialize_message(request);
     }
-    case BodyKind::kOps: {
+    case Generated::kOps: {
       UploadOpsRequest request;
       const size_t count = 1 + in.byte() % 8;
       for (size_t i = 0; i < count; ++i) {
@@ -329,15 +332,15 @@ std::string generated_body(InputReader& in, BodyKind kind, const Pools& pools) {
       }
       return serialize_message(request);
     }
-    case BodyKind::kFileStatus: {
+    case Generated::kFileStatus: {
       FileStatusRequest request;
       const size_t count = 1 + in.byte() % 8;
       for (size_t i = 0; i < count; ++i) request.file_ids.push_back(pools.file(in.byte()));
       return serialize_message(request);
     }
-    case BodyKind::kChunkCount:
+    case Generated::kChunkCount:
       return serialize_message(CreateFileRequest{kChunkCounts[in.byte() % kChunkCounts.size()]});
-    case BodyKind::kChunk: {
+    case Generated::kChunk: {
       const uint8_t size = in.byte();
       return fuzz_chunk(size, in.byte());
     }
@@ -346,7 +349,7 @@ std::string generated_body(InputReader& in, BodyKind kind, const Pools& pools) {
 }
 
 Request decode_request(InputReader& in, const Pools& pools) {
-  const Template& route = kTemplates[in.byte() % kTemplates.size()];
+  const Template& route = templates()[in.byte() % templates().size()];
   Request request;
 
   const uint8_t method = in.byte();
@@ -365,9 +368,9 @@ Request decode_request(InputReader& in, const Pools& pools) {
       choose(in, content, [&](uint8_t c) { return std::string(kContentTypes[c % kContentTypes.size()]); });
   if (content != 0) {
     request.headers["content-type"] = content_type;
-  } else if (route.body == BodyKind::kChunk) {
+  } else if (route.body == Generated::kChunk) {
     request.headers["content-type"] = "application/octet-stream";
-  } else if (route.body != BodyKind::kNone) {
+  } else if (route.body != Generated::kNone) {
     request.headers["content-type"] = "application/json";
   }
   if (in.byte() == kRaw) request.headers["opsync-request-id"] = in.text();
@@ -378,25 +381,22 @@ Request decode_request(InputReader& in, const Pools& pools) {
     const size_t open = pattern.find('{');
     request.path += pattern.substr(0, open);
     if (open == std::string_view::npos) break;
-    const char placeholder = pattern[open + 1];
-    pattern.remove_prefix(open + 3);
+    const size_t close = pattern.find('}', open);
+    OPSYNC_CHECK(close != std::string_view::npos);
+    const std::string_view placeholder = pattern.substr(open + 1, close - open - 1);
+    pattern.remove_prefix(close + 1);
     const uint8_t choice = in.byte();
-    switch (placeholder) {
-      case 'w':
-        request.path += choose(in, choice, [&](uint8_t c) { return Pools::pick(pools.workspaces, c); });
-        break;
-      case 't':
-        request.path += choose(in, choice, [&](uint8_t c) { return to_base64url(pools.token_id(c)); });
-        break;
-      case 'f':
-        request.path += choose(in, choice, [&](uint8_t c) { return to_base64url(pools.file(c)); });
-        break;
-      case 'n':
-        request.path += choose(in, choice, number_text);
-        break;
-      default:  // 'p': the whole path
-        request.path += choose(in, choice, [](uint8_t c) { return std::string(kOddPaths[c % kOddPaths.size()]); });
-        break;
+    if (placeholder == "workspace_id") {
+      request.path += choose(in, choice, [&](uint8_t c) { return Pools::pick(pools.workspaces, c); });
+    } else if (placeholder == "token_id") {
+      request.path += choose(in, choice, [&](uint8_t c) { return to_base64url(pools.token_id(c)); });
+    } else if (placeholder == "file_id") {
+      request.path += choose(in, choice, [&](uint8_t c) { return to_base64url(pools.file(c)); });
+    } else if (placeholder == "key_id" || placeholder == "index") {
+      request.path += choose(in, choice, number_text);
+    } else {
+      OPSYNC_CHECK(placeholder == "p");  // the whole path
+      request.path += choose(in, choice, [](uint8_t c) { return std::string(kOddPaths[c % kOddPaths.size()]); });
     }
   }
 
@@ -451,34 +451,6 @@ bool is_request_id(std::string_view id) {
   });
 }
 
-// What each route answers on success: its statuses and the message type of its body (spec 14).
-struct SuccessShape {
-  std::string_view route;
-  bool created;                 // answers 201 (and, for files, 200 when the file exists)
-  std::string_view message;     // a type name of check_message; "" for raw chunk bytes
-};
-constexpr std::array kSuccessShapes = {
-    SuccessShape{"GET /v1/info", false, "InfoResponse"},
-    SuccessShape{"POST /v1/workspaces", true, "CreateWorkspaceResponse"},
-    SuccessShape{"DELETE /v1/workspaces/{}", false, "DeleteWorkspaceResponse"},
-    SuccessShape{"POST /v1/workspaces/{}/tokens", true, "TokenIssued"},
-    SuccessShape{"GET /v1/workspaces/{}/tokens", false, "TokenListResponse"},
-    SuccessShape{"GET /v1/workspaces/{}/tokens/self", false, "TokenEntry"},
-    SuccessShape{"DELETE /v1/workspaces/{}/tokens/{}", false, "RevokeTokenResponse"},
-    SuccessShape{"GET /v1/workspaces/{}/keys", false, "KeyListResponse"},
-    SuccessShape{"PUT /v1/workspaces/{}/keys/{}", false, "KeyRecord"},
-    SuccessShape{"POST /v1/workspaces/{}/ops", false, "UploadOpsResponse"},
-    SuccessShape{"GET /v1/workspaces/{}/ops", false, "OpsPageResponse"},
-    SuccessShape{"GET /v1/workspaces/{}/blocks", false, "BlocksResponse"},
-    SuccessShape{"POST /v1/workspaces/{}/file-status", false, "FileStatusResponse"},
-    SuccessShape{"POST /v1/workspaces/{}/files/{}", true, "FileStatus"},
-    SuccessShape{"GET /v1/workspaces/{}/files/{}", false, "FileStatus"},
-    SuccessShape{"DELETE /v1/workspaces/{}/files/{}", false, "FileStatus"},
-    SuccessShape{"POST /v1/workspaces/{}/files/{}/commit", false, "FileStatus"},
-    SuccessShape{"PUT /v1/workspaces/{}/files/{}/chunks/{}", false, "ChunkStored"},
-    SuccessShape{"GET /v1/workspaces/{}/files/{}/chunks/{}", false, ""},
-};
-
 void check_response(const Request& request, const Response& response, bool committed) {
   auto expect = [&](bool holds, const char* rule) {
     if (!holds) violated(rule, request, response);
@@ -507,12 +479,15 @@ void check_response(const Request& request, const Response& response, bool commi
     return;
   }
 
-  const SuccessShape* shape = nullptr;
-  for (const SuccessShape& candidate : kSuccessShapes)
-    if (candidate.route == response.route) shape = &candidate;
+  // What the route answers on success: its statuses and the message type of its body (spec 14).
+  const Endpoint* shape = nullptr;
+  for (const Endpoint& candidate : endpoint_catalog())
+    if (candidate.name() == response.route) shape = &candidate;
   expect(shape != nullptr, "a success comes from a route of the endpoint table");
-  expect(s == 200 || shape->created, "201 only for requests that create");
-  if (shape->message.empty()) {
+  const auto success = std::find_if(shape->success.begin(), shape->success.end(),
+                                    [&](const SuccessResponse& r) { return r.status == s; });
+  expect(success != shape->success.end(), "the success status is one the endpoint answers");
+  if (success->body == BodyKind::kChunk) {
     expect(response.content_type == "application/octet-stream", "TRN-005: a chunk is application/octet-stream");
     expect(response.body.size() >= kEnvelopeOverheadBytes &&
                response.body.size() <= kLimitFloors.chunk_bytes + kEnvelopeOverheadBytes,
@@ -520,24 +495,24 @@ void check_response(const Request& request, const Response& response, bool commi
     return;
   }
   expect(response.content_type == "application/json", "TRN-006: a response body is JSON");
-  if (shape->message == "InfoResponse") {
+  if (success->message == "InfoResponse") {
     Result<InfoResponse> info = parse_message<InfoResponse>(response.body);
     expect(info.ok(), "the body parses as the route's message");
     expect(info->server_time_ms == kNowMs, "INF-002: server_time_ms equals the header");
     return;
   }
-  expect(check_message(shape->message, response.body).ok(), "the body parses as the route's message");
+  expect(check_message(success->message, response.body).ok(), "the body parses as the route's message");
 }
 
 // Workspaces and tokens a request created become choices for the requests after it.
 void learn(const Response& response, Pools& pools) {
   if (response.status != 201) return;
-  if (response.route == "POST /v1/workspaces") {
+  if (response.route == endpoint(EndpointId::kCreateWorkspace).name()) {
     Result<CreateWorkspaceResponse> created = parse_message<CreateWorkspaceResponse>(response.body);
     pools.workspaces.push_back(to_base64url(created->workspace_id));
     pools.tokens.push_back(created->owner_token);
     pools.token_ids.push_back(created->owner_token_id);
-  } else if (response.route == "POST /v1/workspaces/{}/tokens") {
+  } else if (response.route == endpoint(EndpointId::kCreateToken).name()) {
     Result<TokenIssued> issued = parse_message<TokenIssued>(response.body);
     pools.tokens.push_back(issued->token);
     pools.token_ids.push_back(issued->token_id);
@@ -880,7 +855,7 @@ std::string bytes_of(std::initializer_list<uint8_t> values) { return std::string
 
 // The bytes of a generated body, padded with zeros to as many as the generator reads, so that the
 // next request starts where the decoder will look for it.
-std::string generator_bytes(BodyKind kind, std::string bytes) {
+std::string generator_bytes(Generated kind, std::string bytes) {
   const std::string padded = bytes + std::string(64, '\0');
   InputReader reader(reinterpret_cast<const uint8_t*>(padded.data()), padded.size());
   generated_body(reader, kind, fixture().pools());
@@ -915,7 +890,7 @@ std::string encode(const std::vector<Call>& calls) {
     out.byte(static_cast<uint8_t>(call.body.mode));
     switch (call.body.mode) {
       case BodyMode::kGenerated:
-        out.rest(generator_bytes(kTemplates[call.route].body, call.body.bytes));
+        out.rest(generator_bytes(templates()[call.route].body, call.body.bytes));
         break;
       case BodyMode::kRawRest:
         OPSYNC_CHECK_MSG(&call == &calls.back(), "a body that runs to the end of the input ends it");

@@ -147,18 +147,19 @@ Response commit_file(const Call& call) {
 }
 
 Response put_chunk(const Call& call) {
-  Result<Id> file_id = path_id(call, 0, "file_id");
-  if (!file_id.ok()) return error_response(file_id.error());
-  Result<uint64_t> index = path_integer(call, 1, "index", 0, kU32Max);
-  if (!index.ok()) return error_response(index.error());
+  // The body before the path parameters (ERR-013, FILE-014).
   const std::string& body = call.request.body;
-  if (body.size() < kEnvelopeOverheadBytes)
-    return error_response(make_error(Code::kInvalidField, "a chunk is at least 28 bytes (nonce and tag)", "body"));
   if (body.size() > call.config.limits.chunk_bytes + kEnvelopeOverheadBytes) {  // also checked before reading
     Error e = make_error(Code::kBodyTooLarge, "a chunk is at most chunk_bytes + 28 bytes");
     e.details.limit_bytes = call.config.limits.chunk_bytes + kEnvelopeOverheadBytes;
     return error_response(e);
   }
+  if (body.size() < kEnvelopeOverheadBytes)
+    return error_response(make_error(Code::kInvalidField, "a chunk is at least 28 bytes (nonce and tag)", "body"));
+  Result<Id> file_id = path_id(call, 0, "file_id");
+  if (!file_id.ok()) return error_response(file_id.error());
+  Result<uint64_t> index = path_integer(call, 1, "index", 0, kU32Max);
+  if (!index.ok()) return error_response(index.error());
   const ByteView bytes(reinterpret_cast<const uint8_t*>(body.data()), body.size());
   return run_write(call.storage, [&](Transaction& txn, bool& commit) {
     const WorkspaceId& ws = call.workspace->id;

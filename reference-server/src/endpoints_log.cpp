@@ -109,42 +109,37 @@ Response upload_ops(const Call& call) {
 
 Response read_ops(const Call& call) {
   const Limits& limits = call.config.limits;
-  Result<uint64_t> after_seq = query_integer(call, "after_seq", 0, kJsonIntegerMax, 0);
-  if (!after_seq.ok()) return error_response(after_seq.error());
-  Result<uint64_t> limit = query_integer(call, "limit", 1, limits.page_ops_max, limits.page_ops_max);
-  if (!limit.ok()) return error_response(limit.error());
+  const uint64_t after_seq = query_decimal(call, "after_seq");
+  const uint64_t limit = query_decimal(call, "limit");
   return run_read(call.storage, [&](Transaction& txn) {
     // Everything below comes from one read transaction: one state of the log (LOG-024).
     const WorkspaceId& ws = call.workspace->id;
     const std::optional<WorkspaceRecord> workspace = txn.workspace(ws);
     OPSYNC_CHECK(workspace.has_value());
-    if (*after_seq > workspace->head_seq) {  // LOG-023
+    if (after_seq > workspace->head_seq) {  // LOG-023
       Error e = make_error(Code::kAfterSeqBeyondHead, "the log holds " + std::to_string(workspace->head_seq) + " operations",
                            "after_seq");
       e.details.head_seq = workspace->head_seq;
       return error_response(e);
     }
     OpsPageResponse page;
-    page.after_seq = *after_seq;
-    page.after_hash = stored_prefix_hash(txn, ws, *after_seq, workspace->block_size);
+    page.after_seq = after_seq;
+    page.after_hash = stored_prefix_hash(txn, ws, after_seq, workspace->block_size);
     page.head_seq = workspace->head_seq;
-    for (StoredOp& stored : txn.ops_after(ws, *after_seq, *limit, limits.page_bytes_max)) {
+    for (StoredOp& stored : txn.ops_after(ws, after_seq, limit, limits.page_bytes_max)) {
       Result<WireOp> op = decode_op(stored.encoding);
       OPSYNC_CHECK_MSG(op.ok(), "the log holds an operation that does not decode");
       page.ops.push_back(SequencedOp{stored.seq, std::move(*op)});
     }
     if (!page.ops.empty() && page.ops.back().seq < page.head_seq) page.next_after_seq = page.ops.back().seq;
-    OPSYNC_CHECK(!page.ops.empty() || *after_seq == page.head_seq);
+    OPSYNC_CHECK(!page.ops.empty() || after_seq == page.head_seq);
     return json_response(200, page);
   });
 }
 
 Response read_blocks(const Call& call) {
-  const Limits& limits = call.config.limits;
-  Result<uint64_t> start = query_integer(call, "start", 0, kJsonIntegerMax, 0);
-  if (!start.ok()) return error_response(start.error());
-  Result<uint64_t> limit = query_integer(call, "limit", 1, limits.page_blocks_max, limits.page_blocks_max);
-  if (!limit.ok()) return error_response(limit.error());
+  const uint64_t start = query_decimal(call, "start");
+  const uint64_t limit = query_decimal(call, "limit");
   return run_read(call.storage, [&](Transaction& txn) {
     const WorkspaceId& ws = call.workspace->id;
     const std::optional<WorkspaceRecord> workspace = txn.workspace(ws);
@@ -153,12 +148,12 @@ Response read_blocks(const Call& call) {
     page.block_size = workspace->block_size;
     page.head_seq = workspace->head_seq;
     page.block_count = workspace->head_seq / workspace->block_size;  // complete blocks only
-    if (*start < page.block_count) {
-      const uint64_t count = std::min<uint64_t>(*limit, page.block_count - *start);
-      const std::vector<Hash> hashes = txn.block_hashes(ws, *start, count);
+    if (start < page.block_count) {
+      const uint64_t count = std::min<uint64_t>(limit, page.block_count - start);
+      const std::vector<Hash> hashes = txn.block_hashes(ws, start, count);
       OPSYNC_CHECK(hashes.size() == count);
-      for (uint64_t i = 0; i < count; ++i) page.blocks.push_back(BlockEntry{*start + i, hashes[i]});
-      if (*start + count < page.block_count) page.next_start = *start + count;
+      for (uint64_t i = 0; i < count; ++i) page.blocks.push_back(BlockEntry{start + i, hashes[i]});
+      if (start + count < page.block_count) page.next_start = start + count;
     }
     return json_response(200, page);
   });

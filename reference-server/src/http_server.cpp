@@ -107,7 +107,8 @@ struct HttpServer::Impl {
     const auto started = std::chrono::steady_clock::now();
     Request request;
     request.method = req.method;
-    request.path = req.path;
+    // The path as sent, not percent-decoded: routes match it byte for byte (TRN-012).
+    request.path = req.target.substr(0, req.target.find('?'));
     for (const auto& [name, value] : req.params) request.query.emplace_back(name, value);
     for (const auto& [name, value] : req.headers) request.headers.emplace(lower(name), value);  // first wins
 
