@@ -23,6 +23,7 @@
 #include <fstream>
 #include <thread>
 
+#include "opsync/protocol/endpoints.h"
 #include "opsync/protocol/messages.h"
 #include "opsync/protocol/random.h"
 
@@ -157,23 +158,27 @@ int main(int argc, char** argv) {
   Server server(data_dir, {"--durability", durability});
   httplib::Client client("127.0.0.1", server.port());
   client.set_keep_alive(true);
-  auto created = client.Post("/v1/workspaces", "{}", "application/json");
+  auto created = client.Post(endpoint_path(EndpointId::kCreateWorkspace, {}), "{}", "application/json");
   if (!created || created->status != 201) throw std::runtime_error("cannot create a workspace");
   const CreateWorkspaceResponse ws = *parse_message<CreateWorkspaceResponse>(created->body);
-  const std::string base = "/v1/workspaces/" + to_base64url(ws.workspace_id);
+  const std::string workspace = to_base64url(ws.workspace_id);
+  const std::string ops_path = endpoint_path(EndpointId::kUploadOps, {workspace});
+  const auto page_target = [&](uint64_t after) {
+    return endpoint_target(EndpointId::kReadOps, {workspace}, {{"after_seq", std::to_string(after)}});
+  };
   const httplib::Headers auth = {{"Authorization", "Bearer " + ws.owner_token}};
 
   const size_t batches = total_ops / 1000;
   const size_t single = std::min<size_t>(batches / 4, 100);
-  const double one_uploader = upload(server.port(), base + "/ops", ws.owner_token, single, 1);
-  const double four_uploaders = upload(server.port(), base + "/ops", ws.owner_token, batches - single, 4);
+  const double one_uploader = upload(server.port(), ops_path, ws.owner_token, single, 1);
+  const double four_uploaders = upload(server.port(), ops_path, ws.owner_token, batches - single, 4);
   std::printf("upload, batches of 1,000 x 200 B, SQLite on disk, durability %s:\n", durability.c_str());
   std::printf("  1 uploader   %9.0f ops/s  (%zu batches)\n", one_uploader, single);
   std::printf("  4 uploaders  %9.0f ops/s  (%zu batches)\n", four_uploaders, batches - single);
 
   const auto [rss_before, hwm_before] = server.memory_mib();
   const Latency blocks = measure(20, [&](int) {
-    auto r = client.Get(base + "/blocks", auth);
+    auto r = client.Get(endpoint_path(EndpointId::kReadBlocks, {workspace}), auth);
     if (!r || r->status != 200) throw std::runtime_error("blocks");
   });
   std::printf("GET /blocks, all %zu block hashes of %zu operations: median %.1f ms, p99 %.1f ms\n",
@@ -181,7 +186,7 @@ int main(int argc, char** argv) {
   SeededRandom positions(7);
   const Latency page = measure(200, [&](int) {
     const uint64_t after = positions.below(total_ops - 1000);
-    auto r = client.Get(base + "/ops?after_seq=" + std::to_string(after), auth);
+    auto r = client.Get(page_target(after), auth);
     if (!r || r->status != 200) throw std::runtime_error("ops page");
   });
   std::printf("GET /ops, pages of 1,000 at random positions: median %.1f ms, p99 %.1f ms\n", page.median_ms,
@@ -192,7 +197,7 @@ int main(int argc, char** argv) {
   uint64_t after = 0;
   size_t pages = 0;
   while (true) {
-    auto r = client.Get(base + "/ops?after_seq=" + std::to_string(after), auth);
+    auto r = client.Get(page_target(after), auth);
     if (!r || r->status != 200) throw std::runtime_error("paging");
     const OpsPageResponse body = *parse_message<OpsPageResponse>(r->body);
     ++pages;
