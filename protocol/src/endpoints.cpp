@@ -229,6 +229,42 @@ RouteMatch match_route(std::string_view method, std::string_view path) {
   return match;
 }
 
+namespace {
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string percent_decoded(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && hex_digit(text[i + 1]) >= 0 && hex_digit(text[i + 2]) >= 0) {
+      out += static_cast<char>(hex_digit(text[i + 1]) * 16 + hex_digit(text[i + 2]));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> parse_query_string(std::string_view query) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (std::string_view pair : split(query, '&')) {
+    if (pair.empty()) continue;
+    const size_t equals = pair.find('=');
+    out.emplace_back(percent_decoded(pair.substr(0, equals)),
+                     equals == std::string_view::npos ? "" : percent_decoded(pair.substr(equals + 1)));
+  }
+  return out;
+}
+
 std::optional<uint64_t> parse_decimal_parameter(std::string_view text, uint64_t min, uint64_t max) {
   // One text form per value: digits only, no sign, no leading zero (TRN-013).
   if (text.empty() || text.size() > 20 || (text.size() > 1 && text[0] == '0')) return std::nullopt;

@@ -110,4 +110,18 @@ BOOST_AUTO_TEST_CASE(decimal_parameters_have_one_text_form) {
   BOOST_TEST(!valid_parameter(after, "AAAAAAAAAAAAAAAAAAAAAB", kReferenceLimits));  // unused bits set
 }
 
+BOOST_AUTO_TEST_CASE(query_strings_are_split_and_decoded_as_sent) {
+  using Pairs = std::vector<std::pair<std::string, std::string>>;
+  BOOST_TEST((parse_query_string("a=1&b=2") == Pairs{{"a", "1"}, {"b", "2"}}));
+  BOOST_TEST((parse_query_string("a=1&a=1") == Pairs{{"a", "1"}, {"a", "1"}}));  // repeats kept (TRN-011)
+  BOOST_TEST((parse_query_string("limit") == Pairs{{"limit", ""}}));
+  BOOST_TEST((parse_query_string("limit=") == Pairs{{"limit", ""}}));
+  BOOST_TEST((parse_query_string("&&a=%31%30&") == Pairs{{"a", "10"}}));
+  BOOST_TEST((parse_query_string("a=+1") == Pairs{{"a", "+1"}}));  // a plus stays a plus
+  BOOST_TEST((parse_query_string("a=%2B1") == Pairs{{"a", "+1"}}));
+  BOOST_TEST((parse_query_string("a=%zz&b=%4") == Pairs{{"a", "%zz"}, {"b", "%4"}}));
+  BOOST_TEST((parse_query_string("a=b=c") == Pairs{{"a", "b=c"}}));
+  BOOST_TEST(parse_query_string("").empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,5 +1,7 @@
 #include "opsync/server/http_server.h"
 
+#include "opsync/protocol/endpoints.h"
+
 #include <httplib.h>
 #include <sys/socket.h>
 
@@ -109,7 +111,9 @@ struct HttpServer::Impl {
     request.method = req.method;
     // The path as sent, not percent-decoded: routes match it byte for byte (TRN-012).
     request.path = req.target.substr(0, req.target.find('?'));
-    for (const auto& [name, value] : req.params) request.query.emplace_back(name, value);
+    // The query as sent: cpp-httplib's params drop repeated pairs, which TRN-011 refuses.
+    const size_t question = req.target.find('?');
+    if (question != std::string::npos) request.query = parse_query_string(std::string_view(req.target).substr(question + 1));
     for (const auto& [name, value] : req.headers) request.headers.emplace(lower(name), value);  // first wins
 
     RequestHead head{request.method, request.path, request.query, request.headers, std::nullopt};

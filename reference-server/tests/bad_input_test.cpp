@@ -354,7 +354,7 @@ BOOST_FIXTURE_TEST_CASE(query_parameters, Populated) {
   const std::string ops = ws.path("/ops");
   for (const char* query : {"?bogus=1", "?after_seq=1&after_seq=2", "?limit=0", "?limit=1001", "?limit=abc",
                                    "?after_seq=-1", "?after_seq=01", "?after_seq=1e3", "?limit=", "?after_seq=99999999999999999999",
-                                   "?limit", "?limit=+1", "?limit=%2B1", "?limit=1%20"})
+                                   "?limit", "?limit=+1", "?limit=%2B1", "?limit=1%20", "?after_seq=1&after_seq=1"})
     expect_rejected("GET", ops + std::string(query), reader, "", "", 400, "invalid_query");
   expect_rejected("GET", ws.path("/blocks?start=x"), reader, "", "", 400, "invalid_query");
   expect_rejected("GET", ws.path("/tokens?after=short"), ws.owner_token, "", "", 400, "invalid_query");

@@ -126,6 +126,13 @@ struct RouteMatch {
 // arguments and the catalog.
 RouteMatch match_route(std::string_view method, std::string_view path);
 
+// Splits a query string (what follows '?', without it) into name=value pairs in order, as
+// TRN-013 reads it: pairs separated by '&', empty ones skipped, a name without '=' has the empty
+// value, and names and values are percent-decoded (%XX; '+' stays a plus; a '%' not followed by
+// two hex digits stays as it is, which no valid value contains). Repeats are kept, so that the
+// server can refuse them (TRN-011).
+std::vector<std::pair<std::string, std::string>> parse_query_string(std::string_view query);
+
 // Checks a parameter's text against its specification. Returns the value (an id's bytes are not
 // returned; callers decode ids themselves) or nullopt when the text is not a valid value.
 std::optional<uint64_t> parse_decimal_parameter(std::string_view text, uint64_t min, uint64_t max);
