@@ -69,6 +69,13 @@ std::string transcript_text(const CaseResult& r) {
   return out;
 }
 
+// Seconds with three decimals, as JUnit's xs:decimal wants them (no exponent).
+std::string seconds(double ms) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3f", ms / 1000);
+  return text;
+}
+
 std::string format_ms(double ms) {
   char text[32];
   std::snprintf(text, sizeof text, "%.0f", ms);
@@ -136,7 +143,7 @@ void write_summary(std::ostream& out, const RunReport& report) {
   for (const CaseResult& r : report.results) {
     if (r.outcome == Outcome::kPass || r.outcome == Outcome::kSkip) continue;
     out << "  " << outcome_name(r.outcome) << "  " << r.c->id << "  " << r.c->description << "\n";
-    std::istringstream failures(failure_text(r));
+    std::istringstream failures(printable(failure_text(r)));
     for (std::string line; std::getline(failures, line);) out << "        " << line << "\n";
   }
   out << "\n  level   ";
@@ -170,17 +177,17 @@ void write_junit(std::ostream& out, const RunReport& report) {
   out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   out << "<testsuites name=\"opsync-conformance\" tests=\"" << report.results.size() << "\" failures=\""
       << count(Outcome::kFail) << "\" errors=\"" << count(Outcome::kError) << "\" time=\""
-      << report.duration_ms / 1000 << "\">\n";
+      << seconds(report.duration_ms) << "\">\n";
   out << "  <testsuite name=\"" << xml_escape(report.server_url) << "\" tests=\"" << report.results.size()
       << "\" failures=\"" << count(Outcome::kFail) << "\" errors=\"" << count(Outcome::kError) << "\" skipped=\""
-      << count(Outcome::kSkip) + count(Outcome::kKnownFailure) << "\" time=\"" << report.duration_ms / 1000
+      << count(Outcome::kSkip) + count(Outcome::kKnownFailure) << "\" time=\"" << seconds(report.duration_ms)
       << "\" timestamp=\"" << report.started_at << "\">\n";
   out << "    <properties>\n      <property name=\"seed\" value=\"" << report.seed << "\"/>\n"
       << "      <property name=\"server\" value=\"" << xml_escape(report.info.server.name + " " + report.info.server.version)
       << "\"/>\n    </properties>\n";
   for (const CaseResult& r : report.results) {
     out << "    <testcase classname=\"" << level_name(r.c->level) << "\" name=\"" << xml_escape(r.c->id) << ": "
-        << xml_escape(r.c->description) << "\" time=\"" << r.duration_ms / 1000 << "\">\n";
+        << xml_escape(r.c->description) << "\" time=\"" << seconds(r.duration_ms) << "\">\n";
     const std::string details = xml_escape(printable(failure_text(r)));
     switch (r.outcome) {
       case Outcome::kFail:

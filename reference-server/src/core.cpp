@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "endpoints.h"
+#include "faults.h"
 #include "opsync/protocol/endpoints.h"
 #include "opsync/protocol/sha256.h"
 
@@ -136,7 +137,7 @@ std::variant<ServerCore::Admission, Response> ServerCore::admit(const RequestHea
       return error_response(make_error(Code::kUnsupportedVersion, "this server speaks protocol version 1 only"));
     case RouteMatch::Kind::kMethodNotAllowed: {
       Response response = error_response(make_error(Code::kMethodNotAllowed, head.method + " is not allowed here"));
-      response.headers.emplace_back("Allow", match.allowed);
+      if (!fault(Fault::kNoAllowHeader)) response.headers.emplace_back("Allow", match.allowed);
       return response;
     }
     case RouteMatch::Kind::kMatched:
@@ -161,7 +162,7 @@ std::variant<ServerCore::Admission, Response> ServerCore::admit(const RequestHea
     const auto* spec = std::find_if(endpoint.query.begin(), endpoint.query.end(),
                                     [&](const ParameterSpec& p) { return p.present() && p.name == name; });
     if (spec == endpoint.query.end()) return reject(make_error(Code::kInvalidQuery, "unknown query parameter", name));
-    if (!admission.query.emplace(name, value).second)
+    if (!admission.query.emplace(name, value).second && !fault(Fault::kRepeatedQueryTaken))
       return reject(make_error(Code::kInvalidQuery, "repeated query parameter", name));
     if (!valid_parameter(*spec, value, config_.limits))
       return reject(make_error(Code::kInvalidQuery, describe_range(*spec, config_.limits), name));
@@ -192,24 +193,27 @@ std::variant<ServerCore::Admission, Response> ServerCore::admit(const RequestHea
     auto authorization = head.headers.find("authorization");
     if (authorization == head.headers.end() || authorization->second.size() <= kBearer.size() ||
         lower(std::string_view(authorization->second).substr(0, kBearer.size())) != kBearer)
-      return reject(make_error(Code::kTokenMissing, "send Authorization: Bearer <token>"));
+      return reject(fault(Fault::kTokenMissingIs403) ? make_error(Code::kInsufficientScope, "no token")
+                                                     : make_error(Code::kTokenMissing, "send Authorization: Bearer <token>"));
     const std::string_view token = std::string_view(authorization->second).substr(kBearer.size());
     const std::optional<WorkspaceId> path_workspace = fixed_from_base64url<16>(params.at(0));
     Status read = storage_.read([&](Transaction& txn) {
       admission.token = txn.token_by_secret_hash(endpoints::token_hash(token));  // by hash (AUTH-023)
-      if (admission.token && path_workspace && admission.token->workspace == *path_workspace)
+      if (admission.token && path_workspace &&
+          (admission.token->workspace == *path_workspace || fault(Fault::kCrossWorkspaceRead)))
         admission.workspace = txn.workspace(*path_workspace);
     });
     if (!read.ok()) return reject(read.error());
     const std::optional<TokenRecord>& record = admission.token;
     if (!record) return reject(make_error(Code::kTokenInvalid, "unknown token"));
-    if (record->revoked_at_ms) return reject(make_error(Code::kTokenRevoked, "this token was revoked"));
-    if (record->expires_at_ms && *record->expires_at_ms <= now_ms)
+    if (record->revoked_at_ms && !fault(Fault::kRevokedTokenAccepted)) return reject(make_error(Code::kTokenRevoked, "this token was revoked"));
+    if (record->expires_at_ms && *record->expires_at_ms <= now_ms && !fault(Fault::kExpiredTokenAccepted))
       return reject(make_error(Code::kTokenExpired, "this token has expired"));
     if (!path_workspace)
       return reject(make_error(Code::kInvalidId, "must be 22 characters of base64url", "workspace_id"));
     if (!admission.workspace) return reject(make_error(Code::kWorkspaceNotFound, "no such workspace for this token"));
-    if (!scope_allows(record->scope, *endpoint.scope))
+    if (!scope_allows(record->scope, *endpoint.scope) &&
+        !(fault(Fault::kReadOnlyWrites) && *endpoint.scope == Scope::kReadWrite))
       return reject(make_error(Code::kInsufficientScope,
                                "this needs a token of scope " + std::string(scope_name(*endpoint.scope))));
     params.erase(params.begin());
@@ -251,6 +255,7 @@ Response ServerCore::handle(const Request& request, uint64_t now_ms) {
 // Headers every response carries: the server's time and a request id (TRN-007, TRN-008).
 Response ServerCore::finish(Response response, const RequestHead& head, uint64_t now_ms) {
   response.headers.emplace_back(kServerTimeHeader, std::to_string(now_ms));
+  if (fault(Fault::kNoRequestId)) return response;
   auto request_id = head.headers.find("opsync-request-id");
   if (request_id != head.headers.end() && valid_request_id(request_id->second)) {
     response.headers.emplace_back(kRequestIdHeader, request_id->second);

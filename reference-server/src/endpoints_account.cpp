@@ -1,5 +1,8 @@
 // Info, workspaces, tokens and key records (spec 2.6, 4, 5.2).
+#include <algorithm>
+
 #include "endpoints.h"
+#include "faults.h"
 
 namespace opsync::server::endpoints {
 namespace {
@@ -91,6 +94,7 @@ Response list_tokens(const Call& call) {
     TokenListResponse page;
     for (size_t i = 0; i < records.size() && i < limit; ++i) page.tokens.push_back(entry_of(records[i]));
     if (records.size() > limit) page.next_after = page.tokens.back().token_id;
+    if (fault(Fault::kTokenListUnsorted)) std::reverse(page.tokens.begin(), page.tokens.end());
     return json_response(200, page);
   });
 }
@@ -135,7 +139,7 @@ Response put_key(const Call& call) {
     const WorkspaceId& ws = call.workspace->id;
     std::optional<KeyRecord> existing = txn.key(ws, static_cast<uint32_t>(*key_id));
     const uint64_t current_version = existing ? existing->version : 0;
-    if (body->expected_version != current_version) {  // KEY-003
+    if (body->expected_version != current_version && !fault(Fault::kKeyVersionIgnored)) {  // KEY-003
       Error e = make_error(Code::kVersionConflict, "the key record is at version " + std::to_string(current_version),
                            "expected_version");
       e.details.current_version = current_version;

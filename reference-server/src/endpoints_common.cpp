@@ -1,5 +1,6 @@
 // Helpers shared by the endpoints: errors, transactions, parameters.
 #include "endpoints.h"
+#include "faults.h"
 #include "opsync/protocol/sha256.h"
 
 namespace opsync::server::endpoints {
@@ -8,11 +9,15 @@ Error make_error(Code code, std::string message, std::string field) {
   return Error(code, std::move(field), std::move(message));
 }
 
-Response error_response(const Error& error) {
+Response error_response(const Error& given) {
+  Error error = given;
+  if (fault(Fault::kMalformedJson500) && error.code == Code::kMalformedJson) error.code = Code::kInternalError;
+  if (fault(Fault::kDetailsMissing)) error.details = ErrorDetails{};
   Response response;
   response.status = http_status(error.code);
   // Every error a client can cause has a 4xx status; a code without one is a bug here.
   OPSYNC_CHECK_MSG(response.status >= 400, "error code without an HTTP status");
+  OPSYNC_CHECK_MSG(response.status != 500 || error.code == Code::kInternalError, "500 is internal_error's alone");
   response.body = serialize_error(error);
   response.error_code = std::string(code_name(error.code));
   if (error.code == Code::kUnavailable) response.headers.emplace_back("Retry-After", "1");

@@ -2,6 +2,7 @@
 #include <set>
 
 #include "endpoints.h"
+#include "faults.h"
 
 namespace opsync::server::endpoints {
 namespace {
@@ -58,7 +59,8 @@ Response file_status(const Call& call) {
     FileStatusResponse answer;
     for (const FileId& id : body->file_ids) {
       std::optional<FileRecord> file = txn.file(call.workspace->id, id);
-      answer.files.push_back(FileStateEntry{id, file ? file->state : FileState::kAbsent});
+      const FileState absent = fault(Fault::kAbsentFileDeleted) ? FileState::kDeleted : FileState::kAbsent;
+      answer.files.push_back(FileStateEntry{id, file ? file->state : absent});
     }
     return json_response(200, answer);
   });
@@ -129,7 +131,7 @@ Response commit_file(const Call& call) {
     if (file->chunk_count != body->chunk_count) return error_response(count_mismatch(file->chunk_count));
     if (file->state == FileState::kUploading) {
       std::vector<ChunkRange> missing = missing_chunk_ranges(txn.chunk_indices(ws, *file_id), file->chunk_count);
-      if (!missing.empty()) {
+      if (!missing.empty() && !fault(Fault::kCommitWithMissingChunks)) {
         Error e = make_error(Code::kFileIncomplete, "chunks are missing", "file_id");
         e.details.chunks_missing = std::move(missing);
         return error_response(e);
@@ -167,7 +169,7 @@ Response put_chunk(const Call& call) {
     if (!file) return error_response(not_found());
     if (*index >= file->chunk_count) return error_response(index_out_of_range(file->chunk_count));
     const uint32_t i = static_cast<uint32_t>(*index);
-    if (file->state != FileState::kUploading) {
+    if (file->state != FileState::kUploading && !fault(Fault::kCommittedChunkOverwritten)) {
       // Retried uploads of a finished file are fine when they change nothing (FILE-004).
       std::optional<Bytes> stored = txn.chunk(ws, *file_id, i);
       if (!stored || !std::equal(stored->begin(), stored->end(), bytes.begin(), bytes.end()))

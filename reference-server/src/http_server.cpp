@@ -1,5 +1,6 @@
 #include "opsync/server/http_server.h"
 
+#include "faults.h"
 #include "opsync/protocol/endpoints.h"
 
 #include <httplib.h>
@@ -111,6 +112,7 @@ struct HttpServer::Impl {
     request.method = req.method;
     // The path as sent, not percent-decoded: routes match it byte for byte (TRN-012).
     request.path = req.target.substr(0, req.target.find('?'));
+    if (fault(Fault::kUnknownVersionServed) && request.path.rfind("/v2/", 0) == 0) request.path.replace(0, 3, "/v1");
     // The query as sent: cpp-httplib's params drop repeated pairs, which TRN-011 refuses.
     const size_t question = req.target.find('?');
     if (question != std::string::npos) request.query = parse_query_string(std::string_view(req.target).substr(question + 1));

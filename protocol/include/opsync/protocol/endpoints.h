@@ -123,7 +123,7 @@ struct RouteMatch {
 };
 
 // Matches a request path (without its query string) and method. Pure: reads nothing but its
-// arguments and the catalog.
+// arguments and the catalog. REQUIRES: `path` outlives the result, whose parameters view it.
 RouteMatch match_route(std::string_view method, std::string_view path);
 
 // Splits a query string (what follows '?', without it) into name=value pairs in order, as
