@@ -83,7 +83,7 @@ void deleting_a_workspace_invalidates_its_tokens(CaseContext& c) {
 }
 
 void tokens_are_issued_with_their_scope_and_expiry(CaseContext& c) {
-  const TestWorkspace ws = c.new_workspace();
+  const TestWorkspace ws = c.workspace();
   for (Scope scope : {Scope::kRead, Scope::kReadWrite, Scope::kOwner}) {
     const std::optional<uint64_t> expiry = scope == Scope::kOwner ? std::nullopt : std::optional<uint64_t>(86400000);
     const HttpResponse r = c.post_json(path(E::kCreateToken, {ws.id}), ws.owner_token,
@@ -142,7 +142,7 @@ void the_token_list_is_ordered_complete_and_secret_free(CaseContext& c) {
 }
 
 void revocation_is_idempotent_and_final(CaseContext& c) {
-  const TestWorkspace ws = c.new_workspace();
+  const TestWorkspace ws = c.workspace();
   const std::string writer = c.issue_token(ws, Scope::kReadWrite);
   const auto entry = c.expect_message<TokenEntry>(c.get(path(E::kTokenSelf, {ws.id}), writer), 200, "AUTH-018");
   const std::string revoke = path(E::kRevokeToken, {ws.id, to_base64url(entry.token_id)});
@@ -158,7 +158,7 @@ void revocation_is_idempotent_and_final(CaseContext& c) {
 }
 
 void expired_tokens_are_refused(CaseContext& c) {
-  const TestWorkspace ws = c.new_workspace();
+  const TestWorkspace ws = c.workspace();
   const std::string brief = c.issue_token(ws, Scope::kRead, 1000);
   // Judged by the server's clock (AUTH-019): wait until a response says a second has passed.
   const uint64_t issued_ms = c.server_time_ms();
@@ -205,7 +205,7 @@ void another_workspaces_token_opens_nothing(CaseContext& c) {
 }
 
 void revoked_expired_and_read_only_tokens_are_refused_everywhere(CaseContext& c) {
-  const TestWorkspace ws = c.new_workspace();
+  const TestWorkspace ws = c.workspace();
   const std::string reader = c.issue_token(ws, Scope::kRead);
   const std::string writer = c.issue_token(ws, Scope::kReadWrite);
   const std::string revoked = c.issue_token(ws, Scope::kOwner);
@@ -228,7 +228,7 @@ void revoked_expired_and_read_only_tokens_are_refused_everywhere(CaseContext& c)
 }
 
 void malformed_ids_in_paths_are_invalid_id(CaseContext& c) {
-  const TestWorkspace ws = c.new_workspace();
+  const TestWorkspace ws = c.workspace();
   for (const char* bad : {"not-an-id", "AAAAAAAAAAAAAAAAAAAAAB", "AAAAAAAAAAAAAAAAAAAAAAA", "..", "%2e%2e"}) {
     expect_error_at(c, c.get(path(E::kReadOps, {bad}), ws.owner_token), 400, "invalid_id", "workspace_id", "AUTH-025");
     expect_error_at(c, c.request("DELETE", path(E::kRevokeToken, {ws.id, bad}), ws.owner_token), 400, "invalid_id",
@@ -246,16 +246,16 @@ constexpr std::array kCases = {
     Case{"auth-003", "AUTH-005", Level::kMust, Capability::kWorkspaceDelete,
          "deleting a workspace answers its id and invalidates every token of it",
          &deleting_a_workspace_invalidates_its_tokens},
-    Case{"auth-004", "AUTH-010 AUTH-011 AUTH-013 AUTH-014 AUTH-018", Level::kMust, Capability::kNewWorkspaces,
+    Case{"auth-004", "AUTH-010 AUTH-011 AUTH-013 AUTH-014 AUTH-018", Level::kMust, Capability::kNone,
          "tokens of every scope, with and without expiry; owner tokens never expire",
          &tokens_are_issued_with_their_scope_and_expiry},
     Case{"auth-005", "AUTH-015 AUTH-024 AUTH-011 LIM-004 LIM-005", Level::kMust, Capability::kNewWorkspaces,
          "the token list: every token once, revoked ones too, in byte order, paged, no secrets",
          &the_token_list_is_ordered_complete_and_secret_free},
-    Case{"auth-006", "AUTH-016 AUTH-017", Level::kMust, Capability::kNewWorkspaces,
+    Case{"auth-006", "AUTH-016 AUTH-017", Level::kMust, Capability::kNone,
          "revoking twice answers the first time; a revoked token is refused; no token revokes itself",
          &revocation_is_idempotent_and_final},
-    Case{"auth-007", "AUTH-019", Level::kMust, Capability::kNewWorkspaces,
+    Case{"auth-007", "AUTH-019", Level::kMust, Capability::kNone,
          "a token past its expiry (by the server's clock) is 401 token_expired", &expired_tokens_are_refused},
     Case{"auth-008", "AUTH-020 AUTH-021 TRN-030 TRN-031", Level::kMust, Capability::kNewWorkspaces,
          "missing, malformed, unknown, foreign and under-scoped tokens, in the order of spec 4.3",
@@ -263,10 +263,10 @@ constexpr std::array kCases = {
     Case{"auth-009", "AUTH-021 AUTH-022", Level::kMust, Capability::kNewWorkspaces,
          "every endpoint with another workspace's owner token: 404 workspace_not_found, nothing changed",
          &another_workspaces_token_opens_nothing},
-    Case{"auth-010", "AUTH-016 AUTH-020 ERR-003", Level::kMust, Capability::kNewWorkspaces,
+    Case{"auth-010", "AUTH-016 AUTH-020 ERR-003", Level::kMust, Capability::kNone,
          "every endpoint refuses a revoked token, and read or read_write tokens where their scope ends",
          &revoked_expired_and_read_only_tokens_are_refused_everywhere},
-    Case{"auth-011", "AUTH-025 SEC-004", Level::kMust, Capability::kNewWorkspaces,
+    Case{"auth-011", "AUTH-025 SEC-004", Level::kMust, Capability::kNone,
          "malformed ids in paths: 400 invalid_id after the token is found valid", &malformed_ids_in_paths_are_invalid_id},
 };
 

@@ -6,7 +6,7 @@ namespace opsync::conformance::cases {
 namespace {
 
 void the_first_fault_in_the_order_of_checks_is_answered(CaseContext& c) {
-  const TestWorkspace ws = c.new_workspace();
+  const TestWorkspace ws = c.workspace();
   const std::string reader = c.issue_token(ws, Scope::kRead);
   const std::string body = serialize_message(UploadOpsRequest{c.make_ops(1)});
   const std::string ops = path(E::kUploadOps, {ws.id});
@@ -36,7 +36,7 @@ void the_first_fault_in_the_order_of_checks_is_answered(CaseContext& c) {
 }
 
 void an_oversize_body_without_a_token_is_413(CaseContext& c) {
-  const TestWorkspace ws = c.new_workspace();
+  const TestWorkspace ws = c.workspace();
   // Declared too large and never sent: the answer needs only the head (ERR-013 step 6 before 7).
   const std::string head = "POST " + path(E::kUploadOps, {ws.id}) +
                            " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nOpSync-Test-Case: " +
@@ -72,7 +72,7 @@ void details_go_with_their_codes(CaseContext& c) {
 }
 
 void content_types_follow_trn_004_and_trn_014(CaseContext& c) {
-  const TestWorkspace ws = c.new_workspace();
+  const TestWorkspace ws = c.workspace();
   const std::string ops = path(E::kUploadOps, {ws.id});
   for (const char* type : {"application/json;charset=UTF-8", "Application/JSON", "application/json ; charset=\"utf-8\"",
                            "application/json;"}) {
@@ -90,7 +90,7 @@ void content_types_follow_trn_004_and_trn_014(CaseContext& c) {
 }
 
 void chunks_need_octet_stream(CaseContext& c) {
-  const TestWorkspace ws = c.new_workspace();
+  const TestWorkspace ws = c.workspace();
   const FileId file = c.random().id();
   c.require(c.post_json(path(E::kCreateFile, {ws.id, to_base64url(file)}), ws.owner_token, R"({"chunk_count":1})")
                     .status == 201,
@@ -101,7 +101,7 @@ void chunks_need_octet_stream(CaseContext& c) {
 }
 
 void query_values_have_one_text_form(CaseContext& c) {
-  const TestWorkspace ws = c.new_workspace();
+  const TestWorkspace ws = c.workspace();
   const std::string ops = path(E::kReadOps, {ws.id});
   for (const char* query : {"?limit=0", "?limit=01", "?limit=", "?limit", "?limit=%2B1", "?limit=1e3",
                             "?limit=99999999999999999999999", "?after_seq=-1", "?after_seq=1&after_seq=1"}) {
@@ -117,13 +117,13 @@ void query_values_have_one_text_form(CaseContext& c) {
 }
 
 void bodies_sent_where_none_is_taken_are_ignored(CaseContext& c) {
-  const TestWorkspace ws = c.new_workspace();
+  const TestWorkspace ws = c.workspace();
   const HttpResponse r = c.request("GET", path(E::kReadOps, {ws.id}), ws.owner_token, "{not json", "text/plain");
   c.check(r.status == 200, "TRN-015", "200: the body of a GET is ignored", describe(r));
 }
 
 void path_parameters_are_named_in_field(CaseContext& c) {
-  const TestWorkspace ws = c.new_workspace();
+  const TestWorkspace ws = c.workspace();
   expect_error_at(c, c.request("DELETE", path(E::kRevokeToken, {ws.id, "nope"}), ws.owner_token), 400, "invalid_id",
                   "token_id", "ERR-012");
   expect_error_at(c, c.request("PUT", path(E::kPutKey, {ws.id, "0"}), ws.owner_token, key_body(c.random(), 0),
@@ -136,23 +136,23 @@ void path_parameters_are_named_in_field(CaseContext& c) {
 
 constexpr std::array kCases = {
     Case{"errors-001", "ERR-013 ERR-001 ERR-003 ERR-004 AUTH-020 AUTH-025 TRN-010 TRN-011 VER-001", Level::kMust,
-         Capability::kNewWorkspaces, "a request with many faults gets the first in the order of ERR-013",
+         Capability::kNone, "a request with many faults gets the first in the order of ERR-013",
          &the_first_fault_in_the_order_of_checks_is_answered},
-    Case{"errors-002", "ERR-013 LIM-002", Level::kMust, Capability::kNewWorkspaces,
+    Case{"errors-002", "ERR-013 LIM-002", Level::kMust, Capability::kNone,
          "an oversize body without a token: 413 before the token is looked at", &an_oversize_body_without_a_token_is_413},
     Case{"errors-003", "ERR-010 ERR-011 LOG-023 KEY-003 LOG-001 ERR-002", Level::kMust, Capability::kNewWorkspaces,
          "details carry what the table says, with the codes it says", &details_go_with_their_codes},
-    Case{"errors-004", "TRN-004 TRN-014 ERR-003", Level::kMust, Capability::kNewWorkspaces,
+    Case{"errors-004", "TRN-004 TRN-014 ERR-003", Level::kMust, Capability::kNone,
          "JSON bodies: application/json with charset=utf-8 at most, in any case; anything else 415",
          &content_types_follow_trn_004_and_trn_014},
     Case{"errors-005", "TRN-005", Level::kMust, Capability::kFiles,
          "chunk bodies: application/octet-stream without parameters; anything else 415", &chunks_need_octet_stream},
-    Case{"errors-006", "TRN-013 TRN-011 LIM-005", Level::kMust, Capability::kNewWorkspaces,
+    Case{"errors-006", "TRN-013 TRN-011 LIM-005", Level::kMust, Capability::kNone,
          "query values: plain decimals in range, percent-decoded; anything else 400 invalid_query",
          &query_values_have_one_text_form},
-    Case{"errors-007", "TRN-015", Level::kMust, Capability::kNewWorkspaces,
+    Case{"errors-007", "TRN-015", Level::kMust, Capability::kNone,
          "a body sent to an endpoint without one is ignored", &bodies_sent_where_none_is_taken_are_ignored},
-    Case{"errors-008", "ERR-012 SEC-004 KEY-004", Level::kMust, Capability::kNewWorkspaces,
+    Case{"errors-008", "ERR-012 SEC-004 KEY-004", Level::kMust, Capability::kNone,
          "malformed path parameters: 400 invalid_id naming the parameter", &path_parameters_are_named_in_field},
 };
 

@@ -41,7 +41,7 @@ void upload_whole(CaseContext& c, const TestWorkspace& ws, const TestFile& f) {
 }
 
 void a_file_goes_from_created_to_downloaded(CaseContext& c) {
-  const TestWorkspace ws = c.new_workspace();
+  const TestWorkspace ws = c.workspace();
   const TestFile f = make_file(c, 5);
   const FileStatus created = c.expect_message<FileStatus>(create(c, ws, f.id, 5), 201, "FILE-002");
   c.check(created.state == FileState::kUploading && created.chunks_missing == std::vector<ChunkRange>{{0, 5}},
@@ -76,7 +76,7 @@ void a_file_goes_from_created_to_downloaded(CaseContext& c) {
 }
 
 void chunk_rules_of_finished_and_absent_files(CaseContext& c) {
-  const TestWorkspace ws = c.new_workspace();
+  const TestWorkspace ws = c.workspace();
   const TestFile f = make_file(c, 2);
   upload_whole(c, ws, f);
   const std::string before = c.fingerprint(ws, {f.id});
@@ -93,7 +93,7 @@ void chunk_rules_of_finished_and_absent_files(CaseContext& c) {
 }
 
 void chunk_counts_must_agree(CaseContext& c) {
-  const TestWorkspace ws = c.new_workspace();
+  const TestWorkspace ws = c.workspace();
   const TestFile f = make_file(c, 3);
   c.require(create(c, ws, f.id, 3).status == 201, "FILE-002", "created");
   const HttpResponse other = create(c, ws, f.id, 4);
@@ -107,7 +107,7 @@ void chunk_counts_must_agree(CaseContext& c) {
 }
 
 void deleted_files_wait_and_commit_restores_them(CaseContext& c) {
-  const TestWorkspace ws = c.new_workspace();
+  const TestWorkspace ws = c.workspace();
   const TestFile f = make_file(c, 2);
   upload_whole(c, ws, f);
   const FileStatus deleted = c.expect_message<FileStatus>(c.request("DELETE", file_path(ws, f.id), ws.owner_token), 200,
@@ -131,7 +131,7 @@ void deleted_files_wait_and_commit_restores_them(CaseContext& c) {
 }
 
 void file_status_lists_every_id_in_order(CaseContext& c) {
-  const TestWorkspace ws = c.new_workspace();
+  const TestWorkspace ws = c.workspace();
   const TestFile committed = make_file(c, 1);
   upload_whole(c, ws, committed);
   const TestFile uploading = make_file(c, 2);
@@ -147,7 +147,7 @@ void file_status_lists_every_id_in_order(CaseContext& c) {
 }
 
 void chunk_indexes_and_bodies_keep_their_form(CaseContext& c) {
-  const TestWorkspace ws = c.new_workspace();
+  const TestWorkspace ws = c.workspace();
   const TestFile f = make_file(c, 10);
   c.require(create(c, ws, f.id, 10).status == 201, "FILE-002", "created");
   for (const char* index : {"007", "4294967296", "-1", "1.0", "x"})
@@ -164,7 +164,7 @@ void chunk_indexes_and_bodies_keep_their_form(CaseContext& c) {
 }
 
 void updated_at_moves_only_on_change(CaseContext& c) {
-  const TestWorkspace ws = c.new_workspace();
+  const TestWorkspace ws = c.workspace();
   const TestFile f = make_file(c, 2);
   const FileStatus created = c.expect_message<FileStatus>(create(c, ws, f.id, 2), 201, "FILE-002");
   // Let the server's clock move on, so that a change shows in updated_at_ms.

@@ -19,7 +19,7 @@ struct Target {
 void send_invalid_vectors(CaseContext& c, std::string_view message,
                           Target (*target_for)(CaseContext&, const TestWorkspace&)) {
   const nlohmann::json vectors = nlohmann::json::parse(embedded_wire_messages());
-  const TestWorkspace ws = c.new_workspace();
+  const TestWorkspace ws = c.workspace();
   const Target target = target_for(c, ws);
   const std::string before = c.fingerprint(ws);
   size_t sent = 0;
@@ -74,15 +74,15 @@ constexpr std::array kCases = {
          "every invalid CreateWorkspaceRequest vector: 400 with its code and field",
          [](CaseContext& c) { send_invalid_vectors(c, "CreateWorkspaceRequest", &workspaces); }},
     Case{"json-002", "TRN-020 TRN-021 TRN-022 TRN-024 TRN-026 TRN-027 TRN-028 ERR-014 ERR-003 AUTH-014 AUTH-013",
-         Level::kMust, Capability::kNewWorkspaces, "every invalid CreateTokenRequest vector: 400 with its code and field",
+         Level::kMust, Capability::kNone, "every invalid CreateTokenRequest vector: 400 with its code and field",
          [](CaseContext& c) { send_invalid_vectors(c, "CreateTokenRequest", &tokens); }},
     Case{"json-003", "TRN-020 TRN-021 TRN-022 TRN-024 TRN-025 TRN-026 TRN-027 TRN-028 ERR-014 ERR-003 KEY-004",
-         Level::kMust, Capability::kNewWorkspaces, "every invalid PutKeyRequest vector: 400 with its code and field",
+         Level::kMust, Capability::kNone, "every invalid PutKeyRequest vector: 400 with its code and field",
          [](CaseContext& c) { send_invalid_vectors(c, "PutKeyRequest", &keys); }},
     Case{"json-004",
          "TRN-020 TRN-021 TRN-022 TRN-024 TRN-025 TRN-026 TRN-027 TRN-028 ERR-013 ERR-014 ERR-003 OP-001 VER-005 "
          "LOG-001",
-         Level::kMust, Capability::kNewWorkspaces,
+         Level::kMust, Capability::kNone,
          "every invalid UploadOpsRequest vector, several faults included: 400 with its code and field",
          [](CaseContext& c) { send_invalid_vectors(c, "UploadOpsRequest", &ops); }},
     Case{"json-005", "TRN-020 TRN-021 TRN-022 TRN-024 TRN-026 TRN-027 TRN-028 ERR-014 ERR-003 FILE-002 FILE-012",

@@ -7,7 +7,7 @@ namespace opsync::conformance::cases {
 namespace {
 
 void a_declared_oversize_body_is_refused_unread(CaseContext& c) {
-  const TestWorkspace ws = c.new_workspace();
+  const TestWorkspace ws = c.workspace();
   const std::string head = "POST " + path(E::kUploadOps, {ws.id}) + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
                            ws.owner_token + "\r\nContent-Type: application/json\r\nContent-Length: " +
                            std::to_string(c.limits().request_body_bytes_max + 1) + "\r\n\r\n";
@@ -19,7 +19,7 @@ void a_declared_oversize_body_is_refused_unread(CaseContext& c) {
 }
 
 void a_chunked_body_is_cut_off_at_the_limit(CaseContext& c) {
-  const TestWorkspace ws = c.new_workspace();
+  const TestWorkspace ws = c.workspace();
   const std::string before = c.fingerprint(ws);
   std::string request = "POST " + path(E::kUploadOps, {ws.id}) + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
                         ws.owner_token + "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
@@ -36,7 +36,7 @@ void a_chunked_body_is_cut_off_at_the_limit(CaseContext& c) {
 }
 
 void a_chunk_body_above_chunk_bytes_is_413(CaseContext& c) {
-  const TestWorkspace ws = c.new_workspace();
+  const TestWorkspace ws = c.workspace();
   const FileId file = c.random().id();
   c.require(c.post_json(path(E::kCreateFile, {ws.id, to_base64url(file)}), ws.owner_token, R"({"chunk_count":1})")
                     .status == 201,
@@ -52,7 +52,7 @@ void a_chunk_body_above_chunk_bytes_is_413(CaseContext& c) {
 }
 
 void batches_and_payloads_keep_their_limits(CaseContext& c) {
-  const TestWorkspace ws = c.new_workspace();
+  const TestWorkspace ws = c.workspace();
   const std::string ops = path(E::kUploadOps, {ws.id});
   const std::string before = c.fingerprint(ws);
   expect_error_at(c, c.post_json(ops, ws.owner_token, R"({"ops":[]})"), 400, "invalid_field", "ops", "LOG-001");
@@ -67,7 +67,7 @@ void batches_and_payloads_keep_their_limits(CaseContext& c) {
 }
 
 void file_status_lists_keep_their_limit(CaseContext& c) {
-  const TestWorkspace ws = c.new_workspace();
+  const TestWorkspace ws = c.workspace();
   FileStatusRequest request;
   for (uint64_t i = 0; i <= c.limits().file_status_ids_max; ++i) request.file_ids.push_back(c.random().id());
   const HttpResponse r = c.post_json(path(E::kFileStatus, {ws.id}), ws.owner_token, serialize_message(request));
@@ -120,14 +120,14 @@ void page_bytes_count_decoded_payload_bytes(CaseContext& c) {
 }
 
 constexpr std::array kCases = {
-    Case{"limits-001", "LIM-002 ERR-010", Level::kMust, Capability::kNewWorkspaces,
+    Case{"limits-001", "LIM-002 ERR-010", Level::kMust, Capability::kNone,
          "a JSON body declared above request_body_bytes_max: 413 before it is read",
          &a_declared_oversize_body_is_refused_unread},
-    Case{"limits-002", "LIM-002 ERR-003", Level::kMust, Capability::kNewWorkspaces,
+    Case{"limits-002", "LIM-002 ERR-003", Level::kMust, Capability::kNone,
          "a chunked body that passes the limit: 413, nothing changed", &a_chunked_body_is_cut_off_at_the_limit},
     Case{"limits-003", "LIM-002 FILE-003 ERR-010", Level::kMust, Capability::kFiles,
          "a chunk declared above chunk_bytes + 28: 413 before it is read", &a_chunk_body_above_chunk_bytes_is_413},
-    Case{"limits-004", "LOG-001 OP-001 ERR-003", Level::kMust, Capability::kNewWorkspaces,
+    Case{"limits-004", "LOG-001 OP-001 ERR-003", Level::kMust, Capability::kNone,
          "an empty batch and a payload above op_payload_bytes_max are refused whole; the largest payload is taken",
          &batches_and_payloads_keep_their_limits},
     Case{"limits-005", "FILE-007 ERR-010", Level::kMust, Capability::kFiles,

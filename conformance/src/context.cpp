@@ -170,6 +170,13 @@ TestWorkspace CaseContext::new_workspace() {
   return TestWorkspace{to_base64url(ws.workspace_id), ws.owner_token, ws.block_size};
 }
 
+TestWorkspace CaseContext::workspace() {
+  if (options_.workspace.empty()) return new_workspace();
+  const HttpResponse blocks = get(endpoint_path(EndpointId::kReadBlocks, {options_.workspace}), options_.owner_token);
+  const auto list = expect_message<BlocksResponse>(blocks, 200, "LOG-031");
+  return TestWorkspace{options_.workspace, options_.owner_token, list.block_size};
+}
+
 std::string CaseContext::issue_token(const TestWorkspace& ws, Scope scope, std::optional<uint64_t> expires_in_ms) {
   const HttpResponse issued = post_json(endpoint_path(EndpointId::kCreateToken, {ws.id}), ws.owner_token,
                                         serialize_message(CreateTokenRequest{scope, expires_in_ms}));

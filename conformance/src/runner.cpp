@@ -235,7 +235,8 @@ RunReport run_cases(const Options& options, const RunFacts& facts, const std::ve
   auto worker = [&] {
     for (size_t k = next++; k < shared_count; k = next++) results[order[k]] = run_one(*cases[order[k]], options, facts);
   };
-  const size_t jobs = std::clamp<size_t>(options.jobs, 1, 64);
+  // Cases that share a workspace given with --workspace would see each other's writes.
+  const size_t jobs = options.workspace.empty() ? std::clamp<size_t>(options.jobs, 1, 64) : 1;
   std::vector<std::thread> threads;
   for (size_t j = 1; j < jobs; ++j) threads.emplace_back(worker);
   worker();

@@ -162,7 +162,12 @@ class CaseContext {
 
   // ---- workspaces and data
 
-  TestWorkspace new_workspace();  // a fresh one, or skips when the suite cannot create one
+  // A fresh workspace, or skips when the suite cannot create one (closed registration without
+  // --registration-token, or --workspace given).
+  TestWorkspace new_workspace();
+  // The workspace given with --workspace when there is one, else a fresh one: for cases whose
+  // checks hold whatever the workspace already holds. Runs with --workspace are sequential.
+  TestWorkspace workspace();
   std::string issue_token(const TestWorkspace& ws, Scope scope, std::optional<uint64_t> expires_in_ms = std::nullopt);
   // Valid operations with fresh random ids, stamped at the server's time (within max skew).
   std::vector<WireOp> make_ops(size_t count, size_t payload_bytes = 64);
