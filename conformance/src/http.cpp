@@ -293,6 +293,7 @@ Result<HttpResponse> Connection::read_response(uint64_t timeout_ms, bool head_on
   const Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   HttpResponse response;
   std::vector<int> interim;
+  std::vector<Headers> interim_headers;
   while (true) {
     Result<size_t> head_end = impl_->until("\r\n\r\n", deadline);
     if (!head_end.ok()) return head_end.error();
@@ -318,9 +319,11 @@ Result<HttpResponse> Connection::read_response(uint64_t timeout_ms, bool head_on
     if (response.status >= 200) break;
     // An interim response (100 Continue): note it, and read the final one.
     interim.push_back(response.status);
+    interim_headers.push_back(response.headers);
     if (interim.size() > 16) return transport("more than 16 interim responses");
   }
   response.interim_statuses = std::move(interim);
+  response.interim_headers = std::move(interim_headers);
   if (head_only || response.status == 204 || response.status == 304) return response;
   const std::optional<std::string> coding = response.header("transfer-encoding");
   const std::optional<std::string> length = response.header("content-length");

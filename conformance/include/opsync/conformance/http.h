@@ -49,7 +49,8 @@ struct HttpResponse {
   std::string reason;
   Headers headers;  // in order, names as sent
   std::string body;
-  std::vector<int> interim_statuses;  // 1xx responses read before this one
+  std::vector<int> interim_statuses;      // 1xx responses read before this one
+  std::vector<Headers> interim_headers;  // and their headers
 
   // The first header of that name (case-insensitive), or nullopt.
   std::optional<std::string> header(std::string_view name) const;
