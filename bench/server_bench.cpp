@@ -33,6 +33,7 @@
 #include <fstream>
 #include <thread>
 
+#include "opsync/protocol/endpoints.h"
 #include "opsync/protocol/messages.h"
 #include "opsync/protocol/random.h"
 
@@ -175,10 +176,12 @@ class Crowd {
       fds_.push_back(fd);
       if (i < idle) continue;
       if (i < idle + slow_heads) {
-        scripts_.push_back({fd, "GET /v1/info HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + padding, 0});
+        scripts_.push_back(
+            {fd, "GET " + endpoint_path(EndpointId::kInfo, {}) + " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + padding, 0});
       } else {
         const std::string body = "{\"pad\":\"" + padding + "\"}";
-        const std::string head = "POST /v1/workspaces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        const std::string head = "POST " + endpoint_path(EndpointId::kCreateWorkspace, {}) +
+                                 " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                                  "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
         send(fd, head.data(), head.size(), MSG_NOSIGNAL);
         scripts_.push_back({fd, body, 0});
@@ -251,23 +254,27 @@ int main(int argc, char** argv) {
   if (http_only) total_ops = 2000;
   httplib::Client client("127.0.0.1", server.port());
   client.set_keep_alive(true);
-  auto created = client.Post("/v1/workspaces", "{}", "application/json");
+  auto created = client.Post(endpoint_path(EndpointId::kCreateWorkspace, {}), "{}", "application/json");
   if (!created || created->status != 201) throw std::runtime_error("cannot create a workspace");
   const CreateWorkspaceResponse ws = *parse_message<CreateWorkspaceResponse>(created->body);
-  const std::string base = "/v1/workspaces/" + to_base64url(ws.workspace_id);
+  const std::string workspace = to_base64url(ws.workspace_id);
+  const std::string ops_path = endpoint_path(EndpointId::kUploadOps, {workspace});
+  const auto page_target = [&](uint64_t after) {
+    return endpoint_target(EndpointId::kReadOps, {workspace}, {{"after_seq", std::to_string(after)}});
+  };
   const httplib::Headers auth = {{"Authorization", "Bearer " + ws.owner_token}};
 
   const size_t batches = total_ops / 1000;
   const size_t single = std::min<size_t>(batches / 4, 100);
-  const double one_uploader = upload(server.port(), base + "/ops", ws.owner_token, single, 1);
-  const double four_uploaders = upload(server.port(), base + "/ops", ws.owner_token, batches - single, 4);
+  const double one_uploader = upload(server.port(), ops_path, ws.owner_token, single, 1);
+  const double four_uploaders = upload(server.port(), ops_path, ws.owner_token, batches - single, 4);
   std::printf("upload, batches of 1,000 x 200 B, SQLite on disk, durability %s:\n", durability.c_str());
   std::printf("  1 uploader   %9.0f ops/s  (%zu batches)\n", one_uploader, single);
   std::printf("  4 uploaders  %9.0f ops/s  (%zu batches)\n", four_uploaders, batches - single);
 
   const auto [rss_before, hwm_before] = server.memory_mib();
   const Latency blocks = measure(20, [&](int) {
-    auto r = client.Get(base + "/blocks", auth);
+    auto r = client.Get(endpoint_path(EndpointId::kReadBlocks, {workspace}), auth);
     if (!r || r->status != 200) throw std::runtime_error("blocks");
   });
   std::printf("GET /blocks, all %zu block hashes of %zu operations: median %.1f ms, p99 %.1f ms\n",
@@ -275,7 +282,7 @@ int main(int argc, char** argv) {
   SeededRandom positions(7);
   const Latency page = measure(200, [&](int) {
     const uint64_t after = positions.below(total_ops - 1000);
-    auto r = client.Get(base + "/ops?after_seq=" + std::to_string(after), auth);
+    auto r = client.Get(page_target(after), auth);
     if (!r || r->status != 200) throw std::runtime_error("ops page");
   });
   std::printf("GET /ops, pages of 1,000 at random positions: median %.1f ms, p99 %.1f ms\n", page.median_ms,
@@ -288,7 +295,7 @@ int main(int argc, char** argv) {
     httplib::Client parser_client("127.0.0.1", server.port());
     parser_client.set_read_timeout(120, 0);
     const Latency parse = measure(5, [&](int) {
-      auto r = parser_client.Post("/v1/workspaces", body, "application/json");
+      auto r = parser_client.Post(endpoint_path(EndpointId::kCreateWorkspace, {}), body, "application/json");
       if (!r || r->status != 400) throw std::runtime_error("parse: " + shape);
     });
     const double mb_s = static_cast<double>(body.size()) / 1e6 / (parse.median_ms / 1000);
@@ -301,11 +308,13 @@ int main(int argc, char** argv) {
   auto normal_latencies = [&](const char* label) {
     const Latency info = measure(500, [&](int) {
       httplib::Client fresh("127.0.0.1", server.port());
-      auto r = fresh.Get("/v1/info");
+      auto r = fresh.Get(endpoint_path(EndpointId::kInfo, {}));
       if (!r || r->status != 200) throw std::runtime_error("info");
     });
     const Latency small_page = measure(500, [&](int i) {
-      auto r = client.Get(base + "/ops?limit=100&after_seq=" + std::to_string(i % 1000), auth);
+      auto r = client.Get(
+          endpoint_target(EndpointId::kReadOps, {workspace}, {{"limit", "100"}, {"after_seq", std::to_string(i % 1000)}}),
+          auth);
       if (!r || r->status != 200) throw std::runtime_error("ops");
     });
     std::printf("  %-44s GET /v1/info median %.2f ms, p99 %.2f ms; GET /ops (100) median %.2f ms, p99 %.2f ms\n",
@@ -327,7 +336,7 @@ int main(int argc, char** argv) {
   uint64_t after = 0;
   size_t pages = 0;
   while (true) {
-    auto r = client.Get(base + "/ops?after_seq=" + std::to_string(after), auth);
+    auto r = client.Get(page_target(after), auth);
     if (!r || r->status != 200) throw std::runtime_error("paging");
     const OpsPageResponse body = *parse_message<OpsPageResponse>(r->body);
     ++pages;

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "opsync/protocol/check.h"
+#include "opsync/protocol/endpoints.h"
 #include "opsync/protocol/files.h"
 #include "opsync/protocol/hlc.h"
 #include "opsync/protocol/limits.h"
@@ -19,7 +20,9 @@ namespace {
 constexpr uint32_t kKeyId = 1;  // this client writes one key record; rotation is not implemented
 constexpr const char* kDeviceFile = "device.json";
 
-std::string workspace_path(const WorkspaceId& id) { return "/v1/workspaces/" + to_base64url(id); }
+std::string key_target(const WorkspaceId& workspace) {
+  return endpoint_path(EndpointId::kPutKey, {to_base64url(workspace), std::to_string(kKeyId)});
+}
 
 // Writes `text` to `path` durably and atomically (temporary name, fsync, rename), readable by the
 // owner only: the file holds the data key.
@@ -97,8 +100,9 @@ struct KeyRecords {
   std::vector<KeyRecord> all;
   KeyRecord own;
 };
-Result<KeyRecords> read_key_records(Transport& transport, const std::string& base, const std::string& token) {
-  Result<KeyListResponse> keys = call<KeyListResponse>(transport, {"GET", base + "/keys", "", ""}, token);
+Result<KeyRecords> read_key_records(Transport& transport, const WorkspaceId& workspace, const std::string& token) {
+  Result<KeyListResponse> keys = call<KeyListResponse>(
+      transport, {"GET", endpoint_path(EndpointId::kListKeys, {to_base64url(workspace)}), "", ""}, token);
   if (!keys.ok()) return keys.error();
   for (const KeyRecord& k : keys->keys)
     if (k.key_id == kKeyId) return KeyRecords{keys->keys, k};
@@ -129,10 +133,10 @@ Result<NewWorkspace> Device::create_workspace(const std::filesystem::path& dir, 
                                               const StoreOptions& store_options) {
   if (std::filesystem::exists(dir / "state.sqlite3"))
     return Error(Code::kInvalidField, dir.string() + " already holds a device");
-  Result<InfoResponse> info = call<InfoResponse>(transport, {"GET", "/v1/info", "", "", false}, "");
+  Result<InfoResponse> info = call<InfoResponse>(transport, {"GET", endpoint_path(EndpointId::kInfo, {}), "", "", false}, "");
   if (!info.ok()) return info.error();
   Result<CreateWorkspaceResponse> created = call<CreateWorkspaceResponse>(
-      transport, {"POST", "/v1/workspaces", "application/json", "{}", false}, "");
+      transport, {"POST", endpoint_path(EndpointId::kCreateWorkspace, {}), "application/json", "{}", false}, "");
   if (!created.ok()) return created.error();
 
   // CRY-002, CRY-003: a random data key and passphrase; the record holds the key wrapped.
@@ -145,7 +149,7 @@ Result<NewWorkspace> Device::create_workspace(const std::filesystem::path& dir, 
                                      created->workspace_id, kKeyId, random);
   Result<KeyRecord> stored = call<KeyRecord>(
       transport,
-      {"PUT", workspace_path(created->workspace_id) + "/keys/" + std::to_string(kKeyId), "application/json",
+      {"PUT", key_target(created->workspace_id), "application/json",
        serialize_message(record)},
       created->owner_token);
   if (!stored.ok()) return stored.error();
@@ -165,10 +169,9 @@ Status Device::join(const std::filesystem::path& dir, const JoinRequest& request
                     RandomSource& random, const StoreOptions& store_options) {
   if (std::filesystem::exists(dir / "state.sqlite3"))
     return Error(Code::kInvalidField, dir.string() + " already holds a device");
-  Result<InfoResponse> info = call<InfoResponse>(transport, {"GET", "/v1/info", "", "", false}, "");
+  Result<InfoResponse> info = call<InfoResponse>(transport, {"GET", endpoint_path(EndpointId::kInfo, {}), "", "", false}, "");
   if (!info.ok()) return info.error();
-  const std::string base = workspace_path(request.workspace_id);
-  Result<KeyRecords> records = read_key_records(transport, base, request.token);
+  Result<KeyRecords> records = read_key_records(transport, request.workspace_id, request.token);
   if (!records.ok()) return records.error();
   const KeyRecord* record = &records->own;
   const SecretKey kek = derive_kek(request.password, request.passphrase, record->kdf.iterations);
@@ -176,7 +179,7 @@ Status Device::join(const std::filesystem::path& dir, const JoinRequest& request
   if (!data_key.ok())
     return Error(Code::kWrongPassword, "the password or the passphrase is wrong (the key record does not unwrap)");
   // The workspace's block size, which the mirror's hashes chain with.
-  Result<BlocksResponse> blocks = call<BlocksResponse>(transport, {"GET", base + "/blocks?limit=1", "", ""}, request.token);
+  Result<BlocksResponse> blocks = call<BlocksResponse>(transport, {"GET", endpoint_target(EndpointId::kReadBlocks, {to_base64url(request.workspace_id)}, {{"limit", "1"}}), "", ""}, request.token);
   if (!blocks.ok()) return blocks.error();
 
   if (Status made = make_private_directory(dir); !made.ok()) return made;
@@ -328,7 +331,7 @@ Result<std::vector<FileRef>> Device::export_files(const std::string& key, const 
 Result<TokenIssued> Device::invite(Scope scope, std::optional<uint64_t> expires_in_ms, Transport& transport) {
   CreateTokenRequest body{scope, expires_in_ms};
   return call<TokenIssued>(transport,
-                           {"POST", workspace_path(store_->binding().workspace_id) + "/tokens", "application/json",
+                           {"POST", endpoint_path(EndpointId::kCreateToken, {to_base64url(store_->binding().workspace_id)}), "application/json",
                             serialize_message(body)},
                            token());
 }
@@ -337,8 +340,7 @@ Status Device::change_password(const std::string& old_password, const std::strin
                                const std::string& passphrase, Transport& transport, RandomSource& random,
                                uint32_t kdf_iterations) {
   const WorkspaceId& workspace = store_->binding().workspace_id;
-  const std::string base = workspace_path(workspace);
-  Result<KeyRecords> records = read_key_records(transport, base, token());
+  Result<KeyRecords> records = read_key_records(transport, workspace, token());
   if (!records.ok()) return records.error();
   const KeyRecord* record = &records->own;
   Result<SecretKey> data_key =
@@ -349,7 +351,7 @@ Status Device::change_password(const std::string& old_password, const std::strin
   update.kdf.iterations = kdf_iterations;
   update.wrapped_key = wrap_data_key(derive_kek(new_password, passphrase, kdf_iterations), *data_key, workspace, kKeyId, random);
   Result<KeyRecord> stored = call<KeyRecord>(
-      transport, {"PUT", base + "/keys/" + std::to_string(kKeyId), "application/json", serialize_message(update)}, token());
+      transport, {"PUT", key_target(workspace), "application/json", serialize_message(update)}, token());
   if (!stored.ok()) return stored.error();
   return store_->put_key_records(std::vector<KeyRecord>{*stored});
 }

@@ -1,5 +1,8 @@
 // Info, workspaces, tokens and key records (spec 2.6, 4, 5.2).
+#include <algorithm>
+
 #include "endpoints.h"
+#include "faults.h"
 #include "rate_limiter.h"
 
 namespace opsync::server::endpoints {
@@ -101,20 +104,15 @@ Response create_token(const Call& call) {
 }
 
 Response list_tokens(const Call& call) {
-  Result<uint64_t> limit = query_integer(call, "limit", 1, call.config.limits.page_tokens_max,
-                                         call.config.limits.page_tokens_max);
-  if (!limit.ok()) return error_response(limit.error());
-  std::optional<TokenId> after;
-  if (auto it = call.query.find("after"); it != call.query.end()) {
-    after = fixed_from_base64url<16>(it->second);
-    if (!after) return error_response(make_error(Code::kInvalidQuery, "must be a token id", "after"));
-  }
+  const uint64_t limit = query_decimal(call, "limit");
+  const std::optional<TokenId> after = query_id(call, "after");
   return run_read(call.storage, [&](Transaction& txn) {
     // One more than the page holds tells whether another page follows (LIM-004).
-    std::vector<TokenRecord> records = txn.tokens_after(call.workspace->id, after, *limit + 1);
+    std::vector<TokenRecord> records = txn.tokens_after(call.workspace->id, after, limit + 1);
     TokenListResponse page;
-    for (size_t i = 0; i < records.size() && i < *limit; ++i) page.tokens.push_back(entry_of(records[i]));
-    if (records.size() > *limit) page.next_after = page.tokens.back().token_id;
+    for (size_t i = 0; i < records.size() && i < limit; ++i) page.tokens.push_back(entry_of(records[i]));
+    if (records.size() > limit) page.next_after = page.tokens.back().token_id;
+    if (fault(Fault::kTokenListUnsorted)) std::reverse(page.tokens.begin(), page.tokens.end());
     return json_response(200, page);
   });
 }
@@ -139,16 +137,13 @@ Response revoke_token(const Call& call) {
 }
 
 Response list_keys(const Call& call) {
-  Result<uint64_t> limit = query_integer(call, "limit", 1, call.config.limits.page_keys_max,
-                                         call.config.limits.page_keys_max);
-  if (!limit.ok()) return error_response(limit.error());
-  Result<uint64_t> after = query_integer(call, "after", 0, kU32Max, 0);
-  if (!after.ok()) return error_response(after.error());
+  const uint64_t limit = query_decimal(call, "limit");
+  const uint64_t after = query_decimal(call, "after");
   return run_read(call.storage, [&](Transaction& txn) {
-    std::vector<KeyRecord> records = txn.keys_after(call.workspace->id, static_cast<uint32_t>(*after), *limit + 1);
+    std::vector<KeyRecord> records = txn.keys_after(call.workspace->id, static_cast<uint32_t>(after), limit + 1);
     KeyListResponse page;
-    for (size_t i = 0; i < records.size() && i < *limit; ++i) page.keys.push_back(records[i]);
-    if (records.size() > *limit) page.next_after = page.keys.back().key_id;
+    for (size_t i = 0; i < records.size() && i < limit; ++i) page.keys.push_back(records[i]);
+    if (records.size() > limit) page.next_after = page.keys.back().key_id;
     return json_response(200, page);
   });
 }
@@ -162,7 +157,7 @@ Response put_key(const Call& call) {
     const WorkspaceId& ws = call.workspace->id;
     std::optional<KeyRecord> existing = txn.key(ws, static_cast<uint32_t>(*key_id));
     const uint64_t current_version = existing ? existing->version : 0;
-    if (body->expected_version != current_version) {  // KEY-003
+    if (body->expected_version != current_version && !fault(Fault::kKeyVersionIgnored)) {  // KEY-003
       Error e = make_error(Code::kVersionConflict, "the key record is at version " + std::to_string(current_version),
                            "expected_version");
       e.details.current_version = current_version;

@@ -29,6 +29,9 @@
 #include <thread>
 #include <unordered_map>
 
+#include "faults.h"
+#include "opsync/protocol/endpoints.h"
+
 namespace opsync::server {
 namespace {
 
@@ -114,35 +117,12 @@ std::string json_escape(const std::string& text) {
   return out;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decoding of a path or query component; '+' is a space in query components. A '%' not
-// followed by two hex digits stays as it is.
-std::string percent_decode(std::string_view text, bool plus_is_space) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 && hex_value(text[i + 2]) >= 0) {
-      out += static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
-      i += 2;
-    } else if (plus_is_space && text[i] == '+') {
-      out += ' ';
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
 // The path and query of a request target (RFC 9112 3.2): origin-form "/path?query", or
 // absolute-form "http://host/path?query", which a server accepts although clients send it only
 // to proxies (the authority is ignored: this server has one). The asterisk-form "*" is OPTIONS's
-// alone. nullopt for anything else.
+// alone. nullopt for anything else. The path is kept as sent, not percent-decoded: routes match
+// it byte for byte (TRN-012); the query is split and decoded as TRN-013 says, repeats kept so
+// that the core refuses them (TRN-011).
 struct Target {
   std::string path;
   std::vector<std::pair<std::string, std::string>> query;
@@ -173,21 +153,10 @@ std::optional<Target> parse_target(std::string_view method, std::string_view tar
   if (path_and_query.find('#') != std::string_view::npos) return std::nullopt;  // fragments are not sent
   Target out;
   const size_t question = path_and_query.find('?');
-  out.path = percent_decode(path_and_query.substr(0, question), false);
+  out.path = std::string(path_and_query.substr(0, question));
   if (out.path.empty() || out.path.front() != '/') out.path.insert(out.path.begin(), '/');
-  if (question == std::string_view::npos) return out;
-  std::string_view query = path_and_query.substr(question + 1);
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    const std::string_view part = query.substr(0, amp);
-    if (!part.empty()) {
-      const size_t eq = part.find('=');
-      out.query.emplace_back(percent_decode(part.substr(0, eq), true),
-                             eq == std::string_view::npos ? "" : percent_decode(part.substr(eq + 1), true));
-    }
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
+  if (fault(Fault::kUnknownVersionServed) && out.path.rfind("/v2/", 0) == 0) out.path.replace(0, 3, "/v1");
+  if (question != std::string_view::npos) out.query = parse_query_string(path_and_query.substr(question + 1));
   return out;
 }
 
@@ -266,7 +235,8 @@ class RequestParser final : public http::basic_parser<true> {
       case http::field::content_length:
         // Beast accepts a repeated length when the values agree; RFC 9112 6.3 allows refusing
         // it, and a server that refuses leaves a proxy in front of it no room to disagree.
-        if (++content_length_count_ > 1 || text.find(',') != std::string_view::npos)
+        if ((++content_length_count_ > 1 && !fault(Fault::kRepeatedLengthTaken)) ||
+            text.find(',') != std::string_view::npos)
           return refuse(ec, Code::kMalformedRequest, "Content-Length must appear once, with one value");
         break;
       case http::field::transfer_encoding:
@@ -883,7 +853,10 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
       head_.method = parser_->method();
       head_.path = parser_->target().substr(0, parser_->target().find('?'));
     }
-    answer(server_.core.transport_error(error, request_headers, system_time_ms()), /*close=*/true);
+    Response response = server_.core.transport_error(error, request_headers, system_time_ms());
+    if (fault(Fault::kUnstampedHttpErrors))
+      std::erase_if(response.headers, [](const auto& header) { return header.first == "OpSync-Request-Id"; });
+    answer(std::move(response), /*close=*/true);
   }
 
   void answer(Response response, bool close_after) {

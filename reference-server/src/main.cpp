@@ -11,6 +11,7 @@
 #include <iostream>
 #include <thread>
 
+#include "faults.h"
 #include "opsync/server/core.h"
 #include "opsync/server/http_server.h"
 #include "opsync/server/sqlite_storage.h"
@@ -135,6 +136,15 @@ int main(int argc, char** argv) {
                  "answer the server then gives")
       ->group("Testing");
 
+#ifdef OPSYNC_FAULT_SWITCHES
+  // opsync-server-faulty only: the deliberate faults of faults.h, for the conformance suite's
+  // self-test. opsync-server has no such option.
+  std::vector<std::string> faults;
+  bool list_faults = false;
+  app.add_option("--fault", faults, "Break one rule of the spec on purpose (repeatable; see --list-faults)");
+  app.add_flag("--list-faults", list_faults, "List the faults --fault takes, with the requirements each breaks");
+#endif
+
   CLI::App* create = app.add_subcommand("create-workspace",
                                         "Create a workspace and print its id and owner token as JSON (the server "
                                         "need not run; use with --registration closed)");
@@ -142,6 +152,20 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
 
+#ifdef OPSYNC_FAULT_SWITCHES
+  if (list_faults) {
+    for (const FaultName& f : fault_names()) std::cout << f.name << "  " << f.requirements << "\n";
+    return 0;
+  }
+  for (const std::string& name : faults) {
+    const std::optional<Fault> f = fault_from_name(name);
+    if (!f) {
+      std::cerr << "opsync-server: no fault is called " << name << " (see --list-faults)\n";
+      return 2;
+    }
+    enable_fault(*f);
+  }
+#endif
   config.registration = registration == "open" ? Registration::kOpen : Registration::kClosed;
   Result<std::unique_ptr<SqliteStorage>> storage =
       SqliteStorage::open(data_dir, durability == "full" ? Durability::kFull : Durability::kProcess);
