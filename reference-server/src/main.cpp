@@ -3,6 +3,7 @@
 //   opsync-server [--data-dir DIR] [--listen ADDR] [--port N] [--port-file FILE] ...
 //   opsync-server create-workspace [--data-dir DIR]      (for --registration closed)
 #include <CLI/CLI.hpp>
+#include <malloc.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -49,6 +50,12 @@ void stop_on_signals(sigset_t& signals, HttpServer& server) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Blocks of 1 MiB and more come from the system and go back to it when freed. glibc's default
+  // threshold rises to the largest block ever freed (up to 32 MiB), after which a parsed body's
+  // arrays stay in the allocator's per-thread arenas: eight 8 MiB bodies one after another left
+  // 166 MiB resident, against 12 MiB with the threshold fixed.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+
   CLI::App app{"The reference OpSync server: every endpoint of spec v1 over HTTP(S), stored in SQLite."};
   app.set_version_flag("--version", "opsync-server 0.1.0 (protocol version 1)");
 
