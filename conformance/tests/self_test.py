@@ -83,6 +83,13 @@ def failing_cases(report_path):
     return [c["id"] for c in report["cases"] if c["outcome"] in ("fail", "error") and c["level"] == "MUST"]
 
 
+def outcome_of(report_path, case_id):
+    if not os.path.exists(report_path):
+        return None
+    report = json.loads(pathlib.Path(report_path).read_text())
+    return next((c["outcome"] for c in report["cases"] if c["id"] == case_id), None)
+
+
 def faults(build, out):
     """Each fault switch breaks one rule; at least one MUST case must fail for each."""
     faulty = build / "reference-server" / "opsync-server-faulty"
@@ -96,6 +103,15 @@ def faults(build, out):
             clean = suite(build, server.url, "--json", f"{scratch}/clean.json")
         if clean.returncode != 0:
             problems.append("the server without faults fails the suite:\n" + clean.stdout[-3000:])
+        elif outcome_of(f"{scratch}/clean.json", "transport-007") != "pass":
+            problems.append("the server without faults is slow under idle and slow connections (transport-007)")
+        # The SHOULD on liveness (TRN-059) warns against a server that a few dozen idle or slow
+        # connections can starve: here one whose connection cap they fill, as 32 threads per
+        # connection once did.
+        with Server(faulty, pathlib.Path(scratch) / "starved", args=["--connections-max", "32"]) as server:
+            suite(build, server.url, "--filter", "transport-007", "--json", f"{scratch}/starved.json")
+        if outcome_of(f"{scratch}/starved.json", "transport-007") != "warn":
+            problems.append("transport-007 did not warn against a server that slow clients starve")
         for name in names:
             report = f"{scratch}/{name}.json"
             with Server(faulty, pathlib.Path(scratch) / name, args=["--fault", name]) as server:
