@@ -253,37 +253,35 @@ Result<FileRef> Device::attach(const std::string& key, const std::filesystem::pa
                                RandomSource& random) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Error(Code::kNotFound, "cannot read " + path.string());
+  return attach(key, path.filename().string(), in, now_ms, random);
+}
+
+Result<FileRef> Device::attach(const std::string& key, const std::string& name, std::istream& content,
+                               uint64_t now_ms, RandomSource& random) {
   FileRef ref;
   ref.id = random.id();
-  ref.name = path.filename().string();
+  ref.name = name;
   ref.chunk_bytes = chunk_bytes_;
-  // Copy it in, hashing as it streams, to a temporary name; durable before the edit commits.
-  const std::filesystem::path target = store_->file_path(ref.id);
-  std::filesystem::create_directories(target.parent_path());
-  const std::filesystem::path temporary = target.string() + ".tmp";
-  {
-    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return Error(Code::kInternalError, "cannot write " + temporary.string());
-    Sha256 hasher;
-    std::vector<char> buffer(1 << 20);
-    bool ok = true;
-    while (ok && in) {
-      in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-      const size_t n = static_cast<size_t>(in.gcount());
-      if (n == 0) break;
-      hasher.update(buffer.data(), n);
-      ok = ::write(fd, buffer.data(), n) == static_cast<ssize_t>(n);
-      ref.size_bytes += n;
-    }
-    ok = ok && !in.bad() && ::fsync(fd) == 0;
-    ::close(fd);
-    if (!ok) return Error(Code::kInternalError, "cannot copy " + path.string() + " into the device");
-    ref.sha256 = hasher.finish();
+  // Copy it in, hashing as it streams, to the partial blob of the fresh id; it becomes the copy,
+  // durable, before the edit commits (FILE-020).
+  BlobStore& blobs = store_->blobs();
+  Sha256 hasher;
+  std::vector<char> buffer(1 << 20);
+  while (content) {  // bounded by the content's length
+    content.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const size_t n = static_cast<size_t>(content.gcount());
+    if (n == 0) break;
+    hasher.update(buffer.data(), n);
+    const ByteView slice(reinterpret_cast<const uint8_t*>(buffer.data()), n);
+    if (Status written = blobs.write(ref.id, BlobKind::kPartial, ref.size_bytes, slice); !written.ok())
+      return written.error();
+    ref.size_bytes += n;
   }
+  if (content.bad()) return Error(Code::kInternalError, "cannot read " + name + " to copy it into the device");
+  if (Status sized = blobs.resize(ref.id, BlobKind::kPartial, ref.size_bytes); !sized.ok()) return sized.error();
+  ref.sha256 = hasher.finish();
   ref.chunk_count = static_cast<uint32_t>(chunk_count_for(ref.size_bytes, ref.chunk_bytes));
-  std::error_code ec;
-  std::filesystem::rename(temporary, target, ec);
-  if (ec) return Error(Code::kInternalError, "cannot move the copy of " + path.string() + " into place");
+  if (Status promoted = blobs.promote(ref.id); !promoted.ok()) return promoted.error();
 
   ObjectPayload payload;
   payload.type = OpType::kPut;
@@ -297,10 +295,25 @@ Result<FileRef> Device::attach(const std::string& key, const std::filesystem::pa
   payload.files.push_back(ref);
   Status committed = commit(std::move(payload), {ref.id}, now_ms, random);
   if (!committed.ok()) {
-    std::filesystem::remove(target, ec);  // nothing references it
+    (void)blobs.remove(ref.id, BlobKind::kCopy);  // nothing references it
     return committed.error();
   }
   return ref;
+}
+
+Status Device::detach(const std::string& key, const FileId& file, uint64_t now_ms, RandomSource& random) {
+  Result<ObjectView> current = store_->get(key);
+  if (!current.ok()) return current.error();
+  if (!current->present()) return Error(Code::kNotFound, "no object has the key \"" + key + "\"");
+  ObjectPayload payload;
+  payload.type = OpType::kPut;
+  payload.key = key;
+  payload.value = current->winner()->payload.value;
+  for (const FileRef& ref : current->winner()->payload.files)
+    if (ref.id != file) payload.files.push_back(ref);
+  if (payload.files.size() == current->winner()->payload.files.size())
+    return Error(Code::kNotFound, "the key \"" + key + "\" has no file " + to_base64url(file));
+  return commit(std::move(payload), {}, now_ms, random);
 }
 
 Result<std::vector<FileRef>> Device::export_files(const std::string& key, const std::filesystem::path& output_dir) {
@@ -318,9 +331,16 @@ Result<std::vector<FileRef>> Device::export_files(const std::string& key, const 
       missing.push_back(ref);
       continue;
     }
-    std::filesystem::copy_file(store_->file_path(ref.id), output_dir / ref.name,
-                               std::filesystem::copy_options::overwrite_existing, ec);
-    if (ec) return Error(Code::kInternalError, "cannot write " + (output_dir / ref.name).string() + ": " + ec.message());
+    const std::filesystem::path target = output_dir / ref.name;
+    std::ofstream out(target, std::ios::binary | std::ios::trunc);
+    constexpr uint64_t kSliceBytes = 1 << 20;
+    for (uint64_t offset = 0; out && offset < ref.size_bytes; offset += kSliceBytes) {
+      const std::optional<Bytes> slice =
+          store_->blobs().read(ref.id, BlobKind::kCopy, offset, std::min(kSliceBytes, ref.size_bytes - offset));
+      if (!slice) return Error(Code::kInternalError, "the copy of " + ref.name + " is shorter than its reference");
+      out.write(reinterpret_cast<const char*>(slice->data()), static_cast<std::streamsize>(slice->size()));
+    }
+    if (!out) return Error(Code::kInternalError, "cannot write " + target.string());
   }
   return missing;
 }

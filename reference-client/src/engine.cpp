@@ -2,13 +2,8 @@
 
 #include <algorithm>
 #include <deque>
-#include <filesystem>
-#include <fstream>
 #include <functional>
 #include <set>
-
-#include <unistd.h>
-#include <cstdio>
 
 #include "opsync/protocol/check.h"
 #include "opsync/protocol/diff.h"
@@ -76,49 +71,21 @@ bool is_transient(int status) { return status >= 500; }
 // A file's chunk in plaintext, read from the device's copy (FILE-032: one chunk in memory).
 // nullopt when the copy is gone or shorter than its reference says (someone removed or changed
 // it): the upload cannot finish.
-std::optional<Bytes> read_chunk(const std::filesystem::path& path, const FileRef& ref, uint32_t index) {
+std::optional<Bytes> read_chunk(BlobStore& blobs, const FileRef& ref, uint32_t index) {
   const uint64_t size = chunk_plaintext_bytes(ref.size_bytes, ref.chunk_bytes, index);
-  Bytes out(size);
-  std::ifstream in(path, std::ios::binary);
-  in.seekg(static_cast<std::streamoff>(uint64_t{index} * ref.chunk_bytes));
-  in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(size));
-  if (!in || static_cast<uint64_t>(in.gcount()) != size) return std::nullopt;
-  return out;
+  return blobs.read(ref.id, BlobKind::kCopy, uint64_t{index} * ref.chunk_bytes, size);
 }
 
-// Writes a downloaded chunk's plaintext at its place in the partial file and flushes it to disk
-// before the chunk is recorded as done, so a crash never records a chunk the file lacks.
-void write_chunk(const std::filesystem::path& path, const FileRef& ref, uint32_t index, ByteView plaintext) {
-  {
-    std::ofstream touch(path, std::ios::binary | std::ios::app);  // creates it if missing
-  }
-  std::fstream out(path, std::ios::binary | std::ios::in | std::ios::out);
-  out.seekp(static_cast<std::streamoff>(uint64_t{index} * ref.chunk_bytes));
-  out.write(reinterpret_cast<const char*>(plaintext.data()), static_cast<std::streamsize>(plaintext.size()));
-  out.flush();
-  if (!out) fail(Code::kInternalError, "cannot write " + path.string());
-  out.close();
-  // std::fstream has no fsync; reopen the descriptor to flush it to the disk.
-  if (FILE* f = std::fopen(path.c_str(), "rb+")) {
-    fflush(f);
-    fsync(fileno(f));
-    std::fclose(f);
-  }
-}
-
-Hash hash_file(const std::filesystem::path& path, uint64_t size_bytes) {
+// SHA-256 of the first `size_bytes` of a blob, read a slice at a time; zeros when it is shorter
+// (a short file cannot match a real hash of size_bytes).
+Hash hash_blob(BlobStore& blobs, const FileId& id, BlobKind kind, uint64_t size_bytes) {
+  constexpr uint64_t kSliceBytes = 1 << 20;
   Sha256 hasher;
-  std::ifstream in(path, std::ios::binary);
-  std::vector<char> buffer(1 << 20);
-  uint64_t left = size_bytes;
-  while (left > 0 && in) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(left, buffer.size()));
-    in.read(buffer.data(), static_cast<std::streamsize>(n));
-    if (static_cast<size_t>(in.gcount()) != n) break;
-    hasher.update(buffer.data(), n);
-    left -= n;
+  for (uint64_t offset = 0; offset < size_bytes; offset += kSliceBytes) {
+    const std::optional<Bytes> slice = blobs.read(id, kind, offset, std::min(kSliceBytes, size_bytes - offset));
+    if (!slice) return Hash{};
+    hasher.update(*slice);
   }
-  if (left != 0) return Hash{};  // short file: cannot match a real hash of size_bytes
   return hasher.finish();
 }
 
@@ -559,9 +526,8 @@ struct SyncEngine::Impl {
       return;
     }
     const FileId id = files_to_delete.back();
-    std::error_code ec;
-    std::filesystem::remove(store.file_path(id), ec);
-    std::filesystem::remove(store.partial_file_path(id), ec);
+    take(store.blobs().remove(id, BlobKind::kCopy));
+    take(store.blobs().remove(id, BlobKind::kPartial));
     send({"DELETE", file_target(id), "", ""}, [this, id](const HttpResponse&, uint64_t) {
       take(store.forget_file(id));
       files_to_delete.pop_back();
@@ -634,7 +600,7 @@ struct SyncEngine::Impl {
           return step_file(job);
         }
         const uint32_t index = job.chunks.front();
-        const std::optional<Bytes> read = read_chunk(store.file_path(job.id), ref, index);
+        const std::optional<Bytes> read = read_chunk(store.blobs(), ref, index);
         if (!read) {
           // FILE-021's exception: the upload cannot finish, so the operations go ahead and every
           // device (this one too) sees the file as missing until someone uploads it.
@@ -716,7 +682,9 @@ struct SyncEngine::Impl {
                    plaintext->size() != chunk_plaintext_bytes(ref.size_bytes, ref.chunk_bytes, index))
                  fail(Code::kDecryptFailed, "chunk " + std::to_string(index) + " of file " + to_base64url(job.id) +
                                                 " does not open with this workspace's key");
-               write_chunk(store.partial_file_path(job.id), ref, index, *plaintext);
+               // Durable before the chunk is recorded as done, so a crash never records a chunk
+               // the partial blob lacks.
+               take(store.blobs().write(job.id, BlobKind::kPartial, uint64_t{index} * ref.chunk_bytes, *plaintext));
                take(store.record_chunk_done(job.id, TransferDirection::kDownload, index));
                job.chunks.pop_front();
                ++report.chunks_downloaded;
@@ -764,20 +732,14 @@ struct SyncEngine::Impl {
 
   // FILE-023: the plaintext hash decides; a copy that does not match is discarded.
   void finish_download(FileJob& job) {
-    const std::filesystem::path partial = store.partial_file_path(job.id);
-    if (!std::filesystem::exists(partial)) {  // an empty file has one empty chunk, never written
-      std::ofstream create(partial, std::ios::binary);
-    }
-    std::error_code ec;
-    std::filesystem::resize_file(partial, job.local.ref.size_bytes, ec);
-    if (ec) fail(Code::kInternalError, "cannot size " + partial.string() + ": " + ec.message());
-    if (hash_file(partial, job.local.ref.size_bytes) != job.local.ref.sha256) {
-      std::filesystem::remove(partial, ec);
+    // An empty file has one empty chunk, never written: sizing creates its blob.
+    take(store.blobs().resize(job.id, BlobKind::kPartial, job.local.ref.size_bytes));
+    if (hash_blob(store.blobs(), job.id, BlobKind::kPartial, job.local.ref.size_bytes) != job.local.ref.sha256) {
+      take(store.blobs().remove(job.id, BlobKind::kPartial));
       take(store.clear_chunk_progress(job.id, TransferDirection::kDownload));
       fail(Code::kHashMismatch, "file " + to_base64url(job.id) + " does not match its reference's SHA-256");
     }
-    std::filesystem::rename(partial, store.file_path(job.id), ec);
-    if (ec) fail(Code::kInternalError, "cannot move " + partial.string() + ": " + ec.message());
+    take(store.blobs().promote(job.id));
     take(store.set_local_copy(job.id, true));
     take(store.set_upload_flag(job.id, true));  // it came from a committed file
     take(store.set_pending(job.id, FilePending::kNone));

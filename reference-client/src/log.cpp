@@ -191,7 +191,7 @@ Status LocalStore::commit_local_edit(const LocalEdit& edit) {
   const Bytes encoding = encode_op(edit.op);
   const Hash hash = op_hash(edit.op);
 
-  return impl_->write([&]() -> Result<Done> {
+  return impl_->write("commit_local_edit", [&]() -> Result<Done> {
     sql::Connection& db = *impl_->db;
     OPSYNC_CHECK_MSG(locate(db, edit.op.id).where == Held::kNowhere,
                      "a local edit reuses a held operation id (OP-002)");
@@ -227,7 +227,7 @@ Result<PageOutcome> LocalStore::apply_page(uint64_t after_seq, std::span<const P
   hashes.reserve(page.size());
   for (const PageOp& entry : page) hashes.push_back(op_hash(entry.op.op));
 
-  return impl_->transact<PageOutcome>(true, [&]() -> Result<PageOutcome> {
+  return impl_->transact<PageOutcome>("apply_page", [&]() -> Result<PageOutcome> {
     sql::Connection& db = *impl_->db;
     MirrorAppender mirror(db, impl_->binding.block_size);
     OPSYNC_CHECK_MSG(after_seq == mirror.size(),
@@ -282,7 +282,7 @@ Result<PageOutcome> LocalStore::apply_page(uint64_t after_seq, std::span<const P
 }
 
 Status LocalStore::truncate_mirror(uint64_t verified_prefix) {
-  return impl_->write([&]() -> Result<Done> {
+  return impl_->write("truncate_mirror", [&]() -> Result<Done> {
     sql::Connection& db = *impl_->db;
     OPSYNC_CHECK_MSG(verified_prefix <= stored_mirror_size(db),
                      "truncating the mirror beyond its end");
@@ -316,7 +316,7 @@ Result<std::vector<PendingOp>> LocalStore::ops_to_upload(size_t limit) {
 }
 
 Result<UploadOutcome> LocalStore::record_upload_results(std::span<const OpResult> results) {
-  return impl_->transact<UploadOutcome>(true, [&]() -> Result<UploadOutcome> {
+  return impl_->transact<UploadOutcome>("record_upload_results", [&]() -> Result<UploadOutcome> {
     sql::Connection& db = *impl_->db;
     MirrorAppender mirror(db, impl_->binding.block_size);
     UploadOutcome outcome;
@@ -383,7 +383,7 @@ Status LocalStore::restamp_outbox_op(const WireOp& restamped, const Hlc& clock_a
   OPSYNC_CHECK_MSG(clock_after >= restamped.hlc, "the clock state is below the new stamp");
   const Bytes encoding = encode_op(restamped);
   const Hash hash = op_hash(restamped);
-  return impl_->write([&]() -> Result<Done> {
+  return impl_->write("restamp_outbox_op", [&]() -> Result<Done> {
     sql::Connection& db = *impl_->db;
     sql::Statement& row =
         db.prepare("SELECT place, state, encoding, object_key FROM pending WHERE id = ?");

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <istream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -68,6 +69,13 @@ class Device {
   // the key, keeping its value and other files. The file streams in; it is never held whole.
   Result<FileRef> attach(const std::string& key, const std::filesystem::path& path, uint64_t now_ms,
                          RandomSource& random);
+  // The same from a stream, under the file name `name` (LWW-002).
+  Result<FileRef> attach(const std::string& key, const std::string& name, std::istream& content, uint64_t now_ms,
+                         RandomSource& random);
+  // Removes one file from the key, keeping its value and other files (a put). The device drops
+  // its copy once no head references the file any more (FILE-022). kNotFound when the key's
+  // winner has no such file.
+  Status detach(const std::string& key, const FileId& file, uint64_t now_ms, RandomSource& random);
 
   // ---- reading -------------------------------------------------------------------------------
 

@@ -46,6 +46,7 @@
 #include <string_view>
 #include <vector>
 
+#include "opsync/client/blobs.h"
 #include "opsync/protocol/bytes.h"
 #include "opsync/protocol/diff.h"
 #include "opsync/protocol/lww.h"
@@ -92,6 +93,16 @@ struct StoreOptions {
   // (listed in store.cpp, e.g. "local_edit:after_outbox"); if it throws, the transaction rolls
   // back completely and the exception propagates. Production code leaves it empty.
   std::function<void(std::string_view point)> fault_point;
+  // Called after every durable step: each committed write transaction, named by the function that
+  // made it ("apply_page", "set_upload_flag", ...), and each change to a blob ("blob_write",
+  // "blob_resize", "blob_promote", "blob_remove"). The simulator throws from it to kill the
+  // device right there, as kill -9 would: nothing after that step happens, the exception
+  // propagates out of whatever called the store, and the caller must discard the store (and any
+  // engine or device using it) and open it again. Production code leaves it empty.
+  std::function<void(std::string_view step)> after_durable_step;
+  // Where file contents live; empty: a DirectoryBlobStore on DIR/files. The simulator passes a
+  // MemoryBlobStore that outlives the store, as a disk outlives a process.
+  std::shared_ptr<BlobStore> blobs;
 };
 
 // Where a known operation is, with what the sync needs to match it by id and hash (SYNC-003).
@@ -338,9 +349,12 @@ class LocalStore {
   // DELETE, then forget_file).
   Result<std::vector<FileId>> unreferenced_files();
   Result<std::optional<LocalFile>> file(const FileId& id);
-  // DIR/files/<id as base64url>: where a verified local copy lives.
+  // The file contents (blobs.h): StoreOptions::blobs, or DIR/files. Every change made through
+  // this reference is a durable step (StoreOptions::after_durable_step).
+  BlobStore& blobs();
+  // DIR/files/<id as base64url>: where the default blob store keeps a verified local copy.
   std::filesystem::path file_path(const FileId& id) const;
-  // DIR/files/<id>.part: where a download in progress writes its chunks before verification.
+  // DIR/files/<id>.part: where the default blob store keeps a download in progress.
   std::filesystem::path partial_file_path(const FileId& id) const;
 
   // A verified copy now exists at file_path (after FILE-023's check), or was discarded. Setting
