@@ -139,6 +139,7 @@ struct SyncEngine::Impl {
   uint64_t sent_at_ms = 0;
   uint32_t attempt = 0;
   std::optional<uint64_t> retry_at_ms;
+  uint64_t wait_from_ms = 0;  // the device time the wait began
 
   // Clock (HLC-010): the estimate from the response with the shortest round trip so far.
   std::optional<uint64_t> best_round_trip_ms;
@@ -200,7 +201,9 @@ struct SyncEngine::Impl {
 
   // ---- responses that every request shares ---------------------------------------------------
 
-  void observe_server_time(const HttpResponse& response, uint64_t now_ms) {
+  // `force`: take this response's estimate whatever its round trip (HLC-020: after a clock_skew
+  // rejection the estimate is refreshed; the device's clock may have stepped since the best one).
+  void observe_server_time(const HttpResponse& response, uint64_t now_ms, bool force = false) {
     const std::string& header = response.header("opsync-server-time-ms");
     if (header.empty() || header.size() > 16) return;
     uint64_t server_ms = 0;
@@ -209,7 +212,7 @@ struct SyncEngine::Impl {
       server_ms = server_ms * 10 + static_cast<uint64_t>(c - '0');
     }
     const uint64_t round_trip_ms = now_ms >= sent_at_ms ? now_ms - sent_at_ms : 0;
-    if (best_round_trip_ms && round_trip_ms > *best_round_trip_ms) return;
+    if (!force && best_round_trip_ms && round_trip_ms > *best_round_trip_ms) return;
     best_round_trip_ms = round_trip_ms;
     offset_ms = estimate_clock_offset_ms(sent_at_ms, now_ms, server_ms);
     report.clock_offset_ms = offset_ms;
@@ -426,7 +429,10 @@ struct SyncEngine::Impl {
       const UploadOutcome outcome = take(store.record_upload_results(answer.results));
       report.ops_uploaded += outcome.acknowledged.size() + outcome.accepted_ahead.size();
       report.ops_rejected += outcome.rejected.size();
-      if (!outcome.clock_skew.empty()) restamp(outcome.clock_skew, t);
+      if (!outcome.clock_skew.empty()) {
+        observe_server_time(r, t, /*force=*/true);
+        restamp(outcome.clock_skew, t);
+      }
     });
   }
 
@@ -434,7 +440,7 @@ struct SyncEngine::Impl {
   void restamp(const std::vector<OpId>& ids, uint64_t now_ms) {
     if (++upload_round > options.upload_rounds_max)
       fail(Code::kClockSkew, "the server keeps rejecting this device's timestamps; check the clock");
-    // The offset was refreshed from this very response (observe_server_time ran first).
+    // The offset was refreshed from this very response (observe_server_time, forced).
     clock.reset(take(store.largest_accepted_hlc()));
     std::set<OpId> wanted(ids.begin(), ids.end());
     std::vector<PendingOp> pending = take(store.ops_to_upload(SIZE_MAX));
@@ -449,9 +455,9 @@ struct SyncEngine::Impl {
       const Bytes plaintext = take(open_op_payload(subkeys->op_key, op));
       op.hlc = clock.stamp(pt);
       seal_op_payload(subkeys->op_key, op, plaintext, random);
-      take(store.restamp_outbox_op(op, clock.last()));
-      ++report.ops_restamped;
     }
+    take(store.restamp_outbox_ops(ops, clock.last()));
+    report.ops_restamped += ops.size();
   }
 
   // ---- files (step 7, and FILE-021 before uploads) ------------------------------------------------
@@ -753,6 +759,12 @@ struct SyncEngine::Impl {
     if (finished) return *finished;
     OPSYNC_CHECK_MSG(!awaiting_answer, "next() before the last request was answered");
     try {
+      if (retry_at_ms && now_ms < wait_from_ms) {
+        // The device's clock went back during the wait (a correction, a user): the wait keeps its
+        // length from now, instead of lasting as long as the step back.
+        *retry_at_ms = now_ms + (*retry_at_ms - wait_from_ms);
+        wait_from_ms = now_ms;
+      }
       if (retry_at_ms && now_ms < *retry_at_ms) return WaitUntil{*retry_at_ms};
       retry_at_ms.reset();
       if (!request) plan(now_ms);
@@ -810,6 +822,7 @@ struct SyncEngine::Impl {
       return;
     }
     retry_at_ms = now_ms + backoff_ms(attempt - 1, options.backoff_unit_ms, options.backoff_cap_ms);
+    wait_from_ms = now_ms;
   }
 };
 

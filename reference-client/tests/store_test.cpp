@@ -327,6 +327,29 @@ BOOST_AUTO_TEST_CASE(every_commit_is_reported_as_a_durable_step_and_a_kill_there
   BOOST_TEST(steps.size() == before);
 }
 
+BOOST_AUTO_TEST_CASE(re_stamping_an_upload_answer_is_one_durable_step) {
+  // Found by the simulator: re-stamping one operation at a time, a device killed after the first
+  // had its clock reset below the stamps of the others, and stamped its next edit below an
+  // operation it wrote earlier (HLC-004).
+  TempDir dir;
+  std::vector<std::string> steps;
+  StoreOptions options = test_options();
+  options.after_durable_step = [&](std::string_view step) { steps.emplace_back(step); };
+  auto store = must(LocalStore::create(dir.path(), test_binding(), "token-1", options));
+  const ObjectOp a = make_object(id_of(0xA1), {500, 0}, "a", OpType::kPut, {}, "1");
+  const ObjectOp b = make_object(id_of(0xA2), {500, 1}, "b", OpType::kPut, {}, "2");
+  must(store->commit_local_edit(local_edit(a)));
+  must(store->commit_local_edit(local_edit(b)));
+  steps.clear();
+  WireOp a2 = wire_of(a, this_device()), b2 = wire_of(b, this_device());
+  a2.hlc = {100, 0};
+  b2.hlc = {100, 1};
+  must(store->restamp_outbox_ops(std::vector<WireOp>{a2, b2}, {100, 1}));
+  BOOST_TEST(steps == std::vector<std::string>{"restamp_outbox_ops"});
+  BOOST_TEST(must(store->meta()).hlc == (Hlc{100, 1}));
+  BOOST_TEST(must(store->get("b")).heads.at(0).hlc == (Hlc{100, 1}));
+}
+
 // tests/data/store_v1.sql is device "a" of a two-device workspace as the version-1 client left
 // it: a file, bases, a deleted key, a conflicted key and one unsynced edit. Opening it migrates it
 // to the current schema, and everything a user or a sync reads must be as it was.

@@ -302,6 +302,8 @@ class LocalStore {
   // REQUIRES: the id is in the outbox (never acknowledged, so never seen by anyone else,
   // HLC-022) and not rejected or accepted; id, device id and key id unchanged.
   Status restamp_outbox_op(const WireOp& restamped, const Hlc& clock_after);
+  // The same for every operation one upload answer rejected, in one transaction.
+  Status restamp_outbox_ops(std::span<const WireOp> restamped, const Hlc& clock_after);
   // The largest timestamp among operations the server has accepted (the mirror and the accepted
   // ahead), the floor HLC-020 resets the clock to; (0, 0) when there is none.
   Result<Hlc> largest_accepted_hlc();
