@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <system_error>
 
@@ -117,6 +118,21 @@ std::optional<uint64_t> DirectoryBlobStore::size(const FileId& id, BlobKind kind
   return static_cast<uint64_t>(info.st_size);
 }
 
+std::vector<FileId> DirectoryBlobStore::list(BlobKind kind) {
+  std::vector<FileId> out;
+  std::error_code ec;
+  // Bounded by the directory's entries; names that are not blobs (other files) are skipped.
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    std::string name = entry.path().filename().string();
+    const bool partial = name.size() > 5 && name.compare(name.size() - 5, 5, ".part") == 0;
+    if (partial != (kind == BlobKind::kPartial)) continue;
+    if (partial) name.resize(name.size() - 5);
+    if (std::optional<FileId> id = fixed_from_base64url<16>(name)) out.push_back(*id);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 // ---- memory ------------------------------------------------------------------------------------
 
 std::optional<Bytes> MemoryBlobStore::read(const FileId& id, BlobKind kind, uint64_t offset, uint64_t size) {
@@ -158,6 +174,13 @@ std::optional<uint64_t> MemoryBlobStore::size(const FileId& id, BlobKind kind) {
   auto it = blobs_.find({id, kind});
   if (it == blobs_.end()) return std::nullopt;
   return it->second.size();
+}
+
+std::vector<FileId> MemoryBlobStore::list(BlobKind kind) {
+  std::vector<FileId> out;
+  for (const auto& [key, bytes] : blobs_)
+    if (key.second == kind) out.push_back(key.first);
+  return out;
 }
 
 }  // namespace opsync::client

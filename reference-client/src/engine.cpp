@@ -172,6 +172,7 @@ struct SyncEngine::Impl {
   std::deque<FileJob> file_jobs;
   bool final_file_pass = false;
   std::vector<FileId> files_to_delete;  // FILE-022, after the final pass
+  bool leftovers_removed = false;
   std::set<FileId> pending_files;       // wait or missing, each counted once however many passes
 
   void note_pending(const FileId& id) {
@@ -527,11 +528,23 @@ struct SyncEngine::Impl {
   // transient failures (retried): absent, still uploading (another device's upload) or refused
   // to a read-only token all leave nothing for this device to do.
   void plan_cleanup() {
+    if (!leftovers_removed) {
+      // Blobs of files the store has never heard of: an attach killed after its copy was in place
+      // and before its edit committed. Nothing can reference them; they would stay forever.
+      leftovers_removed = true;
+      for (BlobKind kind : {BlobKind::kCopy, BlobKind::kPartial})
+        for (const FileId& id : store.blobs().list(kind))
+          if (!take(store.file(id))) take(store.blobs().remove(id, kind));
+    }
     if (files_to_delete.empty()) {
       phase = Phase::kDone;
       return;
     }
     const FileId id = files_to_delete.back();
+    // The store forgets the copy before the copy goes: a device killed in between must not
+    // believe it holds a copy that is gone, should the file be referenced again.
+    if (const std::optional<LocalFile> local = take(store.file(id)); local && local->local_copy)
+      take(store.set_local_copy(id, false));
     take(store.blobs().remove(id, BlobKind::kCopy));
     take(store.blobs().remove(id, BlobKind::kPartial));
     send({"DELETE", file_target(id), "", ""}, [this, id](const HttpResponse&, uint64_t) {
@@ -548,6 +561,12 @@ struct SyncEngine::Impl {
       case Stage::kDecide: {
         auto known = server_file_states.find(job.id);
         job.server_state = known == server_file_states.end() ? FileState::kAbsent : known->second;
+        // A copy the store records but the blob store lacks (removed by hand, or cut short) is
+        // no copy: it is downloaded again, or reported missing.
+        if (job.local.local_copy && store.blobs().size(job.id, BlobKind::kCopy) != job.local.ref.size_bytes) {
+          take(store.set_local_copy(job.id, false));
+          job.local.local_copy = false;
+        }
         const LocalCopy copy = job.local.local_copy ? LocalCopy::kPresent : LocalCopy::kAbsent;
         switch (decide_file_action(copy, job.local.upload_flag, job.server_state)) {
           case FileAction::kNone:
@@ -622,6 +641,13 @@ struct SyncEngine::Impl {
         send({"PUT", file_target(job.id) + "/chunks/" + std::to_string(index), kOctets,
               std::string(envelope.begin(), envelope.end())},
              [this, &job, index, plaintext_bytes](const HttpResponse& r, uint64_t) {
+               if (r.status == 409 && error_from_response(r).code == Code::kFileNotUploading) {
+                 // Another device's upload of the same file (both hold a copy, the server had lost
+                 // it) committed first: its chunks differ only in their nonces. Ask again.
+                 job.chunks.clear();
+                 job.stage = FileJob::Stage::kStatus;
+                 return;
+               }
                if (!is_success(r.status)) fail(error_from_response(r));
                take(store.record_chunk_done(job.id, TransferDirection::kUpload, index));
                job.chunks.pop_front();
@@ -738,14 +764,22 @@ struct SyncEngine::Impl {
 
   // FILE-023: the plaintext hash decides; a copy that does not match is discarded.
   void finish_download(FileJob& job) {
-    // An empty file has one empty chunk, never written: sizing creates its blob.
-    take(store.blobs().resize(job.id, BlobKind::kPartial, job.local.ref.size_bytes));
-    if (hash_blob(store.blobs(), job.id, BlobKind::kPartial, job.local.ref.size_bytes) != job.local.ref.sha256) {
-      take(store.blobs().remove(job.id, BlobKind::kPartial));
-      take(store.clear_chunk_progress(job.id, TransferDirection::kDownload));
-      fail(Code::kHashMismatch, "file " + to_base64url(job.id) + " does not match its reference's SHA-256");
+    BlobStore& blobs = store.blobs();
+    const FileRef& ref = job.local.ref;
+    // A device killed after the verified download became the copy, before the store recorded it,
+    // finds every chunk done, no partial blob and the copy in place: the copy is checked instead.
+    const bool promoted_before = !blobs.exists(job.id, BlobKind::kPartial) && blobs.exists(job.id, BlobKind::kCopy) &&
+                                 hash_blob(blobs, job.id, BlobKind::kCopy, ref.size_bytes) == ref.sha256;
+    if (!promoted_before) {
+      // An empty file has one empty chunk, never written: sizing creates its blob.
+      take(blobs.resize(job.id, BlobKind::kPartial, ref.size_bytes));
+      if (hash_blob(blobs, job.id, BlobKind::kPartial, ref.size_bytes) != ref.sha256) {
+        take(blobs.remove(job.id, BlobKind::kPartial));
+        take(store.clear_chunk_progress(job.id, TransferDirection::kDownload));
+        fail(Code::kHashMismatch, "file " + to_base64url(job.id) + " does not match its reference's SHA-256");
+      }
+      take(blobs.promote(job.id));
     }
-    take(store.blobs().promote(job.id));
     take(store.set_local_copy(job.id, true));
     take(store.set_upload_flag(job.id, true));  // it came from a committed file
     take(store.set_pending(job.id, FilePending::kNone));

@@ -305,6 +305,7 @@ class DurableBlobs final : public BlobStore {
   Status remove(const FileId& id, BlobKind kind) override { return reported("blob_remove", inner_->remove(id, kind)); }
   bool exists(const FileId& id, BlobKind kind) override { return inner_->exists(id, kind); }
   std::optional<uint64_t> size(const FileId& id, BlobKind kind) override { return inner_->size(id, kind); }
+  std::vector<FileId> list(BlobKind kind) override { return inner_->list(kind); }
 
  private:
   Status reported(const char* step, Status status) {

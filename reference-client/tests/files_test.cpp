@@ -3,6 +3,8 @@
 // restart so a transfer resumes (FILE-031), and files no head references any more (FILE-022).
 #include <boost/test/unit_test.hpp>
 
+#include <fstream>
+
 #include "client_test_support.h"
 
 using namespace opsync;
@@ -108,6 +110,42 @@ BOOST_AUTO_TEST_CASE(a_chunk_index_beyond_the_file_fails_a_check) {
       "chunk index"));
   BOOST_TEST(
       must(open_store(dir.path())->chunks_done(small.id, TransferDirection::kUpload)).empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_divergence_makes_forgotten_files_known_again_so_they_are_deleted_again) {
+  // Found by the simulator: every device deleted and forgot a file no head referenced; then the
+  // server was restored from a backup older than the deletes and held the file again, committed,
+  // forever. After a divergence the device knows again every file its operations referenced.
+  TempDir dir;
+  auto store = create_store(dir.path());
+  const FileRef old_file = file_ref(id_of(0xF1), "old.txt", 10);
+  const ObjectOp v1 = make_object(id_of(1), {1, 0}, "doc", OpType::kPut, {}, "", {old_file});
+  const ObjectOp v2 = make_object(id_of(2), {2, 0}, "doc", OpType::kPut, {v1.id}, "");
+  std::vector<PageOp> page{page_op(1, v1, other_device()), page_op(2, v2, other_device())};
+  must(store->apply_page(0, page, 2, {2, 0}));
+  BOOST_TEST(must(store->unreferenced_files()) == std::vector<FileId>{old_file.id});
+  must(store->forget_file(old_file.id));  // deleted on the server, forgotten here
+  BOOST_TEST(must(store->unreferenced_files()).empty());
+  must(store->truncate_mirror(0));  // the server's log diverged
+  BOOST_TEST(must(store->unreferenced_files()) == std::vector<FileId>{old_file.id});
+  BOOST_TEST((must(store->file(old_file.id)) == LocalFile{old_file, false, false, FilePending::kNone}));
+}
+
+BOOST_AUTO_TEST_CASE(both_blob_stores_list_their_blobs_by_kind) {
+  TempDir dir;
+  DirectoryBlobStore on_disk(dir.path() / "files");
+  MemoryBlobStore in_memory;
+  for (BlobStore* blobs : {static_cast<BlobStore*>(&on_disk), static_cast<BlobStore*>(&in_memory)}) {
+    BOOST_TEST(blobs->list(BlobKind::kCopy).empty());
+    must(blobs->write(id_of(3), BlobKind::kCopy, 0, to_bytes("c")));
+    must(blobs->write(id_of(1), BlobKind::kCopy, 0, to_bytes("a")));
+    must(blobs->write(id_of(2), BlobKind::kPartial, 0, to_bytes("b")));
+    BOOST_TEST(blobs->list(BlobKind::kCopy) == (std::vector<FileId>{id_of(1), id_of(3)}));
+    BOOST_TEST(blobs->list(BlobKind::kPartial) == std::vector<FileId>{id_of(2)});
+  }
+  // Other files in the directory are not blobs.
+  std::ofstream(dir.path() / "files" / "notes.txt") << "x";
+  BOOST_TEST(on_disk.list(BlobKind::kCopy).size() == 2u);
 }
 
 // Both blob stores behave alike: the directory one the client uses, the memory one the simulator

@@ -19,6 +19,7 @@
 #include <map>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "opsync/protocol/bytes.h"
 #include "opsync/protocol/result.h"
@@ -49,6 +50,8 @@ class BlobStore {
   virtual bool exists(const FileId& id, BlobKind kind) = 0;
   // The blob's size, or nullopt when it does not exist.
   virtual std::optional<uint64_t> size(const FileId& id, BlobKind kind) = 0;
+  // The ids of every blob of `kind`, ascending.
+  virtual std::vector<FileId> list(BlobKind kind) = 0;
 };
 
 // One file per blob: DIR/<id as base64url> for copies and DIR/<id>.part for partial blobs. Writes
@@ -66,6 +69,7 @@ class DirectoryBlobStore final : public BlobStore {
   Status remove(const FileId& id, BlobKind kind) override;
   bool exists(const FileId& id, BlobKind kind) override;
   std::optional<uint64_t> size(const FileId& id, BlobKind kind) override;
+  std::vector<FileId> list(BlobKind kind) override;
 
  private:
   std::filesystem::path dir_;
@@ -82,6 +86,7 @@ class MemoryBlobStore final : public BlobStore {
   Status remove(const FileId& id, BlobKind kind) override;
   bool exists(const FileId& id, BlobKind kind) override;
   std::optional<uint64_t> size(const FileId& id, BlobKind kind) override;
+  std::vector<FileId> list(BlobKind kind) override;
 
   // Every blob, ordered by id and kind, for checkers that compare devices' files.
   const std::map<std::pair<FileId, BlobKind>, Bytes>& blobs() const { return blobs_; }
