@@ -144,6 +144,7 @@ struct SyncEngine::Impl {
   // Clock (HLC-010): the estimate from the response with the shortest round trip so far.
   std::optional<uint64_t> best_round_trip_ms;
   int64_t offset_ms = 0;
+  int64_t stored_offset_ms = 0;
   HlcClock clock;
 
   // The divergence search.
@@ -185,6 +186,7 @@ struct SyncEngine::Impl {
     base = "/v1/workspaces/" + to_base64url(store.binding().workspace_id);
     const SyncMeta meta = take(store.meta());
     offset_ms = meta.clock_offset_ms;
+    stored_offset_ms = meta.clock_offset_ms;
     clock = HlcClock(meta.hlc);
   }
 
@@ -204,6 +206,13 @@ struct SyncEngine::Impl {
 
   // `force`: take this response's estimate whatever its round trip (HLC-020: after a clock_skew
   // rejection the estimate is refreshed; the device's clock may have stepped since the best one).
+  // The offset estimate, written when it changed (HLC-012: the last one is used offline).
+  void save_offset() {
+    if (offset_ms == stored_offset_ms) return;
+    take(store.set_clock_offset_ms(offset_ms));
+    stored_offset_ms = offset_ms;
+  }
+
   void observe_server_time(const HttpResponse& response, uint64_t now_ms, bool force = false) {
     const std::string& header = response.header("opsync-server-time-ms");
     if (header.empty() || header.size() > 16) return;
@@ -250,7 +259,7 @@ struct SyncEngine::Impl {
           break;
         case Phase::kDone:
           take(store.record_sync_success(now_ms));
-          take(store.set_clock_offset_ms(offset_ms));
+          save_offset();
           finished = SyncFinished{};
           break;
       }
@@ -264,7 +273,7 @@ struct SyncEngine::Impl {
       fail(Code::kUnsupportedVersion, "the server does not speak protocol version 1 (VER-002)");
     limits = info.limits;
     report.max_clock_skew_ms = info.max_clock_skew_ms;
-    take(store.set_clock_offset_ms(offset_ms));
+    save_offset();
     phase = Phase::kPrefix;
   }
 
@@ -545,13 +554,25 @@ struct SyncEngine::Impl {
     // believe it holds a copy that is gone, should the file be referenced again.
     if (const std::optional<LocalFile> local = take(store.file(id)); local && local->local_copy)
       take(store.set_local_copy(id, false));
-    take(store.blobs().remove(id, BlobKind::kCopy));
-    take(store.blobs().remove(id, BlobKind::kPartial));
+    for (BlobKind kind : {BlobKind::kCopy, BlobKind::kPartial})
+      if (store.blobs().exists(id, kind)) take(store.blobs().remove(id, kind));
     send({"DELETE", file_target(id), "", ""}, [this, id](const HttpResponse&, uint64_t) {
       take(store.forget_file(id));
       files_to_delete.pop_back();
       ++report.files_deleted;
     });
+  }
+
+  // The file's flags, written only when they change: a sync with nothing to move writes nothing.
+  void set_pending(FileJob& job, FilePending pending) {
+    if (job.local.pending == pending) return;
+    take(store.set_pending(job.id, pending));
+    job.local.pending = pending;
+  }
+  void set_upload_flag(FileJob& job) {
+    if (job.local.upload_flag) return;
+    take(store.set_upload_flag(job.id, true));
+    job.local.upload_flag = true;
   }
 
   void step_file(FileJob& job) {
@@ -570,8 +591,8 @@ struct SyncEngine::Impl {
         const LocalCopy copy = job.local.local_copy ? LocalCopy::kPresent : LocalCopy::kAbsent;
         switch (decide_file_action(copy, job.local.upload_flag, job.server_state)) {
           case FileAction::kNone:
-            if (job.local.local_copy && !job.local.upload_flag) take(store.set_upload_flag(job.id, true));
-            take(store.set_pending(job.id, FilePending::kNone));
+            if (job.local.local_copy) set_upload_flag(job);
+            set_pending(job, FilePending::kNone);
             job.stage = Stage::kDone;
             return;
           case FileAction::kUpload:
@@ -590,8 +611,7 @@ struct SyncEngine::Impl {
             return step_file(job);
           case FileAction::kWait:
           case FileAction::kMissing:
-            take(store.set_pending(job.id, job.server_state == FileState::kUploading ? FilePending::kWait
-                                                                                      : FilePending::kMissing));
+            set_pending(job, job.server_state == FileState::kUploading ? FilePending::kWait : FilePending::kMissing);
             note_pending(job.id);
             job.stage = Stage::kDone;
             return;
@@ -630,7 +650,7 @@ struct SyncEngine::Impl {
           // FILE-021's exception: the upload cannot finish, so the operations go ahead and every
           // device (this one too) sees the file as missing until someone uploads it.
           take(store.set_local_copy(job.id, false));
-          take(store.set_pending(job.id, FilePending::kMissing));
+          set_pending(job, FilePending::kMissing);
           note_pending(job.id);
           job.stage = Stage::kDone;
           return;
@@ -664,8 +684,8 @@ struct SyncEngine::Impl {
                  return;
                }
                if (!is_success(r.status)) fail(error_from_response(r));
-               take(store.set_upload_flag(job.id, true));
-               take(store.set_pending(job.id, FilePending::kNone));
+               set_upload_flag(job);
+               set_pending(job, FilePending::kNone);
                server_file_states[job.id] = FileState::kCommitted;
                ++report.files_uploaded;
                job.stage = FileJob::Stage::kDone;
@@ -678,7 +698,7 @@ struct SyncEngine::Impl {
                  if (job.local.local_copy) {
                    job.stage = FileJob::Stage::kCreate;
                  } else {
-                   take(store.set_pending(job.id, FilePending::kMissing));
+                   set_pending(job, FilePending::kMissing);
                    note_pending(job.id);
                    job.stage = FileJob::Stage::kDone;
                  }
@@ -689,8 +709,8 @@ struct SyncEngine::Impl {
                if (job.download_after_restore) {
                  start_download(job);
                } else {
-                 take(store.set_upload_flag(job.id, true));
-                 take(store.set_pending(job.id, FilePending::kNone));
+                 set_upload_flag(job);
+                 set_pending(job, FilePending::kNone);
                  job.stage = FileJob::Stage::kDone;
                }
              });
@@ -701,7 +721,7 @@ struct SyncEngine::Impl {
         send({"GET", file_target(job.id) + "/chunks/" + std::to_string(index), "", ""},
              [this, &job, index](const HttpResponse& r, uint64_t) {
                if (r.status == 409 || r.status == 404) {  // no longer committed: next sync
-                 take(store.set_pending(job.id, FilePending::kWait));
+                 set_pending(job, FilePending::kWait);
                  note_pending(job.id);
                  job.stage = FileJob::Stage::kDone;
                  return;
@@ -733,8 +753,8 @@ struct SyncEngine::Impl {
     if (status.file_id != job.id) fail(Code::kProtocolError, "a file status names another file");
     server_file_states[job.id] = status.state;
     if (status.state == FileState::kCommitted) {
-      take(store.set_upload_flag(job.id, true));
-      take(store.set_pending(job.id, FilePending::kNone));
+      set_upload_flag(job);
+      set_pending(job, FilePending::kNone);
       job.stage = FileJob::Stage::kDone;
       return;
     }
@@ -781,8 +801,8 @@ struct SyncEngine::Impl {
       take(blobs.promote(job.id));
     }
     take(store.set_local_copy(job.id, true));
-    take(store.set_upload_flag(job.id, true));  // it came from a committed file
-    take(store.set_pending(job.id, FilePending::kNone));
+    set_upload_flag(job);  // it came from a committed file
+    set_pending(job, FilePending::kNone);
     ++report.files_downloaded;
     job.stage = FileJob::Stage::kDone;
   }
