@@ -153,9 +153,13 @@ void check_causality(World& world, const EndState& s, const ObjectsView&) {
   std::map<OpId, Hlc> final_hlc;
   for (size_t i = 0; i < s.server.log.size(); ++i)
     if (s.server.meanings[i]) final_hlc[s.server.log[i]] = s.server.meanings[i]->hlc;
+  // The timestamp an operation ended with in the log (re-stamping may have changed it), or the one
+  // it was written with when it never got there.
   auto hlc_of = [&](const OpId& id) -> std::optional<Hlc> {
     auto it = final_hlc.find(id);
     if (it != final_hlc.end()) return it->second;
+    auto edit = s.edit_by_op.find(id);
+    if (edit != s.edit_by_op.end()) return s.edits[edit->second].hlc;
     return std::nullopt;
   };
   for (const EditRecord& edit : s.edits) {
@@ -181,7 +185,7 @@ void check_causality(World& world, const EndState& s, const ObjectsView&) {
   if (!s.healed) return;
   std::map<OpId, std::vector<const EditRecord*>> overwritten_by;
   for (const EditRecord& edit : s.edits)
-    if (hlc_of(edit.op))
+    if (final_hlc.count(edit.op))  // writes the devices could all see: those in the log
       for (const OpId& seen : edit.seen) overwritten_by[seen].push_back(&edit);
   for (const DeviceReport& device : s.devices) {
     if (!device.live) continue;

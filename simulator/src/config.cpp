@@ -305,9 +305,9 @@ Result<FaultProfile> fault_profile_from_json(const nlohmann::json& json, std::st
 namespace {
 
 const std::set<std::string>& script_actions() {
-  static const std::set<std::string> actions = {"put",     "delete", "attach", "detach", "sync",
-                                                "clock",   "offline", "online", "join",   "drop",
-                                                "drop-answer", "reset"};
+  static const std::set<std::string> actions = {"put",  "delete", "attach",  "detach", "sync",   "clock",
+                                                "offline", "online", "join", "drop", "drop-answer", "reset",
+                                                "backup", "restore", "crash"};
   return actions;
 }
 
@@ -322,6 +322,7 @@ nlohmann::json to_json(const ScriptStep& s) {
   }
   if (!s.match.empty()) out["match"] = s.match;
   if (s.action == "reset") out["cut_percent"] = s.cut_percent;
+  if (s.action == "crash" || s.action == "restore") out["steps"] = s.steps;
   return out;
 }
 
@@ -339,6 +340,7 @@ Result<ScriptStep> script_step_from_json(const nlohmann::json& json, const std::
   r.boolean("clock_frozen", s.clock_frozen);
   r.string("match", s.match);
   r.integer("cut_percent", s.cut_percent, 0, 99);
+  r.integer("steps", s.steps, 0, 100000);
   if (Status status = r.finish(); !status.ok()) return status.error();
   if (!script_actions().count(s.action)) return bad(path + ".action", "unknown action \"" + s.action + "\"");
   return s;

@@ -6,6 +6,7 @@ namespace opsync::simulator {
 namespace {
 
 constexpr size_t kWindowBytes = 16;
+constexpr size_t kTextStrideBytes = 8;
 constexpr size_t kFileStrideBytes = 64;
 constexpr uint32_t kBitmapBits = 1u << 22;
 
@@ -33,7 +34,9 @@ void PlaintextScanner::add_window(const uint8_t* at, const std::string& what) {
 
 void PlaintextScanner::add_text(ByteView text, const std::string& what) {
   if (text.size() < kWindowBytes) return;
-  for (size_t at = 0; at + kWindowBytes <= text.size(); ++at) add_window(text.data() + at, what);
+  for (size_t at = 0; at + kWindowBytes <= text.size(); at += kTextStrideBytes) add_window(text.data() + at, what);
+  // The last window too, so that every byte of a text is inside an indexed window.
+  add_window(text.data() + text.size() - kWindowBytes, what);
 }
 
 void PlaintextScanner::add_file(ByteView content, const std::string& what) {

@@ -2,10 +2,10 @@
 //
 // The simulator knows every plaintext of a run: keys, values and file names as they appear in
 // payload JSON, file contents, passwords and passphrases. It indexes 16-byte windows of them
-// (every one of a short text, every 64th of a file) and scans bytes at every offset against the
-// index, with a bitmap in front of it so that most offsets cost one load and one test. A leaked
-// key, value or name is found whole; a leaked run of a file is found when it is at least 79 bytes
-// long. 16-byte windows of random text and ciphertext meet by chance with probability about
+// (every 8th of a text, and its last; every 64th of a file) and scans bytes at every offset
+// against the index, with a bitmap in front of it so that most offsets cost one load and one
+// test. A leaked key, value or name is found whole, and so is any run of one at least 23 bytes
+// long; a leaked run of a file is found when it is at least 79 bytes long. 16-byte windows of random text and ciphertext meet by chance with probability about
 // 2^-96 per offset, so a report is a real leak.
 #pragma once
 

@@ -191,7 +191,7 @@ void World::finish_sync(DeviceNode& device, SyncRecord record) {
 }
 
 void World::note_fault_for(uint32_t device) {
-  if (device < devices_.size() && devices_[device]->current_sync) devices_[device]->current_sync->faults_seen += 1;
+  if (device < devices_.size()) devices_[device]->note_fault();
 }
 
 void World::violation(const std::string& checker, std::vector<std::string> nodes, std::vector<std::string> ops,
@@ -287,7 +287,7 @@ std::optional<World::TargetedFault> World::take_targeted(uint32_t device, const 
     const size_t space = it->match.find(' ');
     const std::string method = it->match.substr(0, space);
     const std::string fragment = space == std::string::npos ? "" : it->match.substr(space + 1);
-    if (method != request.method || request.target.find(fragment) == std::string::npos) continue;
+    if ((method != "*" && method != request.method) || request.target.find(fragment) == std::string::npos) continue;
     TargetedFault found = *it;
     targeted_.erase(it);
     return found;
@@ -299,7 +299,7 @@ void World::send(DeviceNode& device, uint64_t task, HttpRequest request, std::st
   const uint64_t id = ++exchange_count_;
   figures.requests += 1;
   figures.bytes_to_server += request_bytes(request, token);
-  if (device.current_sync) device.current_sync->bytes_sent += request_bytes(request, token);
+  device.note_bytes(request_bytes(request, token), 0);
   {
     TraceEvent e;
     e.time_ms = now_;
@@ -424,10 +424,7 @@ void World::deliver(uint64_t id, HttpResponse response) {
     return;
   }
   figures.bytes_from_server += response_bytes(response);
-  if (device.current_sync) {
-    device.current_sync->bytes_received += response_bytes(response);
-    if (response.status >= 500) device.current_sync->faults_seen += 1;
-  }
+  device.note_bytes(0, response_bytes(response));
   {
     TraceEvent e;
     e.time_ms = now_;
@@ -749,7 +746,10 @@ void World::plan_faults() {
 
 void World::plan_script() {
   for (const ScriptStep& step : config_.script)
-    if (!step.key.empty() && std::find(keys_.begin(), keys_.end(), step.key) == keys_.end()) keys_.push_back(step.key);
+    if (!step.key.empty() && std::find(keys_.begin(), keys_.end(), step.key) == keys_.end()) {
+      keys_.push_back(step.key);
+      add_plaintext(to_bytes("\"" + step.key + "\""), "the key " + step.key);
+    }
   for (const ScriptStep& step : config_.script) {
     const uint64_t at = chaos_start_ms_ + step.at_ms;
     schedule(at, [this, step] {
@@ -772,6 +772,20 @@ void World::plan_script() {
       } else if (step.action == "join") {
         event(d.name, "join", "a new device asks to join", to_bytes("join"));
         devices_[0]->invite(step.device);
+      } else if (step.action == "backup") {
+        server_->backup();
+        event("server", "backup", "a backup of the storage", to_bytes("backup"));
+      } else if (step.action == "restore") {
+        const uint64_t before = server_->log_length();
+        if (server_->restore(step.steps)) {
+          note_restore();
+          event("server", "restore",
+                "restored from backup " + std::to_string(step.steps) + ": the log goes from " + std::to_string(before) +
+                    " to " + std::to_string(server_->log_length()) + " operations",
+                to_bytes(std::to_string(step.steps)));
+        }
+      } else if (step.action == "crash") {
+        d.arm_crash(step.steps, 5000);
       } else {
         targeted_.push_back(TargetedFault{step.device, step.action, step.match, step.cut_percent});
       }

@@ -22,6 +22,7 @@
 
 #include "clock.h"
 #include "opsync/client/http.h"
+#include "opsync/protocol/crypto.h"
 #include "opsync/protocol/lww.h"
 #include "opsync/protocol/op.h"
 #include "opsync/simulator/config.h"
@@ -162,6 +163,16 @@ class DeviceNode {
   virtual void revoke() = 0;
   virtual bool busy() const = 0;
   virtual DeviceReport report() = 0;
+  // Something went wrong around the device's sync in progress (a lost message, a partition, the
+  // server's death or restore): a failure of that sync has a cause.
+  virtual void note_fault() {
+    if (current_sync) current_sync->faults_seen += 1;
+  }
+  virtual void note_bytes(uint64_t sent, uint64_t received) {
+    if (!current_sync) return;
+    current_sync->bytes_sent += sent;
+    current_sync->bytes_received += received;
+  }
 
   Life life = Life::kNotJoined;
   uint32_t index = 0;
@@ -208,6 +219,8 @@ class World {
   void add_plaintext(ByteView text, const std::string& what) { scanner_.add_text(text, what); }
   // Bytes of content for a new attached file (not a decision: drawn from the run's content stream).
   Bytes file_content_bytes(uint64_t size);
+  // Dataans: the one key every device encrypts with (its model has no key records).
+  SecretKey shared_key;
   // Decrypts an operation of the server's log (set by the owner once it holds the data key).
   std::function<std::optional<ObjectOp>(const WireOp&)> decrypt_op;
   uint64_t restores() const { return figures.restores; }

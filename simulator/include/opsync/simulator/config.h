@@ -102,15 +102,18 @@ struct ScriptStep {
   uint32_t device = 0;
   // put, delete, attach, detach, sync, clock, offline, online, join, drop (the device's next
   // request matching `match` is lost), drop-answer (its answer is lost after the server acted),
-  // reset (its transfer resets after `cut_percent` of the body).
+  // reset (its upload resets after `cut_percent` of the body), backup (of the server's storage),
+  // restore (the server from backup `steps`, 0 the newest), crash (the device dies after `steps`
+  // more durable steps, 0 at once, and restarts 5 s later).
   std::string action;
   std::string key;             // put, delete, attach, detach
   std::string value;           // put
   uint64_t file_bytes = 0;     // attach
   int64_t clock_offset_ms = 0;   // clock: the device's clock is set to true time plus this
   bool clock_frozen = false;     // clock: and stands still
-  std::string match;           // drop, drop-answer, reset: "METHOD path-fragment"
+  std::string match;           // drop, drop-answer, reset: "METHOD path-fragment", METHOD may be *
   uint32_t cut_percent = 50;   // reset
+  uint32_t steps = 0;          // crash, restore
 
   bool operator==(const ScriptStep&) const = default;
 };
