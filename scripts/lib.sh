@@ -10,6 +10,7 @@ OPSYNC_PACKAGES=(
   libboost-test-dev librapidcheck-dev libsqlite3-dev libssl-dev libcpp-httplib-dev
   nlohmann-json3-dev libsimdjson-dev libcli11-dev libbenchmark-dev
   python3 python3-jsonschema
+  chromium
   clang-14 libclang-rt-14-dev
 )
 

@@ -136,10 +136,13 @@ uint64_t World::clock_of(const std::string& node) const {
   return now_;
 }
 
-void World::event(const std::string& node, const std::string& kind, const std::string& detail, ByteView bytes) {
+void World::event(const std::string& node, const std::string& kind, const std::string& detail, ByteView bytes,
+                  uint64_t exchange) {
   TraceEvent e;
   e.time_ms = now_;
   e.node = node;
+  e.exchange = exchange;
+  if (exchange) e.peer = node == "server" ? devices_.at(exchanges_.at(exchange).device)->name : "server";
   e.kind = kind;
   e.detail = detail;
   e.clock_ms = clock_of(node);
@@ -324,13 +327,13 @@ void World::send(DeviceNode& device, uint64_t task, HttpRequest request, std::st
   const uint64_t timeout_at = now_ + f.timeout_ms;
 
   if (partitioned(device.index, true)) {
-    event(device.name, "refused", "partitioned from the server", to_bytes(std::to_string(id)));
+    event(device.name, "refused", "partitioned from the server", to_bytes(std::to_string(id)), id);
     figures.messages_lost += 1;
     fail(id, "connection refused (partitioned)", now_ + latency(net));
     return;
   }
   if (take_targeted(device.index, x.request, "drop") || (faults && net.chance_ppm(f.request_loss_ppm))) {
-    event(device.name, "lost", "request lost before the server", to_bytes(std::to_string(id)));
+    event(device.name, "lost", "request lost before the server", to_bytes(std::to_string(id)), id);
     figures.messages_lost += 1;
     fail(id, "no answer (the request was lost)", timeout_at);
     return;
@@ -342,7 +345,7 @@ void World::send(DeviceNode& device, uint64_t task, HttpRequest request, std::st
       const uint64_t cut = reset ? body * reset->cut_percent / 100 : (body == 0 ? 0 : net.draw(body));
       const uint64_t arrive_at = now_ + latency(net);
       event(device.name, "reset", "connection reset after " + std::to_string(cut) + " of " + std::to_string(body) +
-                                      " body bytes", to_bytes(std::to_string(id) + ":" + std::to_string(cut)));
+                                      " body bytes", to_bytes(std::to_string(id) + ":" + std::to_string(cut)), id);
       figures.messages_lost += 1;
       schedule(arrive_at, [this, id, cut] {
         auto it = exchanges_.find(id);
@@ -369,7 +372,7 @@ void World::arrive(uint64_t id, bool duplicate) {
   Stream& net = stream("network/" + device_name);
   if (!server_->up()) {
     if (!duplicate) {
-      event("server", "refused", "the server is down", to_bytes(std::to_string(id)));
+      event("server", "refused", "the server is down", to_bytes(std::to_string(id)), id);
       figures.messages_lost += 1;
       fail(id, "connection refused (the server is down)", now_ + latency(net));
     }
@@ -399,13 +402,13 @@ void World::arrive(uint64_t id, bool duplicate) {
   const bool faults = phase_ == Phase::kChaos;
   if (partitioned(x.device, false) || take_targeted(x.device, x.request, "drop-answer") ||
       (faults && net.chance_ppm(f.response_loss_ppm))) {
-    event("server", "lost", "answer lost after the server acted", to_bytes(std::to_string(id)));
+    event("server", "lost", "answer lost after the server acted", to_bytes(std::to_string(id)), id);
     figures.messages_lost += 1;
     fail(id, "no answer (the answer was lost)", std::max(now_, x.sent_ms + f.timeout_ms));
     return;
   }
   if (is_download_transfer(x.request) && response.status == 200 && faults && net.chance_ppm(f.reset_ppm)) {
-    event("server", "reset", "connection reset during the download", to_bytes(std::to_string(id)));
+    event("server", "reset", "connection reset during the download", to_bytes(std::to_string(id)), id);
     figures.messages_lost += 1;
     fail(id, "connection reset during the transfer", now_ + latency(net));
     return;

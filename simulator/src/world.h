@@ -200,7 +200,8 @@ class World {
   Stream& stream(const std::string& name) { return decisions_->stream(name); }
   std::unique_ptr<SeededRandom> node_random(const std::string& node) const { return decisions_->node_random(node); }
   void schedule(uint64_t at_ms, std::function<void()> action);
-  void event(const std::string& node, const std::string& kind, const std::string& detail, ByteView bytes = {});
+  void event(const std::string& node, const std::string& kind, const std::string& detail, ByteView bytes = {},
+             uint64_t exchange = 0);
   const std::filesystem::path& work_dir() const { return work_dir_; }
   bool in_heal() const { return phase_ == Phase::kHeal || phase_ == Phase::kCollect; }
 

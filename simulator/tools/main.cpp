@@ -1,16 +1,21 @@
 // opsync-sim: run the deterministic simulator, one seed or a swarm of them.
 //
 //   opsync-sim run --seed 7                        one run of the default scenario
-//   opsync-sim run --config failure.json           the run a failing swarm seed wrote
 //   opsync-sim swarm --seeds 10000 --jobs 2        every seed twice, determinism checked
 //   opsync-sim merge shard-*.json                  the summaries of a sharded swarm, merged
+//   opsync-sim replay bug-seed-42.json             a failure again, from its decision log
+//   opsync-sim shrink bug-seed-42.json -o small.json
+//   opsync-sim render small.json -o trace.html     a space-time diagram (or --format shiviz)
+//   opsync-sim record scenario.json -o bug.json    a configuration's run as a bug file
 //
-// Exit codes: 0 every checker held, 1 a checker failed (or a determinism check), 2 bad usage.
+// Exit codes: 0 every checker held (replay: the run was reproduced), 1 a checker failed (or a
+// determinism check; replay: the run differs), 2 bad usage.
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -19,7 +24,10 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "opsync/simulator/bugfile.h"
+#include "opsync/simulator/render.h"
 #include "opsync/simulator/run.h"
+#include "opsync/simulator/shrink.h"
 
 using namespace opsync;
 using namespace opsync::simulator;
@@ -74,9 +82,9 @@ nlohmann::json violation_json(const Violation& v) {
   return {{"checker", v.checker}, {"time_ms", v.time_ms}, {"nodes", v.nodes}, {"ops", v.ops}, {"message", v.message}};
 }
 
-// The command that replays a configuration: flags when they say it all, else the saved file.
+// The command that replays a run: its bug file when one was written, else the flags.
 std::string replay_command(const Config& config, const std::string& saved) {
-  if (!saved.empty()) return "opsync-sim run --config " + saved;
+  if (!saved.empty()) return "opsync-sim replay " + saved;
   std::ostringstream out;
   out << "opsync-sim run --seed " << config.seed << " --devices " << config.devices << " --ops " << config.ops
       << " --faults " << config.faults.name << " --protocol " << protocol_name(config.protocol);
@@ -84,37 +92,37 @@ std::string replay_command(const Config& config, const std::string& saved) {
   return out.str();
 }
 
-// Whether `run` flags reproduce the configuration (a named profile, the default workload).
-bool flags_reproduce(const Config& config) {
-  Config rebuilt = default_config(config.seed);
-  std::optional<FaultProfile> profile = named_profile(config.faults.name);
-  if (!profile) return false;
-  rebuilt.faults = *profile;
-  rebuilt.devices = config.devices;
-  rebuilt.ops = config.ops;
-  rebuilt.chaos_ms = config.chaos_ms;
-  rebuilt.protocol = config.protocol;
-  rebuilt.variant = config.variant;
-  return rebuilt == config;
-}
-
-std::string save_failure(const Config& config, const RunResult& result, const std::string& dir) {
-  const std::string path = (dir.empty() ? std::string(".") : dir) + "/failing-seed-" + std::to_string(config.seed) + ".json";
-  nlohmann::json out = {{"config", to_json(config)}, {"trace_hash", hash_hex(result.trace_hash)}};
-  for (const Violation& v : result.violations) out["violations"].push_back(violation_json(v));
-  std::ofstream file(path);
-  file << out.dump(2) << "\n";
-  if (!file) throw UsageError{"cannot write " + path};
+// A failure's bug file: the run again, keeping its decisions and its fault schedule.
+std::string save_failure(const Config& config, const std::string& dir) {
+  RunOptions options;
+  options.keep_decisions = true;
+  options.keep_events = true;
+  const RunResult result = run(config, options);
+  const std::string path = (dir.empty() ? std::string(".") : dir) + "/bug-seed-" + std::to_string(config.seed) + ".json";
+  if (Status saved = save_bug_file(bug_file_of(result), path); !saved.ok()) throw UsageError{saved.error().message};
   return path;
 }
 
-// A configuration file: a saved failure ({"config": ...}) or a bare configuration.
+// A configuration file: a bug file ({"format": "opsync-bug/1", "config": ...}) or a bare
+// configuration.
 Config config_from_file(const std::string& path) {
   nlohmann::json json = read_json_file(path);
+  if (json.is_object() && json.contains("format")) {
+    Result<BugFile> bug = bug_file_from_json(json);
+    if (!bug.ok()) throw UsageError{path + ": " + bug.error().message};
+    return bug->config;
+  }
+  // A scenario being written: {"config": ..., "description": ..., "expect": ...}.
   const nlohmann::json& body = json.is_object() && json.contains("config") ? json["config"] : json;
   Result<Config> config = config_from_json(body);
   if (!config.ok()) throw UsageError{path + ": " + config.error().message};
   return *config;
+}
+
+BugFile bug_from_file(const std::string& path) {
+  Result<BugFile> bug = load_bug_file(path);
+  if (!bug.ok()) throw UsageError{bug.error().message};
+  return *bug;
 }
 
 // A seed in plain decimal from 0 to 2^64 - 1: CLI11 would take "-1" as 2^64 - 1.
@@ -180,7 +188,7 @@ int run_command(const RunFlags& flags) {
   const RunResult result = run(config);
   const uint64_t wall_ms = wall_ms_since(start);
   std::string saved;
-  if (!result.passed() && !flags_reproduce(config)) saved = save_failure(config, result, flags.out_dir);
+  if (!result.passed()) saved = save_failure(config, flags.out_dir);
   const std::string replay = replay_command(config, saved);
   const Figures& f = result.figures;
   if (flags.json) {
@@ -286,7 +294,7 @@ SeedOutcome run_seed(uint64_t seed, const FaultProfile& base, Protocol protocol,
   } else if (!first.violations.empty()) {
     outcome.first_message = first.violations.front().checker + ": " + first.violations.front().message;
   }
-  if (!outcome.passed) outcome.file = save_failure(config, first, out_dir);
+  if (!outcome.passed) outcome.file = save_failure(config, out_dir);
   return outcome;
 }
 
@@ -390,7 +398,7 @@ int swarm_command(const SwarmFlags& flags) {
           ++failed;
           for (const std::string& c : outcome.checkers) ++by_checker[c];
           std::cerr << (terminal ? "\r\033[K" : "") << "seed " << outcome.seed << " FAILED: " << outcome.first_message
-                    << "\n  replay: opsync-sim run --config " << outcome.file << "\n";
+                    << "\n  replay: opsync-sim replay " << outcome.file << "\n";
         }
         outcomes.push_back(std::move(outcome));
         if (terminal)
@@ -484,6 +492,128 @@ int merge_command(const std::vector<std::string>& paths, const std::string& json
   return merged["failed"].get<uint64_t>() == 0 && merged["complete"].get<bool>() ? kExitPass : kExitFail;
 }
 
+// ---- bug files: replay, shrink, render, record ------------------------------------------------------
+
+int replay_command_run(const std::string& path, bool json, bool rewrite) {
+  BugFile bug = bug_from_file(path);
+  const auto start = std::chrono::steady_clock::now();
+  const Replay r = replay(bug);
+  const uint64_t wall_ms = wall_ms_since(start);
+  const bool reproduced = r.same_trace && r.same_verdict;
+  std::string parted;
+  if (r.parted_at) {
+    const size_t i = *r.parted_at;
+    if (i < r.result.events.size()) {
+      const TraceEvent& e = r.result.events[i];
+      parted = "event " + std::to_string(i) + " at " + std::to_string(e.time_ms - r.result.events.front().time_ms) +
+               " ms, " + e.node + " " + e.kind + ": " + e.detail;
+    } else {
+      parted = "event " + std::to_string(i) + ": the replay ended after " + std::to_string(r.result.events.size()) +
+               " events, the recording had " + std::to_string(bug.event_digests.size());
+    }
+  }
+  if (rewrite && !reproduced) {
+    if (!r.same_verdict) {
+      std::cerr << "opsync-sim: " << path << " no longer fails the same checkers; not rewritten\n";
+      return kExitFail;
+    }
+    BugFile updated = bug_file_of(r.result);
+    updated.description = bug.description;
+    updated.expect = bug.expect;
+    if (Status saved = save_bug_file(updated, path); !saved.ok()) throw UsageError{saved.error().message};
+    std::cout << "rewrote " << path << ": same verdict, trace now " << hash_hex(updated.trace_hash) << "\n";
+    return kExitPass;
+  }
+  if (json) {
+    nlohmann::json out = {{"reproduced", reproduced},
+                          {"same_trace", r.same_trace},
+                          {"same_verdict", r.same_verdict},
+                          {"trace_hash", hash_hex(r.result.trace_hash)},
+                          {"recorded_trace_hash", hash_hex(bug.trace_hash)},
+                          {"wall_ms", wall_ms},
+                          {"violations", nlohmann::json::array()}};
+    if (r.parted_at) out["parted_at"] = {{"event", *r.parted_at}, {"where", parted}};
+    for (const Violation& v : r.result.violations) out["violations"].push_back(violation_json(v));
+    std::cout << out.dump() << "\n";
+  } else if (reproduced) {
+    std::cout << "reproduced: the same " << r.result.figures.events << " events, trace " << hash_hex(r.result.trace_hash)
+              << ", in " << wall_ms << " ms\n";
+    for (const Violation& v : r.result.violations) std::cout << "  " << v.checker << ": " << v.message << "\n";
+    if (r.result.violations.empty()) std::cout << "  every checker held, as recorded\n";
+  } else {
+    std::cout << "NOT reproduced: the code changed since the bug file was written\n";
+    std::cout << "  trace " << hash_hex(r.result.trace_hash) << ", recorded " << hash_hex(bug.trace_hash) << "\n";
+    if (r.parted_at) std::cout << "  the traces part at " << parted << "\n";
+    std::cout << "  recorded verdict: ";
+    for (const Violation& v : bug.violations) std::cout << v.checker << " ";
+    std::cout << (bug.violations.empty() ? "pass" : "") << "\n  replayed verdict: ";
+    for (const Violation& v : r.result.violations) std::cout << v.checker << " ";
+    std::cout << (r.result.violations.empty() ? "pass" : "") << "\n";
+  }
+  return reproduced ? kExitPass : kExitFail;
+}
+
+int shrink_command(const std::string& path, const std::string& out, uint32_t tries) {
+  if (out.empty()) throw UsageError{"shrink needs -o FILE for the smaller bug file"};
+  const BugFile bug = bug_from_file(path);
+  if (bug.checker().empty()) throw UsageError{path + " records a run that failed no checker: nothing to shrink"};
+  std::cout << "shrinking " << path << ", which fails " << bug.checker() << "\n";
+  const ShrinkResult result = shrink(bug, tries, [](const std::string& line) { std::cout << "  " << line << "\n" << std::flush; });
+  if (Status saved = save_bug_file(result.smaller, out); !saved.ok()) throw UsageError{saved.error().message};
+  auto describe = [](const ScheduleSize& s) {
+    return "schedule " + std::to_string(s.schedule()) + " (" + std::to_string(s.decisions) + " decisions, " +
+           std::to_string(s.script_steps) + " script steps), " + std::to_string(s.events) + " events, " +
+           std::to_string(s.devices) + " devices, " + std::to_string(s.ops) + " edits, " + std::to_string(s.chaos_ms) +
+           " ms of chaos";
+  };
+  std::cout << "before: " << describe(result.before) << "\nafter:  " << describe(result.after) << "\n";
+  std::cout << "the schedule is " << (result.after.schedule() ? result.before.schedule() / result.after.schedule() : 0)
+            << " times smaller after " << result.tries << " tries; " << out << " still fails " << bug.checker() << "\n";
+  return kExitPass;
+}
+
+int render_command(const std::string& path, const std::string& out, const std::string& format) {
+  if (out.empty()) throw UsageError{"render needs -o FILE"};
+  if (format != "html" && format != "shiviz") throw UsageError{"--format must be html or shiviz, not \"" + format + "\""};
+  const BugFile bug = bug_from_file(path);
+  Replay r = replay(bug, /*keep_bodies=*/true);
+  // The checker the bug file is about comes first, as in the file.
+  std::stable_partition(r.result.violations.begin(), r.result.violations.end(),
+                        [&](const Violation& v) { return v.checker == bug.checker(); });
+  const std::string text = format == "html" ? render_html(r.result, "opsync-sim: " + std::filesystem::path(path).filename().string())
+                                            : render_shiviz(r.result);
+  std::ofstream file(out);
+  file << text;
+  if (!file) throw UsageError{"cannot write " + out};
+  std::cout << "wrote " << out << " (" << r.result.events.size() << " events"
+            << (r.same_trace ? "" : "; the replay differs from the recording: the code changed since") << ")\n";
+  return kExitPass;
+}
+
+int record_command(const std::string& path, const std::string& out) {
+  if (out.empty()) throw UsageError{"record needs -o FILE"};
+  const nlohmann::json json = read_json_file(path);
+  const Config config = config_from_file(path);
+  RunOptions options;
+  options.keep_decisions = true;
+  options.keep_events = true;
+  BugFile bug = bug_file_of(run(config, options));
+  if (json.is_object() && json.contains("description") && json["description"].is_string())
+    bug.description = json["description"];
+  if (json.is_object() && json.contains("expect")) {
+    bug.expect = json["expect"];
+    // A scenario names first the checker it is there to show.
+    const nlohmann::json recorded = json["expect"].value("recorded", nlohmann::json::array());
+    if (recorded.is_array() && !recorded.empty() && recorded[0].is_string())
+      std::stable_partition(bug.violations.begin(), bug.violations.end(),
+                            [&](const Violation& v) { return v.checker == recorded[0].get<std::string>(); });
+  }
+  if (Status saved = save_bug_file(bug, out); !saved.ok()) throw UsageError{saved.error().message};
+  std::cout << "wrote " << out << ": " << (bug.violations.empty() ? "every checker held" : "fails " + bug.checker())
+            << ", trace " << hash_hex(bug.trace_hash) << "\n";
+  return kExitPass;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -511,8 +641,8 @@ int main(int argc, char** argv) {
   },
                       "A deliberately broken opsync-v1: no-dedupe, hidden-restore, wall-clock, forget-lost-uploads, "
                       "plaintext, no-file-delete");
-  run_cmd->add_option("--config", run_flags.config_path, "Run a saved configuration (a failing seed's file)");
-  run_cmd->add_option("--out", run_flags.out_dir, "Where a failure's configuration is written (default .)");
+  run_cmd->add_option("--config", run_flags.config_path, "Run a configuration, a scenario or a bug file's configuration");
+  run_cmd->add_option("--out", run_flags.out_dir, "Where a failure's bug file is written (default .)");
   run_cmd->add_flag("--json", run_flags.json, "One JSON object: verdict, trace_hash, figures, violations");
 
   SwarmFlags swarm_flags;
@@ -527,7 +657,7 @@ int main(int argc, char** argv) {
   swarm_cmd->add_option("--protocol", swarm_flags.protocol, "opsync-v1 or dataans-0.3");
   swarm_cmd->add_option("--variant", swarm_flags.variant, "A deliberately broken opsync-v1 (run --help lists them)");
   swarm_cmd->add_option("--json", swarm_flags.json_path, "Write the summary as JSON to this file");
-  swarm_cmd->add_option("--out", swarm_flags.out_dir, "Where failing seeds' files go (default .)");
+  swarm_cmd->add_option("--out", swarm_flags.out_dir, "Where failing seeds' bug files go (default .)");
 
   std::vector<std::string> merge_paths;
   std::string merge_json;
@@ -537,11 +667,31 @@ int main(int argc, char** argv) {
 
   if (argc > 1 && argv[1][0] != '-') {
     const std::string command = argv[1];
-    if (command != "run" && command != "swarm" && command != "merge") {
-      std::cerr << "opsync-sim: unknown command \"" << command << "\" (run, swarm or merge; --help lists them)\n";
+    if (command != "run" && command != "swarm" && command != "merge" && command != "replay" && command != "shrink" &&
+        command != "render" && command != "record") {
+      std::cerr << "opsync-sim: unknown command \"" << command << "\" (--help lists them)\n";
       return kExitUsage;
     }
   }
+  std::string bug_path, out_path, format = "html";
+  bool replay_json = false, rewrite = false;
+  uint32_t tries = 400;
+  CLI::App* replay_cmd = app.add_subcommand("replay", "Replay a bug file from its decision log; say whether it reproduces");
+  replay_cmd->add_option("bug", bug_path, "A bug file (format opsync-bug/1)")->required();
+  replay_cmd->add_flag("--json", replay_json, "One JSON object: reproduced, the traces, where they part");
+  replay_cmd->add_flag("--rewrite", rewrite, "When the verdict holds but the trace changed, record the new trace");
+  CLI::App* shrink_cmd = app.add_subcommand("shrink", "Shrink a bug file while the same checker fails");
+  shrink_cmd->add_option("bug", bug_path, "A bug file")->required();
+  shrink_cmd->add_option("-o,--out", out_path, "Where the smaller bug file goes")->required();
+  shrink_cmd->add_option("--tries", tries, "Replays to try at most (default 400)")->check(CLI::Range(1, 100000));
+  CLI::App* render_cmd = app.add_subcommand("render", "Draw a bug file's run: a space-time diagram in one HTML page");
+  render_cmd->add_option("bug", bug_path, "A bug file")->required();
+  render_cmd->add_option("-o,--out", out_path, "The page (or ShiViz log) to write")->required();
+  render_cmd->add_option("--format", format, "html (default) or shiviz");
+  CLI::App* record_cmd = app.add_subcommand("record", "Run a configuration or scenario and write its bug file");
+  record_cmd->add_option("config", bug_path, "A configuration, scenario or bug file")->required();
+  record_cmd->add_option("-o,--out", out_path, "The bug file to write")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -556,6 +706,10 @@ int main(int argc, char** argv) {
     if (run_cmd->parsed()) return run_command(run_flags);
     if (swarm_cmd->parsed()) return swarm_command(swarm_flags);
     if (merge_cmd->parsed()) return merge_command(merge_paths, merge_json);
+    if (replay_cmd->parsed()) return replay_command_run(bug_path, replay_json, rewrite);
+    if (shrink_cmd->parsed()) return shrink_command(bug_path, out_path, tries);
+    if (render_cmd->parsed()) return render_command(bug_path, out_path, format);
+    if (record_cmd->parsed()) return record_command(bug_path, out_path);
   } catch (const UsageError& e) {
     std::cerr << "opsync-sim: " << e.message << "\n";
     return kExitUsage;
