@@ -99,6 +99,7 @@ BugFile bug_file_of(const RunResult& result) {
   bug.trace_hash = result.trace_hash;
   bug.event_digests = result.event_digests;
   bug.decisions = result.decisions;
+  bug.server = result.recording;
   for (const TraceEvent& e : result.events)
     if (fault_kinds().count(e.kind)) {
       TraceEvent fault = e;
@@ -133,6 +134,18 @@ nlohmann::json to_json(const BugFile& bug) {
                         {"event_digests", digests_hex(bug.event_digests)}};
   if (!bug.description.empty()) out["description"] = bug.description;
   if (bug.expect) out["expect"] = *bug.expect;
+  if (bug.server) {
+    nlohmann::json answers = nlohmann::json::array();
+    for (const RecordedAnswer& a : bug.server->answers) {
+      nlohmann::json answer = {{"request", a.request}, {"status", a.status}};
+      if (!a.content_type.empty()) answer["content_type"] = a.content_type;
+      // Text as it is; anything else (a chunk's ciphertext) in base64url.
+      if (is_valid_utf8(a.body)) answer["body"] = a.body;
+      else answer["body_base64url"] = to_base64url(to_bytes(a.body));
+      answers.push_back(std::move(answer));
+    }
+    out["server"] = {{"url", bug.server->url}, {"answers", answers}};
+  }
   return out;
 }
 
@@ -150,7 +163,7 @@ Result<BugFile> bug_file_from_json(const nlohmann::json& json) {
   static const std::set<std::string> known = {"format",      "simulator",   "protocol", "variant",
                                               "seed",        "checker",     "violations", "trace_hash",
                                               "event_count", "config",      "schedule", "decisions",
-                                              "event_digests", "description", "expect"};
+                                              "event_digests", "description", "expect", "server"};
   for (const auto& [name, value] : json.items())
     if (!known.count(name)) return damaged("has an unknown member \"" + name + "\"");
   BugFile bug;
@@ -196,6 +209,28 @@ Result<BugFile> bug_file_from_json(const nlohmann::json& json) {
     }
     if (json.contains("description")) bug.description = json.at("description").get<std::string>();
     if (json.contains("expect")) bug.expect = json.at("expect");
+    if (json.contains("server")) {
+      const nlohmann::json& server = json.at("server");
+      ServerRecording recording;
+      recording.url = server.at("url").get<std::string>();
+      for (const nlohmann::json& a : server.at("answers")) {
+        RecordedAnswer answer;
+        answer.request = a.at("request").get<std::string>();
+        answer.status = a.at("status").get<int>();
+        answer.content_type = a.value("content_type", "");
+        if (a.contains("body_base64url")) {
+          std::optional<Bytes> body = from_base64url(a.at("body_base64url").get<std::string>());
+          if (!body) return damaged("has a recorded answer whose body_base64url is not base64url");
+          answer.body = std::string(body->begin(), body->end());
+        } else {
+          answer.body = a.at("body").get<std::string>();
+        }
+        recording.answers.push_back(std::move(answer));
+      }
+      bug.server = std::move(recording);
+      if (Status ok = validate_for_external_server(bug.config); !ok.ok())
+        return damaged("records a server's answers for a configuration that " + ok.error().message);
+    }
   } catch (const nlohmann::json::exception& e) {
     return damaged(std::string("is damaged: ") + e.what());
   }
@@ -219,6 +254,7 @@ Status save_bug_file(const BugFile& bug, const std::string& path) {
   for (const char* name : {"format", "simulator", "description", "protocol", "variant", "seed", "checker", "violations",
                            "trace_hash", "event_count", "expect", "config", "schedule", "decisions", "event_digests"})
     if (json.contains(name)) ordered[name] = nlohmann::ordered_json::parse(json[name].dump());
+  if (json.contains("server")) ordered["server"] = nlohmann::ordered_json::parse(json["server"].dump());
   std::string text;
   write_readable(ordered, 0, text);
   std::ofstream out(path);
@@ -227,8 +263,10 @@ Status save_bug_file(const BugFile& bug, const std::string& path) {
   return {};
 }
 
-Replay replay(const BugFile& bug, bool keep_bodies) {
+Replay replay(const BugFile& bug, bool keep_bodies, const std::string& server_url) {
   RunOptions options;
+  options.server_url = server_url;
+  if (server_url.empty() && bug.server) options.recording = &*bug.server;
   options.replay = &bug.decisions;
   options.keep_decisions = true;
   options.keep_events = true;

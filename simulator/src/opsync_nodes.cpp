@@ -48,7 +48,7 @@ class OpsyncServer final : public ServerNode {
     OPSYNC_CHECK(up_);
     const uint64_t now = clock.read(world_.now());
     HttpResponse response = to_client_response(core_->handle(to_server_request(request, token), now));
-    observe(request, response);
+    observe_server_answer(world_, request, response);
     if (world_.config().variant == Variant::kHiddenRestore) hide_restore(request, response);
     return response;
   }
@@ -134,29 +134,6 @@ class OpsyncServer final : public ServerNode {
     });
     OPSYNC_CHECK(read.ok());
     return out;
-  }
-
-  // What the server served, for the position and page checkers (LOG-011, LOG-012).
-  void observe(const HttpRequest& request, const HttpResponse& response) {
-    if (request.method != "GET" || response.status != 200) return;
-    const std::string path = request.target.substr(0, request.target.find('?'));
-    const std::string to = "a device";
-    if (path.size() >= 4 && path.compare(path.size() - 4, 4, "/ops") == 0) {
-      Result<OpsPageResponse> page = parse_message<OpsPageResponse>(response.body);
-      if (!page.ok()) return;
-      for (size_t i = 0; i < page->ops.size(); ++i) {
-        const SequencedOp& op = page->ops[i];
-        if (op.seq != page->after_seq + 1 + i)
-          world_.violation("log_integrity", {"server"}, {to_base64url(op.op.id)},
-                           "a page after " + std::to_string(page->after_seq) + " holds position " +
-                               std::to_string(op.seq) + " at index " + std::to_string(i) + " (LOG-011)");
-        world_.observe_position(op.seq, op.op.id, to);
-      }
-    } else if (path.size() >= 7 && path.compare(path.size() - 7, 7, "/blocks") == 0) {
-      Result<BlocksResponse> blocks = parse_message<BlocksResponse>(response.body);
-      if (!blocks.ok()) return;
-      for (const BlockEntry& entry : blocks->blocks) world_.observe_block(entry.index, entry.hash, to);
-    }
   }
 
   // Variant::kHiddenRestore: pages after a restore carry the prefix hash of the log before it,
@@ -900,6 +877,29 @@ class OpsyncDevice final : public DeviceNode {
 };
 
 }  // namespace
+
+// What the server served, for the position and page checkers (LOG-011, LOG-012).
+void observe_server_answer(World& world, const HttpRequest& request, const HttpResponse& response) {
+  if (request.method != "GET" || response.status != 200) return;
+  const std::string path = request.target.substr(0, request.target.find('?'));
+  const std::string to = "a device";
+  if (path.size() >= 4 && path.compare(path.size() - 4, 4, "/ops") == 0) {
+    Result<OpsPageResponse> page = parse_message<OpsPageResponse>(response.body);
+    if (!page.ok()) return;
+    for (size_t i = 0; i < page->ops.size(); ++i) {
+      const SequencedOp& op = page->ops[i];
+      if (op.seq != page->after_seq + 1 + i)
+        world.violation("log_integrity", {"server"}, {to_base64url(op.op.id)},
+                         "a page after " + std::to_string(page->after_seq) + " holds position " +
+                             std::to_string(op.seq) + " at index " + std::to_string(i) + " (LOG-011)");
+      world.observe_position(op.seq, op.op.id, to);
+    }
+  } else if (path.size() >= 7 && path.compare(path.size() - 7, 7, "/blocks") == 0) {
+    Result<BlocksResponse> blocks = parse_message<BlocksResponse>(response.body);
+    if (!blocks.ok()) return;
+    for (const BlockEntry& entry : blocks->blocks) world.observe_block(entry.index, entry.hash, to);
+  }
+}
 
 std::unique_ptr<ServerNode> make_opsync_server(World& world) { return std::make_unique<OpsyncServer>(world); }
 std::unique_ptr<DeviceNode> make_opsync_device(World& world, uint32_t index) {

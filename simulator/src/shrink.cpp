@@ -24,8 +24,9 @@ namespace {
 
 class Shrinker {
  public:
-  Shrinker(const BugFile& bug, uint32_t tries_max, const std::function<void(const std::string&)>& progress)
-      : current_(bug), checker_(bug.checker()), tries_max_(tries_max), progress_(progress) {
+  Shrinker(const BugFile& bug, uint32_t tries_max, const std::function<void(const std::string&)>& progress,
+           const std::string& server_url)
+      : current_(bug), checker_(bug.checker()), tries_max_(tries_max), progress_(progress), server_url_(server_url) {
     OPSYNC_CHECK_MSG(!checker_.empty(), "shrinking a run that failed no checker");
   }
 
@@ -58,7 +59,12 @@ class Shrinker {
     BugFile candidate = current_;
     candidate.config = std::move(config);
     candidate.decisions = std::move(decisions);
-    const Replay r = replay(candidate);
+    Replay r;
+    try {
+      r = replay(candidate, false, server_url_);
+    } catch (const ExternalServerError&) {
+      return false;  // the candidate left the recorded answers (or the server failed)
+    }
     bool fails = false;
     for (const Violation& v : r.result.violations) fails = fails || v.checker == checker_;
     if (!fails) return false;
@@ -215,12 +221,14 @@ class Shrinker {
   uint32_t tries_max_;
   uint32_t tries_ = 0;
   const std::function<void(const std::string&)>& progress_;
+  std::string server_url_;
 };
 
 }  // namespace
 
-ShrinkResult shrink(const BugFile& bug, uint32_t tries_max, const std::function<void(const std::string&)>& progress) {
-  Shrinker shrinker(bug, tries_max, progress);
+ShrinkResult shrink(const BugFile& bug, uint32_t tries_max, const std::function<void(const std::string&)>& progress,
+                    const std::string& server_url) {
+  Shrinker shrinker(bug, tries_max, progress, server_url);
   return shrinker.run();
 }
 

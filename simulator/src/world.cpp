@@ -474,7 +474,10 @@ void World::fail(uint64_t id, const std::string& what, uint64_t at_ms) {
 void World::setup() {
   phase_ = Phase::kSetup;
   const bool dataans = config_.protocol == Protocol::kDataans03;
-  server_ = dataans ? make_dataans_server(*this) : make_opsync_server(*this);
+  if (!options_.server_url.empty() || options_.recording)
+    server_ = make_external_server(*this, options_.server_url, options_.recording);
+  else
+    server_ = dataans ? make_dataans_server(*this) : make_opsync_server(*this);
   server_->clock = NodeClock(now_, 0, 0);
   const uint32_t total = config_.devices + config_.faults.joins;
   for (uint32_t d = 0; d < total; ++d) {
@@ -891,6 +894,7 @@ RunResult World::run() {
     result.event_digests = trace_.digests();
   }
   if (options_.keep_events) result.events = trace_.events();
+  result.recording = server_->recording();
   return result;
 }
 

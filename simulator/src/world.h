@@ -135,6 +135,8 @@ class ServerNode {
   virtual ServerReport report() = 0;
   // The prefix hash of the server's log at `length`, for the mirror check (opsync only).
   virtual std::optional<Hash> prefix_hash(uint64_t length) = 0;
+  // A real server's answers (external.cpp); nothing for the simulated servers.
+  virtual std::optional<ServerRecording> recording() const { return std::nullopt; }
   NodeClock clock;
 };
 
@@ -345,6 +347,10 @@ class World {
 std::unique_ptr<ServerNode> make_opsync_server(World& world);
 std::unique_ptr<DeviceNode> make_opsync_device(World& world, uint32_t index);
 std::unique_ptr<ServerNode> make_dataans_server(World& world);
+// A real server over HTTP at `url`, or the answers of one as `replay` recorded them.
+std::unique_ptr<ServerNode> make_external_server(World& world, const std::string& url, const ServerRecording* replay);
+// What an opsync server answered, for the position and page checkers (LOG-011, LOG-012).
+void observe_server_answer(World& world, const HttpRequest& request, const HttpResponse& response);
 std::unique_ptr<DeviceNode> make_dataans_device(World& world, uint32_t index);
 
 // The checkers that run at the end, over the reports and the ground truth.

@@ -74,6 +74,10 @@ BOOST_AUTO_TEST_CASE(bad_input_gets_one_line_naming_the_problem_and_exit_code_2)
       {"swarm --jobs 100", "--jobs"},
       {"merge " + (scratch.path() / "garbage.json").string(), "not well-formed JSON"},
       {"teleport", "teleport"},
+      {"run --protocol dataans-0.3 --server http://127.0.0.1:9", "dataans-0.3"},
+      {"run --variant hidden-restore --server http://127.0.0.1:9", "hidden-restore"},
+      {"run --server ftp://127.0.0.1:9 --devices 1 --ops 1 --chaos-ms 1000", "http://"},
+      {"run --server http://127.0.0.1:9 --devices 1 --ops 1 --chaos-ms 1000", "did not answer"},
   };
   for (const auto& [args, named] : cases) {
     BOOST_TEST_CONTEXT(args) {

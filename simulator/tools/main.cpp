@@ -7,6 +7,7 @@
 //   opsync-sim shrink bug-seed-42.json -o small.json
 //   opsync-sim render small.json -o trace.html     a space-time diagram (or --format shiviz)
 //   opsync-sim record scenario.json -o bug.json    a configuration's run as a bug file
+//   opsync-sim run --server http://127.0.0.1:8420  the same devices and faults against a real server
 //
 // Exit codes: 0 every checker held (replay: the run was reproduced), 1 a checker failed (or a
 // determinism check; replay: the run differs), 2 bad usage.
@@ -92,15 +93,19 @@ std::string replay_command(const Config& config, const std::string& saved) {
   return out.str();
 }
 
+std::string save_bug(const BugFile& bug, const std::string& dir) {
+  const std::string path = (dir.empty() ? std::string(".") : dir) + "/bug-seed-" + std::to_string(bug.config.seed) +
+                           (bug.server ? "-server" : "") + ".json";
+  if (Status saved = save_bug_file(bug, path); !saved.ok()) throw UsageError{saved.error().message};
+  return path;
+}
+
 // A failure's bug file: the run again, keeping its decisions and its fault schedule.
 std::string save_failure(const Config& config, const std::string& dir) {
   RunOptions options;
   options.keep_decisions = true;
   options.keep_events = true;
-  const RunResult result = run(config, options);
-  const std::string path = (dir.empty() ? std::string(".") : dir) + "/bug-seed-" + std::to_string(config.seed) + ".json";
-  if (Status saved = save_bug_file(bug_file_of(result), path); !saved.ok()) throw UsageError{saved.error().message};
-  return path;
+  return save_bug(bug_file_of(run(config, options)), dir);
 }
 
 // A configuration file: a bug file ({"format": "opsync-bug/1", "config": ...}) or a bare
@@ -149,6 +154,7 @@ struct RunFlags {
   bool json = false;
   bool protocol_given = false;
   bool variant_given = false;
+  std::string server;
 };
 
 int run_command(const RunFlags& flags) {
@@ -182,13 +188,30 @@ int run_command(const RunFlags& flags) {
     if (!variant) throw UsageError{"--variant: unknown variant \"" + flags.variant + "\""};
     config.variant = *variant;
   }
+  RunOptions options;
+  if (!flags.server.empty()) {
+    // Against a real server: only the faults a client can cause, and the server keeps its own
+    // configuration; its answers are recorded in the bug file.
+    config = for_external_server(config);
+    if (Status external = validate_for_external_server(config); !external.ok())
+      throw UsageError{external.error().message};
+    options.server_url = flags.server;
+  }
   if (Status valid = validate(config); !valid.ok()) throw UsageError{valid.error().message};
 
+  // One run, keeping what a bug file needs: a run against a server cannot be run again the same.
+  options.keep_decisions = true;
+  options.keep_events = true;
   const auto start = std::chrono::steady_clock::now();
-  const RunResult result = run(config);
+  RunResult result;
+  try {
+    result = run(config, options);
+  } catch (const ExternalServerError& e) {
+    throw UsageError{e.message};
+  }
   const uint64_t wall_ms = wall_ms_since(start);
   std::string saved;
-  if (!result.passed()) saved = save_failure(config, flags.out_dir);
+  if (!result.passed()) saved = save_bug(bug_file_of(result), flags.out_dir);
   const std::string replay = replay_command(config, saved);
   const Figures& f = result.figures;
   if (flags.json) {
@@ -199,6 +222,7 @@ int run_command(const RunFlags& flags) {
                           {"faults", config.faults.name},
                           {"trace_hash", hash_hex(result.trace_hash)},
                           {"wall_ms", wall_ms},
+                          {"server", flags.server.empty() ? "the reference core" : flags.server},
                           {"figures", figures_json(f)},
                           {"violations", nlohmann::json::array()},
                           {"replay", replay}};
@@ -208,7 +232,8 @@ int run_command(const RunFlags& flags) {
     std::cout << (result.passed() ? "PASS" : "FAIL") << "  seed " << config.seed << ", "
               << protocol_name(config.protocol)
               << (config.variant != Variant::kNone ? " (" + std::string(variant_name(config.variant)) + ")" : "")
-              << ", faults " << config.faults.name << "\n";
+              << ", faults " << config.faults.name
+              << (flags.server.empty() ? "" : ", against the server at " + flags.server) << "\n";
     for (const Violation& v : result.violations) {
       std::cout << "  " << v.checker << " at " << v.time_ms - 1'764'000'000'000ull << " ms";
       if (!v.nodes.empty()) {
@@ -494,10 +519,38 @@ int merge_command(const std::vector<std::string>& paths, const std::string& json
 
 // ---- bug files: replay, shrink, render, record ------------------------------------------------------
 
-int replay_command_run(const std::string& path, bool json, bool rewrite) {
+int replay_command_run(const std::string& path, bool json, bool rewrite, const std::string& server) {
   BugFile bug = bug_from_file(path);
+  if (!server.empty()) {
+    if (Status external = validate_for_external_server(bug.config); !external.ok())
+      throw UsageError{external.error().message};
+    if (rewrite) throw UsageError{"--rewrite records a replay of the code, not of a live server"};
+  }
   const auto start = std::chrono::steady_clock::now();
-  const Replay r = replay(bug);
+  Replay r;
+  try {
+    r = replay(bug, false, server);
+  } catch (const ExternalServerError& e) {
+    if (!server.empty()) throw UsageError{e.message};
+    // Against the recording: the code asked the server something the recorded run did not.
+    if (json) {
+      std::cout << nlohmann::json{{"reproduced", false}, {"same_trace", false}, {"same_verdict", false},
+                                  {"recorded_trace_hash", hash_hex(bug.trace_hash)}, {"parted", e.message}}
+                       .dump()
+                << "\n";
+    } else {
+      std::cout << "NOT reproduced: the code changed since the bug file was written\n  " << e.message << "\n";
+    }
+    return kExitFail;
+  }
+  if (!server.empty()) {
+    // A live server answers anew (its ids, its clock): the trace differs; the verdict counts.
+    std::cout << (r.same_verdict ? "same verdict" : "another verdict") << " from the server at " << server << ":";
+    for (const Violation& v : r.result.violations) std::cout << "\n  " << v.checker << ": " << v.message;
+    if (r.result.violations.empty()) std::cout << " every checker held";
+    std::cout << "\n";
+    return r.same_verdict ? kExitPass : kExitFail;
+  }
   const uint64_t wall_ms = wall_ms_since(start);
   const bool reproduced = r.same_trace && r.same_verdict;
   std::string parted;
@@ -553,12 +606,17 @@ int replay_command_run(const std::string& path, bool json, bool rewrite) {
   return reproduced ? kExitPass : kExitFail;
 }
 
-int shrink_command(const std::string& path, const std::string& out, uint32_t tries) {
+int shrink_command(const std::string& path, const std::string& out, uint32_t tries, const std::string& server) {
   if (out.empty()) throw UsageError{"shrink needs -o FILE for the smaller bug file"};
   const BugFile bug = bug_from_file(path);
   if (bug.checker().empty()) throw UsageError{path + " records a run that failed no checker: nothing to shrink"};
-  std::cout << "shrinking " << path << ", which fails " << bug.checker() << "\n";
-  const ShrinkResult result = shrink(bug, tries, [](const std::string& line) { std::cout << "  " << line << "\n" << std::flush; });
+  if (!server.empty() && !bug.server) throw UsageError{path + " was not found against a server; shrink it without --server"};
+  std::cout << "shrinking " << path << ", which fails " << bug.checker()
+            << (server.empty() ? "" : ", against the server at " + server) << "\n";
+  if (bug.server && server.empty())
+    std::cout << "  (its recorded answers answer only its own schedule: give --server URL to shrink against a live server)\n";
+  const ShrinkResult result = shrink(
+      bug, tries, [](const std::string& line) { std::cout << "  " << line << "\n" << std::flush; }, server);
   if (Status saved = save_bug_file(result.smaller, out); !saved.ok()) throw UsageError{saved.error().message};
   auto describe = [](const ScheduleSize& s) {
     return "schedule " + std::to_string(s.schedule()) + " (" + std::to_string(s.decisions) + " decisions, " +
@@ -644,6 +702,9 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--config", run_flags.config_path, "Run a configuration, a scenario or a bug file's configuration");
   run_cmd->add_option("--out", run_flags.out_dir, "Where a failure's bug file is written (default .)");
   run_cmd->add_flag("--json", run_flags.json, "One JSON object: verdict, trace_hash, figures, violations");
+  run_cmd->add_option("--server", run_flags.server,
+                      "Drive a real server at this URL (http://host:port) instead of the reference core; its "
+                      "answers go into the bug file");
 
   SwarmFlags swarm_flags;
   CLI::App* swarm_cmd = app.add_subcommand("swarm", "Many seeds, each with its own draw of faults, each run twice");
@@ -673,17 +734,21 @@ int main(int argc, char** argv) {
       return kExitUsage;
     }
   }
-  std::string bug_path, out_path, format = "html";
+  std::string bug_path, out_path, format = "html", replay_server;
   bool replay_json = false, rewrite = false;
   uint32_t tries = 400;
   CLI::App* replay_cmd = app.add_subcommand("replay", "Replay a bug file from its decision log; say whether it reproduces");
   replay_cmd->add_option("bug", bug_path, "A bug file (format opsync-bug/1)")->required();
   replay_cmd->add_flag("--json", replay_json, "One JSON object: reproduced, the traces, where they part");
   replay_cmd->add_flag("--rewrite", rewrite, "When the verdict holds but the trace changed, record the new trace");
+  replay_cmd->add_option("--server", replay_server,
+                         "Replay against a live server at this URL instead of the recorded answers; compares verdicts");
   CLI::App* shrink_cmd = app.add_subcommand("shrink", "Shrink a bug file while the same checker fails");
   shrink_cmd->add_option("bug", bug_path, "A bug file")->required();
   shrink_cmd->add_option("-o,--out", out_path, "Where the smaller bug file goes")->required();
   shrink_cmd->add_option("--tries", tries, "Replays to try at most (default 400)")->check(CLI::Range(1, 100000));
+  std::string shrink_server;
+  shrink_cmd->add_option("--server", shrink_server, "A bug found against a server: shrink against the live server here");
   CLI::App* render_cmd = app.add_subcommand("render", "Draw a bug file's run: a space-time diagram in one HTML page");
   render_cmd->add_option("bug", bug_path, "A bug file")->required();
   render_cmd->add_option("-o,--out", out_path, "The page (or ShiViz log) to write")->required();
@@ -706,11 +771,14 @@ int main(int argc, char** argv) {
     if (run_cmd->parsed()) return run_command(run_flags);
     if (swarm_cmd->parsed()) return swarm_command(swarm_flags);
     if (merge_cmd->parsed()) return merge_command(merge_paths, merge_json);
-    if (replay_cmd->parsed()) return replay_command_run(bug_path, replay_json, rewrite);
-    if (shrink_cmd->parsed()) return shrink_command(bug_path, out_path, tries);
+    if (replay_cmd->parsed()) return replay_command_run(bug_path, replay_json, rewrite, replay_server);
+    if (shrink_cmd->parsed()) return shrink_command(bug_path, out_path, tries, shrink_server);
     if (render_cmd->parsed()) return render_command(bug_path, out_path, format);
     if (record_cmd->parsed()) return record_command(bug_path, out_path);
   } catch (const UsageError& e) {
+    std::cerr << "opsync-sim: " << e.message << "\n";
+    return kExitUsage;
+  } catch (const ExternalServerError& e) {
     std::cerr << "opsync-sim: " << e.message << "\n";
     return kExitUsage;
   }

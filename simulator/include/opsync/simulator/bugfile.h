@@ -9,6 +9,9 @@
 //
 // The committed scenarios (simulator/scenarios/) are bug files with a description and the
 // checkers expected to fail, under the protocol they record and under opsync-v1.
+//
+// A bug found against an external server (opsync-sim run --server URL) also holds every answer
+// the server gave ("server": {"url", "answers"}), so that it replays without that server.
 #pragma once
 
 #include <optional>
@@ -36,6 +39,8 @@ struct BugFile {
   // recorded protocol or variant, "opsync-v1" for the reference on the same configuration).
   std::string description;
   std::optional<nlohmann::json> expect;
+  // A run against an external server: every answer it gave, which a replay takes instead.
+  std::optional<ServerRecording> server;
 
   // The checker a shrink must keep failing: the first that failed.
   std::string checker() const { return violations.empty() ? "" : violations.front().checker; }
@@ -59,7 +64,10 @@ struct Replay {
   std::optional<size_t> parted_at;        // the first event whose digest differs, when not the same
 };
 // Replays the bug's configuration from its decision log, keeping events (for rendering or for
-// reporting where the traces part) when asked.
-Replay replay(const BugFile& bug, bool keep_bodies = false);
+// reporting where the traces part) when asked. A bug found against an external server replays
+// against its recorded answers, or against the live server at `server_url` when one is given
+// (its answers then differ, and so does the trace; the verdict is what can be compared).
+// Throws ExternalServerError when that server fails.
+Replay replay(const BugFile& bug, bool keep_bodies = false, const std::string& server_url = "");
 
 }  // namespace opsync::simulator

@@ -53,6 +53,27 @@ struct Figures {
   uint64_t heal_rounds = 0;
 };
 
+// A real server's answers, as a run against it received them (opsync-sim run --server URL): a
+// replay takes them from here instead of asking the server again.
+struct RecordedAnswer {
+  std::string request;       // 16 hex digits: the first 8 bytes of SHA-256 over the request it answered
+  int status = 0;
+  std::string content_type;
+  std::string body;
+  bool operator==(const RecordedAnswer&) const = default;
+};
+struct ServerRecording {
+  std::string url;
+  std::vector<RecordedAnswer> answers;
+  bool operator==(const ServerRecording&) const = default;
+};
+
+// A run against an external server fails with this when the server cannot be reached or
+// answers what no server of the protocol would (a body that does not parse where one must).
+struct ExternalServerError {
+  std::string message;
+};
+
 struct RunResult {
   Config config;
   std::vector<Violation> violations;  // one per failed checker, in checker order
@@ -61,6 +82,7 @@ struct RunResult {
   DecisionLog decisions;              // when RunOptions::keep_decisions
   std::vector<TraceEvent> events;     // when RunOptions::keep_events
   std::vector<uint64_t> event_digests;  // when RunOptions::keep_decisions (for replays)
+  std::optional<ServerRecording> recording;  // a run against an external server: its answers
 
   bool passed() const { return violations.empty(); }
 };
@@ -70,13 +92,27 @@ struct RunOptions {
   bool keep_bodies = false;     // with message bodies
   bool keep_decisions = false;  // the decision log and per-event digests, for bug files
   const DecisionLog* replay = nullptr;  // replay this decision log instead of drawing
+  // Drive a real server at this URL ("http://host:port") instead of the reference core, or
+  // replay the answers such a run recorded. Either takes a configuration for_external_server
+  // allows (the server's own faults cannot be caused from outside).
+  std::string server_url;
+  const ServerRecording* recording = nullptr;
   // Where the devices' stores live for the run (removed afterwards); empty: /dev/shm when it
   // exists, else the system's temporary directory.
   std::filesystem::path work_dir;
 };
 
-// REQUIRES: validate(config) succeeded.
+// REQUIRES: validate(config) succeeded; with a server_url or a recording, also
+// validate_for_external_server(config). Throws ExternalServerError when the server fails.
 RunResult run(const Config& config, const RunOptions& options = {});
+
+// The configuration as a run against an external server has it: the faults only the server
+// could cause (its crashes, backups and restores, its clock, uploads cut mid-body) are off, and
+// the server keeps its own configuration (block size, limits, retention).
+Config for_external_server(Config config);
+// Fails, naming the reason, for what cannot run against an external server: dataans-0.3 (a
+// model, not a server), a server-side variant, server faults, scripted backups and restores.
+Status validate_for_external_server(const Config& config);
 
 // Hex of a trace hash, as printed and stored.
 std::string hash_hex(const Hash& hash);

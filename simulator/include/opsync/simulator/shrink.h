@@ -35,7 +35,11 @@ struct ShrinkResult {
   uint32_t tries = 0;
 };
 
-// REQUIRES: the bug has a failed checker. `progress` gets a line for every change kept.
-ShrinkResult shrink(const BugFile& bug, uint32_t tries_max, const std::function<void(const std::string&)>& progress);
+// REQUIRES: the bug has a failed checker. `progress` gets a line for every change kept. A bug
+// found against an external server shrinks against the live server at `server_url` (each try
+// records its own answers); without one, only against its recorded answers, which answer no
+// other schedule: nothing shrinks then.
+ShrinkResult shrink(const BugFile& bug, uint32_t tries_max, const std::function<void(const std::string&)>& progress,
+                    const std::string& server_url = "");
 
 }  // namespace opsync::simulator
