@@ -153,11 +153,15 @@ void check_causality(World& world, const EndState& s, const ObjectsView&) {
   std::map<OpId, Hlc> final_hlc;
   for (size_t i = 0; i < s.server.log.size(); ++i)
     if (s.server.meanings[i]) final_hlc[s.server.log[i]] = s.server.meanings[i]->hlc;
-  // The timestamp an operation ended with in the log (re-stamping may have changed it), or the one
-  // it was written with when it never got there.
+  // Operations that never reached the log: the timestamp their device holds them with now.
+  std::map<OpId, Hlc> pending_hlc;
+  for (const DeviceReport& device : s.devices) pending_hlc.insert(device.pending_hlc.begin(), device.pending_hlc.end());
+  // The timestamp an operation ended with in the log or on its device (re-stamping after
+  // clock_skew may have changed it, HLC-020), or the one it was written with.
   auto hlc_of = [&](const OpId& id) -> std::optional<Hlc> {
     auto it = final_hlc.find(id);
     if (it != final_hlc.end()) return it->second;
+    if (auto pending = pending_hlc.find(id); pending != pending_hlc.end()) return pending->second;
     auto edit = s.edit_by_op.find(id);
     if (edit != s.edit_by_op.end()) return s.edits[edit->second].hlc;
     return std::nullopt;

@@ -417,7 +417,11 @@ class OpsyncDevice final : public DeviceNode {
     for (const auto& [key, bytes] : blobs_->blobs())
       if (key.second == BlobKind::kCopy && !out.referenced_files.count(key.first)) out.unreferenced_copies.insert(key.first);
     out.pending_ops = must(store.pending_count());
-    for (const client::RejectedOp& rejected : must(store.rejected_ops())) out.rejected_ops.insert(rejected.pending.op.id);
+    for (const client::RejectedOp& rejected : must(store.rejected_ops())) {
+      out.rejected_ops.insert(rejected.pending.op.id);
+      out.pending_hlc[rejected.pending.op.id] = rejected.pending.op.hlc;
+    }
+    for (const client::PendingOp& pending : must(store.ops_to_upload(SIZE_MAX))) out.pending_hlc[pending.op.id] = pending.op.hlc;
     out.mirror_length = must(store.mirror_size());
     out.mirror_prefix_hash = must(store.prefix_hash(out.mirror_length));
     return out;

@@ -102,6 +102,8 @@ struct DeviceReport {
   std::set<FileId> unreferenced_copies;      // copies of files no head references (FILE-022)
   uint64_t pending_ops = 0;                  // not yet acknowledged
   std::set<OpId> rejected_ops;               // kept, never uploaded (SYNC-011)
+  std::map<OpId, Hlc> pending_hlc;           // its unacknowledged operations' timestamps now
+                                             // (re-stamping after clock_skew may have lowered them)
   std::optional<Hash> mirror_prefix_hash;    // opsync: prefix hash of its mirror, and its length
   uint64_t mirror_length = 0;
 };

@@ -11,6 +11,7 @@
 #include "opsync/simulator/bridge.h"
 #include "opsync/simulator/config.h"
 #include "opsync/simulator/decisions.h"
+#include "opsync/simulator/run.h"
 
 using namespace opsync;
 using namespace opsync::simulator;
@@ -167,6 +168,26 @@ BOOST_AUTO_TEST_CASE(the_bridge_carries_targets_tokens_and_headers_as_http_would
   const client::HttpResponse back = to_client_response(answer);
   BOOST_TEST(back.status == 409);
   BOOST_TEST(back.header("opsync-server-time-ms") == "12");
+}
+
+// Found by the property: a device with a fast clock writes, its upload is refused for
+// clock_skew and re-stamped lower (HLC-020), then its token is revoked and it writes again. The
+// causality checker must judge the first write by the timestamp the device holds it with now,
+// not the one it was first written with.
+BOOST_AUTO_TEST_CASE(a_restamped_operation_is_judged_by_its_new_timestamp) {
+  const char* text = R"({"chaos_ms":25019,"devices":4,"ops":9,"keys":1,"hot_keys":1,"attach_percent":0,
+    "delete_percent":0,"detach_percent":0,"sync_interval_ms_max":5525,"seed":108948435134099711,
+    "faults":{"name":"generated","clock_offset_ms_max":125069,"duplicate_ppm":34038,"latency_ms_max":360,
+    "latency_spike_ms_max":1,"latency_spike_ppm":1,"request_loss_ppm":60820,"response_loss_ppm":1,
+    "revocations":1,"partitions_per_hour":0,"clock_steps_per_hour":0,"clock_freezes_per_hour":0,
+    "device_crashes_per_hour":0,"server_crashes_per_hour":0,"backups_per_hour":0,"restores_per_hour":0,
+    "reset_ppm":0,"drift_ppm_max":0,"clock_step_ms_max":0,"clock_freeze_ms_max":0,"joins":0,
+    "server_clock_offset_ms_max":0}})";
+  opsync::Result<Config> config = config_from_json(nlohmann::json::parse(text));
+  BOOST_REQUIRE(config.ok());
+  const RunResult result = run(*config);
+  for (const Violation& v : result.violations) BOOST_TEST_MESSAGE(v.checker << ": " << v.message);
+  BOOST_TEST(result.passed());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
