@@ -146,6 +146,7 @@ nlohmann::json to_json(const BugFile& bug) {
     }
     out["server"] = {{"url", bug.server->url}, {"answers", answers}};
   }
+  if (bug.imported) out["imported"] = to_json(*bug.imported);
   return out;
 }
 
@@ -163,7 +164,8 @@ Result<BugFile> bug_file_from_json(const nlohmann::json& json) {
   static const std::set<std::string> known = {"format",      "simulator",   "protocol", "variant",
                                               "seed",        "checker",     "violations", "trace_hash",
                                               "event_count", "config",      "schedule", "decisions",
-                                              "event_digests", "description", "expect", "server"};
+                                              "event_digests", "description", "expect", "server",
+                                              "imported"};
   for (const auto& [name, value] : json.items())
     if (!known.count(name)) return damaged("has an unknown member \"" + name + "\"");
   BugFile bug;
@@ -231,6 +233,13 @@ Result<BugFile> bug_file_from_json(const nlohmann::json& json) {
       if (Status ok = validate_for_external_server(bug.config); !ok.ok())
         return damaged("records a server's answers for a configuration that " + ok.error().message);
     }
+    if (json.contains("imported")) {
+      Result<ImportedTrace> imported = imported_trace_from_json(json.at("imported"));
+      if (!imported.ok()) return damaged("has " + imported.error().message);
+      if (imported->devices.size() != bug.config.devices)
+        return damaged("has imported traces of another number of devices than its configuration");
+      bug.imported = std::move(*imported);
+    }
   } catch (const nlohmann::json::exception& e) {
     return damaged(std::string("is damaged: ") + e.what());
   }
@@ -254,7 +263,8 @@ Status save_bug_file(const BugFile& bug, const std::string& path) {
   for (const char* name : {"format", "simulator", "description", "protocol", "variant", "seed", "checker", "violations",
                            "trace_hash", "event_count", "expect", "config", "schedule", "decisions", "event_digests"})
     if (json.contains(name)) ordered[name] = nlohmann::ordered_json::parse(json[name].dump());
-  if (json.contains("server")) ordered["server"] = nlohmann::ordered_json::parse(json["server"].dump());
+  for (const char* name : {"server", "imported"})
+    if (json.contains(name)) ordered[name] = nlohmann::ordered_json::parse(json[name].dump());
   std::string text;
   write_readable(ordered, 0, text);
   std::ofstream out(path);
@@ -272,7 +282,7 @@ Replay replay(const BugFile& bug, bool keep_bodies, const std::string& server_ur
   options.keep_events = true;
   options.keep_bodies = keep_bodies;
   Replay out;
-  out.result = run(bug.config, options);
+  out.result = bug.imported ? replay_imported(*bug.imported, bug.config, options) : run(bug.config, options);
   out.same_trace = out.result.trace_hash == bug.trace_hash;
   // The same checkers, in whatever order: a bug file names the checker it is about first.
   std::set<std::string> before, after;

@@ -915,7 +915,8 @@ void World::check_at_end() {
 
 std::vector<std::string> checker_names() {
   return {"convergence", "nothing_lost", "log_integrity", "causality", "no_resurrection", "files",
-          "orphans",     "plaintext",    "liveness",      "sync_errors", "transfer_cost", "position_stability"};
+          "orphans",     "plaintext",    "liveness",      "sync_errors", "transfer_cost", "position_stability",
+          "field_answers"};
 }
 
 RunResult run(const Config& config, const RunOptions& options) {

@@ -4,8 +4,10 @@
 //   opsync-broken-server --defect no-dedupe --port 0 --port-file PORT
 //
 // It is opsync-server's core and HTTP adapter over in-memory storage, with the storage wrapped:
-//   no-dedupe   the log never finds an operation by its id, so a resent operation (after a lost
-//               answer) is appended again instead of being answered as a duplicate (LOG-004).
+//   no-dedupe     the log never finds an operation by its id, so a resent operation (after a lost
+//                 answer) is appended again instead of being answered as a duplicate (LOG-004).
+//   flaky-writes  every third write transaction fails as if the database were busy: the request
+//                 gets 503 where a healthy server answers it.
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -28,10 +30,13 @@ namespace {
 // Every call goes to the real transaction, except the two that find operations by id.
 class NoDedupeTransaction final : public Transaction {
  public:
-  explicit NoDedupeTransaction(Transaction& inner) : inner_(inner) {}
+  NoDedupeTransaction(Transaction& inner, bool no_dedupe) : inner_(inner), no_dedupe_(no_dedupe) {}
 
-  std::optional<LoggedOp> op_by_id(const WorkspaceId&, const OpId&) override { return std::nullopt; }
+  std::optional<LoggedOp> op_by_id(const WorkspaceId& ws, const OpId& id) override {
+    return no_dedupe_ ? std::nullopt : inner_.op_by_id(ws, id);
+  }
   std::optional<LoggedOp> append_op_if_absent(const WorkspaceId& ws, const OpId& id, const StoredOp& op) override {
+    if (!no_dedupe_) return inner_.append_op_if_absent(ws, id, op);
     // Indexed under an id made unique by the position: the same operation goes in again.
     OpId unique = id;
     for (size_t i = 0; i < 8; ++i) unique.bytes[i] ^= static_cast<uint8_t>(op.seq >> (8 * i));
@@ -84,25 +89,32 @@ class NoDedupeTransaction final : public Transaction {
 
  private:
   Transaction& inner_;
+  bool no_dedupe_;
 };
 
-class NoDedupeStorage final : public Storage {
+class BrokenStorage final : public Storage {
  public:
+  explicit BrokenStorage(const std::string& defect) : no_dedupe_(defect == "no-dedupe"), flaky_(defect == "flaky-writes") {}
+
   Status read(const std::function<void(Transaction&)>& body) override {
     return inner_.read([&](Transaction& txn) {
-      NoDedupeTransaction broken(txn);
+      NoDedupeTransaction broken(txn, no_dedupe_);
       body(broken);
     });
   }
   Status write(const std::function<bool(Transaction&)>& body) override {
+    if (flaky_ && ++writes_ % 3 == 0) return Error(Code::kUnavailable, "the database is busy (a deliberate defect)");
     return inner_.write([&](Transaction& txn) {
-      NoDedupeTransaction broken(txn);
+      NoDedupeTransaction broken(txn, no_dedupe_);
       return body(broken);
     });
   }
 
  private:
   MemoryStorage inner_;
+  bool no_dedupe_;
+  bool flaky_;
+  uint64_t writes_ = 0;
 };
 
 }  // namespace
@@ -111,7 +123,8 @@ int main(int argc, char** argv) {
   CLI::App app{"opsync-server with a deliberate defect, over in-memory storage (for tests of opsync-sim --server)"};
   std::string defect = "no-dedupe", port_file;
   uint16_t port = 0;
-  app.add_option("--defect", defect, "The defect: no-dedupe")->check(CLI::IsMember({"no-dedupe"}));
+  app.add_option("--defect", defect, "The defect: no-dedupe or flaky-writes")
+      ->check(CLI::IsMember({"no-dedupe", "flaky-writes"}));
   app.add_option("--port", port, "Port on 127.0.0.1 (0 picks a free one)");
   app.add_option("--port-file", port_file, "Write the port here once listening");
   CLI11_PARSE(app, argc, argv);
@@ -122,7 +135,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  NoDedupeStorage storage;
+  BrokenStorage storage(defect);
   SystemRandom random;
   ServerConfig config;
   ServerCore core(config, storage, random);

@@ -41,7 +41,7 @@ def damaged_copies(bug):
     return [
         changed("another format version", lambda b: b.update(format="opsync-bug/2")),
         changed("no decision log", lambda b: b.pop("decisions")),
-        changed("a negative decision", lambda b: next(iter(b["decisions"].values())).append(-1)),
+        changed("a negative decision", lambda b: b["decisions"].update({"network/device-0": [3, -1]})),
         changed("a short trace hash", lambda b: b.update(trace_hash="abc")),
         changed("no devices", lambda b: b["config"].update(devices=0)),
         changed("an unknown script action", lambda b: b["config"].update(

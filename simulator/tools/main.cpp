@@ -8,6 +8,7 @@
 //   opsync-sim render small.json -o trace.html     a space-time diagram (or --format shiviz)
 //   opsync-sim record scenario.json -o bug.json    a configuration's run as a bug file
 //   opsync-sim run --server http://127.0.0.1:8420  the same devices and faults against a real server
+//   opsync-sim import laptop.trace phone.trace -o bug.json   traces of opsync-client --trace, replayed
 //
 // Exit codes: 0 every checker held (replay: the run was reproduced), 1 a checker failed (or a
 // determinism check; replay: the run differs), 2 bad usage.
@@ -26,6 +27,7 @@
 #include <sstream>
 
 #include "opsync/simulator/bugfile.h"
+#include "opsync/simulator/import.h"
 #include "opsync/simulator/render.h"
 #include "opsync/simulator/run.h"
 #include "opsync/simulator/shrink.h"
@@ -610,6 +612,7 @@ int shrink_command(const std::string& path, const std::string& out, uint32_t tri
   if (out.empty()) throw UsageError{"shrink needs -o FILE for the smaller bug file"};
   const BugFile bug = bug_from_file(path);
   if (bug.checker().empty()) throw UsageError{path + " records a run that failed no checker: nothing to shrink"};
+  if (bug.imported) throw UsageError{path + " holds traces of real devices: they replay as they are, they do not shrink"};
   if (!server.empty() && !bug.server) throw UsageError{path + " was not found against a server; shrink it without --server"};
   std::cout << "shrinking " << path << ", which fails " << bug.checker()
             << (server.empty() ? "" : ", against the server at " + server) << "\n";
@@ -648,9 +651,42 @@ int render_command(const std::string& path, const std::string& out, const std::s
   return kExitPass;
 }
 
+int import_command(const std::vector<std::string>& traces, const std::string& out, uint64_t seed) {
+  Result<ImportedTrace> trace = read_client_traces(traces);
+  if (!trace.ok()) throw UsageError{trace.error().message};
+  const Config config = imported_config(*trace, seed);
+  RunOptions options;
+  options.keep_decisions = true;
+  options.keep_events = true;
+  BugFile bug = bug_file_of(replay_imported(*trace, config, options));
+  bug.imported = std::move(*trace);
+  if (Status saved = save_bug_file(bug, out); !saved.ok()) throw UsageError{saved.error().message};
+  std::cout << "imported " << bug.imported->exchanges.size() << " exchanges and " << bug.imported->commits.size()
+            << " commits of " << bug.imported->devices.size() << " devices into " << out << "\n";
+  for (const Violation& v : bug.violations) std::cout << "  " << v.checker << ": " << v.message << "\n";
+  if (bug.violations.empty()) std::cout << "  the reference core answers every request as the field server did\n";
+  std::cout << "  trace " << hash_hex(bug.trace_hash) << "; opsync-sim replay " << out << ", opsync-sim render " << out
+            << " -o trace.html\n";
+  return bug.violations.empty() ? kExitPass : kExitFail;
+}
+
 int record_command(const std::string& path, const std::string& out) {
   if (out.empty()) throw UsageError{"record needs -o FILE"};
   const nlohmann::json json = read_json_file(path);
+  if (json.is_object() && json.contains("format") && json.contains("imported")) {
+    // Imported traces: recorded again from their exchanges (a description or expect added by
+    // hand is kept).
+    BugFile bug = bug_from_file(path);
+    Replay r = replay(bug);
+    BugFile again = bug_file_of(r.result);
+    again.imported = bug.imported;
+    again.description = json.value("description", "");
+    if (json.contains("expect")) again.expect = json["expect"];
+    if (Status saved = save_bug_file(again, out); !saved.ok()) throw UsageError{saved.error().message};
+    std::cout << "wrote " << out << ": " << (again.violations.empty() ? "every checker held" : "fails " + again.checker())
+              << ", trace " << hash_hex(again.trace_hash) << "\n";
+    return kExitPass;
+  }
   const Config config = config_from_file(path);
   RunOptions options;
   options.keep_decisions = true;
@@ -729,7 +765,7 @@ int main(int argc, char** argv) {
   if (argc > 1 && argv[1][0] != '-') {
     const std::string command = argv[1];
     if (command != "run" && command != "swarm" && command != "merge" && command != "replay" && command != "shrink" &&
-        command != "render" && command != "record") {
+        command != "render" && command != "record" && command != "import") {
       std::cerr << "opsync-sim: unknown command \"" << command << "\" (--help lists them)\n";
       return kExitUsage;
     }
@@ -757,6 +793,14 @@ int main(int argc, char** argv) {
   record_cmd->add_option("config", bug_path, "A configuration, scenario or bug file")->required();
   record_cmd->add_option("-o,--out", out_path, "The bug file to write")->required();
 
+  std::vector<std::string> import_paths;
+  uint64_t import_seed = 1;
+  CLI::App* import_cmd =
+      app.add_subcommand("import", "Turn traces of opsync-client --trace into a bug file that replays their exchanges");
+  import_cmd->add_option("traces", import_paths, "Trace files, one or more devices each")->required();
+  import_cmd->add_option("-o,--out", out_path, "The bug file to write")->required();
+  import_cmd->add_option("--seed", import_seed, "Seed of the reference core's randomness (default 1)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -775,6 +819,7 @@ int main(int argc, char** argv) {
     if (shrink_cmd->parsed()) return shrink_command(bug_path, out_path, tries, shrink_server);
     if (render_cmd->parsed()) return render_command(bug_path, out_path, format);
     if (record_cmd->parsed()) return record_command(bug_path, out_path);
+    if (import_cmd->parsed()) return import_command(import_paths, out_path, import_seed);
   } catch (const UsageError& e) {
     std::cerr << "opsync-sim: " << e.message << "\n";
     return kExitUsage;

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "opsync/protocol/result.h"
+#include "opsync/simulator/import.h"
 #include "opsync/simulator/run.h"
 
 namespace opsync::simulator {
@@ -41,6 +42,9 @@ struct BugFile {
   std::optional<nlohmann::json> expect;
   // A run against an external server: every answer it gave, which a replay takes instead.
   std::optional<ServerRecording> server;
+  // A bug from real devices (opsync-sim import): their traced exchanges, replayed against the
+  // reference core instead of simulated devices.
+  std::optional<ImportedTrace> imported;
 
   // The checker a shrink must keep failing: the first that failed.
   std::string checker() const { return violations.empty() ? "" : violations.front().checker; }
