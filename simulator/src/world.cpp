@@ -588,7 +588,8 @@ void World::plan_workload() {
       if (bucket < 5) p.file_bytes = 0;
       else if (bucket < 65) p.file_bytes = s.range(1, 4096);
       else if (bucket < 90) p.file_bytes = s.range(4097, chunk);
-      else p.file_bytes = s.range(chunk + 1, chunk * config_.file_chunks_max);
+      else if (config_.file_chunks_max > 1) p.file_bytes = s.range(chunk + 1, chunk * config_.file_chunks_max);
+      else p.file_bytes = s.range(4097, chunk);  // files of one chunk at most
     }
     planned.push_back(std::move(p));
   }

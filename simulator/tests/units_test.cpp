@@ -190,4 +190,22 @@ BOOST_AUTO_TEST_CASE(a_restamped_operation_is_judged_by_its_new_timestamp) {
   BOOST_TEST(result.passed());
 }
 
+// Found by shrinking: a configuration that allows files of one chunk only (file_chunks_max 1)
+// drew the size of a large file from an empty range.
+BOOST_AUTO_TEST_CASE(files_of_one_chunk_at_most_are_drawn_from_a_valid_range) {
+  Config config = default_config(11);
+  config.devices = 2;
+  config.ops = 40;
+  config.chaos_ms = 20000;
+  config.attach_percent = 100;
+  config.delete_percent = 0;
+  config.detach_percent = 0;
+  config.file_chunks_max = 1;
+  config.faults = *named_profile("none");
+  BOOST_REQUIRE(validate(config).ok());
+  const RunResult result = run(config);
+  BOOST_TEST(result.figures.files_attached > 30u);
+  BOOST_TEST(result.passed());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

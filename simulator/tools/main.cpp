@@ -96,6 +96,8 @@ std::string replay_command(const Config& config, const std::string& saved) {
 }
 
 std::string save_bug(const BugFile& bug, const std::string& dir) {
+  std::error_code ec;
+  if (!dir.empty()) std::filesystem::create_directories(dir, ec);
   const std::string path = (dir.empty() ? std::string(".") : dir) + "/bug-seed-" + std::to_string(bug.config.seed) +
                            (bug.server ? "-server" : "") + ".json";
   if (Status saved = save_bug_file(bug, path); !saved.ok()) throw UsageError{saved.error().message};
