@@ -36,9 +36,15 @@ class Shrinker {
     // Rounds until nothing more goes, or the tries run out.
     for (int round = 0; round < 8 && budget(); ++round) {
       const uint64_t before = size_of(current_).schedule();
-      shrink_config();
-      shrink_script();
-      shrink_decisions();
+      // The configuration and the script first, until they give nothing more: one change there
+      // takes many decisions with it.
+      for (uint64_t last = UINT64_MAX; size_of(current_).schedule() < last && budget();) {
+        last = size_of(current_).schedule();
+        shrink_config();
+        shrink_script();
+      }
+      // Then the decisions: coarse chunks in the first round, finer ones after.
+      shrink_decisions(/*coarse=*/round == 0);
       if (size_of(current_).schedule() >= before) break;
     }
     out.smaller = current_;
@@ -91,7 +97,11 @@ class Shrinker {
 
   void shrink_config() {
     // Shorter phases first: they take most decisions with them.
-    for (uint32_t rounds = 1; rounds < current_.config.heal_rounds_max && budget(); ++rounds) {
+    // Fewer heal rounds, but not so few that a healthy system could not become quiet (one round
+    // moves what is left, the next spreads it, the third finds nothing to do): liveness would then
+    // fail for want of time, not for a defect.
+    constexpr uint32_t kHealRoundsMin = 3;
+    for (uint32_t rounds = kHealRoundsMin; rounds < current_.config.heal_rounds_max && budget(); ++rounds) {
       Config c = current_.config;
       c.heal_rounds_max = rounds;
       if (attempt_config(c, "heal rounds " + std::to_string(rounds))) break;
@@ -181,7 +191,7 @@ class Shrinker {
   }
 
   // Streams emptied (every draw then 0), cut short, or with chunks of decisions set to 0.
-  void shrink_decisions() {
+  void shrink_decisions(bool coarse) {
     std::vector<std::string> streams;
     for (const auto& [name, values] : current_.decisions) streams.push_back(name);
     // The longest first: they hold the most decisions.
@@ -211,7 +221,8 @@ class Shrinker {
           }
           if (any) attempt(current_.config, zeroed, "stream " + stream + " simpler");
         }
-        if (chunk == 1 || chunk < current_.decisions[stream].size() / 16) break;  // bounded effort per stream
+        // Bounded effort per stream: down to a sixteenth of it (a quarter in a coarse pass).
+        if (chunk == 1 || chunk < current_.decisions[stream].size() / (coarse ? 4 : 16)) break;
       }
     }
   }
