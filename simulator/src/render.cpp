@@ -62,22 +62,25 @@ std::string html_escape(const std::string& text) {
 constexpr const char* kPage = R"html(<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>@TITLE@</title>
 <style>
-body { font: 13px/1.4 system-ui, sans-serif; margin: 0; color: #1d2330; background: #fafbfc; }
-header { padding: 12px 18px; background: #fff; border-bottom: 1px solid #d9dde5; position: sticky; top: 0; z-index: 2; }
+body { font: 13px/1.4 system-ui, sans-serif; margin: 0; color: #1d2330; background: #fafbfc;
+       display: flex; flex-direction: column; height: 100vh; }
+header { flex: none; padding: 12px 18px; background: #fff; border-bottom: 1px solid #d9dde5; }
 h1 { font-size: 16px; margin: 0 0 4px; }
 #summary { color: #4a5160; }
 #violation { margin-top: 8px; padding: 8px 10px; border: 2px solid #d0302b; background: #fdecea; color: #7a1410; }
 #violation.none { border-color: #2e8540; background: #e8f5ec; color: #1d5b2c; }
 #violation b { text-transform: uppercase; }
 #violation .also { font-size: 12px; opacity: 0.8; }
-main { display: flex; }
+#violation { max-height: 30vh; overflow: auto; }
+main { flex: 1; min-height: 0; display: flex; }
 #diagram { flex: 1; overflow: auto; }
-#panel { width: 420px; border-left: 1px solid #d9dde5; background: #fff; padding: 10px; position: sticky; top: 96px; height: calc(100vh - 120px); overflow: auto; }
+#panel { width: 420px; border-left: 1px solid #d9dde5; background: #fff; padding: 10px; overflow: auto; }
 #panel pre { white-space: pre-wrap; word-break: break-all; font: 11px/1.35 ui-monospace, monospace; background: #f4f5f8; padding: 6px; }
 svg text { font: 11px system-ui, sans-serif; }
 .lane line { stroke: #c4c9d4; stroke-width: 1.5; }
-.lane text.head { font-weight: 600; font-size: 12px; }
-.lane.involved text.head { fill: #d0302b; }
+#heads { position: sticky; top: 0; display: block; background: #fafbfc; border-bottom: 1px solid #e3e6ec; z-index: 1; }
+text.head { font-weight: 600; font-size: 12px; }
+.lane-head.involved text.head { fill: #d0302b; }
 .event circle { fill: #5b6b8c; cursor: pointer; }
 .event.kind-edit circle { fill: #3366cc; }
 .event.kind-crash circle, .event.kind-revoked circle { fill: #d0302b; }
@@ -99,6 +102,8 @@ svg text { font: 11px system-ui, sans-serif; }
 .band.kind-violation rect { fill: #fbd3d0; }
 .band.kind-partition rect { fill: #fff1d6; }
 .band text { fill: #4a5160; font-weight: 600; }
+.band.setup { cursor: pointer; }
+.band.setup rect { fill: #e3e8f2; }
 </style></head>
 <body>
 <header><h1>@TITLE@</h1><div id="summary"></div><div id="violation"></div></header>
@@ -145,27 +150,50 @@ what it carried. Ciphertext is shown as it travelled.</p></aside></main>
     });
   }
 
+  // The setup (creating the workspace, joining) is folded away until asked for: the run starts
+  // where the chaos does.
+  const chaosAt = data.events.findIndex(e => e.n < 0 && e.k === 'phase' && e.d === 'chaos');
+  let showSetup = chaosAt <= 0;
+  function draw() {
+  for (const id of ['spacetime', 'heads']) {
+    const old = document.getElementById(id);
+    if (old) old.remove();
+  }
+  const drawn = data.events.map((e, i) => i).filter(i => showSetup || i >= chaosAt);
   // A row per event, taller where the node's clock differs from true time (its reading goes
   // under the label).
   const skewed = e => e.n >= 0 && e.c !== e.t;
   const ys = [];
-  let down = top;
-  data.events.forEach(e => { down += row + (skewed(e) ? 10 : 0); ys.push(down); });
+  let down = top + (chaosAt > 0 ? row : 0);
+  drawn.forEach(i => { down += row + (skewed(data.events[i]) ? 10 : 0); ys[i] = down; });
   const height = down + 2 * row;
-  const svg = el('svg', {width: left + laneWidth * nodes.length + 260, height: height, id: 'spacetime'});
-  document.getElementById('diagram').appendChild(svg);
+  const width = left + laneWidth * nodes.length + 260;
+  // The lanes' names stay in sight above the diagram as it scrolls.
+  const heads = el('svg', {width: width, height: 28, id: 'heads'});
+  const svg = el('svg', {width: width, height: height - top + 10, viewBox: '0 ' + (top - 10) + ' ' + width + ' ' + (height - top + 10),
+                         id: 'spacetime'});
+  document.getElementById('diagram').append(heads, svg);
   const bands = el('g', {}, svg), arrows = el('g', {}, svg), lanes = el('g', {}, svg), dots = el('g', {}, svg);
-  el('text', {x: 8, y: top - 18, class: 'time head'}, lanes).textContent = 'true time';
+  el('text', {x: 8, y: 18, class: 'time head'}, heads).textContent = 'true time';
   nodes.forEach((name, n) => {
     const g = el('g', {class: 'lane' + (involvedNodes.has(name) ? ' involved' : ''), 'data-node': name}, lanes);
     el('line', {x1: laneX(n), y1: top - 10, x2: laneX(n), y2: height}, g);
-    const t = el('text', {x: laneX(n), y: top - 18, 'text-anchor': 'middle', class: 'head'}, g);
-    t.textContent = name;
+    const head = el('g', {class: 'lane-head' + (involvedNodes.has(name) ? ' involved' : '')}, heads);
+    el('text', {x: laneX(n), y: 18, 'text-anchor': 'middle', class: 'head'}, head).textContent = name;
   });
+  if (chaosAt > 0) {
+    const g = el('g', {class: 'band setup', id: 'setup-toggle'}, bands);
+    el('rect', {x: left, y: top + row / 2 + 2, width: laneWidth * nodes.length, height: row - 4}, g);
+    el('text', {x: left + 6, y: top + row + 4}, g).textContent =
+        (showSetup ? 'hide' : 'show') + ' the setup: ' + chaosAt + ' events (creating the workspace, joining)';
+    g.addEventListener('click', () => { showSetup = !showSetup; draw(); });
+  }
   // Where each exchange's events are, to draw its arrows.
   const at = {};
   let lastTime = -1;
-  data.events.forEach((e, i) => {
+  let firstInvolved = null;
+  drawn.forEach(i => {
+    const e = data.events[i];
     const y = ys[i];
     if (e.t !== lastTime) {
       const t = el('text', {x: 8, y: y + 4, class: 'time'}, dots);
@@ -181,6 +209,7 @@ what it carried. Ciphertext is shown as it travelled.</p></aside></main>
     }
     const x = laneX(e.n);
     const g = el('g', {class: 'event kind-' + e.k + (touches(e) ? ' involved' : ''), 'data-index': i}, dots);
+    if (touches(e) && firstInvolved === null) firstInvolved = y;
     el('circle', {cx: x, cy: y, r: 5}, g);
     // The server's labels go to its left, away from the arrows; the devices' to their right.
     const server = e.n === 0;
@@ -219,6 +248,12 @@ what it carried. Ciphertext is shown as it travelled.</p></aside></main>
       cross(end);
     }
   }
+  return firstInvolved;
+  }
+  const firstInvolved = draw();
+  // Open at the first event that touches the violation's operations, with some run before it.
+  if (firstInvolved !== null && firstInvolved > 400) document.getElementById('diagram').scrollTop = firstInvolved - 330;
+
   const panel = document.getElementById('panel');
   let selected = null;
   function show(i, g) {

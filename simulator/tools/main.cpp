@@ -556,6 +556,9 @@ int replay_command_run(const std::string& path, bool json, bool rewrite, const s
     return r.same_verdict ? kExitPass : kExitFail;
   }
   const uint64_t wall_ms = wall_ms_since(start);
+  // The checker the bug file is about comes first, as in the file.
+  std::stable_partition(r.result.violations.begin(), r.result.violations.end(),
+                        [&](const Violation& v) { return v.checker == bug.checker(); });
   const bool reproduced = r.same_trace && r.same_verdict;
   std::string parted;
   if (r.parted_at) {
@@ -675,13 +678,18 @@ int import_command(const std::vector<std::string>& traces, const std::string& ou
 int record_command(const std::string& path, const std::string& out) {
   if (out.empty()) throw UsageError{"record needs -o FILE"};
   const nlohmann::json json = read_json_file(path);
-  if (json.is_object() && json.contains("format") && json.contains("imported")) {
-    // Imported traces: recorded again from their exchanges (a description or expect added by
-    // hand is kept).
+  if (json.is_object() && json.contains("format")) {
+    // A bug file: recorded again from its decision log, recording or imported traces (a
+    // description or expect added by hand is kept).
     BugFile bug = bug_from_file(path);
     Replay r = replay(bug);
     BugFile again = bug_file_of(r.result);
     again.imported = bug.imported;
+    if (json.contains("expect") && json["expect"].contains("recorded") && !json["expect"]["recorded"].empty()) {
+      const std::string first = json["expect"]["recorded"][0].get<std::string>();
+      std::stable_partition(again.violations.begin(), again.violations.end(),
+                            [&](const Violation& v) { return v.checker == first; });
+    }
     again.description = json.value("description", "");
     if (json.contains("expect")) again.expect = json["expect"];
     if (Status saved = save_bug_file(again, out); !saved.ok()) throw UsageError{saved.error().message};
