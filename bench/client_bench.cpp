@@ -26,6 +26,7 @@
 
 #include "opsync/client/device.h"
 #include "opsync/client/http_driver.h"
+#include "opsync/protocol/endpoints.h"
 #include "opsync/protocol/messages.h"
 
 extern char** environ;
@@ -98,7 +99,8 @@ void fill(const Server& server, Workspace& w, uint64_t count, const std::string&
   httplib::Client client("127.0.0.1", server.port());
   client.set_keep_alive(true);
   client.set_read_timeout(120, 0);
-  const std::string path = "/v1/workspaces/" + to_base64url(w.owner->store().binding().workspace_id) + "/ops";
+  const std::string path =
+      endpoint_path(EndpointId::kUploadOps, {to_base64url(w.owner->store().binding().workspace_id)});
   const httplib::Headers auth = {{"Authorization", "Bearer " + w.owner->token()}};
   const DeviceId device = random.id();
   const uint64_t stamp_ms = system_now_ms();
@@ -213,8 +215,9 @@ int main(int argc, char** argv) {
     // The newest 100, from another device; their size on the wire is the minimum.
     fill(server, w, 100, "a/new/", random);
     httplib::Client client("127.0.0.1", server.port());
-    const std::string page_path = "/v1/workspaces/" + to_base64url(w.owner->store().binding().workspace_id) +
-                                  "/ops?after_seq=" + std::to_string(total_ops);
+    const std::string page_path =
+        endpoint_target(EndpointId::kReadOps, {to_base64url(w.owner->store().binding().workspace_id)},
+                        {{"after_seq", std::to_string(total_ops)}});
     auto page = client.Get(page_path, {{"Authorization", "Bearer " + w.owner->token()}});
     const OpsPageResponse parsed = *parse_message<OpsPageResponse>(page->body);
     uint64_t minimum = 0;

@@ -4,14 +4,16 @@
 OPSYNC_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OPSYNC_BUILD_ROOT="${OPSYNC_BUILD_ROOT:-$OPSYNC_ROOT/build}"
 
-# Every Debian 12 package the build, the tests and the benchmarks use.
+# Every Debian 12 package the build, the tests and the benchmarks use. chromium checks the HTML
+# reports, xmllint (libxml2-utils) the JUnit ones, and dpkg-dev's dpkg-shlibdeps the Debian
+# package's dependencies.
 OPSYNC_PACKAGES=(
   cmake ninja-build g++ pkg-config ccache
-  libboost-test-dev librapidcheck-dev libsqlite3-dev libssl-dev libcpp-httplib-dev
+  libboost-dev libboost-test-dev librapidcheck-dev libsqlite3-dev libssl-dev libcpp-httplib-dev
   nlohmann-json3-dev libsimdjson-dev libcli11-dev libbenchmark-dev
-  python3 python3-jsonschema
-  chromium
+  python3 python3-jsonschema nginx openssl
   clang-14 libclang-rt-14-dev
+  chromium libxml2-utils dpkg-dev
 )
 
 opsync_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

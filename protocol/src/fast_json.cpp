@@ -130,6 +130,8 @@ bool sequenced_op(od::value value, SequencedOp& out) {
 // Runs `read_top` on the document's top-level object and checks nothing follows it.
 template <typename F>
 bool read_document(std::string_view text, F&& read_top) {
+  // A byte order mark is not JSON text (TRN-028); the generic reader reports it.
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") return false;
   // On-Demand reads up to SIMDJSON_PADDING bytes past the end of its input; the copy provides
   // them. One parser per thread keeps its buffers between pages.
   thread_local od::parser parser;

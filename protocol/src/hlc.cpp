@@ -22,7 +22,7 @@ Hlc next_millisecond(uint64_t wall_ms) {
 HlcClock::HlcClock(Hlc last) : last_(last) { OPSYNC_CHECK(last.wall_ms < kHlcWallMsLimit); }
 
 Hlc HlcClock::stamp(uint64_t physical_ms) {
-  OPSYNC_CHECK(physical_ms < kHlcWallMsLimit);
+  physical_ms = std::min(physical_ms, kHlcWallMsLimit - 1);  // HLC-005
   if (physical_ms > last_.wall_ms) {
     last_ = Hlc{physical_ms, 0};
   } else if (last_.counter < kHlcCounterMax) {
@@ -36,7 +36,7 @@ Hlc HlcClock::stamp(uint64_t physical_ms) {
 
 void HlcClock::observe(const Hlc& remote, uint64_t physical_ms) {
   OPSYNC_CHECK(remote.wall_ms < kHlcWallMsLimit);
-  OPSYNC_CHECK(physical_ms < kHlcWallMsLimit);
+  physical_ms = std::min(physical_ms, kHlcWallMsLimit - 1);  // HLC-005
   const uint64_t l = std::max({last_.wall_ms, remote.wall_ms, physical_ms});
   uint64_t c;  // 64 bits so the overflow below is visible
   if (l == last_.wall_ms && l == remote.wall_ms) {

@@ -1,6 +1,7 @@
 #include "json_reader.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -8,13 +9,6 @@
 
 namespace opsync::json_detail {
 namespace {
-
-// Thrown from the parser callback to abort parsing; never escapes parse_strict.
-struct Rejection {
-  Code code;
-  std::string field;
-  std::string message;
-};
 
 const char* type_name(const Json& v) {
   if (v.is_null()) return "null";
@@ -25,92 +19,146 @@ const char* type_name(const Json& v) {
   return "an object";
 }
 
+// Builds the document from nlohmann's SAX events, in time linear in the text (TRN-050).
+//
+// nlohmann's own DOM builders are not linear: its callback parser scans a container's elements
+// for discarded values each time a child object closes (quadratic in an array of objects), and
+// inserting into an ordered_json object searches its members one by one (quadratic in an object
+// with many members). This builder appends members directly, after its own duplicate check
+// against an ordered set (n log n), and never rescans a container. It also rejects what
+// nlohmann would accept silently: duplicate member names (TRN-021) and nesting deeper than
+// kJsonDepthMax (TRN-020). A duplicate is reported only once the whole text has parsed: a fault
+// of the text comes first (ERR-014), and the first repetition in the text is the one named
+// (TRN-027).
+//
+// Invariant: open_ holds the open containers from the outermost in; each is the last value
+// added to its parent, so a pointer to it stays valid until it closes (its parent grows only
+// after that).
+class DomBuilder {
+ public:
+  using number_integer_t = Json::number_integer_t;
+  using number_unsigned_t = Json::number_unsigned_t;
+  using number_float_t = Json::number_float_t;
+  using string_t = Json::string_t;
+  using binary_t = Json::binary_t;
+
+  bool null() { return add(Json(nullptr)); }
+  bool boolean(bool value) { return add(Json(value)); }
+  bool number_integer(number_integer_t value) { return add(Json(value)); }
+  bool number_unsigned(number_unsigned_t value) { return add(Json(value)); }
+  bool number_float(number_float_t value, const string_t& /*text*/) { return add(Json(value)); }
+  bool string(string_t& value) { return add(Json(std::move(value))); }
+  bool binary(binary_t& /*value*/) { return add(Json(nullptr)); }  // JSON text has no binary values
+
+  bool start_object(size_t /*elements*/) { return open(Json::object()); }
+  bool start_array(size_t /*elements*/) { return open(Json::array()); }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+
+  bool key(string_t& name) {
+    Frame& object = open_.back();
+    // The path needs the enclosing members' names, so it is built only here, for the error.
+    if (!object.keys.insert(name).second && !duplicate_)
+      duplicate_ = Error(Code::kDuplicateField, path_to(name), "appears twice in its object");
+    object.pending_key = std::move(name);
+    return true;
+  }
+
+  bool parse_error(size_t /*position*/, const std::string& /*token*/, const nlohmann::detail::exception& e) {
+    // nlohmann's messages name the byte offset and the problem (syntax or invalid UTF-8).
+    if (!error_) error_ = Error(Code::kMalformedJson, e.what());
+    return false;
+  }
+
+  Result<Json> finish(bool parsed) {
+    if (error_) return *error_;
+    OPSYNC_CHECK(parsed && open_.empty());  // nlohmann reports every failure through parse_error
+    if (duplicate_) return *duplicate_;
+    return std::move(root_);
+  }
+
+ private:
+  struct Frame {
+    Json* value;
+    std::set<std::string> keys;  // objects: member names seen so far
+    std::string pending_key;     // objects: the member whose value comes next
+  };
+
+  // Adds `value` where the parser is: the root, the next element of an array, or the value of
+  // the pending member of an object. Returns where it now lives.
+  Json* place(Json&& value) {
+    if (open_.empty()) {
+      root_ = std::move(value);
+      return &root_;
+    }
+    Frame& parent = open_.back();
+    if (parent.value->is_array()) {
+      Json::array_t& array = parent.value->get_ref<Json::array_t&>();
+      array.push_back(std::move(value));
+      return &array.back();
+    }
+    // Appended without ordered_map's linear search for an existing member: key() has already
+    // ruled that out.
+    Json::object_t& object = parent.value->get_ref<Json::object_t&>();
+    object.Container::emplace_back(std::move(parent.pending_key), std::move(value));
+    return &object.back().second;
+  }
+
+  bool add(Json&& value) {
+    place(std::move(value));
+    return true;
+  }
+
+  bool open(Json&& container) {
+    if (open_.size() >= kJsonDepthMax) {
+      error_ = Error(Code::kMalformedJson, "nested deeper than " + std::to_string(kJsonDepthMax) + " levels");
+      return false;
+    }
+    Json* placed = place(std::move(container));
+    open_.push_back(Frame{placed, {}, {}});
+    return true;
+  }
+
+  bool close() {
+    OPSYNC_CHECK(!open_.empty());
+    open_.pop_back();
+    return true;
+  }
+
+  // The path of member `name` of the innermost open object, e.g. "ops[3].hlc.wall_ms".
+  std::string path_to(const std::string& name) const {
+    std::string path;
+    auto append_member = [&](const std::string& member) {
+      if (!path.empty()) path += '.';
+      path += member;
+    };
+    for (size_t i = 1; i < open_.size(); ++i) {
+      const Json& parent = *open_[i - 1].value;
+      if (parent.is_array()) {
+        path += '[' + std::to_string(parent.size() - 1) + ']';  // an open container is its parent's last
+      } else {
+        append_member(parent.get_ref<const Json::object_t&>().back().first);
+      }
+    }
+    append_member(name);
+    return path;
+  }
+
+  Json root_;
+  std::vector<Frame> open_;
+  std::optional<Error> error_;      // a fault of the text: parsing stops
+  std::optional<Error> duplicate_;  // the first repeated member: parsing goes on
+};
+
 }  // namespace
 
 Result<Json> parse_strict(std::string_view text) {
-  // The parser reports containers and keys as events; this tracks each open container so that a
-  // duplicate member can be named (ERR-002), and counts depth (TRN-020). Paths are built only for
-  // an error: a valid 1,000-operation upload opens 2,000 containers and names none of them.
-  struct Frame {
-    bool is_object;
-    std::string segment;        // how the parent names this container: a member name or an index
-    std::string last_key;       // objects: the member being read
-    size_t next_index = 0;      // arrays: the element being read
-    std::vector<std::string> keys;  // objects: member names seen so far (few: searched linearly)
-    std::set<std::string> many_keys;  // objects with more than kLinearKeysMax members
-  };
-  constexpr size_t kLinearKeysMax = 32;
-  std::vector<Frame> open;
-  auto path_of = [&](size_t depth, const std::string* last) {
-    std::string path;
-    auto append = [&](bool parent_is_object, const std::string& segment) {
-      if (parent_is_object) {
-        if (!path.empty()) path += '.';
-        path += segment;
-      } else {
-        path += '[' + segment + ']';
-      }
-    };
-    for (size_t i = 1; i < depth; ++i) append(open[i - 1].is_object, open[i].segment);
-    if (last) append(true, *last);
-    return path;
-  };
-  auto child_segment = [&]() -> std::string {
-    if (open.empty()) return "";
-    const Frame& parent = open.back();
-    return parent.is_object ? parent.last_key : std::to_string(parent.next_index);
-  };
-  auto finish_child = [&]() {
-    if (!open.empty() && !open.back().is_object) ++open.back().next_index;
-  };
-  auto seen_before = [&](Frame& object, const std::string& key) {
-    if (!object.many_keys.empty()) return !object.many_keys.insert(key).second;
-    if (std::find(object.keys.begin(), object.keys.end(), key) != object.keys.end()) return true;
-    object.keys.push_back(key);
-    if (object.keys.size() > kLinearKeysMax) {
-      object.many_keys.insert(object.keys.begin(), object.keys.end());
-      object.keys.clear();
-    }
-    return false;
-  };
-  auto callback = [&](int /*depth*/, nlohmann::json::parse_event_t event, Json& parsed) -> bool {
-    using Event = nlohmann::json::parse_event_t;
-    switch (event) {
-      case Event::object_start:
-      case Event::array_start:
-        if (open.size() >= kJsonDepthMax)
-          throw Rejection{Code::kMalformedJson, "",
-                          "nested deeper than " + std::to_string(kJsonDepthMax) + " levels"};
-        open.push_back(Frame{event == Event::object_start, child_segment(), {}, 0, {}, {}});
-        break;
-      case Event::object_end:
-      case Event::array_end:
-        if (!open.empty()) open.pop_back();
-        finish_child();
-        break;
-      case Event::key: {
-        Frame& object = open.back();
-        object.last_key = parsed.get_ref<const std::string&>();
-        if (seen_before(object, object.last_key))
-          throw Rejection{Code::kDuplicateField, path_of(open.size(), &object.last_key),
-                          "appears twice in its object"};
-        break;
-      }
-      case Event::value:
-        finish_child();
-        break;
-    }
-    return true;
-  };
-  try {
-    return Json::parse(text.begin(), text.end(), callback, /*allow_exceptions=*/true,
-                       /*ignore_comments=*/false);
-  } catch (const Rejection& rejection) {
-    return Error(rejection.code, rejection.field, rejection.message);
-  } catch (const nlohmann::json::exception& e) {
-    // nlohmann's messages name the byte offset and the problem (syntax or invalid UTF-8).
-    return Error(Code::kMalformedJson, e.what());
-  }
+  // nlohmann skips a leading byte order mark; the spec does not (TRN-028).
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") return Error(Code::kMalformedJson, "a byte order mark is not JSON text");
+  DomBuilder builder;
+  const bool parsed = Json::sax_parse(text.begin(), text.end(), &builder, nlohmann::json::input_format_t::json,
+                                      /*strict=*/true, /*ignore_comments=*/false);
+  return builder.finish(parsed);
 }
 
 Reader::Reader(const Json& value, std::string path, bool strict, ErrorSink& sink)

@@ -1,7 +1,8 @@
 // Strict JSON parsing and typed member access (spec 2.2). Private to the protocol library.
 //
 // parse_strict() rejects what nlohmann/json would otherwise accept silently: duplicate member
-// names (it keeps the last), nesting deeper than kJsonDepthMax. Reader then walks one object,
+// names (it keeps the last), nesting deeper than kJsonDepthMax; it builds the document in time
+// linear in the text whatever its shape (TRN-050). Reader then walks one object,
 // recording the first error with the path of the member at fault; accessors on a failed reader
 // return placeholders that the caller discards, because parse functions return the error whenever
 // one was recorded. That keeps message parsers linear without hiding a single failure.

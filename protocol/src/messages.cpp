@@ -204,6 +204,16 @@ struct Codec<InfoResponse> {
     l.chunk_bytes = limits.integer("chunk_bytes", f.chunk_bytes, kChunkBytesMax);
     l.file_chunks_max = limits.integer("file_chunks_max", f.file_chunks_max, kU32Max);
     limits.finish();
+    if (r.has("http_limits")) {
+      Reader http = r.object("http_limits");
+      const HttpLimits& hf = kHttpLimitFloors;
+      HttpLimits h{};
+      h.request_target_bytes_max = http.integer("request_target_bytes_max", hf.request_target_bytes_max, kIntMax);
+      h.header_fields_max = http.integer("header_fields_max", hf.header_fields_max, kIntMax);
+      h.header_section_bytes_max = http.integer("header_section_bytes_max", hf.header_section_bytes_max, kIntMax);
+      http.finish();
+      m.http_limits = h;
+    }
   }
   static void write(Json& out, const InfoResponse& m) {
     out["protocol"] = m.protocol;
@@ -229,6 +239,10 @@ struct Codec<InfoResponse> {
                          {"file_status_ids_max", l.file_status_ids_max},
                          {"chunk_bytes", l.chunk_bytes},
                          {"file_chunks_max", l.file_chunks_max}};
+    if (m.http_limits)
+      out["http_limits"] = Json{{"request_target_bytes_max", m.http_limits->request_target_bytes_max},
+                                {"header_fields_max", m.http_limits->header_fields_max},
+                                {"header_section_bytes_max", m.http_limits->header_section_bytes_max}};
   }
 };
 
@@ -817,6 +831,128 @@ ErrorBody ErrorBody::from_error(const Error& error) {
   return body;
 }
 
+// Rules between members that a response must keep (spec LOG-028, LOG-033, AUTH-024, KEY-006,
+// INF-005, ERR-010). A response breaking them is a protocol error for the client (TRN-023), or
+// a page gap (SYNC-007). Requests have none beyond what their codecs check.
+template <typename M>
+Status check_between_members(const M&) {
+  return {};
+}
+
+Error inconsistent(std::string field, std::string message) {
+  return Error(Code::kProtocolError, std::move(field), std::move(message));
+}
+
+template <>
+Status check_between_members(const InfoResponse& m) {
+  for (size_t i = 1; i < m.versions.size(); ++i)
+    if (m.versions[i] <= m.versions[i - 1])
+      return inconsistent("versions[" + std::to_string(i) + "]", "versions are ascending without repeats");
+  return {};
+}
+
+template <>
+Status check_between_members(const ErrorBody& m) {
+  // A known code comes with the details members the table gives it (ERR-010).
+  if (!m.code) return {};
+  const ErrorDetails& d = m.details;
+  const auto require = [](bool present, const char* member) -> Status {
+    if (present) return {};
+    return inconsistent(std::string("error.details.") + member, "this code comes with this member");
+  };
+  switch (*m.code) {
+    case Code::kChunkIndexOutOfRange:
+    case Code::kFileChunkCountMismatch:
+      if (d.chunk_count && *d.chunk_count == 0) return inconsistent("error.details.chunk_count", "at least 1");
+      return require(d.chunk_count.has_value(), "chunk_count");
+    case Code::kVersionConflict:
+      return require(d.current_version.has_value(), "current_version");
+    case Code::kAfterSeqBeyondHead:
+      return require(d.head_seq.has_value(), "head_seq");
+    case Code::kFileIncomplete:
+      if (d.chunks_missing && d.chunks_missing->empty())
+        return inconsistent("error.details.chunks_missing", "at least one range");
+      return require(d.chunks_missing.has_value(), "chunks_missing");
+    case Code::kBodyTooLarge:
+      return require(d.limit_bytes.has_value(), "limit_bytes");
+    case Code::kTooManyOps:
+    case Code::kTooManyIds:
+      return require(d.limit.has_value(), "limit");
+    default:
+      return {};
+  }
+}
+
+template <>
+Status check_between_members(const TokenListResponse& m) {
+  for (size_t i = 1; i < m.tokens.size(); ++i)
+    if (!(m.tokens[i - 1].token_id < m.tokens[i].token_id))
+      return inconsistent("tokens[" + std::to_string(i) + "].token_id",
+                          "tokens are in ascending byte order of token_id");
+  if (m.next_after && (m.tokens.empty() || *m.next_after != m.tokens.back().token_id))
+    return inconsistent("next_after", "the cursor is the last token listed");
+  return {};
+}
+
+template <>
+Status check_between_members(const KeyListResponse& m) {
+  for (size_t i = 1; i < m.keys.size(); ++i)
+    if (m.keys[i].key_id <= m.keys[i - 1].key_id)
+      return inconsistent("keys[" + std::to_string(i) + "].key_id", "key records are in ascending key id order");
+  if (m.next_after && (m.keys.empty() || *m.next_after != m.keys.back().key_id))
+    return inconsistent("next_after", "the cursor is the last key id listed");
+  return {};
+}
+
+template <>
+Status check_between_members(const UploadOpsResponse& m) {
+  for (size_t i = 0; i < m.results.size(); ++i)
+    if (m.results[i].status != OpStatus::kRejected && m.results[i].seq > m.head_seq)
+      return inconsistent("results[" + std::to_string(i) + "].seq", "a seq is within head_seq");
+  return {};
+}
+
+template <>
+Status check_between_members(const OpsPageResponse& m) {
+  if (m.after_seq > m.head_seq) return inconsistent("after_seq", "the page starts within the log");
+  for (size_t i = 0; i < m.ops.size(); ++i) {
+    const std::string field = "ops[" + std::to_string(i) + "].seq";
+    if (m.ops[i].seq != m.after_seq + 1 + i)  // SYNC-007
+      return Error(Code::kPageGap, field,
+                   "expected seq " + std::to_string(m.after_seq + 1 + i) + ", got " + std::to_string(m.ops[i].seq));
+    if (m.ops[i].seq > m.head_seq) return inconsistent(field, "a seq is within head_seq");
+  }
+  const uint64_t end = m.after_seq + m.ops.size();
+  if (m.ops.empty() && m.after_seq != m.head_seq)
+    return inconsistent("ops", "a page before the log's end holds at least one operation");
+  if (m.next_after_seq && *m.next_after_seq != end)
+    return inconsistent("next_after_seq", "the cursor is the seq of the page's last operation");
+  if (m.next_after_seq.has_value() != (end < m.head_seq))
+    return inconsistent("next_after_seq", "the cursor is null exactly when the page ends at head_seq");
+  return {};
+}
+
+template <>
+Status check_between_members(const BlocksResponse& m) {
+  if (m.block_count != m.head_seq / m.block_size)
+    return inconsistent("block_count", "block_count is floor(head_seq / block_size)");
+  for (size_t i = 0; i < m.blocks.size(); ++i) {
+    const std::string field = "blocks[" + std::to_string(i) + "].index";
+    if (i > 0 && m.blocks[i].index != m.blocks[0].index + i) return inconsistent(field, "indexes are consecutive");
+    if (m.blocks[i].index >= m.block_count) return inconsistent(field, "only complete blocks are listed");
+  }
+  if (m.blocks.empty()) {
+    if (m.next_start) return inconsistent("next_start", "an empty list has no next page");
+    return {};
+  }
+  const uint64_t next = m.blocks.back().index + 1;
+  if (m.next_start && *m.next_start != next)
+    return inconsistent("next_start", "the cursor is the index after the last one listed");
+  if (m.next_start.has_value() != (next < m.block_count))
+    return inconsistent("next_start", "the cursor is null exactly when the last complete block is listed");
+  return {};
+}
+
 // Messages read by the hundred thousand have a decoder that builds no DOM. It returns a message
 // only where the codec would return the same one, and declines everything else (fast_json.h).
 template <typename M>
@@ -831,8 +967,14 @@ std::optional<OpsPageResponse> decode_fast(std::string_view json_text) {
 
 template <typename M>
 Result<M> parse_message(std::string_view json_text) {
-  if (std::optional<M> fast = decode_fast<M>(json_text)) return std::move(*fast);
-  return parse_with_codec<M>(json_text, M::kIsRequest);
+  std::optional<M> message = decode_fast<M>(json_text);
+  if (!message) {
+    Result<M> parsed = parse_with_codec<M>(json_text, M::kIsRequest);
+    if (!parsed.ok()) return parsed.error();
+    message = std::move(parsed).value();
+  }
+  if (Status consistent = check_between_members(*message); !consistent.ok()) return consistent.error();
+  return std::move(*message);
 }
 
 template <typename M>

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "opsync/protocol/check.h"
+#include "opsync/protocol/endpoints.h"
 #include "opsync/protocol/files.h"
 #include "opsync/protocol/hlc.h"
 #include "opsync/protocol/limits.h"
@@ -19,7 +20,9 @@ namespace {
 constexpr uint32_t kKeyId = 1;  // this client writes one key record; rotation is not implemented
 constexpr const char* kDeviceFile = "device.json";
 
-std::string workspace_path(const WorkspaceId& id) { return "/v1/workspaces/" + to_base64url(id); }
+std::string key_target(const WorkspaceId& workspace) {
+  return endpoint_path(EndpointId::kPutKey, {to_base64url(workspace), std::to_string(kKeyId)});
+}
 
 // Writes `text` to `path` durably and atomically (temporary name, fsync, rename), readable by the
 // owner only: the file holds the data key.
@@ -168,9 +171,9 @@ CreateWorkspaceCall::CreateWorkspaceCall(std::filesystem::path dir, std::string 
     finish(Error(Code::kInvalidField, dir_.string() + " already holds a device"));
     return;
   }
-  expect<InfoResponse>({"GET", "/v1/info", "", "", false}, "", [this](InfoResponse info) {
+  expect<InfoResponse>({"GET", endpoint_path(EndpointId::kInfo, {}), "", "", false}, "", [this](InfoResponse info) {
     info_ = std::move(info);
-    expect<CreateWorkspaceResponse>({"POST", "/v1/workspaces", "application/json", "{}", false}, "",
+    expect<CreateWorkspaceResponse>({"POST", endpoint_path(EndpointId::kCreateWorkspace, {}), "application/json", "{}", false}, "",
                                     [this](CreateWorkspaceResponse created) {
       created_ = std::move(created);
       // CRY-002, CRY-003: a random data key and passphrase; the record holds the key wrapped.
@@ -181,7 +184,7 @@ CreateWorkspaceCall::CreateWorkspaceCall(std::filesystem::path dir, std::string 
       record.kdf.iterations = kdf_iterations_;
       record.wrapped_key = wrap_data_key(derive_kek(password_, result_.passphrase, kdf_iterations_), data_key_,
                                          created_.workspace_id, kKeyId, random_);
-      expect<KeyRecord>({"PUT", workspace_path(created_.workspace_id) + "/keys/" + std::to_string(kKeyId),
+      expect<KeyRecord>({"PUT", key_target(created_.workspace_id),
                          "application/json", serialize_message(record)},
                         created_.owner_token, [this](KeyRecord stored) {
         if (Status made = make_private_directory(dir_); !made.ok()) return finish(made);
@@ -209,10 +212,11 @@ JoinCall::JoinCall(std::filesystem::path dir, JoinRequest request, RandomSource&
     finish(Error(Code::kInvalidField, dir_.string() + " already holds a device"));
     return;
   }
-  const std::string base = workspace_path(request_.workspace_id);
-  expect<InfoResponse>({"GET", "/v1/info", "", "", false}, "", [this, base](InfoResponse info) {
+  const std::string workspace = to_base64url(request_.workspace_id);
+  expect<InfoResponse>({"GET", endpoint_path(EndpointId::kInfo, {}), "", "", false}, "", [this, workspace](InfoResponse info) {
     info_ = std::move(info);
-    expect<KeyListResponse>({"GET", base + "/keys", "", ""}, request_.token, [this, base](KeyListResponse keys) {
+    expect<KeyListResponse>({"GET", endpoint_path(EndpointId::kListKeys, {workspace}), "", ""}, request_.token,
+                            [this, workspace](KeyListResponse keys) {
       records_ = std::move(keys.keys);
       Result<KeyRecord> record = own_key_record(records_);
       if (!record.ok()) return finish(record.error());
@@ -223,7 +227,7 @@ JoinCall::JoinCall(std::filesystem::path dir, JoinRequest request, RandomSource&
                             "the password or the passphrase is wrong (the key record does not unwrap)"));
       data_key_ = *data_key;
       // The workspace's block size, which the mirror's hashes chain with.
-      expect<BlocksResponse>({"GET", base + "/blocks?limit=1", "", ""}, request_.token, [this](BlocksResponse blocks) {
+      expect<BlocksResponse>({"GET", endpoint_target(EndpointId::kReadBlocks, {workspace}, {{"limit", "1"}}), "", ""}, request_.token, [this](BlocksResponse blocks) {
         if (Status made = make_private_directory(dir_); !made.ok()) return finish(made);
         Status saved = save_device_file(
             dir_, DeviceFile{data_key_, info_.limits.op_payload_bytes_max, chunk_bytes_for(info_.limits)});
@@ -411,7 +415,7 @@ Result<std::vector<FileRef>> Device::export_files(const std::string& key, const 
 
 Device::InviteCall::InviteCall(Device& device, Scope scope, std::optional<uint64_t> expires_in_ms) {
   CreateTokenRequest body{scope, expires_in_ms};
-  expect<TokenIssued>({"POST", workspace_path(device.store_->binding().workspace_id) + "/tokens", "application/json",
+  expect<TokenIssued>({"POST", endpoint_path(EndpointId::kCreateToken, {to_base64url(device.store_->binding().workspace_id)}), "application/json",
                        serialize_message(body)},
                       device.token(), [this](TokenIssued issued) {
     issued_ = std::move(issued);
@@ -439,8 +443,8 @@ Device::ChangePasswordCall::ChangePasswordCall(Device& device, std::string old_p
     : device_(device), old_password_(std::move(old_password)), new_password_(std::move(new_password)),
       passphrase_(std::move(passphrase)), random_(random), kdf_iterations_(kdf_iterations) {
   const WorkspaceId& workspace = device_.store_->binding().workspace_id;
-  const std::string base = workspace_path(workspace);
-  expect<KeyListResponse>({"GET", base + "/keys", "", ""}, device_.token(), [this, base, workspace](KeyListResponse keys) {
+  expect<KeyListResponse>({"GET", endpoint_path(EndpointId::kListKeys, {to_base64url(workspace)}), "", ""}, device_.token(),
+                          [this, workspace](KeyListResponse keys) {
     Result<KeyRecord> record = own_key_record(keys.keys);
     if (!record.ok()) return finish(record.error());
     Result<SecretKey> data_key = unwrap_data_key(derive_kek(old_password_, passphrase_, record->kdf.iterations),
@@ -451,7 +455,7 @@ Device::ChangePasswordCall::ChangePasswordCall(Device& device, std::string old_p
     update.kdf.iterations = kdf_iterations_;
     update.wrapped_key =
         wrap_data_key(derive_kek(new_password_, passphrase_, kdf_iterations_), *data_key, workspace, kKeyId, random_);
-    expect<KeyRecord>({"PUT", base + "/keys/" + std::to_string(kKeyId), "application/json", serialize_message(update)},
+    expect<KeyRecord>({"PUT", key_target(workspace), "application/json", serialize_message(update)},
                       device_.token(), [this](KeyRecord stored) {
       finish(device_.store_->put_key_records(std::vector<KeyRecord>{stored}));
     });

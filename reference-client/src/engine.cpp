@@ -7,6 +7,7 @@
 
 #include "opsync/protocol/check.h"
 #include "opsync/protocol/diff.h"
+#include "opsync/protocol/endpoints.h"
 #include "opsync/protocol/files.h"
 #include "opsync/protocol/hlc.h"
 #include "opsync/protocol/limits.h"
@@ -58,8 +59,13 @@ void take(const Status& status) {
 template <typename M>
 M parse_or_fail(const HttpResponse& response, const char* what) {
   Result<M> parsed = parse_message<M>(response.body);
-  if (!parsed.ok())
+  if (!parsed.ok()) {
+    // A gap in a page (SYNC-007) and an operation of an unknown format (VER-008) keep their own
+    // codes, which tell the user more; anything else the server got wrong is a protocol error.
+    const Code code = parsed.error().code;
+    if (code == Code::kPageGap || code == Code::kUnsupportedFormat) fail(parsed.error());
     fail(Code::kProtocolError, std::string("the server's ") + what + " does not parse: " + parsed.error().to_string());
+  }
   return std::move(parsed).value();
 }
 
@@ -129,7 +135,7 @@ struct SyncEngine::Impl {
 
   Phase phase = Phase::kInfo;
   std::optional<SyncFinished> finished;
-  std::string base;  // "/v1/workspaces/{id}"
+  std::string workspace;  // the workspace id as the paths spell it
   Limits limits{};
 
   // The request in flight, or to be sent again after a transport failure.
@@ -183,7 +189,7 @@ struct SyncEngine::Impl {
 
   Impl(LocalStore& s, const Keyring& k, RandomSource& r, SyncOptions o)
       : store(s), keys(k), random(r), options(o) {
-    base = "/v1/workspaces/" + to_base64url(store.binding().workspace_id);
+    workspace = to_base64url(store.binding().workspace_id);
     const SyncMeta meta = take(store.meta());
     offset_ms = meta.clock_offset_ms;
     stored_offset_ms = meta.clock_offset_ms;
@@ -236,7 +242,7 @@ struct SyncEngine::Impl {
     for (int guard = 0; guard < 64 && !request && !finished; ++guard) {
       switch (phase) {
         case Phase::kInfo:
-          send({"GET", "/v1/info", "", "", false}, [this](const HttpResponse& r, uint64_t) { on_info(r); });
+          send({"GET", endpoint_path(EndpointId::kInfo, {}), "", "", false}, [this](const HttpResponse& r, uint64_t) { on_info(r); });
           break;
         case Phase::kPrefix:
           send_prefix_check();
@@ -296,7 +302,8 @@ struct SyncEngine::Impl {
 
   void send_blocks_request() {
     // Only the blocks the mirror covers can match; hashes chain, so they are a prefix.
-    const std::string target = base + "/blocks?start=" + std::to_string(server_blocks.size());
+    const std::string target =
+        endpoint_target(EndpointId::kReadBlocks, {workspace}, {{"start", std::to_string(server_blocks.size())}});
     send({"GET", target, "", ""}, [this](const HttpResponse& r, uint64_t) {
       if (!is_success(r.status)) fail(error_from_response(r));
       const BlocksResponse blocks = parse_or_fail<BlocksResponse>(r, "block list");
@@ -318,9 +325,10 @@ struct SyncEngine::Impl {
   // ---- pages of operations (step 4) --------------------------------------------------------------
 
   std::string ops_target(uint64_t after_seq) const {
-    std::string target = base + "/ops?after_seq=" + std::to_string(after_seq);
-    if (options.page_ops_max != 0) target += "&limit=" + std::to_string(options.page_ops_max);
-    return target;
+    if (options.page_ops_max == 0)
+      return endpoint_target(EndpointId::kReadOps, {workspace}, {{"after_seq", std::to_string(after_seq)}});
+    return endpoint_target(EndpointId::kReadOps, {workspace},
+                           {{"after_seq", std::to_string(after_seq)}, {"limit", std::to_string(options.page_ops_max)}});
   }
 
   void send_page_request() { send_ops_read(/*prefix_check=*/false); }
@@ -349,9 +357,9 @@ struct SyncEngine::Impl {
   }
 
   void take_page(OpsPageResponse page, uint64_t now_ms) {
-    // A page that promises more but holds nothing would have the engine ask the same forever.
-    if (page.ops.empty() && page.next_after_seq)
-      fail(Code::kProtocolError, "an empty page of operations with a next_after_seq");
+    // A page that promised more but held nothing would have the engine ask the same forever;
+    // parsing refuses such a page (LOG-028).
+    OPSYNC_CHECK_MSG(!page.ops.empty() || !page.next_after_seq, "an empty page with a cursor got through parsing");
     OPSYNC_CHECK_MSG(!held_page, "a page arrived while another waits to be applied");
     if (page.next_after_seq) {  // phase stays kPages: read on, and apply this one meanwhile
       held_page = HeldPage{std::move(page), physical_ms(now_ms)};
@@ -432,7 +440,7 @@ struct SyncEngine::Impl {
       body.ops.push_back(std::move(p.op));
     }
     const size_t sent = body.ops.size();
-    send({"POST", base + "/ops", kJson, serialize_message(body)}, [this, sent](const HttpResponse& r, uint64_t t) {
+    send({"POST", endpoint_path(EndpointId::kUploadOps, {workspace}), kJson, serialize_message(body)}, [this, sent](const HttpResponse& r, uint64_t t) {
       if (!is_success(r.status)) fail(error_from_response(r));
       const UploadOpsResponse answer = parse_or_fail<UploadOpsResponse>(r, "upload answer");
       if (answer.results.size() != sent) fail(Code::kProtocolError, "the upload answer has one result per operation");
@@ -503,7 +511,7 @@ struct SyncEngine::Impl {
         if (!server_file_states.count(id) && seen.insert(id).second) body.file_ids.push_back(id);
       }
       if (body.file_ids.empty()) return;
-      send({"POST", base + "/file-status", kJson, serialize_message(body)}, [this](const HttpResponse& r, uint64_t) {
+      send({"POST", endpoint_path(EndpointId::kFileStatus, {workspace}), kJson, serialize_message(body)}, [this](const HttpResponse& r, uint64_t) {
         if (!is_success(r.status)) fail(error_from_response(r));
         const FileStatusResponse answer = parse_or_fail<FileStatusResponse>(r, "file status");
         for (const FileStateEntry& entry : answer.files) server_file_states[entry.file_id] = entry.state;
@@ -529,7 +537,12 @@ struct SyncEngine::Impl {
     }
   }
 
-  std::string file_target(const FileId& id) const { return base + "/files/" + to_base64url(id); }
+  std::string file_target(EndpointId endpoint, const FileId& id) const {
+    return endpoint_path(endpoint, {workspace, to_base64url(id)});
+  }
+  std::string chunk_target(EndpointId endpoint, const FileId& id, uint32_t index) const {
+    return endpoint_path(endpoint, {workspace, to_base64url(id), std::to_string(index)});
+  }
 
   // FILE-022: a file no head references any more loses its local copy and is deleted on the
   // server. A device that still references it restores it (the kRestore rows of spec 11.4), so a
@@ -556,7 +569,7 @@ struct SyncEngine::Impl {
       take(store.set_local_copy(id, false));
     for (BlobKind kind : {BlobKind::kCopy, BlobKind::kPartial})
       if (store.blobs().exists(id, kind)) take(store.blobs().remove(id, kind));
-    send({"DELETE", file_target(id), "", ""}, [this, id](const HttpResponse&, uint64_t) {
+    send({"DELETE", file_target(EndpointId::kDeleteFile, id), "", ""}, [this, id](const HttpResponse&, uint64_t) {
       take(store.forget_file(id));
       files_to_delete.pop_back();
       ++report.files_deleted;
@@ -619,7 +632,7 @@ struct SyncEngine::Impl {
         return;
       }
       case Stage::kCreate:
-        send({"POST", file_target(job.id), kJson, serialize_message(CreateFileRequest{ref.chunk_count})},
+        send({"POST", file_target(EndpointId::kCreateFile, job.id), kJson, serialize_message(CreateFileRequest{ref.chunk_count})},
              [this, &job](const HttpResponse& r, uint64_t) {
                if (r.status == 409 && error_from_response(r).code == Code::kFileDeleted) {
                  job.stage = FileJob::Stage::kRestore;
@@ -630,7 +643,7 @@ struct SyncEngine::Impl {
              });
         return;
       case Stage::kStatus:
-        send({"GET", file_target(job.id), "", ""}, [this, &job](const HttpResponse& r, uint64_t) {
+        send({"GET", file_target(EndpointId::kGetFile, job.id), "", ""}, [this, &job](const HttpResponse& r, uint64_t) {
           if (r.status == 404) {
             job.stage = FileJob::Stage::kCreate;
             return;
@@ -658,7 +671,7 @@ struct SyncEngine::Impl {
         const Bytes& plaintext = *read;
         const Bytes envelope = seal_chunk(keys.current().chunk_key, job.id, index, ref.chunk_count, plaintext, random);
         const uint64_t plaintext_bytes = plaintext.size();
-        send({"PUT", file_target(job.id) + "/chunks/" + std::to_string(index), kOctets,
+        send({"PUT", chunk_target(EndpointId::kPutChunk, job.id, index), kOctets,
               std::string(envelope.begin(), envelope.end())},
              [this, &job, index, plaintext_bytes](const HttpResponse& r, uint64_t) {
                if (r.status == 409 && error_from_response(r).code == Code::kFileNotUploading) {
@@ -677,7 +690,7 @@ struct SyncEngine::Impl {
         return;
       }
       case Stage::kCommit:
-        send({"POST", file_target(job.id) + "/commit", kJson, serialize_message(CommitFileRequest{ref.chunk_count})},
+        send({"POST", file_target(EndpointId::kCommitFile, job.id), kJson, serialize_message(CommitFileRequest{ref.chunk_count})},
              [this, &job](const HttpResponse& r, uint64_t) {
                if (r.status == 409 && error_from_response(r).code == Code::kFileIncomplete) {
                  job.stage = FileJob::Stage::kStatus;  // chunks went missing: ask again
@@ -692,7 +705,7 @@ struct SyncEngine::Impl {
              });
         return;
       case Stage::kRestore:
-        send({"POST", file_target(job.id) + "/commit", kJson, serialize_message(CommitFileRequest{ref.chunk_count})},
+        send({"POST", file_target(EndpointId::kCommitFile, job.id), kJson, serialize_message(CommitFileRequest{ref.chunk_count})},
              [this, &job](const HttpResponse& r, uint64_t) {
                if (r.status == 404) {  // its chunks are gone: upload if we can, else it is missing
                  if (job.local.local_copy) {
@@ -718,7 +731,7 @@ struct SyncEngine::Impl {
       case Stage::kDownload: {
         if (job.chunks.empty()) return finish_download(job);
         const uint32_t index = job.chunks.front();
-        send({"GET", file_target(job.id) + "/chunks/" + std::to_string(index), "", ""},
+        send({"GET", chunk_target(EndpointId::kGetChunk, job.id, index), "", ""},
              [this, &job, index](const HttpResponse& r, uint64_t) {
                if (r.status == 409 || r.status == 404) {  // no longer committed: next sync
                  set_pending(job, FilePending::kWait);

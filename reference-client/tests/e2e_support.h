@@ -1,16 +1,22 @@
-// End-to-end test support: the real opsync-server binary on 127.0.0.1 (its own SQLite data
+// End-to-end test support: the real opsync-server binary on 127.0.0.1, directly or behind real nginx
+// as deploy/ sets it up (OPSYNC_E2E_FRONT=nginx; its own SQLite data
 // directory, restartable on the same port, restorable from a copy), and devices that talk to it
 // over real HTTP with a clock that can run ahead of or behind the real one.
 #pragma once
 
 #include <boost/test/unit_test.hpp>
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -67,11 +73,125 @@ inline int wait_for(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }
 
+// When OPSYNC_E2E_FRONT=nginx (the client_e2e_tests.nginx.* tests set it), devices reach the
+// server the way deploy/README.md sets it up for production: through real nginx, with the
+// configuration files of deploy/nginx, terminating TLS with a certificate made at test time that
+// the whole test process (and every opsync-client it starts) trusts through SSL_CERT_FILE.
+inline bool through_nginx() {
+  const char* front = std::getenv("OPSYNC_E2E_FRONT");
+  return front && std::string(front) == "nginx";
+}
+
+// A free TCP port on 127.0.0.1 (closed again: another process could take it first, which
+// would make the test fail loudly, not pass wrongly).
+inline uint16_t free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  BOOST_REQUIRE(fd >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  socklen_t size = sizeof address;
+  BOOST_REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) == 0);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+inline bool accepts_connections(uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool connected = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  close(fd);
+  return connected;
+}
+
+inline std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  BOOST_REQUIRE_MESSAGE(in, "cannot read " << path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// The certificate nginx presents, made once per test process, for IP 127.0.0.1.
+inline const std::filesystem::path& front_certificate_dir() {
+  static const std::filesystem::path dir = [] {
+    std::string pattern = (std::filesystem::temp_directory_path() / "opsync-front-XXXXXX").string();
+    BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    const std::filesystem::path made = pattern;
+    const std::string command = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+                                "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout " +
+                                (made / "key.pem").string() + " -out " + (made / "cert.pem").string() +
+                                " 2>/dev/null";
+    BOOST_REQUIRE_MESSAGE(std::system(command.c_str()) == 0, "openssl could not make a certificate");
+    // OpenSSL's default verify paths honour SSL_CERT_FILE: the client library, and the
+    // opsync-client processes started from here, then verify nginx's certificate against it.
+    setenv("SSL_CERT_FILE", (made / "cert.pem").c_str(), 1);
+    return made;
+  }();
+  return dir;
+}
+
+// Real nginx in front of the server on `backend_port`, as a foreground process with its own
+// prefix, pid file and logs in `prefix`. Its http {} and server {} parts are the files of
+// deploy/nginx; only the listening port, the certificate and the backend's port are the test's.
+class NginxFront {
+ public:
+  NginxFront(const std::filesystem::path& prefix, uint16_t backend_port) : prefix_(prefix) {
+    const std::filesystem::path certificates = front_certificate_dir();
+    std::filesystem::create_directories(prefix_ / "tmp");
+    const std::filesystem::path deploy = OPSYNC_DEPLOY_DIR;
+    std::string http = read_text(deploy / "nginx/opsync-http.conf");
+    const std::string production_backend = "server 127.0.0.1:8420;";
+    const size_t at = http.find(production_backend);
+    BOOST_REQUIRE_MESSAGE(at != std::string::npos, "deploy/nginx/opsync-http.conf names no backend on port 8420");
+    http.replace(at, production_backend.size(), "server 127.0.0.1:" + std::to_string(backend_port) + ";");
+    std::ofstream(prefix_ / "opsync-http.conf") << http;
+    port_ = free_port();
+    const std::string p = prefix_.string();
+    std::ofstream(prefix_ / "nginx.conf")
+        << (geteuid() == 0 ? "user root;\n" : "") << "worker_processes 1;\ndaemon off;\npid " << p
+        << "/nginx.pid;\nerror_log " << p << "/error.log warn;\nevents { worker_connections 1024; }\nhttp {\n"
+        << "  access_log " << p << "/access.log;\n"
+        << "  client_body_temp_path " << p << "/tmp/body;\n  proxy_temp_path " << p << "/tmp/proxy;\n"
+        << "  fastcgi_temp_path " << p << "/tmp/fastcgi;\n  uwsgi_temp_path " << p << "/tmp/uwsgi;\n"
+        << "  scgi_temp_path " << p << "/tmp/scgi;\n"
+        << "  include " << p << "/opsync-http.conf;\n"
+        << "  server {\n    listen 127.0.0.1:" << port_ << " ssl;\n"
+        << "    ssl_certificate " << (certificates / "cert.pem").string() << ";\n"
+        << "    ssl_certificate_key " << (certificates / "key.pem").string() << ";\n"
+        << "    include " << (deploy / "nginx/opsync-proxy.conf").string() << ";\n  }\n}\n";
+    pid_ = spawn({OPSYNC_NGINX_BINARY, "-p", p, "-c", p + "/nginx.conf", "-e", p + "/error.log"});
+    for (int i = 0; i < 5000 && !accepts_connections(port_); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    BOOST_REQUIRE_MESSAGE(accepts_connections(port_), "nginx did not start; see " << p << "/error.log");
+  }
+  ~NginxFront() {
+    kill(pid_, SIGTERM);
+    waitpid(pid_, nullptr, 0);
+    // The test went through the front, not around it: nginx logged the requests it proxied.
+    std::ifstream log(prefix_ / "access.log");
+    const size_t proxied = static_cast<size_t>(
+        std::count(std::istreambuf_iterator<char>(log), std::istreambuf_iterator<char>(), '\n'));
+    BOOST_TEST(proxied > 0u, "no request went through nginx");
+  }
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  std::filesystem::path prefix_;
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+};
+
 // The reference server as a separate process. The first start picks a free port; restarts reuse it
-// so that devices bound to the URL reach the server again.
+// so that devices bound to the URL reach the server again. With the nginx front (through_nginx()),
+// url() is nginx's and the front stays up across restarts, answering 503 while the server is down.
 class ServerProcess {
  public:
-  explicit ServerProcess(std::filesystem::path data_dir) : data_dir_(std::move(data_dir)) { start(); }
+  explicit ServerProcess(std::filesystem::path data_dir) : data_dir_(std::move(data_dir)) {
+    start();
+    if (through_nginx()) front_ = std::make_unique<NginxFront>(data_dir_.string() + ".nginx", port_);
+  }
   ~ServerProcess() {
     if (pid_ > 0) stop(SIGKILL);
   }
@@ -98,7 +218,9 @@ class ServerProcess {
     pid_ = -1;
   }
 
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // Where devices reach the server.
+  std::string url() const { return front_ ? front_->url() : "http://127.0.0.1:" + std::to_string(port_); }
+  // The server's own port, for tests that talk to it directly.
   uint16_t port() const { return port_; }
   const std::filesystem::path& data_dir() const { return data_dir_; }
 
@@ -106,6 +228,7 @@ class ServerProcess {
   std::filesystem::path data_dir_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
+  std::unique_ptr<NginxFront> front_;
 };
 
 // A transport that loses the answer to chosen requests after the server has processed them: the

@@ -5,6 +5,8 @@
 // driver lets that work happen.
 #include <boost/test/unit_test.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include "client_test_support.h"
 #include "opsync/client/engine.h"
 #include "opsync/protocol/blocks.h"
@@ -323,11 +325,11 @@ BOOST_AUTO_TEST_CASE(a_held_page_is_applied_before_a_transport_failure_is_handle
 BOOST_AUTO_TEST_CASE(a_held_page_that_breaks_the_spec_ends_the_sync_and_the_next_answer_is_ignored) {
   PagedSync sync(9, 8);
   expect_send(sync.engine.next(kNow));
-  // The first page skips seq 3 (SYNC-007): it decodes, so it is held, and fails when applied.
-  OpsPageResponse gap = parse_message<OpsPageResponse>(sync.log.page(0, 4)).value();
-  gap.ops[2].seq = 4;
-  gap.ops[3].seq = 5;
-  sync.answer(serialize_message(gap));
+  // The first page lists its second operation again at seq 4 (SYNC-014): it decodes, so it is
+  // held, and fails when applied.
+  OpsPageResponse twice = parse_message<OpsPageResponse>(sync.log.page(0, 4)).value();
+  twice.ops[3].op = twice.ops[1].op;
+  sync.answer(serialize_message(twice));
   expect_send(sync.engine.next(kNow));
   sync.engine.work();
   BOOST_TEST(!sync.engine.has_work());
@@ -335,7 +337,39 @@ BOOST_AUTO_TEST_CASE(a_held_page_that_breaks_the_spec_ends_the_sync_and_the_next
   const SyncStep step = sync.engine.next(kNow);
   BOOST_REQUIRE(std::holds_alternative<SyncFinished>(step));
   BOOST_REQUIRE(std::get<SyncFinished>(step).error.has_value());
+  BOOST_TEST(std::get<SyncFinished>(step).error->code == Code::kProtocolError);
+  BOOST_TEST(*sync.store().mirror_size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_page_with_a_gap_ends_the_sync_with_page_gap_before_anything_is_held) {
+  PagedSync sync(9, 8);
+  expect_send(sync.engine.next(kNow));
+  // The first page skips seq 3 (SYNC-007, LOG-028): parsing refuses it, so nothing is held.
+  OpsPageResponse gap = parse_message<OpsPageResponse>(sync.log.page(0, 4)).value();
+  gap.ops[2].seq = 4;
+  gap.ops[3].seq = 5;
+  sync.answer(serialize_message(gap));
+  BOOST_TEST(!sync.engine.has_work());
+  const SyncStep step = sync.engine.next(kNow);
+  BOOST_REQUIRE(std::holds_alternative<SyncFinished>(step));
+  BOOST_REQUIRE(std::get<SyncFinished>(step).error.has_value());
   BOOST_TEST(std::get<SyncFinished>(step).error->code == Code::kPageGap);
+  BOOST_TEST(std::get<SyncFinished>(step).error->field == "ops[2].seq");
+  BOOST_TEST(*sync.store().mirror_size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_page_with_an_operation_of_an_unknown_format_ends_the_sync_with_unsupported_format) {
+  PagedSync sync(9, 8);
+  expect_send(sync.engine.next(kNow));
+  // VER-008: the user is told to upgrade, and nothing of the page is applied.
+  nlohmann::json page = nlohmann::json::parse(sync.log.page(0, 4));
+  page["ops"][1]["v"] = 2;
+  sync.answer(page.dump());
+  const SyncStep step = sync.engine.next(kNow);
+  BOOST_REQUIRE(std::holds_alternative<SyncFinished>(step));
+  BOOST_REQUIRE(std::get<SyncFinished>(step).error.has_value());
+  BOOST_TEST(std::get<SyncFinished>(step).error->code == Code::kUnsupportedFormat);
+  BOOST_TEST(std::get<SyncFinished>(step).error->field == "ops[1].v");
   BOOST_TEST(*sync.store().mirror_size() == 0u);
 }
 

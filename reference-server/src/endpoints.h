@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "opsync/protocol/endpoints.h"
 #include "opsync/server/core.h"
 
 namespace opsync::server::endpoints {
@@ -21,10 +22,12 @@ struct Call {
   uint64_t now_ms;
   const TokenRecord* token;          // nullptr on routes without authorization
   const WorkspaceRecord* workspace;  // likewise
+  const Endpoint& endpoint;
   std::vector<std::string_view> params;       // path parameters after the workspace id
-  std::map<std::string, std::string> query;   // validated names, each at most once
+  std::map<std::string, std::string> query;   // checked against the catalog: known, once, valid
   std::function<Id()> new_id;                 // fresh random ids
   std::function<std::string()> new_token;     // fresh token secrets
+  RateLimiter* creation_limiter = nullptr;     // workspace creations per client address (LIM-020)
 };
 
 Response error_response(const Error& error);
@@ -48,9 +51,10 @@ Result<M> parse_body(const Call& call) {
   return parse_message<M>(call.request.body);
 }
 
-// Query helpers: absent gives `fallback`; present must be a decimal in [min, max].
-Result<uint64_t> query_integer(const Call& call, const std::string& name, uint64_t min, uint64_t max,
-                               uint64_t fallback);
+// Query values, which admission has checked against the catalog (TRN-011, TRN-013). A decimal
+// parameter that is absent takes its fallback, or for `limit` the server's maximum (LIM-005).
+uint64_t query_decimal(const Call& call, std::string_view name);
+std::optional<Id> query_id(const Call& call, std::string_view name);
 // Path id parameters (SEC-004).
 Result<Id> path_id(const Call& call, size_t index, std::string_view field);
 Result<uint64_t> path_integer(const Call& call, size_t index, std::string_view field, uint64_t min, uint64_t max);

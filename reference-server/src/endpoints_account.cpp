@@ -1,5 +1,9 @@
 // Info, workspaces, tokens and key records (spec 2.6, 4, 5.2).
+#include <algorithm>
+
 #include "endpoints.h"
+#include "faults.h"
+#include "rate_limiter.h"
 
 namespace opsync::server::endpoints {
 namespace {
@@ -25,6 +29,7 @@ Response info(const Call& call) {
   info.upload_expiry_ms = c.upload_expiry_ms;
   info.file_retention_ms = c.file_retention_ms;
   info.limits = c.limits;
+  info.http_limits = c.http_limits;
   return json_response(200, info);
 }
 
@@ -50,6 +55,15 @@ Result<CreateWorkspaceResponse> new_workspace(Storage& storage, const ServerConf
 Response create_workspace(const Call& call) {
   if (call.config.registration == Registration::kClosed)
     return error_response(make_error(Code::kRegistrationClosed, "this server creates workspaces only by its operator"));
+  // The operator's cap, before the body costs anything (LIM-020).
+  if (call.creation_limiter) {
+    if (std::optional<uint64_t> wait_ms = call.creation_limiter->admit(call.request.client_address, call.now_ms)) {
+      Response refused = error_response(
+          make_error(Code::kRateLimited, "too many workspaces created from this address; try again later"));
+      refused.headers.emplace_back("Retry-After", std::to_string(std::max<uint64_t>(1, (*wait_ms + 999) / 1000)));
+      return refused;
+    }
+  }
   Result<CreateWorkspaceRequest> body = parse_body<CreateWorkspaceRequest>(call);
   if (!body.ok()) return error_response(body.error());
   Result<CreateWorkspaceResponse> created = new_workspace(call.storage, call.config, call.now_ms, call.new_id, call.new_token);
@@ -75,6 +89,13 @@ Response create_token(const Call& call) {
   issued.created_at_ms = call.now_ms;
   if (body->expires_in_ms) issued.expires_at_ms = call.now_ms + *body->expires_in_ms;
   return run_write(call.storage, [&](Transaction& txn, bool& commit) {
+    const uint64_t cap = call.config.tokens_per_workspace_max;
+    if (cap > 0 && txn.live_token_count(call.workspace->id, call.now_ms) >= cap) {  // LIM-021
+      Error e = make_error(Code::kQuotaExceeded,
+                           "this workspace holds " + std::to_string(cap) + " tokens; revoke one to issue another");
+      e.details.limit = cap;
+      return error_response(e);
+    }
     txn.put_token(TokenRecord{issued.token_id, call.workspace->id, token_hash(issued.token), issued.scope,
                               issued.created_at_ms, issued.expires_at_ms, std::nullopt});
     commit = true;
@@ -83,20 +104,15 @@ Response create_token(const Call& call) {
 }
 
 Response list_tokens(const Call& call) {
-  Result<uint64_t> limit = query_integer(call, "limit", 1, call.config.limits.page_tokens_max,
-                                         call.config.limits.page_tokens_max);
-  if (!limit.ok()) return error_response(limit.error());
-  std::optional<TokenId> after;
-  if (auto it = call.query.find("after"); it != call.query.end()) {
-    after = fixed_from_base64url<16>(it->second);
-    if (!after) return error_response(make_error(Code::kInvalidQuery, "must be a token id", "after"));
-  }
+  const uint64_t limit = query_decimal(call, "limit");
+  const std::optional<TokenId> after = query_id(call, "after");
   return run_read(call.storage, [&](Transaction& txn) {
     // One more than the page holds tells whether another page follows (LIM-004).
-    std::vector<TokenRecord> records = txn.tokens_after(call.workspace->id, after, *limit + 1);
+    std::vector<TokenRecord> records = txn.tokens_after(call.workspace->id, after, limit + 1);
     TokenListResponse page;
-    for (size_t i = 0; i < records.size() && i < *limit; ++i) page.tokens.push_back(entry_of(records[i]));
-    if (records.size() > *limit) page.next_after = page.tokens.back().token_id;
+    for (size_t i = 0; i < records.size() && i < limit; ++i) page.tokens.push_back(entry_of(records[i]));
+    if (records.size() > limit) page.next_after = page.tokens.back().token_id;
+    if (fault(Fault::kTokenListUnsorted)) std::reverse(page.tokens.begin(), page.tokens.end());
     return json_response(200, page);
   });
 }
@@ -121,16 +137,13 @@ Response revoke_token(const Call& call) {
 }
 
 Response list_keys(const Call& call) {
-  Result<uint64_t> limit = query_integer(call, "limit", 1, call.config.limits.page_keys_max,
-                                         call.config.limits.page_keys_max);
-  if (!limit.ok()) return error_response(limit.error());
-  Result<uint64_t> after = query_integer(call, "after", 0, kU32Max, 0);
-  if (!after.ok()) return error_response(after.error());
+  const uint64_t limit = query_decimal(call, "limit");
+  const uint64_t after = query_decimal(call, "after");
   return run_read(call.storage, [&](Transaction& txn) {
-    std::vector<KeyRecord> records = txn.keys_after(call.workspace->id, static_cast<uint32_t>(*after), *limit + 1);
+    std::vector<KeyRecord> records = txn.keys_after(call.workspace->id, static_cast<uint32_t>(after), limit + 1);
     KeyListResponse page;
-    for (size_t i = 0; i < records.size() && i < *limit; ++i) page.keys.push_back(records[i]);
-    if (records.size() > *limit) page.next_after = page.keys.back().key_id;
+    for (size_t i = 0; i < records.size() && i < limit; ++i) page.keys.push_back(records[i]);
+    if (records.size() > limit) page.next_after = page.keys.back().key_id;
     return json_response(200, page);
   });
 }
@@ -144,7 +157,7 @@ Response put_key(const Call& call) {
     const WorkspaceId& ws = call.workspace->id;
     std::optional<KeyRecord> existing = txn.key(ws, static_cast<uint32_t>(*key_id));
     const uint64_t current_version = existing ? existing->version : 0;
-    if (body->expected_version != current_version) {  // KEY-003
+    if (body->expected_version != current_version && !fault(Fault::kKeyVersionIgnored)) {  // KEY-003
       Error e = make_error(Code::kVersionConflict, "the key record is at version " + std::to_string(current_version),
                            "expected_version");
       e.details.current_version = current_version;

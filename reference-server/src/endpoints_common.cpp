@@ -1,7 +1,6 @@
 // Helpers shared by the endpoints: errors, transactions, parameters.
-#include <charconv>
-
 #include "endpoints.h"
+#include "faults.h"
 #include "opsync/protocol/sha256.h"
 
 namespace opsync::server::endpoints {
@@ -10,11 +9,15 @@ Error make_error(Code code, std::string message, std::string field) {
   return Error(code, std::move(field), std::move(message));
 }
 
-Response error_response(const Error& error) {
+Response error_response(const Error& given) {
+  Error error = given;
+  if (fault(Fault::kMalformedJson500) && error.code == Code::kMalformedJson) error.code = Code::kInternalError;
+  if (fault(Fault::kDetailsMissing)) error.details = ErrorDetails{};
   Response response;
   response.status = http_status(error.code);
   // Every error a client can cause has a 4xx status; a code without one is a bug here.
   OPSYNC_CHECK_MSG(response.status >= 400, "error code without an HTTP status");
+  OPSYNC_CHECK_MSG(response.status != 500 || error.code == Code::kInternalError, "500 is internal_error's alone");
   response.body = serialize_error(error);
   response.error_code = std::string(code_name(error.code));
   if (error.code == Code::kUnavailable) response.headers.emplace_back("Retry-After", "1");
@@ -42,26 +45,33 @@ Response run_read(Storage& storage, const std::function<Response(Transaction&)>&
 
 namespace {
 
-std::optional<uint64_t> parse_decimal(std::string_view text, uint64_t max) {
-  // Plain decimal: no sign, no leading zeros (one text form per value), within range.
-  if (text.empty() || text.size() > 20 || (text.size() > 1 && text[0] == '0')) return std::nullopt;
-  uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value > max) return std::nullopt;
-  return value;
+const ParameterSpec& query_spec(const Call& call, std::string_view name) {
+  for (const ParameterSpec& spec : call.endpoint.query)
+    if (spec.present() && spec.name == name) return spec;
+  OPSYNC_CHECK_MSG(false, "a query parameter the endpoint does not define");
+  __builtin_unreachable();
 }
 
 }  // namespace
 
-Result<uint64_t> query_integer(const Call& call, const std::string& name, uint64_t min, uint64_t max,
-                               uint64_t fallback) {
-  auto it = call.query.find(name);
-  if (it == call.query.end()) return fallback;
-  std::optional<uint64_t> value = parse_decimal(it->second, max);
-  if (!value || *value < min)
-    return make_error(Code::kInvalidQuery, "must be a decimal integer from " + std::to_string(min) + " to " +
-                                               std::to_string(max), name);
+uint64_t query_decimal(const Call& call, std::string_view name) {
+  const ParameterSpec& spec = query_spec(call, name);
+  OPSYNC_CHECK(spec.kind == ValueKind::kDecimal);
+  const uint64_t max = spec.max_under(call.config.limits);
+  auto it = call.query.find(std::string(name));
+  if (it == call.query.end()) return spec.fallback.value_or(max);
+  std::optional<uint64_t> value = parse_decimal_parameter(it->second, spec.min, max);
+  OPSYNC_CHECK_MSG(value.has_value(), "admission let an invalid query value through");
   return *value;
+}
+
+std::optional<Id> query_id(const Call& call, std::string_view name) {
+  OPSYNC_CHECK(query_spec(call, name).kind == ValueKind::kId);
+  auto it = call.query.find(std::string(name));
+  if (it == call.query.end()) return std::nullopt;
+  std::optional<Id> id = fixed_from_base64url<16>(it->second);
+  OPSYNC_CHECK_MSG(id.has_value(), "admission let an invalid query value through");
+  return id;
 }
 
 Result<Id> path_id(const Call& call, size_t index, std::string_view field) {
@@ -73,8 +83,8 @@ Result<Id> path_id(const Call& call, size_t index, std::string_view field) {
 
 Result<uint64_t> path_integer(const Call& call, size_t index, std::string_view field, uint64_t min, uint64_t max) {
   OPSYNC_CHECK(index < call.params.size());
-  std::optional<uint64_t> value = parse_decimal(call.params[index], max);
-  if (!value || *value < min)
+  std::optional<uint64_t> value = parse_decimal_parameter(call.params[index], min, max);
+  if (!value)
     return make_error(Code::kInvalidId, "must be a decimal integer from " + std::to_string(min) + " to " +
                                             std::to_string(max), std::string(field));
   return *value;

@@ -2,6 +2,7 @@
 #include <set>
 
 #include "endpoints.h"
+#include "faults.h"
 
 namespace opsync::server::endpoints {
 namespace {
@@ -58,7 +59,8 @@ Response file_status(const Call& call) {
     FileStatusResponse answer;
     for (const FileId& id : body->file_ids) {
       std::optional<FileRecord> file = txn.file(call.workspace->id, id);
-      answer.files.push_back(FileStateEntry{id, file ? file->state : FileState::kAbsent});
+      const FileState absent = fault(Fault::kAbsentFileDeleted) ? FileState::kDeleted : FileState::kAbsent;
+      answer.files.push_back(FileStateEntry{id, file ? file->state : absent});
     }
     return json_response(200, answer);
   });
@@ -129,7 +131,7 @@ Response commit_file(const Call& call) {
     if (file->chunk_count != body->chunk_count) return error_response(count_mismatch(file->chunk_count));
     if (file->state == FileState::kUploading) {
       std::vector<ChunkRange> missing = missing_chunk_ranges(txn.chunk_indices(ws, *file_id), file->chunk_count);
-      if (!missing.empty()) {
+      if (!missing.empty() && !fault(Fault::kCommitWithMissingChunks)) {
         Error e = make_error(Code::kFileIncomplete, "chunks are missing", "file_id");
         e.details.chunks_missing = std::move(missing);
         return error_response(e);
@@ -147,18 +149,19 @@ Response commit_file(const Call& call) {
 }
 
 Response put_chunk(const Call& call) {
-  Result<Id> file_id = path_id(call, 0, "file_id");
-  if (!file_id.ok()) return error_response(file_id.error());
-  Result<uint64_t> index = path_integer(call, 1, "index", 0, kU32Max);
-  if (!index.ok()) return error_response(index.error());
+  // The body before the path parameters (ERR-013, FILE-014).
   const std::string& body = call.request.body;
-  if (body.size() < kEnvelopeOverheadBytes)
-    return error_response(make_error(Code::kInvalidField, "a chunk is at least 28 bytes (nonce and tag)", "body"));
   if (body.size() > call.config.limits.chunk_bytes + kEnvelopeOverheadBytes) {  // also checked before reading
     Error e = make_error(Code::kBodyTooLarge, "a chunk is at most chunk_bytes + 28 bytes");
     e.details.limit_bytes = call.config.limits.chunk_bytes + kEnvelopeOverheadBytes;
     return error_response(e);
   }
+  if (body.size() < kEnvelopeOverheadBytes)
+    return error_response(make_error(Code::kInvalidField, "a chunk is at least 28 bytes (nonce and tag)", "body"));
+  Result<Id> file_id = path_id(call, 0, "file_id");
+  if (!file_id.ok()) return error_response(file_id.error());
+  Result<uint64_t> index = path_integer(call, 1, "index", 0, kU32Max);
+  if (!index.ok()) return error_response(index.error());
   const ByteView bytes(reinterpret_cast<const uint8_t*>(body.data()), body.size());
   return run_write(call.storage, [&](Transaction& txn, bool& commit) {
     const WorkspaceId& ws = call.workspace->id;
@@ -166,12 +169,23 @@ Response put_chunk(const Call& call) {
     if (!file) return error_response(not_found());
     if (*index >= file->chunk_count) return error_response(index_out_of_range(file->chunk_count));
     const uint32_t i = static_cast<uint32_t>(*index);
-    if (file->state != FileState::kUploading) {
+    if (file->state != FileState::kUploading && !fault(Fault::kCommittedChunkOverwritten)) {
       // Retried uploads of a finished file are fine when they change nothing (FILE-004).
       std::optional<Bytes> stored = txn.chunk(ws, *file_id, i);
       if (!stored || !std::equal(stored->begin(), stored->end(), bytes.begin(), bytes.end()))
         return error_response(make_error(Code::kFileNotUploading, "the file is no longer being uploaded", "file_id"));
       return json_response(200, ChunkStored{*file_id, i, bytes.size()});
+    }
+    if (const uint64_t cap = call.config.uploading_bytes_per_workspace_max; cap > 0) {  // LIM-022
+      std::optional<Bytes> replaced = txn.chunk(ws, *file_id, i);
+      const uint64_t after = txn.uploading_bytes(ws) - (replaced ? replaced->size() : 0) + bytes.size();
+      if (after > cap) {
+        Error e = make_error(Code::kQuotaExceeded,
+                             "unfinished uploads of this workspace would hold more than " + std::to_string(cap) +
+                                 " bytes; commit or delete some first");
+        e.details.limit_bytes = cap;
+        return error_response(e);
+      }
     }
     txn.put_chunk(ws, *file_id, i, bytes);
     file->updated_at_ms = call.now_ms;

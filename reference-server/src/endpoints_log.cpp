@@ -1,5 +1,8 @@
 // The log: upload, read, blocks (spec 7).
+#include <algorithm>
+
 #include "endpoints.h"
+#include "faults.h"
 #include "opsync/protocol/blocks.h"
 #include "opsync/protocol/hlc.h"
 #include "opsync/protocol/sha256.h"
@@ -34,6 +37,9 @@ struct Prepared {
   Bytes encoding;
 };
 
+// Appends a validated batch in one transaction and answers it (LOG-002..LOG-009).
+Response append_batch(const Call& call, const std::vector<Prepared>& prepared);
+
 }  // namespace
 
 Response upload_ops(const Call& call) {
@@ -51,10 +57,18 @@ Response upload_ops(const Call& call) {
   for (size_t i = 0; i < body->ops.size(); ++i) {
     const WireOp& op = body->ops[i];
     Status valid = validate_op(op, limits.op_payload_bytes_max, "ops[" + std::to_string(i) + "]");
-    if (!valid.ok()) return error_response(valid.error());
+    if (!valid.ok()) {
+      if (fault(Fault::kPartialBatch) && !prepared.empty()) (void)append_batch(call, prepared);
+      return error_response(valid.error());
+    }
     prepared.push_back(Prepared{&op, op_hash(op, hasher), encode_op(op)});  // the server's own hash (OP-020)
   }
+  return append_batch(call, prepared);
+}
 
+namespace {
+
+Response append_batch(const Call& call, const std::vector<Prepared>& prepared) {
   return run_write(call.storage, [&](Transaction& txn, bool& commit) {
     const WorkspaceId& ws = call.workspace->id;
     const uint32_t n = call.workspace->block_size;
@@ -68,7 +82,8 @@ Response upload_ops(const Call& call) {
       OpResult result;
       result.id = p.op->id;
       std::optional<LoggedOp> logged;
-      const bool skewed = !within_clock_skew(p.op->hlc, call.now_ms, call.config.max_clock_skew_ms);
+      const bool skewed = !within_clock_skew(p.op->hlc, call.now_ms, call.config.max_clock_skew_ms) &&
+                          !fault(Fault::kNoClockSkewCheck);
       if (skewed) {
         logged = txn.op_by_id(ws, p.op->id);  // an old operation resent is a duplicate, not skewed
       } else {
@@ -76,11 +91,11 @@ Response upload_ops(const Call& call) {
         if (!logged) {  // LOG-003, LOG-010
           ++head;
           result.status = OpStatus::kAccepted;
-          result.seq = head;
+          result.seq = fault(Fault::kSeqOffByOne) ? head + 1 : head;
         }
       }
       if (logged && logged->hash == p.hash) {  // LOG-004
-        result.status = OpStatus::kDuplicate;
+        result.status = fault(Fault::kNoDeduplication) ? OpStatus::kAccepted : OpStatus::kDuplicate;
         result.seq = logged->seq;
       } else if (logged) {  // LOG-005
         result.status = OpStatus::kRejected;
@@ -107,44 +122,43 @@ Response upload_ops(const Call& call) {
   });
 }
 
+}  // namespace
+
 Response read_ops(const Call& call) {
   const Limits& limits = call.config.limits;
-  Result<uint64_t> after_seq = query_integer(call, "after_seq", 0, kJsonIntegerMax, 0);
-  if (!after_seq.ok()) return error_response(after_seq.error());
-  Result<uint64_t> limit = query_integer(call, "limit", 1, limits.page_ops_max, limits.page_ops_max);
-  if (!limit.ok()) return error_response(limit.error());
+  const uint64_t after_seq = query_decimal(call, "after_seq");
+  const uint64_t limit = fault(Fault::kLimitIgnored) ? limits.page_ops_max : query_decimal(call, "limit");
   return run_read(call.storage, [&](Transaction& txn) {
     // Everything below comes from one read transaction: one state of the log (LOG-024).
     const WorkspaceId& ws = call.workspace->id;
     const std::optional<WorkspaceRecord> workspace = txn.workspace(ws);
     OPSYNC_CHECK(workspace.has_value());
-    if (*after_seq > workspace->head_seq) {  // LOG-023
+    if (after_seq > workspace->head_seq) {  // LOG-023
       Error e = make_error(Code::kAfterSeqBeyondHead, "the log holds " + std::to_string(workspace->head_seq) + " operations",
                            "after_seq");
       e.details.head_seq = workspace->head_seq;
       return error_response(e);
     }
     OpsPageResponse page;
-    page.after_seq = *after_seq;
-    page.after_hash = stored_prefix_hash(txn, ws, *after_seq, workspace->block_size);
+    page.after_seq = after_seq;
+    page.after_hash = stored_prefix_hash(txn, ws, after_seq, workspace->block_size);
+    if (fault(Fault::kWrongPrefixHash) && after_seq > 0) page.after_hash.bytes[0] ^= 1;
     page.head_seq = workspace->head_seq;
-    for (StoredOp& stored : txn.ops_after(ws, *after_seq, *limit, limits.page_bytes_max)) {
+    for (StoredOp& stored : txn.ops_after(ws, after_seq, limit, limits.page_bytes_max)) {
       Result<WireOp> op = decode_op(stored.encoding);
       OPSYNC_CHECK_MSG(op.ok(), "the log holds an operation that does not decode");
       page.ops.push_back(SequencedOp{stored.seq, std::move(*op)});
     }
     if (!page.ops.empty() && page.ops.back().seq < page.head_seq) page.next_after_seq = page.ops.back().seq;
-    OPSYNC_CHECK(!page.ops.empty() || *after_seq == page.head_seq);
+    OPSYNC_CHECK(!page.ops.empty() || after_seq == page.head_seq);
+    if (fault(Fault::kLaterSeqFirst)) std::reverse(page.ops.begin(), page.ops.end());
     return json_response(200, page);
   });
 }
 
 Response read_blocks(const Call& call) {
-  const Limits& limits = call.config.limits;
-  Result<uint64_t> start = query_integer(call, "start", 0, kJsonIntegerMax, 0);
-  if (!start.ok()) return error_response(start.error());
-  Result<uint64_t> limit = query_integer(call, "limit", 1, limits.page_blocks_max, limits.page_blocks_max);
-  if (!limit.ok()) return error_response(limit.error());
+  const uint64_t start = query_decimal(call, "start");
+  const uint64_t limit = query_decimal(call, "limit");
   return run_read(call.storage, [&](Transaction& txn) {
     const WorkspaceId& ws = call.workspace->id;
     const std::optional<WorkspaceRecord> workspace = txn.workspace(ws);
@@ -153,12 +167,14 @@ Response read_blocks(const Call& call) {
     page.block_size = workspace->block_size;
     page.head_seq = workspace->head_seq;
     page.block_count = workspace->head_seq / workspace->block_size;  // complete blocks only
-    if (*start < page.block_count) {
-      const uint64_t count = std::min<uint64_t>(*limit, page.block_count - *start);
-      const std::vector<Hash> hashes = txn.block_hashes(ws, *start, count);
+    if (start < page.block_count) {
+      const uint64_t count = std::min<uint64_t>(limit, page.block_count - start);
+      const std::vector<Hash> hashes = txn.block_hashes(ws, start, count);
       OPSYNC_CHECK(hashes.size() == count);
-      for (uint64_t i = 0; i < count; ++i) page.blocks.push_back(BlockEntry{*start + i, hashes[i]});
-      if (*start + count < page.block_count) page.next_start = *start + count;
+      for (uint64_t i = 0; i < count; ++i) page.blocks.push_back(BlockEntry{start + i, hashes[i]});
+      if (fault(Fault::kWrongBlockHash))
+        for (BlockEntry& block : page.blocks) block.hash.bytes[0] ^= 1;
+      if (start + count < page.block_count) page.next_start = start + count;
     }
     return json_response(200, page);
   });

@@ -3,6 +3,7 @@
 //   opsync-server [--data-dir DIR] [--listen ADDR] [--port N] [--port-file FILE] ...
 //   opsync-server create-workspace [--data-dir DIR]      (for --registration closed)
 #include <CLI/CLI.hpp>
+#include <malloc.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <iostream>
 #include <thread>
 
+#include "faults.h"
 #include "opsync/server/core.h"
 #include "opsync/server/http_server.h"
 #include "opsync/server/sqlite_storage.h"
@@ -48,6 +50,12 @@ void stop_on_signals(sigset_t& signals, HttpServer& server) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Blocks of 1 MiB and more come from the system and go back to it when freed. glibc's default
+  // threshold rises to the largest block ever freed (up to 32 MiB), after which a parsed body's
+  // arrays stay in the allocator's per-thread arenas: eight 8 MiB bodies one after another left
+  // 166 MiB resident, against 12 MiB with the threshold fixed.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+
   CLI::App app{"The reference OpSync server: every endpoint of spec v1 over HTTP(S), stored in SQLite."};
   app.set_version_flag("--version", "opsync-server 0.1.0 (protocol version 1)");
 
@@ -82,13 +90,67 @@ int main(int argc, char** argv) {
                  "full: fsync every commit (acknowledged uploads survive power loss); process: survive a "
                  "crash of this process only, faster")
       ->check(CLI::IsMember({"full", "process"}))->capture_default_str();
-  app.add_option("--threads", http.threads, "Request handler threads")->check(CLI::Range(1, 256))->capture_default_str();
+  app.add_option("--threads", http.threads,
+                 "Worker threads running requests (SQLite, JSON); connections need no thread of their own")
+      ->check(CLI::Range(size_t{1}, kHttpThreadsMax))->capture_default_str();
+  app.add_option("--io-threads", http.io_threads, "Threads serving sockets and TLS")
+      ->check(CLI::Range(size_t{1}, kHttpIoThreadsMax))->capture_default_str();
+  app.add_option("--connections-max", http.connections_max,
+                 "Open connections at most; one more is answered 503 unavailable and closed")
+      ->check(CLI::Range(size_t{1}, kHttpConnectionsMax))->capture_default_str();
+  app.add_option("--request-memory-mib-max", http.request_memory_mib_max,
+                 "Memory for request bodies being read and parsed (a JSON body counts 33 times its size); "
+                 "requests beyond it wait their turn")
+      ->check(CLI::Range(kHttpRequestMemoryMibMin, kHttpRequestMemoryMibMax))->capture_default_str();
+  const auto timeout_range = CLI::Range(kHttpTimeoutMsMin, kHttpTimeoutMsMax);
+  app.add_option("--header-timeout-ms", http.header_timeout_ms,
+                 "A request's line and headers must arrive within this from their first byte (and a TLS "
+                 "handshake within this from the connection); else the connection is closed")
+      ->check(timeout_range)->capture_default_str();
+  app.add_option("--body-timeout-ms", http.body_timeout_ms,
+                 "A request body must arrive within this once its headers were accepted")
+      ->check(timeout_range)->capture_default_str();
+  app.add_option("--idle-timeout-ms", http.idle_timeout_ms, "A kept-alive connection with no request is closed after this")
+      ->check(timeout_range)->capture_default_str();
+  app.add_option("--write-timeout-ms", http.write_timeout_ms, "A client must take a whole response within this")
+      ->check(timeout_range)->capture_default_str();
+  app.add_option("--shutdown-timeout-ms", http.shutdown_timeout_ms,
+                 "On SIGTERM, requests already being handled get this long to finish; slower connections are dropped")
+      ->check(timeout_range)->capture_default_str();
   app.add_option("--gc-interval-ms", http.gc_interval_ms, "How often expired uploads and deleted files are removed")
       ->capture_default_str();
   app.add_option("--upload-expiry-ms", config.upload_expiry_ms, "Unfinished uploads idle this long are removed")
       ->check(CLI::Range(kRetentionMsMin, kJsonIntegerMax))->capture_default_str();
   app.add_option("--file-retention-ms", config.file_retention_ms, "Deleted files keep their chunks this long")
       ->check(CLI::Range(kRetentionMsMin, kJsonIntegerMax))->capture_default_str();
+
+  app.add_option("--workspace-creations-per-minute", config.workspace_creations_per_minute,
+                 "Workspaces one client address (IPv6: its /64) may create per minute, in bursts of as many; "
+                 "more get 429 rate_limited. 0: no limit")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1000000}))->capture_default_str();
+  app.add_option("--tokens-per-workspace-max", config.tokens_per_workspace_max,
+                 "Tokens neither revoked nor expired one workspace may hold; more get 409 quota_exceeded. 0: no limit")
+      ->capture_default_str();
+  app.add_option("--uploading-bytes-per-workspace-max", config.uploading_bytes_per_workspace_max,
+                 "Bytes of chunks of files not yet committed one workspace may hold; more get 409 quota_exceeded. "
+                 "0: no limit")
+      ->capture_default_str();
+  app.add_option("--client-address-header", http.client_address_header,
+                 "Behind a reverse proxy: the header holding the client's address (e.g. X-Real-IP), for the "
+                 "per-address limit. Only when clients cannot reach this server except through the proxy");
+  app.add_option("--fault-path", http.fault_path,
+                 "Tests only: a request to exactly this path fails with an exception in its worker, to check the "
+                 "answer the server then gives")
+      ->group("Testing");
+
+#ifdef OPSYNC_FAULT_SWITCHES
+  // opsync-server-faulty only: the deliberate faults of faults.h, for the conformance suite's
+  // self-test. opsync-server has no such option.
+  std::vector<std::string> faults;
+  bool list_faults = false;
+  app.add_option("--fault", faults, "Break one rule of the spec on purpose (repeatable; see --list-faults)");
+  app.add_flag("--list-faults", list_faults, "List the faults --fault takes, with the requirements each breaks");
+#endif
 
   CLI::App* create = app.add_subcommand("create-workspace",
                                         "Create a workspace and print its id and owner token as JSON (the server "
@@ -97,6 +159,20 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
 
+#ifdef OPSYNC_FAULT_SWITCHES
+  if (list_faults) {
+    for (const FaultName& f : fault_names()) std::cout << f.name << "  " << f.requirements << "\n";
+    return 0;
+  }
+  for (const std::string& name : faults) {
+    const std::optional<Fault> f = fault_from_name(name);
+    if (!f) {
+      std::cerr << "opsync-server: no fault is called " << name << " (see --list-faults)\n";
+      return 2;
+    }
+    enable_fault(*f);
+  }
+#endif
   config.registration = registration == "open" ? Registration::kOpen : Registration::kClosed;
   Result<std::unique_ptr<SqliteStorage>> storage =
       SqliteStorage::open(data_dir, durability == "full" ? Durability::kFull : Durability::kProcess);

@@ -101,6 +101,13 @@ class MemoryTransaction final : public Transaction {
     return out;
   }
 
+  uint64_t live_token_count(const WorkspaceId& workspace, uint64_t now_ms) override {
+    uint64_t live = 0;
+    for (const auto& [id, token] : data(workspace).tokens)
+      live += !token.revoked_at_ms && (!token.expires_at_ms || *token.expires_at_ms > now_ms);
+    return live;
+  }
+
   std::optional<KeyRecord> key(const WorkspaceId& workspace, uint32_t key_id) override {
     const WorkspaceData& w = data(workspace);
     auto it = w.keys.find(key_id);
@@ -231,6 +238,15 @@ class MemoryTransaction final : public Transaction {
     uint64_t total = 0;
     for (auto it = w.chunks.lower_bound({id, 0}); it != w.chunks.end() && it->first.first == id; ++it)
       total += it->second.size();
+    return total;
+  }
+  uint64_t uploading_bytes(const WorkspaceId& workspace) override {
+    const WorkspaceData& w = data(workspace);
+    uint64_t total = 0;
+    for (const auto& [key, body] : w.chunks) {
+      auto file = w.files.find(key.first);
+      if (file != w.files.end() && file->second.state == FileState::kUploading) total += body.size();
+    }
     return total;
   }
   std::vector<FileKey> files_to_collect(uint64_t deleted_before_ms, uint64_t idle_before_ms, size_t limit) override {

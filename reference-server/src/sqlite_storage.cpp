@@ -343,6 +343,15 @@ class SqlTransaction final : public Transaction {
     return out;
   }
 
+  uint64_t live_token_count(const WorkspaceId& workspace, uint64_t now_ms) override {
+    Statement& s = c_.prepare(
+        "SELECT count(*) FROM tokens WHERE ws = ? AND revoked_at_ms IS NULL AND "
+        "(expires_at_ms IS NULL OR expires_at_ms > ?)");
+    s.bind(1, ws_key(workspace)).bind(2, now_ms);
+    OPSYNC_CHECK(s.step());
+    return s.u64(0);
+  }
+
   std::optional<KeyRecord> key(const WorkspaceId& workspace, uint32_t key_id) override {
     Statement& s = c_.prepare(
         "SELECT version, algorithm, iterations, wrapped_key, updated_at_ms FROM keys WHERE ws = ? AND key_id = ?");
@@ -484,6 +493,15 @@ class SqlTransaction final : public Transaction {
   uint64_t stored_bytes(const WorkspaceId& workspace, const FileId& id) override {
     Statement& s = c_.prepare("SELECT COALESCE(SUM(size_bytes), 0) FROM chunks WHERE ws = ? AND file = ?");
     s.bind(1, ws_key(workspace)).bind(2, id);
+    OPSYNC_CHECK(s.step());
+    return s.u64(0);
+  }
+  uint64_t uploading_bytes(const WorkspaceId& workspace) override {
+    Statement& s = c_.prepare(
+        "SELECT COALESCE(SUM(c.size_bytes), 0) FROM files f JOIN chunks c ON c.ws = f.ws AND c.file = f.id "
+        "WHERE f.ws = ? AND f.state = 1");
+    static_assert(static_cast<int>(FileState::kUploading) == 1);
+    s.bind(1, ws_key(workspace));
     OPSYNC_CHECK(s.step());
     return s.u64(0);
   }

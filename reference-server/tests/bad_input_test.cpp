@@ -187,6 +187,104 @@ BOOST_FIXTURE_TEST_CASE(versions_routes_and_methods, Populated) {
   BOOST_TEST(patch.header("Allow") == "GET");  // TRN-010
   BOOST_TEST(server.fingerprint() == before);
   expect_rejected("DELETE", "/v1/info", "", "", "", 405, "method_not_allowed");
+  // TRN-012: byte for byte, no percent-decoding, literal segments before parameters.
+  expect_rejected("GET", "/v01/info", "", "", "", 404, "unsupported_version");
+  expect_rejected("GET", "/v1x/info", "", "", "", 404, "not_found");
+  expect_rejected("GET", "/v1/%69nfo", "", "", "", 404, "not_found");
+  expect_rejected("GET", "/v1//info", "", "", "", 404, "not_found");
+  const auto allowed = [&](const std::string& method, const std::string& path) {
+    HttpAnswer answer = server.client().request(method, path, ws.owner_token, "", "");
+    BOOST_TEST(answer.status == 405, method << " " << path << ": " << answer.status << " " << answer.body);
+    BOOST_TEST(answer.code() == "method_not_allowed");
+    return answer.header("Allow");
+  };
+  BOOST_TEST(allowed("DELETE", ws.path("/tokens/self")) == "GET");
+  BOOST_TEST(allowed("GET", ws.path("/tokens/" + to_base64url(random.id()))) == "DELETE");
+  BOOST_TEST(allowed("PUT", ws.path("/files/" + to_base64url(committed_file))) == "POST, GET, DELETE");
+  BOOST_TEST(server.fingerprint() == before);
+}
+
+BOOST_FIXTURE_TEST_CASE(the_first_fault_in_the_order_of_checks_is_answered, Populated) {
+  // ERR-013: version, route, method, query, content type, size, authorization, body, path ids.
+  const std::string body = upload_text(random, 1);
+  expect_rejected("PATCH", "/v2/workspaces/x/ops?bogus=1", "", body, "text/plain", 404, "unsupported_version");
+  expect_rejected("PATCH", ws.path("/opz?bogus=1"), "", body, "text/plain", 404, "not_found");
+  expect_rejected("PATCH", ws.path("/ops?bogus=1"), "", body, "text/plain", 405, "method_not_allowed");
+  expect_rejected("POST", ws.path("/ops?bogus=1"), "", body, "text/plain", 400, "invalid_query");
+  expect_rejected("GET", ws.path("/ops?limit=0&bogus=1"), "", "", "", 400, "invalid_query");
+  expect_rejected("POST", ws.path("/ops"), "", body, "text/plain", 415, "unsupported_media_type");
+  expect_rejected("POST", "/v1/workspaces/not-an-id/ops", "", "{", "text/plain", 415, "unsupported_media_type");
+  // Size before authorization: an oversize body without a token is 413 (as a proxy would answer).
+  const std::string head = "POST " + ws.path("/ops") +
+                           " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                           "Content-Length: 100000000\r\n\r\n";
+  const std::string oversize = raw_exchange(server.port(), head);
+  BOOST_TEST(oversize.rfind("HTTP/1.1 413", 0) == 0, oversize.substr(0, 200));
+  expect_rejected("POST", ws.path("/ops"), "", "{", "application/json", 401, "token_missing");
+  expect_rejected("POST", "/v1/workspaces/not-an-id/ops", "", "{", "application/json", 401, "token_missing");
+  // AUTH-025: a malformed workspace id after a valid token, before the body.
+  expect_rejected("POST", "/v1/workspaces/not-an-id/ops", writer, "{", "application/json", 400, "invalid_id");
+  expect_rejected("POST", ws.path("/ops"), reader, "{", "application/json", 403, "insufficient_scope");
+  // The body before the path ids of sub-resources.
+  expect_rejected("POST", ws.path("/files/bad"), writer, "{", "application/json", 400, "malformed_json");
+  expect_rejected("POST", ws.path("/files/bad"), writer, "{\"chunk_count\":1}", "application/json", 400, "invalid_id");
+  // FILE-014: a chunk body too short for an envelope, before the file id and index.
+  expect_rejected("PUT", ws.path("/files/bad/chunks/007"), writer, std::string(10, 'x'), "application/octet-stream",
+                  400, "invalid_field");
+  expect_rejected("PUT", ws.path("/files/bad/chunks/007"), writer, std::string(40, 'x'), "application/octet-stream",
+                  400, "invalid_id");
+}
+
+BOOST_FIXTURE_TEST_CASE(json_faults_are_reported_in_the_order_of_err_014, Populated) {
+  const std::string op = nlohmann::json::parse(upload_text(random, 1))["ops"][0].dump();
+  // The text first: a repeated member in a text that is also cut short, or too deep.
+  expect_json_rejected("POST", ws.path("/ops"), "{\"ops\":[" + op + "],\"ops\":[" + op + "]", 400, "malformed_json");
+  expect_json_rejected("POST", ws.path("/ops"),
+                       "{\"ops\":[],\"ops\":[],\"deep\":" + std::string(17, '[') + std::string(17, ']') + "}", 400,
+                       "malformed_json");
+  // TRN-028: a byte order mark, a lone surrogate.
+  expect_json_rejected("POST", ws.path("/ops"), "\xEF\xBB\xBF{\"ops\":[" + op + "]}", 400, "malformed_json");
+  expect_json_rejected("POST", ws.path("/ops"), "{\"ops\":[" + op + "],\"x\":\"\\ud800\"}", 400, "malformed_json");
+  // Then the first repeated member, named by its path (TRN-027), before any member fault.
+  nlohmann::json doubled = nlohmann::json::parse(op);
+  const std::string repeated = "{\"ops\":[" + op.substr(0, op.size() - 1) + ",\"key_id\":1}],\"extra\":1}";
+  HttpAnswer answer = server.client().request("POST", ws.path("/ops"), writer, repeated, "application/json");
+  BOOST_TEST(answer.code() == "duplicate_field");
+  BOOST_TEST(answer.field() == "ops[0].key_id");
+  // Then members in schema order, an object's unknown members after its own.
+  nlohmann::json two = nlohmann::json::parse(upload_text(random, 2));
+  two["ops"][0]["hlc"]["extra"] = 1;
+  two["ops"][0]["key_id"] = 0;
+  answer = server.client().request("POST", ws.path("/ops"), writer, two.dump(), "application/json");
+  BOOST_TEST(answer.code() == "unknown_field");
+  BOOST_TEST(answer.field() == "ops[0].hlc.extra");
+}
+
+BOOST_FIXTURE_TEST_CASE(content_type_parameters, Populated) {
+  // TRN-014: charset=utf-8 only, in any case, quoted or not; octet-stream without parameters.
+  for (const char* type : {"application/json;charset=UTF-8", "application/json ; charset=\"utf-8\"",
+                           "application/json;", "APPLICATION/JSON"}) {
+    HttpAnswer ok = server.client().request("POST", ws.path("/ops"), writer, upload_text(random, 1), type);
+    BOOST_TEST(ok.status == 200, type << ": " << ok.body);
+  }
+  const std::string body = upload_text(random, 1);
+  for (const char* type : {"application/json; charset=latin1", "application/json; boundary=x",
+                           "application/json; charset=utf-8; charset=utf-8", "application/json; charset",
+                           "application/jsonx", "application/json-seq"})
+    expect_rejected("POST", ws.path("/ops"), writer, body, type, 415, "unsupported_media_type");
+  expect_rejected("PUT", file_path(uploading_file) + "/chunks/0", writer, std::string(40, 'x'),
+                  "application/octet-stream; charset=utf-8", 415, "unsupported_media_type");
+}
+
+BOOST_FIXTURE_TEST_CASE(bodies_sent_to_endpoints_without_one, Populated) {
+  // TRN-015: ignored, whatever their type, but not beyond the JSON body limit.
+  HttpAnswer ignored = server.client().request("DELETE", file_path(committed_file), writer, "{not json", "text/plain");
+  BOOST_TEST(ignored.status == 200, ignored.body);
+  const std::string head = "DELETE " + file_path(committed_file) +
+                           " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + writer +
+                           "\r\nContent-Length: 100000000\r\n\r\n";
+  const std::string oversize = raw_exchange(server.port(), head);
+  BOOST_TEST(oversize.rfind("HTTP/1.1 413", 0) == 0, oversize.substr(0, 200));
 }
 
 BOOST_FIXTURE_TEST_CASE(content_types, Populated) {
@@ -255,19 +353,26 @@ BOOST_FIXTURE_TEST_CASE(tokens_missing_wrong_and_revoked, Populated) {
 BOOST_FIXTURE_TEST_CASE(query_parameters, Populated) {
   const std::string ops = ws.path("/ops");
   for (const char* query : {"?bogus=1", "?after_seq=1&after_seq=2", "?limit=0", "?limit=1001", "?limit=abc",
-                                   "?after_seq=-1", "?after_seq=01", "?after_seq=1e3", "?limit=", "?after_seq=99999999999999999999"})
+                                   "?after_seq=-1", "?after_seq=01", "?after_seq=1e3", "?limit=", "?after_seq=99999999999999999999",
+                                   "?limit", "?limit=+1", "?limit=%2B1", "?limit=1%20", "?after_seq=1&after_seq=1"})
     expect_rejected("GET", ops + std::string(query), reader, "", "", 400, "invalid_query");
   expect_rejected("GET", ws.path("/blocks?start=x"), reader, "", "", 400, "invalid_query");
   expect_rejected("GET", ws.path("/tokens?after=short"), ws.owner_token, "", "", 400, "invalid_query");
   expect_rejected("GET", ws.path("/keys?limit=65"), reader, "", "", 400, "invalid_query");
   expect_rejected("GET", "/v1/info?verbose=1", "", "", "", 400, "invalid_query");
+  // TRN-013: values are percent-decoded before they are checked; an empty query is none.
+  BOOST_TEST(server.client().get(ops + "?limit=%31", reader).status == 200);
+  BOOST_TEST(server.client().get(ops + "?", reader).status == 200);
+  // AUTH-024: any token id is a cursor, also one the workspace does not hold.
+  BOOST_TEST(server.client().get(ws.path("/tokens?after=" + to_base64url(random.id())), ws.owner_token).status == 200);
 }
 
 BOOST_FIXTURE_TEST_CASE(ids_in_paths, Populated) {
   // Malformed ids never reach storage (SEC-004).
   expect_rejected("GET", "/v1/workspaces/not-an-id/ops", writer, "", "", 400, "invalid_id");
   expect_rejected("GET", "/v1/workspaces/" + ws.id + "A/ops", writer, "", "", 400, "invalid_id");
-  expect_rejected("GET", ws.path("/files/..%2F..%2Fetc%2Fpasswd"), writer, "", "", 404, "not_found");
+  // Paths are matched without percent-decoding (TRN-012): this is one segment, a malformed id.
+  expect_rejected("GET", ws.path("/files/..%2F..%2Fetc%2Fpasswd"), writer, "", "", 400, "invalid_id");
   expect_rejected("GET", ws.path("/files/.."), writer, "", "", 400, "invalid_id");
   expect_rejected("GET", ws.path("/files/" + std::string(22, '.')), writer, "", "", 400, "invalid_id");
   expect_rejected("GET", "/v1/workspaces/../../etc/passwd", writer, "", "", 404, "not_found");

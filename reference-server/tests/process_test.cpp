@@ -14,55 +14,13 @@
 #include <thread>
 
 #include "server_fixture.h"
-
-extern char** environ;
+#include "server_process.h"
 
 using namespace opsync;
 using namespace opsync::server;
 using namespace opsync::server::testing;
 
 namespace {
-
-// One run of the server binary on a data directory.
-class ServerProcess {
- public:
-  ServerProcess(const std::string& data_dir, std::vector<std::string> extra = {}) {
-    port_file_ = data_dir + "/port";
-    std::filesystem::remove(port_file_);
-    std::vector<std::string> args = {OPSYNC_SERVER_BINARY, "--data-dir", data_dir, "--port", "0", "--port-file",
-                                     port_file_, "--log-format", "none"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    BOOST_REQUIRE(posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) == 0);
-    // The port file appears, atomically, once the server listens.
-    for (int i = 0; i < 10000 && port_ == 0; ++i) {
-      std::ifstream in(port_file_);
-      if (in >> port_) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    BOOST_REQUIRE_MESSAGE(port_ != 0, "the server did not write its port file");
-  }
-  ~ServerProcess() {
-    if (pid_ > 0) signal_and_wait(SIGKILL);
-  }
-
-  uint16_t port() const { return port_; }
-  // Sends `signal` and returns the exit status (or 128 + signal for a killed process).
-  int signal_and_wait(int signal) {
-    kill(pid_, signal);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
- private:
-  pid_t pid_ = -1;
-  uint16_t port_ = 0;
-  std::string port_file_;
-};
 
 struct Batch {
   std::vector<OpId> ids;
@@ -220,7 +178,9 @@ BOOST_AUTO_TEST_CASE(help_documents_every_flag_and_two_servers_never_share_a_dir
   const std::string help((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::filesystem::remove(help_file);
   for (const char* flag : {"--data-dir", "--listen", "--port", "--port-file", "--block-size", "--max-skew-ms",
-                           "--tls-cert", "--tls-key", "--registration", "--log-format", "create-workspace"})
+                           "--tls-cert", "--tls-key", "--registration", "--log-format", "--threads", "--io-threads",
+                           "--connections-max", "--request-memory-mib-max", "--header-timeout-ms", "--body-timeout-ms", "--idle-timeout-ms",
+                           "--write-timeout-ms", "--shutdown-timeout-ms", "create-workspace"})
     BOOST_TEST(help.find(flag) != std::string::npos, flag);
 
   TempDir dir;

@@ -7,12 +7,19 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
 
+#include "opsync/protocol/endpoints.h"
 #include "opsync/protocol/messages.h"
 #include "opsync/protocol/random.h"
 #include "opsync/protocol/sha256.h"
@@ -83,6 +90,44 @@ struct HttpAnswer {
   }
 };
 
+// With OPSYNC_RESPONSE_LOG set to a directory, every response the tests receive is appended to
+// a file there, with the message its endpoint answers for its status (section 14), so that
+// spec/check_schemas.py can check each body against its schema (spec 1.4).
+class ResponseLog {
+ public:
+  static void record(const std::string& method, const std::string& target, int status, const std::string& body) {
+    static ResponseLog log;
+    if (!log.out_) return;
+    const std::string path = target.substr(0, target.find('?'));
+    std::string message;
+    const RouteMatch match = match_route(method, path);
+    if (status >= 400) {
+      message = "ErrorBody";
+    } else if (match.kind == RouteMatch::Kind::kMatched) {
+      for (const SuccessResponse& success : match.endpoint->success)
+        if (success.status == status) message = success.body == BodyKind::kChunk ? "chunk" : std::string(success.message);
+    }
+    const nlohmann::json line{{"method", method},
+                              {"path", path},
+                              {"status", status},
+                              {"message", message},
+                              {"body", message == "chunk" ? "" : body}};
+    std::lock_guard lock(log.mutex_);
+    *log.out_ << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n' << std::flush;
+  }
+
+ private:
+  ResponseLog() {
+    const char* dir = std::getenv("OPSYNC_RESPONSE_LOG");
+    if (!dir || !*dir) return;
+    std::filesystem::create_directories(dir);
+    out_ = std::make_unique<std::ofstream>(std::filesystem::path(dir) / (std::string(OPSYNC_TEST_PROGRAM) + "-" +
+                                                                     std::to_string(getpid()) + ".jsonl"));
+  }
+  std::mutex mutex_;
+  std::unique_ptr<std::ofstream> out_;
+};
+
 // A client for one server. Every method is one real HTTP request.
 class Http {
  public:
@@ -115,6 +160,7 @@ class Http {
     answer.body = result->body;
     answer.headers = result->headers;
     answer.content_type = result->get_header_value("Content-Type");
+    ResponseLog::record(method, path, answer.status, answer.body);
     return answer;
   }
   HttpAnswer get(const std::string& path, const std::string& token = "") { return request("GET", path, token); }

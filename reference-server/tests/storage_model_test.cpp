@@ -58,6 +58,7 @@ class OneTooMany final : public Storage {
     std::vector<TokenRecord> tokens_after(const WorkspaceId& w, const std::optional<TokenId>& a, size_t l) override {
       return t_.tokens_after(w, a, l);
     }
+    uint64_t live_token_count(const WorkspaceId& w, uint64_t now_ms) override { return t_.live_token_count(w, now_ms); }
     std::optional<KeyRecord> key(const WorkspaceId& w, uint32_t k) override { return t_.key(w, k); }
     void put_key(const WorkspaceId& w, const KeyRecord& r) override { t_.put_key(w, r); }
     uint64_t key_count(const WorkspaceId& w) override { return t_.key_count(w); }
@@ -79,6 +80,7 @@ class OneTooMany final : public Storage {
     void put_chunk(const WorkspaceId& w, const FileId& id, uint32_t i, ByteView b) override { t_.put_chunk(w, id, i, b); }
     std::vector<uint32_t> chunk_indices(const WorkspaceId& w, const FileId& id) override { return t_.chunk_indices(w, id); }
     uint64_t stored_bytes(const WorkspaceId& w, const FileId& id) override { return t_.stored_bytes(w, id); }
+    uint64_t uploading_bytes(const WorkspaceId& w) override { return t_.uploading_bytes(w); }
     std::vector<FileKey> files_to_collect(uint64_t d, uint64_t i, size_t l) override { return t_.files_to_collect(d, i, l); }
 
    private:
@@ -92,6 +94,9 @@ ServerConfig small_config() {
   ServerConfig config;
   config.block_size = 3;
   config.limits = kLimitFloors;
+  // Caps small enough for short sequences to reach, so both backends count alike (LIM-021, LIM-022).
+  config.tokens_per_workspace_max = 4;
+  config.uploading_bytes_per_workspace_max = 300;
   return config;
 }
 

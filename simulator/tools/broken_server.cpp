@@ -54,6 +54,9 @@ class NoDedupeTransaction final : public Transaction {
                                         size_t limit) override {
     return inner_.tokens_after(ws, after, limit);
   }
+  uint64_t live_token_count(const WorkspaceId& ws, uint64_t now_ms) override {
+    return inner_.live_token_count(ws, now_ms);
+  }
   std::optional<KeyRecord> key(const WorkspaceId& ws, uint32_t id) override { return inner_.key(ws, id); }
   void put_key(const WorkspaceId& ws, const KeyRecord& r) override { inner_.put_key(ws, r); }
   uint64_t key_count(const WorkspaceId& ws) override { return inner_.key_count(ws); }
@@ -83,6 +86,7 @@ class NoDedupeTransaction final : public Transaction {
     return inner_.chunk_indices(ws, id);
   }
   uint64_t stored_bytes(const WorkspaceId& ws, const FileId& id) override { return inner_.stored_bytes(ws, id); }
+  uint64_t uploading_bytes(const WorkspaceId& ws) override { return inner_.uploading_bytes(ws); }
   std::vector<FileKey> files_to_collect(uint64_t deleted_before, uint64_t idle_before, size_t limit) override {
     return inner_.files_to_collect(deleted_before, idle_before, limit);
   }

@@ -580,6 +580,7 @@ int replay_command_run(const std::string& path, bool json, bool rewrite, const s
     BugFile updated = bug_file_of(r.result);
     updated.description = bug.description;
     updated.expect = bug.expect;
+    updated.imported = bug.imported;  // the field's exchanges are the input, not the result
     if (Status saved = save_bug_file(updated, path); !saved.ok()) throw UsageError{saved.error().message};
     std::cout << "rewrote " << path << ": same verdict, trace now " << hash_hex(updated.trace_hash) << "\n";
     return kExitPass;

@@ -254,7 +254,8 @@ Json generate() {
        "LwwResolutionTest: ops is a set of decrypted operations {id, hlc, payload}, the payload "
        "written as in spec 10.1 but with binary values in hex. state gives, for every key the "
        "operations touch, the winner's id (null when no head is left), whether the key is "
-       "present (the winner is a put) and the other heads' ids greatest first. The state must "
+       "present (the winner is a put) and the other heads' ids, listed greatest first: the "
+       "conflicts are a set, so compare them as one (LWW-015). The state must "
        "not depend on the order in which the operations arrive, nor on duplicates: apply the "
        "operations in every order (up to 6 operations) or in many shuffled orders, and with "
        "every operation applied twice, and compare each result with state.",

@@ -224,6 +224,9 @@ Edit replace(std::string name, std::string comment, std::string flag, Path path,
               std::move(path), std::move(raw),     valid};
 }
 
+// The bytes of an id written in base64url, for ordering as AUTH-024 orders them.
+Bytes id_bytes(const Json& text) { return *from_base64url(text.get<std::string>()); }
+
 // Fresh ids, hashes and byte strings in base64url, from one seeded stream.
 class Ids {
  public:
@@ -249,6 +252,12 @@ Json limits_json(const Limits& l) {
               {"file_status_ids_max", l.file_status_ids_max},
               {"chunk_bytes", l.chunk_bytes},
               {"file_chunks_max", l.file_chunks_max}};
+}
+
+Json http_limits_json(const HttpLimits& l) {
+  return Json{{"request_target_bytes_max", l.request_target_bytes_max},
+              {"header_fields_max", l.header_fields_max},
+              {"header_section_bytes_max", l.header_section_bytes_max}};
 }
 
 std::vector<Specimen> specimens() {
@@ -280,7 +289,8 @@ std::vector<Specimen> specimens() {
            {"block_size", kReferenceBlockSize},
            {"upload_expiry_ms", kReferenceUploadExpiryMs},
            {"file_retention_ms", kReferenceFileRetentionMs},
-           {"limits", limits_json(kReferenceLimits)}},
+           {"limits", limits_json(kReferenceLimits)},
+           {"http_limits", http_limits_json(kReferenceHttpLimits)}},
       {replace("versions-1-and-2", "A server of versions 1 and 2.", "ValidMessage",
                at({"versions"}), "[1,2]", true),
        replace("no-capabilities", "No optional features.", "ValidMessage", at({"capabilities"}),
@@ -295,6 +305,10 @@ std::vector<Specimen> specimens() {
                "[]", false),
        replace("version-0", "Versions start at 1.", "Semantics", at({"versions", size_t{0}}), "0",
                false),
+       replace("cross/versions-descending", "versions in descending order (INF-005).", "CrossMember",
+               at({"versions"}), "[2,1]", false),
+       replace("cross/versions-repeated", "A version listed twice (INF-005).", "CrossMember",
+               at({"versions"}), "[1,1]", false),
        replace("skew-1000", "max_clock_skew_ms 1,000, the smallest INF-003 allows.", "ValidMessage",
                at({"max_clock_skew_ms"}), "1000", true),
        replace("skew-999", "max_clock_skew_ms below 1,000 (INF-003).", "OutOfRange",
@@ -313,7 +327,15 @@ std::vector<Specimen> specimens() {
        replace("chunk-bytes-below-floor", "chunk_bytes 65,535, below the floor (LIM-001).",
                "OutOfRange", at({"limits", "chunk_bytes"}), "65535", false),
        replace("chunk-bytes-above-maximum", "chunk_bytes above 16,777,216 (LIM-001).", "OutOfRange",
-               at({"limits", "chunk_bytes"}), "16777217", false)},
+               at({"limits", "chunk_bytes"}), "16777217", false),
+       replace("http-limits-at-floors", "Every HTTP limit at its floor (INF-010).", "ValidMessage",
+               at({"http_limits"}), http_limits_json(kHttpLimitFloors).dump(), true),
+       replace("header-fields-below-floor", "header_fields_max 31, below the floor of 32 (INF-010).",
+               "OutOfRange", at({"http_limits", "header_fields_max"}), "31", false),
+       replace("request-target-below-floor", "request_target_bytes_max 2,047, below the floor (INF-010).",
+               "OutOfRange", at({"http_limits", "request_target_bytes_max"}), "2047", false),
+       replace("header-section-below-floor", "header_section_bytes_max 8,191, below the floor (INF-010).",
+               "OutOfRange", at({"http_limits", "header_section_bytes_max"}), "8191", false)},
       true});
 
   out.push_back(Specimen{
@@ -326,7 +348,7 @@ std::vector<Specimen> specimens() {
              {"details", Json::object()}}}},
       {replace("code-unknown-to-this-client",
                "A code this client does not know: it acts on the status alone (ERR-005).",
-               "ValidMessage", at({"error", "code"}), R"("quota_exceeded")", true),
+               "ValidMessage", at({"error", "code"}), R"("code_of_a_later_revision")", true),
        replace("details-head-seq", "details of after_seq_beyond_head.", "ValidMessage",
                at({"error", "details"}), R"({"head_seq":1000})", true),
        replace("details-chunks-missing", "details of file_incomplete.", "ValidMessage",
@@ -334,7 +356,18 @@ std::vector<Specimen> specimens() {
        replace("details-chunks-missing-overlapping", "Overlapping ranges in details.", "Semantics",
                at({"error", "details"}), R"({"chunks_missing":[[0,3],[2,5]]})", false),
        replace("details-limit-negative", "A negative limit in details.", "OutOfRange",
-               at({"error", "details"}), R"({"limit":-1})", false)}});
+               at({"error", "details"}), R"({"limit":-1})", false),
+       replace("details-chunks-missing-adjacent", "Adjacent ranges are written as one (section 11.2).",
+               "Semantics", at({"error", "details"}), R"({"chunks_missing":[[0,2],[2,4]]})", false),
+       replace("cross/file-incomplete-without-chunks-missing",
+               "file_incomplete without details.chunks_missing (ERR-010).", "CrossMember", Path(),
+               R"({"error":{"code":"file_incomplete","message":"chunks are missing"}})", false),
+       replace("cross/after-seq-beyond-head-without-head-seq",
+               "after_seq_beyond_head without details.head_seq (ERR-010).", "CrossMember", Path(),
+               R"({"error":{"code":"after_seq_beyond_head","message":"m","details":{}}})", false),
+       replace("file-incomplete-with-details", "file_incomplete with its details (ERR-010).", "ValidMessage",
+               Path(), R"({"error":{"code":"file_incomplete","message":"m","details":{"chunks_missing":[[1,3]]}}})",
+               true)}});
 
   out.push_back(Specimen{"CreateWorkspaceRequest", true, Json::object(), {}});
 
@@ -407,13 +440,34 @@ std::vector<Specimen> specimens() {
   second_entry["token_id"] = ids.id();
   second_entry["scope"] = "read";
   second_entry["expires_at_ms"] = kNowMs + 3600000;
-  out.push_back(Specimen{"TokenListResponse",
-                         false,
-                         Json{{"tokens", {token_entry, second_entry}}, {"next_after", ids.id()}},
-                         {replace("last-page", "The last page: next_after is null.", "ValidMessage",
-                                  at({"next_after"}), "null", true),
-                          replace("empty-page", "No tokens, last page.", "ValidMessage", Path(),
-                                  R"({"tokens":[],"next_after":null})", true)}});
+  (void)ids.id();  // once the cursor; still drawn so that every later value stays as published
+  {
+    // Ascending unsigned byte order of the ids, which is not the order of their text (AUTH-024):
+    // the second entry's id is drawn again, from its own stream, until it sorts after the first.
+    Ids reordering(kSeed + 1);
+    while (!(id_bytes(token_entry["token_id"]) < id_bytes(second_entry["token_id"])))
+      second_entry["token_id"] = reordering.id();
+    const Json& first = token_entry;
+    const Json& second = second_entry;
+    Json out_of_order = Json{{"tokens", {second, first}}, {"next_after", first["token_id"]}};
+    Json first_as_cursor = Json{{"tokens", {first, second}}, {"next_after", first["token_id"]}};
+    Json revoked = second;
+    revoked["revoked_at_ms"] = kNowMs + 1;
+    out.push_back(Specimen{
+        "TokenListResponse",
+        false,
+        Json{{"tokens", {first, second}}, {"next_after", second["token_id"]}},
+        {replace("last-page", "The last page: next_after is null.", "ValidMessage", at({"next_after"}),
+                 "null", true),
+         replace("empty-page", "No tokens, last page.", "ValidMessage", Path(),
+                 R"({"tokens":[],"next_after":null})", true),
+         replace("revoked-listed", "A revoked token is listed with its revocation time (AUTH-024).",
+                 "ValidMessage", at({"tokens", size_t{1}}), revoked.dump(), true),
+         replace("cross/out-of-order", "Tokens not in ascending byte order of token_id (AUTH-024).",
+                 "CrossMember", Path(), out_of_order.dump(), false),
+         replace("cross/cursor-not-last", "next_after is not the last token listed (AUTH-024).",
+                 "CrossMember", Path(), first_as_cursor.dump(), false)}});
+  }
 
   out.push_back(Specimen{
       "RevokeTokenResponse", false, Json{{"token_id", ids.id()}, {"revoked_at_ms", kNowMs}}, {}});
@@ -456,12 +510,18 @@ std::vector<Specimen> specimens() {
        replace("kdf-iterations-10000001", "Above 10,000,000 iterations (KEY-004).", "OutOfRange",
                at({"kdf", "iterations"}), "10000001", false)}});
 
+  Json key_record_2 = key_record;
+  key_record_2["key_id"] = 2;
   out.push_back(Specimen{
       "KeyListResponse",
       false,
       Json{{"keys", {key_record}}, {"next_after", nullptr}},
       {replace("next-page", "More records after key id 1.", "ValidMessage", at({"next_after"}), "1",
                true),
+       replace("cross/out-of-order", "Key records not in ascending key id order (KEY-001).", "CrossMember",
+               Path(), Json{{"keys", {key_record_2, key_record}}, {"next_after", nullptr}}.dump(), false),
+       replace("cross/cursor-not-last", "next_after is not the last key id listed (KEY-006).", "CrossMember",
+               at({"next_after"}), "2", false),
        replace("next-after-0", "Key ids start at 1.", "OutOfRange", at({"next_after"}), "0", false),
        replace("next-after-2-pow-32", "Key ids are below 2^32.", "OutOfRange", at({"next_after"}),
                "4294967296", false)}});
@@ -503,24 +563,70 @@ std::vector<Specimen> specimens() {
                at({"results", size_t{0}, "status"}), R"("pending")", false),
        replace("rejected-with-unknown-code",
                "A rejection code this client does not know: kept, and reported (SYNC-011).",
-               "ValidMessage", at({"results", size_t{2}, "code"}), R"("quota_exceeded")", true),
+               "ValidMessage", at({"results", size_t{2}, "code"}), R"("code_of_a_later_revision")", true),
        replace("seq-0", "Sequence numbers start at 1 (LOG-010).", "OutOfRange",
                at({"results", size_t{0}, "seq"}), "0", false),
        replace("no-results", "One result per operation, and a batch is never empty (LOG-002).",
-               "Semantics", at({"results"}), "[]", false)}});
+               "Semantics", at({"results"}), "[]", false),
+       replace("cross/seq-beyond-head", "A result's seq beyond head_seq (LOG-009).", "CrossMember",
+               at({"results", size_t{0}, "seq"}), "1002", false)}});
 
+  const Json page{{"after_seq", 1000},
+                  {"after_hash", ids.hash()},
+                  {"head_seq", 1003},
+                  {"ops", {op(true)}},
+                  {"next_after_seq", 1001}};
+  // A page edited as a whole: the rules between its members (LOG-020, LOG-022, LOG-028).
+  const auto page_with = [&](const std::function<void(Json&)>& edit) {
+    Json copy = page;
+    edit(copy);
+    return copy.dump();
+  };
+  Json second_op = page["ops"][0];  // the same operation again, for a page that skips a seq
+  second_op["seq"] = 1002;
   out.push_back(Specimen{
       "OpsPageResponse",
       false,
-      Json{{"after_seq", 1000},
-           {"after_hash", ids.hash()},
-           {"head_seq", 1003},
-           {"ops", {op(true)}},
-           {"next_after_seq", 1001}},
-      {replace("last-page", "The last page: next_after_seq is null.", "ValidMessage",
-               at({"next_after_seq"}), "null", true),
-       replace("empty-page", "A page at the log's end holds no operations.", "ValidMessage",
-               at({"ops"}), "[]", true),
+      page,
+      {replace("last-page", "The last page: it ends at head_seq, and next_after_seq is null.", "ValidMessage",
+               Path(), page_with([](Json& p) {
+                 p["head_seq"] = 1001;
+                 p["next_after_seq"] = nullptr;
+               }),
+               true),
+       replace("empty-page", "A page at the log's end holds no operations.", "ValidMessage", Path(),
+               page_with([](Json& p) {
+                 p["after_seq"] = 1003;
+                 p["ops"] = Json::array();
+                 p["next_after_seq"] = nullptr;
+               }),
+               true),
+       replace("cross/cursor-at-head", "next_after_seq set although the page ends at head_seq (LOG-022).",
+               "CrossMember", Path(), page_with([](Json& p) { p["head_seq"] = 1001; }), false),
+       replace("cross/cursor-not-last-seq", "next_after_seq is not the seq of the page's last operation.",
+               "CrossMember", at({"next_after_seq"}), "1002", false),
+       replace("cross/empty-before-head", "An empty page although the log goes on (LOG-020).", "CrossMember",
+               Path(), page_with([](Json& p) {
+                 p["ops"] = Json::array();
+                 p["next_after_seq"] = nullptr;
+               }),
+               false),
+       replace("cross/seq-gap", "The page skips seq 1002 (SYNC-007, LOG-028).", "CrossMember", Path(),
+               page_with([&](Json& p) {
+                 Json skipping = second_op;
+                 skipping["seq"] = 1003;
+                 p["ops"].push_back(skipping);
+                 p["next_after_seq"] = nullptr;
+               }),
+               false),
+       replace("cross/first-seq-not-after-seq-plus-1", "The page starts at 1002 after after_seq 1000 (SYNC-007).",
+               "CrossMember", at({"ops", size_t{0}, "seq"}), "1002", false),
+       replace("cross/seq-beyond-head", "An operation beyond head_seq (LOG-028).", "CrossMember", Path(),
+               page_with([](Json& p) {
+                 p["head_seq"] = 1000;
+                 p["next_after_seq"] = nullptr;
+               }),
+               false),
        replace("op-version-2",
                "An operation of an unknown format: the client must stop and ask for an upgrade "
                "(VER-006).",
@@ -530,21 +636,34 @@ std::vector<Specimen> specimens() {
        replace("next-after-seq-0", "next_after_seq is a seq, at least 1.", "OutOfRange",
                at({"next_after_seq"}), "0", false)}});
 
-  out.push_back(
-      Specimen{"BlocksResponse",
-               false,
-               Json{{"block_size", kReferenceBlockSize},
+  const Json blocks{{"block_size", kReferenceBlockSize},
                     {"head_seq", 1003},
                     {"block_count", 3},
                     {"blocks",
                      {{{"index", 0}, {"hash", ids.hash()}},
                       {{"index", 1}, {"hash", ids.hash()}},
                       {{"index", 2}, {"hash", ids.hash()}}}},
-                    {"next_start", nullptr}},
+                    {"next_start", nullptr}};
+  Json blocks_first_two = blocks;
+  blocks_first_two["blocks"].erase(2);
+  blocks_first_two["next_start"] = 2;
+  out.push_back(
+      Specimen{"BlocksResponse",
+               false,
+               blocks,
                {replace("empty-list", "A start at or beyond block_count lists nothing (LOG-031).",
                         "ValidMessage", at({"blocks"}), "[]", true),
-                replace("next-page", "More blocks from index 3.", "ValidMessage",
-                        at({"next_start"}), "3", true),
+                replace("next-page", "Blocks 0 and 1 of 3: more from index 2 (LOG-031).", "ValidMessage",
+                        Path(), blocks_first_two.dump(), true),
+                replace("cross/next-start-past-last-complete",
+                        "next_start 3 although block 2 is the last complete block (LOG-031).", "CrossMember",
+                        at({"next_start"}), "3", false),
+                replace("cross/block-count-wrong", "block_count is not floor(head_seq / block_size) (LOG-033).",
+                        "CrossMember", at({"block_count"}), "4", false),
+                replace("cross/index-gap", "Indexes 0, 2, 2: not consecutive (LOG-033).", "CrossMember",
+                        at({"blocks", size_t{1}, "index"}), "2", false),
+                replace("cross/incomplete-block-listed", "Index 3 of a log of 3 complete blocks (LOG-033).",
+                        "CrossMember", at({"blocks", size_t{2}, "index"}), "3", false),
                 replace("block-size-0", "A block size of 0.", "OutOfRange", at({"block_size"}), "0",
                         false)}});
 
@@ -576,7 +695,9 @@ std::vector<Specimen> specimens() {
                {replace("state-absent", "A status exists only for a file the server holds.",
                         "Semantics", at({"state"}), R"("absent")", false),
                 replace("ranges-overlapping", "Overlapping chunks_missing ranges.", "Semantics",
-                        at({"chunks_missing"}), "[[0,3],[2,5]]", false)}});
+                        at({"chunks_missing"}), "[[0,3],[2,5]]", false),
+                replace("ranges-adjacent", "Adjacent ranges [[0,2],[2,4]] are written as one (section 11.2).",
+                        "Semantics", at({"chunks_missing"}), "[[0,2],[2,4]]", false)}});
 
   out.push_back(
       Specimen{"ChunkStored",
@@ -627,6 +748,10 @@ std::vector<Specimen> specimens() {
                         R"({"v":1,"type":"delete","key":"notes/42","bases":[]})", true),
                 replace("version-2", "An unknown payload format (VER-007).", "Semantics", at({"v"}),
                         "2", false),
+                replace("delete-with-value", "A delete carrying a value (LWW-004).", "Semantics", Path(),
+                        R"({"v":1,"type":"delete","key":"k","bases":[],"value":""})", false),
+                replace("delete-with-files", "A delete carrying files (LWW-004).", "Semantics", Path(),
+                        R"({"v":1,"type":"delete","key":"k","bases":[],"files":[]})", false),
                 replace("chunk-count-inconsistent",
                         "chunk_count is max(1, ceil(size/chunk_bytes)) (LWW-002).", "Semantics",
                         at({"files", size_t{0}, "chunk_count"}), "2", false)},
@@ -657,7 +782,12 @@ class GroupBuilder {
       fields["errorCode"] = code_name(status.error().code);
       fields["errorField"] = status.error().field;
     }
-    const std::string& chosen = status.ok() && !valid_flag.empty() ? valid_flag : flag;
+    std::string chosen = status.ok() && !valid_flag.empty() ? valid_flag : flag;
+    // A value of the right type that breaks a rule between members (a null cursor before the
+    // log's end) is a cross-member case, not a type error.
+    if (!status.ok() && flag == "WrongType" &&
+        (status.error().code == Code::kProtocolError || status.error().code == Code::kPageGap))
+      chosen = "CrossMember";
     group_.add(
         TestCase{prefix_ + name, std::move(comment), {chosen}, status.ok(), std::move(fields)});
     return status.ok();
@@ -701,7 +831,20 @@ void add_syntax_cases(GroupBuilder& b, const std::string& text, bool thorough) {
            text.substr(0, text.size() - 1), false, kMalformedJson);
   b.expect("not-an-object/array", "A JSON array at the top level.", "NotAnObject", "[]", false,
            kMalformedJson);
+  b.expect("not-json/byte-order-mark", "The specimen after a UTF-8 byte order mark (TRN-028).", "ByteOrderMark",
+           "\xEF\xBB\xBF" + text, false, kMalformedJson);
+  b.expect("not-json/lone-high-surrogate", "A string holding the escape \\ud800 alone (TRN-028).",
+           "LoneSurrogate", with_leading_note(text, "\\ud800"), false, kMalformedJson);
   if (!thorough) return;
+  b.expect("not-json/lone-low-surrogate", "A string holding the escape \\udc00 alone (TRN-028).",
+           "LoneSurrogate", with_leading_note(text, "\\udc00"), false, kMalformedJson);
+  b.expect("not-json/high-surrogate-then-letter",
+           "A high surrogate escape followed by a letter, not a low surrogate (TRN-028).", "LoneSurrogate",
+           with_leading_note(text, "\\ud83dx"), false, kMalformedJson);
+  // Valid JSON text: a response ignores the extra member, a request rejects it as unknown, not
+  // as malformed.
+  b.add("surrogate-pair", "A string holding an escaped surrogate pair: valid JSON text.",
+        "UnknownMemberRequest", with_leading_note(text, "\\ud83d\\ude00"), "ValidMessage");
   b.expect("not-an-object/null", "null at the top level.", "NotAnObject", "null", false,
            kMalformedJson);
   b.expect("not-an-object/string", "A string at the top level.", "NotAnObject", "\"{}\"", false,
@@ -750,6 +893,81 @@ void add_utf8_cases(GroupBuilder& b, const std::string& text, bool thorough) {
              "InvalidUtf8", with_leading_note(text, bytes), false, Code::kMalformedJson);
   b.expect("invalid-utf8/outside-string", "The byte ff between members.", "InvalidUtf8",
            "{\xff" + text.substr(1), false, Code::kMalformedJson);
+}
+
+// Requests with several faults: which one is reported (ERR-014), so that two servers answer alike.
+void add_precedence_cases(GroupBuilder& b, const Json& example) {
+  using enum Code;
+  const std::string duplicate_first = "{\"ops\":" + example["ops"].dump() + ",";
+  {
+    const std::string text = duplicate_first + example.dump().substr(1);
+    b.expect("several-faults/duplicate-and-truncated",
+             "A repeated member in a text that is cut short: the text's fault first.", "SeveralFaults",
+             text.substr(0, text.size() - 1), false, kMalformedJson, "");
+  }
+  {
+    Json copy = example;
+    copy["deep"] = std::string(kPlaceholder);
+    const std::string text = with_raw(copy, at({"deep"}), nested_arrays(17));
+    b.expect("several-faults/duplicate-then-too-deep",
+             "A repeated member before a value nested too deep: the text's fault first.", "SeveralFaults",
+             duplicate_first + text.substr(1), false, kMalformedJson, "");
+  }
+  {
+    Json copy = example;
+    copy["extra"] = 1;
+    b.expect("several-faults/duplicate-and-unknown",
+             "A repeated member and an unknown one: the repetition first.", "SeveralFaults",
+             duplicate_first + copy.dump().substr(1), false, kDuplicateField, "ops");
+  }
+  {
+    Json copy = example;
+    copy["ops"][0].erase("id");
+    const std::string twice = with_raw(copy, at({"ops", size_t{1}}), with_first_member_twice(copy["ops"][1]));
+    b.expect("several-faults/late-duplicate-and-early-missing",
+             "ops[0] lacks its id and ops[1] repeats a member: the repetition first, wherever it is.",
+             "SeveralFaults", twice, false, kDuplicateField, "ops[1]." + copy["ops"][1].items().begin().key());
+  }
+  {
+    Json copy = example;
+    copy["extra"] = 1;
+    copy["ops"][0].erase("id");
+    b.expect("several-faults/unknown-top-and-missing-in-op",
+             "An unknown top-level member and ops[0] without id: the defined members first.", "SeveralFaults",
+             copy.dump(), false, kMissingField, "ops[0].id");
+  }
+  {
+    Json copy = example;
+    copy["ops"][0]["extra"] = 1;
+    copy["ops"][1]["key_id"] = "1";
+    b.expect("several-faults/unknown-in-op-0-and-wrong-type-in-op-1",
+             "An unknown member of ops[0] comes before the members of ops[1].", "SeveralFaults", copy.dump(),
+             false, kUnknownField, "ops[0].extra");
+  }
+  {
+    Json copy = example;
+    copy["ops"][0]["hlc"]["extra"] = 1;
+    copy["ops"][0]["key_id"] = 0;
+    b.expect("several-faults/unknown-in-hlc-and-bad-key-id",
+             "An unknown member of ops[0].hlc comes before key_id, which follows hlc.", "SeveralFaults",
+             copy.dump(), false, kUnknownField, "ops[0].hlc.extra");
+  }
+  {
+    Json copy = example;
+    copy["ops"][0]["hlc"]["wall_ms"] = kHlcWallMsLimit;
+    copy["ops"][0].erase("payload");
+    b.expect("several-faults/bad-wall-ms-and-missing-payload",
+             "hlc.wall_ms out of range and payload missing: members in the order of the schema.",
+             "SeveralFaults", copy.dump(), false, kInvalidField, "ops[0].hlc.wall_ms");
+  }
+  {
+    Json copy = example;
+    copy["ops"][1]["id"] = copy["ops"][0]["id"];
+    copy["ops"][0]["v"] = 2;
+    b.expect("several-faults/unknown-format-first",
+             "ops[0] of format 2, and ops[1] repeating ops[0]'s id: the member fault of ops[0].", "SeveralFaults",
+             copy.dump(), false, kInvalidField, "ops[0].v");
+  }
 }
 
 void add_specimen_cases(TestGroup& group, const Specimen& specimen) {
@@ -886,6 +1104,7 @@ void add_specimen_cases(TestGroup& group, const Specimen& specimen) {
   for (const Edit& edit : specimen.edits)
     b.expect(edit.name, edit.comment, edit.flag, with_raw(example, edit.path, edit.raw),
              edit.valid);
+  if (specimen.type == "UploadOpsRequest") add_precedence_cases(b, example);
 }
 
 Json generate() {
@@ -933,6 +1152,17 @@ Json generate() {
             "standard base64, whitespace, or unused bits set (TRN-025).");
   file.note("WrongLength", "MODIFIED_PARAMETER",
             "A binary value of the wrong length for its member (TRN-025).");
+  file.note("CrossMember", "MODIFIED_PARAMETER",
+            "Members that are each well-formed but break a rule between them (LOG-022, LOG-028, LOG-031, "
+            "LOG-033, AUTH-024, KEY-006, INF-005, ERR-010): a client checks these in words, a schema "
+            "cannot.");
+  file.note("SeveralFaults", "EDGE_CASE",
+            "A request with several faults: the code and field are the first fault in the order of "
+            "ERR-014 (the text, then repeated members, then members depth-first in schema order).");
+  file.note("ByteOrderMark", "MODIFIED_PARAMETER",
+            "A text starting with a UTF-8 byte order mark, which JSON text does not have (TRN-028).");
+  file.note("LoneSurrogate", "MODIFIED_PARAMETER",
+            "A string escape of a lone UTF-16 surrogate, which is no character (TRN-028).");
   file.note("Semantics", "MODIFIED_PARAMETER",
             "A rule of this message beyond types and ranges (for example AUTH-014, LOG-001, "
             "VER-005, FILE-007).");

@@ -17,11 +17,13 @@ class HlcClock {
   explicit HlcClock(Hlc last = {});
 
   // Stamps a local operation at physical time `physical_ms` (send rule, HLC-001).
-  // REQUIRES: physical_ms < 2^48 and the clock has room below 2^48 (checked).
+  // A physical time of 2^48 or more counts as 2^48 - 1; at the largest timestamp the clock stays
+  // where it is (HLC-005).
   Hlc stamp(uint64_t physical_ms);
 
   // Takes in the timestamp of an operation applied from the server (receive rule, HLC-002).
-  // REQUIRES: remote.wall_ms < 2^48 and physical_ms < 2^48 (checked; callers validate input).
+  // REQUIRES: remote.wall_ms < 2^48 (checked; parsing rejects larger ones). physical_ms is taken
+  // as in stamp().
   void observe(const Hlc& remote, uint64_t physical_ms);
 
   // Re-stamping after a clock_skew rejection (HLC-020): the clock restarts from `floor`, the

@@ -121,6 +121,41 @@ static_assert(limits_meet_floors(kReferenceLimits));
 static_assert(kReferenceLimits.op_payload_bytes_max * 4 / 3 + 256 <
               kReferenceLimits.request_body_bytes_max);
 
+// The limits of the HTTP layer on a request's head (spec 2.4, TRN-053, TRN-054), advertised in
+// /v1/info as `http_limits` (INF-010). A server that does not advertise them offers the floors.
+struct HttpLimits {
+  uint64_t request_target_bytes_max;  // the request target, as sent on the request line
+  uint64_t header_fields_max;         // header fields (lines) in the header section
+  uint64_t header_section_bytes_max;  // request line, header fields and the empty line after them
+
+  bool operator==(const HttpLimits&) const = default;
+};
+
+inline constexpr HttpLimits kHttpLimitFloors{
+    .request_target_bytes_max = 2048,
+    .header_fields_max = 32,
+    .header_section_bytes_max = 8192,
+};
+
+inline constexpr HttpLimits kReferenceHttpLimits{
+    .request_target_bytes_max = 8192,
+    .header_fields_max = 100,
+    .header_section_bytes_max = 32768,
+};
+
+constexpr bool http_limits_meet_floors(const HttpLimits& l) {
+  const HttpLimits& f = kHttpLimitFloors;
+  return l.request_target_bytes_max >= f.request_target_bytes_max && l.header_fields_max >= f.header_fields_max &&
+         l.header_section_bytes_max >= f.header_section_bytes_max &&
+         // The request line holds the target, so the section must have room for the longest one.
+         l.header_section_bytes_max > l.request_target_bytes_max;
+}
+
+static_assert(http_limits_meet_floors(kHttpLimitFloors));
+static_assert(http_limits_meet_floors(kReferenceHttpLimits));
+// A bearer token of the longest kind fits the floors with room for every header a client sends.
+static_assert(kTokenCharsMax + 64 < kHttpLimitFloors.header_section_bytes_max / 4);
+
 inline constexpr uint32_t kReferenceBlockSize = 256;
 inline constexpr uint64_t kReferenceMaxClockSkewMs = 60000;
 inline constexpr uint64_t kReferenceUploadExpiryMs = 7ull * 24 * 3600 * 1000;

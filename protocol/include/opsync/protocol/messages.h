@@ -58,6 +58,8 @@ struct InfoResponse {
   uint64_t upload_expiry_ms = 0;
   uint64_t file_retention_ms = 0;
   Limits limits{};
+  // Absent from servers older than INF-010; a client then assumes kHttpLimitFloors.
+  std::optional<HttpLimits> http_limits;
   bool operator==(const InfoResponse&) const = default;
 
   bool has_capability(std::string_view name) const;

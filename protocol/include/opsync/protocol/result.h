@@ -30,6 +30,7 @@ enum class Code : uint8_t {
   kInvalidQuery,
   kInvalidId,
   kChunkIndexOutOfRange,
+  kMalformedRequest,  // the bytes are not one well-formed HTTP/1.1 request (TRN-051)
   // 401
   kTokenMissing,
   kTokenInvalid,
@@ -56,15 +57,24 @@ enum class Code : uint8_t {
   kFileNotUploading,
   kFileNotCommitted,
   kFileDeleted,
+  kQuotaExceeded,  // an operator's cap on the workspace (LIM-021, LIM-022)
   // 413
   kBodyTooLarge,
   kTooManyOps,
   kTooManyIds,
+  // 414
+  kUriTooLong,
   // 415
   kUnsupportedMediaType,
-  // 500, 503
+  // 429
+  kRateLimited,
+  // 431
+  kHeadersTooLarge,
+  // 500, 501, 503, 505
   kInternalError,
+  kUnsupportedTransferCoding,
   kUnavailable,
+  kUnsupportedHttpVersion,
   // Per-operation rejections inside an upload result (spec 7.1).
   kClockSkew,
   kOpIdConflict,

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -25,6 +26,8 @@
 
 namespace opsync::server {
 
+class RateLimiter;
+
 struct ServerConfig {
   uint32_t block_size = kReferenceBlockSize;          // for new workspaces
   uint64_t max_clock_skew_ms = kReferenceMaxClockSkewMs;
@@ -32,6 +35,11 @@ struct ServerConfig {
   uint64_t upload_expiry_ms = kReferenceUploadExpiryMs;
   uint64_t file_retention_ms = kReferenceFileRetentionMs;
   Limits limits = kReferenceLimits;
+  HttpLimits http_limits = kReferenceHttpLimits;  // advertised in /v1/info; the HTTP adapter enforces them
+  // Operator caps (LIM-020..LIM-022); 0 turns one off.
+  uint64_t workspace_creations_per_minute = 0;  // per client address; off by default: AUTH-001 wants it open
+  uint64_t tokens_per_workspace_max = 1000;     // tokens neither revoked nor expired
+  uint64_t uploading_bytes_per_workspace_max = 0;  // chunks of files still uploading; off: see LIM-022
   std::string server_name = "opsync-reference-server";
   std::string server_version = "0.1.0";
 };
@@ -43,6 +51,7 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
   std::map<std::string, std::string> headers;             // lower-case names
   std::string body;
+  std::string client_address;  // the peer's IP address, for per-client caps; empty when unknown
 
   std::optional<std::string> header(const std::string& lower_case_name) const;
 };
@@ -55,6 +64,7 @@ struct RequestHead {
   std::vector<std::pair<std::string, std::string>> query;
   std::map<std::string, std::string> headers;
   std::optional<uint64_t> content_length;  // nullopt for chunked transfer
+  std::string client_address;
 };
 
 struct Response {
@@ -71,6 +81,7 @@ struct Response {
 class ServerCore {
  public:
   ServerCore(ServerConfig config, Storage& storage, RandomSource& random);
+  ~ServerCore();
 
   // Checks everything that does not need the body: route, method, version, authorization,
   // content type and declared length. Returns the error response, or nullopt when the body may
@@ -80,6 +91,18 @@ class ServerCore {
   // Handles a complete request (runs preflight itself). Never throws; bad input gets the spec's
   // error and changes nothing (ERR-003, ERR-004).
   Response handle(const Request& request, uint64_t now_ms);
+
+  // The answers an HTTP adapter makes without handle(), built here so that they carry what every
+  // response carries (TRN-007, TRN-008, TRN-056): `error` is why the request could not be handed
+  // to handle() (a framing fault, a limit of the HTTP layer, a body that passed its limit while
+  // it was read, the connection cap, a fault of the adapter). `request_headers` are the request's
+  // header fields when they were read, so that its OpSync-Request-Id is echoed; empty otherwise.
+  Response transport_error(const Error& error, const std::map<std::string, std::string>& request_headers,
+                           uint64_t now_ms);
+  // The interim 100 (Continue) an adapter sends before reading a body that the client holds back
+  // until told to send it (Expect: 100-continue). When the request carries no usable request id
+  // this pins a fresh one in `head.headers`, so the final response repeats the same id.
+  Response interim_continue(RequestHead& head, uint64_t now_ms);
 
   // Removes deleted files past retention and abandoned uploads past expiry (FILE-011). Returns
   // the number of files removed. Adapters call it periodically.
@@ -102,6 +125,7 @@ class ServerCore {
   Storage& storage_;
   RandomSource& random_;
   std::mutex random_mutex_;  // RandomSource implementations need not be thread-safe
+  std::unique_ptr<RateLimiter> creation_limiter_;  // nullptr when workspace_creations_per_minute is 0
 };
 
 }  // namespace opsync::server

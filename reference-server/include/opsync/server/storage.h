@@ -85,6 +85,8 @@ class Transaction {
   // Tokens with an id above `after` (all when nullopt), ascending by id, at most `limit`.
   virtual std::vector<TokenRecord> tokens_after(const WorkspaceId& workspace,
                                                 const std::optional<TokenId>& after, size_t limit) = 0;
+  // Tokens of the workspace neither revoked nor expired at `now_ms` (for LIM-021).
+  virtual uint64_t live_token_count(const WorkspaceId& workspace, uint64_t now_ms) = 0;
 
   // Key records.
   virtual std::optional<KeyRecord> key(const WorkspaceId& workspace, uint32_t key_id) = 0;
@@ -117,6 +119,8 @@ class Transaction {
   // Indices of the chunks present, ascending, and their total size.
   virtual std::vector<uint32_t> chunk_indices(const WorkspaceId& workspace, const FileId& id) = 0;
   virtual uint64_t stored_bytes(const WorkspaceId& workspace, const FileId& id) = 0;
+  // Bytes of the chunks stored for the workspace's files that are still uploading (for LIM-022).
+  virtual uint64_t uploading_bytes(const WorkspaceId& workspace) = 0;
   // Files due for collection (FILE-011): deleted ones deleted at or before `deleted_before_ms`,
   // uploading ones last touched at or before `idle_before_ms`; at most `limit`.
   virtual std::vector<FileKey> files_to_collect(uint64_t deleted_before_ms, uint64_t idle_before_ms,

@@ -1,0 +1,20 @@
+# Writes a C++ source defining `std::string_view NAME()` that returns the bytes of INPUT.
+#   cmake -DINPUT=file -DOUTPUT=file.cpp -DNAME=function -DNAMESPACE=ns -P embed_file.cmake
+# The text is split into raw string literals of at most 30,000 bytes, which every compiler takes.
+file(READ "${INPUT}" content)
+string(FIND "${content}" ")embedded\"" clash)
+if(NOT clash EQUAL -1)
+  message(FATAL_ERROR "${INPUT} contains the raw string delimiter )embedded\"")
+endif()
+string(LENGTH "${content}" length)
+set(out "// Generated from ${INPUT} by cmake/embed_file.cmake; do not edit.\n#include <string_view>\n\n")
+string(APPEND out "namespace ${NAMESPACE} {\n\nstd::string_view ${NAME}() {\n  static const char text[] =\n")
+set(offset 0)
+while(offset LESS length)
+  string(SUBSTRING "${content}" ${offset} 30000 piece)
+  string(APPEND out "      R\"embedded(${piece})embedded\"\n")
+  math(EXPR offset "${offset} + 30000")
+endwhile()
+string(APPEND out "      \"\";\n  return std::string_view(text, sizeof text - 1);\n}\n\n}  // namespace ${NAMESPACE}\n")
+file(WRITE "${OUTPUT}.tmp" "${out}")
+file(COPY_FILE "${OUTPUT}.tmp" "${OUTPUT}" ONLY_IF_DIFFERENT)

@@ -1,0 +1,247 @@
+// RFC 9112 framing and the HTTP layer's own answers (spec 2.1, 2.4, 2.6): malformed framing,
+// unsupported transfer codings, the advertised limits on a request's head, HTTP versions,
+// pipelining, and the headers of every answer the HTTP layer makes, 100 Continue included.
+//
+// The bytes are written here exactly as sent, so each case builds its own request line and
+// header section: OpSync-Test-Case and OpSync-Request-Id always among them (TRN-009).
+#include <cctype>
+
+#include "common.h"
+
+namespace opsync::conformance::cases {
+namespace {
+
+constexpr uint64_t kAnswerMs = 5000;   // an answer "at once": well before any server's read deadline
+constexpr uint64_t kCloseMs = 3000;    // the connection closed after an answer that ends it
+
+// The head of a request whose fields are `fields` (each ending in CRLF), with the case's headers.
+std::string head(CaseContext& c, const std::string& method, const std::string& target, const std::string& fields,
+                 const std::string& version = "HTTP/1.1", bool host = true) {
+  std::string out = method + " " + target + " " + version + "\r\n";
+  if (host) out += "Host: " + c.options().server.host + "\r\n";
+  for (const auto& [name, value] : c.case_headers()) out += name + ": " + value + "\r\n";
+  return out + fields;
+}
+
+std::string chunk(const std::string& data) {
+  char size[32];
+  std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  return size + data + "\r\n";
+}
+
+// Holds a raw answer to what every response must be (TRN-007, TRN-008, ERR-001, TRN-056): the
+// checks CaseContext applies to its own requests.
+void check_wire(CaseContext& c, const std::string& method, const std::string& target, const HttpResponse& response,
+                const std::string& what) {
+  const std::optional<std::string> id = response.header("OpSync-Request-Id");
+  const WireExchange exchange{method, target, std::nullopt, response.status, response.body,
+                              [&](std::string_view name) { return response.header(name); }};
+  for (const WireViolation& v : check_wire_response(exchange))
+    c.check(false, v.requirement, v.what, what + " -> " + std::to_string(response.status));
+  if (!id) c.check(false, "TRN-056", "OpSync-Request-Id on the HTTP layer's answer", what);
+}
+
+// Sends `bytes` on a connection of the case's, expects an error answer of `status` and `code`
+// at once, with the headers of every answer, and the connection closed after it.
+void expect_refused(CaseContext& c, const std::string& what, const std::string& bytes, int status,
+                    std::string_view code, std::string_view requirement) {
+  std::unique_ptr<Connection> connection = c.connect();
+  const Status sent = connection->send(bytes);
+  Result<HttpResponse> response = connection->read_response(kAnswerMs);
+  c.record(bytes, response, 0);
+  if (!response.ok()) {
+    c.check(false, requirement, what + ": status " + std::to_string(status) + " " + std::string(code),
+            "no answer within " + std::to_string(kAnswerMs) + " ms" + (sent.ok() ? "" : " (sending failed)"));
+    return;
+  }
+  check_wire(c, "POST", "/", *response, what);
+  const auto [got_code, field] = code_and_field(*response);
+  c.check(response->status == status && got_code == code, requirement,
+          what + ": status " + std::to_string(status) + " " + std::string(code), describe(*response));
+  c.check(connection->wait_closed(kCloseMs), requirement, what + ": the connection closed after the answer",
+          "still open after " + std::to_string(kCloseMs) + " ms");
+}
+
+// A JSON request head for an endpoint that takes a body and needs no token.
+std::string create_head(CaseContext& c, const std::string& framing) {
+  return head(c, "POST", path(E::kCreateWorkspace), "Content-Type: application/json\r\n" + framing);
+}
+
+void malformed_framing_is_400_and_closes(CaseContext& c) {
+  struct Fault {
+    const char* what;
+    std::string bytes;
+  };
+  const std::vector<Fault> faults = {
+      {"Content-Length twice with equal values", create_head(c, "Content-Length: 2\r\nContent-Length: 2\r\n\r\n{}")},
+      {"Content-Length twice, the longer second", create_head(c, "Content-Length: 2\r\nContent-Length: 40\r\n\r\n{}")},
+      {"Content-Length as a list", create_head(c, "Content-Length: 2, 2\r\n\r\n{}")},
+      {"Content-Length +2", create_head(c, "Content-Length: +2\r\n\r\n{}")},
+      {"Content-Length 2x", create_head(c, "Content-Length: 2x\r\n\r\n{}")},
+      {"Content-Length abc", create_head(c, "Content-Length: abc\r\n\r\n{}")},
+      {"Content-Length -1", create_head(c, "Content-Length: -1\r\n\r\n{}")},
+      {"Content-Length with Transfer-Encoding",
+       create_head(c, "Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk("{}") + "0\r\n\r\n")},
+      {"chunked twice", create_head(c, "Transfer-Encoding: chunked, chunked\r\n\r\n" + chunk("{}") + "0\r\n\r\n")},
+      {"chunked not last", create_head(c, "Transfer-Encoding: chunked, gzip\r\n\r\n" + chunk("{}") + "0\r\n\r\n")},
+      {"a transfer coding without chunked", create_head(c, "Transfer-Encoding: gzip\r\n\r\n{}")},
+      {"a negative chunk size", create_head(c, "Transfer-Encoding: chunked\r\n\r\n-2\r\n{}\r\n0\r\n\r\n")},
+      {"a chunk size that is not hex", create_head(c, "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n")},
+      {"a chunk without its CRLF", create_head(c, "Transfer-Encoding: chunked\r\n\r\n2\r\n{}XX0\r\n\r\n")},
+      {"HTTP/1.1 without Host", head(c, "GET", path(E::kInfo), "\r\n", "HTTP/1.1", /*host=*/false)},
+      {"two Host fields", head(c, "GET", path(E::kInfo), "Host: a\r\n\r\n")},
+      {"whitespace before a field's colon", head(c, "GET", path(E::kInfo), "X-Padded : 1\r\n\r\n")},
+      {"a request line without a version", "GET " + path(E::kInfo) + "\r\nHost: a\r\n\r\n"},
+      {"a line that is no request line", "NOT A REQUEST\r\n\r\n"},
+      {"a target in authority form", head(c, "GET", "127.0.0.1:80", "\r\n")},
+      {"the asterisk form with GET", head(c, "GET", "*", "\r\n")},
+  };
+  for (const Fault& f : faults) expect_refused(c, f.what, f.bytes, 400, "malformed_request", "TRN-051");
+}
+
+void another_transfer_coding_is_501(CaseContext& c) {
+  expect_refused(c, "gzip, chunked",
+                 create_head(c, "Transfer-Encoding: gzip, chunked\r\n\r\n" + chunk("{}") + "0\r\n\r\n"), 501,
+                 "unsupported_transfer_coding", "TRN-052");
+}
+
+void the_limits_on_a_head_are_advertised_and_kept(CaseContext& c) {
+  const std::optional<HttpLimits> advertised = c.info().http_limits;
+  c.require(advertised.has_value(), "INF-010", "http_limits in /v1/info", "none");
+  const HttpLimits limits = *advertised;  // the floors are checked by the message's decoder
+
+  // The target: exactly at the limit is no 414 (it is an unknown query parameter), one byte more is.
+  const std::string info = path(E::kInfo);
+  const std::string at_limit = info + "?q=" + std::string(limits.request_target_bytes_max - info.size() - 3, 'q');
+  Result<HttpResponse> fits = c.raw(head(c, "GET", at_limit, "\r\n"), kAnswerMs);
+  c.require(fits.ok(), "TRN-053", "an answer to a target at the limit", fits.ok() ? "" : fits.error().message);
+  c.check(fits->status != 414, "TRN-053", "a target of request_target_bytes_max bytes is no 414", describe(*fits));
+  expect_refused(c, "a target one byte over the limit", head(c, "GET", at_limit + "q", "\r\n"), 414, "uri_too_long",
+                 "TRN-053");
+
+  // Header fields: header_fields_max in all pass, one more does not.
+  const size_t own_fields = 1 + c.case_headers().size();  // Host and the case's
+  c.require(limits.header_fields_max > own_fields, "INF-010", "room for the suite's own header fields");
+  auto with_fields = [&](size_t total) {
+    std::string fields;
+    for (size_t i = own_fields; i < total; ++i) fields += "X-F" + std::to_string(i) + ": 1\r\n";
+    return head(c, "GET", info, fields + "\r\n");
+  };
+  Result<HttpResponse> most = c.raw(with_fields(limits.header_fields_max), kAnswerMs);
+  c.require(most.ok(), "TRN-053", "an answer with header_fields_max fields", most.ok() ? "" : most.error().message);
+  c.check(most->status == 200, "TRN-053", "header_fields_max fields: 200", describe(*most));
+  expect_refused(c, "one header field too many", with_fields(limits.header_fields_max + 1), 431, "headers_too_large",
+                 "TRN-053");
+
+  // The header section's bytes, request line and empty line included.
+  auto with_section = [&](uint64_t bytes) {
+    const std::string start = head(c, "GET", info, "");
+    const std::string name = "X-Pad: ";
+    const uint64_t fixed = start.size() + name.size() + 2 + 2;
+    return start + name + std::string(bytes - fixed, 'p') + "\r\n\r\n";
+  };
+  Result<HttpResponse> largest = c.raw(with_section(limits.header_section_bytes_max), kAnswerMs);
+  c.require(largest.ok(), "TRN-053", "an answer to a header section at the limit",
+            largest.ok() ? "" : largest.error().message);
+  c.check(largest->status == 200, "TRN-053", "a header section of header_section_bytes_max bytes: 200",
+          describe(*largest));
+  expect_refused(c, "a header section one byte over", with_section(limits.header_section_bytes_max + 1), 431,
+                 "headers_too_large", "TRN-053");
+}
+
+void http_versions(CaseContext& c) {
+  const std::string info = path(E::kInfo);
+  Result<HttpResponse> later_minor = c.raw(head(c, "GET", info, "Connection: close\r\n\r\n", "HTTP/1.2"), kAnswerMs);
+  c.require(later_minor.ok(), "TRN-054", "an answer to HTTP/1.2", later_minor.ok() ? "" : later_minor.error().message);
+  c.check(later_minor->status == 200, "TRN-054", "HTTP/1.2 served as HTTP/1.1: 200", describe(*later_minor));
+  check_wire(c, "GET", info, *later_minor, "HTTP/1.2");
+  Result<HttpResponse> one_zero = c.raw(head(c, "GET", info, "\r\n", "HTTP/1.0", /*host=*/false), kAnswerMs);
+  c.require(one_zero.ok(), "TRN-054", "an answer to HTTP/1.0", one_zero.ok() ? "" : one_zero.error().message);
+  c.check(one_zero->status == 200, "TRN-054", "HTTP/1.0 served: 200", describe(*one_zero));
+  expect_refused(c, "HTTP/2.0", head(c, "GET", info, "\r\n", "HTTP/2.0"), 505, "unsupported_http_version", "TRN-054");
+  expect_refused(c, "HTTP/0.9", head(c, "GET", info, "\r\n", "HTTP/0.9"), 505, "unsupported_http_version", "TRN-054");
+}
+
+void pipelined_requests_are_answered_in_order(CaseContext& c) {
+  const std::string info = path(E::kInfo);
+  auto request = [&](const std::string& target, const std::string& id) {
+    return "GET " + target + " HTTP/1.1\r\nHost: " + c.options().server.host + "\r\nOpSync-Test-Case: " +
+           std::string(c.current().id) + "\r\nOpSync-Request-Id: " + id + "\r\n\r\n";
+  };
+  const std::vector<std::pair<std::string, int>> expected = {
+      {"pipelined-1", 200}, {"pipelined-2", 404}, {"pipelined-3", 400}, {"pipelined-4", 200}};
+  const std::string bytes = request(info, "pipelined-1") + request(info + "x", "pipelined-2") +
+                            request(info + "?bogus=1", "pipelined-3") + request(info, "pipelined-4");
+  std::unique_ptr<Connection> connection = c.connect();
+  c.require(connection->send(bytes).ok(), "TRN-055", "four requests sent at once");
+  for (const auto& [id, status] : expected) {
+    Result<HttpResponse> response = connection->read_response(kAnswerMs);
+    c.record("(pipelined) " + id, response, 0);
+    c.require(response.ok(), "TRN-055", id + " answered", response.ok() ? "" : response.error().message);
+    c.check(response->header("OpSync-Request-Id") == id && response->status == status, "TRN-055",
+            id + ": status " + std::to_string(status) + " with its own request id",
+            describe(*response) + " for " + response->header("OpSync-Request-Id").value_or("no id"));
+  }
+}
+
+void an_interim_100_carries_the_headers_of_its_final_answer(CaseContext& c) {
+  const TestWorkspace ws = c.workspace();
+  const std::string target = path(E::kUploadOps, {ws.id});
+  const std::string body = R"({"ops":[]})";  // answered 400 invalid_field: nothing is written
+  std::string request = "POST " + target + " HTTP/1.1\r\nHost: " + c.options().server.host +
+                        "\r\nOpSync-Test-Case: " + std::string(c.current().id) +
+                        "\r\nOpSync-Request-Id: continue-1\r\nAuthorization: Bearer " + ws.owner_token +
+                        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                        "\r\nExpect: 100-continue\r\n\r\n";
+  std::unique_ptr<Connection> connection = c.connect();
+  c.require(connection->send(request).ok(), "TRN-056", "the head sent");
+  // A server may skip the interim answer (RFC 9110 10.1.1); a client then sends the body anyway.
+  connection->readable(1000);
+  c.require(connection->send(body).ok(), "TRN-056", "the body sent");
+  Result<HttpResponse> response = connection->read_response(kAnswerMs);
+  c.record(request + body, response, 0);
+  c.require(response.ok(), "TRN-056", "an answer", response.ok() ? "" : response.error().message);
+  check_wire(c, "POST", target, *response, "the final answer");
+  c.check(response->header("OpSync-Request-Id") == "continue-1", "TRN-008", "the final answer echoes continue-1");
+  for (size_t i = 0; i < response->interim_statuses.size(); ++i) {
+    const Headers& interim = response->interim_headers[i];
+    auto header = [&](std::string_view name) -> std::optional<std::string> {
+      for (const auto& [key, value] : interim)
+        if (key.size() == name.size() &&
+            std::equal(key.begin(), key.end(), name.begin(), [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+          return value;
+      return std::nullopt;
+    };
+    c.check(header("OpSync-Server-Time-Ms").has_value(), "TRN-056", "OpSync-Server-Time-Ms on the 100",
+            "status " + std::to_string(response->interim_statuses[i]) + " without it");
+    c.check(header("OpSync-Request-Id") == response->header("OpSync-Request-Id"), "TRN-056",
+            "the 100 and the final answer share the request id", header("OpSync-Request-Id").value_or("none"));
+  }
+}
+
+constexpr std::array kCases = {
+    Case{"transport-001", "TRN-051 TRN-056 ERR-001", Level::kMust, Capability::kNone,
+         "malformed framing (repeated or bad Content-Length, both framings, bad chunks, Host) is 400 at once and closes",
+         &malformed_framing_is_400_and_closes},
+    Case{"transport-002", "TRN-052 TRN-056", Level::kMust, Capability::kNone,
+         "a transfer coding other than chunked alone is 501 unsupported_transfer_coding and closes",
+         &another_transfer_coding_is_501},
+    Case{"transport-003", "TRN-053 INF-010 TRN-056", Level::kMust, Capability::kNone,
+         "the advertised limits on a request's head hold exactly: 414 and 431 one past them",
+         &the_limits_on_a_head_are_advertised_and_kept},
+    Case{"transport-004", "TRN-054 TRN-056", Level::kMust, Capability::kNone,
+         "HTTP/1.2 is served as HTTP/1.1, HTTP/1.0 is served, other major versions are 505",
+         &http_versions},
+    Case{"transport-005", "TRN-055", Level::kMust, Capability::kNone,
+         "four pipelined requests are answered in order, each with its own request id",
+         &pipelined_requests_are_answered_in_order},
+    Case{"transport-006", "TRN-056 TRN-008", Level::kMust, Capability::kNone,
+         "an interim 100 Continue carries the time and the request id of its final answer",
+         &an_interim_100_carries_the_headers_of_its_final_answer},
+};
+
+}  // namespace
+
+std::span<const Case> transport_cases() { return kCases; }
+
+}  // namespace opsync::conformance::cases

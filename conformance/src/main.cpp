@@ -1,0 +1,138 @@
+// opsync-conformance: certifies an OpSync server from its URL.
+//
+//   opsync-conformance --server URL [--level must|should|all] [--filter GLOB]... [--junit FILE] ...
+//   opsync-conformance --list
+//   opsync-conformance coverage [--json]
+//
+// Exit codes: 0 every MUST case passed (or is a listed known failure); 1 a case failed or could
+// not run; 2 a usage error or a server that cannot be reached.
+#include <CLI/CLI.hpp>
+
+#include <fstream>
+#include <iostream>
+
+#include "opsync/conformance/report.h"
+#include "opsync/conformance/runner.h"
+
+namespace {
+
+using namespace opsync;
+using namespace opsync::conformance;
+
+constexpr const char* kVersion = "0.1.0";
+
+int usage_error(const std::string& message) {
+  std::cerr << "opsync-conformance: " << message << "\n";
+  return 2;
+}
+
+// Writes a report to FILE; false (after saying so) when it cannot.
+template <typename Write>
+bool write_file(const std::string& path, Write write) {
+  if (path.empty()) return true;
+  std::ofstream out(path, std::ios::trunc);
+  if (out) write(out);
+  if (!out) std::cerr << "opsync-conformance: cannot write " << path << "\n";
+  return static_cast<bool>(out);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Certifies an OpSync server: runs the conformance suite of spec v1 against its URL.\n"
+               "Every case covers requirements of spec/opsync-v1.md by their ids; see `coverage`."};
+  app.set_version_flag("--version", std::string("opsync-conformance ") + kVersion + " (protocol version 1)");
+  std::string url, level = "should", known_failures_file, junit_file, json_file, html_file;
+  std::vector<std::string> filters;
+  bool list = false;
+  Options options;
+  app.add_option("--server", url, "The server's root URL: http://host:port or https://host[:port]");
+  app.add_option("--level", level, "must: MUST cases only; should or all: MUST and SHOULD cases")
+      ->check(CLI::IsMember({"must", "should", "all"}))
+      ->capture_default_str();
+  app.add_option("--filter", filters, "Run only cases whose id matches this glob (repeatable), e.g. 'files-*'");
+  app.add_flag("--list", list, "List the selected cases with their requirements, and run nothing");
+  app.add_option("--known-failures", known_failures_file,
+                 "A file of case ids expected to fail, one per line with the reason ('#' comments)");
+  app.add_option("--junit", junit_file, "Write a JUnit XML report here");
+  app.add_option("--json", json_file, "Write the JSON report here (schema: conformance/schema/report.schema.json)");
+  app.add_option("--html", html_file, "Write a self-contained HTML report here");
+  app.add_option("--seed", options.seed, "Seed of the case order and the generated data")->capture_default_str();
+  app.add_option("--jobs", options.jobs, "Cases run at once")->check(CLI::Range(1, 64))->capture_default_str();
+  app.add_option("--timeout-ms", options.timeout_ms, "How long one request may take")
+      ->check(CLI::Range(100, 600000))
+      ->capture_default_str();
+  app.add_option("--ca-file", options.server.ca_file, "PEM file of the CA that signed the server's certificate");
+  app.add_flag("--insecure", options.server.insecure, "Accept any certificate (self-signed test servers)");
+  app.add_option("--registration-token", options.registration_token,
+                 "Sent as a bearer token when creating workspaces on a server with closed registration");
+  app.add_option("--workspace", options.workspace, "Use this existing workspace (with --owner-token)");
+  app.add_option("--owner-token", options.owner_token, "An owner token of --workspace");
+  app.add_option("--restart-cmd", options.restart_cmd,
+                 "A shell command that kills and restarts the server: runs the durability cases");
+  app.add_option("--restore-cmd", options.restore_cmd,
+                 "A shell command run as 'CMD save' and 'CMD restore' (backup and restore the server's data): "
+                 "runs the restore cases");
+  bool coverage_json = false;
+  CLI::App* coverage_command =
+      app.add_subcommand("coverage", "Print every requirement of the spec with the cases that cover it");
+  coverage_command->add_flag("--json", coverage_json, "As JSON");
+  app.require_subcommand(0, 1);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+
+  const std::vector<const Case*> cases = all_cases();
+  if (coverage_command->parsed()) {
+    if (coverage_json)
+      write_coverage_json(std::cout, cases);
+    else
+      write_coverage_text(std::cout, cases);
+    return coverage_problems(cases).empty() ? 0 : 1;
+  }
+  Selection selection;
+  selection.level = level == "must" ? Level::kMust : Level::kShould;
+  selection.filters = filters;
+  const std::vector<const Case*> selected = select_cases(cases, selection);
+  if (list) {
+    for (const Case* c : selected)
+      std::cout << c->id << "  " << level_name(c->level) << "  [" << c->requirements << "]  " << c->description
+                << (c->needs == Capability::kNone ? "" : "  (needs " + std::string(capability_name(c->needs)) + ")")
+                << "\n";
+    return 0;
+  }
+  if (url.empty()) return usage_error("give --server URL (or --list, or the coverage command); --help tells more");
+  if (selected.empty()) return usage_error("no case matches the filters");
+  if (options.workspace.empty() != options.owner_token.empty())
+    return usage_error("give --workspace and --owner-token together");
+  Result<Server> server = Server::parse(url);
+  if (!server.ok()) return usage_error(server.error().message);
+  const Server given = options.server;
+  options.server = *server;
+  options.server.ca_file = given.ca_file;
+  options.server.insecure = given.insecure;
+  KnownFailures known;
+  if (!known_failures_file.empty()) {
+    Result<KnownFailures> read = KnownFailures::read(known_failures_file, cases);
+    if (!read.ok()) return usage_error(read.error().message);
+    known = *read;
+  }
+  Result<RunFacts> facts = gather_facts(options);
+  if (!facts.ok()) return usage_error(facts.error().message);
+
+  RunReport report = run_cases(options, *facts, selected, known);
+  report.suite_version = kVersion;
+  report.level = level;
+  report.filters = filters;
+  write_summary(std::cout, report);
+  bool written = write_file(junit_file, [&](std::ostream& out) { write_junit(out, report); });
+  written = write_file(json_file, [&](std::ostream& out) { write_json(out, report); }) && written;
+  written = write_file(html_file, [&](std::ostream& out) { write_html(out, report); }) && written;
+  if (!written) return 2;
+  return report.exit_code();
+}

@@ -1,0 +1,417 @@
+#include "opsync/conformance/report.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "opsync/conformance/embedded.h"
+
+namespace opsync::conformance {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+constexpr std::array kOutcomes = {Outcome::kPass, Outcome::kFail,        Outcome::kWarn, Outcome::kSkip,
+                                  Outcome::kKnownFailure, Outcome::kFixed, Outcome::kError};
+
+std::string xml_escape(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default:
+        // XML 1.0 has no place for other control characters; transcripts may hold any byte.
+        if (c < 0x20 && c != '\n' && c != '\r' && c != '\t')
+          out += "\xEF\xBF\xBD";
+        else
+          out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+// Text that is valid UTF-8, invalid bytes replaced, for JSON and XML.
+std::string printable(const std::string& text) {
+  return Json::parse(Json(text).dump(-1, ' ', false, Json::error_handler_t::replace)).get<std::string>();
+}
+
+std::vector<std::string> requirement_ids(std::string_view list) {
+  std::vector<std::string> out;
+  std::istringstream in{std::string(list)};
+  for (std::string id; in >> id;) out.push_back(id);
+  return out;
+}
+
+std::string failure_text(const CaseResult& r) {
+  std::string out;
+  for (const Check& f : r.failures) {
+    out += "[" + f.requirement + "] expected " + f.expected;
+    if (!f.observed.empty()) out += "; observed " + f.observed;
+    out += "\n";
+  }
+  if (!r.note.empty()) out += r.note + "\n";
+  return out;
+}
+
+std::string transcript_text(const CaseResult& r) {
+  std::string out;
+  for (const Exchange& e : r.transcript) {
+    char timing[48];
+    std::snprintf(timing, sizeof timing, "(%.1f ms)", e.duration_ms);
+    out += ">>> " + std::string(timing) + "\n" + e.request + "\n<<<\n" + e.response + "\n\n";
+  }
+  return out;
+}
+
+// Seconds with three decimals, as JUnit's xs:decimal wants them (no exponent).
+std::string seconds(double ms) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3f", ms / 1000);
+  return text;
+}
+
+std::string format_ms(double ms) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.0f", ms);
+  return text;
+}
+
+// The text of every tagged statement of the spec, by id: the list item, continuation lines joined.
+std::map<std::string, std::string> spec_texts() {
+  std::map<std::string, std::string> out;
+  std::istringstream lines{std::string(embedded_spec())};
+  std::string line, id;
+  while (std::getline(lines, line)) {
+    if (line.rfind("- [", 0) == 0 && line.size() > 12 && line[11] == ']') {
+      id = line.substr(3, 8);
+      const size_t colon = line.find(": ");
+      out[id] = colon == std::string::npos ? line : line.substr(colon + 2);
+    } else if (!id.empty() && line.rfind("  ", 0) == 0) {
+      out[id] += " " + line.substr(2);
+    } else {
+      id.clear();
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+const std::vector<Requirement>& requirement_catalog() {
+  static const std::vector<Requirement> catalog = [] {
+    const std::map<std::string, std::string> texts = spec_texts();
+    std::vector<Requirement> out;
+    const Json catalog = Json::parse(embedded_requirements());
+    for (const auto& entry : catalog["requirements"]) {
+      Requirement r{entry["id"], entry["level"], entry["section"], entry["summary"], ""};
+      auto text = texts.find(r.id);
+      r.text = text == texts.end() ? r.summary : text->second;
+      out.push_back(std::move(r));
+    }
+    return out;
+  }();
+  return catalog;
+}
+
+const Requirement* find_requirement(std::string_view id) {
+  for (const Requirement& r : requirement_catalog())
+    if (r.id == id) return &r;
+  return nullptr;
+}
+
+const std::map<std::string, ScopeNote>& scope_notes() {
+  static const std::map<std::string, ScopeNote> notes = [] {
+    std::map<std::string, ScopeNote> out;
+    const Json scope = Json::parse(embedded_scope());
+    for (const auto& [kind, entries] : scope["notes"].items())
+      for (const auto& [id, reason] : entries.items()) out[id] = ScopeNote{kind, reason.get<std::string>()};
+    return out;
+  }();
+  return notes;
+}
+
+void write_summary(std::ostream& out, const RunReport& report) {
+  out << "opsync-conformance: " << report.server_url << " (" << report.info.server.name << " "
+      << report.info.server.version << "), seed " << report.seed << ", " << report.results.size() << " cases in "
+      << format_ms(report.duration_ms) << " ms\n";
+  for (const CaseResult& r : report.results) {
+    if (r.outcome == Outcome::kPass || r.outcome == Outcome::kSkip) continue;
+    out << "  " << outcome_name(r.outcome) << "  " << r.c->id << "  " << r.c->description << "\n";
+    std::istringstream failures(printable(failure_text(r)));
+    for (std::string line; std::getline(failures, line);) out << "        " << line << "\n";
+  }
+  out << "\n  level   ";
+  for (Outcome o : kOutcomes) {
+    char column[16];
+    std::snprintf(column, sizeof column, "%14s", std::string(outcome_name(o)).c_str());
+    out << column;
+  }
+  out << "\n";
+  for (const auto& [name, level] : {std::pair{"MUST  ", std::optional<Level>(Level::kMust)},
+                                    std::pair{"SHOULD", std::optional<Level>(Level::kShould)},
+                                    std::pair{"all   ", std::optional<Level>()}}) {
+    const auto counts = report.counts(level);
+    out << "  " << name << "  ";
+    for (Outcome o : kOutcomes) {
+      auto it = counts.find(o);
+      char column[16];
+      std::snprintf(column, sizeof column, "%14zu", it == counts.end() ? size_t{0} : it->second);
+      out << column;
+    }
+    out << "\n";
+  }
+  out << (report.exit_code() == 0 ? "PASSED" : "FAILED") << ": every MUST case "
+      << (report.exit_code() == 0 ? "passed or is a listed known failure" : "must pass; see the failures above")
+      << "\n";
+}
+
+void write_junit(std::ostream& out, const RunReport& report) {
+  const auto counts = report.counts();
+  auto count = [&](Outcome o) { return counts.count(o) ? counts.at(o) : size_t{0}; };
+  out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  out << "<testsuites name=\"opsync-conformance\" tests=\"" << report.results.size() << "\" failures=\""
+      << count(Outcome::kFail) << "\" errors=\"" << count(Outcome::kError) << "\" time=\""
+      << seconds(report.duration_ms) << "\">\n";
+  out << "  <testsuite name=\"" << xml_escape(report.server_url) << "\" tests=\"" << report.results.size()
+      << "\" failures=\"" << count(Outcome::kFail) << "\" errors=\"" << count(Outcome::kError) << "\" skipped=\""
+      << count(Outcome::kSkip) + count(Outcome::kKnownFailure) << "\" time=\"" << seconds(report.duration_ms)
+      << "\" timestamp=\"" << report.started_at << "\">\n";
+  out << "    <properties>\n      <property name=\"seed\" value=\"" << report.seed << "\"/>\n"
+      << "      <property name=\"server\" value=\"" << xml_escape(report.info.server.name + " " + report.info.server.version)
+      << "\"/>\n    </properties>\n";
+  for (const CaseResult& r : report.results) {
+    out << "    <testcase classname=\"" << level_name(r.c->level) << "\" name=\"" << xml_escape(r.c->id) << ": "
+        << xml_escape(r.c->description) << "\" time=\"" << seconds(r.duration_ms) << "\">\n";
+    const std::string details = xml_escape(printable(failure_text(r)));
+    switch (r.outcome) {
+      case Outcome::kFail:
+        out << "      <failure message=\"" << xml_escape(r.failures.empty() ? r.note : r.failures[0].expected)
+            << "\" type=\"" << xml_escape(r.failures.empty() ? "" : r.failures[0].requirement) << "\">" << details
+            << "</failure>\n";
+        break;
+      case Outcome::kError:
+        out << "      <error message=\"" << xml_escape(r.note) << "\">" << details << "</error>\n";
+        break;
+      case Outcome::kSkip:
+      case Outcome::kKnownFailure:
+        out << "      <skipped message=\"" << outcome_name(r.outcome) << ": " << xml_escape(r.note) << "\"/>\n";
+        break;
+      case Outcome::kWarn:
+      case Outcome::kFixed:
+      case Outcome::kPass:
+        break;
+    }
+    if (r.outcome == Outcome::kWarn || r.outcome == Outcome::kFixed)
+      out << "      <system-out>" << outcome_name(r.outcome) << ": " << details << "</system-out>\n";
+    out << "    </testcase>\n";
+  }
+  out << "  </testsuite>\n</testsuites>\n";
+}
+
+void write_json(std::ostream& out, const RunReport& report) {
+  Json doc;
+  doc["format"] = kReportFormat;
+  doc["suite_version"] = report.suite_version;
+  doc["server"] = {{"url", report.server_url}, {"name", report.info.server.name},
+                   {"version", report.info.server.version}, {"capabilities", report.info.capabilities}};
+  doc["seed"] = report.seed;
+  doc["started_at"] = report.started_at;
+  doc["duration_ms"] = report.duration_ms;
+  doc["exit_code"] = report.exit_code();
+  Json counts = Json::object();
+  for (Outcome o : kOutcomes) {
+    const auto all = report.counts();
+    counts[std::string(outcome_name(o))] = all.count(o) ? all.at(o) : 0;
+  }
+  doc["counts"] = counts;
+  Json cases = Json::array();
+  for (const CaseResult& r : report.results) {
+    Json failures = Json::array();
+    for (const Check& f : r.failures)
+      failures.push_back({{"requirement", f.requirement}, {"expected", printable(f.expected)},
+                          {"observed", printable(f.observed)}});
+    Json transcript = Json::array();
+    for (const Exchange& e : r.transcript)
+      transcript.push_back({{"request", printable(e.request)}, {"response", printable(e.response)},
+                            {"duration_ms", e.duration_ms}});
+    cases.push_back({{"id", r.c->id},
+                     {"level", level_name(r.c->level)},
+                     {"requirements", requirement_ids(r.c->requirements)},
+                     {"description", r.c->description},
+                     {"outcome", outcome_name(r.outcome)},
+                     {"note", printable(r.note)},
+                     {"duration_ms", r.duration_ms},
+                     {"failures", failures},
+                     {"transcript", transcript}});
+  }
+  doc["cases"] = cases;
+  out << doc.dump(2) << "\n";
+}
+
+void write_html(std::ostream& out, const RunReport& report) {
+  const auto counts = report.counts();
+  auto count = [&](Outcome o) { return counts.count(o) ? counts.at(o) : size_t{0}; };
+  out << R"(<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>OpSync conformance: )" << xml_escape(report.server_url) << R"(</title>
+<style>
+body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:1em 2em;color:#1d2330}
+h1{font-size:1.4em;margin:.2em 0} .meta{color:#555}
+table.summary{border-collapse:collapse;margin:1em 0} .summary td,.summary th{border:1px solid #ccd;padding:.3em .8em;text-align:right}
+.filters button{margin-right:.4em;border:1px solid #99a;background:#f4f5f8;border-radius:4px;padding:.2em .6em;cursor:pointer}
+.filters button.on{background:#1d2330;color:#fff}
+details.case{border:1px solid #dde;border-radius:6px;margin:.35em 0;padding:.2em .8em}
+details.case summary{cursor:pointer;font-family:ui-monospace,monospace}
+.outcome{display:inline-block;min-width:7.5em;font-weight:600}
+.pass .outcome{color:#1a7f37}.fail .outcome,.error .outcome{color:#c62828}.warn .outcome{color:#b26a00}
+.skip .outcome,.known-failure .outcome{color:#666}.fixed .outcome{color:#6b2fb3}
+.req{margin:.3em 0;padding:.3em .6em;background:#f6f7fb;border-left:3px solid #99a}
+.failure{color:#c62828;margin:.2em 0} pre{background:#0f1420;color:#d8dee9;padding:.7em;overflow:auto;max-height:30em;font-size:12px}
+#verdict.passed{color:#1a7f37} #verdict.failed{color:#c62828}
+</style></head><body>
+<h1>OpSync conformance report</h1>
+<p class="meta">Server <b>)"
+      << xml_escape(report.server_url) << "</b> (" << xml_escape(report.info.server.name) << " "
+      << xml_escape(report.info.server.version) << ") &middot; seed " << report.seed << " &middot; "
+      << xml_escape(report.started_at) << " &middot; " << report.results.size() << " cases in "
+      << format_ms(report.duration_ms) << " ms</p>\n";
+  out << "<h2 id=\"verdict\" class=\"" << (report.exit_code() == 0 ? "passed\">PASSED" : "failed\">FAILED")
+      << "</h2>\n<table class=\"summary\" id=\"summary\"><tr><th>level</th>";
+  for (Outcome o : kOutcomes) out << "<th>" << outcome_name(o) << "</th>";
+  out << "</tr>\n";
+  for (const auto& [name, level] : {std::pair{"MUST", std::optional<Level>(Level::kMust)},
+                                    std::pair{"SHOULD", std::optional<Level>(Level::kShould)},
+                                    std::pair{"all", std::optional<Level>()}}) {
+    const auto by_level = report.counts(level);
+    out << "<tr><th>" << name << "</th>";
+    for (Outcome o : kOutcomes) out << "<td>" << (by_level.count(o) ? by_level.at(o) : 0) << "</td>";
+    out << "</tr>\n";
+  }
+  out << "</table>\n<p class=\"filters\">Show: <button class=\"on\" data-show=\"all\">all</button>";
+  for (Outcome o : kOutcomes)
+    if (count(o)) out << "<button data-show=\"" << outcome_name(o) << "\">" << outcome_name(o) << "</button>";
+  out << "</p>\n<div id=\"cases\">\n";
+  for (const CaseResult& r : report.results) {
+    const std::string outcome(outcome_name(r.outcome));
+    out << "<details class=\"case " << outcome << "\" data-outcome=\"" << outcome << "\" id=\"case-"
+        << xml_escape(r.c->id) << "\"" << (r.outcome == Outcome::kFail || r.outcome == Outcome::kError ? " open" : "")
+        << "><summary><span class=\"outcome\">" << outcome << "</span> <b>" << xml_escape(r.c->id) << "</b> "
+        << level_name(r.c->level) << " &middot; " << xml_escape(r.c->description) << "</summary>\n";
+    for (const std::string& id : requirement_ids(r.c->requirements)) {
+      const Requirement* req = find_requirement(id);
+      out << "<div class=\"req\"><b>[" << xml_escape(id) << "] " << (req ? xml_escape(req->level) : "") << "</b> "
+          << (req ? xml_escape(req->text) : "(not in the catalog)") << "</div>\n";
+    }
+    for (const Check& f : r.failures)
+      out << "<div class=\"failure\"><b>[" << xml_escape(f.requirement) << "]</b> expected "
+          << xml_escape(printable(f.expected)) << (f.observed.empty() ? "" : "; observed ")
+          << xml_escape(printable(f.observed)) << "</div>\n";
+    if (!r.note.empty()) out << "<p>" << xml_escape(printable(r.note)) << "</p>\n";
+    if (!r.transcript.empty())
+      out << "<p>" << r.transcript.size() << " exchanges, " << format_ms(r.duration_ms) << " ms</p><pre>"
+          << xml_escape(printable(transcript_text(r))) << "</pre>\n";
+    out << "</details>\n";
+  }
+  out << R"(</div>
+<script>
+for (const button of document.querySelectorAll('.filters button')) {
+  button.addEventListener('click', () => {
+    for (const b of document.querySelectorAll('.filters button')) b.classList.toggle('on', b === button);
+    const show = button.dataset.show;
+    for (const c of document.querySelectorAll('details.case'))
+      c.style.display = show === 'all' || c.dataset.outcome === show ? '' : 'none';
+  });
+}
+</script>
+</body></html>
+)";
+}
+
+std::vector<CoverageRow> coverage(const std::vector<const Case*>& cases) {
+  std::vector<CoverageRow> rows;
+  for (const Requirement& r : requirement_catalog()) {
+    CoverageRow row{&r, {}, nullptr};
+    for (const Case* c : cases)
+      for (const std::string& id : requirement_ids(c->requirements))
+        if (id == r.id) row.cases.emplace_back(c->id);
+    auto note = scope_notes().find(r.id);
+    if (note != scope_notes().end()) row.note = &note->second;
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+std::vector<std::string> coverage_problems(const std::vector<const Case*>& cases) {
+  std::vector<std::string> problems;
+  for (const CoverageRow& row : coverage(cases)) {
+    const bool must = row.requirement->level.rfind("MUST", 0) == 0;
+    if (must && row.cases.empty() && !row.note)
+      problems.push_back(row.requirement->id + " (" + row.requirement->level + ") has no case and no note saying why");
+    if (!row.cases.empty() && row.note && row.note->kind != "in-process")
+      problems.push_back(row.requirement->id + " has cases but is noted as " + row.note->kind);
+  }
+  for (const Case* c : cases)
+    for (const std::string& id : requirement_ids(c->requirements))
+      if (!find_requirement(id)) problems.push_back(std::string(c->id) + " cites " + id + ", which the spec lacks");
+  for (const auto& [id, note] : scope_notes())
+    if (!find_requirement(id)) problems.push_back("scope.json notes " + id + ", which the spec lacks");
+  return problems;
+}
+
+void write_coverage_text(std::ostream& out, const std::vector<const Case*>& cases) {
+  std::map<std::string, std::pair<size_t, size_t>> by_level;  // level -> covered, total
+  for (const CoverageRow& row : coverage(cases)) {
+    const Requirement& r = *row.requirement;
+    auto& [covered, total] = by_level[r.level];
+    ++total;
+    std::string what;
+    if (!row.cases.empty()) {
+      ++covered;
+      for (const std::string& c : row.cases) what += (what.empty() ? "" : " ") + c;
+      if (row.note) what += "  (also " + row.note->kind + ": " + row.note->reason + ")";
+    } else if (row.note) {
+      what = row.note->kind + ": " + row.note->reason;
+    } else {
+      what = "NOT COVERED";
+    }
+    char head[48];
+    std::snprintf(head, sizeof head, "%-9s %-10s %-5s ", r.id.c_str(), r.level.c_str(), r.section.c_str());
+    out << head << what << "\n";
+  }
+  out << "\n";
+  for (const auto& [level, numbers] : by_level)
+    out << level << ": " << numbers.first << " of " << numbers.second << " covered by cases\n";
+  const std::vector<std::string> problems = coverage_problems(cases);
+  for (const std::string& p : problems) out << "problem: " << p << "\n";
+  out << (problems.empty() ? "every testable MUST and MUST NOT requirement has a case\n" : "");
+}
+
+void write_coverage_json(std::ostream& out, const std::vector<const Case*>& cases) {
+  Json doc;
+  doc["format"] = "opsync-conformance-coverage/1";
+  Json rows = Json::array();
+  std::map<std::string, std::pair<size_t, size_t>> by_level;
+  for (const CoverageRow& row : coverage(cases)) {
+    auto& [covered, total] = by_level[row.requirement->level];
+    ++total;
+    covered += !row.cases.empty();
+    Json entry = {{"id", row.requirement->id}, {"level", row.requirement->level},
+                  {"section", row.requirement->section}, {"cases", row.cases}};
+    if (row.note) entry["note"] = {{"kind", row.note->kind}, {"reason", row.note->reason}};
+    rows.push_back(entry);
+  }
+  doc["requirements"] = rows;
+  Json levels = Json::object();
+  for (const auto& [level, numbers] : by_level) levels[level] = {{"covered", numbers.first}, {"total", numbers.second}};
+  doc["levels"] = levels;
+  doc["problems"] = coverage_problems(cases);
+  out << doc.dump(2) << "\n";
+}
+
+}  // namespace opsync::conformance

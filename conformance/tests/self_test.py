@@ -1,0 +1,262 @@
+#!/usr/bin/python3
+"""The conformance suite tested against real servers (run by CTest from the build tree).
+
+    self_test.py faults     BUILD_DIR OUT_DIR   every fault switch caught by a MUST case, none by the clean server
+    self_test.py reports    BUILD_DIR OUT_DIR   JSON, JUnit and HTML reports valid; the page checked in Chromium
+    self_test.py recovery   BUILD_DIR OUT_DIR   --restart-cmd and --restore-cmd against the real server
+    self_test.py package    BUILD_DIR OUT_DIR   the Debian package installs and its programs certify each other
+
+Servers listen on 127.0.0.1 only, each in a fresh data directory, and are stopped at the end.
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+SOURCE = pathlib.Path(__file__).resolve().parents[2]
+
+
+def fail(message):
+    print(f"self_test.py: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A real opsync-server (or opsync-server-faulty) on 127.0.0.1, stopped on exit."""
+
+    def __init__(self, binary, data_dir, port=None, args=()):
+        self.binary, self.data_dir, self.args = str(binary), pathlib.Path(data_dir), list(args)
+        self.port = port or free_port()
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [self.binary, "--data-dir", str(self.data_dir), "--port", str(self.port), "--log-format", "none",
+             "--durability", "process", *self.args],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.02)
+        fail(f"{self.binary} did not listen on {self.port}")
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=30)
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def suite(build, url, *args, timeout=300, binary=None):
+    command = [str(binary or build / "conformance" / "opsync-conformance"), "--server", url, *args]
+    return subprocess.run(command, capture_output=True, text=True, errors="replace", timeout=timeout)
+
+
+def failing_cases(report_path):
+    report = json.loads(pathlib.Path(report_path).read_text())
+    return [c["id"] for c in report["cases"] if c["outcome"] in ("fail", "error") and c["level"] == "MUST"]
+
+
+def faults(build, out):
+    """Each fault switch breaks one rule; at least one MUST case must fail for each."""
+    faulty = build / "reference-server" / "opsync-server-faulty"
+    names = [line.split()[0] for line in subprocess.run([str(faulty), "--list-faults"], capture_output=True,
+                                                         text=True, check=True).stdout.splitlines()]
+    if len(names) < 20:
+        fail(f"only {len(names)} fault switches")
+    rows, problems = [], []
+    with tempfile.TemporaryDirectory() as scratch:
+        with Server(faulty, pathlib.Path(scratch) / "clean") as server:
+            clean = suite(build, server.url, "--json", f"{scratch}/clean.json")
+        if clean.returncode != 0:
+            problems.append("the server without faults fails the suite:\n" + clean.stdout[-3000:])
+        for name in names:
+            report = f"{scratch}/{name}.json"
+            with Server(faulty, pathlib.Path(scratch) / name, args=["--fault", name]) as server:
+                run = suite(build, server.url, "--level", "must", "--json", report)
+            caught = failing_cases(report) if os.path.exists(report) else []
+            requirements = next(line.split(None, 1)[1] for line in subprocess.run(
+                [str(faulty), "--list-faults"], capture_output=True, text=True).stdout.splitlines()
+                if line.split()[0] == name)
+            rows.append((name, requirements.strip(), caught))
+            if run.returncode != 1 or not caught:
+                problems.append(f"the fault {name} was not caught (exit {run.returncode})")
+    table = ["| fault switch | breaks | MUST cases that catch it |", "|---|---|---|"]
+    for name, requirements, caught in rows:
+        shown = ", ".join(caught[:8]) + (f" and {len(caught) - 8} more" if len(caught) > 8 else "")
+        table.append(f"| `{name}` | {requirements} | {shown} |")
+    (out / "fault-table.md").write_text("\n".join(table) + "\n")
+    print("\n".join(table))
+    for p in problems:
+        print(p, file=sys.stderr)
+    if problems:
+        fail(f"{len(problems)} problems")
+    print(f"self_test.py: all {len(names)} fault switches caught; the clean server passes")
+
+
+def png_size(path):
+    data = pathlib.Path(path).read_bytes()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        fail(f"{path} is not a PNG")
+    return struct.unpack(">II", data[16:24])
+
+
+def chromium(*args):
+    browser = shutil.which("chromium")
+    if not browser:
+        fail("chromium is not installed (Debian package chromium)")
+    with tempfile.TemporaryDirectory() as profile:
+        return subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                               "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                               "--disable-sync", f"--user-data-dir={profile}", *args],
+                              capture_output=True, text=True, timeout=120)
+
+
+def reports(build, out):
+    """The three report files of one run: each valid, and the page readable in a real browser."""
+    import jsonschema
+    with tempfile.TemporaryDirectory() as scratch:
+        with Server(build / "reference-server" / "opsync-server", pathlib.Path(scratch) / "data") as server:
+            run = suite(build, server.url, "--json", f"{out}/report.json", "--junit", f"{out}/junit.xml",
+                        "--html", f"{out}/report.html")
+    if run.returncode != 0:
+        fail("the reference server fails the suite:\n" + run.stdout[-3000:])
+    report = json.loads((out / "report.json").read_text())
+    schema = json.loads((SOURCE / "conformance" / "schema" / "report.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(report))
+    if errors:
+        fail(f"report.json breaks its schema: {errors[0].message[:300]}")
+    broken = dict(report, cases=[dict(report["cases"][0], outcome="fail", failures=[])])
+    if not list(jsonschema.Draft202012Validator(schema).iter_errors(broken)):
+        fail("the report schema accepts a failed case without failures")
+    xsd = subprocess.run(["xmllint", "--noout", "--schema", str(SOURCE / "conformance" / "schema" / "junit.xsd"),
+                          str(out / "junit.xml")], capture_output=True, text=True)
+    if xsd.returncode != 0:
+        fail("junit.xml breaks the JUnit schema: " + xsd.stderr[-1000:])
+    page = (out / "report.html").read_text()
+    for fetch in ('src="http', "src='http", 'href="http', "href='http", "@import", "url(http"):
+        if fetch in page:
+            fail(f"report.html fetches from the network ({fetch}): it must be self-contained")
+    dom = chromium("--dump-dom", (out / "report.html").as_uri()).stdout
+    cases = dom.count('<details class="case ')
+    if cases != len(report["cases"]) or 'id="verdict" class="passed"' not in dom:
+        fail(f"Chromium's DOM shows {cases} cases of {len(report['cases'])}, or no PASSED verdict")
+    for case in report["cases"]:
+        if f'id="case-{case["id"]}"' not in dom:
+            fail(f"the page lacks {case['id']}")
+    shot = chromium("--window-size=1280,900", "--hide-scrollbars", f"--screenshot={out / 'report.png'}",
+                    (out / "report.html").as_uri())
+    if not (out / "report.png").exists():
+        fail("Chromium wrote no screenshot: " + shot.stderr[-500:])
+    width, height = png_size(out / "report.png")
+    if (width, height) != (1280, 900) or (out / "report.png").stat().st_size < 20000:
+        fail(f"the screenshot is {width}x{height}, {(out / 'report.png').stat().st_size} bytes: a blank page?")
+    print(f"self_test.py: report.json, junit.xml and report.html valid; {cases} cases in Chromium's DOM; "
+          f"screenshot {out / 'report.png'}")
+
+
+def recovery(build, out):
+    """The durability and restore cases, with real commands that kill, restart and restore a server."""
+    server_binary = build / "reference-server" / "opsync-server"
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = pathlib.Path(scratch)
+        port = free_port()
+        data, backup, pid_file = scratch / "data", scratch / "backup", scratch / "pid"
+        start = (f"{server_binary} --data-dir {data} --port {port} --log-format none --durability full "
+                 f">/dev/null 2>&1 & echo $! > {pid_file}")
+        wait_gone = f"while kill -0 $(cat {pid_file}) 2>/dev/null; do sleep 0.05; done"
+        restart = scratch / "restart.sh"
+        restart.write_text(f"#!/bin/sh\nkill -9 $(cat {pid_file})\n{wait_gone}\n{start}\n")
+        restore = scratch / "restore.sh"
+        restore.write_text(
+            "#!/bin/sh\n"
+            f"kill -TERM $(cat {pid_file})\n{wait_gone}\n"
+            f'if [ "$1" = save ]; then rm -rf {backup} && cp -a {data} {backup}; '
+            f"else rm -rf {data} && cp -a {backup} {data}; fi\n{start}\n")
+        restart.chmod(0o755)
+        restore.chmod(0o755)
+        subprocess.run(["sh", "-c", start], check=True)
+        try:
+            for _ in range(300):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.02)
+            run = suite(build, f"http://127.0.0.1:{port}", "--filter", "durability-*", "--restart-cmd",
+                        str(restart), "--restore-cmd", str(restore), "--json", f"{out}/recovery.json")
+        finally:
+            subprocess.run(["sh", "-c", f"kill $(cat {pid_file}) 2>/dev/null; {wait_gone}"])
+    report = json.loads((out / "recovery.json").read_text())
+    outcomes = {c["id"]: c["outcome"] for c in report["cases"]}
+    if run.returncode != 0 or set(outcomes.values()) != {"pass"} or len(outcomes) < 2:
+        fail(f"the recovery cases did not all pass: {outcomes}\n{run.stdout[-3000:]}")
+    print(f"self_test.py: recovery cases pass with real restarts and restores: {sorted(outcomes)}")
+
+
+def package(build, out):
+    """The Debian package: built by CPack, its dependencies declared, its programs run from it."""
+    built = subprocess.run(["cpack", "-G", "DEB", "-B", str(out)], cwd=build, capture_output=True, text=True)
+    debs = sorted(out.glob("*.deb"))
+    if built.returncode != 0 or not debs:
+        fail("cpack failed: " + built.stdout[-2000:] + built.stderr[-2000:])
+    deb = debs[-1]
+    depends = subprocess.run(["dpkg-deb", "-f", str(deb), "Depends"], capture_output=True, text=True).stdout
+    for library in ("libssl", "libsqlite3", "libcpp-httplib"):
+        if library not in depends:
+            fail(f"the package does not declare {library}: Depends: {depends}")
+    contents = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True).stdout
+    for program in ("opsync-conformance", "opsync-server", "opsync-client"):
+        if f"./usr/bin/{program}" not in contents:
+            fail(f"the package lacks /usr/bin/{program}")
+    if "opsync-server-faulty" in contents:
+        fail("the package holds opsync-server-faulty, which must never ship")
+    with tempfile.TemporaryDirectory() as root:
+        root = pathlib.Path(root)
+        subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)
+        with Server(root / "usr" / "bin" / "opsync-server", root / "data") as server:
+            run = suite(build, server.url, "--json", str(root / "report.json"),
+                        binary=root / "usr" / "bin" / "opsync-conformance")
+    if run.returncode != 0:
+        fail("the installed opsync-conformance fails the installed opsync-server:\n" + run.stdout[-3000:])
+    print(f"self_test.py: {deb.name} ({deb.stat().st_size // 1024} KiB), Depends: {depends.strip()}; "
+          "the installed programs pass the suite")
+
+
+def main():
+    if len(sys.argv) != 4 or sys.argv[1] not in ("faults", "reports", "recovery", "package"):
+        sys.exit(__doc__)
+    build, out = pathlib.Path(sys.argv[2]).resolve(), pathlib.Path(sys.argv[3]).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    globals()[sys.argv[1]](build, out)
+
+
+if __name__ == "__main__":
+    main()

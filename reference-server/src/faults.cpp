@@ -1,0 +1,62 @@
+#include "faults.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+
+namespace opsync::server {
+namespace {
+
+using F = Fault;
+
+constexpr std::array kNames = {
+    FaultName{F::kNoRequestId, "no-request-id", "TRN-008"},
+    FaultName{F::kNoAllowHeader, "no-allow-header", "TRN-010"},
+    FaultName{F::kRepeatedQueryTaken, "repeated-query-taken", "TRN-011"},
+    FaultName{F::kMalformedJson500, "malformed-json-500", "ERR-004 TRN-020"},
+    FaultName{F::kDetailsMissing, "details-missing", "ERR-010"},
+    FaultName{F::kTokenMissingIs403, "token-missing-is-403", "AUTH-020 ERR-001"},
+    FaultName{F::kLimitIgnored, "limit-ignored", "LOG-020 LIM-005"},
+    FaultName{F::kUnknownVersionServed, "unknown-version-served", "VER-001"},
+    FaultName{F::kExpiredTokenAccepted, "expired-token-accepted", "AUTH-019"},
+    FaultName{F::kRevokedTokenAccepted, "revoked-token-accepted", "AUTH-016"},
+    FaultName{F::kReadOnlyWrites, "read-only-writes", "AUTH-020"},
+    FaultName{F::kCrossWorkspaceRead, "cross-workspace-read", "AUTH-021 AUTH-022"},
+    FaultName{F::kTokenListUnsorted, "token-list-unsorted", "AUTH-024"},
+    FaultName{F::kKeyVersionIgnored, "key-version-ignored", "KEY-003"},
+    FaultName{F::kNoDeduplication, "no-deduplication", "LOG-004"},
+    FaultName{F::kSeqOffByOne, "seq-off-by-one", "LOG-010 LOG-003"},
+    FaultName{F::kNoClockSkewCheck, "no-clock-skew-check", "LOG-006"},
+    FaultName{F::kPartialBatch, "partial-batch", "LOG-007 ERR-003"},
+    FaultName{F::kLaterSeqFirst, "later-seq-first", "LOG-011 LOG-028"},
+    FaultName{F::kWrongPrefixHash, "wrong-prefix-hash", "LOG-021 LOG-030"},
+    FaultName{F::kWrongBlockHash, "wrong-block-hash", "LOG-030 LOG-031"},
+    FaultName{F::kCommitWithMissingChunks, "commit-with-missing-chunks", "FILE-008"},
+    FaultName{F::kCommittedChunkOverwritten, "committed-chunk-overwritten", "FILE-004"},
+    FaultName{F::kAbsentFileDeleted, "absent-file-deleted", "FILE-007"},
+    FaultName{F::kRepeatedLengthTaken, "repeated-length-taken", "TRN-051"},
+    FaultName{F::kUnstampedHttpErrors, "unstamped-http-errors", "TRN-056"},
+};
+static_assert(kNames.size() == static_cast<size_t>(F::kUnstampedHttpErrors) + 1, "a name for every fault");
+
+#ifdef OPSYNC_FAULT_SWITCHES
+// Set before the server starts serving, read by every request thread afterwards.
+std::array<std::atomic<bool>, kNames.size()> enabled{};
+#endif
+
+}  // namespace
+
+std::span<const FaultName> fault_names() { return kNames; }
+
+std::optional<Fault> fault_from_name(std::string_view name) {
+  const auto* found = std::find_if(kNames.begin(), kNames.end(), [&](const FaultName& f) { return f.name == name; });
+  if (found == kNames.end()) return std::nullopt;
+  return found->fault;
+}
+
+#ifdef OPSYNC_FAULT_SWITCHES
+bool fault(Fault f) { return enabled[static_cast<size_t>(f)].load(std::memory_order_relaxed); }
+void enable_fault(Fault f) { enabled[static_cast<size_t>(f)].store(true); }
+#endif
+
+}  // namespace opsync::server

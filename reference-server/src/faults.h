@@ -1,0 +1,60 @@
+// Deliberate faults, each breaking one rule of the spec, so that the conformance suite can prove
+// its cases able to fail (conformance/README.md, "The suite tests itself").
+//
+// They exist only in opsync-server-faulty, built from the same sources with OPSYNC_FAULT_SWITCHES
+// defined; in opsync-server every `fault(...)` is the constant false and the code behind it is
+// compiled away. Switched on once, at start-up, from --fault; read-only afterwards.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+namespace opsync::server {
+
+enum class Fault : uint8_t {
+  kNoRequestId,          // TRN-008: responses lack OpSync-Request-Id
+  kNoAllowHeader,        // TRN-010: 405 without Allow
+  kRepeatedQueryTaken,   // TRN-011: a repeated query parameter is taken, not refused
+  kMalformedJson500,     // ERR-004, TRN-020: a malformed body is answered 500
+  kDetailsMissing,       // ERR-010: after_seq_beyond_head and version_conflict without details
+  kTokenMissingIs403,    // AUTH-020, ERR-001: no token answered 403 insufficient_scope
+  kLimitIgnored,         // LOG-020, LIM-005: pages ignore `limit`
+  kUnknownVersionServed, // VER-001: /v2/... is served as /v1/...
+  kExpiredTokenAccepted, // AUTH-019
+  kRevokedTokenAccepted, // AUTH-016
+  kReadOnlyWrites,       // AUTH-020: read tokens may write
+  kCrossWorkspaceRead,   // AUTH-021: any valid token reaches any existing workspace
+  kTokenListUnsorted,    // AUTH-024: the token list in descending order
+  kKeyVersionIgnored,    // KEY-003: expected_version is not checked
+  kNoDeduplication,      // LOG-004: a resent operation is reported accepted, not duplicate
+  kSeqOffByOne,          // LOG-010: accepted operations are reported one seq too far
+  kNoClockSkewCheck,     // LOG-006
+  kPartialBatch,         // LOG-007, ERR-003: a batch refused for its n-th operation keeps the ones before
+  kLaterSeqFirst,        // LOG-011, LOG-028: a page lists its operations last first
+  kWrongPrefixHash,      // LOG-021, LOG-030: after_hash of a changed prefix
+  kWrongBlockHash,       // LOG-030, LOG-031: block hashes with a byte changed
+  kCommitWithMissingChunks,  // FILE-008: a file commits with chunks missing
+  kCommittedChunkOverwritten,  // FILE-004: a different chunk replaces a committed one
+  kAbsentFileDeleted,    // FILE-007: file-status calls absent files deleted
+  kRepeatedLengthTaken,  // TRN-051: Content-Length repeated with equal values is accepted
+  kUnstampedHttpErrors,  // TRN-056: the HTTP layer's own answers lack OpSync-Request-Id
+};
+
+struct FaultName {
+  Fault fault;
+  std::string_view name;         // as --fault takes it
+  std::string_view requirements;  // what it breaks
+};
+std::span<const FaultName> fault_names();
+std::optional<Fault> fault_from_name(std::string_view name);
+
+#ifdef OPSYNC_FAULT_SWITCHES
+bool fault(Fault f);
+void enable_fault(Fault f);
+#else
+constexpr bool fault(Fault) { return false; }
+#endif
+
+}  // namespace opsync::server
