@@ -9,14 +9,17 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "opsync/client/device.h"
 #include "opsync/client/http_driver.h"
 #include "opsync/protocol/random.h"
+#include "trace.h"
 
 using namespace opsync;
 using namespace opsync::client;
@@ -120,8 +123,12 @@ int main(int argc, char** argv) {
       "Exit codes: 0 ok, 1 not found or conflict, 2 usage, 3 network or server, 4 authentication.\n"
       "Secrets come from OPSYNC_PASSWORD and OPSYNC_PASSPHRASE, or are asked for without echo.");
   Common common;
+  std::string trace_path;
   auto add_common = [&](CLI::App* command, bool json) {
     command->add_option("--dir", common.dir, "The device directory")->required();
+    command->add_option("--trace", trace_path,
+                        "Append every request and answer, and the operations committed, to this file (no "
+                        "secrets; opsync-sim import replays it)");
     if (json) command->add_flag("--json", common.json, "Machine-readable output");
   };
   SystemRandom random;
@@ -202,6 +209,21 @@ int main(int argc, char** argv) {
 
   const uint64_t now_ms = system_now_ms();
 
+  // --trace: every exchange through the tracing transport, and the local commits.
+  std::unique_ptr<TraceWriter> trace;
+  if (!trace_path.empty()) {
+    Result<std::unique_ptr<TraceWriter>> opened = TraceWriter::open(
+        trace_path, std::filesystem::path(common.dir).lexically_normal().filename().string());
+    if (!opened.ok()) return report_error(opened.error());
+    trace = std::move(*opened);
+  }
+  std::unique_ptr<TracingTransport> tracing;
+  auto traced = [&](Transport& inner) -> Transport& {
+    if (!trace) return inner;
+    tracing = std::make_unique<TracingTransport>(inner, *trace);
+    return *tracing;
+  };
+
   if (init->parsed()) {
     if (!new_workspace && workspace_text.empty()) {
       std::cerr << "opsync-client init: give --new-workspace, or --workspace and --token\n";
@@ -215,7 +237,7 @@ int main(int argc, char** argv) {
       return kUsage;
     }
     if (new_workspace) {
-      Result<NewWorkspace> created = Device::create_workspace(common.dir, server_url, *pw, **transport, random, kdf_iterations);
+      Result<NewWorkspace> created = Device::create_workspace(common.dir, server_url, *pw, traced(**transport), random, kdf_iterations);
       if (!created.ok()) return report_error(created.error());
       if (common.json) {
         std::cout << nlohmann::json{{"workspace_id", to_base64url(created->workspace_id)},
@@ -239,7 +261,7 @@ int main(int argc, char** argv) {
       std::cerr << "opsync-client: the passphrase is needed (OPSYNC_PASSPHRASE or a terminal)\n";
       return kUsage;
     }
-    Status joined = Device::join(common.dir, JoinRequest{server_url, *workspace, token, *pw, *phrase}, **transport, random);
+    Status joined = Device::join(common.dir, JoinRequest{server_url, *workspace, token, *pw, *phrase}, traced(**transport), random);
     if (!joined.ok()) return report_error(joined.error());
     if (common.json) {
       std::cout << nlohmann::json{{"workspace_id", workspace_text}}.dump() << "\n";
@@ -260,7 +282,7 @@ int main(int argc, char** argv) {
     const Scope scope = *scope_from_name(scope_text);
     std::optional<uint64_t> expires_in_ms;
     if (expires_in_s) expires_in_ms = *expires_in_s * 1000;
-    Result<TokenIssued> issued = device.invite(scope, expires_in_ms, **transport);
+    Result<TokenIssued> issued = device.invite(scope, expires_in_ms, traced(**transport));
     if (!issued.ok()) return report_error(issued.error());
     const std::string ws = to_base64url(device.store().binding().workspace_id);
     if (common.json) {
@@ -273,13 +295,32 @@ int main(int argc, char** argv) {
     return kOk;
   }
 
+  // The operations a local command committed, for the trace: the outbox's new entries.
+  auto outbox = [&] {
+    std::set<OpId> ids;
+    if (Result<std::vector<PendingOp>> pending = device.store().ops_to_upload(SIZE_MAX); pending.ok())
+      for (const PendingOp& p : *pending) ids.insert(p.op.id);
+    return ids;
+  };
+  const std::set<OpId> outbox_before = trace ? outbox() : std::set<OpId>{};
+  auto trace_commit = [&](const std::string& command) {
+    if (!trace) return;
+    std::vector<WireOp> committed;
+    if (Result<std::vector<PendingOp>> pending = device.store().ops_to_upload(SIZE_MAX); pending.ok())
+      for (const PendingOp& p : *pending)
+        if (!outbox_before.count(p.op.id)) committed.push_back(p.op);
+    trace->committed(command, committed, now_ms);
+  };
+
   if (put->parsed()) {
     const Bytes bytes(value.begin(), value.end());
     Status done = device.put(key, bytes, now_ms, random);
+    if (done.ok()) trace_commit("put");
     return done.ok() ? kOk : report_error(done.error());
   }
   if (del->parsed()) {
     Status done = device.remove(key, now_ms, random);
+    if (done.ok()) trace_commit("delete");
     return done.ok() ? kOk : report_error(done.error());
   }
   if (get->parsed()) {
@@ -320,6 +361,7 @@ int main(int argc, char** argv) {
   if (attach->parsed()) {
     Result<FileRef> ref = device.attach(key, path, now_ms, random);
     if (!ref.ok()) return report_error(ref.error());
+    trace_commit("attach");
     if (common.json) std::cout << files_json({*ref})[0].dump() << "\n";
     else std::cout << "attached " << ref->name << " (" << ref->size_bytes << " bytes) to " << key << "\n";
     return kOk;
@@ -398,7 +440,7 @@ int main(int argc, char** argv) {
     }
     Result<std::unique_ptr<HttpTransport>> transport = transport_for(device);
     if (!transport.ok()) return report_error(transport.error());
-    Status changed = device.change_password(*old_pw, *new_pw, *phrase, **transport, random, kdf_iterations);
+    Status changed = device.change_password(*old_pw, *new_pw, *phrase, traced(**transport), random, kdf_iterations);
     if (!changed.ok()) return report_error(changed.error());
     std::cout << "password changed; other devices keep working, new devices join with the new password\n";
     return kOk;
@@ -412,7 +454,7 @@ int main(int argc, char** argv) {
     const bool terminal = isatty(STDERR_FILENO) && !common.json;
     constexpr uint64_t kProgressBytesMin = 4 << 20;  // show progress only for transfers worth watching
     bool progress_shown = false;
-    const SyncFinished finished = run_sync(engine, **transport, device.token(), [&](const SyncReport& r) {
+    const SyncFinished finished = run_sync(engine, traced(**transport), device.token(), [&](const SyncReport& r) {
       if (!terminal || r.file_bytes_planned < kProgressBytesMin) return;
       progress_shown = true;
       std::fprintf(stderr, "\rfiles: %.1f / %.1f MB", static_cast<double>(r.file_bytes_moved) / 1e6,

@@ -82,30 +82,10 @@ Result<DeviceFile> load_device_file(const std::filesystem::path& dir) {
   }
 }
 
-// Sends one request and parses a 2xx answer as M; anything else is the server's error.
-template <typename M>
-Result<M> call(Transport& transport, const HttpRequest& request, const std::string& token) {
-  Result<HttpResponse> response = transport.exchange(request, token);
-  if (!response.ok()) return response.error();
-  if (response->status < 200 || response->status >= 300) return error_from_response(*response);
-  Result<M> parsed = parse_message<M>(response->body);
-  if (!parsed.ok())
-    return Error(Code::kProtocolError, "the server's answer to " + request.target + " does not parse: " +
-                                           parsed.error().to_string());
-  return parsed;
-}
-
-// The workspace's key records, and among them the one this client writes (kNotFound without it).
-struct KeyRecords {
-  std::vector<KeyRecord> all;
-  KeyRecord own;
-};
-Result<KeyRecords> read_key_records(Transport& transport, const WorkspaceId& workspace, const std::string& token) {
-  Result<KeyListResponse> keys = call<KeyListResponse>(
-      transport, {"GET", endpoint_path(EndpointId::kListKeys, {to_base64url(workspace)}), "", ""}, token);
-  if (!keys.ok()) return keys.error();
-  for (const KeyRecord& k : keys->keys)
-    if (k.key_id == kKeyId) return KeyRecords{keys->keys, k};
+// The record this client writes among the workspace's key records (kNotFound without it).
+Result<KeyRecord> own_key_record(const std::vector<KeyRecord>& records) {
+  for (const KeyRecord& k : records)
+    if (k.key_id == kKeyId) return k;
   return Error(Code::kNotFound, "the workspace has no key record yet");
 }
 
@@ -127,68 +107,153 @@ Device::Device(std::unique_ptr<LocalStore> store, Keyring keys, uint64_t op_payl
     : store_(std::move(store)), keys_(std::move(keys)), op_payload_bytes_max_(op_payload_bytes_max),
       chunk_bytes_(chunk_bytes) {}
 
+// ---- calls to the server outside a sync ----------------------------------------------------------
+
+void ServerCall::on_response(const HttpResponse& response) {
+  OPSYNC_CHECK_MSG(outgoing_.has_value(), "an answer to a call that sent nothing");
+  outgoing_.reset();
+  auto handler = std::move(handler_);
+  handler_ = nullptr;
+  handler(response);
+  OPSYNC_CHECK_MSG(outgoing_.has_value() || done(), "a call that neither sent its next request nor finished");
+}
+
+void ServerCall::on_transport_failure(const std::string& what) {
+  OPSYNC_CHECK_MSG(outgoing_.has_value(), "a transport failure of a call that sent nothing");
+  const std::string target = outgoing_->request.target;
+  outgoing_.reset();
+  handler_ = nullptr;
+  finish(Error(Code::kTransport, "no answer to " + target + ": " + what));
+}
+
+const Status& ServerCall::status() const {
+  OPSYNC_CHECK_MSG(status_.has_value(), "the status of a call that is not over");
+  return *status_;
+}
+
+template <typename M>
+void ServerCall::expect(HttpRequest request, std::string token, std::function<void(M)> then) {
+  OPSYNC_CHECK(!done() && !outgoing_);
+  const std::string target = request.target;
+  outgoing_ = Outgoing{std::move(request), std::move(token)};
+  handler_ = [this, target, then = std::move(then)](const HttpResponse& response) {
+    if (response.status < 200 || response.status >= 300) return finish(error_from_response(response));
+    Result<M> parsed = parse_message<M>(response.body);
+    if (!parsed.ok())
+      return finish(Error(Code::kProtocolError,
+                          "the server's answer to " + target + " does not parse: " + parsed.error().to_string()));
+    then(std::move(parsed).value());
+  };
+}
+
+void ServerCall::finish(Status status) {
+  OPSYNC_CHECK(!done());
+  outgoing_.reset();
+  handler_ = nullptr;
+  status_ = std::move(status);
+}
+
+Status run_call(ServerCall& call, Transport& transport) {
+  // Bounded: every call sends a fixed, short sequence of requests.
+  while (const std::optional<ServerCall::Outgoing>& outgoing = call.next()) {
+    Result<HttpResponse> response = transport.exchange(outgoing->request, outgoing->token);
+    if (response.ok()) call.on_response(*response);
+    else call.on_transport_failure(response.error().message);
+  }
+  return call.status();
+}
+
+CreateWorkspaceCall::CreateWorkspaceCall(std::filesystem::path dir, std::string server_url, std::string password,
+                                         RandomSource& random, uint32_t kdf_iterations, StoreOptions store_options)
+    : dir_(std::move(dir)), server_url_(std::move(server_url)), password_(std::move(password)), random_(random),
+      kdf_iterations_(kdf_iterations), store_options_(std::move(store_options)) {
+  if (std::filesystem::exists(dir_ / "state.sqlite3")) {
+    finish(Error(Code::kInvalidField, dir_.string() + " already holds a device"));
+    return;
+  }
+  expect<InfoResponse>({"GET", endpoint_path(EndpointId::kInfo, {}), "", "", false}, "", [this](InfoResponse info) {
+    info_ = std::move(info);
+    expect<CreateWorkspaceResponse>({"POST", endpoint_path(EndpointId::kCreateWorkspace, {}), "application/json", "{}", false}, "",
+                                    [this](CreateWorkspaceResponse created) {
+      created_ = std::move(created);
+      // CRY-002, CRY-003: a random data key and passphrase; the record holds the key wrapped.
+      data_key_ = SecretKey::random(random_);
+      result_ = NewWorkspace{created_.workspace_id, generate_passphrase(random_)};
+      PutKeyRequest record;
+      record.expected_version = 0;
+      record.kdf.iterations = kdf_iterations_;
+      record.wrapped_key = wrap_data_key(derive_kek(password_, result_.passphrase, kdf_iterations_), data_key_,
+                                         created_.workspace_id, kKeyId, random_);
+      expect<KeyRecord>({"PUT", key_target(created_.workspace_id),
+                         "application/json", serialize_message(record)},
+                        created_.owner_token, [this](KeyRecord stored) {
+        if (Status made = make_private_directory(dir_); !made.ok()) return finish(made);
+        Status saved = save_device_file(
+            dir_, DeviceFile{data_key_, info_.limits.op_payload_bytes_max, chunk_bytes_for(info_.limits)});
+        if (!saved.ok()) return finish(saved);
+        WorkspaceBinding binding{server_url_, created_.workspace_id, random_.id(), created_.block_size};
+        Result<std::unique_ptr<LocalStore>> store =
+            LocalStore::create(dir_, binding, created_.owner_token, store_options_);
+        if (!store.ok()) return finish(store.error());
+        finish((*store)->put_key_records(std::vector<KeyRecord>{stored}));
+      });
+    });
+  });
+}
+
+const NewWorkspace& CreateWorkspaceCall::result() const {
+  OPSYNC_CHECK_MSG(done() && status().ok(), "the result of a call that did not succeed");
+  return result_;
+}
+
+JoinCall::JoinCall(std::filesystem::path dir, JoinRequest request, RandomSource& random, StoreOptions store_options)
+    : dir_(std::move(dir)), request_(std::move(request)), random_(random), store_options_(std::move(store_options)) {
+  if (std::filesystem::exists(dir_ / "state.sqlite3")) {
+    finish(Error(Code::kInvalidField, dir_.string() + " already holds a device"));
+    return;
+  }
+  const std::string workspace = to_base64url(request_.workspace_id);
+  expect<InfoResponse>({"GET", endpoint_path(EndpointId::kInfo, {}), "", "", false}, "", [this, workspace](InfoResponse info) {
+    info_ = std::move(info);
+    expect<KeyListResponse>({"GET", endpoint_path(EndpointId::kListKeys, {workspace}), "", ""}, request_.token,
+                            [this, workspace](KeyListResponse keys) {
+      records_ = std::move(keys.keys);
+      Result<KeyRecord> record = own_key_record(records_);
+      if (!record.ok()) return finish(record.error());
+      const SecretKey kek = derive_kek(request_.password, request_.passphrase, record->kdf.iterations);
+      Result<SecretKey> data_key = unwrap_data_key(kek, record->wrapped_key, request_.workspace_id, kKeyId);
+      if (!data_key.ok())
+        return finish(Error(Code::kWrongPassword,
+                            "the password or the passphrase is wrong (the key record does not unwrap)"));
+      data_key_ = *data_key;
+      // The workspace's block size, which the mirror's hashes chain with.
+      expect<BlocksResponse>({"GET", endpoint_target(EndpointId::kReadBlocks, {workspace}, {{"limit", "1"}}), "", ""}, request_.token, [this](BlocksResponse blocks) {
+        if (Status made = make_private_directory(dir_); !made.ok()) return finish(made);
+        Status saved = save_device_file(
+            dir_, DeviceFile{data_key_, info_.limits.op_payload_bytes_max, chunk_bytes_for(info_.limits)});
+        if (!saved.ok()) return finish(saved);
+        WorkspaceBinding binding{request_.server_url, request_.workspace_id, random_.id(), blocks.block_size};
+        Result<std::unique_ptr<LocalStore>> store = LocalStore::create(dir_, binding, request_.token, store_options_);
+        if (!store.ok()) return finish(store.error());
+        finish((*store)->put_key_records(records_));
+      });
+    });
+  });
+}
+
 Result<NewWorkspace> Device::create_workspace(const std::filesystem::path& dir, const std::string& server_url,
                                               const std::string& password, Transport& transport,
                                               RandomSource& random, uint32_t kdf_iterations,
                                               const StoreOptions& store_options) {
-  if (std::filesystem::exists(dir / "state.sqlite3"))
-    return Error(Code::kInvalidField, dir.string() + " already holds a device");
-  Result<InfoResponse> info = call<InfoResponse>(transport, {"GET", endpoint_path(EndpointId::kInfo, {}), "", "", false}, "");
-  if (!info.ok()) return info.error();
-  Result<CreateWorkspaceResponse> created = call<CreateWorkspaceResponse>(
-      transport, {"POST", endpoint_path(EndpointId::kCreateWorkspace, {}), "application/json", "{}", false}, "");
-  if (!created.ok()) return created.error();
-
-  // CRY-002, CRY-003: a random data key and passphrase; the record holds the key wrapped.
-  const SecretKey data_key = SecretKey::random(random);
-  NewWorkspace result{created->workspace_id, generate_passphrase(random)};
-  PutKeyRequest record;
-  record.expected_version = 0;
-  record.kdf.iterations = kdf_iterations;
-  record.wrapped_key = wrap_data_key(derive_kek(password, result.passphrase, kdf_iterations), data_key,
-                                     created->workspace_id, kKeyId, random);
-  Result<KeyRecord> stored = call<KeyRecord>(
-      transport,
-      {"PUT", key_target(created->workspace_id), "application/json",
-       serialize_message(record)},
-      created->owner_token);
-  if (!stored.ok()) return stored.error();
-
-  if (Status made = make_private_directory(dir); !made.ok()) return made.error();
-  Status saved = save_device_file(dir, DeviceFile{data_key, info->limits.op_payload_bytes_max, chunk_bytes_for(info->limits)});
-  if (!saved.ok()) return saved.error();
-  WorkspaceBinding binding{server_url, created->workspace_id, random.id(), created->block_size};
-  Result<std::unique_ptr<LocalStore>> store = LocalStore::create(dir, binding, created->owner_token, store_options);
-  if (!store.ok()) return store.error();
-  Status keys = (*store)->put_key_records(std::vector<KeyRecord>{*stored});
-  if (!keys.ok()) return keys.error();
-  return result;
+  CreateWorkspaceCall call(dir, server_url, password, random, kdf_iterations, store_options);
+  if (Status status = run_call(call, transport); !status.ok()) return status.error();
+  return call.result();
 }
 
 Status Device::join(const std::filesystem::path& dir, const JoinRequest& request, Transport& transport,
                     RandomSource& random, const StoreOptions& store_options) {
-  if (std::filesystem::exists(dir / "state.sqlite3"))
-    return Error(Code::kInvalidField, dir.string() + " already holds a device");
-  Result<InfoResponse> info = call<InfoResponse>(transport, {"GET", endpoint_path(EndpointId::kInfo, {}), "", "", false}, "");
-  if (!info.ok()) return info.error();
-  Result<KeyRecords> records = read_key_records(transport, request.workspace_id, request.token);
-  if (!records.ok()) return records.error();
-  const KeyRecord* record = &records->own;
-  const SecretKey kek = derive_kek(request.password, request.passphrase, record->kdf.iterations);
-  Result<SecretKey> data_key = unwrap_data_key(kek, record->wrapped_key, request.workspace_id, kKeyId);
-  if (!data_key.ok())
-    return Error(Code::kWrongPassword, "the password or the passphrase is wrong (the key record does not unwrap)");
-  // The workspace's block size, which the mirror's hashes chain with.
-  Result<BlocksResponse> blocks = call<BlocksResponse>(transport, {"GET", endpoint_target(EndpointId::kReadBlocks, {to_base64url(request.workspace_id)}, {{"limit", "1"}}), "", ""}, request.token);
-  if (!blocks.ok()) return blocks.error();
-
-  if (Status made = make_private_directory(dir); !made.ok()) return made;
-  Status saved = save_device_file(dir, DeviceFile{*data_key, info->limits.op_payload_bytes_max, chunk_bytes_for(info->limits)});
-  if (!saved.ok()) return saved;
-  WorkspaceBinding binding{request.server_url, request.workspace_id, random.id(), blocks->block_size};
-  Result<std::unique_ptr<LocalStore>> store = LocalStore::create(dir, binding, request.token, store_options);
-  if (!store.ok()) return store.error();
-  return (*store)->put_key_records(records->all);
+  JoinCall call(dir, request, random, store_options);
+  return run_call(call, transport);
 }
 
 Result<std::unique_ptr<Device>> Device::open(const std::filesystem::path& dir, const StoreOptions& store_options) {
@@ -256,37 +321,35 @@ Result<FileRef> Device::attach(const std::string& key, const std::filesystem::pa
                                RandomSource& random) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Error(Code::kNotFound, "cannot read " + path.string());
+  return attach(key, path.filename().string(), in, now_ms, random);
+}
+
+Result<FileRef> Device::attach(const std::string& key, const std::string& name, std::istream& content,
+                               uint64_t now_ms, RandomSource& random) {
   FileRef ref;
   ref.id = random.id();
-  ref.name = path.filename().string();
+  ref.name = name;
   ref.chunk_bytes = chunk_bytes_;
-  // Copy it in, hashing as it streams, to a temporary name; durable before the edit commits.
-  const std::filesystem::path target = store_->file_path(ref.id);
-  std::filesystem::create_directories(target.parent_path());
-  const std::filesystem::path temporary = target.string() + ".tmp";
-  {
-    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return Error(Code::kInternalError, "cannot write " + temporary.string());
-    Sha256 hasher;
-    std::vector<char> buffer(1 << 20);
-    bool ok = true;
-    while (ok && in) {
-      in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-      const size_t n = static_cast<size_t>(in.gcount());
-      if (n == 0) break;
-      hasher.update(buffer.data(), n);
-      ok = ::write(fd, buffer.data(), n) == static_cast<ssize_t>(n);
-      ref.size_bytes += n;
-    }
-    ok = ok && !in.bad() && ::fsync(fd) == 0;
-    ::close(fd);
-    if (!ok) return Error(Code::kInternalError, "cannot copy " + path.string() + " into the device");
-    ref.sha256 = hasher.finish();
+  // Copy it in, hashing as it streams, to the partial blob of the fresh id; it becomes the copy,
+  // durable, before the edit commits (FILE-020).
+  BlobStore& blobs = store_->blobs();
+  Sha256 hasher;
+  std::vector<char> buffer(1 << 20);
+  while (content) {  // bounded by the content's length
+    content.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const size_t n = static_cast<size_t>(content.gcount());
+    if (n == 0) break;
+    hasher.update(buffer.data(), n);
+    const ByteView slice(reinterpret_cast<const uint8_t*>(buffer.data()), n);
+    if (Status written = blobs.write(ref.id, BlobKind::kPartial, ref.size_bytes, slice); !written.ok())
+      return written.error();
+    ref.size_bytes += n;
   }
+  if (content.bad()) return Error(Code::kInternalError, "cannot read " + name + " to copy it into the device");
+  if (Status sized = blobs.resize(ref.id, BlobKind::kPartial, ref.size_bytes); !sized.ok()) return sized.error();
+  ref.sha256 = hasher.finish();
   ref.chunk_count = static_cast<uint32_t>(chunk_count_for(ref.size_bytes, ref.chunk_bytes));
-  std::error_code ec;
-  std::filesystem::rename(temporary, target, ec);
-  if (ec) return Error(Code::kInternalError, "cannot move the copy of " + path.string() + " into place");
+  if (Status promoted = blobs.promote(ref.id); !promoted.ok()) return promoted.error();
 
   ObjectPayload payload;
   payload.type = OpType::kPut;
@@ -300,10 +363,25 @@ Result<FileRef> Device::attach(const std::string& key, const std::filesystem::pa
   payload.files.push_back(ref);
   Status committed = commit(std::move(payload), {ref.id}, now_ms, random);
   if (!committed.ok()) {
-    std::filesystem::remove(target, ec);  // nothing references it
+    (void)blobs.remove(ref.id, BlobKind::kCopy);  // nothing references it
     return committed.error();
   }
   return ref;
+}
+
+Status Device::detach(const std::string& key, const FileId& file, uint64_t now_ms, RandomSource& random) {
+  Result<ObjectView> current = store_->get(key);
+  if (!current.ok()) return current.error();
+  if (!current->present()) return Error(Code::kNotFound, "no object has the key \"" + key + "\"");
+  ObjectPayload payload;
+  payload.type = OpType::kPut;
+  payload.key = key;
+  payload.value = current->winner()->payload.value;
+  for (const FileRef& ref : current->winner()->payload.files)
+    if (ref.id != file) payload.files.push_back(ref);
+  if (payload.files.size() == current->winner()->payload.files.size())
+    return Error(Code::kNotFound, "the key \"" + key + "\" has no file " + to_base64url(file));
+  return commit(std::move(payload), {}, now_ms, random);
 }
 
 Result<std::vector<FileRef>> Device::export_files(const std::string& key, const std::filesystem::path& output_dir) {
@@ -321,39 +399,82 @@ Result<std::vector<FileRef>> Device::export_files(const std::string& key, const 
       missing.push_back(ref);
       continue;
     }
-    std::filesystem::copy_file(store_->file_path(ref.id), output_dir / ref.name,
-                               std::filesystem::copy_options::overwrite_existing, ec);
-    if (ec) return Error(Code::kInternalError, "cannot write " + (output_dir / ref.name).string() + ": " + ec.message());
+    const std::filesystem::path target = output_dir / ref.name;
+    std::ofstream out(target, std::ios::binary | std::ios::trunc);
+    constexpr uint64_t kSliceBytes = 1 << 20;
+    for (uint64_t offset = 0; out && offset < ref.size_bytes; offset += kSliceBytes) {
+      const std::optional<Bytes> slice =
+          store_->blobs().read(ref.id, BlobKind::kCopy, offset, std::min(kSliceBytes, ref.size_bytes - offset));
+      if (!slice) return Error(Code::kInternalError, "the copy of " + ref.name + " is shorter than its reference");
+      out.write(reinterpret_cast<const char*>(slice->data()), static_cast<std::streamsize>(slice->size()));
+    }
+    if (!out) return Error(Code::kInternalError, "cannot write " + target.string());
   }
   return missing;
 }
 
-Result<TokenIssued> Device::invite(Scope scope, std::optional<uint64_t> expires_in_ms, Transport& transport) {
+Device::InviteCall::InviteCall(Device& device, Scope scope, std::optional<uint64_t> expires_in_ms) {
   CreateTokenRequest body{scope, expires_in_ms};
-  return call<TokenIssued>(transport,
-                           {"POST", endpoint_path(EndpointId::kCreateToken, {to_base64url(store_->binding().workspace_id)}), "application/json",
-                            serialize_message(body)},
-                           token());
+  expect<TokenIssued>({"POST", endpoint_path(EndpointId::kCreateToken, {to_base64url(device.store_->binding().workspace_id)}), "application/json",
+                       serialize_message(body)},
+                      device.token(), [this](TokenIssued issued) {
+    issued_ = std::move(issued);
+    finish({});
+  });
+}
+
+const TokenIssued& Device::InviteCall::result() const {
+  OPSYNC_CHECK_MSG(done() && status().ok(), "the result of a call that did not succeed");
+  return issued_;
+}
+
+std::unique_ptr<Device::InviteCall> Device::start_invite(Scope scope, std::optional<uint64_t> expires_in_ms) {
+  return std::make_unique<InviteCall>(*this, scope, expires_in_ms);
+}
+
+Result<TokenIssued> Device::invite(Scope scope, std::optional<uint64_t> expires_in_ms, Transport& transport) {
+  InviteCall call(*this, scope, expires_in_ms);
+  if (Status status = run_call(call, transport); !status.ok()) return status.error();
+  return call.result();
+}
+
+Device::ChangePasswordCall::ChangePasswordCall(Device& device, std::string old_password, std::string new_password,
+                                               std::string passphrase, RandomSource& random, uint32_t kdf_iterations)
+    : device_(device), old_password_(std::move(old_password)), new_password_(std::move(new_password)),
+      passphrase_(std::move(passphrase)), random_(random), kdf_iterations_(kdf_iterations) {
+  const WorkspaceId& workspace = device_.store_->binding().workspace_id;
+  expect<KeyListResponse>({"GET", endpoint_path(EndpointId::kListKeys, {to_base64url(workspace)}), "", ""}, device_.token(),
+                          [this, workspace](KeyListResponse keys) {
+    Result<KeyRecord> record = own_key_record(keys.keys);
+    if (!record.ok()) return finish(record.error());
+    Result<SecretKey> data_key = unwrap_data_key(derive_kek(old_password_, passphrase_, record->kdf.iterations),
+                                                 record->wrapped_key, workspace, kKeyId);
+    if (!data_key.ok()) return finish(Error(Code::kWrongPassword, "the current password or the passphrase is wrong"));
+    PutKeyRequest update;
+    update.expected_version = record->version;
+    update.kdf.iterations = kdf_iterations_;
+    update.wrapped_key =
+        wrap_data_key(derive_kek(new_password_, passphrase_, kdf_iterations_), *data_key, workspace, kKeyId, random_);
+    expect<KeyRecord>({"PUT", key_target(workspace), "application/json", serialize_message(update)},
+                      device_.token(), [this](KeyRecord stored) {
+      finish(device_.store_->put_key_records(std::vector<KeyRecord>{stored}));
+    });
+  });
+}
+
+std::unique_ptr<Device::ChangePasswordCall> Device::start_change_password(const std::string& old_password,
+                                                                          const std::string& new_password,
+                                                                          const std::string& passphrase,
+                                                                          RandomSource& random,
+                                                                          uint32_t kdf_iterations) {
+  return std::make_unique<ChangePasswordCall>(*this, old_password, new_password, passphrase, random, kdf_iterations);
 }
 
 Status Device::change_password(const std::string& old_password, const std::string& new_password,
                                const std::string& passphrase, Transport& transport, RandomSource& random,
                                uint32_t kdf_iterations) {
-  const WorkspaceId& workspace = store_->binding().workspace_id;
-  Result<KeyRecords> records = read_key_records(transport, workspace, token());
-  if (!records.ok()) return records.error();
-  const KeyRecord* record = &records->own;
-  Result<SecretKey> data_key =
-      unwrap_data_key(derive_kek(old_password, passphrase, record->kdf.iterations), record->wrapped_key, workspace, kKeyId);
-  if (!data_key.ok()) return Error(Code::kWrongPassword, "the current password or the passphrase is wrong");
-  PutKeyRequest update;
-  update.expected_version = record->version;
-  update.kdf.iterations = kdf_iterations;
-  update.wrapped_key = wrap_data_key(derive_kek(new_password, passphrase, kdf_iterations), *data_key, workspace, kKeyId, random);
-  Result<KeyRecord> stored = call<KeyRecord>(
-      transport, {"PUT", key_target(workspace), "application/json", serialize_message(update)}, token());
-  if (!stored.ok()) return stored.error();
-  return store_->put_key_records(std::vector<KeyRecord>{*stored});
+  ChangePasswordCall call(*this, old_password, new_password, passphrase, random, kdf_iterations);
+  return run_call(call, transport);
 }
 
 }  // namespace opsync::client

@@ -2,13 +2,8 @@
 
 #include <algorithm>
 #include <deque>
-#include <filesystem>
-#include <fstream>
 #include <functional>
 #include <set>
-
-#include <unistd.h>
-#include <cstdio>
 
 #include "opsync/protocol/check.h"
 #include "opsync/protocol/diff.h"
@@ -82,49 +77,21 @@ bool is_transient(int status) { return status >= 500; }
 // A file's chunk in plaintext, read from the device's copy (FILE-032: one chunk in memory).
 // nullopt when the copy is gone or shorter than its reference says (someone removed or changed
 // it): the upload cannot finish.
-std::optional<Bytes> read_chunk(const std::filesystem::path& path, const FileRef& ref, uint32_t index) {
+std::optional<Bytes> read_chunk(BlobStore& blobs, const FileRef& ref, uint32_t index) {
   const uint64_t size = chunk_plaintext_bytes(ref.size_bytes, ref.chunk_bytes, index);
-  Bytes out(size);
-  std::ifstream in(path, std::ios::binary);
-  in.seekg(static_cast<std::streamoff>(uint64_t{index} * ref.chunk_bytes));
-  in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(size));
-  if (!in || static_cast<uint64_t>(in.gcount()) != size) return std::nullopt;
-  return out;
+  return blobs.read(ref.id, BlobKind::kCopy, uint64_t{index} * ref.chunk_bytes, size);
 }
 
-// Writes a downloaded chunk's plaintext at its place in the partial file and flushes it to disk
-// before the chunk is recorded as done, so a crash never records a chunk the file lacks.
-void write_chunk(const std::filesystem::path& path, const FileRef& ref, uint32_t index, ByteView plaintext) {
-  {
-    std::ofstream touch(path, std::ios::binary | std::ios::app);  // creates it if missing
-  }
-  std::fstream out(path, std::ios::binary | std::ios::in | std::ios::out);
-  out.seekp(static_cast<std::streamoff>(uint64_t{index} * ref.chunk_bytes));
-  out.write(reinterpret_cast<const char*>(plaintext.data()), static_cast<std::streamsize>(plaintext.size()));
-  out.flush();
-  if (!out) fail(Code::kInternalError, "cannot write " + path.string());
-  out.close();
-  // std::fstream has no fsync; reopen the descriptor to flush it to the disk.
-  if (FILE* f = std::fopen(path.c_str(), "rb+")) {
-    fflush(f);
-    fsync(fileno(f));
-    std::fclose(f);
-  }
-}
-
-Hash hash_file(const std::filesystem::path& path, uint64_t size_bytes) {
+// SHA-256 of the first `size_bytes` of a blob, read a slice at a time; zeros when it is shorter
+// (a short file cannot match a real hash of size_bytes).
+Hash hash_blob(BlobStore& blobs, const FileId& id, BlobKind kind, uint64_t size_bytes) {
+  constexpr uint64_t kSliceBytes = 1 << 20;
   Sha256 hasher;
-  std::ifstream in(path, std::ios::binary);
-  std::vector<char> buffer(1 << 20);
-  uint64_t left = size_bytes;
-  while (left > 0 && in) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(left, buffer.size()));
-    in.read(buffer.data(), static_cast<std::streamsize>(n));
-    if (static_cast<size_t>(in.gcount()) != n) break;
-    hasher.update(buffer.data(), n);
-    left -= n;
+  for (uint64_t offset = 0; offset < size_bytes; offset += kSliceBytes) {
+    const std::optional<Bytes> slice = blobs.read(id, kind, offset, std::min(kSliceBytes, size_bytes - offset));
+    if (!slice) return Hash{};
+    hasher.update(*slice);
   }
-  if (left != 0) return Hash{};  // short file: cannot match a real hash of size_bytes
   return hasher.finish();
 }
 
@@ -178,10 +145,12 @@ struct SyncEngine::Impl {
   uint64_t sent_at_ms = 0;
   uint32_t attempt = 0;
   std::optional<uint64_t> retry_at_ms;
+  uint64_t wait_from_ms = 0;  // the device time the wait began
 
   // Clock (HLC-010): the estimate from the response with the shortest round trip so far.
   std::optional<uint64_t> best_round_trip_ms;
   int64_t offset_ms = 0;
+  int64_t stored_offset_ms = 0;
   HlcClock clock;
 
   // The divergence search.
@@ -210,6 +179,7 @@ struct SyncEngine::Impl {
   std::deque<FileJob> file_jobs;
   bool final_file_pass = false;
   std::vector<FileId> files_to_delete;  // FILE-022, after the final pass
+  bool leftovers_removed = false;
   std::set<FileId> pending_files;       // wait or missing, each counted once however many passes
 
   void note_pending(const FileId& id) {
@@ -222,6 +192,7 @@ struct SyncEngine::Impl {
     workspace = to_base64url(store.binding().workspace_id);
     const SyncMeta meta = take(store.meta());
     offset_ms = meta.clock_offset_ms;
+    stored_offset_ms = meta.clock_offset_ms;
     clock = HlcClock(meta.hlc);
   }
 
@@ -239,7 +210,16 @@ struct SyncEngine::Impl {
 
   // ---- responses that every request shares ---------------------------------------------------
 
-  void observe_server_time(const HttpResponse& response, uint64_t now_ms) {
+  // `force`: take this response's estimate whatever its round trip (HLC-020: after a clock_skew
+  // rejection the estimate is refreshed; the device's clock may have stepped since the best one).
+  // The offset estimate, written when it changed (HLC-012: the last one is used offline).
+  void save_offset() {
+    if (offset_ms == stored_offset_ms) return;
+    take(store.set_clock_offset_ms(offset_ms));
+    stored_offset_ms = offset_ms;
+  }
+
+  void observe_server_time(const HttpResponse& response, uint64_t now_ms, bool force = false) {
     const std::string& header = response.header("opsync-server-time-ms");
     if (header.empty() || header.size() > 16) return;
     uint64_t server_ms = 0;
@@ -248,7 +228,7 @@ struct SyncEngine::Impl {
       server_ms = server_ms * 10 + static_cast<uint64_t>(c - '0');
     }
     const uint64_t round_trip_ms = now_ms >= sent_at_ms ? now_ms - sent_at_ms : 0;
-    if (best_round_trip_ms && round_trip_ms > *best_round_trip_ms) return;
+    if (!force && best_round_trip_ms && round_trip_ms > *best_round_trip_ms) return;
     best_round_trip_ms = round_trip_ms;
     offset_ms = estimate_clock_offset_ms(sent_at_ms, now_ms, server_ms);
     report.clock_offset_ms = offset_ms;
@@ -285,7 +265,7 @@ struct SyncEngine::Impl {
           break;
         case Phase::kDone:
           take(store.record_sync_success(now_ms));
-          take(store.set_clock_offset_ms(offset_ms));
+          save_offset();
           finished = SyncFinished{};
           break;
       }
@@ -299,7 +279,7 @@ struct SyncEngine::Impl {
       fail(Code::kUnsupportedVersion, "the server does not speak protocol version 1 (VER-002)");
     limits = info.limits;
     report.max_clock_skew_ms = info.max_clock_skew_ms;
-    take(store.set_clock_offset_ms(offset_ms));
+    save_offset();
     phase = Phase::kPrefix;
   }
 
@@ -467,7 +447,10 @@ struct SyncEngine::Impl {
       const UploadOutcome outcome = take(store.record_upload_results(answer.results));
       report.ops_uploaded += outcome.acknowledged.size() + outcome.accepted_ahead.size();
       report.ops_rejected += outcome.rejected.size();
-      if (!outcome.clock_skew.empty()) restamp(outcome.clock_skew, t);
+      if (!outcome.clock_skew.empty()) {
+        observe_server_time(r, t, /*force=*/true);
+        restamp(outcome.clock_skew, t);
+      }
     });
   }
 
@@ -475,7 +458,7 @@ struct SyncEngine::Impl {
   void restamp(const std::vector<OpId>& ids, uint64_t now_ms) {
     if (++upload_round > options.upload_rounds_max)
       fail(Code::kClockSkew, "the server keeps rejecting this device's timestamps; check the clock");
-    // The offset was refreshed from this very response (observe_server_time ran first).
+    // The offset was refreshed from this very response (observe_server_time, forced).
     clock.reset(take(store.largest_accepted_hlc()));
     std::set<OpId> wanted(ids.begin(), ids.end());
     std::vector<PendingOp> pending = take(store.ops_to_upload(SIZE_MAX));
@@ -490,9 +473,9 @@ struct SyncEngine::Impl {
       const Bytes plaintext = take(open_op_payload(subkeys->op_key, op));
       op.hlc = clock.stamp(pt);
       seal_op_payload(subkeys->op_key, op, plaintext, random);
-      take(store.restamp_outbox_op(op, clock.last()));
-      ++report.ops_restamped;
     }
+    take(store.restamp_outbox_ops(ops, clock.last()));
+    report.ops_restamped += ops.size();
   }
 
   // ---- files (step 7, and FILE-021 before uploads) ------------------------------------------------
@@ -567,19 +550,42 @@ struct SyncEngine::Impl {
   // transient failures (retried): absent, still uploading (another device's upload) or refused
   // to a read-only token all leave nothing for this device to do.
   void plan_cleanup() {
+    if (!leftovers_removed) {
+      // Blobs of files the store has never heard of: an attach killed after its copy was in place
+      // and before its edit committed. Nothing can reference them; they would stay forever.
+      leftovers_removed = true;
+      for (BlobKind kind : {BlobKind::kCopy, BlobKind::kPartial})
+        for (const FileId& id : store.blobs().list(kind))
+          if (!take(store.file(id))) take(store.blobs().remove(id, kind));
+    }
     if (files_to_delete.empty()) {
       phase = Phase::kDone;
       return;
     }
     const FileId id = files_to_delete.back();
-    std::error_code ec;
-    std::filesystem::remove(store.file_path(id), ec);
-    std::filesystem::remove(store.partial_file_path(id), ec);
+    // The store forgets the copy before the copy goes: a device killed in between must not
+    // believe it holds a copy that is gone, should the file be referenced again.
+    if (const std::optional<LocalFile> local = take(store.file(id)); local && local->local_copy)
+      take(store.set_local_copy(id, false));
+    for (BlobKind kind : {BlobKind::kCopy, BlobKind::kPartial})
+      if (store.blobs().exists(id, kind)) take(store.blobs().remove(id, kind));
     send({"DELETE", file_target(EndpointId::kDeleteFile, id), "", ""}, [this, id](const HttpResponse&, uint64_t) {
       take(store.forget_file(id));
       files_to_delete.pop_back();
       ++report.files_deleted;
     });
+  }
+
+  // The file's flags, written only when they change: a sync with nothing to move writes nothing.
+  void set_pending(FileJob& job, FilePending pending) {
+    if (job.local.pending == pending) return;
+    take(store.set_pending(job.id, pending));
+    job.local.pending = pending;
+  }
+  void set_upload_flag(FileJob& job) {
+    if (job.local.upload_flag) return;
+    take(store.set_upload_flag(job.id, true));
+    job.local.upload_flag = true;
   }
 
   void step_file(FileJob& job) {
@@ -589,11 +595,17 @@ struct SyncEngine::Impl {
       case Stage::kDecide: {
         auto known = server_file_states.find(job.id);
         job.server_state = known == server_file_states.end() ? FileState::kAbsent : known->second;
+        // A copy the store records but the blob store lacks (removed by hand, or cut short) is
+        // no copy: it is downloaded again, or reported missing.
+        if (job.local.local_copy && store.blobs().size(job.id, BlobKind::kCopy) != job.local.ref.size_bytes) {
+          take(store.set_local_copy(job.id, false));
+          job.local.local_copy = false;
+        }
         const LocalCopy copy = job.local.local_copy ? LocalCopy::kPresent : LocalCopy::kAbsent;
         switch (decide_file_action(copy, job.local.upload_flag, job.server_state)) {
           case FileAction::kNone:
-            if (job.local.local_copy && !job.local.upload_flag) take(store.set_upload_flag(job.id, true));
-            take(store.set_pending(job.id, FilePending::kNone));
+            if (job.local.local_copy) set_upload_flag(job);
+            set_pending(job, FilePending::kNone);
             job.stage = Stage::kDone;
             return;
           case FileAction::kUpload:
@@ -612,8 +624,7 @@ struct SyncEngine::Impl {
             return step_file(job);
           case FileAction::kWait:
           case FileAction::kMissing:
-            take(store.set_pending(job.id, job.server_state == FileState::kUploading ? FilePending::kWait
-                                                                                      : FilePending::kMissing));
+            set_pending(job, job.server_state == FileState::kUploading ? FilePending::kWait : FilePending::kMissing);
             note_pending(job.id);
             job.stage = Stage::kDone;
             return;
@@ -647,12 +658,12 @@ struct SyncEngine::Impl {
           return step_file(job);
         }
         const uint32_t index = job.chunks.front();
-        const std::optional<Bytes> read = read_chunk(store.file_path(job.id), ref, index);
+        const std::optional<Bytes> read = read_chunk(store.blobs(), ref, index);
         if (!read) {
           // FILE-021's exception: the upload cannot finish, so the operations go ahead and every
           // device (this one too) sees the file as missing until someone uploads it.
           take(store.set_local_copy(job.id, false));
-          take(store.set_pending(job.id, FilePending::kMissing));
+          set_pending(job, FilePending::kMissing);
           note_pending(job.id);
           job.stage = Stage::kDone;
           return;
@@ -663,6 +674,13 @@ struct SyncEngine::Impl {
         send({"PUT", chunk_target(EndpointId::kPutChunk, job.id, index), kOctets,
               std::string(envelope.begin(), envelope.end())},
              [this, &job, index, plaintext_bytes](const HttpResponse& r, uint64_t) {
+               if (r.status == 409 && error_from_response(r).code == Code::kFileNotUploading) {
+                 // Another device's upload of the same file (both hold a copy, the server had lost
+                 // it) committed first: its chunks differ only in their nonces. Ask again.
+                 job.chunks.clear();
+                 job.stage = FileJob::Stage::kStatus;
+                 return;
+               }
                if (!is_success(r.status)) fail(error_from_response(r));
                take(store.record_chunk_done(job.id, TransferDirection::kUpload, index));
                job.chunks.pop_front();
@@ -679,8 +697,8 @@ struct SyncEngine::Impl {
                  return;
                }
                if (!is_success(r.status)) fail(error_from_response(r));
-               take(store.set_upload_flag(job.id, true));
-               take(store.set_pending(job.id, FilePending::kNone));
+               set_upload_flag(job);
+               set_pending(job, FilePending::kNone);
                server_file_states[job.id] = FileState::kCommitted;
                ++report.files_uploaded;
                job.stage = FileJob::Stage::kDone;
@@ -693,7 +711,7 @@ struct SyncEngine::Impl {
                  if (job.local.local_copy) {
                    job.stage = FileJob::Stage::kCreate;
                  } else {
-                   take(store.set_pending(job.id, FilePending::kMissing));
+                   set_pending(job, FilePending::kMissing);
                    note_pending(job.id);
                    job.stage = FileJob::Stage::kDone;
                  }
@@ -704,8 +722,8 @@ struct SyncEngine::Impl {
                if (job.download_after_restore) {
                  start_download(job);
                } else {
-                 take(store.set_upload_flag(job.id, true));
-                 take(store.set_pending(job.id, FilePending::kNone));
+                 set_upload_flag(job);
+                 set_pending(job, FilePending::kNone);
                  job.stage = FileJob::Stage::kDone;
                }
              });
@@ -716,7 +734,7 @@ struct SyncEngine::Impl {
         send({"GET", chunk_target(EndpointId::kGetChunk, job.id, index), "", ""},
              [this, &job, index](const HttpResponse& r, uint64_t) {
                if (r.status == 409 || r.status == 404) {  // no longer committed: next sync
-                 take(store.set_pending(job.id, FilePending::kWait));
+                 set_pending(job, FilePending::kWait);
                  note_pending(job.id);
                  job.stage = FileJob::Stage::kDone;
                  return;
@@ -729,7 +747,9 @@ struct SyncEngine::Impl {
                    plaintext->size() != chunk_plaintext_bytes(ref.size_bytes, ref.chunk_bytes, index))
                  fail(Code::kDecryptFailed, "chunk " + std::to_string(index) + " of file " + to_base64url(job.id) +
                                                 " does not open with this workspace's key");
-               write_chunk(store.partial_file_path(job.id), ref, index, *plaintext);
+               // Durable before the chunk is recorded as done, so a crash never records a chunk
+               // the partial blob lacks.
+               take(store.blobs().write(job.id, BlobKind::kPartial, uint64_t{index} * ref.chunk_bytes, *plaintext));
                take(store.record_chunk_done(job.id, TransferDirection::kDownload, index));
                job.chunks.pop_front();
                ++report.chunks_downloaded;
@@ -746,8 +766,8 @@ struct SyncEngine::Impl {
     if (status.file_id != job.id) fail(Code::kProtocolError, "a file status names another file");
     server_file_states[job.id] = status.state;
     if (status.state == FileState::kCommitted) {
-      take(store.set_upload_flag(job.id, true));
-      take(store.set_pending(job.id, FilePending::kNone));
+      set_upload_flag(job);
+      set_pending(job, FilePending::kNone);
       job.stage = FileJob::Stage::kDone;
       return;
     }
@@ -777,23 +797,25 @@ struct SyncEngine::Impl {
 
   // FILE-023: the plaintext hash decides; a copy that does not match is discarded.
   void finish_download(FileJob& job) {
-    const std::filesystem::path partial = store.partial_file_path(job.id);
-    if (!std::filesystem::exists(partial)) {  // an empty file has one empty chunk, never written
-      std::ofstream create(partial, std::ios::binary);
+    BlobStore& blobs = store.blobs();
+    const FileRef& ref = job.local.ref;
+    // A device killed after the verified download became the copy, before the store recorded it,
+    // finds every chunk done, no partial blob and the copy in place: the copy is checked instead.
+    const bool promoted_before = !blobs.exists(job.id, BlobKind::kPartial) && blobs.exists(job.id, BlobKind::kCopy) &&
+                                 hash_blob(blobs, job.id, BlobKind::kCopy, ref.size_bytes) == ref.sha256;
+    if (!promoted_before) {
+      // An empty file has one empty chunk, never written: sizing creates its blob.
+      take(blobs.resize(job.id, BlobKind::kPartial, ref.size_bytes));
+      if (hash_blob(blobs, job.id, BlobKind::kPartial, ref.size_bytes) != ref.sha256) {
+        take(blobs.remove(job.id, BlobKind::kPartial));
+        take(store.clear_chunk_progress(job.id, TransferDirection::kDownload));
+        fail(Code::kHashMismatch, "file " + to_base64url(job.id) + " does not match its reference's SHA-256");
+      }
+      take(blobs.promote(job.id));
     }
-    std::error_code ec;
-    std::filesystem::resize_file(partial, job.local.ref.size_bytes, ec);
-    if (ec) fail(Code::kInternalError, "cannot size " + partial.string() + ": " + ec.message());
-    if (hash_file(partial, job.local.ref.size_bytes) != job.local.ref.sha256) {
-      std::filesystem::remove(partial, ec);
-      take(store.clear_chunk_progress(job.id, TransferDirection::kDownload));
-      fail(Code::kHashMismatch, "file " + to_base64url(job.id) + " does not match its reference's SHA-256");
-    }
-    std::filesystem::rename(partial, store.file_path(job.id), ec);
-    if (ec) fail(Code::kInternalError, "cannot move " + partial.string() + ": " + ec.message());
     take(store.set_local_copy(job.id, true));
-    take(store.set_upload_flag(job.id, true));  // it came from a committed file
-    take(store.set_pending(job.id, FilePending::kNone));
+    set_upload_flag(job);  // it came from a committed file
+    set_pending(job, FilePending::kNone);
     ++report.files_downloaded;
     job.stage = FileJob::Stage::kDone;
   }
@@ -804,6 +826,12 @@ struct SyncEngine::Impl {
     if (finished) return *finished;
     OPSYNC_CHECK_MSG(!awaiting_answer, "next() before the last request was answered");
     try {
+      if (retry_at_ms && now_ms < wait_from_ms) {
+        // The device's clock went back during the wait (a correction, a user): the wait keeps its
+        // length from now, instead of lasting as long as the step back.
+        *retry_at_ms = now_ms + (*retry_at_ms - wait_from_ms);
+        wait_from_ms = now_ms;
+      }
       if (retry_at_ms && now_ms < *retry_at_ms) return WaitUntil{*retry_at_ms};
       retry_at_ms.reset();
       if (!request) plan(now_ms);
@@ -861,6 +889,7 @@ struct SyncEngine::Impl {
       return;
     }
     retry_at_ms = now_ms + backoff_ms(attempt - 1, options.backoff_unit_ms, options.backoff_cap_ms);
+    wait_from_ms = now_ms;
   }
 };
 

@@ -191,7 +191,7 @@ Status LocalStore::commit_local_edit(const LocalEdit& edit) {
   const Bytes encoding = encode_op(edit.op);
   const Hash hash = op_hash(edit.op);
 
-  return impl_->write([&]() -> Result<Done> {
+  return impl_->write("commit_local_edit", [&]() -> Result<Done> {
     sql::Connection& db = *impl_->db;
     OPSYNC_CHECK_MSG(locate(db, edit.op.id).where == Held::kNowhere,
                      "a local edit reuses a held operation id (OP-002)");
@@ -227,7 +227,7 @@ Result<PageOutcome> LocalStore::apply_page(uint64_t after_seq, std::span<const P
   hashes.reserve(page.size());
   for (const PageOp& entry : page) hashes.push_back(op_hash(entry.op.op));
 
-  return impl_->transact<PageOutcome>(true, [&]() -> Result<PageOutcome> {
+  return impl_->transact<PageOutcome>("apply_page", [&]() -> Result<PageOutcome> {
     sql::Connection& db = *impl_->db;
     MirrorAppender mirror(db, impl_->binding.block_size);
     OPSYNC_CHECK_MSG(after_seq == mirror.size(),
@@ -282,7 +282,7 @@ Result<PageOutcome> LocalStore::apply_page(uint64_t after_seq, std::span<const P
 }
 
 Status LocalStore::truncate_mirror(uint64_t verified_prefix) {
-  return impl_->write([&]() -> Result<Done> {
+  return impl_->write("truncate_mirror", [&]() -> Result<Done> {
     sql::Connection& db = *impl_->db;
     OPSYNC_CHECK_MSG(verified_prefix <= stored_mirror_size(db),
                      "truncating the mirror beyond its end");
@@ -298,6 +298,14 @@ Status LocalStore::truncate_mirror(uint64_t verified_prefix) {
     db.prepare("DELETE FROM mirror WHERE seq > ?").bind(1, verified_prefix).run();
     // Positions reported by the server the device no longer trusts mean nothing now.
     db.prepare("UPDATE pending SET state = 0, accepted_seq = NULL WHERE state = 1").run();
+    // A server restored from a backup may hold again files this device deleted and forgot
+    // (FILE-022). Every file its operations ever referenced is known again; those no head
+    // references are deleted again by the next cleanup.
+    db.prepare(
+          "INSERT OR IGNORE INTO files (id, name, size_bytes, chunk_bytes, chunk_count, sha256, "
+          "local_copy, upload_flag, pending) "
+          "SELECT file, name, size_bytes, chunk_bytes, chunk_count, sha256, 0, 0, 0 FROM object_files")
+        .run();
     return Done{};
   });
 }
@@ -316,7 +324,7 @@ Result<std::vector<PendingOp>> LocalStore::ops_to_upload(size_t limit) {
 }
 
 Result<UploadOutcome> LocalStore::record_upload_results(std::span<const OpResult> results) {
-  return impl_->transact<UploadOutcome>(true, [&]() -> Result<UploadOutcome> {
+  return impl_->transact<UploadOutcome>("record_upload_results", [&]() -> Result<UploadOutcome> {
     sql::Connection& db = *impl_->db;
     MirrorAppender mirror(db, impl_->binding.block_size);
     UploadOutcome outcome;
@@ -378,36 +386,49 @@ Result<UploadOutcome> LocalStore::record_upload_results(std::span<const OpResult
 }
 
 Status LocalStore::restamp_outbox_op(const WireOp& restamped, const Hlc& clock_after) {
-  OPSYNC_CHECK_MSG(validate_op(restamped, std::numeric_limits<uint64_t>::max()).ok(),
-                   "a re-stamped operation that breaks OP-001");
-  OPSYNC_CHECK_MSG(clock_after >= restamped.hlc, "the clock state is below the new stamp");
-  const Bytes encoding = encode_op(restamped);
-  const Hash hash = op_hash(restamped);
-  return impl_->write([&]() -> Result<Done> {
+  return restamp_outbox_ops(std::span(&restamped, 1), clock_after);
+}
+
+Status LocalStore::restamp_outbox_ops(std::span<const WireOp> restamped, const Hlc& clock_after) {
+  std::vector<Bytes> encodings;
+  std::vector<Hash> hashes;
+  for (const WireOp& op : restamped) {
+    OPSYNC_CHECK_MSG(validate_op(op, std::numeric_limits<uint64_t>::max()).ok(),
+                     "a re-stamped operation that breaks OP-001");
+    OPSYNC_CHECK_MSG(clock_after >= op.hlc, "the clock state is below a new stamp");
+    encodings.push_back(encode_op(op));
+    hashes.push_back(op_hash(op));
+  }
+  return impl_->write("restamp_outbox_ops", [&]() -> Result<Done> {
     sql::Connection& db = *impl_->db;
-    sql::Statement& row =
-        db.prepare("SELECT place, state, encoding, object_key FROM pending WHERE id = ?");
-    row.bind(1, restamped.id);
-    OPSYNC_CHECK_MSG(row.step(), "re-stamping an operation that is not pending");
-    // HLC-022: only an operation nobody else has seen; a candidate was in the server's log.
-    OPSYNC_CHECK_MSG(place_of(row.i64(0)) == Held::kOutbox && row.i64(1) == kStateToUpload,
-                     "re-stamping an operation that is not waiting in the outbox");
-    const WireOp before = decode_stored(row.blob(2));
-    OPSYNC_CHECK_MSG(!row.is_null(3), "an outbox operation without its object key");
-    const std::string key = row.text(3);
-    row.reset();
-    OPSYNC_CHECK_MSG(before.device_id == restamped.device_id && before.key_id == restamped.key_id,
-                     "re-stamping changed the device or key id (HLC-021)");
-    db.prepare("UPDATE pending SET hash = ?, wall_ms = ?, counter = ?, encoding = ? WHERE id = ?")
-        .bind(1, hash)
-        .bind(2, restamped.hlc.wall_ms)
-        .bind(3, restamped.hlc.counter)
-        .bind(4, ByteView(encoding))
-        .bind(5, restamped.id)
-        .run();
-    OPSYNC_CHECK_MSG(detail::restamp_object_op(db, key, restamped.id, restamped.hlc),
-                     "an outbox operation without its object row");
-    // HLC-020 resets the clock, so it may move backwards here and only here.
+    for (size_t i = 0; i < restamped.size(); ++i) {
+      const WireOp& op = restamped[i];
+      sql::Statement& row =
+          db.prepare("SELECT place, state, encoding, object_key FROM pending WHERE id = ?");
+      row.bind(1, op.id);
+      OPSYNC_CHECK_MSG(row.step(), "re-stamping an operation that is not pending");
+      // HLC-022: only an operation nobody else has seen; a candidate was in the server's log.
+      OPSYNC_CHECK_MSG(place_of(row.i64(0)) == Held::kOutbox && row.i64(1) == kStateToUpload,
+                       "re-stamping an operation that is not waiting in the outbox");
+      const WireOp before = decode_stored(row.blob(2));
+      OPSYNC_CHECK_MSG(!row.is_null(3), "an outbox operation without its object key");
+      const std::string key = row.text(3);
+      row.reset();
+      OPSYNC_CHECK_MSG(before.device_id == op.device_id && before.key_id == op.key_id,
+                       "re-stamping changed the device or key id (HLC-021)");
+      db.prepare("UPDATE pending SET hash = ?, wall_ms = ?, counter = ?, encoding = ? WHERE id = ?")
+          .bind(1, hashes[i])
+          .bind(2, op.hlc.wall_ms)
+          .bind(3, op.hlc.counter)
+          .bind(4, ByteView(encodings[i]))
+          .bind(5, op.id)
+          .run();
+      OPSYNC_CHECK_MSG(detail::restamp_object_op(db, key, op.id, op.hlc),
+                       "an outbox operation without its object row");
+    }
+    // HLC-020 resets the clock, so it may move backwards here and only here. Re-stamping is one
+    // transaction: a device killed halfway would otherwise keep old stamps above its reset clock,
+    // and stamp its next edit below an operation it wrote earlier (HLC-004).
     impl_->save_hlc(clock_after);
     return Done{};
   });

@@ -287,6 +287,35 @@ std::optional<WorkspaceBinding> read_binding(sql::Connection& db) {
   return binding;
 }
 
+// The store's blobs as its users see them: every change is a durable step, reported like a commit.
+class DurableBlobs final : public BlobStore {
+ public:
+  DurableBlobs(std::shared_ptr<BlobStore> inner, const LocalStore::Impl& impl) : inner_(std::move(inner)), impl_(impl) {}
+
+  std::optional<Bytes> read(const FileId& id, BlobKind kind, uint64_t offset, uint64_t size) override {
+    return inner_->read(id, kind, offset, size);
+  }
+  Status write(const FileId& id, BlobKind kind, uint64_t offset, ByteView bytes) override {
+    return reported("blob_write", inner_->write(id, kind, offset, bytes));
+  }
+  Status resize(const FileId& id, BlobKind kind, uint64_t size) override {
+    return reported("blob_resize", inner_->resize(id, kind, size));
+  }
+  Status promote(const FileId& id) override { return reported("blob_promote", inner_->promote(id)); }
+  Status remove(const FileId& id, BlobKind kind) override { return reported("blob_remove", inner_->remove(id, kind)); }
+  bool exists(const FileId& id, BlobKind kind) override { return inner_->exists(id, kind); }
+  std::optional<uint64_t> size(const FileId& id, BlobKind kind) override { return inner_->size(id, kind); }
+  std::vector<FileId> list(BlobKind kind) override { return inner_->list(kind); }
+
+ private:
+  Status reported(const char* step, Status status) {
+    if (status.ok()) impl_.durable(step);
+    return status;
+  }
+  std::shared_ptr<BlobStore> inner_;
+  const LocalStore::Impl& impl_;
+};
+
 enum class Mode : uint8_t { kCreate, kOpen };
 
 Result<std::unique_ptr<LocalStore::Impl>> open_impl(const std::filesystem::path& dir,
@@ -308,6 +337,9 @@ Result<std::unique_ptr<LocalStore::Impl>> open_impl(const std::filesystem::path&
   auto impl = std::make_unique<LocalStore::Impl>();
   impl->dir = dir;
   impl->options = std::move(options);
+  std::shared_ptr<BlobStore> blobs = impl->options.blobs;
+  if (!blobs) blobs = std::make_shared<DirectoryBlobStore>(dir / kFilesDirName);
+  impl->durable_blobs = std::make_unique<DurableBlobs>(std::move(blobs), *impl);
   Result<int> lock = lock_directory(dir);
   if (!lock.ok()) return lock.error();
   impl->lock_fd = *lock;
@@ -416,14 +448,14 @@ Result<SyncMeta> LocalStore::meta() {
 }
 
 Status LocalStore::set_token(std::string_view token) {
-  return impl_->write([&]() -> Result<Done> {
+  return impl_->write("set_token", [&]() -> Result<Done> {
     impl_->db->prepare("UPDATE device SET token = ? WHERE singleton = 1").bind(1, token).run();
     return Done{};
   });
 }
 
 Status LocalStore::set_clock_offset_ms(int64_t offset_ms) {
-  return impl_->write([&]() -> Result<Done> {
+  return impl_->write("set_clock_offset_ms", [&]() -> Result<Done> {
     impl_->db->prepare("UPDATE device SET clock_offset_ms = ? WHERE singleton = 1")
         .bind(1, offset_ms)
         .run();
@@ -432,7 +464,7 @@ Status LocalStore::set_clock_offset_ms(int64_t offset_ms) {
 }
 
 Status LocalStore::save_hlc(const Hlc& hlc) {
-  return impl_->write([&]() -> Result<Done> {
+  return impl_->write("save_hlc", [&]() -> Result<Done> {
     OPSYNC_CHECK_MSG(hlc >= impl_->stored_hlc(), "the HLC state went backwards (HLC-004)");
     impl_->save_hlc(hlc);
     return Done{};
@@ -440,7 +472,7 @@ Status LocalStore::save_hlc(const Hlc& hlc) {
 }
 
 Status LocalStore::record_sync_success(uint64_t now_ms) {
-  return impl_->write([&]() -> Result<Done> {
+  return impl_->write("record_sync_success", [&]() -> Result<Done> {
     impl_->db->prepare("UPDATE device SET last_sync_ms = ? WHERE singleton = 1")
         .bind(1, now_ms)
         .run();
@@ -449,7 +481,7 @@ Status LocalStore::record_sync_success(uint64_t now_ms) {
 }
 
 Status LocalStore::put_key_records(std::span<const KeyRecord> records) {
-  return impl_->write([&]() -> Result<Done> {
+  return impl_->write("put_key_records", [&]() -> Result<Done> {
     for (const KeyRecord& record : records)
       impl_->db
           ->prepare(
@@ -520,6 +552,8 @@ Result<std::optional<LocalFile>> LocalStore::file(const FileId& id) {
   });
 }
 
+BlobStore& LocalStore::blobs() { return *impl_->durable_blobs; }
+
 std::filesystem::path LocalStore::file_path(const FileId& id) const {
   return impl_->dir / kFilesDirName / to_base64url(id);
 }
@@ -550,7 +584,7 @@ void clear_progress(sql::Connection& db, const FileId& id, TransferDirection dir
 }  // namespace
 
 Status LocalStore::set_local_copy(const FileId& id, bool present) {
-  return impl_->write([&]() -> Result<Done> {
+  return impl_->write("set_local_copy", [&]() -> Result<Done> {
     known_file_chunk_count(*impl_->db, id);
     impl_->db->prepare("UPDATE files SET local_copy = ? WHERE id = ?")
         .bind(1, int64_t{present})
@@ -562,7 +596,7 @@ Status LocalStore::set_local_copy(const FileId& id, bool present) {
 }
 
 Status LocalStore::set_upload_flag(const FileId& id, bool committed) {
-  return impl_->write([&]() -> Result<Done> {
+  return impl_->write("set_upload_flag", [&]() -> Result<Done> {
     known_file_chunk_count(*impl_->db, id);
     impl_->db->prepare("UPDATE files SET upload_flag = ? WHERE id = ?")
         .bind(1, int64_t{committed})
@@ -574,7 +608,7 @@ Status LocalStore::set_upload_flag(const FileId& id, bool committed) {
 }
 
 Status LocalStore::set_pending(const FileId& id, FilePending pending) {
-  return impl_->write([&]() -> Result<Done> {
+  return impl_->write("set_pending", [&]() -> Result<Done> {
     known_file_chunk_count(*impl_->db, id);
     impl_->db->prepare("UPDATE files SET pending = ? WHERE id = ?")
         .bind(1, pending_code(pending))
@@ -586,7 +620,7 @@ Status LocalStore::set_pending(const FileId& id, FilePending pending) {
 
 Status LocalStore::record_chunk_done(const FileId& id, TransferDirection direction,
                                      uint32_t index) {
-  return impl_->write([&]() -> Result<Done> {
+  return impl_->write("record_chunk_done", [&]() -> Result<Done> {
     OPSYNC_CHECK_MSG(index < known_file_chunk_count(*impl_->db, id),
                      "a chunk index beyond the file's chunk count");
     impl_->db->prepare("INSERT OR IGNORE INTO file_chunks (file, direction, idx) VALUES (?, ?, ?)")
@@ -611,14 +645,14 @@ Result<std::vector<uint32_t>> LocalStore::chunks_done(const FileId& id,
 }
 
 Status LocalStore::clear_chunk_progress(const FileId& id, TransferDirection direction) {
-  return impl_->write([&]() -> Result<Done> {
+  return impl_->write("clear_chunk_progress", [&]() -> Result<Done> {
     clear_progress(*impl_->db, id, direction);
     return Done{};
   });
 }
 
 Status LocalStore::forget_file(const FileId& id) {
-  return impl_->write([&]() -> Result<Done> {
+  return impl_->write("forget_file", [&]() -> Result<Done> {
     if (detail::is_file_referenced(*impl_->db, id))
       return Error(Code::kInvalidField, "file_id",
                    "a head still references " + to_base64url(id) + "; it cannot be forgotten");

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -33,31 +34,38 @@ struct LocalStore::Impl {
   int lock_fd = -1;
   std::unique_ptr<sql::Connection> db;
   WorkspaceBinding binding;  // immutable once bound, so kept in memory
+  std::unique_ptr<BlobStore> durable_blobs;  // options.blobs (or DIR/files), reporting durable steps
 
   ~Impl();
 
   void fault(std::string_view point) const {
     if (options.fault_point) options.fault_point(point);
   }
+  // A step is durable: StoreOptions::after_durable_step may end the process here.
+  void durable(std::string_view step) const {
+    if (options.after_durable_step) options.after_durable_step(step);
+  }
 
   // Runs `body` (returning Result<T>) in one transaction: BEGIN IMMEDIATE for writes (the write
   // lock is taken up front, so a commit never fails on a lock another writer took after our
   // reads), deferred BEGIN for reads (one consistent snapshot across several queries). Commits
   // when the body returns a value; rolls back when it returns an Error, when SQLite fails, or when
-  // anything throws (the exception then propagates, after the rollback).
+  // anything throws (the exception then propagates, after the rollback). `durable_step` names a
+  // write transaction, reported once it has committed; nullptr makes a read transaction.
   template <typename T, typename Body>
-  Result<T> transact(bool write, Body&& body) {
+  Result<T> transact(const char* durable_step, Body&& body) {
+    const bool write = durable_step != nullptr;
     try {
       db->exec(write ? "BEGIN IMMEDIATE" : "BEGIN");
     } catch (const sql::Failure& failure) {
       return failure.error;
     }
+    std::optional<Result<T>> result;
     try {
-      Result<T> result = body();
+      result.emplace(body());
       // A statement left mid-result would keep its read snapshot open past COMMIT.
       db->reset_statements();
-      db->exec(result.ok() ? "COMMIT" : "ROLLBACK");
-      return result;
+      db->exec(result->ok() ? "COMMIT" : "ROLLBACK");
     } catch (const sql::Failure& failure) {
       roll_back();
       return failure.error;
@@ -65,11 +73,16 @@ struct LocalStore::Impl {
       roll_back();
       throw;
     }
+    // Outside the try: the transaction is over, and an exception from the hook must not look like
+    // a failure to roll back.
+    if (write && result->ok()) durable(durable_step);
+    return std::move(*result);
   }
 
   template <typename Body>
-  Status write(Body&& body) {
-    Result<Done> result = transact<Done>(true, std::forward<Body>(body));
+  Status write(const char* durable_step, Body&& body) {
+    OPSYNC_CHECK(durable_step != nullptr);
+    Result<Done> result = transact<Done>(durable_step, std::forward<Body>(body));
     if (!result.ok()) return result.error();
     return {};
   }
@@ -78,7 +91,7 @@ struct LocalStore::Impl {
   template <typename Body>
   auto read(Body&& body) -> Result<std::invoke_result_t<Body>> {
     using T = std::invoke_result_t<Body>;
-    return transact<T>(false, [&]() -> Result<T> { return body(); });
+    return transact<T>(nullptr, [&]() -> Result<T> { return body(); });
   }
 
   void roll_back() {

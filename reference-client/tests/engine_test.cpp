@@ -14,6 +14,7 @@
 
 using namespace opsync;
 using namespace opsync::client;
+using opsync::client::testing::must;
 
 namespace {
 
@@ -162,6 +163,67 @@ BOOST_AUTO_TEST_CASE(transport_failures_retry_the_same_request_after_backoff_the
   BOOST_REQUIRE(std::holds_alternative<SyncFinished>(last));
   BOOST_REQUIRE(std::get<SyncFinished>(last).error.has_value());
   BOOST_TEST(std::get<SyncFinished>(last).error->code == Code::kTransport);
+}
+
+BOOST_AUTO_TEST_CASE(a_clock_that_steps_back_during_a_backoff_does_not_stretch_it) {
+  // Found by the simulator: a device whose clock stepped back 47 minutes during a one-second
+  // backoff waited 47 minutes, because the retry time was a reading of that clock.
+  EngineFixture f;
+  SyncEngine engine(*f.store, f.keys, f.random);
+  uint64_t now = 1'764'000'000'000;
+  expect_send(engine.next(now));
+  engine.on_transport_failure("connection refused", now);
+  BOOST_TEST(std::get<WaitUntil>(engine.next(now)).until_ms == now + 1000);
+  now += 400;
+  now -= 47 * 60 * 1000;  // the clock steps back
+  const SyncStep step = engine.next(now);
+  BOOST_REQUIRE(std::holds_alternative<WaitUntil>(step));
+  // The engine sees the clock only when asked: the wait starts again from now, at most one
+  // backoff long, instead of lasting the 47 minutes the clock went back.
+  BOOST_TEST(std::get<WaitUntil>(step).until_ms == now + 1000);
+  expect_send(engine.next(now + 1000));
+}
+
+BOOST_AUTO_TEST_CASE(a_clock_skew_rejection_refreshes_the_offset_from_its_own_answer) {
+  // Found by the simulator: a device whose clock jumped 23 minutes ahead in a sync kept the
+  // offset it measured before the jump, because later answers took longer than the best one;
+  // every re-stamp was rejected again until the sync gave up.
+  EngineFixture f;
+  ObjectPayload payload;
+  payload.key = "k";
+  payload.value = to_bytes("v");
+  WireOp op;
+  op.id = f.random.id();
+  op.device_id = f.store->binding().device_id;
+  const uint64_t server_ms = 1'764'000'000'000;
+  const uint64_t jump_ms = 23 * 60 * 1000;
+  op.hlc = Hlc{server_ms + jump_ms, 0};  // stamped after the jump, with the old offset of 0
+  seal_op_payload(f.keys.current().op_key, op, serialize_payload(payload), f.random);
+  must(f.store->commit_local_edit(LocalStore::LocalEdit{op, ObjectOp{op.id, op.hlc, payload}, {}, op.hlc}));
+
+  SyncEngine engine(*f.store, f.keys, f.random);
+  uint64_t now = server_ms;  // the device's clock, on time at first: the best round trip is 0
+  expect_send(engine.next(now));
+  engine.on_response(EngineFixture::json(200, EngineFixture::info_body(), server_ms), now);
+  expect_send(engine.next(now));
+  OpsPageResponse empty;
+  engine.on_response(EngineFixture::json(200, serialize_message(empty), server_ms), now);
+  now += jump_ms;  // the device's clock jumps ahead
+  const HttpRequest upload = expect_send(engine.next(now)).request;
+  BOOST_REQUIRE(upload.target.ends_with("/ops"));
+  UploadOpsResponse rejected;
+  OpResult result;
+  result.id = op.id;
+  result.status = OpStatus::kRejected;
+  result.code = Code::kClockSkew;
+  result.message = "ahead";
+  rejected.results.push_back(result);
+  engine.on_response(EngineFixture::json(200, serialize_message(rejected), server_ms + 10), now + 20);
+  // The re-stamped operation carries the server's time, not the jumped clock's.
+  const HttpRequest again = expect_send(engine.next(now + 20)).request;
+  const UploadOpsRequest sent = *parse_message<UploadOpsRequest>(again.body);
+  BOOST_REQUIRE_EQUAL(sent.ops.size(), 1u);
+  BOOST_TEST(sent.ops[0].hlc.wall_ms < server_ms + 60'000);
 }
 
 BOOST_AUTO_TEST_CASE(an_empty_page_that_promises_more_ends_the_sync_instead_of_looping) {

@@ -3,11 +3,16 @@
 // restart so a transfer resumes (FILE-031), and files no head references any more (FILE-022).
 #include <boost/test/unit_test.hpp>
 
+#include <fstream>
+
 #include "client_test_support.h"
 
 using namespace opsync;
 using namespace opsync::client;
 using namespace opsync::client::testing;
+
+BOOST_TEST_DONT_PRINT_LOG_VALUE(std::optional<uint64_t>)
+BOOST_TEST_DONT_PRINT_LOG_VALUE(std::optional<opsync::Bytes>)
 
 BOOST_AUTO_TEST_SUITE(files)
 
@@ -105,6 +110,98 @@ BOOST_AUTO_TEST_CASE(a_chunk_index_beyond_the_file_fails_a_check) {
       "chunk index"));
   BOOST_TEST(
       must(open_store(dir.path())->chunks_done(small.id, TransferDirection::kUpload)).empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_divergence_makes_forgotten_files_known_again_so_they_are_deleted_again) {
+  // Found by the simulator: every device deleted and forgot a file no head referenced; then the
+  // server was restored from a backup older than the deletes and held the file again, committed,
+  // forever. After a divergence the device knows again every file its operations referenced.
+  TempDir dir;
+  auto store = create_store(dir.path());
+  const FileRef old_file = file_ref(id_of(0xF1), "old.txt", 10);
+  const ObjectOp v1 = make_object(id_of(1), {1, 0}, "doc", OpType::kPut, {}, "", {old_file});
+  const ObjectOp v2 = make_object(id_of(2), {2, 0}, "doc", OpType::kPut, {v1.id}, "");
+  std::vector<PageOp> page{page_op(1, v1, other_device()), page_op(2, v2, other_device())};
+  must(store->apply_page(0, page, 2, {2, 0}));
+  BOOST_TEST(must(store->unreferenced_files()) == std::vector<FileId>{old_file.id});
+  must(store->forget_file(old_file.id));  // deleted on the server, forgotten here
+  BOOST_TEST(must(store->unreferenced_files()).empty());
+  must(store->truncate_mirror(0));  // the server's log diverged
+  BOOST_TEST(must(store->unreferenced_files()) == std::vector<FileId>{old_file.id});
+  BOOST_TEST((must(store->file(old_file.id)) == LocalFile{old_file, false, false, FilePending::kNone}));
+}
+
+BOOST_AUTO_TEST_CASE(both_blob_stores_list_their_blobs_by_kind) {
+  TempDir dir;
+  DirectoryBlobStore on_disk(dir.path() / "files");
+  MemoryBlobStore in_memory;
+  for (BlobStore* blobs : {static_cast<BlobStore*>(&on_disk), static_cast<BlobStore*>(&in_memory)}) {
+    BOOST_TEST(blobs->list(BlobKind::kCopy).empty());
+    must(blobs->write(id_of(3), BlobKind::kCopy, 0, to_bytes("c")));
+    must(blobs->write(id_of(1), BlobKind::kCopy, 0, to_bytes("a")));
+    must(blobs->write(id_of(2), BlobKind::kPartial, 0, to_bytes("b")));
+    BOOST_TEST(blobs->list(BlobKind::kCopy) == (std::vector<FileId>{id_of(1), id_of(3)}));
+    BOOST_TEST(blobs->list(BlobKind::kPartial) == std::vector<FileId>{id_of(2)});
+  }
+  // Other files in the directory are not blobs.
+  std::ofstream(dir.path() / "files" / "notes.txt") << "x";
+  BOOST_TEST(on_disk.list(BlobKind::kCopy).size() == 2u);
+}
+
+// Both blob stores behave alike: the directory one the client uses, the memory one the simulator
+// uses.
+void blob_store_contract(BlobStore& blobs) {
+  const FileId id = id_of(0xB1);
+  BOOST_TEST(!blobs.exists(id, BlobKind::kPartial));
+  BOOST_TEST(!blobs.read(id, BlobKind::kCopy, 0, 0).has_value());
+  BOOST_TEST(!blobs.size(id, BlobKind::kCopy).has_value());
+  must(blobs.write(id, BlobKind::kPartial, 4, to_bytes("efgh")));  // a gap before offset 4 is zeros
+  BOOST_TEST(blobs.size(id, BlobKind::kPartial) == std::optional<uint64_t>(8));
+  BOOST_TEST(blobs.read(id, BlobKind::kPartial, 0, 8) == std::optional(to_bytes(std::string(4, '\0') + "efgh")));
+  must(blobs.write(id, BlobKind::kPartial, 0, to_bytes("abcd")));
+  BOOST_TEST(blobs.read(id, BlobKind::kPartial, 2, 4) == std::optional(to_bytes("cdef")));
+  BOOST_TEST(!blobs.read(id, BlobKind::kPartial, 6, 3).has_value());  // ends before offset + size
+  BOOST_TEST(!blobs.read(id, BlobKind::kCopy, 0, 1).has_value());     // kinds are separate blobs
+  must(blobs.resize(id, BlobKind::kPartial, 10));
+  BOOST_TEST(blobs.read(id, BlobKind::kPartial, 6, 4) == std::optional(to_bytes(std::string("gh") + '\0' + '\0')));
+  must(blobs.resize(id, BlobKind::kPartial, 3));
+  BOOST_TEST(blobs.read(id, BlobKind::kPartial, 0, 3) == std::optional(to_bytes("abc")));
+  // promote replaces the copy, and the partial blob is gone.
+  must(blobs.write(id, BlobKind::kCopy, 0, to_bytes("old copy")));
+  must(blobs.promote(id));
+  BOOST_TEST(!blobs.exists(id, BlobKind::kPartial));
+  BOOST_TEST(blobs.read(id, BlobKind::kCopy, 0, 3) == std::optional(to_bytes("abc")));
+  BOOST_TEST(blobs.size(id, BlobKind::kCopy) == std::optional<uint64_t>(3));
+  BOOST_TEST(!blobs.promote(id).ok());  // nothing to promote
+  must(blobs.resize(id_of(0xB2), BlobKind::kPartial, 0));  // sizing creates an empty blob
+  BOOST_TEST(blobs.exists(id_of(0xB2), BlobKind::kPartial));
+  must(blobs.remove(id, BlobKind::kCopy));
+  must(blobs.remove(id, BlobKind::kCopy));  // removing what is gone succeeds
+  BOOST_TEST(!blobs.exists(id, BlobKind::kCopy));
+}
+
+BOOST_AUTO_TEST_CASE(the_directory_and_memory_blob_stores_keep_the_same_contract) {
+  TempDir dir;
+  DirectoryBlobStore on_disk(dir.path() / "files");
+  blob_store_contract(on_disk);
+  BOOST_TEST(on_disk.path(id_of(0xB2), BlobKind::kPartial).filename() == to_base64url(id_of(0xB2)) + ".part");
+  MemoryBlobStore in_memory;
+  blob_store_contract(in_memory);
+  BOOST_TEST(in_memory.blobs().size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_store_given_a_blob_store_keeps_its_files_there) {
+  TempDir dir;
+  auto blobs = std::make_shared<MemoryBlobStore>();
+  StoreOptions options = test_options();
+  options.blobs = blobs;
+  {
+    auto store = must(LocalStore::create(dir.path(), test_binding(), "token-1", options));
+    must(store->blobs().write(id_of(0xB3), BlobKind::kCopy, 0, to_bytes("kept")));
+  }
+  BOOST_TEST(!std::filesystem::exists(dir.path() / "files" / to_base64url(id_of(0xB3))));
+  auto store = must(LocalStore::open(dir.path(), options));  // the blobs outlive the store
+  BOOST_TEST(store->blobs().read(id_of(0xB3), BlobKind::kCopy, 0, 4) == std::optional(to_bytes("kept")));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -14,6 +14,8 @@ using namespace opsync;
 using namespace opsync::client;
 using namespace opsync::client::testing;
 
+BOOST_TEST_DONT_PRINT_LOG_VALUE(std::optional<opsync::Bytes>)
+
 namespace {
 
 // Everything a store exposes, as text: two stores are in the same state when their dumps match,
@@ -282,6 +284,70 @@ BOOST_AUTO_TEST_CASE(a_committed_edit_survives_the_process_vanishing_right_after
   BOOST_TEST(must(store->lookup(edit.id)).where == Held::kOutbox);
   BOOST_TEST(must(store->list()) == std::vector<std::string>{"b"});
   BOOST_TEST(must(store->meta()).hlc == (Hlc{20, 0}));
+}
+
+BOOST_AUTO_TEST_CASE(every_commit_is_reported_as_a_durable_step_and_a_kill_there_keeps_it) {
+  // The simulator kills a device by throwing from after_durable_step: the step it names has
+  // committed, nothing after it has happened, and a reopened store holds exactly that.
+  TempDir dir;
+  std::vector<std::string> steps;
+  bool kill_next = false;
+  StoreOptions options = test_options();
+  options.after_durable_step = [&](std::string_view step) {
+    steps.emplace_back(step);
+    if (kill_next) throw std::runtime_error("killed after " + std::string(step));
+  };
+  const ObjectOp first = make_object(id_of(0xC1), {20, 0}, "b", OpType::kPut, {}, "one");
+  const ObjectOp second = make_object(id_of(0xC2), {21, 0}, "c", OpType::kPut, {}, "two");
+  {
+    auto store = must(LocalStore::create(dir.path(), test_binding(), "token-1", options));
+    must(store->commit_local_edit(local_edit(first)));
+    must(store->set_clock_offset_ms(5));
+    (void)must(store->meta());            // reads are not steps
+    (void)must(store->ops_to_upload(10));
+    must(store->blobs().write(id_of(0xF1), BlobKind::kPartial, 0, to_bytes("abc")));
+    BOOST_TEST(store->blobs().read(id_of(0xF1), BlobKind::kPartial, 0, 3) == std::optional(to_bytes("abc")));
+    must(store->blobs().promote(id_of(0xF1)));
+    BOOST_TEST(steps == (std::vector<std::string>{"commit_local_edit", "set_clock_offset_ms", "blob_write",
+                                                  "blob_promote"}));
+    kill_next = true;
+    BOOST_CHECK_THROW((void)store->commit_local_edit(local_edit(second)), std::runtime_error);
+    BOOST_TEST(steps.back() == "commit_local_edit");
+  }
+  kill_next = false;
+  auto store = must(LocalStore::open(dir.path(), options));
+  BOOST_TEST(must(store->lookup(second.id)).where == Held::kOutbox);  // committed before the kill
+  BOOST_TEST(must(store->list()) == (std::vector<std::string>{"b", "c"}));
+  BOOST_TEST(must(store->meta()).clock_offset_ms == 5);
+  BOOST_TEST(store->blobs().exists(id_of(0xF1), BlobKind::kCopy));
+  // A transaction that fails rolls back and is not a step.
+  const size_t before = steps.size();
+  const std::vector<OpResult> unknown{accepted(id_of(0xEE), 1)};
+  BOOST_TEST(store->record_upload_results(unknown).error().code == Code::kProtocolError);
+  BOOST_TEST(steps.size() == before);
+}
+
+BOOST_AUTO_TEST_CASE(re_stamping_an_upload_answer_is_one_durable_step) {
+  // Found by the simulator: re-stamping one operation at a time, a device killed after the first
+  // had its clock reset below the stamps of the others, and stamped its next edit below an
+  // operation it wrote earlier (HLC-004).
+  TempDir dir;
+  std::vector<std::string> steps;
+  StoreOptions options = test_options();
+  options.after_durable_step = [&](std::string_view step) { steps.emplace_back(step); };
+  auto store = must(LocalStore::create(dir.path(), test_binding(), "token-1", options));
+  const ObjectOp a = make_object(id_of(0xA1), {500, 0}, "a", OpType::kPut, {}, "1");
+  const ObjectOp b = make_object(id_of(0xA2), {500, 1}, "b", OpType::kPut, {}, "2");
+  must(store->commit_local_edit(local_edit(a)));
+  must(store->commit_local_edit(local_edit(b)));
+  steps.clear();
+  WireOp a2 = wire_of(a, this_device()), b2 = wire_of(b, this_device());
+  a2.hlc = {100, 0};
+  b2.hlc = {100, 1};
+  must(store->restamp_outbox_ops(std::vector<WireOp>{a2, b2}, {100, 1}));
+  BOOST_TEST(steps == std::vector<std::string>{"restamp_outbox_ops"});
+  BOOST_TEST(must(store->meta()).hlc == (Hlc{100, 1}));
+  BOOST_TEST(must(store->get("b")).heads.at(0).hlc == (Hlc{100, 1}));
 }
 
 // tests/data/store_v1.sql is device "a" of a two-device workspace as the version-1 client left

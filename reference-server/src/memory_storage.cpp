@@ -23,10 +23,13 @@ struct WorkspaceData {
 
 }  // namespace
 
-struct MemoryStorage::State {
-  std::shared_mutex mutex;
+struct MemoryStorage::Contents {
   std::map<WorkspaceId, WorkspaceData> workspaces;
   std::map<Hash, std::pair<WorkspaceId, TokenId>> token_by_hash;
+};
+
+struct MemoryStorage::State : Contents {
+  std::shared_mutex mutex;
 };
 
 namespace {
@@ -35,7 +38,7 @@ namespace {
 // state exactly as it was (the same all-or-nothing contract as SQLite's transactions).
 class MemoryTransaction final : public Transaction {
  public:
-  explicit MemoryTransaction(MemoryStorage::State& s) : s_(s) {}
+  explicit MemoryTransaction(MemoryStorage::Contents& s) : s_(s) {}
 
   void rollback() {
     for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) (*it)();
@@ -275,7 +278,7 @@ class MemoryTransaction final : public Transaction {
     s_.token_by_hash.erase(it);
   }
 
-  MemoryStorage::State& s_;
+  MemoryStorage::Contents& s_;
   std::vector<std::function<void()>> undo_;
 };
 
@@ -296,6 +299,28 @@ Status MemoryStorage::write(const std::function<bool(Transaction&)>& body) {
   MemoryTransaction txn(*state_);
   if (!body(txn)) txn.rollback();
   return {};
+}
+
+MemoryStorage::Snapshot::Snapshot(std::unique_ptr<const Contents> contents) : contents_(std::move(contents)) {
+  OPSYNC_CHECK(contents_ != nullptr);
+}
+MemoryStorage::Snapshot::~Snapshot() = default;
+
+uint64_t MemoryStorage::Snapshot::op_count() const {
+  uint64_t count = 0;
+  for (const auto& [id, workspace] : contents_->workspaces) count += workspace.ops.size();
+  return count;
+}
+
+std::shared_ptr<const MemoryStorage::Snapshot> MemoryStorage::snapshot() const {
+  std::shared_lock lock(state_->mutex);
+  const Contents& contents = *state_;
+  return std::make_shared<const Snapshot>(std::make_unique<const Contents>(contents));
+}
+
+void MemoryStorage::restore(const Snapshot& snapshot) {
+  std::unique_lock lock(state_->mutex);
+  static_cast<Contents&>(*state_) = snapshot.contents();
 }
 
 }  // namespace opsync::server

@@ -305,6 +305,69 @@ struct AdvanceTime : Command {
   void show(std::ostream& os) const override { os << "AdvanceTime(" << ms << ")"; }
 };
 
+// What a client can read of one workspace: every operation page, block list, file status and
+// chunk, token and key record, as response bodies. Two storages that give equal fingerprints
+// answer every read of the workspace alike.
+std::vector<std::string> fingerprint(ServerCore& core, const CreateWorkspaceResponse& ws,
+                                     const std::vector<FileId>& files, uint64_t now_ms) {
+  const std::string base = "/v1/workspaces/" + to_base64url(ws.workspace_id);
+  std::vector<std::string> out;
+  auto read = [&](const std::string& method, const std::string& path, std::string body = "") {
+    Request request;
+    request.method = method;
+    request.path = path;
+    request.headers["authorization"] = "Bearer " + ws.owner_token;
+    request.headers["opsync-request-id"] = "fingerprint";  // not a random one
+    if (!body.empty()) request.headers["content-type"] = "application/json";
+    request.body = std::move(body);
+    const Response response = core.handle(request, now_ms);
+    out.push_back(method + " " + path + " " + std::to_string(response.status) + " " + response.body);
+  };
+  read("GET", base + "/ops");
+  read("GET", base + "/blocks");
+  read("GET", base + "/tokens");
+  read("GET", base + "/keys");
+  for (const FileId& file : files) {
+    read("GET", base + "/files/" + to_base64url(file));
+    for (int index = 0; index < 3; ++index)
+      read("GET", base + "/files/" + to_base64url(file) + "/chunks/" + std::to_string(index));
+  }
+  return out;
+}
+
+// Writes to a workspace through the core: `ops` fresh operations, a token, and one file of three
+// chunks, committed or deleted.
+struct Writer {
+  ServerCore& core;
+  const CreateWorkspaceResponse& ws;
+  SeededRandom random{7};
+
+  Response call(const std::string& method, const std::string& path, std::string body, uint64_t now_ms,
+                const std::string& type = "application/json") {
+    Request request;
+    request.method = method;
+    request.path = "/v1/workspaces/" + to_base64url(ws.workspace_id) + path;
+    request.headers["authorization"] = "Bearer " + ws.owner_token;
+    if (method != "GET" && method != "DELETE") request.headers["content-type"] = type;
+    request.body = std::move(body);
+    return core.handle(request, now_ms);
+  }
+  void write(const FileId& file, size_t ops, bool delete_file, uint64_t now_ms) {
+    UploadOpsRequest upload;
+    for (size_t i = 0; i < ops; ++i) upload.ops.push_back(make_op(random, now_ms, 28 + random.below(300)));
+    BOOST_REQUIRE(call("POST", "/ops", serialize_message(upload), now_ms).status == 200);
+    BOOST_REQUIRE(call("POST", "/tokens", "{\"scope\":\"read\"}", now_ms).status == 201);
+    const std::string path = "/files/" + to_base64url(file);
+    BOOST_REQUIRE(call("POST", path, "{\"chunk_count\":3}", now_ms).status == 201);
+    for (int index = 0; index < 3; ++index)
+      BOOST_REQUIRE(call("PUT", path + "/chunks/" + std::to_string(index), to_string(random.bytes(40)), now_ms,
+                         "application/octet-stream")
+                        .status == 200);
+    BOOST_REQUIRE(call("POST", path + "/commit", "{\"chunk_count\":3}", now_ms).status == 200);
+    if (delete_file) BOOST_REQUIRE(call("DELETE", path, "", now_ms).status == 200);
+  }
+};
+
 void backends_agree(bool broken) {
   Model model;
   Sut sut(broken);
@@ -319,6 +382,44 @@ void backends_agree(bool broken) {
 BOOST_AUTO_TEST_SUITE(storage_model)
 
 RC_BOOST_PROP(memory_storage_answers_exactly_like_sqlite, ()) { backends_agree(false); }
+
+BOOST_AUTO_TEST_CASE(a_restored_snapshot_answers_as_the_storage_did_when_it_was_taken) {
+  MemoryStorage storage;
+  SeededRandom random(1);
+  ServerCore core(small_config(), storage, random);
+  const CreateWorkspaceResponse ws = *core.create_workspace(kStartMs);
+  Writer writer{core, ws};
+  const std::vector<FileId> files = {random.id(), random.id()};  // the second is written after the backup
+  writer.write(files[0], 7, false, kStartMs);
+  const std::shared_ptr<const MemoryStorage::Snapshot> backup = storage.snapshot();
+  BOOST_TEST(backup->op_count() == 7u);
+  const std::vector<std::string> at_backup = fingerprint(core, ws, files, kStartMs);
+
+  // Everything after the backup: operations, tokens, a committed file, the first file deleted,
+  // and the deleted file collected.
+  writer.write(files[1], 5, false, kStartMs + 1000);
+  BOOST_REQUIRE(writer.call("DELETE", "/files/" + to_base64url(files[0]), "", kStartMs + 2000).status == 200);
+  BOOST_TEST(core.collect_garbage(kStartMs + 2000 + kReferenceFileRetentionMs) == 1u);
+  BOOST_TEST(backup->op_count() == 7u);  // the snapshot does not follow the storage
+  const std::vector<std::string> after = fingerprint(core, ws, files, kStartMs);
+  BOOST_TEST(after != at_backup);
+
+  storage.restore(*backup);
+  BOOST_TEST(fingerprint(core, ws, files, kStartMs) == at_backup, boost::test_tools::per_element());
+  // The log grows again from the restored head: the next operation takes position 8.
+  UploadOpsRequest one{{make_op(random, kStartMs)}};
+  const Response answer = writer.call("POST", "/ops", serialize_message(one), kStartMs);
+  BOOST_TEST(parse_message<UploadOpsResponse>(answer.body)->results.at(0).seq == 8u);
+
+  // The same snapshot restores into another storage, any number of times.
+  MemoryStorage elsewhere;
+  SeededRandom other_random(1);
+  ServerCore other(small_config(), elsewhere, other_random);
+  elsewhere.restore(*backup);
+  BOOST_TEST(fingerprint(other, ws, files, kStartMs) == at_backup, boost::test_tools::per_element());
+  storage.restore(*backup);
+  BOOST_TEST(fingerprint(core, ws, files, kStartMs) == at_backup, boost::test_tools::per_element());
+}
 
 BOOST_AUTO_TEST_CASE(catches_a_backend_that_pages_one_too_many) {
   BOOST_TEST(opsync::testing::finds_counterexample("a backend paging one operation too many agrees with SQLite",

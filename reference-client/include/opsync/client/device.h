@@ -15,6 +15,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <istream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,6 +25,8 @@
 #include "opsync/client/engine.h"
 #include "opsync/client/http.h"
 #include "opsync/client/store.h"
+#include "opsync/protocol/crypto.h"
+#include "opsync/protocol/limits.h"
 #include "opsync/protocol/messages.h"
 #include "opsync/protocol/random.h"
 
@@ -39,6 +43,85 @@ struct JoinRequest {
   std::string token;
   std::string password;
   std::string passphrase;
+};
+
+// A call to the server outside a sync (creating or joining a workspace, inviting a device,
+// changing the password), as a state machine that owns no socket, like SyncEngine: next() gives
+// the request to send and the token to send it with, and the driver answers it with on_response()
+// or on_transport_failure(), until done(). Device's synchronous calls drive one over a Transport
+// (run_call); the simulator drives them over its network, between other events. A call does
+// nothing locally before its last answer, so one that fails leaves no trace on the device.
+class ServerCall {
+ public:
+  struct Outgoing {
+    HttpRequest request;
+    std::string token;  // empty for unauthorized requests
+  };
+  virtual ~ServerCall() = default;
+  ServerCall(const ServerCall&) = delete;
+  ServerCall& operator=(const ServerCall&) = delete;
+
+  // The request to send, or nullopt once the call is over.
+  const std::optional<Outgoing>& next() const { return outgoing_; }
+  void on_response(const HttpResponse& response);
+  // No answer: the call ends with kTransport. One-shot calls are not retried; whoever started
+  // one may start it again (creating a workspace twice makes two workspaces).
+  void on_transport_failure(const std::string& what);
+  bool done() const { return status_.has_value(); }
+  // How the call ended. REQUIRES: done().
+  const Status& status() const;
+
+ protected:
+  ServerCall() = default;
+  // Sends `request`; a 2xx answer parsed as M goes to `then`, which sends the next request or
+  // finishes; any other answer finishes the call with the server's error.
+  template <typename M>
+  void expect(HttpRequest request, std::string token, std::function<void(M)> then);
+  void finish(Status status);
+
+ private:
+  std::optional<Outgoing> outgoing_;
+  std::function<void(const HttpResponse&)> handler_;
+  std::optional<Status> status_;
+};
+
+// Drives `call` to its end over `transport`, one exchange at a time, and returns its status.
+Status run_call(ServerCall& call, Transport& transport);
+
+// Device::create_workspace as a call: GET /v1/info, POST /v1/workspaces, PUT /keys/1, then DIR.
+class CreateWorkspaceCall final : public ServerCall {
+ public:
+  CreateWorkspaceCall(std::filesystem::path dir, std::string server_url, std::string password, RandomSource& random,
+                      uint32_t kdf_iterations = kKdfIterationsForNewRecords, StoreOptions store_options = {});
+  // REQUIRES: done() and status().ok().
+  const NewWorkspace& result() const;
+
+ private:
+  std::filesystem::path dir_;
+  std::string server_url_;
+  std::string password_;
+  RandomSource& random_;
+  uint32_t kdf_iterations_;
+  StoreOptions store_options_;
+  InfoResponse info_;
+  CreateWorkspaceResponse created_;
+  SecretKey data_key_;
+  NewWorkspace result_;
+};
+
+// Device::join as a call: GET /v1/info, GET /keys, GET /blocks, then DIR.
+class JoinCall final : public ServerCall {
+ public:
+  JoinCall(std::filesystem::path dir, JoinRequest request, RandomSource& random, StoreOptions store_options = {});
+
+ private:
+  std::filesystem::path dir_;
+  JoinRequest request_;
+  RandomSource& random_;
+  StoreOptions store_options_;
+  InfoResponse info_;
+  std::vector<KeyRecord> records_;
+  SecretKey data_key_;
 };
 
 class Device {
@@ -68,6 +151,13 @@ class Device {
   // the key, keeping its value and other files. The file streams in; it is never held whole.
   Result<FileRef> attach(const std::string& key, const std::filesystem::path& path, uint64_t now_ms,
                          RandomSource& random);
+  // The same from a stream, under the file name `name` (LWW-002).
+  Result<FileRef> attach(const std::string& key, const std::string& name, std::istream& content, uint64_t now_ms,
+                         RandomSource& random);
+  // Removes one file from the key, keeping its value and other files (a put). The device drops
+  // its copy once no head references the file any more (FILE-022). kNotFound when the key's
+  // winner has no such file.
+  Status detach(const std::string& key, const FileId& file, uint64_t now_ms, RandomSource& random);
 
   // ---- reading -------------------------------------------------------------------------------
 
@@ -82,12 +172,22 @@ class Device {
 
   // POST /tokens: a token for another device (AUTH-010).
   Result<TokenIssued> invite(Scope scope, std::optional<uint64_t> expires_in_ms, Transport& transport);
+  // The same as a call; the device must outlive it.
+  class InviteCall;
+  std::unique_ptr<InviteCall> start_invite(Scope scope, std::optional<uint64_t> expires_in_ms);
   // Re-wraps the data key under a new password (PUT /keys/{id} with the record's version, so a
   // concurrent change is detected, KEY-004). The old password and the passphrase prove the caller
   // may: they must unwrap the current record.
   Status change_password(const std::string& old_password, const std::string& new_password,
                          const std::string& passphrase, Transport& transport, RandomSource& random,
                          uint32_t kdf_iterations = kKdfIterationsForNewRecords);
+
+  // The same as a call; the device must outlive it.
+  class ChangePasswordCall;
+  std::unique_ptr<ChangePasswordCall> start_change_password(const std::string& old_password,
+                                                            const std::string& new_password,
+                                                            const std::string& passphrase, RandomSource& random,
+                                                            uint32_t kdf_iterations = kKdfIterationsForNewRecords);
 
   LocalStore& store() { return *store_; }
   const Keyring& keys() const { return keys_; }
@@ -101,6 +201,30 @@ class Device {
   Keyring keys_;
   uint64_t op_payload_bytes_max_;
   uint32_t chunk_bytes_;
+};
+
+class Device::InviteCall final : public ServerCall {
+ public:
+  InviteCall(Device& device, Scope scope, std::optional<uint64_t> expires_in_ms);
+  // REQUIRES: done() and status().ok().
+  const TokenIssued& result() const;
+
+ private:
+  TokenIssued issued_;
+};
+
+class Device::ChangePasswordCall final : public ServerCall {
+ public:
+  ChangePasswordCall(Device& device, std::string old_password, std::string new_password, std::string passphrase,
+                     RandomSource& random, uint32_t kdf_iterations);
+
+ private:
+  Device& device_;
+  std::string old_password_;
+  std::string new_password_;
+  std::string passphrase_;
+  RandomSource& random_;
+  uint32_t kdf_iterations_;
 };
 
 }  // namespace opsync::client

@@ -46,6 +46,7 @@
 #include <string_view>
 #include <vector>
 
+#include "opsync/client/blobs.h"
 #include "opsync/protocol/bytes.h"
 #include "opsync/protocol/diff.h"
 #include "opsync/protocol/lww.h"
@@ -92,6 +93,16 @@ struct StoreOptions {
   // (listed in store.cpp, e.g. "local_edit:after_outbox"); if it throws, the transaction rolls
   // back completely and the exception propagates. Production code leaves it empty.
   std::function<void(std::string_view point)> fault_point;
+  // Called after every durable step: each committed write transaction, named by the function that
+  // made it ("apply_page", "set_upload_flag", ...), and each change to a blob ("blob_write",
+  // "blob_resize", "blob_promote", "blob_remove"). The simulator throws from it to kill the
+  // device right there, as kill -9 would: nothing after that step happens, the exception
+  // propagates out of whatever called the store, and the caller must discard the store (and any
+  // engine or device using it) and open it again. Production code leaves it empty.
+  std::function<void(std::string_view step)> after_durable_step;
+  // Where file contents live; empty: a DirectoryBlobStore on DIR/files. The simulator passes a
+  // MemoryBlobStore that outlives the store, as a disk outlives a process.
+  std::shared_ptr<BlobStore> blobs;
 };
 
 // Where a known operation is, with what the sync needs to match it by id and hash (SYNC-003).
@@ -291,6 +302,8 @@ class LocalStore {
   // REQUIRES: the id is in the outbox (never acknowledged, so never seen by anyone else,
   // HLC-022) and not rejected or accepted; id, device id and key id unchanged.
   Status restamp_outbox_op(const WireOp& restamped, const Hlc& clock_after);
+  // The same for every operation one upload answer rejected, in one transaction.
+  Status restamp_outbox_ops(std::span<const WireOp> restamped, const Hlc& clock_after);
   // The largest timestamp among operations the server has accepted (the mirror and the accepted
   // ahead), the floor HLC-020 resets the clock to; (0, 0) when there is none.
   Result<Hlc> largest_accepted_hlc();
@@ -338,9 +351,12 @@ class LocalStore {
   // DELETE, then forget_file).
   Result<std::vector<FileId>> unreferenced_files();
   Result<std::optional<LocalFile>> file(const FileId& id);
-  // DIR/files/<id as base64url>: where a verified local copy lives.
+  // The file contents (blobs.h): StoreOptions::blobs, or DIR/files. Every change made through
+  // this reference is a durable step (StoreOptions::after_durable_step).
+  BlobStore& blobs();
+  // DIR/files/<id as base64url>: where the default blob store keeps a verified local copy.
   std::filesystem::path file_path(const FileId& id) const;
-  // DIR/files/<id>.part: where a download in progress writes its chunks before verification.
+  // DIR/files/<id>.part: where the default blob store keeps a download in progress.
   std::filesystem::path partial_file_path(const FileId& id) const;
 
   // A verified copy now exists at file_path (after FILE-023's check), or was discarded. Setting

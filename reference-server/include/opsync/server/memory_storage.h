@@ -1,6 +1,10 @@
 // An in-memory backend for fast simulation and fuzzing. A model-based test
 // (tests/storage_model_test.cpp) runs random request sequences against this backend and the
 // SQLite one and requires byte-identical responses.
+//
+// snapshot() and restore() stand for a backup and a restore from it: the simulator restores a
+// server from an older snapshot to make it lose its newest operations and files, as an operator
+// restoring yesterday's database would.
 #pragma once
 
 #include <memory>
@@ -16,6 +20,26 @@ class MemoryStorage final : public Storage {
 
   Status read(const std::function<void(Transaction&)>& body) override;
   Status write(const std::function<bool(Transaction&)>& body) override;
+
+  // Everything stored, copied: workspaces, tokens, key records, the log, block hashes, files and
+  // chunks. Independent of the storage it came from; restoring it any number of times, into this
+  // storage or another, gives the same state.
+  struct Contents;
+  class Snapshot {
+   public:
+    explicit Snapshot(std::unique_ptr<const Contents> contents);
+    ~Snapshot();
+    const Contents& contents() const { return *contents_; }
+    // Operations in the log of every workspace, for a caller choosing what a restore loses.
+    uint64_t op_count() const;
+
+   private:
+    std::unique_ptr<const Contents> contents_;
+  };
+  // Waits for running transactions, like a backup taken between them.
+  std::shared_ptr<const Snapshot> snapshot() const;
+  // Replaces everything with the snapshot's state: whatever was written after it is gone.
+  void restore(const Snapshot& snapshot);
 
   struct State;
 

@@ -1,0 +1,120 @@
+// One simulation run: the world of a Config, run to its verdict.
+//
+// run() builds the world (a reference server core on in-memory storage and the devices, each a
+// real client engine on its own SQLite store), drives it through the phases (setup, chaos, heal,
+// collection) on virtual time, and runs the checkers. It reads no clock and no global randomness:
+// the Config (with its seed) determines the result, trace hash included. Wall time is for the
+// caller to measure.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "opsync/protocol/bytes.h"
+#include "opsync/simulator/config.h"
+#include "opsync/simulator/decisions.h"
+#include "opsync/simulator/trace.h"
+
+namespace opsync::simulator {
+
+// The first violation a checker found.
+struct Violation {
+  std::string checker;
+  uint64_t time_ms = 0;             // true virtual time of the detection
+  std::vector<std::string> nodes;   // "device-2", "server"
+  std::vector<std::string> ops;     // operation ids (base64url) involved
+  std::string message;
+};
+
+// The checkers, in the order they are reported (simulator/README.md says what each checks).
+std::vector<std::string> checker_names();
+
+struct Figures {
+  uint64_t events = 0;          // trace events
+  uint64_t decisions = 0;       // random decisions drawn
+  uint64_t simulated_ms = 0;    // virtual time from start to verdict
+  uint64_t chaos_ms = 0;
+  uint64_t edits = 0;           // local edits committed
+  uint64_t ops_in_log = 0;      // operations in the server's log at the end
+  uint64_t files_attached = 0;
+  uint64_t syncs = 0;
+  uint64_t syncs_failed = 0;
+  uint64_t requests = 0;
+  uint64_t bytes_to_server = 0;    // HTTP/1.1 request lines, headers and bodies as sent
+  uint64_t bytes_from_server = 0;  // status lines, headers and bodies as sent
+  uint64_t messages_lost = 0;
+  uint64_t device_crashes = 0;
+  uint64_t server_crashes = 0;
+  uint64_t restores = 0;
+  uint64_t partitions = 0;
+  uint64_t heal_rounds = 0;
+};
+
+// A real server's answers, as a run against it received them (opsync-sim run --server URL): a
+// replay takes them from here instead of asking the server again.
+struct RecordedAnswer {
+  std::string request;       // 16 hex digits: the first 8 bytes of SHA-256 over the request it answered
+  int status = 0;
+  std::string content_type;
+  std::string body;
+  bool operator==(const RecordedAnswer&) const = default;
+};
+struct ServerRecording {
+  std::string url;
+  std::vector<RecordedAnswer> answers;
+  bool operator==(const ServerRecording&) const = default;
+};
+
+// A run against an external server fails with this when the server cannot be reached or
+// answers what no server of the protocol would (a body that does not parse where one must).
+struct ExternalServerError {
+  std::string message;
+};
+
+struct RunResult {
+  Config config;
+  std::vector<Violation> violations;  // one per failed checker, in checker order
+  Figures figures;
+  Hash trace_hash;
+  DecisionLog decisions;              // when RunOptions::keep_decisions
+  std::vector<TraceEvent> events;     // when RunOptions::keep_events
+  std::vector<uint64_t> event_digests;  // when RunOptions::keep_decisions (for replays)
+  std::optional<ServerRecording> recording;  // a run against an external server: its answers
+
+  bool passed() const { return violations.empty(); }
+};
+
+struct RunOptions {
+  bool keep_events = false;     // the whole trace, for rendering
+  bool keep_bodies = false;     // with message bodies
+  bool keep_decisions = false;  // the decision log and per-event digests, for bug files
+  const DecisionLog* replay = nullptr;  // replay this decision log instead of drawing
+  // Drive a real server at this URL ("http://host:port") instead of the reference core, or
+  // replay the answers such a run recorded. Either takes a configuration for_external_server
+  // allows (the server's own faults cannot be caused from outside).
+  std::string server_url;
+  const ServerRecording* recording = nullptr;
+  // Where the devices' stores live for the run (removed afterwards); empty: /dev/shm when it
+  // exists, else the system's temporary directory.
+  std::filesystem::path work_dir;
+};
+
+// REQUIRES: validate(config) succeeded; with a server_url or a recording, also
+// validate_for_external_server(config). Throws ExternalServerError when the server fails.
+RunResult run(const Config& config, const RunOptions& options = {});
+
+// The configuration as a run against an external server has it: the faults only the server
+// could cause (its crashes, backups and restores, its clock, uploads cut mid-body) are off, and
+// the server keeps its own configuration (block size, limits, retention).
+Config for_external_server(Config config);
+// Fails, naming the reason, for what cannot run against an external server: dataans-0.3 (a
+// model, not a server), a server-side variant, server faults, scripted backups and restores.
+Status validate_for_external_server(const Config& config);
+
+// Hex of a trace hash, as printed and stored.
+std::string hash_hex(const Hash& hash);
+
+}  // namespace opsync::simulator

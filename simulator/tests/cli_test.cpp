@@ -1,0 +1,261 @@
+// opsync-sim as a user runs it: exit codes (0 pass, 1 a checker failed, 2 bad usage), one-line
+// errors for bad input, --json output, swarms with shards, and the merge of their summaries.
+#include <sys/wait.h>
+
+#include <boost/test/unit_test.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace {
+
+struct Outcome {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+class Scratch {
+ public:
+  Scratch() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "opsync-sim-cli-XXXXXX").string();
+    BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+  ~Scratch() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::string slurp(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+// Runs opsync-sim with `args` (shell words, quoted by the caller), capturing both streams.
+Outcome sim(const Scratch& scratch, const std::string& args) {
+  const std::filesystem::path out = scratch.path() / "stdout", err = scratch.path() / "stderr";
+  const std::string command = std::string(OPSYNC_SIM_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
+  const int status = std::system(command.c_str());
+  Outcome o;
+  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  o.out = slurp(out);
+  o.err = slurp(err);
+  return o;
+}
+
+size_t lines(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')); }
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(cli)
+
+BOOST_AUTO_TEST_CASE(bad_input_gets_one_line_naming_the_problem_and_exit_code_2) {
+  Scratch scratch;
+  std::ofstream(scratch.path() / "broken.json") << "{\"drift_ppm_max\": 9000}";
+  std::ofstream(scratch.path() / "garbage.json") << "{not json";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"run --seed -1", "--seed"},
+      {"run --seed 18446744073709551616", "--seed"},
+      {"run --faults nonsense", "nonsense"},
+      {"run --faults " + (scratch.path() / "broken.json").string(), "drift_ppm_max"},
+      {"run --faults " + (scratch.path() / "garbage.json").string(), "not well-formed JSON"},
+      {"run --protocol dataans-9", "dataans-9"},
+      {"run --variant sloppy", "sloppy"},
+      {"run --devices 0", "--devices"},
+      {"swarm --shard 0/3", "--shard"},
+      {"swarm --jobs 100", "--jobs"},
+      {"merge " + (scratch.path() / "garbage.json").string(), "not well-formed JSON"},
+      {"teleport", "teleport"},
+      {"run --protocol dataans-0.3 --server http://127.0.0.1:9", "dataans-0.3"},
+      {"run --variant hidden-restore --server http://127.0.0.1:9", "hidden-restore"},
+      {"run --server ftp://127.0.0.1:9 --devices 1 --ops 1 --chaos-ms 1000", "http://"},
+      {"run --server http://127.0.0.1:9 --devices 1 --ops 1 --chaos-ms 1000", "did not answer"},
+  };
+  for (const auto& [args, named] : cases) {
+    BOOST_TEST_CONTEXT(args) {
+      const Outcome o = sim(scratch, args);
+      BOOST_TEST(o.exit_code == 2);
+      BOOST_TEST(lines(o.err) == 1u, o.err);
+      BOOST_TEST(o.err.find(named) != std::string::npos, o.err);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(every_command_has_help) {
+  Scratch scratch;
+  for (const std::string command : {"", "run ", "swarm ", "merge ", "replay ", "shrink ", "render ", "record "}) {
+    const Outcome o = sim(scratch, command + "--help");
+    BOOST_TEST(o.exit_code == 0, command);
+    BOOST_TEST(o.out.find("Usage") != std::string::npos, command);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(run_prints_a_verdict_or_one_json_object_and_a_failure_exits_1_with_its_replay) {
+  Scratch scratch;
+  const Outcome pass = sim(scratch, "run --seed 5 --devices 3 --ops 30 --chaos-ms 30000 --faults lossy --json");
+  BOOST_TEST(pass.exit_code == 0, pass.err);
+  const nlohmann::json j = nlohmann::json::parse(pass.out);
+  BOOST_TEST(j.at("verdict") == "pass");
+  BOOST_TEST(j.at("trace_hash").get<std::string>().size() == 64u);
+  BOOST_TEST(j.at("figures").at("edits").get<uint64_t>() > 0u);
+  BOOST_TEST(j.at("violations").empty());
+
+  // A failure writes its bug file and says how to replay it; the replay reproduces it.
+  const Outcome fail = sim(scratch, "run --config simulator/scenarios/variant-plaintext.json --out " +
+                                        scratch.path().string());
+  BOOST_TEST(fail.exit_code == 1, fail.out + fail.err);
+  BOOST_TEST(fail.out.find("plaintext") != std::string::npos);
+  const std::string prefix = "replay: opsync-sim replay ";
+  const size_t replay = fail.out.find(prefix);
+  BOOST_REQUIRE(replay != std::string::npos);
+  const std::string file = fail.out.substr(replay + prefix.size(), fail.out.find('\n', replay) - replay - prefix.size());
+  BOOST_TEST(std::filesystem::exists(file), file);
+  const Outcome again = sim(scratch, "replay " + file);
+  BOOST_TEST(again.exit_code == 0, again.out + again.err);
+  BOOST_TEST(again.out.find("reproduced") == 0u, again.out);
+  BOOST_TEST(again.out.find("plaintext:") != std::string::npos, again.out);
+  const Outcome json = sim(scratch, "replay --json " + file);
+  BOOST_TEST(json.exit_code == 0);
+  const nlohmann::json replayed = nlohmann::json::parse(json.out);
+  BOOST_TEST(replayed.at("reproduced") == true);
+  BOOST_TEST(replayed.at("trace_hash") == replayed.at("recorded_trace_hash"));
+}
+
+BOOST_AUTO_TEST_CASE(bad_bug_files_get_one_line_naming_the_problem) {
+  Scratch scratch;
+  const nlohmann::json bug = nlohmann::json::parse(slurp("simulator/scenarios/variant-plaintext.json"));
+  auto write = [&](const std::string& name, const nlohmann::json& json) {
+    std::ofstream(scratch.path() / name) << json.dump();
+    return (scratch.path() / name).string();
+  };
+  nlohmann::json newer = bug;
+  newer["format"] = "opsync-bug/2";
+  nlohmann::json no_format = bug;
+  no_format.erase("format");
+  nlohmann::json short_hash = bug;
+  short_hash["trace_hash"] = "abc";
+  nlohmann::json bad_decision = bug;
+  bad_decision["decisions"].begin()->push_back(-3);
+  nlohmann::json missing = bug;
+  missing.erase("decisions");
+  nlohmann::json bad_config = bug;
+  bad_config["config"]["devices"] = 0;
+  nlohmann::json extra = bug;
+  extra["colour"] = "red";
+  std::ofstream(scratch.path() / "cut.json") << bug.dump().substr(0, 500);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"replay " + write("newer.json", newer), "opsync-bug/2"},
+      {"replay " + write("no-format.json", no_format), "format"},
+      {"replay " + write("short-hash.json", short_hash), "trace_hash"},
+      {"replay " + write("bad-decision.json", bad_decision), "non-negative integer"},
+      {"replay " + write("missing.json", missing), "decisions"},
+      {"replay " + write("bad-config.json", bad_config), "devices"},
+      {"replay " + write("extra.json", extra), "colour"},
+      {"replay " + (scratch.path() / "cut.json").string(), "not well-formed JSON"},
+      {"replay " + (scratch.path() / "absent.json").string(), "cannot read"},
+      {"shrink " + write("newer2.json", newer) + " -o " + (scratch.path() / "out.json").string(), "opsync-bug/2"},
+      {"render " + write("newer3.json", newer) + " -o " + (scratch.path() / "out.html").string(), "opsync-bug/2"},
+      {"render simulator/scenarios/variant-plaintext.json -o x --format svg", "--format"},
+  };
+  for (const auto& [args, named] : cases) {
+    BOOST_TEST_CONTEXT(args) {
+      const Outcome o = sim(scratch, args);
+      BOOST_TEST(o.exit_code == 2);
+      BOOST_TEST(lines(o.err) == 1u, o.err);
+      BOOST_TEST(o.err.find(named) != std::string::npos, o.err);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_replay_that_differs_says_so_and_where_the_traces_part) {
+  // As if the code had changed since the recording: the recorded digests differ from event 10 on.
+  Scratch scratch;
+  nlohmann::json bug = nlohmann::json::parse(slurp("simulator/scenarios/variant-plaintext.json"));
+  std::string digests = bug.at("event_digests");
+  for (size_t i = 10 * 16; i < digests.size(); ++i) digests[i] = digests[i] == '0' ? '1' : '0';
+  bug["event_digests"] = digests;
+  bug["trace_hash"] = std::string(64, '0');
+  std::ofstream(scratch.path() / "changed.json") << bug.dump();
+  const std::string path = (scratch.path() / "changed.json").string();
+  const Outcome o = sim(scratch, "replay " + path);
+  BOOST_TEST(o.exit_code == 1, o.out + o.err);
+  BOOST_TEST(o.out.find("NOT reproduced") == 0u, o.out);
+  BOOST_TEST(o.out.find("the traces part at event 10 ") != std::string::npos, o.out);
+  const Outcome json = sim(scratch, "replay --json " + path);
+  const nlohmann::json j = nlohmann::json::parse(json.out);
+  BOOST_TEST(j.at("reproduced") == false);
+  BOOST_TEST(j.at("same_verdict") == true);
+  BOOST_TEST(j.at("parted_at").at("event") == 10);
+  // --rewrite records the new trace when the verdict holds; then it replays.
+  const Outcome rewrite = sim(scratch, "replay --rewrite " + path);
+  BOOST_TEST(rewrite.exit_code == 0, rewrite.out + rewrite.err);
+  BOOST_TEST(sim(scratch, "replay " + path).exit_code == 0);
+}
+
+BOOST_AUTO_TEST_CASE(shrink_keeps_the_checker_and_render_writes_a_page_and_a_shiviz_log) {
+  Scratch scratch;
+  const std::string small = (scratch.path() / "small.json").string();
+  const Outcome shrunk = sim(scratch, "shrink simulator/scenarios/variant-plaintext.json -o " + small + " --tries 40");
+  BOOST_TEST(shrunk.exit_code == 0, shrunk.out + shrunk.err);
+  BOOST_TEST(shrunk.out.find("before: schedule ") != std::string::npos, shrunk.out);
+  BOOST_TEST(shrunk.out.find("after:  schedule ") != std::string::npos, shrunk.out);
+  BOOST_TEST(shrunk.out.find("still fails plaintext") != std::string::npos, shrunk.out);
+  const Outcome again = sim(scratch, "replay --json " + small);
+  BOOST_TEST(again.exit_code == 0, again.out);
+  BOOST_TEST(nlohmann::json::parse(again.out).at("violations").at(0).at("checker") == "plaintext");
+  // A run that failed nothing has nothing to shrink.
+  const std::string passing = (scratch.path() / "passing.json").string();
+  std::ofstream(scratch.path() / "config.json") << "{\"devices\": 2, \"ops\": 4, \"chaos_ms\": 5000}";
+  BOOST_TEST(sim(scratch, "record " + (scratch.path() / "config.json").string() + " -o " + passing).exit_code == 0);
+  const Outcome nothing = sim(scratch, "shrink " + passing + " -o " + small);
+  BOOST_TEST(nothing.exit_code == 2);
+  BOOST_TEST(nothing.err.find("nothing to shrink") != std::string::npos, nothing.err);
+
+  const std::string page = (scratch.path() / "trace.html").string();
+  const Outcome html = sim(scratch, "render " + small + " -o " + page);
+  BOOST_TEST(html.exit_code == 0, html.out + html.err);
+  const std::string text = slurp(page);
+  BOOST_TEST(text.find("<!DOCTYPE html>") == 0u);
+  BOOST_TEST(text.find("id=\"violation\"") != std::string::npos);
+  // Self-contained: nothing is fetched (the one URL is the SVG namespace's name).
+  for (const std::string remote : {"<script src", "<link", "@import", "url(", "fetch(", "XMLHttpRequest", "<img", "https:"})
+    BOOST_TEST(text.find(remote) == std::string::npos, remote);
+  const std::string log = (scratch.path() / "trace.shiviz").string();
+  BOOST_TEST(sim(scratch, "render " + small + " -o " + log + " --format shiviz").exit_code == 0);
+  const std::string shiviz = slurp(log);
+  // ShiViz's default expression: a line of description, then "host {vector clock}" with the host's own entry.
+  BOOST_TEST(shiviz.find("\nserver {\"") != std::string::npos, shiviz.substr(0, 400));
+  BOOST_TEST(shiviz.find("\ndevice-0 {\"device-0\":1}\n") != std::string::npos, shiviz.substr(0, 400));
+}
+
+BOOST_AUTO_TEST_CASE(shards_cover_the_seeds_once_and_merge_into_one_summary) {
+  Scratch scratch;
+  const std::string dir = scratch.path().string();
+  for (int shard = 1; shard <= 2; ++shard) {
+    const Outcome o = sim(scratch, "swarm --seeds 4 --first-seed 100 --faults lossy --jobs 2 --shard " +
+                                       std::to_string(shard) + "/2 --out " + dir + " --json " + dir + "/shard" +
+                                       std::to_string(shard) + ".json");
+    BOOST_TEST(o.exit_code == 0, o.out + o.err);
+  }
+  const nlohmann::json first = nlohmann::json::parse(slurp(scratch.path() / "shard1.json"));
+  BOOST_TEST(first.at("seeds_run") == 2);
+  BOOST_TEST(first.at("runs") == 4);
+  const Outcome merged = sim(scratch, "merge " + dir + "/shard1.json " + dir + "/shard2.json --json " + dir + "/all.json");
+  BOOST_TEST(merged.exit_code == 0, merged.out + merged.err);
+  const nlohmann::json all = nlohmann::json::parse(slurp(scratch.path() / "all.json"));
+  BOOST_TEST(all.at("seeds_run") == 4);
+  BOOST_TEST(all.at("failed") == 0);
+  // The same shard twice is refused.
+  const Outcome twice = sim(scratch, "merge " + dir + "/shard1.json " + dir + "/shard1.json");
+  BOOST_TEST(twice.exit_code == 2);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
