@@ -4,6 +4,7 @@
 #include <fstream>
 #include <map>
 
+#include "opsync/protocol/endpoints.h"
 #include "opsync/protocol/messages.h"
 #include "opsync/protocol/random.h"
 #include "opsync/protocol/sha256.h"
@@ -145,7 +146,7 @@ std::vector<int64_t> clock_offsets(const ImportedTrace& trace) {
     for (size_t i = 0; i < trace.exchanges.size(); ++i) {
       const TracedExchange& e = trace.exchanges[i];
       if (e.device != d) continue;
-      if (e.answered && e.status == 200 && e.method == "GET" && e.target == "/v1/info") {
+      if (e.answered && e.status == 200 && endpoint_of_target(e.method, e.target) == EndpointId::kInfo) {
         Result<InfoResponse> info = parse_message<InfoResponse>(e.response_body);
         if (info.ok()) {
           current = static_cast<int64_t>(info->server_time_ms) - static_cast<int64_t>((e.sent_ms + e.received_ms) / 2);
@@ -298,7 +299,7 @@ RunResult replay_imported(const ImportedTrace& trace, const Config& config, cons
   // The field server's configuration, as its /v1/info said.
   server::ServerConfig server_config;
   for (const TracedExchange& e : trace.exchanges)
-    if (e.answered && e.status == 200 && e.target == "/v1/info") {
+    if (e.answered && e.status == 200 && endpoint_of_target(e.method, e.target) == EndpointId::kInfo) {
       Result<InfoResponse> info = parse_message<InfoResponse>(e.response_body);
       if (!info.ok()) continue;
       if (info->block_size) server_config.block_size = info->block_size;
