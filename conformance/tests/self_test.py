@@ -249,21 +249,30 @@ def package(build, out):
         if library not in depends:
             fail(f"the package does not declare {library}: Depends: {depends}")
     contents = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True).stdout
-    for program in ("opsync-conformance", "opsync-server", "opsync-client"):
+    for program in ("opsync-conformance", "opsync-server", "opsync-client", "opsync-sim"):
         if f"./usr/bin/{program}" not in contents:
             fail(f"the package lacks /usr/bin/{program}")
-    if "opsync-server-faulty" in contents:
-        fail("the package holds opsync-server-faulty, which must never ship")
+    if "faulty" in contents:
+        fail("the package holds a faulty build of the server, which must never ship")
     with tempfile.TemporaryDirectory() as root:
         root = pathlib.Path(root)
         subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)
         with Server(root / "usr" / "bin" / "opsync-server", root / "data") as server:
             run = suite(build, server.url, "--json", str(root / "report.json"),
                         binary=root / "usr" / "bin" / "opsync-conformance")
+            # The installed simulator: a small run on its own core, and the same against the
+            # installed server; every checker must hold in both.
+            for where in ([], ["--server", server.url]):
+                sim = subprocess.run([str(root / "usr" / "bin" / "opsync-sim"), "run", "--seed", "5", "--devices", "2",
+                                      "--ops", "40", "--json", *where], capture_output=True, text=True, timeout=300)
+                verdict = json.loads(sim.stdout).get("verdict") if sim.stdout.startswith("{") else None
+                if sim.returncode != 0 or verdict != "pass":
+                    fail(f"the installed opsync-sim run {' '.join(where)} failed (exit {sim.returncode}, "
+                         f"verdict {verdict}): {sim.stdout[-1500:]}{sim.stderr[-1500:]}")
     if run.returncode != 0:
         fail("the installed opsync-conformance fails the installed opsync-server:\n" + run.stdout[-3000:])
     print(f"self_test.py: {deb.name} ({deb.stat().st_size // 1024} KiB), Depends: {depends.strip()}; "
-          "the installed programs pass the suite")
+          "the installed programs pass the suite and the simulator's checkers")
 
 
 def main():
