@@ -34,6 +34,7 @@ enum class Variant : uint8_t {
   kForgetLostUploads,  // a client that drops operations whose upload answer was lost
   kPlaintext,          // a client that sends payloads unencrypted
   kNoFileDelete,       // a client that never deletes files no head references (FILE-022)
+  kNoCopyRetention,    // a client that removes its copy of a file as soon as it deleted it (FILE-040)
 };
 
 std::string_view protocol_name(Protocol protocol);
