@@ -233,19 +233,25 @@ def package(build, out):
         if library not in depends:
             fail(f"the package does not declare {library}: Depends: {depends}")
     contents = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True).stdout
-    for program in ("opsync-conformance", "opsync-server", "opsync-client"):
+    for program in ("opsync-conformance", "opsync-server", "opsync-client", "opsync-sim"):
         if f"./usr/bin/{program}" not in contents:
             fail(f"the package lacks /usr/bin/{program}")
-    if "opsync-server-faulty" in contents:
-        fail("the package holds opsync-server-faulty, which must never ship")
+    for never in ("opsync-server-faulty", "opsync-broken-server"):
+        if never in contents:
+            fail(f"the package holds {never}, which must never ship")
     with tempfile.TemporaryDirectory() as root:
         root = pathlib.Path(root)
         subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)
         with Server(root / "usr" / "bin" / "opsync-server", root / "data") as server:
             run = suite(build, server.url, "--json", str(root / "report.json"),
                         binary=root / "usr" / "bin" / "opsync-conformance")
+        sim = subprocess.run([str(root / "usr" / "bin" / "opsync-sim"), "run", "--seed", "1", "--devices", "2",
+                              "--ops", "20", "--chaos-ms", "30000", "--out", str(root)],
+                             capture_output=True, text=True, timeout=120)
     if run.returncode != 0:
         fail("the installed opsync-conformance fails the installed opsync-server:\n" + run.stdout[-3000:])
+    if sim.returncode != 0 or not sim.stdout.startswith("PASS"):
+        fail("the installed opsync-sim does not pass a small run:\n" + sim.stdout[-2000:] + sim.stderr[-2000:])
     print(f"self_test.py: {deb.name} ({deb.stat().st_size // 1024} KiB), Depends: {depends.strip()}; "
           "the installed programs pass the suite")
 
