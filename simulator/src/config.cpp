@@ -184,7 +184,7 @@ std::optional<Protocol> protocol_from_name(std::string_view name) {
 std::vector<Variant> all_variants() {
   return {Variant::kNone,       Variant::kNoDedupe,  Variant::kHiddenRestore, Variant::kWallClock,
           Variant::kForgetLostUploads, Variant::kPlaintext, Variant::kNoFileDelete,
-          Variant::kNoCopyRetention};
+          Variant::kNoCopyRetention, Variant::kNoCopyExpiry};
 }
 
 std::string_view variant_name(Variant variant) {
@@ -197,6 +197,7 @@ std::string_view variant_name(Variant variant) {
     case Variant::kPlaintext: return "plaintext";
     case Variant::kNoFileDelete: return "no-file-delete";
     case Variant::kNoCopyRetention: return "no-copy-retention";
+    case Variant::kNoCopyExpiry: return "no-copy-expiry";
   }
   return "?";
 }

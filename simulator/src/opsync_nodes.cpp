@@ -627,6 +627,7 @@ class OpsyncDevice final : public DeviceNode {
 
   void start_sync(bool heal) {
     guarded([&] {
+      if (world_.config().variant == Variant::kNoCopyExpiry) restart_kept_copies_time();
       client::SyncOptions options;
       options.page_ops_max = page_ops_max_;
       SyncRecord record;
@@ -728,6 +729,16 @@ class OpsyncDevice final : public DeviceNode {
         must(store.forget_file(id));
       }
     });
+  }
+
+  // Variant::kNoCopyExpiry, through the store's public interface: every sync finds the kept
+  // copies of deleted files freshly deleted, so their retention time never ends.
+  void restart_kept_copies_time() {
+    client::LocalStore& store = device_->store();
+    for (const FileId& id : must(store.unreferenced_files())) {
+      const std::optional<client::LocalFile> local = must(store.file(id));
+      if (local && local->unreferenced_since_ms) must(store.set_unreferenced_since(id, clock_now()));
+    }
   }
 
   // After a sync that completed, the device's copy of the log is a prefix of the server's log.
