@@ -138,6 +138,7 @@ struct SyncEngine::Impl {
   std::string workspace;  // the workspace id as the paths spell it
   Limits limits{};
   uint64_t file_retention_ms = 0;  // the server's, from this sync's /v1/info (FILE-040)
+  std::optional<uint64_t> last_server_ms;  // the server's clock in its latest answer (TRN-007)
 
   // The request in flight, or to be sent again after a transport failure.
   std::optional<HttpRequest> request;
@@ -220,14 +221,23 @@ struct SyncEngine::Impl {
     stored_offset_ms = offset_ms;
   }
 
-  void observe_server_time(const HttpResponse& response, uint64_t now_ms, bool force = false) {
+  // The server's clock as an answer reports it (TRN-007), when the header is there and plain.
+  static std::optional<uint64_t> server_time_of(const HttpResponse& response) {
     const std::string& header = response.header("opsync-server-time-ms");
-    if (header.empty() || header.size() > 16) return;
+    if (header.empty() || header.size() > 16) return std::nullopt;
     uint64_t server_ms = 0;
     for (char c : header) {
-      if (c < '0' || c > '9') return;
+      if (c < '0' || c > '9') return std::nullopt;
       server_ms = server_ms * 10 + static_cast<uint64_t>(c - '0');
     }
+    return server_ms;
+  }
+
+  void observe_server_time(const HttpResponse& response, uint64_t now_ms, bool force = false) {
+    const std::optional<uint64_t> read = server_time_of(response);
+    if (!read) return;
+    const uint64_t server_ms = *read;
+    last_server_ms = server_ms;
     const uint64_t round_trip_ms = now_ms >= sent_at_ms ? now_ms - sent_at_ms : 0;
     if (!force && best_round_trip_ms && round_trip_ms > *best_round_trip_ms) return;
     best_round_trip_ms = round_trip_ms;
@@ -584,7 +594,10 @@ struct SyncEngine::Impl {
       if (store.blobs().exists(id, BlobKind::kPartial)) take(store.blobs().remove(id, BlobKind::kPartial));
       const bool has_copy = local->local_copy && store.blobs().exists(id, BlobKind::kCopy);
       if (local->unreferenced_since_ms) {
-        if (has_copy && physical_ms(now_ms) < *local->unreferenced_since_ms + file_retention_ms) {
+        // The server's clock, as its latest answer read it: the retention runs on that clock, and
+        // the device's own may have stepped since its offset was estimated.
+        const uint64_t server_now_ms = last_server_ms.value_or(physical_ms(now_ms));
+        if (has_copy && server_now_ms < *local->unreferenced_since_ms + file_retention_ms) {
           files_to_delete.pop_back();  // kept until the retention time is over
           continue;
         }
@@ -593,10 +606,10 @@ struct SyncEngine::Impl {
         files_to_delete.pop_back();
         continue;
       }
-      send({"DELETE", file_target(EndpointId::kDeleteFile, id), "", ""}, [this, id](const HttpResponse&, uint64_t t) {
+      send({"DELETE", file_target(EndpointId::kDeleteFile, id), "", ""}, [this, id](const HttpResponse& r, uint64_t t) {
         const std::optional<LocalFile> dropped = take(store.file(id));
         if (dropped && dropped->local_copy && store.blobs().exists(id, BlobKind::kCopy))
-          take(store.set_unreferenced_since(id, physical_ms(t)));
+          take(store.set_unreferenced_since(id, server_time_of(r).value_or(physical_ms(t))));
         else if (dropped)
           remove_copy_and_forget(id, *dropped);
         files_to_delete.pop_back();

@@ -225,8 +225,8 @@ DROP TABLE object_keys;
 )sql",
     R"sql(
 -- Version 4: a file no head references any more keeps its verified copy for the server's
--- retention time after its DELETE (FILE-040): the moment the DELETE was answered, by the device's
--- estimate of the server's clock; NULL while referenced or before that DELETE.
+-- retention time after its DELETE (FILE-040): the moment the DELETE was answered, on the server's
+-- clock as the answer reports it; NULL while referenced or before that DELETE.
 ALTER TABLE files ADD COLUMN unreferenced_since_ms INTEGER;
 )sql",
 };

@@ -192,9 +192,9 @@ struct LocalFile {
   bool upload_flag = false;  // "I have committed this": a cache, never the decision (FILE-030)
   FilePending pending = FilePending::kNone;
   // Set when no head references the file any more and its DELETE was answered (FILE-022): from
-  // then the device keeps its copy for the server's file_retention_ms (FILE-040), by its estimate
-  // of the server's clock, in case a concurrent write references the file again. Cleared when a
-  // head references it again.
+  // then the device keeps its copy for the server's file_retention_ms (FILE-040), on the server's
+  // clock as its answers report it, in case a concurrent write references the file again.
+  // Cleared when a head references it again.
   std::optional<uint64_t> unreferenced_since_ms;
 
   bool operator==(const LocalFile&) const = default;
