@@ -252,8 +252,9 @@ def package(build, out):
     for program in ("opsync-conformance", "opsync-server", "opsync-client", "opsync-sim"):
         if f"./usr/bin/{program}" not in contents:
             fail(f"the package lacks /usr/bin/{program}")
-    if "faulty" in contents:
-        fail("the package holds a faulty build of the server, which must never ship")
+    for never in ("opsync-server-faulty", "opsync-broken-server"):
+        if never in contents:
+            fail(f"the package holds {never}, which must never ship")
     with tempfile.TemporaryDirectory() as root:
         root = pathlib.Path(root)
         subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)

@@ -474,6 +474,7 @@ int main(int argc, char** argv) {
                                   {"files_down", r.files_downloaded},
                                   {"files_pending", r.files_pending},
                                   {"files_deleted", r.files_deleted},
+                                  {"files_expired", r.files_expired},
                                   {"chunks_up", r.chunks_uploaded},
                                   {"chunks_down", r.chunks_downloaded},
                                   {"conflicts", conflict_count},

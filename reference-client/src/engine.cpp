@@ -137,6 +137,8 @@ struct SyncEngine::Impl {
   std::optional<SyncFinished> finished;
   std::string workspace;  // the workspace id as the paths spell it
   Limits limits{};
+  uint64_t file_retention_ms = 0;  // the server's, from this sync's /v1/info (FILE-040)
+  std::optional<uint64_t> last_server_ms;  // the server's clock in its latest answer (TRN-007)
 
   // The request in flight, or to be sent again after a transport failure.
   std::optional<HttpRequest> request;
@@ -219,14 +221,23 @@ struct SyncEngine::Impl {
     stored_offset_ms = offset_ms;
   }
 
-  void observe_server_time(const HttpResponse& response, uint64_t now_ms, bool force = false) {
+  // The server's clock as an answer reports it (TRN-007), when the header is there and plain.
+  static std::optional<uint64_t> server_time_of(const HttpResponse& response) {
     const std::string& header = response.header("opsync-server-time-ms");
-    if (header.empty() || header.size() > 16) return;
+    if (header.empty() || header.size() > 16) return std::nullopt;
     uint64_t server_ms = 0;
     for (char c : header) {
-      if (c < '0' || c > '9') return;
+      if (c < '0' || c > '9') return std::nullopt;
       server_ms = server_ms * 10 + static_cast<uint64_t>(c - '0');
     }
+    return server_ms;
+  }
+
+  void observe_server_time(const HttpResponse& response, uint64_t now_ms, bool force = false) {
+    const std::optional<uint64_t> read = server_time_of(response);
+    if (!read) return;
+    const uint64_t server_ms = *read;
+    last_server_ms = server_ms;
     const uint64_t round_trip_ms = now_ms >= sent_at_ms ? now_ms - sent_at_ms : 0;
     if (!force && best_round_trip_ms && round_trip_ms > *best_round_trip_ms) return;
     best_round_trip_ms = round_trip_ms;
@@ -261,7 +272,7 @@ struct SyncEngine::Impl {
           plan_upload();
           break;
         case Phase::kCleanup:
-          plan_cleanup();
+          plan_cleanup(now_ms);
           break;
         case Phase::kDone:
           take(store.record_sync_success(now_ms));
@@ -278,6 +289,7 @@ struct SyncEngine::Impl {
     if (std::find(info.versions.begin(), info.versions.end(), 1u) == info.versions.end())
       fail(Code::kUnsupportedVersion, "the server does not speak protocol version 1 (VER-002)");
     limits = info.limits;
+    file_retention_ms = info.file_retention_ms;
     report.max_clock_skew_ms = info.max_clock_skew_ms;
     save_offset();
     phase = Phase::kPrefix;
@@ -488,6 +500,12 @@ struct SyncEngine::Impl {
     for (const FileId& id : ids) {
       std::optional<LocalFile> local = take(store.file(id));
       if (!local) continue;
+      if (local->unreferenced_since_ms) {
+        // Referenced again, by a write concurrent with the one that dropped it: the copy kept
+        // for FILE-040 is what restores or re-uploads it, and a later drop sends DELETE again.
+        take(store.set_unreferenced_since(id, std::nullopt));
+        local->unreferenced_since_ms.reset();
+      }
       if (own_uploads_only && !(local->local_copy && !local->upload_flag)) continue;
       FileJob job;
       job.id = id;
@@ -544,12 +562,18 @@ struct SyncEngine::Impl {
     return endpoint_path(endpoint, {workspace, to_base64url(id), std::to_string(index)});
   }
 
-  // FILE-022: a file no head references any more loses its local copy and is deleted on the
-  // server. A device that still references it restores it (the kRestore rows of spec 11.4), so a
-  // concurrent reference survives within the retention time. The answer does not matter beyond
-  // transient failures (retried): absent, still uploading (another device's upload) or refused
-  // to a read-only token all leave nothing for this device to do.
-  void plan_cleanup() {
+  // FILE-022: a file no head references any more is deleted on the server. A device that still
+  // references it restores it (the kRestore rows of spec 11.4), so a concurrent reference
+  // survives within the retention time. The answer does not matter beyond transient failures
+  // (retried): absent, still uploading (another device's upload) or refused to a read-only token
+  // all leave nothing for this device to do.
+  //
+  // FILE-040: the device keeps its verified copy for the server's retention time after that
+  // DELETE. The server's own retention does not survive a restore from a backup older than the
+  // file; the devices' copies then are the only ones, and a write made concurrently with the
+  // drop, by a device that never downloaded the file, would otherwise reference a file that no
+  // longer exists anywhere.
+  void plan_cleanup(uint64_t now_ms) {
     if (!leftovers_removed) {
       // Blobs of files the store has never heard of: an attach killed after its copy was in place
       // and before its edit committed. Nothing can reference them; they would stay forever.
@@ -558,22 +582,51 @@ struct SyncEngine::Impl {
         for (const FileId& id : store.blobs().list(kind))
           if (!take(store.file(id))) take(store.blobs().remove(id, kind));
     }
-    if (files_to_delete.empty()) {
-      phase = Phase::kDone;
+    // Bounded by the files to delete: each turn sends a request or takes one off the list.
+    while (!files_to_delete.empty()) {
+      const FileId id = files_to_delete.back();
+      const std::optional<LocalFile> local = take(store.file(id));
+      if (!local) {
+        files_to_delete.pop_back();
+        continue;
+      }
+      // A partial download is no copy: nothing can be restored from it.
+      if (store.blobs().exists(id, BlobKind::kPartial)) take(store.blobs().remove(id, BlobKind::kPartial));
+      const bool has_copy = local->local_copy && store.blobs().exists(id, BlobKind::kCopy);
+      if (local->unreferenced_since_ms) {
+        // The server's clock, as its latest answer read it: the retention runs on that clock, and
+        // the device's own may have stepped since its offset was estimated.
+        const uint64_t server_now_ms = last_server_ms.value_or(physical_ms(now_ms));
+        if (has_copy && server_now_ms < *local->unreferenced_since_ms + file_retention_ms) {
+          files_to_delete.pop_back();  // kept until the retention time is over
+          continue;
+        }
+        remove_copy_and_forget(id, *local);
+        ++report.files_expired;
+        files_to_delete.pop_back();
+        continue;
+      }
+      send({"DELETE", file_target(EndpointId::kDeleteFile, id), "", ""}, [this, id](const HttpResponse& r, uint64_t t) {
+        const std::optional<LocalFile> dropped = take(store.file(id));
+        if (dropped && dropped->local_copy && store.blobs().exists(id, BlobKind::kCopy))
+          take(store.set_unreferenced_since(id, server_time_of(r).value_or(physical_ms(t))));
+        else if (dropped)
+          remove_copy_and_forget(id, *dropped);
+        files_to_delete.pop_back();
+        ++report.files_deleted;
+      });
       return;
     }
-    const FileId id = files_to_delete.back();
+    phase = Phase::kDone;
+  }
+
+  void remove_copy_and_forget(const FileId& id, const LocalFile& local) {
     // The store forgets the copy before the copy goes: a device killed in between must not
     // believe it holds a copy that is gone, should the file be referenced again.
-    if (const std::optional<LocalFile> local = take(store.file(id)); local && local->local_copy)
-      take(store.set_local_copy(id, false));
+    if (local.local_copy) take(store.set_local_copy(id, false));
     for (BlobKind kind : {BlobKind::kCopy, BlobKind::kPartial})
       if (store.blobs().exists(id, kind)) take(store.blobs().remove(id, kind));
-    send({"DELETE", file_target(EndpointId::kDeleteFile, id), "", ""}, [this, id](const HttpResponse&, uint64_t) {
-      take(store.forget_file(id));
-      files_to_delete.pop_back();
-      ++report.files_deleted;
-    });
+    take(store.forget_file(id));
   }
 
   // The file's flags, written only when they change: a sync with nothing to move writes nothing.

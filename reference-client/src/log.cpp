@@ -300,12 +300,14 @@ Status LocalStore::truncate_mirror(uint64_t verified_prefix) {
     db.prepare("UPDATE pending SET state = 0, accepted_seq = NULL WHERE state = 1").run();
     // A server restored from a backup may hold again files this device deleted and forgot
     // (FILE-022). Every file its operations ever referenced is known again; those no head
-    // references are deleted again by the next cleanup.
+    // references are deleted again by the next cleanup, including those whose copies are kept
+    // (FILE-040): the restore may have undone their DELETE.
     db.prepare(
           "INSERT OR IGNORE INTO files (id, name, size_bytes, chunk_bytes, chunk_count, sha256, "
           "local_copy, upload_flag, pending) "
           "SELECT file, name, size_bytes, chunk_bytes, chunk_count, sha256, 0, 0, 0 FROM object_files")
         .run();
+    db.prepare("UPDATE files SET unreferenced_since_ms = NULL WHERE unreferenced_since_ms IS NOT NULL").run();
     return Done{};
   });
 }

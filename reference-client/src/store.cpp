@@ -223,6 +223,12 @@ ALTER TABLE mirror_v3 RENAME TO mirror;
 CREATE INDEX mirror_by_id_prefix ON mirror (substr(id, 1, 4));
 DROP TABLE object_keys;
 )sql",
+    R"sql(
+-- Version 4: a file no head references any more keeps its verified copy for the server's
+-- retention time after its DELETE (FILE-040): the moment the DELETE was answered, on the server's
+-- clock as the answer reports it; NULL while referenced or before that DELETE.
+ALTER TABLE files ADD COLUMN unreferenced_since_ms INTEGER;
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -544,11 +550,13 @@ Result<std::optional<LocalFile>> LocalStore::file(const FileId& id) {
   return impl_->read([&]() -> std::optional<LocalFile> {
     sql::Statement& s = impl_->db->prepare(
         "SELECT name, size_bytes, chunk_bytes, chunk_count, sha256, local_copy, upload_flag, "
-        "pending FROM files WHERE id = ?");
+        "pending, unreferenced_since_ms FROM files WHERE id = ?");
     s.bind(1, id);
     if (!s.step()) return std::nullopt;
-    return LocalFile{FileRef{id, s.text(0), s.u64(1), s.u32(2), s.u32(3), s.fixed<32>(4)},
-                     s.i64(5) != 0, s.i64(6) != 0, pending_of(s.i64(7))};
+    LocalFile local{FileRef{id, s.text(0), s.u64(1), s.u32(2), s.u32(3), s.fixed<32>(4)},
+                    s.i64(5) != 0, s.i64(6) != 0, pending_of(s.i64(7)), std::nullopt};
+    if (!s.is_null(8)) local.unreferenced_since_ms = s.u64(8);
+    return local;
   });
 }
 
@@ -603,6 +611,17 @@ Status LocalStore::set_upload_flag(const FileId& id, bool committed) {
         .bind(2, id)
         .run();
     if (committed) clear_progress(*impl_->db, id, TransferDirection::kUpload);
+    return Done{};
+  });
+}
+
+Status LocalStore::set_unreferenced_since(const FileId& id, std::optional<uint64_t> since_ms) {
+  return impl_->write("set_unreferenced_since", [&]() -> Result<Done> {
+    known_file_chunk_count(*impl_->db, id);
+    sql::Statement& update = impl_->db->prepare("UPDATE files SET unreferenced_since_ms = ? WHERE id = ?");
+    if (since_ms) update.bind(1, static_cast<int64_t>(*since_ms));
+    else update.bind_null(1);
+    update.bind(2, id).run();
     return Done{};
   });
 }

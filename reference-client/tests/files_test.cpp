@@ -29,8 +29,8 @@ BOOST_AUTO_TEST_CASE(an_attached_file_is_recorded_with_its_edit_and_a_remote_one
   BOOST_TEST(must(store->apply_page(0, page, 1, {2, 0})).files_referenced ==
              std::vector<FileId>{theirs.id});
 
-  BOOST_TEST((must(store->file(mine.id)) == LocalFile{mine, true, false, FilePending::kNone}));
-  BOOST_TEST((must(store->file(theirs.id)) == LocalFile{theirs, false, false, FilePending::kNone}));
+  BOOST_TEST((must(store->file(mine.id)) == LocalFile{mine, true, false, FilePending::kNone, std::nullopt}));
+  BOOST_TEST((must(store->file(theirs.id)) == LocalFile{theirs, false, false, FilePending::kNone, std::nullopt}));
   BOOST_TEST(must(store->referenced_files()) == (std::vector<FileId>{mine.id, theirs.id}));
   BOOST_TEST(!must(store->file(id_of(0xF9))).has_value());
 }
@@ -91,7 +91,7 @@ BOOST_AUTO_TEST_CASE(chunk_progress_survives_a_restart_and_clears_when_the_trans
   must(store->record_chunk_done(big.id, TransferDirection::kDownload, 1));
   must(store->clear_chunk_progress(big.id, TransferDirection::kDownload));
   BOOST_TEST(must(store->chunks_done(big.id, TransferDirection::kDownload)).empty());
-  BOOST_TEST((must(store->file(big.id)) == LocalFile{big, false, true, FilePending::kWait}));
+  BOOST_TEST((must(store->file(big.id)) == LocalFile{big, false, true, FilePending::kWait, std::nullopt}));
   BOOST_TEST(store->partial_file_path(big.id).filename() == to_base64url(big.id) + ".part");
 }
 
@@ -128,7 +128,7 @@ BOOST_AUTO_TEST_CASE(a_divergence_makes_forgotten_files_known_again_so_they_are_
   BOOST_TEST(must(store->unreferenced_files()).empty());
   must(store->truncate_mirror(0));  // the server's log diverged
   BOOST_TEST(must(store->unreferenced_files()) == std::vector<FileId>{old_file.id});
-  BOOST_TEST((must(store->file(old_file.id)) == LocalFile{old_file, false, false, FilePending::kNone}));
+  BOOST_TEST((must(store->file(old_file.id)) == LocalFile{old_file, false, false, FilePending::kNone, std::nullopt}));
 }
 
 BOOST_AUTO_TEST_CASE(both_blob_stores_list_their_blobs_by_kind) {

@@ -47,6 +47,13 @@ void require_converged(std::vector<TestDevice*> devices) {
   }
 }
 
+// The store's record of a file, which the test requires to exist.
+LocalFile stored_file(TestDevice& device, const FileId& id) {
+  Result<std::optional<LocalFile>> local = device.device().store().file(id);
+  BOOST_REQUIRE(local.ok() && local->has_value());
+  return **local;
+}
+
 uint64_t server_head_seq(const ServerProcess& server, TestDevice& device) {
   httplib::Client client("127.0.0.1", server.port());
   const std::string path = "/v1/workspaces/" + to_base64url(device.device().store().binding().workspace_id) + "/ops?limit=1";
@@ -417,7 +424,7 @@ BOOST_AUTO_TEST_CASE(a_file_the_server_lost_is_uploaded_again_despite_the_upload
   BOOST_TEST(b->sync_ok().files_downloaded == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(a_file_no_head_references_is_removed_here_and_on_the_server) {
+BOOST_AUTO_TEST_CASE(a_file_no_head_references_is_deleted_on_the_server_and_its_copy_kept_for_the_retention_time) {
   Workspace w;
   auto b = w.join();
   const auto source = make_file(w.scratch.path() / "old.bin", 2000, 6);
@@ -440,10 +447,12 @@ BOOST_AUTO_TEST_CASE(a_file_no_head_references_is_removed_here_and_on_the_server
   // A later millisecond: the delete is the greater head, so the key is absent where both are seen.
   std::this_thread::sleep_for(std::chrono::milliseconds(5));
   w.owner.remove("k");
-  // The owner's delete leaves the file referenced by no head it holds (FILE-022).
+  // The owner's delete leaves the file referenced by no head it holds (FILE-022); the owner keeps
+  // its copy for the retention time (FILE-040).
   const SyncReport report = w.owner.sync_ok();
   BOOST_TEST(report.files_deleted == 1u);
-  BOOST_TEST(!std::filesystem::exists(w.owner.device().store().file_path(ref->id)));
+  BOOST_TEST(std::filesystem::exists(w.owner.device().store().file_path(ref->id)));
+  BOOST_TEST(stored_file(w.owner, ref->id).unreferenced_since_ms.has_value());
   BOOST_TEST(file_state_name(server_state()) == "deleted");
   // b still references it (its put is a head beside the delete): it restores it on the server.
   const SyncReport restored = b->sync_ok();
@@ -451,16 +460,80 @@ BOOST_AUTO_TEST_CASE(a_file_no_head_references_is_removed_here_and_on_the_server
   BOOST_TEST(b->conflicts("k") == 1u);
   BOOST_TEST(std::filesystem::exists(b->device().store().file_path(ref->id)));
   BOOST_TEST(file_state_name(server_state()) == "committed");
-  // The owner sees the conflict, so the file is referenced again there and comes back.
-  BOOST_TEST(w.owner.sync_ok().files_downloaded == 1u);
+  // The owner sees the conflict, so the file is referenced again there: its kept copy serves.
+  BOOST_TEST(w.owner.sync_ok().files_downloaded == 0u);
   BOOST_TEST(std::filesystem::exists(w.owner.device().store().file_path(ref->id)));
+  BOOST_TEST(!stored_file(w.owner, ref->id).unreferenced_since_ms.has_value());
   // Once a write resolves the conflict without the file, both devices drop it.
   BOOST_REQUIRE(w.owner.get("k") == kAbsent);  // the delete won
   w.owner.put("k", "resolved");  // a put keeps the winner's files: the delete has none
   BOOST_TEST(w.owner.sync_ok().files_deleted == 1u);
   BOOST_TEST(b->sync_ok().files_deleted == 1u);
-  BOOST_TEST(!std::filesystem::exists(b->device().store().file_path(ref->id)));
+  BOOST_TEST(stored_file(*b, ref->id).unreferenced_since_ms.has_value());
   BOOST_TEST(file_state_name(server_state()) == "deleted");
+  // Within the retention time (a month on this server) the next syncs keep the copies and send
+  // no DELETE again.
+  const SyncReport quiet = b->sync_ok();
+  BOOST_TEST(quiet.files_deleted == 0u);
+  BOOST_TEST(quiet.files_expired == 0u);
+  BOOST_TEST(std::filesystem::exists(b->device().store().file_path(ref->id)));
+}
+
+// FILE-040, found by the simulator (simulator/scenarios/regression-swarm-8341-...): the server is
+// restored from a backup older than a file that every device holding a copy had deleted, and a
+// device that never held a copy wrote a reference to it concurrently with the deletion. The copy
+// the deleting device kept is the only one left; it is uploaded when the reference comes back.
+// The companion run removes that copy with the DELETE, as the client did before FILE-040: the
+// file is then missing everywhere.
+BOOST_AUTO_TEST_CASE(a_file_deleted_before_a_restore_comes_back_from_a_kept_copy_when_referenced_again) {
+  for (const bool keep_copies : {true, false}) {
+    BOOST_TEST_CONTEXT("copies kept: " << keep_copies) {
+      Workspace w;
+      auto b = w.join();
+      w.owner.sync_ok();
+      w.server.stop();
+      const std::filesystem::path backup = w.scratch.path() / "backup";
+      std::filesystem::copy(w.server.data_dir(), backup, std::filesystem::copy_options::recursive);
+      w.server.start();
+      const auto source = make_file(w.scratch.path() / "photo.bin", 5000, 9);
+      Result<FileRef> ref = w.owner.device().attach("k", source, w.owner.now_ms(), w.owner.random());
+      BOOST_REQUIRE(ref.ok());
+      w.owner.sync_ok();
+      b->sync_ok();
+      // b loses its copy (as a device killed mid-download would never have had it), then writes
+      // the key, carrying the file reference forward, before it sees any delete.
+      BOOST_REQUIRE(b->device().store().blobs().remove(ref->id, BlobKind::kCopy).ok());
+      b->put("k", "b's edit");
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      w.owner.remove("k");
+      BOOST_TEST(w.owner.sync_ok().files_deleted == 1u);
+      if (!keep_copies) {
+        LocalStore& store = w.owner.device().store();
+        BOOST_REQUIRE(store.set_local_copy(ref->id, false).ok());
+        BOOST_REQUIRE(store.blobs().remove(ref->id, BlobKind::kCopy).ok());
+        BOOST_REQUIRE(store.forget_file(ref->id).ok());
+      }
+      // The disk is lost; the backup from before the attach comes back.
+      w.server.stop();
+      std::filesystem::remove_all(w.server.data_dir());
+      std::filesystem::copy(backup, w.server.data_dir(), std::filesystem::copy_options::recursive);
+      w.server.start();
+      BOOST_TEST(w.owner.sync_ok().diverged);
+      // b's write comes in beside the owner's delete: a head references the file again.
+      b->sync_ok();
+      BOOST_TEST(b->conflicts("k") == 1u);
+      const SyncReport owner = w.owner.sync_ok();
+      BOOST_TEST(owner.files_uploaded == (keep_copies ? 1u : 0u));
+      const SyncReport fetched = b->sync_ok();
+      if (keep_copies) {
+        BOOST_TEST(fetched.files_downloaded == 1u);
+        BOOST_TEST(fetched.files_pending == 0u);
+        BOOST_TEST(std::filesystem::exists(b->device().store().file_path(ref->id)));
+      } else {
+        BOOST_TEST(fetched.files_pending == 1u);  // missing: no copy exists anywhere
+      }
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(a_file_whose_copy_was_lost_before_upload_does_not_hold_back_the_edits) {

@@ -304,11 +304,20 @@ void check_orphans(World& world, const EndState& s, const ObjectsView& reference
     return;
   }
   for (const DeviceReport& device : s.devices) {
-    if (!device.live || device.unreferenced_copies.empty()) continue;
-    world.violation("orphans", {device.name}, {},
-                    device.name + " keeps a copy of file " + short_id(*device.unreferenced_copies.begin()) +
-                        " that no head references (FILE-022)");
-    return;
+    if (!device.live) continue;
+    if (!device.unreferenced_copies.empty()) {
+      world.violation("orphans", {device.name}, {},
+                      device.name + " keeps a copy of file " + short_id(*device.unreferenced_copies.begin()) +
+                          " that no head references and that it never deleted (FILE-022)");
+      return;
+    }
+    // The simulated server's retention time (one hour) is long over at the collection.
+    if (!s.external_server && !device.retained_copies.empty()) {
+      world.violation("orphans", {device.name}, {},
+                      device.name + " still keeps a copy of file " + short_id(*device.retained_copies.begin()) +
+                          " that no head references, past the retention time (FILE-040)");
+      return;
+    }
   }
 }
 

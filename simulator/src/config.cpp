@@ -183,7 +183,8 @@ std::optional<Protocol> protocol_from_name(std::string_view name) {
 
 std::vector<Variant> all_variants() {
   return {Variant::kNone,       Variant::kNoDedupe,  Variant::kHiddenRestore, Variant::kWallClock,
-          Variant::kForgetLostUploads, Variant::kPlaintext, Variant::kNoFileDelete};
+          Variant::kForgetLostUploads, Variant::kPlaintext, Variant::kNoFileDelete,
+          Variant::kNoCopyRetention, Variant::kNoCopyExpiry};
 }
 
 std::string_view variant_name(Variant variant) {
@@ -195,6 +196,8 @@ std::string_view variant_name(Variant variant) {
     case Variant::kForgetLostUploads: return "forget-lost-uploads";
     case Variant::kPlaintext: return "plaintext";
     case Variant::kNoFileDelete: return "no-file-delete";
+    case Variant::kNoCopyRetention: return "no-copy-retention";
+    case Variant::kNoCopyExpiry: return "no-copy-expiry";
   }
   return "?";
 }

@@ -418,7 +418,10 @@ class OpsyncDevice final : public DeviceNode {
       out.file_copies[id] = copy ? *copy : Bytes();
     }
     for (const auto& [key, bytes] : blobs_->blobs())
-      if (key.second == BlobKind::kCopy && !out.referenced_files.count(key.first)) out.unreferenced_copies.insert(key.first);
+      if (key.second == BlobKind::kCopy && !out.referenced_files.count(key.first)) {
+        const std::optional<client::LocalFile> local = must(store.file(key.first));
+        (local && local->unreferenced_since_ms ? out.retained_copies : out.unreferenced_copies).insert(key.first);
+      }
     out.pending_ops = must(store.pending_count());
     for (const client::RejectedOp& rejected : must(store.rejected_ops())) {
       out.rejected_ops.insert(rejected.pending.op.id);
@@ -627,6 +630,7 @@ class OpsyncDevice final : public DeviceNode {
 
   void start_sync(bool heal) {
     guarded([&] {
+      if (world_.config().variant == Variant::kNoCopyExpiry) restart_kept_copies_time();
       client::SyncOptions options;
       options.page_ops_max = page_ops_max_;
       SyncRecord record;
@@ -706,8 +710,38 @@ class OpsyncDevice final : public DeviceNode {
       record.redundancy_allowed = record.held_at_start - report.verified_prefix;
     if (record.ok) check_mirror();
     world_.finish_sync(*this, std::move(record));
+    if (world_.config().variant == Variant::kNoCopyRetention) {
+      drop_kept_copies();
+      if (life != Life::kUp) return;  // killed at one of its durable steps
+    }
     redo_lost_edits();
     run_next();
+  }
+
+  // Variant::kNoCopyRetention: what the reference client did before FILE-040, through the store's
+  // public interface: the copy of a file goes with its DELETE.
+  void drop_kept_copies() {
+    guarded([&] {
+      client::LocalStore& store = device_->store();
+      for (const FileId& id : must(store.unreferenced_files())) {
+        const std::optional<client::LocalFile> local = must(store.file(id));
+        if (!local || !local->unreferenced_since_ms) continue;
+        if (local->local_copy) must(store.set_local_copy(id, false));
+        for (BlobKind kind : {BlobKind::kCopy, BlobKind::kPartial})
+          if (store.blobs().exists(id, kind)) must(store.blobs().remove(id, kind));
+        must(store.forget_file(id));
+      }
+    });
+  }
+
+  // Variant::kNoCopyExpiry, through the store's public interface: every sync finds the kept
+  // copies of deleted files freshly deleted, so their retention time never ends.
+  void restart_kept_copies_time() {
+    client::LocalStore& store = device_->store();
+    for (const FileId& id : must(store.unreferenced_files())) {
+      const std::optional<client::LocalFile> local = must(store.file(id));
+      if (local && local->unreferenced_since_ms) must(store.set_unreferenced_since(id, clock_now()));
+    }
   }
 
   // After a sync that completed, the device's copy of the log is a prefix of the server's log.

@@ -864,6 +864,11 @@ void World::collect() {
   run_until(now_ + 2 * kHourMs + 1);
   server_->collect_garbage();
   event("world", "phase", "collect", to_bytes("collect"));
+  // Each device syncs once more, as it would the next time it runs: past the retention time it
+  // removes the copies it kept of files no head references (FILE-040).
+  if (config_.protocol != Protocol::kOpsyncV1) return;
+  for (auto& d : devices_) d->sync(true);
+  run_events(now_ + kHealRoundBudgetMs);
 }
 
 RunResult World::run() {
@@ -910,7 +915,8 @@ void World::check_at_end() {
       break;
     }
   EndState state{config_, edits_,  edit_by_op_, syncs_, file_contents_, file_attached_by_,
-                 reports, server,  healed_,     heal_rounds_};
+                 reports, server,  healed_,     heal_rounds_,
+                 !options_.server_url.empty() || options_.recording != nullptr};
   run_end_checkers(*this, state);
 }
 

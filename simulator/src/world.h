@@ -99,7 +99,8 @@ struct DeviceReport {
   ObjectsView objects;
   std::map<FileId, Bytes> file_copies;       // verified copies it holds
   std::set<FileId> referenced_files;         // by its heads
-  std::set<FileId> unreferenced_copies;      // copies of files no head references (FILE-022)
+  std::set<FileId> unreferenced_copies;      // copies of files no head references and never deleted (FILE-022)
+  std::set<FileId> retained_copies;          // copies of files no head references, kept after their DELETE (FILE-040)
   uint64_t pending_ops = 0;                  // not yet acknowledged
   std::set<OpId> rejected_ops;               // kept, never uploaded (SYNC-011)
   std::map<OpId, Hlc> pending_hlc;           // its unacknowledged operations' timestamps now
@@ -367,6 +368,9 @@ struct EndState {
   const ServerReport& server;
   bool healed = false;  // the heal phase ended quiet within its budget
   uint64_t heal_rounds = 0;
+  // Against an external server (or its recording): its retention time is its own, so copies
+  // devices keep for it (FILE-040) may still be kept at the end.
+  bool external_server = false;
 };
 void run_end_checkers(World& world, const EndState& state);
 

@@ -745,7 +745,7 @@ int main(int argc, char** argv) {
     run_flags.variant_given = true;
   },
                       "A deliberately broken opsync-v1: no-dedupe, hidden-restore, wall-clock, forget-lost-uploads, "
-                      "plaintext, no-file-delete");
+                      "plaintext, no-file-delete, no-copy-retention, no-copy-expiry");
   run_cmd->add_option("--config", run_flags.config_path, "Run a configuration, a scenario or a bug file's configuration");
   run_cmd->add_option("--out", run_flags.out_dir, "Where a failure's bug file is written (default .)");
   run_cmd->add_flag("--json", run_flags.json, "One JSON object: verdict, trace_hash, figures, violations");

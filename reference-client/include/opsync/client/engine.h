@@ -84,7 +84,8 @@ struct SyncReport {
   uint64_t files_uploaded = 0;    // committed by this sync
   uint64_t files_downloaded = 0;  // verified and stored by this sync
   uint64_t files_pending = 0;     // wait or missing (FILE-033)
-  uint64_t files_deleted = 0;     // no longer referenced: local copy removed, DELETE sent (FILE-022)
+  uint64_t files_deleted = 0;     // no longer referenced: DELETE sent, the copy kept (FILE-022, FILE-040)
+  uint64_t files_expired = 0;     // copies of unreferenced files removed after the retention time (FILE-040)
   uint64_t chunks_uploaded = 0;
   uint64_t chunks_downloaded = 0;
   uint64_t file_bytes_moved = 0;    // plaintext bytes of chunks moved either way

@@ -191,6 +191,11 @@ struct LocalFile {
   bool local_copy = false;   // a verified plaintext copy is at file_path(ref.id) (FILE-023)
   bool upload_flag = false;  // "I have committed this": a cache, never the decision (FILE-030)
   FilePending pending = FilePending::kNone;
+  // Set when no head references the file any more and its DELETE was answered (FILE-022): from
+  // then the device keeps its copy for the server's file_retention_ms (FILE-040), on the server's
+  // clock as its answers report it, in case a concurrent write references the file again.
+  // Cleared when a head references it again.
+  std::optional<uint64_t> unreferenced_since_ms;
 
   bool operator==(const LocalFile&) const = default;
 };
@@ -347,8 +352,8 @@ class LocalStore {
   // Every file id referenced by a head (winner or conflict) of any key, ascending: what a sync
   // reconciles (spec 11.4, FILE-034).
   Result<std::vector<FileId>> referenced_files();
-  // Files the store knows that no head references any more (FILE-022: delete the copy, send
-  // DELETE, then forget_file).
+  // Files the store knows that no head references any more (FILE-022: send DELETE, keep the
+  // copy for the retention time of FILE-040, then remove it and forget_file).
   Result<std::vector<FileId>> unreferenced_files();
   Result<std::optional<LocalFile>> file(const FileId& id);
   // The file contents (blobs.h): StoreOptions::blobs, or DIR/files. Every change made through
@@ -366,6 +371,8 @@ class LocalStore {
   // The upload flag; setting it clears the upload progress (the server has every chunk).
   Status set_upload_flag(const FileId& id, bool committed);
   Status set_pending(const FileId& id, FilePending pending);
+  // LocalFile::unreferenced_since_ms (nullopt clears it).
+  Status set_unreferenced_since(const FileId& id, std::optional<uint64_t> since_ms);
   // Chunk `index` went through (the server answered 200, or its plaintext is in the partial
   // file), so that an interrupted transfer resumes with the others (FILE-031). For uploads the
   // server's chunks_missing still decides what to send; this is the device's own record.

@@ -34,6 +34,8 @@ enum class Variant : uint8_t {
   kForgetLostUploads,  // a client that drops operations whose upload answer was lost
   kPlaintext,          // a client that sends payloads unencrypted
   kNoFileDelete,       // a client that never deletes files no head references (FILE-022)
+  kNoCopyRetention,    // a client that removes its copy of a file as soon as it deleted it (FILE-040)
+  kNoCopyExpiry,       // a client whose kept copies of deleted files never reach the end of their time (FILE-040)
 };
 
 std::string_view protocol_name(Protocol protocol);
