@@ -4,7 +4,11 @@
 //
 // The bytes are written here exactly as sent, so each case builds its own request line and
 // header section: OpSync-Test-Case and OpSync-Request-Id always among them (TRN-009).
+#include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <thread>
 
 #include "common.h"
 
@@ -219,6 +223,75 @@ void an_interim_100_carries_the_headers_of_its_final_answer(CaseContext& c) {
   }
 }
 
+// TRN-059, a SHOULD: dozens of connections that sit idle or drip a request's head or body a byte
+// at a time must not delay a normal request on a fresh connection. One thread drives them all
+// (a byte to each slow connection per tick, a timed request every other tick), so the case costs
+// the suite no threads and about two seconds. The figures go in the report either way.
+void idle_and_slow_clients_do_not_delay_others(CaseContext& c) {
+  constexpr size_t kIdle = 48;
+  constexpr size_t kSlowHeads = 16;
+  constexpr size_t kSlowBodies = 16;
+  constexpr int kTicks = 20;
+  constexpr auto kTick = std::chrono::milliseconds(100);
+  constexpr double kPromptMs = 2000;
+
+  std::vector<std::unique_ptr<Connection>> held;
+  auto open_some = [&](size_t count) {
+    size_t opened = 0;
+    for (size_t i = 0; i < count; ++i) {
+      Result<std::unique_ptr<Connection>> connection = Connection::open(c.options().server, kAnswerMs);
+      if (!connection.ok()) break;  // a connection cap (TRN-057): what is open is the load
+      held.push_back(std::move(*connection));
+      ++opened;
+    }
+    return opened;
+  };
+  const size_t idle = open_some(kIdle);
+  const size_t first_slow = held.size();
+  const size_t slow_heads = open_some(kSlowHeads);
+  const size_t first_body = held.size();
+  const size_t slow_bodies = open_some(kSlowBodies);
+
+  // What each slow connection sends, a byte per tick: a head that never ends, or a complete head
+  // announcing a body far longer than what arrives.
+  std::vector<std::string> drip(held.size());
+  for (size_t i = first_slow; i < held.size(); ++i) {
+    drip[i] = i < first_body ? head(c, "GET", path(E::kInfo), "X-Slow: " + std::string(kTicks * 2, 's'))
+                             : create_head(c, "Content-Length: 4000\r\n\r\n") + std::string(kTicks * 2, ' ');
+    if (i >= first_body) {  // the body's head at once, then its bytes one by one
+      const size_t head_bytes = drip[i].size() - kTicks * 2;
+      (void)held[i]->send(drip[i].substr(0, head_bytes));
+      drip[i].erase(0, head_bytes);
+    }
+  }
+
+  std::vector<double> latencies_ms;
+  for (int tick = 0; tick < kTicks; ++tick) {
+    for (size_t i = first_slow; i < held.size(); ++i)
+      if (!drip[i].empty()) {
+        (void)held[i]->send(drip[i].substr(0, 1));
+        drip[i].erase(0, 1);
+      }
+    if (tick % 2 == 1) {
+      const auto started = std::chrono::steady_clock::now();
+      const HttpResponse response = c.get(path(E::kInfo));
+      latencies_ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+      c.check(response.status == 200, "TRN-059", "GET /v1/info answered 200 under the load", describe(response));
+    }
+    std::this_thread::sleep_for(kTick);
+  }
+  std::sort(latencies_ms.begin(), latencies_ms.end());
+  const double median_ms = latencies_ms[latencies_ms.size() / 2];
+  const double worst_ms = latencies_ms.back();
+  char figures[200];
+  std::snprintf(figures, sizeof figures,
+                "%zu idle, %zu slow heads and %zu slow bodies open: %zu requests, median %.0f ms, slowest %.0f ms",
+                idle, slow_heads, slow_bodies, latencies_ms.size(), median_ms, worst_ms);
+  c.check(worst_ms < kPromptMs, "TRN-059", "every request answered within 2000 ms", figures);
+  c.note(figures);
+}
+
 constexpr std::array kCases = {
     Case{"transport-001", "TRN-051 TRN-056 ERR-001", Level::kMust, Capability::kNone,
          "malformed framing (repeated or bad Content-Length, both framings, bad chunks, Host) is 400 at once and closes",
@@ -238,6 +311,9 @@ constexpr std::array kCases = {
     Case{"transport-006", "TRN-056 TRN-008", Level::kMust, Capability::kNone,
          "an interim 100 Continue carries the time and the request id of its final answer",
          &an_interim_100_carries_the_headers_of_its_final_answer},
+    Case{"transport-007", "TRN-059", Level::kShould, Capability::kNone,
+         "48 idle and 32 slow-sending connections open: a normal request is still answered within 2 s",
+         &idle_and_slow_clients_do_not_delay_others},
 };
 
 }  // namespace

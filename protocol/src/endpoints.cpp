@@ -229,6 +229,20 @@ RouteMatch match_route(std::string_view method, std::string_view path) {
   return match;
 }
 
+std::optional<EndpointId> endpoint_of_target(std::string_view method, std::string_view target) {
+  const RouteMatch match = match_route(method, target.substr(0, target.find('?')));
+  if (match.kind != RouteMatch::Kind::kMatched) return std::nullopt;
+  return match.endpoint->id;
+}
+
+std::optional<std::string> query_parameter(std::string_view target, std::string_view name) {
+  const size_t question = target.find('?');
+  if (question == std::string_view::npos) return std::nullopt;
+  for (auto& [key, value] : parse_query_string(target.substr(question + 1)))
+    if (key == name) return std::move(value);
+  return std::nullopt;
+}
+
 namespace {
 
 int hex_digit(char c) {

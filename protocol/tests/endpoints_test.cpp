@@ -125,4 +125,17 @@ BOOST_AUTO_TEST_CASE(query_strings_are_split_and_decoded_as_sent) {
   BOOST_TEST(parse_query_string("").empty());
 }
 
+BOOST_AUTO_TEST_CASE(observers_sort_requests_by_endpoint) {
+  const std::string ws = "AAAAAAAAAAAAAAAAAAAAAA";
+  BOOST_TEST((endpoint_of_target("GET", "/v1/workspaces/" + ws + "/ops?after_seq=3") == EndpointId::kReadOps));
+  BOOST_TEST((endpoint_of_target("POST", "/v1/workspaces/" + ws + "/ops") == EndpointId::kUploadOps));
+  BOOST_TEST((endpoint_of_target("GET", "/v1/info") == EndpointId::kInfo));
+  BOOST_TEST(!endpoint_of_target("PUT", "/v1/info").has_value());          // a method no route takes
+  BOOST_TEST(!endpoint_of_target("GET", "/v1/workspaces/x/opsy").has_value());  // no suffix matching
+  BOOST_TEST(!endpoint_of_target("GET", "/v2/info").has_value());
+  BOOST_TEST((query_parameter("/v1/x?limit=5&after_seq=%31%32&after_seq=9", "after_seq") == "12"));
+  BOOST_TEST(!query_parameter("/v1/x?limit=5", "after_seq").has_value());
+  BOOST_TEST(!query_parameter("/v1/x", "limit").has_value());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,9 +1,12 @@
 #include "trace.h"
 
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "opsync/client/http_driver.h"
+#include "opsync/protocol/endpoints.h"
 #include "opsync/protocol/sha256.h"
 
 namespace opsync::client {
@@ -84,6 +87,11 @@ void TraceWriter::exchange(const HttpRequest& request, const std::string& token,
     nlohmann::json res = {{"status", response->status}};
     const std::string& type = response->header("content-type");
     if (!type.empty()) res["content_type"] = type;
+    // When the server handled the request, on its clock (TRN-007): what orders the exchanges of
+    // several devices when their traces are imported together.
+    if (std::optional<uint64_t> server_time_ms = parse_decimal_parameter(
+            response->header("opsync-server-time-ms"), 0, std::numeric_limits<uint64_t>::max()))
+      res["server_time_ms"] = *server_time_ms;
     put_body(res, type, response->body);
     out["response"] = res;
   } else {

@@ -646,20 +646,21 @@ class SetupClient {
   }
 
   CreateWorkspaceResponse create_workspace() {
-    return *parse_message<CreateWorkspaceResponse>(send("POST", "/v1/workspaces", "", "{}").body);
+    return *parse_message<CreateWorkspaceResponse>(send("POST", endpoint_path(EndpointId::kCreateWorkspace, {}), "", "{}").body);
   }
   TokenIssued issue(const std::string& ws, const std::string& owner, Scope scope,
                     std::optional<uint64_t> expires_in_ms = std::nullopt) {
     return *parse_message<TokenIssued>(
-        send("POST", ws + "/tokens", owner, serialize_message(CreateTokenRequest{scope, expires_in_ms})).body);
+        send("POST", endpoint_path(EndpointId::kCreateToken, {ws}), owner, serialize_message(CreateTokenRequest{scope, expires_in_ms})).body);
   }
   // A file of `chunk_count` chunks holding the chunks `present`.
   void upload(const std::string& ws, const std::string& writer, const Id& file, uint32_t chunk_count,
               std::initializer_list<uint32_t> present) {
-    const std::string path = ws + "/files/" + to_base64url(file);
-    send("POST", path, writer, serialize_message(CreateFileRequest{chunk_count}));
+    const std::string file_id = to_base64url(file);
+    send("POST", endpoint_path(EndpointId::kCreateFile, {ws, file_id}), writer,
+         serialize_message(CreateFileRequest{chunk_count}));
     for (uint32_t index : present)
-      send("PUT", path + "/chunks/" + std::to_string(index), writer, fuzz_chunk(kFixtureChunkSize, kFixtureChunkFill),
+      send("PUT", endpoint_path(EndpointId::kPutChunk, {ws, file_id, std::to_string(index)}), writer, fuzz_chunk(kFixtureChunkSize, kFixtureChunkFill),
            "application/octet-stream");
   }
 
@@ -702,8 +703,8 @@ class Fixture {
     const CreateWorkspaceResponse main = client.create_workspace();
     const CreateWorkspaceResponse other = client.create_workspace();
     const CreateWorkspaceResponse doomed = client.create_workspace();
-    const std::string ws = "/v1/workspaces/" + to_base64url(main.workspace_id);
-    const std::string other_ws = "/v1/workspaces/" + to_base64url(other.workspace_id);
+    const std::string ws = to_base64url(main.workspace_id);
+    const std::string other_ws = to_base64url(other.workspace_id);
     const std::string& owner = main.owner_token;
 
     const TokenIssued writer = client.issue(ws, owner, Scope::kReadWrite);
@@ -711,31 +712,31 @@ class Fixture {
     const TokenIssued second_owner = client.issue(ws, owner, Scope::kOwner);
     const TokenIssued revoked = client.issue(ws, owner, Scope::kRead);
     const TokenIssued expired = client.issue(ws, owner, Scope::kRead, kTokenExpiresInMsMin);
-    client.send("DELETE", ws + "/tokens/" + to_base64url(revoked.token_id), owner, "");
+    client.send("DELETE", endpoint_path(EndpointId::kRevokeToken, {ws, to_base64url(revoked.token_id)}), owner, "");
 
     for (uint32_t key_id = 1; key_id <= kFixtureKeys; ++key_id)
-      client.send("PUT", ws + "/keys/" + std::to_string(key_id), writer.token,
+      client.send("PUT", endpoint_path(EndpointId::kPutKey, {ws, std::to_string(key_id)}), writer.token,
                   serialize_message(PutKeyRequest{0, KdfParams{}, Bytes(kWrappedKeyBytes, 'k')}));
     UploadOpsRequest batch;
     for (uint8_t i = 0; i < kFixtureOps; ++i) batch.ops.push_back(fuzz_op(i, 0));
-    client.send("POST", ws + "/ops", writer.token, serialize_message(batch));
+    client.send("POST", endpoint_path(EndpointId::kUploadOps, {ws}), writer.token, serialize_message(batch));
 
     const std::array files = {derived_id('f', kCommittedFile), derived_id('f', kUploadingFile),
                               derived_id('f', kDeletedFile), derived_id('f', kCompleteFile),
                               derived_id('f', kOtherWorkspaceFile)};
     client.upload(ws, writer.token, files[kCommittedFile], 2, {0, 1});
-    client.send("POST", ws + "/files/" + to_base64url(files[kCommittedFile]) + "/commit", writer.token,
+    client.send("POST", endpoint_path(EndpointId::kCommitFile, {ws, to_base64url(files[kCommittedFile])}), writer.token,
                 serialize_message(CommitFileRequest{2}));
     client.upload(ws, writer.token, files[kUploadingFile], 3, {1});
     client.upload(ws, writer.token, files[kDeletedFile], 1, {0});
-    client.send("POST", ws + "/files/" + to_base64url(files[kDeletedFile]) + "/commit", writer.token,
+    client.send("POST", endpoint_path(EndpointId::kCommitFile, {ws, to_base64url(files[kDeletedFile])}), writer.token,
                 serialize_message(CommitFileRequest{1}));
-    client.send("DELETE", ws + "/files/" + to_base64url(files[kDeletedFile]), writer.token, "");
+    client.send("DELETE", endpoint_path(EndpointId::kDeleteFile, {ws, to_base64url(files[kDeletedFile])}), writer.token, "");
     client.upload(ws, writer.token, files[kCompleteFile], 1, {0});
 
-    client.send("POST", other_ws + "/ops", other.owner_token, serialize_message(UploadOpsRequest{{fuzz_op(0, 0)}}));
+    client.send("POST", endpoint_path(EndpointId::kUploadOps, {other_ws}), other.owner_token, serialize_message(UploadOpsRequest{{fuzz_op(0, 0)}}));
     client.upload(other_ws, other.owner_token, files[kOtherWorkspaceFile], 1, {0});
-    client.send("DELETE", "/v1/workspaces/" + to_base64url(doomed.workspace_id), doomed.owner_token, "");
+    client.send("DELETE", endpoint_path(EndpointId::kDeleteWorkspace, {to_base64url(doomed.workspace_id)}), doomed.owner_token, "");
 
     pools_.workspaces = {to_base64url(main.workspace_id), to_base64url(other.workspace_id),
                          to_base64url(doomed.workspace_id)};

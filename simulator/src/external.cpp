@@ -5,6 +5,7 @@
 // any client; those exchanges are recorded too.
 #include "opsync/client/http_driver.h"
 #include "opsync/protocol/blocks.h"
+#include "opsync/protocol/endpoints.h"
 #include "opsync/protocol/messages.h"
 #include "opsync/protocol/sha256.h"
 #include "world.h"
@@ -69,7 +70,8 @@ class ExternalServer final : public ServerNode {
       out.stored_bytes.push_back(encode_op(e.op));
     }
     for (const FileId& id : world_.known_files()) {
-      const HttpResponse r = exchange({"GET", base() + "/files/" + to_base64url(id), "", "", true}, world_.owner_token);
+      const HttpResponse r = exchange({"GET", endpoint_path(EndpointId::kGetFile, {workspace_id(), to_base64url(id)}), "", "", true},
+                   world_.owner_token);
       if (r.status == 404) continue;
       Result<FileStatus> status = parse_message<FileStatus>(r.body);
       if (r.status != 200 || !status.ok())
@@ -91,7 +93,7 @@ class ExternalServer final : public ServerNode {
     Hash hash;
   };
 
-  std::string base() const { return "/v1/workspaces/" + to_base64url(*world_.workspace); }
+  std::string workspace_id() const { return to_base64url(*world_.workspace); }
 
   // One exchange: live, recorded; or the recording's next answer, which must answer this request.
   HttpResponse exchange(const HttpRequest& request, const std::string& token) {
@@ -133,7 +135,7 @@ class ExternalServer final : public ServerNode {
 
   uint32_t block_size() {
     if (block_size_ == 0) {
-      const HttpResponse r = exchange({"GET", "/v1/info", "", "", false}, "");
+      const HttpResponse r = exchange({"GET", endpoint_path(EndpointId::kInfo, {}), "", "", false}, "");
       Result<InfoResponse> info = parse_message<InfoResponse>(r.body);
       if (r.status != 200 || !info.ok() || info->block_size == 0)
         throw ExternalServerError{"the server's /v1/info does not give a block size"};
@@ -148,7 +150,10 @@ class ExternalServer final : public ServerNode {
     if (!world_.workspace) return log_;
     while (true) {
       const HttpResponse r =
-          exchange({"GET", base() + "/ops?after_seq=" + std::to_string(log_.size()), "", "", true}, world_.owner_token);
+          exchange({"GET",
+                    endpoint_target(EndpointId::kReadOps, {workspace_id()}, {{"after_seq", std::to_string(log_.size())}}),
+                    "", "", true},
+                   world_.owner_token);
       Result<OpsPageResponse> page = parse_message<OpsPageResponse>(r.body);
       if (r.status != 200 || !page.ok())
         throw ExternalServerError{"the server answered " + std::to_string(r.status) + " to the owner's read of the log"};

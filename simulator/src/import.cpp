@@ -4,6 +4,7 @@
 #include <fstream>
 #include <map>
 
+#include "opsync/protocol/endpoints.h"
 #include "opsync/protocol/messages.h"
 #include "opsync/protocol/random.h"
 #include "opsync/protocol/sha256.h"
@@ -53,6 +54,7 @@ TracedExchange exchange_from_json(const nlohmann::json& line, uint32_t device) {
     e.status = response.at("status").get<int>();
     e.response_type = response.value("content_type", "");
     e.response_body = body_of(response);
+    if (response.contains("server_time_ms")) e.server_time_ms = response.at("server_time_ms").get<uint64_t>();
   } else {
     e.error = line.at("error").get<std::string>();
   }
@@ -69,6 +71,7 @@ nlohmann::json exchange_json(const TracedExchange& e) {
     nlohmann::json response = {{"status", e.status}};
     if (!e.response_type.empty()) response["content_type"] = e.response_type;
     put_body(response, e.response_body);
+    if (e.server_time_ms) response["server_time_ms"] = *e.server_time_ms;
     out["response"] = response;
   } else {
     out["error"] = e.error;
@@ -134,9 +137,9 @@ struct Substitutions {
 
 nlohmann::json parse_json(const std::string& text) { return nlohmann::json::parse(text, nullptr, false); }
 
-// The server's clock minus the device's, from the device's /v1/info exchanges (the server's
-// time against the middle of the round trip), for each exchange: the latest estimate before
-// it, else the first after it, else 0.
+// The server's clock minus the device's, from the device's answers that said the server's time
+// (OpSync-Server-Time-Ms, or the body of /v1/info in older traces) against the middle of the
+// round trip, for each exchange: the latest estimate before it, else the first after it, else 0.
 std::vector<int64_t> clock_offsets(const ImportedTrace& trace) {
   std::vector<int64_t> out(trace.exchanges.size(), 0);
   for (uint32_t d = 0; d < trace.devices.size(); ++d) {
@@ -145,12 +148,15 @@ std::vector<int64_t> clock_offsets(const ImportedTrace& trace) {
     for (size_t i = 0; i < trace.exchanges.size(); ++i) {
       const TracedExchange& e = trace.exchanges[i];
       if (e.device != d) continue;
-      if (e.answered && e.status == 200 && e.method == "GET" && e.target == "/v1/info") {
+      std::optional<uint64_t> server_time_ms = e.answered ? e.server_time_ms : std::nullopt;
+      if (!server_time_ms && e.answered && e.status == 200 &&
+          endpoint_of_target(e.method, e.target) == EndpointId::kInfo) {
         Result<InfoResponse> info = parse_message<InfoResponse>(e.response_body);
-        if (info.ok()) {
-          current = static_cast<int64_t>(info->server_time_ms) - static_cast<int64_t>((e.sent_ms + e.received_ms) / 2);
-          if (!first) first = current;
-        }
+        if (info.ok()) server_time_ms = info->server_time_ms;
+      }
+      if (server_time_ms) {
+        current = static_cast<int64_t>(*server_time_ms) - static_cast<int64_t>((e.sent_ms + e.received_ms) / 2);
+        if (!first) first = current;
       }
       if (current) out[i] = *current;
       else before_first.push_back(i);
@@ -268,7 +274,10 @@ Config imported_config(const ImportedTrace& trace, uint64_t seed) {
 
 RunResult replay_imported(const ImportedTrace& trace, const Config& config, const RunOptions& options) {
   const std::vector<int64_t> offsets = clock_offsets(trace);
-  // The server sees each request at the middle of its round trip, on its own clock.
+  // The server handled each request when its answer says (OpSync-Server-Time-Ms); an exchange
+  // without that is placed at the middle of its round trip, moved to the server's clock. The
+  // estimate alone misorders two devices' requests a few milliseconds apart when round trips
+  // are slow, as on a loaded machine.
   struct Step {
     uint64_t at_ms;
     uint32_t device;
@@ -281,7 +290,8 @@ RunResult replay_imported(const ImportedTrace& trace, const Config& config, cons
   std::vector<int64_t> device_offset(trace.devices.size(), 0);
   for (size_t i = 0; i < trace.exchanges.size(); ++i) {
     const TracedExchange& e = trace.exchanges[i];
-    uint64_t at = shifted((e.sent_ms + e.received_ms) / 2, offsets[i]);
+    uint64_t at = e.answered && e.server_time_ms ? *e.server_time_ms
+                                                 : shifted((e.sent_ms + e.received_ms) / 2, offsets[i]);
     at = std::max(at, last[e.device]);
     last[e.device] = at;
     device_offset[e.device] = offsets[i];
@@ -298,7 +308,7 @@ RunResult replay_imported(const ImportedTrace& trace, const Config& config, cons
   // The field server's configuration, as its /v1/info said.
   server::ServerConfig server_config;
   for (const TracedExchange& e : trace.exchanges)
-    if (e.answered && e.status == 200 && e.target == "/v1/info") {
+    if (e.answered && e.status == 200 && endpoint_of_target(e.method, e.target) == EndpointId::kInfo) {
       Result<InfoResponse> info = parse_message<InfoResponse>(e.response_body);
       if (!info.ok()) continue;
       if (info->block_size) server_config.block_size = info->block_size;

@@ -8,6 +8,7 @@
 #include "opsync/client/engine.h"
 #include "opsync/protocol/blocks.h"
 #include "opsync/protocol/crypto.h"
+#include "opsync/protocol/endpoints.h"
 #include "opsync/protocol/hlc.h"
 #include "opsync/protocol/messages.h"
 #include "opsync/server/core.h"
@@ -140,9 +141,11 @@ class OpsyncServer final : public ServerNode {
   // and a read beyond the restored log's end gets an empty page instead of after_seq_beyond_head.
   void hide_restore(const HttpRequest& request, HttpResponse& response) {
     if (old_hashes_.empty() || request.method != "GET") return;
-    const size_t at = request.target.find("/ops?after_seq=");
-    if (at == std::string::npos) return;
-    const uint64_t after_seq = std::stoull(request.target.substr(at + 15));
+    if (endpoint_of_target(request.method, request.target) != EndpointId::kReadOps) return;
+    const std::optional<uint64_t> after_seq_or =
+        parse_decimal_parameter(query_parameter(request.target, "after_seq").value_or("0"), 0, UINT64_MAX);
+    if (!after_seq_or) return;  // the core refused it; nothing to hide
+    const uint64_t after_seq = *after_seq_or;
     if (after_seq > old_hashes_.size()) return;
     const Hash old_hash = opsync::prefix_hash(
         compute_block_hashes(std::span(old_hashes_).first(after_seq), config_.block_size), old_hashes_, after_seq,
@@ -241,8 +244,8 @@ class OpsyncDevice final : public DeviceNode {
     if (std::optional<World::Invitation> invitation = world_.invitation_for(index)) {
       // The owner's request, out of band: DELETE /tokens/{id} on the server.
       HttpRequest request{"DELETE",
-                          "/v1/workspaces/" + to_base64url(*world_.workspace) + "/tokens/" +
-                              to_base64url(invitation->token_id),
+                          endpoint_path(EndpointId::kRevokeToken,
+                                        {to_base64url(*world_.workspace), to_base64url(invitation->token_id)}),
                           "", ""};
       if (world_.server().up()) world_.server().handle(request, world_.owner_token);
     }
@@ -299,7 +302,7 @@ class OpsyncDevice final : public DeviceNode {
       return;
     }
     if (!engine_) return;
-    if (last_request_.method == "POST" && last_request_.target.ends_with("/ops")) {
+    if (endpoint_of_target(last_request_.method, last_request_.target) == EndpointId::kUploadOps) {
       const Variant variant = world_.config().variant;
       if (variant == Variant::kForgetLostUploads) {
         // The defect: no answer means "it failed, forget it".
@@ -658,8 +661,8 @@ class OpsyncDevice final : public DeviceNode {
         return;
       }
       last_request_ = std::get<client::SendRequest>(step).request;
-      if (world_.config().variant == Variant::kNoFileDelete && last_request_.method == "DELETE" &&
-          last_request_.target.find("/files/") != std::string::npos) {
+      if (world_.config().variant == Variant::kNoFileDelete &&
+          endpoint_of_target(last_request_.method, last_request_.target) == EndpointId::kDeleteFile) {
         // The defect: the DELETE of FILE-022 is never sent.
         HttpResponse nothing;
         nothing.status = 404;
@@ -675,7 +678,7 @@ class OpsyncDevice final : public DeviceNode {
   // Operations received that the device held before the sync began (counterexample 5).
   void count_page(const HttpResponse& response) {
     if (!current_sync || last_request_.method != "GET" || response.status != 200) return;
-    if (last_request_.target.find("/ops?") == std::string::npos) return;
+    if (endpoint_of_target(last_request_.method, last_request_.target) != EndpointId::kReadOps) return;
     Result<OpsPageResponse> page = parse_message<OpsPageResponse>(response.body);
     if (!page.ok()) return;
     current_sync->ops_received += page->ops.size();
@@ -919,9 +922,9 @@ class OpsyncDevice final : public DeviceNode {
 // What the server served, for the position and page checkers (LOG-011, LOG-012).
 void observe_server_answer(World& world, const HttpRequest& request, const HttpResponse& response) {
   if (request.method != "GET" || response.status != 200) return;
-  const std::string path = request.target.substr(0, request.target.find('?'));
+  const std::optional<EndpointId> endpoint = endpoint_of_target(request.method, request.target);
   const std::string to = "a device";
-  if (path.size() >= 4 && path.compare(path.size() - 4, 4, "/ops") == 0) {
+  if (endpoint == EndpointId::kReadOps) {
     Result<OpsPageResponse> page = parse_message<OpsPageResponse>(response.body);
     if (!page.ok()) return;
     for (size_t i = 0; i < page->ops.size(); ++i) {
@@ -932,7 +935,7 @@ void observe_server_answer(World& world, const HttpRequest& request, const HttpR
                              std::to_string(op.seq) + " at index " + std::to_string(i) + " (LOG-011)");
       world.observe_position(op.seq, op.op.id, to);
     }
-  } else if (path.size() >= 7 && path.compare(path.size() - 7, 7, "/blocks") == 0) {
+  } else if (endpoint == EndpointId::kReadBlocks) {
     Result<BlocksResponse> blocks = parse_message<BlocksResponse>(response.body);
     if (!blocks.ok()) return;
     for (const BlockEntry& entry : blocks->blocks) world.observe_block(entry.index, entry.hash, to);

@@ -92,7 +92,7 @@ struct CaseResult {
   const Case* c = nullptr;
   Outcome outcome = Outcome::kPass;
   std::vector<Check> failures;  // each unmet expectation; empty on pass
-  std::string note;             // why skipped or errored; the known failure's reason
+  std::string note;             // why skipped or errored; the known failure's reason; figures
   std::vector<Exchange> transcript;
   double duration_ms = 0;
 };
@@ -154,6 +154,8 @@ class CaseContext {
   void check(bool holds, std::string_view requirement, std::string expected, std::string observed = "");
   void require(bool holds, std::string_view requirement, std::string expected, std::string observed = "");
   [[noreturn]] void skip(std::string reason);
+  // Figures the case measured (latencies under load...), shown in the reports whatever the outcome.
+  void note(std::string figures) { result_.note = std::move(figures); }
   // The response is an error of this status and code (ERR-001).
   bool expect_error(const HttpResponse& response, int status, std::string_view code, std::string_view requirement);
   // The response is a success of this status whose body parses as M; ends the case otherwise.

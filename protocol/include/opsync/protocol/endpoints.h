@@ -126,6 +126,12 @@ struct RouteMatch {
 // arguments and the catalog. REQUIRES: `path` outlives the result, whose parameters view it.
 RouteMatch match_route(std::string_view method, std::string_view path);
 
+// The endpoint a request's method and target (path and query) name, or nullopt when none does.
+// For observers of traffic (the simulator, trace tools) that sort requests by endpoint.
+std::optional<EndpointId> endpoint_of_target(std::string_view method, std::string_view target);
+// The value of the query parameter `name` in a target, percent-decoded; the first when repeated.
+std::optional<std::string> query_parameter(std::string_view target, std::string_view name);
+
 // Splits a query string (what follows '?', without it) into name=value pairs in order, as
 // TRN-013 reads it: pairs separated by '&', empty ones skipped, a name without '=' has the empty
 // value, and names and values are percent-decoded (%XX; '+' stays a plus; a '%' not followed by

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,7 @@ struct TracedExchange {
   bool answered = false;         // false: the transport failed (error says how)
   int status = 0;
   std::string response_type, response_body, error;
+  std::optional<uint64_t> server_time_ms;  // OpSync-Server-Time-Ms of the answer, when it had one
   bool operator==(const TracedExchange&) const = default;
 };
 
