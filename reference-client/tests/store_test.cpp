@@ -388,6 +388,12 @@ BOOST_AUTO_TEST_CASE(a_version_1_store_migrates_with_everything_intact) {
   BOOST_TEST(file.size_bytes == 200000u);
   BOOST_TEST(must(store->referenced_files()) == std::vector<FileId>{file.id});
   BOOST_TEST(must(store->unreferenced_files()).empty());
+  // Version 4 (FILE-040): no copy is kept for a deletion yet; the mark is set and cleared.
+  BOOST_TEST(!must(store->file(file.id))->unreferenced_since_ms.has_value());
+  must(store->set_unreferenced_since(file.id, uint64_t{1764000000000}));
+  BOOST_TEST(must(store->file(file.id))->unreferenced_since_ms.value_or(0) == uint64_t{1764000000000});
+  must(store->set_unreferenced_since(file.id, std::nullopt));
+  BOOST_TEST(!must(store->file(file.id))->unreferenced_since_ms.has_value());
 
   // The log: nine operations in the mirror with their prefix hashes, one edit waiting.
   BOOST_TEST(must(store->mirror_size()) == 9u);
