@@ -36,7 +36,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
+#if OPSYNC_SANITIZED  // the code under test is (cmake/OpsyncBuild.cmake)
 constexpr size_t kSanitizerScale = 4;
 #else
 constexpr size_t kSanitizerScale = 1;
