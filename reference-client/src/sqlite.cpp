@@ -102,7 +102,9 @@ void Statement::check(int rc) {
 Connection::Connection(const std::string& path, bool full_sync) {
   const int rc =
       sqlite3_open_v2(path.c_str(), &db_,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+                          (path.rfind("file:", 0) == 0 ? SQLITE_OPEN_URI : 0),
+                      nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);

@@ -75,7 +75,8 @@ class Statement {
 
 class Connection {
  public:
-  // Opens (creating) `path` read-write. `full_sync`: synchronous=FULL, else NORMAL.
+  // Opens (creating) `path` read-write; a path starting with "file:" is an SQLite URI.
+  // `full_sync`: synchronous=FULL, else NORMAL.
   Connection(const std::string& path, bool full_sync);
   ~Connection();
   Connection(const Connection&) = delete;

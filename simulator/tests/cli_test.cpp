@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -113,7 +114,8 @@ BOOST_AUTO_TEST_CASE(run_prints_a_verdict_or_one_json_object_and_a_failure_exits
                                         scratch.path().string());
   BOOST_TEST(fail.exit_code == 1, fail.out + fail.err);
   BOOST_TEST(fail.out.find("plaintext") != std::string::npos);
-  const std::string prefix = "replay: opsync-sim replay ";
+  // The hint names the program as it was started, so that it pastes as it is.
+  const std::string prefix = "replay: " + std::string(OPSYNC_SIM_BINARY) + " replay ";
   const size_t replay = fail.out.find(prefix);
   BOOST_REQUIRE(replay != std::string::npos);
   const std::string file = fail.out.substr(replay + prefix.size(), fail.out.find('\n', replay) - replay - prefix.size());
@@ -234,6 +236,67 @@ BOOST_AUTO_TEST_CASE(shrink_keeps_the_checker_and_render_writes_a_page_and_a_shi
   // ShiViz's default expression: a line of description, then "host {vector clock}" with the host's own entry.
   BOOST_TEST(shiviz.find("\nserver {\"") != std::string::npos, shiviz.substr(0, 400));
   BOOST_TEST(shiviz.find("\ndevice-0 {\"device-0\":1}\n") != std::string::npos, shiviz.substr(0, 400));
+}
+
+// A seed that aborts or hangs its process is an error of its own, with a bug file; every other
+// seed still runs, and the summary names the erring seeds.
+BOOST_AUTO_TEST_CASE(a_seed_that_crashes_or_hangs_is_an_error_and_every_other_seed_still_runs) {
+  Scratch scratch;
+  const std::string out = (scratch.path() / "failures").string();
+  // Of seeds 9 to 14, those that run (9, 12 and 14) draw six devices at most and take well
+  // under a second each; the hooks fall on the others.
+  const std::string hooks = "OPSYNC_SIM_TEST_ABORT_SEEDS=10,13 OPSYNC_SIM_TEST_HANG_SEEDS=11 ";
+  const std::string command = hooks + std::string(OPSYNC_SIM_BINARY) + " swarm --first-seed 9 --seeds 6 --jobs 2 " +
+                              "--faults none --seed-timeout-s 5 --out " + out + " --json " + out + "/swarm.json >" +
+                              (scratch.path() / "stdout").string() + " 2>" + (scratch.path() / "stderr").string();
+  const int status = std::system(command.c_str());
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 1);
+  const nlohmann::json summary = nlohmann::json::parse(slurp(scratch.path() / "failures/swarm.json"));
+  BOOST_TEST(summary["seeds_run"] == 6);
+  BOOST_TEST(summary["complete"] == true);
+  BOOST_TEST(summary["failed"] == 3);
+  BOOST_TEST(summary["by_checker"]["error"] == 3);
+  std::map<uint64_t, std::string> errors;
+  for (const nlohmann::json& f : summary["failures"]) {
+    BOOST_TEST(f["outcome"] == "error");
+    errors[f["seed"].get<uint64_t>()] = f["message"];
+    BOOST_TEST(std::filesystem::exists(f["file"].get<std::string>()));
+  }
+  BOOST_TEST(errors.size() == 3u);
+  BOOST_TEST(errors[10].find("SIGABRT") != std::string::npos, errors[10]);
+  BOOST_TEST(errors[10].find("aborts here") != std::string::npos, errors[10]);  // its last lines
+  BOOST_TEST(errors[11].find("hung") != std::string::npos, errors[11]);
+  // The error's bug file replays in a process of its own: the abort again, with the hook; a
+  // verdict without it.
+  const std::string file = (scratch.path() / "failures/bug-seed-10.json").string();
+  BOOST_TEST(std::system((hooks + std::string(OPSYNC_SIM_BINARY) + " replay " + file + " >/dev/null").c_str()) == 0);
+  const Outcome fixed = sim(scratch, "replay " + file);
+  BOOST_TEST(fixed.exit_code == 1);
+  BOOST_TEST(fixed.out.find("NOT reproduced: the run now ends with a verdict (pass)") != std::string::npos, fixed.out);
+  BOOST_TEST(sim(scratch, "shrink " + file + " -o " + out + "/small.json").exit_code == 2);
+  // The index of the failures lists each one.
+  const std::string index = slurp(scratch.path() / "failures/index.html");
+  for (const char* seed : {">10<", ">11<", ">13<"}) BOOST_TEST(index.find(seed) != std::string::npos, seed);
+}
+
+BOOST_AUTO_TEST_CASE(run_refuses_flags_a_configuration_would_make_it_ignore) {
+  Scratch scratch;
+  const Outcome shown = sim(scratch, "swarm --show 3");
+  BOOST_REQUIRE(shown.exit_code == 0);
+  std::ofstream(scratch.path() / "seed-3.json") << shown.out;
+  const std::string config = (scratch.path() / "seed-3.json").string();
+  for (const char* flag : {"--devices 3", "--ops 10", "--chaos-ms 5000", "--faults lossy"}) {
+    const Outcome o = sim(scratch, "run --config " + config + " " + flag);
+    BOOST_TEST(o.exit_code == 2, flag);
+    BOOST_TEST(o.err.find("--config describes already") != std::string::npos, o.err);
+  }
+  // The seed's configuration runs, and its hint runs it again to the same trace.
+  const Outcome once = sim(scratch, "run --json --config " + config);
+  BOOST_REQUIRE(once.exit_code == 0 || once.exit_code == 1);
+  const nlohmann::json first = nlohmann::json::parse(once.out);
+  const Outcome again = sim(scratch, first["replay"].get<std::string>().substr(std::string(OPSYNC_SIM_BINARY).size()) + " --json");
+  BOOST_TEST(nlohmann::json::parse(again.out)["trace_hash"] == first["trace_hash"]);
 }
 
 BOOST_AUTO_TEST_CASE(shards_cover_the_seeds_once_and_merge_into_one_summary) {
