@@ -156,12 +156,23 @@ void Connection::exec(const char* sql) {
 Statement& Connection::prepare(const char* sql) {
   auto it = cache_.find(sql);
   if (it == cache_.end()) it = cache_.emplace(sql, std::make_unique<Statement>(db_, sql)).first;
-  it->second->reset();
-  return *it->second;
+  Statement& statement = *it->second;
+  statement.reset();
+  // Only the statements used since the last reset_statements() can hold a snapshot: a
+  // transaction resets those, not the whole cache (a hundred statements, most of them idle).
+  if (!statement.in_use_) {
+    statement.in_use_ = true;
+    in_use_.push_back(&statement);
+  }
+  return statement;
 }
 
 void Connection::reset_statements() {
-  for (auto& [sql, statement] : cache_) statement->reset();
+  for (Statement* statement : in_use_) {
+    statement->reset();
+    statement->in_use_ = false;
+  }
+  in_use_.clear();
 }
 
 }  // namespace opsync::client::sql

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "opsync/protocol/bytes.h"
 #include "opsync/protocol/result.h"
@@ -66,11 +67,13 @@ class Statement {
   void reset();
 
  private:
+  friend class Connection;
   void copy_fixed(int col, uint8_t* out, size_t size) const;
   void check(int rc);
 
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
+  bool in_use_ = false;  // prepared since the connection last reset its statements
 };
 
 class Connection {
@@ -98,6 +101,7 @@ class Connection {
  private:
   sqlite3* db_ = nullptr;
   std::map<const char*, std::unique_ptr<Statement>> cache_;
+  std::vector<Statement*> in_use_;  // at most one entry per cached statement
 };
 
 }  // namespace opsync::client::sql

@@ -391,14 +391,14 @@ Result<std::unique_ptr<LocalStore::Impl>> open_impl(const std::filesystem::path&
 bool store_exists(const std::filesystem::path& dir, const StoreOptions& options) {
   std::error_code ec;
   if (options.database_uri.empty()) return std::filesystem::exists(dir / kStateFileName, ec);
-  // A database in memory exists once something wrote its schema (an empty one is what opening
-  // any name gives).
+  // A database in memory exists once it is bound to a workspace (opening any name gives an empty
+  // database; one may also hold the schema and no binding yet).
   try {
     sql::Connection db(options.database_uri, false);
-    sql::Statement& version = db.prepare("PRAGMA user_version");
-    const bool written = version.step() && version.i64(0) > 0;
-    version.reset();
-    return written;
+    sql::Statement& table = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'device'");
+    const bool has_table = table.step() && table.i64(0) > 0;
+    table.reset();
+    return has_table && read_binding(db).has_value();
   } catch (const sql::Failure&) {
     return false;
   }

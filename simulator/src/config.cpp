@@ -559,8 +559,10 @@ Config swarm_config(uint64_t seed, const FaultProfile& base, Protocol protocol) 
   Config c;
   c.seed = seed;
   c.protocol = protocol;
-  // The run's shape.
-  c.devices = static_cast<uint32_t>(d.log_uniform(1, kDevicesMax));
+  // The run's shape. Devices in all, log-uniform from 1 to 64; some of them join during the chaos
+  // when the joins kind is drawn (below).
+  const uint32_t devices_in_all = static_cast<uint32_t>(d.log_uniform(1, kDevicesMax));
+  c.devices = devices_in_all;
   c.chaos_ms = d.log_uniform(10'000, std::max<uint64_t>(10'000, std::min<uint64_t>(kSwarmDeviceChaosMsMax / c.devices,
                                                                                      10 * 60'000)));
   // Every device applies every edit in the heal: edits times devices bounds that work.
@@ -640,8 +642,12 @@ Config swarm_config(uint64_t seed, const FaultProfile& base, Protocol protocol) 
   } else if (kind(base.backups_per_hour > 0)) {
     f.backups_per_hour = static_cast<uint32_t>(d.log_uniform(1, 3600));
   }
-  // Membership: joins up to 64 devices in all, revocations of at most every device but the owner.
-  if (c.devices < kDevicesMax && kind(base.joins > 0)) f.joins = static_cast<uint32_t>(d.log_uniform(1, kDevicesMax - c.devices));
+  // Membership: some of the devices join during the chaos, revocations of at most every device but
+  // the owner.
+  if (devices_in_all > 1 && kind(base.joins > 0)) {
+    f.joins = static_cast<uint32_t>(d.log_uniform(1, devices_in_all - 1));
+    c.devices = devices_in_all - f.joins;
+  }
   if (c.devices + f.joins > 1 && kind(base.revocations > 0))
     f.revocations = static_cast<uint32_t>(d.log_uniform(1, c.devices + f.joins - 1));
   c.faults = f;
