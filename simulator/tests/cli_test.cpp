@@ -300,26 +300,54 @@ BOOST_AUTO_TEST_CASE(run_refuses_flags_a_configuration_would_make_it_ignore) {
   BOOST_TEST(nlohmann::json::parse(again.out)["trace_hash"] == first["trace_hash"]);
 }
 
-BOOST_AUTO_TEST_CASE(shards_cover_the_seeds_once_and_merge_into_one_summary) {
+// Shards run as parallel processes, as a cluster's jobs would, merge into the summary and the bug
+// files of one unsharded run of the same seeds; a missing or repeated shard is named.
+BOOST_AUTO_TEST_CASE(shards_run_in_parallel_merge_into_what_one_run_gives) {
   Scratch scratch;
-  const std::string dir = scratch.path().string();
-  for (int shard = 1; shard <= 2; ++shard) {
-    const Outcome o = sim(scratch, "swarm --seeds 4 --first-seed 100 --faults lossy --jobs 2 --shard " +
-                                       std::to_string(shard) + "/2 --out " + dir + " --json " + dir + "/shard" +
-                                       std::to_string(shard) + ".json");
-    BOOST_TEST(o.exit_code == 0, o.out + o.err);
+  const std::filesystem::path dir = scratch.path();
+  // Seeds 310 to 312 draw one or two dozen devices; the broken client fails seed 311.
+  const std::string seeds = "--seeds 3 --first-seed 310 --variant forget-lost-uploads --jobs 1";
+  const Outcome whole = sim(scratch, "swarm " + seeds + " --out " + (dir / "whole").string() + " --json " +
+                                         (dir / "whole.json").string());
+  BOOST_TEST(whole.exit_code == 1, whole.out + whole.err);
+  std::string shards;
+  for (int shard = 1; shard <= 3; ++shard) {
+    const std::string name = "shard" + std::to_string(shard);
+    shards += std::string(OPSYNC_SIM_BINARY) + " swarm " + seeds + " --shard " + std::to_string(shard) + "/3 --out " +
+              (dir / name).string() + " --json " + (dir / (name + ".json")).string() + " >/dev/null 2>&1 & ";
   }
-  const nlohmann::json first = nlohmann::json::parse(slurp(scratch.path() / "shard1.json"));
-  BOOST_TEST(first.at("seeds_run") == 2);
-  BOOST_TEST(first.at("runs") == 4);
-  const Outcome merged = sim(scratch, "merge " + dir + "/shard1.json " + dir + "/shard2.json --json " + dir + "/all.json");
-  BOOST_TEST(merged.exit_code == 0, merged.out + merged.err);
-  const nlohmann::json all = nlohmann::json::parse(slurp(scratch.path() / "all.json"));
-  BOOST_TEST(all.at("seeds_run") == 4);
-  BOOST_TEST(all.at("failed") == 0);
-  // The same shard twice is refused.
-  const Outcome twice = sim(scratch, "merge " + dir + "/shard1.json " + dir + "/shard1.json");
+  BOOST_REQUIRE(std::system(("(" + shards + "wait)").c_str()) == 0);
+  const std::string summaries =
+      (dir / "shard1.json").string() + " " + (dir / "shard2.json").string() + " " + (dir / "shard3.json").string();
+  const Outcome merged = sim(scratch, "merge " + summaries + " --json " + (dir / "merged.json").string());
+  BOOST_TEST(merged.exit_code == 1, merged.out + merged.err);  // seed 311 failed
+  const nlohmann::json one = nlohmann::json::parse(slurp(dir / "whole.json"));
+  const nlohmann::json all = nlohmann::json::parse(slurp(dir / "merged.json"));
+  for (const char* member : {"seeds_run", "runs", "failed", "complete", "by_checker", "first_seed", "seeds", "faults",
+                             "protocol", "variant"})
+    BOOST_TEST(one.at(member) == all.at(member), member);
+  BOOST_REQUIRE(one.at("failures").size() == all.at("failures").size());
+  BOOST_REQUIRE(!one.at("failures").empty());
+  for (size_t i = 0; i < one.at("failures").size(); ++i) {
+    const nlohmann::json& a = one.at("failures")[i];
+    const nlohmann::json& b = all.at("failures")[i];
+    for (const char* member : {"seed", "checkers", "message", "outcome"}) BOOST_TEST(a.at(member) == b.at(member), member);
+    // The same bug file, byte for byte, under the same name.
+    const std::filesystem::path from_one = a.at("file").get<std::string>(), from_shard = b.at("file").get<std::string>();
+    BOOST_TEST(from_one.filename() == from_shard.filename());
+    BOOST_TEST(slurp(from_one) == slurp(from_shard), from_one.filename());
+  }
+  // A shard left out is named, and the merge is not complete; one given twice is refused.
+  const Outcome partial = sim(scratch, "merge " + (dir / "shard1.json").string() + " " + (dir / "shard3.json").string() +
+                                           " --json " + (dir / "partial.json").string());
+  BOOST_TEST(partial.exit_code == 1);
+  BOOST_TEST(partial.out.find("shard 2/3 is missing") != std::string::npos, partial.out);
+  BOOST_TEST(nlohmann::json::parse(slurp(dir / "partial.json")).at("complete") == false);
+  const Outcome twice = sim(scratch, "merge " + summaries + " " + (dir / "shard2.json").string());
   BOOST_TEST(twice.exit_code == 2);
+  BOOST_TEST(twice.err.find("shard 2/3 appears twice") != std::string::npos, twice.err);
+  const Outcome other = sim(scratch, "merge " + (dir / "shard1.json").string() + " " + (dir / "whole.json").string());
+  BOOST_TEST(other.exit_code == 2);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

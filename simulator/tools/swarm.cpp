@@ -254,7 +254,7 @@ std::string html_escape(const std::string& text) {
 
 // OUT/index.html: one line per failing seed, with its checker, first violation, page and file.
 std::string write_index(const std::string& out_dir, const std::vector<SeedOutcome>& failures, uint64_t seeds_run,
-                        const std::string& faults) {
+                        const std::string& faults, Variant variant) {
   const std::filesystem::path dir(out_dir);
   std::string rows;
   for (const SeedOutcome& f : failures) {
@@ -274,7 +274,9 @@ std::string write_index(const std::string& out_dir, const std::vector<SeedOutcom
       "vertical-align:top}td.checker{font-family:monospace;color:#a00}tr.error td.checker{color:#a50}</style>"
       "</head>\n<body><h1>opsync-sim swarm</h1>\n<p id=\"summary\">" +
       std::to_string(failures.size()) + " of " + std::to_string(seeds_run) + " seeds failed (faults " +
-      html_escape(faults) + "). Each bug file replays with <code>opsync-sim replay FILE</code>.</p>\n"
+      html_escape(faults) +
+      (variant != Variant::kNone ? ", the deliberately broken variant " + std::string(variant_name(variant)) : "") +
+      "). Each bug file replays with <code>opsync-sim replay FILE</code>.</p>\n"
       "<table id=\"failures\"><tr><th>seed</th><th>checker</th><th>first violation</th><th></th><th></th></tr>\n" +
       rows + "</table></body></html>\n";
   const std::string path = (dir / "index.html").string();
@@ -470,7 +472,7 @@ int swarm_command(const SwarmFlags& flags) {
             << failed << " failed, in " << wall_ms / 1000.0 << " s with " << flags.jobs << " jobs\n";
   for (const auto& [checker, count] : by_checker) std::cout << "  " << checker << ": " << count << "\n";
   if (!failures.empty())
-    std::cout << "  every failure, with its page and bug file: " << write_index(flags.out_dir, failures, outcomes.size(), base->name)
+    std::cout << "  every failure, with its page and bug file: " << write_index(flags.out_dir, failures, outcomes.size(), base->name, *variant)
               << "\n";
   if (!complete) std::cout << "  " << seeds.size() - outcomes.size() << " seeds did not run\n";
   return failed == 0 && complete ? kExitPass : kExitFail;
@@ -483,37 +485,60 @@ int merge_command(const std::vector<std::string>& paths, const std::string& json
                            {"failed", 0},                    {"complete", true},
                            {"wall_ms", 0},                   {"by_checker", nlohmann::json::object()},
                            {"failures", nlohmann::json::array()}};
-  std::set<std::string> shards;
+  // The shards must be slices of one swarm: the same seeds, faults, protocol and variant, and
+  // shard counts that agree; each slice once, and every slice there.
+  const char* kSameInEvery[] = {"first_seed", "seeds", "faults", "protocol", "variant"};
+  std::set<uint64_t> indexes;
+  uint64_t count = 0;
   for (const std::string& path : paths) {
     const nlohmann::json s = read_json_file(path);
     if (!s.is_object() || s.value("format", "") != "opsync-sim-swarm/1")
       throw UsageError{path + " is not a swarm summary (format opsync-sim-swarm/1)"};
     try {
       const std::string shard = s.at("shard");
-      if (!shards.insert(shard + "@" + std::to_string(s.at("first_seed").get<uint64_t>())).second)
-        throw UsageError{path + ": shard " + shard + " appears twice"};
+      const auto [index, of] = parse_shard(shard);
+      for (const char* member : kSameInEvery) {
+        if (!merged.contains(member)) merged[member] = s.at(member);
+        else if (merged[member] != s.at(member))
+          throw UsageError{path + " is a shard of another swarm: its " + member + " is " + s.at(member).dump() +
+                           ", not " + merged[member].dump()};
+      }
+      if (count == 0) count = of;
+      if (of != count)
+        throw UsageError{path + " is shard " + shard + ", of " + std::to_string(of) + " shards; the others are of " +
+                         std::to_string(count)};
+      if (!indexes.insert(index).second) throw UsageError{path + ": shard " + shard + " appears twice"};
       merged["shards"].push_back(shard);
       merged["seeds_run"] = merged["seeds_run"].get<uint64_t>() + s.at("seeds_run").get<uint64_t>();
       merged["runs"] = merged["runs"].get<uint64_t>() + s.at("runs").get<uint64_t>();
       merged["failed"] = merged["failed"].get<uint64_t>() + s.at("failed").get<uint64_t>();
       merged["complete"] = merged["complete"].get<bool>() && s.at("complete").get<bool>();
       merged["wall_ms"] = std::max(merged["wall_ms"].get<uint64_t>(), s.at("wall_ms").get<uint64_t>());
-      for (const auto& [checker, count] : s.at("by_checker").items())
-        merged["by_checker"][checker] = merged["by_checker"].value(checker, uint64_t{0}) + count.get<uint64_t>();
+      for (const auto& [checker, n] : s.at("by_checker").items())
+        merged["by_checker"][checker] = merged["by_checker"].value(checker, uint64_t{0}) + n.get<uint64_t>();
       for (const nlohmann::json& f : s.at("failures")) merged["failures"].push_back(f);
     } catch (const nlohmann::json::exception& e) {
       throw UsageError{path + " is damaged: " + e.what()};
     }
   }
+  std::vector<std::string> missing;
+  for (uint64_t index = 1; index <= count; ++index)
+    if (!indexes.count(index)) missing.push_back(std::to_string(index) + "/" + std::to_string(count));
+  merged["missing_shards"] = missing;
+  if (!missing.empty()) merged["complete"] = false;
+  std::sort(merged["failures"].begin(), merged["failures"].end(),
+            [](const nlohmann::json& a, const nlohmann::json& b) { return a.at("seed") < b.at("seed"); });
   if (!json_path.empty()) {
     std::ofstream out(json_path);
     out << merged.dump(2) << "\n";
     if (!out) throw UsageError{"cannot write " + json_path};
   }
-  std::cout << merged["seeds_run"].get<uint64_t>() << " seeds from " << paths.size() << " shards, "
+  std::cout << merged["seeds_run"].get<uint64_t>() << " seeds from " << paths.size() << " of " << count << " shards, "
             << merged["failed"].get<uint64_t>() << " failed\n";
-  for (const auto& [checker, count] : merged["by_checker"].items())
-    std::cout << "  " << checker << ": " << count.get<uint64_t>() << "\n";
+  for (const auto& [checker, n] : merged["by_checker"].items())
+    std::cout << "  " << checker << ": " << n.get<uint64_t>() << "\n";
+  for (const std::string& shard : missing) std::cout << "  shard " << shard << " is missing: its seeds did not run\n";
+  if (!merged["complete"].get<bool>() && missing.empty()) std::cout << "  some shard did not run all its seeds\n";
   return merged["failed"].get<uint64_t>() == 0 && merged["complete"].get<bool>() ? kExitPass : kExitFail;
 }
 
