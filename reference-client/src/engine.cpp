@@ -37,6 +37,7 @@ namespace {
 
 constexpr const char* kJson = "application/json";
 constexpr const char* kOctets = "application/octet-stream";
+constexpr uint32_t kRestampsPerOpMax = 3;  // re-stamps of one operation in one sync before it fails (HLC-020)
 
 // Thrown inside the engine to end the sync with an error; caught at the entry points, so a sync
 // that fails leaves the store with every step committed before the failure and nothing partial.
@@ -172,6 +173,7 @@ struct SyncEngine::Impl {
 
   // Uploads.
   uint32_t upload_round = 0;
+  std::map<OpId, uint32_t> restamps;  // re-stamps in this sync, per operation (bounded by its ops)
   bool files_before_upload_done = false;
 
   // Files.
@@ -471,10 +473,16 @@ struct SyncEngine::Impl {
     });
   }
 
-  // HLC-020..022: re-stamp operations the server found too far ahead, oldest first.
+  // HLC-020..022: re-stamp operations the server found too far ahead, oldest first. One re-stamp
+  // with the refreshed offset normally settles an operation; the server rejecting the same one
+  // again and again means the clock cannot be brought into its skew. The bound is per
+  // operation, not per round: a device that wrote many batches offline with its clock far ahead
+  // has each batch rejected once (HLC-022 lets it re-stamp only what was rejected), and must not
+  // fail for having many.
   void restamp(const std::vector<OpId>& ids, uint64_t now_ms) {
-    if (++upload_round > options.upload_rounds_max)
-      fail(Code::kClockSkew, "the server keeps rejecting this device's timestamps; check the clock");
+    for (const OpId& id : ids)
+      if (++restamps[id] > kRestampsPerOpMax)
+        fail(Code::kClockSkew, "the server keeps rejecting this device's timestamps; check the clock");
     // The offset was refreshed from this very response (observe_server_time, forced).
     clock.reset(take(store.largest_accepted_hlc()));
     std::set<OpId> wanted(ids.begin(), ids.end());

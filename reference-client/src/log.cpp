@@ -437,13 +437,17 @@ Status LocalStore::restamp_outbox_ops(std::span<const WireOp> restamped, const H
 }
 
 Result<Hlc> LocalStore::largest_accepted_hlc() {
+  // Accepted: in the mirror, accepted ahead of it, or a candidate (an operation the server's log
+  // held until a restore took it out, HLC-020): a re-stamp below a candidate this device held
+  // would let its later write lose to its earlier one once the candidate is uploaded again.
   return impl_->read([&] {
     Hlc largest;
     for (const char* sql :
          {"SELECT wall_ms, counter FROM mirror ORDER BY wall_ms DESC, counter DESC LIMIT 1",
-          "SELECT wall_ms, counter FROM pending WHERE state = 1 "
+          "SELECT wall_ms, counter FROM pending WHERE state = 1 OR place = ? "
           "ORDER BY wall_ms DESC, counter DESC LIMIT 1"}) {
       sql::Statement& s = impl_->db->prepare(sql);
+      if (std::string_view(sql).find('?') != std::string_view::npos) s.bind(1, kPlaceCandidate);
       if (s.step()) largest = std::max(largest, Hlc{s.u64(0), s.u32(1)});
     }
     return largest;

@@ -272,6 +272,61 @@ BOOST_AUTO_TEST_CASE(a_clock_skew_rejection_refreshes_the_offset_from_its_own_an
   BOOST_TEST(sent.ops[0].hlc.wall_ms < server_ms + 60'000);
 }
 
+// HLC-020: candidates count among the accepted operations. Found by the swarm: after a restore,
+// another device's operation the device held became a candidate, and the server refused it and
+// the device's newer write for clock_skew; the newer write was re-stamped below the candidate,
+// and lost to it once the candidate was accepted again.
+BOOST_AUTO_TEST_CASE(a_restamp_goes_above_the_candidates_the_device_holds) {
+  EngineFixture f;
+  const uint64_t server_ms = 1'764'000'000'000;
+  // Another device's operation, read at position 1, then set aside by a divergence search.
+  ObjectPayload theirs_payload;
+  theirs_payload.key = "k";
+  theirs_payload.value = to_bytes("earlier");
+  WireOp theirs;
+  theirs.id = f.random.id();
+  theirs.device_id = f.random.id();
+  theirs.hlc = Hlc{server_ms + 55'000, 0};
+  seal_op_payload(f.keys.current().op_key, theirs, serialize_payload(theirs_payload), f.random);
+  const PageOp page[] = {PageOp{SequencedOp{1, theirs}, ObjectOp{theirs.id, theirs.hlc, theirs_payload}}};
+  must(f.store->apply_page(0, page, 1, theirs.hlc));
+  must(f.store->truncate_mirror(0));
+  // The device's own write after it, stamped ten minutes ahead.
+  ObjectPayload mine_payload;
+  mine_payload.key = "k";
+  mine_payload.value = to_bytes("later");
+  mine_payload.bases = {theirs.id};
+  WireOp mine;
+  mine.id = f.random.id();
+  mine.device_id = f.store->binding().device_id;
+  mine.hlc = Hlc{server_ms + 600'000, 0};
+  seal_op_payload(f.keys.current().op_key, mine, serialize_payload(mine_payload), f.random);
+  must(f.store->commit_local_edit(LocalStore::LocalEdit{mine, ObjectOp{mine.id, mine.hlc, mine_payload}, {}, mine.hlc}));
+
+  SyncEngine engine(*f.store, f.keys, f.random);
+  expect_send(engine.next(at(server_ms)));
+  engine.on_response(EngineFixture::json(200, EngineFixture::info_body(), server_ms), at(server_ms));
+  expect_send(engine.next(at(server_ms)));
+  OpsPageResponse empty;
+  engine.on_response(EngineFixture::json(200, serialize_message(empty), server_ms), at(server_ms));
+  const UploadOpsRequest first = *parse_message<UploadOpsRequest>(expect_send(engine.next(at(server_ms))).request.body);
+  BOOST_REQUIRE_EQUAL(first.ops.size(), 2u);  // the candidate first (SYNC-013), then the write
+  UploadOpsResponse refused;
+  for (const WireOp& op : first.ops) {
+    OpResult result;
+    result.id = op.id;
+    result.status = OpStatus::kRejected;
+    result.code = Code::kClockSkew;
+    result.message = "ahead";
+    refused.results.push_back(result);
+  }
+  engine.on_response(EngineFixture::json(200, serialize_message(refused), server_ms), at(server_ms));
+  const UploadOpsRequest again = *parse_message<UploadOpsRequest>(expect_send(engine.next(at(server_ms))).request.body);
+  const auto restamped = std::find_if(again.ops.begin(), again.ops.end(), [&](const WireOp& op) { return op.id == mine.id; });
+  BOOST_REQUIRE(restamped != again.ops.end());
+  BOOST_TEST(theirs.hlc < restamped->hlc);
+}
+
 BOOST_AUTO_TEST_CASE(an_empty_page_that_promises_more_ends_the_sync_instead_of_looping) {
   EngineFixture f;
   SyncEngine engine(*f.store, f.keys, f.random);

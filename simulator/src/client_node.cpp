@@ -418,6 +418,7 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
 
   void send_request(const adapter::SendHttp& send) {
     end_of_wait();
+    settle_received();
     last_request_ = send.request;
     if (send.request.authorized) token_ = send.token;
     observe_request(send.request);
@@ -471,6 +472,7 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
   }
 
   void committed(const adapter::CommitNote& note) override {
+    held_ids_.insert(note.op_id);
     record_commit(note);
     durable("commit_local_edit");
   }
@@ -525,6 +527,7 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
   }
 
   void start_sync(bool heal) {
+    held_at_start_ = last_mirror_length_.value_or(0);
     SyncRecord record;
     record.device = index;
     record.start_ms = world_.now();
@@ -681,6 +684,8 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
   }
 
   void finish_sync(const CommandResult& result) {
+    settle_received();
+    last_mirror_length_ = result.mirror ? std::optional<uint64_t>(result.mirror->length) : std::nullopt;
     SyncRecord record = std::move(*current_sync);
     current_sync.reset();
     record.ok = result.ok;
@@ -689,7 +694,7 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
     record.redundant_ops = redundant_;
     record.ops_received = received_;
     record.redundancy_allowed = allowance_;
-    redundant_ = received_ = allowance_ = 0;
+    redundant_ = received_ = allowance_ = last_page_redundant_ = 0;
     record.held_at_start = held_at_start_;
     if (!result.ok) {
       record.error = code_and_message(*result.error);
@@ -737,7 +742,8 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
         const uint64_t after_seq =
             parse_decimal_parameter(query_parameter(request.target, "after_seq").value_or("0"), 0, UINT64_MAX)
                 .value_or(0);
-        if (!traffic_.read_ops) held_at_start_ = after_seq;  // the prefix check reads after the mirror
+        // The prefix check reads after the mirror's end.
+        if (!traffic_.read_ops) held_at_start_ = std::max(held_at_start_, after_seq);
         if (traffic_.searching && traffic_.searched_from > after_seq)
           allowance_ += traffic_.searched_from - after_seq;  // what the search set aside (spec 9.1 step 3)
         traffic_.read_ops = true;
@@ -749,6 +755,9 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
         if (!traffic_.searching) {
           traffic_.searching = true;
           traffic_.searched_from = traffic_.last_after_seq;
+          // The page whose after_hash failed the check is the search's cost too: the client
+          // discards it and reads its operations again after the verified prefix.
+          allowance_ += last_page_redundant_;
         }
         break;
       case EndpointId::kUploadOps: {
@@ -782,8 +791,22 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
     if (!page.ok()) return;
     received_ += page->ops.size();
     if (!page->ops.empty()) moved_ = true;
-    for (const SequencedOp& op : page->ops)
-      if (op.seq <= held_at_start_) redundant_ += 1;  // held before the sync began (counterexample 5)
+    last_page_redundant_ = 0;
+    for (const SequencedOp& op : page->ops) {
+      // Received again: at a position the device held when the sync began, and an operation it
+      // holds (a restore may have put other operations at those positions since).
+      if (op.seq <= held_at_start_ && held_ids_.count(op.op.id)) ++last_page_redundant_;
+      received_ids_.push_back(op.op.id);
+    }
+    redundant_ += last_page_redundant_;
+  }
+
+  // The operations of the pages the client received are held once it goes on to its next
+  // request or ends its sync (it applies a page before, or while, it asks for the next); a kill
+  // before that loses them.
+  void settle_received() {
+    held_ids_.insert(received_ids_.begin(), received_ids_.end());
+    received_ids_.clear();
   }
 
   // ---- death ----
@@ -795,6 +818,8 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
     editing_.reset();
     current_sync.reset();
     wait_began_.reset();
+    received_ids_.clear();
+    last_mirror_length_.reset();
     awaited_ = 0;
     edits_.clear();  // the user's unsaved work goes with the process
     sync_wanted_ = false;
@@ -832,9 +857,13 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
   uint64_t restores_at_start_ = 0;
   SyncTraffic traffic_;
   uint64_t held_at_start_ = 0;
+  std::optional<uint64_t> last_mirror_length_;  // after the last sync that completed
+  std::set<OpId> held_ids_;                      // operations the client holds: committed or received
+  std::vector<OpId> received_ids_;               // received in pages, not yet settled
   uint64_t redundant_ = 0;
   uint64_t received_ = 0;
   uint64_t allowance_ = 0;
+  uint64_t last_page_redundant_ = 0;  // of the latest page, forgiven if its hash starts a search
   bool moved_ = false;
   std::optional<uint32_t> crash_countdown_;
   uint64_t down_ms_ = 0;

@@ -611,9 +611,10 @@ Config swarm_config(uint64_t seed, const FaultProfile& base, Protocol protocol) 
     f.one_way_percent = static_cast<uint32_t>(d.uniform(0, 100));
     f.partition_devices_max = static_cast<uint32_t>(d.uniform(1, kDevicesMax));
   }
-  // Clocks. The server's steps stay within its max_clock_skew_ms (60 s): a server whose clock
-  // goes back further refuses every upload stamped after the step until it catches up (LOG-006),
-  // by design; no device can help it (simulator/README.md, "Swarm seeds").
+  // Clocks. The server's steps stay within half its max_clock_skew_ms (60 s) of its offset, so
+  // that no jump goes back by more than the skew: a server whose clock goes back further refuses
+  // every upload stamped after the step until it catches up (HLC-030, LOG-006), by design; no
+  // device can help it (simulator/README.md, "Swarm seeds").
   if (kind(base.clock_offset_ms_max > 0)) f.clock_offset_ms_max = d.log_uniform(1, 7 * kDayMs);
   if (kind(base.drift_ppm_max > 0)) f.drift_ppm_max = static_cast<uint32_t>(d.log_uniform(1, 500));
   if (kind(base.clock_steps_per_hour > 0)) {
@@ -627,7 +628,7 @@ Config swarm_config(uint64_t seed, const FaultProfile& base, Protocol protocol) 
   if (kind(base.server_clock_offset_ms_max > 0)) f.server_clock_offset_ms_max = d.log_uniform(1, 7 * kDayMs);
   if (kind(base.server_clock_steps_per_hour > 0)) {
     f.server_clock_steps_per_hour = static_cast<uint32_t>(d.log_uniform(1, 3600));
-    f.server_clock_step_ms_max = d.log_uniform(1, 60'000);
+    f.server_clock_step_ms_max = d.log_uniform(1, 30'000);
   }
   // Crashes and restores.
   if (kind(base.device_crashes_per_hour > 0)) {

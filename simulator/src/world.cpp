@@ -567,6 +567,7 @@ void World::setup() {
     const int64_t offset = static_cast<int64_t>(s.range(0, 2 * f.server_clock_offset_ms_max)) -
                            static_cast<int64_t>(f.server_clock_offset_ms_max);
     server_->clock = NodeClock(now_, offset, 0);
+    server_clock_offset_ms_ = offset;
   }
   keys_.clear();
   Stream& key_stream = stream("workload/keys");
@@ -757,9 +758,12 @@ void World::plan_faults() {
   for (uint64_t t : times(server_clock, f.server_clock_steps_per_hour)) {
     const int64_t delta = static_cast<int64_t>(server_clock.range(0, 2 * f.server_clock_step_ms_max)) -
                           static_cast<int64_t>(f.server_clock_step_ms_max);
+    // Each step puts the server's clock within the step's range of where it would be, rather
+    // than adding to the steps before: a walk of steps would wander off by more than the skew the
+    // server accepts, which HLC-030 leaves out of what the protocol survives.
     schedule(t, [this, delta] {
-      server_->clock.step(now_, delta);
-      event("server", "clock-step", "the server's clock jumps " + std::to_string(delta) + " ms",
+      server_->clock.set(now_, server_clock_offset_ms_ + delta, false);
+      event("server", "clock-step", "the server's clock jumps to " + std::to_string(delta) + " ms off its usual offset",
             to_bytes(std::to_string(delta)));
     });
   }

@@ -359,6 +359,7 @@ class World {
   std::map<std::string, uint64_t> revoked_tokens_;   // token -> true time the server revoked it
   std::map<OpId, Hlc> uploaded_hlc_;
   std::optional<uint64_t> log_length_at_death_;      // LOG-008: the log when the server was killed
+  int64_t server_clock_offset_ms_ = 0;                // the server clock's drawn offset
   std::vector<std::string> keys_;
   // Ground truth.
   std::vector<EditRecord> edits_;

@@ -62,7 +62,8 @@ struct SyncOptions {
   uint64_t backoff_unit_ms = 1000;
   uint64_t backoff_cap_ms = 64000;
   // Upload rounds (each: upload everything pending, then catch up) before giving up; more are
-  // needed only when clock_skew rejections or a restored server keep sending operations back.
+  // needed only when a restored server or stale claims keep sending operations back. (clock_skew
+  // rejections are bounded per operation: three re-stamps of one in one sync, HLC-020.)
   uint32_t upload_rounds_max = 8;
   // Divergence searches (spec 9.1 step 3) in one sync before it fails with kProtocolError: one
   // is a server restored from backup, several mean the log keeps changing under the sync.
