@@ -59,6 +59,7 @@ class Environment:
         self.sleep_ms = sleep_ms or (lambda ms: time.sleep(ms / 1000))
         self.random_bytes = random_bytes or os.urandom
         self.defects = defects_from_environment() if defects is None else parse_defects(defects)
+        self.waits_ms = []  # every wait asked for, in order (reports and tests read it)
 
     def has_defect(self, name):
         assert name in DEFECTS, name
@@ -67,6 +68,7 @@ class Environment:
     def wait_ms(self, duration_ms):
         """Waits ``duration_ms`` measured on the monotonic clock (SYNC-020): a wall clock that is
         set back, steps forward or stands still neither lengthens nor shortens it."""
+        self.waits_ms.append(duration_ms)
         clock = self.wall_ms if self.has_defect("backoff-wall-clock") else self.monotonic_ms
         deadline = clock() + duration_ms
         # Bounded: each slice sleeps at least 1 ms, and a monotonic deadline is at most

@@ -85,6 +85,8 @@ class Syncer:
         self.limits = None
         self.files_enabled = False
         self.committed_this_sync = set()
+        # Smaller pages than the server's limits: tests use it to exercise paging on short logs.
+        self.page_limit = client.page_limit
 
     # ---- step 1 ----------------------------------------------------------------------------
 
@@ -129,13 +131,13 @@ class Syncer:
         m = self.store.mirror_length()
         page = None
         try:
-            page, _ = self.api.get_ops(m)
+            page, _ = self.api.get_ops(m, self.page_limit)
         except ServerError as error:
             if error.code != "after_seq_beyond_head":
                 raise
         if page is None or page["after_hash"] != self.store.prefix_hash(m):
             p = self._divergence_search()
-            page, _ = self.api.get_ops(p)
+            page, _ = self.api.get_ops(p, self.page_limit)
         self.report.verified_prefix = self.store.mirror_length()
         self._read_pages(page)
 
@@ -148,7 +150,8 @@ class Syncer:
         matched = 0
         start = 0
         while start < own_count:
-            page = self.api.get_blocks(start, min(self.limits["page_blocks_max"], own_count - start))
+            page = self.api.get_blocks(start, min(self.page_limit or self.limits["page_blocks_max"],
+                                                  self.limits["page_blocks_max"], own_count - start))
             if page["block_size"] != size:
                 raise ProtocolError("protocol_error", f"the server reports block size {page['block_size']}, "
                                     f"the workspace has {size}", "block_size")
@@ -185,7 +188,7 @@ class Syncer:
             self._apply_page(page)
             if page["next_after_seq"] is None:
                 return page["head_seq"]
-            page, _ = self.api.get_ops(page["next_after_seq"])
+            page, _ = self.api.get_ops(page["next_after_seq"], self.page_limit)
         raise ProtocolError("protocol_error", "too many pages")
 
     def _apply_page(self, page):
@@ -369,7 +372,7 @@ class Syncer:
             return
         for _ in range(DIVERGENCE_SEARCHES_MAX + 1):
             try:
-                page, _ = self.api.get_ops(self.store.mirror_length())
+                page, _ = self.api.get_ops(self.store.mirror_length(), self.page_limit)
                 self._read_pages(page)
                 break
             except _Diverged:
