@@ -18,6 +18,9 @@ from .env import DEFECTS, Environment
 from .errors import CryptoError, OpSyncError, ServerError
 
 EXIT_OK, EXIT_NOT_FOUND, EXIT_USAGE, EXIT_SERVER, EXIT_AUTH = 0, 1, 2, 3, 4
+# As the reference client's sync: waits of 1, 2 and 4 s before a command gives up. A program
+# using the library chooses its own (Client(attempts_max=...)); the library's default is longer.
+ATTEMPTS_DEFAULT = 4
 AUTH_CODES = {"token_missing", "token_invalid", "token_expired", "token_revoked", "insufficient_scope",
               "wrong_password", "registration_closed", "workspace_not_found"}
 USAGE_CODES = {"usage", "not_initialized", "sync_running"}
@@ -75,7 +78,8 @@ def _open(args, env):
 def cmd_init(args, env):
     password = _secret("OPSYNC_PASSWORD", "Password: ", confirm=args.new_workspace)
     if args.new_workspace:
-        client, passphrase = Client.create_workspace(args.dir, args.server, password, env=env)
+        client, passphrase = Client.create_workspace(args.dir, args.server, password, env=env,
+                                                     attempts_max=args.attempts)
         workspace = b64.encode(client.workspace_id())
         client.close()
         if args.json:
@@ -87,7 +91,8 @@ def cmd_init(args, env):
     if not args.workspace or not args.token:
         raise OpSyncError("usage", "init needs --new-workspace, or --workspace and --token")
     passphrase = _secret("OPSYNC_PASSPHRASE", "Passphrase: ")
-    client = Client.join(args.dir, args.server, args.workspace, args.token, password, passphrase, env=env)
+    client = Client.join(args.dir, args.server, args.workspace, args.token, password, passphrase, env=env,
+                         attempts_max=args.attempts)
     client.close()
     if args.json:
         _print_json({"workspace_id": args.workspace})
@@ -267,20 +272,26 @@ def build_parser():
         + ", ".join(sorted(DEFECTS)) + ".")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def command(name, function, help_text, json_flag=True):
+    def command(name, function, help_text, json_flag=True, network=False):
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.add_argument("--dir", required=True, help="the device directory")
         if json_flag:
             sub.add_argument("--json", action="store_true", help="machine-readable output")
+        if network:
+            sub.add_argument("--attempts", type=int, choices=range(1, 65), metavar="1..64",
+                             default=ATTEMPTS_DEFAULT,
+                             help="tries per request when the server cannot be reached, waiting 1, 2, "
+                             f"4 ... 64 s between them (default {ATTEMPTS_DEFAULT})")
         sub.set_defaults(function=function)
         return sub
 
-    sub = command("init", cmd_init, "Create a workspace (--new-workspace) or join one (--workspace, --token)")
+    sub = command("init", cmd_init, "Create a workspace (--new-workspace) or join one (--workspace, --token)",
+                  network=True)
     sub.add_argument("--server", required=True, help="server URL, e.g. http://127.0.0.1:8420")
     sub.add_argument("--new-workspace", action="store_true")
     sub.add_argument("--workspace", help="the id of the workspace to join")
     sub.add_argument("--token", help="a token from `invite`")
-    sub = command("invite", cmd_invite, "Issue a token for another device (owner only)")
+    sub = command("invite", cmd_invite, "Issue a token for another device (owner only)", network=True)
     sub.add_argument("--scope", choices=("read", "read_write"), default="read_write")
     sub.add_argument("--expires-in", type=int, help="seconds until the token expires (default: never)")
     sub = command("put", cmd_put, "Set KEY to VALUE (works offline)", json_flag=False)
@@ -301,14 +312,12 @@ def build_parser():
     sub = command("export", cmd_export, "Write KEY's attached files into OUTPUT_DIR")
     sub.add_argument("key")
     sub.add_argument("output_dir")
-    sub = command("sync", cmd_sync, "Sync with the server: operations both ways, then files")
-    sub.add_argument("--attempts", type=int, choices=range(1, 65), metavar="1..64",
-                     help="tries per request when the server cannot be reached (default 7)")
+    command("sync", cmd_sync, "Sync with the server: operations both ways, then files", network=True)
     command("conflicts", cmd_conflicts, "Keys with concurrent writes and every side of each")
     command("status", cmd_status, "Unsynced operations, pending files, clock offset, last sync")
     command("dump", cmd_dump, "Every key's winner, value, files and conflicts, as canonical JSON",
             json_flag=False)
-    command("unlock", cmd_unlock, "Unwrap key records this device lacks (needs the password)")
+    command("unlock", cmd_unlock, "Unwrap key records this device lacks (needs the password)", network=True)
     return parser
 
 

@@ -85,9 +85,10 @@ def check_file_name(name):
 
 
 class Client:
-    def __init__(self, directory, env=None, transport_factory=None, attempts_max=None, fault_point=None):
+    def __init__(self, directory, env=None, transport_factory=None, attempts_max=None, fault_point=None,
+                 durability="full"):
         self.env = env or Environment()
-        self.store = Store(directory, fault_point)
+        self.store = Store(directory, fault_point, durability)
         self.directory = self.store.directory
         self.transport_factory = transport_factory or (lambda url: HttpTransport(url))
         self.attempts_max = attempts_max or apimod.ATTEMPTS_MAX_DEFAULT
@@ -95,6 +96,7 @@ class Client:
         self._transport = None
         self.observer = None  # (request, response or error) -> None, for traces and tests
         self.page_limit = None  # a `limit` for pages of operations and blocks (None: the server's)
+        self.attach_chunk_bytes = None  # chunk size of attached files (None: see ATTACH_CHUNK_BYTES_MAX)
 
     # ---- opening, creating, joining --------------------------------------------------------
 
@@ -345,7 +347,8 @@ class Client:
         check_file_name(name)
         limits = self.limits()
         chunk_bytes = max(filemath.CHUNK_BYTES_MIN,
-                          min(limits.get("chunk_bytes", filemath.CHUNK_BYTES_MIN), ATTACH_CHUNK_BYTES_MAX))
+                          min(limits.get("chunk_bytes", filemath.CHUNK_BYTES_MIN),
+                              self.attach_chunk_bytes or ATTACH_CHUNK_BYTES_MAX))
         file_id = self.env.random_bytes(16)
         copy = self.store.copy_path(file_id)
         digest = hashlib.sha256()
@@ -358,14 +361,14 @@ class Client:
                 digest.update(block)
                 target.write(block)
                 size += len(block)
-            target.flush()
-            os.fsync(target.fileno())
+            self.store.sync_file(target)
         count = filemath.chunk_count(size, chunk_bytes)
         if count > limits.get("file_chunks_max", 1024):
             os.unlink(copy + ".tmp")
             raise OpSyncError("usage", f"the file needs {count} chunks; the server takes at most "
                               f"{limits.get('file_chunks_max', 1024)}")
         os.replace(copy + ".tmp", copy)
+        self.store.sync_directory()
         ref = {"id": file_id, "name": name, "size_bytes": size, "chunk_bytes": chunk_bytes,
                "chunk_count": count, "sha256": digest.digest()}
         with self.store.transaction():

@@ -95,7 +95,7 @@ class FaultInjected(Exception):
 
 
 class Store:
-    def __init__(self, directory, fault_point=None):
+    def __init__(self, directory, fault_point=None, durability="full"):
         self.directory = os.path.abspath(directory)
         self.files_directory = os.path.join(self.directory, "files")
         os.makedirs(self.files_directory, mode=0o700, exist_ok=True)
@@ -108,7 +108,14 @@ class Store:
         os.close(fd)
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
+        # full: every commit is on disk when it returns, so nothing acknowledged is lost to a power
+        # failure (a re-stamped operation that was uploaded must not roll back to its old hash).
+        # process: survives a kill of this process only, and is faster; the tests use it, as
+        # the tests of opsync-server use its --durability process.
+        if durability not in ("full", "process"):
+            raise ValueError(f"durability is full or process, not {durability!r}")
+        self.db.execute("PRAGMA synchronous=" + ("FULL" if durability == "full" else "NORMAL"))
+        self.durability = durability
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.execute("PRAGMA busy_timeout=10000")
         self.fault_point = fault_point or (lambda name: None)
@@ -142,6 +149,20 @@ class Store:
 
     def fault(self, name):
         self.fault_point(name)
+
+    def sync_file(self, handle):
+        """Makes a file copy's bytes durable before the store records them (as its commits)."""
+        handle.flush()
+        if self.durability == "full":
+            os.fsync(handle.fileno())
+
+    def sync_directory(self):
+        if self.durability == "full":
+            fd = os.open(self.files_directory, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     # ---- meta ------------------------------------------------------------------------------
 

@@ -438,12 +438,15 @@ class Syncer:
             action = filemath.file_action(present, bool(row.upload_flag), states[file_id])
             try:
                 self._act(row, action)
-            except ServerError as error:
-                if error.status >= 500 or error.status == 401 or error.status == 403:
+            except (ServerError, CryptoError, ProtocolError) as error:
+                if isinstance(error, ServerError) and error.status in (401, 403) or \
+                        isinstance(error, ServerError) and error.status >= 500:
                     raise
-                # The upload or download of this file cannot finish now; the operations go ahead
-                # (FILE-021) and the file is reported pending.
+                # This file cannot be transferred now (a refusal, a chunk that does not open or
+                # has the wrong length); the operations go ahead (FILE-021), the other files are
+                # reconciled, and this one is reported pending with the reason.
                 self.report.files_pending.append({"id": b64.encode(file_id), "reason": error.code})
+                self.report.warnings.append(f"file {b64.encode(file_id)}: {action}: {error}")
                 with self.store.transaction():
                     self.store.update_file(file_id, note=f"{action}: {error.code}")
 
@@ -537,8 +540,7 @@ class Syncer:
                     raise ProtocolError("protocol_error", f"chunk {index} has the wrong length", "body")
                 out.seek(index * row.chunk_bytes)
                 out.write(plaintext)
-                out.flush()
-                os.fsync(out.fileno())
+                self.store.sync_file(out)
                 with self.store.transaction():
                     self.store.record_chunk(row.file_id, index)
                 self.report.chunks_down += 1
@@ -552,7 +554,7 @@ class Syncer:
             self.report.files_pending.append({"id": text, "reason": "sha256_mismatch"})
             return
         os.replace(part, self.store.copy_path(row.file_id))
-        _fsync_directory(self.store.files_directory)
+        self.store.sync_directory()
         with self.store.transaction():
             self.store.update_file(row.file_id, local_copy=1, upload_flag=1, note=None)
             self.store.clear_chunks(row.file_id)
@@ -626,14 +628,6 @@ def _sha256_of(path):
             if not block:
                 return digest.digest()
             digest.update(block)
-
-
-def _fsync_directory(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _server_time(response, fallback):

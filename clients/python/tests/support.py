@@ -207,12 +207,16 @@ class Devices:
         self.defects = defects
         self.transports = {}
         self.clients = []
+        self.chunk_bytes = 65_536  # the floor: files of a few hundred KiB make several chunks
 
     def factory(self, name):
         def make(url):
-            transport = FaultyTransport(HttpTransport(url, timeout_s=10))
-            self.transports[name] = transport
-            return transport
+            # One wrapper per device name, kept across reopenings: its plan and log go on.
+            if name in self.transports:
+                self.transports[name].inner = HttpTransport(url, timeout_s=10)
+            else:
+                self.transports[name] = FaultyTransport(HttpTransport(url, timeout_s=10))
+            return self.transports[name]
         return make
 
     def path(self, name):
@@ -221,8 +225,10 @@ class Devices:
     def create(self, name, **options):
         client, passphrase = Client.create_workspace(
             self.path(name), self.server.url, PASSWORD, env=self.time.env(self.defects),
-            transport_factory=self.factory(name), kdf_iterations=TEST_KDF_ITERATIONS, **options)
+            transport_factory=self.factory(name), kdf_iterations=TEST_KDF_ITERATIONS, durability="process",
+            **options)
         self.passphrase = passphrase
+        client.attach_chunk_bytes = self.chunk_bytes
         self.clients.append(client)
         return client
 
@@ -231,7 +237,8 @@ class Devices:
         client = Client.join(self.path(name), self.server.url, invitation["workspace_id"],
                              invitation["token"], PASSWORD, self.passphrase,
                              env=self.time.env(self.defects), transport_factory=self.factory(name),
-                             **options)
+                             durability="process", **options)
+        client.attach_chunk_bytes = self.chunk_bytes
         self.clients.append(client)
         return client
 
@@ -242,7 +249,8 @@ class Devices:
         except Exception:
             pass
         reopened = Client.open(self.path(name), env=self.time.env(self.defects),
-                               transport_factory=self.factory(name), **options)
+                               transport_factory=self.factory(name), durability="process", **options)
+        reopened.attach_chunk_bytes = self.chunk_bytes
         self.clients.append(reopened)
         return reopened
 
