@@ -61,6 +61,19 @@ class KeyView:
     conflicts: list = field(default_factory=list)
 
 
+def _all_key_records(api, page_keys_max):
+    """Every key record, page by page (KEY-001); bounded by the number of key ids."""
+    records = []
+    after = None
+    for _ in range(1 + 2**32 // max(page_keys_max, 1)):
+        page = api.list_keys(after)
+        records.extend(page["keys"])
+        after = page["next_after"]
+        if after is None:
+            return records
+    raise OpSyncError("protocol_error", "the key list does not end")
+
+
 def generate_passphrase(random_bytes):
     """CRY-003: 160 bits from the secure source, as 8 groups of 4 base32 symbols."""
     number = int.from_bytes(random_bytes(PASSPHRASE_SYMBOLS * 5 // 8), "big")
@@ -158,14 +171,7 @@ class Client:
             api = apimod.WorkspaceApi(client._transport_for(server_url), client.env, workspace_id, token,
                                       attempts_max=client.attempts_max, observer=client._observe)
             entry = api.token_self()
-            records = []
-            after = None
-            for _ in range(1 + 2**32 // info["limits"]["page_keys_max"]):
-                page = api.list_keys(after)
-                records.extend(page["keys"])
-                after = page["next_after"]
-                if after is None:
-                    break
+            records = _all_key_records(api, info["limits"]["page_keys_max"])
             if not records:
                 raise OpSyncError("no_key", "the workspace has no key record: its creator has not "
                                   "finished setting it up")
@@ -330,8 +336,8 @@ class Client:
             value = value.encode("utf-8")
         with self.store.transaction():
             if files is None:
-                winner = self._heads(key)[0] if self._heads(key) else None
-                files = winner.files if winner is not None and winner.type == "put" else []
+                heads = self._heads(key)
+                files = heads[0].files if heads and heads[0].type == "put" else []
             return self._write(key, "put", value, files)
 
     def delete(self, key):
@@ -544,15 +550,7 @@ class Client:
     def unlock(self, password, passphrase):
         """Reads the key records again and unwraps those this device lacks (a key rotated in
         by another device); operations left unread for want of their key are then applied."""
-        api = self.workspace_api()
-        records = []
-        after = None
-        while True:
-            page = api.list_keys(after)
-            records.extend(page["keys"])
-            after = page["next_after"]
-            if after is None:
-                break
+        records = _all_key_records(self.workspace_api(), self.limits().get("page_keys_max", 16))
         keks = {}
         added = {}
         for record in records:

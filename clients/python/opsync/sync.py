@@ -230,7 +230,7 @@ class Syncer:
             return
         wanted = []
         for (plaintext,) in self.store.db.execute(
-                "SELECT plaintext FROM pending WHERE state = 'pending' AND plaintext IS NOT NULL"):
+                "SELECT plaintext FROM pending WHERE state = 'pending' AND plaintext IS NOT NULL ORDER BY ord"):
             payload = json.loads(plaintext)
             for ref in payload.get("files", []):
                 file_id = b64.decode(ref["id"])

@@ -6,6 +6,8 @@ both end with the same values, conflicts and file contents."""
 import base64
 import json
 import os
+import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -13,6 +15,8 @@ import shutil
 import unittest
 
 from support import HERE, PASSWORD, ServerProcess, client_binary
+
+from opsync.client import Client
 
 PYTHON_CLI = [sys.executable, os.path.join(HERE, "..", "opsync_client.py")]
 COMMAND_TIMEOUT_S = 60
@@ -153,6 +157,40 @@ class InteropTest(unittest.TestCase):
 
     def test_python_creates_reference_joins(self):
         self.exercise(*self.pair("python", "reference"))
+
+    def test_kill_9_during_sync_resumes(self):
+        """The Python CLI's sync killed with SIGKILL at several moments, then run to the end:
+        the reference client then sees every write and the file, byte for byte (SYNC-012)."""
+        creator, joiner = self.pair("reference", "python")
+        client = Client.open(joiner.directory)
+        for i in range(40):
+            client.put(f"note/{i}", f"value {i}".encode())
+        big = self.file("big.bin", 3_200_000)
+        client.attach("note/0", big)
+        client.close()
+        delays = random.Random(9).sample(range(350, 800), 4)
+        killed = 0
+        for delay_ms in delays:
+            process = subprocess.Popen([*PYTHON_CLI, "sync", "--dir", joiner.directory], env=self.env,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                process.wait(delay_ms / 1000)
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+                killed += 1
+        self.assertGreater(killed, 0, "no sync was interrupted: the test did not test")
+        self.assertTrue(joiner.sync()["ok"])
+        self.assertEqual(joiner.json("status")["unsynced_ops"], 0)
+        self.assertTrue(creator.sync()["ok"])
+        present, conflicts = creator.state()
+        self.assertEqual((present, conflicts), joiner.state())
+        self.assertEqual(len(present), 40)
+        self.assertEqual(conflicts, {})
+        out = os.path.join(self.root, "out")
+        creator.run("export", "note/0", out)
+        with open(big, "rb") as want, open(os.path.join(out, "big.bin"), "rb") as got:
+            self.assertEqual(got.read(), want.read())
 
     def test_python_cli_exit_codes(self):
         creator, joiner = self.pair("reference", "python")

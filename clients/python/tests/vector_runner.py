@@ -100,9 +100,7 @@ def check_block_hashes(data, checker):
                 ok = ok and prefixes[item["position"]].hex() == item["hash"]
             # The incremental hasher, resumed at every position, must agree with the whole run.
             for position in range(len(op_hashes) + 1):
-                boundary = position - position % size if position % size else position
-                if position and position % size == 0:
-                    boundary = position
+                boundary = position - position % size  # the last block end at or before it
                 resumed = opsmod.PrefixHasher(size, position, prefixes[boundary],
                                               op_hashes[boundary:position])
                 ok = ok and resumed.current == prefixes[position]
