@@ -6,7 +6,6 @@ both end with the same values, conflicts and file contents."""
 import base64
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from opsync.client import Client
 
 PYTHON_CLI = [sys.executable, os.path.join(HERE, "..", "opsync_client.py")]
 COMMAND_TIMEOUT_S = 60
+KILLS_MAX = 30
 
 
 class Cli:
@@ -165,16 +165,19 @@ class InteropTest(unittest.TestCase):
         client = Client.open(joiner.directory)
         for i in range(40):
             client.put(f"note/{i}", f"value {i}".encode())
-        big = self.file("big.bin", 3_200_000)
+        big = self.file("big.bin", 8_000_000)
         client.attach("note/0", big)
         client.close()
-        delays = random.Random(9).sample(range(350, 800), 4)
+        # Kills later and later, until a sync finishes on its own: whatever the machine's speed,
+        # the first ones land before the end (the interpreter alone takes a third of a second).
         killed = 0
-        for delay_ms in delays:
+        for attempt in range(KILLS_MAX):
+            delay_s = 0.35 + 0.05 * attempt
             process = subprocess.Popen([*PYTHON_CLI, "sync", "--dir", joiner.directory], env=self.env,
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
-                process.wait(delay_ms / 1000)
+                process.wait(delay_s)
+                break
             except subprocess.TimeoutExpired:
                 process.send_signal(signal.SIGKILL)
                 process.wait()
