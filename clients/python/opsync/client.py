@@ -536,7 +536,6 @@ class Client:
             except BlockingIOError:
                 raise OpSyncError("sync_running", "another sync of this directory is running") from None
             try:
-                self._finish_key_record()
                 return run_sync(self)
             finally:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_UN)

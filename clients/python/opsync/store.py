@@ -98,8 +98,10 @@ class Store:
     def __init__(self, directory, fault_point=None, durability="full"):
         self.directory = os.path.abspath(directory)
         self.files_directory = os.path.join(self.directory, "files")
+        # A directory this store creates is the user's only (it will hold keys and plaintext);
+        # one that exists already keeps the permissions its owner gave it.
+        os.makedirs(self.directory, mode=0o700, exist_ok=True)
         os.makedirs(self.files_directory, mode=0o700, exist_ok=True)
-        os.chmod(self.directory, 0o700)
         path = os.path.join(self.directory, "state.sqlite3")
         fresh = not os.path.exists(path)
         # The file holds the data keys (as the reference client's device.json does): only the

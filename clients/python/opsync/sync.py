@@ -25,9 +25,9 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from . import b64, crypto, diff, filemath, hlc, messages
+from . import b64, crypto, diff, filemath, hlc
 from . import ops as opsmod
-from .errors import CryptoError, InvalidMessage, OpSyncError, ProtocolError, ServerError, SyncAborted
+from .errors import CryptoError, OpSyncError, ProtocolError, ServerError, SyncAborted
 from .strictjson import dumps
 
 # Bounds on the loops of one sync (the style of the project: every loop bounded, by name).
@@ -204,8 +204,10 @@ class Syncer:
         physical = self.client.physical_ms()
         with self.store.transaction():
             hasher = self.store.prefix_hasher(self.block_size)
-            for op, op_hash, decision, payload in zip(ops, hashes, decisions, opened):
+            for member, op, op_hash, decision, payload in zip(page["ops"], ops, hashes, decisions, opened):
                 seq = hasher.position + 1
+                if seq != member["seq"]:  # checked with the page; kept as an always-on invariant
+                    raise ProtocolError("page_gap", f"operation at {member['seq']} where {seq} was due", "seq")
                 self.store.append_mirror(seq, op, op_hash, hasher.add(op_hash))
                 if decision == diff.ACKNOWLEDGE:
                     self.store.remove_pending(op.id)
@@ -640,6 +642,7 @@ def run_sync(client):
     report = SyncReport()
     syncer = Syncer(client, report)
     try:
+        client._finish_key_record()
         syncer.read_info()
         syncer.reconcile_log()
         syncer.upload_outbox_files()

@@ -1,15 +1,12 @@
 """The sync procedure against a real opsync-server: convergence, paging, lost answers and
 retries, re-stamping after clock_skew, bad answers refused with the spec's codes, and files."""
 
-import json
 import os
 import unittest
 
-from support import (Devices, FaultyTransport, ServerProcess, SimulatedTime, once, rewrite_json,
-                     wire_ids)
+from support import Devices, ServerProcess, SimulatedTime, once, rewrite_json, wire_ids
 
-from opsync import b64, crypto, hlc
-from opsync import ops as opsmod
+from opsync import b64, hlc
 from opsync.strictjson import dumps
 from opsync.transport import Response
 
