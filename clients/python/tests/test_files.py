@@ -66,6 +66,15 @@ class TransferTest(FilesTestCase):
         with open(written[0][1], "rb") as got, open(self.path, "rb") as want:
             self.assertEqual(got.read(), want.read())
 
+    def test_file_is_committed_before_the_operation_that_references_it(self):
+        """FILE-021: no device may read a reference to a file the server does not have."""
+        transport = self.devices.transports["a"]
+        transport.log.clear()
+        self.a.attach("second", self.path)
+        self.sync_ok(self.a)
+        requests = [(m, t.rsplit("/", 1)[-1]) for m, t, _, _ in transport.log]
+        self.assertLess(requests.index(("POST", "commit")), requests.index(("POST", "ops")))
+
     def test_server_that_lost_the_file_gets_it_again(self):
         """FILE-030: the server's state decides, never the upload flag alone."""
         self.a.workspace_api().delete_file(b64.encode(self.ref["id"]))

@@ -339,6 +339,37 @@ class UnreadableTest(SyncTestCase):
         self.sync_ok(b)
 
 
+class KeyRotationTest(SyncTestCase):
+    def test_operations_under_a_key_the_device_lacks_wait_for_unlock(self):
+        from opsync import crypto
+        from support import PASSWORD, TEST_KDF_ITERATIONS
+        a = self.devices.create("a")
+        b = self.devices.join("b", a)
+        # a rotates: a second data key, wrapped under the same KEK (CRY-013), used from now on.
+        data_key = os.urandom(32)
+        kek = crypto.derive_kek(PASSWORD, self.devices.passphrase, TEST_KDF_ITERATIONS)
+        wrapped = crypto.wrap_key(kek, data_key, a.workspace_id(), 2, os.urandom(12))
+        a.workspace_api().put_key(2, 0, TEST_KDF_ITERATIONS, b64.encode(wrapped))
+        with a.store.transaction():
+            a.store.add_data_key(2, data_key)
+        a._keyring = None
+        a.put("secret", b"under key 2")
+        self.sync_ok(a)
+        report = self.sync_ok(b)
+        self.assertEqual(report.unreadable, 1)
+        self.assertEqual([u["code"] for u in b.status()["unreadable_ops"]], ["unknown_key"])
+        self.assertFalse(b.get("secret").present)
+        result = b.unlock(PASSWORD, self.devices.passphrase)
+        self.assertEqual(result, {"keys_added": [2], "ops_applied": 1})
+        self.assertEqual(b.get("secret").value, b"under key 2")
+        self.assertEqual(b.status()["unreadable_ops"], [])
+        b.put("reply", b"b writes under key 2 now")  # CRY-014: the highest key id
+        self.sync_ok(b)
+        self.sync_ok(a)
+        self.assertEqual(a.get("reply").value, b"b writes under key 2 now")
+        self.assert_converged(a, b)
+
+
 class RestoreTest(SyncTestCase):
     """A server restored from a backup: the divergence search, candidates re-uploaded."""
 
