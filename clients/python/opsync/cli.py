@@ -335,9 +335,28 @@ def _exit_code(error):
     return EXIT_SERVER
 
 
+# Options whose value may start with "-": ids and tokens are base64url, whose alphabet has "-".
+_VALUE_OPTIONS = ("--dir", "--server", "--workspace", "--token", "--name", "--scope")
+
+
+def _join_option_values(argv):
+    """``--workspace -6kd...`` as ``--workspace=-6kd...``: argparse would take the id for an
+    option and refuse the command (one workspace id in 64 starts with "-")."""
+    out = []
+    index = 0
+    while index < len(argv):
+        if argv[index] in _VALUE_OPTIONS and index + 1 < len(argv) and argv[index + 1].startswith("-"):
+            out.append(f"{argv[index]}={argv[index + 1]}")
+            index += 2
+        else:
+            out.append(argv[index])
+            index += 1
+    return out
+
+
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_option_values(sys.argv[1:] if argv is None else list(argv)))
     try:
         env = Environment()
     except ValueError as error:  # an unknown OPSYNC_PY_DEFECT name

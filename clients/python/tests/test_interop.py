@@ -19,7 +19,7 @@ from opsync.client import Client
 
 PYTHON_CLI = [sys.executable, os.path.join(HERE, "..", "opsync_client.py")]
 COMMAND_TIMEOUT_S = 60
-KILLS_MAX = 30
+KILLS_MAX = 20
 
 
 class Cli:
@@ -174,7 +174,7 @@ class InteropTest(unittest.TestCase):
         # the first ones land before the end (the interpreter alone takes a third of a second).
         killed = 0
         for attempt in range(KILLS_MAX):
-            delay_s = 0.35 + 0.05 * attempt
+            delay_s = 0.2 * 1.25 ** attempt
             process = subprocess.Popen([*PYTHON_CLI, "sync", "--dir", joiner.directory], env=self.env,
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
