@@ -87,6 +87,9 @@ enum class Durability : uint8_t {
   kProcess,
 };
 
+// The default of StoreOptions::mirror_recent_ids_min: 1 MiB of ids.
+inline constexpr uint32_t kMirrorRecentIdsMin = 65'536;
+
 struct StoreOptions {
   Durability durability = Durability::kFull;
   // Failure injection for atomicity tests. Called inside write transactions at named points
@@ -103,6 +106,9 @@ struct StoreOptions {
   // Where file contents live; empty: a DirectoryBlobStore on DIR/files. The simulator passes a
   // MemoryBlobStore that outlives the store, as a disk outlives a process.
   std::shared_ptr<BlobStore> blobs;
+  // The fewest ids the mirror's recent tier gathers before they are settled into its sorted id
+  // index (src/mirror_ids.h). Tests lower it to settle every few operations.
+  uint32_t mirror_recent_ids_min = kMirrorRecentIdsMin;
 };
 
 // Where a known operation is, with what the sync needs to match it by id and hash (SYNC-003).
