@@ -48,7 +48,7 @@ MirrorIds MirrorIds::load(sql::Connection& db, uint64_t mirror_size, uint32_t re
   return std::move(*out);
 }
 
-std::optional<uint64_t> MirrorIds::find(sql::Connection& db, const OpId& id) const {
+std::optional<uint64_t> MirrorIds::find(sql::Connection& db, const OpId& id) {
   if (!slots_.empty()) {
     const size_t mask = slots_.size() - 1;
     for (size_t slot = slot_hash(id) & mask; slots_[slot] != 0; slot = (slot + 1) & mask) {
@@ -57,6 +57,13 @@ std::optional<uint64_t> MirrorIds::find(sql::Connection& db, const OpId& id) con
     }
   }
   if (settled_ == 0) return std::nullopt;
+  if (!settled_prefixes_ && settled_probes_ >= std::max<uint32_t>(1, recent_ids_min_ / 2) &&
+      settled_ <= kMirrorSettledPrefixesMax)
+    read_settled_prefixes(db);
+  if (settled_prefixes_ && !std::binary_search(settled_prefixes_->begin(), settled_prefixes_->end(),
+                                               read_u32(id.bytes.data())))
+    return std::nullopt;
+  ++settled_probes_;
   sql::Statement& settled = db.prepare(kSettledIdLookup);
   settled.bind(1, id);
   if (!settled.step()) return std::nullopt;
@@ -87,6 +94,8 @@ void MirrorIds::truncate(sql::Connection& db, uint64_t size) {
     db.prepare("DELETE FROM mirror_ids WHERE seq > ?").bind(1, size).run();
     settled_ = size;
     recent_.clear();
+    settled_prefixes_.reset();
+    settled_probes_ = 0;
   }
   rewrite_recent_rows_ = true;
   ids_flushed_ = 0;
@@ -142,6 +151,13 @@ void MirrorIds::settle(sql::Connection& db) {
   for (size_t i = 0; i < recent_.size(); ++i)
     order.emplace_back(read_u32(recent_[i].bytes.data()), static_cast<uint32_t>(i));
   std::sort(order.begin(), order.end());
+  if (settled_prefixes_) {
+    const auto middle = static_cast<std::ptrdiff_t>(settled_prefixes_->size());
+    for (const auto& [prefix, i] : order) settled_prefixes_->push_back(prefix);
+    std::inplace_merge(settled_prefixes_->begin(), settled_prefixes_->begin() + middle,
+                       settled_prefixes_->end());
+    if (settled_prefixes_->size() > kMirrorSettledPrefixesMax) settled_prefixes_.reset();
+  }
   sql::Statement& insert = db.prepare("INSERT INTO mirror_ids (id_prefix, seq) VALUES (?, ?)");
   for (const auto& [prefix, i] : order) {
     insert.bind(1, ByteView(recent_[i].bytes.data(), kPrefixBytes)).bind(2, settled_ + 1 + i).run();
@@ -153,6 +169,21 @@ void MirrorIds::settle(sql::Connection& db) {
   ids_flushed_ = 0;
   rewrite_recent_rows_ = false;
   rehash(0);
+}
+
+void MirrorIds::read_settled_prefixes(sql::Connection& db) {
+  std::vector<uint32_t> prefixes;
+  prefixes.reserve(settled_);
+  // In key order, which is the prefixes' order.
+  sql::Statement& rows = db.prepare("SELECT id_prefix FROM mirror_ids ORDER BY id_prefix, seq");
+  while (rows.step()) {
+    const FixedBytes<kPrefixBytes> prefix = rows.fixed<kPrefixBytes>(0);
+    prefixes.push_back(read_u32(prefix.bytes.data()));
+  }
+  OPSYNC_CHECK_MSG(prefixes.size() == settled_,
+                   "the settled mirror ids do not cover the settled positions");
+  OPSYNC_CHECK(std::is_sorted(prefixes.begin(), prefixes.end()));
+  settled_prefixes_ = std::move(prefixes);
 }
 
 }  // namespace opsync::client::detail

@@ -18,6 +18,13 @@
 // 1,100 entries a leaf, so settling writes about 8 leaves per 1,000 ids while the bound grows with
 // the tier (up to 2M operations), and about 35 per 1,000 ids at 10M.
 //
+// A lookup of a new id, the common case, would still probe the settled tier's B-tree, whose
+// leaves a large store cannot keep in SQLite's cache while pages stream through it. Once a store
+// has probed it recent_ids_min / 2 times (a bootstrap or a long catch-up, not a short sync), the
+// settled prefixes are read into a sorted array in memory (4 bytes an id, read while the tier is
+// still small in a bootstrap) and kept up to date by settling: an id whose prefix is not there is
+// not in the tier, and only the rare prefix match is probed.
+//
 // Invariants (checked when the recent tier is loaded):
 //   1. mirror_ids holds exactly (substr(id, 1, 4), seq) for every mirror position <= settled.
 //   2. mirror_recent_ids' rows cover settled+1..m, contiguous, in order, each blob a whole
@@ -51,6 +58,8 @@ inline constexpr const char* kSettledIdLookup =
 inline constexpr uint32_t kMirrorRecentIdsCap = 262'144;
 inline constexpr uint32_t kMirrorRecentIdsPerRow = 1'024;  // ids in one mirror_recent_ids blob
 static_assert(kMirrorRecentIdsMin <= kMirrorRecentIdsCap);
+// Beyond this many settled ids (32 MiB of prefixes) their prefixes are not held in memory.
+inline constexpr uint64_t kMirrorSettledPrefixesMax = 8'388'608;
 
 class MirrorIds {
  public:
@@ -58,7 +67,7 @@ class MirrorIds {
   static MirrorIds load(sql::Connection& db, uint64_t mirror_size, uint32_t recent_ids_min);
 
   // The mirror position holding `id`, or nullopt.
-  std::optional<uint64_t> find(sql::Connection& db, const OpId& id) const;
+  std::optional<uint64_t> find(sql::Connection& db, const OpId& id);
 
   // Records `id` at `seq`, the position after the last one. Written by flush.
   void append(const OpId& id, uint64_t seq);
@@ -82,6 +91,7 @@ class MirrorIds {
   void index(size_t i);
   void rehash(size_t capacity);
   void settle(sql::Connection& db);
+  void read_settled_prefixes(sql::Connection& db);
 
   uint64_t settled_;
   uint32_t recent_ids_min_;
@@ -91,6 +101,9 @@ class MirrorIds {
   // Open addressing with linear probing over recent_: 0 is an empty slot, i + 1 names recent_[i].
   // At most half full.
   std::vector<uint32_t> slots_;
+  // The settled tier's id prefixes (big-endian), sorted, once read; see above.
+  std::optional<std::vector<uint32_t>> settled_prefixes_;
+  uint64_t settled_probes_ = 0;  // B-tree probes of the settled tier by this object
 };
 
 }  // namespace opsync::client::detail
