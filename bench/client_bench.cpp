@@ -319,6 +319,17 @@ double naive_apply(const std::filesystem::path& file, const BootstrapRows& rows,
   return seconds;
 }
 
+// Bytes this process has had written to storage so far (write_bytes of /proc/self/io): SQLite's
+// writes of its write-ahead log and of its checkpoints into the database file.
+uint64_t process_written_bytes() {
+  std::ifstream in("/proc/self/io");
+  std::string name;
+  uint64_t value = 0;
+  while (in >> name >> value)
+    if (name == "write_bytes:") return value;
+  return 0;
+}
+
 double thread_cpu_seconds() {
   timespec t{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
@@ -377,6 +388,27 @@ class PageProfile {
   }
   const std::vector<Page>& pages() const { return pages_; }
 
+  // The commits' median and slowest, and the time of those over twice the median (the write-ahead
+  // log's checkpoints into the database file, and settling the mirror's ids) per page.
+  std::string describe_commits() const {
+    std::vector<double> commits;
+    for (const Page& page : pages_) commits.push_back(page.wall_s[kCommit]);
+    if (commits.empty()) return "none";
+    std::sort(commits.begin(), commits.end());
+    const double p50 = commits[commits.size() / 2];
+    double slow_s = 0;
+    size_t slow = 0;
+    for (double c : commits)
+      if (c > 2 * p50) {
+        slow_s += c;
+        ++slow;
+      }
+    char line[200];
+    std::snprintf(line, sizeof line, "median %.2f ms, slowest %.1f ms; %zu over twice the median, %.2f ms per page",
+                  p50 * 1000, commits.back() * 1000, slow, slow_s * 1000 / static_cast<double>(commits.size()));
+    return line;
+  }
+
   // The mean page of pages [begin, end), in milliseconds, as a line.
   std::string describe(size_t begin, size_t end) const {
     Page sum;
@@ -430,13 +462,18 @@ void bench_bootstrap(const Server& server, const std::filesystem::path& root, ui
   std::vector<PageProfile> profiles;
   for (int run = 0; run < repeats; ++run) {
     double naive_s = 0;
+    uint64_t naive_written = 0, naive_file_bytes = 0;
     auto run_naive = [&] {
       const std::filesystem::path file = root / (tag + "-naive.sqlite3");
+      const uint64_t written_before = process_written_bytes();
       naive_s = naive_apply(file, rows, 1000);
+      naive_written = process_written_bytes() - written_before;
+      naive_file_bytes = std::filesystem::file_size(file);
       for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(file.string() + suffix);
     };
     Synced synced{};
     double server_cpu_s = 0;
+    uint64_t client_written = 0, client_file_bytes = 0;
     PageProfile profile;
     auto run_client = [&] {
       const std::filesystem::path dir = root / (tag + "-device");
@@ -450,9 +487,12 @@ void bench_bootstrap(const Server& server, const std::filesystem::path& root, ui
         auto device = std::move(Device::open(dir, profile.options()).value());
         profile.start();
         const double server_cpu_start = server.cpu_seconds();
+        const uint64_t written_before = process_written_bytes();
         synced = sync(*device, random);
+        client_written = process_written_bytes() - written_before;
         server_cpu_s = server.cpu_seconds() - server_cpu_start;
       }
+      client_file_bytes = std::filesystem::file_size(dir / "state.sqlite3");
       std::filesystem::remove_all(dir);
     };
     if (run % 2 == 0) {
@@ -472,6 +512,10 @@ void bench_bootstrap(const Server& server, const std::filesystem::path& root, ui
         "%.2fx\n",
         run + 1, naive_s, naive_rate, synced.seconds, client_rate, synced.client_cpu_seconds, server_cpu_s,
         client_rate / naive_rate);
+    const double per_op = static_cast<double>(ops);
+    std::printf("           written to disk per op: naive %.0f B (its file %.0f B), client %.0f B (its file %.0f B)\n",
+                static_cast<double>(naive_written) / per_op, static_cast<double>(naive_file_bytes) / per_op,
+                static_cast<double>(client_written) / per_op, static_cast<double>(client_file_bytes) / per_op);
     profiles.push_back(std::move(profile));
   }
   const double naive_median = median(naive_rates);
@@ -487,6 +531,7 @@ void bench_bootstrap(const Server& server, const std::filesystem::path& root, ui
   std::printf("    client, mean page of 1000 ops (run %zu): %s\n", nearest + 1, profile.describe(0, pages).c_str());
   std::printf("    the first tenth of its pages: %s\n", profile.describe(0, pages / 10).c_str());
   std::printf("    the last tenth of its pages:  %s\n", profile.describe(pages - pages / 10, pages).c_str());
+  std::printf("    its commits: %s\n", profile.describe_commits().c_str());
 }
 
 // Runs opsync-client with `args`; returns seconds and its peak resident memory in MiB.
