@@ -1,6 +1,6 @@
 // Figures for the simulator: how much faster than real time the default scenario runs, events and
-// operations per second of wall time, and how many swarm seeds (each run twice) two cores get
-// through in an hour. Wall time is the process's own CPU time too (getrusage), so a busy machine
+// operations per second of wall time, and how many swarm seeds (each run twice) an hour of CPU
+// gets through with the devices' stores as files and in memory, the same seeds in one run. Wall time is the process's own CPU time too (getrusage), so a busy machine
 // shows in the gap between the two.
 //
 //   build/release/bench/sim_bench [--runs N] [--swarm-seeds M]
@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <vector>
 
 #include "opsync/simulator/run.h"
 
@@ -69,20 +70,42 @@ int main(int argc, char** argv) {
               total_simulated_ms / 1000.0 / runs, total_simulated_ms / 1000.0 / total_wall,
               static_cast<double>(total_events) / total_cpu, static_cast<double>(total_edits) / total_cpu);
 
+  // The swarm's seeds, run twice each, once with the devices' stores as files (in /dev/shm, as
+  // the shipping client keeps them) and once in memory (SQLite's memdb VFS, the simulator's
+  // default): the same seeds, the same traces, in one run of this program.
   const FaultProfile everything = *named_profile("everything");
-  const auto start = std::chrono::steady_clock::now();
-  const double cpu_start = cpu_seconds();
-  uint64_t failed = 0;
-  for (uint32_t seed = 1; seed <= swarm_seeds; ++seed) {
-    const Config config = swarm_config(seed, everything, Protocol::kOpsyncV1);
-    const RunResult once = run(config);
-    const RunResult twice = run(config);
-    failed += !once.passed() || once.trace_hash != twice.trace_hash;
+  struct Pass {
+    const char* name;
+    RunOptions::DeviceStores stores;
+    double wall = 0, cpu = 0;
+    uint64_t failed = 0;
+  };
+  Pass passes[] = {{"files in /dev/shm", RunOptions::DeviceStores::kFiles},
+                   {"memory (memdb)", RunOptions::DeviceStores::kMemory}};
+  std::vector<opsync::Hash> hashes[2];
+  for (int p = 0; p < 2; ++p) {
+    Pass& pass = passes[p];
+    RunOptions options;
+    options.device_stores = pass.stores;
+    const auto start = std::chrono::steady_clock::now();
+    const double cpu_start = cpu_seconds();
+    for (uint32_t seed = 1; seed <= swarm_seeds; ++seed) {
+      const Config config = swarm_config(seed, everything, Protocol::kOpsyncV1);
+      const RunResult once = run(config, options);
+      const RunResult twice = run(config, options);
+      pass.failed += !once.passed() || once.trace_hash != twice.trace_hash;
+      hashes[p].push_back(once.trace_hash);
+    }
+    pass.wall = wall_seconds(start);
+    pass.cpu = cpu_seconds() - cpu_start;
+    std::printf("swarm, stores as %s: %u seeds (each twice) in %.1f s wall, %.1f s cpu: %.0f ms cpu per seed, "
+                "%.0f seeds per cpu hour (%.0f an hour on two cores), 10,000 seeds in %.1f minutes on two cores%s\n",
+                pass.name, swarm_seeds, pass.wall, pass.cpu, pass.cpu * 1000 / swarm_seeds,
+                3600 / (pass.cpu / swarm_seeds), 2 * 3600 / (pass.cpu / swarm_seeds),
+                10000 * (pass.cpu / swarm_seeds) / 2 / 60, pass.failed ? " (SOME FAILED)" : "");
   }
-  const double wall = wall_seconds(start), cpu = cpu_seconds() - cpu_start;
-  std::printf("swarm: %u seeds (each twice) in %.1f s wall, %.1f s cpu: %.0f ms cpu per seed, %.0f seeds an hour on "
-              "two cores, 10,000 seeds in %.1f minutes%s\n",
-              swarm_seeds, wall, cpu, cpu * 1000 / swarm_seeds, 2 * 3600 / (cpu / swarm_seeds),
-              10000 * (cpu / swarm_seeds) / 2 / 60, failed ? " (SOME FAILED)" : "");
-  return failed == 0 ? 0 : 1;
+  const bool same_traces = hashes[0] == hashes[1];
+  std::printf("memory over files: %.2fx the seeds per cpu hour; the same %u traces: %s\n", passes[0].cpu / passes[1].cpu,
+              swarm_seeds, same_traces ? "yes" : "NO");
+  return passes[0].failed == 0 && passes[1].failed == 0 && same_traces ? 0 : 1;
 }

@@ -11,7 +11,7 @@ OPSYNC_PACKAGES=(
   cmake ninja-build g++ pkg-config ccache
   libboost-dev libboost-test-dev librapidcheck-dev libsqlite3-dev libssl-dev libcpp-httplib-dev
   nlohmann-json3-dev libsimdjson-dev libcli11-dev libbenchmark-dev
-  python3 python3-jsonschema nginx openssl
+  python3 python3-jsonschema python3-yaml nginx openssl
   clang-14 libclang-rt-14-dev
   chromium libxml2-utils dpkg-dev
 )

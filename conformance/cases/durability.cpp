@@ -1,6 +1,7 @@
 // Spec 7.1, 7.2 and 9.1 step 3, when the operator lets the suite restart or restore the server:
 // acknowledged operations survive a crash, batches are all or nothing, and a server restored from a
 // backup serves a consistent log that takes the lost operations back.
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -95,6 +96,48 @@ void a_restored_server_serves_a_consistent_older_log(CaseContext& c) {
           "LOG-030", "prefix hashes of the healed log");
 }
 
+// AUTH-030: a token revoked after the backup stays revoked once the backup is restored; one
+// revoked before it too, and a token issued after it is gone with the data.
+void a_revocation_survives_a_restore(CaseContext& c) {
+  const TestWorkspace ws = c.new_workspace();
+  const std::string stolen = c.issue_token(ws, Scope::kReadWrite);
+  const std::string earlier = c.issue_token(ws, Scope::kRead);
+  auto token_id_of = [&](const std::string& token) {
+    return c.expect_message<TokenEntry>(c.get(path(E::kTokenSelf, {ws.id}), token), 200, "AUTH-018").token_id;
+  };
+  const TokenId stolen_id = token_id_of(stolen);
+  const TokenId earlier_id = token_id_of(earlier);
+  auto revoke = [&](const TokenId& id) {
+    c.expect_message<RevokeTokenResponse>(c.request("DELETE", path(E::kRevokeToken, {ws.id, to_base64url(id)}),
+                                                    ws.owner_token),
+                                          200, "AUTH-016");
+  };
+  revoke(earlier_id);
+  c.upload(ws, stolen, c.make_ops(2));
+  c.run_command(c.options().restore_cmd + " save", "--restore-cmd save");
+  revoke(stolen_id);
+  const std::string later = c.issue_token(ws, Scope::kReadWrite);
+  c.run_command(c.options().restore_cmd + " restore", "--restore-cmd restore");
+
+  // The restored data knows the stolen token as it was when saved, unrevoked: the server must
+  // refuse it all the same, as revoked, on a read and on a write.
+  const HttpResponse read = c.get(path(E::kTokenSelf, {ws.id}), stolen);
+  c.expect_error(read, 401, "token_revoked", "AUTH-030");
+  c.expect_error(c.post_json(path(E::kUploadOps, {ws.id}), stolen, serialize_message(UploadOpsRequest{c.make_ops(1)})),
+                 401, "token_revoked", "AUTH-030");
+  c.check(c.read_log(ws, ws.owner_token).size() == 2, "AUTH-030", "nothing written with the revoked token");
+  c.expect_error(c.get(path(E::kTokenSelf, {ws.id}), earlier), 401, "token_revoked", "AUTH-030");
+  // A token issued after the backup is not in the restored data at all.
+  c.expect_error(c.get(path(E::kTokenSelf, {ws.id}), later), 401, "token_invalid", "AUTH-030");
+  // The owner sees the revocation in the list too (AUTH-024).
+  const TokenListResponse list = c.expect_message<TokenListResponse>(
+      c.get(endpoint_target(E::kListTokens, {ws.id}, {{"limit", "100"}}), ws.owner_token), 200, "AUTH-015");
+  const bool listed_revoked = std::any_of(list.tokens.begin(), list.tokens.end(), [&](const TokenEntry& e) {
+    return e.token_id == stolen_id && e.revoked_at_ms.has_value();
+  });
+  c.check(listed_revoked, "AUTH-030", "the restored token list shows the token revoked");
+}
+
 constexpr std::array kCases = {
     Case{"durability-001", "LOG-007 LOG-008 LOG-010", Level::kMust, Capability::kRestart,
          "a server killed under load keeps every acknowledged operation and no part of a batch",
@@ -102,6 +145,9 @@ constexpr std::array kCases = {
     Case{"durability-002", "LOG-010 LOG-012 LOG-023 LOG-003 LOG-030", Level::kMust, Capability::kRestore,
          "a server restored from a backup serves the saved log, 409 beyond it, and takes lost operations back",
          &a_restored_server_serves_a_consistent_older_log},
+    Case{"durability-003", "AUTH-030 AUTH-016", Level::kMust, Capability::kRestore,
+         "a token revoked after a backup stays revoked once that backup is restored",
+         &a_revocation_survives_a_restore},
 };
 
 }  // namespace

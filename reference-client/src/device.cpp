@@ -167,7 +167,7 @@ CreateWorkspaceCall::CreateWorkspaceCall(std::filesystem::path dir, std::string 
                                          RandomSource& random, uint32_t kdf_iterations, StoreOptions store_options)
     : dir_(std::move(dir)), server_url_(std::move(server_url)), password_(std::move(password)), random_(random),
       kdf_iterations_(kdf_iterations), store_options_(std::move(store_options)) {
-  if (std::filesystem::exists(dir_ / "state.sqlite3")) {
+  if (store_exists(dir_, store_options_)) {
     finish(Error(Code::kInvalidField, dir_.string() + " already holds a device"));
     return;
   }
@@ -208,7 +208,7 @@ const NewWorkspace& CreateWorkspaceCall::result() const {
 
 JoinCall::JoinCall(std::filesystem::path dir, JoinRequest request, RandomSource& random, StoreOptions store_options)
     : dir_(std::move(dir)), request_(std::move(request)), random_(random), store_options_(std::move(store_options)) {
-  if (std::filesystem::exists(dir_ / "state.sqlite3")) {
+  if (store_exists(dir_, store_options_)) {
     finish(Error(Code::kInvalidField, dir_.string() + " already holds a device"));
     return;
   }
@@ -430,6 +430,26 @@ const TokenIssued& Device::InviteCall::result() const {
 
 std::unique_ptr<Device::InviteCall> Device::start_invite(Scope scope, std::optional<uint64_t> expires_in_ms) {
   return std::make_unique<InviteCall>(*this, scope, expires_in_ms);
+}
+
+Device::RevokeCall::RevokeCall(Device& device, const TokenId& token_id) {
+  const WorkspaceId& workspace = device.store_->binding().workspace_id;
+  expect<RevokeTokenResponse>(
+      {"DELETE", endpoint_path(EndpointId::kRevokeToken, {to_base64url(workspace), to_base64url(token_id)}), "", ""},
+      device.token(), [this, token_id](RevokeTokenResponse revoked) {
+        if (revoked.token_id != token_id) return finish(Error(Code::kProtocolError, "the server revoked another token"));
+        revoked_ = revoked;
+        finish({});
+      });
+}
+
+const RevokeTokenResponse& Device::RevokeCall::result() const {
+  OPSYNC_CHECK_MSG(done() && status().ok(), "the result of a call that did not succeed");
+  return revoked_;
+}
+
+std::unique_ptr<Device::RevokeCall> Device::start_revoke(const TokenId& token_id) {
+  return std::make_unique<RevokeCall>(*this, token_id);
 }
 
 Result<TokenIssued> Device::invite(Scope scope, std::optional<uint64_t> expires_in_ms, Transport& transport) {

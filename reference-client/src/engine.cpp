@@ -142,12 +142,11 @@ struct SyncEngine::Impl {
 
   // The request in flight, or to be sent again after a transport failure.
   std::optional<HttpRequest> request;
-  std::function<void(const HttpResponse&, uint64_t now_ms)> on_answer;
+  std::function<void(const HttpResponse&, DeviceTime now)> on_answer;
   bool awaiting_answer = false;
-  uint64_t sent_at_ms = 0;
+  DeviceTime sent_at;
   uint32_t attempt = 0;
-  std::optional<uint64_t> retry_at_ms;
-  uint64_t wait_from_ms = 0;  // the device time the wait began
+  std::optional<uint64_t> retry_at_monotonic_ms;  // the end of the backoff wait (SYNC-010, SYNC-020)
 
   // Clock (HLC-010): the estimate from the response with the shortest round trip so far.
   std::optional<uint64_t> best_round_trip_ms;
@@ -203,11 +202,11 @@ struct SyncEngine::Impl {
     return pt < 0 ? 0 : static_cast<uint64_t>(pt);
   }
 
-  void send(HttpRequest r, std::function<void(const HttpResponse&, uint64_t)> handler) {
+  void send(HttpRequest r, std::function<void(const HttpResponse&, DeviceTime)> handler) {
     request = std::move(r);
     on_answer = std::move(handler);
     attempt = 0;
-    retry_at_ms.reset();
+    retry_at_monotonic_ms.reset();
   }
 
   // ---- responses that every request shares ---------------------------------------------------
@@ -233,15 +232,19 @@ struct SyncEngine::Impl {
     return server_ms;
   }
 
-  void observe_server_time(const HttpResponse& response, uint64_t now_ms, bool force = false) {
+  void observe_server_time(const HttpResponse& response, DeviceTime now, bool force = false) {
     const std::optional<uint64_t> read = server_time_of(response);
     if (!read) return;
     const uint64_t server_ms = *read;
     last_server_ms = server_ms;
-    const uint64_t round_trip_ms = now_ms >= sent_at_ms ? now_ms - sent_at_ms : 0;
+    // The round trip on the monotonic clock; the request's midpoint on the wall clock is then
+    // that much before the receipt (HLC-010), whatever the wall clock did meanwhile.
+    const uint64_t round_trip_ms =
+        now.monotonic_ms >= sent_at.monotonic_ms ? now.monotonic_ms - sent_at.monotonic_ms : 0;
     if (!force && best_round_trip_ms && round_trip_ms > *best_round_trip_ms) return;
     best_round_trip_ms = round_trip_ms;
-    offset_ms = estimate_clock_offset_ms(sent_at_ms, now_ms, server_ms);
+    const uint64_t sent_wall_ms = now.wall_ms >= round_trip_ms ? now.wall_ms - round_trip_ms : 0;
+    offset_ms = estimate_clock_offset_ms(sent_wall_ms, now.wall_ms, server_ms);
     report.clock_offset_ms = offset_ms;
   }
 
@@ -253,7 +256,7 @@ struct SyncEngine::Impl {
     for (int guard = 0; guard < 64 && !request && !finished; ++guard) {
       switch (phase) {
         case Phase::kInfo:
-          send({"GET", endpoint_path(EndpointId::kInfo, {}), "", "", false}, [this](const HttpResponse& r, uint64_t) { on_info(r); });
+          send({"GET", endpoint_path(EndpointId::kInfo, {}), "", "", false}, [this](const HttpResponse& r, DeviceTime) { on_info(r); });
           break;
         case Phase::kPrefix:
           send_prefix_check();
@@ -316,7 +319,7 @@ struct SyncEngine::Impl {
     // Only the blocks the mirror covers can match; hashes chain, so they are a prefix.
     const std::string target =
         endpoint_target(EndpointId::kReadBlocks, {workspace}, {{"start", std::to_string(server_blocks.size())}});
-    send({"GET", target, "", ""}, [this](const HttpResponse& r, uint64_t) {
+    send({"GET", target, "", ""}, [this](const HttpResponse& r, DeviceTime) {
       if (!is_success(r.status)) fail(error_from_response(r));
       const BlocksResponse blocks = parse_or_fail<BlocksResponse>(r, "block list");
       if (blocks.block_size == 0) fail(Code::kProtocolError, "block_size 0");
@@ -328,8 +331,10 @@ struct SyncEngine::Impl {
       const bool enough = server_blocks.size() >= local.size();
       if (blocks.next_start && !enough && !blocks.blocks.empty()) return;  // read the next page
       const uint64_t p = verified_prefix_from_blocks(local, server_blocks, blocks.block_size);
+      const uint64_t mirror_before = take(store.mirror_size());
       take(store.truncate_mirror(p));
       report.verified_prefix = p;
+      report.ops_unverified += mirror_before > p ? mirror_before - p : 0;
       phase = Phase::kPages;
     });
   }
@@ -349,7 +354,7 @@ struct SyncEngine::Impl {
     // A held page ends where the mirror will end once it is applied: its seqs are checked to follow
     // after_seq one by one when it is (SYNC-007), or the sync ends before this answer.
     const uint64_t m = held_page ? held_page->page.after_seq + held_page->page.ops.size() : take(store.mirror_size());
-    send({"GET", ops_target(m), "", ""}, [this, m, prefix_check](const HttpResponse& r, uint64_t t) {
+    send({"GET", ops_target(m), "", ""}, [this, m, prefix_check](const HttpResponse& r, DeviceTime t) {
       if (!is_success(r.status)) {
         const Error error = error_from_response(r);
         // The server holds less than the mirror: restored from a backup, before this sync or
@@ -364,7 +369,7 @@ struct SyncEngine::Impl {
         report.verified_prefix = m;
         phase = Phase::kPages;
       }
-      take_page(std::move(page), t);
+      take_page(std::move(page), t.wall_ms);
     });
   }
 
@@ -452,7 +457,7 @@ struct SyncEngine::Impl {
       body.ops.push_back(std::move(p.op));
     }
     const size_t sent = body.ops.size();
-    send({"POST", endpoint_path(EndpointId::kUploadOps, {workspace}), kJson, serialize_message(body)}, [this, sent](const HttpResponse& r, uint64_t t) {
+    send({"POST", endpoint_path(EndpointId::kUploadOps, {workspace}), kJson, serialize_message(body)}, [this, sent](const HttpResponse& r, DeviceTime t) {
       if (!is_success(r.status)) fail(error_from_response(r));
       const UploadOpsResponse answer = parse_or_fail<UploadOpsResponse>(r, "upload answer");
       if (answer.results.size() != sent) fail(Code::kProtocolError, "the upload answer has one result per operation");
@@ -461,7 +466,7 @@ struct SyncEngine::Impl {
       report.ops_rejected += outcome.rejected.size();
       if (!outcome.clock_skew.empty()) {
         observe_server_time(r, t, /*force=*/true);
-        restamp(outcome.clock_skew, t);
+        restamp(outcome.clock_skew, t.wall_ms);
       }
     });
   }
@@ -529,7 +534,7 @@ struct SyncEngine::Impl {
         if (!server_file_states.count(id) && seen.insert(id).second) body.file_ids.push_back(id);
       }
       if (body.file_ids.empty()) return;
-      send({"POST", endpoint_path(EndpointId::kFileStatus, {workspace}), kJson, serialize_message(body)}, [this](const HttpResponse& r, uint64_t) {
+      send({"POST", endpoint_path(EndpointId::kFileStatus, {workspace}), kJson, serialize_message(body)}, [this](const HttpResponse& r, DeviceTime) {
         if (!is_success(r.status)) fail(error_from_response(r));
         const FileStatusResponse answer = parse_or_fail<FileStatusResponse>(r, "file status");
         for (const FileStateEntry& entry : answer.files) server_file_states[entry.file_id] = entry.state;
@@ -606,10 +611,10 @@ struct SyncEngine::Impl {
         files_to_delete.pop_back();
         continue;
       }
-      send({"DELETE", file_target(EndpointId::kDeleteFile, id), "", ""}, [this, id](const HttpResponse& r, uint64_t t) {
+      send({"DELETE", file_target(EndpointId::kDeleteFile, id), "", ""}, [this, id](const HttpResponse& r, DeviceTime t) {
         const std::optional<LocalFile> dropped = take(store.file(id));
         if (dropped && dropped->local_copy && store.blobs().exists(id, BlobKind::kCopy))
-          take(store.set_unreferenced_since(id, server_time_of(r).value_or(physical_ms(t))));
+          take(store.set_unreferenced_since(id, server_time_of(r).value_or(physical_ms(t.wall_ms))));
         else if (dropped)
           remove_copy_and_forget(id, *dropped);
         files_to_delete.pop_back();
@@ -686,7 +691,7 @@ struct SyncEngine::Impl {
       }
       case Stage::kCreate:
         send({"POST", file_target(EndpointId::kCreateFile, job.id), kJson, serialize_message(CreateFileRequest{ref.chunk_count})},
-             [this, &job](const HttpResponse& r, uint64_t) {
+             [this, &job](const HttpResponse& r, DeviceTime) {
                if (r.status == 409 && error_from_response(r).code == Code::kFileDeleted) {
                  job.stage = FileJob::Stage::kRestore;
                  return;
@@ -696,7 +701,7 @@ struct SyncEngine::Impl {
              });
         return;
       case Stage::kStatus:
-        send({"GET", file_target(EndpointId::kGetFile, job.id), "", ""}, [this, &job](const HttpResponse& r, uint64_t) {
+        send({"GET", file_target(EndpointId::kGetFile, job.id), "", ""}, [this, &job](const HttpResponse& r, DeviceTime) {
           if (r.status == 404) {
             job.stage = FileJob::Stage::kCreate;
             return;
@@ -726,7 +731,7 @@ struct SyncEngine::Impl {
         const uint64_t plaintext_bytes = plaintext.size();
         send({"PUT", chunk_target(EndpointId::kPutChunk, job.id, index), kOctets,
               std::string(envelope.begin(), envelope.end())},
-             [this, &job, index, plaintext_bytes](const HttpResponse& r, uint64_t) {
+             [this, &job, index, plaintext_bytes](const HttpResponse& r, DeviceTime) {
                if (r.status == 409 && error_from_response(r).code == Code::kFileNotUploading) {
                  // Another device's upload of the same file (both hold a copy, the server had lost
                  // it) committed first: its chunks differ only in their nonces. Ask again.
@@ -744,7 +749,7 @@ struct SyncEngine::Impl {
       }
       case Stage::kCommit:
         send({"POST", file_target(EndpointId::kCommitFile, job.id), kJson, serialize_message(CommitFileRequest{ref.chunk_count})},
-             [this, &job](const HttpResponse& r, uint64_t) {
+             [this, &job](const HttpResponse& r, DeviceTime) {
                if (r.status == 409 && error_from_response(r).code == Code::kFileIncomplete) {
                  job.stage = FileJob::Stage::kStatus;  // chunks went missing: ask again
                  return;
@@ -759,7 +764,7 @@ struct SyncEngine::Impl {
         return;
       case Stage::kRestore:
         send({"POST", file_target(EndpointId::kCommitFile, job.id), kJson, serialize_message(CommitFileRequest{ref.chunk_count})},
-             [this, &job](const HttpResponse& r, uint64_t) {
+             [this, &job](const HttpResponse& r, DeviceTime) {
                if (r.status == 404) {  // its chunks are gone: upload if we can, else it is missing
                  if (job.local.local_copy) {
                    job.stage = FileJob::Stage::kCreate;
@@ -785,7 +790,7 @@ struct SyncEngine::Impl {
         if (job.chunks.empty()) return finish_download(job);
         const uint32_t index = job.chunks.front();
         send({"GET", chunk_target(EndpointId::kGetChunk, job.id, index), "", ""},
-             [this, &job, index](const HttpResponse& r, uint64_t) {
+             [this, &job, index](const HttpResponse& r, DeviceTime) {
                if (r.status == 409 || r.status == 404) {  // no longer committed: next sync
                  set_pending(job, FilePending::kWait);
                  note_pending(job.id);
@@ -875,22 +880,18 @@ struct SyncEngine::Impl {
 
   // ---- entry points ----------------------------------------------------------------------------
 
-  SyncStep next(uint64_t now_ms) {
+  SyncStep next(DeviceTime now) {
     if (finished) return *finished;
     OPSYNC_CHECK_MSG(!awaiting_answer, "next() before the last request was answered");
     try {
-      if (retry_at_ms && now_ms < wait_from_ms) {
-        // The device's clock went back during the wait (a correction, a user): the wait keeps its
-        // length from now, instead of lasting as long as the step back.
-        *retry_at_ms = now_ms + (*retry_at_ms - wait_from_ms);
-        wait_from_ms = now_ms;
-      }
-      if (retry_at_ms && now_ms < *retry_at_ms) return WaitUntil{*retry_at_ms};
-      retry_at_ms.reset();
-      if (!request) plan(now_ms);
+      // Waits are on the monotonic clock (SYNC-020): a wall clock set back, stepped forward or
+      // standing still neither stretches nor cuts them.
+      if (retry_at_monotonic_ms && now.monotonic_ms < *retry_at_monotonic_ms) return WaitUntil{*retry_at_monotonic_ms};
+      retry_at_monotonic_ms.reset();
+      if (!request) plan(now.wall_ms);
       if (finished) return *finished;
       awaiting_answer = true;
-      sent_at_ms = now_ms;
+      sent_at = now;
       ++report.requests;
       return SendRequest{*request};
     } catch (const SyncFailure& failure) {
@@ -910,49 +911,48 @@ struct SyncEngine::Impl {
     }
   }
 
-  void answer(const HttpResponse& response, uint64_t now_ms) {
+  void answer(const HttpResponse& response, DeviceTime now) {
     OPSYNC_CHECK_MSG(awaiting_answer, "a response without a request");
     awaiting_answer = false;
     work();
     if (finished) return;
     try {
-      observe_server_time(response, now_ms);
-      if (is_transient(response.status)) return retry(now_ms, "the server answered " + std::to_string(response.status));
+      observe_server_time(response, now);
+      if (is_transient(response.status)) return retry(now, "the server answered " + std::to_string(response.status));
       auto handler = std::move(on_answer);
       request.reset();
       on_answer = nullptr;
-      handler(response, now_ms);
+      handler(response, now);
     } catch (const SyncFailure& failure) {
       finished = SyncFinished{failure.error};
     }
   }
 
-  void transport_failure(const std::string& what, uint64_t now_ms) {
+  void transport_failure(const std::string& what, DeviceTime now) {
     OPSYNC_CHECK_MSG(awaiting_answer, "a transport failure without a request");
     awaiting_answer = false;
     work();
     if (finished) return;
-    retry(now_ms, what);
+    retry(now, what);
   }
 
   // SYNC-008: the same request again, after backoff (SYNC-010); uploads are idempotent.
-  void retry(uint64_t now_ms, const std::string& what) {
+  void retry(DeviceTime now, const std::string& what) {
     if (++attempt >= options.transport_attempts_max) {
       finished = SyncFinished{Error(Code::kTransport, what + " (" + std::to_string(attempt) + " attempts)")};
       return;
     }
-    retry_at_ms = now_ms + backoff_ms(attempt - 1, options.backoff_unit_ms, options.backoff_cap_ms);
-    wait_from_ms = now_ms;
+    retry_at_monotonic_ms = now.monotonic_ms + backoff_ms(attempt - 1, options.backoff_unit_ms, options.backoff_cap_ms);
   }
 };
 
 SyncEngine::SyncEngine(LocalStore& store, const Keyring& keys, RandomSource& random, SyncOptions options)
     : impl_(std::make_unique<Impl>(store, keys, random, options)) {}
 SyncEngine::~SyncEngine() = default;
-SyncStep SyncEngine::next(uint64_t now_ms) { return impl_->next(now_ms); }
-void SyncEngine::on_response(const HttpResponse& response, uint64_t now_ms) { impl_->answer(response, now_ms); }
-void SyncEngine::on_transport_failure(const std::string& what, uint64_t now_ms) {
-  impl_->transport_failure(what, now_ms);
+SyncStep SyncEngine::next(DeviceTime now) { return impl_->next(now); }
+void SyncEngine::on_response(const HttpResponse& response, DeviceTime now) { impl_->answer(response, now); }
+void SyncEngine::on_transport_failure(const std::string& what, DeviceTime now) {
+  impl_->transport_failure(what, now);
 }
 bool SyncEngine::has_work() const { return impl_->held_page.has_value() && !impl_->finished; }
 void SyncEngine::work() { impl_->work(); }

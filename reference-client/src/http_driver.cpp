@@ -69,18 +69,28 @@ uint64_t system_now_ms() {
                                    .count());
 }
 
+uint64_t steady_now_ms() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+}
+
+DeviceTime system_device_time() { return DeviceTime{system_now_ms(), steady_now_ms()}; }
+
 SyncFinished run_sync(SyncEngine& engine, Transport& transport, const std::string& token,
                       const std::function<void(const SyncReport&)>& progress, const DriverClock& clock) {
   // Bounded by the engine: every request either makes progress or counts against its attempts.
   while (true) {
-    SyncStep step = engine.next(clock.now_ms());
+    SyncStep step = engine.next(clock.now());
     if (auto* finished = std::get_if<SyncFinished>(&step)) return *finished;
     if (auto* wait = std::get_if<WaitUntil>(&step)) {
+      // On the monotonic clock (SYNC-020): setting the wall clock neither stretches nor cuts it.
       if (clock.wait_until) {
-        clock.wait_until(wait->until_ms);
+        clock.wait_until(wait->until_monotonic_ms);
       } else {
-        const uint64_t now = clock.now_ms();
-        if (wait->until_ms > now) std::this_thread::sleep_for(std::chrono::milliseconds(wait->until_ms - now));
+        const uint64_t now = clock.now().monotonic_ms;
+        if (wait->until_monotonic_ms > now)
+          std::this_thread::sleep_for(std::chrono::milliseconds(wait->until_monotonic_ms - now));
       }
       continue;
     }
@@ -95,9 +105,9 @@ SyncFinished run_sync(SyncEngine& engine, Transport& transport, const std::strin
       return answer.get();
     }();
     if (response.ok()) {
-      engine.on_response(*response, clock.now_ms());
+      engine.on_response(*response, clock.now());
     } else {
-      engine.on_transport_failure(response.error().message, clock.now_ms());
+      engine.on_transport_failure(response.error().message, clock.now());
     }
     if (progress) progress(engine.report());
   }

@@ -102,7 +102,9 @@ void Statement::check(int rc) {
 Connection::Connection(const std::string& path, bool full_sync) {
   const int rc =
       sqlite3_open_v2(path.c_str(), &db_,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+                          (path.rfind("file:", 0) == 0 ? SQLITE_OPEN_URI : 0),
+                      nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
@@ -154,12 +156,23 @@ void Connection::exec(const char* sql) {
 Statement& Connection::prepare(const char* sql) {
   auto it = cache_.find(sql);
   if (it == cache_.end()) it = cache_.emplace(sql, std::make_unique<Statement>(db_, sql)).first;
-  it->second->reset();
-  return *it->second;
+  Statement& statement = *it->second;
+  statement.reset();
+  // Only the statements used since the last reset_statements() can hold a snapshot: a
+  // transaction resets those, not the whole cache (a hundred statements, most of them idle).
+  if (!statement.in_use_) {
+    statement.in_use_ = true;
+    in_use_.push_back(&statement);
+  }
+  return statement;
 }
 
 void Connection::reset_statements() {
-  for (auto& [sql, statement] : cache_) statement->reset();
+  for (Statement* statement : in_use_) {
+    statement->reset();
+    statement->in_use_ = false;
+  }
+  in_use_.clear();
 }
 
 }  // namespace opsync::client::sql

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "opsync/protocol/bytes.h"
 #include "opsync/protocol/result.h"
@@ -66,16 +67,19 @@ class Statement {
   void reset();
 
  private:
+  friend class Connection;
   void copy_fixed(int col, uint8_t* out, size_t size) const;
   void check(int rc);
 
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
+  bool in_use_ = false;  // prepared since the connection last reset its statements
 };
 
 class Connection {
  public:
-  // Opens (creating) `path` read-write. `full_sync`: synchronous=FULL, else NORMAL.
+  // Opens (creating) `path` read-write; a path starting with "file:" is an SQLite URI.
+  // `full_sync`: synchronous=FULL, else NORMAL.
   Connection(const std::string& path, bool full_sync);
   ~Connection();
   Connection(const Connection&) = delete;
@@ -97,6 +101,7 @@ class Connection {
  private:
   sqlite3* db_ = nullptr;
   std::map<const char*, std::unique_ptr<Statement>> cache_;
+  std::vector<Statement*> in_use_;  // at most one entry per cached statement
 };
 
 }  // namespace opsync::client::sql

@@ -347,13 +347,14 @@ Result<std::unique_ptr<LocalStore::Impl>> open_impl(const std::filesystem::path&
                                                     StoreOptions options, Mode mode,
                                                     const WorkspaceBinding* binding,
                                                     std::string_view token) {
-  const std::filesystem::path file = dir / kStateFileName;
+  const std::filesystem::path file =
+      options.database_uri.empty() ? dir / kStateFileName : std::filesystem::path(options.database_uri);
   std::error_code ec;
   if (mode == Mode::kCreate) {
     std::filesystem::create_directories(dir / kFilesDirName, ec);
     if (ec)
       return Error(Code::kInternalError, "cannot create " + dir.string() + ": " + ec.message());
-  } else if (!std::filesystem::exists(file, ec)) {
+  } else if (!store_exists(dir, options)) {
     // Opening must not create an empty store where the user expected one.
     return Error(Code::kInvalidField, "no client store in " + dir.string() + " (no " +
                                           std::string(kStateFileName) + ")");
@@ -405,6 +406,22 @@ Result<std::unique_ptr<LocalStore::Impl>> open_impl(const std::filesystem::path&
 }
 
 }  // namespace
+
+bool store_exists(const std::filesystem::path& dir, const StoreOptions& options) {
+  std::error_code ec;
+  if (options.database_uri.empty()) return std::filesystem::exists(dir / kStateFileName, ec);
+  // A database in memory exists once it is bound to a workspace (opening any name gives an empty
+  // database; one may also hold the schema and no binding yet).
+  try {
+    sql::Connection db(options.database_uri, false);
+    sql::Statement& table = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'device'");
+    const bool has_table = table.step() && table.i64(0) > 0;
+    table.reset();
+    return has_table && read_binding(db).has_value();
+  } catch (const sql::Failure&) {
+    return false;
+  }
+}
 
 LocalStore::Impl::~Impl() {
   db.reset();  // closes the connection (and checkpoints the WAL) before the lock is released

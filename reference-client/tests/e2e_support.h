@@ -320,11 +320,7 @@ class TestDevice {
     options.page_ops_max = page_ops_max_;
     SyncEngine engine(device().store(), device().keys(), random_, options);
     DriverClock clock;
-    clock.now_ms = [this] { return now_ms(); };
-    clock.wait_until = [this](uint64_t until_ms) {
-      const uint64_t now = now_ms();
-      if (until_ms > now) std::this_thread::sleep_for(std::chrono::milliseconds(until_ms - now));
-    };
+    clock.now = [this] { return DeviceTime{now_ms(), steady_now_ms()}; };
     SyncFinished finished = run_sync(engine, transport ? *transport : *real, device().token(), {}, clock);
     if (report) *report = engine.report();
     last_bytes_ = real->bytes();

@@ -97,6 +97,9 @@ struct ScriptedLog {
 
 constexpr uint64_t kNow = 1'764'000'000'000;
 
+// Both of the device's clocks at `ms`: these tests move the two apart only where they say so.
+constexpr DeviceTime at(uint64_t ms) { return DeviceTime::same(ms); }
+
 // A sync of a scripted log read in pages of 4, past its info exchange: the engine's next step is
 // the first page's request.
 struct PagedSync {
@@ -107,7 +110,7 @@ struct PagedSync {
 
   PagedSync(uint64_t seed, uint64_t ops)
       : random(seed), log(fixture, random, ops), engine(*fixture.store, fixture.keys, fixture.random, small_pages()) {
-    expect_send(engine.next(kNow));
+    expect_send(engine.next(at(kNow)));
     answer(EngineFixture::info_body());
   }
   static SyncOptions small_pages() {
@@ -115,7 +118,7 @@ struct PagedSync {
     options.page_ops_max = 4;
     return options;
   }
-  void answer(const std::string& body) { engine.on_response(EngineFixture::json(200, body), kNow); }
+  void answer(const std::string& body) { engine.on_response(EngineFixture::json(200, body), at(kNow)); }
   LocalStore& store() { return *fixture.store; }
 };
 
@@ -142,46 +145,89 @@ BOOST_AUTO_TEST_CASE(transport_failures_retry_the_same_request_after_backoff_the
   options.transport_attempts_max = 4;
   SyncEngine engine(*f.store, f.keys, f.random, options);
   uint64_t now = 1'000'000;
-  const HttpRequest first = expect_send(engine.next(now)).request;
+  const HttpRequest first = expect_send(engine.next(at(now))).request;
   BOOST_TEST(first.target == "/v1/info");
   std::vector<uint64_t> waits;
   for (int failure = 0; failure < 3; ++failure) {
-    engine.on_transport_failure("connection refused", now);
-    const SyncStep step = engine.next(now);
+    engine.on_transport_failure("connection refused", at(now));
+    const SyncStep step = engine.next(at(now));
     BOOST_REQUIRE(std::holds_alternative<WaitUntil>(step));
-    waits.push_back(std::get<WaitUntil>(step).until_ms - now);
+    waits.push_back(std::get<WaitUntil>(step).until_monotonic_ms - now);
     // Asking early changes nothing; at the time, the same request goes again.
-    BOOST_REQUIRE(std::holds_alternative<WaitUntil>(engine.next(now + 1)));
-    now = std::get<WaitUntil>(step).until_ms;
-    const HttpRequest again = expect_send(engine.next(now)).request;
+    BOOST_REQUIRE(std::holds_alternative<WaitUntil>(engine.next(at(now + 1))));
+    now = std::get<WaitUntil>(step).until_monotonic_ms;
+    const HttpRequest again = expect_send(engine.next(at(now))).request;
     BOOST_TEST(again.target == first.target);
     BOOST_TEST(again.method == first.method);
   }
   BOOST_TEST(waits == (std::vector<uint64_t>{1000, 2000, 4000}));
-  engine.on_transport_failure("connection refused", now);
-  const SyncStep last = engine.next(now);
+  engine.on_transport_failure("connection refused", at(now));
+  const SyncStep last = engine.next(at(now));
   BOOST_REQUIRE(std::holds_alternative<SyncFinished>(last));
   BOOST_REQUIRE(std::get<SyncFinished>(last).error.has_value());
   BOOST_TEST(std::get<SyncFinished>(last).error->code == Code::kTransport);
 }
 
-BOOST_AUTO_TEST_CASE(a_clock_that_steps_back_during_a_backoff_does_not_stretch_it) {
-  // Found by the simulator: a device whose clock stepped back 47 minutes during a one-second
-  // backoff waited 47 minutes, because the retry time was a reading of that clock.
+// Waits are on the monotonic clock (SYNC-020). Found by the simulator: a device whose wall clock
+// stepped back 47 minutes during a one-second backoff waited 47 minutes, and one whose wall clock
+// stood still for 10 minutes waited 10 minutes, because the retry time was a wall clock reading.
+struct BackoffOnTwoClocks {
+  EngineFixture f;
+  SyncEngine engine{*f.store, f.keys, f.random};
+  DeviceTime now{1'764'000'000'000, 5'000};  // the monotonic clock counts from the device's boot
+
+  // One failure: the engine asks to wait one second of the monotonic clock.
+  BackoffOnTwoClocks() {
+    expect_send(engine.next(now));
+    engine.on_transport_failure("connection refused", now);
+    BOOST_TEST(std::get<WaitUntil>(engine.next(now)).until_monotonic_ms == now.monotonic_ms + 1000);
+  }
+  // Both clocks move `elapsed_ms`, then the wall clock moves `wall_jump_ms` more (or stands still).
+  void pass(uint64_t elapsed_ms, int64_t wall_jump_ms, bool wall_frozen = false) {
+    now.monotonic_ms += elapsed_ms;
+    if (!wall_frozen) now.wall_ms += elapsed_ms;
+    now.wall_ms = static_cast<uint64_t>(static_cast<int64_t>(now.wall_ms) + wall_jump_ms);
+  }
+};
+
+BOOST_AUTO_TEST_CASE(a_wall_clock_that_steps_back_during_a_backoff_does_not_stretch_it) {
+  BackoffOnTwoClocks b;
+  b.pass(400, -47 * 60 * 1000);
+  BOOST_TEST(std::get<WaitUntil>(b.engine.next(b.now)).until_monotonic_ms == b.now.monotonic_ms + 600);
+  b.pass(600, 0);
+  expect_send(b.engine.next(b.now));
+}
+
+BOOST_AUTO_TEST_CASE(a_wall_clock_that_stands_still_during_a_backoff_does_not_stretch_it) {
+  BackoffOnTwoClocks b;
+  const uint64_t wall_before = b.now.wall_ms;
+  b.pass(1000, 0, /*wall_frozen=*/true);  // one second later the wall clock still reads the same
+  BOOST_TEST(b.now.wall_ms == wall_before);
+  expect_send(b.engine.next(b.now));
+}
+
+BOOST_AUTO_TEST_CASE(a_wall_clock_that_steps_forward_during_a_backoff_does_not_cut_it) {
+  BackoffOnTwoClocks b;
+  b.pass(400, 60 * 60 * 1000);
+  BOOST_TEST(std::holds_alternative<WaitUntil>(b.engine.next(b.now)));
+  b.pass(600, 0);
+  expect_send(b.engine.next(b.now));
+}
+
+BOOST_AUTO_TEST_CASE(the_round_trip_of_the_offset_estimate_is_measured_on_the_monotonic_clock) {
+  // The wall clock steps back an hour while /v1/info travels 100 ms: the estimate is the server's
+  // time minus the wall clock's midpoint of the request as the monotonic clock places it.
   EngineFixture f;
   SyncEngine engine(*f.store, f.keys, f.random);
-  uint64_t now = 1'764'000'000'000;
+  const uint64_t server_ms = 1'764'000'000'000;
+  DeviceTime now{server_ms + 5000, 10'000};  // the device's wall clock is 5 s ahead of the server
   expect_send(engine.next(now));
-  engine.on_transport_failure("connection refused", now);
-  BOOST_TEST(std::get<WaitUntil>(engine.next(now)).until_ms == now + 1000);
-  now += 400;
-  now -= 47 * 60 * 1000;  // the clock steps back
-  const SyncStep step = engine.next(now);
-  BOOST_REQUIRE(std::holds_alternative<WaitUntil>(step));
-  // The engine sees the clock only when asked: the wait starts again from now, at most one
-  // backoff long, instead of lasting the 47 minutes the clock went back.
-  BOOST_TEST(std::get<WaitUntil>(step).until_ms == now + 1000);
-  expect_send(engine.next(now + 1000));
+  now.monotonic_ms += 100;
+  now.wall_ms = now.wall_ms + 100 - 3'600'000;  // and steps back an hour on the way
+  engine.on_response(EngineFixture::json(200, EngineFixture::info_body(), server_ms + 50), now);
+  // midpoint = receipt - 50 ms; offset = (server + 50) - (receipt - 50)
+  BOOST_TEST(engine.report().clock_offset_ms == static_cast<int64_t>(server_ms + 50) -
+                                                    static_cast<int64_t>(now.wall_ms - 50));
 }
 
 BOOST_AUTO_TEST_CASE(a_clock_skew_rejection_refreshes_the_offset_from_its_own_answer) {
@@ -203,13 +249,13 @@ BOOST_AUTO_TEST_CASE(a_clock_skew_rejection_refreshes_the_offset_from_its_own_an
 
   SyncEngine engine(*f.store, f.keys, f.random);
   uint64_t now = server_ms;  // the device's clock, on time at first: the best round trip is 0
-  expect_send(engine.next(now));
-  engine.on_response(EngineFixture::json(200, EngineFixture::info_body(), server_ms), now);
-  expect_send(engine.next(now));
+  expect_send(engine.next(at(now)));
+  engine.on_response(EngineFixture::json(200, EngineFixture::info_body(), server_ms), at(now));
+  expect_send(engine.next(at(now)));
   OpsPageResponse empty;
-  engine.on_response(EngineFixture::json(200, serialize_message(empty), server_ms), now);
+  engine.on_response(EngineFixture::json(200, serialize_message(empty), server_ms), at(now));
   now += jump_ms;  // the device's clock jumps ahead
-  const HttpRequest upload = expect_send(engine.next(now)).request;
+  const HttpRequest upload = expect_send(engine.next(at(now))).request;
   BOOST_REQUIRE(upload.target.ends_with("/ops"));
   UploadOpsResponse rejected;
   OpResult result;
@@ -218,9 +264,9 @@ BOOST_AUTO_TEST_CASE(a_clock_skew_rejection_refreshes_the_offset_from_its_own_an
   result.code = Code::kClockSkew;
   result.message = "ahead";
   rejected.results.push_back(result);
-  engine.on_response(EngineFixture::json(200, serialize_message(rejected), server_ms + 10), now + 20);
+  engine.on_response(EngineFixture::json(200, serialize_message(rejected), server_ms + 10), at(now + 20));
   // The re-stamped operation carries the server's time, not the jumped clock's.
-  const HttpRequest again = expect_send(engine.next(now + 20)).request;
+  const HttpRequest again = expect_send(engine.next(at(now + 20))).request;
   const UploadOpsRequest sent = *parse_message<UploadOpsRequest>(again.body);
   BOOST_REQUIRE_EQUAL(sent.ops.size(), 1u);
   BOOST_TEST(sent.ops[0].hlc.wall_ms < server_ms + 60'000);
@@ -230,16 +276,16 @@ BOOST_AUTO_TEST_CASE(an_empty_page_that_promises_more_ends_the_sync_instead_of_l
   EngineFixture f;
   SyncEngine engine(*f.store, f.keys, f.random);
   const uint64_t now = 1'764'000'000'000;
-  expect_send(engine.next(now));
-  engine.on_response(EngineFixture::json(200, EngineFixture::info_body()), now);
-  const HttpRequest page = expect_send(engine.next(now)).request;
+  expect_send(engine.next(at(now)));
+  engine.on_response(EngineFixture::json(200, EngineFixture::info_body()), at(now));
+  const HttpRequest page = expect_send(engine.next(at(now))).request;
   BOOST_TEST(page.target.ends_with("/ops?after_seq=0"));
   OpsPageResponse empty;
   empty.after_seq = 0;
   empty.head_seq = 5;
   empty.next_after_seq = 0;
-  engine.on_response(EngineFixture::json(200, serialize_message(empty)), now);
-  const SyncStep step = engine.next(now);
+  engine.on_response(EngineFixture::json(200, serialize_message(empty)), at(now));
+  const SyncStep step = engine.next(at(now));
   BOOST_REQUIRE(std::holds_alternative<SyncFinished>(step));
   BOOST_TEST(std::get<SyncFinished>(step).error->code == Code::kProtocolError);
   BOOST_TEST(*f.store->mirror_size() == 0u);
@@ -257,9 +303,9 @@ BOOST_AUTO_TEST_CASE(answers_that_break_the_spec_end_the_sync_with_an_error) {
                                   }()}) {
     EngineFixture f;
     SyncEngine engine(*f.store, f.keys, f.random);
-    expect_send(engine.next(1));
-    engine.on_response(EngineFixture::json(200, body), 1);
-    const SyncStep step = engine.next(1);
+    expect_send(engine.next(at(1)));
+    engine.on_response(EngineFixture::json(200, body), at(1));
+    const SyncStep step = engine.next(at(1));
     BOOST_REQUIRE(std::holds_alternative<SyncFinished>(step));
     BOOST_REQUIRE(std::get<SyncFinished>(step).error.has_value());
     const Code code = std::get<SyncFinished>(step).error->code;
@@ -268,24 +314,24 @@ BOOST_AUTO_TEST_CASE(answers_that_break_the_spec_end_the_sync_with_an_error) {
   // An error body's code is what the sync reports (ERR-005 falls back on the status).
   EngineFixture f;
   SyncEngine engine(*f.store, f.keys, f.random);
-  expect_send(engine.next(1));
-  engine.on_response(EngineFixture::json(200, EngineFixture::info_body()), 1);
-  expect_send(engine.next(1));
-  engine.on_response(EngineFixture::json(401, serialize_error(Error(Code::kTokenRevoked, "revoked"))), 1);
-  const SyncStep step = engine.next(1);
+  expect_send(engine.next(at(1)));
+  engine.on_response(EngineFixture::json(200, EngineFixture::info_body()), at(1));
+  expect_send(engine.next(at(1)));
+  engine.on_response(EngineFixture::json(401, serialize_error(Error(Code::kTokenRevoked, "revoked"))), at(1));
+  const SyncStep step = engine.next(at(1));
   BOOST_REQUIRE(std::holds_alternative<SyncFinished>(step));
   BOOST_TEST(std::get<SyncFinished>(step).error->code == Code::kTokenRevoked);
 }
 
 BOOST_AUTO_TEST_CASE(a_page_is_applied_while_the_next_one_is_requested) {
   PagedSync sync(7, 10);
-  const HttpRequest first = expect_send(sync.engine.next(kNow)).request;
+  const HttpRequest first = expect_send(sync.engine.next(at(kNow))).request;
   BOOST_TEST(first.target.ends_with("/ops?after_seq=0&limit=4"));
   BOOST_TEST(!sync.engine.has_work());
   sync.answer(sync.log.page(0, 4));
 
   // The request for the second page is out before the first page touches the store.
-  const HttpRequest second = expect_send(sync.engine.next(kNow)).request;
+  const HttpRequest second = expect_send(sync.engine.next(at(kNow))).request;
   BOOST_TEST(after_seq_of(second) == 4u);
   BOOST_TEST(sync.engine.has_work());
   BOOST_TEST(*sync.store().mirror_size() == 0u);
@@ -296,7 +342,7 @@ BOOST_AUTO_TEST_CASE(a_page_is_applied_while_the_next_one_is_requested) {
   sync.answer(sync.log.page(4, 4));
 
   // A driver that never calls work(): the next answer applies the held page first.
-  const HttpRequest third = expect_send(sync.engine.next(kNow)).request;
+  const HttpRequest third = expect_send(sync.engine.next(at(kNow))).request;
   BOOST_TEST(after_seq_of(third) == 8u);
   BOOST_TEST(*sync.store().mirror_size() == 4u);
   sync.answer(sync.log.page(8, 4));
@@ -310,13 +356,13 @@ BOOST_AUTO_TEST_CASE(a_page_is_applied_while_the_next_one_is_requested) {
 
 BOOST_AUTO_TEST_CASE(a_held_page_is_applied_before_a_transport_failure_is_handled) {
   PagedSync sync(8, 6);
-  expect_send(sync.engine.next(kNow));
+  expect_send(sync.engine.next(at(kNow)));
   sync.answer(sync.log.page(0, 4));
-  const HttpRequest second = expect_send(sync.engine.next(kNow)).request;
-  sync.engine.on_transport_failure("connection reset", kNow);
+  const HttpRequest second = expect_send(sync.engine.next(at(kNow))).request;
+  sync.engine.on_transport_failure("connection reset", at(kNow));
   BOOST_TEST(*sync.store().mirror_size() == 4u);  // the progress is committed (SYNC-012)
-  BOOST_REQUIRE(std::holds_alternative<WaitUntil>(sync.engine.next(kNow)));
-  const HttpRequest again = expect_send(sync.engine.next(kNow + 1000)).request;
+  BOOST_REQUIRE(std::holds_alternative<WaitUntil>(sync.engine.next(at(kNow))));
+  const HttpRequest again = expect_send(sync.engine.next(at(kNow + 1000))).request;
   BOOST_TEST(again.target == second.target);
   sync.answer(sync.log.page(4, 4));
   BOOST_TEST(*sync.store().mirror_size() == 6u);
@@ -324,17 +370,17 @@ BOOST_AUTO_TEST_CASE(a_held_page_is_applied_before_a_transport_failure_is_handle
 
 BOOST_AUTO_TEST_CASE(a_held_page_that_breaks_the_spec_ends_the_sync_and_the_next_answer_is_ignored) {
   PagedSync sync(9, 8);
-  expect_send(sync.engine.next(kNow));
+  expect_send(sync.engine.next(at(kNow)));
   // The first page lists its second operation again at seq 4 (SYNC-014): it decodes, so it is
   // held, and fails when applied.
   OpsPageResponse twice = parse_message<OpsPageResponse>(sync.log.page(0, 4)).value();
   twice.ops[3].op = twice.ops[1].op;
   sync.answer(serialize_message(twice));
-  expect_send(sync.engine.next(kNow));
+  expect_send(sync.engine.next(at(kNow)));
   sync.engine.work();
   BOOST_TEST(!sync.engine.has_work());
   sync.answer(sync.log.page(4, 4));
-  const SyncStep step = sync.engine.next(kNow);
+  const SyncStep step = sync.engine.next(at(kNow));
   BOOST_REQUIRE(std::holds_alternative<SyncFinished>(step));
   BOOST_REQUIRE(std::get<SyncFinished>(step).error.has_value());
   BOOST_TEST(std::get<SyncFinished>(step).error->code == Code::kProtocolError);
@@ -343,14 +389,14 @@ BOOST_AUTO_TEST_CASE(a_held_page_that_breaks_the_spec_ends_the_sync_and_the_next
 
 BOOST_AUTO_TEST_CASE(a_page_with_a_gap_ends_the_sync_with_page_gap_before_anything_is_held) {
   PagedSync sync(9, 8);
-  expect_send(sync.engine.next(kNow));
+  expect_send(sync.engine.next(at(kNow)));
   // The first page skips seq 3 (SYNC-007, LOG-028): parsing refuses it, so nothing is held.
   OpsPageResponse gap = parse_message<OpsPageResponse>(sync.log.page(0, 4)).value();
   gap.ops[2].seq = 4;
   gap.ops[3].seq = 5;
   sync.answer(serialize_message(gap));
   BOOST_TEST(!sync.engine.has_work());
-  const SyncStep step = sync.engine.next(kNow);
+  const SyncStep step = sync.engine.next(at(kNow));
   BOOST_REQUIRE(std::holds_alternative<SyncFinished>(step));
   BOOST_REQUIRE(std::get<SyncFinished>(step).error.has_value());
   BOOST_TEST(std::get<SyncFinished>(step).error->code == Code::kPageGap);
@@ -360,12 +406,12 @@ BOOST_AUTO_TEST_CASE(a_page_with_a_gap_ends_the_sync_with_page_gap_before_anythi
 
 BOOST_AUTO_TEST_CASE(a_page_with_an_operation_of_an_unknown_format_ends_the_sync_with_unsupported_format) {
   PagedSync sync(9, 8);
-  expect_send(sync.engine.next(kNow));
+  expect_send(sync.engine.next(at(kNow)));
   // VER-008: the user is told to upgrade, and nothing of the page is applied.
   nlohmann::json page = nlohmann::json::parse(sync.log.page(0, 4));
   page["ops"][1]["v"] = 2;
   sync.answer(page.dump());
-  const SyncStep step = sync.engine.next(kNow);
+  const SyncStep step = sync.engine.next(at(kNow));
   BOOST_REQUIRE(std::holds_alternative<SyncFinished>(step));
   BOOST_REQUIRE(std::get<SyncFinished>(step).error.has_value());
   BOOST_TEST(std::get<SyncFinished>(step).error->code == Code::kUnsupportedFormat);
@@ -381,23 +427,23 @@ BOOST_AUTO_TEST_CASE(a_log_that_changes_under_every_read_ends_the_sync_instead_o
   uint32_t searches = 0;
   std::optional<SyncFinished> finished;
   for (int step = 0; step < 100 && !finished; ++step) {
-    const SyncStep next = engine.next(kNow);
+    const SyncStep next = engine.next(at(kNow));
     if (const auto* done = std::get_if<SyncFinished>(&next)) {
       finished = *done;
       break;
     }
     const HttpRequest& request = std::get<SendRequest>(next).request;
     if (request.target == "/v1/info") {
-      engine.on_response(EngineFixture::json(200, EngineFixture::info_body()), kNow);
+      engine.on_response(EngineFixture::json(200, EngineFixture::info_body()), at(kNow));
     } else if (request.target.find("/blocks?") != std::string::npos) {
       ++searches;
       BlocksResponse blocks;
       blocks.block_size = 4;
-      engine.on_response(EngineFixture::json(200, serialize_message(blocks)), kNow);
+      engine.on_response(EngineFixture::json(200, serialize_message(blocks)), at(kNow));
     } else {
       OpsPageResponse page;
       page.after_hash.bytes[0] = 1;  // never the prefix hash of an empty mirror (zeros)
-      engine.on_response(EngineFixture::json(200, serialize_message(page)), kNow);
+      engine.on_response(EngineFixture::json(200, serialize_message(page)), at(kNow));
     }
   }
   BOOST_REQUIRE(finished.has_value());

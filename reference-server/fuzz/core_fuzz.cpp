@@ -617,6 +617,8 @@ class FuzzStorage final : public Storage {
       return commit;
     });
   }
+  Status journal_revocation(const Revocation& revocation) override { return inner_.journal_revocation(revocation); }
+  Result<std::vector<Revocation>> journaled_revocations() override { return inner_.journaled_revocations(); }
   uint64_t commits() const { return commits_; }
   // Committed writes from now on go to `writes`; nullptr stops recording.
   void record(std::vector<Write>* writes) { recording_ = writes; }

@@ -119,6 +119,28 @@ ServerCore::ServerCore(ServerConfig config, Storage& storage, RandomSource& rand
   OPSYNC_CHECK(config_.workspace_creations_per_minute <= RateLimiter::kPerMinuteMax);
   if (config_.workspace_creations_per_minute > 0)
     creation_limiter_ = std::make_unique<RateLimiter>(config_.workspace_creations_per_minute);
+  apply_revocation_journal();
+}
+
+// AUTH-030: the data may have been restored from a backup older than some revocations; they are
+// applied again before anything is served. Revoking a token the data holds revoked already, or
+// does not hold (issued after the backup, or its workspace deleted), changes nothing.
+void ServerCore::apply_revocation_journal() {
+  Result<std::vector<Revocation>> journal = storage_.journaled_revocations();
+  OPSYNC_CHECK_MSG(journal.ok(), "the revocation journal cannot be read");
+  if (journal->empty()) return;
+  const Status applied = storage_.write([&](Transaction& txn) {
+    bool changed = false;
+    for (const Revocation& revocation : *journal) {
+      std::optional<TokenRecord> token = txn.token(revocation.workspace, revocation.token);
+      if (!token || token->revoked_at_ms) continue;
+      token->revoked_at_ms = revocation.revoked_at_ms;
+      txn.put_token(*token);
+      changed = true;
+    }
+    return changed;
+  });
+  OPSYNC_CHECK_MSG(applied.ok(), "the revocation journal cannot be applied to the data");
 }
 
 ServerCore::~ServerCore() = default;

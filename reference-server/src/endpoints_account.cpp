@@ -128,6 +128,11 @@ Response revoke_token(const Call& call) {
     if (record->id == call.token->id)
       return error_response(make_error(Code::kCannotRevokeSelf, "a token cannot revoke itself; use another owner token"));
     if (!record->revoked_at_ms) {
+      // AUTH-030: journaled before it commits, where a restore of the data cannot roll it back.
+      if (!fault(Fault::kRevocationsNotJournaled)) {
+        const Status journaled = call.storage.journal_revocation(Revocation{record->workspace, record->id, call.now_ms});
+        if (!journaled.ok()) return error_response(make_error(Code::kUnavailable, "the revocation could not be recorded; try again"));
+      }
       record->revoked_at_ms = call.now_ms;
       txn.put_token(*record);
       commit = true;

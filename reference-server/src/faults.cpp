@@ -36,8 +36,9 @@ constexpr std::array kNames = {
     FaultName{F::kAbsentFileDeleted, "absent-file-deleted", "FILE-007"},
     FaultName{F::kRepeatedLengthTaken, "repeated-length-taken", "TRN-051"},
     FaultName{F::kUnstampedHttpErrors, "unstamped-http-errors", "TRN-056"},
+    FaultName{F::kRevocationsNotJournaled, "revocations-not-journaled", "AUTH-030"},
 };
-static_assert(kNames.size() == static_cast<size_t>(F::kUnstampedHttpErrors) + 1, "a name for every fault");
+static_assert(kNames.size() == static_cast<size_t>(F::kRevocationsNotJournaled) + 1, "a name for every fault");
 
 #ifdef OPSYNC_FAULT_SWITCHES
 // Set before the server starts serving, read by every request thread afterwards.

@@ -40,6 +40,7 @@ enum class Fault : uint8_t {
   kAbsentFileDeleted,    // FILE-007: file-status calls absent files deleted
   kRepeatedLengthTaken,  // TRN-051: Content-Length repeated with equal values is accepted
   kUnstampedHttpErrors,  // TRN-056: the HTTP layer's own answers lack OpSync-Request-Id
+  kRevocationsNotJournaled,  // AUTH-030: revocations live only in the data a restore rolls back
 };
 
 struct FaultName {

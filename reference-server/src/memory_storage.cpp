@@ -30,6 +30,9 @@ struct MemoryStorage::Contents {
 
 struct MemoryStorage::State : Contents {
   std::shared_mutex mutex;
+  // Not Contents: a restore leaves it. Its own lock, since the core journals inside a write.
+  std::mutex journal_mutex;
+  std::vector<Revocation> journal;
 };
 
 namespace {
@@ -301,7 +304,8 @@ Status MemoryStorage::write(const std::function<bool(Transaction&)>& body) {
   return {};
 }
 
-MemoryStorage::Snapshot::Snapshot(std::unique_ptr<const Contents> contents) : contents_(std::move(contents)) {
+MemoryStorage::Snapshot::Snapshot(std::unique_ptr<const Contents> contents, std::vector<Revocation> journal)
+    : contents_(std::move(contents)), journal_(std::move(journal)) {
   OPSYNC_CHECK(contents_ != nullptr);
 }
 MemoryStorage::Snapshot::~Snapshot() = default;
@@ -314,13 +318,31 @@ uint64_t MemoryStorage::Snapshot::op_count() const {
 
 std::shared_ptr<const MemoryStorage::Snapshot> MemoryStorage::snapshot() const {
   std::shared_lock lock(state_->mutex);
+  std::lock_guard journal_lock(state_->journal_mutex);
   const Contents& contents = *state_;
-  return std::make_shared<const Snapshot>(std::make_unique<const Contents>(contents));
+  return std::make_shared<const Snapshot>(std::make_unique<const Contents>(contents), state_->journal);
 }
 
 void MemoryStorage::restore(const Snapshot& snapshot) {
   std::unique_lock lock(state_->mutex);
   static_cast<Contents&>(*state_) = snapshot.contents();
+}
+
+void MemoryStorage::restore_with_journal(const Snapshot& snapshot) {
+  restore(snapshot);
+  std::lock_guard journal_lock(state_->journal_mutex);
+  state_->journal = snapshot.journal();
+}
+
+Status MemoryStorage::journal_revocation(const Revocation& revocation) {
+  std::lock_guard journal_lock(state_->journal_mutex);
+  state_->journal.push_back(revocation);
+  return {};
+}
+
+Result<std::vector<Revocation>> MemoryStorage::journaled_revocations() {
+  std::lock_guard journal_lock(state_->journal_mutex);
+  return state_->journal;
 }
 
 }  // namespace opsync::server

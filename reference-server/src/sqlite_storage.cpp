@@ -14,6 +14,7 @@
 
 #include "opsync/protocol/limits.h"
 #include "op_id_index.h"
+#include "revocation_journal.h"
 
 namespace opsync::server {
 namespace {
@@ -547,6 +548,7 @@ class SqlTransaction final : public Transaction {
 
 struct SqliteStorage::Impl {
   std::string path;
+  std::optional<RevocationJournal> journal;  // DATA_DIR/revocations.journal (AUTH-030)
   Durability durability = Durability::kFull;
   int lock_fd = -1;
   std::mutex writer;  // one writer at a time, before SQLite's lock: no busy-wait between our threads
@@ -617,8 +619,19 @@ Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(const std::string& da
     close(impl->lock_fd);
     return Error(f.code, f.message);
   }
+  Result<RevocationJournal> journal = RevocationJournal::open(
+      (std::filesystem::path(data_dir) / "revocations.journal").string(), durability == Durability::kFull);
+  if (!journal.ok()) {
+    close(impl->lock_fd);
+    return journal.error();
+  }
+  impl->journal.emplace(std::move(journal).value());
   return std::unique_ptr<SqliteStorage>(new SqliteStorage(std::move(impl)));
 }
+
+Status SqliteStorage::journal_revocation(const Revocation& revocation) { return impl_->journal->append(revocation); }
+
+Result<std::vector<Revocation>> SqliteStorage::journaled_revocations() { return impl_->journal->entries(); }
 
 Status SqliteStorage::read(const std::function<void(Transaction&)>& body) {
   std::unique_ptr<Connection> connection;

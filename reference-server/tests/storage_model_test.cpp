@@ -2,11 +2,14 @@
 // run random command sequences through two server cores, one on each backend, with the same
 // seeded randomness and the same clock, and require byte-identical responses to every request.
 // A companion shows the comparison catches a backend that differs in one small way.
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
+#include <fstream>
 #include <rapidcheck/boost_test.h>
 #include <rapidcheck/state.h>
 
 #include "opsync/server/memory_storage.h"
+#include "opsync/server/sqlite_storage.h"
 #include "property_support.h"
 #include "server_fixture.h"
 
@@ -42,6 +45,8 @@ class OneTooMany final : public Storage {
       return body(wrapped);
     });
   }
+  Status journal_revocation(const Revocation& revocation) override { return inner_.journal_revocation(revocation); }
+  Result<std::vector<Revocation>> journaled_revocations() override { return inner_.journaled_revocations(); }
 
  private:
   // Forwards every primitive; ops_after returns one operation too many.
@@ -419,6 +424,125 @@ BOOST_AUTO_TEST_CASE(a_restored_snapshot_answers_as_the_storage_did_when_it_was_
   BOOST_TEST(fingerprint(other, ws, files, kStartMs) == at_backup, boost::test_tools::per_element());
   storage.restore(*backup);
   BOOST_TEST(fingerprint(core, ws, files, kStartMs) == at_backup, boost::test_tools::per_element());
+}
+
+// AUTH-030: a token revoked after a backup is refused once the backup is restored.
+struct Revoked {
+  TokenIssued token;
+  Response self(ServerCore& core, const CreateWorkspaceResponse& ws, uint64_t now_ms) const {
+    Request request;
+    request.method = "GET";
+    request.path = "/v1/workspaces/" + to_base64url(ws.workspace_id) + "/tokens/self";
+    request.headers["authorization"] = "Bearer " + token.token;
+    return core.handle(request, now_ms);
+  }
+};
+
+Revoked issue(Writer& writer) {
+  const Response issued = writer.call("POST", "/tokens", "{\"scope\":\"read_write\"}", kStartMs);
+  BOOST_REQUIRE(issued.status == 201);
+  return Revoked{*parse_message<TokenIssued>(issued.body)};
+}
+
+void revoke(Writer& writer, const Revoked& revoked) {
+  BOOST_REQUIRE(writer.call("DELETE", "/tokens/" + to_base64url(revoked.token.token_id), "", kStartMs + 1000).status == 200);
+}
+
+// A workspace with a token revoked after a backup, and the restore of that backup.
+struct RevokedAfterBackup {
+  MemoryStorage storage;
+  SeededRandom random{1};
+  std::unique_ptr<ServerCore> core = std::make_unique<ServerCore>(small_config(), storage, random);
+  CreateWorkspaceResponse ws = *core->create_workspace(kStartMs);
+  Revoked stolen;
+
+  explicit RevokedAfterBackup(bool restore_rolls_journal_back) {
+    Writer writer{*core, ws};
+    stolen = issue(writer);
+    const std::shared_ptr<const MemoryStorage::Snapshot> backup = storage.snapshot();
+    revoke(writer, stolen);
+    BOOST_TEST(storage.journaled_revocations()->size() == 1u);
+    if (restore_rolls_journal_back) storage.restore_with_journal(*backup);
+    else storage.restore(*backup);
+    core = std::make_unique<ServerCore>(small_config(), storage, random);  // the server starts on it
+  }
+};
+
+BOOST_AUTO_TEST_CASE(a_revocation_survives_a_restore_of_the_data) {
+  RevokedAfterBackup r(/*restore_rolls_journal_back=*/false);
+  const Response answer = r.stolen.self(*r.core, r.ws, kStartMs + 2000);
+  BOOST_TEST(answer.status == 401);
+  BOOST_TEST(answer.error_code == "token_revoked");
+  // The token list shows it revoked, at the time of the revocation.
+  Writer after{*r.core, r.ws};
+  const TokenListResponse list = *parse_message<TokenListResponse>(after.call("GET", "/tokens", "", kStartMs + 2000).body);
+  const auto entry = std::find_if(list.tokens.begin(), list.tokens.end(),
+                                  [&](const TokenEntry& e) { return e.token_id == r.stolen.token.token_id; });
+  BOOST_REQUIRE(entry != list.tokens.end());
+  BOOST_TEST(entry->revoked_at_ms == std::optional<uint64_t>(kStartMs + 1000));
+}
+
+// The companion: a restore that rolls the journal back with the data brings the token back, and
+// the check above sees it.
+BOOST_AUTO_TEST_CASE(catches_a_restore_that_rolls_revocations_back) {
+  RevokedAfterBackup r(/*restore_rolls_journal_back=*/true);
+  BOOST_TEST(r.stolen.self(*r.core, r.ws, kStartMs + 2000).status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(sqlite_keeps_its_revocations_beside_the_database_a_restore_replaces) {
+  const server::testing::TempDir dir;
+  const std::filesystem::path data = dir.path();
+  SeededRandom random(1);
+  std::optional<CreateWorkspaceResponse> ws;
+  std::optional<Revoked> stolen;
+  {
+    std::unique_ptr<SqliteStorage> storage = std::move(SqliteStorage::open(data.string(), Durability::kProcess)).value();
+    ServerCore core(small_config(), *storage, random);
+    ws = *core.create_workspace(kStartMs);
+    Writer writer{core, *ws};
+    stolen = issue(writer);
+  }
+  std::filesystem::copy_file(data / "opsync.db", data / "backup.db");  // the server is stopped
+  {
+    std::unique_ptr<SqliteStorage> storage = std::move(SqliteStorage::open(data.string(), Durability::kProcess)).value();
+    ServerCore core(small_config(), *storage, random);
+    Writer writer{core, *ws};
+    revoke(writer, *stolen);
+  }
+  // The restore of deploy/README.md: the database replaced, the journal left where it is.
+  std::filesystem::remove(data / "opsync.db-wal");
+  std::filesystem::remove(data / "opsync.db-shm");
+  std::filesystem::copy_file(data / "backup.db", data / "opsync.db", std::filesystem::copy_options::overwrite_existing);
+  std::unique_ptr<SqliteStorage> storage = std::move(SqliteStorage::open(data.string(), Durability::kProcess)).value();
+  ServerCore core(small_config(), *storage, random);
+  const Response answer = stolen->self(core, *ws, kStartMs + 2000);
+  BOOST_TEST(answer.status == 401);
+  BOOST_TEST(answer.error_code == "token_revoked");
+}
+
+BOOST_AUTO_TEST_CASE(a_damaged_revocation_journal_is_refused_naming_its_line) {
+  const server::testing::TempDir dir;
+  const std::filesystem::path journal = std::filesystem::path(dir.path()) / "revocations.journal";
+  const Revocation one{Id{}, Id{}, 5};
+  {
+    std::ofstream out(journal);
+    out << "opsync-revocation/1 AAAAAAAAAAAAAAAAAAAAAA AAAAAAAAAAAAAAAAAAAAAA 5\n";
+    out << "opsync-revocation/1 AAAAAAAAAAAAAAAAAAAAAA AAAAAAAAAAAAAA";  // an append a crash cut short
+  }
+  {
+    auto storage = SqliteStorage::open(dir.path(), Durability::kProcess);
+    BOOST_REQUIRE(storage.ok());
+    BOOST_TEST(((*storage)->journaled_revocations().value() == std::vector<Revocation>{one}));
+  }
+  {
+    std::ofstream out(journal);
+    out << "opsync-revocation/1 AAAAAAAAAAAAAAAAAAAAAA AAAAAAAAAAAAAAAAAAAAAA 5\n";
+    out << "this is not a revocation\n";
+    out << "opsync-revocation/1 AAAAAAAAAAAAAAAAAAAAAA AAAAAAAAAAAAAAAAAAAAAA 6\n";
+  }
+  auto refused = SqliteStorage::open(dir.path(), Durability::kProcess);
+  BOOST_REQUIRE(!refused.ok());
+  BOOST_TEST(refused.error().message.find("revocations.journal line 2") != std::string::npos, refused.error().message);
 }
 
 BOOST_AUTO_TEST_CASE(catches_a_backend_that_pages_one_too_many) {

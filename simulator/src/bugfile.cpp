@@ -109,6 +109,14 @@ BugFile bug_file_of(const RunResult& result) {
   return bug;
 }
 
+BugFile error_bug_file(const Config& config, std::string error) {
+  BugFile bug;
+  bug.simulator_version = OPSYNC_VERSION;
+  bug.config = config;
+  bug.error = std::move(error);
+  return bug;
+}
+
 nlohmann::json to_json(const BugFile& bug) {
   nlohmann::json violations = nlohmann::json::array();
   for (const Violation& v : bug.violations)
@@ -147,6 +155,7 @@ nlohmann::json to_json(const BugFile& bug) {
     out["server"] = {{"url", bug.server->url}, {"answers", answers}};
   }
   if (bug.imported) out["imported"] = to_json(*bug.imported);
+  if (bug.error) out["error"] = *bug.error;
   return out;
 }
 
@@ -165,7 +174,7 @@ Result<BugFile> bug_file_from_json(const nlohmann::json& json) {
                                               "seed",        "checker",     "violations", "trace_hash",
                                               "event_count", "config",      "schedule", "decisions",
                                               "event_digests", "description", "expect", "server",
-                                              "imported"};
+                                              "imported",    "error"};
   for (const auto& [name, value] : json.items())
     if (!known.count(name)) return damaged("has an unknown member \"" + name + "\"");
   BugFile bug;
@@ -210,6 +219,11 @@ Result<BugFile> bug_file_from_json(const nlohmann::json& json) {
       }
     }
     if (json.contains("description")) bug.description = json.at("description").get<std::string>();
+    if (json.contains("error")) {
+      bug.error = json.at("error").get<std::string>();
+      if (!bug.violations.empty() || !bug.event_digests.empty())
+        return damaged("records an error and also a verdict: a run that errs has none");
+    }
     if (json.contains("expect")) bug.expect = json.at("expect");
     if (json.contains("server")) {
       const nlohmann::json& server = json.at("server");
@@ -260,8 +274,9 @@ Status save_bug_file(const BugFile& bug, const std::string& path) {
   // The members in the order a reader wants them: what it is, what failed, then the details.
   const nlohmann::json json = to_json(bug);
   nlohmann::ordered_json ordered;
-  for (const char* name : {"format", "simulator", "description", "protocol", "variant", "seed", "checker", "violations",
-                           "trace_hash", "event_count", "expect", "config", "schedule", "decisions", "event_digests"})
+  for (const char* name : {"format", "simulator", "description", "protocol", "variant", "seed", "error", "checker",
+                           "violations", "trace_hash", "event_count", "expect", "config", "schedule", "decisions",
+                           "event_digests"})
     if (json.contains(name)) ordered[name] = nlohmann::ordered_json::parse(json[name].dump());
   for (const char* name : {"server", "imported"})
     if (json.contains(name)) ordered[name] = nlohmann::ordered_json::parse(json[name].dump());
@@ -273,8 +288,12 @@ Status save_bug_file(const BugFile& bug, const std::string& path) {
   return {};
 }
 
-Replay replay(const BugFile& bug, bool keep_bodies, const std::string& server_url) {
+Replay replay(const BugFile& bug, bool keep_bodies, const std::string& server_url, const RunOptions* limits) {
   RunOptions options;
+  if (limits) {
+    options.events_max = limits->events_max;
+    options.give_up = limits->give_up;
+  }
   options.server_url = server_url;
   if (server_url.empty() && bug.server) options.recording = &*bug.server;
   options.replay = &bug.decisions;

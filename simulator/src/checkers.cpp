@@ -157,11 +157,13 @@ void check_causality(World& world, const EndState& s, const ObjectsView&) {
   std::map<OpId, Hlc> pending_hlc;
   for (const DeviceReport& device : s.devices) pending_hlc.insert(device.pending_hlc.begin(), device.pending_hlc.end());
   // The timestamp an operation ended with in the log or on its device (re-stamping after
-  // clock_skew may have changed it, HLC-020), or the one it was written with.
+  // clock_skew may have changed it, HLC-020), else the one it was last uploaded with (a restore
+  // may have removed it from the log after a re-stamp), else the one it was written with.
   auto hlc_of = [&](const OpId& id) -> std::optional<Hlc> {
     auto it = final_hlc.find(id);
     if (it != final_hlc.end()) return it->second;
     if (auto pending = pending_hlc.find(id); pending != pending_hlc.end()) return pending->second;
+    if (auto uploaded = s.uploaded_hlc.find(id); uploaded != s.uploaded_hlc.end()) return uploaded->second;
     auto edit = s.edit_by_op.find(id);
     if (edit != s.edit_by_op.end()) return s.edits[edit->second].hlc;
     return std::nullopt;

@@ -1,9 +1,12 @@
 #include "opsync/simulator/config.h"
 
+#include <algorithm>
+#include <bit>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "opsync/protocol/check.h"
 #include "opsync/simulator/decisions.h"
 
 namespace opsync::simulator {
@@ -101,6 +104,8 @@ FaultProfile lossy() {
   p.response_loss_ppm = 20000;
   p.duplicate_ppm = 10000;
   p.reset_ppm = 30000;
+  p.slow_ppm = 5000;
+  p.slow_ms_max = 30000;
   return p;
 }
 
@@ -122,6 +127,8 @@ FaultProfile skewed_clocks() {
   p.clock_freezes_per_hour = 10;
   p.clock_freeze_ms_max = 120000;
   p.server_clock_offset_ms_max = 5 * 60 * 1000;
+  p.server_clock_steps_per_hour = 2;
+  p.server_clock_step_ms_max = 2 * 60 * 1000;
   return p;
 }
 
@@ -157,6 +164,8 @@ FaultProfile everything() {
   p.clock_freezes_per_hour = clocks.clock_freezes_per_hour;
   p.clock_freeze_ms_max = clocks.clock_freeze_ms_max;
   p.server_clock_offset_ms_max = clocks.server_clock_offset_ms_max;
+  p.server_clock_steps_per_hour = clocks.server_clock_steps_per_hour;
+  p.server_clock_step_ms_max = clocks.server_clock_step_ms_max;
   p.device_crashes_per_hour = crash.device_crashes_per_hour;
   p.device_down_ms_max = crash.device_down_ms_max;
   p.crash_steps_max = crash.crash_steps_max;
@@ -184,7 +193,8 @@ std::optional<Protocol> protocol_from_name(std::string_view name) {
 std::vector<Variant> all_variants() {
   return {Variant::kNone,       Variant::kNoDedupe,  Variant::kHiddenRestore, Variant::kWallClock,
           Variant::kForgetLostUploads, Variant::kPlaintext, Variant::kNoFileDelete,
-          Variant::kNoCopyRetention, Variant::kNoCopyExpiry};
+          Variant::kNoCopyRetention, Variant::kNoCopyExpiry, Variant::kWallClockWaits,
+          Variant::kRestoreRevivesTokens};
 }
 
 std::string_view variant_name(Variant variant) {
@@ -198,6 +208,8 @@ std::string_view variant_name(Variant variant) {
     case Variant::kNoFileDelete: return "no-file-delete";
     case Variant::kNoCopyRetention: return "no-copy-retention";
     case Variant::kNoCopyExpiry: return "no-copy-expiry";
+    case Variant::kWallClockWaits: return "wall-clock-waits";
+    case Variant::kRestoreRevivesTokens: return "restore-revives-tokens";
   }
   return "?";
 }
@@ -241,6 +253,8 @@ nlohmann::json to_json(const FaultProfile& p) {
           {"duplicate_ppm", p.duplicate_ppm},
           {"reset_ppm", p.reset_ppm},
           {"timeout_ms", p.timeout_ms},
+          {"slow_ppm", p.slow_ppm},
+          {"slow_ms_max", p.slow_ms_max},
           {"partitions_per_hour", p.partitions_per_hour},
           {"partition_ms_min", p.partition_ms_min},
           {"partition_ms_max", p.partition_ms_max},
@@ -253,6 +267,8 @@ nlohmann::json to_json(const FaultProfile& p) {
           {"clock_freezes_per_hour", p.clock_freezes_per_hour},
           {"clock_freeze_ms_max", p.clock_freeze_ms_max},
           {"server_clock_offset_ms_max", p.server_clock_offset_ms_max},
+          {"server_clock_steps_per_hour", p.server_clock_steps_per_hour},
+          {"server_clock_step_ms_max", p.server_clock_step_ms_max},
           {"device_crashes_per_hour", p.device_crashes_per_hour},
           {"device_down_ms_max", p.device_down_ms_max},
           {"crash_steps_max", p.crash_steps_max},
@@ -277,6 +293,8 @@ Result<FaultProfile> fault_profile_from_json(const nlohmann::json& json, std::st
   r.integer("duplicate_ppm", p.duplicate_ppm, 0, kMillion);
   r.integer("reset_ppm", p.reset_ppm, 0, 500000);
   r.integer("timeout_ms", p.timeout_ms, 100, 600000);
+  r.integer("slow_ppm", p.slow_ppm, 0, 500000);
+  r.integer("slow_ms_max", p.slow_ms_max, 1, 3600000);
   r.integer("partitions_per_hour", p.partitions_per_hour, 0, 3600);
   r.integer("partition_ms_min", p.partition_ms_min, 1, 3600000);
   r.integer("partition_ms_max", p.partition_ms_max, 1, 3600000);
@@ -289,6 +307,8 @@ Result<FaultProfile> fault_profile_from_json(const nlohmann::json& json, std::st
   r.integer("clock_freezes_per_hour", p.clock_freezes_per_hour, 0, 3600);
   r.integer("clock_freeze_ms_max", p.clock_freeze_ms_max, 0, 3600000);
   r.integer("server_clock_offset_ms_max", p.server_clock_offset_ms_max, 0, 7 * kDayMs);
+  r.integer("server_clock_steps_per_hour", p.server_clock_steps_per_hour, 0, 3600);
+  r.integer("server_clock_step_ms_max", p.server_clock_step_ms_max, 0, 7 * kDayMs);
   r.integer("device_crashes_per_hour", p.device_crashes_per_hour, 0, 3600);
   r.integer("device_down_ms_max", p.device_down_ms_max, 0, 3600000);
   r.integer("crash_steps_max", p.crash_steps_max, 0, 10000);
@@ -308,9 +328,10 @@ Result<FaultProfile> fault_profile_from_json(const nlohmann::json& json, std::st
 namespace {
 
 const std::set<std::string>& script_actions() {
-  static const std::set<std::string> actions = {"put",  "delete", "attach",  "detach", "sync",   "clock",
-                                                "offline", "online", "join", "drop", "drop-answer", "reset",
-                                                "backup", "restore", "crash"};
+  static const std::set<std::string> actions = {
+      "put",  "delete",      "attach", "detach", "sync",    "clock",   "offline",      "online",       "join",
+      "drop", "drop-answer", "reset",  "backup", "restore", "crash",   "server-crash", "server-clock", "revoke",
+      "reinvite"};
   return actions;
 }
 
@@ -319,13 +340,13 @@ nlohmann::json to_json(const ScriptStep& s) {
   if (!s.key.empty()) out["key"] = s.key;
   if (!s.value.empty()) out["value"] = s.value;
   if (s.file_bytes) out["file_bytes"] = s.file_bytes;
-  if (s.action == "clock") {
+  if (s.action == "clock" || s.action == "server-clock") {
     out["clock_offset_ms"] = s.clock_offset_ms;
     out["clock_frozen"] = s.clock_frozen;
   }
   if (!s.match.empty()) out["match"] = s.match;
   if (s.action == "reset") out["cut_percent"] = s.cut_percent;
-  if (s.action == "crash" || s.action == "restore") out["steps"] = s.steps;
+  if (s.action == "crash" || s.action == "restore" || s.action == "server-crash") out["steps"] = s.steps;
   return out;
 }
 
@@ -369,9 +390,35 @@ Status validate(const Config& c) {
     return bad("online_ms_max", "must be at least online_ms_min, itself at least 1");
   if (c.offline_ms_min > c.offline_ms_max) return bad("offline_ms_max", "must be at least offline_ms_min");
   if (c.heal_rounds_max < 1 || c.heal_rounds_max > 1000) return bad("heal_rounds_max", "must be from 1 to 1000");
-  for (size_t i = 0; i < c.script.size(); ++i)
-    if (c.script[i].device >= c.devices + c.faults.joins && c.script[i].action != "join")
+  for (size_t i = 0; i < c.script.size(); ++i) {
+    const ScriptStep& step = c.script[i];
+    if (step.device >= c.devices + c.faults.joins && step.action != "join")
       return bad("script[" + std::to_string(i) + "].device", "names a device the run does not have");
+    if ((step.action == "revoke" || step.action == "reinvite") && step.device == 0)
+      return bad("script[" + std::to_string(i) + "].device", "the owner (device 0) cannot " + step.action + " itself");
+  }
+  // A scripted run makes its own schedule: the profile's network faults (latency, spikes, losses,
+  // duplicates, resets, slow requests) apply to its messages, and `joins` sizes its devices, but
+  // nothing is drawn on a schedule. A profile asking for scheduled faults would be ignored, so it
+  // is refused: the script has a step for each.
+  if (!c.script.empty()) {
+    const FaultProfile& f = c.faults;
+    const std::pair<const char*, uint64_t> scheduled[] = {
+        {"partitions_per_hour", f.partitions_per_hour},   {"clock_offset_ms_max", f.clock_offset_ms_max},
+        {"drift_ppm_max", f.drift_ppm_max},               {"clock_steps_per_hour", f.clock_steps_per_hour},
+        {"clock_freezes_per_hour", f.clock_freezes_per_hour},
+        {"server_clock_offset_ms_max", f.server_clock_offset_ms_max},
+        {"server_clock_steps_per_hour", f.server_clock_steps_per_hour},
+        {"device_crashes_per_hour", f.device_crashes_per_hour},
+        {"server_crashes_per_hour", f.server_crashes_per_hour},
+        {"backups_per_hour", f.backups_per_hour},         {"restores_per_hour", f.restores_per_hour},
+        {"revocations", f.revocations}};
+    for (const auto& [name, value] : scheduled)
+      if (value != 0)
+        return bad(std::string("faults.") + name,
+                   "a scripted run draws no scheduled faults: use the script's steps (offline, clock, "
+                   "server-clock, crash, server-crash, backup, restore, revoke) instead");
+  }
   if (c.protocol == Protocol::kDataans03 && c.variant != Variant::kNone)
     return bad("variant", "variants change opsync-v1; dataans-0.3 has none");
   return {};
@@ -468,46 +515,146 @@ Result<FaultProfile> load_fault_profile(std::string_view name_or_path) {
   return profile;
 }
 
+namespace {
+
+// Integer-only draws for the swarm (no floating point: the same on every standard library).
+class SwarmDraw {
+ public:
+  explicit SwarmDraw(Stream& s) : s_(s) {}
+
+  uint64_t uniform(uint64_t lo, uint64_t hi) { return s_.range(lo, hi); }
+  // Log-uniform in [lo, hi]: a power of two drawn uniformly, then a value within it, so that 1 ms
+  // and 1 hour are as likely as 1 s and 10 s; when lo is 0, zero one time in sixteen.
+  uint64_t log_uniform(uint64_t lo, uint64_t hi) {
+    OPSYNC_CHECK(lo <= hi);
+    if (lo == 0) {
+      if (hi == 0 || s_.draw(16) == 0) return 0;
+      lo = 1;
+    }
+    if (lo == hi) return lo;
+    const uint32_t e_lo = static_cast<uint32_t>(std::bit_width(lo)) - 1;
+    const uint32_t e_hi = static_cast<uint32_t>(std::bit_width(hi)) - 1;
+    const uint32_t e = static_cast<uint32_t>(s_.range(e_lo, e_hi));
+    const uint64_t from = std::max<uint64_t>(lo, uint64_t{1} << e);
+    const uint64_t to = e >= 63 ? hi : std::min<uint64_t>(hi, (uint64_t{2} << e) - 1);
+    return s_.range(from, to);
+  }
+  // On with `percent` chance.
+  bool on(uint32_t percent) { return s_.draw(100) < percent; }
+
+ private:
+  Stream& s_;
+};
+
+// Work the devices of one seed may do, in device-milliseconds of chaos: 64 devices for a minute,
+// or 6 for ten. Bounds a seed's cost without bounding any one knob's range.
+constexpr uint64_t kSwarmDeviceChaosMsMax = 64 * 60'000;
+constexpr uint64_t kSwarmDeviceEditsMax = 8000;
+// A chance per message below 1 in 10,000 hardly ever strikes in a run of a few hundred messages:
+// the kind is as good as off, which the 40% of "off" draws already cover.
+constexpr uint64_t kChanceMinPpm = 100;
+
+}  // namespace
+
 Config swarm_config(uint64_t seed, const FaultProfile& base, Protocol protocol) {
   Decisions decisions(seed);
-  Stream& s = decisions.stream("swarm");
+  SwarmDraw d(decisions.stream("swarm"));
   Config c;
   c.seed = seed;
   c.protocol = protocol;
-  c.devices = static_cast<uint32_t>(s.range(2, 6));
-  c.ops = static_cast<uint32_t>(s.range(40, 240));
-  c.chaos_ms = s.range(2, 6) * 60000;
-  c.keys = static_cast<uint32_t>(s.range(4, 30));
-  c.hot_keys = static_cast<uint32_t>(std::min<uint64_t>(c.keys, s.range(0, 4)));
-  c.attach_percent = static_cast<uint32_t>(s.range(0, 15));
-  // Each kind of fault is on or off, and its rate scaled by 1/4 to 2 (swarm testing: a run with
-  // few kinds of faults reaches states that a run with all of them drowns out).
-  auto scale = [&](uint32_t value) -> uint32_t {
-    static constexpr uint32_t kQuarters[] = {0, 1, 2, 4, 8};  // off, 1/4, 1/2, 1, 2
-    return static_cast<uint32_t>(uint64_t{value} * kQuarters[s.draw(5)] / 4);
-  };
-  FaultProfile f = base;
-  f.name = base.name + " (swarm)";
-  f.request_loss_ppm = scale(base.request_loss_ppm);
-  f.response_loss_ppm = scale(base.response_loss_ppm);
-  f.duplicate_ppm = scale(base.duplicate_ppm);
-  f.reset_ppm = scale(base.reset_ppm);
-  f.latency_spike_ppm = scale(base.latency_spike_ppm);
-  f.partitions_per_hour = scale(base.partitions_per_hour);
-  if (s.draw(2) == 0) {
-    f.clock_offset_ms_max = 0;
-    f.drift_ppm_max = 0;
-    f.server_clock_offset_ms_max = 0;
+  // The run's shape. Devices in all, log-uniform from 1 to 64; some of them join during the chaos
+  // when the joins kind is drawn (below).
+  const uint32_t devices_in_all = static_cast<uint32_t>(d.log_uniform(1, kDevicesMax));
+  c.devices = devices_in_all;
+  c.chaos_ms = d.log_uniform(10'000, std::max<uint64_t>(10'000, std::min<uint64_t>(kSwarmDeviceChaosMsMax / c.devices,
+                                                                                     10 * 60'000)));
+  // Every device applies every edit in the heal: edits times devices bounds that work.
+  c.ops = static_cast<uint32_t>(d.log_uniform(0, std::min<uint64_t>(1000, kSwarmDeviceEditsMax / c.devices)));
+  c.keys = static_cast<uint32_t>(d.log_uniform(1, 1000));
+  c.hot_keys = static_cast<uint32_t>(std::min<uint64_t>(c.keys, d.uniform(0, 8)));
+  c.delete_percent = static_cast<uint32_t>(d.uniform(0, 40));
+  c.attach_percent = static_cast<uint32_t>(d.uniform(0, 30));
+  c.detach_percent = static_cast<uint32_t>(d.uniform(0, 100 - c.delete_percent - c.attach_percent) / 4);
+  c.file_chunks_max = static_cast<uint32_t>(d.log_uniform(1, 8));
+  c.sync_interval_ms_min = static_cast<uint32_t>(d.log_uniform(50, 60'000));
+  c.sync_interval_ms_max = static_cast<uint32_t>(d.log_uniform(c.sync_interval_ms_min, 120'000));
+  c.online_ms_min = static_cast<uint32_t>(d.log_uniform(1'000, 600'000));
+  c.online_ms_max = static_cast<uint32_t>(d.log_uniform(c.online_ms_min, 1'200'000));
+  c.offline_ms_min = static_cast<uint32_t>(d.log_uniform(0, 300'000));
+  c.offline_ms_max = static_cast<uint32_t>(d.log_uniform(c.offline_ms_min, 600'000));
+
+  // The faults: every kind the base profile has is drawn across its range (simulator/README.md,
+  // "Swarm seeds"), and each is off with some chance, so that the mixes no profile combines are
+  // drawn as often as the profiles themselves.
+  FaultProfile f = base_profile(base.name + " (swarm)");
+  auto kind = [&](bool in_base) { return in_base && d.on(60); };
+  // The network. The heal must be able to finish: latency stays under half the timeout.
+  f.latency_ms_max = static_cast<uint32_t>(d.log_uniform(1, base.latency_ms_max > 40 ? 60'000 : 40));
+  f.latency_ms_min = static_cast<uint32_t>(d.uniform(0, f.latency_ms_max));
+  f.timeout_ms = static_cast<uint32_t>(d.log_uniform(std::max<uint64_t>(100, 2 * uint64_t{f.latency_ms_max} + 1), 600'000));
+  if (kind(base.latency_spike_ppm > 0)) {
+    f.latency_spike_ppm = static_cast<uint32_t>(d.log_uniform(kChanceMinPpm, kMillion));
+    f.latency_spike_ms_max = static_cast<uint32_t>(d.log_uniform(1, 3'600'000));
   }
-  f.clock_steps_per_hour = scale(base.clock_steps_per_hour);
-  f.clock_freezes_per_hour = scale(base.clock_freezes_per_hour);
-  f.device_crashes_per_hour = scale(base.device_crashes_per_hour);
-  f.server_crashes_per_hour = scale(base.server_crashes_per_hour);
-  f.restores_per_hour = scale(base.restores_per_hour);
-  f.backups_per_hour = f.restores_per_hour ? std::max(base.backups_per_hour, 1u) : scale(base.backups_per_hour);
-  f.joins = static_cast<uint32_t>(s.draw(uint64_t{base.joins} + 1));
-  f.revocations = static_cast<uint32_t>(s.draw(uint64_t{base.revocations} + 1));
+  if (kind(base.request_loss_ppm > 0)) f.request_loss_ppm = static_cast<uint32_t>(d.log_uniform(kChanceMinPpm, 500'000));
+  if (kind(base.response_loss_ppm > 0)) f.response_loss_ppm = static_cast<uint32_t>(d.log_uniform(kChanceMinPpm, 500'000));
+  if (kind(base.duplicate_ppm > 0)) f.duplicate_ppm = static_cast<uint32_t>(d.log_uniform(kChanceMinPpm, kMillion));
+  if (kind(base.reset_ppm > 0)) f.reset_ppm = static_cast<uint32_t>(d.log_uniform(kChanceMinPpm, 500'000));
+  if (kind(base.slow_ppm > 0)) {
+    f.slow_ppm = static_cast<uint32_t>(d.log_uniform(kChanceMinPpm, 500'000));
+    f.slow_ms_max = static_cast<uint32_t>(d.log_uniform(1, 3'600'000));
+  }
+  if (kind(base.partitions_per_hour > 0)) {
+    f.partitions_per_hour = static_cast<uint32_t>(d.log_uniform(1, 3600));
+    f.partition_ms_min = static_cast<uint32_t>(d.log_uniform(1, 3'600'000));
+    f.partition_ms_max = static_cast<uint32_t>(d.log_uniform(f.partition_ms_min, 3'600'000));
+    f.one_way_percent = static_cast<uint32_t>(d.uniform(0, 100));
+    f.partition_devices_max = static_cast<uint32_t>(d.uniform(1, kDevicesMax));
+  }
+  // Clocks. The server's steps stay within its max_clock_skew_ms (60 s): a server whose clock
+  // goes back further refuses every upload stamped after the step until it catches up (LOG-006),
+  // by design; no device can help it (simulator/README.md, "Swarm seeds").
+  if (kind(base.clock_offset_ms_max > 0)) f.clock_offset_ms_max = d.log_uniform(1, 7 * kDayMs);
+  if (kind(base.drift_ppm_max > 0)) f.drift_ppm_max = static_cast<uint32_t>(d.log_uniform(1, 500));
+  if (kind(base.clock_steps_per_hour > 0)) {
+    f.clock_steps_per_hour = static_cast<uint32_t>(d.log_uniform(1, 3600));
+    f.clock_step_ms_max = d.log_uniform(1, 7 * kDayMs);
+  }
+  if (kind(base.clock_freezes_per_hour > 0)) {
+    f.clock_freezes_per_hour = static_cast<uint32_t>(d.log_uniform(1, 3600));
+    f.clock_freeze_ms_max = static_cast<uint32_t>(d.log_uniform(1, 3'600'000));
+  }
+  if (kind(base.server_clock_offset_ms_max > 0)) f.server_clock_offset_ms_max = d.log_uniform(1, 7 * kDayMs);
+  if (kind(base.server_clock_steps_per_hour > 0)) {
+    f.server_clock_steps_per_hour = static_cast<uint32_t>(d.log_uniform(1, 3600));
+    f.server_clock_step_ms_max = d.log_uniform(1, 60'000);
+  }
+  // Crashes and restores.
+  if (kind(base.device_crashes_per_hour > 0)) {
+    f.device_crashes_per_hour = static_cast<uint32_t>(d.log_uniform(1, 3600));
+    f.crash_steps_max = static_cast<uint32_t>(d.log_uniform(0, 10'000));
+    f.device_down_ms_max = static_cast<uint32_t>(d.log_uniform(0, 3'600'000));
+  }
+  if (kind(base.server_crashes_per_hour > 0)) {
+    f.server_crashes_per_hour = static_cast<uint32_t>(d.log_uniform(1, 3600));
+    f.server_down_ms_max = static_cast<uint32_t>(d.log_uniform(0, 3'600'000));
+  }
+  if (kind(base.restores_per_hour > 0)) {
+    f.restores_per_hour = static_cast<uint32_t>(d.log_uniform(1, 3600));
+    f.backups_per_hour = static_cast<uint32_t>(d.log_uniform(1, 3600));
+  } else if (kind(base.backups_per_hour > 0)) {
+    f.backups_per_hour = static_cast<uint32_t>(d.log_uniform(1, 3600));
+  }
+  // Membership: some of the devices join during the chaos, revocations of at most every device but
+  // the owner.
+  if (devices_in_all > 1 && kind(base.joins > 0)) {
+    f.joins = static_cast<uint32_t>(d.log_uniform(1, devices_in_all - 1));
+    c.devices = devices_in_all - f.joins;
+  }
+  if (c.devices + f.joins > 1 && kind(base.revocations > 0))
+    f.revocations = static_cast<uint32_t>(d.log_uniform(1, c.devices + f.joins - 1));
   c.faults = f;
+  OPSYNC_CHECK_MSG(validate(c).ok(), "a swarm draw outside the configuration's ranges");
   return c;
 }
 

@@ -314,7 +314,11 @@ class DataansDevice final : public DeviceNode {
   }
   void invite(uint32_t for_device) override { world_.invitation_ready(for_device, World::Invitation{}); }
   void replace_token(const std::string&) override {}
-  void revoke() override { life = Life::kRevoked; }
+  // The model has no tokens: the owner's decision removes the device at once.
+  void revoke_member(uint32_t for_device) override {
+    DeviceNode& member = world_.device(for_device);
+    member.life = Life::kRevoked;
+  }
 
   void edit(const std::string& kind, const std::string& key, const Bytes& value, uint64_t file_bytes) override {
     if (life != Life::kUp) {

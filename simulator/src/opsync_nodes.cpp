@@ -1,15 +1,21 @@
 // The opsync-v1 nodes: the reference server core on in-memory storage, and devices that are the
 // reference client (Device, SyncEngine, LocalStore on SQLite, a memory blob store), driven over
 // the world's network. The deliberate defects of Variant live here, at the edges of that code.
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <mutex>
 #include <set>
 #include <sstream>
 
 #include "opsync/client/device.h"
 #include "opsync/client/engine.h"
+#include "opsync/client/store.h"
 #include "opsync/protocol/blocks.h"
 #include "opsync/protocol/crypto.h"
 #include "opsync/protocol/endpoints.h"
 #include "opsync/protocol/hlc.h"
+#include "opsync/protocol/limits.h"
 #include "opsync/protocol/messages.h"
 #include "opsync/server/core.h"
 #include "opsync/server/memory_storage.h"
@@ -26,7 +32,10 @@ using client::SyncEngine;
 constexpr uint32_t kKdfIterations = 1000;  // key derivation is not under test; 600,000 would cost 0.3 s
 constexpr size_t kBackupsKept = 3;
 constexpr uint64_t kFrozenRecheckMs = 1000;
+constexpr uint64_t kDriftPpmMax = 500;  // the largest drift a profile may give an oscillator
+constexpr uint64_t kWaitSlackMs = 5;    // the rounding of a drifting clock's readings
 constexpr uint32_t kJoinAttemptsMax = 50;
+constexpr uint64_t kCallRetryMs = 5000;  // an owner's invitation or revocation that failed goes again
 constexpr const char* kServerUrl = "sim://server";
 
 std::string code_and_message(const Error& error) { return std::string(code_name(error.code)) + ": " + error.message; }
@@ -79,7 +88,10 @@ class OpsyncServer final : public ServerNode {
       // The defect: the server keeps answering the prefix hashes of the log it had.
       old_hashes_ = op_hashes();
     }
-    storage_.restore(*backups_[index]);
+    if (world_.config().variant == Variant::kRestoreRevivesTokens)
+      storage_.restore_with_journal(*backups_[index]);  // the defect: revocations roll back with the data
+    else
+      storage_.restore(*backups_[index]);
     restart_core();
     return true;
   }
@@ -180,6 +192,68 @@ class OpsyncServer final : public ServerNode {
 // Thrown from the store's after_durable_step hook to kill the device right after a durable step.
 struct DeviceKilled {};
 
+// The database of a store that has its schema and no binding yet, made once per process: a new
+// device's database starts as a copy of its pages (SQLite's backup API) instead of running every
+// migration's statements again, which took half of a 64-device run. LocalStore::create binds it
+// as it would a database it had just migrated.
+sqlite3* empty_store_template() {
+  static sqlite3* holder = nullptr;
+  static std::once_flag made;
+  std::call_once(made, [] {
+    const std::string uri = "file:/opsync-sim-store-template?vfs=memdb";
+    OPSYNC_CHECK(sqlite3_open_v2(uri.c_str(), &holder, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
+                                 nullptr) == SQLITE_OK);
+    std::string dir = (std::filesystem::temp_directory_path() / "opsync-sim-template-XXXXXX").string();
+    OPSYNC_CHECK(mkdtemp(dir.data()) != nullptr);
+    {
+      client::StoreOptions options;
+      options.durability = client::Durability::kProcess;
+      options.blobs = std::make_shared<client::MemoryBlobStore>();
+      options.database_uri = uri;
+      const client::WorkspaceBinding binding{"sim://template", WorkspaceId{}, Id{}, kBlockSizeMin};
+      Result<std::unique_ptr<client::LocalStore>> store = client::LocalStore::create(dir, binding, "template", options);
+      OPSYNC_CHECK_MSG(store.ok(), "cannot make the simulator's empty store");
+    }
+    OPSYNC_CHECK(sqlite3_exec(holder, "DELETE FROM device", nullptr, nullptr, nullptr) == SQLITE_OK);
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  });
+  return holder;
+}
+
+// A device's database in the process (SQLite's memdb VFS): this connection holds its pages the
+// whole run, as a disk holds a file, while the device's own connection comes and goes with the
+// device's process; closing that one (a kill) rolls back whatever it had not committed.
+class MemoryDisk {
+ public:
+  explicit MemoryDisk(std::string uri) : uri_(std::move(uri)) { attach(); }
+  ~MemoryDisk() { sqlite3_close(db_); }
+  MemoryDisk(const MemoryDisk&) = delete;
+  MemoryDisk& operator=(const MemoryDisk&) = delete;
+
+  const std::string& uri() const { return uri_; }
+  // The disk wiped: a directory removed and created again.
+  void wipe() {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    attach();
+  }
+
+ private:
+  void attach() {
+    const int rc = sqlite3_open_v2(uri_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
+                                   nullptr);
+    OPSYNC_CHECK_MSG(rc == SQLITE_OK, "cannot open a device's database in memory");
+    sqlite3_backup* copy = sqlite3_backup_init(db_, "main", empty_store_template(), "main");
+    OPSYNC_CHECK_MSG(copy != nullptr && sqlite3_backup_step(copy, -1) == SQLITE_DONE,
+                     "cannot copy the empty store into a device's database");
+    OPSYNC_CHECK(sqlite3_backup_finish(copy) == SQLITE_OK);
+  }
+
+  std::string uri_;
+  sqlite3* db_ = nullptr;
+};
+
 class OpsyncDevice final : public DeviceNode {
  public:
   OpsyncDevice(World& world, uint32_t device_index)
@@ -190,6 +264,12 @@ class OpsyncDevice final : public DeviceNode {
     dir_ = world.work_dir() / name;
     store_options_.durability = client::Durability::kProcess;  // a crash here is of the process
     store_options_.blobs = blobs_;
+    if (world.options().device_stores == RunOptions::DeviceStores::kMemory) {
+      // Named after the run's own directory, so that two worlds never share one.
+      disk_ = std::make_unique<MemoryDisk>("file:/" + world.work_dir().filename().string() + "/" + name +
+                                           "?vfs=memdb");
+      store_options_.database_uri = disk_->uri();
+    }
     store_options_.after_durable_step = [this](std::string_view step) { durable_step(step); };
     Stream& s = world.stream("config/" + name);
     static constexpr uint32_t kPageOps[] = {0, 4, 16};
@@ -201,6 +281,7 @@ class OpsyncDevice final : public DeviceNode {
     engine_.reset();
     call_.reset();
     device_.reset();
+    disk_.reset();  // after the device's own connection
   }
 
   // ---- setup and membership ----
@@ -229,33 +310,27 @@ class OpsyncDevice final : public DeviceNode {
     if (life == Life::kUp && !busy()) run_next();
   }
 
+  // A new token from the owner (its invitation, handed over out of band): a device that is down
+  // takes it when it comes back.
   void replace_token(const std::string& token) override {
-    if (life != Life::kUp) {
+    if (life != Life::kUp || !device_) {
       pending_token_ = token;
       return;
     }
     guarded([&] { must(device_->store().set_token(token)); });
+    if (!device_) return;  // killed at the durable step: the token waits for the restart
     token_ = token;
-    reinvite_asked_ = false;
   }
 
-  void revoke() override {
-    revoked_ = true;
-    if (std::optional<World::Invitation> invitation = world_.invitation_for(index)) {
-      // The owner's request, out of band: DELETE /tokens/{id} on the server.
-      HttpRequest request{"DELETE",
-                          endpoint_path(EndpointId::kRevokeToken,
-                                        {to_base64url(*world_.workspace), to_base64url(invitation->token_id)}),
-                          "", ""};
-      if (world_.server().up()) world_.server().handle(request, world_.owner_token);
-    }
-    life = life == Life::kDown ? Life::kDown : Life::kRevoked;
+  void revoke_member(uint32_t for_device) override {
+    revokes_wanted_.push_back(for_device);
+    if (life == Life::kUp && !busy()) run_next();
   }
 
   // ---- edits ----
 
   void edit(const std::string& kind, const std::string& key, const Bytes& value, uint64_t file_bytes) override {
-    if (life != Life::kUp && !(revoked_ && life == Life::kRevoked)) {
+    if (life != Life::kUp) {
       world_.event(name, "edit-skipped", kind + " " + key + ": the device is not running", to_bytes(kind));
       return;
     }
@@ -269,8 +344,10 @@ class OpsyncDevice final : public DeviceNode {
 
   // ---- syncs ----
 
+  // A device whose token was revoked keeps syncing, as whoever holds a stolen token would: the
+  // server must refuse it (AUTH-016, AUTH-030; the revocation checker watches).
   void sync(bool heal) override {
-    if (revoked_ || life != Life::kUp) return;
+    if (life != Life::kUp) return;
     if (busy()) {  // SYNC-009: one sync at a time; another request waits for it
       sync_wanted_ = true;
       sync_wanted_heal_ = sync_wanted_heal_ || heal;
@@ -289,7 +366,7 @@ class OpsyncDevice final : public DeviceNode {
     }
     if (!engine_) return;
     count_page(response);
-    guarded([&] { engine_->on_response(response, clock_now()); });
+    guarded([&] { engine_->on_response(response, device_time()); });
     step_sync();
   }
 
@@ -320,7 +397,7 @@ class OpsyncDevice final : public DeviceNode {
         HttpResponse fake;
         fake.status = 200;
         fake.body = serialize_message(forgotten);
-        guarded([&] { engine_->on_response(fake, clock_now()); });
+        guarded([&] { engine_->on_response(fake, device_time()); });
         step_sync();
         return;
       }
@@ -330,7 +407,7 @@ class OpsyncDevice final : public DeviceNode {
         for (const WireOp& op : sent->ops) redo_.push_back(op.id);
       }
     }
-    guarded([&] { engine_->on_transport_failure(what, clock_now()); });
+    guarded([&] { engine_->on_transport_failure(what, device_time()); });
     step_sync();
   }
 
@@ -350,7 +427,7 @@ class OpsyncDevice final : public DeviceNode {
   void restart() override {
     if (life != Life::kDown) return;
     std::error_code ec;
-    if (!std::filesystem::exists(dir_ / "state.sqlite3", ec)) {
+    if (!client::store_exists(dir_, store_options_)) {
       // It died before its store existed: it joins (or creates) again.
       life = Life::kNotJoined;
       world_.event(name, "restart", "restarts with no store: joins again", to_bytes("restart"));
@@ -362,24 +439,26 @@ class OpsyncDevice final : public DeviceNode {
     if (!opened.ok()) {
       // A directory a crash left before the join finished (the key file without the store).
       std::filesystem::remove_all(dir_, ec);
+      if (disk_) disk_->wipe();
       life = Life::kNotJoined;
       world_.event(name, "restart", "restarts with an unfinished join: " + opened.error().message, to_bytes("rejoin"));
       if (world_.invitation_for(index)) start_setup(false);
       return;
     }
     device_ = std::move(*opened);
-    life = revoked_ ? Life::kRevoked : Life::kUp;
+    life = Life::kUp;
     world_.event(name, "restart", "restarts from what its store committed", to_bytes("restart"));
     guarded([&] {
       token_ = device_->token();
       if (pending_token_) {
+        // The invitation that came while it was down: a new token, and a new ask if it fails.
         must(device_->store().set_token(*pending_token_));
         token_ = *pending_token_;
         pending_token_.reset();
       }
       resolve_interrupted_edit();
     });
-    if (life == Life::kUp || life == Life::kRevoked) run_next();
+    if (life == Life::kUp) run_next();
   }
 
   void prepare_for_heal() override {
@@ -394,10 +473,11 @@ class OpsyncDevice final : public DeviceNode {
   DeviceReport report() override {
     DeviceReport out;
     out.name = name;
-    out.live = life == Life::kUp && !revoked_;
+    const bool revoked = world_.revocation_intended(index);
+    out.live = life == Life::kUp && !revoked;
     if (!out.live)
-      out.excepted_because = revoked_ ? "its token was revoked" : life == Life::kNotJoined ? "it never joined"
-                                                                                         : "it is not running";
+      out.excepted_because = revoked ? "the owner revoked its token" : life == Life::kNotJoined ? "it never joined"
+                                                                                              : "it is not running";
     if (!device_) return out;
     client::LocalStore& store = device_->store();
     for (const std::string& key : world_.keys()) {
@@ -434,7 +514,7 @@ class OpsyncDevice final : public DeviceNode {
   }
 
  private:
-  enum class CallKind { kNone, kCreate, kJoin, kInvite };
+  enum class CallKind { kNone, kCreate, kJoin, kInvite, kRevoke };
   struct PendingEdit {
     std::string kind;
     std::string key;
@@ -459,6 +539,11 @@ class OpsyncDevice final : public DeviceNode {
   }
 
   uint64_t clock_now() const { return clock.read(world_.now()); }
+  // What the engine is given: both clocks; Variant::kWallClockWaits gives the wall clock twice.
+  client::DeviceTime device_time() const {
+    const uint64_t wall = clock.read(world_.now());
+    return {wall, world_.config().variant == Variant::kWallClockWaits ? wall : monotonic.read(world_.now())};
+  }
 
   // Runs client code; a kill in the middle of it ends this incarnation of the device.
   template <typename Body>
@@ -485,6 +570,7 @@ class OpsyncDevice final : public DeviceNode {
     world_.figures.device_crashes += 1;
     engine_.reset();
     call_.reset();
+    wait_began_.reset();
     device_.reset();  // closes the store: what it committed stays, as after kill -9
     current_sync.reset();
     awaited_ = 0;
@@ -650,29 +736,62 @@ class OpsyncDevice final : public DeviceNode {
     if (!engine_) return;
     guarded([&] {
       // Bounded: each pass either sends, waits or finishes.
-      const client::SyncStep step = engine_->next(clock_now());
-      if (const auto* finished = std::get_if<client::SyncFinished>(&step)) return finish_sync(*finished);
+      const client::DeviceTime now = device_time();
+      const client::SyncStep step = engine_->next(now);
       if (const auto* wait = std::get_if<client::WaitUntil>(&step)) {
-        const std::optional<uint64_t> at = clock.true_time_reaching(wait->until_ms, world_.now());
+        if (!wait_began_) wait_began_ = WaitBegan{world_.now(), wait->until_monotonic_ms - std::min(wait->until_monotonic_ms, now.monotonic_ms)};
+        // The engine's waits are on the monotonic clock, which never stands still; the variant's
+        // are on the wall clock, which may: it is looked at again every second meanwhile.
+        const NodeClock& waits_on = world_.config().variant == Variant::kWallClockWaits ? clock : monotonic;
+        const std::optional<uint64_t> at = waits_on.true_time_reaching(wait->until_monotonic_ms, world_.now());
         const uint64_t when = at ? std::max(*at, world_.now() + 1) : world_.now() + kFrozenRecheckMs;
         world_.schedule(when, [this, incarnation = incarnation, engine = engine_.get()] {
           if (incarnation == this->incarnation && engine_.get() == engine) step_sync();
         });
         return;
       }
+      end_of_wait();
+      if (const auto* finished = std::get_if<client::SyncFinished>(&step)) return finish_sync(*finished);
       last_request_ = std::get<client::SendRequest>(step).request;
       if (world_.config().variant == Variant::kNoFileDelete &&
           endpoint_of_target(last_request_.method, last_request_.target) == EndpointId::kDeleteFile) {
         // The defect: the DELETE of FILE-022 is never sent.
         HttpResponse nothing;
         nothing.status = 404;
-        engine_->on_response(nothing, clock_now());
+        engine_->on_response(nothing, device_time());
         return step_sync();
+      }
+      if (endpoint_of_target(last_request_.method, last_request_.target) == EndpointId::kUploadOps) {
+        // What the checkers judge an operation by if a restore takes it out of the log later.
+        Result<UploadOpsRequest> upload = parse_message<UploadOpsRequest>(last_request_.body);
+        if (upload.ok())
+          for (const WireOp& op : upload->ops) world_.note_uploaded_hlc(op.id, op.hlc);
       }
       awaited_ = ++requests_;
       world_.send(*this, awaited_, last_request_, token_);
       if (overlap_work_ && engine_->has_work()) engine_->work();
     });
+  }
+
+  // SYNC-010, SYNC-020: a wait between attempts lasts what the engine asked, at most the cap, in
+  // true time give or take the drift of the device's oscillator, whatever its wall clock does.
+  void end_of_wait() {
+    if (!wait_began_) return;
+    const WaitBegan began = *wait_began_;
+    wait_began_.reset();
+    const client::SyncOptions defaults;
+    const uint64_t asked_ms = began.asked_ms;
+    const uint64_t waited_ms = world_.now() - began.true_ms;
+    const uint64_t allowed_ms = asked_ms + asked_ms * kDriftPpmMax / 1'000'000 + kWaitSlackMs;
+    if (asked_ms > defaults.backoff_cap_ms)
+      world_.violation("backoff", {name}, {},
+                       name + " was asked to wait " + std::to_string(asked_ms) + " ms before its next attempt; "
+                       "SYNC-010 caps a wait at " + std::to_string(defaults.backoff_cap_ms) + " ms");
+    else if (waited_ms > allowed_ms)
+      world_.violation("backoff", {name}, {},
+                       name + " waited " + std::to_string(waited_ms) + " ms of true time for a backoff of " +
+                           std::to_string(asked_ms) + " ms; a wait must not outlast its length whatever the " +
+                           "wall clock does (SYNC-020)");
   }
 
   // Operations received that the device held before the sync began (counterexample 5).
@@ -696,18 +815,23 @@ class OpsyncDevice final : public DeviceNode {
       record.error = code_and_message(*finished.error);
       // A token a restore lost, or one the owner revoked, explains an authorization failure.
       const Code code = finished.error->code;
-      if ((code == Code::kTokenInvalid || code == Code::kTokenRevoked) && (revoked_ || world_.restores() > 0))
+      const bool revoked = world_.revocation_intended(index);
+      if ((code == Code::kTokenInvalid && (revoked || world_.restores() > 0)) ||
+          (code == Code::kTokenRevoked && revoked))
         record.faults_seen += 1;
-      if (code == Code::kTokenInvalid && !revoked_ && !reinvite_asked_) {
-        reinvite_asked_ = true;  // the owner sends a new token (replace_token)
+      // One ask per token: a new token that a later restore loses again is asked for again,
+      // however it arrived (while the device ran, was down, or was killed taking it).
+      if (code == Code::kTokenInvalid && !revoked && reinvite_asked_for_ != token_) {
+        reinvite_asked_for_ = token_;  // the owner sends a new token (replace_token)
         world_.device(0).invite(index);
       }
     }
     record.moved = report.ops_uploaded || report.ops_applied || report.ops_acknowledged || report.ops_restamped ||
                    report.files_uploaded || report.files_downloaded || report.files_deleted ||
                    report.chunks_uploaded || report.chunks_downloaded || report.ops_rejected;
-    if (report.diverged && report.verified_prefix < record.held_at_start)
-      record.redundancy_allowed = record.held_at_start - report.verified_prefix;
+    // Each divergence search may set operations aside that the sync then reads again: a restore
+    // during the sync may force a second search, and a second reading (spec 9.1 step 3).
+    record.redundancy_allowed = report.ops_unverified;
     if (record.ok) check_mirror();
     world_.finish_sync(*this, std::move(record));
     if (world_.config().variant == Variant::kNoCopyRetention) {
@@ -791,10 +915,23 @@ class OpsyncDevice final : public DeviceNode {
         do_edit(edit);
         continue;
       }
+      if (!revokes_wanted_.empty() && life == Life::kUp) {
+        const uint32_t for_device = revokes_wanted_.front();
+        revokes_wanted_.pop_front();
+        const std::optional<World::Invitation> invitation = world_.invitation_for(for_device);
+        if (!invitation) continue;  // never invited: it holds no token to revoke
+        member_ = for_device;
+        guarded([&] {
+          call_ = device_->start_revoke(invitation->token_id);
+          call_kind_ = CallKind::kRevoke;
+        });
+        if (call_) drive_call();
+        return;
+      }
       if (!invites_wanted_.empty() && life == Life::kUp) {
         const uint32_t for_device = invites_wanted_.front();
         invites_wanted_.pop_front();
-        invite_for_ = for_device;
+        member_ = for_device;
         guarded([&] {
           call_ = device_->start_invite(Scope::kReadWrite, std::nullopt);
           call_kind_ = CallKind::kInvite;
@@ -806,7 +943,7 @@ class OpsyncDevice final : public DeviceNode {
         sync_wanted_ = false;
         const bool heal = sync_wanted_heal_;
         sync_wanted_heal_ = false;
-        if (!revoked_) start_sync(heal);
+        start_sync(heal);
       }
       return;
     }
@@ -823,19 +960,36 @@ class OpsyncDevice final : public DeviceNode {
     }
     const Status status = call_->status();
     const CallKind kind = call_kind_;
+    if (kind == CallKind::kRevoke) {
+      call_.reset();
+      call_kind_ = CallKind::kNone;
+      const uint32_t for_device = member_;
+      const std::string whose = "device-" + std::to_string(for_device);
+      if (status.ok()) {
+        world_.event(name, "revoked-member", "the server revoked the token of " + whose, to_bytes("revoked"));
+      } else if (status.error().code == Code::kTokenNotFound) {
+        // The server does not know the token (a restore lost it): nothing is left to revoke.
+        world_.event(name, "revoked-member", "the server does not know the token of " + whose, to_bytes("unknown"));
+      } else {
+        world_.event(name, "revoke-failed", code_and_message(status.error()), to_bytes("revoke-failed"));
+        world_.schedule(world_.now() + kCallRetryMs, [this, for_device] { revoke_member(for_device); });
+      }
+      run_next();
+      return;
+    }
     if (kind == CallKind::kInvite) {
       const auto* invite_call = static_cast<const Device::InviteCall*>(call_.get());
       std::optional<World::Invitation> invitation;
       if (status.ok()) invitation = World::Invitation{invite_call->result().token, invite_call->result().token_id};
       call_.reset();
       call_kind_ = CallKind::kNone;
-      const uint32_t for_device = invite_for_;
+      const uint32_t for_device = member_;
       if (invitation) {
         world_.event(name, "invited", "an invitation for device-" + std::to_string(for_device), to_bytes("invite"));
         world_.invitation_ready(for_device, *invitation);
       } else {
         world_.event(name, "invite-failed", code_and_message(status.error()), to_bytes("invite-failed"));
-        world_.schedule(world_.now() + kJoinAttemptsMax * 100, [this, for_device] { invite(for_device); });
+        world_.schedule(world_.now() + kCallRetryMs, [this, for_device] { invite(for_device); });
       }
       run_next();
       return;
@@ -860,7 +1014,7 @@ class OpsyncDevice final : public DeviceNode {
     Result<std::unique_ptr<Device>> opened = Device::open(dir_, store_options_);
     OPSYNC_CHECK_MSG(opened.ok(), "a device that joined does not open");
     device_ = std::move(*opened);
-    life = revoked_ ? Life::kRevoked : Life::kUp;
+    life = Life::kUp;
     guarded([&] { token_ = device_->token(); });
     if (!device_) return;
     if (owner_) {
@@ -886,6 +1040,7 @@ class OpsyncDevice final : public DeviceNode {
   World& world_;
   std::filesystem::path dir_;
   std::shared_ptr<client::MemoryBlobStore> blobs_;
+  std::unique_ptr<MemoryDisk> disk_;  // nullptr when the stores are files
   std::unique_ptr<SeededRandom> random_;
   client::StoreOptions store_options_;
   std::unique_ptr<Device> device_;
@@ -893,13 +1048,13 @@ class OpsyncDevice final : public DeviceNode {
   std::unique_ptr<client::ServerCall> call_;
   CallKind call_kind_ = CallKind::kNone;
   bool owner_ = false;
-  uint32_t invite_for_ = 0;
+  uint32_t member_ = 0;  // the device the owner's invitation or revocation in progress is for
   uint32_t join_attempts_ = 0;
   std::deque<uint32_t> invites_wanted_;
+  std::deque<uint32_t> revokes_wanted_;
   std::string token_;
   std::optional<std::string> pending_token_;
-  bool revoked_ = false;
-  bool reinvite_asked_ = false;
+  std::optional<std::string> reinvite_asked_for_;  // the token a re-invitation was asked for
   uint64_t awaited_ = 0;
   uint64_t requests_ = 0;
   HttpRequest last_request_;
@@ -913,6 +1068,11 @@ class OpsyncDevice final : public DeviceNode {
   uint64_t down_ms_ = 0;
   uint64_t durable_steps_ = 0;
   std::optional<InterruptedEdit> interrupted_;
+  struct WaitBegan {
+    uint64_t true_ms = 0;
+    uint64_t asked_ms = 0;  // on the device's monotonic clock
+  };
+  std::optional<WaitBegan> wait_began_;
   std::vector<OpId> redo_;
   std::optional<OpId> redo_original_;
 };

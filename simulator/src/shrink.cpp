@@ -1,6 +1,7 @@
 #include "opsync/simulator/shrink.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "opsync/protocol/check.h"
 
@@ -21,6 +22,8 @@ ScheduleSize size_of(const BugFile& bug) {
 }
 
 namespace {
+
+constexpr int kTryWallSecondsMax = 60;
 
 class Shrinker {
  public:
@@ -66,10 +69,20 @@ class Shrinker {
     candidate.config = std::move(config);
     candidate.decisions = std::move(decisions);
     Replay r;
+    // Each try is bounded: a few times the recorded run's events (a zeroed crash stream can kill
+    // a device every millisecond), and a minute of wall time in case that is still too much.
+    RunOptions limits;
+    limits.events_max = 4 * std::max<uint64_t>(current_.event_digests.size(), 1000) + 100'000;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kTryWallSecondsMax);
+    limits.give_up = [deadline] { return std::chrono::steady_clock::now() > deadline; };
     try {
-      r = replay(candidate, false, server_url_);
+      r = replay(candidate, false, server_url_, &limits);
     } catch (const ExternalServerError&) {
       return false;  // the candidate left the recorded answers (or the server failed)
+    } catch (const RunAbandoned& abandoned) {
+      ++abandoned_;
+      progress_("  a try ran past its bound (" + abandoned.why + "): " + what + " is not kept");
+      return false;
     }
     bool fails = false;
     for (const Violation& v : r.result.violations) fails = fails || v.checker == checker_;
@@ -231,6 +244,7 @@ class Shrinker {
   std::string checker_;
   uint32_t tries_max_;
   uint32_t tries_ = 0;
+  uint32_t abandoned_ = 0;  // tries stopped by their bound
   const std::function<void(const std::string&)>& progress_;
   std::string server_url_;
 };

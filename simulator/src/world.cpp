@@ -6,6 +6,8 @@
 #include <system_error>
 
 #include "opsync/protocol/check.h"
+#include "opsync/protocol/endpoints.h"
+#include "opsync/protocol/messages.h"
 
 namespace opsync::simulator {
 namespace {
@@ -69,6 +71,13 @@ std::filesystem::path make_work_dir(const std::filesystem::path& requested, bool
   return pattern;
 }
 
+// A device's monotonic clock: it counts from the device's boot (a different reading on each, so
+// that nothing mistakes it for the wall clock) at the rate of the device's oscillator.
+NodeClock monotonic_clock(uint64_t true_ms, uint32_t device, int32_t drift_ppm) {
+  const int64_t since_boot_ms = 1'000'000 + int64_t{device} * 7'919;
+  return NodeClock(true_ms, since_boot_ms - static_cast<int64_t>(true_ms), drift_ppm);
+}
+
 }  // namespace
 
 std::string short_id(const Id& id) { return to_base64url(id).substr(0, 8); }
@@ -112,6 +121,10 @@ void World::run_events(uint64_t until_ms) {
   // Bounded by the time limit: every event moves time forward or runs one of finitely many
   // actions scheduled at this time, and events scheduled in the past are refused.
   while (!queue_.empty() && queue_.top().at_ms <= until_ms) {
+    ++events_run_;
+    if (options_.events_max && events_run_ > options_.events_max)
+      throw RunAbandoned{"more than " + std::to_string(options_.events_max) + " events"};
+    if (options_.give_up && events_run_ % 4096 == 0 && options_.give_up()) throw RunAbandoned{"given up"};
     const Scheduled next = queue_.top();
     queue_.pop();
     now_ = next.at_ms;
@@ -181,7 +194,7 @@ void World::finish_sync(DeviceNode& device, SyncRecord record) {
   if (!record.ok) figures.syncs_failed += 1;
   event(device.name, "sync-end", record.ok ? "ok" : "failed: " + record.error);
   // A sync that fails with nothing gone wrong around it is a bug of the protocol or the client.
-  if (!record.ok && record.faults_seen == 0 && device.life != DeviceNode::Life::kRevoked)
+  if (!record.ok && record.faults_seen == 0 && !revocation_intended(device.index))
     violation("sync_errors", {device.name}, {},
               "a sync failed although no fault touched it: " + record.error);
   // Redundant transfers: operations the device held, sent again (counterexample 5).
@@ -257,9 +270,21 @@ void World::note_restore() {
 
 void World::invitation_ready(uint32_t for_device, Invitation invitation) {
   invitations_[for_device] = invitation;
+  tokens_by_id_[invitation.token_id] = invitation.token;
+  // An invitation answered after the owner decided to revoke the device: revoked in turn.
+  if (revocation_intended(for_device)) devices_[0]->revoke_member(for_device);
   DeviceNode& d = *devices_.at(for_device);
   if (d.life == DeviceNode::Life::kNotJoined) d.start_setup(false);
   else if (d.life == DeviceNode::Life::kUp || d.life == DeviceNode::Life::kDown) d.replace_token(invitation.token);
+}
+
+void World::request_revocation(uint32_t device) {
+  if (device == 0 || device >= devices_.size() || revocation_intended(device)) return;
+  revocation_intended_.insert(device);
+  DeviceNode& d = *devices_[device];
+  note_fault_for(device);
+  event(d.name, "revoke", "the owner revokes this device's token", to_bytes("revoke"));
+  devices_[0]->revoke_member(device);
 }
 
 std::optional<World::Invitation> World::invitation_for(uint32_t device) const {
@@ -356,6 +381,19 @@ void World::send(DeviceNode& device, uint64_t task, HttpRequest request, std::st
       return;
     }
   }
+  if (faults && net.chance_ppm(f.slow_ppm)) {
+    // A slow request: the server gets it only after the device stopped waiting, and acts on it
+    // then, perhaps after the device's retry; its answer finds no one waiting.
+    const uint64_t late_at = timeout_at + net.range(1, std::max<uint32_t>(1, f.slow_ms_max));
+    event(device.name, "slow", "the request reaches the server after the device's timeout",
+          to_bytes(std::to_string(id)), id);
+    figures.messages_lost += 1;
+    schedule(late_at, [this, device = device.index, request = x.request, token = x.token, id] {
+      if (server_->up()) serve(device, id, request, token, "arrive-late");
+    });
+    fail(id, "no answer (the request timed out)", timeout_at);
+    return;
+  }
   const uint64_t arrive_at = now_ + latency(net);
   schedule(arrive_at, [this, id] { arrive(id, false); });
   if (faults && net.chance_ppm(f.duplicate_ppm)) {
@@ -378,24 +416,7 @@ void World::arrive(uint64_t id, bool duplicate) {
     }
     return;
   }
-  // SEC-001: nothing the server receives holds plaintext.
-  Bytes received = to_bytes(x.request.target);
-  received.insert(received.end(), x.request.body.begin(), x.request.body.end());
-  if (std::optional<std::string> leak = scanner_.scan(received))
-    violation("plaintext", {device_name, "server"}, {},
-              "the server received " + *leak + " in the clear (" + x.request.method + " " + x.request.target + ")");
-  HttpResponse response = server_->handle(x.request, x.token);
-  {
-    TraceEvent e;
-    e.time_ms = now_;
-    e.node = "server";
-    e.kind = duplicate ? "arrive-again" : "arrive";
-    e.detail = x.request.method + " " + x.request.target + " -> " + std::to_string(response.status);
-    e.clock_ms = server_->clock.read(now_);
-    e.exchange = id;
-    e.peer = device_name;
-    trace_.add(std::move(e), answer_bytes(response));
-  }
+  HttpResponse response = serve(x.device, id, x.request, x.token, duplicate ? "arrive-again" : "arrive");
   if (duplicate) return;  // the second copy's answer goes nowhere: the device reads one answer
   x.answered = true;
   const FaultProfile& f = config_.faults;
@@ -414,6 +435,50 @@ void World::arrive(uint64_t id, bool duplicate) {
     return;
   }
   schedule(now_ + latency(net), [this, id, response = std::move(response)]() mutable { deliver(id, std::move(response)); });
+}
+
+HttpResponse World::serve(uint32_t device, uint64_t exchange, const HttpRequest& request, const std::string& token,
+                          const std::string& kind) {
+  const std::string& device_name = devices_.at(device)->name;
+  // SEC-001: nothing the server receives holds plaintext.
+  Bytes received = to_bytes(request.target);
+  received.insert(received.end(), request.body.begin(), request.body.end());
+  if (std::optional<std::string> leak = scanner_.scan(received))
+    violation("plaintext", {device_name, "server"}, {},
+              "the server received " + *leak + " in the clear (" + request.method + " " + request.target + ")");
+  HttpResponse response = server_->handle(request, token);
+  watch_revocations(request, token, response, device);
+  TraceEvent e;
+  e.time_ms = now_;
+  e.node = "server";
+  e.kind = kind;
+  e.detail = request.method + " " + request.target + " -> " + std::to_string(response.status);
+  e.clock_ms = server_->clock.read(now_);
+  e.exchange = exchange;
+  e.peer = device_name;
+  trace_.add(std::move(e), answer_bytes(response));
+  return response;
+}
+
+// AUTH-016, AUTH-030: from the moment the server answered a revocation, the token it revoked is
+// refused, whatever happens to the server afterwards (kills, restores).
+void World::watch_revocations(const HttpRequest& request, const std::string& token, const HttpResponse& response,
+                              uint32_t device) {
+  if (response.status < 200 || response.status > 299) return;
+  // Requests that carry no token (GET /v1/info) say nothing of it.
+  if (auto revoked = revoked_tokens_.find(token); request.authorized && revoked != revoked_tokens_.end()) {
+    violation("revocation", {devices_.at(device)->name, "server"}, {},
+              "the server answered " + std::to_string(response.status) + " to " + request.method + " " +
+                  request.target + " made with a token it revoked " + std::to_string(now_ - revoked->second) +
+                  " ms before (" + std::to_string(figures.restores) + " restores so far; AUTH-016, AUTH-030)");
+    return;
+  }
+  if (request.method != "DELETE" || endpoint_of_target(request.method, request.target) != EndpointId::kRevokeToken)
+    return;
+  Result<RevokeTokenResponse> revoked = parse_message<RevokeTokenResponse>(response.body);
+  if (!revoked.ok()) return;
+  auto it = tokens_by_id_.find(revoked->token_id);
+  if (it != tokens_by_id_.end()) revoked_tokens_.emplace(it->second, now_);
 }
 
 void World::deliver(uint64_t id, HttpResponse response) {
@@ -483,6 +548,7 @@ void World::setup() {
   for (uint32_t d = 0; d < total; ++d) {
     devices_.push_back(dataans ? make_dataans_device(*this, d) : make_opsync_device(*this, d));
     devices_.back()->clock = NodeClock(now_, 0, 0);
+    devices_.back()->monotonic = monotonic_clock(now_, d, 0);
   }
   // Clocks are drawn for every device, including those that join later, so that joins do not
   // shift the draws of the others.
@@ -495,6 +561,7 @@ void World::setup() {
       const int32_t drift = static_cast<int32_t>(s.range(0, 2 * uint64_t{f.drift_ppm_max})) -
                             static_cast<int32_t>(f.drift_ppm_max);
       d->clock = NodeClock(now_, offset, drift);
+      d->monotonic = monotonic_clock(now_, d->index, drift);
     }
     Stream& s = stream("clock/server");
     const int64_t offset = static_cast<int64_t>(s.range(0, 2 * f.server_clock_offset_ms_max)) -
@@ -684,23 +751,16 @@ void World::plan_faults() {
   Stream& server_crashes = stream("faults/server-crash");
   for (uint64_t t : times(server_crashes, f.server_crashes_per_hour)) {
     const uint64_t down = server_crashes.range(0, f.server_down_ms_max);
-    schedule(t, [this, down] {
-      if (!server_->up()) return;
-      const uint64_t before = server_->log_length();
-      server_->crash();
-      figures.server_crashes += 1;
-      event("server", "crash", "the server is killed, down for " + std::to_string(down) + " ms", to_bytes("crash"));
-      for (auto& d : devices_) note_fault_for(d->index);
-      schedule(now_ + down, [this, before] {
-        if (server_->up()) return;
-        server_->restart();
-        event("server", "restart", "the server restarts on its storage", to_bytes("restart"));
-        // LOG-008: what the server acknowledged survives its death.
-        if (server_->log_length() != before)
-          violation("nothing_lost", {"server"}, {},
-                    "the log held " + std::to_string(before) + " operations before the server died and " +
-                        std::to_string(server_->log_length()) + " after it restarted (LOG-008)");
-      });
+    schedule(t, [this, down] { kill_server(down); });
+  }
+  Stream& server_clock = stream("faults/clock/server");
+  for (uint64_t t : times(server_clock, f.server_clock_steps_per_hour)) {
+    const int64_t delta = static_cast<int64_t>(server_clock.range(0, 2 * f.server_clock_step_ms_max)) -
+                          static_cast<int64_t>(f.server_clock_step_ms_max);
+    schedule(t, [this, delta] {
+      server_->clock.step(now_, delta);
+      event("server", "clock-step", "the server's clock jumps " + std::to_string(delta) + " ms",
+            to_bytes(std::to_string(delta)));
     });
   }
   Stream& backups = stream("faults/backup");
@@ -712,15 +772,7 @@ void World::plan_faults() {
   Stream& restores = stream("faults/restore");
   for (uint64_t t : times(restores, f.restores_per_hour)) {
     const uint32_t pick = static_cast<uint32_t>(restores.draw(3));
-    schedule(t, [this, pick] {
-      const uint64_t before = server_->log_length();
-      if (!server_->restore(pick)) return;
-      note_restore();
-      event("server", "restore",
-            "restored from backup " + std::to_string(pick) + ": the log goes from " + std::to_string(before) + " to " +
-                std::to_string(server_->log_length()) + " operations",
-            to_bytes(std::to_string(pick)));
-    });
+    schedule(t, [this, pick] { restore_server(pick); });
   }
   Stream& joins = stream("faults/join");
   for (uint32_t j = 0; j < f.joins; ++j) {
@@ -739,16 +791,53 @@ void World::plan_faults() {
     schedule(t, [this, pick] {
       std::vector<uint32_t> candidates;
       for (auto& d : devices_)
-        if (d->index != 0 && invitations_.count(d->index) &&
+        if (d->index != 0 && invitations_.count(d->index) && !revocation_intended(d->index) &&
             (d->life == DeviceNode::Life::kUp || d->life == DeviceNode::Life::kDown))
           candidates.push_back(d->index);
-      if (candidates.empty()) return;
-      DeviceNode& d = *devices_[candidates[pick % candidates.size()]];
-      d.revoke();
-      note_fault_for(d.index);
-      event(d.name, "revoked", "the owner revokes this device's token", to_bytes("revoke"));
+      if (candidates.empty()) return;  // more revocations drawn than devices to revoke
+      request_revocation(candidates[pick % candidates.size()]);
     });
   }
+}
+
+// ---- the server's life ------------------------------------------------------------------------
+
+void World::kill_server(uint64_t down_ms) {
+  if (!server_->up()) return;
+  log_length_at_death_ = server_->log_length();
+  server_->crash();
+  figures.server_crashes += 1;
+  event("server", "crash", "the server is killed, down for " + std::to_string(down_ms) + " ms", to_bytes("crash"));
+  for (auto& d : devices_) note_fault_for(d->index);
+  schedule(now_ + down_ms, [this] {
+    if (!server_->up()) restart_server("the server restarts on its storage");
+  });
+}
+
+void World::restart_server(const std::string& why) {
+  if (server_->up()) return;
+  server_->restart();
+  event("server", "restart", why, to_bytes("restart"));
+  // LOG-008: what the server acknowledged survives its death (a restore in between replaced the
+  // log on purpose, and forgot the length it had).
+  if (log_length_at_death_ && server_->log_length() != *log_length_at_death_)
+    violation("nothing_lost", {"server"}, {},
+              "the log held " + std::to_string(*log_length_at_death_) + " operations before the server died and " +
+                  std::to_string(server_->log_length()) + " after it restarted (LOG-008)");
+  log_length_at_death_.reset();
+}
+
+void World::restore_server(uint32_t pick) {
+  const bool was_up = server_->up();
+  const uint64_t before = was_up ? server_->log_length() : log_length_at_death_.value_or(0);
+  if (!server_->restore(pick)) return;  // no backup yet
+  log_length_at_death_.reset();
+  note_restore();
+  event("server", "restore",
+        std::string(was_up ? "" : "while down, ") + "restored from backup " + std::to_string(pick) +
+            " and started: the log goes from " + std::to_string(before) + " to " +
+            std::to_string(server_->log_length()) + " operations",
+        to_bytes(std::to_string(pick)));
 }
 
 void World::plan_script() {
@@ -776,21 +865,26 @@ void World::plan_script() {
         cut_to_server_until_[step.device] = cut_from_server_until_[step.device] = UINT64_MAX;
       } else if (step.action == "online") {
         cut_to_server_until_[step.device] = cut_from_server_until_[step.device] = 0;
+      } else if (step.action == "server-clock") {
+        server_->clock.set(now_, step.clock_offset_ms, step.clock_frozen);
+        event("server", "clock-set", "the server's clock is set " + std::to_string(step.clock_offset_ms) +
+                                         " ms from true time" + (step.clock_frozen ? ", standing still" : ""),
+              to_bytes(std::to_string(step.clock_offset_ms)));
       } else if (step.action == "join") {
         event(d.name, "join", "a new device asks to join", to_bytes("join"));
         devices_[0]->invite(step.device);
+      } else if (step.action == "reinvite") {
+        event(d.name, "reinvite", "the owner sends this device a new token", to_bytes("reinvite"));
+        devices_[0]->invite(step.device);
+      } else if (step.action == "revoke") {
+        request_revocation(step.device);
       } else if (step.action == "backup") {
         server_->backup();
         event("server", "backup", "a backup of the storage", to_bytes("backup"));
       } else if (step.action == "restore") {
-        const uint64_t before = server_->log_length();
-        if (server_->restore(step.steps)) {
-          note_restore();
-          event("server", "restore",
-                "restored from backup " + std::to_string(step.steps) + ": the log goes from " + std::to_string(before) +
-                    " to " + std::to_string(server_->log_length()) + " operations",
-                to_bytes(std::to_string(step.steps)));
-        }
+        restore_server(step.steps);
+      } else if (step.action == "server-crash") {
+        kill_server(step.steps);
       } else if (step.action == "crash") {
         d.arm_crash(step.steps, 5000);
       } else {
@@ -806,10 +900,7 @@ void World::heal() {
   std::fill(cut_to_server_until_.begin(), cut_to_server_until_.end(), 0);
   std::fill(cut_from_server_until_.begin(), cut_from_server_until_.end(), 0);
   targeted_.clear();
-  if (!server_->up()) {
-    server_->restart();
-    event("server", "restart", "the server restarts for the heal phase", to_bytes("restart"));
-  }
+  restart_server("the server restarts for the heal phase");
   for (auto& d : devices_) d->prepare_for_heal();
   // Joins that have not completed get their chance now, with no faults.
   run_events(now_ + kHealRoundBudgetMs);
@@ -821,12 +912,14 @@ void World::heal() {
     bool quiet = true;
     size_t ran = 0;
     for (size_t i = first; i < syncs_.size(); ++i) {
-      if (!syncs_[i].heal) continue;
+      // A device whose token the owner revoked keeps trying, as a stolen token would: its
+      // syncs fail, and say nothing of whether the others became quiet.
+      if (!syncs_[i].heal || revocation_intended(syncs_[i].device)) continue;
       ++ran;
       quiet = quiet && syncs_[i].ok && !syncs_[i].moved;
     }
     for (auto& d : devices_)
-      if (d->busy()) quiet = false;
+      if (d->busy() && !revocation_intended(d->index)) quiet = false;
     if (quiet && ran > 0) {
       healed_ = true;
       break;
@@ -914,16 +1007,16 @@ void World::check_at_end() {
       violation("plaintext", {"server"}, {}, "the server stores " + *leak + " in the clear");
       break;
     }
-  EndState state{config_, edits_,  edit_by_op_, syncs_, file_contents_, file_attached_by_,
+  EndState state{config_, edits_,  edit_by_op_, syncs_, file_contents_, file_attached_by_, uploaded_hlc_,
                  reports, server,  healed_,     heal_rounds_,
                  !options_.server_url.empty() || options_.recording != nullptr};
   run_end_checkers(*this, state);
 }
 
 std::vector<std::string> checker_names() {
-  return {"convergence", "nothing_lost", "log_integrity", "causality", "no_resurrection", "files",
-          "orphans",     "plaintext",    "liveness",      "sync_errors", "transfer_cost", "position_stability",
-          "field_answers"};
+  return {"convergence", "nothing_lost", "log_integrity", "causality",   "no_resurrection",
+          "files",       "orphans",      "plaintext",     "liveness",    "backoff",
+          "revocation",  "sync_errors",  "transfer_cost", "position_stability", "field_answers"};
 }
 
 RunResult run(const Config& config, const RunOptions& options) {

@@ -156,6 +156,9 @@ class DeviceNode {
   virtual void invite(uint32_t for_device) = 0;
   // A new token replaces the device's (after a restore lost the old one).
   virtual void replace_token(const std::string& token) = 0;
+  // The owner revokes device `for_device`'s token (World::request_revocation), through the
+  // network, retrying until the server answered.
+  virtual void revoke_member(uint32_t for_device) = 0;
   virtual void edit(const std::string& kind, const std::string& key, const Bytes& value, uint64_t file_bytes) = 0;
   virtual void sync(bool heal) = 0;
   virtual void on_answer(uint64_t task, const HttpResponse& response) = 0;
@@ -165,7 +168,6 @@ class DeviceNode {
   virtual void restart() = 0;
   // Before the heal phase: no crash pending, and a device that is down comes back.
   virtual void prepare_for_heal() = 0;
-  virtual void revoke() = 0;
   virtual bool busy() const = 0;
   virtual DeviceReport report() = 0;
   // Something went wrong around the device's sync in progress (a lost message, a partition, the
@@ -182,7 +184,8 @@ class DeviceNode {
   Life life = Life::kNotJoined;
   uint32_t index = 0;
   std::string name;
-  NodeClock clock;
+  NodeClock clock;      // the wall clock: offset, drift, steps, stand-stills
+  NodeClock monotonic;  // the monotonic clock: the same drift, never set, stepped or stopped
   uint64_t incarnation = 0;  // bumped by every crash: answers to an earlier one are dropped
   std::optional<SyncRecord> current_sync;
 };
@@ -208,6 +211,7 @@ class World {
   void event(const std::string& node, const std::string& kind, const std::string& detail, ByteView bytes = {},
              uint64_t exchange = 0);
   const std::filesystem::path& work_dir() const { return work_dir_; }
+  const RunOptions& options() const { return options_; }
   bool in_heal() const { return phase_ == Phase::kHeal || phase_ == Phase::kCollect; }
 
   // Sends a request from `device` for its task `task`; the answer or the failure comes back
@@ -247,6 +251,13 @@ class World {
   };
   void invitation_ready(uint32_t for_device, Invitation invitation);
   std::optional<Invitation> invitation_for(uint32_t device) const;
+  // The owner decides to revoke a device's token: from now on the device's edits need not reach
+  // the log and it is not held to convergence; the owner's DELETE goes through the network, and
+  // the revocation checker holds the server to it from the moment the server answered it.
+  void request_revocation(uint32_t device);
+  bool revocation_intended(uint32_t device) const { return revocation_intended_.count(device) != 0; }
+  // An operation's timestamp as it was last uploaded (a re-stamp after clock_skew changes it).
+  void note_uploaded_hlc(const OpId& id, const Hlc& hlc) { uploaded_hlc_[id] = hlc; }
   DeviceNode& device(uint32_t index) { return *devices_.at(index); }
   size_t device_count() const { return devices_.size(); }
   ServerNode& server() { return *server_; }
@@ -304,6 +315,16 @@ class World {
   void arrive(uint64_t id, bool duplicate);
   void fail(uint64_t id, const std::string& what, uint64_t at_ms);
   void deliver(uint64_t id, HttpResponse response);
+  // The server acts on a request: the plaintext scan, the revocation checker, the trace.
+  HttpResponse serve(uint32_t device, uint64_t exchange, const HttpRequest& request, const std::string& token,
+                     const std::string& kind);
+  void watch_revocations(const HttpRequest& request, const std::string& token, const HttpResponse& response,
+                         uint32_t device);
+  // The server's life: every kill, restart and restore goes through these, so that LOG-008's
+  // check compares the log across a death with the length it had when it died.
+  void kill_server(uint64_t down_ms);
+  void restart_server(const std::string& why);
+  void restore_server(uint32_t pick);
   std::optional<TargetedFault> take_targeted(uint32_t device, const HttpRequest& request, const std::string& kind);
   void watch_response(Exchange& x, const HttpResponse& response);
   std::string next_edit_key(Stream& s);
@@ -319,6 +340,7 @@ class World {
   uint64_t now_ = kStartMs;
   uint64_t chaos_start_ms_ = 0;
   uint64_t sequence_ = 0;
+  uint64_t events_run_ = 0;  // scheduled actions run, for RunOptions::events_max
   std::priority_queue<Scheduled, std::vector<Scheduled>, std::greater<>> queue_;
   std::map<uint64_t, std::function<void()>> actions_;  // by sequence
   std::unique_ptr<ServerNode> server_;
@@ -330,6 +352,11 @@ class World {
   std::vector<uint64_t> cut_to_server_until_;
   std::vector<uint64_t> cut_from_server_until_;
   std::map<uint32_t, Invitation> invitations_;
+  std::map<TokenId, std::string> tokens_by_id_;     // every invitation's token, by id
+  std::set<uint32_t> revocation_intended_;
+  std::map<std::string, uint64_t> revoked_tokens_;   // token -> true time the server revoked it
+  std::map<OpId, Hlc> uploaded_hlc_;
+  std::optional<uint64_t> log_length_at_death_;      // LOG-008: the log when the server was killed
   std::vector<std::string> keys_;
   // Ground truth.
   std::vector<EditRecord> edits_;
@@ -364,6 +391,7 @@ struct EndState {
   const std::vector<SyncRecord>& syncs;
   const std::map<FileId, Bytes>& file_contents;
   const std::map<FileId, uint32_t>& file_attached_by;
+  const std::map<OpId, Hlc>& uploaded_hlc;
   const std::vector<DeviceReport>& devices;
   const ServerReport& server;
   bool healed = false;  // the heal phase ended quiet within its budget

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -113,7 +114,8 @@ BOOST_AUTO_TEST_CASE(run_prints_a_verdict_or_one_json_object_and_a_failure_exits
                                         scratch.path().string());
   BOOST_TEST(fail.exit_code == 1, fail.out + fail.err);
   BOOST_TEST(fail.out.find("plaintext") != std::string::npos);
-  const std::string prefix = "replay: opsync-sim replay ";
+  // The hint names the program as it was started, so that it pastes as it is.
+  const std::string prefix = "replay: " + std::string(OPSYNC_SIM_BINARY) + " replay ";
   const size_t replay = fail.out.find(prefix);
   BOOST_REQUIRE(replay != std::string::npos);
   const std::string file = fail.out.substr(replay + prefix.size(), fail.out.find('\n', replay) - replay - prefix.size());
@@ -236,26 +238,116 @@ BOOST_AUTO_TEST_CASE(shrink_keeps_the_checker_and_render_writes_a_page_and_a_shi
   BOOST_TEST(shiviz.find("\ndevice-0 {\"device-0\":1}\n") != std::string::npos, shiviz.substr(0, 400));
 }
 
-BOOST_AUTO_TEST_CASE(shards_cover_the_seeds_once_and_merge_into_one_summary) {
+// A seed that aborts or hangs its process is an error of its own, with a bug file; every other
+// seed still runs, and the summary names the erring seeds.
+BOOST_AUTO_TEST_CASE(a_seed_that_crashes_or_hangs_is_an_error_and_every_other_seed_still_runs) {
   Scratch scratch;
-  const std::string dir = scratch.path().string();
-  for (int shard = 1; shard <= 2; ++shard) {
-    const Outcome o = sim(scratch, "swarm --seeds 4 --first-seed 100 --faults lossy --jobs 2 --shard " +
-                                       std::to_string(shard) + "/2 --out " + dir + " --json " + dir + "/shard" +
-                                       std::to_string(shard) + ".json");
-    BOOST_TEST(o.exit_code == 0, o.out + o.err);
+  const std::string out = (scratch.path() / "failures").string();
+  // Of seeds 9 to 14, those that run (9, 12 and 14) draw six devices at most and take well
+  // under a second each; the hooks fall on the others. The hang is found at the seed's deadline,
+  // twenty times what a seed that runs needs even on a busy machine.
+  const std::string hooks = "OPSYNC_SIM_TEST_ABORT_SEEDS=10,13 OPSYNC_SIM_TEST_HANG_SEEDS=11 ";
+  const std::string command = hooks + std::string(OPSYNC_SIM_BINARY) + " swarm --first-seed 9 --seeds 6 --jobs 2 " +
+                              "--faults none --seed-timeout-s 20 --out " + out + " --json " + out + "/swarm.json >" +
+                              (scratch.path() / "stdout").string() + " 2>" + (scratch.path() / "stderr").string();
+  const int status = std::system(command.c_str());
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 1);
+  const nlohmann::json summary = nlohmann::json::parse(slurp(scratch.path() / "failures/swarm.json"));
+  BOOST_TEST(summary["seeds_run"] == 6);
+  BOOST_TEST(summary["complete"] == true);
+  BOOST_TEST(summary["failed"] == 3);
+  BOOST_TEST(summary["by_checker"]["error"] == 3);
+  std::map<uint64_t, std::string> errors;
+  for (const nlohmann::json& f : summary["failures"]) {
+    BOOST_TEST(f["outcome"] == "error");
+    errors[f["seed"].get<uint64_t>()] = f["message"];
+    BOOST_TEST(std::filesystem::exists(f["file"].get<std::string>()));
   }
-  const nlohmann::json first = nlohmann::json::parse(slurp(scratch.path() / "shard1.json"));
-  BOOST_TEST(first.at("seeds_run") == 2);
-  BOOST_TEST(first.at("runs") == 4);
-  const Outcome merged = sim(scratch, "merge " + dir + "/shard1.json " + dir + "/shard2.json --json " + dir + "/all.json");
-  BOOST_TEST(merged.exit_code == 0, merged.out + merged.err);
-  const nlohmann::json all = nlohmann::json::parse(slurp(scratch.path() / "all.json"));
-  BOOST_TEST(all.at("seeds_run") == 4);
-  BOOST_TEST(all.at("failed") == 0);
-  // The same shard twice is refused.
-  const Outcome twice = sim(scratch, "merge " + dir + "/shard1.json " + dir + "/shard1.json");
+  BOOST_TEST(errors.size() == 3u);
+  BOOST_TEST(errors[10].find("SIGABRT") != std::string::npos, errors[10]);
+  BOOST_TEST(errors[10].find("aborts here") != std::string::npos, errors[10]);  // its last lines
+  BOOST_TEST(errors[11].find("hung") != std::string::npos, errors[11]);
+  // The error's bug file replays in a process of its own: the abort again, with the hook; a
+  // verdict without it.
+  const std::string file = (scratch.path() / "failures/bug-seed-10.json").string();
+  BOOST_TEST(std::system((hooks + std::string(OPSYNC_SIM_BINARY) + " replay " + file + " >/dev/null").c_str()) == 0);
+  const Outcome fixed = sim(scratch, "replay " + file);
+  BOOST_TEST(fixed.exit_code == 1);
+  BOOST_TEST(fixed.out.find("NOT reproduced: the run now ends with a verdict (pass)") != std::string::npos, fixed.out);
+  BOOST_TEST(sim(scratch, "shrink " + file + " -o " + out + "/small.json").exit_code == 2);
+  // The index of the failures lists each one.
+  const std::string index = slurp(scratch.path() / "failures/index.html");
+  for (const char* seed : {">10<", ">11<", ">13<"}) BOOST_TEST(index.find(seed) != std::string::npos, seed);
+}
+
+BOOST_AUTO_TEST_CASE(run_refuses_flags_a_configuration_would_make_it_ignore) {
+  Scratch scratch;
+  const Outcome shown = sim(scratch, "swarm --show 3");
+  BOOST_REQUIRE(shown.exit_code == 0);
+  std::ofstream(scratch.path() / "seed-3.json") << shown.out;
+  const std::string config = (scratch.path() / "seed-3.json").string();
+  for (const char* flag : {"--devices 3", "--ops 10", "--chaos-ms 5000", "--faults lossy"}) {
+    const Outcome o = sim(scratch, "run --config " + config + " " + flag);
+    BOOST_TEST(o.exit_code == 2, flag);
+    BOOST_TEST(o.err.find("--config describes already") != std::string::npos, o.err);
+  }
+  // The seed's configuration runs, and its hint runs it again to the same trace.
+  const Outcome once = sim(scratch, "run --json --config " + config);
+  BOOST_REQUIRE(once.exit_code == 0 || once.exit_code == 1);
+  const nlohmann::json first = nlohmann::json::parse(once.out);
+  const Outcome again = sim(scratch, first["replay"].get<std::string>().substr(std::string(OPSYNC_SIM_BINARY).size()) + " --json");
+  BOOST_TEST(nlohmann::json::parse(again.out)["trace_hash"] == first["trace_hash"]);
+}
+
+// Shards run as parallel processes, as a cluster's jobs would, merge into the summary and the bug
+// files of one unsharded run of the same seeds; a missing or repeated shard is named.
+BOOST_AUTO_TEST_CASE(shards_run_in_parallel_merge_into_what_one_run_gives) {
+  Scratch scratch;
+  const std::filesystem::path dir = scratch.path();
+  // Seeds 310 to 312 draw one or two dozen devices; the broken client fails seed 311.
+  const std::string seeds = "--seeds 3 --first-seed 310 --variant forget-lost-uploads --jobs 1";
+  const Outcome whole = sim(scratch, "swarm " + seeds + " --out " + (dir / "whole").string() + " --json " +
+                                         (dir / "whole.json").string());
+  BOOST_TEST(whole.exit_code == 1, whole.out + whole.err);
+  std::string shards;
+  for (int shard = 1; shard <= 3; ++shard) {
+    const std::string name = "shard" + std::to_string(shard);
+    shards += std::string(OPSYNC_SIM_BINARY) + " swarm " + seeds + " --shard " + std::to_string(shard) + "/3 --out " +
+              (dir / name).string() + " --json " + (dir / (name + ".json")).string() + " >/dev/null 2>&1 & ";
+  }
+  BOOST_REQUIRE(std::system(("(" + shards + "wait)").c_str()) == 0);
+  const std::string summaries =
+      (dir / "shard1.json").string() + " " + (dir / "shard2.json").string() + " " + (dir / "shard3.json").string();
+  const Outcome merged = sim(scratch, "merge " + summaries + " --json " + (dir / "merged.json").string());
+  BOOST_TEST(merged.exit_code == 1, merged.out + merged.err);  // seed 311 failed
+  const nlohmann::json one = nlohmann::json::parse(slurp(dir / "whole.json"));
+  const nlohmann::json all = nlohmann::json::parse(slurp(dir / "merged.json"));
+  for (const char* member : {"seeds_run", "runs", "failed", "complete", "by_checker", "first_seed", "seeds", "faults",
+                             "protocol", "variant"})
+    BOOST_TEST(one.at(member) == all.at(member), member);
+  BOOST_REQUIRE(one.at("failures").size() == all.at("failures").size());
+  BOOST_REQUIRE(!one.at("failures").empty());
+  for (size_t i = 0; i < one.at("failures").size(); ++i) {
+    const nlohmann::json& a = one.at("failures")[i];
+    const nlohmann::json& b = all.at("failures")[i];
+    for (const char* member : {"seed", "checkers", "message", "outcome"}) BOOST_TEST(a.at(member) == b.at(member), member);
+    // The same bug file, byte for byte, under the same name.
+    const std::filesystem::path from_one = a.at("file").get<std::string>(), from_shard = b.at("file").get<std::string>();
+    BOOST_TEST(from_one.filename() == from_shard.filename());
+    BOOST_TEST(slurp(from_one) == slurp(from_shard), from_one.filename());
+  }
+  // A shard left out is named, and the merge is not complete; one given twice is refused.
+  const Outcome partial = sim(scratch, "merge " + (dir / "shard1.json").string() + " " + (dir / "shard3.json").string() +
+                                           " --json " + (dir / "partial.json").string());
+  BOOST_TEST(partial.exit_code == 1);
+  BOOST_TEST(partial.out.find("shard 2/3 is missing") != std::string::npos, partial.out);
+  BOOST_TEST(nlohmann::json::parse(slurp(dir / "partial.json")).at("complete") == false);
+  const Outcome twice = sim(scratch, "merge " + summaries + " " + (dir / "shard2.json").string());
   BOOST_TEST(twice.exit_code == 2);
+  BOOST_TEST(twice.err.find("shard 2/3 appears twice") != std::string::npos, twice.err);
+  const Outcome other = sim(scratch, "merge " + (dir / "shard1.json").string() + " " + (dir / "whole.json").string());
+  BOOST_TEST(other.exit_code == 2);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -113,6 +113,8 @@ class BrokenStorage final : public Storage {
       return body(broken);
     });
   }
+  Status journal_revocation(const Revocation& revocation) override { return inner_.journal_revocation(revocation); }
+  Result<std::vector<Revocation>> journaled_revocations() override { return inner_.journaled_revocations(); }
 
  private:
   MemoryStorage inner_;

@@ -175,6 +175,11 @@ class Device {
   // The same as a call; the device must outlive it.
   class InviteCall;
   std::unique_ptr<InviteCall> start_invite(Scope scope, std::optional<uint64_t> expires_in_ms);
+  // DELETE /tokens/{id} with this device's (owner) token: the token can no longer be used, also
+  // after the server is restored from an older backup (AUTH-016, AUTH-030). A token the server
+  // does not know (404 token_not_found) ends the call with that error.
+  class RevokeCall;
+  std::unique_ptr<RevokeCall> start_revoke(const TokenId& token_id);
   // Re-wraps the data key under a new password (PUT /keys/{id} with the record's version, so a
   // concurrent change is detected, KEY-004). The old password and the passphrase prove the caller
   // may: they must unwrap the current record.
@@ -211,6 +216,16 @@ class Device::InviteCall final : public ServerCall {
 
  private:
   TokenIssued issued_;
+};
+
+class Device::RevokeCall final : public ServerCall {
+ public:
+  RevokeCall(Device& device, const TokenId& token_id);
+  // REQUIRES: done() and status().ok().
+  const RevokeTokenResponse& result() const;
+
+ private:
+  RevokeTokenResponse revoked_;
 };
 
 class Device::ChangePasswordCall final : public ServerCall {

@@ -1,9 +1,11 @@
 // The sync engine: one sync of a device's LocalStore with a server (spec section 9), as a state
 // machine that owns no socket, thread or clock.
 //
-// A driver asks next(now_ms) for the next step: a request to send, a time to wait until (backoff
+// A driver asks next(now) for the next step: a request to send, a time to wait until (backoff
 // after a transport failure, SYNC-010), or the end. It answers every request with on_response() or
-// on_transport_failure(), passing the time again. Between the two it may call work() to apply what
+// on_transport_failure(), passing the time again. The time is the device's two clocks (DeviceTime):
+// stamps and the server's time are on its wall clock; waits and round trips on its monotonic clock,
+// so that a wall clock that is set, steps or stands still never stretches a wait (SYNC-020). Between the two it may call work() to apply what
 // the previous answer brought while the request travels. The same engine runs behind cpp-httplib
 // (http_driver.h) and, in the simulator, over a simulated network with simulated time; with the
 // same responses, times and random source it makes the same requests.
@@ -80,7 +82,9 @@ struct SyncReport {
   uint64_t ops_rejected = 0;      // kept, not uploaded (SYNC-011)
   uint64_t ops_unreadable = 0;    // VER-007 / LWW-003
   bool diverged = false;          // the prefix check failed and blocks were compared
-  uint64_t verified_prefix = 0;   // p after the prefix check or divergence search
+  uint64_t verified_prefix = 0;   // p after the prefix check or the last divergence search
+  uint64_t ops_unverified = 0;    // mirror operations every divergence search set aside, summed:
+                                  // what the sync may have to read again
   uint64_t files_uploaded = 0;    // committed by this sync
   uint64_t files_downloaded = 0;  // verified and stored by this sync
   uint64_t files_pending = 0;     // wait or missing (FILE-033)
@@ -94,11 +98,24 @@ struct SyncReport {
   uint64_t max_clock_skew_ms = 0;   // the server's, for HLC-011
 };
 
+// The device's two clocks at one moment. The wall clock tells the time of day: the user or the
+// system may set it, it may step either way or stand still. The monotonic clock only moves
+// forward, at the rate of the device's oscillator (CLOCK_MONOTONIC, std::chrono::steady_clock);
+// its zero means nothing, so only differences of its readings are used.
+struct DeviceTime {
+  uint64_t wall_ms = 0;
+  uint64_t monotonic_ms = 0;
+
+  // Both clocks reading the same: for drivers and tests whose wall clock never jumps.
+  static constexpr DeviceTime same(uint64_t ms) { return DeviceTime{ms, ms}; }
+};
+
 struct SendRequest {
   HttpRequest request;
 };
+// Ask again when the monotonic clock reads `until_monotonic_ms` (SYNC-010, SYNC-020).
 struct WaitUntil {
-  uint64_t until_ms = 0;
+  uint64_t until_monotonic_ms = 0;
 };
 struct SyncFinished {
   std::optional<Error> error;  // nullopt: the sync completed
@@ -113,12 +130,12 @@ class SyncEngine {
   SyncEngine(const SyncEngine&) = delete;
   SyncEngine& operator=(const SyncEngine&) = delete;
 
-  // The next step at device time `now_ms`. After SendRequest, the driver must report the outcome
-  // before calling next() again; after WaitUntil it calls next() at or after that time; after
-  // SyncFinished the engine is done and keeps answering the same.
-  SyncStep next(uint64_t now_ms);
-  void on_response(const HttpResponse& response, uint64_t now_ms);
-  void on_transport_failure(const std::string& what, uint64_t now_ms);
+  // The next step at device time `now`. After SendRequest, the driver must report the outcome
+  // before calling next() again; after WaitUntil it calls next() once the monotonic clock reached
+  // that reading; after SyncFinished the engine is done and keeps answering the same.
+  SyncStep next(DeviceTime now);
+  void on_response(const HttpResponse& response, DeviceTime now);
+  void on_transport_failure(const std::string& what, DeviceTime now);
 
   // Work the last answer left for later, so that it overlaps the next request's trip: applying a
   // page of operations while the next page is fetched (spec 9.1 step 4). After next() returned
@@ -137,8 +154,8 @@ class SyncEngine {
   std::unique_ptr<Impl> impl_;
 };
 
-// The device time at which the driver should retry after `attempt` failures (attempt counts from
-// 0): SYNC-010's 2^attempt units, capped.
+// How long a driver waits before retrying after `attempt` failures (attempt counts from 0):
+// SYNC-010's 2^attempt units, capped.
 uint64_t backoff_ms(uint32_t attempt, uint64_t unit_ms, uint64_t cap_ms);
 
 }  // namespace opsync::client

@@ -44,15 +44,21 @@ class HttpTransport final : public Transport {
   WireBytes bytes_;
 };
 
-// Milliseconds since the Unix epoch, from the system clock: the one clock reading of the client,
+// Milliseconds since the Unix epoch, from the system clock: the wall clock reading of the client,
 // kept here in the adapter so that everything below it can run on simulated time.
 uint64_t system_now_ms();
+// Milliseconds of std::chrono::steady_clock: the monotonic reading (only differences mean anything).
+uint64_t steady_now_ms();
+// Both, as the engine takes them.
+DeviceTime system_device_time();
 
-// The time a driver passes to the engine, and how it waits for backoff: the system clock by default;
-// tests pass their own, so a device can live an hour ahead and backoff costs no real time.
+// The time a driver passes to the engine, and how it waits for backoff: the system's wall and
+// monotonic clocks by default; tests pass their own, so a device can live an hour ahead and
+// backoff costs no real time.
 struct DriverClock {
-  std::function<uint64_t()> now_ms = system_now_ms;
-  std::function<void(uint64_t until_ms)> wait_until;  // empty: sleep on the system clock
+  std::function<DeviceTime()> now = system_device_time;
+  // Returns once the monotonic clock reads `until_monotonic_ms`; empty: sleep on steady_clock.
+  std::function<void(uint64_t until_monotonic_ms)> wait_until;
 };
 
 // Drives `engine` to the end over `transport`, waiting through backoff. `progress` (optional) is

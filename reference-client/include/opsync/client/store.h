@@ -106,10 +106,19 @@ struct StoreOptions {
   // Where file contents live; empty: a DirectoryBlobStore on DIR/files. The simulator passes a
   // MemoryBlobStore that outlives the store, as a disk outlives a process.
   std::shared_ptr<BlobStore> blobs;
+  // Where the database lives; empty: DIR/state.sqlite3. Otherwise an SQLite URI, such as one of
+  // the memdb VFS ("file:/NAME?vfs=memdb"), whose pages stay in the process for as long as any
+  // connection holds them: the simulator keeps one open per device, as a disk outlives a process,
+  // so that a killed device's store closes (rolling back what it had not committed) and opens
+  // again to exactly what it committed, without a page going through the kernel.
+  std::string database_uri;
   // The fewest ids the mirror's recent tier gathers before they are settled into its sorted id
   // index (src/mirror_ids.h). Tests lower it to settle every few operations.
   uint32_t mirror_recent_ids_min = kMirrorRecentIdsMin;
 };
+
+// Whether DIR (or options.database_uri) holds a store that open() would open.
+bool store_exists(const std::filesystem::path& dir, const StoreOptions& options);
 
 // Where a known operation is, with what the sync needs to match it by id and hash (SYNC-003).
 struct OpLocation {

@@ -80,6 +80,7 @@ struct Response {
 
 class ServerCore {
  public:
+  // Applies the storage's revocation journal to its data first (AUTH-030).
   ServerCore(ServerConfig config, Storage& storage, RandomSource& random);
   ~ServerCore();
 
@@ -117,6 +118,7 @@ class ServerCore {
  private:
   struct Admission;
   std::variant<Admission, Response> admit(const RequestHead& head, uint64_t now_ms);
+  void apply_revocation_journal();
   Response finish(Response response, const RequestHead& head, uint64_t now_ms);
   Id new_id();
   std::string new_token();

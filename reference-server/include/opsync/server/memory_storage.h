@@ -20,6 +20,9 @@ class MemoryStorage final : public Storage {
 
   Status read(const std::function<void(Transaction&)>& body) override;
   Status write(const std::function<bool(Transaction&)>& body) override;
+  // Kept apart from the contents: snapshot() copies it, restore() leaves it as it is (AUTH-030).
+  Status journal_revocation(const Revocation& revocation) override;
+  Result<std::vector<Revocation>> journaled_revocations() override;
 
   // Everything stored, copied: workspaces, tokens, key records, the log, block hashes, files and
   // chunks. Independent of the storage it came from; restoring it any number of times, into this
@@ -27,19 +30,25 @@ class MemoryStorage final : public Storage {
   struct Contents;
   class Snapshot {
    public:
-    explicit Snapshot(std::unique_ptr<const Contents> contents);
+    Snapshot(std::unique_ptr<const Contents> contents, std::vector<Revocation> journal);
     ~Snapshot();
     const Contents& contents() const { return *contents_; }
+    const std::vector<Revocation>& journal() const { return journal_; }
     // Operations in the log of every workspace, for a caller choosing what a restore loses.
     uint64_t op_count() const;
 
    private:
     std::unique_ptr<const Contents> contents_;
+    std::vector<Revocation> journal_;
   };
   // Waits for running transactions, like a backup taken between them.
   std::shared_ptr<const Snapshot> snapshot() const;
-  // Replaces everything with the snapshot's state: whatever was written after it is gone.
+  // Replaces everything with the snapshot's state: whatever was written after it is gone, but the
+  // revocation journal, which a restore of the data does not roll back (AUTH-030).
   void restore(const Snapshot& snapshot);
+  // The same, rolling the journal back too: a server that keeps revocations only in its data
+  // (the simulator's restore-revives-tokens variant).
+  void restore_with_journal(const Snapshot& snapshot);
 
   struct State;
 

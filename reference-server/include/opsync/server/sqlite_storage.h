@@ -28,13 +28,17 @@ enum class Durability : uint8_t {
 class SqliteStorage final : public Storage {
  public:
   // Opens (creating if needed) DATA_DIR/opsync.db and takes an exclusive lock on DATA_DIR/lock so
-  // that two servers never share one database.
+  // that two servers never share one database. Reads DATA_DIR/revocations.journal, and fails
+  // naming the line when it does not parse.
   static Result<std::unique_ptr<SqliteStorage>> open(const std::string& data_dir,
                                                      Durability durability = Durability::kFull);
   ~SqliteStorage() override;
 
   Status read(const std::function<void(Transaction&)>& body) override;
   Status write(const std::function<bool(Transaction&)>& body) override;
+  // DATA_DIR/revocations.journal: back up opsync.db, never this file (deploy/README.md).
+  Status journal_revocation(const Revocation& revocation) override;
+  Result<std::vector<Revocation>> journaled_revocations() override;
 
   // The schema version this build writes.
   static int schema_version();

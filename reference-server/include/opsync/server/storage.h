@@ -68,6 +68,14 @@ struct FileKey {
   FileId file;
 };
 
+// A token revocation as the server journals it (AUTH-030).
+struct Revocation {
+  WorkspaceId workspace;
+  TokenId token;
+  uint64_t revoked_at_ms = 0;
+  bool operator==(const Revocation&) const = default;
+};
+
 class Transaction {
  public:
   virtual ~Transaction() = default;
@@ -137,6 +145,14 @@ class Storage {
   // returns false; either way the caller's result is whatever body left in its captures.
   // Fails (returns kUnavailable or kInternalError) only when the backend itself fails.
   virtual Status write(const std::function<bool(Transaction&)>& body) = 0;
+
+  // AUTH-030: every revocation is also kept where restoring the data from a backup does not roll
+  // it back (SQLite: DATA_DIR/revocations.journal, a file the backup procedure leaves out), and
+  // the core applies the journal to the data before it serves, so a token revoked after a backup
+  // stays revoked when that backup is restored. journal_revocation() is durable when it returns
+  // (as durable as the backend's commits); the core calls it before it commits the revocation.
+  virtual Status journal_revocation(const Revocation& revocation) = 0;
+  virtual Result<std::vector<Revocation>> journaled_revocations() = 0;
 };
 
 }  // namespace opsync::server

@@ -45,6 +45,10 @@ struct BugFile {
   // A bug from real devices (opsync-sim import): their traced exchanges, replayed against the
   // reference core instead of simulated devices.
   std::optional<ImportedTrace> imported;
+  // A run that ended without a verdict (outcome `error`: the process crashed, aborted or hung):
+  // how it ended and the last lines it wrote. Such a file holds the configuration only (no
+  // decisions, trace or violations); `replay` runs it again from its seed, in a process of its own.
+  std::optional<std::string> error;
 
   // The checker a shrink must keep failing: the first that failed.
   std::string checker() const { return violations.empty() ? "" : violations.front().checker; }
@@ -52,6 +56,8 @@ struct BugFile {
 
 // The bug file of a run. REQUIRES: the run kept its decisions and events (RunOptions).
 BugFile bug_file_of(const RunResult& result);
+// The bug file of a run that ended without a verdict (BugFile::error).
+BugFile error_bug_file(const Config& config, std::string error);
 
 nlohmann::json to_json(const BugFile& bug);
 // Strict: another format version, a missing or mistyped member, or a configuration out of range
@@ -72,6 +78,8 @@ struct Replay {
 // against its recorded answers, or against the live server at `server_url` when one is given
 // (its answers then differ, and so does the trace; the verdict is what can be compared).
 // Throws ExternalServerError when that server fails.
-Replay replay(const BugFile& bug, bool keep_bodies = false, const std::string& server_url = "");
+// `limits` (events_max, give_up) bound the run; it then throws RunAbandoned.
+Replay replay(const BugFile& bug, bool keep_bodies = false, const std::string& server_url = "",
+              const RunOptions* limits = nullptr);
 
 }  // namespace opsync::simulator

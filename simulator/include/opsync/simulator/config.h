@@ -36,6 +36,8 @@ enum class Variant : uint8_t {
   kNoFileDelete,       // a client that never deletes files no head references (FILE-022)
   kNoCopyRetention,    // a client that removes its copy of a file as soon as it deleted it (FILE-040)
   kNoCopyExpiry,       // a client whose kept copies of deleted files never reach the end of their time (FILE-040)
+  kWallClockWaits,     // a client that measures its backoff waits on its wall clock (SYNC-020)
+  kRestoreRevivesTokens,  // a server whose restore from a backup brings revoked tokens back (AUTH-030)
 };
 
 std::string_view protocol_name(Protocol protocol);
@@ -60,6 +62,10 @@ struct FaultProfile {
   uint32_t duplicate_ppm = 0;      // the server receives the request twice
   uint32_t reset_ppm = 0;          // a chunk or file transfer whose connection resets midway
   uint32_t timeout_ms = 5000;      // how long a device waits for an answer that never comes
+  // A slow request: the server gets it up to slow_ms_max after the device's timeout, and acts on
+  // it then (perhaps after the device's retry); the answer finds no one waiting.
+  uint32_t slow_ppm = 0;
+  uint32_t slow_ms_max = 30000;
 
   // Partitions of a subset of devices from the server, symmetric or one-way.
   uint32_t partitions_per_hour = 0;
@@ -76,6 +82,8 @@ struct FaultProfile {
   uint32_t clock_freezes_per_hour = 0;
   uint32_t clock_freeze_ms_max = 0;  // the clock stands still this long
   uint64_t server_clock_offset_ms_max = 0;
+  uint32_t server_clock_steps_per_hour = 0;  // the server's clock jumps, forward or back
+  uint64_t server_clock_step_ms_max = 0;
 
   // Crashes and restores.
   uint32_t device_crashes_per_hour = 0;  // per device
@@ -102,20 +110,23 @@ std::optional<FaultProfile> named_profile(std::string_view name);
 struct ScriptStep {
   uint64_t at_ms = 0;
   uint32_t device = 0;
-  // put, delete, attach, detach, sync, clock, offline, online, join, drop (the device's next
-  // request matching `match` is lost), drop-answer (its answer is lost after the server acted),
-  // reset (its upload resets after `cut_percent` of the body), backup (of the server's storage),
-  // restore (the server from backup `steps`, 0 the newest), crash (the device dies after `steps`
-  // more durable steps, 0 at once, and restarts 5 s later).
+  // put, delete, attach, detach, sync, clock (the device's wall clock), offline, online, join,
+  // reinvite (the owner sends the device a new token), revoke (the owner revokes the device's
+  // token, through the network), drop (the device's next request matching `match` is lost),
+  // drop-answer (its answer is lost after the server acted), reset (its upload resets after
+  // `cut_percent` of the body), backup (of the server's storage), restore (the server from backup
+  // `steps`, 0 the newest), server-crash (the server dies for `steps` ms), server-clock (the
+  // server's clock, as clock does a device's), crash (the device dies after `steps` more durable
+  // steps, 0 at once, and restarts 5 s later).
   std::string action;
   std::string key;             // put, delete, attach, detach
   std::string value;           // put
   uint64_t file_bytes = 0;     // attach
-  int64_t clock_offset_ms = 0;   // clock: the device's clock is set to true time plus this
-  bool clock_frozen = false;     // clock: and stands still
+  int64_t clock_offset_ms = 0;   // clock, server-clock: the clock is set to true time plus this
+  bool clock_frozen = false;     // clock, server-clock: and stands still
   std::string match;           // drop, drop-answer, reset: "METHOD path-fragment", METHOD may be *
   uint32_t cut_percent = 50;   // reset
-  uint32_t steps = 0;          // crash, restore
+  uint32_t steps = 0;          // crash, restore, server-crash
 
   bool operator==(const ScriptStep&) const = default;
 };

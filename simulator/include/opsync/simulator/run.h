@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -97,9 +98,26 @@ struct RunOptions {
   // allows (the server's own faults cannot be caused from outside).
   std::string server_url;
   const ServerRecording* recording = nullptr;
-  // Where the devices' stores live for the run (removed afterwards); empty: /dev/shm when it
-  // exists, else the system's temporary directory.
+  // Where the devices' directories live for the run (removed afterwards); empty: /dev/shm when
+  // it exists, else the system's temporary directory.
   std::filesystem::path work_dir;
+  // The devices' SQLite databases: in the process (SQLite's memdb VFS, the default), or files in
+  // their directories as the shipping client keeps them. Either way a kill after a durable step
+  // leaves exactly what was committed; the trace is the same (sim_bench compares the two).
+  enum class DeviceStores { kMemory, kFiles };
+  DeviceStores device_stores = DeviceStores::kMemory;
+  // Bounds for a run that may never finish in reasonable time (a shrink's candidate, whose
+  // zeroed decisions can crash a device every millisecond): past `events_max` events, or once
+  // `give_up` answers true (asked every 4096 events; a wall-clock deadline, say), the run stops
+  // and run() throws RunAbandoned. 0 and empty: no bound. The events bound is deterministic;
+  // give_up, which reads a clock, only ever abandons a run, never changes its verdict.
+  uint64_t events_max = 0;
+  std::function<bool()> give_up;
+};
+
+// Thrown by run() when a bound of RunOptions stopped it.
+struct RunAbandoned {
+  std::string why;
 };
 
 // REQUIRES: validate(config) succeeded; with a server_url or a recording, also
