@@ -179,6 +179,13 @@ std::vector<std::string> present_keys(sql::Connection& db) {
   return out;
 }
 
+std::vector<std::string> keys_with_heads(sql::Connection& db) {
+  sql::Statement& s = db.prepare("SELECT DISTINCT object_key FROM object_ops WHERE is_head = 1 ORDER BY object_key");
+  std::vector<std::string> out;
+  while (s.step()) out.push_back(s.text(0));
+  return out;
+}
+
 std::vector<std::string> conflicted_keys(sql::Connection& db) {
   sql::Statement& s = db.prepare(
       "SELECT object_key FROM object_ops WHERE is_head = 1 "

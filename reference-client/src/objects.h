@@ -36,6 +36,7 @@ bool restamp_object_op(sql::Connection& db, const std::string& key, const OpId& 
 ObjectView object_view(sql::Connection& db, const std::string& key);
 std::vector<OpId> head_ids(sql::Connection& db, const std::string& key, uint32_t limit);
 std::vector<std::string> present_keys(sql::Connection& db);
+std::vector<std::string> keys_with_heads(sql::Connection& db);
 std::vector<std::string> conflicted_keys(sql::Connection& db);
 std::vector<FileId> referenced_files(sql::Connection& db);
 // Files the store knows that no head references (FILE-022).

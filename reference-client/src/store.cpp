@@ -570,6 +570,10 @@ Result<std::vector<OpId>> LocalStore::bases_for_write(const std::string& key) {
   return impl_->read([&] { return detail::head_ids(*impl_->db, key, kBasesMax); });
 }
 
+Result<std::vector<std::string>> LocalStore::keys_with_heads() {
+  return impl_->read([&] { return detail::keys_with_heads(*impl_->db); });
+}
+
 Result<std::vector<std::string>> LocalStore::conflicted_keys() {
   return impl_->read([&] { return detail::conflicted_keys(*impl_->db); });
 }

@@ -117,7 +117,6 @@ void check_nothing_lost(World& world, const EndState& s) {
 
 void check_log_integrity(World& world, const EndState& s) {
   std::map<OpId, uint64_t> positions;
-  std::map<uint64_t, OpId> by_edit;
   for (size_t i = 0; i < s.server.log.size(); ++i) {
     const OpId& id = s.server.log[i];
     if (s.server.seqs[i] != i + 1) {
@@ -132,16 +131,25 @@ void check_log_integrity(World& world, const EndState& s) {
                           " and " + std::to_string(i + 1) + " (LOG-004)");
       return;
     }
+    // Every operation of the log is one a device committed for an edit it was asked to make: a
+    // client that writes an edit again under a new id (instead of resending it, SYNC-008) or
+    // uploads operations it never committed shows here.
     auto edit = s.edit_by_op.find(id);
-    if (edit == s.edit_by_op.end()) continue;
+    if (edit == s.edit_by_op.end()) {
+      if (s.config.protocol != Protocol::kOpsyncV1) continue;
+      world.violation("log_integrity", {"server"}, {to_base64url(id)},
+                      "operation " + short_id(id) + " at position " + std::to_string(i + 1) +
+                          " is in the log, and no device committed it: a retry sent a new operation instead of "
+                          "resending the one it had (SYNC-008)");
+      return;
+    }
     const EditRecord& record = s.edits[edit->second];
-    auto [it, fresh] = by_edit.emplace(record.index, id);
-    if (!fresh) {
-      world.violation("log_integrity", {s.devices.at(record.device).name, "server"},
-                      {to_base64url(it->second), to_base64url(id)},
-                      "edit " + std::to_string(record.index) + " (" + record.kind + " " + record.key +
-                          ") is in the log twice, as operations " + short_id(it->second) + " and " + short_id(id) +
-                          ": a retry made a new operation instead of resending the same one");
+    if (!record.requested) {
+      world.violation("log_integrity", {s.devices.at(record.device).name, "server"}, {to_base64url(id)},
+                      "operation " + short_id(id) + " (" + record.kind + " " + record.key + ") is in the log, and " +
+                          s.devices.at(record.device).name +
+                          " made it with no edit asking for it: a retry made a new operation instead of resending "
+                          "the same one (SYNC-008)");
       return;
     }
   }

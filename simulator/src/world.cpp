@@ -165,7 +165,7 @@ void World::event(const std::string& node, const std::string& kind, const std::s
 // ---- ground truth ---------------------------------------------------------------------------------
 
 void World::record_edit(EditRecord edit) {
-  if (!edit.redo) edit.index = edits_.size();
+  edit.index = edits_.size();
   figures.edits += 1;
   const std::string detail = edit.kind + " " + edit.key + " op " + short_id(edit.op);
   Bytes bytes(edit.op.view().begin(), edit.op.view().end());
@@ -546,7 +546,7 @@ void World::setup() {
   server_->clock = NodeClock(now_, 0, 0);
   const uint32_t total = config_.devices + config_.faults.joins;
   for (uint32_t d = 0; d < total; ++d) {
-    devices_.push_back(dataans ? make_dataans_device(*this, d) : make_opsync_device(*this, d));
+    devices_.push_back(dataans ? make_dataans_device(*this, d) : make_client_device(*this, d));
     devices_.back()->clock = NodeClock(now_, 0, 0);
     devices_.back()->monotonic = monotonic_clock(now_, d, 0);
   }

@@ -57,7 +57,9 @@ struct EditRecord {
   Hlc hlc;                              // the operation's timestamp (Dataans: created_at, 0)
   std::vector<OpId> seen;               // the key's operations the device held as heads before
   std::optional<OpId> previous_own;     // the device's edit before this one
-  bool redo = false;                    // the no-dedupe variant's second copy of an edit
+  // False for an operation the device made with no edit asking for it (a retry that writes an
+  // edit again under a new id): the log must not hold one (SYNC-008).
+  bool requested = true;
 };
 
 // One sync of one device, from its start to its end.
@@ -375,7 +377,9 @@ class World {
 };
 
 std::unique_ptr<ServerNode> make_opsync_server(World& world);
-std::unique_ptr<DeviceNode> make_opsync_device(World& world, uint32_t index);
+// A device whose client speaks opsync-client-adapter/1: the reference client in this process, or
+// the client behind RunOptions::clients.
+std::unique_ptr<DeviceNode> make_client_device(World& world, uint32_t index);
 std::unique_ptr<ServerNode> make_dataans_server(World& world);
 // A real server over HTTP at `url`, or the answers of one as `replay` recorded them.
 std::unique_ptr<ServerNode> make_external_server(World& world, const std::string& url, const ServerRecording* replay);

@@ -90,6 +90,8 @@ class MemoryBlobStore final : public BlobStore {
 
   // Every blob, ordered by id and kind, for checkers that compare devices' files.
   const std::map<std::pair<FileId, BlobKind>, Bytes>& blobs() const { return blobs_; }
+  // Every blob gone: a disk wiped.
+  void clear() { blobs_.clear(); }
 
  private:
   std::map<std::pair<FileId, BlobKind>, Bytes> blobs_;

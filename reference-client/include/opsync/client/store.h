@@ -355,6 +355,8 @@ class LocalStore {
   Result<ObjectView> get(const std::string& key);
   // The keys whose winner is a put, ascending by bytes.
   Result<std::vector<std::string>> list();
+  // Every key with a head, a delete winner included, ascending by bytes.
+  Result<std::vector<std::string>> keys_with_heads();
   // What a local write to `key` names in bases (LWW-011): the ids of its heads, greatest first,
   // at most kBasesMax.
   Result<std::vector<OpId>> bases_for_write(const std::string& key);

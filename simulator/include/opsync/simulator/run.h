@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "opsync/protocol/bytes.h"
+#include "opsync/simulator/channel.h"
 #include "opsync/simulator/config.h"
 #include "opsync/simulator/decisions.h"
 #include "opsync/simulator/trace.h"
@@ -113,6 +114,11 @@ struct RunOptions {
   // give_up, which reads a clock, only ever abandons a run, never changes its verdict.
   uint64_t events_max = 0;
   std::function<bool()> give_up;
+  // The devices' clients: empty, the reference client in this process; otherwise a channel for
+  // each device's client (opsync-sim certify-client: an adapter process, spec/client-adapter.md).
+  // `adapter_command` is what the channels run, for the bug file.
+  ChannelFactory clients;
+  std::string adapter_command;
 };
 
 // Thrown by run() when a bound of RunOptions stopped it.
