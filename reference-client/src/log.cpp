@@ -33,11 +33,14 @@ WireOp decode_stored(const Bytes& encoding) {
 }
 
 // `pending_possible` false skips the pending table, for callers that know it is empty.
-OpLocation locate(sql::Connection& db, const OpId& id, bool pending_possible = true) {
-  sql::Statement& mirror = db.prepare(kMirrorRowById);
-  mirror.bind(1, id);
-  if (mirror.step()) {
-    OpLocation found{Held::kMirror, mirror.fixed<32>(1), mirror.u64(0)};
+OpLocation locate(LocalStore::Impl& impl, const OpId& id, bool pending_possible = true) {
+  sql::Connection& db = *impl.db;
+  if (const std::optional<uint64_t> seq = impl.ids().find(db, id)) {
+    sql::Statement& mirror = db.prepare("SELECT id, hash FROM mirror WHERE seq = ?");
+    mirror.bind(1, *seq);
+    OPSYNC_CHECK_MSG(mirror.step() && mirror.fixed<16>(0) == id,
+                     "the mirror's id index names a position that holds another id");
+    OpLocation found{Held::kMirror, mirror.fixed<32>(1), *seq};
     mirror.reset();
     return found;
   }
@@ -73,11 +76,14 @@ uint64_t stored_mirror_size(sql::Connection& db) {
 // hash update (PrefixChainer) and never re-reads payloads.
 class MirrorAppender {
  public:
-  MirrorAppender(sql::Connection& db, uint32_t block_size)
-      : db_(db),
-        size_(stored_mirror_size(db)),
-        chainer_(resume_chain(db, block_size, size_)),
-        pending_possible_(any_pending(db)) {}
+  MirrorAppender(LocalStore::Impl& impl, uint32_t block_size)
+      : db_(*impl.db),
+        ids_(impl.ids()),
+        size_(stored_mirror_size(db_)),
+        chainer_(resume_chain(db_, block_size, size_)),
+        pending_possible_(any_pending(db_)) {
+    OPSYNC_CHECK_MSG(ids_.end() == size_, "the mirror's id index does not end where the mirror does");
+  }
 
   uint64_t size() const { return size_; }
   // False when the pending table was empty as this transaction began: nothing can be
@@ -101,6 +107,7 @@ class MirrorAppender {
         .bind(6, hlc.counter)
         .bind(7, encoding)
         .run();
+    ids_.append(id, seq);
     // The position is now known: any other claim on it, from an earlier upload answer, was
     // wrong (the server changed its mind or lied); that operation goes back to the upload queue.
     if (pending_possible_)
@@ -152,6 +159,7 @@ class MirrorAppender {
   }
 
   sql::Connection& db_;
+  detail::MirrorIds& ids_;
   uint64_t size_;
   PrefixChainer chainer_;
   bool pending_possible_;
@@ -174,6 +182,12 @@ Error at_page_index(Error error, size_t index) {
 
 }  // namespace
 
+detail::MirrorIds& LocalStore::Impl::ids() {
+  if (!mirror_ids)
+    mirror_ids = detail::MirrorIds::load(*db, stored_mirror_size(*db), options.mirror_recent_ids_min);
+  return *mirror_ids;
+}
+
 // ---- local edits ------------------------------------------------------------------------------
 
 Status LocalStore::commit_local_edit(const LocalEdit& edit) {
@@ -193,7 +207,7 @@ Status LocalStore::commit_local_edit(const LocalEdit& edit) {
 
   return impl_->write("commit_local_edit", [&]() -> Result<Done> {
     sql::Connection& db = *impl_->db;
-    OPSYNC_CHECK_MSG(locate(db, edit.op.id).where == Held::kNowhere,
+    OPSYNC_CHECK_MSG(locate(*impl_, edit.op.id).where == Held::kNowhere,
                      "a local edit reuses a held operation id (OP-002)");
     OPSYNC_CHECK_MSG(edit.clock_after >= impl_->stored_hlc(), "the HLC state went backwards");
     db.prepare(
@@ -229,7 +243,7 @@ Result<PageOutcome> LocalStore::apply_page(uint64_t after_seq, std::span<const P
 
   return impl_->transact<PageOutcome>("apply_page", [&]() -> Result<PageOutcome> {
     sql::Connection& db = *impl_->db;
-    MirrorAppender mirror(db, impl_->binding.block_size);
+    MirrorAppender mirror(*impl_, impl_->binding.block_size);
     OPSYNC_CHECK_MSG(after_seq == mirror.size(),
                      "a page must start at the mirror's end: the mirror is a dense prefix");
     OPSYNC_CHECK_MSG(clock_after >= impl_->stored_hlc(), "the HLC state went backwards");
@@ -240,7 +254,7 @@ Result<PageOutcome> LocalStore::apply_page(uint64_t after_seq, std::span<const P
       // an id listed twice in one page is caught like any other repeat.
       Result<PageVerdict> verdict =
           classify_page(mirror.size(), std::span(&entry.op, 1), std::span(&hashes[i], 1),
-                        [&](const OpId& id) { return locate(db, id, mirror.pending_possible()).held(); });
+                        [&](const OpId& id) { return locate(*impl_, id, mirror.pending_possible()).held(); });
       if (!verdict.ok()) return at_page_index(verdict.error(), i);
       const uint64_t seq = entry.op.seq;
       if (!verdict->acknowledge.empty()) {
@@ -295,6 +309,8 @@ Status LocalStore::truncate_mirror(uint64_t verified_prefix) {
         .bind(1, kPlaceCandidate)
         .bind(2, verified_prefix)
         .run();
+    // The id index first: it loads against the mirror as it stands.
+    impl_->ids().truncate(db, verified_prefix);
     db.prepare("DELETE FROM mirror WHERE seq > ?").bind(1, verified_prefix).run();
     // Positions reported by the server the device no longer trusts mean nothing now.
     db.prepare("UPDATE pending SET state = 0, accepted_seq = NULL WHERE state = 1").run();
@@ -328,13 +344,13 @@ Result<std::vector<PendingOp>> LocalStore::ops_to_upload(size_t limit) {
 Result<UploadOutcome> LocalStore::record_upload_results(std::span<const OpResult> results) {
   return impl_->transact<UploadOutcome>("record_upload_results", [&]() -> Result<UploadOutcome> {
     sql::Connection& db = *impl_->db;
-    MirrorAppender mirror(db, impl_->binding.block_size);
+    MirrorAppender mirror(*impl_, impl_->binding.block_size);
     UploadOutcome outcome;
     std::vector<OpId> accepted;
     for (size_t i = 0; i < results.size(); ++i) {
       const OpResult& result = results[i];
       const std::string field = "results[" + std::to_string(i) + "]";
-      const OpLocation where = locate(db, result.id);
+      const OpLocation where = locate(*impl_, result.id);
       if (where.where != Held::kOutbox && where.where != Held::kCandidate)
         return Error(Code::kProtocolError, field + ".id",
                      "an upload result for an operation this device is not uploading");
@@ -473,10 +489,16 @@ Result<std::vector<RejectedOp>> LocalStore::rejected_ops() {
 
 Result<std::vector<UnreadableOp>> LocalStore::unreadable_ops() {
   return impl_->read([&] {
-    sql::Statement& s = impl_->db->prepare(kUnreadableOps);
+    sql::Statement& s = impl_->db->prepare("SELECT id, key_id FROM unreadable");
     std::vector<UnreadableOp> out;
-    while (s.step())
-      out.push_back(UnreadableOp{s.is_null(2) ? 0 : s.u64(2), s.fixed<16>(0), s.u32(1)});
+    while (s.step()) out.push_back(UnreadableOp{0, s.fixed<16>(0), s.u32(1)});
+    s.reset();
+    for (UnreadableOp& op : out) op.seq = impl_->ids().find(*impl_->db, op.id).value_or(0);
+    // In the log's order; any not in the mirror (yet) last.
+    std::sort(out.begin(), out.end(), [](const UnreadableOp& a, const UnreadableOp& b) {
+      if ((a.seq == 0) != (b.seq == 0)) return b.seq == 0;
+      return a.seq != b.seq ? a.seq < b.seq : a.id < b.id;
+    });
     return out;
   });
 }
@@ -540,7 +562,7 @@ Result<std::optional<SequencedOp>> LocalStore::mirror_op(uint64_t seq) {
 }
 
 Result<OpLocation> LocalStore::lookup(const OpId& id) {
-  return impl_->read([&] { return locate(*impl_->db, id); });
+  return impl_->read([&] { return locate(*impl_, id); });
 }
 
 }  // namespace opsync::client

@@ -229,6 +229,25 @@ DROP TABLE object_keys;
 -- clock as the answer reports it; NULL while referenced or before that DELETE.
 ALTER TABLE files ADD COLUMN unreferenced_since_ms INTEGER;
 )sql",
+    R"sql(
+-- Version 5: the mirror's id index in two tiers (src/mirror_ids.h). mirror_by_id_prefix took
+-- each new operation to a random leaf: at a million operations a page of 1,000 rewrote most of
+-- the index. The settled tier holds the same entries in their own table, sorted by prefix;
+-- the recent tier holds the newest positions' ids in position order until they are settled
+-- into it in one sorted pass. Every position of a migrated mirror is settled.
+CREATE TABLE mirror_ids (
+  id_prefix BLOB NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (id_prefix, seq)
+) WITHOUT ROWID;
+INSERT INTO mirror_ids (id_prefix, seq) SELECT substr(id, 1, 4), seq FROM mirror ORDER BY 1, 2;
+DROP INDEX mirror_by_id_prefix;
+-- The ids at first_seq, first_seq + 1, ...: 16 bytes each, one row per commit that appended.
+CREATE TABLE mirror_recent_ids (
+  first_seq INTEGER PRIMARY KEY,
+  ids BLOB NOT NULL
+);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -425,6 +444,8 @@ void LocalStore::Impl::save_hlc(const Hlc& hlc) {
       .bind(2, hlc.counter)
       .run();
 }
+
+std::span<const char* const> schema_migrations() { return kMigrations; }
 
 LocalStore::LocalStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 LocalStore::~LocalStore() = default;

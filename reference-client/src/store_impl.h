@@ -5,11 +5,13 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
 
+#include "mirror_ids.h"
 #include "opsync/client/store.h"
 #include "sqlite.h"
 
@@ -18,15 +20,8 @@ namespace opsync::client {
 // The value of a transaction that returns none.
 struct Done {};
 
-// The mirror's lookups by operation id. They name the indexed expression substr(id, 1, 4)
-// (mirror_by_id_prefix, schema version 3), without which each would scan the whole mirror; the
-// mirror suite checks their query plans.
-inline constexpr const char* kMirrorRowById =
-    "SELECT seq, hash FROM mirror WHERE substr(id, 1, 4) = substr(?1, 1, 4) AND id = ?1";
-inline constexpr const char* kUnreadableOps =
-    "SELECT u.id, u.key_id, m.seq FROM unreadable u "
-    "LEFT JOIN mirror m ON substr(m.id, 1, 4) = substr(u.id, 1, 4) AND m.id = u.id "
-    "ORDER BY m.seq IS NULL, m.seq, u.id";
+// The schema's migrations, for the migration tests: entry i takes a store from version i to i + 1.
+std::span<const char* const> schema_migrations();
 
 struct LocalStore::Impl {
   std::filesystem::path dir;
@@ -35,6 +30,9 @@ struct LocalStore::Impl {
   std::unique_ptr<sql::Connection> db;
   WorkspaceBinding binding;  // immutable once bound, so kept in memory
   std::unique_ptr<BlobStore> durable_blobs;  // options.blobs (or DIR/files), reporting durable steps
+  // The mirror's id index as of the open transaction: loaded on first use, written before each
+  // commit, discarded on every rollback (the next use reads it again from what was committed).
+  std::optional<detail::MirrorIds> mirror_ids;
 
   ~Impl();
 
@@ -63,9 +61,15 @@ struct LocalStore::Impl {
     std::optional<Result<T>> result;
     try {
       result.emplace(body());
+      if (write && result->ok() && mirror_ids) mirror_ids->flush(*db);
       // A statement left mid-result would keep its read snapshot open past COMMIT.
       db->reset_statements();
-      db->exec(result->ok() ? "COMMIT" : "ROLLBACK");
+      if (result->ok()) {
+        db->exec("COMMIT");
+      } else {
+        mirror_ids.reset();
+        db->exec("ROLLBACK");
+      }
     } catch (const sql::Failure& failure) {
       roll_back();
       return failure.error;
@@ -95,11 +99,15 @@ struct LocalStore::Impl {
   }
 
   void roll_back() {
+    mirror_ids.reset();
     db->reset_statements();
     // After a failed COMMIT SQLite may already have rolled back; a second ROLLBACK then fails
     // harmlessly, so its result is ignored.
     sqlite3_exec(db->db(), "ROLLBACK", nullptr, nullptr, nullptr);
   }
+
+  // The mirror's id index. REQUIRES: inside a transaction.
+  detail::MirrorIds& ids();
 
   // The stored clock state.
   Hlc stored_hlc();

@@ -5,10 +5,12 @@
 
 #include <boost/test/unit_test.hpp>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "client_test_support.h"
 #include "opsync/protocol/blocks.h"
+#include "store_impl.h"
 
 using namespace opsync;
 using namespace opsync::client;
@@ -29,9 +31,11 @@ std::string dump(LocalStore& store) {
     out << "key " << record.key_id << " v" << record.version << " " << record.kdf.iterations << " "
         << to_hex(record.wrapped_key) << "\n";
   const uint64_t m = must(store.mirror_size());
-  for (uint64_t seq = 1; seq <= m; ++seq)
-    out << "mirror " << seq << " " << must(store.mirror_op(seq))->op << " "
-        << to_hex(must(store.prefix_hash(seq)).view()) << "\n";
+  for (uint64_t seq = 1; seq <= m; ++seq) {
+    const WireOp op = must(store.mirror_op(seq))->op;
+    out << "mirror " << seq << " " << op << " " << to_hex(must(store.prefix_hash(seq)).view())
+        << " found at " << must(store.lookup(op.id)).seq << "\n";
+  }
   for (const PendingOp& pending : must(store.ops_to_upload(1000)))
     out << "upload " << pending.where << " " << pending.op << " " << pending.hash << "\n";
   for (const RejectedOp& rejected : must(store.rejected_ops()))
@@ -222,12 +226,15 @@ BOOST_AUTO_TEST_CASE(an_exception_at_any_point_of_a_transaction_leaves_nothing_o
       {"page:after_operation", apply_two},
       {"upload:after_results", upload},
   };
+  // Also with a mirror id index that settles at every commit (src/mirror_ids.h).
+  for (const uint32_t recent_ids_min : {kMirrorRecentIdsMin, 1u})
   for (const Case& c : cases) {
-    BOOST_TEST_CONTEXT(c.point) {
+    BOOST_TEST_CONTEXT(c.point << ", recent ids settled from " << recent_ids_min) {
       TempDir dir;
       Injector injector;
-      auto store =
-          must(LocalStore::create(dir.path(), test_binding(), "token-1", injector.options()));
+      StoreOptions options = injector.options();
+      options.mirror_recent_ids_min = recent_ids_min;
+      auto store = must(LocalStore::create(dir.path(), test_binding(), "token-1", options));
       fill(*store);
       const std::string before = dump(*store);
       injector.armed = c.point;
@@ -398,7 +405,11 @@ BOOST_AUTO_TEST_CASE(a_version_1_store_migrates_with_everything_intact) {
   // The log: nine operations in the mirror with their prefix hashes, one edit waiting.
   BOOST_TEST(must(store->mirror_size()) == 9u);
   std::vector<Hash> mirror_hashes;
-  for (uint64_t seq = 1; seq <= 9; ++seq) mirror_hashes.push_back(op_hash(must(store->mirror_op(seq))->op));
+  for (uint64_t seq = 1; seq <= 9; ++seq) {
+    const WireOp op = must(store->mirror_op(seq))->op;
+    mirror_hashes.push_back(op_hash(op));
+    BOOST_TEST(must(store->lookup(op.id)).seq == seq);  // version 5: the settled id index
+  }
   BOOST_TEST(must(store->prefix_hash(9)) == prefix_hash(compute_block_hashes(mirror_hashes, 256),
                                                         mirror_hashes, 9, 256));
   const std::vector<PendingOp> outbox = must(store->ops_to_upload(10));
@@ -410,6 +421,111 @@ BOOST_AUTO_TEST_CASE(a_version_1_store_migrates_with_everything_intact) {
   restamped.hlc = Hlc{before.wall_ms + 1000, 0};
   must(store->restamp_outbox_op(restamped, restamped.hlc));
   BOOST_TEST(must(store->get("note")).heads.at(0).hlc == restamped.hlc);
+}
+
+// A version-4 store as that client left it, its mirror indexed by id through mirror_by_id_prefix
+// (an index over the mirror itself), holding 2,500 operations: opening it migrates to version 5,
+// whose settled tier then holds every position. Each id is found where it is, ids that share
+// their first four bytes are told apart, unreadable operations keep their positions, and later
+// pages append after it and are refused when they repeat a migrated id.
+BOOST_AUTO_TEST_CASE(a_version_4_store_migrates_its_mirror_id_index) {
+  TempDir dir;
+  constexpr uint32_t kBlockSize = 3;
+  constexpr size_t kOps = 2500;
+  std::mt19937_64 random(2024);
+  std::vector<ObjectOp> ops;
+  for (size_t i = 0; i < kOps; ++i) {
+    ObjectOp op = make_object(OpId{}, {1000 + i, 0}, "key" + std::to_string(i % 300), OpType::kPut, {}, "v");
+    for (size_t b = 0; b < 16; b += 8) {
+      const uint64_t word = random();
+      for (size_t k = 0; k < 8; ++k) op.id.bytes[b + k] = static_cast<uint8_t>(word >> (8 * k));
+    }
+    ops.push_back(op);
+  }
+  std::copy_n(ops[10].id.bytes.begin(), 4, ops[2000].id.bytes.begin());  // a shared prefix
+  {
+    sqlite3* db = nullptr;
+    BOOST_REQUIRE(sqlite3_open((dir.path() / "state.sqlite3").c_str(), &db) == SQLITE_OK);
+    auto exec = [&](const std::string& sql) {
+      BOOST_REQUIRE_MESSAGE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK, sqlite3_errmsg(db));
+    };
+    exec("BEGIN");
+    for (int v = 0; v < 4; ++v) exec(schema_migrations()[v]);
+    exec("PRAGMA user_version = 4");
+    const WorkspaceBinding binding = test_binding(kBlockSize);
+    exec("INSERT INTO device (singleton, server_url, workspace_id, device_id, block_size, token, hlc_wall_ms, "
+         "hlc_counter, clock_offset_ms, last_sync_ms) VALUES (1, '" + binding.server_url + "', x'" +
+         to_hex(binding.workspace_id.view()) + "', x'" + to_hex(binding.device_id.view()) + "', " +
+         std::to_string(kBlockSize) + ", 't', 0, 0, 0, NULL)");
+    sqlite3_stmt* insert = nullptr;
+    BOOST_REQUIRE(sqlite3_prepare_v2(db,
+                                     "INSERT INTO mirror (seq, id, hash, prefix_hash, wall_ms, counter, encoding) "
+                                     "VALUES (?, ?, ?, ?, ?, 0, ?)",
+                                     -1, &insert, nullptr) == SQLITE_OK);
+    PrefixChainer chainer(kBlockSize, Hash{}, {});
+    for (size_t i = 0; i < kOps; ++i) {
+      const WireOp wire = wire_of(ops[i], other_device());
+      const Bytes encoding = encode_op(wire);
+      const Hash hash = op_hash(wire);
+      const Hash prefix = chainer.append(hash);
+      sqlite3_bind_int64(insert, 1, static_cast<int64_t>(i + 1));
+      sqlite3_bind_blob(insert, 2, wire.id.bytes.data(), 16, SQLITE_TRANSIENT);
+      sqlite3_bind_blob(insert, 3, hash.bytes.data(), 32, SQLITE_TRANSIENT);
+      sqlite3_bind_blob(insert, 4, prefix.bytes.data(), 32, SQLITE_TRANSIENT);
+      sqlite3_bind_int64(insert, 5, static_cast<int64_t>(wire.hlc.wall_ms));
+      sqlite3_bind_blob(insert, 6, encoding.data(), static_cast<int>(encoding.size()), SQLITE_TRANSIENT);
+      BOOST_REQUIRE(sqlite3_step(insert) == SQLITE_DONE);
+      sqlite3_reset(insert);
+    }
+    sqlite3_finalize(insert);
+    exec("INSERT INTO unreadable (id, key_id) VALUES (x'" + to_hex(ops[77].id.view()) + "', 9)");
+    exec("COMMIT");
+    sqlite3_close(db);
+  }
+  auto store = open_store(dir.path());
+  BOOST_TEST(must(store->mirror_size()) == kOps);
+  for (size_t i = 0; i < kOps; ++i) {
+    const OpLocation found = must(store->lookup(ops[i].id));
+    BOOST_TEST_REQUIRE((found.where == Held::kMirror && found.seq == i + 1), "operation " << i);
+    BOOST_TEST_REQUIRE(found.hash == op_hash(wire_of(ops[i], other_device())));
+  }
+  OpId stranger = ops[10].id;
+  stranger.bytes[15] ^= 1;
+  BOOST_TEST(must(store->lookup(stranger)).where == Held::kNowhere);
+  const std::vector<UnreadableOp> unreadable = must(store->unreadable_ops());
+  BOOST_REQUIRE(unreadable.size() == 1u);
+  BOOST_TEST(unreadable[0].seq == 78u);
+  BOOST_TEST(unreadable[0].key_id == 9u);
+
+  // Later pages: a new operation appends; one repeating a migrated id is refused.
+  const ObjectOp next = make_object(id_of(0xE1), {5000, 0}, "next", OpType::kPut, {}, "n");
+  std::vector<PageOp> page{page_op(kOps + 1, next, other_device())};
+  must(store->apply_page(kOps, page, kOps + 1, {5000, 0}));
+  BOOST_TEST(must(store->lookup(next.id)).seq == kOps + 1);
+  page = {page_op(kOps + 2, ops[1234], other_device())};
+  const Result<PageOutcome> repeated = store->apply_page(kOps + 1, page, kOps + 2, {5000, 0});
+  BOOST_REQUIRE(!repeated.ok());
+  BOOST_TEST(repeated.error().code == Code::kProtocolError);
+  BOOST_TEST(must(store->prefix_hash(kOps + 1)) != Hash{});
+
+  // The old index is gone; the settled tier holds every migrated position.
+  store.reset();
+  sqlite3* db = nullptr;
+  BOOST_REQUIRE(sqlite3_open_v2((dir.path() / "state.sqlite3").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) ==
+                SQLITE_OK);
+  auto number = [&](const char* sql) {
+    sqlite3_stmt* s = nullptr;
+    BOOST_REQUIRE(sqlite3_prepare_v2(db, sql, -1, &s, nullptr) == SQLITE_OK);
+    BOOST_REQUIRE(sqlite3_step(s) == SQLITE_ROW);
+    const int64_t n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return n;
+  };
+  BOOST_TEST(number("PRAGMA user_version") == LocalStore::schema_version());
+  BOOST_TEST(number("SELECT COUNT(*) FROM sqlite_master WHERE name = 'mirror_by_id_prefix'") == 0);
+  BOOST_TEST(number("SELECT COUNT(*) FROM mirror_ids") == static_cast<int64_t>(kOps));
+  BOOST_TEST(number("SELECT COUNT(*) FROM mirror_recent_ids") == 1);  // the page after the migration
+  sqlite3_close(db);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

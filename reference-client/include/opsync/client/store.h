@@ -87,6 +87,9 @@ enum class Durability : uint8_t {
   kProcess,
 };
 
+// The default of StoreOptions::mirror_recent_ids_min: 1 MiB of ids.
+inline constexpr uint32_t kMirrorRecentIdsMin = 65'536;
+
 struct StoreOptions {
   Durability durability = Durability::kFull;
   // Failure injection for atomicity tests. Called inside write transactions at named points
@@ -109,6 +112,9 @@ struct StoreOptions {
   // so that a killed device's store closes (rolling back what it had not committed) and opens
   // again to exactly what it committed, without a page going through the kernel.
   std::string database_uri;
+  // The fewest ids the mirror's recent tier gathers before they are settled into its sorted id
+  // index (src/mirror_ids.h). Tests lower it to settle every few operations.
+  uint32_t mirror_recent_ids_min = kMirrorRecentIdsMin;
 };
 
 // Whether DIR (or options.database_uri) holds a store that open() would open.
