@@ -13,6 +13,7 @@ where Debian's python3-cryptography lives).
 
 import json
 import os
+import pathlib
 import shlex
 import shutil
 import subprocess
@@ -64,6 +65,13 @@ def certify(out, adapter, *args):
         return run.returncode, run.stdout, json.load(handle)
 
 
+def import_report_checks():
+    """conformance/tests/self_test.py's checks of the three report files."""
+    sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "conformance", "tests"))
+    import self_test
+    return self_test
+
+
 def case_ids(*args):
     listed = subprocess.run([sim_binary(), "certify-client", "--list", *args], capture_output=True, text=True,
                             check=True, timeout=60).stdout
@@ -84,7 +92,9 @@ class CertifyTestCase(unittest.TestCase):
 class CertifyTest(CertifyTestCase):
     def test_the_clean_client_passes(self):
         expected = case_ids()
-        code, output, report = certify(self.out, adapter_command(), "--swarm-seeds", str(SWARM_SEEDS))
+        code, output, report = certify(self.out, adapter_command(), "--swarm-seeds", str(SWARM_SEEDS),
+                                       "--junit", os.path.join(self.out, "junit.xml"),
+                                       "--html", os.path.join(self.out, "report.html"))
         print(output[output.find("opsync"):].strip(), file=sys.stderr)
         outcomes = {c["id"]: c["outcome"] for c in report["cases"]}
         self.assertEqual(sorted(outcomes), sorted(expected), "every case once")
@@ -92,6 +102,14 @@ class CertifyTest(CertifyTestCase):
         self.assertEqual(code, 0, output[-4000:])
         # The SHOULD cases pass too (a SHOULD that fails is a warning, not a failure).
         self.assertEqual([i for i, o in outcomes.items() if o != "pass"], [], output[-4000:])
+        # The reports: JUnit against its schema, JSON against its schema, the page in headless
+        # Chromium, with the server suite's own checks (one format for both).
+        if shutil.which("chromium"):
+            checks = import_report_checks()
+            checks.check_report_files(pathlib.Path(self.out), page_must_show=("Client under test",))
+        else:
+            print("test_certify: chromium is missing (Debian package chromium): the page is not checked",
+                  file=sys.stderr)
 
 
 class CertifyDefectsTest(CertifyTestCase):
