@@ -62,7 +62,6 @@ ATTACH_SOURCE = "adapter-attach-source.tmp"
 # Codes of the client that the spec names otherwise (opsync-v1 2.3, and SYNC-022's local codes):
 # what a failed result says instead. Every other code goes out as the client has it.
 CODE_FOR_RESULT = {
-    "network": "transport",            # no answer after the retries (SYNC-022, ADP-031)
     "usage": "invalid_field",          # a command the client refuses (a key too long, ...)
     "not_initialized": "invalid_field",
     "unsupported_server": "protocol_error",  # VER-002

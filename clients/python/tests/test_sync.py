@@ -116,7 +116,7 @@ class RetryTest(SyncTestCase):
         transport.plan.append(lambda r: "lose-request")
         report = a.sync()
         self.assertFalse(report.ok)
-        self.assertEqual(report.error_code, "network")
+        self.assertEqual(report.error_code, "transport")
         self.assertEqual(a.env.waits_ms, [1000, 2000, 4000, 8000])
         self.assertEqual(sum(self.devices.time.slept_ms), 15_000)
 
