@@ -11,7 +11,8 @@ ADAPTER is the path of opsync-client-adapter. MODE:
                        Chromium with every case in its DOM (screenshot in OUT_DIR, default a
                        temporary directory: docs/certify-client-report.png is one)
     variants           every broken variant of the reference client fails a MUST case that its
-                       row below names, and the clean client passes those cases
+                       row below names, and the clean client passes those cases; one failure's bug
+                       file names the adapter, replays against it, shrinks and renders
     adapter-errors     adapters that break the adapter protocol in each way end their case in
                        `error` with the rule and their last standard-error lines; never a pass,
                        never a crash
@@ -114,6 +115,23 @@ def check_variants(sim, adapter, out):
         if run.returncode != 1 or not caught:
             fail(f"variant {variant} passes {ids} (exit {run.returncode}):\n{run.stdout[-3000:]}")
         print(f"check_certify.py: {variant} fails {', '.join(caught)}")
+    # A failure through an adapter is a bug file that names the adapter, replays against it to the
+    # same trace, shrinks, and renders.
+    bug = out / "no-dedupe" / "client-006.json"
+    named = json.loads(bug.read_text()).get("client", {}).get("adapter", "")
+    if "--variant no-dedupe" not in named:
+        fail(f"{bug} does not name the adapter it ran: {named!r}")
+    for step in (["replay", str(bug)], ["shrink", str(bug), "-o", str(out / "small.json"), "--tries", "60"],
+                 ["replay", str(out / "small.json")], ["render", str(out / "small.json"), "-o", str(out / "page.html")]):
+        run = subprocess.run([sim, *step], capture_output=True, text=True, timeout=600)
+        if run.returncode != 0:
+            fail(f"opsync-sim {' '.join(step)} exited {run.returncode}:\n{run.stdout[-2000:]}{run.stderr[-2000:]}")
+    page = (out / "page.html").read_text() if (out / "page.html").exists() else ""
+    if 'id="diagram"' not in page or 'id="trace-data"' not in page:  # drawn in a browser by check_render.py
+        fail("render wrote no page with a diagram and its trace")
+    before, after = (json.loads(path.read_text())["event_count"] for path in (bug, out / "small.json"))
+    print(f"check_certify.py: the no-dedupe bug file replays against its adapter, shrinks from {before} to "
+          f"{after} events, replays again and renders")
 
 
 def check_adapter_errors(sim, adapter, out):
