@@ -118,6 +118,7 @@ Result<std::unique_ptr<HttpTransport>> transport_for(Device& device) {
 
 int main(int argc, char** argv) {
   CLI::App app{"opsync-client: an offline-first OpSync client. Each --dir is one device's copy of one workspace."};
+  app.set_version_flag("--version", "opsync-client 0.1.0 (protocol version 1)");
   app.require_subcommand(1);
   app.footer(
       "Exit codes: 0 ok, 1 not found or conflict, 2 usage, 3 network or server, 4 authentication.\n"

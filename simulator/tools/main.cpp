@@ -416,7 +416,9 @@ int record_command(const std::string& path, const std::string& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"opsync-sim: the deterministic simulator of OpSync (simulator/README.md)"};
+  CLI::App app{"opsync-sim: the deterministic simulator of OpSync (its README: simulator/README.md in the "
+               "source, /usr/share/doc/opsync/simulator/README.md when installed)"};
+  app.set_version_flag("--version", "opsync-sim 0.1.0 (protocol version 1)");
   app.require_subcommand(1);
 
   RunFlags run_flags;
@@ -525,6 +527,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "opsync-sim: " << e.what() << "\n";
