@@ -96,9 +96,7 @@ int run_command(const RunFlags& flags) {
       config.protocol = *protocol;
     }
     if (flags.variant_given) {
-      std::optional<Variant> variant = variant_from_name(flags.variant);
-      if (!variant) throw UsageError{"--variant: unknown variant \"" + flags.variant + "\""};
-      config.variant = *variant;
+      config.variant = variant_or_usage_error(flags.variant);
     }
   } else {
     config = default_config(flags.seed);
@@ -111,9 +109,7 @@ int run_command(const RunFlags& flags) {
     std::optional<Protocol> protocol = protocol_from_name(flags.protocol);
     if (!protocol) throw UsageError{"--protocol must be opsync-v1 or dataans-0.3, not \"" + flags.protocol + "\""};
     config.protocol = *protocol;
-    std::optional<Variant> variant = variant_from_name(flags.variant);
-    if (!variant) throw UsageError{"--variant: unknown variant \"" + flags.variant + "\""};
-    config.variant = *variant;
+    config.variant = variant_or_usage_error(flags.variant);
   }
   RunOptions options;
   if (flags.device_stores != "memory" && flags.device_stores != "files")
@@ -357,13 +353,20 @@ int import_command(const std::vector<std::string>& traces, const std::string& ou
   RunOptions options;
   options.keep_decisions = true;
   options.keep_events = true;
-  BugFile bug = bug_file_of(replay_imported(*trace, config, options));
+  const RunResult replayed = replay_imported(*trace, config, options);
+  BugFile bug = bug_file_of(replayed);
   bug.imported = std::move(*trace);
   if (Status saved = save_bug_file(bug, out); !saved.ok()) throw UsageError{saved.error().message};
   std::cout << "imported " << bug.imported->exchanges.size() << " exchanges and " << bug.imported->commits.size()
             << " commits of " << bug.imported->devices.size() << " devices into " << out << "\n";
   for (const Violation& v : bug.violations) std::cout << "  " << v.checker << ": " << v.message << "\n";
-  if (bug.violations.empty()) std::cout << "  the reference core answers every request as the field server did\n";
+  const uint64_t not_compared = replayed.figures.answers_not_compared;
+  if (bug.violations.empty())
+    std::cout << "  the reference core answers " << (not_compared == 0 ? "every request" : "every request it can be asked")
+              << " as the field server did\n";
+  if (not_compared > 0)
+    std::cout << "  " << not_compared << " answers not compared: they answer tokens issued before the traces begin "
+              << "(trace every command from init on to compare them all)\n";
   std::cout << "  trace " << hash_hex(bug.trace_hash) << "; opsync-sim replay " << out << ", opsync-sim render " << out
             << " -o trace.html\n";
   return bug.violations.empty() ? kExitPass : kExitFail;
@@ -444,8 +447,7 @@ int main(int argc, char** argv) {
     run_flags.variant = v;
     run_flags.variant_given = true;
   },
-                      "A deliberately broken opsync-v1: no-dedupe, hidden-restore, wall-clock, forget-lost-uploads, "
-                      "plaintext, no-file-delete, no-copy-retention, no-copy-expiry");
+                      "A deliberately broken opsync-v1: " + variant_list());
   run_cmd->add_option("--config", run_flags.config_path, "Run a configuration, a scenario or a bug file's configuration");
   run_cmd->add_option("--out", run_flags.out_dir, "Where a failure's bug file is written (default .)");
   run_cmd->add_flag("--json", run_flags.json, "One JSON object: verdict, trace_hash, figures, violations");
@@ -466,7 +468,7 @@ int main(int argc, char** argv) {
   swarm_cmd->add_option("--shard", swarm_flags.shard, "I/N: run the I-th of N disjoint slices of the seeds");
   swarm_cmd->add_option("--faults", swarm_flags.faults, "The profile each seed draws from (default everything)");
   swarm_cmd->add_option("--protocol", swarm_flags.protocol, "opsync-v1 or dataans-0.3");
-  swarm_cmd->add_option("--variant", swarm_flags.variant, "A deliberately broken opsync-v1 (run --help lists them)");
+  swarm_cmd->add_option("--variant", swarm_flags.variant, "A deliberately broken opsync-v1: " + variant_list());
   swarm_cmd->add_option("--json", swarm_flags.json_path, "Write the summary as JSON to this file");
   swarm_cmd->add_option("--out", swarm_flags.out_dir, "Where failing seeds' bug files go (default .)");
   swarm_cmd->add_option("--seed-timeout-s", swarm_flags.seed_timeout_s,
