@@ -279,15 +279,18 @@ int replay_command_run(const std::string& path, bool json, bool rewrite, const s
                           {"wall_ms", wall_ms},
                           {"violations", nlohmann::json::array()}};
     if (r.parted_at) out["parted_at"] = {{"event", *r.parted_at}, {"where", parted}};
+    if (!bug.description.empty()) out["description"] = bug.description;
     for (const Violation& v : r.result.violations) out["violations"].push_back(violation_json(v));
     std::cout << out.dump() << "\n";
   } else if (reproduced) {
     std::cout << "reproduced: the same " << r.result.figures.events << " events, trace " << hash_hex(r.result.trace_hash)
               << ", in " << wall_ms << " ms\n";
+    if (!bug.description.empty()) std::cout << "  scenario: " << bug.description << "\n";
     for (const Violation& v : r.result.violations) std::cout << "  " << v.checker << ": " << v.message << "\n";
     if (r.result.violations.empty()) std::cout << "  every checker held, as recorded\n";
   } else {
     std::cout << "NOT reproduced: the code changed since the bug file was written\n";
+    if (!bug.description.empty()) std::cout << "  scenario: " << bug.description << "\n";
     std::cout << "  trace " << hash_hex(r.result.trace_hash) << ", recorded " << hash_hex(bug.trace_hash) << "\n";
     if (r.parted_at) std::cout << "  the traces part at " << parted << "\n";
     std::cout << "  recorded verdict: ";
@@ -336,7 +339,7 @@ int render_command(const std::string& path, const std::string& out, const std::s
   // The checker the bug file is about comes first, as in the file.
   std::stable_partition(r.result.violations.begin(), r.result.violations.end(),
                         [&](const Violation& v) { return v.checker == bug.checker(); });
-  const std::string text = format == "html" ? render_html(r.result, "opsync-sim: " + std::filesystem::path(path).filename().string())
+  const std::string text = format == "html" ? render_html(r.result, "opsync-sim: " + std::filesystem::path(path).filename().string(), bug.description)
                                             : render_shiviz(r.result);
   std::ofstream file(out);
   file << text;

@@ -27,7 +27,7 @@ struct Violation {
   std::string checker;
   uint64_t time_ms = 0;             // true virtual time of the detection
   std::vector<std::string> nodes;   // "device-2", "server"
-  std::vector<std::string> ops;     // operation ids (base64url) involved
+  std::vector<std::string> ops;     // operation ids, or file ids for the files checkers (base64url) involved
   std::string message;
 };
 
