@@ -5,15 +5,15 @@ OPSYNC_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OPSYNC_BUILD_ROOT="${OPSYNC_BUILD_ROOT:-$OPSYNC_ROOT/build}"
 
 # Every Debian 12 package the build, the tests and the benchmarks use. chromium checks the HTML
-# reports, xmllint (libxml2-utils) the JUnit ones, and dpkg-dev's dpkg-shlibdeps the Debian
-# package's dependencies.
+# reports, xmllint (libxml2-utils) the JUnit ones, dpkg-dev's dpkg-shlibdeps the Debian package's
+# dependencies, help2man makes its manual pages and lintian checks it.
 OPSYNC_PACKAGES=(
   cmake ninja-build g++ pkg-config ccache
   libboost-dev libboost-test-dev librapidcheck-dev libsqlite3-dev libssl-dev libcpp-httplib-dev
   nlohmann-json3-dev libsimdjson-dev libcli11-dev libbenchmark-dev
   python3 python3-jsonschema python3-yaml python3-cryptography nginx openssl
   clang-14 libclang-rt-14-dev
-  chromium libxml2-utils dpkg-dev
+  chromium libxml2-utils dpkg-dev help2man lintian
 )
 
 opsync_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -63,3 +63,18 @@ opsync_build() {
 opsync_build_fuzz() {
   CC=clang-14 CXX=clang++-14 opsync_build fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOPSYNC_FUZZ=ON -- opsync_core_fuzz
 }
+
+# What the Debian package holds (deploy/package/CMakeLists.txt): the programs and the files made
+# for it (manual pages, changelog).
+OPSYNC_PACKAGE_TARGETS="opsync-server opsync-client opsync-conformance opsync-sim opsync-client-adapter opsync_package_files"
+
+# opsync_make_package BUILD_DIR OUT_DIR: cpack's Debian package of BUILD_DIR (whose package
+# targets are built) into OUT_DIR; prints its path.
+opsync_make_package() {
+  local build="$1" out="$2"
+  mkdir -p "$out"
+  rm -f "$out"/opsync_*.deb
+  (cd "$build" && cpack -G DEB -B "$out" >/dev/null)
+  ls "$out"/opsync_*.deb
+}
+

@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
   app.add_option("--known-failures", known_failures_file,
                  "A file of case ids expected to fail, one per line with the reason ('#' comments)");
   app.add_option("--junit", junit_file, "Write a JUnit XML report here");
-  app.add_option("--json", json_file, "Write the JSON report here (schema: conformance/schema/report.schema.json)");
+  app.add_option("--json", json_file, "Write the JSON report here (its JSON Schema: /usr/share/opsync/schema/conformance/report.schema.json when installed)");
   app.add_option("--html", html_file, "Write a self-contained HTML report here");
   app.add_option("--seed", options.seed, "Seed of the case order and the generated data")->capture_default_str();
   app.add_option("--jobs", options.jobs, "Cases run at once")->check(CLI::Range(1, 64))->capture_default_str();

@@ -118,6 +118,7 @@ Result<std::unique_ptr<HttpTransport>> transport_for(Device& device) {
 
 int main(int argc, char** argv) {
   CLI::App app{"opsync-client: an offline-first OpSync client. Each --dir is one device's copy of one workspace."};
+  app.set_version_flag("--version", "opsync-client 0.1.0 (protocol version 1)");
   app.require_subcommand(1);
   app.footer(
       "Exit codes: 0 ok, 1 not found or conflict, 2 usage, 3 network or server, 4 authentication.\n"
@@ -193,7 +194,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CLI::App* status = app.add_subcommand("status", "Unsynced operations, pending files, clock offset, last sync");
   add_common(status, true);
-  CLI::App* conflicts = app.add_subcommand("conflicts", "Keys with concurrent writes and every side of each");
+  CLI::App* conflicts = app.add_subcommand("conflicts", "Keys with concurrent writes and every side of each (exit 1 when there are any)");
   add_common(conflicts, true);
   CLI::App* password = app.add_subcommand(
       "password", "Change the password: re-wraps the data key (OPSYNC_PASSWORD, OPSYNC_NEW_PASSWORD, OPSYNC_PASSPHRASE)");
@@ -256,15 +257,23 @@ int main(int argc, char** argv) {
       std::cerr << "opsync-client: --workspace is not a workspace id\n";
       return kUsage;
     }
-    std::optional<std::string> phrase = secret("OPSYNC_PASSPHRASE", "Passphrase");
-    if (!phrase || phrase->empty()) {
-      std::cerr << "opsync-client: the passphrase is needed (OPSYNC_PASSPHRASE or a terminal)\n";
-      return kUsage;
-    }
-    Status joined = Device::join(common.dir, JoinRequest{server_url, *workspace, token, *pw, *phrase}, traced(**transport), random);
+    // Empty when the user has none: the workspace's first device (one its server's operator
+    // created) makes the passphrase; any other device is then told it needs one.
+    std::optional<std::string> phrase =
+        secret("OPSYNC_PASSPHRASE", "Passphrase (press Enter if this is the workspace's first device)");
+    JoinRequest request{server_url, *workspace, token, *pw, phrase.value_or(""), kdf_iterations};
+    Result<Joined> joined = Device::join_workspace(common.dir, request, traced(**transport), random);
     if (!joined.ok()) return report_error(joined.error());
     if (common.json) {
-      std::cout << nlohmann::json{{"workspace_id", workspace_text}}.dump() << "\n";
+      nlohmann::json out = {{"workspace_id", workspace_text}};
+      if (joined->new_passphrase) out["passphrase"] = *joined->new_passphrase;
+      std::cout << out.dump() << "\n";
+    } else if (joined->new_passphrase) {
+      std::cout << "Joined workspace " << workspace_text << " in " << common.dir
+                << " as its first device: it had no key yet, so this device made one.\n\n"
+                << "Passphrase (shown once; other devices need it and the password to join):\n\n    "
+                << *joined->new_passphrase << "\n\n"
+                << "Write it down now. Without it the data cannot be decrypted on a new device.\n";
     } else {
       std::cout << "Joined workspace " << workspace_text << " in " << common.dir << "; run `opsync-client sync --dir "
                 << common.dir << "`\n";
@@ -396,7 +405,8 @@ int main(int argc, char** argv) {
       }
       if (out.empty()) std::cout << "no conflicts\n";
     }
-    return kOk;
+    // Like `get` of an absent key: a script can branch on the answer without parsing it.
+    return out.empty() ? kOk : kNotFound;
   }
   if (status->parsed()) {
     Result<SyncMeta> meta = device.store().meta();

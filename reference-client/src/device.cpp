@@ -218,27 +218,59 @@ JoinCall::JoinCall(std::filesystem::path dir, JoinRequest request, RandomSource&
     expect<KeyListResponse>({"GET", endpoint_path(EndpointId::kListKeys, {workspace}), "", ""}, request_.token,
                             [this, workspace](KeyListResponse keys) {
       records_ = std::move(keys.keys);
+      // No record at all: nobody made the data key yet, so this device is the workspace's first.
+      if (records_.empty()) return put_first_key_record(workspace);
       Result<KeyRecord> record = own_key_record(records_);
       if (!record.ok()) return finish(record.error());
+      if (request_.passphrase.empty())
+        return finish(Error(Code::kInvalidField,
+                            "the workspace already has a key record: joining it needs the passphrase its first "
+                            "device showed (OPSYNC_PASSPHRASE)"));
       const SecretKey kek = derive_kek(request_.password, request_.passphrase, record->kdf.iterations);
       Result<SecretKey> data_key = unwrap_data_key(kek, record->wrapped_key, request_.workspace_id, kKeyId);
       if (!data_key.ok())
         return finish(Error(Code::kWrongPassword,
                             "the password or the passphrase is wrong (the key record does not unwrap)"));
       data_key_ = *data_key;
-      // The workspace's block size, which the mirror's hashes chain with.
-      expect<BlocksResponse>({"GET", endpoint_target(EndpointId::kReadBlocks, {workspace}, {{"limit", "1"}}), "", ""}, request_.token, [this](BlocksResponse blocks) {
-        if (Status made = make_private_directory(dir_); !made.ok()) return finish(made);
-        Status saved = save_device_file(
-            dir_, DeviceFile{data_key_, info_.limits.op_payload_bytes_max, chunk_bytes_for(info_.limits)});
-        if (!saved.ok()) return finish(saved);
-        WorkspaceBinding binding{request_.server_url, request_.workspace_id, random_.id(), blocks.block_size};
-        Result<std::unique_ptr<LocalStore>> store = LocalStore::create(dir_, binding, request_.token, store_options_);
-        if (!store.ok()) return finish(store.error());
-        finish((*store)->put_key_records(records_));
-      });
+      read_block_size_and_finish(workspace);
     });
   });
+}
+
+void JoinCall::put_first_key_record(const std::string& workspace) {
+  // CRY-002, CRY-003, as for a new workspace: a random data key and passphrase.
+  data_key_ = SecretKey::random(random_);
+  result_.new_passphrase = generate_passphrase(random_);
+  PutKeyRequest record;
+  record.expected_version = 0;
+  record.kdf.iterations = request_.kdf_iterations;
+  record.wrapped_key = wrap_data_key(derive_kek(request_.password, *result_.new_passphrase, request_.kdf_iterations),
+                                     data_key_, request_.workspace_id, kKeyId, random_);
+  expect<KeyRecord>({"PUT", key_target(request_.workspace_id), "application/json", serialize_message(record)},
+                    request_.token, [this, workspace](KeyRecord stored) {
+    records_ = {stored};
+    read_block_size_and_finish(workspace);
+  });
+}
+
+void JoinCall::read_block_size_and_finish(const std::string& workspace) {
+  // The workspace's block size, which the mirror's hashes chain with.
+  expect<BlocksResponse>({"GET", endpoint_target(EndpointId::kReadBlocks, {workspace}, {{"limit", "1"}}), "", ""},
+                         request_.token, [this](BlocksResponse blocks) {
+    if (Status made = make_private_directory(dir_); !made.ok()) return finish(made);
+    Status saved = save_device_file(
+        dir_, DeviceFile{data_key_, info_.limits.op_payload_bytes_max, chunk_bytes_for(info_.limits)});
+    if (!saved.ok()) return finish(saved);
+    WorkspaceBinding binding{request_.server_url, request_.workspace_id, random_.id(), blocks.block_size};
+    Result<std::unique_ptr<LocalStore>> store = LocalStore::create(dir_, binding, request_.token, store_options_);
+    if (!store.ok()) return finish(store.error());
+    finish((*store)->put_key_records(records_));
+  });
+}
+
+const Joined& JoinCall::result() const {
+  OPSYNC_CHECK_MSG(done() && status().ok(), "the result of a call that did not succeed");
+  return result_;
 }
 
 Result<NewWorkspace> Device::create_workspace(const std::filesystem::path& dir, const std::string& server_url,
@@ -254,6 +286,13 @@ Status Device::join(const std::filesystem::path& dir, const JoinRequest& request
                     RandomSource& random, const StoreOptions& store_options) {
   JoinCall call(dir, request, random, store_options);
   return run_call(call, transport);
+}
+
+Result<Joined> Device::join_workspace(const std::filesystem::path& dir, const JoinRequest& request,
+                                      Transport& transport, RandomSource& random, const StoreOptions& store_options) {
+  JoinCall call(dir, request, random, store_options);
+  if (Status status = run_call(call, transport); !status.ok()) return status.error();
+  return call.result();
 }
 
 Result<std::unique_ptr<Device>> Device::open(const std::filesystem::path& dir, const StoreOptions& store_options) {

@@ -9,7 +9,39 @@
 
 namespace opsync::client {
 
+namespace {
+
+// What went wrong, in the user's words: the HTTP library's own names for its failures
+// ("Connection", "SSLServerVerification") mean nothing to someone whose server is down.
+std::string failure_text(httplib::Error error, const std::string& host) {
+  switch (error) {
+    case httplib::Error::Connection:
+      return "cannot connect to " + host + ", is the server running?";
+    case httplib::Error::ConnectionTimeout:
+      return "connecting to " + host + " timed out";
+    case httplib::Error::Read:
+      return "the connection to " + host + " broke while reading the answer";
+    case httplib::Error::Write:
+      return "the connection to " + host + " broke while sending the request";
+    case httplib::Error::SSLConnection:
+      return "the TLS handshake with " + host + " failed";
+    case httplib::Error::SSLLoadingCerts:
+      return "the trusted certificates could not be loaded";
+    case httplib::Error::SSLServerVerification:
+      return "the certificate of " + host + " is not trusted";
+    case httplib::Error::BindIPAddress:
+      return "no local address to connect from";
+    case httplib::Error::Canceled:
+      return "the request was cancelled";
+    default:
+      return "no answer from " + host;
+  }
+}
+
+}  // namespace
+
 struct HttpTransport::Impl {
+  std::string host;  // scheme, host and port, for messages
   std::unique_ptr<httplib::Client> client;
 };
 
@@ -21,6 +53,7 @@ Result<std::unique_ptr<HttpTransport>> HttpTransport::connect(const std::string&
   if (!https && server_url.rfind("http://", 0) != 0)
     return Error(Code::kInvalidField, "the server URL must start with http:// or https://, not \"" + server_url + "\"");
   auto impl = std::make_unique<Impl>();
+  impl->host = server_url;
   impl->client = std::make_unique<httplib::Client>(server_url);
   if (!impl->client->is_valid()) return Error(Code::kInvalidField, "not a usable server URL: " + server_url);
   impl->client->set_keep_alive(true);
@@ -48,7 +81,7 @@ Result<HttpResponse> HttpTransport::exchange(const HttpRequest& request, const s
     if (request.method == "PUT") return impl_->client->Put(request.target, headers, request.body, request.content_type);
     return impl_->client->Post(request.target, headers, request.body, request.content_type);
   }();
-  if (!result) return Error(Code::kTransport, "no answer from the server: " + httplib::to_string(result.error()));
+  if (!result) return Error(Code::kTransport, failure_text(result.error(), impl_->host));
   HttpResponse response;
   response.status = result->status;
   response.body = std::move(result->body);

@@ -17,10 +17,11 @@ namespace {
 struct CliResult {
   int exit_code;
   std::string out;
+  std::string err;
 };
 
-// Runs opsync-client with `args` and the given environment variables; stdout is captured, stderr
-// goes to the test log.
+// Runs opsync-client with `args` and the given environment variables; stdout and stderr are
+// captured, and stderr is copied to the test log as well.
 CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::pair<std::string, std::string>>& env = {},
                   const std::filesystem::path& scratch = std::filesystem::temp_directory_path()) {
   static int counter = 0;
@@ -41,7 +42,9 @@ CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::p
   envp.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
+  const std::filesystem::path err_path = out_path.string() + ".err";
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   pid_t pid = -1;
   BOOST_REQUIRE(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data()) == 0);
@@ -49,8 +52,12 @@ CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::p
   const int code = wait_for(pid);
   std::ifstream in(out_path);
   std::string out((std::istreambuf_iterator<char>(in)), {});
+  std::ifstream err_in(err_path);
+  std::string err((std::istreambuf_iterator<char>(err_in)), {});
+  std::cerr << err;
   std::filesystem::remove(out_path);
-  return {code, out};
+  std::filesystem::remove(err_path);
+  return {code, out, err};
 }
 
 nlohmann::json json_of(const CliResult& r) {
@@ -149,8 +156,97 @@ BOOST_AUTO_TEST_CASE(exit_codes_say_what_went_wrong) {
   server.stop();
   BOOST_REQUIRE_EQUAL(run_cli({"put", "--dir", a, "offline", "edit"}).exit_code, 0);
   BOOST_TEST(run_cli({"sync", "--dir", a, "--attempts", "1"}).exit_code == 3);
+  // Nothing listening: said in the user's words, naming the server, not in the HTTP library's
+  // ("Connection").
+  const std::string nowhere = "http://127.0.0.1:9";  // the discard port: nothing listens there
+  const CliResult down = run_cli({"init", "--dir", (scratch.path() / "n").string(), "--server", nowhere,
+                                  "--new-workspace"}, kSecrets);
+  BOOST_TEST(down.exit_code == 3);
+  BOOST_TEST(down.err.find("cannot connect to " + nowhere + ", is the server running?") != std::string::npos, down.err);
+  BOOST_TEST(down.err.find("Connection") == std::string::npos, down.err);
   server.start();
   BOOST_TEST(run_cli({"sync", "--dir", a}).exit_code == 0);
+}
+
+// Closed registration end to end (spec AUTH-006): the operator creates a workspace through the
+// running server with its registration credential, hands the owner token to a user, and
+// `opsync-client init --workspace --token` makes that user's first device, which then invites a
+// second one as usual.
+BOOST_AUTO_TEST_CASE(closed_registration_first_device_through_init) {
+  ScratchDir scratch;
+  const std::string credential = "operator-secret-0123456789abcdefghij";
+  std::ofstream(scratch.path() / "registration") << credential << "\n";
+  ServerProcess server(scratch.path() / "server",
+                       {"--registration", "closed", "--registration-credential-file",
+                        (scratch.path() / "registration").string()});
+  Result<std::unique_ptr<HttpTransport>> http = HttpTransport::connect("http://127.0.0.1:" + std::to_string(server.port()));
+  BOOST_REQUIRE(http.ok());
+  const HttpRequest create{"POST", "/v1/workspaces", "application/json", "{}"};
+  // Without the credential, or with another secret: closed.
+  for (const std::string& wrong : {std::string(), std::string("opsync_not-the-operators-credential")}) {
+    HttpRequest request = create;
+    request.authorized = !wrong.empty();
+    Result<HttpResponse> refused = (*http)->exchange(request, wrong);
+    BOOST_REQUIRE(refused.ok());
+    BOOST_TEST(refused->status == 403);
+    BOOST_TEST(error_from_response(*refused).code == Code::kRegistrationClosed);
+  }
+  Result<HttpResponse> created = (*http)->exchange(create, credential);
+  BOOST_REQUIRE(created.ok());
+  BOOST_REQUIRE_EQUAL(created->status, 201);
+  const nlohmann::json workspace = nlohmann::json::parse(created->body);
+
+  // The user's first device: no passphrase yet, so the device makes one and shows it.
+  const std::string a = (scratch.path() / "a").string(), b = (scratch.path() / "b").string();
+  const CliResult first = run_cli({"init", "--dir", a, "--server", server.url(), "--workspace",
+                                   workspace["workspace_id"], "--token", workspace["owner_token"], "--json",
+                                   "--kdf-iterations", "1000"}, kSecrets);
+  BOOST_REQUIRE_EQUAL(first.exit_code, 0);
+  const std::string passphrase = json_of(first)["passphrase"];
+  BOOST_TEST(passphrase.size() > 20u);
+
+  // Another device without the passphrase is told it needs one (2), and no directory is made.
+  const nlohmann::json issued = json_of(run_cli({"invite", "--dir", a, "--json"}));
+  const CliResult no_phrase = run_cli({"init", "--dir", b, "--server", server.url(), "--workspace",
+                                       issued["workspace_id"], "--token", issued["token"]}, kSecrets);
+  BOOST_TEST(no_phrase.exit_code == 2);
+  BOOST_TEST(!std::filesystem::exists(b));
+  auto join_env = kSecrets;
+  join_env.emplace_back("OPSYNC_PASSPHRASE", passphrase);
+  const CliResult second = run_cli({"init", "--dir", b, "--server", server.url(), "--workspace", issued["workspace_id"],
+                                    "--token", issued["token"], "--json"}, join_env);
+  BOOST_REQUIRE_EQUAL(second.exit_code, 0);
+  BOOST_TEST(!json_of(second).contains("passphrase"));  // it joined the first device's key
+
+  BOOST_REQUIRE_EQUAL(run_cli({"put", "--dir", a, "greeting", "closed but working"}).exit_code, 0);
+  BOOST_REQUIRE_EQUAL(run_cli({"sync", "--dir", a}).exit_code, 0);
+  BOOST_REQUIRE_EQUAL(run_cli({"sync", "--dir", b}).exit_code, 0);
+  BOOST_TEST(run_cli({"get", "--dir", b, "greeting"}).out == "closed but working\n");
+}
+
+// `conflicts` exits 1 when there are conflicts, as its help and the exit-code table say, and 0
+// when there are none.
+BOOST_AUTO_TEST_CASE(conflicts_exit_code_says_whether_there_are_any) {
+  ScratchDir scratch;
+  ServerProcess server(scratch.path() / "server");
+  const std::string a = (scratch.path() / "a").string(), b = (scratch.path() / "b").string();
+  const CliResult init = run_cli({"init", "--dir", a, "--server", server.url(), "--new-workspace", "--json",
+                                  "--kdf-iterations", "1000"}, kSecrets);
+  BOOST_REQUIRE_EQUAL(init.exit_code, 0);
+  const nlohmann::json issued = json_of(run_cli({"invite", "--dir", a, "--json"}));
+  auto join_env = kSecrets;
+  join_env.emplace_back("OPSYNC_PASSPHRASE", json_of(init)["passphrase"].get<std::string>());
+  BOOST_REQUIRE_EQUAL(run_cli({"init", "--dir", b, "--server", server.url(), "--workspace", issued["workspace_id"],
+                               "--token", issued["token"]}, join_env).exit_code, 0);
+  BOOST_TEST(run_cli({"conflicts", "--dir", a}).exit_code == 0);
+  BOOST_TEST(run_cli({"conflicts", "--dir", a, "--json"}).exit_code == 0);
+  BOOST_REQUIRE_EQUAL(run_cli({"put", "--dir", a, "k", "from a"}).exit_code, 0);
+  BOOST_REQUIRE_EQUAL(run_cli({"put", "--dir", b, "k", "from b"}).exit_code, 0);
+  for (const std::string& dir : {a, b, a}) BOOST_REQUIRE_EQUAL(run_cli({"sync", "--dir", dir}).exit_code, 0);
+  const CliResult listed = run_cli({"conflicts", "--dir", a, "--json"});
+  BOOST_TEST(listed.exit_code == 1);
+  BOOST_TEST(json_of(listed).size() == 1u);
+  BOOST_TEST(run_cli({"conflicts", "--dir", b}).exit_code == 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -188,7 +188,9 @@ class NginxFront {
 // url() is nginx's and the front stays up across restarts, answering 503 while the server is down.
 class ServerProcess {
  public:
-  explicit ServerProcess(std::filesystem::path data_dir) : data_dir_(std::move(data_dir)) {
+  // `extra_args` go to opsync-server after the test's own (--registration closed, say).
+  explicit ServerProcess(std::filesystem::path data_dir, std::vector<std::string> extra_args = {})
+      : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)) {
     start();
     if (through_nginx()) front_ = std::make_unique<NginxFront>(data_dir_.string() + ".nginx", port_);
   }
@@ -200,8 +202,11 @@ class ServerProcess {
     BOOST_REQUIRE(pid_ <= 0);
     const std::filesystem::path port_file = data_dir_.string() + ".port";
     std::filesystem::remove(port_file);
-    pid_ = spawn({OPSYNC_SERVER_BINARY, "--data-dir", data_dir_.string(), "--port", std::to_string(port_),
-                  "--port-file", port_file.string(), "--log-format", "none", "--durability", "process"});
+    std::vector<std::string> args = {OPSYNC_SERVER_BINARY, "--data-dir", data_dir_.string(), "--port",
+                                     std::to_string(port_), "--port-file", port_file.string(), "--log-format",
+                                     "none", "--durability", "process"};
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    pid_ = spawn(args);
     uint16_t port = 0;
     for (int i = 0; i < 5000 && port == 0; ++i) {
       std::ifstream in(port_file);
@@ -226,6 +231,7 @@ class ServerProcess {
 
  private:
   std::filesystem::path data_dir_;
+  std::vector<std::string> extra_args_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
   std::unique_ptr<NginxFront> front_;

@@ -1,5 +1,6 @@
 // Info, workspaces, tokens and key records (spec 2.6, 4, 5.2).
 #include <algorithm>
+#include <cctype>
 
 #include "endpoints.h"
 #include "faults.h"
@@ -52,9 +53,25 @@ Result<CreateWorkspaceResponse> new_workspace(Storage& storage, const ServerConf
   return created;
 }
 
+// Whether the request carries the operator's registration credential (AUTH-006).
+bool carries_registration_credential(const Call& call) {
+  if (!call.config.registration_credential_sha256) return false;
+  const std::optional<std::string> authorization = call.request.header("authorization");
+  constexpr std::string_view kBearer = "bearer ";
+  if (!authorization || authorization->size() <= kBearer.size()) return false;
+  std::string scheme = authorization->substr(0, kBearer.size());
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (scheme != kBearer) return false;
+  // Compared as hashes: how long a comparison takes says nothing about the secret's bytes.
+  return token_hash(std::string_view(*authorization).substr(kBearer.size())) == *call.config.registration_credential_sha256;
+}
+
 Response create_workspace(const Call& call) {
-  if (call.config.registration == Registration::kClosed)
-    return error_response(make_error(Code::kRegistrationClosed, "this server creates workspaces only by its operator"));
+  if (call.config.registration == Registration::kClosed && !carries_registration_credential(call))
+    return error_response(make_error(Code::kRegistrationClosed,
+                                     call.request.header("authorization")
+                                         ? "this credential does not open registration on this server"
+                                         : "this server creates workspaces only by its operator"));
   // The operator's cap, before the body costs anything (LIM-020).
   if (call.creation_limiter) {
     if (std::optional<uint64_t> wait_ms = call.creation_limiter->admit(call.request.client_address, call.now_ms)) {

@@ -1,7 +1,11 @@
 // opsync-server: the reference OpSync server.
 //
 //   opsync-server [--data-dir DIR] [--listen ADDR] [--port N] [--port-file FILE] ...
-//   opsync-server create-workspace [--data-dir DIR]      (for --registration closed)
+//   opsync-server create-workspace [--data-dir DIR]      (closed registration, server stopped)
+//
+// With --registration closed, workspaces are made either by `create-workspace` while no server
+// runs on DIR, or through the running server by a POST /v1/workspaces that carries the operator's
+// credential of --registration-credential-file (AUTH-006; deploy/README.md).
 #include <CLI/CLI.hpp>
 #include <malloc.h>
 #include <signal.h>
@@ -10,12 +14,15 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
+#include <algorithm>
 #include <thread>
 
 #include "faults.h"
 #include "opsync/server/core.h"
 #include "opsync/server/http_server.h"
 #include "opsync/server/sqlite_storage.h"
+#include "opsync/protocol/sha256.h"
 
 namespace {
 
@@ -45,6 +52,30 @@ void stop_on_signals(sigset_t& signals, HttpServer& server) {
     std::cerr << "opsync-server: signal " << received << ", finishing in-flight requests\n";
     server.stop();
   }).detach();
+}
+
+// The operator's registration credential from FILE: its first line, which must look like a token
+// (AUTH-010: at least 128 bits, printable ASCII without spaces). Empty result and a message in
+// `why` when the file is unusable.
+std::optional<std::string> read_registration_credential(const std::string& path, std::string& why) {
+  std::ifstream in(path);
+  if (!in) {
+    why = "cannot read the registration credential file " + path;
+    return std::nullopt;
+  }
+  std::string line;
+  std::getline(in, line);
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+  constexpr size_t kCredentialCharsMin = 22;  // 128 bits of base64
+  constexpr size_t kCredentialCharsMax = 512;
+  const bool printable = std::all_of(line.begin(), line.end(), [](unsigned char c) { return c > 0x20 && c < 0x7F; });
+  if (line.size() < kCredentialCharsMin || line.size() > kCredentialCharsMax || !printable) {
+    why = "the registration credential in " + path + " must be one line of " + std::to_string(kCredentialCharsMin) +
+          " to " + std::to_string(kCredentialCharsMax) +
+          " printable characters without spaces (e.g. `openssl rand -base64 32`)";
+    return std::nullopt;
+  }
+  return line;
 }
 
 }  // namespace
@@ -83,6 +114,11 @@ int main(int argc, char** argv) {
   app.add_option("--registration", registration,
                  "open: anyone may create a workspace; closed: only `opsync-server create-workspace`")
       ->check(CLI::IsMember({"open", "closed"}))->capture_default_str();
+  std::string registration_credential_file;
+  app.add_option("--registration-credential-file", registration_credential_file,
+                 "With --registration closed: a file whose first line is the operator's secret; a POST "
+                 "/v1/workspaces sending it as `Authorization: Bearer` creates a workspace (spec AUTH-006)")
+      ->check(CLI::ExistingFile);
   app.add_option("--log-format", log_format, "One line per request: text, json, or none")
       ->check(CLI::IsMember({"text", "json", "none"}))->capture_default_str();
   std::string durability = "full";
@@ -152,9 +188,10 @@ int main(int argc, char** argv) {
   app.add_flag("--list-faults", list_faults, "List the faults --fault takes, with the requirements each breaks");
 #endif
 
-  CLI::App* create = app.add_subcommand("create-workspace",
-                                        "Create a workspace and print its id and owner token as JSON (the server "
-                                        "need not run; use with --registration closed)");
+  CLI::App* create = app.add_subcommand(
+      "create-workspace",
+      "Create a workspace in DIR and print its id and owner token as JSON. No server may be running on DIR "
+      "(a running server is asked instead: POST /v1/workspaces with --registration-credential-file's secret)");
   create->add_option("--data-dir", data_dir, "Directory of the database")->capture_default_str();
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
@@ -174,10 +211,29 @@ int main(int argc, char** argv) {
   }
 #endif
   config.registration = registration == "open" ? Registration::kOpen : Registration::kClosed;
+  if (!registration_credential_file.empty() && !create->parsed()) {
+    if (config.registration != Registration::kClosed) {
+      std::cerr << "opsync-server: --registration-credential-file needs --registration closed (open registration "
+                   "lets anyone create workspaces already)\n";
+      return 2;
+    }
+    std::string why;
+    const std::optional<std::string> credential = read_registration_credential(registration_credential_file, why);
+    if (!credential) {
+      std::cerr << "opsync-server: " << why << '\n';
+      return 2;
+    }
+    config.registration_credential_sha256 = sha256(*credential);
+  }
   Result<std::unique_ptr<SqliteStorage>> storage =
       SqliteStorage::open(data_dir, durability == "full" ? Durability::kFull : Durability::kProcess);
   if (!storage.ok()) {
     std::cerr << "opsync-server: " << storage.error().message << '\n';
+    if (create->parsed() && storage.error().message.starts_with("another server is using"))
+      std::cerr << "opsync-server: while a server runs on " << data_dir
+                << ", create workspaces through it: start it with --registration-credential-file FILE and send\n"
+                   "  curl -X POST -H \"Authorization: Bearer $(cat FILE)\" -H 'Content-Type: application/json' "
+                   "-d '{}' URL/v1/workspaces\n";
     return 1;
   }
   SystemRandom random;

@@ -194,7 +194,7 @@ BOOST_AUTO_TEST_CASE(help_documents_every_flag_and_two_servers_never_share_a_dir
   for (const char* flag : {"--data-dir", "--listen", "--port", "--port-file", "--block-size", "--max-skew-ms",
                            "--tls-cert", "--tls-key", "--registration", "--log-format", "--threads", "--io-threads",
                            "--connections-max", "--request-memory-mib-max", "--header-timeout-ms", "--body-timeout-ms", "--idle-timeout-ms",
-                           "--write-timeout-ms", "--shutdown-timeout-ms", "create-workspace"})
+                           "--write-timeout-ms", "--shutdown-timeout-ms", "--registration-credential-file", "create-workspace"})
     BOOST_TEST(help.find(flag) != std::string::npos, flag);
 
   TempDir dir;
@@ -202,6 +202,44 @@ BOOST_AUTO_TEST_CASE(help_documents_every_flag_and_two_servers_never_share_a_dir
   const std::string second = std::string(OPSYNC_SERVER_BINARY) + " --data-dir " + dir.path() +
                              " --port 0 --log-format none 2>/dev/null";
   BOOST_TEST(WEXITSTATUS(std::system(second.c_str())) == 1);  // refused: the directory is locked
+}
+
+// The registration credential (AUTH-006): an unusable credential file or one given with open
+// registration is refused at start, before the data directory is touched; `create-workspace`
+// beside a running server is refused too, and says how to create the workspace through it.
+BOOST_AUTO_TEST_CASE(registration_credential_is_checked_and_create_workspace_points_to_it) {
+  TempDir dir;
+  const std::filesystem::path scratch = std::filesystem::path(dir.path()) / "scratch";
+  std::filesystem::create_directories(scratch);
+  const auto run = [&](const std::string& arguments) {
+    const std::string command = std::string(OPSYNC_SERVER_BINARY) + " --port 0 --log-format none " + arguments + " > " +
+                                (scratch / "out").string() + " 2> " + (scratch / "err").string();
+    const int status = std::system(command.c_str());
+    std::ifstream in(scratch / "err");
+    const std::string err((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return std::make_pair(WEXITSTATUS(status), err);
+  };
+  std::ofstream(scratch / "short") << "tooshort\n";
+  std::ofstream(scratch / "spaces") << "a credential with spaces in it, long enough\n";
+  std::ofstream(scratch / "good") << "0123456789abcdefghijklmnopqrstuvwxyz\n";
+  const std::string data = (scratch / "data").string();
+  for (const char* file : {"short", "spaces"}) {
+    const auto [code, err] =
+        run("--data-dir " + data + " --registration closed --registration-credential-file " + (scratch / file).string());
+    BOOST_TEST(code == 2, file);
+    BOOST_TEST(err.find("printable characters without spaces") != std::string::npos, err);
+  }
+  const auto [open_code, open_err] =
+      run("--data-dir " + data + " --registration-credential-file " + (scratch / "good").string());
+  BOOST_TEST(open_code == 2);
+  BOOST_TEST(open_err.find("needs --registration closed") != std::string::npos, open_err);
+  BOOST_TEST(!std::filesystem::exists(data));  // refused before the data directory was made
+
+  ServerProcess running(data);
+  const auto [create_code, create_err] = run("create-workspace --data-dir " + data);
+  BOOST_TEST(create_code == 1);
+  BOOST_TEST(create_err.find("another server is using") != std::string::npos, create_err);
+  BOOST_TEST(create_err.find("--registration-credential-file") != std::string::npos, create_err);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "opsync/protocol/sha256.h"
+
 namespace opsync::simulator {
 namespace {
 
@@ -46,6 +48,28 @@ std::optional<std::vector<uint64_t>> digests_from_hex(const std::string& text) {
 }
 
 Error damaged(const std::string& what) { return Error(Code::kInvalidField, "a bug file " + what); }
+
+// The members a person edits on purpose (a scenario's story and the verdicts it expects): the
+// checksum leaves them out, and covers everything a replay depends on.
+const char* const kEditableMembers[] = {"checksum", "description", "expect"};
+
+// SHA-256 of the bug file's content without its editable members, in nlohmann's canonical dump
+// (members sorted, no spaces): what `checksum` records, so that a file changed after it was written
+// (a trace hash, a decision stream cut short, an edited configuration) is told apart from a
+// change of the code before anything is replayed.
+std::string content_checksum(nlohmann::json json) {
+  for (const char* member : kEditableMembers) json.erase(member);
+  const std::string canonical = json.dump();
+  return hash_hex(sha256(std::string_view(canonical)));
+}
+
+// nlohmann's messages start with its own tag ("[json.exception.type_error.302] "): what follows
+// is the part a reader of the bug file can act on.
+std::string json_error_text(const nlohmann::json::exception& e) {
+  const std::string what = e.what();
+  const size_t tag_end = what.find("] ");
+  return tag_end == std::string::npos ? what : what.substr(tag_end + 2);
+}
 
 // JSON as people read it in a diff: objects one member a line, arrays of numbers and strings
 // on one line.
@@ -180,9 +204,18 @@ Result<BugFile> bug_file_from_json(const nlohmann::json& json) {
                                               "seed",        "checker",     "violations", "trace_hash",
                                               "event_count", "config",      "schedule", "decisions",
                                               "event_digests", "description", "expect", "server",
-                                              "imported",    "error",      "client"};
+                                              "imported",    "error",       "client",     "checksum"};
   for (const auto& [name, value] : json.items())
     if (!known.count(name)) return damaged("has an unknown member \"" + name + "\"");
+  for (const char* required : {"simulator", "protocol", "seed", "checker", "violations", "trace_hash", "event_count",
+                               "config", "schedule", "decisions", "event_digests"})
+    if (!json.contains(required)) return damaged("has no \"" + std::string(required) + "\" member");
+  if (const auto checksum = json.find("checksum"); checksum != json.end()) {
+    if (!checksum->is_string() || *checksum != content_checksum(json))
+      return damaged("was changed after opsync-sim wrote it: its checksum does not match its content, so a replay "
+                     "would say nothing about the code (only \"description\" and \"expect\" may be edited; to keep "
+                     "another edit on purpose, delete the \"checksum\" member)");
+  }
   BugFile bug;
   try {
     bug.simulator_version = json.at("simulator").at("version").get<std::string>();
@@ -277,7 +310,7 @@ Result<BugFile> bug_file_from_json(const nlohmann::json& json) {
       bug.client = std::move(under_test);
     }
   } catch (const nlohmann::json::exception& e) {
-    return damaged(std::string("is damaged: ") + e.what());
+    return damaged("is damaged: " + json_error_text(e));
   }
   return bug;
 }
@@ -294,13 +327,14 @@ Result<BugFile> load_bug_file(const std::string& path) {
 
 Status save_bug_file(const BugFile& bug, const std::string& path) {
   // The members in the order a reader wants them: what it is, what failed, then the details.
-  const nlohmann::json json = to_json(bug);
+  nlohmann::json json = to_json(bug);
+  json["checksum"] = content_checksum(json);
   nlohmann::ordered_json ordered;
   for (const char* name : {"format", "simulator", "description", "protocol", "variant", "seed", "error", "checker",
                            "violations", "trace_hash", "event_count", "expect", "config", "schedule", "decisions",
                            "event_digests"})
     if (json.contains(name)) ordered[name] = nlohmann::ordered_json::parse(json[name].dump());
-  for (const char* name : {"client", "server", "imported"})
+  for (const char* name : {"client", "server", "imported", "checksum"})
     if (json.contains(name)) ordered[name] = nlohmann::ordered_json::parse(json[name].dump());
   std::string text;
   write_readable(ordered, 0, text);

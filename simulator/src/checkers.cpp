@@ -302,13 +302,13 @@ void check_files(World& world, const EndState& s, const ObjectsView& reference) 
           if (want == s.file_contents.end()) continue;
           auto have = device.file_copies.find(id);
           if (have == device.file_copies.end()) {
-            world.violation("files", {device.name}, {},
+            world.violation("files", {device.name}, {to_base64url(id)},
                             device.name + " references file " + short_id(id) + " at key " + key +
                                 " and holds no copy of it after the heal");
             return;
           }
           if (have->second != want->second) {
-            world.violation("files", {device.name}, {},
+            world.violation("files", {device.name}, {to_base64url(id)},
                             device.name + "'s copy of file " + short_id(id) + " (" + std::to_string(have->second.size()) +
                                 " bytes) differs from the " + std::to_string(want->second.size()) +
                                 " bytes that were attached");
@@ -320,7 +320,7 @@ void check_files(World& world, const EndState& s, const ObjectsView& reference) 
     for (const FileId& id : referenced) {
       auto state = s.server.file_states.find(id);
       if (state != s.server.file_states.end() && state->second == "committed") continue;
-      world.violation("files", {"server"}, {},
+      world.violation("files", {"server"}, {to_base64url(id)},
                       "file " + short_id(id) + " is referenced after the heal and the server holds it " +
                           (state == s.server.file_states.end() ? "not at all" : "as " + state->second));
       return;
@@ -337,7 +337,7 @@ void check_orphans(World& world, const EndState& s, const ObjectsView& reference
     // them) and then could not reference, because its token was revoked first.
     auto by = s.file_attached_by.find(id);
     if (by != s.file_attached_by.end() && !s.devices.at(by->second).live) continue;
-    world.violation("orphans", {"server"}, {},
+    world.violation("orphans", {"server"}, {to_base64url(id)},
                     "the server still holds file " + short_id(id) + " (" + state +
                         ") after its collection ran, and no head references it");
     return;
@@ -345,14 +345,14 @@ void check_orphans(World& world, const EndState& s, const ObjectsView& reference
   for (const DeviceReport& device : s.devices) {
     if (!device.live) continue;
     if (!device.unreferenced_copies.empty()) {
-      world.violation("orphans", {device.name}, {},
+      world.violation("orphans", {device.name}, {to_base64url(*device.unreferenced_copies.begin())},
                       device.name + " keeps a copy of file " + short_id(*device.unreferenced_copies.begin()) +
                           " that no head references and that it never deleted (FILE-022)");
       return;
     }
     // The simulated server's retention time (one hour) is long over at the collection.
     if (!s.external_server && !device.retained_copies.empty()) {
-      world.violation("orphans", {device.name}, {},
+      world.violation("orphans", {device.name}, {to_base64url(*device.retained_copies.begin())},
                       device.name + " still keeps a copy of file " + short_id(*device.retained_copies.begin()) +
                           " that no head references, past the retention time (FILE-040)");
       return;

@@ -360,9 +360,11 @@ RunResult replay_imported(const ImportedTrace& trace, const Config& config, cons
       }
     }
     std::string token;
+    bool token_before_traces = false;
     if (!x.token.empty()) {
       auto it = substitutions.secrets.find(x.token);
       if (it != substitutions.secrets.end()) token = it->second;
+      else token_before_traces = true;
     }
     request.authorized = !token.empty();
     const std::string what = request.method + " " + request.target;
@@ -370,6 +372,19 @@ RunResult replay_imported(const ImportedTrace& trace, const Config& config, cons
     events.add(TraceEvent{now, node(x.device), "send", what, x.sent_ms, id, "server", "", 0}, sent);
     result.figures.requests += 1;
     result.figures.bytes_to_server += request.body.size();
+    if (x.answered && token_before_traces) {
+      // The token was issued before the traces begin (a device traced from some command after
+      // its init): the workspace, its log and its keys as the field server held them are not in
+      // the traces, so the core cannot be asked the same question. The field's answer stands.
+      result.figures.answers_not_compared += 1;
+      result.figures.bytes_from_server += x.response_body.size();
+      events.add(TraceEvent{now, node(x.device), "deliver",
+                            std::to_string(x.status) + " for " + what +
+                                " (not compared: its token was issued before the traces begin)",
+                            x.received_ms, id, "server", "", 0},
+                 to_bytes(std::to_string(x.status) + "\n" + x.response_body));
+      continue;
+    }
     if (!x.answered) {
       // The field request got no answer; whether it reached the server is unknown, so it is
       // not sent here either.

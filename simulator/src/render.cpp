@@ -67,6 +67,7 @@ body { font: 13px/1.4 system-ui, sans-serif; margin: 0; color: #1d2330; backgrou
 header { flex: none; padding: 12px 18px; background: #fff; border-bottom: 1px solid #d9dde5; }
 h1 { font-size: 16px; margin: 0 0 4px; }
 #summary { color: #4a5160; }
+#description { max-width: 75em; margin: 0.2em 0 0.5em; }
 #violation { margin-top: 8px; padding: 8px 10px; border: 2px solid #d0302b; background: #fdecea; color: #7a1410; }
 #violation.none { border-color: #2e8540; background: #e8f5ec; color: #1d5b2c; }
 #violation b { text-transform: uppercase; }
@@ -106,7 +107,7 @@ text.head { font-weight: 600; font-size: 12px; }
 .band.setup rect { fill: #e3e8f2; }
 </style></head>
 <body>
-<header><h1>@TITLE@</h1><div id="summary"></div><div id="violation"></div></header>
+<header><h1>@TITLE@</h1><p id="description"></p><div id="summary"></div><div id="violation"></div></header>
 <main><div id="diagram"></div><aside id="panel"><p>Click an event to see it: its node, its clock,
 what it carried. Ciphertext is shown as it travelled.</p></aside></main>
 <script type="application/json" id="trace-data">@DATA@</script>
@@ -124,15 +125,41 @@ what it carried. Ciphertext is shown as it travelled.</p></aside></main>
     return e;
   };
   const clockText = ms => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+  // A label fits beside its lane: ids (22 characters of base64url) shortened to their first 6,
+  // which is what tells them apart, and a label still too long cut in its middle, keeping its
+  // start (the method, the kind) and its end (the route's last segment: /ops or /blocks, the
+  // status), where the information is.
+  const labelCharsMax = 44;
+  const shortLabel = text => {
+    const short = text.replace(/[A-Za-z0-9_-]{22}/g, id => id.slice(0, 6) + '\u2026');
+    if (short.length <= labelCharsMax) return short;
+    const tail = Math.floor(labelCharsMax / 2);
+    return short.slice(0, labelCharsMax - tail - 1) + '\u2026' + short.slice(short.length - tail);
+  };
   const relative = ms => (ms / 1000).toFixed(3) + ' s';
   // The violation the bug is about is the first; its operations and nodes are highlighted.
   const primary = data.violations.length ? data.violations[0] : {ops: [], nodes: []};
   const involvedOps = primary.ops;
   const involvedNodes = new Set(primary.nodes);
   const distinct = list => Array.from(new Set(list));
-  const touches = e => involvedOps.some(op => (e.b && e.b.includes(op)) || (e.d && (e.d.includes(op) || e.d.includes(op.slice(0, 8)))));
+  const touchesOps = e => involvedOps.some(op => (e.b && e.b.includes(op)) || (e.d && (e.d.includes(op) || e.d.includes(op.slice(0, 8)))));
+  // A violation about no operation or file the trace names (or none the events show): its nodes'
+  // last events up to the moment it was found are what it is about.
+  const ringed = new Set(data.events.map((e, i) => i).filter(i => data.events[i].n >= 0 && touchesOps(data.events[i])));
+  if (ringed.size === 0 && data.violations.length) {
+    primary.nodes.forEach(name => {
+      const n = nodes.indexOf(name);
+      let last = -1;
+      data.events.forEach((e, i) => { if (e.n === n && e.t <= primary.time_ms) last = i; });
+      if (last >= 0) ringed.add(last);
+    });
+  }
+  const touches = e => ringed.has(data.events.indexOf(e));
 
   document.getElementById('summary').textContent = data.summary;
+  const description = document.getElementById('description');
+  if (data.description) description.textContent = data.description;
+  else description.remove();
   const vbox = document.getElementById('violation');
   if (data.violations.length === 0) {
     vbox.className = 'none';
@@ -176,7 +203,8 @@ what it carried. Ciphertext is shown as it travelled.</p></aside></main>
   const bands = el('g', {}, svg), arrows = el('g', {}, svg), lanes = el('g', {}, svg), dots = el('g', {}, svg);
   el('text', {x: 8, y: 18, class: 'time head'}, heads).textContent = 'true time';
   nodes.forEach((name, n) => {
-    const g = el('g', {class: 'lane' + (involvedNodes.has(name) ? ' involved' : ''), 'data-node': name}, lanes);
+    const g = el('g', {class: 'lane' + (involvedNodes.has(name) ? ' involved' : ''), 'data-node': name,
+                       'data-x': laneX(n)}, lanes);
     el('line', {x1: laneX(n), y1: top - 10, x2: laneX(n), y2: height}, g);
     const head = el('g', {class: 'lane-head' + (involvedNodes.has(name) ? ' involved' : '')}, heads);
     el('text', {x: laneX(n), y: 18, 'text-anchor': 'middle', class: 'head'}, head).textContent = name;
@@ -215,7 +243,7 @@ what it carried. Ciphertext is shown as it travelled.</p></aside></main>
     const server = e.n === 0;
     const side = server ? {x: x - 9, 'text-anchor': 'end'} : {x: x + 9};
     const label = el('text', Object.assign({y: y + 4, class: 'label'}, side), g);
-    label.textContent = e.k + (e.d ? ' ' + (e.d.length > 34 ? e.d.slice(0, 34) + '...' : e.d) : '');
+    label.textContent = shortLabel(e.k + (e.d ? ' ' + e.d : ''));
     const clock = el('text', Object.assign({y: y + 14, class: 'clock'}, side), g);
     if (skewed(e)) {
       const skew = (e.c - e.t) / 1000;
@@ -225,9 +253,10 @@ what it carried. Ciphertext is shown as it travelled.</p></aside></main>
     if (e.x) (at[e.x] = at[e.x] || []).push({e: e, x: x, y: y});
   });
   const line = (a, b, cls) => el('path', {d: 'M' + a.x + ',' + a.y + ' L' + b.x + ',' + b.y, class: 'arrow ' + cls, 'marker-end': ''}, arrows);
-  const cross = (p) => {
-    el('line', {x1: p.x - 5, y1: p.y - 5, x2: p.x + 5, y2: p.y + 5, class: 'cross'}, arrows);
-    el('line', {x1: p.x - 5, y1: p.y + 5, x2: p.x + 5, y2: p.y - 5, class: 'cross'}, arrows);
+  const cross = (p, from) => {
+    const g = el('g', {class: 'cross-mark', 'data-from': from, 'data-x': p.x}, arrows);
+    el('line', {x1: p.x - 5, y1: p.y - 5, x2: p.x + 5, y2: p.y + 5, class: 'cross'}, g);
+    el('line', {x1: p.x - 5, y1: p.y + 5, x2: p.x + 5, y2: p.y - 5, class: 'cross'}, g);
   };
   for (const x in at) {
     const list = at[x];
@@ -243,9 +272,12 @@ what it carried. Ciphertext is shown as it travelled.</p></aside></main>
     if (lost) {
       const from = lost.e.n === nodes.indexOf('server') && arrive ? arrive : send;
       const toward = from === send ? server : send.x;
-      const end = {x: from.x + (toward - from.x) * 0.45, y: lost.y};
+      // Short of the next lane whatever the distance: a cross further out would sit on a lane
+      // between the two and seem to be that node's.
+      const reach = Math.min(Math.abs(toward - from.x) * 0.45, laneWidth * 0.4);
+      const end = {x: from.x + Math.sign(toward - from.x) * reach, y: lost.y};
       line(from, end, 'lost');
-      cross(end);
+      cross(end, nodes[from === send ? send.e.n : nodes.indexOf('server')]);
     }
   }
   return firstInvolved;
@@ -275,7 +307,7 @@ what it carried. Ciphertext is shown as it travelled.</p></aside></main>
 
 }  // namespace
 
-std::string render_html(const RunResult& result, const std::string& title) {
+std::string render_html(const RunResult& result, const std::string& title, const std::string& description) {
   const uint64_t start_ms = result.events.empty() ? 0 : result.events.front().time_ms;
   std::vector<std::string> nodes = {"server"};
   std::map<std::string, int> index = {{"server", 0}};
@@ -309,7 +341,7 @@ std::string render_html(const RunResult& result, const std::string& title) {
                               std::to_string(nodes.size() - 1) + " devices, " + std::to_string(result.events.size()) +
                               " events, trace " + hash_hex(result.trace_hash).substr(0, 16);
   const nlohmann::json page = {{"nodes", nodes},         {"events", events}, {"violations", violations},
-                               {"start_ms", start_ms},   {"summary", summary}};
+                               {"start_ms", start_ms},   {"summary", summary},      {"description", description}};
   std::string html = kPage;
   const std::string escaped_title = html_escape(title);
   for (size_t at; (at = html.find("@TITLE@")) != std::string::npos;) html.replace(at, 7, escaped_title);

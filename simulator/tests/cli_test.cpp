@@ -177,6 +177,69 @@ BOOST_AUTO_TEST_CASE(bad_bug_files_get_one_line_naming_the_problem) {
   }
 }
 
+// A bug file changed after opsync-sim wrote it (by hand, or by a damaged copy) is refused as
+// damaged before anything runs, instead of being blamed on the code; its story and expected
+// verdicts stay editable. A missing member is named in words, not in the JSON library's.
+BOOST_AUTO_TEST_CASE(a_damaged_bug_file_is_diagnosed_as_damaged_before_any_replay) {
+  Scratch scratch;
+  const std::filesystem::path out = scratch.path() / "out";
+  const Outcome fail = sim(scratch, "run --config simulator/scenarios/variant-plaintext.json --out " + out.string());
+  BOOST_REQUIRE_EQUAL(fail.exit_code, 1);
+  std::filesystem::path written;
+  for (const auto& entry : std::filesystem::directory_iterator(out)) written = entry.path();
+  const nlohmann::json bug = nlohmann::json::parse(slurp(written));
+  BOOST_REQUIRE(bug.contains("checksum"));
+  auto write = [&](const std::string& name, const nlohmann::json& json) {
+    std::ofstream(scratch.path() / name) << json.dump(2);
+    return (scratch.path() / name).string();
+  };
+  nlohmann::json other_hash = bug;
+  other_hash["trace_hash"] = std::string(64, 'a');
+  nlohmann::json cut_stream = bug;
+  for (auto& [stream, values] : cut_stream["decisions"].items())
+    if (values.size() > 4) {
+      values.erase(values.begin() + static_cast<long>(values.size() / 2), values.end());
+      break;
+    }
+  nlohmann::json more_ops = bug;
+  more_ops["config"]["ops"] = more_ops["config"]["ops"].get<uint64_t>() + 1;
+  for (const auto& [name, damaged] : std::vector<std::pair<std::string, nlohmann::json>>{
+           {"other-hash.json", other_hash}, {"cut-stream.json", cut_stream}, {"more-ops.json", more_ops}}) {
+    BOOST_TEST_CONTEXT(name) {
+      const Outcome o = sim(scratch, "replay " + write(name, damaged));
+      BOOST_TEST(o.exit_code == 2, o.out + o.err);
+      BOOST_TEST(lines(o.err) == 1u, o.err);
+      BOOST_TEST(o.err.find("was changed after opsync-sim wrote it") != std::string::npos, o.err);
+      BOOST_TEST(o.out.find("NOT reproduced") == std::string::npos, o.out);
+    }
+  }
+  nlohmann::json told = bug;
+  told["description"] = "a story added by hand";
+  const Outcome edited = sim(scratch, "replay " + write("told.json", told));
+  BOOST_TEST(edited.exit_code == 0, edited.out + edited.err);
+  BOOST_TEST(edited.out.find("reproduced") == 0u, edited.out);
+
+  nlohmann::json no_config = bug;
+  no_config.erase("config");
+  const Outcome o = sim(scratch, "replay " + write("no-config.json", no_config));
+  BOOST_TEST(o.exit_code == 2);
+  BOOST_TEST(o.err.find("has no \"config\" member") != std::string::npos, o.err);
+  BOOST_TEST(o.err.find("json.exception") == std::string::npos, o.err);
+}
+
+// An unknown --variant lists the variants there are, from the catalog.
+BOOST_AUTO_TEST_CASE(an_unknown_variant_lists_the_variants) {
+  Scratch scratch;
+  for (const std::string command : {"run", "swarm --seeds 1"}) {
+    const Outcome o = sim(scratch, command + " --variant nope");
+    BOOST_TEST(o.exit_code == 2, command);
+    for (const char* variant : {"forget-lost-uploads", "restore-revives-tokens", "no-dedupe"})
+      BOOST_TEST(o.err.find(variant) != std::string::npos, o.err);
+  }
+  const Outcome help = sim(scratch, "run --help");
+  BOOST_TEST(help.out.find("restore-revives-tokens") != std::string::npos, help.out);
+}
+
 BOOST_AUTO_TEST_CASE(a_replay_that_differs_says_so_and_where_the_traces_part) {
   // As if the code had changed since the recording: the recorded digests differ from event 10 on.
   Scratch scratch;

@@ -13,6 +13,8 @@
    the import fails field_answers, naming a request the reference core answers.
 4. A trace of another format, or a damaged line, is refused with one line naming the file and
    the line.
+5. A device traced only from some command after its init (the README: any command with --dir):
+   the import passes, saying how many answers it could not compare, and replays.
 --keep DIR keeps the two bug files there (how simulator/scenarios/imported-*.json were made).
 Exits 0 when all of this holds, 1 otherwise.
 """
@@ -158,6 +160,33 @@ def main(arguments):
             if keep:
                 os.makedirs(keep, exist_ok=True)
                 shutil.copyfile(bug, os.path.join(keep, f"walk-{name}.json"))
+
+        # A device traced from after its init: its token was issued before the trace begins.
+        mid = os.path.join(work, "mid")
+        os.mkdir(mid)
+        process, url = start([server_binary, "--data-dir", os.path.join(work, "mid-data"), "--durability", "process",
+                              "--log-format", "none"], work, "mid-server")
+        try:
+            env = dict(os.environ, OPSYNC_PASSWORD=PASSWORD)
+            laptop, trace = os.path.join(mid, "laptop"), os.path.join(mid, "laptop.trace")
+            steps = [["init", "--dir", laptop, "--server", url, "--new-workspace"],
+                     ["put", "--dir", laptop, "greeting", "hello"],
+                     ["sync", "--dir", laptop, "--trace", trace],
+                     ["put", "--dir", laptop, "greeting", "again", "--trace", trace],
+                     ["sync", "--dir", laptop, "--trace", trace]]
+            for step in steps:
+                done = subprocess.run([client, *step], capture_output=True, text=True, env=env, timeout=120, check=False)
+                expect(done.returncode == 0, f"the mid-life walk: {' '.join(step[:1])} failed", done)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+        bug = os.path.join(mid, "mid.json")
+        r = sim(simulator, "import", trace, "-o", bug)
+        expect(r.returncode == 0 and "answers not compared" in r.stdout and "field_answers" not in r.stdout,
+               "a trace that starts after init should import without a false failure", r)
+        if os.path.exists(bug):
+            r = sim(simulator, "replay", bug)
+            expect(r.returncode == 0 and r.stdout.startswith("reproduced"), "the mid-life import does not replay", r)
 
         # Damaged and foreign traces.
         good = pathlib.Path(work, "server", "laptop.trace").read_text().splitlines()

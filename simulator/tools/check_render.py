@@ -2,11 +2,15 @@
 """Renders a bug file and checks the page in headless Chromium, from its DOM and a screenshot.
 
     check_render.py OPSYNC_SIM BUG_FILE [SCREENSHOT]
+    check_render.py OPSYNC_SIM --each BUG_FILE...     (the DOM checks for every file)
 
 Runs `opsync-sim render BUG_FILE`, opens the page in headless Chromium (Debian's chromium) and
 checks that the script drew what the page is for: a lane for the server and for every device,
 message arrows, the violation box naming the bug file's checker, and events highlighted as
-involved. The screenshot must show the lanes (vertical runs of the lane colour, one per node)
+involved (for every checker: the violation's operations or files, or else its nodes' last
+events), labels short enough to read that keep the end of a route (/ops, /blocks), every lost
+message's cross nearer the lane it left than any other, and the scenario's description under the
+title. The screenshot must show the lanes (vertical runs of the lane colour, one per node)
 and the violation box (its red border). SCREENSHOT, when given, is where the screenshot is kept
 (the README's picture). Exits 0 when every check holds, 1 otherwise, 77 (skipped) without
 Chromium.
@@ -57,6 +61,12 @@ class Dom(html.parser.HTMLParser):
         self.in_violation = 0
         self.violation_text = ""
         self.violations = 0
+        self.lane_x = {}
+        self.crosses = []  # (the node the lost message left, x of its cross)
+        self.labels = []
+        self.in_label = False
+        self.in_description = False
+        self.description = None
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -69,6 +79,21 @@ class Dom(html.parser.HTMLParser):
             self.violations += 1
         if tag == "g" and "lane" in classes:
             self.lanes.append(a.get("data-node"))
+            self.lane_without_x = a.get("data-node")
+        if tag == "line" and getattr(self, "lane_without_x", None):
+            # A lane's line: where the lane is.
+            self.lane_x[self.lane_without_x] = float(a.get("x1"))
+            self.lane_without_x = None
+        if tag == "path" and "lost" in classes:
+            # "M x,y L x,y": from the lane the message left to its cross.
+            start, end = a.get("d", "M0,0 L0,0")[1:].split(" L")
+            self.crosses.append((float(start.split(",")[0]), float(end.split(",")[0])))
+        if tag == "text" and "label" in classes:
+            self.in_label = True
+            self.labels.append("")
+        if tag == "p" and a.get("id") == "description":
+            self.in_description = True
+            self.description = ""
         if tag == "path" and "arrow" in classes:
             for c in classes:
                 if c != "arrow":
@@ -80,10 +105,18 @@ class Dom(html.parser.HTMLParser):
     def handle_endtag(self, tag):
         if self.in_violation:
             self.in_violation -= 1
+        if tag == "text":
+            self.in_label = False
+        if tag == "p":
+            self.in_description = False
 
     def handle_data(self, data):
         if self.in_violation:
             self.violation_text += data
+        if self.in_label:
+            self.labels[-1] += data
+        if self.in_description:
+            self.description += data
 
 
 def read_png(path):
@@ -163,11 +196,18 @@ def lane_columns(width, height, n, rows):
 
 
 def main(arguments):
+    if len(arguments) >= 3 and arguments[1] == "--each":
+        if not chromium():
+            print("check_render.py: no chromium on PATH (Debian: apt-get install chromium); skipped")
+            return 77
+        return max(check(arguments[0], path, None, screenshot=False) for path in arguments[2:])
     if len(arguments) not in (2, 3):
         print(__doc__)
         return 2
-    sim, bug_path = arguments[0], arguments[1]
-    keep = arguments[2] if len(arguments) == 3 else None
+    return check(arguments[0], arguments[1], arguments[2] if len(arguments) == 3 else None)
+
+
+def check(sim, bug_path, keep, screenshot=True):
     browser = chromium()
     if not browser:
         print("check_render.py: no chromium on PATH (Debian: apt-get install chromium); skipped")
@@ -184,13 +224,14 @@ def main(arguments):
         dom_run = headless(browser, os.path.join(work, "profile-dom"), "--dump-dom", "file://" + page)
         dom = Dom()
         dom.feed(dom_run.stdout.decode("utf-8", "replace"))
-        shot_run = headless(browser, os.path.join(work, "profile-shot"), f"--screenshot={shot}", "file://" + page)
-        if shot_run.returncode != 0 or not os.path.exists(shot):
-            print(f"chromium took no screenshot: {shot_run.stderr.decode('utf-8', 'replace')[-400:]}")
-            return 1
-        width, height, n, rows = read_png(shot)
-        if keep:
-            shutil.copyfile(shot, keep)
+        if screenshot:
+            shot_run = headless(browser, os.path.join(work, "profile-shot"), f"--screenshot={shot}", "file://" + page)
+            if shot_run.returncode != 0 or not os.path.exists(shot):
+                print(f"chromium took no screenshot: {shot_run.stderr.decode('utf-8', 'replace')[-400:]}")
+                return 1
+            width, height, n, rows = read_png(shot)
+            if keep:
+                shutil.copyfile(shot, keep)
 
     # The DOM: one lane per node, arrows, the violation box naming the checker, the ops involved.
     devices = {e["node"] for e in bug.get("schedule", []) if e["node"].startswith("device-")}
@@ -207,24 +248,43 @@ def main(arguments):
     if checker:
         if dom.violations < 1 or checker not in dom.violation_text:
             problems.append(f"DOM: the violation box does not name {checker}: {dom.violation_text[:200]!r}")
-        if bug["violations"][0]["ops"] and dom.involved == 0:
-            problems.append("DOM: no event is highlighted as involved in the violation")
-    # The screenshot: the lanes and the violation box are on screen.
-    lanes = lane_columns(width, height, n, rows)
+        if dom.involved == 0:
+            problems.append(f"DOM: no event is highlighted as involved in the {checker} violation")
+    # Labels: short, ids shortened, and a request's route keeps its end.
+    long_labels = [label for label in dom.labels if len(label) > 48]
+    if long_labels:
+        problems.append(f"DOM: labels too long to read beside a lane: {long_labels[:3]}")
+    routed = [label for label in dom.labels if "/v1/workspaces/" in label]
+    if routed and not any(label.endswith(("/ops", "/blocks", "/keys")) or "/ops?" in label or "/ops " in label
+                          for label in routed):
+        problems.append(f"DOM: no request's label shows the end of its route: {routed[:3]}")
+    # Every lost message's cross lies nearer the lane it left than any other lane.
+    def nearest_lane(x):
+        return min(dom.lane_x, key=lambda n: abs(dom.lane_x[n] - x))
+    for start, cross in dom.crosses:
+        if nearest_lane(cross) != nearest_lane(start):
+            problems.append(f"DOM: a message lost on its way from {nearest_lane(start)} has its cross at x={cross}, "
+                            f"on {nearest_lane(cross)}'s lane")
+            break
+    if bug.get("description") and (dom.description or "").strip() != bug["description"].strip():
+        problems.append(f"DOM: the description is not under the title: {dom.description!r}")
+    # The screenshot: the lanes and the violation box are on screen. (--each checks what the
+    # page draws for many bug files from its DOM; one file's screenshot checks how it looks.)
+    lanes = lane_columns(width, height, n, rows) if screenshot else []
     # The lanes are evenly spaced: look for as many lines as nodes, each the same step from the last.
     even = any(all(abs((lanes[i + k + 1] - lanes[i + k]) - (lanes[i + 1] - lanes[i])) <= 3
                    for k in range(expected_lanes - 1))
                for i in range(len(lanes) - expected_lanes + 1)) if expected_lanes > 1 else len(lanes) >= 1
-    if not even:
+    if screenshot and not even:
         problems.append(f"screenshot: lane lines at x = {lanes}; expected {expected_lanes} evenly spaced")
-    if checker:
+    if screenshot and checker:
         red = sum(near(pixel(rows, n, x, y), VIOLATION_COLOUR) for y in range(height // 3) for x in range(0, width, 2))
         if red < 500:
             problems.append(f"screenshot: the violation box's red border is not in the top third ({red} pixels)")
     for problem in problems:
         print(problem)
     print(f"{bug_path}: {len(dom.lanes)} lanes, {sum(dom.arrows.values())} arrows {dom.arrows}, {dom.events} events "
-          f"({dom.involved} involved), {len(lanes)} lane lines in the screenshot: "
+          f"({dom.involved} involved), {len(dom.crosses)} crosses, {len(lanes)} lane lines in the screenshot: "
           f"{'ok' if not problems else 'FAILED'}")
     return 1 if problems else 0
 

@@ -128,4 +128,20 @@ uint64_t parse_seed(const std::string& flag, const std::string& text) {
   throw CLI::ValidationError(flag, "must be a whole number from 0 to 18446744073709551615, not \"" + text + "\"");
 }
 
+std::string variant_list() {
+  std::string names;
+  for (Variant v : all_variants()) {
+    if (v == Variant::kNone) continue;
+    if (!names.empty()) names += ", ";
+    names += variant_name(v);
+  }
+  return names;
+}
+
+Variant variant_or_usage_error(const std::string& name) {
+  if (std::optional<Variant> variant = variant_from_name(name)) return *variant;
+  throw UsageError{"--variant: unknown variant \"" + name + "\"; the variants are none (the reference code), " +
+                   variant_list()};
+}
+
 }  // namespace opsync::simulator::tool

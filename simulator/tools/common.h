@@ -50,5 +50,10 @@ Config config_from_file(const std::string& path);
 BugFile bug_from_file(const std::string& path);
 // A seed in plain decimal from 0 to 2^64 - 1 (CLI11 would take "-1" as 2^64 - 1).
 uint64_t parse_seed(const std::string& flag, const std::string& text);
+// The deliberately broken variants --variant takes, comma-separated, from the catalog itself, so
+// that help and errors never list a stale set.
+std::string variant_list();
+// The variant called `name`; a UsageError that lists the variants when there is none.
+Variant variant_or_usage_error(const std::string& name);
 
 }  // namespace opsync::simulator::tool

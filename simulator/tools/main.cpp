@@ -98,9 +98,7 @@ int run_command(const RunFlags& flags) {
       config.protocol = *protocol;
     }
     if (flags.variant_given) {
-      std::optional<Variant> variant = variant_from_name(flags.variant);
-      if (!variant) throw UsageError{"--variant: unknown variant \"" + flags.variant + "\""};
-      config.variant = *variant;
+      config.variant = variant_or_usage_error(flags.variant);
     }
   } else {
     config = default_config(flags.seed);
@@ -113,9 +111,7 @@ int run_command(const RunFlags& flags) {
     std::optional<Protocol> protocol = protocol_from_name(flags.protocol);
     if (!protocol) throw UsageError{"--protocol must be opsync-v1 or dataans-0.3, not \"" + flags.protocol + "\""};
     config.protocol = *protocol;
-    std::optional<Variant> variant = variant_from_name(flags.variant);
-    if (!variant) throw UsageError{"--variant: unknown variant \"" + flags.variant + "\""};
-    config.variant = *variant;
+    config.variant = variant_or_usage_error(flags.variant);
   }
   RunOptions options;
   if (flags.device_stores != "memory" && flags.device_stores != "files")
@@ -300,6 +296,7 @@ int replay_command_run(const std::string& path, bool json, bool rewrite, const s
                           {"wall_ms", wall_ms},
                           {"violations", nlohmann::json::array()}};
     if (r.parted_at) out["parted_at"] = {{"event", *r.parted_at}, {"where", parted}};
+    if (!bug.description.empty()) out["description"] = bug.description;
     for (const Violation& v : r.result.violations) out["violations"].push_back(violation_json(v));
     std::cout << out.dump() << "\n";
   } else if (reproduced && !r.same_trace) {
@@ -311,10 +308,12 @@ int replay_command_run(const std::string& path, bool json, bool rewrite, const s
   } else if (reproduced) {
     std::cout << "reproduced: the same " << r.result.figures.events << " events, trace " << hash_hex(r.result.trace_hash)
               << ", in " << wall_ms << " ms\n";
+    if (!bug.description.empty()) std::cout << "  scenario: " << bug.description << "\n";
     for (const Violation& v : r.result.violations) std::cout << "  " << v.checker << ": " << v.message << "\n";
     if (r.result.violations.empty()) std::cout << "  every checker held, as recorded\n";
   } else {
     std::cout << "NOT reproduced: the code changed since the bug file was written\n";
+    if (!bug.description.empty()) std::cout << "  scenario: " << bug.description << "\n";
     std::cout << "  trace " << hash_hex(r.result.trace_hash) << ", recorded " << hash_hex(bug.trace_hash) << "\n";
     if (r.parted_at) std::cout << "  the traces part at " << parted << "\n";
     std::cout << "  recorded verdict: ";
@@ -368,7 +367,7 @@ int render_command(const std::string& path, const std::string& out, const std::s
   // The checker the bug file is about comes first, as in the file.
   std::stable_partition(r.result.violations.begin(), r.result.violations.end(),
                         [&](const Violation& v) { return v.checker == bug.checker(); });
-  const std::string text = format == "html" ? render_html(r.result, "opsync-sim: " + std::filesystem::path(path).filename().string())
+  const std::string text = format == "html" ? render_html(r.result, "opsync-sim: " + std::filesystem::path(path).filename().string(), bug.description)
                                             : render_shiviz(r.result);
   std::ofstream file(out);
   file << text;
@@ -385,13 +384,20 @@ int import_command(const std::vector<std::string>& traces, const std::string& ou
   RunOptions options;
   options.keep_decisions = true;
   options.keep_events = true;
-  BugFile bug = bug_file_of(replay_imported(*trace, config, options));
+  const RunResult replayed = replay_imported(*trace, config, options);
+  BugFile bug = bug_file_of(replayed);
   bug.imported = std::move(*trace);
   if (Status saved = save_bug_file(bug, out); !saved.ok()) throw UsageError{saved.error().message};
   std::cout << "imported " << bug.imported->exchanges.size() << " exchanges and " << bug.imported->commits.size()
             << " commits of " << bug.imported->devices.size() << " devices into " << out << "\n";
   for (const Violation& v : bug.violations) std::cout << "  " << v.checker << ": " << v.message << "\n";
-  if (bug.violations.empty()) std::cout << "  the reference core answers every request as the field server did\n";
+  const uint64_t not_compared = replayed.figures.answers_not_compared;
+  if (bug.violations.empty())
+    std::cout << "  the reference core answers " << (not_compared == 0 ? "every request" : "every request it can be asked")
+              << " as the field server did\n";
+  if (not_compared > 0)
+    std::cout << "  " << not_compared << " answers not compared: they answer tokens issued before the traces begin "
+              << "(trace every command from init on to compare them all)\n";
   std::cout << "  trace " << hash_hex(bug.trace_hash) << "; opsync-sim replay " << out << ", opsync-sim render " << out
             << " -o trace.html\n";
   return bug.violations.empty() ? kExitPass : kExitFail;
@@ -445,7 +451,9 @@ int record_command(const std::string& path, const std::string& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"opsync-sim: the deterministic simulator of OpSync (simulator/README.md)"};
+  CLI::App app{"opsync-sim: the deterministic simulator of OpSync (its README: simulator/README.md in the "
+               "source, /usr/share/doc/opsync/simulator/README.md when installed)"};
+  app.set_version_flag("--version", "opsync-sim 0.1.0 (protocol version 1)");
   app.require_subcommand(1);
 
   RunFlags run_flags;
@@ -471,8 +479,7 @@ int main(int argc, char** argv) {
     run_flags.variant = v;
     run_flags.variant_given = true;
   },
-                      "A deliberately broken opsync-v1: no-dedupe, hidden-restore, wall-clock, forget-lost-uploads, "
-                      "plaintext, no-file-delete, no-copy-retention, no-copy-expiry");
+                      "A deliberately broken opsync-v1: " + variant_list());
   run_cmd->add_option("--config", run_flags.config_path, "Run a configuration, a scenario or a bug file's configuration");
   run_cmd->add_option("--out", run_flags.out_dir, "Where a failure's bug file is written (default .)");
   run_cmd->add_flag("--json", run_flags.json, "One JSON object: verdict, trace_hash, figures, violations");
@@ -496,7 +503,7 @@ int main(int argc, char** argv) {
   swarm_cmd->add_option("--shard", swarm_flags.shard, "I/N: run the I-th of N disjoint slices of the seeds");
   swarm_cmd->add_option("--faults", swarm_flags.faults, "The profile each seed draws from (default everything)");
   swarm_cmd->add_option("--protocol", swarm_flags.protocol, "opsync-v1 or dataans-0.3");
-  swarm_cmd->add_option("--variant", swarm_flags.variant, "A deliberately broken opsync-v1 (run --help lists them)");
+  swarm_cmd->add_option("--variant", swarm_flags.variant, "A deliberately broken opsync-v1: " + variant_list());
   swarm_cmd->add_option("--json", swarm_flags.json_path, "Write the summary as JSON to this file");
   swarm_cmd->add_option("--verdicts", swarm_flags.verdicts_path,
                         "Write each seed's verdict and trace hash to this file, one JSON line per seed (to compare "
@@ -611,6 +618,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "opsync-sim: " << e.what() << "\n";

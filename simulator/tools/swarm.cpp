@@ -475,8 +475,7 @@ int swarm_command(const SwarmFlags& flags) {
   if (!base.ok()) throw UsageError{base.error().message};
   std::optional<Protocol> protocol = protocol_from_name(flags.protocol);
   if (!protocol) throw UsageError{"--protocol must be opsync-v1 or dataans-0.3, not \"" + flags.protocol + "\""};
-  std::optional<Variant> variant = variant_from_name(flags.variant);
-  if (!variant) throw UsageError{"--variant: unknown variant \"" + flags.variant + "\""};
+  const std::optional<Variant> variant = variant_or_usage_error(flags.variant);
   if (*protocol == Protocol::kDataans03 && *variant != Variant::kNone)
     throw UsageError{"--variant changes opsync-v1; dataans-0.3 has none"};
   if (!flags.adapter.empty() && (*protocol != Protocol::kOpsyncV1 || *variant != Variant::kNone))

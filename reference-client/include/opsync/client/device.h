@@ -42,7 +42,16 @@ struct JoinRequest {
   WorkspaceId workspace_id;
   std::string token;
   std::string password;
-  std::string passphrase;
+  std::string passphrase;  // empty when the user has none: allowed only for the workspace's first device
+  uint32_t kdf_iterations = kKdfIterationsForNewRecords;  // for the first key record, if this device puts it
+};
+
+// How a join went.
+struct Joined {
+  // Set when the workspace had no key record yet (one its server's operator created, AUTH-006), so
+  // this device made the data key and the passphrase and put the first record: the passphrase, to
+  // show the user once, exactly as for a new workspace.
+  std::optional<std::string> new_passphrase;
 };
 
 // A call to the server outside a sync (creating or joining a workspace, inviting a device,
@@ -109,12 +118,20 @@ class CreateWorkspaceCall final : public ServerCall {
   NewWorkspace result_;
 };
 
-// Device::join as a call: GET /v1/info, GET /keys, GET /blocks, then DIR.
+// Device::join as a call: GET /v1/info, GET /keys, GET /blocks, then DIR. A workspace without key
+// records gets its first one from this device (PUT /keys/1 with expected_version 0, so that of two
+// devices racing to be first, one wins and the other is told so) before GET /blocks.
 class JoinCall final : public ServerCall {
  public:
   JoinCall(std::filesystem::path dir, JoinRequest request, RandomSource& random, StoreOptions store_options = {});
+  // REQUIRES: done() and status().ok().
+  const Joined& result() const;
 
  private:
+  void put_first_key_record(const std::string& workspace);
+  void read_block_size_and_finish(const std::string& workspace);
+
+  Joined result_;
   std::filesystem::path dir_;
   JoinRequest request_;
   RandomSource& random_;
@@ -138,6 +155,10 @@ class Device {
   // left as it was), then creates DIR.
   static Status join(const std::filesystem::path& dir, const JoinRequest& request, Transport& transport,
                      RandomSource& random, const StoreOptions& store_options = {});
+  // The same, telling whether this device put the workspace's first key record (Joined).
+  static Result<Joined> join_workspace(const std::filesystem::path& dir, const JoinRequest& request,
+                                       Transport& transport, RandomSource& random,
+                                       const StoreOptions& store_options = {});
   // `store_options`: tests trade durability against power loss for speed (Durability::kProcess).
   static Result<std::unique_ptr<Device>> open(const std::filesystem::path& dir, const StoreOptions& store_options = {});
 

@@ -32,6 +32,10 @@ struct ServerConfig {
   uint32_t block_size = kReferenceBlockSize;          // for new workspaces
   uint64_t max_clock_skew_ms = kReferenceMaxClockSkewMs;
   Registration registration = Registration::kOpen;
+  // Closed registration with an operator's credential (AUTH-006): the SHA-256 of the secret that,
+  // sent as `Authorization: Bearer`, lets POST /v1/workspaces create a workspace anyway. Only the
+  // hash is kept, as for tokens (AUTH-011).
+  std::optional<Hash> registration_credential_sha256;
   uint64_t upload_expiry_ms = kReferenceUploadExpiryMs;
   uint64_t file_retention_ms = kReferenceFileRetentionMs;
   Limits limits = kReferenceLimits;

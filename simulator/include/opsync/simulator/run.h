@@ -28,7 +28,7 @@ struct Violation {
   std::string checker;
   uint64_t time_ms = 0;             // true virtual time of the detection
   std::vector<std::string> nodes;   // "device-2", "server"
-  std::vector<std::string> ops;     // operation ids (base64url) involved
+  std::vector<std::string> ops;     // operation ids, or file ids for the files checkers (base64url) involved
   std::string message;
 };
 
@@ -54,6 +54,9 @@ struct Figures {
   uint64_t restores = 0;
   uint64_t partitions = 0;
   uint64_t heal_rounds = 0;
+  // An import of traces that begin after a workspace was created: the answers to requests whose
+  // token the traces never saw issued, replayed from the field and not compared with the core.
+  uint64_t answers_not_compared = 0;
 };
 
 // A real server's answers, as a run against it received them (opsync-sim run --server URL): a

@@ -1,0 +1,57 @@
+#!/usr/bin/python3
+"""The figures the READMEs state about the conformance suite, checked against the programs.
+
+    readme_figures.py OPSYNC_CONFORMANCE OPSYNC_SERVER_FAULTY
+
+A figure typed into prose goes stale the day a case or a requirement is added; this test fails
+then, naming the sentence and the figure the program gives, so that the text is corrected in the
+same change:
+- README.md: "N cases with permanent ids" is the number of cases `--list --level all` lists, and
+  "N deliberately broken builds" the number of faults `opsync-server-faulty --list-faults` has.
+- conformance/README.md: "N of the M MUST requirements have cases" is what `coverage` prints.
+Exits 0 when every figure holds, 1 otherwise.
+"""
+
+import pathlib
+import re
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def output(*command):
+    return subprocess.run(command, capture_output=True, text=True, check=True, timeout=120).stdout
+
+
+def main(arguments):
+    if len(arguments) != 2:
+        sys.exit(__doc__)
+    conformance, faulty = arguments
+    cases = len([line for line in output(conformance, "--list", "--level", "all").splitlines() if line.strip()])
+    faults = len([line for line in output(faulty, "--list-faults").splitlines() if line.strip()])
+    coverage = re.search(r"^MUST: (\d+) of (\d+) covered by cases$", output(conformance, "coverage"), re.M)
+    if not coverage:
+        sys.exit("opsync-conformance coverage printed no 'MUST: N of M covered by cases' line")
+    expected = [
+        ("README.md", r"its URL: (\d+) cases with permanent ids", [cases]),
+        ("README.md", r"against (\d+) deliberately broken", [faults]),
+        ("conformance/README.md", r"(\d+) of the (\d+) MUST requirements have cases",
+         [int(coverage.group(1)), int(coverage.group(2))]),
+    ]
+    problems = []
+    for file, pattern, figures in expected:
+        text = " ".join((ROOT / file).read_text().split())  # sentences may wrap anywhere
+        found = re.search(pattern, text)
+        if not found:
+            problems.append(f"{file}: no sentence matches {pattern!r}")
+        elif [int(g) for g in found.groups()] != figures:
+            problems.append(f"{file}: '{found.group(0)}' should say {', '.join(map(str, figures))}")
+    for problem in problems:
+        print(problem)
+    print("the READMEs' figures of the conformance suite: " + ("ok" if not problems else "STALE"))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
