@@ -3,7 +3,6 @@
 // answers from the recording instead. What the checkers need to know about the server's state
 // at the end (its log, its files) it learns through the protocol, with the owner's token, like
 // any client; those exchanges are recorded too.
-#include "opsync/client/http_driver.h"
 #include "opsync/protocol/blocks.h"
 #include "opsync/protocol/endpoints.h"
 #include "opsync/protocol/messages.h"
@@ -21,13 +20,21 @@ std::string request_digest(const HttpRequest& request) {
   return to_hex(hash.view().first(8));
 }
 
+// Installed once by the program before its first run (set_server_connector).
+ServerConnector& connector() {
+  static ServerConnector installed;
+  return installed;
+}
+
 class ExternalServer final : public ServerNode {
  public:
   ExternalServer(World& world, const std::string& url, const ServerRecording* replay)
       : world_(world), replay_(replay) {
     recording_.url = replay ? replay->url : url;
     if (!replay) {
-      Result<std::unique_ptr<client::HttpTransport>> transport = client::HttpTransport::connect(url);
+      if (!connector())
+        throw ExternalServerError{"this program cannot reach live servers (no server connector is installed)"};
+      Result<std::unique_ptr<client::Transport>> transport = connector()(url);
       if (!transport.ok()) throw ExternalServerError{transport.error().message};
       transport_ = std::move(*transport);
     }
@@ -166,13 +173,15 @@ class ExternalServer final : public ServerNode {
   World& world_;
   const ServerRecording* replay_;
   size_t next_answer_ = 0;
-  std::unique_ptr<client::HttpTransport> transport_;
+  std::unique_ptr<client::Transport> transport_;
   ServerRecording recording_;
   uint32_t block_size_ = 0;
   std::vector<LoggedEntry> log_;
 };
 
 }  // namespace
+
+void set_server_connector(ServerConnector installed) { connector() = std::move(installed); }
 
 std::unique_ptr<ServerNode> make_external_server(World& world, const std::string& url, const ServerRecording* replay) {
   return std::make_unique<ExternalServer>(world, url, replay);

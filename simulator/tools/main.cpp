@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "opsync/client/http_driver.h"
 #include "opsync/simulator/bugfile.h"
 #include "opsync/simulator/import.h"
 #include "opsync/simulator/render.h"
@@ -455,6 +456,13 @@ int main(int argc, char** argv) {
                "source, /usr/share/doc/opsync/simulator/README.md when installed)"};
   app.set_version_flag("--version", "opsync-sim 0.1.0 (protocol version 1)");
   app.require_subcommand(1);
+  // Runs against live servers (run --server, replay --server, shrink --server) reach them through
+  // the reference client's HTTP driver: the simulator library itself holds no socket code.
+  set_server_connector([](const std::string& url) -> Result<std::unique_ptr<client::Transport>> {
+    Result<std::unique_ptr<client::HttpTransport>> transport = client::HttpTransport::connect(url);
+    if (!transport.ok()) return transport.error();
+    return std::unique_ptr<client::Transport>(std::move(*transport));
+  });
 
   RunFlags run_flags;
   CLI::App* run_cmd = app.add_subcommand("run", "One run: the verdict of every checker, the figures, the trace hash");

@@ -10,11 +10,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "opsync/client/http.h"
 #include "opsync/protocol/bytes.h"
 #include "opsync/simulator/channel.h"
 #include "opsync/simulator/config.h"
@@ -147,6 +149,13 @@ struct RunAbandoned {
 // REQUIRES: validate(config) succeeded; with a server_url or a recording, also
 // validate_for_external_server(config). Throws ExternalServerError when the server fails.
 RunResult run(const Config& config, const RunOptions& options = {});
+
+// How a run reaches a live server (`RunOptions::server_url`): a transport to the URL. The
+// simulator library holds no socket code (docs/architecture.md), so a program that runs against
+// live servers installs one once, before its first run (opsync-sim: the reference client's HTTP
+// driver); without one, such a run throws ExternalServerError. Replays of recorded answers need none.
+using ServerConnector = std::function<Result<std::unique_ptr<client::Transport>>(const std::string& url)>;
+void set_server_connector(ServerConnector connector);
 
 // The configuration as a run against an external server has it: the faults only the server
 // could cause (its crashes, backups and restores, its clock, uploads cut mid-body) are off, and
