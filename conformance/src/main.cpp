@@ -8,8 +8,10 @@
 // not run; 2 a usage error or a server that cannot be reached.
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include "opsync/conformance/report.h"
 #include "opsync/conformance/runner.h"
@@ -73,6 +75,14 @@ int main(int argc, char** argv) {
   app.add_option("--restore-cmd", options.restore_cmd,
                  "A shell command run as 'CMD save' and 'CMD restore' (backup and restore the server's data): "
                  "runs the restore cases");
+  uint64_t wait_for_server_seconds = 0;
+  app.add_option("--wait-for-server", wait_for_server_seconds,
+                 "Wait up to this many seconds for the server to answer /v1/info before giving up "
+                 "(CI recipes that start it in the background)")
+      ->check(CLI::Range(0, 3600));
+  bool strict_known_failures = false;
+  app.add_flag("--strict-known-failures", strict_known_failures,
+               "A listed known failure that passes (outcome fixed) fails the run: the list must be exact");
   bool coverage_json = false;
   CLI::App* coverage_command =
       app.add_subcommand("coverage", "Print every requirement of the spec with the cases that cover it");
@@ -123,6 +133,12 @@ int main(int argc, char** argv) {
     known = *read;
   }
   Result<RunFacts> facts = gather_facts(options);
+  // A server started in the background may not listen yet: poll until it answers or the wait ends.
+  const auto wait_until = std::chrono::steady_clock::now() + std::chrono::seconds(wait_for_server_seconds);
+  while (!facts.ok() && std::chrono::steady_clock::now() < wait_until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    facts = gather_facts(options);
+  }
   if (!facts.ok()) return usage_error(facts.error().message);
 
   RunReport report = run_cases(options, *facts, selected, known);
@@ -130,9 +146,18 @@ int main(int argc, char** argv) {
   report.level = level;
   report.filters = filters;
   write_summary(std::cout, report);
+  for (const CaseResult& result : report.results)
+    if (result.outcome == Outcome::kSkip) std::cout << "skipped " << result.c->id << ": " << result.note << "\n";
   bool written = write_file(junit_file, [&](std::ostream& out) { write_junit(out, report); });
   written = write_file(json_file, [&](std::ostream& out) { write_json(out, report); }) && written;
   written = write_file(html_file, [&](std::ostream& out) { write_html(out, report); }) && written;
   if (!written) return 2;
+  if (strict_known_failures) {
+    for (const CaseResult& result : report.results)
+      if (result.outcome == Outcome::kFixed) {
+        std::cout << "--strict-known-failures: " << result.c->id << " passed; take it off the known failures\n";
+        return 1;
+      }
+  }
   return report.exit_code();
 }

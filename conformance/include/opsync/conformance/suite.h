@@ -182,9 +182,11 @@ class CaseContext {
   // The server's clock, from the last response seen (or /v1/info).
   uint64_t server_time_ms();
 
-  // Runs a shell command of the operator's (--restart-cmd, --restore-cmd); fails the case when it
-  // fails. Then waits for the server to answer /v1/info again.
-  void run_command(const std::string& command, std::string_view what);
+  // Runs a shell command of the operator's (--restart-cmd, --restore-cmd); ends the case with
+  // outcome error when it fails. Then waits for the server to answer /v1/info again. With
+  // `restarts`, the command must restart the server: a connection kept open across it must be
+  // closed, or the case fails (a command such as `true` would make durability cases vacuous).
+  void run_command(const std::string& command, std::string_view what, bool restarts = false);
 
  private:
   HttpResponse finish(const HttpRequest& request, Result<HttpResponse> response, double duration_ms);
