@@ -76,6 +76,22 @@ std::string seconds(double ms) {
   return text;
 }
 
+// The program that made the report, and what it calls its subject.
+std::string_view tool_name(const RunReport& report) {
+  return report.subject == Subject::kServer ? "opsync-conformance" : "opsync-sim certify-client";
+}
+// The subject's name and version, as it gave them (a client's adapter may give no version).
+std::string subject_name(const RunReport& report) {
+  const std::string& version = report.info.server.version;
+  return version.empty() ? report.info.server.name : report.info.server.name + " " + version;
+}
+std::string_view report_title(const RunReport& report) {
+  return report.subject == Subject::kServer ? "OpSync conformance" : "OpSync client certification";
+}
+std::string_view subject_label(const RunReport& report) {
+  return report.subject == Subject::kServer ? "Server" : "Client under test";
+}
+
 std::string format_ms(double ms) {
   char text[32];
   std::snprintf(text, sizeof text, "%.0f", ms);
@@ -137,8 +153,8 @@ const std::map<std::string, ScopeNote>& scope_notes() {
 }
 
 void write_summary(std::ostream& out, const RunReport& report) {
-  out << "opsync-conformance: " << report.server_url << " (" << report.info.server.name << " "
-      << report.info.server.version << "), seed " << report.seed << ", " << report.results.size() << " cases in "
+  out << tool_name(report) << ": " << report.subject_address << " (" << subject_name(report) << "), seed "
+      << report.seed << ", " << report.results.size() << " cases in "
       << format_ms(report.duration_ms) << " ms\n";
   for (const CaseResult& r : report.results) {
     if (r.outcome == Outcome::kPass || r.outcome == Outcome::kSkip) continue;
@@ -175,15 +191,16 @@ void write_junit(std::ostream& out, const RunReport& report) {
   const auto counts = report.counts();
   auto count = [&](Outcome o) { return counts.count(o) ? counts.at(o) : size_t{0}; };
   out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  out << "<testsuites name=\"opsync-conformance\" tests=\"" << report.results.size() << "\" failures=\""
+  out << "<testsuites name=\"" << tool_name(report) << "\" tests=\"" << report.results.size() << "\" failures=\""
       << count(Outcome::kFail) << "\" errors=\"" << count(Outcome::kError) << "\" time=\""
       << seconds(report.duration_ms) << "\">\n";
-  out << "  <testsuite name=\"" << xml_escape(report.server_url) << "\" tests=\"" << report.results.size()
+  out << "  <testsuite name=\"" << xml_escape(report.subject_address) << "\" tests=\"" << report.results.size()
       << "\" failures=\"" << count(Outcome::kFail) << "\" errors=\"" << count(Outcome::kError) << "\" skipped=\""
       << count(Outcome::kSkip) + count(Outcome::kKnownFailure) << "\" time=\"" << seconds(report.duration_ms)
       << "\" timestamp=\"" << report.started_at << "\">\n";
   out << "    <properties>\n      <property name=\"seed\" value=\"" << report.seed << "\"/>\n"
-      << "      <property name=\"server\" value=\"" << xml_escape(report.info.server.name + " " + report.info.server.version)
+      << "      <property name=\"" << (report.subject == Subject::kServer ? "server" : "client") << "\" value=\""
+      << xml_escape(subject_name(report))
       << "\"/>\n    </properties>\n";
   for (const CaseResult& r : report.results) {
     out << "    <testcase classname=\"" << level_name(r.c->level) << "\" name=\"" << xml_escape(r.c->id) << ": "
@@ -218,8 +235,11 @@ void write_json(std::ostream& out, const RunReport& report) {
   Json doc;
   doc["format"] = kReportFormat;
   doc["suite_version"] = report.suite_version;
-  doc["server"] = {{"url", report.server_url}, {"name", report.info.server.name},
-                   {"version", report.info.server.version}, {"capabilities", report.info.capabilities}};
+  if (report.subject == Subject::kServer)
+    doc["server"] = {{"url", report.subject_address}, {"name", report.info.server.name},
+                     {"version", report.info.server.version}, {"capabilities", report.info.capabilities}};
+  else
+    doc["client"] = {{"adapter", report.subject_address}, {"name", report.info.server.name}};
   doc["seed"] = report.seed;
   doc["started_at"] = report.started_at;
   doc["duration_ms"] = report.duration_ms;
@@ -259,7 +279,7 @@ void write_html(std::ostream& out, const RunReport& report) {
   auto count = [&](Outcome o) { return counts.count(o) ? counts.at(o) : size_t{0}; };
   out << R"(<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<title>OpSync conformance: )" << xml_escape(report.server_url) << R"(</title>
+<title>)" << report_title(report) << ": " << xml_escape(report.subject_address) << R"(</title>
 <style>
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:1em 2em;color:#1d2330}
 h1{font-size:1.4em;margin:.2em 0} .meta{color:#555}
@@ -275,10 +295,10 @@ details.case summary{cursor:pointer;font-family:ui-monospace,monospace}
 .failure{color:#c62828;margin:.2em 0} pre{background:#0f1420;color:#d8dee9;padding:.7em;overflow:auto;max-height:30em;font-size:12px}
 #verdict.passed{color:#1a7f37} #verdict.failed{color:#c62828}
 </style></head><body>
-<h1>OpSync conformance report</h1>
-<p class="meta">Server <b>)"
-      << xml_escape(report.server_url) << "</b> (" << xml_escape(report.info.server.name) << " "
-      << xml_escape(report.info.server.version) << ") &middot; seed " << report.seed << " &middot; "
+<h1>)" << report_title(report) << R"( report</h1>
+<p class="meta">)" << subject_label(report) << " <b>"
+      << xml_escape(report.subject_address) << "</b> (" << xml_escape(subject_name(report)) << ") &middot; seed "
+      << report.seed << " &middot; "
       << xml_escape(report.started_at) << " &middot; " << report.results.size() << " cases in "
       << format_ms(report.duration_ms) << " ms</p>\n";
   out << "<h2 id=\"verdict\" class=\"" << (report.exit_code() == 0 ? "passed\">PASSED" : "failed\">FAILED")

@@ -224,7 +224,7 @@ Result<RunFacts> gather_facts(const Options& options) {
 RunReport run_cases(const Options& options, const RunFacts& facts, const std::vector<const Case*>& cases,
                     const KnownFailures& known) {
   RunReport report;
-  report.server_url = options.server.url;
+  report.subject_address = options.server.url;
   report.seed = options.seed;
   report.started_at = iso_now();
   report.info = facts.info;

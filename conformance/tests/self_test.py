@@ -211,15 +211,13 @@ def chromium(*args):
                               capture_output=True, text=True, timeout=120)
 
 
-def reports(build, out):
-    """The three report files of one run: each valid, and the page readable in a real browser."""
+def check_report_files(out, page_must_show=()):
+    """The three report files of one run in `out` (report.json, junit.xml, report.html): each valid
+    against its schema, the schema able to refuse a broken report, and the page, self-contained,
+    read in headless Chromium (every case in its DOM, a PASSED verdict, `page_must_show` texts) with
+    a screenshot, report.png. Shared with simulator/tools/check_certify.py (a client's reports are
+    the same format). Returns the report and how many cases the DOM shows."""
     import jsonschema
-    with tempfile.TemporaryDirectory() as scratch:
-        with Server(build / "reference-server" / "opsync-server", pathlib.Path(scratch) / "data") as server:
-            run = suite(build, server.url, "--json", f"{out}/report.json", "--junit", f"{out}/junit.xml",
-                        "--html", f"{out}/report.html")
-    if run.returncode != 0:
-        fail("the reference server fails the suite:\n" + run.stdout[-3000:])
     report = json.loads((out / "report.json").read_text())
     schema = json.loads((SOURCE / "conformance" / "schema" / "report.schema.json").read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -244,6 +242,9 @@ def reports(build, out):
     for case in report["cases"]:
         if f'id="case-{case["id"]}"' not in dom:
             fail(f"the page lacks {case['id']}")
+    for text in page_must_show:
+        if text not in dom:
+            fail(f"the page does not show {text!r}")
     shot = chromium("--window-size=1280,900", "--hide-scrollbars", f"--screenshot={out / 'report.png'}",
                     (out / "report.html").as_uri())
     if not (out / "report.png").exists():
@@ -251,6 +252,20 @@ def reports(build, out):
     width, height = png_size(out / "report.png")
     if (width, height) != (1280, 900) or (out / "report.png").stat().st_size < 20000:
         fail(f"the screenshot is {width}x{height}, {(out / 'report.png').stat().st_size} bytes: a blank page?")
+    return report, cases
+
+
+def reports(build, out):
+    """The three report files of one run: each valid, and the page readable in a real browser."""
+    with tempfile.TemporaryDirectory() as scratch:
+        with Server(build / "reference-server" / "opsync-server", pathlib.Path(scratch) / "data") as server:
+            run = suite(build, server.url, "--json", f"{out}/report.json", "--junit", f"{out}/junit.xml",
+                        "--html", f"{out}/report.html")
+    if run.returncode != 0:
+        fail("the reference server fails the suite:\n" + run.stdout[-3000:])
+    report, cases = check_report_files(out, page_must_show=("Server",))
+    if "server" not in report or "client" in report:
+        fail("a server's report names its subject as server, and has no client member")
     print(f"self_test.py: report.json, junit.xml and report.html valid; {cases} cases in Chromium's DOM; "
           f"screenshot {out / 'report.png'}")
 

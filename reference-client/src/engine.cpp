@@ -808,7 +808,11 @@ struct SyncEngine::Impl {
                if (!is_success(r.status)) fail(error_from_response(r));
                const FileRef& ref = job.local.ref;
                const Bytes envelope(r.body.begin(), r.body.end());
+               // A file reference names no key id (CRY-025): the current key first, then the others.
                Result<Bytes> plaintext = open_chunk(keys.current().chunk_key, job.id, index, ref.chunk_count, envelope);
+               for (auto key = keys.keys.begin(); !plaintext.ok() && key != keys.keys.end(); ++key)
+                 if (key->first != keys.current_key_id)
+                   plaintext = open_chunk(key->second.chunk_key, job.id, index, ref.chunk_count, envelope);
                if (!plaintext.ok() ||
                    plaintext->size() != chunk_plaintext_bytes(ref.size_bytes, ref.chunk_bytes, index))
                  fail(Code::kDecryptFailed, "chunk " + std::to_string(index) + " of file " + to_base64url(job.id) +

@@ -196,7 +196,7 @@ Response put_chunk(const Call& call) {
         return json_response(200, ChunkStored{*file_id, i, bytes.size()});
     }
     txn.put_chunk(ws, *file_id, i, bytes);
-    file->updated_at_ms = call.now_ms;  // upload activity, equal bodies included (FILE-042)
+    file->updated_at_ms = call.now_ms;  // upload activity, equal bodies included (FILE-043)
     txn.put_file(ws, *file);
     commit = true;
     return json_response(200, ChunkStored{*file_id, i, bytes.size()});

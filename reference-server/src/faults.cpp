@@ -43,7 +43,7 @@ constexpr std::array kNames = {
     FaultName{F::kExpiryJudgedAfterBody, "expiry-judged-after-body", "AUTH-031"},
     FaultName{F::kFileNotFoundWithoutField, "file-not-found-without-field", "ERR-024"},
     FaultName{F::kSelfIsNoParameter, "self-is-no-parameter", "TRN-060"},
-    FaultName{F::kEqualChunkNoActivity, "equal-chunk-no-activity", "FILE-042"},
+    FaultName{F::kEqualChunkNoActivity, "equal-chunk-no-activity", "FILE-043"},
     FaultName{F::kHeadBodySent, "head-body-sent", "TRN-066"},
     FaultName{F::kAbsoluteFormRefused, "absolute-form-refused", "TRN-067"},
     FaultName{F::kHeadLimitsFirst, "head-limits-first", "TRN-063"},

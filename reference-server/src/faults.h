@@ -47,7 +47,7 @@ enum class Fault : uint8_t {
   kExpiryJudgedAfterBody,  // AUTH-031: expiry judged again once the body has arrived
   kFileNotFoundWithoutField,  // ERR-024: file_not_found without field file_id
   kSelfIsNoParameter,    // TRN-060: `self` answers 404 wherever it stands, not invalid_id
-  kEqualChunkNoActivity, // FILE-042: an equal chunk re-sent while uploading leaves updated_at_ms
+  kEqualChunkNoActivity, // FILE-043: an equal chunk re-sent while uploading leaves updated_at_ms
   kHeadBodySent,         // TRN-066: the answer to HEAD carries its body
   kAbsoluteFormRefused,  // TRN-067: absolute-form targets are 400 malformed_request
   kHeadLimitsFirst,      // TRN-063: a target over the limit is 414 before the head's other faults

@@ -46,6 +46,7 @@ class Load {
           HttpAnswer answer = http.post(ws.path("/ops"), request, ws.owner_token);
           if (answer.status == 200) {
             batch.acknowledged = true;
+            ++acknowledged_;
             for (const OpResult& r : answer.as<UploadOpsResponse>().results) batch.seqs.push_back(r.seq);
           } else if (answer.status != 0) {
             ++unexpected_;
@@ -61,12 +62,23 @@ class Load {
   }
   const std::vector<Batch>& batches() const { return batches_; }
   int unexpected() const { return unexpected_; }
+  // Waits until `count` batches were acknowledged, at most `deadline_ms`: a condition, not a
+  // guess at how long a busy machine takes. False when the deadline passed first.
+  bool wait_for_acknowledged(int count, int deadline_ms) const {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(deadline_ms);
+    while (acknowledged_ < count) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling the condition
+    }
+    return true;
+  }
 
  private:
   std::vector<std::thread> threads_;
   std::mutex mutex_;
   std::vector<Batch> batches_;
   std::atomic<int> unexpected_{0};
+  std::atomic<int> acknowledged_{0};
 };
 
 std::map<OpId, uint64_t> read_log(uint16_t port, const Workspace& ws) {
@@ -158,7 +170,9 @@ BOOST_AUTO_TEST_CASE(sigterm_finishes_in_flight_requests_and_exits_cleanly) {
   ServerProcess server(dir.path());
   Workspace ws = create_workspace(server.port());
   Load load(server.port(), ws, 4, 500);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // SIGTERM once uploads are acknowledged, so some are in flight when it lands (a fixed sleep
+  // failed on a busy machine: nothing had been acknowledged yet).
+  BOOST_TEST(load.wait_for_acknowledged(2, 60000));
   BOOST_TEST(server.signal_and_wait(SIGTERM) == 0);
   load.join();
   BOOST_TEST(load.unexpected() == 0);  // requests got a full answer or none, never an error

@@ -691,7 +691,11 @@ BOOST_AUTO_TEST_CASE(sigterm_finishes_in_flight_requests_and_drops_slow_ones) {
           ++unexpected;
       }
     });
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // SIGTERM once uploads are being acknowledged (a condition with a generous deadline, not a fixed
+  // sleep: on a busy machine none may have been answered yet).
+  for (const Clock::time_point deadline = Clock::now() + std::chrono::seconds(60);
+       acknowledged == 0 && Clock::now() < deadline;)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   const Clock::time_point stopping = Clock::now();
   std::optional<int> exit_status = server.signal_and_wait_for(SIGTERM, 10000);
   const double stop_ms = ms_since(stopping);

@@ -100,6 +100,8 @@ BugFile bug_file_of(const RunResult& result) {
   bug.event_digests = result.event_digests;
   bug.decisions = result.decisions;
   bug.server = result.recording;
+  if (!result.adapter_command.empty())
+    bug.client = BugFile::ClientUnderTest{result.adapter_command, result.reference_devices, result.trace_replayable};
   for (const TraceEvent& e : result.events)
     if (fault_kinds().count(e.kind)) {
       TraceEvent fault = e;
@@ -156,6 +158,10 @@ nlohmann::json to_json(const BugFile& bug) {
   }
   if (bug.imported) out["imported"] = to_json(*bug.imported);
   if (bug.error) out["error"] = *bug.error;
+  if (bug.client)
+    out["client"] = {{"adapter", bug.client->adapter},
+                     {"reference_devices", bug.client->reference_devices},
+                     {"replay", bug.client->trace_replayable ? "trace" : "verdict"}};
   return out;
 }
 
@@ -174,7 +180,7 @@ Result<BugFile> bug_file_from_json(const nlohmann::json& json) {
                                               "seed",        "checker",     "violations", "trace_hash",
                                               "event_count", "config",      "schedule", "decisions",
                                               "event_digests", "description", "expect", "server",
-                                              "imported",    "error"};
+                                              "imported",    "error",      "client"};
   for (const auto& [name, value] : json.items())
     if (!known.count(name)) return damaged("has an unknown member \"" + name + "\"");
   BugFile bug;
@@ -254,6 +260,22 @@ Result<BugFile> bug_file_from_json(const nlohmann::json& json) {
         return damaged("has imported traces of another number of devices than its configuration");
       bug.imported = std::move(*imported);
     }
+    if (json.contains("client")) {
+      const nlohmann::json& client = json.at("client");
+      BugFile::ClientUnderTest under_test;
+      under_test.adapter = client.at("adapter").get<std::string>();
+      if (under_test.adapter.empty()) return damaged("names an empty adapter command");
+      for (const nlohmann::json& d : client.at("reference_devices")) {
+        const uint32_t device = d.get<uint32_t>();
+        if (device >= bug.config.devices + bug.config.faults.joins)
+          return damaged("names reference device " + std::to_string(device) + ", which its configuration does not have");
+        under_test.reference_devices.insert(device);
+      }
+      const std::string replay = client.at("replay").get<std::string>();
+      if (replay != "trace" && replay != "verdict") return damaged("has a client replay that is not trace or verdict");
+      under_test.trace_replayable = replay == "trace";
+      bug.client = std::move(under_test);
+    }
   } catch (const nlohmann::json::exception& e) {
     return damaged(std::string("is damaged: ") + e.what());
   }
@@ -278,7 +300,7 @@ Status save_bug_file(const BugFile& bug, const std::string& path) {
                            "violations", "trace_hash", "event_count", "expect", "config", "schedule", "decisions",
                            "event_digests"})
     if (json.contains(name)) ordered[name] = nlohmann::ordered_json::parse(json[name].dump());
-  for (const char* name : {"server", "imported"})
+  for (const char* name : {"client", "server", "imported"})
     if (json.contains(name)) ordered[name] = nlohmann::ordered_json::parse(json[name].dump());
   std::string text;
   write_readable(ordered, 0, text);
@@ -293,7 +315,13 @@ Replay replay(const BugFile& bug, bool keep_bodies, const std::string& server_ur
   if (limits) {
     options.events_max = limits->events_max;
     options.give_up = limits->give_up;
+    options.clients = limits->clients;
+    options.adapter_command = limits->adapter_command;
+    options.reference_devices = limits->reference_devices;
+    options.turn_timeout_ms = limits->turn_timeout_ms;
   }
+  OPSYNC_CHECK_MSG(!bug.client || options.clients, "a client's bug file replays through its adapter's channels");
+  if (bug.client) options.reference_devices = bug.client->reference_devices;
   options.server_url = server_url;
   if (server_url.empty() && bug.server) options.recording = &*bug.server;
   options.replay = &bug.decisions;

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "opsync/protocol/limits.h"
 #include "world.h"
 
 namespace opsync::simulator {
@@ -144,6 +145,34 @@ void check_log_integrity(World& world, const EndState& s) {
       return;
     }
     const EditRecord& record = s.edits[edit->second];
+    // What the operation says is what its device told when it committed it: the heads it held
+    // as its bases (LWW-011), its key and its type; and the workspace's keys open it (CRY-020).
+    if (s.config.protocol == Protocol::kOpsyncV1 && s.keys_known && i < s.server.meanings.size()) {
+      const std::string& device_name = s.devices.at(record.device).name;
+      const std::optional<ObjectOp>& meaning = s.server.meanings[i];
+      if (!meaning) {
+        world.violation("log_integrity", {device_name, "server"}, {to_base64url(id)},
+                        "operation " + short_id(id) + " (" + record.kind + " " + record.key + ") of " + device_name +
+                            " cannot be opened with the workspace's operation key and its own associated data, "
+                            "or its payload is not one of spec 10.1 (CRY-020, LWW-001)");
+        return;
+      }
+      const bool is_delete = meaning->payload.type == OpType::kDelete;
+      const std::set<OpId> bases(meaning->payload.bases.begin(), meaning->payload.bases.end());
+      const std::set<OpId> held(record.seen.begin(), record.seen.end());
+      std::string wrong;
+      if (meaning->payload.key != record.key) wrong = "is for key " + meaning->payload.key;
+      else if (is_delete != (record.kind == "delete")) wrong = std::string("is a ") + (is_delete ? "delete" : "put");
+      else if (held.size() <= kBasesMax && bases != held)
+        wrong = "names " + std::to_string(bases.size()) + " bases where the device held " +
+                std::to_string(held.size()) + " heads of the key when it wrote it (LWW-011)";
+      if (!wrong.empty()) {
+        world.violation("log_integrity", {device_name, "server"}, {to_base64url(id)},
+                        "operation " + short_id(id) + ", which " + device_name + " committed as " + record.kind + " " +
+                            record.key + ", " + wrong);
+        return;
+      }
+    }
     if (!record.requested) {
       world.violation("log_integrity", {s.devices.at(record.device).name, "server"}, {to_base64url(id)},
                       "operation " + short_id(id) + " (" + record.kind + " " + record.key + ") is in the log, and " +

@@ -168,7 +168,7 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
     options_.page_ops_max = kPageOps[s.draw(3)];
     options_.overlap_work = s.draw(2) == 1;
     options_.kdf_iterations = kKdfIterations;
-    if (world.options().clients) {
+    if (world.options().clients && !world.options().reference_devices.count(device_index)) {
       factory_ = world.options().clients;
     } else {
       if (world.options().device_stores == RunOptions::DeviceStores::kMemory)
@@ -371,13 +371,15 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
   // Starts the client's process (a new channel) and its start event; false when it broke.
   bool launch(bool restarted) {
     channel_ = factory_(ChannelRequest{index, name, dir_.string()});
-    adapter::Start start{name, dir_.string(), restarted, options_, adapter::kTurnTimeoutMsDefault};
+    adapter::Start start{name, dir_.string(), restarted, options_, world_.options().turn_timeout_ms};
     activity_ = Activity::kStarting;
     const std::optional<Yield> yield = run_turn(start);
     activity_ = Activity::kIdle;
     if (!yield) return false;
     const auto* ready = std::get_if<adapter::Ready>(&*yield);
     if (!ready) return broken("the answer to start was not ready (ADP-020)");
+    if (std::find(ready->supports.begin(), ready->supports.end(), "random") == ready->supports.end())
+      world_.trace_replayable = false;
     holds_workspace_ = ready->workspace.has_value();
     return true;
   }
@@ -406,7 +408,9 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
     if (yield) take(*yield);
   }
 
-  [[noreturn]] bool broken(const std::string& message) { throw ChannelBroken{name + ": " + message}; }
+  [[noreturn]] bool broken(const std::string& message) {
+    throw ChannelBroken{name + ": " + message + (channel_ ? channel_->diagnostics() : std::string())};
+  }
 
   // What the client yielded.
   void take(const Yield& yield) {
@@ -422,6 +426,7 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
     last_request_ = send.request;
     if (send.request.authorized) token_ = send.token;
     observe_request(send.request);
+    check_chunk_upload(send.request);
     awaited_ = ++requests_;
     world_.send(*this, awaited_, send.request, send.token);
   }
@@ -779,7 +784,63 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
     }
   }
 
+  // FILE-031: an interrupted upload resumes with the chunks the server lacks. A chunk whose
+  // upload the server confirmed to this device is not sent again, unless the server said since
+  // that it lacks it (a file status listing it missing, a file it does not know or created anew)
+  // or a restore may have taken it.
+  using ChunkKey = std::pair<std::string, uint32_t>;  // the file id as in the target, the index
+
+  static std::optional<std::string> file_of_target(const std::string& target) {
+    const size_t at = target.find("/files/");
+    if (at == std::string::npos) return std::nullopt;
+    const size_t from = at + 7;
+    const size_t end = target.find_first_of("/?", from);
+    return target.substr(from, end == std::string::npos ? std::string::npos : end - from);
+  }
+
+  void check_chunk_upload(const client::HttpRequest& request) {
+    if (endpoint_of_target(request.method, request.target) != EndpointId::kPutChunk) return;
+    if (world_.restores() != restores_at_confirmations_) {
+      confirmed_chunks_.clear();
+      restores_at_confirmations_ = world_.restores();
+    }
+    const std::optional<std::string> file = file_of_target(request.target);
+    const size_t slash = request.target.rfind('/');
+    const std::optional<uint64_t> index = parse_decimal_parameter(request.target.substr(slash + 1), 0, UINT32_MAX);
+    if (!file || !index) return;
+    if (confirmed_chunks_.count({*file, static_cast<uint32_t>(*index)}))
+      world_.violation("transfer_cost", {name}, {},
+                       name + " uploaded chunk " + std::to_string(*index) + " of file " + *file +
+                           " again after the server had confirmed it, and nothing the server said since listed it " +
+                           "missing: an interrupted upload resumes with the chunks the server lacks (FILE-031)");
+  }
+
+  void note_chunk_answer(const HttpResponse& response) {
+    const std::optional<EndpointId> endpoint = endpoint_of_target(last_request_.method, last_request_.target);
+    if (!endpoint) return;
+    const std::optional<std::string> file = file_of_target(last_request_.target);
+    if (!file) return;
+    auto forget_file = [&] {
+      auto it = confirmed_chunks_.lower_bound({*file, 0});
+      while (it != confirmed_chunks_.end() && it->first == *file) it = confirmed_chunks_.erase(it);
+    };
+    if (*endpoint == EndpointId::kPutChunk && response.status == 200) {
+      const size_t slash = last_request_.target.rfind('/');
+      const std::optional<uint64_t> index =
+          parse_decimal_parameter(last_request_.target.substr(slash + 1), 0, UINT32_MAX);
+      if (index) confirmed_chunks_.insert({*file, static_cast<uint32_t>(*index)});
+    } else if (*endpoint == EndpointId::kCreateFile && response.status / 100 == 2) {
+      forget_file();
+    } else if (*endpoint == EndpointId::kGetFile) {
+      Result<FileStatus> status = parse_message<FileStatus>(response.body);
+      if (response.status != 200 || !status.ok()) return forget_file();
+      for (const ChunkRange& range : status->chunks_missing)
+        for (uint32_t i = range.first; i < range.second; ++i) confirmed_chunks_.erase({*file, i});
+    }
+  }
+
   void observe_answer(const HttpResponse& response) {
+    note_chunk_answer(response);
     if (activity_ != Activity::kSync || response.status != 200 || last_request_.method != "GET") return;
     const std::optional<EndpointId> endpoint = endpoint_of_target(last_request_.method, last_request_.target);
     if (endpoint == EndpointId::kGetChunk || endpoint == EndpointId::kGetFile) {
@@ -855,6 +916,8 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
   bool sync_wanted_ = false;
   bool sync_wanted_heal_ = false;
   uint64_t restores_at_start_ = 0;
+  std::set<ChunkKey> confirmed_chunks_;
+  uint64_t restores_at_confirmations_ = 0;
   SyncTraffic traffic_;
   uint64_t held_at_start_ = 0;
   std::optional<uint64_t> last_mirror_length_;  // after the last sync that completed

@@ -28,8 +28,13 @@ constexpr int kTryWallSecondsMax = 60;
 class Shrinker {
  public:
   Shrinker(const BugFile& bug, uint32_t tries_max, const std::function<void(const std::string&)>& progress,
-           const std::string& server_url)
-      : current_(bug), checker_(bug.checker()), tries_max_(tries_max), progress_(progress), server_url_(server_url) {
+           const std::string& server_url, const RunOptions* channels)
+      : current_(bug),
+        checker_(bug.checker()),
+        tries_max_(tries_max),
+        progress_(progress),
+        server_url_(server_url),
+        channels_(channels) {
     OPSYNC_CHECK_MSG(!checker_.empty(), "shrinking a run that failed no checker");
   }
 
@@ -75,6 +80,11 @@ class Shrinker {
     limits.events_max = 4 * std::max<uint64_t>(current_.event_digests.size(), 1000) + 100'000;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kTryWallSecondsMax);
     limits.give_up = [deadline] { return std::chrono::steady_clock::now() > deadline; };
+    if (channels_) {
+      limits.clients = channels_->clients;
+      limits.adapter_command = channels_->adapter_command;
+      limits.turn_timeout_ms = channels_->turn_timeout_ms;
+    }
     try {
       r = replay(candidate, false, server_url_, &limits);
     } catch (const ExternalServerError&) {
@@ -247,13 +257,14 @@ class Shrinker {
   uint32_t abandoned_ = 0;  // tries stopped by their bound
   const std::function<void(const std::string&)>& progress_;
   std::string server_url_;
+  const RunOptions* channels_;  // a client under test's adapter channels, or null
 };
 
 }  // namespace
 
 ShrinkResult shrink(const BugFile& bug, uint32_t tries_max, const std::function<void(const std::string&)>& progress,
-                    const std::string& server_url) {
-  Shrinker shrinker(bug, tries_max, progress, server_url);
+                    const std::string& server_url, const RunOptions* channels) {
+  Shrinker shrinker(bug, tries_max, progress, server_url, channels);
   return shrinker.run();
 }
 

@@ -93,6 +93,9 @@ World::World(const Config& config, const RunOptions& options)
       content_random_(std::make_unique<SeededRandom>(derive_seed(config.seed, "contents"))) {
   OPSYNC_CHECK_MSG(validate(config).ok(), "run() needs a valid configuration");
   work_dir_ = make_work_dir(options.work_dir, owns_work_dir_);
+  // CRY-004, SEC-001: the password never leaves the device (the passphrase and the keys join
+  // the watch list as the owner makes them).
+  if (config.protocol == Protocol::kOpsyncV1) scanner_.add_text(to_bytes(password), "the password");
   const uint32_t total = config.devices + config.faults.joins;
   cut_to_server_until_.assign(total, 0);
   cut_from_server_until_.assign(total, 0);
@@ -998,6 +1001,12 @@ RunResult World::run() {
   }
   if (options_.keep_events) result.events = trace_.events();
   result.recording = server_->recording();
+  result.trace_replayable = trace_replayable;
+  if (options_.clients) {
+    result.adapter_command = options_.adapter_command.empty() ? "(a channel factory)" : options_.adapter_command;
+    for (uint32_t device : options_.reference_devices)
+      if (device < devices_.size()) result.reference_devices.insert(device);
+  }
   return result;
 }
 
@@ -1013,7 +1022,8 @@ void World::check_at_end() {
     }
   EndState state{config_, edits_,  edit_by_op_, syncs_, file_contents_, file_attached_by_, uploaded_hlc_,
                  reports, server,  healed_,     heal_rounds_,
-                 !options_.server_url.empty() || options_.recording != nullptr};
+                 !options_.server_url.empty() || options_.recording != nullptr,
+                 static_cast<bool>(decrypt_op)};
   run_end_checkers(*this, state);
 }
 

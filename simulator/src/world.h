@@ -270,6 +270,9 @@ class World {
   const std::string password = "simulated password, never sent";
 
   Figures figures;
+  // False once a client said it draws randomness of its own (its ready lacks `random`): a replay
+  // then gives the same verdict, not the same trace (ADP-081).
+  bool trace_replayable = true;
 
  private:
   enum class Phase { kSetup, kChaos, kDrain, kHeal, kCollect, kDone };
@@ -404,6 +407,9 @@ struct EndState {
   // Against an external server (or its recording): its retention time is its own, so copies
   // devices keep for it (FILE-040) may still be kept at the end.
   bool external_server = false;
+  // The workspace's keys are known (the owner's key record was seen): the log's operations can
+  // be opened, and one that cannot is the writer's fault.
+  bool keys_known = false;
 };
 void run_end_checkers(World& world, const EndState& state);
 

@@ -1,5 +1,7 @@
 #include "common.h"
 
+#include "process_channel.h"
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <filesystem>
@@ -45,12 +47,15 @@ nlohmann::json violation_json(const Violation& v) {
   return {{"checker", v.checker}, {"time_ms", v.time_ms}, {"nodes", v.nodes}, {"ops", v.ops}, {"message", v.message}};
 }
 
-std::string save_bug(const BugFile& bug, const std::string& dir) {
+std::string save_bug(const BugFile& bug, const std::string& dir, const std::string& name) {
   std::error_code ec;
   if (!dir.empty()) std::filesystem::create_directories(dir, ec);
-  const std::string stem = (dir.empty() ? std::string(".") : dir) + "/bug-seed-" + std::to_string(bug.config.seed) +
+  const std::string stem =
+      (dir.empty() ? std::string(".") : dir) + "/" +
+      (!name.empty() ? name
+                     : "bug-seed-" + std::to_string(bug.config.seed) +
                            (bug.config.variant != Variant::kNone ? "-" + std::string(variant_name(bug.config.variant)) : "") +
-                           (bug.server ? "-server" : "");
+                           (bug.server ? "-server" : ""));
   // Bounded: a thousand runs of one seed into one directory is far beyond any use.
   for (int copy = 1; copy <= 1000; ++copy) {
     const std::string path = stem + (copy == 1 ? "" : "-" + std::to_string(copy)) + ".json";
@@ -69,11 +74,32 @@ std::string save_bug(const BugFile& bug, const std::string& dir) {
                    " already: clear it"};
 }
 
-std::string save_failure(const Config& config, const std::string& dir) {
-  RunOptions options;
+std::string save_failure(const Config& config, const std::string& dir, const RunOptions* channels,
+                         const std::string& name) {
+  RunOptions options = channels ? *channels : RunOptions{};
   options.keep_decisions = true;
   options.keep_events = true;
-  return save_bug(bug_file_of(run(config, options)), dir);
+  return save_bug(bug_file_of(run(config, options)), dir, name);
+}
+
+RunOptions client_channels(const std::string& adapter, uint64_t turn_timeout_ms, std::set<uint32_t> reference_devices) {
+  RunOptions options;
+  if (adapter.empty()) return options;
+  options.clients = process_channels(adapter, turn_timeout_ms);
+  options.adapter_command = adapter;
+  options.turn_timeout_ms = turn_timeout_ms;
+  options.reference_devices = std::move(reference_devices);
+  return options;
+}
+
+RunOptions replay_channels(const BugFile& bug, const std::string& adapter) {
+  if (!bug.client) {
+    if (!adapter.empty())
+      throw UsageError{"--adapter: this bug file is of the reference client, not of a client under test"};
+    return {};
+  }
+  return client_channels(adapter.empty() ? bug.client->adapter : adapter, adapter::kTurnTimeoutMsDefault,
+                         bug.client->reference_devices);
 }
 
 Config config_from_file(const std::string& path) {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 
 #include "opsync/simulator/bugfile.h"
@@ -29,9 +30,19 @@ nlohmann::json violation_json(const Violation& v);
 // Writes `bug` into `dir` as bug-seed-N.json (with the variant's and -server's marks), or, when a
 // file of that name holds another run, bug-seed-N-2.json and so on: one run never overwrites
 // another's bug file. Returns the path.
-std::string save_bug(const BugFile& bug, const std::string& dir);
-// A failure's bug file: the run again, keeping its decisions and its fault schedule.
-std::string save_failure(const Config& config, const std::string& dir);
+// `name` (without .json) replaces the seed's name: a certification case's file is named by its id.
+std::string save_bug(const BugFile& bug, const std::string& dir, const std::string& name = "");
+// A failure's bug file: the run again (through `channels` for a client under test), keeping its
+// decisions and its fault schedule.
+std::string save_failure(const Config& config, const std::string& dir, const RunOptions* channels = nullptr,
+                         const std::string& name = "");
+// The options of a run whose devices run `adapter` (spec/client-adapter.md) in processes of their
+// own, but `reference_devices`, which run the reference client; no adapter: the reference client.
+RunOptions client_channels(const std::string& adapter, uint64_t turn_timeout_ms,
+                           std::set<uint32_t> reference_devices = {});
+// What a bug file replays through: for a client under test, its adapter again (or `adapter`, a
+// newer build of it, when given); otherwise nothing but the reference client.
+RunOptions replay_channels(const BugFile& bug, const std::string& adapter = "");
 
 // A configuration file: a bug file ({"format": "opsync-bug/1", "config": ...}), a scenario being
 // written ({"config": ..., "description": ...}) or a bare configuration.

@@ -31,6 +31,7 @@
 #include "opsync/simulator/render.h"
 #include "opsync/simulator/run.h"
 #include "opsync/simulator/shrink.h"
+#include "certify.h"
 #include "common.h"
 #include "swarm.h"
 
@@ -74,6 +75,7 @@ struct RunFlags {
   bool variant_given = false;
   std::string server;
   std::string device_stores = "memory";
+  std::string adapter;  // a client under test on every device (spec/client-adapter.md)
   std::vector<std::string> shaping_flags_given;  // --devices, --ops, --chaos-ms, --faults
   std::string program = "opsync-sim";
 };
@@ -129,6 +131,13 @@ int run_command(const RunFlags& flags) {
     options.server_url = flags.server;
   }
   if (Status valid = validate(config); !valid.ok()) throw UsageError{valid.error().message};
+  if (!flags.adapter.empty()) {
+    if (config.protocol != Protocol::kOpsyncV1 || config.variant != Variant::kNone)
+      throw UsageError{"--adapter runs a client under test under opsync-v1, with no --variant"};
+    const RunOptions channels = client_channels(flags.adapter, adapter::kTurnTimeoutMsDefault);
+    options.clients = channels.clients;
+    options.adapter_command = channels.adapter_command;
+  }
 
   // One run, keeping what a bug file needs: a run against a server cannot be run again the same.
   options.keep_decisions = true;
@@ -139,6 +148,8 @@ int run_command(const RunFlags& flags) {
     result = run(config, options);
   } catch (const ExternalServerError& e) {
     throw UsageError{e.message};
+  } catch (const ChannelBroken& broken) {
+    throw UsageError{"the client's adapter broke opsync-client-adapter/1: " + broken.message};
   }
   const uint64_t wall_ms = wall_ms_since(start);
   std::string saved;
@@ -189,9 +200,9 @@ int run_command(const RunFlags& flags) {
 // ---- bug files: replay, shrink, render, record ------------------------------------------------------
 
 // A bug file of a run that had no verdict: the run again from its seed, in a process of its own.
-int replay_error(const BugFile& bug, bool json) {
+int replay_error(const BugFile& bug, bool json, const RunOptions& channels) {
   constexpr uint32_t kTimeoutS = 600;
-  const IsolatedRun again = run_isolated(bug.config, kTimeoutS);
+  const IsolatedRun again = run_isolated(bug.config, kTimeoutS, &channels);
   const bool reproduced = !again.completed;
   if (json) {
     nlohmann::json out = {{"reproduced", reproduced}, {"recorded_error", *bug.error}};
@@ -208,11 +219,13 @@ int replay_error(const BugFile& bug, bool json) {
   return reproduced ? kExitPass : kExitFail;
 }
 
-int replay_command_run(const std::string& path, bool json, bool rewrite, const std::string& server) {
+int replay_command_run(const std::string& path, bool json, bool rewrite, const std::string& server,
+                       const std::string& adapter) {
   BugFile bug = bug_from_file(path);
+  const RunOptions channels = replay_channels(bug, adapter);
   if (bug.error) {
     if (rewrite || !server.empty()) throw UsageError{path + " records a run without a verdict: replay it alone"};
-    return replay_error(bug, json);
+    return replay_error(bug, json, channels);
   }
   if (!server.empty()) {
     if (Status external = validate_for_external_server(bug.config); !external.ok())
@@ -222,7 +235,9 @@ int replay_command_run(const std::string& path, bool json, bool rewrite, const s
   const auto start = std::chrono::steady_clock::now();
   Replay r;
   try {
-    r = replay(bug, false, server);
+    r = replay(bug, false, server, &channels);
+  } catch (const ChannelBroken& broken) {
+    throw UsageError{"the client's adapter broke opsync-client-adapter/1 during the replay: " + broken.message};
   } catch (const ExternalServerError& e) {
     if (!server.empty()) throw UsageError{e.message};
     // Against the recording: the code asked the server something the recorded run did not.
@@ -248,7 +263,9 @@ int replay_command_run(const std::string& path, bool json, bool rewrite, const s
   // The checker the bug file is about comes first, as in the file.
   std::stable_partition(r.result.violations.begin(), r.result.violations.end(),
                         [&](const Violation& v) { return v.checker == bug.checker(); });
-  const bool reproduced = r.same_trace && r.same_verdict;
+  // A client that draws randomness of its own replays its verdict, not its trace (ADP-081).
+  const bool verdict_only = bug.client && !bug.client->trace_replayable;
+  const bool reproduced = (r.same_trace || verdict_only) && r.same_verdict;
   std::string parted;
   if (r.parted_at) {
     const size_t i = *r.parted_at;
@@ -285,6 +302,12 @@ int replay_command_run(const std::string& path, bool json, bool rewrite, const s
     if (r.parted_at) out["parted_at"] = {{"event", *r.parted_at}, {"where", parted}};
     for (const Violation& v : r.result.violations) out["violations"].push_back(violation_json(v));
     std::cout << out.dump() << "\n";
+  } else if (reproduced && !r.same_trace) {
+    std::cout << "reproduced: the same verdict (the client draws randomness of its own, so its trace differs from run to "
+                 "run), in "
+              << wall_ms << " ms\n";
+    for (const Violation& v : r.result.violations) std::cout << "  " << v.checker << ": " << v.message << "\n";
+    if (r.result.violations.empty()) std::cout << "  every checker held, as recorded\n";
   } else if (reproduced) {
     std::cout << "reproduced: the same " << r.result.figures.events << " events, trace " << hash_hex(r.result.trace_hash)
               << ", in " << wall_ms << " ms\n";
@@ -303,9 +326,11 @@ int replay_command_run(const std::string& path, bool json, bool rewrite, const s
   return reproduced ? kExitPass : kExitFail;
 }
 
-int shrink_command(const std::string& path, const std::string& out, uint32_t tries, const std::string& server) {
+int shrink_command(const std::string& path, const std::string& out, uint32_t tries, const std::string& server,
+                   const std::string& adapter) {
   if (out.empty()) throw UsageError{"shrink needs -o FILE for the smaller bug file"};
   const BugFile bug = bug_from_file(path);
+  const RunOptions channels = replay_channels(bug, adapter);
   if (bug.error)
     throw UsageError{path + " records a run that crashed or hung, with no decisions to shrink: replay it to see the "
                             "crash again"};
@@ -317,7 +342,8 @@ int shrink_command(const std::string& path, const std::string& out, uint32_t tri
   if (bug.server && server.empty())
     std::cout << "  (its recorded answers answer only its own schedule: give --server URL to shrink against a live server)\n";
   const ShrinkResult result = shrink(
-      bug, tries, [](const std::string& line) { std::cout << "  " << line << "\n" << std::flush; }, server);
+      bug, tries, [](const std::string& line) { std::cout << "  " << line << "\n" << std::flush; }, server,
+      bug.client ? &channels : nullptr);
   if (Status saved = save_bug_file(result.smaller, out); !saved.ok()) throw UsageError{saved.error().message};
   auto describe = [](const ScheduleSize& s) {
     return "schedule " + std::to_string(s.schedule()) + " (" + std::to_string(s.decisions) + " decisions, " +
@@ -331,12 +357,14 @@ int shrink_command(const std::string& path, const std::string& out, uint32_t tri
   return kExitPass;
 }
 
-int render_command(const std::string& path, const std::string& out, const std::string& format) {
+int render_command(const std::string& path, const std::string& out, const std::string& format,
+                   const std::string& adapter) {
   if (out.empty()) throw UsageError{"render needs -o FILE"};
   if (format != "html" && format != "shiviz") throw UsageError{"--format must be html or shiviz, not \"" + format + "\""};
   const BugFile bug = bug_from_file(path);
   if (bug.error) throw UsageError{path + " records a run that crashed or hung: it has no trace to draw"};
-  Replay r = replay(bug, /*keep_bodies=*/true);
+  const RunOptions channels = replay_channels(bug, adapter);
+  Replay r = replay(bug, /*keep_bodies=*/true, "", &channels);
   // The checker the bug file is about comes first, as in the file.
   std::stable_partition(r.result.violations.begin(), r.result.violations.end(),
                         [&](const Violation& v) { return v.checker == bug.checker(); });
@@ -377,7 +405,8 @@ int record_command(const std::string& path, const std::string& out) {
     // description or expect added by hand is kept).
     BugFile bug = bug_from_file(path);
     if (bug.error) throw UsageError{path + " records a run that crashed or hung: there is nothing to record again"};
-    Replay r = replay(bug);
+    const RunOptions channels = replay_channels(bug);
+    Replay r = replay(bug, false, "", &channels);
     BugFile again = bug_file_of(r.result);
     again.imported = bug.imported;
     if (json.contains("expect") && json["expect"].contains("recorded") && !json["expect"]["recorded"].empty()) {
@@ -450,6 +479,9 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--device-stores", run_flags.device_stores,
                       "The devices' databases: memory (SQLite's memdb, the default) or files (as the client keeps "
                       "them); the run is the same either way");
+  run_cmd->add_option("--adapter", run_flags.adapter,
+                      "Run a client under test on every device: this command, speaking opsync-client-adapter/1 "
+                      "(spec/client-adapter.md)");
   run_cmd->add_option("--server", run_flags.server,
                       "Drive a real server at this URL (http://host:port) instead of the reference core; its "
                       "answers go into the bug file");
@@ -466,11 +498,20 @@ int main(int argc, char** argv) {
   swarm_cmd->add_option("--protocol", swarm_flags.protocol, "opsync-v1 or dataans-0.3");
   swarm_cmd->add_option("--variant", swarm_flags.variant, "A deliberately broken opsync-v1 (run --help lists them)");
   swarm_cmd->add_option("--json", swarm_flags.json_path, "Write the summary as JSON to this file");
+  swarm_cmd->add_option("--verdicts", swarm_flags.verdicts_path,
+                        "Write each seed's verdict and trace hash to this file, one JSON line per seed (to compare "
+                        "two builds, or in-process devices with an adapter, seed for seed)");
   swarm_cmd->add_option("--out", swarm_flags.out_dir, "Where failing seeds' bug files go (default .)");
   swarm_cmd->add_option("--seed-timeout-s", swarm_flags.seed_timeout_s,
                         "A seed with no verdict after this long has hung: its process is killed and the seed "
                         "reported as an error (default 600)")
       ->check(CLI::Range(1, 86400));
+  swarm_cmd->add_option("--adapter", swarm_flags.adapter,
+                        "Run a client under test on every device: this command, speaking opsync-client-adapter/1 "
+                        "(spec/client-adapter.md)");
+  swarm_cmd->add_option("--turn-timeout-ms", swarm_flags.turn_timeout_ms,
+                        "With --adapter: a turn of the adapter longer than this is a hang (default 10000)")
+      ->check(CLI::Range(100, 600000));
   swarm_cmd->add_option_function<std::string>("--show", [&](const std::string& text) {
     swarm_flags.show = parse_seed("--show", text);
   }, "Print the configuration seed SEED draws (for run --config) and run nothing");
@@ -481,14 +522,7 @@ int main(int argc, char** argv) {
   merge_cmd->add_option("summaries", merge_paths, "Swarm summaries (swarm --json FILE)")->required();
   merge_cmd->add_option("--json", merge_json, "Write the merged summary to this file");
 
-  if (argc > 1 && argv[1][0] != '-') {
-    const std::string command = argv[1];
-    if (command != "run" && command != "swarm" && command != "merge" && command != "replay" && command != "shrink" &&
-        command != "render" && command != "record" && command != "import") {
-      std::cerr << "opsync-sim: unknown command \"" << command << "\" (--help lists them)\n";
-      return kExitUsage;
-    }
-  }
+
   std::string bug_path, out_path, format = "html", replay_server;
   bool replay_json = false, rewrite = false;
   uint32_t tries = 400;
@@ -504,13 +538,55 @@ int main(int argc, char** argv) {
   shrink_cmd->add_option("--tries", tries, "Replays to try at most (default 400)")->check(CLI::Range(1, 100000));
   std::string shrink_server;
   shrink_cmd->add_option("--server", shrink_server, "A bug found against a server: shrink against the live server here");
+  // A bug file of a client under test names its adapter; --adapter runs another command instead
+  // (a rebuilt client, or the same one from another directory).
+  std::string bug_adapter;
+  for (CLI::App* cmd : {replay_cmd, shrink_cmd})
+    cmd->add_option("--adapter", bug_adapter,
+                    "A client's bug file: run this adapter command instead of the one the file names");
   CLI::App* render_cmd = app.add_subcommand("render", "Draw a bug file's run: a space-time diagram in one HTML page");
   render_cmd->add_option("bug", bug_path, "A bug file")->required();
   render_cmd->add_option("-o,--out", out_path, "The page (or ShiViz log) to write")->required();
   render_cmd->add_option("--format", format, "html (default) or shiviz");
+  render_cmd->add_option("--adapter", bug_adapter,
+                         "A client's bug file: run this adapter command instead of the one the file names");
   CLI::App* record_cmd = app.add_subcommand("record", "Run a configuration or scenario and write its bug file");
   record_cmd->add_option("config", bug_path, "A configuration, scenario or bug file")->required();
   record_cmd->add_option("-o,--out", out_path, "The bug file to write")->required();
+
+  CertifyFlags certify_flags;
+  CLI::App* certify_cmd = app.add_subcommand(
+      "certify-client",
+      "Certify a client: run it behind its adapter (spec/client-adapter.md) through the certification's cases and "
+      "a swarm, with opsync-conformance's reports");
+  certify_cmd->add_option("--adapter", certify_flags.adapter,
+                          "The command that starts one device's adapter, run with sh -c (e.g. \"opsync-client-adapter\" "
+                          "or \"python3 clients/python/adapter.py\")");
+  certify_cmd->add_option("--level", certify_flags.level, "must: the MUST cases only; should (default): every case");
+  certify_cmd->add_option("--filter", certify_flags.filters, "Only the cases whose id matches this glob (repeatable)");
+  certify_cmd->add_flag("--list", certify_flags.list, "List the cases (with --level and --filter) and run nothing");
+  certify_cmd->add_flag("--coverage", certify_flags.coverage,
+                        "Show which case checks each client-side requirement, or why none does, and run nothing");
+  certify_cmd->add_option("--coverage-json", certify_flags.coverage_json, "Write that coverage as JSON to this file");
+  certify_cmd->add_option_function<std::string>("--seed", [&](const std::string& text) {
+    certify_flags.seed = parse_seed("--seed", text);
+  }, "The cases' seed and the swarm's first seed (default 1)");
+  certify_cmd->add_option("--swarm-seeds", certify_flags.swarm_seeds,
+                          "Seeds of the swarm case, swarm-001 (default " + std::to_string(kCertifySwarmSeedsDefault) + ")");
+  certify_cmd->add_option("--jobs", certify_flags.jobs, "Runs at once, 1 to 64 (default 2)")->check(CLI::Range(1, 64));
+  certify_cmd->add_option("--known-failures", certify_flags.known_failures,
+                          "A file of case ids expected to fail, one per line with the reason");
+  certify_cmd->add_option("--junit", certify_flags.junit_path, "Write a JUnit XML report to this file");
+  certify_cmd->add_option("--json", certify_flags.json_path, "Write the JSON report to this file");
+  certify_cmd->add_option("--html", certify_flags.html_path, "Write the HTML report to this file");
+  certify_cmd->add_option("--out", certify_flags.out_dir,
+                          "Where the failures' bug files and pages go (default opsync-certify)");
+  certify_cmd->add_option("--turn-timeout-ms", certify_flags.turn_timeout_ms,
+                          "A turn of the adapter longer than this is a hang (default 10000)")
+      ->check(CLI::Range(100, 600000));
+  certify_cmd->add_option("--run-timeout-s", certify_flags.run_timeout_s,
+                          "A run with no verdict after this long is stopped as an error (default 600)")
+      ->check(CLI::Range(1, 86400));
 
   std::vector<std::string> import_paths;
   uint64_t import_seed = 1;
@@ -519,6 +595,16 @@ int main(int argc, char** argv) {
   import_cmd->add_option("traces", import_paths, "Trace files, one or more devices each")->required();
   import_cmd->add_option("-o,--out", out_path, "The bug file to write")->required();
   import_cmd->add_option("--seed", import_seed, "Seed of the reference core's randomness (default 1)");
+
+  // An unknown command is named as such, not as an extra argument of none.
+  if (argc > 1 && argv[1][0] != '-') {
+    const std::string command = argv[1];
+    const std::vector<CLI::App*> commands = app.get_subcommands([](CLI::App*) { return true; });
+    if (std::none_of(commands.begin(), commands.end(), [&](CLI::App* c) { return c->get_name() == command; })) {
+      std::cerr << "opsync-sim: unknown command \"" << command << "\" (--help lists them)\n";
+      return kExitUsage;
+    }
+  }
 
   try {
     app.parse(argc, argv);
@@ -533,22 +619,26 @@ int main(int argc, char** argv) {
   try {
     // The hints a failure prints name this program as it was started, so that they paste as they are.
     const std::string program = argv[0];
-    run_flags.program = swarm_flags.program = program;
+    run_flags.program = swarm_flags.program = certify_flags.program = program;
     for (const CLI::Option* flag : {devices_flag, ops_flag, chaos_flag, faults_flag})
       if (flag->count() > 0) run_flags.shaping_flags_given.push_back(flag->get_name());
     if (run_cmd->parsed()) return run_command(run_flags);
     if (swarm_cmd->parsed()) return swarm_command(swarm_flags);
     if (merge_cmd->parsed()) return merge_command(merge_paths, merge_json);
-    if (replay_cmd->parsed()) return replay_command_run(bug_path, replay_json, rewrite, replay_server);
-    if (shrink_cmd->parsed()) return shrink_command(bug_path, out_path, tries, shrink_server);
-    if (render_cmd->parsed()) return render_command(bug_path, out_path, format);
+    if (replay_cmd->parsed()) return replay_command_run(bug_path, replay_json, rewrite, replay_server, bug_adapter);
+    if (shrink_cmd->parsed()) return shrink_command(bug_path, out_path, tries, shrink_server, bug_adapter);
+    if (render_cmd->parsed()) return render_command(bug_path, out_path, format, bug_adapter);
     if (record_cmd->parsed()) return record_command(bug_path, out_path);
     if (import_cmd->parsed()) return import_command(import_paths, out_path, import_seed);
+    if (certify_cmd->parsed()) return certify_client_command(certify_flags);
   } catch (const UsageError& e) {
     std::cerr << "opsync-sim: " << e.message << "\n";
     return kExitUsage;
   } catch (const ExternalServerError& e) {
     std::cerr << "opsync-sim: " << e.message << "\n";
+    return kExitUsage;
+  } catch (const ChannelBroken& e) {
+    std::cerr << "opsync-sim: a client's adapter broke opsync-client-adapter/1: " << e.message << "\n";
     return kExitUsage;
   }
   return kExitUsage;

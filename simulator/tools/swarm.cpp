@@ -30,23 +30,12 @@ constexpr size_t kStderrLinesShown = 12;
 constexpr int kPollTickMs = 1000;            // progress and deadlines are looked at this often
 constexpr uint64_t kPlainProgressEveryMs = 60'000;
 
-// One seed's outcome, as its child reports it on one line.
-struct SeedOutcome {
-  uint64_t seed = 0;
-  bool passed = true;
-  bool deterministic = true;
-  bool error = false;  // no verdict: the child crashed, aborted or hung
-  std::string hash;
-  std::vector<std::string> checkers;
-  std::string first_message;
-  std::string file;  // the bug file
-  std::string page;  // the rendered page, when there is a trace to draw
-};
-
 std::string encode(const SeedOutcome& o) {
   nlohmann::json j = {{"seed", o.seed},   {"passed", o.passed}, {"deterministic", o.deterministic},
                       {"hash", o.hash},   {"checkers", o.checkers}, {"message", o.first_message},
-                      {"file", o.file},   {"page", o.page}};
+                      {"file", o.file},   {"page", o.page},         {"events", o.events},
+                      {"error", o.error}, {"name", o.name},     {"violations", o.violations},
+                      {"wall_ms", o.wall_ms}};
   return j.dump();
 }
 
@@ -63,6 +52,11 @@ std::optional<SeedOutcome> decode(const std::string& line) {
     o.first_message = j.at("message");
     o.file = j.at("file");
     o.page = j.at("page");
+    o.events = j.at("events");
+    o.error = j.at("error");
+    o.name = j.at("name");
+    o.violations = j.at("violations").get<std::vector<std::pair<std::string, std::string>>>();
+    o.wall_ms = j.at("wall_ms");
     return o;
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;
@@ -89,29 +83,77 @@ void apply_test_hooks(uint64_t seed) {
     for (;;) pause();  // until the parent kills it at the seed's deadline
 }
 
-// In the child: the seed twice, and on failure its bug file and its page.
-SeedOutcome run_seed(const Config& config, const std::string& out_dir) {
+std::set<std::string> checkers_of(const RunResult& result) {
+  std::set<std::string> out;
+  for (const Violation& v : result.violations) out.insert(v.checker);
+  return out;
+}
+
+// The bug file of a run that ended in error, with the client under test it ran.
+BugFile error_bug(const SeedJob& job, const SeedRunFlags& flags, std::string error) {
+  BugFile bug = error_bug_file(job.config, std::move(error));
+  if (!flags.adapter.empty()) bug.client = BugFile::ClientUnderTest{flags.adapter, job.reference_devices, true};
+  return bug;
+}
+
+// In the child: the job (twice when asked), and on failure its bug file and its page.
+SeedOutcome run_job(const SeedJob& job, const SeedRunFlags& flags) {
+  const Config& config = job.config;
   apply_test_hooks(config.seed);
-  const RunResult first = run(config);
-  const RunResult second = run(config);
+  const RunOptions channels = client_channels(flags.adapter, flags.turn_timeout_ms, job.reference_devices);
   SeedOutcome outcome;
   outcome.seed = config.seed;
-  outcome.hash = hash_hex(first.trace_hash);
-  outcome.deterministic = first.trace_hash == second.trace_hash;
-  outcome.passed = first.passed() && outcome.deterministic;
-  for (const Violation& v : first.violations) outcome.checkers.push_back(v.checker);
+  outcome.name = job.name;
+  std::optional<RunResult> first, second;
+  const auto started = Clock::now();
+  try {
+    first = run(config, channels);
+    outcome.wall_ms = wall_ms_since(started);
+    if (flags.twice) second = run(config, channels);
+  } catch (const ChannelBroken& broken) {
+    // ADP-080: an adapter that breaks the protocol ends the run in error, never in a verdict.
+    outcome.passed = false;
+    outcome.error = true;
+    outcome.checkers = {"error"};
+    outcome.first_message = "the client's adapter broke opsync-client-adapter/1: " + broken.message;
+    outcome.file = save_bug(error_bug(job, flags, outcome.first_message), flags.out_dir, job.name);
+    return outcome;
+  }
+  outcome.hash = hash_hex(first->trace_hash);
+  outcome.events = first->figures.events;
+  // A client that draws randomness of its own gives another trace every run; the verdict must
+  // still be the same (ADP-081).
+  outcome.deterministic = !second || (first->trace_replayable ? first->trace_hash == second->trace_hash
+                                                              : checkers_of(*first) == checkers_of(*second));
+  outcome.passed = first->passed() && outcome.deterministic;
+  for (const Violation& v : first->violations) {
+    outcome.checkers.push_back(v.checker);
+    outcome.violations.emplace_back(v.checker, v.message);
+  }
   if (!outcome.deterministic) {
     outcome.checkers.push_back("determinism");
-    outcome.first_message = "two runs of the seed gave trace hashes " + hash_hex(first.trace_hash) + " and " +
-                            hash_hex(second.trace_hash);
-  } else if (!first.violations.empty()) {
-    outcome.first_message = first.violations.front().checker + ": " + first.violations.front().message;
+    outcome.first_message = "two runs of the seed gave trace hashes " + hash_hex(first->trace_hash) + " and " +
+                            hash_hex(second->trace_hash);
+  } else if (!first->violations.empty()) {
+    outcome.first_message = first->violations.front().checker + ": " + first->violations.front().message;
   }
   if (outcome.passed) return outcome;
-  outcome.file = save_failure(config, out_dir);
+  try {
+    outcome.file = save_failure(config, flags.out_dir, &channels, job.name);
+  } catch (const ChannelBroken& broken) {
+    outcome.file = save_bug(error_bug(job, flags, "the run failed (" + outcome.first_message +
+                                                      "), and again it broke opsync-client-adapter/1: " + broken.message),
+                            flags.out_dir, job.name);
+    return outcome;
+  }
   // The page of the failure, drawn from its bug file as `opsync-sim render` would.
   const BugFile bug = bug_from_file(outcome.file);
-  const Replay replayed = replay(bug, /*keep_bodies=*/true);
+  Replay replayed;
+  try {
+    replayed = replay(bug, /*keep_bodies=*/true, "", &channels);
+  } catch (const ChannelBroken&) {
+    return outcome;  // the bug file stands; its page is drawn by `opsync-sim render` later
+  }
   outcome.page = outcome.file.substr(0, outcome.file.size() - 5) + ".html";
   std::ofstream(outcome.page) << render_html(replayed.result,
                                              "opsync-sim: " + std::filesystem::path(outcome.file).filename().string());
@@ -156,7 +198,7 @@ std::string last_lines(const std::string& text) {
 // A child process running one seed, and what it has written so far.
 struct Child {
   pid_t pid = -1;
-  Config config;
+  SeedJob job;
   int out_fd = -1;
   int err_fd = -1;
   std::string out;
@@ -168,7 +210,7 @@ struct Child {
 // Forks a child that runs `body` with its standard error going to the parent, and writes
 // `body`'s line on its standard output.
 template <typename Body>
-Child spawn(const Config& config, uint32_t timeout_s, Body&& body) {
+Child spawn(const SeedJob& job, uint32_t timeout_s, Body&& body) {
   int out[2], err[2];
   if (pipe(out) != 0 || pipe(err) != 0) throw UsageError{"cannot create a pipe"};
   std::cout.flush();
@@ -186,7 +228,7 @@ Child spawn(const Config& config, uint32_t timeout_s, Body&& body) {
   close(err[1]);
   Child child;
   child.pid = pid;
-  child.config = config;
+  child.job = job;
   child.out_fd = out[0];
   child.err_fd = err[0];
   child.deadline = Clock::now() + std::chrono::seconds(timeout_s);
@@ -287,7 +329,12 @@ std::string write_index(const std::string& out_dir, const std::vector<SeedOutcom
 // The progress line: on a terminal, rewritten in place; otherwise a plain line now and then.
 class Progress {
  public:
-  Progress(uint64_t total) : total_(total), terminal_(isatty(STDERR_FILENO) != 0), start_(Clock::now()) {}
+  Progress(uint64_t total, std::string label, std::string unit)
+      : total_(total),
+        label_(std::move(label)),
+        unit_(std::move(unit)),
+        terminal_(isatty(STDERR_FILENO) != 0),
+        start_(Clock::now()) {}
 
   void update(uint64_t done, uint64_t failed, bool force = false) {
     const uint64_t elapsed_ms = wall_ms_since(start_);
@@ -297,11 +344,11 @@ class Progress {
     const uint64_t left_s = per_second > 0 ? static_cast<uint64_t>(static_cast<double>(total_ - done) / per_second) : 0;
     char rate[32];
     std::snprintf(rate, sizeof rate, "%.1f", per_second);
-    const std::string line = std::to_string(done) + "/" + std::to_string(total_) + " seeds, " + std::to_string(failed) +
-                             " failed, " + rate + " seeds/s" +
+    const std::string line = std::to_string(done) + "/" + std::to_string(total_) + " " + unit_ + ", " +
+                             std::to_string(failed) + " failed, " + rate + " " + unit_ + "/s" +
                              (done < total_ && done > 0 ? ", about " + std::to_string(left_s) + " s left" : "");
     if (terminal_) std::cerr << "\r\033[K" << line << std::flush;
-    else std::cerr << "swarm: " << line << "\n" << std::flush;
+    else std::cerr << label_ << ": " << line << "\n" << std::flush;
   }
   // A message on a line of its own, the progress line after it.
   void say(const std::string& text) { std::cerr << (terminal_ ? "\r\033[K" : "") << text << "\n"; }
@@ -311,6 +358,8 @@ class Progress {
 
  private:
   uint64_t total_;
+  std::string label_;
+  std::string unit_;
   bool terminal_;
   Clock::time_point start_;
   uint64_t last_plain_ms_ = 0;
@@ -318,10 +367,15 @@ class Progress {
 
 }  // namespace
 
-IsolatedRun run_isolated(const Config& config, uint32_t timeout_s) {
-  Child child = spawn(config, timeout_s, [&] {
+IsolatedRun run_isolated(const Config& config, uint32_t timeout_s, const RunOptions* channels) {
+  Child child = spawn(SeedJob{config, {}, ""}, timeout_s, [&] {
     apply_test_hooks(config.seed);
-    return std::string(run(config).passed() ? "pass" : "fail");
+    try {
+      return std::string(run(config, channels ? *channels : RunOptions{}).passed() ? "pass" : "fail");
+    } catch (const ChannelBroken& broken) {
+      std::cerr << "the client's adapter broke opsync-client-adapter/1: " << broken.message << std::endl;
+      _exit(3);
+    }
   });
   while (true) {  // bounded by the deadline: the child is killed then
     pollfd fds[2] = {{child.out_fd, POLLIN, 0}, {child.err_fd, POLLIN, 0}};
@@ -347,51 +401,23 @@ IsolatedRun run_isolated(const Config& config, uint32_t timeout_s) {
   return out;
 }
 
-int swarm_command(const SwarmFlags& flags) {
-  Result<FaultProfile> base = load_fault_profile(flags.faults);
-  if (!base.ok()) throw UsageError{base.error().message};
-  std::optional<Protocol> protocol = protocol_from_name(flags.protocol);
-  if (!protocol) throw UsageError{"--protocol must be opsync-v1 or dataans-0.3, not \"" + flags.protocol + "\""};
-  std::optional<Variant> variant = variant_from_name(flags.variant);
-  if (!variant) throw UsageError{"--variant: unknown variant \"" + flags.variant + "\""};
-  if (*protocol == Protocol::kDataans03 && *variant != Variant::kNone)
-    throw UsageError{"--variant changes opsync-v1; dataans-0.3 has none"};
-  auto config_of = [&](uint64_t seed) {
-    Config config = swarm_config(seed, *base, *protocol);
-    config.variant = *variant;
-    return config;
-  };
-  if (flags.show) {
-    // The seed's draw, as `run --config FILE` takes it.
-    std::cout << to_json(config_of(*flags.show)).dump(2) << "\n";
-    return kExitPass;
-  }
-  const auto [shard_index, shard_count] = parse_shard(flags.shard);
+std::vector<SeedOutcome> run_jobs(const std::vector<SeedJob>& jobs, const SeedRunFlags& flags) {
   if (flags.jobs < 1 || flags.jobs > kJobsMax) throw UsageError{"--jobs must be from 1 to 64"};
-  if (flags.first_seed > UINT64_MAX - flags.seeds) throw UsageError{"--first-seed plus --seeds passes 2^64"};
   std::error_code ec;
   std::filesystem::create_directories(flags.out_dir, ec);
-
-  // This shard's seeds: every seed whose position in the range falls to it.
-  std::vector<uint64_t> seeds;
-  for (uint64_t i = 0; i < flags.seeds; ++i)
-    if (i % shard_count == shard_index - 1) seeds.push_back(flags.first_seed + i);
-
-  // Each seed runs in a child process of its own, `jobs` at a time: a seed that crashes, aborts
+  // Each job runs in a child process of its own, `jobs` at a time: a run that crashes, aborts
   // or hangs ends its child, is reported with a bug file of its own (outcome error), and every
-  // other seed still runs.
-  const auto start = Clock::now();
-  Progress progress(seeds.size());
+  // other run still goes.
+  Progress progress(jobs.size(), flags.label, flags.unit);
   std::vector<SeedOutcome> outcomes;
   std::vector<Child> running;
-  std::map<std::string, uint64_t> by_checker;
   uint64_t failed = 0;
   size_t next = 0;
   const std::string replay_program = flags.program.empty() ? "opsync-sim" : flags.program;
-  while (next < seeds.size() || !running.empty()) {  // bounded: every child ends by its deadline
-    while (running.size() < flags.jobs && next < seeds.size()) {
-      const Config config = config_of(seeds[next++]);
-      running.push_back(spawn(config, flags.seed_timeout_s, [&] { return encode(run_seed(config, flags.out_dir)); }));
+  while (next < jobs.size() || !running.empty()) {  // bounded: every child ends by its deadline
+    while (running.size() < flags.jobs && next < jobs.size()) {
+      const SeedJob& job = jobs[next++];
+      running.push_back(spawn(job, flags.seed_timeout_s, [&] { return encode(run_job(job, flags)); }));
     }
     std::vector<pollfd> fds;
     for (const Child& c : running) {
@@ -415,28 +441,86 @@ int swarm_command(const SwarmFlags& flags) {
       if (!child.timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0) outcome = decode(child.out);
       if (!outcome) {
         outcome = SeedOutcome{};
-        outcome->seed = child.config.seed;
+        outcome->seed = child.job.config.seed;
+        outcome->name = child.job.name;
         outcome->passed = false;
         outcome->error = true;
         outcome->checkers = {"error"};
         outcome->first_message = error_of(child, status, flags.seed_timeout_s);
-        outcome->file = save_bug(error_bug_file(child.config, outcome->first_message), flags.out_dir);
+        outcome->file = save_bug(error_bug(child.job, flags, outcome->first_message), flags.out_dir, child.job.name);
       }
-      if (!outcome->passed) {
-        ++failed;
-        for (const std::string& c : outcome->checkers) ++by_checker[c];
-        progress.say("seed " + std::to_string(outcome->seed) + " FAILED: " + outcome->first_message +
-                     "\n  replay: " + replay_program + " replay " + outcome->file);
-      }
+      if (!outcome->passed && !flags.quiet)
+        progress.say((outcome->name.empty() ? "seed " + std::to_string(outcome->seed) : outcome->name) +
+                     " FAILED: " + outcome->first_message + "\n  replay: " + replay_program + " replay " +
+                     outcome->file);
+      if (!outcome->passed) ++failed;
       outcomes.push_back(std::move(*outcome));
-      progress.update(outcomes.size(), failed, outcomes.size() == seeds.size());
+      progress.update(outcomes.size(), failed, outcomes.size() == jobs.size());
       it = running.erase(it);
     }
     progress.update(outcomes.size(), failed);
   }
   progress.finish();
+  // In the jobs' order, whatever order they ended in.
+  std::map<std::pair<std::string, uint64_t>, size_t> order;
+  for (size_t i = 0; i < jobs.size(); ++i) order.emplace(std::make_pair(jobs[i].name, jobs[i].config.seed), i);
+  std::sort(outcomes.begin(), outcomes.end(), [&](const SeedOutcome& a, const SeedOutcome& b) {
+    return order[{a.name, a.seed}] < order[{b.name, b.seed}];
+  });
+  return outcomes;
+}
+
+int swarm_command(const SwarmFlags& flags) {
+  Result<FaultProfile> base = load_fault_profile(flags.faults);
+  if (!base.ok()) throw UsageError{base.error().message};
+  std::optional<Protocol> protocol = protocol_from_name(flags.protocol);
+  if (!protocol) throw UsageError{"--protocol must be opsync-v1 or dataans-0.3, not \"" + flags.protocol + "\""};
+  std::optional<Variant> variant = variant_from_name(flags.variant);
+  if (!variant) throw UsageError{"--variant: unknown variant \"" + flags.variant + "\""};
+  if (*protocol == Protocol::kDataans03 && *variant != Variant::kNone)
+    throw UsageError{"--variant changes opsync-v1; dataans-0.3 has none"};
+  if (!flags.adapter.empty() && (*protocol != Protocol::kOpsyncV1 || *variant != Variant::kNone))
+    throw UsageError{"--adapter runs a client under test against the reference server: no --protocol or --variant "
+                     "(a broken client is the adapter's own, e.g. opsync-client-adapter --variant NAME)"};
+  auto config_of = [&](uint64_t seed) {
+    Config config = swarm_config(seed, *base, *protocol);
+    config.variant = *variant;
+    return config;
+  };
+  if (flags.show) {
+    // The seed's draw, as `run --config FILE` takes it.
+    std::cout << to_json(config_of(*flags.show)).dump(2) << "\n";
+    return kExitPass;
+  }
+  const auto [shard_index, shard_count] = parse_shard(flags.shard);
+  if (flags.first_seed > UINT64_MAX - flags.seeds) throw UsageError{"--first-seed plus --seeds passes 2^64"};
+  std::error_code ec;
+  std::filesystem::create_directories(flags.out_dir, ec);
+
+  // This shard's seeds: every seed whose position in the range falls to it.
+  std::vector<uint64_t> seeds;
+  for (uint64_t i = 0; i < flags.seeds; ++i)
+    if (i % shard_count == shard_index - 1) seeds.push_back(flags.first_seed + i);
+
+  std::vector<SeedJob> jobs;
+  for (uint64_t seed : seeds) jobs.push_back(SeedJob{config_of(seed), {}, ""});
+  SeedRunFlags run_flags;
+  run_flags.jobs = flags.jobs;
+  run_flags.seed_timeout_s = flags.seed_timeout_s;
+  run_flags.out_dir = flags.out_dir;
+  run_flags.adapter = flags.adapter;
+  run_flags.turn_timeout_ms = flags.turn_timeout_ms;
+  run_flags.program = flags.program;
+  const auto start = Clock::now();
+  std::vector<SeedOutcome> outcomes = run_jobs(jobs, run_flags);
   const uint64_t wall_ms = wall_ms_since(start);
-  std::sort(outcomes.begin(), outcomes.end(), [](const SeedOutcome& a, const SeedOutcome& b) { return a.seed < b.seed; });
+  std::map<std::string, uint64_t> by_checker;
+  uint64_t failed = 0;
+  for (const SeedOutcome& o : outcomes) {
+    if (o.passed) continue;
+    ++failed;
+    for (const std::string& c : o.checkers) ++by_checker[c];
+  }
   const bool complete = outcomes.size() == seeds.size();
 
   std::vector<SeedOutcome> failures;
@@ -463,6 +547,16 @@ int swarm_command(const SwarmFlags& flags) {
                                    {"message", o.first_message},
                                    {"file", o.file},
                                    {"outcome", o.error ? "error" : "fail"}});
+  if (!flags.verdicts_path.empty()) {
+    // Seed for seed, to compare two builds or two clients over the same seeds: the verdict and the
+    // trace hash of the first run of each seed.
+    std::ofstream out(flags.verdicts_path);
+    for (const SeedOutcome& o : outcomes) {
+      const char* verdict = o.passed ? "pass" : o.error ? "error" : "fail";
+      out << nlohmann::json{{"seed", o.seed}, {"verdict", verdict}, {"hash", o.hash}, {"events", o.events}}.dump() << "\n";
+    }
+    if (!out) throw UsageError{"cannot write " + flags.verdicts_path};
+  }
   if (!flags.json_path.empty()) {
     std::ofstream out(flags.json_path);
     out << summary.dump(2) << "\n";

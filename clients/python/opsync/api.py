@@ -191,6 +191,10 @@ class WorkspaceApi(Api):
             body["expires_in_ms"] = expires_in_ms
         return self.call("POST", f"{self.base}/tokens", "TokenIssued", body=body, expect=(201,))[0]
 
+    def revoke_token(self, token_id_text):
+        """AUTH-016: revokes a token (owner tokens only); revoking it again answers the same."""
+        return self.call("DELETE", f"{self.base}/tokens/{token_id_text}", "RevokeTokenResponse")[0]
+
     def token_self(self):
         return self.call("GET", f"{self.base}/tokens/self", "TokenEntry")[0]
 

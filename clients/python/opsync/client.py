@@ -417,7 +417,12 @@ class Client:
                                 for ref in files]
         plaintext = dumps(payload)
         checked = messages.parse_message("Payload", plaintext)  # never send what we would refuse
-        timestamp = hlc.stamp(self.clock(), self.physical_ms())
+        if self.env.has_defect("stamp-wall-clock"):
+            # The defect: the device's clock as it reads, whatever the HLC says (the clock itself
+            # still only moves forward).
+            timestamp = hlc.Timestamp(min(max(self.physical_ms(), 0), hlc.WALL_MS_MAX), 0)
+        else:
+            timestamp = hlc.stamp(self.clock(), self.physical_ms())
         key_id = self.keyring().newest_key_id()  # CRY-014
         op = self.seal_op(self.env.random_bytes(16), key_id, timestamp, plaintext)
         payload_max = self.limits().get("op_payload_bytes_max", 16_384)
@@ -426,7 +431,7 @@ class Client:
                               f"bytes, the server takes {payload_max} (LIM-003)")
         self.store.add_outbox(op, plaintext)
         self.store.apply_object_op(op.id, key_id, op.wall_ms, op.counter, checked)
-        self.set_clock(timestamp)  # HLC-001: in the same transaction as the operation
+        self.set_clock(max(self.clock(), timestamp))  # HLC-001: in the same transaction as the operation
         return op.id
 
     # ---- reading ---------------------------------------------------------------------------
@@ -544,7 +549,14 @@ class Client:
         """Issues a token for another device (owner tokens only, AUTH-013)."""
         issued = self.workspace_api().create_token(scope, expires_in_ms)
         return {"workspace_id": b64.encode(self.workspace_id()), "token": issued["token"],
-                "scope": issued["scope"], "expires_at_ms": issued["expires_at_ms"]}
+                "token_id": b64.encode(issued["token_id"]), "scope": issued["scope"],
+                "expires_at_ms": issued["expires_at_ms"]}
+
+    def revoke(self, token_id):
+        """Revokes another device's token (owner tokens only, AUTH-016); ``token_id`` is bytes.
+        Returns the server's revocation time."""
+        answer = self.workspace_api().revoke_token(b64.encode(token_id))
+        return answer["revoked_at_ms"]
 
     def unlock(self, password, passphrase):
         """Reads the key records again and unwraps those this device lacks (a key rotated in

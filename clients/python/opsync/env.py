@@ -20,6 +20,9 @@ DEFECTS = {
                           "set back makes them last longer",
     "no-resume": "FILE-031: an interrupted file upload starts again from chunk 0 instead of "
                  "sending only the chunks the server lacks",
+    "stamp-wall-clock": "HLC-001, HLC-004: local writes are stamped with the device's clock "
+                        "alone, ignoring the HLC, so a clock set back stamps a later write below "
+                        "an earlier one",
 }
 
 

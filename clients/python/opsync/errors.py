@@ -5,7 +5,7 @@ codes the spec and the test vectors name: ``protocol_error`` (a server answer th
 spec), ``page_gap`` (a page of operations that is not consecutive, SYNC-007),
 ``op_id_conflict`` (OP-021), ``unsupported_format`` (VER-006, VER-008), ``wrong_password``
 (CRY-011), ``decrypt_failed`` (CRY-023), ``truncated`` (OP-011), ``unsupported_server``
-(VER-002), ``network`` (no answer after the retries), ``not_initialized``, ``usage``.
+(VER-002), ``transport`` (no answer after the retries, SYNC-022), ``not_initialized``, ``usage``.
 """
 
 
@@ -45,7 +45,7 @@ class TransportError(OpSyncError):
     """No answer: the connection failed, was closed, or timed out (SYNC-008)."""
 
     def __init__(self, message):
-        super().__init__("network", message)
+        super().__init__("transport", message)
 
 
 class SyncAborted(OpSyncError):

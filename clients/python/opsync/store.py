@@ -274,6 +274,12 @@ class Store:
     def pending_counts(self):
         return dict(self.db.execute("SELECT state, COUNT(*) FROM pending GROUP BY state").fetchall())
 
+    def pending_rows(self, state):
+        """(id, wall_ms, counter) of the operations in ``state`` (pending: not yet acknowledged,
+        in upload order; rejected: kept after a rejection, SYNC-011)."""
+        return self.db.execute("SELECT id, wall_ms, counter FROM pending WHERE state = ? "
+                               "ORDER BY former_seq IS NULL, former_seq, ord", (state,)).fetchall()
+
     def mark_acked(self, op_id, seq):
         self.db.execute("UPDATE pending SET state = 'acked', acked_seq = ? WHERE id = ?", (seq, op_id))
 

@@ -32,7 +32,8 @@ from .strictjson import dumps
 
 # Bounds on the loops of one sync (the style of the project: every loop bounded, by name).
 DIVERGENCE_SEARCHES_MAX = 4   # a log that changes under every read would otherwise never settle
-RESTAMP_ROUNDS_MAX = 3        # HLC-030: a server clock set back makes every re-stamp fail again
+RESTAMP_ROUNDS_MAX = 3        # HLC-030: re-stamps of one operation in one sync; a server clock set
+                              # back makes every re-stamp of it fail again
 PAGES_MAX = 1_000_000         # far above any log this client can hold
 JSON_BATCH_OVERHEAD_BYTES = 16
 
@@ -244,7 +245,10 @@ class Syncer:
 
     def upload(self):
         skewed_without_restamp = set()
-        restamp_rounds = 0
+        # How often each operation was rejected for clock_skew in this sync. The bound is per
+        # operation, not per sync: an outbox of many batches written under a clock far ahead has
+        # every batch rejected once, and each is accepted after its one re-stamp.
+        skew_rejections = {}
         while True:
             rows = [row for row in self.store.pending_to_upload(self.limits["batch_ops_max"] + len(skewed_without_restamp))
                     if row[1] not in skewed_without_restamp]
@@ -276,8 +280,9 @@ class Syncer:
                                                          "message": result["message"]})
             self.store.fault("after-upload-recorded")
             if skewed:
-                restamp_rounds += 1
-                if restamp_rounds > RESTAMP_ROUNDS_MAX:
+                for op_id in skewed:
+                    skew_rejections[op_id] = skew_rejections.get(op_id, 0) + 1
+                if max(skew_rejections[op_id] for op_id in skewed) > RESTAMP_ROUNDS_MAX:
                     raise SyncAborted("clock_skew", "the server keeps rejecting re-stamped operations as "
                                       "ahead of its clock; is its clock set back? (HLC-030)")
                 skewed_without_restamp |= self._restamp(skewed)
@@ -575,9 +580,11 @@ class Syncer:
                     _, response = self.api.delete_file(text)
                     answered = _server_time(response, self.api.last_server_time_ms)
                 except ServerError as error:
-                    if error.code == "file_not_committed":
-                        continue  # someone is uploading it: try again at the next sync
-                    if error.code != "file_not_found":
+                    # file_not_found: nothing to delete. file_not_committed: an upload nobody
+                    # finished, which the server lets expire (upload_expiry_ms); sending the
+                    # DELETE again at every sync until then would keep the device from ever
+                    # being quiet. Either way the DELETE was answered.
+                    if error.code not in ("file_not_found", "file_not_committed"):
                         raise
                     answered = self.api.last_server_time_ms
                 with self.store.transaction():

@@ -1,7 +1,7 @@
 """The deliberate defects (env.DEFECTS): off by default, selectable by name, and each one caught
-by a test of this suite. Two of the catching tests live here; the others sit beside the
+by a test of this suite. Three of the catching tests live here; the others sit beside the
 behaviour they check (backoff-wall-clock: test_sync.RetryTest; no-resume: test_crash.ResumeTest;
-lww-strict-less also: test_vectors)."""
+lww-strict-less also: test_vectors). test_certify checks that certification catches each."""
 
 import unittest
 
@@ -19,7 +19,8 @@ class SwitchTest(unittest.TestCase):
                          {"no-resume", "lww-strict-less"})
         with self.assertRaises(ValueError):
             defects_from_environment({"OPSYNC_PY_DEFECT": "no-such-defect"})
-        self.assertEqual(set(DEFECTS), {"lww-strict-less", "retry-fresh-ids", "backoff-wall-clock", "no-resume"})
+        self.assertEqual(set(DEFECTS), {"lww-strict-less", "retry-fresh-ids", "backoff-wall-clock", "no-resume",
+                                        "stamp-wall-clock"})
 
 
 class DefectTestCase(unittest.TestCase):
@@ -81,6 +82,31 @@ class FreshIdsTest(DefectTestCase):
         ids, log = self.lost_answer(("retry-fresh-ids",))
         self.assertNotEqual(ids[0], ids[1], "SYNC-008 broken: the retry carries other ids")
         self.assertEqual(len(log), 2, "the write is now twice in the log")
+
+
+class WallClockStampTest(DefectTestCase):
+    """The device's clock set back an hour between two writes to one key: the HLC stamps the
+    second above the first all the same (HLC-001, HLC-004)."""
+
+    def stamps(self, defects):
+        devices = Devices(self.server, defects=defects)
+        self.addCleanup(devices.close)
+        a = devices.create("a")
+        a.put("k", b"first")
+        first = a.get("k").winner
+        devices.time.wall -= 3_600_000
+        a.put("k", b"second")
+        second = a.get("k").winner
+        self.assertEqual(second.value, b"second")  # it names the first as its base either way
+        return (first.wall_ms, first.counter), (second.wall_ms, second.counter)
+
+    def test_clean_client_stamps_above_what_it_wrote(self):
+        first, second = self.stamps(())
+        self.assertGreater(second, first)
+
+    def test_stamp_wall_clock_defect_is_caught(self):
+        first, second = self.stamps(("stamp-wall-clock",))
+        self.assertLess(second, first, "HLC-004 broken: the later write is stamped an hour below")
 
 
 if __name__ == "__main__":

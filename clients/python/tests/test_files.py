@@ -145,6 +145,36 @@ class DeleteTest(FilesTestCase):
         self.assertEqual(self.server_state(), "deleted")
         self.assertTrue(self.a.has_copy(self.ref["id"]))
 
+    def test_an_unfinished_upload_is_deleted_once(self):
+        # A file whose upload nobody finished, brought back by a restore and referenced by no
+        # head: the server answers its DELETE with file_not_committed and lets it expire. The
+        # client takes that as the answer and does not send the DELETE at every later sync.
+        path = os.path.join(self.devices.root, "draft.bin")
+        with open(path, "wb") as handle:
+            handle.write(os.urandom(70_000))
+        transport = self.devices.transports["a"]
+
+        def lose_commits(request):
+            return "lose-request" if request.method == "POST" and request.target.endswith("/commit") else None
+
+        transport.plan.append(lose_commits)
+        ref = self.a.attach("draft", path)
+        self.assertFalse(self.a.sync().ok)
+        transport.plan.remove(lose_commits)
+        backup = self.server.snapshot()  # the file uploading, the operation that attaches it not in the log
+        self.sync_ok(self.a)
+        self.a.delete("draft")
+        self.sync_ok(self.a)
+        self.server.restore(backup)
+        report = self.sync_ok(self.a)
+        self.assertTrue(report.diverged)
+        status = self.a.workspace_api().file_status([b64.encode(ref["id"])])["files"][0]["state"]
+        self.assertEqual(status, "uploading")
+        self.assertEqual(report.files_deleted, 1, "the DELETE was answered file_not_committed")
+        transport.log.clear()
+        self.sync_ok(self.a)
+        self.assertEqual(transport.count("DELETE", "/files/"), 0, "not sent again")
+
 
 class NoFilesCapabilityTest(FilesTestCase):
     def test_files_reported_pending_when_the_server_has_no_files(self):

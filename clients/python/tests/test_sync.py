@@ -116,7 +116,7 @@ class RetryTest(SyncTestCase):
         transport.plan.append(lambda r: "lose-request")
         report = a.sync()
         self.assertFalse(report.ok)
-        self.assertEqual(report.error_code, "network")
+        self.assertEqual(report.error_code, "transport")
         self.assertEqual(a.env.waits_ms, [1000, 2000, 4000, 8000])
         self.assertEqual(sum(self.devices.time.slept_ms), 15_000)
 
@@ -184,6 +184,23 @@ class ClockSkewTest(SyncTestCase):
         self.assertGreater((a.get("y").winner.wall_ms, a.get("y").winner.counter),
                            (restamped.wall_ms, restamped.counter))
         self.sync_ok(a)
+
+
+    def test_an_outbox_of_many_batches_is_restamped_batch_by_batch(self):
+        # Every batch of an outbox written an hour ahead is rejected once and accepted after its
+        # re-stamp: the bound on re-stamps (HLC-030) is per operation, not per sync.
+        time_source = SimulatedTime()
+        devices = Devices(self.server, time_source)
+        self.addCleanup(devices.close)
+        a = devices.create("a")
+        time_source.wall += 3_600_000
+        a.store.db.execute("UPDATE meta SET value = 0 WHERE name = 'clock_offset_ms'")
+        count = 4 * a.limits()["batch_ops_max"] + 1
+        for i in range(count):
+            a.put(f"k{i}", b"offline")
+        report = self.sync_ok(a)
+        self.assertEqual((report.ops_restamped, report.ops_up), (count, count))
+        self.assertEqual(len(server_log(a)), count)
 
 
 class BadAnswerTest(SyncTestCase):

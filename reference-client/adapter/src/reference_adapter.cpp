@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "opsync/client/device.h"
 #include "opsync/client/engine.h"
@@ -466,6 +467,11 @@ struct ReferenceAdapter::Impl {
         for (const FileRef& ref : op.payload.files) head.files.push_back(ref.id);
         heads.push_back(std::move(head));
       }
+      // ADP-061: in descending (hlc, op id) order, so the winner (LWW-010) comes first. The store
+      // keeps them so already; sorting here makes the dump's order this function's promise.
+      std::sort(heads.begin(), heads.end(), [](const HeadState& a, const HeadState& b) {
+        return std::tie(b.hlc, b.op_id) < std::tie(a.hlc, a.op_id);
+      });
     }
     std::set<FileId> referenced;
     for (const FileId& id : must(store.referenced_files())) {

@@ -31,9 +31,15 @@ struct Selection {
 bool glob_matches(std::string_view pattern, std::string_view id);
 std::vector<const Case*> select_cases(const std::vector<const Case*>& cases, const Selection& selection);
 
+// What a run certified. One report format serves both: a server, named by its URL
+// (opsync-conformance), and a client, named by the command that runs its adapter
+// (opsync-sim certify-client); `info.server` holds the name and version the subject gave.
+enum class Subject { kServer, kClient };
+
 struct RunReport {
   std::string suite_version;
-  std::string server_url;
+  Subject subject = Subject::kServer;
+  std::string subject_address;  // the server's URL, or the client's adapter command
   uint64_t seed = 0;
   std::string level;
   std::vector<std::string> filters;

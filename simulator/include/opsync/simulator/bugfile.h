@@ -15,6 +15,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,17 @@ struct BugFile {
   // how it ended and the last lines it wrote. Such a file holds the configuration only (no
   // decisions, trace or violations); `replay` runs it again from its seed, in a process of its own.
   std::optional<std::string> error;
+  // A run of a client under test (opsync-sim certify-client, spec/client-adapter.md): the
+  // command every device's adapter ran, the devices that ran the reference client instead, and
+  // whether a replay gives the same trace (every adapter took its randomness from the
+  // simulator) or only the same verdict (ADP-081). A replay needs the adapter again.
+  struct ClientUnderTest {
+    std::string adapter;
+    std::set<uint32_t> reference_devices;
+    bool trace_replayable = true;
+    bool operator==(const ClientUnderTest&) const = default;
+  };
+  std::optional<ClientUnderTest> client;
 
   // The checker a shrink must keep failing: the first that failed.
   std::string checker() const { return violations.empty() ? "" : violations.front().checker; }
@@ -78,7 +90,9 @@ struct Replay {
 // against its recorded answers, or against the live server at `server_url` when one is given
 // (its answers then differ, and so does the trace; the verdict is what can be compared).
 // Throws ExternalServerError when that server fails.
-// `limits` (events_max, give_up) bound the run; it then throws RunAbandoned.
+// `limits` (events_max, give_up) bound the run; it then throws RunAbandoned. A bug of a client
+// under test (BugFile::client) replays through the channels `limits` gives (`clients`, which
+// the caller makes for the adapter command; the library starts no process).
 Replay replay(const BugFile& bug, bool keep_bodies = false, const std::string& server_url = "",
               const RunOptions* limits = nullptr);
 

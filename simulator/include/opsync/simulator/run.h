@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,13 @@ struct RunResult {
   std::vector<TraceEvent> events;     // when RunOptions::keep_events
   std::vector<uint64_t> event_digests;  // when RunOptions::keep_decisions (for replays)
   std::optional<ServerRecording> recording;  // a run against an external server: its answers
+  // Whether a replay gives this trace again: false when a client under test drew randomness of
+  // its own (spec/client-adapter.md, ADP-081); its replays give the same verdict.
+  bool trace_replayable = true;
+  // A run of a client under test: the adapter command its channels ran (RunOptions), and the
+  // devices that ran the reference client; empty for a run of the reference client alone.
+  std::string adapter_command;
+  std::set<uint32_t> reference_devices;
 
   bool passed() const { return violations.empty(); }
 };
@@ -119,6 +127,13 @@ struct RunOptions {
   // `adapter_command` is what the channels run, for the bug file.
   ChannelFactory clients;
   std::string adapter_command;
+  // With `clients`: the devices that run the reference client in this process all the same, so
+  // that a case can have the client under test read what the reference client wrote, and the
+  // other way round (certify-client's interop cases).
+  std::set<uint32_t> reference_devices;
+  // Each turn's bound of wall time, told to adapters in their start event (ADP-011); the
+  // channels enforce it.
+  uint64_t turn_timeout_ms = adapter::kTurnTimeoutMsDefault;
 };
 
 // Thrown by run() when a bound of RunOptions stopped it.
