@@ -1,4 +1,5 @@
 // CaseContext: requests, checks, workspaces and data for one running case.
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
@@ -141,7 +142,15 @@ std::unique_ptr<Connection> CaseContext::connect() {
 
 void CaseContext::check(bool holds, std::string_view requirement, std::string expected, std::string observed) {
   if (holds) return;
-  result_.failures.push_back(Check{std::string(requirement), std::move(expected), std::move(observed)});
+  Check failure{std::string(requirement), std::move(expected), std::move(observed)};
+  // Checks follow the exchange they judge: the last one recorded is the request at fault.
+  if (!result_.transcript.empty()) {
+    failure.exchange = result_.transcript.size() - 1;
+    const std::string& bytes = result_.transcript.back().request;
+    constexpr size_t kRequestLineCharsMax = 200;
+    failure.request = bytes.substr(0, std::min({bytes.find("\r\n"), bytes.find('\n'), kRequestLineCharsMax}));
+  }
+  result_.failures.push_back(std::move(failure));
 }
 
 void CaseContext::require(bool holds, std::string_view requirement, std::string expected, std::string observed) {

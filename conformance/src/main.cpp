@@ -7,11 +7,13 @@
 // Exit codes: 0 every MUST case passed (or is a listed known failure); 1 a case failed or could
 // not run; 2 a usage error or a server that cannot be reached.
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <fstream>
 #include <iostream>
 #include <thread>
+#include <variant>
 
 #include "opsync/conformance/report.h"
 #include "opsync/conformance/runner.h"
@@ -22,6 +24,23 @@ using namespace opsync;
 using namespace opsync::conformance;
 
 constexpr const char* kVersion = "0.1.0";
+
+// The ids of the cases an earlier JSON report (--json) shows failed or errored, for
+// --rerun-failed; a message when the file is no such report.
+std::variant<std::vector<std::string>, std::string> failed_case_ids(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return "cannot read " + path;
+  nlohmann::json report = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!report.is_object() || report.value("format", "") != "opsync-conformance-report/1" ||
+      !report.contains("cases") || !report["cases"].is_array())
+    return path + " is not a report of --json (format opsync-conformance-report/1)";
+  std::vector<std::string> ids;
+  for (const nlohmann::json& c : report["cases"]) {
+    const std::string outcome = c.value("outcome", "");
+    if (outcome == "fail" || outcome == "error") ids.push_back(c.value("id", ""));
+  }
+  return ids;
+}
 
 int usage_error(const std::string& message) {
   std::cerr << "opsync-conformance: " << message << "\n";
@@ -53,6 +72,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"must", "should", "all"}))
       ->capture_default_str();
   app.add_option("--filter", filters, "Run only cases whose id matches this glob (repeatable), e.g. 'files-*'");
+  std::string rerun_failed_file;
+  app.add_option("--rerun-failed", rerun_failed_file,
+                 "Run only the cases that failed or errored in this earlier JSON report (--json)");
   app.add_flag("--list", list, "List the selected cases with their requirements, and run nothing");
   app.add_option("--known-failures", known_failures_file,
                  "A file of case ids expected to fail, one per line with the reason ('#' comments)");
@@ -104,6 +126,13 @@ int main(int argc, char** argv) {
     else
       write_coverage_text(std::cout, cases);
     return coverage_problems(cases).empty() ? 0 : 1;
+  }
+  if (!rerun_failed_file.empty()) {
+    auto ids = failed_case_ids(rerun_failed_file);
+    if (auto* problem = std::get_if<std::string>(&ids)) return usage_error(*problem);
+    if (std::get<std::vector<std::string>>(ids).empty())
+      return usage_error(rerun_failed_file + " has no failed case to run again");
+    for (const std::string& id : std::get<std::vector<std::string>>(ids)) filters.push_back(id);
   }
   Selection selection;
   selection.level = level == "must" ? Level::kMust : Level::kShould;

@@ -268,6 +268,48 @@ def reports(build, out):
         fail("a server's report names its subject as server, and has no client member")
     print(f"self_test.py: report.json, junit.xml and report.html valid; {cases} cases in Chromium's DOM; "
           f"screenshot {out / 'report.png'}")
+    failure_reports(build, out / "failures")
+
+
+def failure_reports(build, out):
+    """Failures point at the request that broke the rule: every failure names the request line and
+    the exchange, the page lists failed cases first with that exchange open and marked, and
+    --rerun-failed runs only the failures of an earlier report."""
+    out.mkdir(parents=True, exist_ok=True)
+    faulty = build / "reference-server" / "opsync-server-faulty"
+    with tempfile.TemporaryDirectory() as scratch:
+        with Server(faulty, pathlib.Path(scratch) / "data", args=["--fault", "no-allow-header"]) as server:
+            suite(build, server.url, "--filter", "discovery-*", "--filter", "errors-001",
+                  "--json", str(out / "report.json"), "--html", str(out / "report.html"))
+            report = json.loads((out / "report.json").read_text())
+            failed = [c for c in report["cases"] if c["outcome"] == "fail"]
+            if not failed:
+                fail("no case failed against the no-allow-header fault")
+            for case in failed:
+                for f in case["failures"]:
+                    exchange = f.get("exchange")
+                    if exchange is None or not f.get("request"):
+                        fail(f"{case['id']}: a failure names no request: {f}")
+                    if not case["transcript"][exchange]["request"].startswith(f["request"]):
+                        fail(f"{case['id']}: the failure's request is not its exchange's: {f['request']!r}")
+                    if f["request"].split(" ")[0] not in ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"):
+                        fail(f"{case['id']}: the request names no method: {f['request']!r}")
+            dom = chromium("--dump-dom", (out / "report.html").as_uri()).stdout
+            first_case = dom.index('<details class="case ')
+            if not dom[first_case:].startswith('<details class="case fail'):
+                fail("the page does not list the failed cases first")
+            if '<details class="exchange failing" id="case-' not in dom or 'failing" id="case-' not in dom:
+                fail("the page marks no failing exchange")
+            marked = dom[dom.index('<details class="exchange failing"'):][:300]
+            if " open" not in marked.split(">")[0]:
+                fail("the failing exchange is not open: " + marked[:200])
+            rerun = suite(build, server.url, "--rerun-failed", str(out / "report.json"),
+                          "--json", str(out / "rerun.json"))
+            ran = sorted(c["id"] for c in json.loads((out / "rerun.json").read_text())["cases"])
+            if rerun.returncode != 1 or ran != sorted(c["id"] for c in failed):
+                fail(f"--rerun-failed ran {ran}, not the failures {sorted(c['id'] for c in failed)}")
+    print(f"self_test.py: {len(failed)} failed cases name their requests, listed first with the exchange open; "
+          "--rerun-failed runs exactly them")
 
 
 # Fault switches that only a case with --restore-cmd can catch: their runs get one.

@@ -84,8 +84,12 @@ inline constexpr size_t kTranscriptBodyBytesMax = 4096;
 
 struct Check {
   std::string requirement;  // "LOG-004"
-  std::string expected;
+  std::string expected;     // names the fault injected or the input, where the case made one
   std::string observed;
+  // The request that broke the rule: its request line ("POST /v1/workspaces/.../ops"), and its
+  // index in the case's transcript. The last exchange before the check; empty when none was made.
+  std::string request = "";
+  std::optional<size_t> exchange = std::nullopt;
 };
 
 struct CaseResult {
