@@ -226,7 +226,8 @@ std::variant<ServerCore::Admission, Response> ServerCore::admit(const RequestHea
         lower(std::string_view(authorization->second).substr(0, kBearer.size())) != kBearer)
       return reject(fault(Fault::kTokenMissingIs403) ? make_error(Code::kInsufficientScope, "no token")
                                                      : make_error(Code::kTokenMissing, "send Authorization: Bearer <token>"));
-    const std::string_view token = std::string_view(authorization->second).substr(kBearer.size());
+    std::string_view token = std::string_view(authorization->second).substr(kBearer.size());
+    if (fault(Fault::kTokenWhitespaceTrimmed)) token = trim(token);
     const std::optional<WorkspaceId> path_workspace = fixed_from_base64url<16>(params.at(0));
     Status read = storage_.read([&](Transaction& txn) {
       admission.token = txn.token_by_secret_hash(endpoints::token_hash(token));  // by hash (AUTH-023)

@@ -47,8 +47,11 @@ constexpr std::array kNames = {
     FaultName{F::kHeadBodySent, "head-body-sent", "TRN-066"},
     FaultName{F::kAbsoluteFormRefused, "absolute-form-refused", "TRN-067"},
     FaultName{F::kHeadLimitsFirst, "head-limits-first", "TRN-063"},
+    FaultName{F::kCursorOnFullLastPage, "cursor-on-full-last-page", "LOG-022 KEY-006"},
+    FaultName{F::kTokenWhitespaceTrimmed, "token-whitespace-trimmed", "TRN-031"},
+    FaultName{F::kUnheldCursorRestarts, "unheld-cursor-restarts", "AUTH-024"},
 };
-static_assert(kNames.size() == static_cast<size_t>(F::kHeadLimitsFirst) + 1, "a name for every fault");
+static_assert(kNames.size() == static_cast<size_t>(F::kUnheldCursorRestarts) + 1, "a name for every fault");
 
 #ifdef OPSYNC_FAULT_SWITCHES
 // Set before the server starts serving, read by every request thread afterwards.

@@ -51,6 +51,9 @@ enum class Fault : uint8_t {
   kHeadBodySent,         // TRN-066: the answer to HEAD carries its body
   kAbsoluteFormRefused,  // TRN-067: absolute-form targets are 400 malformed_request
   kHeadLimitsFirst,      // TRN-063: a target over the limit is 414 before the head's other faults
+  kCursorOnFullLastPage, // LOG-022, KEY-006: a page exactly full at the end of its list sets its cursor
+  kTokenWhitespaceTrimmed,  // TRN-031: spaces around the token are dropped, so `Bearer  t ` is t
+  kUnheldCursorRestarts, // AUTH-024: a token list `after` an id the workspace lacks starts at the first token
 };
 
 struct FaultName {
