@@ -237,6 +237,37 @@ void malformed_ids_in_paths_are_invalid_id(CaseContext& c) {
   c.expect_error(c.get(path(E::kReadOps, {"not-an-id"})), 401, "token_missing", "AUTH-025");
 }
 
+// AUTH-031: expiry is judged when the head is admitted. The head goes first, the body after the
+// token has expired: the request is served; the next one is 401 token_expired.
+void expiry_is_judged_before_the_body(CaseContext& c) {
+  const TestWorkspace ws = c.workspace();
+  constexpr uint64_t kLifetimeMs = 1000;  // the shortest AUTH-013 allows
+  const std::string writer = c.issue_token(ws, Scope::kReadWrite, kLifetimeMs);
+  const uint64_t issued_ms = c.server_time_ms();
+  const std::string body = key_body(c.random(), 0);
+  const std::string key_path = path(E::kPutKey, {ws.id, std::to_string(1000 + c.random().below(1000000))});
+  std::string head = "PUT " + key_path + " HTTP/1.1\r\nHost: " + c.options().server.host + "\r\n";
+  for (const auto& [name, value] : c.case_headers()) head += name + ": " + value + "\r\n";
+  head += "Authorization: Bearer " + writer + "\r\nContent-Type: application/json\r\nContent-Length: " +
+          std::to_string(body.size()) + "\r\n\r\n";
+  std::unique_ptr<Connection> connection = c.connect();
+  c.require(connection->send(head).ok(), "AUTH-031", "the head sent");
+  // Wait until the server's clock is past the expiry, measured on its own answers.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kLifetimeMs * 3);
+  while (c.server_time_ms() <= issued_ms + kLifetimeMs + 50 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    (void)c.get(path(E::kInfo));
+  }
+  (void)connection->send(body);
+  Result<HttpResponse> response = connection->read_response(c.options().timeout_ms);
+  c.record(head + body, response, 0);
+  c.require(response.ok(), "AUTH-031", "an answer", response.ok() ? "" : response.error().message);
+  c.check(response->status == 200, "AUTH-031", "200: the token was valid when the head was admitted",
+          describe(*response));
+  c.expect_error(c.request("PUT", key_path, writer, key_body(c.random(), 0), "application/json"), 401,
+                 "token_expired", "AUTH-031");
+}
+
 constexpr std::array kCases = {
     Case{"auth-001", "AUTH-001 AUTH-003 AUTH-004 INF-001", Level::kMust, Capability::kNewWorkspaces,
          "POST /v1/workspaces creates a workspace with a working owner token and a fixed block size",
@@ -268,6 +299,9 @@ constexpr std::array kCases = {
          &revoked_expired_and_read_only_tokens_are_refused_everywhere},
     Case{"auth-011", "AUTH-025 SEC-004", Level::kMust, Capability::kNone,
          "malformed ids in paths: 400 invalid_id after the token is found valid", &malformed_ids_in_paths_are_invalid_id},
+    Case{"auth-012", "AUTH-031 AUTH-019", Level::kMust, Capability::kNone,
+         "expiry is judged when the head is admitted: a body sent after the expiry is still served",
+         &expiry_is_judged_before_the_body},
 };
 
 }  // namespace

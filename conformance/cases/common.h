@@ -81,5 +81,7 @@ std::span<const Case> log_cases();
 std::span<const Case> files_cases();
 std::span<const Case> transport_cases();
 std::span<const Case> durability_cases();
+std::span<const Case> order_cases();
+std::span<const Case> depth_cases();
 
 }  // namespace opsync::conformance::cases

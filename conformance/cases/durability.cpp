@@ -46,7 +46,15 @@ void acknowledged_operations_survive_a_restart(CaseContext& c) {
   };
   std::thread a(uploader), b(uploader);
   std::this_thread::sleep_for(std::chrono::milliseconds(60));
-  c.run_command(c.options().restart_cmd, "--restart-cmd");
+  try {
+    c.run_command(c.options().restart_cmd, "--restart-cmd", /*restarts=*/true);
+  } catch (...) {
+    // A failed command ends the case; the uploaders must be joined first, or their threads'
+    // destruction aborts the whole program before any report is written.
+    a.join();
+    b.join();
+    throw;
+  }
   a.join();
   b.join();
   const std::vector<SequencedOp> log = c.read_log(ws, ws.owner_token);
@@ -74,7 +82,7 @@ void a_restored_server_serves_a_consistent_older_log(CaseContext& c) {
   c.run_command(c.options().restore_cmd + " save", "--restore-cmd save");
   const std::vector<WireOp> late = c.make_ops(4);
   c.upload(ws, ws.owner_token, late);
-  c.run_command(c.options().restore_cmd + " restore", "--restore-cmd restore");
+  c.run_command(c.options().restore_cmd + " restore", "--restore-cmd restore", /*restarts=*/true);
   // The device that read 10 operations asks after seq 10: the log is shorter now (LOG-023).
   const HttpResponse beyond = c.get(endpoint_target(E::kReadOps, {ws.id}, {{"after_seq", "10"}}), ws.owner_token);
   if (c.expect_error(beyond, 409, "after_seq_beyond_head", "LOG-023"))
@@ -117,7 +125,7 @@ void a_revocation_survives_a_restore(CaseContext& c) {
   c.run_command(c.options().restore_cmd + " save", "--restore-cmd save");
   revoke(stolen_id);
   const std::string later = c.issue_token(ws, Scope::kReadWrite);
-  c.run_command(c.options().restore_cmd + " restore", "--restore-cmd restore");
+  c.run_command(c.options().restore_cmd + " restore", "--restore-cmd restore", /*restarts=*/true);
 
   // The restored data knows the stolen token as it was when saved, unrevoked: the server must
   // refuse it all the same, as revoked, on a read and on a write.

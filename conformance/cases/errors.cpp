@@ -1,5 +1,7 @@
 // Spec 2.1, 2.3 and 2.7: error bodies, details and fields, the order of checks, content types,
 // query text forms, and bodies sent where none is taken.
+#include <algorithm>
+
 #include "common.h"
 
 namespace opsync::conformance::cases {
@@ -134,6 +136,160 @@ void path_parameters_are_named_in_field(CaseContext& c) {
                   "SEC-004");
 }
 
+// TRN-060 and TRN-061: literal segments belong to their templates; query text beyond TRN-013.
+void literals_and_query_text(CaseContext& c) {
+  const TestWorkspace ws = c.workspace();
+  expect_error_at(c, c.request("PUT", path(E::kPutKey, {ws.id, "self"}), ws.owner_token, key_body(c.random(), 0),
+                               "application/json"),
+                  400, "invalid_id", "key_id", "TRN-060");
+  const HttpResponse get_key = c.get(path(E::kPutKey, {ws.id, "self"}), ws.owner_token);
+  if (c.expect_error(get_key, 405, "method_not_allowed", "TRN-060"))
+    c.check(get_key.header("Allow") == std::optional<std::string>("PUT"), "TRN-060", "Allow: PUT",
+            get_key.header("Allow").value_or("no Allow"));
+  if (c.info().has_capability("files")) {
+    expect_error_at(c, c.get(path(E::kGetFile, {ws.id, "self"}), ws.owner_token), 400, "invalid_id", "file_id",
+                    "TRN-060");
+    expect_error_at(c, c.request("DELETE", path(E::kGetFile, {ws.id, "self"}), ws.owner_token), 400, "invalid_id",
+                    "file_id", "TRN-060");
+  }
+  const std::string ops = path(E::kReadOps, {ws.id});
+  expect_error_at(c, c.get(ops + "?limit=%zz", ws.owner_token), 400, "invalid_query", "limit", "TRN-061");
+  expect_error_at(c, c.get(ops + "?limit=%4", ws.owner_token), 400, "invalid_query", "limit", "TRN-061");
+  expect_error_at(c, c.get(ops + "?%zz=1", ws.owner_token), 400, "invalid_query", "%zz", "TRN-061");
+  expect_error_at(c, c.get(ops + "?%FF=1", ws.owner_token), 400, "invalid_query", "\xEF\xBF\xBD", "TRN-061");
+  expect_error_at(c, c.get(ops + "?%6Cimit=0", ws.owner_token), 400, "invalid_query", "limit", "TRN-061");
+  for (const char* skipped : {"?&", "?&&", "?&limit=1", "?limit=1&", "?after_seq=0&&limit=1"}) {
+    const HttpResponse r = c.get(ops + skipped, ws.owner_token);
+    c.check(r.status == 200, "TRN-061", std::string(skipped) + ": empty pairs skipped, 200", describe(r));
+  }
+  const HttpResponse empty_name = c.get(ops + "?=1", ws.owner_token);
+  if (c.expect_error(empty_name, 400, "invalid_query", "TRN-061"))
+    c.check(code_and_field(empty_name).second.empty() && empty_name.body.find("\"field\"") == std::string::npos,
+            "TRN-061", "?=1: no field", empty_name.body.substr(0, 200));
+}
+
+// TRN-068 and TRN-069: repeated singleton fields are malformed; empty media type parameters are
+// no parameters.
+void repeated_fields_and_empty_parameters(CaseContext& c) {
+  const TestWorkspace ws = c.workspace();
+  const std::string ops = path(E::kUploadOps, {ws.id});
+  const std::string before = c.fingerprint(ws);
+  const std::string body = serialize_message(UploadOpsRequest{c.make_ops(1)});
+  c.expect_error(c.request("POST", ops, ws.owner_token, body, "application/json", {{"Content-Type", "application/json"}}),
+                 400, "malformed_request", "TRN-068");
+  c.expect_error(c.request("POST", ops, ws.owner_token, body, "application/json",
+                           {{"Authorization", "Bearer " + ws.owner_token}}),
+                 400, "malformed_request", "TRN-068");
+  c.expect_error(c.request("POST", ops, "", body, "application/json",
+                           {{"Authorization", "Basic eDp5"}, {"Authorization", "Bearer " + ws.owner_token}}),
+                 400, "malformed_request", "TRN-068");
+  // On every endpoint, one without a body included.
+  c.expect_error(c.request("GET", path(E::kReadOps, {ws.id}), ws.owner_token, "", "text/plain",
+                           {{"Content-Type", "text/html"}}),
+                 400, "malformed_request", "TRN-068");
+  c.check(c.fingerprint(ws) == before, "ERR-003", "nothing changed", "the workspace changed");
+  for (const char* type : {"application/json; ; charset=utf-8", "application/json;;", "application/json ;"}) {
+    const HttpResponse r = c.request("POST", ops, ws.owner_token, serialize_message(UploadOpsRequest{c.make_ops(1)}), type);
+    c.check(r.status == 200, "TRN-069", std::string(type) + ": empty parameters ignored, 200", describe(r));
+  }
+  if (!c.info().has_capability("files")) return;
+  const FileId file = c.random().id();
+  c.require(c.post_json(path(E::kCreateFile, {ws.id, to_base64url(file)}), ws.owner_token, R"({"chunk_count":1})")
+                    .status == 201,
+            "FILE-002", "a file created");
+  const HttpResponse chunk =
+      c.request("PUT", chunk_path(ws, file, "0"), ws.owner_token, chunk_body(c.random(), 40), "application/octet-stream;");
+  c.check(chunk.status == 200, "TRN-069", "application/octet-stream; accepted", describe(chunk));
+}
+
+// ERR-022, ERR-023 and ERR-024: details only where the table puts them, field within its bound,
+// field exactly with the codes that name one.
+void fields_and_details_where_the_table_says(CaseContext& c) {
+  const TestWorkspace ws = c.workspace();
+  const std::string create = path(E::kCreateWorkspace);
+  // With closed registration, creations carry the operator's registration token (AUTH-006).
+  const std::string& registration = c.options().registration_token;
+  const HttpResponse invalid = c.post_json(create, registration, R"({"bogus":1})");
+  c.expect_error(invalid, 400, "unknown_field", "ERR-022");
+  const HttpResponse wrong = c.post_json(path(E::kCreateToken, {ws.id}), ws.owner_token, R"({"scope":7})");
+  if (expect_error_at(c, wrong, 400, "invalid_field", "scope", "ERR-022"))
+    c.check(wrong.body.find("\"details\"") == std::string::npos, "ERR-022", "no details with invalid_field",
+            wrong.body.substr(0, 200));
+  // A member name of 5,000 ASCII bytes, and one of 1 + 2 x 3,000 bytes whose cut must not split a character.
+  const std::string ascii(5000, 'a');
+  expect_error_at(c, c.post_json(create, registration, "{\"" + ascii + "\":1}"), 400, "unknown_field", ascii.substr(0, 4096),
+                  "ERR-023");
+  std::string accented = "a";
+  for (int i = 0; i < 3000; ++i) accented += "\xC3\xA9";
+  expect_error_at(c, c.post_json(create, registration, "{\"" + accented + "\":1}"), 400, "unknown_field",
+                  accented.substr(0, 4095),
+                  "ERR-023");
+  // Codes with a field, and codes without one (ERR-024).
+  expect_error_at(c, c.request("DELETE", path(E::kRevokeToken, {ws.id, to_base64url(c.random().id())}), ws.owner_token),
+                  404, "token_not_found", "token_id", "ERR-024");
+  expect_error_at(c, c.get(endpoint_target(E::kReadOps, {ws.id}, {{"after_seq", "999999"}}), ws.owner_token), 409,
+                  "after_seq_beyond_head", "after_seq", "ERR-024");
+  const std::string key = path(E::kPutKey, {ws.id, std::to_string(2000000 + c.random().below(1000000))});
+  expect_error_at(c, c.request("PUT", key, ws.owner_token, key_body(c.random(), 3), "application/json"), 409,
+                  "version_conflict", "expected_version", "ERR-024");
+  if (c.info().has_capability("files"))
+    expect_error_at(c, c.get(file_path(ws, c.random().id()), ws.owner_token), 404, "file_not_found", "file_id",
+                    "ERR-024");
+  const std::string other = to_base64url(c.random().id());
+  const TokenEntry self =
+      c.expect_message<TokenEntry>(c.get(path(E::kTokenSelf, {ws.id}), ws.owner_token), 200, "AUTH-018");
+  const std::string self_id = to_base64url(self.token_id);
+  const std::vector<std::pair<std::string, HttpResponse>> without = {
+      {"workspace_not_found", c.get(path(E::kReadOps, {other}), ws.owner_token)},
+      {"token_missing", c.get(path(E::kReadOps, {ws.id}))},
+      {"token_invalid", c.get(path(E::kReadOps, {ws.id}), "no-such-token")},
+      {"cannot_revoke_self", c.request("DELETE", path(E::kRevokeToken, {ws.id, self_id}), ws.owner_token)},
+      {"unsupported_media_type", c.request("POST", path(E::kUploadOps, {ws.id}), ws.owner_token, "{}", "text/plain")},
+      {"not_found", c.get("/v1/nowhere")},
+      {"method_not_allowed", c.request("DELETE", path(E::kInfo))},
+      {"unsupported_version", c.get("/v2/info")},
+  };
+  for (const auto& [code, response] : without) {
+    c.check(code_and_field(response).first == code && response.body.find("\"field\"") == std::string::npos, "ERR-024",
+            code + " without field", response.body.substr(0, 200));
+  }
+}
+
+// ERR-025: a repeated id is reported at the first element that repeats, after the members' own checks.
+void repeated_ids_are_named_where_they_repeat(CaseContext& c) {
+  const TestWorkspace ws = c.workspace();
+  const std::string a = to_base64url(c.random().id());
+  const std::string b = to_base64url(c.random().id());
+  const std::string status = path(E::kFileStatus, {ws.id});
+  expect_error_at(c, c.post_json(status, ws.owner_token, "{\"file_ids\":[\"" + a + "\",\"" + b + "\",\"" + b + "\",\"" +
+                                                             a + "\"]}"),
+                  400, "invalid_field", "file_ids[2]", "ERR-025");
+  // A malformed element after the repetition is reported first: member checks come before the rule.
+  expect_error_at(c, c.post_json(status, ws.owner_token, "{\"file_ids\":[\"" + a + "\",\"" + a + "\",\"short\"]}"), 400,
+                  "invalid_field", "file_ids[2]", "ERR-025");
+}
+
+// ERR-026: when the server limits workspace creation per address, the limit sits at step 7.
+void the_rate_limit_sits_at_step_7(CaseContext& c) {
+  const std::string create = path(E::kCreateWorkspace);
+  constexpr int kAttemptsMax = 64;
+  // Bodies that create nothing: a server without a limit answers each 400; one with a limit
+  // answers 429 once it is passed, whatever the body (the body comes at step 8).
+  for (int i = 0; i < kAttemptsMax; ++i) {
+    const HttpResponse r = c.post_json(create, c.options().registration_token, R"({"not_a_member":1})");
+    if (r.status == 400) continue;
+    c.expect_error(r, 429, "rate_limited", "ERR-026");
+    const std::string retry = r.header("Retry-After").value_or("");
+    c.check(!retry.empty() && std::all_of(retry.begin(), retry.end(), [](char ch) { return ch >= '0' && ch <= '9'; }),
+            "LIM-020", "Retry-After in whole seconds", retry.empty() ? "none" : retry);
+    // Steps 5 and 6 come before the limit.
+    c.expect_error(c.request("POST", create, c.options().registration_token, "{}", "text/plain"), 415,
+                   "unsupported_media_type", "ERR-026");
+    return;
+  }
+  c.skip("no per-address limit met in " + std::to_string(kAttemptsMax) + " creations (LIM-020 is a MAY)");
+}
+
 constexpr std::array kCases = {
     Case{"errors-001", "ERR-013 ERR-001 ERR-003 ERR-004 AUTH-020 AUTH-025 TRN-010 TRN-011 VER-001", Level::kMust,
          Capability::kNone, "a request with many faults gets the first in the order of ERR-013",
@@ -154,6 +310,21 @@ constexpr std::array kCases = {
          "a body sent to an endpoint without one is ignored", &bodies_sent_where_none_is_taken_are_ignored},
     Case{"errors-008", "ERR-012 SEC-004 KEY-004", Level::kMust, Capability::kNone,
          "malformed path parameters: 400 invalid_id naming the parameter", &path_parameters_are_named_in_field},
+    Case{"errors-009", "TRN-060 TRN-061", Level::kMust, Capability::kNone,
+         "literal segments belong to their templates; %zz, %FF, empty pairs and empty names in a query",
+         &literals_and_query_text},
+    Case{"errors-010", "TRN-068 TRN-069 ERR-003", Level::kMust, Capability::kNone,
+         "Content-Type or Authorization repeated is 400 malformed_request; empty media type parameters are ignored",
+         &repeated_fields_and_empty_parameters},
+    Case{"errors-011", "ERR-022 ERR-023 ERR-024 ERR-012", Level::kMust, Capability::kNewWorkspaces,
+         "details only with their codes; field cut at 4096 bytes on a character; field exactly where ERR-024 says",
+         &fields_and_details_where_the_table_says},
+    Case{"errors-012", "ERR-025 FILE-007", Level::kMust, Capability::kFiles,
+         "a repeated id is invalid_field at the first element that repeats, after the members' own checks",
+         &repeated_ids_are_named_where_they_repeat},
+    Case{"errors-013", "ERR-026 LIM-020", Level::kMust, Capability::kNewWorkspaces,
+         "a workspace creation rate limit, when the server has one, is answered at step 7, before the body",
+         &the_rate_limit_sits_at_step_7},
 };
 
 }  // namespace

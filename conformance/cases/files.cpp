@@ -186,6 +186,36 @@ void updated_at_moves_only_on_change(CaseContext& c) {
   c.check(get_chunk(c, ws, f.id, "0").body != f.chunks[0], "FILE-005", "whole chunks only");
 }
 
+// FILE-043 and FILE-017: every chunk answered 200 while uploading is activity, an equal body
+// included; the counters follow a replaced chunk.
+void every_chunk_upload_is_activity(CaseContext& c) {
+  const TestWorkspace ws = c.workspace();
+  const TestFile f = make_file(c, 2);
+  c.require(create(c, ws, f.id, 2).status == 201, "FILE-002", "created");
+  c.require(put_chunk(c, ws, f.id, 0, f.chunks[0]).status == 200, "FILE-003", "stored");
+  const FileStatus before = c.expect_message<FileStatus>(c.get(file_path(ws, f.id), ws.owner_token), 200, "FILE-006");
+  const uint64_t from = c.server_time_ms();
+  for (int i = 0; i < 20 && c.server_time_ms() < from + 5; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    (void)c.get(path(E::kInfo));
+  }
+  const FileStatus repeated = c.expect_message<FileStatus>(create(c, ws, f.id, 2), 200, "FILE-002");
+  c.check(repeated.updated_at_ms == before.updated_at_ms, "FILE-043", "a repeated create is no activity",
+          std::to_string(repeated.updated_at_ms) + " after " + std::to_string(before.updated_at_ms));
+  c.require(put_chunk(c, ws, f.id, 0, f.chunks[0]).status == 200, "FILE-003", "the equal chunk again: 200");
+  const FileStatus after = c.expect_message<FileStatus>(c.get(file_path(ws, f.id), ws.owner_token), 200, "FILE-006");
+  c.check(after.updated_at_ms > before.updated_at_ms, "FILE-043", "an equal chunk re-sent while uploading moves updated_at_ms",
+          std::to_string(after.updated_at_ms) + " after " + std::to_string(before.updated_at_ms));
+  c.check(after.stored_bytes == f.chunks[0].size(), "FILE-017", "stored_bytes unchanged by an equal chunk",
+          std::to_string(after.stored_bytes));
+  const std::string longer = chunk_body(c.random(), f.chunks[0].size() + 17);
+  c.require(put_chunk(c, ws, f.id, 0, longer).status == 200, "FILE-003", "replaced by a longer body");
+  const FileStatus replaced = c.expect_message<FileStatus>(c.get(file_path(ws, f.id), ws.owner_token), 200, "FILE-006");
+  c.check(replaced.stored_bytes == longer.size(), "FILE-017", "stored_bytes counts the replacing body alone",
+          std::to_string(replaced.stored_bytes));
+  c.check(replaced.chunks_missing == std::vector<ChunkRange>{{1, 2}}, "FILE-017", "chunk 1 still missing, chunk 0 once");
+}
+
 constexpr std::array kCases = {
     Case{"files-001", "FILE-001 FILE-002 FILE-003 FILE-006 FILE-008 FILE-009 FILE-017 ERR-010 TRN-005", Level::kMust,
          Capability::kFiles, "create, upload out of order, resume from the status, commit, download byte for byte",
@@ -205,6 +235,9 @@ constexpr std::array kCases = {
     Case{"files-007", "FILE-016 FILE-017 FILE-003 FILE-005", Level::kMust, Capability::kFiles,
          "updated_at_ms moves on changes only; a chunk sent again replaces the earlier one whole",
          &updated_at_moves_only_on_change},
+    Case{"files-008", "FILE-043 FILE-017 FILE-016", Level::kMust, Capability::kFiles,
+         "every chunk answered 200 while uploading is activity, an equal body too; counters after a replaced chunk",
+         &every_chunk_upload_is_activity},
 };
 
 }  // namespace

@@ -1,4 +1,5 @@
 // CaseContext: requests, checks, workspaces and data for one running case.
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
@@ -141,7 +142,15 @@ std::unique_ptr<Connection> CaseContext::connect() {
 
 void CaseContext::check(bool holds, std::string_view requirement, std::string expected, std::string observed) {
   if (holds) return;
-  result_.failures.push_back(Check{std::string(requirement), std::move(expected), std::move(observed)});
+  Check failure{std::string(requirement), std::move(expected), std::move(observed)};
+  // Checks follow the exchange they judge: the last one recorded is the request at fault.
+  if (!result_.transcript.empty()) {
+    failure.exchange = result_.transcript.size() - 1;
+    const std::string& bytes = result_.transcript.back().request;
+    constexpr size_t kRequestLineCharsMax = 200;
+    failure.request = bytes.substr(0, std::min({bytes.find("\r\n"), bytes.find('\n'), kRequestLineCharsMax}));
+  }
+  result_.failures.push_back(std::move(failure));
 }
 
 void CaseContext::require(bool holds, std::string_view requirement, std::string expected, std::string observed) {
@@ -246,7 +255,16 @@ std::string CaseContext::fingerprint(const TestWorkspace& ws, const std::vector<
   return to_hex(digest.finish().view());
 }
 
-void CaseContext::run_command(const std::string& command, std::string_view what) {
+void CaseContext::run_command(const std::string& command, std::string_view what, bool restarts) {
+  // A kept-alive connection that has served one request: a real restart closes it.
+  std::unique_ptr<Connection> kept;
+  if (restarts) {
+    Result<std::unique_ptr<Connection>> opened = Connection::open(options_.server, options_.timeout_ms);
+    HttpRequest info{"GET", endpoint_path(EndpointId::kInfo, {}), case_headers(), "", true};
+    if (opened.ok() && (*opened)->send(info.serialize(options_.server)).ok() &&
+        (*opened)->read_response(options_.timeout_ms).ok())
+      kept = std::move(*opened);
+  }
   const Clock::time_point started = Clock::now();
   const int status = std::system(command.c_str());
   record("(" + std::string(what) + ") " + command, Error(Code::kTransport, "exit status " + std::to_string(status)),
@@ -256,7 +274,17 @@ void CaseContext::run_command(const std::string& command, std::string_view what)
   const Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(std::max<uint64_t>(options_.timeout_ms, 30000));
   HttpRequest info{"GET", endpoint_path(EndpointId::kInfo, {}), case_headers(), "", true};
   while (Clock::now() < deadline) {
-    if (exchange_once(options_.server, info, 1000).ok()) return;
+    if (exchange_once(options_.server, info, 1000).ok()) {
+      // The kept connection either closed (the process that held it is gone) or answers no
+      // more; one that still serves a request was never restarted.
+      if (kept) {
+        const bool still_served = kept->send(info.serialize(options_.server)).ok() && kept->read_response(1000).ok();
+        check(!still_served, "LOG-008",
+              std::string(what) + " restarts the server: a connection kept open across it is closed",
+              "the connection opened before the command still serves requests: nothing was restarted");
+      }
+      return;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   throw CaseStop{Outcome::kError, "the server did not answer within 30 s after " + std::string(what)};

@@ -253,7 +253,12 @@ Result<std::unique_ptr<Connection>> Connection::open(const Server& server, uint6
       const int error = SSL_get_error(impl->ssl, done);
       if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) {
         char text[256];
-        ERR_error_string_n(ERR_get_error(), text, sizeof text);
+        const unsigned long code = ERR_get_error();
+        ERR_error_string_n(code, text, sizeof text);
+        // A plain HTTP server answers the ClientHello with an HTTP status line, which OpenSSL
+        // reports as a record of the wrong version: say what the operator has to change.
+        if (ERR_GET_REASON(code) == SSL_R_WRONG_VERSION_NUMBER)
+          return transport("the server answers plain HTTP, not TLS: use http:// in --server");
         return transport(std::string("TLS handshake failed: ") + text +
                          (server.insecure ? "" : " (use --ca-file, or --insecure for a self-signed test server)"));
       }
@@ -296,6 +301,9 @@ Result<HttpResponse> Connection::read_response(uint64_t timeout_ms, bool head_on
   std::vector<Headers> interim_headers;
   while (true) {
     Result<size_t> head_end = impl_->until("\r\n\r\n", deadline);
+    // 0x15 0x03: a TLS alert record, how a TLS server answers bytes that are no ClientHello.
+    if (!head_end.ok() && impl_->buffer.size() >= 2 && impl_->buffer[0] == '\x15' && impl_->buffer[1] == '\x03')
+      return transport("the server answers TLS, not plain HTTP: use https:// in --server");
     if (!head_end.ok()) return head_end.error();
     const std::string head = impl_->take(*head_end + 4);
     const size_t line_end = head.find("\r\n");

@@ -7,9 +7,13 @@
 // Exit codes: 0 every MUST case passed (or is a listed known failure); 1 a case failed or could
 // not run; 2 a usage error or a server that cannot be reached.
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <fstream>
 #include <iostream>
+#include <thread>
+#include <variant>
 
 #include "opsync/conformance/report.h"
 #include "opsync/conformance/runner.h"
@@ -20,6 +24,23 @@ using namespace opsync;
 using namespace opsync::conformance;
 
 constexpr const char* kVersion = "0.1.0";
+
+// The ids of the cases an earlier JSON report (--json) shows failed or errored, for
+// --rerun-failed; a message when the file is no such report.
+std::variant<std::vector<std::string>, std::string> failed_case_ids(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return "cannot read " + path;
+  nlohmann::json report = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!report.is_object() || report.value("format", "") != "opsync-conformance-report/1" ||
+      !report.contains("cases") || !report["cases"].is_array())
+    return path + " is not a report of --json (format opsync-conformance-report/1)";
+  std::vector<std::string> ids;
+  for (const nlohmann::json& c : report["cases"]) {
+    const std::string outcome = c.value("outcome", "");
+    if (outcome == "fail" || outcome == "error") ids.push_back(c.value("id", ""));
+  }
+  return ids;
+}
 
 int usage_error(const std::string& message) {
   std::cerr << "opsync-conformance: " << message << "\n";
@@ -51,6 +72,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"must", "should", "all"}))
       ->capture_default_str();
   app.add_option("--filter", filters, "Run only cases whose id matches this glob (repeatable), e.g. 'files-*'");
+  std::string rerun_failed_file;
+  app.add_option("--rerun-failed", rerun_failed_file,
+                 "Run only the cases that failed or errored in this earlier JSON report (--json)");
   app.add_flag("--list", list, "List the selected cases with their requirements, and run nothing");
   app.add_option("--known-failures", known_failures_file,
                  "A file of case ids expected to fail, one per line with the reason ('#' comments)");
@@ -73,6 +97,14 @@ int main(int argc, char** argv) {
   app.add_option("--restore-cmd", options.restore_cmd,
                  "A shell command run as 'CMD save' and 'CMD restore' (backup and restore the server's data): "
                  "runs the restore cases");
+  uint64_t wait_for_server_seconds = 0;
+  app.add_option("--wait-for-server", wait_for_server_seconds,
+                 "Wait up to this many seconds for the server to answer /v1/info before giving up "
+                 "(CI recipes that start it in the background)")
+      ->check(CLI::Range(0, 3600));
+  bool strict_known_failures = false;
+  app.add_flag("--strict-known-failures", strict_known_failures,
+               "A listed known failure that passes (outcome fixed) fails the run: the list must be exact");
   bool coverage_json = false;
   CLI::App* coverage_command =
       app.add_subcommand("coverage", "Print every requirement of the spec with the cases that cover it");
@@ -94,6 +126,13 @@ int main(int argc, char** argv) {
     else
       write_coverage_text(std::cout, cases);
     return coverage_problems(cases).empty() ? 0 : 1;
+  }
+  if (!rerun_failed_file.empty()) {
+    auto ids = failed_case_ids(rerun_failed_file);
+    if (auto* problem = std::get_if<std::string>(&ids)) return usage_error(*problem);
+    if (std::get<std::vector<std::string>>(ids).empty())
+      return usage_error(rerun_failed_file + " has no failed case to run again");
+    for (const std::string& id : std::get<std::vector<std::string>>(ids)) filters.push_back(id);
   }
   Selection selection;
   selection.level = level == "must" ? Level::kMust : Level::kShould;
@@ -123,6 +162,12 @@ int main(int argc, char** argv) {
     known = *read;
   }
   Result<RunFacts> facts = gather_facts(options);
+  // A server started in the background may not listen yet: poll until it answers or the wait ends.
+  const auto wait_until = std::chrono::steady_clock::now() + std::chrono::seconds(wait_for_server_seconds);
+  while (!facts.ok() && std::chrono::steady_clock::now() < wait_until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    facts = gather_facts(options);
+  }
   if (!facts.ok()) return usage_error(facts.error().message);
 
   RunReport report = run_cases(options, *facts, selected, known);
@@ -130,9 +175,18 @@ int main(int argc, char** argv) {
   report.level = level;
   report.filters = filters;
   write_summary(std::cout, report);
+  for (const CaseResult& result : report.results)
+    if (result.outcome == Outcome::kSkip) std::cout << "skipped " << result.c->id << ": " << result.note << "\n";
   bool written = write_file(junit_file, [&](std::ostream& out) { write_junit(out, report); });
   written = write_file(json_file, [&](std::ostream& out) { write_json(out, report); }) && written;
   written = write_file(html_file, [&](std::ostream& out) { write_html(out, report); }) && written;
   if (!written) return 2;
+  if (strict_known_failures) {
+    for (const CaseResult& result : report.results)
+      if (result.outcome == Outcome::kFixed) {
+        std::cout << "--strict-known-failures: " << result.c->id << " passed; take it off the known failures\n";
+        return 1;
+      }
+  }
   return report.exit_code();
 }

@@ -54,18 +54,9 @@ std::string failure_text(const CaseResult& r) {
     out += "[" + f.requirement + "] expected " + f.expected;
     if (!f.observed.empty()) out += "; observed " + f.observed;
     out += "\n";
+    if (f.exchange) out += "  request #" + std::to_string(*f.exchange + 1) + ": " + f.request + "\n";
   }
   if (!r.note.empty()) out += r.note + "\n";
-  return out;
-}
-
-std::string transcript_text(const CaseResult& r) {
-  std::string out;
-  for (const Exchange& e : r.transcript) {
-    char timing[48];
-    std::snprintf(timing, sizeof timing, "(%.1f ms)", e.duration_ms);
-    out += ">>> " + std::string(timing) + "\n" + e.request + "\n<<<\n" + e.response + "\n\n";
-  }
   return out;
 }
 
@@ -255,7 +246,8 @@ void write_json(std::ostream& out, const RunReport& report) {
     Json failures = Json::array();
     for (const Check& f : r.failures)
       failures.push_back({{"requirement", f.requirement}, {"expected", printable(f.expected)},
-                          {"observed", printable(f.observed)}});
+                          {"observed", printable(f.observed)}, {"request", printable(f.request)},
+                          {"exchange", f.exchange ? Json(*f.exchange) : Json(nullptr)}});
     Json transcript = Json::array();
     for (const Exchange& e : r.transcript)
       transcript.push_back({{"request", printable(e.request)}, {"response", printable(e.response)},
@@ -292,7 +284,7 @@ details.case summary{cursor:pointer;font-family:ui-monospace,monospace}
 .pass .outcome{color:#1a7f37}.fail .outcome,.error .outcome{color:#c62828}.warn .outcome{color:#b26a00}
 .skip .outcome,.known-failure .outcome{color:#666}.fixed .outcome{color:#6b2fb3}
 .req{margin:.3em 0;padding:.3em .6em;background:#f6f7fb;border-left:3px solid #99a}
-.failure{color:#c62828;margin:.2em 0} pre{background:#0f1420;color:#d8dee9;padding:.7em;overflow:auto;max-height:30em;font-size:12px}
+.failure{color:#c62828;margin:.2em 0} details.exchange{margin:.2em 0 .2em 1em} details.exchange.failing>summary{color:#c62828;font-weight:bold} pre{background:#0f1420;color:#d8dee9;padding:.7em;overflow:auto;max-height:30em;font-size:12px}
 #verdict.passed{color:#1a7f37} #verdict.failed{color:#c62828}
 </style></head><body>
 <h1>)" << report_title(report) << R"( report</h1>
@@ -317,7 +309,14 @@ details.case summary{cursor:pointer;font-family:ui-monospace,monospace}
   for (Outcome o : kOutcomes)
     if (count(o)) out << "<button data-show=\"" << outcome_name(o) << "\">" << outcome_name(o) << "</button>";
   out << "</p>\n<div id=\"cases\">\n";
-  for (const CaseResult& r : report.results) {
+  // Failures first (failed and errored cases, then warnings), then the rest in catalog order.
+  auto rank = [](Outcome o) { return o == Outcome::kFail || o == Outcome::kError ? 0 : o == Outcome::kWarn ? 1 : 2; };
+  std::vector<const CaseResult*> ordered;
+  for (const CaseResult& r : report.results) ordered.push_back(&r);
+  std::stable_sort(ordered.begin(), ordered.end(),
+                   [&](const CaseResult* a, const CaseResult* b) { return rank(a->outcome) < rank(b->outcome); });
+  for (const CaseResult* result : ordered) {
+    const CaseResult& r = *result;
     const std::string outcome(outcome_name(r.outcome));
     out << "<details class=\"case " << outcome << "\" data-outcome=\"" << outcome << "\" id=\"case-"
         << xml_escape(r.c->id) << "\"" << (r.outcome == Outcome::kFail || r.outcome == Outcome::kError ? " open" : "")
@@ -328,14 +327,34 @@ details.case summary{cursor:pointer;font-family:ui-monospace,monospace}
       out << "<div class=\"req\"><b>[" << xml_escape(id) << "] " << (req ? xml_escape(req->level) : "") << "</b> "
           << (req ? xml_escape(req->text) : "(not in the catalog)") << "</div>\n";
     }
-    for (const Check& f : r.failures)
+    std::set<size_t> failing;
+    const std::string anchor = "case-" + std::string(r.c->id) + "-exchange-";
+    for (const Check& f : r.failures) {
       out << "<div class=\"failure\"><b>[" << xml_escape(f.requirement) << "]</b> expected "
           << xml_escape(printable(f.expected)) << (f.observed.empty() ? "" : "; observed ")
-          << xml_escape(printable(f.observed)) << "</div>\n";
+          << xml_escape(printable(f.observed));
+      if (f.exchange) {
+        failing.insert(*f.exchange);
+        out << "<br>at <a href=\"#" << xml_escape(anchor + std::to_string(*f.exchange + 1)) << "\">request #"
+            << (*f.exchange + 1) << "</a>: <code>" << xml_escape(printable(f.request)) << "</code>";
+      }
+      out << "</div>\n";
+    }
     if (!r.note.empty()) out << "<p>" << xml_escape(printable(r.note)) << "</p>\n";
     if (!r.transcript.empty())
-      out << "<p>" << r.transcript.size() << " exchanges, " << format_ms(r.duration_ms) << " ms</p><pre>"
-          << xml_escape(printable(transcript_text(r))) << "</pre>\n";
+      out << "<p>" << r.transcript.size() << " exchanges, " << format_ms(r.duration_ms) << " ms</p>\n";
+    // One fold per exchange: those a failure points at are marked and open.
+    for (size_t i = 0; i < r.transcript.size(); ++i) {
+      const Exchange& e = r.transcript[i];
+      const bool marked = failing.count(i) > 0;
+      const std::string line = e.request.substr(0, std::min<size_t>(e.request.find('\r'), 120));
+      char timing[48];
+      std::snprintf(timing, sizeof timing, "%.1f ms", e.duration_ms);
+      out << "<details class=\"exchange" << (marked ? " failing" : "") << "\" id=\""
+          << xml_escape(anchor + std::to_string(i + 1)) << "\"" << (marked ? " open" : "") << "><summary>#" << (i + 1)
+          << (marked ? " &#9888; " : " ") << xml_escape(printable(line)) << " (" << timing << ")</summary><pre>"
+          << xml_escape(printable(">>>\n" + e.request + "\n<<<\n" + e.response)) << "</pre></details>\n";
+    }
     out << "</details>\n";
   }
   out << R"(</div>

@@ -119,6 +119,8 @@ Result<KnownFailures> KnownFailures::read(const std::string& path, const std::ve
   KnownFailures known;
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
+    // Editors on some systems start a file with a byte order mark; it is no part of the first id.
+    if (number == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
     const std::string_view text = trim(line);
     if (text.empty() || text[0] == '#') continue;
     const size_t space = text.find_first_of(" \t");
@@ -131,6 +133,10 @@ Result<KnownFailures> KnownFailures::read(const std::string& path, const std::ve
     if (reason.empty())
       return Error(Code::kInvalidField, "known-failures",
                    path + ":" + std::to_string(number) + ": say why " + id + " is expected to fail");
+    // A second line for one id would silently replace the first reason: say so instead.
+    if (known.reasons.count(id))
+      return Error(Code::kInvalidField, "known-failures",
+                   path + ":" + std::to_string(number) + ": " + id + " is listed twice");
     known.reasons[id] = reason;
   }
   return known;
@@ -187,6 +193,15 @@ Result<RunFacts> gather_facts(const Options& options) {
   RunFacts facts;
   HttpRequest info{"GET", endpoint_path(EndpointId::kInfo, {}), {{"OpSync-Test-Case", "setup"}}, "", true};
   Result<HttpResponse> answer = exchange_once(options.server, info, options.timeout_ms);
+  if (!answer.ok() && !options.server.tls) {
+    // A TLS server may close on plain HTTP without a word: a handshake that succeeds says why.
+    Server as_tls = options.server;
+    as_tls.tls = true;
+    as_tls.insecure = true;
+    if (exchange_once(as_tls, info, options.timeout_ms).ok())
+      return Error(Code::kTransport, "cannot reach " + options.server.url +
+                                         ": the server answers TLS, not plain HTTP: use https:// in --server");
+  }
   if (!answer.ok()) return Error(Code::kTransport, "cannot reach " + options.server.url + ": " + answer.error().message);
   if (answer->status != 200)
     return Error(Code::kProtocolError, options.server.url + "/v1/info answered " + std::to_string(answer->status) +

@@ -4,6 +4,8 @@
     self_test.py faults     BUILD_DIR OUT_DIR   every fault switch caught by a MUST case, none by the clean server
     self_test.py reports    BUILD_DIR OUT_DIR   JSON, JUnit and HTML reports valid; the page checked in Chromium
     self_test.py recovery   BUILD_DIR OUT_DIR   --restart-cmd and --restore-cmd against the real server
+    self_test.py runner     BUILD_DIR OUT_DIR   bad commands, --wait-for-server, known-failures files, wrong schemes
+    self_test.py front      BUILD_DIR OUT_DIR   the whole suite through deploy/nginx
     self_test.py package    BUILD_DIR OUT_DIR   the Debian package installs and its programs certify each other
 
 Servers listen on 127.0.0.1 only, each in a fresh data directory, and are stopped at the end.
@@ -266,6 +268,48 @@ def reports(build, out):
         fail("a server's report names its subject as server, and has no client member")
     print(f"self_test.py: report.json, junit.xml and report.html valid; {cases} cases in Chromium's DOM; "
           f"screenshot {out / 'report.png'}")
+    failure_reports(build, out / "failures")
+
+
+def failure_reports(build, out):
+    """Failures point at the request that broke the rule: every failure names the request line and
+    the exchange, the page lists failed cases first with that exchange open and marked, and
+    --rerun-failed runs only the failures of an earlier report."""
+    out.mkdir(parents=True, exist_ok=True)
+    faulty = build / "reference-server" / "opsync-server-faulty"
+    with tempfile.TemporaryDirectory() as scratch:
+        with Server(faulty, pathlib.Path(scratch) / "data", args=["--fault", "no-allow-header"]) as server:
+            suite(build, server.url, "--filter", "discovery-*", "--filter", "errors-001",
+                  "--json", str(out / "report.json"), "--html", str(out / "report.html"))
+            report = json.loads((out / "report.json").read_text())
+            failed = [c for c in report["cases"] if c["outcome"] == "fail"]
+            if not failed:
+                fail("no case failed against the no-allow-header fault")
+            for case in failed:
+                for f in case["failures"]:
+                    exchange = f.get("exchange")
+                    if exchange is None or not f.get("request"):
+                        fail(f"{case['id']}: a failure names no request: {f}")
+                    if not case["transcript"][exchange]["request"].startswith(f["request"]):
+                        fail(f"{case['id']}: the failure's request is not its exchange's: {f['request']!r}")
+                    if f["request"].split(" ")[0] not in ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"):
+                        fail(f"{case['id']}: the request names no method: {f['request']!r}")
+            dom = chromium("--dump-dom", (out / "report.html").as_uri()).stdout
+            first_case = dom.index('<details class="case ')
+            if not dom[first_case:].startswith('<details class="case fail'):
+                fail("the page does not list the failed cases first")
+            if '<details class="exchange failing" id="case-' not in dom or 'failing" id="case-' not in dom:
+                fail("the page marks no failing exchange")
+            marked = dom[dom.index('<details class="exchange failing"'):][:300]
+            if " open" not in marked.split(">")[0]:
+                fail("the failing exchange is not open: " + marked[:200])
+            rerun = suite(build, server.url, "--rerun-failed", str(out / "report.json"),
+                          "--json", str(out / "rerun.json"))
+            ran = sorted(c["id"] for c in json.loads((out / "rerun.json").read_text())["cases"])
+            if rerun.returncode != 1 or ran != sorted(c["id"] for c in failed):
+                fail(f"--rerun-failed ran {ran}, not the failures {sorted(c['id'] for c in failed)}")
+    print(f"self_test.py: {len(failed)} failed cases name their requests, listed first with the exchange open; "
+          "--rerun-failed runs exactly them")
 
 
 # Fault switches that only a case with --restore-cmd can catch: their runs get one.
@@ -327,6 +371,181 @@ def recovery(build, out):
     print(f"self_test.py: recovery cases pass with real restarts and restores: {sorted(outcomes)}")
 
 
+def runner(build, out):
+    """The runner never aborts: every bad --restart-cmd / --restore-cmd gives outcome error (or a
+    failure, for a restart that restarts nothing), exit 1 and every report written; and the
+    options CI recipes lean on (--wait-for-server, --strict-known-failures, known-failures files
+    with a byte order mark or a repeated id, a URL of the wrong scheme)."""
+    problems = []
+
+    def expect(name, run, code, outcomes, reports_dir):
+        if run.returncode != code:
+            problems.append(f"{name}: exit {run.returncode}, not {code}\n{run.stdout[-1500:]}{run.stderr[-1500:]}")
+        for kind in ("junit.xml", "report.json", "report.html"):
+            if not (reports_dir / kind).exists():
+                problems.append(f"{name}: {kind} not written")
+        for case_id, wanted in outcomes.items():
+            got = outcome_of(reports_dir / "report.json", case_id)
+            if got != wanted:
+                problems.append(f"{name}: {case_id} is {got}, not {wanted}")
+
+    def reports(directory):
+        directory.mkdir(parents=True, exist_ok=True)
+        return ["--junit", str(directory / "junit.xml"), "--json", str(directory / "report.json"),
+                "--html", str(directory / "report.html")]
+
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = pathlib.Path(scratch)
+        # Commands that fail, restart nothing, or leave no server behind.
+        bad_commands = [
+            ("restart-fails", ["--filter", "durability-001", "--restart-cmd", "false"], {"durability-001": "error"}),
+            ("restart-restarts-nothing", ["--filter", "durability-001", "--restart-cmd", "true"],
+             {"durability-001": "fail"}),
+            ("restore-fails", ["--filter", "durability-002", "--filter", "durability-003", "--restore-cmd", "false"],
+             {"durability-002": "error", "durability-003": "error"}),
+        ]
+        for name, args, outcomes in bad_commands:
+            with Server(build / "reference-server" / "opsync-server", scratch / name) as server:
+                run = suite(build, server.url, *args, *reports(scratch / name / "reports"))
+            expect(name, run, 1, outcomes, scratch / name / "reports")
+        (scratch / "gone").mkdir()
+        with ScriptedServer(build / "reference-server" / "opsync-server", scratch / "gone") as server:
+            leaves_none = scratch / "gone" / "kill.sh"
+            leaves_none.write_text(f"#!/bin/sh\nkill -9 $(cat {server.pid_file})\n{server.wait_gone}\n")
+            leaves_none.chmod(0o755)
+            run = suite(build, server.url, "--filter", "durability-001", "--restart-cmd", str(leaves_none),
+                        *reports(scratch / "gone" / "reports"))
+        expect("restart-leaves-no-server", run, 1, {"durability-001": "error"}, scratch / "gone" / "reports")
+
+        # --wait-for-server: the suite starts first, the server a second later.
+        port = free_port()
+        waiting = subprocess.Popen([str(build / "conformance" / "opsync-conformance"), "--server",
+                                    f"http://127.0.0.1:{port}", "--filter", "discovery-*", "--wait-for-server", "20",
+                                    "--junit", str(scratch / "waited.xml")],
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        time.sleep(1)
+        with Server(build / "reference-server" / "opsync-server", scratch / "late", port=port):
+            output, _ = waiting.communicate(timeout=120)
+        if waiting.returncode != 0 or not (scratch / "waited.xml").exists():
+            problems.append(f"--wait-for-server: exit {waiting.returncode}\n{output[-1500:]}")
+
+        with Server(build / "reference-server" / "opsync-server", scratch / "lists") as server:
+            # A byte order mark before the first id is no part of it.
+            bom = scratch / "bom.txt"
+            bom.write_bytes(b"\xef\xbb\xbfdiscovery-001  listed with a byte order mark\n")
+            run = suite(build, server.url, "--filter", "discovery-001", "--known-failures", str(bom))
+            if run.returncode != 0:
+                problems.append(f"a known-failures file with a byte order mark: exit {run.returncode}\n{run.stderr}")
+            # --strict-known-failures: a listed case that passes fails the run.
+            strict = suite(build, server.url, "--filter", "discovery-001", "--known-failures", str(bom),
+                           "--strict-known-failures")
+            if strict.returncode != 1:
+                problems.append(f"--strict-known-failures with a fixed case: exit {strict.returncode}")
+            twice = scratch / "twice.txt"
+            twice.write_text("discovery-001  one reason\ndiscovery-001  another\n")
+            run = suite(build, server.url, "--filter", "discovery-001", "--known-failures", str(twice))
+            if run.returncode != 2 or "twice" not in run.stderr:
+                problems.append(f"an id listed twice: exit {run.returncode}, {run.stderr.strip()}")
+            # Skipped cases are listed in the terminal with their reasons.
+            run = suite(build, server.url, "--filter", "durability-001")
+            if "skipped durability-001:" not in run.stdout:
+                problems.append("the terminal does not list skipped cases:\n" + run.stdout[-1000:])
+            # https:// against a plain HTTP port says so.
+            run = suite(build, server.url.replace("http://", "https://"), "--filter", "discovery-001")
+            if run.returncode != 2 or "plain HTTP" not in run.stderr:
+                problems.append(f"https:// against plain HTTP: exit {run.returncode}, {run.stderr.strip()}")
+        # http:// against a TLS port says so.
+        cert, key = scratch / "cert.pem", scratch / "key.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+                        "-days", "1", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+        with Server(build / "reference-server" / "opsync-server", scratch / "tls",
+                    args=["--tls-cert", str(cert), "--tls-key", str(key)]) as server:
+            run = suite(build, server.url, "--filter", "discovery-001")
+        if run.returncode != 2 or "TLS" not in run.stderr:
+            problems.append(f"http:// against TLS: exit {run.returncode}, {run.stderr.strip()}")
+
+        # ERR-026 needs a server with a creation limit: errors-013 runs instead of skipping.
+        with Server(build / "reference-server" / "opsync-server", scratch / "limited",
+                    args=["--workspace-creations-per-minute", "5"]) as server:
+            run = suite(build, server.url, "--filter", "errors-013", "--json", str(scratch / "limited.json"))
+        if outcome_of(scratch / "limited.json", "errors-013") != "pass":
+            problems.append(f"errors-013 against a creation limit: {outcome_of(scratch / 'limited.json', 'errors-013')}"
+                            f"\n{run.stdout[-1500:]}")
+    for p in problems:
+        print(p, file=sys.stderr)
+    if problems:
+        fail(f"{len(problems)} problems")
+    print("self_test.py: bad commands end in error with every report written; the run options hold")
+
+
+class NginxFront:
+    """Real nginx in front of a server, configured with the files of deploy/nginx as production
+    uses them: only the listening port, the certificate and the backend's port are the test's."""
+
+    def __init__(self, scratch, backend_port):
+        self.prefix = pathlib.Path(scratch)
+        self.port = free_port()
+        deploy = pathlib.Path(__file__).resolve().parents[2] / "deploy" / "nginx"
+        (self.prefix / "tmp").mkdir(parents=True, exist_ok=True)
+        http = (deploy / "opsync-http.conf").read_text()
+        if "server 127.0.0.1:8420;" not in http:
+            fail("deploy/nginx/opsync-http.conf names no backend on port 8420")
+        (self.prefix / "opsync-http.conf").write_text(
+            http.replace("server 127.0.0.1:8420;", f"server 127.0.0.1:{backend_port};"))
+        cert, key = self.prefix / "cert.pem", self.prefix / "key.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                       check=True, capture_output=True)
+        p = str(self.prefix)
+        user = "user root;\n" if os.geteuid() == 0 else ""
+        (self.prefix / "nginx.conf").write_text(
+            f"{user}worker_processes 1;\ndaemon off;\npid {p}/nginx.pid;\nerror_log {p}/error.log warn;\n"
+            f"events {{ worker_connections 1024; }}\nhttp {{\n  access_log {p}/access.log;\n"
+            f"  client_body_temp_path {p}/tmp/body;\n  proxy_temp_path {p}/tmp/proxy;\n"
+            f"  fastcgi_temp_path {p}/tmp/fastcgi;\n  uwsgi_temp_path {p}/tmp/uwsgi;\n  scgi_temp_path {p}/tmp/scgi;\n"
+            f"  include {p}/opsync-http.conf;\n"
+            f"  server {{\n    listen 127.0.0.1:{self.port} ssl;\n    ssl_certificate {cert};\n"
+            f"    ssl_certificate_key {key};\n    include {deploy / 'opsync-proxy.conf'};\n  }}\n}}\n")
+        self.process = None
+
+    def __enter__(self):
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        p = str(self.prefix)
+        self.process = subprocess.Popen([nginx, "-p", p, "-c", f"{p}/nginx.conf", "-e", f"{p}/error.log"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(500):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.02)
+        fail(f"nginx did not start; see {p}/error.log")
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+    @property
+    def url(self):
+        return f"https://127.0.0.1:{self.port}"
+
+
+def front(build, out):
+    """The whole suite through deploy/nginx in front of the reference server (deploy/README.md
+    says what the front must do for it to pass)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = pathlib.Path(scratch)
+        # As deploy/systemd runs it: the address nginx adds is the client's (TRN-073).
+        with Server(build / "reference-server" / "opsync-server", scratch / "data",
+                    args=["--client-address-header", "X-Real-IP"]) as server, \
+                NginxFront(scratch / "nginx", server.port) as nginx:
+            run = suite(build, nginx.url, "--insecure", "--json", str(out / "front.json"),
+                        "--junit", str(out / "front.xml"))
+    if run.returncode != 0:
+        fail("the suite fails the reference server behind deploy/nginx:\n" + run.stdout[-6000:])
+    print("self_test.py: the suite passes the reference server behind deploy/nginx")
+
+
 def package(build, out):
     """The Debian package: built by CPack, its dependencies declared, its programs run from it."""
     built = subprocess.run(["cpack", "-G", "DEB", "-B", str(out)], cwd=build, capture_output=True, text=True)
@@ -367,7 +586,7 @@ def package(build, out):
 
 
 def main():
-    if len(sys.argv) != 4 or sys.argv[1] not in ("faults", "reports", "recovery", "package"):
+    if len(sys.argv) != 4 or sys.argv[1] not in ("faults", "reports", "recovery", "runner", "front", "package"):
         sys.exit(__doc__)
     build, out = pathlib.Path(sys.argv[2]).resolve(), pathlib.Path(sys.argv[3]).resolve()
     out.mkdir(parents=True, exist_ok=True)

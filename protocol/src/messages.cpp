@@ -650,14 +650,14 @@ struct Codec<FileStatusRequest> {
     // At least one id; the upper bound is the server's file_status_ids_max.
     const Json* ids = r.array("file_ids", 1, SIZE_MAX);
     if (!ids) return;
-    std::set<FileId> seen;
     const std::string path = r.member_path("file_ids");
-    for (size_t i = 0; i < ids->size() && !r.failed(); ++i) {
-      FileId id = json_detail::fixed_at<16>((*ids)[i], element_path(path, i), r.sink());
-      if (!r.failed() && !seen.insert(id).second)
+    for (size_t i = 0; i < ids->size() && !r.failed(); ++i)
+      m.file_ids.push_back(json_detail::fixed_at<16>((*ids)[i], element_path(path, i), r.sink()));
+    // Distinct ids is a rule between members: after every element's own checks (ERR-014, ERR-025).
+    std::set<FileId> seen;
+    for (size_t i = 0; i < m.file_ids.size() && !r.failed(); ++i)
+      if (!seen.insert(m.file_ids[i]).second)
         r.fail_path(element_path(path, i), Code::kInvalidField, "repeats an earlier id");
-      m.file_ids.push_back(id);
-    }
   }
   static void write(Json& out, const FileStatusRequest& m) {
     Json ids = Json::array();
@@ -738,29 +738,30 @@ struct Codec<ObjectPayload> {
     m.key = r.string("key", 1, kObjectKeyBytesMax);
     if (!r.failed() && m.key.find('\0') != std::string::npos)
       r.fail("key", Code::kInvalidField, "must not contain U+0000");
+    const std::string bases_path = r.member_path("bases");
     if (const Json* bases = r.array("bases", 0, kBasesMax)) {
-      std::set<OpId> seen;
-      const std::string path = r.member_path("bases");
-      for (size_t i = 0; i < bases->size() && !r.failed(); ++i) {
-        OpId id = json_detail::fixed_at<16>((*bases)[i], element_path(path, i), r.sink());
-        if (!r.failed() && !seen.insert(id).second)
-          r.fail_path(element_path(path, i), Code::kInvalidField, "repeats an earlier base");
-        m.bases.push_back(id);
-      }
+      for (size_t i = 0; i < bases->size() && !r.failed(); ++i)
+        m.bases.push_back(json_detail::fixed_at<16>((*bases)[i], element_path(bases_path, i), r.sink()));
     }
     if (r.failed()) return;
     if (m.type == OpType::kPut) {
       m.value = r.bytes("value", 0, SIZE_MAX);
       m.files = read_objects<FileRef>(r, "files", 0, kFileRefsMax);
-      std::set<FileId> seen;
-      for (size_t i = 0; i < m.files.size() && !r.failed(); ++i)
-        if (!seen.insert(m.files[i].id).second)
-          r.fail_path(element_path(r.member_path("files"), i) + ".id", Code::kInvalidField,
-                      "repeats an earlier file id");
     } else if (r.has("value") || r.has("files")) {
       r.fail(r.has("value") ? "value" : "files", Code::kInvalidField,
              "a delete has no value or files");
     }
+    // Distinct ids are rules between members: after every member's own checks, in the order of
+    // the members (ERR-014, ERR-025).
+    std::set<OpId> seen_bases;
+    for (size_t i = 0; i < m.bases.size() && !r.failed(); ++i)
+      if (!seen_bases.insert(m.bases[i]).second)
+        r.fail_path(element_path(bases_path, i), Code::kInvalidField, "repeats an earlier base");
+    std::set<FileId> seen_files;
+    for (size_t i = 0; i < m.files.size() && !r.failed(); ++i)
+      if (!seen_files.insert(m.files[i].id).second)
+        r.fail_path(element_path(r.member_path("files"), i) + ".id", Code::kInvalidField,
+                    "repeats an earlier file id");
   }
   static void write(Json& out, const ObjectPayload& m) {
     out["v"] = kPayloadFormatVersion;

@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include <cctype>
+#include <string_view>
 #include <chrono>
 #include <future>
 #include <thread>
@@ -70,8 +71,10 @@ Result<std::unique_ptr<HttpTransport>> HttpTransport::connect(const std::string&
 Result<HttpResponse> HttpTransport::exchange(const HttpRequest& request, const std::string& token) {
   httplib::Headers headers;
   if (request.authorized && !token.empty()) headers.emplace("Authorization", "Bearer " + token);
-  if (!request.content_type.empty()) headers.emplace("Content-Type", request.content_type);
+  // Content-Type goes to cpp-httplib as the body's type, which writes the field itself: set in
+  // `headers` too, it would be sent twice (a request TRN-068 refuses).
   uint64_t sent = request.method.size() + request.target.size() + 12 + request.body.size() + 2;
+  if (!request.content_type.empty()) sent += std::string_view("Content-Type").size() + request.content_type.size() + 4;
   for (const auto& [name, value] : headers) sent += name.size() + value.size() + 4;
   bytes_.sent += sent;
 

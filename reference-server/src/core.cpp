@@ -174,6 +174,8 @@ std::variant<ServerCore::Admission, Response> ServerCore::admit(const RequestHea
   }
   const Endpoint& endpoint = *match.endpoint;
   std::vector<std::string_view> params = match.parameters;
+  if (fault(Fault::kSelfIsNoParameter) && std::find(params.begin(), params.end(), "self") != params.end())
+    return error_response(make_error(Code::kNotFound, "no such route"));
   const bool has_workspace = endpoint.scope.has_value();  // every authorized route names its workspace first
   auto reject = [&](const Error& e) {
     Response response = error_response(e);
@@ -224,7 +226,8 @@ std::variant<ServerCore::Admission, Response> ServerCore::admit(const RequestHea
         lower(std::string_view(authorization->second).substr(0, kBearer.size())) != kBearer)
       return reject(fault(Fault::kTokenMissingIs403) ? make_error(Code::kInsufficientScope, "no token")
                                                      : make_error(Code::kTokenMissing, "send Authorization: Bearer <token>"));
-    const std::string_view token = std::string_view(authorization->second).substr(kBearer.size());
+    std::string_view token = std::string_view(authorization->second).substr(kBearer.size());
+    if (fault(Fault::kTokenWhitespaceTrimmed)) token = trim(token);
     const std::optional<WorkspaceId> path_workspace = fixed_from_base64url<16>(params.at(0));
     Status read = storage_.read([&](Transaction& txn) {
       admission.token = txn.token_by_secret_hash(endpoints::token_hash(token));  // by hash (AUTH-023)
@@ -261,7 +264,9 @@ std::optional<Response> ServerCore::preflight(const RequestHead& head, uint64_t 
 Response ServerCore::handle(const Request& request, uint64_t now_ms) {
   RequestHead head{request.method, request.path, request.query, request.headers, request.body.size(),
                    request.client_address};
-  auto admitted = admit(head, now_ms);
+  const uint64_t authorized_at_ms =
+      request.authorized_at_ms && !fault(Fault::kExpiryJudgedAfterBody) ? *request.authorized_at_ms : now_ms;
+  auto admitted = admit(head, authorized_at_ms);
   if (auto* response = std::get_if<Response>(&admitted)) return finish(std::move(*response), head, now_ms);
   Admission& admission = std::get<Admission>(admitted);
   const Endpoint& endpoint = *admission.endpoint;

@@ -125,7 +125,9 @@ Response list_tokens(const Call& call) {
   const std::optional<TokenId> after = query_id(call, "after");
   return run_read(call.storage, [&](Transaction& txn) {
     // One more than the page holds tells whether another page follows (LIM-004).
-    std::vector<TokenRecord> records = txn.tokens_after(call.workspace->id, after, limit + 1);
+    std::optional<TokenId> start = after;
+    if (fault(Fault::kUnheldCursorRestarts) && after && !txn.token(call.workspace->id, *after)) start.reset();
+    std::vector<TokenRecord> records = txn.tokens_after(call.workspace->id, start, limit + 1);
     TokenListResponse page;
     for (size_t i = 0; i < records.size() && i < limit; ++i) page.tokens.push_back(entry_of(records[i]));
     if (records.size() > limit) page.next_after = page.tokens.back().token_id;
@@ -166,6 +168,7 @@ Response list_keys(const Call& call) {
     KeyListResponse page;
     for (size_t i = 0; i < records.size() && i < limit; ++i) page.keys.push_back(records[i]);
     if (records.size() > limit) page.next_after = page.keys.back().key_id;
+    if (fault(Fault::kCursorOnFullLastPage) && page.keys.size() == limit) page.next_after = page.keys.back().key_id;
     return json_response(200, page);
   });
 }

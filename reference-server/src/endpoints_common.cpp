@@ -9,10 +9,19 @@ Error make_error(Code code, std::string message, std::string field) {
   return Error(code, std::move(field), std::move(message));
 }
 
+constexpr size_t kFieldBytesMax = 4096;
+
 Response error_response(const Error& given) {
   Error error = given;
   if (fault(Fault::kMalformedJson500) && error.code == Code::kMalformedJson) error.code = Code::kInternalError;
   if (fault(Fault::kDetailsMissing)) error.details = ErrorDetails{};
+  // ERR-023: the schema bounds field at 4096 bytes; a longer path (a long member name) is cut on
+  // a character boundary, never inside a UTF-8 sequence.
+  if (error.field.size() > kFieldBytesMax && !fault(Fault::kFieldNotCut)) {
+    size_t end = kFieldBytesMax;
+    while (end > 0 && (static_cast<unsigned char>(error.field[end]) & 0xC0) == 0x80) --end;
+    error.field.resize(end);
+  }
   Response response;
   response.status = http_status(error.code);
   // Every error a client can cause has a 4xx status; a code without one is a bug here.

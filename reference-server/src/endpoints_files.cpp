@@ -21,7 +21,10 @@ FileStatus status_of(Transaction& txn, const WorkspaceId& ws, const FileRecord& 
   return status;
 }
 
-Error not_found() { return make_error(Code::kFileNotFound, "no such file in this workspace", "file_id"); }
+Error not_found() {
+  return make_error(Code::kFileNotFound, "no such file in this workspace",
+                    fault(Fault::kFileNotFoundWithoutField) ? "" : "file_id");
+}
 
 Error count_mismatch(uint32_t chunk_count) {
   Error e = make_error(Code::kFileChunkCountMismatch, "the file has " + std::to_string(chunk_count) + " chunks",
@@ -187,8 +190,13 @@ Response put_chunk(const Call& call) {
         return error_response(e);
       }
     }
+    if (fault(Fault::kEqualChunkNoActivity)) {
+      std::optional<Bytes> stored = txn.chunk(ws, *file_id, i);
+      if (stored && std::equal(stored->begin(), stored->end(), bytes.begin(), bytes.end()))
+        return json_response(200, ChunkStored{*file_id, i, bytes.size()});
+    }
     txn.put_chunk(ws, *file_id, i, bytes);
-    file->updated_at_ms = call.now_ms;
+    file->updated_at_ms = call.now_ms;  // upload activity, equal bodies included (FILE-043)
     txn.put_file(ws, *file);
     commit = true;
     return json_response(200, ChunkStored{*file_id, i, bytes.size()});

@@ -150,6 +150,7 @@ Response read_ops(const Call& call) {
       page.ops.push_back(SequencedOp{stored.seq, std::move(*op)});
     }
     if (!page.ops.empty() && page.ops.back().seq < page.head_seq) page.next_after_seq = page.ops.back().seq;
+    if (fault(Fault::kCursorOnFullLastPage) && page.ops.size() == limit) page.next_after_seq = page.ops.back().seq;
     OPSYNC_CHECK(!page.ops.empty() || after_seq == page.head_seq);
     if (fault(Fault::kLaterSeqFirst)) std::reverse(page.ops.begin(), page.ops.end());
     return json_response(200, page);

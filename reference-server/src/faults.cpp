@@ -37,8 +37,21 @@ constexpr std::array kNames = {
     FaultName{F::kRepeatedLengthTaken, "repeated-length-taken", "TRN-051"},
     FaultName{F::kUnstampedHttpErrors, "unstamped-http-errors", "TRN-056"},
     FaultName{F::kRevocationsNotJournaled, "revocations-not-journaled", "AUTH-030"},
+    FaultName{F::kFieldNotCut, "field-not-cut", "ERR-023"},
+    FaultName{F::kRepeatedFieldFirstWins, "repeated-field-first-wins", "TRN-068"},
+    FaultName{F::kChunkedHttp10Served, "chunked-http10-served", "TRN-064"},
+    FaultName{F::kExpiryJudgedAfterBody, "expiry-judged-after-body", "AUTH-031"},
+    FaultName{F::kFileNotFoundWithoutField, "file-not-found-without-field", "ERR-024"},
+    FaultName{F::kSelfIsNoParameter, "self-is-no-parameter", "TRN-060"},
+    FaultName{F::kEqualChunkNoActivity, "equal-chunk-no-activity", "FILE-043"},
+    FaultName{F::kHeadBodySent, "head-body-sent", "TRN-066"},
+    FaultName{F::kAbsoluteFormRefused, "absolute-form-refused", "TRN-067"},
+    FaultName{F::kHeadLimitsFirst, "head-limits-first", "TRN-063"},
+    FaultName{F::kCursorOnFullLastPage, "cursor-on-full-last-page", "LOG-022 KEY-006"},
+    FaultName{F::kTokenWhitespaceTrimmed, "token-whitespace-trimmed", "TRN-031"},
+    FaultName{F::kUnheldCursorRestarts, "unheld-cursor-restarts", "AUTH-024"},
 };
-static_assert(kNames.size() == static_cast<size_t>(F::kRevocationsNotJournaled) + 1, "a name for every fault");
+static_assert(kNames.size() == static_cast<size_t>(F::kUnheldCursorRestarts) + 1, "a name for every fault");
 
 #ifdef OPSYNC_FAULT_SWITCHES
 // Set before the server starts serving, read by every request thread afterwards.

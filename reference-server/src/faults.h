@@ -41,6 +41,19 @@ enum class Fault : uint8_t {
   kRepeatedLengthTaken,  // TRN-051: Content-Length repeated with equal values is accepted
   kUnstampedHttpErrors,  // TRN-056: the HTTP layer's own answers lack OpSync-Request-Id
   kRevocationsNotJournaled,  // AUTH-030: revocations live only in the data a restore rolls back
+  kFieldNotCut,          // ERR-023: field paths longer than the schema's 4096 bytes are sent whole
+  kRepeatedFieldFirstWins,  // TRN-068: the first of two Content-Type or Authorization lines is taken
+  kChunkedHttp10Served,  // TRN-064: Transfer-Encoding on HTTP/1.0 is served
+  kExpiryJudgedAfterBody,  // AUTH-031: expiry judged again once the body has arrived
+  kFileNotFoundWithoutField,  // ERR-024: file_not_found without field file_id
+  kSelfIsNoParameter,    // TRN-060: `self` answers 404 wherever it stands, not invalid_id
+  kEqualChunkNoActivity, // FILE-043: an equal chunk re-sent while uploading leaves updated_at_ms
+  kHeadBodySent,         // TRN-066: the answer to HEAD carries its body
+  kAbsoluteFormRefused,  // TRN-067: absolute-form targets are 400 malformed_request
+  kHeadLimitsFirst,      // TRN-063: a target over the limit is 414 before the head's other faults
+  kCursorOnFullLastPage, // LOG-022, KEY-006: a page exactly full at the end of its list sets its cursor
+  kTokenWhitespaceTrimmed,  // TRN-031: spaces around the token are dropped, so `Bearer  t ` is t
+  kUnheldCursorRestarts, // AUTH-024: a token list `after` an id the workspace lacks starts at the first token
 };
 
 struct FaultName {

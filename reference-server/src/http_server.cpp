@@ -119,8 +119,8 @@ std::string json_escape(const std::string& text) {
 
 // The path and query of a request target (RFC 9112 3.2): origin-form "/path?query", or
 // absolute-form "http://host/path?query", which a server accepts although clients send it only
-// to proxies (the authority is ignored: this server has one). The asterisk-form "*" is OPTIONS's
-// alone. nullopt for anything else. The path is kept as sent, not percent-decoded: routes match
+// to proxies (the authority is ignored: this server has one). nullopt for anything else, the
+// asterisk-form "*" included (TRN-071). The path is kept as sent, not percent-decoded: routes match
 // it byte for byte (TRN-012); the query is split and decoded as TRN-013 says, repeats kept so
 // that the core refuses them (TRN-011).
 struct Target {
@@ -128,14 +128,15 @@ struct Target {
   std::vector<std::pair<std::string, std::string>> query;
 };
 
-std::optional<Target> parse_target(std::string_view method, std::string_view target) {
+std::optional<Target> parse_request_target(std::string_view /*method*/, std::string_view target) {
   std::string_view path_and_query;
-  if (target == "*") {
-    if (method != "OPTIONS") return std::nullopt;
-    return Target{"*", {}};
-  }
+  // The asterisk form is OPTIONS's in HTTP, but names nothing of this protocol: refused like
+  // a malformed target, as fronts do (TRN-071).
+  if (target == "*") return std::nullopt;
   if (!target.empty() && target.front() == '/') {
     path_and_query = target;
+  } else if (fault(Fault::kAbsoluteFormRefused)) {
+    return std::nullopt;
   } else {
     const std::string scheme = lower(target.substr(0, std::min<size_t>(target.size(), 8)));
     size_t authority_start = 0;
@@ -160,6 +161,16 @@ std::optional<Target> parse_target(std::string_view method, std::string_view tar
   return out;
 }
 
+// The bytes of a target's path and query: the whole of an origin-form target, an absolute-form
+// target without its scheme and authority (TRN-067).
+uint64_t origin_form_bytes(std::string_view target) {
+  if (!target.empty() && target.front() == '/') return target.size();
+  const size_t scheme_end = target.find("://");
+  if (scheme_end == std::string_view::npos) return target.size();
+  const size_t path_start = target.find_first_of("/?", scheme_end + 3);
+  return path_start == std::string_view::npos ? 1 : target.size() - path_start;
+}
+
 // Reads one request under the rules of RFC 9112 that Beast leaves to its user, and the limits
 // of the header section. Beast itself rejects malformed request lines and fields, bad chunk
 // framing, Content-Length that is not plain digits, conflicting Content-Length values, and
@@ -172,8 +183,12 @@ std::optional<Target> parse_target(std::string_view method, std::string_view tar
 // A refusal from these checks is kept in refusal(); the read then fails with some Beast error.
 class RequestParser final : public http::basic_parser<true> {
  public:
-  explicit RequestParser(const HttpLimits& limits) : limits_(limits) {
-    header_limit(static_cast<std::uint32_t>(std::min<uint64_t>(limits.header_section_bytes_max,
+  // `front_field`: the lower-case name of the field a front adds with the client's address
+  // (--client-address-header), which is not the client's and not counted against the limits
+  // (TRN-073); empty without a front.
+  RequestParser(const HttpLimits& limits, std::string front_field)
+      : limits_(limits), front_field_(std::move(front_field)) {
+    header_limit(static_cast<std::uint32_t>(std::min<uint64_t>(limits.header_section_bytes_max + front_allowance(),
                                                                std::numeric_limits<std::uint32_t>::max())));
     // The route's limit is known only after preflight (set_body_limit); until then no limit, so
     // that the order of checks is the core's: an unknown route with a huge body is a 404.
@@ -194,6 +209,11 @@ class RequestParser final : public http::basic_parser<true> {
   const HeaderMap& headers() const { return headers_; }
   std::string take_body() { return std::move(body_); }
   bool expects_continue() const { return expects_continue_; }
+  // The bytes of the front's field ("Name: value" CRLF), which the head's limit does not count.
+  uint64_t front_field_bytes() const { return front_field_bytes_; }
+  // Room Beast's byte limit leaves for the front's field; Session::on_head checks the exact total.
+  uint64_t front_allowance() const { return front_field_.empty() ? 0 : kFrontFieldBytesMax; }
+  static constexpr uint64_t kFrontFieldBytesMax = 1024;
 
  private:
   void refuse(beast::error_code& ec, Code code, std::string message) {
@@ -211,14 +231,19 @@ class RequestParser final : public http::basic_parser<true> {
     // (give or take the few bytes of its search for the empty line); the section's limit covers
     // both, so the fields get what the line left. Session::on_head checks the exact total.
     const uint64_t line_bytes = method.size() + 1 + target.size() + 1 + 8 + 2;  // "HTTP/1.1" CRLF
-    header_limit(static_cast<std::uint32_t>(limits_.header_section_bytes_max > line_bytes
-                                                ? std::min<uint64_t>(limits_.header_section_bytes_max - line_bytes,
+    const uint64_t section_bytes_max = limits_.header_section_bytes_max + front_allowance();
+    header_limit(static_cast<std::uint32_t>(section_bytes_max > line_bytes
+                                                ? std::min<uint64_t>(section_bytes_max - line_bytes,
                                                                      std::numeric_limits<std::uint32_t>::max())
                                                 : 1));
-    if (target.size() > limits_.request_target_bytes_max)
-      return refuse(ec, Code::kUriTooLong,
-                    "the request target is longer than " + std::to_string(limits_.request_target_bytes_max) +
-                        " bytes");
+    // The target's form belongs to the request line (step 1 of TRN-063); its length is one of
+    // the head's limits, answered after every other fault of the head (step 6), and counts the
+    // path and query alone, as a front forwards them (TRN-067).
+    const std::string_view sent(target.data(), target.size());
+    if (!parse_request_target(method_, sent))
+      return refuse(ec, Code::kMalformedRequest, "the request target is not in origin or absolute form");
+    target_too_long_ = origin_form_bytes(sent) > limits_.request_target_bytes_max;
+    if (target_too_long_ && fault(Fault::kHeadLimitsFirst)) refuse_over_limits(ec);
   }
 
   void on_response_impl(int, beast::string_view, int, beast::error_code& ec) override {
@@ -227,9 +252,11 @@ class RequestParser final : public http::basic_parser<true> {
 
   void on_field_impl(http::field field, beast::string_view name, beast::string_view value,
                      beast::error_code& ec) override {
-    if (++field_count_ > limits_.header_fields_max)
-      return refuse(ec, Code::kHeadersTooLarge,
-                    "more than " + std::to_string(limits_.header_fields_max) + " header fields");
+    const std::string lower_name = lower(std::string_view(name.data(), name.size()));
+    if (!front_field_.empty() && lower_name == front_field_ && front_field_bytes_ == 0)
+      front_field_bytes_ = name.size() + 2 + value.size() + 2;
+    else
+      ++field_count_;  // judged at the end of the head (step 6 of TRN-063)
     const std::string_view text(value.data(), value.size());
     switch (field) {
       case http::field::content_length:
@@ -248,10 +275,16 @@ class RequestParser final : public http::basic_parser<true> {
       case http::field::expect:
         expects_continue_ = lower(trim(text)) == "100-continue";
         break;
+      case http::field::content_type:
+      case http::field::authorization:
+        // Singletons (RFC 9110 5.3): a second line could only make the request mean two things.
+        if (headers_.count(lower_name) && !fault(Fault::kRepeatedFieldFirstWins))
+          return refuse(ec, Code::kMalformedRequest, std::string(name.data(), name.size()) + " given more than once");
+        break;
       default:
         break;
     }
-    headers_.emplace(lower(std::string_view(name.data(), name.size())), std::string(text));  // the first wins
+    headers_.emplace(lower_name, std::string(text));  // the first wins
   }
 
   void on_header_impl(beast::error_code& ec) override {
@@ -270,12 +303,26 @@ class RequestParser final : public http::basic_parser<true> {
         rest.remove_prefix(comma + 1);
       }
     }
-    if (codings.empty()) return;
+    if (codings.empty()) return refuse_over_limits(ec);
+    // RFC 9112 6.1: an HTTP/1.0 recipient cannot know the coding, so the framing is faulty (TRN-064).
+    if (version_ == 10 && !fault(Fault::kChunkedHttp10Served))
+      return refuse(ec, Code::kMalformedRequest, "Transfer-Encoding is not defined for HTTP/1.0");
     const auto chunked = std::count(codings.begin(), codings.end(), "chunked");
     if (chunked != 1 || codings.back() != "chunked")
       return refuse(ec, Code::kMalformedRequest, "chunked must be the last transfer coding, applied once");
     if (codings.size() != 1)
       return refuse(ec, Code::kUnsupportedTransferCoding, "this server supports the chunked transfer coding alone");
+    refuse_over_limits(ec);
+  }
+
+  // Step 6 of TRN-063: the head's limits, once it has no other fault.
+  void refuse_over_limits(beast::error_code& ec) {
+    if (target_too_long_)
+      return refuse(ec, Code::kUriTooLong,
+                    "the request target is longer than " + std::to_string(limits_.request_target_bytes_max) + " bytes");
+    if (field_count_ > limits_.header_fields_max)
+      return refuse(ec, Code::kHeadersTooLarge,
+                    "more than " + std::to_string(limits_.header_fields_max) + " header fields");
   }
 
   void on_body_init_impl(const boost::optional<std::uint64_t>& content_length, beast::error_code&) override {
@@ -297,6 +344,9 @@ class RequestParser final : public http::basic_parser<true> {
   void on_finish_impl(beast::error_code&) override {}
 
   const HttpLimits limits_;
+  const std::string front_field_;
+  uint64_t front_field_bytes_ = 0;
+  bool target_too_long_ = false;
   uint64_t body_bytes_max_ = 0;
   std::optional<Error> refusal_;
   bool request_line_done_ = false;
@@ -632,7 +682,7 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
     if (state_ == State::kClosing) return;
     if (stopping_) return close();
     state_ = State::kIdle;
-    parser_.emplace(server_.core.config().http_limits);
+    parser_.emplace(server_.core.config().http_limits, lower(server_.options.client_address_header));
     if (buffer_.size() > 0) return read_head();  // a pipelined request is already here
     tcp().expires_after(std::chrono::milliseconds(server_.options.idle_timeout_ms));
     stream_.async_read_some(buffer_.prepare(std::min<size_t>(4096, buffer_.max_size() - buffer_.size())),
@@ -659,11 +709,11 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
     started_ = std::chrono::steady_clock::now();
     RequestParser& parser = *parser_;
     const uint64_t section_bytes_max = server_.core.config().http_limits.header_section_bytes_max;
-    if (head_bytes > section_bytes_max)
+    if (head_bytes - parser.front_field_bytes() > section_bytes_max)
       return answer_error(Error(Code::kHeadersTooLarge,
                                 "the header section is larger than " + std::to_string(section_bytes_max) + " bytes"),
                           parser.headers());
-    std::optional<Target> target = parse_target(parser.method(), parser.target());
+    std::optional<Target> target = parse_request_target(parser.method(), parser.target());
     if (!target)
       return answer_error(Error(Code::kMalformedRequest, "the request target is not in origin or absolute form"),
                           parser.headers());
@@ -683,7 +733,9 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
     state_ = State::kInCore;
     in_core([self = this->shared_from_this()] {
       uint64_t body_bytes_max = 0;
-      std::optional<Response> rejected = self->server_.core.preflight(self->head_, system_time_ms(), &body_bytes_max);
+      const uint64_t now_ms = system_time_ms();
+      self->authorized_at_ms_ = now_ms;  // read on the strand after this work is posted back
+      std::optional<Response> rejected = self->server_.core.preflight(self->head_, now_ms, &body_bytes_max);
       return std::make_pair(std::move(rejected), body_bytes_max);
     }, [](Session& self, std::pair<std::optional<Response>, uint64_t> result) { self.on_preflight(std::move(result)); });
   }
@@ -750,6 +802,7 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
     request->query = head_.query;
     request->headers = head_.headers;  // with the id interim_continue pinned, if it ran
     request->client_address = head_.client_address;
+    request->authorized_at_ms = authorized_at_ms_;
     request->body = parser_->take_body();
     in_core([self = this->shared_from_this(), request] {
               Response response = self->server_.core.handle(*request, system_time_ms());
@@ -803,11 +856,17 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
       const auto data = buffer_.data();
       char* bytes = static_cast<char*>(data.data());
       if (const std::optional<size_t> at = version_offset(std::string_view(bytes, data.size()))) {
+        // Step 1 of TRN-063 before step 2: the target's form is part of the request line.
+        const std::string_view line(bytes, *at);
+        const size_t first_space = line.find(' ');
+        const std::string_view target = line.substr(first_space + 1, line.size() - first_space - 2);
+        if (!parse_request_target(line.substr(0, first_space), target) || bytes[*at + 5] == '0')
+          return answer_error(Error(Code::kMalformedRequest, "not an HTTP/1.x request line"), {});
         if (bytes[*at + 5] != '1')
           return answer_error(Error(Code::kUnsupportedHttpVersion, "this server speaks HTTP/1.1 (and HTTP/1.0)"), {});
         if (bytes[*at + 7] > '1') {
           bytes[*at + 7] = '1';
-          parser_.emplace(server_.core.config().http_limits);
+          parser_.emplace(server_.core.config().http_limits, lower(server_.options.client_address_header));
           return read_head();
         }
       }
@@ -887,7 +946,7 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
       if (keep_alive) return self->wait_for_request();
       self->linger();
     };
-    if (head_request) {
+    if (head_request && !fault(Fault::kHeadBodySent)) {
       // HEAD: the header section of the answer, without its body (RFC 9110 9.3.2).
       auto serializer = std::make_shared<http::response_serializer<http::string_body>>(*message);
       http::async_write_header(stream_, *serializer,
@@ -940,6 +999,7 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
   std::string client_address_;
   std::optional<RequestParser> parser_;
   RequestHead head_;
+  std::optional<uint64_t> authorized_at_ms_;  // when preflight admitted head_ (AUTH-031)
   State state_ = State::kIdle;
   bool stopping_ = false;
   bool registered_ = false;

@@ -472,7 +472,8 @@ BOOST_AUTO_TEST_CASE(every_answer_of_the_http_layer_carries_the_request_id_and_t
   check("an unknown method", request_head("FOO", "/v1/info"), 405, "method_not_allowed");
   check("an unknown method elsewhere", request_head("FOO", "/elsewhere"), 404, "not_found");
   check("HTTP/2.0", "GET /v1/info HTTP/2.0\r\nHost: a\r\n\r\n", 505, "unsupported_http_version");
-  check("HTTP/0.9", "GET /v1/info HTTP/0.9\r\nHost: a\r\n\r\n", 505, "unsupported_http_version");
+  // No version below 1.0 has a request line of this form (TRN-064).
+  check("HTTP/0.9", "GET /v1/info HTTP/0.9\r\nHost: a\r\n\r\n", 400, "malformed_request");
   check("HTTP/1.10", "GET /v1/info HTTP/1.10\r\nHost: a\r\n\r\n", 400, "malformed_request");
   check("a long header line", request_head("GET", "/v1/info", "X-Long: " + std::string(40000, 'x') + "\r\n"), 431,
         "headers_too_large");
@@ -481,7 +482,8 @@ BOOST_AUTO_TEST_CASE(every_answer_of_the_http_layer_carries_the_request_id_and_t
   check("a target just over the limit",
         request_head("GET", "/v1/info?q=" + std::string(kReferenceHttpLimits.request_target_bytes_max, 'q')), 414,
         "uri_too_long");
-  check("OPTIONS *", request_head("OPTIONS", "*"), 404, "not_found");
+  // Well-formed HTTP, but no OpSync resource has the asterisk form, and fronts refuse it (TRN-071).
+  check("OPTIONS *", request_head("OPTIONS", "*"), 400, "malformed_request");
   check("* with GET", request_head("GET", "*"), 400, "malformed_request");
   check("an exception in the worker", request_head("GET", "/v1/fault"), 500, "internal_error");
 

@@ -408,8 +408,11 @@ def _op_format(value, path, ctx):
 
 
 def _payload_format(value, path, ctx):
+    """A payload's ``v`` (VER-009): an integer from 0 to 255, else malformed; other than 1, unknown."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise _Fault("invalid_field", path, f"{path}: must be an integer, not {_type_name(value)}")
+    if not 0 <= value <= 255:
+        raise _Fault("invalid_field", path, f"{path}: a payload format is an integer from 0 to 255, not {value} (VER-009)")
     if value != 1:
         raise _Fault("unsupported_format", path, f"{path}: payload format {value} is unknown (VER-007)")
     return value

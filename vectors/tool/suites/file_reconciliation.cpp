@@ -40,12 +40,14 @@ std::string_view local_copy_name(LocalCopy local) {
 const std::string kFileId = to_base64url(Bytes{0xf1, 0x1e, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
                                                0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01});
 
+// `stored_bytes` defaults to a total some chunks can have; a file with no chunk stored has 0
+// (FILE-017).
 std::string status_text(std::string_view state, uint64_t chunk_count,
-                        std::string_view chunks_missing) {
+                        std::string_view chunks_missing, uint64_t stored_bytes = 1000) {
   return "{\"file_id\":\"" + kFileId + "\",\"state\":\"" + std::string(state) +
          "\",\"chunk_count\":" + std::to_string(chunk_count) +
          ",\"chunks_missing\":" + std::string(chunks_missing) +
-         ",\"stored_bytes\":1000,\"updated_at_ms\":1764000000000}";
+         ",\"stored_bytes\":" + std::to_string(stored_bytes) + ",\"updated_at_ms\":1764000000000}";
 }
 
 Json ranges_json(const std::vector<ChunkRange>& ranges) {
@@ -216,7 +218,7 @@ Json generate() {
              status_text("uploading", 8, "[[0,2],[5,7]]"));
   add_status(statuses, "file-reconciliation/status-uploading-nothing-stored",
              "A created file with no chunks yet.", {"ValidStatus"},
-             status_text("uploading", 8, "[[0,8]]"));
+             status_text("uploading", 8, "[[0,8]]", 0));
   add_status(statuses, "file-reconciliation/status-uploading-complete",
              "Every chunk stored, not yet committed.", {"ValidStatus"},
              status_text("uploading", 8, "[]"));

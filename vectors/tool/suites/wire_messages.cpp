@@ -717,7 +717,12 @@ std::vector<Specimen> specimens() {
                            {replace("no-ids", "At least one id (FILE-007).", "Semantics",
                                     at({"file_ids"}), "[]", false),
                             replace("repeated-id", "The ids are distinct (FILE-007).", "Semantics",
-                                    at({"file_ids", size_t{1}}), "\"" + first + "\"", false)}});
+                                    at({"file_ids", size_t{1}}), "\"" + first + "\"", false),
+                            replace("repeated-id-before-a-malformed-one",
+                                    "A repeat, then a malformed id: the element's own check comes first "
+                                    "(ERR-014, ERR-025).",
+                                    "Semantics", at({"file_ids"}),
+                                    "[\"" + first + "\",\"" + first + "\",\"short\"]", false)}});
   }
 
   out.push_back(
@@ -748,10 +753,20 @@ std::vector<Specimen> specimens() {
                         R"({"v":1,"type":"delete","key":"notes/42","bases":[]})", true),
                 replace("version-2", "An unknown payload format (VER-007).", "Semantics", at({"v"}),
                         "2", false),
+                replace("version-0", "Format 0, an integer other than 1: unknown, not malformed (VER-009).",
+                        "Semantics", at({"v"}), "0", false),
+                replace("version-256", "256 is no format (VER-009): invalid_field, not unsupported_format.",
+                        "OutOfRange", at({"v"}), "256", false),
                 replace("delete-with-value", "A delete carrying a value (LWW-004).", "Semantics", Path(),
                         R"({"v":1,"type":"delete","key":"k","bases":[],"value":""})", false),
                 replace("delete-with-files", "A delete carrying files (LWW-004).", "Semantics", Path(),
                         R"({"v":1,"type":"delete","key":"k","bases":[],"files":[]})", false),
+                replace("repeated-base-then-delete-with-value",
+                        "A repeated base, then a delete carrying a value: the member's check comes before "
+                        "the rule between members (ERR-014, ERR-025).",
+                        "Semantics", Path(),
+                        R"({"v":1,"type":"delete","key":"k","bases":["AAAAAAAAAAAAAAAAAAAAAA","AAAAAAAAAAAAAAAAAAAAAA"],"value":""})",
+                        false),
                 replace("chunk-count-inconsistent",
                         "chunk_count is max(1, ceil(size/chunk_bytes)) (LWW-002).", "Semantics",
                         at({"files", size_t{0}, "chunk_count"}), "2", false)},

@@ -84,8 +84,12 @@ inline constexpr size_t kTranscriptBodyBytesMax = 4096;
 
 struct Check {
   std::string requirement;  // "LOG-004"
-  std::string expected;
+  std::string expected;     // names the fault injected or the input, where the case made one
   std::string observed;
+  // The request that broke the rule: its request line ("POST /v1/workspaces/.../ops"), and its
+  // index in the case's transcript. The last exchange before the check; empty when none was made.
+  std::string request = "";
+  std::optional<size_t> exchange = std::nullopt;
 };
 
 struct CaseResult {
@@ -182,9 +186,11 @@ class CaseContext {
   // The server's clock, from the last response seen (or /v1/info).
   uint64_t server_time_ms();
 
-  // Runs a shell command of the operator's (--restart-cmd, --restore-cmd); fails the case when it
-  // fails. Then waits for the server to answer /v1/info again.
-  void run_command(const std::string& command, std::string_view what);
+  // Runs a shell command of the operator's (--restart-cmd, --restore-cmd); ends the case with
+  // outcome error when it fails. Then waits for the server to answer /v1/info again. With
+  // `restarts`, the command must restart the server: a connection kept open across it must be
+  // closed, or the case fails (a command such as `true` would make durability cases vacuous).
+  void run_command(const std::string& command, std::string_view what, bool restarts = false);
 
  private:
   HttpResponse finish(const HttpRequest& request, Result<HttpResponse> response, double duration_ms);

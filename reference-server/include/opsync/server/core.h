@@ -56,6 +56,9 @@ struct Request {
   std::map<std::string, std::string> headers;             // lower-case names
   std::string body;
   std::string client_address;  // the peer's IP address, for per-client caps; empty when unknown
+  // When the head was admitted, before the body was read: expiry is judged at that time alone
+  // (AUTH-031), so a token that expires while its body arrives still serves the request.
+  std::optional<uint64_t> authorized_at_ms;
 
   std::optional<std::string> header(const std::string& lower_case_name) const;
 };
