@@ -61,10 +61,15 @@ class Cli:
         for key in self.json("list"):
             got = self.json("get", key)
             present[key] = (got["value"].encode("utf-8"), sorted(f["id"] for f in got["files"]))
+        # `conflicts` exits 1 when there are any, 0 when there are none (opsync-client --help).
+        listed = self.run("conflicts", "--json", expect=None)
+        entries = json.loads(listed.stdout)
+        if listed.returncode != (1 if entries else 0):
+            raise AssertionError(f"{self.name} conflicts: exit {listed.returncode} with {len(entries)} conflicted keys")
         conflicts = {entry["key"]: {side["op_id"]: (side["type"], side["value"].encode("utf-8")
                                                     if side["type"] == "put" else None)
                                     for side in entry["conflicts"]}
-                     for entry in self.json("conflicts")}
+                     for entry in entries}
         return present, conflicts
 
 
