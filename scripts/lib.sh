@@ -1,7 +1,8 @@
 # Shared by the scripts in this folder: dependency installation and configured builds.
 # Sourced, not run.
 
-OPSYNC_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# The source tree this file is in, also when scripts/ is reached through a symbolic link.
+OPSYNC_ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 OPSYNC_BUILD_ROOT="${OPSYNC_BUILD_ROOT:-$OPSYNC_ROOT/build}"
 
 # Every Debian 12 package the build, the tests and the benchmarks use. chromium checks the HTML

@@ -532,6 +532,8 @@ struct HttpServer::Impl {
   }
 
   void write_log(const Response& response, const std::string& method, const std::string& path, double duration_ms) {
+    // Metrics by route alone: a raw path would make a series per id.
+    if (options.metrics) options.metrics->request(response.route.empty() ? "-" : response.route, response.status, duration_ms);
     if (options.log_format == LogFormat::kNone) return;
     std::string request_id;
     for (const auto& [name, value] : response.headers)
@@ -1046,6 +1048,7 @@ void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
 // (an HTTP/1.1 server may answer before the request is complete), then the connection closes.
 // Over TLS there is no cheap way to answer, so the connection just closes.
 void HttpServer::Impl::refuse_connection(tcp::socket socket) {
+  if (options.metrics) options.metrics->connection_refused();
   if (tls || refusals_in_flight >= kRefusalsInFlightMax) return;  // closed by the socket's destructor
   ++refusals_in_flight;
   Response refusal = core.transport_error(

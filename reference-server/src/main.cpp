@@ -8,6 +8,7 @@
 // credential of --registration-credential-file (AUTH-006; deploy/README.md).
 #include <CLI/CLI.hpp>
 #include <malloc.h>
+#include <sqlite3.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -16,11 +17,13 @@
 #include <iostream>
 #include <optional>
 #include <algorithm>
+#include <cctype>
 #include <thread>
 
 #include "faults.h"
 #include "opsync/server/core.h"
 #include "opsync/server/http_server.h"
+#include "opsync/server/metrics.h"
 #include "opsync/server/sqlite_storage.h"
 #include "opsync/protocol/sha256.h"
 
@@ -76,6 +79,42 @@ std::optional<std::string> read_registration_credential(const std::string& path,
     return std::nullopt;
   }
   return line;
+}
+
+// ADDRESS:PORT of --metrics-listen ("127.0.0.1:9420", "[::1]:9420"); nullopt when malformed.
+std::optional<std::pair<std::string, uint16_t>> split_listen_address(const std::string& text) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return std::nullopt;
+  std::string address = text.substr(0, colon);
+  if (address.front() == '[' && address.back() == ']') address = address.substr(1, address.size() - 2);
+  const std::string port = text.substr(colon + 1);
+  if (port.size() > 5 || !std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); }))
+    return std::nullopt;
+  const unsigned long value = std::stoul(port);
+  if (value > 65535) return std::nullopt;
+  return std::make_pair(address, static_cast<uint16_t>(value));
+}
+
+// What a scrape reads from the data directory: the database's size on disk and each workspace's
+// log length, through a read-only connection of its own (WAL lets it read beside the writer).
+void read_storage_gauges(const std::filesystem::path& data_dir, MetricsGauges& gauges) {
+  for (const char* file : {"opsync.db", "opsync.db-wal"}) {
+    std::error_code ec;
+    const uintmax_t size = std::filesystem::file_size(data_dir / file, ec);
+    if (!ec) gauges.database_bytes += size;
+  }
+  sqlite3* db = nullptr;
+  const std::string path = (data_dir / "opsync.db").string();
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_busy_timeout(db, 1000);
+    sqlite3_stmt* statement = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT head_seq FROM workspaces", -1, &statement, nullptr) == SQLITE_OK) {
+      while (sqlite3_step(statement) == SQLITE_ROW)
+        gauges.log_lengths.push_back(static_cast<uint64_t>(sqlite3_column_int64(statement, 0)));
+    }
+    sqlite3_finalize(statement);
+  }
+  sqlite3_close(db);
 }
 
 }  // namespace
@@ -174,6 +213,13 @@ int main(int argc, char** argv) {
   app.add_option("--client-address-header", http.client_address_header,
                  "Behind a reverse proxy: the header holding the client's address (e.g. X-Real-IP), for the "
                  "per-address limit. Only when clients cannot reach this server except through the proxy");
+  std::string metrics_listen, metrics_port_file;
+  app.add_option("--metrics-listen", metrics_listen,
+                 "Serve Prometheus metrics (requests by route and status, latency histograms, connections, "
+                 "database size, workspaces by log length) at http://ADDRESS:PORT/metrics, e.g. 127.0.0.1:9420; "
+                 "off by default");
+  app.add_option("--metrics-port-file", metrics_port_file,
+                 "Write the metrics port to this file once listening (for --metrics-listen ADDRESS:0)");
   app.add_option("--fault-path", http.fault_path,
                  "Tests only: a request to exactly this path fails with an exception in its worker, to check the "
                  "answer the server then gives")
@@ -261,10 +307,43 @@ int main(int argc, char** argv) {
   if (!tls_cert.empty()) http.tls_cert_file = tls_cert;
   if (!tls_key.empty()) http.tls_key_file = tls_key;
   http.log_format = log_format == "json" ? LogFormat::kJson : log_format == "none" ? LogFormat::kNone : LogFormat::kText;
+  std::optional<std::pair<std::string, uint16_t>> metrics_address;
+  if (!metrics_listen.empty()) {
+    metrics_address = split_listen_address(metrics_listen);
+    if (!metrics_address) {
+      std::cerr << "opsync-server: --metrics-listen takes ADDRESS:PORT (127.0.0.1:9420, [::1]:9420), not \""
+                << metrics_listen << "\"\n";
+      return 2;
+    }
+  }
+  ServerMetrics metrics;
+  if (metrics_address) http.metrics = &metrics;
   Result<std::unique_ptr<HttpServer>> server = HttpServer::bind(core, http, std::cout);
   if (!server.ok()) {
     std::cerr << "opsync-server: " << server.error().message << '\n';
     return 1;
+  }
+  std::unique_ptr<MetricsListener> metrics_listener;
+  if (metrics_address) {
+    HttpServer& protocol_server = **server;
+    Result<std::unique_ptr<MetricsListener>> started = MetricsListener::start(
+        metrics_address->first, metrics_address->second, [&metrics, &protocol_server, data_dir] {
+          MetricsGauges gauges;
+          gauges.open_connections = protocol_server.connections();
+          read_storage_gauges(data_dir, gauges);
+          return metrics.exposition(gauges);
+        });
+    if (!started.ok()) {
+      std::cerr << "opsync-server: " << started.error().message << '\n';
+      return 1;
+    }
+    metrics_listener = std::move(*started);
+    if (!metrics_port_file.empty() && !write_port_file(metrics_port_file, metrics_listener->port())) {
+      std::cerr << "opsync-server: cannot write " << metrics_port_file << '\n';
+      return 1;
+    }
+    std::cerr << "opsync-server: metrics on http://" << metrics_listen.substr(0, metrics_listen.rfind(':')) << ":"
+              << metrics_listener->port() << "/metrics\n";
   }
   if (!port_file.empty() && !write_port_file(port_file, (*server)->port())) {
     std::cerr << "opsync-server: cannot write " << port_file << '\n';
@@ -275,6 +354,7 @@ int main(int argc, char** argv) {
             << registration << '\n';
   stop_on_signals(signals, **server);
   (*server)->serve();
+  metrics_listener.reset();  // before the server its scrapes read
   server->reset();
   storage->reset();  // closes the database cleanly before exit
   std::cerr << "opsync-server: stopped\n";

@@ -12,6 +12,11 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <regex>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "server_fixture.h"
 #include "server_process.h"
@@ -240,6 +245,117 @@ BOOST_AUTO_TEST_CASE(registration_credential_is_checked_and_create_workspace_poi
   BOOST_TEST(create_code == 1);
   BOOST_TEST(create_err.find("another server is using") != std::string::npos, create_err);
   BOOST_TEST(create_err.find("--registration-credential-file") != std::string::npos, create_err);
+}
+
+namespace {
+
+// A connection to 127.0.0.1:PORT, or -1.
+int connect_to(uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// The whole answer to `request` on a new connection that the server closes after answering.
+std::string exchange_raw(uint16_t port, const std::string& request) {
+  const int fd = connect_to(port);
+  BOOST_REQUIRE(fd >= 0);
+  BOOST_REQUIRE(::send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size()));
+  std::string answer;
+  char buffer[4096];
+  for (ssize_t got; (got = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) answer.append(buffer, static_cast<size_t>(got));
+  ::close(fd);
+  return answer;
+}
+
+// The value of the sample NAME (with its labels, as written) in a scrape; -1 when absent (no
+// sample here is ever negative).
+double sample(const std::string& scrape, const std::string& name) {
+  const std::string prefix = "\n" + name + " ";
+  const size_t at = scrape.find(prefix);
+  if (at == std::string::npos) return -1;
+  return std::stod(scrape.substr(at + prefix.size()));
+}
+
+}  // namespace
+
+// --metrics-listen: a scrape of the separate listener shows, in Prometheus's text format, the
+// requests made by route and status, their latency histogram, the open and refused connections,
+// the database's size and the workspaces by log length; the protocol's port serves no metrics.
+BOOST_AUTO_TEST_CASE(metrics_listen_serves_prometheus_text_of_what_happened) {
+  TempDir dir;
+  const std::string metrics_port_file = dir.path() + "/metrics-port";
+  ServerProcess server(dir.path(), {"--metrics-listen", "127.0.0.1:0", "--metrics-port-file", metrics_port_file,
+                                    "--connections-max", "3"});
+  uint16_t metrics_port = 0;
+  for (int i = 0; i < 2000 && metrics_port == 0; ++i) {
+    std::ifstream in(metrics_port_file);
+    if (!(in >> metrics_port)) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  BOOST_REQUIRE(metrics_port != 0);
+
+  const Workspace ws = create_workspace(server.port());
+  SystemRandom random;
+  {
+    Http http("127.0.0.1", server.port());
+    UploadOpsRequest upload;
+    for (int i = 0; i < 5; ++i) upload.ops.push_back(make_op(random, system_time_ms()));
+    BOOST_REQUIRE_EQUAL(http.post(ws.path("/ops"), upload, ws.owner_token).status, 200);
+    BOOST_REQUIRE_EQUAL(http.get(ws.path("/ops?after_seq=0"), ws.owner_token).status, 200);
+    BOOST_REQUIRE_EQUAL(http.get(ws.path("/ops?after_seq=0"), "opsync_not-a-token-of-this-server").status, 401);
+  }
+  // Three idle connections fill --connections-max; a fourth is refused.
+  std::vector<int> idle;
+  for (int i = 0; i < 3; ++i) idle.push_back(connect_to(server.port()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const std::string refused = exchange_raw(server.port(), "GET /v1/info HTTP/1.1\r\nHost: x\r\n\r\n");
+  BOOST_TEST(refused.rfind("HTTP/1.1 503", 0) == 0u, refused.substr(0, 40));
+
+  const std::string answer = exchange_raw(metrics_port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  BOOST_REQUIRE(answer.rfind("HTTP/1.1 200", 0) == 0u);
+  BOOST_TEST(answer.find("Content-Type: text/plain; version=0.0.4") != std::string::npos);
+  const std::string scrape = "\n" + answer.substr(answer.find("\r\n\r\n") + 4);
+  BOOST_TEST_MESSAGE(scrape);
+  // The text format: comments, or a name, optional labels and a number.
+  const std::regex line_format(R"(^(# (HELP|TYPE) [a-z_]+ .+|[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9.e+-]+)$)");
+  std::istringstream lines(scrape.substr(1));
+  size_t samples = 0;
+  for (std::string line; std::getline(lines, line);) {
+    BOOST_TEST(std::regex_match(line, line_format), line);
+    samples += line[0] != '#';
+  }
+  BOOST_TEST(samples > 20u);
+
+  const std::string ops_route = "route=\"POST /v1/workspaces/{workspace_id}/ops\"";
+  BOOST_TEST(sample(scrape, "opsync_http_requests_total{route=\"POST /v1/workspaces\",status=\"201\"}") == 1.0);
+  BOOST_TEST(sample(scrape, "opsync_http_requests_total{" + ops_route + ",status=\"200\"}") == 1.0);
+  BOOST_TEST(sample(scrape, "opsync_http_requests_total{route=\"GET /v1/workspaces/{workspace_id}/ops\",status=\"401\"}") == 1.0);
+  BOOST_TEST(sample(scrape, "opsync_http_request_duration_seconds_count{" + ops_route + "}") == 1.0);
+  BOOST_TEST(sample(scrape, "opsync_http_request_duration_seconds_bucket{" + ops_route + ",le=\"+Inf\"}") == 1.0);
+  BOOST_TEST(sample(scrape, "opsync_http_request_duration_seconds_sum{" + ops_route + "}") > 0.0);
+  BOOST_TEST(sample(scrape, "opsync_http_connections_open") == 3.0);
+  BOOST_TEST(sample(scrape, "opsync_http_connections_refused_total") == 1.0);
+  BOOST_TEST(sample(scrape, "opsync_database_size_bytes") > 4096.0);
+  BOOST_TEST(sample(scrape, "opsync_workspaces") == 1.0);
+  BOOST_TEST(sample(scrape, "opsync_workspace_log_operations_bucket{le=\"0\"}") == 0.0);
+  BOOST_TEST(sample(scrape, "opsync_workspace_log_operations_bucket{le=\"100\"}") == 1.0);
+  BOOST_TEST(sample(scrape, "opsync_workspace_log_operations_sum") == 5.0);
+  for (const int fd : idle) ::close(fd);
+
+  // Only /metrics there; no metrics on the protocol's port.
+  BOOST_TEST(exchange_raw(metrics_port, "GET /other HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 404", 0) == 0u);
+  BOOST_TEST(Http("127.0.0.1", server.port()).get("/metrics").status == 404);
+  // A malformed address is refused at start.
+  const std::string bad = std::string(OPSYNC_SERVER_BINARY) + " --data-dir " + dir.path() +
+                          "/other --metrics-listen nowhere --log-format none 2>/dev/null";
+  BOOST_TEST(WEXITSTATUS(std::system(bad.c_str())) == 2);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -32,6 +32,7 @@
 
 #include "opsync/protocol/result.h"
 #include "opsync/server/core.h"
+#include "opsync/server/metrics.h"
 
 namespace opsync::server {
 
@@ -64,6 +65,8 @@ struct HttpOptions {
   // For tests of the answer after an exception: a request to exactly this path throws in its
   // worker thread instead of reaching the core. Empty (never) outside tests.
   std::string fault_path;
+  // Counts every answer and refused connection for --metrics-listen; nullptr: no counting.
+  ServerMetrics* metrics = nullptr;
 };
 
 // The bounds HttpOptions must stay within (main.cpp checks flags against them).
