@@ -141,6 +141,7 @@ std::unique_ptr<Connection> CaseContext::connect() {
 }
 
 void CaseContext::check(bool holds, std::string_view requirement, std::string expected, std::string observed) {
+  ++result_.checks[std::string(requirement)];
   if (holds) return;
   Check failure{std::string(requirement), std::move(expected), std::move(observed)};
   // Checks follow the exchange they judge: the last one recorded is the request at fault.

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <thread>
 #include <variant>
 
@@ -109,6 +110,9 @@ int main(int argc, char** argv) {
   CLI::App* coverage_command =
       app.add_subcommand("coverage", "Print every requirement of the spec with the cases that cover it");
   coverage_command->add_flag("--json", coverage_json, "As JSON");
+  std::string coverage_report;
+  coverage_command->add_option("--report", coverage_report,
+                               "A JSON report (--json) of a run: show how many checks it made per requirement");
   app.require_subcommand(0, 1);
   try {
     app.parse(argc, argv);
@@ -121,10 +125,17 @@ int main(int argc, char** argv) {
 
   const std::vector<const Case*> cases = all_cases();
   if (coverage_command->parsed()) {
+    std::optional<CheckCounts> checks;
+    if (!coverage_report.empty()) {
+      Result<CheckCounts> read = read_check_counts(coverage_report);
+      if (!read.ok()) return usage_error(read.error().message);
+      checks = *read;
+    }
+    const CheckCounts* counts = checks ? &*checks : nullptr;
     if (coverage_json)
-      write_coverage_json(std::cout, cases);
+      write_coverage_json(std::cout, cases, counts);
     else
-      write_coverage_text(std::cout, cases);
+      write_coverage_text(std::cout, cases, counts);
     return coverage_problems(cases).empty() ? 0 : 1;
   }
   if (!rerun_failed_file.empty()) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -260,6 +261,7 @@ void write_json(std::ostream& out, const RunReport& report) {
                      {"note", printable(r.note)},
                      {"duration_ms", r.duration_ms},
                      {"failures", failures},
+                     {"checks", r.checks},
                      {"transcript", transcript}});
   }
   doc["cases"] = cases;
@@ -403,7 +405,21 @@ std::vector<std::string> coverage_problems(const std::vector<const Case*>& cases
   return problems;
 }
 
-void write_coverage_text(std::ostream& out, const std::vector<const Case*>& cases) {
+Result<CheckCounts> read_check_counts(const std::string& report_path) {
+  std::ifstream in(report_path);
+  if (!in) return Error(Code::kInvalidField, "report", "cannot read " + report_path);
+  const Json report = Json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!report.is_object() || report.value("format", "") != kReportFormat || !report.contains("cases"))
+    return Error(Code::kInvalidField, "report", report_path + " is not a report of --json");
+  CheckCounts counts;
+  for (const Json& c : report["cases"])
+    if (c.contains("checks") && c["checks"].is_object())
+      for (const auto& [requirement, n] : c["checks"].items())
+        if (n.is_number_unsigned()) counts[requirement] += n.get<size_t>();
+  return counts;
+}
+
+void write_coverage_text(std::ostream& out, const std::vector<const Case*>& cases, const CheckCounts* checks) {
   std::map<std::string, std::pair<size_t, size_t>> by_level;  // level -> covered, total
   for (const CoverageRow& row : coverage(cases)) {
     const Requirement& r = *row.requirement;
@@ -421,7 +437,14 @@ void write_coverage_text(std::ostream& out, const std::vector<const Case*>& case
     }
     char head[48];
     std::snprintf(head, sizeof head, "%-9s %-10s %-5s ", r.id.c_str(), r.level.c_str(), r.section.c_str());
-    out << head << what << "\n";
+    out << head;
+    if (checks) {
+      const auto found = checks->find(r.id);
+      char count[24];
+      std::snprintf(count, sizeof count, "%5zu checks  ", found == checks->end() ? size_t{0} : found->second);
+      out << count;
+    }
+    out << what << "\n";
   }
   out << "\n";
   for (const auto& [level, numbers] : by_level)
@@ -431,7 +454,7 @@ void write_coverage_text(std::ostream& out, const std::vector<const Case*>& case
   out << (problems.empty() ? "every testable MUST and MUST NOT requirement has a case\n" : "");
 }
 
-void write_coverage_json(std::ostream& out, const std::vector<const Case*>& cases) {
+void write_coverage_json(std::ostream& out, const std::vector<const Case*>& cases, const CheckCounts* checks) {
   Json doc;
   doc["format"] = "opsync-conformance-coverage/1";
   Json rows = Json::array();
@@ -443,6 +466,7 @@ void write_coverage_json(std::ostream& out, const std::vector<const Case*>& case
     Json entry = {{"id", row.requirement->id}, {"level", row.requirement->level},
                   {"section", row.requirement->section}, {"cases", row.cases}};
     if (row.note) entry["note"] = {{"kind", row.note->kind}, {"reason", row.note->reason}};
+    if (checks) entry["checks"] = checks->count(row.requirement->id) ? checks->at(row.requirement->id) : 0;
     rows.push_back(entry);
   }
   doc["requirements"] = rows;

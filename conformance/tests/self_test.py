@@ -268,6 +268,12 @@ def reports(build, out):
         fail("a server's report names its subject as server, and has no client member")
     print(f"self_test.py: report.json, junit.xml and report.html valid; {cases} cases in Chromium's DOM; "
           f"screenshot {out / 'report.png'}")
+    # coverage --report: the checks that run made per requirement, many on the order of checks.
+    shown = subprocess.run([str(build / "conformance" / "opsync-conformance"), "coverage", "--report",
+                            str(out / "report.json"), "--json"], capture_output=True, text=True)
+    rows = {r["id"]: r for r in json.loads(shown.stdout)["requirements"]}
+    if rows["ERR-013"].get("checks", 0) < 100 or any(r.get("checks", 0) and not r["cases"] for r in rows.values()):
+        fail(f"coverage --report counts {rows['ERR-013'].get('checks')} checks of ERR-013, or checks without a case")
     failure_reports(build, out / "failures")
 
 

@@ -51,7 +51,11 @@ std::vector<CoverageRow> coverage(const std::vector<const Case*>& cases);
 // Problems that make the coverage incomplete: a MUST or MUST NOT requirement without a case and
 // without a note, a note on a covered requirement, a case citing an unknown id.
 std::vector<std::string> coverage_problems(const std::vector<const Case*>& cases);
-void write_coverage_text(std::ostream& out, const std::vector<const Case*>& cases);
-void write_coverage_json(std::ostream& out, const std::vector<const Case*>& cases);
+// Checks a run made per requirement, held or not, summed over the cases of a JSON report
+// (`checks` of each case); `coverage --report` shows them beside each requirement.
+using CheckCounts = std::map<std::string, size_t>;
+Result<CheckCounts> read_check_counts(const std::string& report_path);
+void write_coverage_text(std::ostream& out, const std::vector<const Case*>& cases, const CheckCounts* checks = nullptr);
+void write_coverage_json(std::ostream& out, const std::vector<const Case*>& cases, const CheckCounts* checks = nullptr);
 
 }  // namespace opsync::conformance

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -99,6 +100,8 @@ struct CaseResult {
   std::string note;             // why skipped or errored; the known failure's reason; figures
   std::vector<Exchange> transcript;
   double duration_ms = 0;
+  // Every check the case made, held or not, per requirement: how deeply a run tested each one.
+  std::map<std::string, size_t> checks;
 };
 
 // Facts about the server gathered once per run, shared read-only by every case.
