@@ -292,8 +292,10 @@ double sample(const std::string& scrape, const std::string& name) {
 BOOST_AUTO_TEST_CASE(metrics_listen_serves_prometheus_text_of_what_happened) {
   TempDir dir;
   const std::string metrics_port_file = dir.path() + "/metrics-port";
+  // Idle connections kept for minutes: on a busy machine a scrape may come long after they opened.
   ServerProcess server(dir.path(), {"--metrics-listen", "127.0.0.1:0", "--metrics-port-file", metrics_port_file,
-                                    "--connections-max", "3"});
+                                    "--connections-max", "3", "--header-timeout-ms", "600000", "--idle-timeout-ms",
+                                    "600000"});
   uint16_t metrics_port = 0;
   for (int i = 0; i < 2000 && metrics_port == 0; ++i) {
     std::ifstream in(metrics_port_file);
@@ -314,7 +316,13 @@ BOOST_AUTO_TEST_CASE(metrics_listen_serves_prometheus_text_of_what_happened) {
   // Three idle connections fill --connections-max; a fourth is refused.
   std::vector<int> idle;
   for (int i = 0; i < 3; ++i) idle.push_back(connect_to(server.port()));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // Until the server has accepted all three (a condition with a generous deadline, not a sleep).
+  for (int i = 0; i < 3000; ++i) {
+    const std::string scrape = exchange_raw(metrics_port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    const size_t body = scrape.find("\r\n\r\n");
+    if (body != std::string::npos && sample("\n" + scrape.substr(body + 4), "opsync_http_connections_open") == 3.0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   const std::string refused = exchange_raw(server.port(), "GET /v1/info HTTP/1.1\r\nHost: x\r\n\r\n");
   BOOST_TEST(refused.rfind("HTTP/1.1 503", 0) == 0u, refused.substr(0, 40));
 
