@@ -12,11 +12,7 @@
 #include "opsync/protocol/endpoints.h"
 
 namespace opsync::conformance {
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-std::string iso_now() {
+std::string utc_now_iso8601() {
   const std::time_t now = std::time(nullptr);
   std::tm utc{};
   gmtime_r(&now, &utc);
@@ -24,6 +20,10 @@ std::string iso_now() {
   std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
   return text;
 }
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
 
 std::string_view trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
@@ -226,7 +226,7 @@ RunReport run_cases(const Options& options, const RunFacts& facts, const std::ve
   RunReport report;
   report.subject_address = options.server.url;
   report.seed = options.seed;
-  report.started_at = iso_now();
+  report.started_at = utc_now_iso8601();
   report.info = facts.info;
   const Clock::time_point started = Clock::now();
 

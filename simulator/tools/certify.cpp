@@ -240,15 +240,6 @@ int coverage_command(const CertifyFlags& flags) {
 
 // ---- the run -----------------------------------------------------------------------------------
 
-std::string iso_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
-
 // A TurnHost for the preflight: randomness of zeros, every durable step goes on.
 class PreflightHost final : public adapter::TurnHost {
  public:
@@ -370,7 +361,7 @@ int certify_client_command(const CertifyFlags& flags) {
   const adapter::Ready ready = preflight(flags);
 
   const auto start = Clock::now();
-  const std::string started_at = iso_now();
+  const std::string started_at = conf::utc_now_iso8601();
   std::vector<SeedJob> jobs;
   for (const conf::Case* c : selected) {
     const ClientCase& cc = client_case(c->id);

@@ -36,6 +36,9 @@ std::vector<const Case*> select_cases(const std::vector<const Case*>& cases, con
 // (opsync-sim certify-client); `info.server` holds the name and version the subject gave.
 enum class Subject { kServer, kClient };
 
+// The wall clock now, as RunReport::started_at holds it: ISO 8601, UTC, whole seconds.
+std::string utc_now_iso8601();
+
 struct RunReport {
   std::string suite_version;
   Subject subject = Subject::kServer;
