@@ -284,6 +284,24 @@ double sample(const std::string& scrape, const std::string& name) {
   return std::stod(scrape.substr(at + prefix.size()));
 }
 
+// The body of a scrape of /metrics on METRICS_PORT, starting with a newline so that `sample` finds
+// the first line too.
+std::string scrape_metrics(uint16_t metrics_port) {
+  const std::string answer = exchange_raw(metrics_port, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const size_t body = answer.find("\r\n\r\n");
+  return body == std::string::npos ? std::string() : "\n" + answer.substr(body + 4);
+}
+
+// Waits, with a generous deadline, until the server counts COUNT open connections: it notices a
+// connection open or close on its own threads, some time after the client did.
+bool wait_for_open_connections(uint16_t metrics_port, double count) {
+  for (int attempt = 0; attempt < 3000; ++attempt) {
+    if (sample(scrape_metrics(metrics_port), "opsync_http_connections_open") == count) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
 }  // namespace
 
 // --metrics-listen: a scrape of the separate listener shows, in Prometheus's text format, the
@@ -313,20 +331,21 @@ BOOST_AUTO_TEST_CASE(metrics_listen_serves_prometheus_text_of_what_happened) {
     BOOST_REQUIRE_EQUAL(http.get(ws.path("/ops?after_seq=0"), ws.owner_token).status, 200);
     BOOST_REQUIRE_EQUAL(http.get(ws.path("/ops?after_seq=0"), "opsync_not-a-token-of-this-server").status, 401);
   }
-  // Three idle connections fill --connections-max; a fourth is refused.
+  // Three idle connections fill --connections-max; a fourth is refused. The server closes the
+  // connection of the requests above on its own thread: until it has, an idle connection could be
+  // the one refused.
+  BOOST_REQUIRE(wait_for_open_connections(metrics_port, 0.0));
   std::vector<int> idle;
   for (int i = 0; i < 3; ++i) idle.push_back(connect_to(server.port()));
-  // Until the server has accepted all three (a condition with a generous deadline, not a sleep).
-  for (int i = 0; i < 3000; ++i) {
-    const std::string scrape = exchange_raw(metrics_port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
-    const size_t body = scrape.find("\r\n\r\n");
-    if (body != std::string::npos && sample("\n" + scrape.substr(body + 4), "opsync_http_connections_open") == 3.0) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  const std::string refused = exchange_raw(server.port(), "GET /v1/info HTTP/1.1\r\nHost: x\r\n\r\n");
+  BOOST_REQUIRE(wait_for_open_connections(metrics_port, 3.0));
+  // Connection: close, so that a wrong 200 fails the check at once instead of keeping the
+  // connection for the idle timeout.
+  const std::string refused =
+      exchange_raw(server.port(), "GET /v1/info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   BOOST_TEST(refused.rfind("HTTP/1.1 503", 0) == 0u, refused.substr(0, 40));
 
-  const std::string answer = exchange_raw(metrics_port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string answer =
+      exchange_raw(metrics_port, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   BOOST_REQUIRE(answer.rfind("HTTP/1.1 200", 0) == 0u);
   BOOST_TEST(answer.find("Content-Type: text/plain; version=0.0.4") != std::string::npos);
   const std::string scrape = "\n" + answer.substr(answer.find("\r\n\r\n") + 4);
@@ -358,7 +377,7 @@ BOOST_AUTO_TEST_CASE(metrics_listen_serves_prometheus_text_of_what_happened) {
   for (const int fd : idle) ::close(fd);
 
   // Only /metrics there; no metrics on the protocol's port.
-  BOOST_TEST(exchange_raw(metrics_port, "GET /other HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 404", 0) == 0u);
+  BOOST_TEST(exchange_raw(metrics_port, "GET /other HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").rfind("HTTP/1.1 404", 0) == 0u);
   BOOST_TEST(Http("127.0.0.1", server.port()).get("/metrics").status == 404);
   // A malformed address is refused at start.
   const std::string bad = std::string(OPSYNC_SERVER_BINARY) + " --data-dir " + dir.path() +
