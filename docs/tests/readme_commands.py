@@ -243,10 +243,11 @@ class Session:
         env_file = self.scratch / ".env.after"
         # set -a: a line's plain assignments (C=..., WS=...) hold for the lines after it, as in a terminal.
         script = f"set -a\n{command}\nstatus=$?\nenv -0 > {shlex.quote(str(env_file))}\nexit $status\n"
+        started_s = time.monotonic()
         result = subprocess.run(["bash", "-c", script], cwd=cwd, env=self.env, capture_output=True, text=True,
                                 timeout=TIMEOUT_S)
         self.ran += 1
-        print(f"  exit {result.returncode}: {command[:100]}")
+        print(f"  exit {result.returncode} in {time.monotonic() - started_s:5.1f} s: {command[:100]}")
         if env_file.exists():
             self.env = dict(item.split("=", 1) for item in env_file.read_text().split("\0") if "=" in item)
             env_file.unlink()
