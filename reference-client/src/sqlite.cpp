@@ -153,6 +153,18 @@ void Connection::exec(const char* sql) {
   }
 }
 
+void Connection::run_cached(const char* sql) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) it = cache_.emplace(sql, std::make_unique<Statement>(db_, sql)).first;
+  Statement& statement = *it->second;
+  // Reset at once, done or failed: such a statement holds no snapshot, so it is never in in_use_.
+  struct ResetAfter {
+    Statement& statement;
+    ~ResetAfter() { statement.reset(); }
+  } reset_after{statement};
+  statement.run();
+}
+
 Statement& Connection::prepare(const char* sql) {
   auto it = cache_.find(sql);
   if (it == cache_.end()) it = cache_.emplace(sql, std::make_unique<Statement>(db_, sql)).first;

@@ -54,7 +54,7 @@ struct LocalStore::Impl {
   Result<T> transact(const char* durable_step, Body&& body) {
     const bool write = durable_step != nullptr;
     try {
-      db->exec(write ? "BEGIN IMMEDIATE" : "BEGIN");
+      db->run_cached(write ? "BEGIN IMMEDIATE" : "BEGIN");
     } catch (const sql::Failure& failure) {
       return failure.error;
     }
@@ -65,10 +65,10 @@ struct LocalStore::Impl {
       // A statement left mid-result would keep its read snapshot open past COMMIT.
       db->reset_statements();
       if (result->ok()) {
-        db->exec("COMMIT");
+        db->run_cached("COMMIT");
       } else {
         mirror_ids.reset();
-        db->exec("ROLLBACK");
+        db->run_cached("ROLLBACK");
       }
     } catch (const sql::Failure& failure) {
       roll_back();
