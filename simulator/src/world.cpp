@@ -15,6 +15,12 @@ namespace {
 constexpr uint64_t kHourMs = 3'600'000;
 constexpr uint64_t kSetupBudgetMs = 10 * 60 * 1000;   // setup must finish in 10 virtual minutes
 constexpr uint64_t kHealRoundBudgetMs = 30 * 60 * 1000;
+// A heal round lets every device finish what it started: up to a few thousand exchanges. Thirty
+// minutes hold them at the named profiles' latencies (tens of milliseconds); a drawn network that
+// takes seconds per message needs proportionally longer. Seed 31254 (10 to 32 s each way, one
+// device moving 872 edits and their files in about 1,500 requests) was reported by liveness while
+// it made progress in every round.
+constexpr uint64_t kHealRoundTripsMin = 4000;
 constexpr uint64_t kJoinRetryMs = 5000;
 constexpr uint64_t kGarbageEveryMs = 10 * 60 * 1000;
 constexpr const char* kBase32 = "abcdefghijklmnopqrstuvwxyz234567";
@@ -901,6 +907,12 @@ void World::plan_script() {
   }
 }
 
+uint64_t World::heal_round_budget_ms() const {
+  // Latency is drawn uniformly between its bounds: a round trip takes their sum on average.
+  const uint64_t round_trip_ms = uint64_t{config_.faults.latency_ms_min} + config_.faults.latency_ms_max;
+  return std::max(kHealRoundBudgetMs, kHealRoundTripsMin * round_trip_ms);
+}
+
 void World::heal() {
   phase_ = Phase::kHeal;
   event("world", "phase", "heal", to_bytes("heal"));
@@ -910,12 +922,12 @@ void World::heal() {
   restart_server("the server restarts for the heal phase");
   for (auto& d : devices_) d->prepare_for_heal();
   // Joins that have not completed get their chance now, with no faults.
-  run_events(now_ + kHealRoundBudgetMs);
+  run_events(now_ + heal_round_budget_ms());
   for (uint32_t round = 1; round <= config_.heal_rounds_max; ++round) {
     heal_rounds_ = round;
     const size_t first = syncs_.size();
     for (auto& d : devices_) d->sync(true);
-    run_events(now_ + kHealRoundBudgetMs);
+    run_events(now_ + heal_round_budget_ms());
     bool quiet = true;
     size_t ran = 0;
     for (size_t i = first; i < syncs_.size(); ++i) {
@@ -968,7 +980,7 @@ void World::collect() {
   // removes the copies it kept of files no head references (FILE-040).
   if (config_.protocol != Protocol::kOpsyncV1) return;
   for (auto& d : devices_) d->sync(true);
-  run_events(now_ + kHealRoundBudgetMs);
+  run_events(now_ + heal_round_budget_ms());
 }
 
 RunResult World::run() {

@@ -276,6 +276,9 @@ class World {
 
  private:
   enum class Phase { kSetup, kChaos, kDrain, kHeal, kCollect, kDone };
+  // Virtual time a heal round (and the collection's last sync) may take: 30 minutes, or 4,000
+  // round trips at the drawn latency when that is longer.
+  uint64_t heal_round_budget_ms() const;
   struct Scheduled {
     uint64_t at_ms;
     uint64_t sequence;
