@@ -49,6 +49,7 @@ done
 for file in doc/opsync/copyright doc/opsync/changelog.gz doc/opsync/deploy/README.md \
             doc/opsync/examples/systemd/opsync-server.service doc/opsync/examples/nginx/opsync-site.conf \
             doc/opsync/examples/nginx/opsync-http.conf doc/opsync/examples/nginx/opsync-proxy.conf \
+            doc/opsync/spec/opsync-v1.md doc/opsync/spec/client-adapter.md \
             opsync/schema/spec/InfoResponse.schema.json opsync/schema/conformance/report.schema.json \
             opsync/schema/simulator/opsync-bug-1.schema.json; do
   [ -s "$root/usr/share/$file" ] || { echo "the package lacks /usr/share/$file"; exit 1; }

@@ -69,7 +69,8 @@ class PipeHost final : public TurnHost {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"opsync-client-adapter: the reference client behind opsync-client-adapter/1 (spec/client-adapter.md)"};
+  CLI::App app{"opsync-client-adapter: the reference client behind opsync-client-adapter/1 (spec/client-adapter.md in the "
+               "source; /usr/share/doc/opsync/spec/client-adapter.md from the package)"};
   std::string variant = "none";
   std::string defects;
   for (ClientDefect d : all_client_defects()) defects += (defects.empty() ? "" : ", ") + std::string(client_defect_name(d));

@@ -18,6 +18,7 @@ that the report shows the adapter's last standard-error lines.
 """
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -67,18 +68,21 @@ def main():
             line = real.stdout.readline()
             if not line:
                 sys.exit("faulty adapter: the real adapter ended")
-            say(line)
             kind = json.loads(line).get("type")
+            if armed and fault == "second-yield" and kind in ("ready", "request", "wait", "result", "state"):
+                announce()
+                # The yield and the one out of turn in one write: both are in the pipe before the
+                # simulator's next turn looks, however slowly this process runs beside it.
+                second = json.dumps({"type": "wait", "until_monotonic_ms": 0})
+                os.write(sys.stdout.fileno(), (line.rstrip("\n") + "\n" + second + "\n").encode())
+                time.sleep(3600)
+            say(line)
             if kind in ("commit", "durable", "random"):
                 answer = sys.stdin.readline()
                 real.stdin.write(answer)
                 real.stdin.flush()
             elif kind in ("ready", "request", "wait", "result", "state"):
                 break
-        if armed and fault == "second-yield":
-            announce()
-            say(json.dumps({"type": "wait", "until_monotonic_ms": 0}))
-            time.sleep(3600)
 
 
 if __name__ == "__main__":

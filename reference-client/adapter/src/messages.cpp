@@ -320,10 +320,28 @@ json to_json(const CommitNote& n) {
 json random_answer(ByteView bytes) { return {{"type", "random"}, {"bytes_b64", b64(bytes)}}; }
 json continue_answer() { return {{"type", "continue"}}; }
 
-Result<AdapterLine> adapter_line_from_json(std::string_view line) {
+namespace {
+
+// Parses LINE as one JSON object and reads it with READ; every way a line can be wrong (not JSON,
+// not an object, a member missing or of the wrong type, a rule of the protocol broken) is one
+// protocol_error that says which.
+template <typename T, typename Read>
+Result<T> read_line(std::string_view line, Read&& read) {
   const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return Error(Code::kProtocolError, "not a JSON object (ADP-001)");
   try {
+    return read(j);
+  } catch (const Bad& bad) {
+    return Error(Code::kProtocolError, "a message that " + bad.what);
+  } catch (const json::exception& e) {
+    return Error(Code::kProtocolError, std::string("a malformed message: ") + e.what());
+  }
+}
+
+}  // namespace
+
+Result<AdapterLine> adapter_line_from_json(std::string_view line) {
+  return read_line<AdapterLine>(line, [](const json& j) -> Result<AdapterLine> {
     const std::string type = text(j, "type");
     AdapterLine out;
     if (type == "ready") {
@@ -376,17 +394,11 @@ Result<AdapterLine> adapter_line_from_json(std::string_view line) {
       throw Bad{"has the unknown type \"" + type + "\""};
     }
     return out;
-  } catch (const Bad& bad) {
-    return Error(Code::kProtocolError, "a message that " + bad.what);
-  } catch (const json::exception& e) {
-    return Error(Code::kProtocolError, std::string("a malformed message: ") + e.what());
-  }
+  });
 }
 
 Result<SimulatorLine> simulator_line_from_json(std::string_view line) {
-  const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return Error(Code::kProtocolError, "not a JSON object");
-  try {
+  return read_line<SimulatorLine>(line, [](const json& j) -> Result<SimulatorLine> {
     SimulatorLine out;
     const std::string type = text(j, "type");
     if (type == "random") {
@@ -430,11 +442,7 @@ Result<SimulatorLine> simulator_line_from_json(std::string_view line) {
       throw Bad{"has the unknown type \"" + type + "\""};
     }
     return out;
-  } catch (const Bad& bad) {
-    return Error(Code::kProtocolError, "a message that " + bad.what);
-  } catch (const json::exception& e) {
-    return Error(Code::kProtocolError, std::string("a malformed message: ") + e.what());
-  }
+  });
 }
 
 }  // namespace opsync::adapter
