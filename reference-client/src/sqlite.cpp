@@ -136,6 +136,19 @@ Connection::Connection(const std::string& path, bool full_sync) {
   }
 }
 
+Connection::Connection(const std::string& path, ProbeOnly) {
+  const int rc = sqlite3_open_v2(path.c_str(), &db_,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+                                     (path.rfind("file:", 0) == 0 ? SQLITE_OPEN_URI : 0),
+                                 nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw Failure{Error(Code::kInternalError, "cannot open " + path + ": " + message)};
+  }
+}
+
 Connection::~Connection() {
   cache_.clear();
   if (db_) sqlite3_close(db_);

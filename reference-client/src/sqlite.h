@@ -81,6 +81,10 @@ class Connection {
   // Opens (creating) `path` read-write; a path starting with "file:" is an SQLite URI.
   // `full_sync`: synchronous=FULL, else NORMAL.
   Connection(const std::string& path, bool full_sync);
+  // Opens `path` only to read it (whether a store is there), without the store's settings: no
+  // journal mode, cache or sync level, which a connection closed a moment later never uses.
+  struct ProbeOnly {};
+  Connection(const std::string& path, ProbeOnly);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

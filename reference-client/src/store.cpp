@@ -413,7 +413,7 @@ bool store_exists(const std::filesystem::path& dir, const StoreOptions& options)
   // A database in memory exists once it is bound to a workspace (opening any name gives an empty
   // database; one may also hold the schema and no binding yet).
   try {
-    sql::Connection db(options.database_uri, false);
+    sql::Connection db(options.database_uri, sql::Connection::ProbeOnly{});
     sql::Statement& table = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'device'");
     const bool has_table = table.step() && table.i64(0) > 0;
     table.reset();
