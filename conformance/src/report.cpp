@@ -96,8 +96,9 @@ std::map<std::string, std::string> spec_texts() {
   std::istringstream lines{std::string(embedded_spec())};
   std::string line, id;
   while (std::getline(lines, line)) {
-    if (line.rfind("- [", 0) == 0 && line.size() > 12 && line[11] == ']') {
-      id = line.substr(3, 8);
+    const size_t close = line.rfind("- [", 0) == 0 ? line.find(']') : std::string::npos;
+    if (close != std::string::npos && close >= 9 && close <= 12 && line.find('-', 3) < close) {
+      id = line.substr(3, close - 3);  // LOG-020, AUTH-020
       const size_t colon = line.find(": ");
       out[id] = colon == std::string::npos ? line : line.substr(colon + 2);
     } else if (!id.empty() && line.rfind("  ", 0) == 0) {
