@@ -101,7 +101,7 @@ constexpr std::array kCases = {
     Case{"discovery-002", "TRN-008", Level::kMust, Capability::kNone,
          "a valid OpSync-Request-Id is echoed; an invalid or missing one is replaced by a fresh one",
          &request_ids_are_echoed_or_made_up},
-    Case{"discovery-003", "VER-001", Level::kMust, Capability::kNone,
+    Case{"discovery-003", "VER-001 TRN-012", Level::kMust, Capability::kNone,
          "/v2, /v0 and /v01 are versions the server does not serve: 404 unsupported_version",
          &unknown_versions_are_404_unsupported_version},
     Case{"discovery-004", "TRN-003 TRN-012", Level::kMust, Capability::kNone,

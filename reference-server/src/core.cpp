@@ -188,7 +188,8 @@ std::variant<ServerCore::Admission, Response> ServerCore::admit(const RequestHea
 
   // 4. Query parameters in the order sent: unknown, repeated or invalid (TRN-011, TRN-013).
   for (const auto& parameter : head.query) {
-    const std::string& name = parameter.first;
+    std::string name = parameter.first;
+    if (fault(Fault::kPlusIsSpace)) std::replace(name.begin(), name.end(), '+', ' ');
     const std::string& value = parameter.second;
     const auto* spec = std::find_if(endpoint.query.begin(), endpoint.query.end(),
                                     [&](const ParameterSpec& p) { return p.present() && p.name == name; });
@@ -244,7 +245,8 @@ std::variant<ServerCore::Admission, Response> ServerCore::admit(const RequestHea
     if (!path_workspace)
       return reject(make_error(Code::kInvalidId, "must be 22 characters of base64url", "workspace_id"));
     if (!admission.workspace) return reject(make_error(Code::kWorkspaceNotFound, "no such workspace for this token"));
-    if (!scope_allows(record->scope, *endpoint.scope) &&
+    const bool blocks_need_write = fault(Fault::kBlocksNeedWrite) && endpoint.id == EndpointId::kReadBlocks;
+    if ((!scope_allows(record->scope, *endpoint.scope) || (blocks_need_write && record->scope == Scope::kRead)) &&
         !(fault(Fault::kReadOnlyWrites) && *endpoint.scope == Scope::kReadWrite))
       return reject(make_error(Code::kInsufficientScope,
                                "this needs a token of scope " + std::string(scope_name(*endpoint.scope))));

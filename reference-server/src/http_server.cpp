@@ -882,7 +882,7 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
       if (!parser.request_line_done()) {
         const auto data = buffer_.data();
         const std::string_view received(static_cast<const char*>(data.data()), data.size());
-        if (starts_like_request_line(received))
+        if (starts_like_request_line(received) && !fault(Fault::kLongRequestLineMalformed))
           return answer_error(Error(Code::kUriTooLong, "the request target is longer than " +
                                                            std::to_string(server_.core.config()
                                                                               .http_limits.request_target_bytes_max) +
