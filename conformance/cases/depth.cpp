@@ -303,8 +303,11 @@ void heads_that_never_end_and_other_edges(CaseContext& c) {
   std::string start = "GET " + path(E::kInfo) + " HTTP/1.1\r\nHost: x\r\n";
   for (const auto& [name, value] : c.case_headers()) start += name + ": " + value + "\r\n";
   // A head that passes header_section_bytes_max and never ends: 431 at once, nothing more read.
+  // Its one field line is longer than a front's line buffer too (deploy/nginx holds 64 KiB), so
+  // that a front, which reads a head whole within its own limits, answers at once as well.
+  const uint64_t line_bytes = 4 * section_max;
   {
-    const std::string bytes = start + "X-Pad: " + std::string(section_max, 'p');
+    const std::string bytes = start + "X-Pad: " + std::string(line_bytes, 'p');
     std::unique_ptr<Connection> connection = c.connect();
     (void)connection->send(bytes);
     Result<HttpResponse> r = connection->read_response(kAnswerMs);
@@ -315,14 +318,13 @@ void heads_that_never_end_and_other_edges(CaseContext& c) {
   }
   // A request line longer than the header section (several times, past any buffer's slack): 414
   // after a method and a space, else 400.
-  const uint64_t line_bytes = 4 * section_max;
   Result<HttpResponse> long_target = c.raw("GET /" + std::string(line_bytes, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", kAnswerMs);
   c.check(long_target.ok() && long_target->status == 414, "TRN-063",
           "a request line longer than header_section_bytes_max after GET and a space: 414",
           long_target.ok() ? describe(*long_target) : long_target.error().message);
-  Result<HttpResponse> long_method = c.raw(std::string(line_bytes, 'G') + " / HTTP/1.1\r\nHost: x\r\n\r\n", kAnswerMs);
+  Result<HttpResponse> long_method = c.raw("/" + std::string(line_bytes, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", kAnswerMs);
   c.check(long_method.ok() && long_method->status == 400 && code_and_field(*long_method).first == "malformed_request",
-          "TRN-063", "a request line longer than header_section_bytes_max without a method and a space: 400",
+          "TRN-063", "a request line longer than header_section_bytes_max that starts with no method: 400",
           long_method.ok() ? describe(*long_method) : long_method.error().message);
   // A quote inside a workspace id is data: 400 invalid_id at the parameter's place (TRN-062).
   expect_error_at(c, c.get("/v1/workspaces/AAAAAAAAAA\"AAAAAAAAAAA/ops", ws.owner_token), 400, "invalid_id",

@@ -77,10 +77,13 @@ void capabilities_not_advertised_are_404(CaseContext& c) {
   const bool deletes = c.info().has_capability("workspace_delete");
   if (files && deletes) c.skip("the server advertises every capability of version 1");
   const TestWorkspace ws = c.new_workspace();
-  if (!files)
+  if (!files) {
     c.expect_error(c.post_json(path(E::kFileStatus, {ws.id}), ws.owner_token,
                                R"({"file_ids":["AAAAAAAAAAAAAAAAAAAAAA"]})"),
                    404, "not_found", "VER-004");
+    // No route, so no method either: step 2 of ERR-013 answers before step 3.
+    c.expect_error(c.request("PATCH", path(E::kFileStatus, {ws.id}), ws.owner_token), 404, "not_found", "ERR-013");
+  }
   if (!deletes) c.expect_error(c.request("DELETE", path(E::kDeleteWorkspace, {ws.id}), ws.owner_token), 404,
                                "not_found", "VER-004");
 }
@@ -114,7 +117,7 @@ constexpr std::array kCases = {
          &unknown_query_parameters_are_400},
     Case{"discovery-007", "TRN-009", Level::kMust, Capability::kNone, "headers the spec does not name are ignored",
          &unknown_headers_are_ignored},
-    Case{"discovery-008", "VER-004 VER-003", Level::kMust, Capability::kNone,
+    Case{"discovery-008", "VER-004 VER-003 ERR-013", Level::kMust, Capability::kNone,
          "endpoints of capabilities the server does not advertise answer 404 not_found",
          &capabilities_not_advertised_are_404},
     Case{"discovery-009", "TRN-002", Level::kShould, Capability::kNone,

@@ -594,7 +594,7 @@ void write_coverage_text(std::ostream& out, const std::vector<const Case*>& case
   const ClauseFigures figures = clause_figures(rows);
   out << "clauses: " << figures.checked << " of " << figures.total << " checked by cases, in the "
       << figures.requirements << " MUST and MUST NOT requirements with cases; " << figures.reasoned
-      << " no request can observe, each with its reason\n";
+      << " with the reason no case checks them\n";
   const std::vector<std::string> problems = coverage_problems(cases);
   for (const std::string& p : problems) out << "problem: " << p << "\n";
   out << (problems.empty() ? "every testable MUST and MUST NOT requirement has a case\n" : "");
