@@ -70,8 +70,8 @@ void closed_registration_is_403(CaseContext& c) {
   c.expect_error(c.request("POST", path(E::kCreateWorkspace), "", "{}", "application/json"), 403,
                  "registration_closed", "AUTH-002");
   // The registration check is step 7 of ERR-013: after the content type, before the body.
-  c.expect_error(c.request("POST", path(E::kCreateWorkspace), "", "{", "application/json"), 403,
-                 "registration_closed", "ERR-013");
+  c.expect_error(c.request("POST", path(E::kCreateWorkspace), "", "{", "application/json"), 403, "registration_closed",
+                 "ERR-013");
   c.expect_error(c.request("POST", path(E::kCreateWorkspace), "", "{}", "text/plain"), 415, "unsupported_media_type",
                  "ERR-013");
 }
@@ -299,11 +299,13 @@ constexpr std::array kCases = {
     Case{"auth-009", "AUTH-021 AUTH-022", Level::kMust, Capability::kNewWorkspaces,
          "every endpoint with another workspace's owner token: 404 workspace_not_found, nothing changed",
          &another_workspaces_token_opens_nothing},
-    Case{"auth-010", "AUTH-016 AUTH-020 ERR-003 AUTH-005 AUTH-013 AUTH-015 FILE-002 KEY-002", Level::kMust, Capability::kNone,
+    Case{"auth-010", "AUTH-016 AUTH-020 ERR-003 AUTH-005 AUTH-013 AUTH-015 FILE-002 KEY-002", Level::kMust,
+         Capability::kNone,
          "every endpoint refuses a revoked token, and read or read_write tokens where their scope ends",
          &revoked_expired_and_read_only_tokens_are_refused_everywhere},
     Case{"auth-011", "AUTH-025 SEC-004", Level::kMust, Capability::kNone,
-         "malformed ids in paths: 400 invalid_id after the token is found valid", &malformed_ids_in_paths_are_invalid_id},
+         "malformed ids in paths: 400 invalid_id after the token is found valid",
+         &malformed_ids_in_paths_are_invalid_id},
     Case{"auth-012", "AUTH-031 AUTH-019", Level::kMust, Capability::kNone,
          "expiry is judged when the head is admitted: a body sent after the expiry is still served",
          &expiry_is_judged_before_the_body},

@@ -109,14 +109,16 @@ void tokens_whitespace_cursors_and_methods(CaseContext& c) {
   }
   // The token exactly (TRN-030): the same token in another letter case is another token.
   std::string other_case = ws.owner_token;
-  for (char& ch : other_case) ch = std::isupper(static_cast<unsigned char>(ch)) ? static_cast<char>(std::tolower(ch))
-                                                                                 : static_cast<char>(std::toupper(ch));
+  for (char& ch : other_case)
+    ch = std::isupper(static_cast<unsigned char>(ch)) ? static_cast<char>(std::tolower(ch))
+                                                      : static_cast<char>(std::toupper(ch));
   if (other_case != ws.owner_token)
     c.expect_error(with_authorization("Bearer " + other_case), 401, "token_invalid", "TRN-030");
   c.check(with_authorization("Bearer " + ws.owner_token + "\t").status == 200, "TRN-031",
           "Bearer TOKEN followed by a tab: the token, 200");
   // GET on a token's own path: the route of DELETE alone (TRN-012).
-  const HttpResponse get_token = c.get(path(E::kRevokeToken, {ws.id, to_base64url(all.tokens[0].token_id)}), ws.owner_token);
+  const HttpResponse get_token =
+      c.get(path(E::kRevokeToken, {ws.id, to_base64url(all.tokens[0].token_id)}), ws.owner_token);
   if (c.expect_error(get_token, 405, "method_not_allowed", "TRN-012"))
     c.check(get_token.header("Allow") == std::optional<std::string>("DELETE"), "TRN-012",
             "GET .../tokens/{token_id}: Allow: DELETE", get_token.header("Allow").value_or("no Allow"));
@@ -222,21 +224,25 @@ void query_forms_details_and_fields(CaseContext& c) {
   expect_error_at(c, c.get(path(E::kInfo) + "?a+b=1"), 400, "invalid_query", "a+b", "TRN-013");
   c.check(c.get(ops + "?after_seq=0", ws.owner_token).status == 200, "TRN-013", "after_seq=0: 200");
   expect_error_at(c, c.get(ops + "?limit=1&limit=1", ws.owner_token), 400, "invalid_query", "limit", "TRN-011");
-  expect_error_at(c, c.get(path(E::kListTokens, {ws.id}) + "?after=AAAA", ws.owner_token), 400, "invalid_query", "after",
-                  "TRN-013");
-  const HttpResponse tabbed = c.request("POST", path(E::kUploadOps, {ws.id}), ws.owner_token,
-                                        serialize_message(UploadOpsRequest{c.make_ops(1)}), "application/json\t;\tcharset=utf-8");
+  expect_error_at(c, c.get(path(E::kListTokens, {ws.id}) + "?after=AAAA", ws.owner_token), 400, "invalid_query",
+                  "after", "TRN-013");
+  const HttpResponse tabbed =
+      c.request("POST", path(E::kUploadOps, {ws.id}), ws.owner_token,
+                serialize_message(UploadOpsRequest{c.make_ops(1)}), "application/json\t;\tcharset=utf-8");
   c.check(tabbed.status == 200, "TRN-014", "application/json<TAB>;<TAB>charset=utf-8 accepted", describe(tabbed));
   // A GET declaring a body over request_body_bytes_max: 413 from the head alone (TRN-015).
   std::string head = "GET " + ops + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ws.owner_token + "\r\n";
   for (const auto& [name, value] : c.case_headers()) head += name + ": " + value + "\r\n";
   head += "Content-Length: " + std::to_string(c.limits().request_body_bytes_max + 1) + "\r\n\r\n";
   Result<HttpResponse> oversize = c.raw(head);
-  c.require(oversize.ok(), "TRN-015", "an answer before the body is sent", oversize.ok() ? "" : oversize.error().message);
-  if (c.expect_error(*oversize, 413, "body_too_large", "TRN-015")) without_field(c, *oversize, "body_too_large", "ERR-024");
+  c.require(oversize.ok(), "TRN-015", "an answer before the body is sent",
+            oversize.ok() ? "" : oversize.error().message);
+  if (c.expect_error(*oversize, 413, "body_too_large", "TRN-015"))
+    without_field(c, *oversize, "body_too_large", "ERR-024");
 
   // Details hold only the members ERR-010 names (ERR-011); fields go with their codes (ERR-024).
-  const HttpResponse beyond = c.get(endpoint_target(E::kReadOps, {ws.id}, {{"after_seq", "9007199254740991"}}), ws.owner_token);
+  const HttpResponse beyond =
+      c.get(endpoint_target(E::kReadOps, {ws.id}, {{"after_seq", "9007199254740991"}}), ws.owner_token);
   if (c.expect_error(beyond, 409, "after_seq_beyond_head", "ERR-011"))
     c.check(details_members(beyond) == std::set<std::string>{"head_seq"}, "ERR-011",
             "after_seq_beyond_head: details.head_seq alone", joined(details_members(beyond)));
@@ -245,14 +251,17 @@ void query_forms_details_and_fields(CaseContext& c) {
   if (c.expect_error(conflict, 409, "version_conflict", "ERR-011"))
     c.check(details_members(conflict) == std::set<std::string>{"current_version"}, "ERR-011",
             "version_conflict: details.current_version alone", joined(details_members(conflict)));
-  const HttpResponse batch = c.post_json(path(E::kUploadOps, {ws.id}), ws.owner_token,
+  const HttpResponse batch = c.post_json(
+      path(E::kUploadOps, {ws.id}), ws.owner_token,
       serialize_message(UploadOpsRequest{c.make_ops(c.limits().batch_ops_max + 1, kEnvelopeOverheadBytes)}));
   if (expect_error_at(c, batch, 413, "too_many_ops", "ops", "ERR-024"))
     c.check(details_members(batch) == std::set<std::string>{"limit"}, "ERR-011", "too_many_ops: details.limit alone",
             joined(details_members(batch)));
   const std::string reader = c.issue_token(ws, Scope::kRead);
-  const HttpResponse scope = c.post_json(path(E::kUploadOps, {ws.id}), reader, serialize_message(UploadOpsRequest{c.make_ops(1)}));
-  if (c.expect_error(scope, 403, "insufficient_scope", "ERR-024")) without_field(c, scope, "insufficient_scope", "ERR-024");
+  const HttpResponse scope =
+      c.post_json(path(E::kUploadOps, {ws.id}), reader, serialize_message(UploadOpsRequest{c.make_ops(1)}));
+  if (c.expect_error(scope, 403, "insufficient_scope", "ERR-024"))
+    without_field(c, scope, "insufficient_scope", "ERR-024");
   if (!c.info().has_capability("files")) return;
 
   FileStatusRequest many;
@@ -279,16 +288,18 @@ void query_forms_details_and_fields(CaseContext& c) {
   c.require(c.request("PUT", chunk_path(ws, f, "0"), ws.owner_token, body, "application/octet-stream").status == 200,
             "FILE-003", "the chunk stored");
   c.require(c.post_json(commit, ws.owner_token, R"({"chunk_count":1})").status == 200, "FILE-008", "committed");
-  expect_error_at(c, c.request("PUT", chunk_path(ws, f, "0"), ws.owner_token, chunk_body(c.random(), 40),
-                               "application/octet-stream"),
-                  409, "file_not_uploading", "file_id", "ERR-024");
+  expect_error_at(
+      c,
+      c.request("PUT", chunk_path(ws, f, "0"), ws.owner_token, chunk_body(c.random(), 40), "application/octet-stream"),
+      409, "file_not_uploading", "file_id", "ERR-024");
   c.require(c.request("DELETE", file, ws.owner_token).status == 200, "FILE-010", "deleted");
   expect_error_at(c, c.get(path(E::kGetChunk, {ws.id, to_base64url(f), "0"}), ws.owner_token), 409, "file_deleted",
                   "file_id", "ERR-024");
   // Step 9: the path parameters after the workspace id, left to right: the file id before the index.
-  expect_error_at(c, c.request("PUT", path(E::kPutChunk, {ws.id, "not-an-id", "x"}), ws.owner_token, body,
-                               "application/octet-stream"),
-                  400, "invalid_id", "file_id", "ERR-013");
+  expect_error_at(
+      c,
+      c.request("PUT", path(E::kPutChunk, {ws.id, "not-an-id", "x"}), ws.owner_token, body, "application/octet-stream"),
+      400, "invalid_id", "file_id", "ERR-013");
 }
 
 // TRN-053, TRN-062, TRN-063, TRN-064, TRN-066: a head over its limit that never ends, request
@@ -318,11 +329,13 @@ void heads_that_never_end_and_other_edges(CaseContext& c) {
   }
   // A request line longer than the header section (several times, past any buffer's slack): 414
   // after a method and a space, else 400.
-  Result<HttpResponse> long_target = c.raw("GET /" + std::string(line_bytes, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", kAnswerMs);
+  Result<HttpResponse> long_target =
+      c.raw("GET /" + std::string(line_bytes, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", kAnswerMs);
   c.check(long_target.ok() && long_target->status == 414, "TRN-063",
           "a request line longer than header_section_bytes_max after GET and a space: 414",
           long_target.ok() ? describe(*long_target) : long_target.error().message);
-  Result<HttpResponse> long_method = c.raw("/" + std::string(line_bytes, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", kAnswerMs);
+  Result<HttpResponse> long_method =
+      c.raw("/" + std::string(line_bytes, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", kAnswerMs);
   c.check(long_method.ok() && long_method->status == 400 && code_and_field(*long_method).first == "malformed_request",
           "TRN-063", "a request line longer than header_section_bytes_max that starts with no method: 400",
           long_method.ok() ? describe(*long_method) : long_method.error().message);
@@ -367,9 +380,11 @@ void expiry_ends_foreign_ids_and_read_scope(CaseContext& c) {
           "expires_in_ms 315,360,000,000: expires_at_ms = created_at_ms + it");
 
   // One workspace's ids in the other's paths: the other's not-found answers.
-  const TokenEntry theirs = c.expect_message<TokenEntry>(c.get(path(E::kTokenSelf, {ws.id}), longest.token), 200, "AUTH-018");
-  expect_error_at(c, c.request("DELETE", path(E::kRevokeToken, {other.id, to_base64url(theirs.token_id)}), other.owner_token),
-                  404, "token_not_found", "token_id", "AUTH-022");
+  const TokenEntry theirs =
+      c.expect_message<TokenEntry>(c.get(path(E::kTokenSelf, {ws.id}), longest.token), 200, "AUTH-018");
+  expect_error_at(
+      c, c.request("DELETE", path(E::kRevokeToken, {other.id, to_base64url(theirs.token_id)}), other.owner_token), 404,
+      "token_not_found", "token_id", "AUTH-022");
   c.check(c.get(path(E::kTokenSelf, {ws.id}), longest.token).status == 200, "AUTH-022",
           "the token stays valid in its own workspace");
 
@@ -380,14 +395,17 @@ void expiry_ends_foreign_ids_and_read_scope(CaseContext& c) {
   if (c.info().has_capability("files")) {
     const FileId f = c.random().id();
     const std::string chunk = chunk_body(c.random(), 40);
-    c.require(c.post_json(file_path(ws, f), ws.owner_token, R"({"chunk_count":1})").status == 201, "FILE-002", "created");
+    c.require(c.post_json(file_path(ws, f), ws.owner_token, R"({"chunk_count":1})").status == 201, "FILE-002",
+              "created");
     c.require(c.request("PUT", chunk_path(ws, f, "0"), ws.owner_token, chunk, "application/octet-stream").status == 200,
               "FILE-003", "stored");
-    c.require(c.post_json(path(E::kCommitFile, {ws.id, to_base64url(f)}), ws.owner_token, R"({"chunk_count":1})").status ==
-                  200,
-              "FILE-008", "committed");
+    c.require(
+        c.post_json(path(E::kCommitFile, {ws.id, to_base64url(f)}), ws.owner_token, R"({"chunk_count":1})").status ==
+            200,
+        "FILE-008", "committed");
     c.check(c.get(file_path(ws, f), reader).status == 200, "FILE-006", "a read token reads the file's status");
-    c.check(c.post_json(path(E::kFileStatus, {ws.id}), reader, "{\"file_ids\":[\"" + to_base64url(f) + "\"]}").status == 200,
+    c.check(c.post_json(path(E::kFileStatus, {ws.id}), reader, "{\"file_ids\":[\"" + to_base64url(f) + "\"]}").status ==
+                200,
             "FILE-007", "a read token asks POST /file-status");
     const HttpResponse download = c.get(path(E::kGetChunk, {ws.id, to_base64url(f), "0"}), reader);
     c.check(download.status == 200 && download.body == chunk, "FILE-009", "a read token downloads the chunk",
@@ -431,12 +449,14 @@ void members_at_their_edges(CaseContext& c) {
   Json edge = Json::parse(serialize_message(UploadOpsRequest{c.make_ops(1)}));
   edge["ops"][0]["hlc"]["counter"] = 4294967295ull;
   edge["ops"][0]["key_id"] = 4294967295ull;
-  const auto largest = c.expect_message<UploadOpsResponse>(c.post_json(target, ws.owner_token, edge.dump()), 200, "OP-001");
+  const auto largest =
+      c.expect_message<UploadOpsResponse>(c.post_json(target, ws.owner_token, edge.dump()), 200, "OP-001");
   c.check(largest.results.size() == 1 && largest.results[0].status == OpStatus::kAccepted, "OP-001",
           "hlc.counter and key_id of 2^32 - 1 accepted");
   Json over = Json::parse(serialize_message(UploadOpsRequest{c.make_ops(1)}));
   over["ops"][0]["hlc"]["counter"] = 4294967296ull;
-  expect_error_at(c, c.post_json(target, ws.owner_token, over.dump()), 400, "invalid_field", "ops[0].hlc.counter", "OP-001");
+  expect_error_at(c, c.post_json(target, ws.owner_token, over.dump()), 400, "invalid_field", "ops[0].hlc.counter",
+                  "OP-001");
   // wall_ms 2^48 - 1 is a valid member (beyond the clock's skew: rejected, not refused).
   Json latest = Json::parse(serialize_message(UploadOpsRequest{c.make_ops(1)}));
   latest["ops"][0]["hlc"]["wall_ms"] = 281474976710655ull;
@@ -490,22 +510,25 @@ void file_edges_and_activity(CaseContext& c) {
   // A deleted file: an equal chunk 200, indexes past the count chunk_index_out_of_range.
   c.check(put("0", smallest).status == 200, "FILE-004", "the equal chunk sent to a deleted file: 200");
   c.expect_error(put("2", smallest), 400, "chunk_index_out_of_range", "FILE-015");
-  c.expect_error(c.get(path(E::kGetChunk, {ws.id, id, "2"}), ws.owner_token), 400, "chunk_index_out_of_range", "FILE-015");
+  c.expect_error(c.get(path(E::kGetChunk, {ws.id, id, "2"}), ws.owner_token), 400, "chunk_index_out_of_range",
+                 "FILE-015");
 }
 
 constexpr std::array kCases = {
     Case{"log-005", "LOG-022 LOG-025 KEY-006 LIM-004", Level::kMust, Capability::kNewWorkspaces,
          "pages exactly full at the end of their list have no cursor; results carry only their status's members",
          &full_last_pages_and_absent_members},
-    Case{"auth-013", "TRN-030 TRN-031 AUTH-024 TRN-010 TRN-012", Level::kMust, Capability::kNewWorkspaces,
-         "whitespace around tokens, a token cursor the workspace lacks, exactly full token pages, tokens/self's methods",
-         &tokens_whitespace_cursors_and_methods},
+    Case{
+        "auth-013", "TRN-030 TRN-031 AUTH-024 TRN-010 TRN-012", Level::kMust, Capability::kNewWorkspaces,
+        "whitespace around tokens, a token cursor the workspace lacks, exactly full token pages, tokens/self's methods",
+        &tokens_whitespace_cursors_and_methods},
     Case{"errors-014", "TRN-015 TRN-013 KEY-004 KEY-006 LOG-023 LOG-031 ERR-014 TRN-027 ERR-013", Level::kMust,
          Capability::kNewWorkspaces,
          "bodies on DELETE and GET, integers at 2^32 and 2^53, member checks before limits, a repeat inside a repeat",
          &edges_bodies_and_nested_repeats},
     Case{"errors-015", "TRN-013 TRN-011 TRN-014 TRN-015 ERR-011 ERR-024 ERR-013", Level::kMust, Capability::kNone,
-         "+ in query names, ids and 0 in queries, tabs in media types, a GET declaring a body over the limit, details and "
+         "+ in query names, ids and 0 in queries, tabs in media types, a GET declaring a body over the limit, details "
+         "and "
          "fields code by code, path parameters left to right",
          &query_forms_details_and_fields},
     Case{"transport-012", "TRN-053 TRN-062 TRN-063 TRN-064 TRN-066", Level::kMust, Capability::kNone,

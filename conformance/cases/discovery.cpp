@@ -99,8 +99,9 @@ void remote_servers_serve_https(CaseContext& c) {
 }
 
 constexpr std::array kCases = {
-    Case{"discovery-001", "INF-001 INF-002 INF-003 INF-004 INF-005 LIM-001 TRN-001 TRN-006 TRN-007 TRN-029", Level::kMust, Capability::kNone,
-         "GET /v1/info answers 200 with every member, each within its range", &info_has_every_member},
+    Case{"discovery-001", "INF-001 INF-002 INF-003 INF-004 INF-005 LIM-001 TRN-001 TRN-006 TRN-007 TRN-029",
+         Level::kMust, Capability::kNone, "GET /v1/info answers 200 with every member, each within its range",
+         &info_has_every_member},
     Case{"discovery-002", "TRN-008", Level::kMust, Capability::kNone,
          "a valid OpSync-Request-Id is echoed; an invalid or missing one is replaced by a fresh one",
          &request_ids_are_echoed_or_made_up},

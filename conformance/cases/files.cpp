@@ -217,16 +217,18 @@ void every_chunk_upload_is_activity(CaseContext& c) {
 }
 
 constexpr std::array kCases = {
-    Case{"files-001", "FILE-001 FILE-002 FILE-003 FILE-006 FILE-008 FILE-009 FILE-017 ERR-010 TRN-005 VER-003", Level::kMust,
-         Capability::kFiles, "create, upload out of order, resume from the status, commit, download byte for byte",
+    Case{"files-001", "FILE-001 FILE-002 FILE-003 FILE-006 FILE-008 FILE-009 FILE-017 ERR-010 TRN-005 VER-003",
+         Level::kMust, Capability::kFiles,
+         "create, upload out of order, resume from the status, commit, download byte for byte",
          &a_file_goes_from_created_to_downloaded},
     Case{"files-002", "FILE-004 FILE-009 FILE-015 FILE-016 ERR-003 ERR-010", Level::kMust, Capability::kFiles,
          "chunks of committed and absent files, and indexes out of range", &chunk_rules_of_finished_and_absent_files},
     Case{"files-003", "FILE-002 FILE-008 ERR-010 FILE-015", Level::kMust, Capability::kFiles,
          "another chunk count is 409 file_chunk_count_mismatch; above file_chunks_max is 400",
          &chunk_counts_must_agree},
-    Case{"files-004", "FILE-008 FILE-009 FILE-010 FILE-015 FILE-004 FILE-001 FILE-002", Level::kMust, Capability::kFiles,
-         "delete, the rules of a deleted file, and commit restoring it", &deleted_files_wait_and_commit_restores_them},
+    Case{"files-004", "FILE-008 FILE-009 FILE-010 FILE-015 FILE-004 FILE-001 FILE-002", Level::kMust,
+         Capability::kFiles, "delete, the rules of a deleted file, and commit restoring it",
+         &deleted_files_wait_and_commit_restores_them},
     Case{"files-005", "FILE-007 FILE-013 FILE-001 FILE-006", Level::kMust, Capability::kFiles,
          "file-status answers every id in the order asked, absent ones included", &file_status_lists_every_id_in_order},
     Case{"files-006", "FILE-012 FILE-014 ERR-013 ERR-012", Level::kMust, Capability::kFiles,

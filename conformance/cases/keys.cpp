@@ -85,7 +85,8 @@ void the_workspace_holds_at_most_key_records_max(CaseContext& c) {
             full.body.substr(0, 200));
   // Without `limit`, a page is as long as page_keys_max allows (LIM-005).
   const uint64_t page = std::min<uint64_t>(max, c.limits().page_keys_max);
-  const auto listed = c.expect_message<KeyListResponse>(c.get(path(E::kListKeys, {ws.id}), ws.owner_token), 200, "KEY-001");
+  const auto listed =
+      c.expect_message<KeyListResponse>(c.get(path(E::kListKeys, {ws.id}), ws.owner_token), 200, "KEY-001");
   c.check(listed.keys.size() == page && listed.next_after.has_value() == (max > page), "LIM-005",
           "no limit: a page of " + std::to_string(page) + " records (page_keys_max, or all of them)",
           std::to_string(listed.keys.size()) + " records");

@@ -160,8 +160,8 @@ void block_lists_are_chained_complete_blocks(CaseContext& c) {
   // Pages exactly full at the end of the list have no cursor (LOG-031, LIM-004): the cursor is
   // read from the text, before the page's own rules (LOG-033) are checked in parsing.
   for (const auto& [start_at, limit] : {std::pair{"1", "2"}, std::pair{"0", "3"}}) {
-    const HttpResponse r = c.get(endpoint_target(E::kReadBlocks, {ws.id}, {{"start", start_at}, {"limit", limit}}),
-                                 ws.owner_token);
+    const HttpResponse r =
+        c.get(endpoint_target(E::kReadBlocks, {ws.id}, {{"start", start_at}, {"limit", limit}}), ws.owner_token);
     const nlohmann::json page = nlohmann::json::parse(r.body, nullptr, false);
     const bool no_cursor = page.is_object() && page.contains("next_start") && page["next_start"].is_null();
     c.check(no_cursor, "LOG-031",

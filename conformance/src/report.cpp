@@ -480,8 +480,7 @@ void clause_problems(const std::vector<const Case*>& cases, const std::vector<Co
         problems.push_back(name + ": a clause id of " + id + " is " + id + "/ and a letter");
       if (!clause_ids.insert(clause.id).second) problems.push_back(name + " is listed twice");
       if (clause.text.empty()) problems.push_back(name + " has no words");
-      if (clause.cases.empty() && clause.reason.empty())
-        problems.push_back(name + " has neither a case nor a reason");
+      if (clause.cases.empty() && clause.reason.empty()) problems.push_back(name + " has neither a case nor a reason");
       if (!clause.cases.empty() && !clause.reason.empty())
         problems.push_back(name + " has cases and a reason: one or the other");
       for (const std::string& c : clause.cases) {
@@ -632,8 +631,10 @@ void write_coverage_json(std::ostream& out, const std::vector<const Case*>& case
   for (const auto& [level, numbers] : by_level) levels[level] = {{"covered", numbers.first}, {"total", numbers.second}};
   doc["levels"] = levels;
   const ClauseFigures figures = clause_figures(coverage(cases));
-  doc["clauses"] = {{"requirements", figures.requirements}, {"total", figures.total}, {"checked", figures.checked},
-                    {"unobservable", figures.reasoned}};
+  doc["clauses"] = {{"requirements", figures.requirements},
+                    {"total", figures.total},
+                    {"checked", figures.checked},
+                    {"with_reason", figures.reasoned}};
   doc["problems"] = coverage_problems(cases);
   out << doc.dump(2) << "\n";
 }
