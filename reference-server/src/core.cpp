@@ -58,6 +58,7 @@ std::string_view trim(std::string_view text) {
 bool content_type_allowed(std::string_view header, BodyKind body) {
   std::string_view rest = header;
   const size_t end_of_type = rest.find(';');
+  if (fault(Fault::kMediaTypeTabsRefused) && header.find('\t') != std::string_view::npos) return false;
   const std::string media = lower(trim(rest.substr(0, end_of_type)));
   rest = end_of_type == std::string_view::npos ? std::string_view() : rest.substr(end_of_type + 1);
   if (media != (body == BodyKind::kJson ? "application/json" : "application/octet-stream")) return false;

@@ -59,8 +59,10 @@ constexpr std::array kNames = {
     FaultName{F::kDeleteKeepsUpdatedAt, "delete-keeps-updated-at", "FILE-016"},
     FaultName{F::kBlocksNeedWrite, "blocks-need-write", "LOG-031"},
     FaultName{F::kLongRequestLineMalformed, "long-request-line-malformed", "TRN-063"},
+    FaultName{F::kMediaTypeTabsRefused, "media-type-tabs-refused", "TRN-014"},
+    FaultName{F::kHttp10LengthRefused, "http10-length-refused", "TRN-064"},
 };
-static_assert(kNames.size() == static_cast<size_t>(F::kLongRequestLineMalformed) + 1, "a name for every fault");
+static_assert(kNames.size() == static_cast<size_t>(F::kHttp10LengthRefused) + 1, "a name for every fault");
 
 #ifdef OPSYNC_FAULT_SWITCHES
 // Set before the server starts serving, read by every request thread afterwards.

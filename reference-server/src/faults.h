@@ -63,6 +63,8 @@ enum class Fault : uint8_t {
   kDeleteKeepsUpdatedAt, // FILE-016: deleting a file leaves its updated_at_ms
   kBlocksNeedWrite,      // LOG-031: the block list needs a read_write token
   kLongRequestLineMalformed,  // TRN-063: a request line past header_section_bytes_max is 400, not 414
+  kMediaTypeTabsRefused, // TRN-014: tabs around a media type or its parameters are not whitespace
+  kHttp10LengthRefused,  // TRN-064: an HTTP/1.0 request with Content-Length is 400 malformed_request
 };
 
 struct FaultName {
