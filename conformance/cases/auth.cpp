@@ -69,6 +69,11 @@ void closed_registration_is_403(CaseContext& c) {
   if (c.info().registration == Registration::kOpen) c.skip("registration is open");
   c.expect_error(c.request("POST", path(E::kCreateWorkspace), "", "{}", "application/json"), 403,
                  "registration_closed", "AUTH-002");
+  // The registration check is step 7 of ERR-013: after the content type, before the body.
+  c.expect_error(c.request("POST", path(E::kCreateWorkspace), "", "{", "application/json"), 403, "registration_closed",
+                 "ERR-013");
+  c.expect_error(c.request("POST", path(E::kCreateWorkspace), "", "{}", "text/plain"), 415, "unsupported_media_type",
+                 "ERR-013");
 }
 
 void deleting_a_workspace_invalidates_its_tokens(CaseContext& c) {
@@ -269,12 +274,12 @@ void expiry_is_judged_before_the_body(CaseContext& c) {
 }
 
 constexpr std::array kCases = {
-    Case{"auth-001", "AUTH-001 AUTH-003 AUTH-004 INF-001", Level::kMust, Capability::kNewWorkspaces,
+    Case{"auth-001", "AUTH-001 AUTH-003 AUTH-004 INF-001 AUTH-002", Level::kMust, Capability::kNewWorkspaces,
          "POST /v1/workspaces creates a workspace with a working owner token and a fixed block size",
          &creating_a_workspace_answers_201},
-    Case{"auth-002", "AUTH-002", Level::kMust, Capability::kNone,
+    Case{"auth-002", "AUTH-002 ERR-013", Level::kMust, Capability::kNone,
          "with closed registration, POST /v1/workspaces is 403 registration_closed", &closed_registration_is_403},
-    Case{"auth-003", "AUTH-005", Level::kMust, Capability::kWorkspaceDelete,
+    Case{"auth-003", "AUTH-005 VER-003", Level::kMust, Capability::kWorkspaceDelete,
          "deleting a workspace answers its id and invalidates every token of it",
          &deleting_a_workspace_invalidates_its_tokens},
     Case{"auth-004", "AUTH-010 AUTH-011 AUTH-013 AUTH-014 AUTH-018", Level::kMust, Capability::kNone,
@@ -294,11 +299,13 @@ constexpr std::array kCases = {
     Case{"auth-009", "AUTH-021 AUTH-022", Level::kMust, Capability::kNewWorkspaces,
          "every endpoint with another workspace's owner token: 404 workspace_not_found, nothing changed",
          &another_workspaces_token_opens_nothing},
-    Case{"auth-010", "AUTH-016 AUTH-020 ERR-003", Level::kMust, Capability::kNone,
+    Case{"auth-010", "AUTH-016 AUTH-020 ERR-003 AUTH-005 AUTH-013 AUTH-015 FILE-002 KEY-002", Level::kMust,
+         Capability::kNone,
          "every endpoint refuses a revoked token, and read or read_write tokens where their scope ends",
          &revoked_expired_and_read_only_tokens_are_refused_everywhere},
     Case{"auth-011", "AUTH-025 SEC-004", Level::kMust, Capability::kNone,
-         "malformed ids in paths: 400 invalid_id after the token is found valid", &malformed_ids_in_paths_are_invalid_id},
+         "malformed ids in paths: 400 invalid_id after the token is found valid",
+         &malformed_ids_in_paths_are_invalid_id},
     Case{"auth-012", "AUTH-031 AUTH-019", Level::kMust, Capability::kNone,
          "expiry is judged when the head is admitted: a body sent after the expiry is still served",
          &expiry_is_judged_before_the_body},

@@ -77,10 +77,13 @@ void capabilities_not_advertised_are_404(CaseContext& c) {
   const bool deletes = c.info().has_capability("workspace_delete");
   if (files && deletes) c.skip("the server advertises every capability of version 1");
   const TestWorkspace ws = c.new_workspace();
-  if (!files)
+  if (!files) {
     c.expect_error(c.post_json(path(E::kFileStatus, {ws.id}), ws.owner_token,
                                R"({"file_ids":["AAAAAAAAAAAAAAAAAAAAAA"]})"),
                    404, "not_found", "VER-004");
+    // No route, so no method either: step 2 of ERR-013 answers before step 3.
+    c.expect_error(c.request("PATCH", path(E::kFileStatus, {ws.id}), ws.owner_token), 404, "not_found", "ERR-013");
+  }
   if (!deletes) c.expect_error(c.request("DELETE", path(E::kDeleteWorkspace, {ws.id}), ws.owner_token), 404,
                                "not_found", "VER-004");
 }
@@ -96,12 +99,13 @@ void remote_servers_serve_https(CaseContext& c) {
 }
 
 constexpr std::array kCases = {
-    Case{"discovery-001", "INF-001 INF-002 INF-003 INF-004 INF-005 LIM-001 TRN-001 TRN-006 TRN-007 TRN-029", Level::kMust, Capability::kNone,
-         "GET /v1/info answers 200 with every member, each within its range", &info_has_every_member},
+    Case{"discovery-001", "INF-001 INF-002 INF-003 INF-004 INF-005 LIM-001 TRN-001 TRN-006 TRN-007 TRN-029",
+         Level::kMust, Capability::kNone, "GET /v1/info answers 200 with every member, each within its range",
+         &info_has_every_member},
     Case{"discovery-002", "TRN-008", Level::kMust, Capability::kNone,
          "a valid OpSync-Request-Id is echoed; an invalid or missing one is replaced by a fresh one",
          &request_ids_are_echoed_or_made_up},
-    Case{"discovery-003", "VER-001", Level::kMust, Capability::kNone,
+    Case{"discovery-003", "VER-001 TRN-012", Level::kMust, Capability::kNone,
          "/v2, /v0 and /v01 are versions the server does not serve: 404 unsupported_version",
          &unknown_versions_are_404_unsupported_version},
     Case{"discovery-004", "TRN-003 TRN-012", Level::kMust, Capability::kNone,
@@ -114,7 +118,7 @@ constexpr std::array kCases = {
          &unknown_query_parameters_are_400},
     Case{"discovery-007", "TRN-009", Level::kMust, Capability::kNone, "headers the spec does not name are ignored",
          &unknown_headers_are_ignored},
-    Case{"discovery-008", "VER-004 VER-003", Level::kMust, Capability::kNone,
+    Case{"discovery-008", "VER-004 VER-003 ERR-013", Level::kMust, Capability::kNone,
          "endpoints of capabilities the server does not advertise answer 404 not_found",
          &capabilities_not_advertised_are_404},
     Case{"discovery-009", "TRN-002", Level::kShould, Capability::kNone,

@@ -67,31 +67,35 @@ Target file_status(CaseContext&, const TestWorkspace& ws) {
 }
 
 constexpr std::string_view kJsonRules =
-    "TRN-020 TRN-021 TRN-022 TRN-024 TRN-025 TRN-026 TRN-027 TRN-028 ERR-014 ERR-003";
+    "TRN-020 TRN-021 TRN-022 TRN-024 TRN-025 TRN-026 TRN-027 TRN-028 ERR-014 ERR-003 TRN-029 ERR-024";
 
 constexpr std::array kCases = {
     Case{"json-001", kJsonRules, Level::kMust, Capability::kNewWorkspaces,
          "every invalid CreateWorkspaceRequest vector: 400 with its code and field",
          [](CaseContext& c) { send_invalid_vectors(c, "CreateWorkspaceRequest", &workspaces); }},
-    Case{"json-002", "TRN-020 TRN-021 TRN-022 TRN-024 TRN-026 TRN-027 TRN-028 ERR-014 ERR-003 AUTH-014 AUTH-013",
+    Case{"json-002",
+         "TRN-020 TRN-021 TRN-022 TRN-024 TRN-026 TRN-027 TRN-028 ERR-014 ERR-003 AUTH-014 AUTH-013 TRN-029 ERR-024",
          Level::kMust, Capability::kNone, "every invalid CreateTokenRequest vector: 400 with its code and field",
          [](CaseContext& c) { send_invalid_vectors(c, "CreateTokenRequest", &tokens); }},
-    Case{"json-003", "TRN-020 TRN-021 TRN-022 TRN-024 TRN-025 TRN-026 TRN-027 TRN-028 ERR-014 ERR-003 KEY-004",
+    Case{"json-003",
+         "TRN-020 TRN-021 TRN-022 TRN-024 TRN-025 TRN-026 TRN-027 TRN-028 ERR-014 ERR-003 KEY-004 TRN-029 ERR-024",
          Level::kMust, Capability::kNone, "every invalid PutKeyRequest vector: 400 with its code and field",
          [](CaseContext& c) { send_invalid_vectors(c, "PutKeyRequest", &keys); }},
     Case{"json-004",
          "TRN-020 TRN-021 TRN-022 TRN-024 TRN-025 TRN-026 TRN-027 TRN-028 ERR-013 ERR-014 ERR-003 OP-001 VER-005 "
-         "LOG-001",
+         "LOG-001 TRN-029 ERR-024",
          Level::kMust, Capability::kNone,
          "every invalid UploadOpsRequest vector, several faults included: 400 with its code and field",
          [](CaseContext& c) { send_invalid_vectors(c, "UploadOpsRequest", &ops); }},
-    Case{"json-005", "TRN-020 TRN-021 TRN-022 TRN-024 TRN-026 TRN-027 TRN-028 ERR-014 ERR-003 FILE-002 FILE-012",
+    Case{"json-005",
+         "TRN-020 TRN-021 TRN-022 TRN-024 TRN-026 TRN-027 TRN-028 ERR-014 ERR-003 FILE-002 FILE-012 TRN-029 ERR-024",
          Level::kMust, Capability::kFiles, "every invalid CreateFileRequest vector: 400 with its code and field",
          [](CaseContext& c) { send_invalid_vectors(c, "CreateFileRequest", &create_file); }},
-    Case{"json-006", "TRN-020 TRN-021 TRN-022 TRN-024 TRN-026 TRN-027 TRN-028 ERR-014 ERR-003 FILE-008",
+    Case{"json-006", "TRN-020 TRN-021 TRN-022 TRN-024 TRN-026 TRN-027 TRN-028 ERR-014 ERR-003 FILE-008 TRN-029 ERR-024",
          Level::kMust, Capability::kFiles, "every invalid CommitFileRequest vector: 400 with its code and field",
          [](CaseContext& c) { send_invalid_vectors(c, "CommitFileRequest", &commit_file); }},
-    Case{"json-007", "TRN-020 TRN-021 TRN-022 TRN-024 TRN-025 TRN-026 TRN-027 TRN-028 ERR-014 ERR-003 FILE-007",
+    Case{"json-007",
+         "TRN-020 TRN-021 TRN-022 TRN-024 TRN-025 TRN-026 TRN-027 TRN-028 ERR-014 ERR-003 FILE-007 TRN-029 ERR-024",
          Level::kMust, Capability::kFiles, "every invalid FileStatusRequest vector: 400 with its code and field",
          [](CaseContext& c) { send_invalid_vectors(c, "FileStatusRequest", &file_status); }},
 };

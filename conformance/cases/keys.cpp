@@ -61,6 +61,13 @@ void key_ids_and_records_keep_their_bounds(CaseContext& c) {
   edits["kdf"]["iterations"] = 10000001;
   expect_error_at(c, c.request("PUT", key_path(ws, 5), ws.owner_token, edits.dump(), "application/json"), 400,
                   "invalid_field", "kdf.iterations", "KEY-004");
+  // Both ends of the range are taken.
+  uint64_t key_id = 6;
+  for (uint64_t iterations : {uint64_t{1}, uint64_t{10000000}}) {
+    edits["kdf"]["iterations"] = iterations;
+    const HttpResponse r = c.request("PUT", key_path(ws, key_id++), ws.owner_token, edits.dump(), "application/json");
+    c.check(r.status == 200, "KEY-004", "iterations " + std::to_string(iterations) + " accepted", describe(r));
+  }
 }
 
 void the_workspace_holds_at_most_key_records_max(CaseContext& c) {
@@ -71,8 +78,18 @@ void the_workspace_holds_at_most_key_records_max(CaseContext& c) {
     c.require(c.request("PUT", key_path(ws, id), ws.owner_token, key_body(c.random(), 0), "application/json").status ==
                   200,
               "KEY-005", "record " + std::to_string(id) + " of " + std::to_string(max) + " created");
-  c.expect_error(c.request("PUT", key_path(ws, max + 1), ws.owner_token, key_body(c.random(), 0), "application/json"),
-                 409, "key_records_full", "KEY-005");
+  const HttpResponse full =
+      c.request("PUT", key_path(ws, max + 1), ws.owner_token, key_body(c.random(), 0), "application/json");
+  if (c.expect_error(full, 409, "key_records_full", "KEY-005"))
+    c.check(full.body.find("\"field\"") == std::string::npos, "ERR-024", "key_records_full without field",
+            full.body.substr(0, 200));
+  // Without `limit`, a page is as long as page_keys_max allows (LIM-005).
+  const uint64_t page = std::min<uint64_t>(max, c.limits().page_keys_max);
+  const auto listed =
+      c.expect_message<KeyListResponse>(c.get(path(E::kListKeys, {ws.id}), ws.owner_token), 200, "KEY-001");
+  c.check(listed.keys.size() == page && listed.next_after.has_value() == (max > page), "LIM-005",
+          "no limit: a page of " + std::to_string(page) + " records (page_keys_max, or all of them)",
+          std::to_string(listed.keys.size()) + " records");
   // The version check comes first (KEY-007), and replacing stays possible.
   c.expect_error(c.request("PUT", key_path(ws, max + 1), ws.owner_token, key_body(c.random(), 3), "application/json"),
                  409, "version_conflict", "KEY-007");
@@ -109,7 +126,7 @@ constexpr std::array kCases = {
     Case{"keys-003", "KEY-004", Level::kMust, Capability::kNewWorkspaces,
          "key ids from 1 to 2^32 - 1 in decimal; iterations from 1 to 10,000,000",
          &key_ids_and_records_keep_their_bounds},
-    Case{"keys-004", "KEY-005 KEY-007", Level::kMust, Capability::kNewWorkspaces,
+    Case{"keys-004", "KEY-005 KEY-007 LIM-005 ERR-024", Level::kMust, Capability::kNewWorkspaces,
          "key_records_max records, then 409 key_records_full; the version check first",
          &the_workspace_holds_at_most_key_records_max},
     Case{"keys-005", "KEY-001 KEY-006 LIM-004", Level::kMust, Capability::kNewWorkspaces,

@@ -1,4 +1,6 @@
 // Spec 7.2 to 7.4: sequence numbers under concurrent uploaders, pages, prefix and block hashes.
+#include <nlohmann/json.hpp>
+
 #include <atomic>
 #include <mutex>
 #include <set>
@@ -155,6 +157,20 @@ void block_lists_are_chained_complete_blocks(CaseContext& c) {
   const HttpResponse past = c.get(endpoint_target(E::kReadBlocks, {ws.id}, {{"start", "7"}}), ws.owner_token);
   const BlocksResponse empty = c.expect_message<BlocksResponse>(past, 200, "LOG-031");
   c.check(empty.blocks.empty() && !empty.next_start, "LOG-031", "a start beyond block_count lists nothing");
+  // Pages exactly full at the end of the list have no cursor (LOG-031, LIM-004): the cursor is
+  // read from the text, before the page's own rules (LOG-033) are checked in parsing.
+  for (const auto& [start_at, limit] : {std::pair{"1", "2"}, std::pair{"0", "3"}}) {
+    const HttpResponse r =
+        c.get(endpoint_target(E::kReadBlocks, {ws.id}, {{"start", start_at}, {"limit", limit}}), ws.owner_token);
+    const nlohmann::json page = nlohmann::json::parse(r.body, nullptr, false);
+    const bool no_cursor = page.is_object() && page.contains("next_start") && page["next_start"].is_null();
+    c.check(no_cursor, "LOG-031",
+            std::string("start=") + start_at + "&limit=" + limit + " of 3 blocks: the last page, next_start null",
+            r.body.substr(0, 200));
+    c.check(no_cursor, "LIM-004", "the cursor is null on the last page");
+    const BlocksResponse last = c.expect_message<BlocksResponse>(r, 200, "LOG-033");
+    c.check(last.blocks.size() == 3 - std::stoul(start_at), "LOG-031", "the blocks up to the last complete one");
+  }
 }
 
 constexpr std::array kCases = {

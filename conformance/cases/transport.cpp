@@ -547,7 +547,7 @@ constexpr std::array kCases = {
     Case{"transport-003", "TRN-053 INF-010 TRN-056", Level::kMust, Capability::kNone,
          "the advertised limits on a request's head hold exactly: 414 and 431 one past them",
          &the_limits_on_a_head_are_advertised_and_kept},
-    Case{"transport-004", "TRN-054 TRN-056", Level::kMust, Capability::kNone,
+    Case{"transport-004", "TRN-054 TRN-056 TRN-064", Level::kMust, Capability::kNone,
          "HTTP/1.2 is served as HTTP/1.1, HTTP/1.0 is served, other major versions are 505",
          &http_versions},
     Case{"transport-005", "TRN-055", Level::kMust, Capability::kNone,

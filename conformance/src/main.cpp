@@ -2,7 +2,7 @@
 //
 //   opsync-conformance --server URL [--level must|should|all] [--filter GLOB]... [--junit FILE] ...
 //   opsync-conformance --list
-//   opsync-conformance coverage [--json]
+//   opsync-conformance coverage [--json] [--report REPORT.json] [--clauses] [--clause-table FILE]
 //
 // Exit codes: 0 every MUST case passed (or is a listed known failure); 1 a case failed or could
 // not run; 2 a usage error or a server that cannot be reached.
@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <thread>
 #include <variant>
 
@@ -113,6 +114,12 @@ int main(int argc, char** argv) {
   std::string coverage_report;
   coverage_command->add_option("--report", coverage_report,
                                "A JSON report (--json) of a run: show how many checks it made per requirement");
+  std::string clause_table_file;
+  coverage_command->add_option("--clause-table", clause_table_file,
+                               "Judge this clause table in place of the built-in conformance/clauses.json");
+  bool coverage_clauses = false;
+  coverage_command->add_flag("--clauses", coverage_clauses,
+                             "List each covered requirement's clauses with the cases that check them (clauses.json)");
   app.require_subcommand(0, 1);
   try {
     app.parse(argc, argv);
@@ -125,6 +132,13 @@ int main(int argc, char** argv) {
 
   const std::vector<const Case*> cases = all_cases();
   if (coverage_command->parsed()) {
+    if (!clause_table_file.empty()) {
+      std::ifstream in(clause_table_file);
+      if (!in) return usage_error("cannot read " + clause_table_file);
+      std::ostringstream text;
+      text << in.rdbuf();
+      use_clause_table(text.str());
+    }
     std::optional<CheckCounts> checks;
     if (!coverage_report.empty()) {
       Result<CheckCounts> read = read_check_counts(coverage_report);
@@ -135,7 +149,7 @@ int main(int argc, char** argv) {
     if (coverage_json)
       write_coverage_json(std::cout, cases, counts);
     else
-      write_coverage_text(std::cout, cases, counts);
+      write_coverage_text(std::cout, cases, counts, coverage_clauses);
     return coverage_problems(cases).empty() ? 0 : 1;
   }
   if (!rerun_failed_file.empty()) {

@@ -96,8 +96,9 @@ std::map<std::string, std::string> spec_texts() {
   std::istringstream lines{std::string(embedded_spec())};
   std::string line, id;
   while (std::getline(lines, line)) {
-    if (line.rfind("- [", 0) == 0 && line.size() > 12 && line[11] == ']') {
-      id = line.substr(3, 8);
+    const size_t close = line.rfind("- [", 0) == 0 ? line.find(']') : std::string::npos;
+    if (close != std::string::npos && close >= 9 && close <= 12 && line.find('-', 3) < close) {
+      id = line.substr(3, close - 3);  // LOG-020, AUTH-020
       const size_t colon = line.find(": ");
       out[id] = colon == std::string::npos ? line : line.substr(colon + 2);
     } else if (!id.empty() && line.rfind("  ", 0) == 0) {
@@ -374,6 +375,62 @@ for (const button of document.querySelectorAll('.filters button')) {
 )";
 }
 
+namespace {
+
+struct ClauseFile {
+  std::map<std::string, std::vector<Clause>> table;
+  std::vector<std::string> problems;  // of the file's form
+};
+
+ClauseFile parse_clause_file(std::string_view text) {
+  {
+    ClauseFile out;
+    const Json doc = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (!doc.is_object() || doc.value("format", "") != "opsync-conformance-clauses/1" ||
+        !doc.contains("requirements") || !doc["requirements"].is_object()) {
+      out.problems.push_back("clauses.json is not an opsync-conformance-clauses/1 document");
+      return out;
+    }
+    for (const auto& [id, entries] : doc["requirements"].items()) {
+      std::vector<Clause>& clauses = out.table[id];
+      if (!entries.is_array()) {
+        out.problems.push_back("clauses.json: " + id + " is not a list of clauses");
+        continue;
+      }
+      for (const Json& entry : entries) {
+        if (!entry.is_object()) {
+          out.problems.push_back("clauses.json: a clause of " + id + " is not an object");
+          continue;
+        }
+        Clause clause{entry.value("id", ""), entry.value("clause", ""), {}, entry.value("reason", "")};
+        if (entry.contains("cases") && entry["cases"].is_array())
+          for (const Json& c : entry["cases"])
+            if (c.is_string()) clause.cases.push_back(c.get<std::string>());
+        clauses.push_back(std::move(clause));
+      }
+    }
+    return out;
+  }
+}
+
+ClauseFile& clause_file_storage() {
+  static ClauseFile file = parse_clause_file(embedded_clauses());
+  return file;
+}
+const ClauseFile& clause_file() { return clause_file_storage(); }
+
+}  // namespace
+
+const std::map<std::string, std::vector<Clause>>& clause_table() { return clause_file().table; }
+
+void use_clause_table(std::string_view json_text) { clause_file_storage() = parse_clause_file(json_text); }
+
+size_t CoverageRow::clauses_checked() const {
+  if (!clauses) return 0;
+  return static_cast<size_t>(
+      std::count_if(clauses->begin(), clauses->end(), [](const Clause& c) { return !c.cases.empty(); }));
+}
+
 std::vector<CoverageRow> coverage(const std::vector<const Case*>& cases) {
   std::vector<CoverageRow> rows;
   for (const Requirement& r : requirement_catalog()) {
@@ -383,10 +440,77 @@ std::vector<CoverageRow> coverage(const std::vector<const Case*>& cases) {
         if (id == r.id) row.cases.emplace_back(c->id);
     auto note = scope_notes().find(r.id);
     if (note != scope_notes().end()) row.note = &note->second;
+    auto clauses = clause_table().find(r.id);
+    if (clauses != clause_table().end()) row.clauses = &clauses->second;
     rows.push_back(std::move(row));
   }
   return rows;
 }
+
+namespace {
+
+bool is_must(const Requirement& r) { return r.level.rfind("MUST", 0) == 0; }
+
+// The clause table against the cases: every covered MUST requirement split, every clause checked
+// by cases that exist and cite it, or given a reason.
+void clause_problems(const std::vector<const Case*>& cases, const std::vector<CoverageRow>& rows,
+                     std::vector<std::string>& problems) {
+  problems.insert(problems.end(), clause_file().problems.begin(), clause_file().problems.end());
+  std::map<std::string, std::vector<std::string>> cited;  // case id -> requirement ids
+  for (const Case* c : cases) cited[std::string(c->id)] = requirement_ids(c->requirements);
+  for (const CoverageRow& row : rows)
+    if (is_must(*row.requirement) && !row.cases.empty() && !row.clauses)
+      problems.push_back(row.requirement->id + " has cases but no clauses in clauses.json");
+  std::set<std::string> clause_ids;
+  for (const auto& [id, clauses] : clause_table()) {
+    const Requirement* r = find_requirement(id);
+    if (!r) {
+      problems.push_back("clauses.json splits " + id + ", which the spec lacks");
+      continue;
+    }
+    const bool covered = std::any_of(cases.begin(), cases.end(), [&](const Case* c) {
+      const std::vector<std::string> ids = requirement_ids(c->requirements);
+      return std::find(ids.begin(), ids.end(), id) != ids.end();
+    });
+    if (!covered) problems.push_back("clauses.json splits " + id + ", which no case covers");
+    if (clauses.empty()) problems.push_back("clauses.json gives " + id + " no clause");
+    for (const Clause& clause : clauses) {
+      const std::string name = clause.id.empty() ? "a clause of " + id : clause.id;
+      if (clause.id.rfind(id + "/", 0) != 0 || clause.id.size() == id.size() + 1)
+        problems.push_back(name + ": a clause id of " + id + " is " + id + "/ and a letter");
+      if (!clause_ids.insert(clause.id).second) problems.push_back(name + " is listed twice");
+      if (clause.text.empty()) problems.push_back(name + " has no words");
+      if (clause.cases.empty() && clause.reason.empty()) problems.push_back(name + " has neither a case nor a reason");
+      if (!clause.cases.empty() && !clause.reason.empty())
+        problems.push_back(name + " has cases and a reason: one or the other");
+      for (const std::string& c : clause.cases) {
+        auto found = cited.find(c);
+        if (found == cited.end())
+          problems.push_back(name + " names " + c + ", which is no case");
+        else if (std::find(found->second.begin(), found->second.end(), id) == found->second.end())
+          problems.push_back(name + " names " + c + ", which does not cite " + id);
+      }
+    }
+  }
+}
+
+struct ClauseFigures {
+  size_t requirements = 0, total = 0, checked = 0, reasoned = 0;
+};
+
+ClauseFigures clause_figures(const std::vector<CoverageRow>& rows) {
+  ClauseFigures f;
+  for (const CoverageRow& row : rows) {
+    if (!row.clauses || row.cases.empty() || !is_must(*row.requirement)) continue;
+    ++f.requirements;
+    f.total += row.clauses->size();
+    f.checked += row.clauses_checked();
+    for (const Clause& c : *row.clauses) f.reasoned += c.cases.empty() && !c.reason.empty();
+  }
+  return f;
+}
+
+}  // namespace
 
 std::vector<std::string> coverage_problems(const std::vector<const Case*>& cases) {
   std::vector<std::string> problems;
@@ -402,6 +526,7 @@ std::vector<std::string> coverage_problems(const std::vector<const Case*>& cases
       if (!find_requirement(id)) problems.push_back(std::string(c->id) + " cites " + id + ", which the spec lacks");
   for (const auto& [id, note] : scope_notes())
     if (!find_requirement(id)) problems.push_back("scope.json notes " + id + ", which the spec lacks");
+  clause_problems(cases, coverage(cases), problems);
   return problems;
 }
 
@@ -419,9 +544,11 @@ Result<CheckCounts> read_check_counts(const std::string& report_path) {
   return counts;
 }
 
-void write_coverage_text(std::ostream& out, const std::vector<const Case*>& cases, const CheckCounts* checks) {
+void write_coverage_text(std::ostream& out, const std::vector<const Case*>& cases, const CheckCounts* checks,
+                         bool list_clauses) {
   std::map<std::string, std::pair<size_t, size_t>> by_level;  // level -> covered, total
-  for (const CoverageRow& row : coverage(cases)) {
+  const std::vector<CoverageRow> rows = coverage(cases);
+  for (const CoverageRow& row : rows) {
     const Requirement& r = *row.requirement;
     auto& [covered, total] = by_level[r.level];
     ++total;
@@ -444,11 +571,29 @@ void write_coverage_text(std::ostream& out, const std::vector<const Case*>& case
       std::snprintf(count, sizeof count, "%5zu checks  ", found == checks->end() ? size_t{0} : found->second);
       out << count;
     }
-    out << what << "\n";
+    std::string clauses;
+    if (row.clauses && !row.cases.empty() && is_must(r)) {
+      char count[64];
+      std::snprintf(count, sizeof count, "%2zu/%-2zu clauses", row.clauses_checked(), row.clauses->size());
+      clauses = count;
+    }
+    clauses.resize(std::max<size_t>(clauses.size(), 13), ' ');
+    out << clauses << "  " << what << "\n";
+    if (list_clauses && row.clauses && !row.cases.empty())
+      for (const Clause& clause : *row.clauses) {
+        std::string by;
+        for (const std::string& c : clause.cases) by += (by.empty() ? "" : " ") + c;
+        out << "    " << clause.id << "  " << clause.text << "\n      "
+            << (clause.cases.empty() ? "not checked: " + clause.reason : "checked by " + by) << "\n";
+      }
   }
   out << "\n";
   for (const auto& [level, numbers] : by_level)
     out << level << ": " << numbers.first << " of " << numbers.second << " covered by cases\n";
+  const ClauseFigures figures = clause_figures(rows);
+  out << "clauses: " << figures.checked << " of " << figures.total << " checked by cases, in the "
+      << figures.requirements << " MUST and MUST NOT requirements with cases; " << figures.reasoned
+      << " with the reason no case checks them\n";
   const std::vector<std::string> problems = coverage_problems(cases);
   for (const std::string& p : problems) out << "problem: " << p << "\n";
   out << (problems.empty() ? "every testable MUST and MUST NOT requirement has a case\n" : "");
@@ -466,6 +611,18 @@ void write_coverage_json(std::ostream& out, const std::vector<const Case*>& case
     Json entry = {{"id", row.requirement->id}, {"level", row.requirement->level},
                   {"section", row.requirement->section}, {"cases", row.cases}};
     if (row.note) entry["note"] = {{"kind", row.note->kind}, {"reason", row.note->reason}};
+    if (row.clauses && !row.cases.empty()) {
+      Json clauses = Json::array();
+      for (const Clause& clause : *row.clauses) {
+        Json c = {{"id", clause.id}, {"clause", clause.text}};
+        if (clause.cases.empty())
+          c["reason"] = clause.reason;
+        else
+          c["cases"] = clause.cases;
+        clauses.push_back(std::move(c));
+      }
+      entry["clauses"] = std::move(clauses);
+    }
     if (checks) entry["checks"] = checks->count(row.requirement->id) ? checks->at(row.requirement->id) : 0;
     rows.push_back(entry);
   }
@@ -473,6 +630,11 @@ void write_coverage_json(std::ostream& out, const std::vector<const Case*>& case
   Json levels = Json::object();
   for (const auto& [level, numbers] : by_level) levels[level] = {{"covered", numbers.first}, {"total", numbers.second}};
   doc["levels"] = levels;
+  const ClauseFigures figures = clause_figures(coverage(cases));
+  doc["clauses"] = {{"requirements", figures.requirements},
+                    {"total", figures.total},
+                    {"checked", figures.checked},
+                    {"with_reason", figures.reasoned}};
   doc["problems"] = coverage_problems(cases);
   out << doc.dump(2) << "\n";
 }

@@ -58,6 +58,7 @@ std::string_view trim(std::string_view text) {
 bool content_type_allowed(std::string_view header, BodyKind body) {
   std::string_view rest = header;
   const size_t end_of_type = rest.find(';');
+  if (fault(Fault::kMediaTypeTabsRefused) && header.find('\t') != std::string_view::npos) return false;
   const std::string media = lower(trim(rest.substr(0, end_of_type)));
   rest = end_of_type == std::string_view::npos ? std::string_view() : rest.substr(end_of_type + 1);
   if (media != (body == BodyKind::kJson ? "application/json" : "application/octet-stream")) return false;
@@ -188,7 +189,8 @@ std::variant<ServerCore::Admission, Response> ServerCore::admit(const RequestHea
 
   // 4. Query parameters in the order sent: unknown, repeated or invalid (TRN-011, TRN-013).
   for (const auto& parameter : head.query) {
-    const std::string& name = parameter.first;
+    std::string name = parameter.first;
+    if (fault(Fault::kPlusIsSpace)) std::replace(name.begin(), name.end(), '+', ' ');
     const std::string& value = parameter.second;
     const auto* spec = std::find_if(endpoint.query.begin(), endpoint.query.end(),
                                     [&](const ParameterSpec& p) { return p.present() && p.name == name; });
@@ -244,7 +246,8 @@ std::variant<ServerCore::Admission, Response> ServerCore::admit(const RequestHea
     if (!path_workspace)
       return reject(make_error(Code::kInvalidId, "must be 22 characters of base64url", "workspace_id"));
     if (!admission.workspace) return reject(make_error(Code::kWorkspaceNotFound, "no such workspace for this token"));
-    if (!scope_allows(record->scope, *endpoint.scope) &&
+    const bool blocks_need_write = fault(Fault::kBlocksNeedWrite) && endpoint.id == EndpointId::kReadBlocks;
+    if ((!scope_allows(record->scope, *endpoint.scope) || (blocks_need_write && record->scope == Scope::kRead)) &&
         !(fault(Fault::kReadOnlyWrites) && *endpoint.scope == Scope::kReadWrite))
       return reject(make_error(Code::kInsufficientScope,
                                "this needs a token of scope " + std::string(scope_name(*endpoint.scope))));

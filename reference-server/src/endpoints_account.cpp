@@ -129,6 +129,8 @@ Response list_tokens(const Call& call) {
     if (fault(Fault::kUnheldCursorRestarts) && after && !txn.token(call.workspace->id, *after)) start.reset();
     std::vector<TokenRecord> records = txn.tokens_after(call.workspace->id, start, limit + 1);
     TokenListResponse page;
+    if (fault(Fault::kExpiredTokensUnlisted))
+      std::erase_if(records, [&](const TokenRecord& r) { return r.expires_at_ms && *r.expires_at_ms <= call.now_ms; });
     for (size_t i = 0; i < records.size() && i < limit; ++i) page.tokens.push_back(entry_of(records[i]));
     if (records.size() > limit) page.next_after = page.tokens.back().token_id;
     if (fault(Fault::kTokenListUnsorted)) std::reverse(page.tokens.begin(), page.tokens.end());

@@ -68,7 +68,10 @@ uint64_t query_decimal(const Call& call, std::string_view name) {
   OPSYNC_CHECK(spec.kind == ValueKind::kDecimal);
   const uint64_t max = spec.max_under(call.config.limits);
   auto it = call.query.find(std::string(name));
-  if (it == call.query.end()) return spec.fallback.value_or(max);
+  if (it == call.query.end()) {
+    if (fault(Fault::kAbsentLimitNotMax) && name == "limit") return std::max<uint64_t>(1, max / 2);
+    return spec.fallback.value_or(max);
+  }
   std::optional<uint64_t> value = parse_decimal_parameter(it->second, spec.min, max);
   OPSYNC_CHECK_MSG(value.has_value(), "admission let an invalid query value through");
   return *value;

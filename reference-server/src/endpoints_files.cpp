@@ -114,7 +114,7 @@ Response delete_file(const Call& call) {
     if (file->state == FileState::kCommitted) {
       file->state = FileState::kDeleted;
       file->deleted_at_ms = call.now_ms;
-      file->updated_at_ms = call.now_ms;
+      if (!fault(Fault::kDeleteKeepsUpdatedAt)) file->updated_at_ms = call.now_ms;
       txn.put_file(ws, *file);
       commit = true;
     }

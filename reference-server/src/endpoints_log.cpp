@@ -46,7 +46,8 @@ Response upload_ops(const Call& call) {
   Result<UploadOpsRequest> body = parse_body<UploadOpsRequest>(call);
   if (!body.ok()) return error_response(body.error());
   const Limits& limits = call.config.limits;
-  if (body->ops.size() > limits.batch_ops_max) {  // LOG-001
+  if (body->ops.size() > limits.batch_ops_max ||
+      (fault(Fault::kFullBatchRefused) && body->ops.size() == limits.batch_ops_max)) {  // LOG-001
     Error e = make_error(Code::kTooManyOps, "a batch holds at most " + std::to_string(limits.batch_ops_max) + " operations", "ops");
     e.details.limit = limits.batch_ops_max;
     return error_response(e);
@@ -137,6 +138,7 @@ Response read_ops(const Call& call) {
       Error e = make_error(Code::kAfterSeqBeyondHead, "the log holds " + std::to_string(workspace->head_seq) + " operations",
                            "after_seq");
       e.details.head_seq = workspace->head_seq;
+      if (fault(Fault::kDetailsExtraMember)) e.details.limit = workspace->head_seq;
       return error_response(e);
     }
     OpsPageResponse page;
@@ -176,6 +178,7 @@ Response read_blocks(const Call& call) {
       if (fault(Fault::kWrongBlockHash))
         for (BlockEntry& block : page.blocks) block.hash.bytes[0] ^= 1;
       if (start + count < page.block_count) page.next_start = start + count;
+      if (fault(Fault::kBlockCursorOnFullLastPage) && count == limit) page.next_start = start + count;
     }
     return json_response(200, page);
   });

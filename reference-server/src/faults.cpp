@@ -50,8 +50,19 @@ constexpr std::array kNames = {
     FaultName{F::kCursorOnFullLastPage, "cursor-on-full-last-page", "LOG-022 KEY-006"},
     FaultName{F::kTokenWhitespaceTrimmed, "token-whitespace-trimmed", "TRN-031"},
     FaultName{F::kUnheldCursorRestarts, "unheld-cursor-restarts", "AUTH-024"},
+    FaultName{F::kBlockCursorOnFullLastPage, "block-cursor-on-full-last-page", "LOG-031 LIM-004"},
+    FaultName{F::kAbsentLimitNotMax, "absent-limit-not-max", "LIM-005"},
+    FaultName{F::kPlusIsSpace, "plus-is-space", "TRN-013"},
+    FaultName{F::kDetailsExtraMember, "details-extra-member", "ERR-011"},
+    FaultName{F::kExpiredTokensUnlisted, "expired-tokens-unlisted", "AUTH-024"},
+    FaultName{F::kFullBatchRefused, "full-batch-refused", "LOG-001"},
+    FaultName{F::kDeleteKeepsUpdatedAt, "delete-keeps-updated-at", "FILE-016"},
+    FaultName{F::kBlocksNeedWrite, "blocks-need-write", "LOG-031"},
+    FaultName{F::kLongRequestLineMalformed, "long-request-line-malformed", "TRN-063"},
+    FaultName{F::kMediaTypeTabsRefused, "media-type-tabs-refused", "TRN-014"},
+    FaultName{F::kHttp10LengthRefused, "http10-length-refused", "TRN-064"},
 };
-static_assert(kNames.size() == static_cast<size_t>(F::kUnheldCursorRestarts) + 1, "a name for every fault");
+static_assert(kNames.size() == static_cast<size_t>(F::kHttp10LengthRefused) + 1, "a name for every fault");
 
 #ifdef OPSYNC_FAULT_SWITCHES
 // Set before the server starts serving, read by every request thread afterwards.

@@ -54,6 +54,17 @@ enum class Fault : uint8_t {
   kCursorOnFullLastPage, // LOG-022, KEY-006: a page exactly full at the end of its list sets its cursor
   kTokenWhitespaceTrimmed,  // TRN-031: spaces around the token are dropped, so `Bearer  t ` is t
   kUnheldCursorRestarts, // AUTH-024: a token list `after` an id the workspace lacks starts at the first token
+  kBlockCursorOnFullLastPage, // LOG-031 LIM-004: a block list exactly full at the end of the list sets next_start
+  kAbsentLimitNotMax,    // LIM-005: an absent `limit` means half the maximum, not the maximum
+  kPlusIsSpace,          // TRN-013: a `+` in a query name or value is read as a space
+  kDetailsExtraMember,   // ERR-011: after_seq_beyond_head carries details.limit beside head_seq
+  kExpiredTokensUnlisted, // AUTH-024: the token list leaves out expired tokens
+  kFullBatchRefused,     // LOG-001: a batch of exactly batch_ops_max operations is too_many_ops
+  kDeleteKeepsUpdatedAt, // FILE-016: deleting a file leaves its updated_at_ms
+  kBlocksNeedWrite,      // LOG-031: the block list needs a read_write token
+  kLongRequestLineMalformed,  // TRN-063: a request line past header_section_bytes_max is 400, not 414
+  kMediaTypeTabsRefused, // TRN-014: tabs around a media type or its parameters are not whitespace
+  kHttp10LengthRefused,  // TRN-064: an HTTP/1.0 request with Content-Length is 400 malformed_request
 };
 
 struct FaultName {

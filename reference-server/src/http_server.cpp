@@ -290,6 +290,8 @@ class RequestParser final : public http::basic_parser<true> {
   void on_header_impl(beast::error_code& ec) override {
     if (host_count_ > 1 || (version_ == 11 && host_count_ == 0))
       return refuse(ec, Code::kMalformedRequest, "an HTTP/1.1 request carries exactly one Host header");
+    if (fault(Fault::kHttp10LengthRefused) && version_ == 10 && content_length_count_ > 0)
+      return refuse(ec, Code::kMalformedRequest, "Content-Length on HTTP/1.0");
     // Every coding of every Transfer-Encoding field, in order (RFC 9112 6.1).
     std::vector<std::string> codings;
     for (const std::string& field : transfer_codings_) {
@@ -882,7 +884,7 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
       if (!parser.request_line_done()) {
         const auto data = buffer_.data();
         const std::string_view received(static_cast<const char*>(data.data()), data.size());
-        if (starts_like_request_line(received))
+        if (starts_like_request_line(received) && !fault(Fault::kLongRequestLineMalformed))
           return answer_error(Error(Code::kUriTooLong, "the request target is longer than " +
                                                            std::to_string(server_.core.config()
                                                                               .http_limits.request_target_bytes_max) +
