@@ -288,6 +288,26 @@ void check_no_resurrection(World& world, const EndState& s) {
   }
 }
 
+}  // namespace
+
+// A file nobody can bring back, by design: the device that attached it was revoked (a revoked
+// device can no longer upload, AUTH-016), no other device ever received a chunk of it, and the
+// server does not hold it (a restore from a backup older than its commit took it out). Seed 33322:
+// device-1 attached and committed a file, a restore removed it, and device-1 was revoked before it
+// could upload it again; device-0's operation still references it.
+bool file_lost_with_its_revoked_holder(const EndState& s, const FileId& id) {
+  auto by = s.file_attached_by.find(id);
+  if (by == s.file_attached_by.end() || s.devices.at(by->second).live) return false;
+  auto state = s.server.file_states.find(id);
+  if (state != s.server.file_states.end() && state->second == "committed") return false;
+  auto received = s.file_chunks_received_by.find(id);
+  if (received == s.file_chunks_received_by.end()) return true;
+  return std::all_of(received->second.begin(), received->second.end(),
+                     [&](uint32_t device) { return device == by->second || !s.devices.at(device).live; });
+}
+
+namespace {
+
 void check_files(World& world, const EndState& s, const ObjectsView& reference) {
   std::set<FileId> referenced;
   for (const auto& [key, heads] : reference)
@@ -302,6 +322,7 @@ void check_files(World& world, const EndState& s, const ObjectsView& reference) 
           if (want == s.file_contents.end()) continue;
           auto have = device.file_copies.find(id);
           if (have == device.file_copies.end()) {
+            if (file_lost_with_its_revoked_holder(s, id)) continue;
             world.violation("files", {device.name}, {to_base64url(id)},
                             device.name + " references file " + short_id(id) + " at key " + key +
                                 " and holds no copy of it after the heal");
@@ -320,6 +341,7 @@ void check_files(World& world, const EndState& s, const ObjectsView& reference) 
     for (const FileId& id : referenced) {
       auto state = s.server.file_states.find(id);
       if (state != s.server.file_states.end() && state->second == "committed") continue;
+      if (file_lost_with_its_revoked_holder(s, id)) continue;
       world.violation("files", {"server"}, {to_base64url(id)},
                       "file " + short_id(id) + " is referenced after the heal and the server holds it " +
                           (state == s.server.file_states.end() ? "not at all" : "as " + state->second));

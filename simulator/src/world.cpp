@@ -516,7 +516,18 @@ void World::deliver(uint64_t id, HttpResponse response) {
     append_bytes(bytes, body.view());
     trace_.add(std::move(e), bytes);
   }
+  if (response.status == 200 && x.request.method == "GET") note_chunk_received(x.device, x.request.target);
   device.on_answer(x.task, response);
+}
+
+void World::note_chunk_received(uint32_t device, const std::string& target) {
+  // GET /v1/workspaces/{workspace_id}/files/{file_id}/chunks/{index}
+  const size_t files = target.find("/files/");
+  const size_t chunks = target.find("/chunks/");
+  if (files == std::string::npos || chunks == std::string::npos || chunks < files) return;
+  const size_t id_at = files + std::string_view("/files/").size();
+  if (std::optional<FileId> id = fixed_from_base64url<16>(target.substr(id_at, chunks - id_at)))
+    file_chunks_received_by_[*id].insert(device);
 }
 
 void World::fail(uint64_t id, const std::string& what, uint64_t at_ms) {
@@ -1032,7 +1043,7 @@ void World::check_at_end() {
       violation("plaintext", {"server"}, {}, "the server stores " + *leak + " in the clear");
       break;
     }
-  EndState state{config_, edits_,  edit_by_op_, syncs_, file_contents_, file_attached_by_, uploaded_hlc_,
+  EndState state{config_, edits_,  edit_by_op_, syncs_, file_contents_, file_attached_by_, file_chunks_received_by_, uploaded_hlc_,
                  reports, server,  healed_,     heal_rounds_,
                  !options_.server_url.empty() || options_.recording != nullptr,
                  static_cast<bool>(decrypt_op)};

@@ -323,6 +323,7 @@ class World {
   void arrive(uint64_t id, bool duplicate);
   void fail(uint64_t id, const std::string& what, uint64_t at_ms);
   void deliver(uint64_t id, HttpResponse response);
+  void note_chunk_received(uint32_t device, const std::string& target);
   // The server acts on a request: the plaintext scan, the revocation checker, the trace.
   HttpResponse serve(uint32_t device, uint64_t exchange, const HttpRequest& request, const std::string& token,
                      const std::string& kind);
@@ -374,6 +375,9 @@ class World {
   std::set<OpId> acknowledged_;
   std::map<FileId, Bytes> file_contents_;
   std::map<FileId, uint32_t> file_attached_by_;
+  // The devices that received a chunk of each file from the server (a 200 to GET .../chunks/N):
+  // whether a copy ever reached anyone but the device that attached it.
+  std::map<FileId, std::set<uint32_t>> file_chunks_received_by_;
   std::vector<OpId> served_positions_;  // position - 1 -> operation, since the last restore
   std::vector<Hash> served_blocks_;
   PlaintextScanner scanner_;
@@ -402,6 +406,7 @@ struct EndState {
   const std::vector<SyncRecord>& syncs;
   const std::map<FileId, Bytes>& file_contents;
   const std::map<FileId, uint32_t>& file_attached_by;
+  const std::map<FileId, std::set<uint32_t>>& file_chunks_received_by;
   const std::map<OpId, Hlc>& uploaded_hlc;
   const std::vector<DeviceReport>& devices;
   const ServerReport& server;
@@ -415,6 +420,9 @@ struct EndState {
   bool keys_known = false;
 };
 void run_end_checkers(World& world, const EndState& state);
+// The `files` checker's one exception: a file nobody can bring back by design (its attacher was
+// revoked, no other live device ever received a chunk of it, the server does not hold it).
+bool file_lost_with_its_revoked_holder(const EndState& state, const FileId& id);
 
 // Hex of a hash's first bytes, and base64url ids, for messages.
 std::string short_id(const Id& id);

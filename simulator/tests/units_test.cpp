@@ -1,5 +1,5 @@
 // The simulator's parts on their own: node clocks, decision streams and their replay, the
-// plaintext scanner, configurations and fault files (bad input gets an error naming the member),
+// plaintext scanner, the files checker's one exception, configurations and fault files (bad input gets an error naming the member),
 // and the request and response bridge between the client and the server core.
 #include <boost/test/unit_test.hpp>
 
@@ -8,6 +8,7 @@
 #include "../src/clock.h"
 #include "test_printers.h"
 #include "../src/plaintext.h"
+#include "../src/world.h"
 #include "opsync/simulator/bridge.h"
 #include "opsync/simulator/config.h"
 #include "opsync/simulator/decisions.h"
@@ -20,6 +21,48 @@ BOOST_TEST_DONT_PRINT_LOG_VALUE(std::optional<std::string>)
 BOOST_TEST_DONT_PRINT_LOG_VALUE(std::optional<uint64_t>)
 
 BOOST_AUTO_TEST_SUITE(units)
+
+// The files checker excuses a referenced file no device holds only when nobody could bring it
+// back: its attacher was revoked, no live device ever received a chunk, the server lost it. Each
+// other case must still be reported (the companions: a live attacher, a live device that had
+// received it and lost its copy, a server that holds it).
+BOOST_AUTO_TEST_CASE(the_files_checker_excuses_only_a_file_lost_with_its_revoked_holder) {
+  const Config config;
+  const std::vector<EditRecord> edits;
+  const std::map<OpId, size_t> edit_by_op;
+  const std::vector<SyncRecord> syncs;
+  const std::map<FileId, Bytes> contents;
+  FileId file;
+  file.bytes[0] = 7;
+  std::map<FileId, uint32_t> attached_by{{file, 1}};
+  std::map<FileId, std::set<uint32_t>> received_by;
+  const std::map<OpId, Hlc> uploaded_hlc;
+  std::vector<DeviceReport> devices(3);
+  devices[0].live = true;   // holds the reference
+  devices[1].live = false;  // attached the file, then revoked
+  devices[2].live = true;
+  ServerReport server;
+  auto excused = [&] {
+    const EndState state{config, edits,   edit_by_op, syncs,  contents, attached_by, received_by,
+                         uploaded_hlc, devices, server,  true, 1,      false,       false};
+    return file_lost_with_its_revoked_holder(state, file);
+  };
+  BOOST_TEST(excused());
+  received_by[file] = {1};  // only its attacher read it back: still nobody else's
+  BOOST_TEST(excused());
+  received_by[file] = {1, 2};  // device-2 had a copy: losing it is a client's fault
+  BOOST_TEST(!excused());
+  received_by.clear();
+  devices[1].live = true;  // the attacher can upload it again
+  BOOST_TEST(!excused());
+  devices[1].live = false;
+  server.file_states[file] = "committed";  // the server holds it: every device must get it
+  BOOST_TEST(!excused());
+  server.file_states[file] = "deleted";
+  BOOST_TEST(excused());
+  attached_by.clear();  // nobody known to have attached it
+  BOOST_TEST(!excused());
+}
 
 BOOST_AUTO_TEST_CASE(a_clock_drifts_steps_and_stands_still) {
   const uint64_t t0 = 1'000'000'000;
