@@ -54,14 +54,20 @@ LocalFile stored_file(TestDevice& device, const FileId& id) {
   return **local;
 }
 
-// Waits until `later`'s clock has passed the millisecond of `earlier`'s head of `key`, so that a
-// write `later` makes next is the greater head (HLC order: wall clock first).
+// Waits until the time `later` stamps its writes with has passed the millisecond of `earlier`'s
+// head of `key`, so that a write `later` makes next is the greater head (HLC order: wall clock
+// first). That time is the device's clock plus its last estimate of the server's offset (HLC-012),
+// which a loaded machine can move by more than a few milliseconds.
 void wait_for_a_later_millisecond(TestDevice& later, TestDevice& earlier, const std::string& key) {
   Result<ObjectView> view = earlier.device().get(key);
   BOOST_REQUIRE(view.ok() && view->winner() != nullptr);
-  const uint64_t written_ms = view->winner()->hlc.wall_ms;
-  wait_until([&] { return later.now_ms() > written_ms; }, "a millisecond after " + key + "'s write",
-             opsync::testing::kConditionDeadline, std::chrono::milliseconds(1));
+  const int64_t written_ms = static_cast<int64_t>(view->winner()->hlc.wall_ms);
+  Result<SyncMeta> meta = later.device().store().meta();
+  BOOST_REQUIRE(meta.ok());
+  const int64_t offset_ms = meta->clock_offset_ms;
+  wait_until([&] { return static_cast<int64_t>(later.now_ms()) + offset_ms > written_ms; },
+             "a millisecond after " + key + "'s write", opsync::testing::kConditionDeadline,
+             std::chrono::milliseconds(1));
 }
 
 uint64_t server_head_seq(const ServerProcess& server, TestDevice& device) {
