@@ -287,7 +287,8 @@ BOOST_AUTO_TEST_CASE(the_latency_check_catches_a_server_with_a_thread_per_connec
     SlowCrowd crowd(static_cast<uint16_t>(port), 16, 0, 0);
     // Connections are accepted and queued in order: once every thread has one of the crowd's, the
     // request measured waits behind the rest.
-    wait_until([&] { return connections_taken >= 8; }, "the 8 threads to take a connection each");
+    // (poll_until: a failure must still stop the server's thread below.)
+    BOOST_TEST(poll_until([&] { return connections_taken >= 8; }), "the 8 threads never took a connection each");
     BOOST_TEST(!all_prompt(latencies_ms(static_cast<uint16_t>(port), request_head("GET", "/v1/info"), 1)));
   }
   thread_per_connection.stop();
@@ -617,8 +618,9 @@ BOOST_AUTO_TEST_CASE(the_worst_json_shapes_are_answered_promptly_and_do_not_hold
   // parsed (in the release build each needs more than half of --request-memory-mib-max's 512 MiB,
   // so they take turns), unless all were answered already.
   const std::string answered_400 = "opsync_http_requests_total{route=\"POST /v1/workspaces\",status=\"400\"}";
-  wait_until([&] { return metrics_sample(scrape_metrics(server.metrics_port()), answered_400) >= 2; },
-             "the first of the four bodies to be answered (the 128k objects were the one before)");
+  // (poll_until: a failure must still stop the server and join the senders below.)
+  BOOST_TEST(poll_until([&] { return metrics_sample(scrape_metrics(server.metrics_port()), answered_400) >= 2; }),
+             "the first of the four bodies was never answered (the 128k objects were the one before)");
   const Clock::time_point stopping = Clock::now();
   std::optional<int> exit_status = server.signal_and_wait_for(SIGTERM, 10000);
   const double stop_ms = ms_since(stopping);
@@ -722,7 +724,7 @@ BOOST_AUTO_TEST_CASE(sigterm_finishes_in_flight_requests_and_drops_slow_ones) {
     });
   // SIGTERM once uploads are being acknowledged (a condition with a generous deadline, not a fixed
   // sleep: on a busy machine none may have been answered yet).
-  wait_until([&] { return acknowledged > 0; }, "an upload to be acknowledged");
+  poll_until([&] { return acknowledged > 0; });  // checked below, once the uploaders are joined
   const Clock::time_point stopping = Clock::now();
   std::optional<int> exit_status = server.signal_and_wait_for(SIGTERM, 10000);
   const double stop_ms = ms_since(stopping);
