@@ -33,6 +33,28 @@ def fail(message):
     sys.exit(1)
 
 
+# How long a condition may take before a test gives up on it: generous, so that only a real fault
+# reaches it on a loaded machine. Tests wait for conditions, never for a fixed time.
+CONDITION_DEADLINE_S = 60
+
+
+def wait_until(condition, what, deadline_s=CONDITION_DEADLINE_S, poll_s=0.02):
+    """Polls condition() until it is true; fails the test, saying what never happened, at the deadline."""
+    end = time.monotonic() + deadline_s
+    while not condition():
+        if time.monotonic() >= end:
+            fail(f"waited {deadline_s} s for {what}; it never happened")
+        time.sleep(poll_s)
+
+
+def accepts_connections(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -52,14 +74,8 @@ class Server:
             [self.binary, "--data-dir", str(self.data_dir), "--port", str(self.port), "--log-format", "none",
              "--durability", "process", *self.args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
-            except OSError:
-                time.sleep(0.02)
-        fail(f"{self.binary} did not listen on {self.port}")
+        wait_until(lambda: accepts_connections(self.port), f"{self.binary} to listen on {self.port}")
+        return self
 
     def stop(self, sig=signal.SIGTERM):
         if self.process and self.process.poll() is None:
@@ -352,13 +368,8 @@ class ScriptedServer:
 
     def __enter__(self):
         subprocess.run(["sh", "-c", self.start_cmd], check=True)
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
-            except OSError:
-                time.sleep(0.02)
-        fail(f"the server on {self.port} did not start")
+        wait_until(lambda: accepts_connections(self.port), f"the server on {self.port} to start")
+        return self
 
     def __exit__(self, *exc):
         subprocess.run(["sh", "-c", f"kill $(cat {self.pid_file}) 2>/dev/null; {self.wait_gone}"])
@@ -423,13 +434,22 @@ def runner(build, out):
                         *reports(scratch / "gone" / "reports"))
         expect("restart-leaves-no-server", run, 1, {"durability-001": "error"}, scratch / "gone" / "reports")
 
-        # --wait-for-server: the suite starts first, the server a second later.
-        port = free_port()
+        # --wait-for-server: the suite starts first, the server once the suite has found none. The
+        # port is held meanwhile by a listener that closes the suite's first connection unanswered:
+        # once it has, the suite is waiting; its next tries are refused until the server listens.
+        holder = socket.create_server(("127.0.0.1", 0))
+        port = holder.getsockname()[1]
         waiting = subprocess.Popen([str(build / "conformance" / "opsync-conformance"), "--server",
-                                    f"http://127.0.0.1:{port}", "--filter", "discovery-*", "--wait-for-server", "20",
+                                    f"http://127.0.0.1:{port}", "--filter", "discovery-*", "--wait-for-server", "60",
                                     "--junit", str(scratch / "waited.xml")],
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        time.sleep(1)
+        holder.settimeout(CONDITION_DEADLINE_S)
+        try:
+            first_try, _ = holder.accept()
+            first_try.close()
+        except socket.timeout:
+            problems.append("--wait-for-server: the suite never tried to connect")
+        holder.close()
         with Server(build / "reference-server" / "opsync-server", scratch / "late", port=port):
             output, _ = waiting.communicate(timeout=120)
         if waiting.returncode != 0 or not (scratch / "waited.xml").exists():
@@ -519,13 +539,8 @@ class NginxFront:
         p = str(self.prefix)
         self.process = subprocess.Popen([nginx, "-p", p, "-c", f"{p}/nginx.conf", "-e", f"{p}/error.log"],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(500):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
-            except OSError:
-                time.sleep(0.02)
-        fail(f"nginx did not start; see {p}/error.log")
+        wait_until(lambda: accepts_connections(self.port), f"nginx to listen (see {p}/error.log)")
+        return self
 
     def __exit__(self, *exc):
         self.process.terminate()

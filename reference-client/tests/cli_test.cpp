@@ -277,6 +277,7 @@ BOOST_AUTO_TEST_CASE(kill_9_during_sync_loses_no_edit_and_the_next_sync_resumes)
   auto stopped_midway = [&] { return kills >= 3 && previous_mirror > 0 && previous_mirror < kTotal / 2; };
   for (int delay_ms = 30; delay_ms < 5000 && exit_code != 0 && !stopped_midway(); delay_ms = delay_ms * 5 / 4) {
     const pid_t pid = spawn({OPSYNC_CLIENT_BINARY, "sync", "--dir", joiner.dir().string()});
+    // The delay is the test's input, not a wait for anything: where in the sync the kill lands.
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     kill(pid, SIGKILL);
     exit_code = wait_for(pid);
@@ -319,7 +320,7 @@ BOOST_AUTO_TEST_CASE(kill_9_during_sync_loses_no_edit_and_the_next_sync_resumes)
   // in parallel) can finish the rest within one large step, leaving too few kills.
   for (int delay_ms = 10; delay_ms < 10000 && exit_code != 0; delay_ms = delay_ms * 9 / 8 + 1) {
     const pid_t pid = spawn({OPSYNC_CLIENT_BINARY, "sync", "--dir", joiner.dir().string()});
-    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));  // the test's input, as above
     kill(pid, SIGKILL);
     exit_code = wait_for(pid);
     late_kills += exit_code == -SIGKILL;
@@ -369,22 +370,17 @@ BOOST_AUTO_TEST_CASE(kill_9_during_a_50_mb_upload_then_only_the_missing_chunks_m
     return 50 - missing;
   };
   const pid_t pid = spawn({OPSYNC_CLIENT_BINARY, "sync", "--dir", owner.dir().string()});
-  int64_t stored = -1;
-  for (int i = 0; i < 20000 && stored < 5; ++i) {
-    stored = stored_chunks();
-    if (stored < 5) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  const bool some_stored = poll_until([&] { return stored_chunks() >= 5; }, opsync::testing::kConditionDeadline,
+                                      std::chrono::milliseconds(1));
   kill(pid, SIGKILL);
   BOOST_REQUIRE_EQUAL(wait_for(pid), -SIGKILL);
-  // A chunk whose request reached the server whole is still stored after the client is gone:
-  // count once the server's count has held still for 100 ms (bounded at 10 s).
-  stored = stored_chunks();
-  for (int steady = 0, i = 0; steady < 5 && i < 500; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    const int64_t now = stored_chunks();
-    steady = now == stored ? steady + 1 : 0;
-    stored = now;
-  }
+  BOOST_REQUIRE_MESSAGE(some_stored, "the server never held 5 chunks of the upload");
+  // A chunk whose request reached the server whole may still be stored after the client is gone:
+  // count once the server has finished every request it had. SIGTERM lets it finish them and
+  // exit; restarted on the same data, it can store nothing more of the killed client's.
+  server.stop(SIGTERM);
+  server.start();
+  const int64_t stored = stored_chunks();
   BOOST_TEST_MESSAGE("killed with " << stored << " of 50 chunks on the server");
   BOOST_REQUIRE(stored >= 5);
   BOOST_REQUIRE(stored < 50);

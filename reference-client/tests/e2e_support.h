@@ -28,10 +28,14 @@
 #include "opsync/client/http_driver.h"
 #include "opsync/protocol/random.h"
 #include "test_printers.h"
+#include "wait_until.h"
 
 extern char** environ;
 
 namespace opsync::client::testing {
+
+using opsync::testing::poll_until;
+using opsync::testing::wait_until;
 
 // Small enough to keep tests fast; real workspaces use kKdfIterationsForNewRecords.
 constexpr uint32_t kTestKdfIterations = 1000;
@@ -163,8 +167,7 @@ class NginxFront {
         << "    ssl_certificate_key " << (certificates / "key.pem").string() << ";\n"
         << "    include " << (deploy / "nginx/opsync-proxy.conf").string() << ";\n  }\n}\n";
     pid_ = spawn({OPSYNC_NGINX_BINARY, "-p", p, "-c", p + "/nginx.conf", "-e", p + "/error.log"});
-    for (int i = 0; i < 5000 && !accepts_connections(port_); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    BOOST_REQUIRE_MESSAGE(accepts_connections(port_), "nginx did not start; see " << p << "/error.log");
+    wait_until([&] { return accepts_connections(port_); }, "nginx to listen (see " + p + "/error.log)");
   }
   ~NginxFront() {
     kill(pid_, SIGTERM);
@@ -207,12 +210,10 @@ class ServerProcess {
                                      "none", "--durability", "process"};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     pid_ = spawn(args);
+    // The port file appears, atomically, once the server listens.
     uint16_t port = 0;
-    for (int i = 0; i < 5000 && port == 0; ++i) {
-      std::ifstream in(port_file);
-      if (!(in >> port)) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    BOOST_REQUIRE_MESSAGE(port != 0, "the server did not start");
+    wait_until([&] { return static_cast<bool>(std::ifstream(port_file) >> port) && port != 0; },
+               "the server to write " + port_file.string());
     port_ = port;
   }
   // SIGTERM stops it gracefully; SIGKILL as a crash.

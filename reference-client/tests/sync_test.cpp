@@ -54,6 +54,22 @@ LocalFile stored_file(TestDevice& device, const FileId& id) {
   return **local;
 }
 
+// Waits until the time `later` stamps its writes with has passed the millisecond of `earlier`'s
+// head of `key`, so that a write `later` makes next is the greater head (HLC order: wall clock
+// first). That time is the device's clock plus its last estimate of the server's offset (HLC-012),
+// which a loaded machine can move by more than a few milliseconds.
+void wait_for_a_later_millisecond(TestDevice& later, TestDevice& earlier, const std::string& key) {
+  Result<ObjectView> view = earlier.device().get(key);
+  BOOST_REQUIRE(view.ok() && view->winner() != nullptr);
+  const int64_t written_ms = static_cast<int64_t>(view->winner()->hlc.wall_ms);
+  Result<SyncMeta> meta = later.device().store().meta();
+  BOOST_REQUIRE(meta.ok());
+  const int64_t offset_ms = meta->clock_offset_ms;
+  wait_until([&] { return static_cast<int64_t>(later.now_ms()) + offset_ms > written_ms; },
+             "a millisecond after " + key + "'s write", opsync::testing::kConditionDeadline,
+             std::chrono::milliseconds(1));
+}
+
 uint64_t server_head_seq(const ServerProcess& server, TestDevice& device) {
   httplib::Client client("127.0.0.1", server.port());
   const std::string path = "/v1/workspaces/" + to_base64url(device.device().store().binding().workspace_id) + "/ops?limit=1";
@@ -445,7 +461,7 @@ BOOST_AUTO_TEST_CASE(a_file_no_head_references_is_deleted_on_the_server_and_its_
   // b writes the object again (keeping its file) while the owner deletes it: concurrent edits.
   b->put("k", "b keeps it");
   // A later millisecond: the delete is the greater head, so the key is absent where both are seen.
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  wait_for_a_later_millisecond(w.owner, *b, "k");
   w.owner.remove("k");
   // The owner's delete leaves the file referenced by no head it holds (FILE-022); the owner keeps
   // its copy for the retention time (FILE-040).
@@ -504,7 +520,7 @@ BOOST_AUTO_TEST_CASE(a_file_deleted_before_a_restore_comes_back_from_a_kept_copy
       // the key, carrying the file reference forward, before it sees any delete.
       BOOST_REQUIRE(b->device().store().blobs().remove(ref->id, BlobKind::kCopy).ok());
       b->put("k", "b's edit");
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      wait_for_a_later_millisecond(w.owner, *b, "k");  // the delete is the greater head
       w.owner.remove("k");
       BOOST_TEST(w.owner.sync_ok().files_deleted == 1u);
       if (!keep_copies) {

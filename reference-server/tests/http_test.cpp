@@ -106,11 +106,24 @@ BOOST_AUTO_TEST_CASE(tokens_expire_by_the_server_clock) {
   Workspace ws = server.create_workspace();
   CreateTokenRequest request{Scope::kRead, 1000};
   TokenIssued token = http.post(ws.path("/tokens"), request, ws.owner_token).as<TokenIssued>();
-  BOOST_TEST(http.get(ws.path("/tokens/self"), token.token).status == 200);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-  HttpAnswer expired = http.get(ws.path("/tokens/self"), token.token);
+  BOOST_REQUIRE(token.expires_at_ms.has_value());
+  // Each answer carries the server's time (OpSync-Server-Time-Ms), which is never before the
+  // clock reading that judged the token: a refusal must come at or after the expiry. Checked on
+  // the server's time rather than on a sleep, so a machine too busy to send the first request
+  // within the second fails nothing.
+  auto server_time = [](const HttpAnswer& answer) { return std::stoull(answer.header("OpSync-Server-Time-Ms")); };
+  HttpAnswer first = http.get(ws.path("/tokens/self"), token.token);
+  BOOST_TEST((first.status == 200 || server_time(first) >= *token.expires_at_ms), "refused before its expiry");
+  HttpAnswer expired = first;
+  wait_until(
+      [&] {
+        expired = http.get(ws.path("/tokens/self"), token.token);
+        return expired.status != 200;
+      },
+      "the token to expire", opsync::testing::kConditionDeadline, std::chrono::milliseconds(20));
   BOOST_TEST(expired.status == 401);
   BOOST_TEST(expired.code() == "token_expired");
+  BOOST_TEST(server_time(expired) >= *token.expires_at_ms);
 }
 
 BOOST_AUTO_TEST_CASE(key_records_with_versions) {

@@ -70,12 +70,7 @@ class Load {
   // Waits until `count` batches were acknowledged, at most `deadline_ms`: a condition, not a
   // guess at how long a busy machine takes. False when the deadline passed first.
   bool wait_for_acknowledged(int count, int deadline_ms) const {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(deadline_ms);
-    while (acknowledged_ < count) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling the condition
-    }
-    return true;
+    return poll_until([&] { return acknowledged_ >= count; }, std::chrono::milliseconds(deadline_ms));
   }
 
  private:
@@ -149,6 +144,7 @@ BOOST_AUTO_TEST_CASE(kill_9_under_load_loses_no_acknowledged_operation) {
   for (int delay_ms : {120, 350, 700, 50}) {
     ServerProcess server(dir.path());
     Load load(server.port(), ws, 8, 200);
+    // The delay is the test's input, not a wait for anything: where in the load the kill lands.
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     BOOST_TEST(server.signal_and_wait(SIGKILL) == 128 + SIGKILL);
     load.join();
@@ -275,33 +271,6 @@ std::string exchange_raw(uint16_t port, const std::string& request) {
   return answer;
 }
 
-// The value of the sample NAME (with its labels, as written) in a scrape; -1 when absent (no
-// sample here is ever negative).
-double sample(const std::string& scrape, const std::string& name) {
-  const std::string prefix = "\n" + name + " ";
-  const size_t at = scrape.find(prefix);
-  if (at == std::string::npos) return -1;
-  return std::stod(scrape.substr(at + prefix.size()));
-}
-
-// The body of a scrape of /metrics on METRICS_PORT, starting with a newline so that `sample` finds
-// the first line too.
-std::string scrape_metrics(uint16_t metrics_port) {
-  const std::string answer = exchange_raw(metrics_port, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-  const size_t body = answer.find("\r\n\r\n");
-  return body == std::string::npos ? std::string() : "\n" + answer.substr(body + 4);
-}
-
-// Waits, with a generous deadline, until the server counts COUNT open connections: it notices a
-// connection open or close on its own threads, some time after the client did.
-bool wait_for_open_connections(uint16_t metrics_port, double count) {
-  for (int attempt = 0; attempt < 3000; ++attempt) {
-    if (sample(scrape_metrics(metrics_port), "opsync_http_connections_open") == count) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
-}
-
 }  // namespace
 
 // --metrics-listen: a scrape of the separate listener shows, in Prometheus's text format, the
@@ -309,17 +278,12 @@ bool wait_for_open_connections(uint16_t metrics_port, double count) {
 // the database's size and the workspaces by log length; the protocol's port serves no metrics.
 BOOST_AUTO_TEST_CASE(metrics_listen_serves_prometheus_text_of_what_happened) {
   TempDir dir;
-  const std::string metrics_port_file = dir.path() + "/metrics-port";
   // Idle connections kept for minutes: on a busy machine a scrape may come long after they opened.
-  ServerProcess server(dir.path(), {"--metrics-listen", "127.0.0.1:0", "--metrics-port-file", metrics_port_file,
-                                    "--connections-max", "3", "--header-timeout-ms", "600000", "--idle-timeout-ms",
-                                    "600000"});
-  uint16_t metrics_port = 0;
-  for (int i = 0; i < 2000 && metrics_port == 0; ++i) {
-    std::ifstream in(metrics_port_file);
-    if (!(in >> metrics_port)) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  BOOST_REQUIRE(metrics_port != 0);
+  std::vector<std::string> flags = metrics_flags(dir.path());
+  for (const char* flag : {"--connections-max", "3", "--header-timeout-ms", "600000", "--idle-timeout-ms", "600000"})
+    flags.push_back(flag);
+  ServerProcess server(dir.path(), flags);
+  const uint16_t metrics_port = server.metrics_port();
 
   const Workspace ws = create_workspace(server.port());
   SystemRandom random;
@@ -334,10 +298,10 @@ BOOST_AUTO_TEST_CASE(metrics_listen_serves_prometheus_text_of_what_happened) {
   // Three idle connections fill --connections-max; a fourth is refused. The server closes the
   // connection of the requests above on its own thread: until it has, an idle connection could be
   // the one refused.
-  BOOST_REQUIRE(wait_for_open_connections(metrics_port, 0.0));
+  wait_for_open_connections(server, 0);
   std::vector<int> idle;
   for (int i = 0; i < 3; ++i) idle.push_back(connect_to(server.port()));
-  BOOST_REQUIRE(wait_for_open_connections(metrics_port, 3.0));
+  wait_for_open_connections(server, 3);
   // Connection: close, so that a wrong 200 fails the check at once instead of keeping the
   // connection for the idle timeout.
   const std::string refused =
@@ -361,19 +325,19 @@ BOOST_AUTO_TEST_CASE(metrics_listen_serves_prometheus_text_of_what_happened) {
   BOOST_TEST(samples > 20u);
 
   const std::string ops_route = "route=\"POST /v1/workspaces/{workspace_id}/ops\"";
-  BOOST_TEST(sample(scrape, "opsync_http_requests_total{route=\"POST /v1/workspaces\",status=\"201\"}") == 1.0);
-  BOOST_TEST(sample(scrape, "opsync_http_requests_total{" + ops_route + ",status=\"200\"}") == 1.0);
-  BOOST_TEST(sample(scrape, "opsync_http_requests_total{route=\"GET /v1/workspaces/{workspace_id}/ops\",status=\"401\"}") == 1.0);
-  BOOST_TEST(sample(scrape, "opsync_http_request_duration_seconds_count{" + ops_route + "}") == 1.0);
-  BOOST_TEST(sample(scrape, "opsync_http_request_duration_seconds_bucket{" + ops_route + ",le=\"+Inf\"}") == 1.0);
-  BOOST_TEST(sample(scrape, "opsync_http_request_duration_seconds_sum{" + ops_route + "}") > 0.0);
-  BOOST_TEST(sample(scrape, "opsync_http_connections_open") == 3.0);
-  BOOST_TEST(sample(scrape, "opsync_http_connections_refused_total") == 1.0);
-  BOOST_TEST(sample(scrape, "opsync_database_size_bytes") > 4096.0);
-  BOOST_TEST(sample(scrape, "opsync_workspaces") == 1.0);
-  BOOST_TEST(sample(scrape, "opsync_workspace_log_operations_bucket{le=\"0\"}") == 0.0);
-  BOOST_TEST(sample(scrape, "opsync_workspace_log_operations_bucket{le=\"100\"}") == 1.0);
-  BOOST_TEST(sample(scrape, "opsync_workspace_log_operations_sum") == 5.0);
+  BOOST_TEST(metrics_sample(scrape, "opsync_http_requests_total{route=\"POST /v1/workspaces\",status=\"201\"}") == 1.0);
+  BOOST_TEST(metrics_sample(scrape, "opsync_http_requests_total{" + ops_route + ",status=\"200\"}") == 1.0);
+  BOOST_TEST(metrics_sample(scrape, "opsync_http_requests_total{route=\"GET /v1/workspaces/{workspace_id}/ops\",status=\"401\"}") == 1.0);
+  BOOST_TEST(metrics_sample(scrape, "opsync_http_request_duration_seconds_count{" + ops_route + "}") == 1.0);
+  BOOST_TEST(metrics_sample(scrape, "opsync_http_request_duration_seconds_bucket{" + ops_route + ",le=\"+Inf\"}") == 1.0);
+  BOOST_TEST(metrics_sample(scrape, "opsync_http_request_duration_seconds_sum{" + ops_route + "}") > 0.0);
+  BOOST_TEST(metrics_sample(scrape, "opsync_http_connections_open") == 3.0);
+  BOOST_TEST(metrics_sample(scrape, "opsync_http_connections_refused_total") == 1.0);
+  BOOST_TEST(metrics_sample(scrape, "opsync_database_size_bytes") > 4096.0);
+  BOOST_TEST(metrics_sample(scrape, "opsync_workspaces") == 1.0);
+  BOOST_TEST(metrics_sample(scrape, "opsync_workspace_log_operations_bucket{le=\"0\"}") == 0.0);
+  BOOST_TEST(metrics_sample(scrape, "opsync_workspace_log_operations_bucket{le=\"100\"}") == 1.0);
+  BOOST_TEST(metrics_sample(scrape, "opsync_workspace_log_operations_sum") == 5.0);
   for (const int fd : idle) ::close(fd);
 
   // Only /metrics there; no metrics on the protocol's port.

@@ -156,7 +156,7 @@ class SlowCrowd {
                 connections_[script.connection].send_all(script.bytes.substr(script.sent, 1)))
               ++script.sent;
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(drip_ms));
+        std::this_thread::sleep_for(std::chrono::milliseconds(drip_ms));  // the slow clients' pace: the behaviour under test
       }
     });
   }
@@ -190,6 +190,24 @@ class SlowCrowd {
   std::mutex mutex_;
   std::atomic<bool> done_{false};
   std::thread dripper_;
+};
+
+// cpp-httplib's pool of `threads` threads, counting the connections they have taken up (it runs
+// one task per connection, until the connection closes).
+class CountingPool : public httplib::TaskQueue {
+ public:
+  CountingPool(size_t threads, std::atomic<size_t>& taken) : pool_(threads), taken_(taken) {}
+  void enqueue(std::function<void()> task) override {
+    pool_.enqueue([this, task = std::move(task)] {
+      ++taken_;
+      task();
+    });
+  }
+  void shutdown() override { pool_.shutdown(); }
+
+ private:
+  httplib::ThreadPool pool_;
+  std::atomic<size_t>& taken_;
 };
 
 // The latency of `count` requests, each on a new connection; a request without an answer within
@@ -236,12 +254,12 @@ BOOST_AUTO_TEST_SUITE(robustness)
 
 BOOST_AUTO_TEST_CASE(a_normal_request_is_answered_within_2_s_beside_200_idle_and_128_slow_connections) {
   TempDir dir;
-  ServerProcess server(dir.path());
+  ServerProcess server(dir.path(), metrics_flags(dir.path()));
   BOOST_REQUIRE(send_and_read(server.port(), request_head("GET", "/v1/info"))->status == 200);
   const uint64_t rss_before = server.rss_bytes();
 
   SlowCrowd crowd(server.port(), 200, 64, 64);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // every crowd connection accepted
+  wait_for_open_connections(server, crowd.size());  // every crowd connection accepted, the first request's closed
   const std::vector<double> info = latencies_ms(server.port(), request_head("GET", "/v1/info"), 20);
   const std::vector<double> create = latencies_ms(server.port(), json_post("/v1/workspaces", "{}"), 10);
   BOOST_TEST_MESSAGE("GET /v1/info beside the crowd: " << summary(info) << "; POST /v1/workspaces: " << summary(create));
@@ -257,7 +275,8 @@ BOOST_AUTO_TEST_CASE(the_latency_check_catches_a_server_with_a_thread_per_connec
   // The broken variant: a server whose 8 threads each keep one connection while it is open, as
   // cpp-httplib does. 16 idle connections leave it no thread for the request measured.
   httplib::Server thread_per_connection;
-  thread_per_connection.new_task_queue = [] { return new httplib::ThreadPool(8); };
+  std::atomic<size_t> connections_taken{0};
+  thread_per_connection.new_task_queue = [&] { return new CountingPool(8, connections_taken); };
   thread_per_connection.Get("/v1/info", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("{}", "application/json");
   });
@@ -266,7 +285,10 @@ BOOST_AUTO_TEST_CASE(the_latency_check_catches_a_server_with_a_thread_per_connec
   std::thread serving([&] { thread_per_connection.listen_after_bind(); });
   {
     SlowCrowd crowd(static_cast<uint16_t>(port), 16, 0, 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    // Connections are accepted and queued in order: once every thread has one of the crowd's, the
+    // request measured waits behind the rest.
+    // (poll_until: a failure must still stop the server's thread below.)
+    BOOST_TEST(poll_until([&] { return connections_taken >= 8; }), "the 8 threads never took a connection each");
     BOOST_TEST(!all_prompt(latencies_ms(static_cast<uint16_t>(port), request_head("GET", "/v1/info"), 1)));
   }
   thread_per_connection.stop();
@@ -338,7 +360,7 @@ BOOST_AUTO_TEST_CASE(deadlines_cut_off_idle_connections_and_slow_requests) {
     for (int line = 0; dripping; ++line) {
       for (RawConnection& c : slowloris) c.send_all(line == 0 ? "GET /v1/info HTTP/1.1\r\n" : "X-Line: 1\r\n");
       slow_body.send_all("{");
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the slow clients' pace: the behaviour under test
     }
   });
   BOOST_TEST(!idle.closed_within(700));  // the deadlines are 1 s: nothing closes early
@@ -449,12 +471,13 @@ BOOST_AUTO_TEST_CASE(framing_faults_are_answered_at_once_and_the_connection_clos
     BOOST_TEST(ms_since(start) < kPromptMs, c.name);  // at once, not after a read timeout
   }
   // The smuggling shape: a longer length second, the body sent in two parts, the second holding
-  // what would be a request of its own. One answer, and the connection is closed.
+  // what would be a request of its own. The head alone is answered (the server does not wait for
+  // a body it will not read), and the connection closed; the second part, sent once that answer
+  // is in, gets none.
   RawConnection split(server.port());
   BOOST_REQUIRE(split.send_all(create + "Content-Length: 2\r\nContent-Length: 60\r\n\r\n"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  split.send_all("{}" + request_head("GET", "/v1/info"));
   check_error(split.read_response(kAnswerMs), 400, "malformed_request", "split lengths");
+  split.send_all("{}" + request_head("GET", "/v1/info"));  // fails once the server has closed: either is fine
   BOOST_TEST(split.closed_within(kPromptMs));
   BOOST_TEST(!split.read_response(10).has_value());  // the smuggled request was never answered
   BOOST_TEST(workspace_count(dir.path()) == 0u);     // and nothing was created (ERR-003)
@@ -541,21 +564,23 @@ BOOST_AUTO_TEST_CASE(every_answer_of_the_http_layer_carries_the_request_id_and_t
 
 BOOST_AUTO_TEST_CASE(connections_past_the_cap_get_503_with_the_headers) {
   TempDir dir;
-  ServerProcess server(dir.path(), {"--connections-max", "4"});
+  std::vector<std::string> flags = metrics_flags(dir.path());
+  flags.insert(flags.end(), {"--connections-max", "4"});
+  ServerProcess server(dir.path(), flags);
   std::vector<RawConnection> held;
   for (int i = 0; i < 4; ++i) held.emplace_back(server.port());
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  wait_for_open_connections(server, 4);
   std::optional<RawResponse> refused = send_and_read(server.port(), request_head("GET", "/v1/info"));
   check_error(refused, 503, "unavailable", "a fifth connection");
   BOOST_TEST(refused->header("retry-after").has_value());
   held.clear();
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  wait_for_open_connections(server, 0);  // the refused one too
   BOOST_TEST(send_and_read(server.port(), request_head("GET", "/v1/info"))->status == 200);
 }
 
 BOOST_AUTO_TEST_CASE(the_worst_json_shapes_are_answered_promptly_and_do_not_hold_sigterm) {
   TempDir dir;
-  ServerProcess server(dir.path());
+  ServerProcess server(dir.path(), metrics_flags(dir.path()));
   const Workspace ws = create_workspace(server.port());
   auto objects = [](size_t count) {
     std::string body = "{\"x\":[";
@@ -589,7 +614,13 @@ BOOST_AUTO_TEST_CASE(the_worst_json_shapes_are_answered_promptly_and_do_not_hold
       std::optional<RawResponse> answer = send_and_read(server.port(), request);
       if (answer) ++(answer->status == 400 ? answered : answered_otherwise);
     });
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // SIGTERM once the server has answered the first of the four: the others are being read or
+  // parsed (in the release build each needs more than half of --request-memory-mib-max's 512 MiB,
+  // so they take turns), unless all were answered already.
+  const std::string answered_400 = "opsync_http_requests_total{route=\"POST /v1/workspaces\",status=\"400\"}";
+  // (poll_until: a failure must still stop the server and join the senders below.)
+  BOOST_TEST(poll_until([&] { return metrics_sample(scrape_metrics(server.metrics_port()), answered_400) >= 2; }),
+             "the first of the four bodies was never answered (the 128k objects were the one before)");
   const Clock::time_point stopping = Clock::now();
   std::optional<int> exit_status = server.signal_and_wait_for(SIGTERM, 10000);
   const double stop_ms = ms_since(stopping);
@@ -693,9 +724,7 @@ BOOST_AUTO_TEST_CASE(sigterm_finishes_in_flight_requests_and_drops_slow_ones) {
     });
   // SIGTERM once uploads are being acknowledged (a condition with a generous deadline, not a fixed
   // sleep: on a busy machine none may have been answered yet).
-  for (const Clock::time_point deadline = Clock::now() + std::chrono::seconds(60);
-       acknowledged == 0 && Clock::now() < deadline;)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  poll_until([&] { return acknowledged > 0; });  // checked below, once the uploaders are joined
   const Clock::time_point stopping = Clock::now();
   std::optional<int> exit_status = server.signal_and_wait_for(SIGTERM, 10000);
   const double stop_ms = ms_since(stopping);
@@ -757,13 +786,23 @@ BOOST_AUTO_TEST_CASE(tokens_per_workspace_are_capped) {
   auto issue = [&](const std::string& body) { return send_and_read(server.port(), json_post(ws.path("/tokens"), body, owner)); };
   std::optional<RawResponse> second = issue(R"({"scope":"read"})");
   BOOST_REQUIRE(second && second->status == 201);
-  BOOST_TEST(issue(R"({"scope":"read","expires_in_ms":1000})")->status == 201);
+  // 3 s: the request below, which must find it live, comes well within that on a loaded machine.
+  std::optional<RawResponse> expiring = issue(R"({"scope":"read","expires_in_ms":3000})");
+  BOOST_REQUIRE(expiring && expiring->status == 201);
   // The finding: 10,000 tokens in one workspace. Now the fourth live one is refused.
   std::optional<RawResponse> refused = issue(R"({"scope":"read"})");
   check_error(refused, 409, "quota_exceeded", "a fourth token");
   BOOST_TEST(parse_message<ErrorBody>(refused->body)->details.limit == std::optional<uint64_t>(3));
-  // Expired and revoked tokens no longer count.
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  // Expired and revoked tokens no longer count: once the server refuses the expiring token as
+  // expired, its clock is past the expiry for the issue that follows.
+  const std::string expiring_token = parse_message<TokenIssued>(expiring->body)->token;
+  wait_until(
+      [&] {
+        std::optional<RawResponse> self = send_and_read(
+            server.port(), request_head("GET", ws.path("/tokens/self"), "Authorization: Bearer " + expiring_token + "\r\n"));
+        return self && self->status == 401;
+      },
+      "the 3 s token to expire", opsync::testing::kConditionDeadline, std::chrono::milliseconds(20));
   BOOST_TEST(issue(R"({"scope":"read"})")->status == 201);
   check_error(issue(R"({"scope":"read"})"), 409, "quota_exceeded", "full again");
   const std::string second_id = to_base64url(parse_message<TokenIssued>(second->body)->token_id);

@@ -26,6 +26,7 @@
 #include "opsync/server/core.h"
 #include "opsync/server/http_server.h"
 #include "opsync/server/sqlite_storage.h"
+#include "wait_until.h"
 
 namespace opsync {
 
@@ -43,6 +44,9 @@ BOOST_TEST_DONT_PRINT_LOG_VALUE(std::optional<std::vector<opsync::ChunkRange>>)
 BOOST_TEST_DONT_PRINT_LOG_VALUE(std::vector<opsync::ChunkRange>)
 
 namespace opsync::server::testing {
+
+using opsync::testing::poll_until;
+using opsync::testing::wait_until;
 
 // A directory removed when the object goes away.
 class TempDir {
@@ -206,8 +210,8 @@ class TestServer {
     BOOST_REQUIRE_MESSAGE(server.ok(), "cannot bind: " << (server.ok() ? std::string() : server.error().message));
     server_ = std::move(*server);
     thread_ = std::thread([this] { server_->serve(); });
-    for (int i = 0; i < 2000 && !server_->running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    BOOST_REQUIRE(server_->running());
+    opsync::testing::wait_until([this] { return server_->running(); }, "the server to accept connections",
+                                opsync::testing::kConditionDeadline, std::chrono::milliseconds(1));
   }
   ~TestServer() {
     server_->stop();

@@ -19,14 +19,27 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <source_location>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "wait_until.h"
+
 extern char** environ;
 
 namespace opsync::server::testing {
+
+using opsync::testing::poll_until;
+using opsync::testing::wait_until;
+
+// The port a server wrote to `path`: the file appears, atomically, once it listens.
+inline uint16_t wait_for_port_file(const std::string& path, const std::string& what) {
+  uint16_t port = 0;
+  wait_until([&] { return static_cast<bool>(std::ifstream(path) >> port) && port != 0; }, what + " to write " + path);
+  return port;
+}
 
 // One run of the server binary on a data directory. `environment`: NAME=value entries that
 // replace or join this process's environment for the server.
@@ -36,6 +49,7 @@ class ServerProcess {
                          const std::vector<std::string>& environment = {}) {
     port_file_ = data_dir + "/port";
     std::filesystem::remove(port_file_);
+    std::filesystem::remove(data_dir + "/metrics-port");  // metrics_flags(): a stale one would name an old port
     std::vector<std::string> args = {OPSYNC_SERVER_BINARY, "--data-dir", data_dir, "--port", "0", "--port-file",
                                      port_file_, "--log-format", "none"};
     args.insert(args.end(), extra.begin(), extra.end());
@@ -54,13 +68,8 @@ class ServerProcess {
     for (std::string& e : env_entries) envp.push_back(e.data());
     envp.push_back(nullptr);
     BOOST_REQUIRE(posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), envp.data()) == 0);
-    // The port file appears, atomically, once the server listens.
-    for (int i = 0; i < 10000 && port_ == 0; ++i) {
-      std::ifstream in(port_file_);
-      if (in >> port_) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    BOOST_REQUIRE_MESSAGE(port_ != 0, "the server did not write its port file");
+    data_dir_ = data_dir;
+    port_ = wait_for_port_file(port_file_, "the server");
   }
   ~ServerProcess() {
     if (pid_ > 0) signal_and_wait(SIGKILL);
@@ -70,6 +79,11 @@ class ServerProcess {
 
   uint16_t port() const { return port_; }
   pid_t pid() const { return pid_; }
+  // The port of --metrics-listen, for a server started with metrics_flags().
+  uint16_t metrics_port() {
+    if (metrics_port_ == 0) metrics_port_ = wait_for_port_file(data_dir_ + "/metrics-port", "the metrics listener");
+    return metrics_port_;
+  }
 
   // Sends `signal` and returns the exit status (or 128 + signal for a killed process).
   int signal_and_wait(int signal) {
@@ -114,8 +128,16 @@ class ServerProcess {
 
   pid_t pid_ = -1;
   uint16_t port_ = 0;
+  uint16_t metrics_port_ = 0;
   std::string port_file_;
+  std::string data_dir_;
 };
+
+// The flags of a server that serves --metrics-listen on a free port (ServerProcess::metrics_port):
+// tests wait on what it counts instead of guessing how long the server takes.
+inline std::vector<std::string> metrics_flags(const std::string& data_dir) {
+  return {"--metrics-listen", "127.0.0.1:0", "--metrics-port-file", data_dir + "/metrics-port"};
+}
 
 // One HTTP response as read off a raw connection.
 struct RawResponse {
@@ -264,5 +286,34 @@ class RawConnection {
   int fd_ = -1;
   std::string pending_;
 };
+
+// The body of a scrape of /metrics on `metrics_port`, starting with a newline so that
+// metrics_sample finds the first line too; "" without an answer.
+inline std::string scrape_metrics(uint16_t metrics_port) {
+  std::optional<RawConnection> connection = RawConnection::try_open(metrics_port);
+  if (!connection || !connection->send_all("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+    return "";
+  std::optional<RawResponse> answer = connection->read_response(10000);
+  return answer && answer->status == 200 ? "\n" + answer->body : "";
+}
+
+// The value of the sample `name` (with its labels, as written) in a scrape; -1 when absent (no
+// sample here is ever negative).
+inline double metrics_sample(const std::string& scrape, const std::string& name) {
+  const std::string prefix = "\n" + name + " ";
+  const size_t at = scrape.find(prefix);
+  if (at == std::string::npos) return -1;
+  return std::stod(scrape.substr(at + prefix.size()));
+}
+
+// Waits until the server counts `count` open connections: it notices a connection open or close
+// on its own threads, some time after the client did.
+inline void wait_for_open_connections(ServerProcess& server, size_t count,
+                                      std::source_location caller = std::source_location::current()) {
+  const uint16_t metrics_port = server.metrics_port();
+  wait_until([&] { return metrics_sample(scrape_metrics(metrics_port), "opsync_http_connections_open") == double(count); },
+             "the server to count " + std::to_string(count) + " open connections", opsync::testing::kConditionDeadline,
+             std::chrono::milliseconds(20), caller);
+}
 
 }  // namespace opsync::server::testing
