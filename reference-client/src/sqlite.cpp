@@ -99,18 +99,26 @@ void Statement::check(int rc) {
   if (rc != SQLITE_OK) fail(db_, "bind");
 }
 
-Connection::Connection(const std::string& path, bool full_sync) {
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &db_,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-                          (path.rfind("file:", 0) == 0 ? SQLITE_OPEN_URI : 0),
-                      nullptr);
+namespace {
+
+// Opens `path` read-write (a path starting with "file:" is an SQLite URI), or throws Failure.
+sqlite3* open_database(const std::string& path, int extra_flags) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &db,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | extra_flags |
+                                     (path.rfind("file:", 0) == 0 ? SQLITE_OPEN_URI : 0),
+                                 nullptr);
   if (rc != SQLITE_OK) {
-    std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    sqlite3_close(db_);
-    db_ = nullptr;
+    std::string message = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
     throw Failure{Error(Code::kInternalError, "cannot open " + path + ": " + message)};
   }
+  return db;
+}
+
+}  // namespace
+
+Connection::Connection(const std::string& path, bool full_sync) : db_(open_database(path, SQLITE_OPEN_CREATE)) {
   try {
     // The first statement reads the file header: a file that is not an SQLite database fails
     // here, with SQLite's "file is not a database".
@@ -136,18 +144,7 @@ Connection::Connection(const std::string& path, bool full_sync) {
   }
 }
 
-Connection::Connection(const std::string& path, ProbeOnly) {
-  const int rc = sqlite3_open_v2(path.c_str(), &db_,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
-                                     (path.rfind("file:", 0) == 0 ? SQLITE_OPEN_URI : 0),
-                                 nullptr);
-  if (rc != SQLITE_OK) {
-    std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    sqlite3_close(db_);
-    db_ = nullptr;
-    throw Failure{Error(Code::kInternalError, "cannot open " + path + ": " + message)};
-  }
-}
+Connection::Connection(const std::string& path, ProbeOnly) : db_(open_database(path, 0)) {}
 
 Connection::~Connection() {
   cache_.clear();
