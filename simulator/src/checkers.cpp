@@ -306,6 +306,41 @@ bool file_lost_with_its_revoked_holder(const EndState& s, const FileId& id) {
                      [&](uint32_t device) { return device == by->second || !s.devices.at(device).live; });
 }
 
+// Seed 36108: device-4 held the only copy of a file, sent DELETE for it and kept the copy for the
+// hour FILE-040 asks; device-0, offline with an edit carrying the reference forward, uploaded it
+// after that hour. The spec promises the file within the retention time only.
+bool file_outlived_its_retention(const EndState& s, const FileId& id) {
+  if (s.external_server) return false;  // an external server's retention time is its own
+  auto state = s.server.file_states.find(id);
+  if (state != s.server.file_states.end() && state->second == "committed") return false;
+  auto by = s.file_attached_by.find(id);
+  if (by == s.file_attached_by.end()) return false;
+  std::set<uint32_t> holders{by->second};
+  if (auto received = s.file_chunks_received_by.find(id); received != s.file_chunks_received_by.end())
+    holders.insert(received->second.begin(), received->second.end());
+  // When each operation of the log that references the file reached the server.
+  std::vector<uint64_t> referenced_ms;
+  for (size_t i = 0; i < s.server.meanings.size() && i < s.log_position_filled_ms.size(); ++i) {
+    const std::optional<ObjectOp>& op = s.server.meanings[i];
+    if (!op) continue;
+    for (const FileRef& file : op->payload.files)
+      if (file.id == id) referenced_ms.push_back(s.log_position_filled_ms[i]);
+  }
+  if (referenced_ms.empty()) return false;
+  auto deletes = s.file_delete_answered_ms.find(id);
+  if (deletes == s.file_delete_answered_ms.end()) return false;
+  for (uint32_t holder : holders) {
+    auto answered = deletes->second.find(holder);
+    if (answered == deletes->second.end()) return false;  // it never deleted: its copy must be there
+    // A reference that reached the server after this holder's DELETE was answered and within
+    // its time obliged it to keep the copy and bring the file back (FILE-040); one that came
+    // before, the holder had already weighed when it deleted.
+    for (uint64_t at_ms : referenced_ms)
+      if (at_ms >= answered->second && at_ms <= answered->second + kRetentionMsMin) return false;
+  }
+  return true;
+}
+
 namespace {
 
 void check_files(World& world, const EndState& s, const ObjectsView& reference) {
@@ -322,7 +357,7 @@ void check_files(World& world, const EndState& s, const ObjectsView& reference) 
           if (want == s.file_contents.end()) continue;
           auto have = device.file_copies.find(id);
           if (have == device.file_copies.end()) {
-            if (file_lost_with_its_revoked_holder(s, id)) continue;
+            if (file_lost_with_its_revoked_holder(s, id) || file_outlived_its_retention(s, id)) continue;
             world.violation("files", {device.name}, {to_base64url(id)},
                             device.name + " references file " + short_id(id) + " at key " + key +
                                 " and holds no copy of it after the heal");
@@ -341,7 +376,7 @@ void check_files(World& world, const EndState& s, const ObjectsView& reference) 
     for (const FileId& id : referenced) {
       auto state = s.server.file_states.find(id);
       if (state != s.server.file_states.end() && state->second == "committed") continue;
-      if (file_lost_with_its_revoked_holder(s, id)) continue;
+      if (file_lost_with_its_revoked_holder(s, id) || file_outlived_its_retention(s, id)) continue;
       world.violation("files", {"server"}, {to_base64url(id)},
                       "file " + short_id(id) + " is referenced after the heal and the server holds it " +
                           (state == s.server.file_states.end() ? "not at all" : "as " + state->second));

@@ -457,6 +457,12 @@ HttpResponse World::serve(uint32_t device, uint64_t exchange, const HttpRequest&
               "the server received " + *leak + " in the clear (" + request.method + " " + request.target + ")");
   HttpResponse response = server_->handle(request, token);
   watch_revocations(request, token, response, device);
+  if (response.status == 200 && request.method == "POST" &&
+      endpoint_of_target(request.method, request.target) == EndpointId::kUploadOps) {
+    // Bounded by the log's length, which only a restore shortens (restore_server cuts this).
+    const uint64_t length = server_->log_length();
+    while (log_position_filled_ms_.size() < length) log_position_filled_ms_.push_back(server_->clock.read(now_));
+  }
   TraceEvent e;
   e.time_ms = now_;
   e.node = "server";
@@ -517,7 +523,19 @@ void World::deliver(uint64_t id, HttpResponse response) {
     trace_.add(std::move(e), bytes);
   }
   if (response.status == 200 && x.request.method == "GET") note_chunk_received(x.device, x.request.target);
+  if (x.request.method == "DELETE" && (response.status == 200 || response.status == 404 || response.status == 409))
+    note_file_delete_answered(x.device, x.request.target, response);
   device.on_answer(x.task, response);
+}
+
+void World::note_file_delete_answered(uint32_t device, const std::string& target, const HttpResponse& response) {
+  if (endpoint_of_target("DELETE", target) != EndpointId::kDeleteFile) return;
+  const size_t files = target.find("/files/");
+  if (files == std::string::npos) return;
+  const std::optional<FileId> id = fixed_from_base64url<16>(target.substr(files + std::string_view("/files/").size()));
+  const std::optional<uint64_t> server_ms =
+      parse_decimal_parameter(response.header("opsync-server-time-ms"), 0, std::numeric_limits<uint64_t>::max());
+  if (id && server_ms) file_delete_answered_ms_[*id][device] = *server_ms;
 }
 
 void World::note_chunk_received(uint32_t device, const std::string& target) {
@@ -856,6 +874,8 @@ void World::restore_server(uint32_t pick) {
   const uint64_t before = was_up ? server_->log_length() : log_length_at_death_.value_or(0);
   if (!server_->restore(pick)) return;  // no backup yet
   log_length_at_death_.reset();
+  // The positions past the restored log will be filled again, later.
+  if (log_position_filled_ms_.size() > server_->log_length()) log_position_filled_ms_.resize(server_->log_length());
   note_restore();
   event("server", "restore",
         std::string(was_up ? "" : "while down, ") + "restored from backup " + std::to_string(pick) +
@@ -1043,7 +1063,7 @@ void World::check_at_end() {
       violation("plaintext", {"server"}, {}, "the server stores " + *leak + " in the clear");
       break;
     }
-  EndState state{config_, edits_,  edit_by_op_, syncs_, file_contents_, file_attached_by_, file_chunks_received_by_, uploaded_hlc_,
+  EndState state{config_, edits_,  edit_by_op_, syncs_, file_contents_, file_attached_by_, file_chunks_received_by_, file_delete_answered_ms_, log_position_filled_ms_, uploaded_hlc_,
                  reports, server,  healed_,     heal_rounds_,
                  !options_.server_url.empty() || options_.recording != nullptr,
                  static_cast<bool>(decrypt_op)};

@@ -324,6 +324,7 @@ class World {
   void fail(uint64_t id, const std::string& what, uint64_t at_ms);
   void deliver(uint64_t id, HttpResponse response);
   void note_chunk_received(uint32_t device, const std::string& target);
+  void note_file_delete_answered(uint32_t device, const std::string& target, const HttpResponse& response);
   // The server acts on a request: the plaintext scan, the revocation checker, the trace.
   HttpResponse serve(uint32_t device, uint64_t exchange, const HttpRequest& request, const std::string& token,
                      const std::string& kind);
@@ -378,6 +379,12 @@ class World {
   // The devices that received a chunk of each file from the server (a 200 to GET .../chunks/N):
   // whether a copy ever reached anyone but the device that attached it.
   std::map<FileId, std::set<uint32_t>> file_chunks_received_by_;
+  // The server's clock when each device last received an answer to its DELETE of a file (200,
+  // 404 or 409: FILE-042 counts each as answered), which starts FILE-040's time.
+  std::map<FileId, std::map<uint32_t, uint64_t>> file_delete_answered_ms_;
+  // The server's clock when each position of its log was filled (index 0: position 1); a restore
+  // cuts it to the restored length.
+  std::vector<uint64_t> log_position_filled_ms_;
   std::vector<OpId> served_positions_;  // position - 1 -> operation, since the last restore
   std::vector<Hash> served_blocks_;
   PlaintextScanner scanner_;
@@ -407,6 +414,8 @@ struct EndState {
   const std::map<FileId, Bytes>& file_contents;
   const std::map<FileId, uint32_t>& file_attached_by;
   const std::map<FileId, std::set<uint32_t>>& file_chunks_received_by;
+  const std::map<FileId, std::map<uint32_t, uint64_t>>& file_delete_answered_ms;
+  const std::vector<uint64_t>& log_position_filled_ms;
   const std::map<OpId, Hlc>& uploaded_hlc;
   const std::vector<DeviceReport>& devices;
   const ServerReport& server;
@@ -423,6 +432,10 @@ void run_end_checkers(World& world, const EndState& state);
 // The `files` checker's one exception: a file nobody can bring back by design (its attacher was
 // revoked, no other live device ever received a chunk of it, the server does not hold it).
 bool file_lost_with_its_revoked_holder(const EndState& state, const FileId& id);
+// The other exception: every copy of the file was on devices that sent DELETE for it and kept
+// their copy for the retention time (FILE-040), all of which ended before the first operation of
+// the log that references the file reached the server.
+bool file_outlived_its_retention(const EndState& state, const FileId& id);
 
 // Hex of a hash's first bytes, and base64url ids, for messages.
 std::string short_id(const Id& id);
