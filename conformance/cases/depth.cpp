@@ -527,9 +527,8 @@ constexpr std::array kCases = {
          "bodies on DELETE and GET, integers at 2^32 and 2^53, member checks before limits, a repeat inside a repeat",
          &edges_bodies_and_nested_repeats},
     Case{"errors-015", "TRN-013 TRN-011 TRN-014 TRN-015 ERR-011 ERR-024 ERR-013", Level::kMust, Capability::kNone,
-         "+ in query names, ids and 0 in queries, tabs in media types, a GET declaring a body over the limit, details "
-         "and "
-         "fields code by code, path parameters left to right",
+         "+ in query names, ids and 0 in queries, tabs in media types, a GET declaring a body over the limit, "
+         "details and fields code by code, path parameters left to right",
          &query_forms_details_and_fields},
     Case{"transport-012", "TRN-053 TRN-062 TRN-063 TRN-064 TRN-066", Level::kMust, Capability::kNone,
          "a head past its limit that never ends, request lines past the head's limit, a quote in an id, HTTP/1.0 with "

@@ -72,7 +72,17 @@ class OpsyncServer final : public ServerNode {
   void collect_garbage() override {
     if (up_) core_->collect_garbage(clock.read(world_.now()), 1'000'000);
   }
-  uint64_t log_length() override { return op_hashes().size(); }
+  // The workspace's head_seq: one record read, where op_hashes() reads the whole log (World asks
+  // after every accepted upload).
+  uint64_t log_length() override {
+    uint64_t length = 0;
+    if (!world_.workspace) return length;
+    Status read = storage_.read([&](server::Transaction& txn) {
+      if (std::optional<server::WorkspaceRecord> ws = txn.workspace(*world_.workspace)) length = ws->head_seq;
+    });
+    OPSYNC_CHECK(read.ok());
+    return length;
+  }
 
   std::optional<Hash> prefix_hash(uint64_t length) override {
     std::vector<Hash> hashes = op_hashes();

@@ -457,7 +457,9 @@ HttpResponse World::serve(uint32_t device, uint64_t exchange, const HttpRequest&
               "the server received " + *leak + " in the clear (" + request.method + " " + request.target + ")");
   HttpResponse response = server_->handle(request, token);
   watch_revocations(request, token, response, device);
-  if (response.status == 200 && request.method == "POST" &&
+  // Only the simulated server's retention is known (file_outlived_its_retention); an external
+  // server's log_length() would read its whole log over HTTP after every upload.
+  if (!external_server() && response.status == 200 && request.method == "POST" &&
       endpoint_of_target(request.method, request.target) == EndpointId::kUploadOps) {
     // Bounded by the log's length, which only a restore shortens (restore_server cuts this).
     const uint64_t length = server_->log_length();
@@ -577,7 +579,7 @@ void World::fail(uint64_t id, const std::string& what, uint64_t at_ms) {
 void World::setup() {
   phase_ = Phase::kSetup;
   const bool dataans = config_.protocol == Protocol::kDataans03;
-  if (!options_.server_url.empty() || options_.recording)
+  if (external_server())
     server_ = make_external_server(*this, options_.server_url, options_.recording);
   else
     server_ = dataans ? make_dataans_server(*this) : make_opsync_server(*this);
@@ -1065,7 +1067,7 @@ void World::check_at_end() {
     }
   EndState state{config_, edits_,  edit_by_op_, syncs_, file_contents_, file_attached_by_, file_chunks_received_by_, file_delete_answered_ms_, log_position_filled_ms_, uploaded_hlc_,
                  reports, server,  healed_,     heal_rounds_,
-                 !options_.server_url.empty() || options_.recording != nullptr,
+                 external_server(),
                  static_cast<bool>(decrypt_op)};
   run_end_checkers(*this, state);
 }

@@ -279,6 +279,8 @@ class World {
   // Virtual time a heal round (and the collection's last sync) may take: 30 minutes, or 4,000
   // round trips at the drawn latency when that is longer.
   uint64_t heal_round_budget_ms() const;
+  // The run drives a real server or replays one's recorded answers.
+  bool external_server() const { return !options_.server_url.empty() || options_.recording != nullptr; }
   struct Scheduled {
     uint64_t at_ms;
     uint64_t sequence;

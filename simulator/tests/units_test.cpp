@@ -22,26 +22,45 @@ BOOST_TEST_DONT_PRINT_LOG_VALUE(std::optional<uint64_t>)
 
 BOOST_AUTO_TEST_SUITE(units)
 
+namespace {
+
+// What an EndState refers to, held here so that a test sets only what its checker reads.
+struct EndStateParts {
+  Config config;
+  std::vector<EditRecord> edits;
+  std::map<OpId, size_t> edit_by_op;
+  std::vector<SyncRecord> syncs;
+  std::map<FileId, Bytes> contents;
+  std::map<FileId, uint32_t> attached_by;
+  std::map<FileId, std::set<uint32_t>> received_by;
+  std::map<FileId, std::map<uint32_t, uint64_t>> deletes;
+  std::vector<uint64_t> filled;  // log_position_filled_ms
+  std::map<OpId, Hlc> uploaded_hlc;
+  std::vector<DeviceReport> devices;
+  ServerReport server;
+  bool external = false;
+
+  EndState state() const {
+    return EndState{config, edits,        edit_by_op, syncs,  contents, attached_by, received_by, deletes,
+                    filled, uploaded_hlc, devices,    server, true,     1,           external,    true};
+  }
+};
+
+}  // namespace
+
 // The other exception: a reference that reached the server after every copy's retention time
 // (FILE-040) was over. The companions: a holder that never sent DELETE, a reference that arrived
 // within the time, a server that still holds the file, an external server.
 BOOST_AUTO_TEST_CASE(the_files_checker_excuses_a_reference_that_came_back_after_the_retention_time) {
-  const Config config;
-  const std::vector<EditRecord> edits;
-  const std::map<OpId, size_t> edit_by_op;
-  const std::vector<SyncRecord> syncs;
-  const std::map<FileId, Bytes> contents;
+  EndStateParts parts;
   FileId file;
   file.bytes[0] = 9;
-  const std::map<FileId, uint32_t> attached_by{{file, 4}};
-  std::map<FileId, std::set<uint32_t>> received_by;
-  std::map<FileId, std::map<uint32_t, uint64_t>> deletes{{file, {{4, 7'207'000}}}};
+  parts.attached_by = {{file, 4}};
+  parts.deletes = {{file, {{4, 7'207'000}}}};
   // Position 1 filled at 5,000 s; position 2 (the referencing operation) at 11,005 s.
-  std::vector<uint64_t> filled{5'000'000, 11'005'000};
-  const std::map<OpId, Hlc> uploaded_hlc;
-  std::vector<DeviceReport> devices(5);
-  for (DeviceReport& d : devices) d.live = true;
-  ServerReport server;
+  parts.filled = {5'000'000, 11'005'000};
+  parts.devices.resize(5);
+  for (DeviceReport& d : parts.devices) d.live = true;
   ObjectOp other;
   other.payload.key = "note/1";
   ObjectOp referencing;
@@ -49,30 +68,25 @@ BOOST_AUTO_TEST_CASE(the_files_checker_excuses_a_reference_that_came_back_after_
   FileRef ref;
   ref.id = file;
   referencing.payload.files.push_back(ref);
-  server.meanings = {other, referencing};
-  bool external = false;
-  auto excused = [&] {
-    const EndState state{config, edits, edit_by_op, syncs, contents, attached_by, received_by, deletes,
-                         filled, uploaded_hlc, devices, server, true, 1, external, true};
-    return file_outlived_its_retention(state, file);
-  };
+  parts.server.meanings = {other, referencing};
+  auto excused = [&] { return file_outlived_its_retention(parts.state(), file); };
   BOOST_TEST(excused());  // 7,207 s + one hour = 10,807 s < 11,005 s
-  server.meanings[0] = referencing;  // a reference that arrived before the DELETE (at 5,000 s): the
-  BOOST_TEST(excused());             // holder deleted after it
-  server.meanings[0] = other;
-  filled[1] = 10'000'000;  // the reference came back within the hour: the holder had to keep it
+  parts.server.meanings[0] = referencing;  // a reference that arrived before the DELETE (at 5,000 s):
+  BOOST_TEST(excused());                   // the holder deleted after it
+  parts.server.meanings[0] = other;
+  parts.filled[1] = 10'000'000;  // the reference came back within the hour: the holder had to keep it
   BOOST_TEST(!excused());
-  filled[1] = 11'005'000;
-  received_by[file] = {2};  // device-2 received a copy and never sent DELETE: it must still hold it
+  parts.filled[1] = 11'005'000;
+  parts.received_by[file] = {2};  // device-2 received a copy and never sent DELETE: it must still hold it
   BOOST_TEST(!excused());
-  deletes[file][2] = 9'000'000;  // it did, but its hour ran to 12,600 s, past the reference
+  parts.deletes[file][2] = 9'000'000;  // it did, but its hour ran to 12,600 s, past the reference
   BOOST_TEST(!excused());
-  deletes[file][2] = 7'000'000;
+  parts.deletes[file][2] = 7'000'000;
   BOOST_TEST(excused());
-  server.file_states[file] = "committed";  // the server has it: every device must get it
+  parts.server.file_states[file] = "committed";  // the server has it: every device must get it
   BOOST_TEST(!excused());
-  server.file_states.clear();
-  external = true;  // another server's retention time is its own
+  parts.server.file_states.clear();
+  parts.external = true;  // another server's retention time is its own
   BOOST_TEST(!excused());
 }
 
@@ -81,42 +95,29 @@ BOOST_AUTO_TEST_CASE(the_files_checker_excuses_a_reference_that_came_back_after_
 // other case must still be reported (the companions: a live attacher, a live device that had
 // received it and lost its copy, a server that holds it).
 BOOST_AUTO_TEST_CASE(the_files_checker_excuses_only_a_file_lost_with_its_revoked_holder) {
-  const Config config;
-  const std::vector<EditRecord> edits;
-  const std::map<OpId, size_t> edit_by_op;
-  const std::vector<SyncRecord> syncs;
-  const std::map<FileId, Bytes> contents;
+  EndStateParts parts;
   FileId file;
   file.bytes[0] = 7;
-  std::map<FileId, uint32_t> attached_by{{file, 1}};
-  std::map<FileId, std::set<uint32_t>> received_by;
-  const std::map<OpId, Hlc> uploaded_hlc;
-  std::vector<DeviceReport> devices(3);
-  devices[0].live = true;   // holds the reference
-  devices[1].live = false;  // attached the file, then revoked
-  devices[2].live = true;
-  ServerReport server;
-  const std::map<FileId, std::map<uint32_t, uint64_t>> no_deletes;
-  const std::vector<uint64_t> no_positions;
-  auto excused = [&] {
-    const EndState state{config, edits,   edit_by_op, syncs,  contents, attached_by, received_by, no_deletes,
-                         no_positions, uploaded_hlc, devices, server,  true, 1,      false,       false};
-    return file_lost_with_its_revoked_holder(state, file);
-  };
+  parts.attached_by = {{file, 1}};
+  parts.devices.resize(3);
+  parts.devices[0].live = true;   // holds the reference
+  parts.devices[1].live = false;  // attached the file, then revoked
+  parts.devices[2].live = true;
+  auto excused = [&] { return file_lost_with_its_revoked_holder(parts.state(), file); };
   BOOST_TEST(excused());
-  received_by[file] = {1};  // only its attacher read it back: still nobody else's
+  parts.received_by[file] = {1};  // only its attacher read it back: still nobody else's
   BOOST_TEST(excused());
-  received_by[file] = {1, 2};  // device-2 had a copy: losing it is a client's fault
+  parts.received_by[file] = {1, 2};  // device-2 had a copy: losing it is a client's fault
   BOOST_TEST(!excused());
-  received_by.clear();
-  devices[1].live = true;  // the attacher can upload it again
+  parts.received_by.clear();
+  parts.devices[1].live = true;  // the attacher can upload it again
   BOOST_TEST(!excused());
-  devices[1].live = false;
-  server.file_states[file] = "committed";  // the server holds it: every device must get it
+  parts.devices[1].live = false;
+  parts.server.file_states[file] = "committed";  // the server holds it: every device must get it
   BOOST_TEST(!excused());
-  server.file_states[file] = "deleted";
+  parts.server.file_states[file] = "deleted";
   BOOST_TEST(excused());
-  attached_by.clear();  // nobody known to have attached it
+  parts.attached_by.clear();  // nobody known to have attached it
   BOOST_TEST(!excused());
 }
 
