@@ -15,15 +15,15 @@
 //                       body a byte at a time
 //
 // Run: build/release/bench/server_bench [--ops N] [--data-dir DIR] [--http-only]
-#include <CLI/CLI.hpp>
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -53,13 +53,15 @@ class Server {
   Server(const std::string& data_dir, const std::vector<std::string>& extra_args) {
     const std::string port_file = data_dir + "/port";
     std::filesystem::remove(port_file);
-    std::vector<std::string> args = {OPSYNC_SERVER_BINARY, "--data-dir", data_dir, "--port", "0",
-                                     "--port-file", port_file, "--log-format", "none"};
+    std::vector<std::string> args = {
+        OPSYNC_SERVER_BINARY, "--data-dir", data_dir,       "--port", "0",
+        "--port-file",        port_file,    "--log-format", "none"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    if (posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) != 0) throw std::runtime_error("spawn");
+    if (posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) != 0)
+      throw std::runtime_error("spawn");
     for (int i = 0; i < 10000 && port_ == 0; ++i) {
       std::ifstream in(port_file);
       if (in >> port_) break;
@@ -103,14 +105,15 @@ std::string batch_body(RandomSource& random, size_t ops, uint64_t now_ms) {
 }
 
 uint64_t now_ms() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
 }
 
 // Uploads `batches` batches of 1,000 from `uploaders` threads; returns operations per second. The
 // bodies are built before the clock starts: the figure is the server's, not the client's encoder's.
-double upload(uint16_t port, const std::string& path, const std::string& token, size_t batches, int uploaders) {
+double upload(uint16_t port, const std::string& path, const std::string& token, size_t batches,
+              int uploaders) {
   std::vector<std::string> bodies;
   SeededRandom random(1000 + batches * 7919 + static_cast<uint64_t>(uploaders));
   const uint64_t stamp_ms = now_ms();
@@ -146,7 +149,8 @@ Latency measure(int rounds, const std::function<void(int)>& request) {
     samples.push_back(ms_since(start));
   }
   std::sort(samples.begin(), samples.end());
-  return {samples[samples.size() / 2], samples[std::min(samples.size() - 1, samples.size() * 99 / 100)]};
+  return {samples[samples.size() / 2],
+          samples[std::min(samples.size() - 1, samples.size() * 99 / 100)]};
 }
 
 // A TCP connection that sends raw bytes; -1 when the server does not take it.
@@ -176,13 +180,17 @@ class Crowd {
       fds_.push_back(fd);
       if (i < idle) continue;
       if (i < idle + slow_heads) {
-        scripts_.push_back(
-            {fd, "GET " + endpoint_path(EndpointId::kInfo, {}) + " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + padding, 0});
+        scripts_.push_back({fd,
+                            "GET " + endpoint_path(EndpointId::kInfo, {}) +
+                                " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + padding,
+                            0});
       } else {
         const std::string body = "{\"pad\":\"" + padding + "\"}";
-        const std::string head = "POST " + endpoint_path(EndpointId::kCreateWorkspace, {}) +
-                                 " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                                 "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+        const std::string head =
+            "POST " + endpoint_path(EndpointId::kCreateWorkspace, {}) +
+            " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            "Content-Length: " +
+            std::to_string(body.size()) + "\r\n\r\n";
         send(fd, head.data(), head.size(), MSG_NOSIGNAL);
         scripts_.push_back({fd, body, 0});
       }
@@ -190,7 +198,9 @@ class Crowd {
     dripper_ = std::thread([this] {
       while (!done_) {
         for (Script& s : scripts_)
-          if (s.sent + 1 < s.bytes.size() && send(s.fd, s.bytes.data() + s.sent, 1, MSG_NOSIGNAL) == 1) ++s.sent;
+          if (s.sent + 1 < s.bytes.size() &&
+              send(s.fd, s.bytes.data() + s.sent, 1, MSG_NOSIGNAL) == 1)
+            ++s.sent;
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
     });
@@ -218,15 +228,18 @@ class Crowd {
 std::vector<std::pair<std::string, std::string>> worst_json_shapes(size_t bytes) {
   auto repeated = [&](const std::string& open, const std::string& item, const std::string& close) {
     std::string body = open;
-    while (body.size() + item.size() + 1 + close.size() <= bytes) body += (body.size() == open.size() ? "" : ",") + item;
+    while (body.size() + item.size() + 1 + close.size() <= bytes)
+      body += (body.size() == open.size() ? "" : ",") + item;
     return body + close;
   };
   std::string members = "{";
-  for (size_t i = 0; members.size() + 16 < bytes; ++i) members += (i ? ",\"" : "\"") + std::to_string(i) + "\":0";
+  for (size_t i = 0; members.size() + 16 < bytes; ++i)
+    members += (i ? ",\"" : "\"") + std::to_string(i) + "\":0";
   members += "}";
   return {{"array of empty objects", repeated("{\"x\":[", "{}", "]}")},
           {"array of empty arrays", repeated("{\"x\":[", "[]", "]}")},
-          {"array of arrays nested 15 deep", repeated("{\"x\":[", std::string(14, '[') + "0" + std::string(14, ']'), "]}")},
+          {"array of arrays nested 15 deep",
+           repeated("{\"x\":[", std::string(14, '[') + "0" + std::string(14, ']'), "]}")},
           {"array of zeros", repeated("{\"x\":[", "0", "]}")},
           {"array of empty strings", repeated("{\"x\":[", "\"\"", "]}")},
           {"object of members", members}};
@@ -235,13 +248,17 @@ std::vector<std::pair<std::string, std::string>> worst_json_shapes(size_t bytes)
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Figures for the reference server (upload throughput, block and page latency, memory)."};
+  CLI::App app{
+      "Figures for the reference server (upload throughput, block and page latency, memory)."};
   size_t total_ops = 1'000'000;
   std::string data_dir = (std::filesystem::temp_directory_path() / "opsync-server-bench").string();
-  app.add_option("--ops", total_ops, "Operations in the workspace for the latency figures")->capture_default_str();
-  app.add_option("--data-dir", data_dir, "Scratch data directory (removed first)")->capture_default_str();
+  app.add_option("--ops", total_ops, "Operations in the workspace for the latency figures")
+      ->capture_default_str();
+  app.add_option("--data-dir", data_dir, "Scratch data directory (removed first)")
+      ->capture_default_str();
   std::string durability = "full";
-  app.add_option("--durability", durability, "The server's --durability")->check(CLI::IsMember({"full", "process"}))
+  app.add_option("--durability", durability, "The server's --durability")
+      ->check(CLI::IsMember({"full", "process"}))
       ->capture_default_str();
   bool http_only = false;
   app.add_flag("--http-only", http_only, "Only the parse rate and the latencies beside a crowd");
@@ -254,21 +271,25 @@ int main(int argc, char** argv) {
   if (http_only) total_ops = 2000;
   httplib::Client client("127.0.0.1", server.port());
   client.set_keep_alive(true);
-  auto created = client.Post(endpoint_path(EndpointId::kCreateWorkspace, {}), "{}", "application/json");
+  auto created =
+      client.Post(endpoint_path(EndpointId::kCreateWorkspace, {}), "{}", "application/json");
   if (!created || created->status != 201) throw std::runtime_error("cannot create a workspace");
   const CreateWorkspaceResponse ws = *parse_message<CreateWorkspaceResponse>(created->body);
   const std::string workspace = to_base64url(ws.workspace_id);
   const std::string ops_path = endpoint_path(EndpointId::kUploadOps, {workspace});
   const auto page_target = [&](uint64_t after) {
-    return endpoint_target(EndpointId::kReadOps, {workspace}, {{"after_seq", std::to_string(after)}});
+    return endpoint_target(EndpointId::kReadOps, {workspace},
+                           {{"after_seq", std::to_string(after)}});
   };
   const httplib::Headers auth = {{"Authorization", "Bearer " + ws.owner_token}};
 
   const size_t batches = total_ops / 1000;
   const size_t single = std::min<size_t>(batches / 4, 100);
   const double one_uploader = upload(server.port(), ops_path, ws.owner_token, single, 1);
-  const double four_uploaders = upload(server.port(), ops_path, ws.owner_token, batches - single, 4);
-  std::printf("upload, batches of 1,000 x 200 B, SQLite on disk, durability %s:\n", durability.c_str());
+  const double four_uploaders =
+      upload(server.port(), ops_path, ws.owner_token, batches - single, 4);
+  std::printf("upload, batches of 1,000 x 200 B, SQLite on disk, durability %s:\n",
+              durability.c_str());
   std::printf("  1 uploader   %9.0f ops/s  (%zu batches)\n", one_uploader, single);
   std::printf("  4 uploaders  %9.0f ops/s  (%zu batches)\n", four_uploaders, batches - single);
 
@@ -285,8 +306,8 @@ int main(int argc, char** argv) {
     auto r = client.Get(page_target(after), auth);
     if (!r || r->status != 200) throw std::runtime_error("ops page");
   });
-  std::printf("GET /ops, pages of 1,000 at random positions: median %.1f ms, p99 %.1f ms\n", page.median_ms,
-              page.p99_ms);
+  std::printf("GET /ops, pages of 1,000 at random positions: median %.1f ms, p99 %.1f ms\n",
+              page.median_ms, page.p99_ms);
 
   // The costliest JSON shapes at the largest body: one at a time, so the figure is one request's.
   std::printf("parse rate, 8 MiB bodies answered 400 (unknown member), 5 each, median:\n");
@@ -295,7 +316,8 @@ int main(int argc, char** argv) {
     httplib::Client parser_client("127.0.0.1", server.port());
     parser_client.set_read_timeout(120, 0);
     const Latency parse = measure(5, [&](int) {
-      auto r = parser_client.Post(endpoint_path(EndpointId::kCreateWorkspace, {}), body, "application/json");
+      auto r = parser_client.Post(endpoint_path(EndpointId::kCreateWorkspace, {}), body,
+                                  "application/json");
       if (!r || r->status != 400) throw std::runtime_error("parse: " + shape);
     });
     const double mb_s = static_cast<double>(body.size()) / 1e6 / (parse.median_ms / 1000);
@@ -312,13 +334,16 @@ int main(int argc, char** argv) {
       if (!r || r->status != 200) throw std::runtime_error("info");
     });
     const Latency small_page = measure(500, [&](int i) {
-      auto r = client.Get(
-          endpoint_target(EndpointId::kReadOps, {workspace}, {{"limit", "100"}, {"after_seq", std::to_string(i % 1000)}}),
-          auth);
+      auto r =
+          client.Get(endpoint_target(EndpointId::kReadOps, {workspace},
+                                     {{"limit", "100"}, {"after_seq", std::to_string(i % 1000)}}),
+                     auth);
       if (!r || r->status != 200) throw std::runtime_error("ops");
     });
-    std::printf("  %-44s GET /v1/info median %.2f ms, p99 %.2f ms; GET /ops (100) median %.2f ms, p99 %.2f ms\n",
-                label, info.median_ms, info.p99_ms, small_page.median_ms, small_page.p99_ms);
+    std::printf(
+        "  %-44s GET /v1/info median %.2f ms, p99 %.2f ms; GET /ops (100) median %.2f ms, p99 %.2f "
+        "ms\n",
+        label, info.median_ms, info.p99_ms, small_page.median_ms, small_page.p99_ms);
   };
   std::printf("normal requests, 500 each:\n");
   normal_latencies("alone");
@@ -345,11 +370,12 @@ int main(int argc, char** argv) {
   }
   const double paging_s = ms_since(start) / 1000;
   const auto [rss_after, hwm_after] = server.memory_mib();
-  std::printf("read all %zu operations in %zu pages: %.1f s (%.0f ops/s)\n", total_ops, pages, paging_s,
-              static_cast<double>(total_ops) / paging_s);
-  std::printf("server memory: resident %.0f MiB before paging, %.0f MiB after; peak %.0f MiB (peak during "
-              "uploads %.0f MiB)\n",
-              rss_before, rss_after, hwm_after, hwm_before);
+  std::printf("read all %zu operations in %zu pages: %.1f s (%.0f ops/s)\n", total_ops, pages,
+              paging_s, static_cast<double>(total_ops) / paging_s);
+  std::printf(
+      "server memory: resident %.0f MiB before paging, %.0f MiB after; peak %.0f MiB (peak during "
+      "uploads %.0f MiB)\n",
+      rss_before, rss_after, hwm_after, hwm_before);
   std::filesystem::remove_all(data_dir);
   return 0;
 }

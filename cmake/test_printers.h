@@ -20,11 +20,13 @@ inline std::ostream& operator<<(std::ostream& out, const Hlc& hlc) {
   return out << "(" << hlc.wall_ms << "," << hlc.counter << ")";
 }
 inline std::ostream& operator<<(std::ostream& out, Code code) { return out << code_name(code); }
-inline std::ostream& operator<<(std::ostream& out, const Error& error) { return out << error.to_string(); }
+inline std::ostream& operator<<(std::ostream& out, const Error& error) {
+  return out << error.to_string();
+}
 inline std::ostream& operator<<(std::ostream& out, const WireOp& op) {
-  return out << "{v=" << int{op.v} << " id=" << op.id << " device=" << op.device_id << " hlc=" << op.hlc
-             << " key_id=" << op.key_id << " payload=" << op.payload.size() << "B:" << to_hex(op.payload).substr(0, 16)
-             << "}";
+  return out << "{v=" << int{op.v} << " id=" << op.id << " device=" << op.device_id
+             << " hlc=" << op.hlc << " key_id=" << op.key_id << " payload=" << op.payload.size()
+             << "B:" << to_hex(op.payload).substr(0, 16) << "}";
 }
 inline std::ostream& operator<<(std::ostream& out, const ObjectOp& op) {
   out << "{" << op.id << " " << op.hlc << " " << op.payload.key << " "

@@ -35,12 +35,14 @@ bool poll_until(Condition&& condition, std::chrono::milliseconds deadline = kCon
 // Waits until `condition` holds; fails the test, saying where and what never happened, when it
 // does not within `deadline`. On the test's thread only (Boost.Test's assertions).
 template <typename Condition>
-void wait_until(Condition&& condition, const std::string& what, std::chrono::milliseconds deadline = kConditionDeadline,
+void wait_until(Condition&& condition, const std::string& what,
+                std::chrono::milliseconds deadline = kConditionDeadline,
                 std::chrono::milliseconds poll = kConditionPoll,
                 std::source_location caller = std::source_location::current()) {
   BOOST_REQUIRE_MESSAGE(poll_until(condition, deadline, poll),
-                        caller.file_name() << ":" << caller.line() << ": waited " << deadline.count() << " ms for "
-                                           << what << "; it never happened");
+                        caller.file_name()
+                            << ":" << caller.line() << ": waited " << deadline.count() << " ms for "
+                            << what << "; it never happened");
 }
 
 }  // namespace opsync::testing

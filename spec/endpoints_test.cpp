@@ -40,7 +40,9 @@ std::string limit_name(uint64_t Limits::*limit) {
 std::string range(const ParameterSpec& p) {
   if (p.kind == ValueKind::kId) return "token id";
   if (p.max_limit) return code_span(limit_name(p.max_limit));
-  const std::string max = p.max == kJsonIntegerMax ? "2^53 - 1" : p.max == 0xFFFFFFFFu ? "2^32 - 1" : std::to_string(p.max);
+  const std::string max = p.max == kJsonIntegerMax ? "2^53 - 1"
+                          : p.max == 0xFFFFFFFFu   ? "2^32 - 1"
+                                                   : std::to_string(p.max);
   return std::to_string(p.min) + " to " + max;
 }
 
@@ -62,10 +64,12 @@ std::string row_of(const Endpoint& e) {
   }
   const std::string scope = e.scope ? std::string(scope_name(*e.scope)) : "none";
   const std::string capability = e.capability.empty() ? "" : code_span(e.capability);
-  std::string row = "| " + std::string(e.method) + " | " + code_span(e.path) + " | " + scope + " | " + capability + " | " +
-                    query + " | " + request + " | " + success + " | " + std::string(e.section) + " |";
+  std::string row = "| " + std::string(e.method) + " | " + code_span(e.path) + " | " + scope +
+                    " | " + capability + " | " + query + " | " + request + " | " + success + " | " +
+                    std::string(e.section) + " |";
   // Empty cells are written "| |" in the spec.
-  for (size_t at = row.find("|  |"); at != std::string::npos; at = row.find("|  |")) row.replace(at, 4, "| |");
+  for (size_t at = row.find("|  |"); at != std::string::npos; at = row.find("|  |"))
+    row.replace(at, 4, "| |");
   return row;
 }
 
@@ -93,7 +97,8 @@ std::vector<std::string> differences(const std::string& spec) {
     out.push_back("the spec lists " + std::to_string(rows.size()) + " endpoints, the catalog " +
                   std::to_string(catalog.size()));
   for (size_t i = 0; i < std::min(rows.size(), catalog.size()); ++i)
-    if (rows[i] != row_of(catalog[i])) out.push_back("spec:    " + rows[i] + "\ncatalog: " + row_of(catalog[i]));
+    if (rows[i] != row_of(catalog[i]))
+      out.push_back("spec:    " + rows[i] + "\ncatalog: " + row_of(catalog[i]));
   return out;
 }
 
@@ -110,7 +115,8 @@ BOOST_AUTO_TEST_CASE(the_comparison_catches_a_changed_row) {
   const std::string spec = read_file("spec/opsync-v1.md");
   std::string changed = spec;
   const std::string row = row_of(endpoint(EndpointId::kReadBlocks));
-  changed.replace(changed.find(row), row.size(), std::string(row).replace(row.find("read |"), 6, "owner |"));
+  changed.replace(changed.find(row), row.size(),
+                  std::string(row).replace(row.find("read |"), 6, "owner |"));
   BOOST_TEST(differences(changed).size() == 1u);
   std::string dropped = spec;
   dropped.erase(dropped.find(row), row.size() + 1);
@@ -134,7 +140,8 @@ BOOST_AUTO_TEST_CASE(every_message_has_a_schema_and_every_requirement_exists) {
     }
   }
   for (const std::string& message : messages)
-    BOOST_TEST(std::filesystem::exists("spec/schema/" + message + ".schema.json"), message << " has no schema");
+    BOOST_TEST(std::filesystem::exists("spec/schema/" + message + ".schema.json"),
+               message << " has no schema");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -45,12 +45,14 @@ inline std::string describe(const HttpResponse& response) {
 }
 
 // Checks an error's status, code and, when given, field; `requirement` is what it proves.
-inline bool expect_error_at(CaseContext& c, const HttpResponse& response, int status, std::string_view code,
-                            std::string_view field, std::string_view requirement) {
+inline bool expect_error_at(CaseContext& c, const HttpResponse& response, int status,
+                            std::string_view code, std::string_view field,
+                            std::string_view requirement) {
   const auto [got_code, got_field] = code_and_field(response);
   const bool holds = response.status == status && got_code == code && got_field == field;
   c.check(holds, requirement,
-          "status " + std::to_string(status) + " " + std::string(code) + " at \"" + std::string(field) + "\"",
+          "status " + std::to_string(status) + " " + std::string(code) + " at \"" +
+              std::string(field) + "\"",
           describe(response));
   return holds;
 }

@@ -23,7 +23,7 @@ struct Probe {
   // Appended to the path: two segments, since one more segment after a literal can be a
   // template's parameter (`/v1/workspaces` + `/x` is `DELETE /v1/workspaces/{workspace_id}`).
   std::string extra_segment;
-  std::string query;                    // without '?'
+  std::string query;  // without '?'
   std::string content_type;
   std::string body;
   std::optional<uint64_t> declared_bytes;  // a Content-Length sent without its body
@@ -47,8 +47,17 @@ struct Expect {
 };
 
 enum Slot : unsigned {
-  kPathVersion = 1, kPathEnd = 2, kMethod = 4, kQuery = 8, kType = 16, kSize = 32, kToken = 64,
-  kWorkspace = 128, kBody = 256, kParameter = 512, kState = 1024,
+  kPathVersion = 1,
+  kPathEnd = 2,
+  kMethod = 4,
+  kQuery = 8,
+  kType = 16,
+  kSize = 32,
+  kToken = 64,
+  kWorkspace = 128,
+  kBody = 256,
+  kParameter = 512,
+  kState = 1024,
 };
 
 struct Fault {
@@ -69,14 +78,21 @@ bool with_parameter(const Endpoint& e) { return authorized(e) && e.path_paramete
 // A fault of the state that does not depend on the path parameter the pair breaks.
 bool with_independent_state(const Endpoint& e) {
   switch (e.id) {
-    case E::kPutKey: case E::kCreateFile: case E::kCommitFile: case E::kPutChunk: case E::kGetChunk: return true;
-    default: return false;
+    case E::kPutKey:
+    case E::kCreateFile:
+    case E::kCommitFile:
+    case E::kPutChunk:
+    case E::kGetChunk:
+      return true;
+    default:
+      return false;
   }
 }
 
 std::string body_limit_text(const Endpoint& e, const Limits& limits) {
-  return std::to_string(e.request_body == BodyKind::kChunk ? limits.chunk_bytes + kEnvelopeOverheadBytes
-                                                           : limits.request_body_bytes_max);
+  return std::to_string(e.request_body == BodyKind::kChunk
+                            ? limits.chunk_bytes + kEnvelopeOverheadBytes
+                            : limits.request_body_bytes_max);
 }
 
 // The table. Ranks: 10 version, 20 route, 30 method, 40 query, 50 content type, 60 size, 71-74
@@ -84,46 +100,82 @@ std::string body_limit_text(const Endpoint& e, const Limits& limits) {
 // 73: the token's workspace; 74: the scope), 80 body, 90 path parameters, 100 state.
 const std::vector<Fault>& faults() {
   static const std::vector<Fault> table = {
-      {10, "version", kPathVersion, any, [](Probe& p, const Fixture&, const Endpoint&) { p.version = "v2"; },
-       [](const Endpoint&) { return Expect{404, "unsupported_version", ""}; }},
-      {20, "route", kPathEnd, any, [](Probe& p, const Fixture&, const Endpoint&) { p.extra_segment = "x-nowhere/x-nowhere"; },
-       [](const Endpoint&) { return Expect{404, "not_found", ""}; }},
-      {30, "method", kMethod, any, [](Probe& p, const Fixture&, const Endpoint&) { p.method = "PATCH"; },
-       [](const Endpoint&) { return Expect{405, "method_not_allowed", ""}; }},
-      {40, "query", kQuery, any, [](Probe& p, const Fixture&, const Endpoint&) { p.query = "bogus=1"; },
-       [](const Endpoint&) { return Expect{400, "invalid_query", "bogus"}; }},
+      {10, "version", kPathVersion, any,
+       [](Probe& p, const Fixture&, const Endpoint&) { p.version = "v2"; },
+       [](const Endpoint&) {
+         return Expect{404, "unsupported_version", ""};
+       }},
+      {20, "route", kPathEnd, any,
+       [](Probe& p, const Fixture&, const Endpoint&) { p.extra_segment = "x-nowhere/x-nowhere"; },
+       [](const Endpoint&) {
+         return Expect{404, "not_found", ""};
+       }},
+      {30, "method", kMethod, any,
+       [](Probe& p, const Fixture&, const Endpoint&) { p.method = "PATCH"; },
+       [](const Endpoint&) {
+         return Expect{405, "method_not_allowed", ""};
+       }},
+      {40, "query", kQuery, any,
+       [](Probe& p, const Fixture&, const Endpoint&) { p.query = "bogus=1"; },
+       [](const Endpoint&) {
+         return Expect{400, "invalid_query", "bogus"};
+       }},
       {50, "content-type", kType, with_body,
        [](Probe& p, const Fixture&, const Endpoint&) { p.content_type = "text/plain"; },
-       [](const Endpoint&) { return Expect{415, "unsupported_media_type", ""}; }},
+       [](const Endpoint&) {
+         return Expect{415, "unsupported_media_type", ""};
+       }},
       {60, "size", kSize, any,
        [](Probe& p, const Fixture& f, const Endpoint& e) {
          p.declared_bytes = std::stoull(body_limit_text(e, f.limits)) + 1;
        },
-       [](const Endpoint&) { return Expect{413, "body_too_large", ""}; }},
-      {71, "token-missing", kToken, authorized, [](Probe& p, const Fixture&, const Endpoint&) { p.token.clear(); },
-       [](const Endpoint&) { return Expect{401, "token_missing", ""}; }},
+       [](const Endpoint&) {
+         return Expect{413, "body_too_large", ""};
+       }},
+      {71, "token-missing", kToken, authorized,
+       [](Probe& p, const Fixture&, const Endpoint&) { p.token.clear(); },
+       [](const Endpoint&) {
+         return Expect{401, "token_missing", ""};
+       }},
       {71, "token-invalid", kToken, authorized,
-       [](Probe& p, const Fixture&, const Endpoint&) { p.token = "opsync_not-a-token-of-this-server"; },
-       [](const Endpoint&) { return Expect{401, "token_invalid", ""}; }},
-      {71, "token-revoked", kToken, authorized, [](Probe& p, const Fixture& f, const Endpoint&) { p.token = f.revoked; },
-       [](const Endpoint&) { return Expect{401, "token_revoked", ""}; }},
-      {71, "token-expired", kToken, authorized, [](Probe& p, const Fixture& f, const Endpoint&) { p.token = f.expired; },
-       [](const Endpoint&) { return Expect{401, "token_expired", ""}; }},
+       [](Probe& p, const Fixture&, const Endpoint&) {
+         p.token = "opsync_not-a-token-of-this-server";
+       },
+       [](const Endpoint&) {
+         return Expect{401, "token_invalid", ""};
+       }},
+      {71, "token-revoked", kToken, authorized,
+       [](Probe& p, const Fixture& f, const Endpoint&) { p.token = f.revoked; },
+       [](const Endpoint&) {
+         return Expect{401, "token_revoked", ""};
+       }},
+      {71, "token-expired", kToken, authorized,
+       [](Probe& p, const Fixture& f, const Endpoint&) { p.token = f.expired; },
+       [](const Endpoint&) {
+         return Expect{401, "token_expired", ""};
+       }},
       {72, "workspace-id", kWorkspace, authorized,
        [](Probe& p, const Fixture&, const Endpoint&) { p.workspace = "not-an-id"; },
-       [](const Endpoint&) { return Expect{400, "invalid_id", "workspace_id"}; }},
+       [](const Endpoint&) {
+         return Expect{400, "invalid_id", "workspace_id"};
+       }},
       {73, "other-workspace", kToken, authorized,
        [](Probe& p, const Fixture& f, const Endpoint&) { p.token = f.other.owner_token; },
-       [](const Endpoint&) { return Expect{404, "workspace_not_found", ""}; }},
+       [](const Endpoint&) {
+         return Expect{404, "workspace_not_found", ""};
+       }},
       // With another workspace's token this becomes that workspace's read token: both faults.
       {74, "scope", kToken, above_read,
        [](Probe& p, const Fixture& f, const Endpoint&) {
          p.token = p.token == f.other.owner_token ? f.other_read : f.read;
        },
-       [](const Endpoint&) { return Expect{403, "insufficient_scope", ""}; }},
+       [](const Endpoint&) {
+         return Expect{403, "insufficient_scope", ""};
+       }},
       {80, "body", kBody, authorized_with_body,
        [](Probe& p, const Fixture&, const Endpoint& e) {
-         p.body = e.request_body == BodyKind::kChunk ? std::string(kEnvelopeOverheadBytes - 1, 'x') : "{";
+         p.body = e.request_body == BodyKind::kChunk ? std::string(kEnvelopeOverheadBytes - 1, 'x')
+                                                     : "{";
        },
        [](const Endpoint& e) {
          return e.request_body == BodyKind::kChunk ? Expect{400, "invalid_field", "body"}
@@ -133,7 +185,9 @@ const std::vector<Fault>& faults() {
        [](Probe& p, const Fixture&, const Endpoint& e) {
          p.parameters[0] = e.path_parameters()[1].kind == ValueKind::kId ? "not-an-id" : "0";
        },
-       [](const Endpoint& e) { return Expect{400, "invalid_id", std::string(e.path_parameters()[1].name)}; }},
+       [](const Endpoint& e) {
+         return Expect{400, "invalid_id", std::string(e.path_parameters()[1].name)};
+       }},
       {100, "state", kState, with_independent_state,
        [](Probe& p, const Fixture& f, const Endpoint& e) {
          switch (e.id) {
@@ -145,12 +199,19 @@ const std::vector<Fault>& faults() {
              p.body = serialize_message(request);
              break;
            }
-           case E::kCreateFile: case E::kCommitFile: p.body = R"({"chunk_count":2})"; break;
-           default: p.parameters[1] = "5"; break;  // beyond the file's one chunk
+           case E::kCreateFile:
+           case E::kCommitFile:
+             p.body = R"({"chunk_count":2})";
+             break;
+           default:
+             p.parameters[1] = "5";
+             break;  // beyond the file's one chunk
          }
          (void)f;
        },
-       [](const Endpoint&) { return Expect{409, "", ""}; }},
+       [](const Endpoint&) {
+         return Expect{409, "", ""};
+       }},
   };
   return table;
 }
@@ -190,10 +251,14 @@ Probe base_probe(const Endpoint& e, const Fixture& f, RandomSource& random) {
   p.token = e.scope ? f.ws.owner_token : "";
   for (const ParameterSpec& parameter : e.path_parameters()) {
     if (parameter.name == "workspace_id") continue;
-    if (parameter.name == "token_id") p.parameters.push_back(f.revocable_token_id);
-    else if (parameter.name == "key_id") p.parameters.push_back(std::to_string(1 + random.below(1000000)));
-    else if (parameter.name == "file_id") p.parameters.push_back(f.file_id);
-    else p.parameters.push_back("0");  // index
+    if (parameter.name == "token_id")
+      p.parameters.push_back(f.revocable_token_id);
+    else if (parameter.name == "key_id")
+      p.parameters.push_back(std::to_string(1 + random.below(1000000)));
+    else if (parameter.name == "file_id")
+      p.parameters.push_back(f.file_id);
+    else
+      p.parameters.push_back("0");  // index
   }
   if (e.request_body == BodyKind::kChunk) {
     p.content_type = "application/octet-stream";
@@ -201,11 +266,22 @@ Probe base_probe(const Endpoint& e, const Fixture& f, RandomSource& random) {
   } else if (e.request_body == BodyKind::kJson) {
     p.content_type = "application/json";
     switch (e.id) {
-      case E::kCreateToken: p.body = R"({"scope":"read"})"; break;
-      case E::kPutKey: p.body = key_body(random, 0); break;
-      case E::kFileStatus: p.body = "{\"file_ids\":[\"" + f.file_id + "\"]}"; break;
-      case E::kCreateFile: case E::kCommitFile: p.body = R"({"chunk_count":1})"; break;
-      default: p.body = "{}"; break;  // create workspace; upload gets its ops below
+      case E::kCreateToken:
+        p.body = R"({"scope":"read"})";
+        break;
+      case E::kPutKey:
+        p.body = key_body(random, 0);
+        break;
+      case E::kFileStatus:
+        p.body = "{\"file_ids\":[\"" + f.file_id + "\"]}";
+        break;
+      case E::kCreateFile:
+      case E::kCommitFile:
+        p.body = R"({"chunk_count":1})";
+        break;
+      default:
+        p.body = "{}";
+        break;  // create workspace; upload gets its ops below
     }
   }
   return p;
@@ -233,7 +309,8 @@ std::string target_of(const Probe& p, const Endpoint& e) {
 }
 
 std::string bytes_of(CaseContext& c, const Probe& p, const Endpoint& e) {
-  std::string out = p.method + " " + target_of(p, e) + " HTTP/1.1\r\nHost: " + c.options().server.host + "\r\n";
+  std::string out =
+      p.method + " " + target_of(p, e) + " HTTP/1.1\r\nHost: " + c.options().server.host + "\r\n";
   for (const auto& [name, value] : c.case_headers()) out += name + ": " + value + "\r\n";
   if (!p.token.empty()) out += "Authorization: Bearer " + p.token + "\r\n";
   if (!p.content_type.empty()) out += "Content-Type: " + p.content_type + "\r\n";
@@ -251,30 +328,34 @@ Fixture make_fixture(CaseContext& c) {
   f.read_write = c.issue_token(f.ws, Scope::kReadWrite);
   f.other_read = c.issue_token(f.other, Scope::kRead);
   f.revoked = c.issue_token(f.ws, Scope::kReadWrite);
-  const TokenEntry revoked = c.expect_message<TokenEntry>(c.get(path(E::kTokenSelf, {f.ws.id}), f.revoked), 200,
-                                                          "AUTH-018");
+  const TokenEntry revoked = c.expect_message<TokenEntry>(
+      c.get(path(E::kTokenSelf, {f.ws.id}), f.revoked), 200, "AUTH-018");
   f.revocable_token_id = to_base64url(revoked.token_id);
-  c.require(c.request("DELETE", path(E::kRevokeToken, {f.ws.id, f.revocable_token_id}), f.ws.owner_token).status ==
-                200,
-            "AUTH-016", "a token revoked");
+  c.require(
+      c.request("DELETE", path(E::kRevokeToken, {f.ws.id, f.revocable_token_id}), f.ws.owner_token)
+              .status == 200,
+      "AUTH-016", "a token revoked");
   constexpr uint64_t kLifetimeMs = 1000;
   f.expired = c.issue_token(f.ws, Scope::kReadWrite, kLifetimeMs);
   const uint64_t expires_ms = c.server_time_ms() + kLifetimeMs;
   f.file_id = to_base64url(c.random().id());
   if (c.info().has_capability("files")) {
     f.chunk = chunk_body(c.random(), 40);
-    c.require(c.post_json(path(E::kCreateFile, {f.ws.id, f.file_id}), f.ws.owner_token, R"({"chunk_count":1})")
+    c.require(c.post_json(path(E::kCreateFile, {f.ws.id, f.file_id}), f.ws.owner_token,
+                          R"({"chunk_count":1})")
                       .status == 201,
               "FILE-002", "a file created");
-    c.require(c.request("PUT", path(E::kPutChunk, {f.ws.id, f.file_id, "0"}), f.ws.owner_token, f.chunk,
-                        "application/octet-stream")
+    c.require(c.request("PUT", path(E::kPutChunk, {f.ws.id, f.file_id, "0"}), f.ws.owner_token,
+                        f.chunk, "application/octet-stream")
                       .status == 200,
               "FILE-003", "its chunk stored");
-    c.require(c.post_json(path(E::kCommitFile, {f.ws.id, f.file_id}), f.ws.owner_token, R"({"chunk_count":1})")
+    c.require(c.post_json(path(E::kCommitFile, {f.ws.id, f.file_id}), f.ws.owner_token,
+                          R"({"chunk_count":1})")
                       .status == 200,
               "FILE-008", "the file committed");
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kLifetimeMs * 3);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(kLifetimeMs * 3);
   while (c.server_time_ms() <= expires_ms + 20 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     (void)c.get(path(E::kInfo));
@@ -297,29 +378,34 @@ void adjacent_checks_pairwise(CaseContext& c) {
       const Expect expected = first->expect(e);
       Result<HttpResponse> response = c.raw(bytes_of(c, p, e), c.options().timeout_ms);
       ++sent;
-      const std::string what = e.name() + " with " + std::string(first->name) + " and " + std::string(second->name);
+      const std::string what =
+          e.name() + " with " + std::string(first->name) + " and " + std::string(second->name);
       if (!response.ok()) {
         c.check(false, "ERR-013", what + ": an answer", response.error().message);
         continue;
       }
       const auto [code, field] = code_and_field(*response);
-      c.check(response->status == expected.status && code == expected.code && field == expected.field,
-              first->rank >= 71 && second->rank <= 74 ? "AUTH-020" : "ERR-013",
-              what + ": status " + std::to_string(expected.status) + " " + std::string(expected.code) +
-                  (expected.field.empty() ? "" : " at " + expected.field) + " (" + std::string(first->name) +
-                  " comes first)",
-              describe(*response));
+      c.check(
+          response->status == expected.status && code == expected.code && field == expected.field,
+          first->rank >= 71 && second->rank <= 74 ? "AUTH-020" : "ERR-013",
+          what + ": status " + std::to_string(expected.status) + " " + std::string(expected.code) +
+              (expected.field.empty() ? "" : " at " + expected.field) + " (" +
+              std::string(first->name) + " comes first)",
+          describe(*response));
     }
   }
-  c.check(c.fingerprint(f.ws) == before, "ERR-003", "nothing changed by any faulty request", "the workspace changed");
+  c.check(c.fingerprint(f.ws) == before, "ERR-003", "nothing changed by any faulty request",
+          "the workspace changed");
   c.note(std::to_string(sent) + " requests: " + std::to_string(adjacent_pairs().size()) +
-         " pairs of adjacent checks from " + std::to_string(faults().size()) + " faults, on every endpoint each applies to");
+         " pairs of adjacent checks from " + std::to_string(faults().size()) +
+         " faults, on every endpoint each applies to");
 }
 
 constexpr std::array kCases = {
-    Case{"order-001", "ERR-013 AUTH-020 AUTH-025 ERR-003 LIM-002 TRN-010 TRN-011 VER-001 FILE-014", Level::kMust,
-         Capability::kNewWorkspaces,
-         "every two adjacent checks of ERR-013 and section 4.3, on every endpoint and token kind: the earlier answers",
+    Case{"order-001", "ERR-013 AUTH-020 AUTH-025 ERR-003 LIM-002 TRN-010 TRN-011 VER-001 FILE-014",
+         Level::kMust, Capability::kNewWorkspaces,
+         "every two adjacent checks of ERR-013 and section 4.3, on every endpoint and token kind: "
+         "the earlier answers",
          &adjacent_checks_pairwise},
 };
 

@@ -43,11 +43,13 @@ std::string transcript_of(const std::string& bytes) {
 std::string transcript_of(const Result<HttpResponse>& response) {
   if (!response.ok()) return "(no response: " + response.error().message + ")";
   std::string out;
-  for (int interim : response->interim_statuses) out += "HTTP/1.1 " + std::to_string(interim) + " (interim)\r\n\r\n";
+  for (int interim : response->interim_statuses)
+    out += "HTTP/1.1 " + std::to_string(interim) + " (interim)\r\n\r\n";
   out += "HTTP/1.1 " + std::to_string(response->status) + " " + response->reason + "\r\n";
   for (const auto& [name, value] : response->headers) out += name + ": " + value + "\r\n";
   out += "\r\n";
-  const bool binary = response->header("content-type").value_or("").find("octet-stream") != std::string::npos;
+  const bool binary =
+      response->header("content-type").value_or("").find("octet-stream") != std::string::npos;
   out += binary ? "(" + std::to_string(response->body.size()) + " bytes of ciphertext)"
                 : cut(response->body, kTranscriptBodyBytesMax);
   return out;
@@ -55,8 +57,13 @@ std::string transcript_of(const Result<HttpResponse>& response) {
 
 }  // namespace
 
-CaseContext::CaseContext(const Options& options, const RunFacts& facts, const Case& c, CaseResult& result)
-    : options_(options), facts_(facts), case_(c), result_(result), random_(case_seed(options.seed, c.id)) {
+CaseContext::CaseContext(const Options& options, const RunFacts& facts, const Case& c,
+                         CaseResult& result)
+    : options_(options),
+      facts_(facts),
+      case_(c),
+      result_(result),
+      random_(case_seed(options.seed, c.id)) {
   last_server_time_ms_ = facts.info.server_time_ms;
 }
 
@@ -65,26 +72,31 @@ Headers CaseContext::case_headers() const {
           {"OpSync-Request-Id", std::string(case_.id) + "." + std::to_string(requests_)}};
 }
 
-void CaseContext::record(const std::string& request_bytes, const Result<HttpResponse>& response, double duration_ms) {
-  result_.transcript.push_back(Exchange{transcript_of(request_bytes), transcript_of(response), duration_ms});
+void CaseContext::record(const std::string& request_bytes, const Result<HttpResponse>& response,
+                         double duration_ms) {
+  result_.transcript.push_back(
+      Exchange{transcript_of(request_bytes), transcript_of(response), duration_ms});
 }
 
-HttpResponse CaseContext::finish(const HttpRequest& request, Result<HttpResponse> response, double duration_ms) {
+HttpResponse CaseContext::finish(const HttpRequest& request, Result<HttpResponse> response,
+                                 double duration_ms) {
   record(request.serialize(options_.server), response, duration_ms);
   if (!response.ok())
-    throw CaseStop{Outcome::kFail, "ERR-004: the server did not answer " + request.method + " " + request.target +
-                                       ": " + response.error().message};
+    throw CaseStop{Outcome::kFail, "ERR-004: the server did not answer " + request.method + " " +
+                                       request.target + ": " + response.error().message};
   // Every answer is held to the rules that need no knowledge of the server's state.
   std::optional<std::string> sent_id;
   for (const auto& [name, value] : request.headers)
     if (name == "OpSync-Request-Id") sent_id = value;
-  const WireExchange exchange{request.method, request.target,
-                              sent_id ? std::optional<std::string_view>(*sent_id) : std::nullopt, response->status,
+  const WireExchange exchange{request.method,
+                              request.target,
+                              sent_id ? std::optional<std::string_view>(*sent_id) : std::nullopt,
+                              response->status,
                               response->body,
                               [&](std::string_view name) { return response->header(name); }};
   for (const WireViolation& v : check_wire_response(exchange))
-    check(false, v.requirement, v.what, request.method + " " + request.target + " -> " +
-                                           std::to_string(response->status));
+    check(false, v.requirement, v.what,
+          request.method + " " + request.target + " -> " + std::to_string(response->status));
   if (auto time = response->header("opsync-server-time-ms")) {
     char* end = nullptr;
     const uint64_t ms = std::strtoull(time->c_str(), &end, 10);
@@ -101,8 +113,9 @@ Result<HttpResponse> CaseContext::try_request(const HttpRequest& request) {
   return response;
 }
 
-HttpResponse CaseContext::request(const std::string& method, const std::string& target, const std::string& token,
-                                  const std::string& body, const std::string& content_type, Headers extra) {
+HttpResponse CaseContext::request(const std::string& method, const std::string& target,
+                                  const std::string& token, const std::string& body,
+                                  const std::string& content_type, Headers extra) {
   ++requests_;
   HttpRequest r;
   r.method = method;
@@ -121,12 +134,14 @@ Result<HttpResponse> CaseContext::raw(const std::string& bytes, uint64_t timeout
   ++requests_;
   const Clock::time_point started = Clock::now();
   Result<HttpResponse> response = [&]() -> Result<HttpResponse> {
-    Result<std::unique_ptr<Connection>> connection = Connection::open(options_.server, options_.timeout_ms);
+    Result<std::unique_ptr<Connection>> connection =
+        Connection::open(options_.server, options_.timeout_ms);
     if (!connection.ok()) return connection.error();
     // A server may answer and close before it has read everything (a 413 mid-body): the answer
     // still counts when the rest could not be sent.
     const Status sent = (*connection)->send(bytes);
-    Result<HttpResponse> response = (*connection)->read_response(timeout_ms ? timeout_ms : options_.timeout_ms);
+    Result<HttpResponse> response =
+        (*connection)->read_response(timeout_ms ? timeout_ms : options_.timeout_ms);
     if (!response.ok() && !sent.ok()) return sent.error();
     return response;
   }();
@@ -135,12 +150,15 @@ Result<HttpResponse> CaseContext::raw(const std::string& bytes, uint64_t timeout
 }
 
 std::unique_ptr<Connection> CaseContext::connect() {
-  Result<std::unique_ptr<Connection>> connection = Connection::open(options_.server, options_.timeout_ms);
-  if (!connection.ok()) throw CaseStop{Outcome::kError, "cannot connect: " + connection.error().message};
+  Result<std::unique_ptr<Connection>> connection =
+      Connection::open(options_.server, options_.timeout_ms);
+  if (!connection.ok())
+    throw CaseStop{Outcome::kError, "cannot connect: " + connection.error().message};
   return std::move(connection).value();
 }
 
-void CaseContext::check(bool holds, std::string_view requirement, std::string expected, std::string observed) {
+void CaseContext::check(bool holds, std::string_view requirement, std::string expected,
+                        std::string observed) {
   ++result_.checks[std::string(requirement)];
   if (holds) return;
   Check failure{std::string(requirement), std::move(expected), std::move(observed)};
@@ -149,12 +167,14 @@ void CaseContext::check(bool holds, std::string_view requirement, std::string ex
     failure.exchange = result_.transcript.size() - 1;
     const std::string& bytes = result_.transcript.back().request;
     constexpr size_t kRequestLineCharsMax = 200;
-    failure.request = bytes.substr(0, std::min({bytes.find("\r\n"), bytes.find('\n'), kRequestLineCharsMax}));
+    failure.request =
+        bytes.substr(0, std::min({bytes.find("\r\n"), bytes.find('\n'), kRequestLineCharsMax}));
   }
   result_.failures.push_back(std::move(failure));
 }
 
-void CaseContext::require(bool holds, std::string_view requirement, std::string expected, std::string observed) {
+void CaseContext::require(bool holds, std::string_view requirement, std::string expected,
+                          std::string observed) {
   if (holds) return;
   check(false, requirement, std::move(expected), std::move(observed));
   throw CaseStop{Outcome::kFail, "stopped at the first unmet requirement it depends on"};
@@ -182,14 +202,17 @@ TestWorkspace CaseContext::new_workspace() {
 
 TestWorkspace CaseContext::workspace() {
   if (options_.workspace.empty()) return new_workspace();
-  const HttpResponse blocks = get(endpoint_path(EndpointId::kReadBlocks, {options_.workspace}), options_.owner_token);
+  const HttpResponse blocks =
+      get(endpoint_path(EndpointId::kReadBlocks, {options_.workspace}), options_.owner_token);
   const auto list = expect_message<BlocksResponse>(blocks, 200, "LOG-031");
   return TestWorkspace{options_.workspace, options_.owner_token, list.block_size};
 }
 
-std::string CaseContext::issue_token(const TestWorkspace& ws, Scope scope, std::optional<uint64_t> expires_in_ms) {
-  const HttpResponse issued = post_json(endpoint_path(EndpointId::kCreateToken, {ws.id}), ws.owner_token,
-                                        serialize_message(CreateTokenRequest{scope, expires_in_ms}));
+std::string CaseContext::issue_token(const TestWorkspace& ws, Scope scope,
+                                     std::optional<uint64_t> expires_in_ms) {
+  const HttpResponse issued =
+      post_json(endpoint_path(EndpointId::kCreateToken, {ws.id}), ws.owner_token,
+                serialize_message(CreateTokenRequest{scope, expires_in_ms}));
   return expect_message<TokenIssued>(issued, 201, "AUTH-013").token;
 }
 
@@ -214,8 +237,8 @@ std::vector<WireOp> CaseContext::make_ops(size_t count, size_t payload_bytes) {
 
 UploadOpsResponse CaseContext::upload(const TestWorkspace& ws, const std::string& token,
                                       const std::vector<WireOp>& ops) {
-  const HttpResponse answer =
-      post_json(endpoint_path(EndpointId::kUploadOps, {ws.id}), token, serialize_message(UploadOpsRequest{ops}));
+  const HttpResponse answer = post_json(endpoint_path(EndpointId::kUploadOps, {ws.id}), token,
+                                        serialize_message(UploadOpsRequest{ops}));
   UploadOpsResponse parsed = expect_message<UploadOpsResponse>(answer, 200, "LOG-002");
   require(parsed.results.size() == ops.size(), "LOG-025", "one result per operation",
           std::to_string(parsed.results.size()) + " results for " + std::to_string(ops.size()));
@@ -228,8 +251,9 @@ std::vector<SequencedOp> CaseContext::read_log(const TestWorkspace& ws, const st
   // Bounded: every page but the last holds at least one operation (LOG-020), and a log longer
   // than this is not one the suite wrote.
   for (int pages = 0; pages < 10000; ++pages) {
-    const HttpResponse r = get(endpoint_target(EndpointId::kReadOps, {ws.id}, {{"after_seq", std::to_string(after)}}),
-                               token);
+    const HttpResponse r =
+        get(endpoint_target(EndpointId::kReadOps, {ws.id}, {{"after_seq", std::to_string(after)}}),
+            token);
     OpsPageResponse page = expect_message<OpsPageResponse>(r, 200, "LOG-020");
     for (SequencedOp& op : page.ops) log.push_back(std::move(op));
     if (!page.next_after_seq) return log;
@@ -260,7 +284,8 @@ void CaseContext::run_command(const std::string& command, std::string_view what,
   // A kept-alive connection that has served one request: a real restart closes it.
   std::unique_ptr<Connection> kept;
   if (restarts) {
-    Result<std::unique_ptr<Connection>> opened = Connection::open(options_.server, options_.timeout_ms);
+    Result<std::unique_ptr<Connection>> opened =
+        Connection::open(options_.server, options_.timeout_ms);
     HttpRequest info{"GET", endpoint_path(EndpointId::kInfo, {}), case_headers(), "", true};
     if (opened.ok() && (*opened)->send(info.serialize(options_.server)).ok() &&
         (*opened)->read_response(options_.timeout_ms).ok())
@@ -268,27 +293,32 @@ void CaseContext::run_command(const std::string& command, std::string_view what,
   }
   const Clock::time_point started = Clock::now();
   const int status = std::system(command.c_str());
-  record("(" + std::string(what) + ") " + command, Error(Code::kTransport, "exit status " + std::to_string(status)),
-         elapsed_ms(started));
+  record("(" + std::string(what) + ") " + command,
+         Error(Code::kTransport, "exit status " + std::to_string(status)), elapsed_ms(started));
   if (status != 0) throw CaseStop{Outcome::kError, std::string(what) + " failed: " + command};
   // The server answers again within the timeout, or the case cannot go on.
-  const Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(std::max<uint64_t>(options_.timeout_ms, 30000));
+  const Clock::time_point deadline =
+      Clock::now() + std::chrono::milliseconds(std::max<uint64_t>(options_.timeout_ms, 30000));
   HttpRequest info{"GET", endpoint_path(EndpointId::kInfo, {}), case_headers(), "", true};
   while (Clock::now() < deadline) {
     if (exchange_once(options_.server, info, 1000).ok()) {
       // The kept connection either closed (the process that held it is gone) or answers no
       // more; one that still serves a request was never restarted.
       if (kept) {
-        const bool still_served = kept->send(info.serialize(options_.server)).ok() && kept->read_response(1000).ok();
-        check(!still_served, "LOG-008",
-              std::string(what) + " restarts the server: a connection kept open across it is closed",
-              "the connection opened before the command still serves requests: nothing was restarted");
+        const bool still_served =
+            kept->send(info.serialize(options_.server)).ok() && kept->read_response(1000).ok();
+        check(
+            !still_served, "LOG-008",
+            std::string(what) + " restarts the server: a connection kept open across it is closed",
+            "the connection opened before the command still serves requests: nothing was "
+            "restarted");
       }
       return;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  throw CaseStop{Outcome::kError, "the server did not answer within 30 s after " + std::string(what)};
+  throw CaseStop{Outcome::kError,
+                 "the server did not answer within 30 s after " + std::string(what)};
 }
 
 }  // namespace opsync::conformance

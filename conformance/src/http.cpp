@@ -32,7 +32,8 @@ bool equal_names(std::string_view a, std::string_view b) { return lower(a) == lo
 Error transport(std::string message) { return Error(Code::kTransport, std::move(message)); }
 
 int remaining_ms(Clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  const auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
   return static_cast<int>(std::clamp<int64_t>(left, 0, 1 << 30));
 }
 
@@ -46,7 +47,8 @@ std::optional<uint64_t> parse_uint(std::string_view text, int base = 10) {
 
 std::string_view trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) text.remove_suffix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r'))
+    text.remove_suffix(1);
   return text;
 }
 
@@ -57,9 +59,9 @@ SSL_CTX* client_context(const Server& server) {
     SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nullptr);
   } else {
     SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nullptr);
-    const bool loaded = server.ca_file.empty()
-                            ? SSL_CTX_set_default_verify_paths(context) == 1
-                            : SSL_CTX_load_verify_locations(context, server.ca_file.c_str(), nullptr) == 1;
+    const bool loaded = server.ca_file.empty() ? SSL_CTX_set_default_verify_paths(context) == 1
+                                               : SSL_CTX_load_verify_locations(
+                                                     context, server.ca_file.c_str(), nullptr) == 1;
     if (!loaded) {
       SSL_CTX_free(context);
       return nullptr;
@@ -86,7 +88,8 @@ Result<Server> Server::parse(std::string_view url) {
   }
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
   if (rest.find('/') != std::string_view::npos)
-    return Error(Code::kInvalidField, "server", "give the server's root URL, without a path (the suite adds /v1/...)");
+    return Error(Code::kInvalidField, "server",
+                 "give the server's root URL, without a path (the suite adds /v1/...)");
   // The port follows the last colon, unless that colon is inside an IPv6 literal ("[::1]").
   const size_t colon = rest.rfind(':');
   const size_t bracket = rest.rfind(']');
@@ -97,7 +100,8 @@ Result<Server> Server::parse(std::string_view url) {
     server.port = static_cast<uint16_t>(*port);
     rest = rest.substr(0, colon);
   }
-  if (rest.size() > 2 && rest.front() == '[' && rest.back() == ']') rest = rest.substr(1, rest.size() - 2);
+  if (rest.size() > 2 && rest.front() == '[' && rest.back() == ']')
+    rest = rest.substr(1, rest.size() - 2);
   if (rest.empty()) return Error(Code::kInvalidField, "server", "the URL has no host");
   server.host = std::string(rest);
   return server;
@@ -109,9 +113,11 @@ std::string HttpRequest::serialize(const Server& server) const {
   bool has_length = false;
   for (const auto& [name, value] : headers) {
     has_host = has_host || equal_names(name, "host");
-    has_length = has_length || equal_names(name, "content-length") || equal_names(name, "transfer-encoding");
+    has_length =
+        has_length || equal_names(name, "content-length") || equal_names(name, "transfer-encoding");
   }
-  if (!has_host && add_content_length) out += "Host: " + server.host + ":" + std::to_string(server.port) + "\r\n";
+  if (!has_host && add_content_length)
+    out += "Host: " + server.host + ":" + std::to_string(server.port) + "\r\n";
   for (const auto& [name, value] : headers) out += name + ": " + value + "\r\n";
   if (!has_length && add_content_length && (!body.empty() || method == "POST" || method == "PUT"))
     out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
@@ -127,8 +133,8 @@ std::optional<std::string> HttpResponse::header(std::string_view name) const {
 }
 
 size_t HttpResponse::header_count(std::string_view name) const {
-  return static_cast<size_t>(
-      std::count_if(headers.begin(), headers.end(), [&](const auto& h) { return equal_names(h.first, name); }));
+  return static_cast<size_t>(std::count_if(
+      headers.begin(), headers.end(), [&](const auto& h) { return equal_names(h.first, name); }));
 }
 
 struct Connection::Impl {
@@ -212,12 +218,14 @@ Result<std::unique_ptr<Connection>> Connection::open(const Server& server, uint6
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
-  if (getaddrinfo(server.host.c_str(), std::to_string(server.port).c_str(), &hints, &found) != 0 || !found)
+  if (getaddrinfo(server.host.c_str(), std::to_string(server.port).c_str(), &hints, &found) != 0 ||
+      !found)
     return transport("cannot resolve " + server.host);
   const Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   std::string last_error = "no address";
   for (addrinfo* a = found; a && impl->fd < 0; a = a->ai_next) {
-    const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    const int fd =
+        ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
     if (fd < 0) continue;
     if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) {
       last_error = std::strerror(errno);
@@ -227,8 +235,8 @@ Result<std::unique_ptr<Connection>> Connection::open(const Server& server, uint6
     pollfd p{fd, POLLOUT, 0};
     int error = 0;
     socklen_t length = sizeof error;
-    if (::poll(&p, 1, remaining_ms(deadline)) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0 ||
-        error != 0) {
+    if (::poll(&p, 1, remaining_ms(deadline)) != 1 ||
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error != 0) {
       last_error = error ? std::strerror(error) : "timed out";
       ::close(fd);
       continue;
@@ -237,7 +245,8 @@ Result<std::unique_ptr<Connection>> Connection::open(const Server& server, uint6
   }
   freeaddrinfo(found);
   if (impl->fd < 0)
-    return transport("cannot connect to " + server.host + ":" + std::to_string(server.port) + ": " + last_error);
+    return transport("cannot connect to " + server.host + ":" + std::to_string(server.port) + ": " +
+                     last_error);
   const int one = 1;
   setsockopt(impl->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (server.tls) {
@@ -260,7 +269,9 @@ Result<std::unique_ptr<Connection>> Connection::open(const Server& server, uint6
         if (ERR_GET_REASON(code) == SSL_R_WRONG_VERSION_NUMBER)
           return transport("the server answers plain HTTP, not TLS: use http:// in --server");
         return transport(std::string("TLS handshake failed: ") + text +
-                         (server.insecure ? "" : " (use --ca-file, or --insecure for a self-signed test server)"));
+                         (server.insecure
+                              ? ""
+                              : " (use --ca-file, or --insecure for a self-signed test server)"));
       }
       pollfd p{impl->fd, static_cast<short>(error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
       if (::poll(&p, 1, remaining_ms(deadline)) != 1) return transport("TLS handshake timed out");
@@ -274,21 +285,25 @@ Status Connection::send(std::string_view bytes) {
   while (!bytes.empty()) {
     ssize_t n;
     if (impl_->ssl) {
-      n = SSL_write(impl_->ssl, bytes.data(), static_cast<int>(std::min<size_t>(bytes.size(), 1 << 20)));
+      n = SSL_write(impl_->ssl, bytes.data(),
+                    static_cast<int>(std::min<size_t>(bytes.size(), 1 << 20)));
       if (n <= 0) {
         const int error = SSL_get_error(impl_->ssl, static_cast<int>(n));
-        if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) return transport("the connection is gone");
+        if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE)
+          return transport("the connection is gone");
         n = 0;
       }
     } else {
       n = ::send(impl_->fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (n < 0 && errno != EAGAIN && errno != EINTR) return transport(std::string("send: ") + std::strerror(errno));
+      if (n < 0 && errno != EAGAIN && errno != EINTR)
+        return transport(std::string("send: ") + std::strerror(errno));
       if (n < 0) n = 0;
     }
     bytes.remove_prefix(static_cast<size_t>(n));
     if (!bytes.empty()) {
       pollfd p{impl_->fd, POLLOUT, 0};
-      if (::poll(&p, 1, remaining_ms(deadline)) != 1) return transport("the server stopped reading");
+      if (::poll(&p, 1, remaining_ms(deadline)) != 1)
+        return transport("the server stopped reading");
     }
   }
   return {};
@@ -302,7 +317,8 @@ Result<HttpResponse> Connection::read_response(uint64_t timeout_ms, bool head_on
   while (true) {
     Result<size_t> head_end = impl_->until("\r\n\r\n", deadline);
     // 0x15 0x03: a TLS alert record, how a TLS server answers bytes that are no ClientHello.
-    if (!head_end.ok() && impl_->buffer.size() >= 2 && impl_->buffer[0] == '\x15' && impl_->buffer[1] == '\x03')
+    if (!head_end.ok() && impl_->buffer.size() >= 2 && impl_->buffer[0] == '\x15' &&
+        impl_->buffer[1] == '\x03')
       return transport("the server answers TLS, not plain HTTP: use https:// in --server");
     if (!head_end.ok()) return head_end.error();
     const std::string head = impl_->take(*head_end + 4);
@@ -311,7 +327,8 @@ Result<HttpResponse> Connection::read_response(uint64_t timeout_ms, bool head_on
     if (status_line.rfind("HTTP/1.", 0) != 0 || status_line.size() < 12 || status_line[8] != ' ')
       return transport("not an HTTP/1.x status line: " + std::string(status_line.substr(0, 80)));
     const std::optional<uint64_t> status = parse_uint(status_line.substr(9, 3));
-    if (!status || *status < 100 || *status > 599) return transport("a status line without a status");
+    if (!status || *status < 100 || *status > 599)
+      return transport("a status line without a status");
     response = HttpResponse{};
     response.status = static_cast<int>(*status);
     response.reason = std::string(status_line.size() > 13 ? status_line.substr(13) : "");
@@ -320,8 +337,10 @@ Result<HttpResponse> Connection::read_response(uint64_t timeout_ms, bool head_on
       const size_t end = head.find("\r\n", at);
       const std::string_view line(head.data() + at, end - at);
       const size_t colon = line.find(':');
-      if (colon == std::string_view::npos || colon == 0) return transport("a header line without a name");
-      response.headers.emplace_back(std::string(line.substr(0, colon)), std::string(trim(line.substr(colon + 1))));
+      if (colon == std::string_view::npos || colon == 0)
+        return transport("a header line without a name");
+      response.headers.emplace_back(std::string(line.substr(0, colon)),
+                                    std::string(trim(line.substr(colon + 1))));
       at = end + 2;
     }
     if (response.status >= 200) break;
@@ -343,7 +362,8 @@ Result<HttpResponse> Connection::read_response(uint64_t timeout_ms, bool head_on
       size_line = size_line.substr(0, std::min(size_line.find(';'), size_line.size() - 2));
       const std::optional<uint64_t> size = parse_uint(trim(size_line), 16);
       if (!size) return transport("a bad chunk size in the response");
-      if (response.body.size() + *size > kResponseBytesMax) return transport("the response body is too large");
+      if (response.body.size() + *size > kResponseBytesMax)
+        return transport("the response body is too large");
       if (*size == 0) {
         Result<size_t> trailer_end = impl_->until("\r\n\r\n", deadline);
         if (!trailer_end.ok() && impl_->buffer.rfind("\r\n", 0) != 0) return trailer_end.error();
@@ -360,14 +380,16 @@ Result<HttpResponse> Connection::read_response(uint64_t timeout_ms, bool head_on
   }
   if (length) {
     const std::optional<uint64_t> bytes = parse_uint(*length);
-    if (!bytes || *bytes > kResponseBytesMax) return transport("a bad Content-Length in the response: " + *length);
+    if (!bytes || *bytes > kResponseBytesMax)
+      return transport("a bad Content-Length in the response: " + *length);
     if (Status s = impl_->at_least(*bytes, deadline); !s.ok()) return s.error();
     response.body = impl_->take(*bytes);
     return response;
   }
   // Neither: the body runs to the close.
   while (!impl_->eof) {
-    if (impl_->buffer.size() > kResponseBytesMax) return transport("the response body is too large");
+    if (impl_->buffer.size() > kResponseBytesMax)
+      return transport("the response body is too large");
     if (!impl_->fill(deadline)) return transport("no end of the body within the timeout");
   }
   response.body = impl_->take(impl_->buffer.size());
@@ -389,7 +411,8 @@ bool Connection::readable(uint64_t timeout_ms) {
   return ::poll(&p, 1, static_cast<int>(timeout_ms)) == 1;
 }
 
-Result<HttpResponse> exchange_once(const Server& server, const HttpRequest& request, uint64_t timeout_ms) {
+Result<HttpResponse> exchange_once(const Server& server, const HttpRequest& request,
+                                   uint64_t timeout_ms) {
   Result<std::unique_ptr<Connection>> connection = Connection::open(server, timeout_ms);
   if (!connection.ok()) return connection.error();
   if (Status sent = (*connection)->send(request.serialize(server)); !sent.ok()) return sent.error();

@@ -62,9 +62,11 @@ bool write_file(const std::string& path, Write write) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Certifies an OpSync server: runs the conformance suite of spec v1 against its URL.\n"
-               "Every case covers requirements of spec/opsync-v1.md by their ids; see `coverage`."};
-  app.set_version_flag("--version", std::string("opsync-conformance ") + kVersion + " (protocol version 1)");
+  CLI::App app{
+      "Certifies an OpSync server: runs the conformance suite of spec v1 against its URL.\n"
+      "Every case covers requirements of spec/opsync-v1.md by their ids; see `coverage`."};
+  app.set_version_flag("--version",
+                       std::string("opsync-conformance ") + kVersion + " (protocol version 1)");
   std::string url, level = "should", known_failures_file, junit_file, json_file, html_file;
   std::vector<std::string> filters;
   bool list = false;
@@ -73,53 +75,69 @@ int main(int argc, char** argv) {
   app.add_option("--level", level, "must: MUST cases only; should or all: MUST and SHOULD cases")
       ->check(CLI::IsMember({"must", "should", "all"}))
       ->capture_default_str();
-  app.add_option("--filter", filters, "Run only cases whose id matches this glob (repeatable), e.g. 'files-*'");
+  app.add_option("--filter", filters,
+                 "Run only cases whose id matches this glob (repeatable), e.g. 'files-*'");
   std::string rerun_failed_file;
   app.add_option("--rerun-failed", rerun_failed_file,
                  "Run only the cases that failed or errored in this earlier JSON report (--json)");
   app.add_flag("--list", list, "List the selected cases with their requirements, and run nothing");
-  app.add_option("--known-failures", known_failures_file,
-                 "A file of case ids expected to fail, one per line with the reason ('#' comments)");
+  app.add_option(
+      "--known-failures", known_failures_file,
+      "A file of case ids expected to fail, one per line with the reason ('#' comments)");
   app.add_option("--junit", junit_file, "Write a JUnit XML report here");
-  app.add_option("--json", json_file, "Write the JSON report here (its JSON Schema: /usr/share/opsync/schema/conformance/report.schema.json when installed)");
+  app.add_option("--json", json_file,
+                 "Write the JSON report here (its JSON Schema: "
+                 "/usr/share/opsync/schema/conformance/report.schema.json when installed)");
   app.add_option("--html", html_file, "Write a self-contained HTML report here");
-  app.add_option("--seed", options.seed, "Seed of the case order and the generated data")->capture_default_str();
-  app.add_option("--jobs", options.jobs, "Cases run at once")->check(CLI::Range(1, 64))->capture_default_str();
+  app.add_option("--seed", options.seed, "Seed of the case order and the generated data")
+      ->capture_default_str();
+  app.add_option("--jobs", options.jobs, "Cases run at once")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   app.add_option("--timeout-ms", options.timeout_ms, "How long one request may take")
       ->check(CLI::Range(100, 600000))
       ->capture_default_str();
-  app.add_option("--ca-file", options.server.ca_file, "PEM file of the CA that signed the server's certificate");
-  app.add_flag("--insecure", options.server.insecure, "Accept any certificate (self-signed test servers)");
-  app.add_option("--registration-token", options.registration_token,
-                 "Sent as a bearer token when creating workspaces on a server with closed registration");
-  app.add_option("--workspace", options.workspace, "Use this existing workspace (with --owner-token)");
+  app.add_option("--ca-file", options.server.ca_file,
+                 "PEM file of the CA that signed the server's certificate");
+  app.add_flag("--insecure", options.server.insecure,
+               "Accept any certificate (self-signed test servers)");
+  app.add_option(
+      "--registration-token", options.registration_token,
+      "Sent as a bearer token when creating workspaces on a server with closed registration");
+  app.add_option("--workspace", options.workspace,
+                 "Use this existing workspace (with --owner-token)");
   app.add_option("--owner-token", options.owner_token, "An owner token of --workspace");
   app.add_option("--restart-cmd", options.restart_cmd,
                  "A shell command that kills and restarts the server: runs the durability cases");
-  app.add_option("--restore-cmd", options.restore_cmd,
-                 "A shell command run as 'CMD save' and 'CMD restore' (backup and restore the server's data): "
-                 "runs the restore cases");
+  app.add_option(
+      "--restore-cmd", options.restore_cmd,
+      "A shell command run as 'CMD save' and 'CMD restore' (backup and restore the server's data): "
+      "runs the restore cases");
   uint64_t wait_for_server_seconds = 0;
   app.add_option("--wait-for-server", wait_for_server_seconds,
                  "Wait up to this many seconds for the server to answer /v1/info before giving up "
                  "(CI recipes that start it in the background)")
       ->check(CLI::Range(0, 3600));
   bool strict_known_failures = false;
-  app.add_flag("--strict-known-failures", strict_known_failures,
-               "A listed known failure that passes (outcome fixed) fails the run: the list must be exact");
+  app.add_flag(
+      "--strict-known-failures", strict_known_failures,
+      "A listed known failure that passes (outcome fixed) fails the run: the list must be exact");
   bool coverage_json = false;
-  CLI::App* coverage_command =
-      app.add_subcommand("coverage", "Print every requirement of the spec with the cases that cover it");
+  CLI::App* coverage_command = app.add_subcommand(
+      "coverage", "Print every requirement of the spec with the cases that cover it");
   coverage_command->add_flag("--json", coverage_json, "As JSON");
   std::string coverage_report;
-  coverage_command->add_option("--report", coverage_report,
-                               "A JSON report (--json) of a run: show how many checks it made per requirement");
+  coverage_command->add_option(
+      "--report", coverage_report,
+      "A JSON report (--json) of a run: show how many checks it made per requirement");
   std::string clause_table_file;
-  coverage_command->add_option("--clause-table", clause_table_file,
-                               "Judge this clause table in place of the built-in conformance/clauses.json");
+  coverage_command->add_option(
+      "--clause-table", clause_table_file,
+      "Judge this clause table in place of the built-in conformance/clauses.json");
   bool coverage_clauses = false;
-  coverage_command->add_flag("--clauses", coverage_clauses,
-                             "List each covered requirement's clauses with the cases that check them (clauses.json)");
+  coverage_command->add_flag(
+      "--clauses", coverage_clauses,
+      "List each covered requirement's clauses with the cases that check them (clauses.json)");
   app.require_subcommand(0, 1);
   try {
     app.parse(argc, argv);
@@ -165,12 +183,16 @@ int main(int argc, char** argv) {
   const std::vector<const Case*> selected = select_cases(cases, selection);
   if (list) {
     for (const Case* c : selected)
-      std::cout << c->id << "  " << level_name(c->level) << "  [" << c->requirements << "]  " << c->description
-                << (c->needs == Capability::kNone ? "" : "  (needs " + std::string(capability_name(c->needs)) + ")")
+      std::cout << c->id << "  " << level_name(c->level) << "  [" << c->requirements << "]  "
+                << c->description
+                << (c->needs == Capability::kNone
+                        ? ""
+                        : "  (needs " + std::string(capability_name(c->needs)) + ")")
                 << "\n";
     return 0;
   }
-  if (url.empty()) return usage_error("give --server URL (or --list, or the coverage command); --help tells more");
+  if (url.empty())
+    return usage_error("give --server URL (or --list, or the coverage command); --help tells more");
   if (selected.empty()) return usage_error("no case matches the filters");
   if (options.workspace.empty() != options.owner_token.empty())
     return usage_error("give --workspace and --owner-token together");
@@ -188,7 +210,8 @@ int main(int argc, char** argv) {
   }
   Result<RunFacts> facts = gather_facts(options);
   // A server started in the background may not listen yet: poll until it answers or the wait ends.
-  const auto wait_until = std::chrono::steady_clock::now() + std::chrono::seconds(wait_for_server_seconds);
+  const auto wait_until =
+      std::chrono::steady_clock::now() + std::chrono::seconds(wait_for_server_seconds);
   while (!facts.ok() && std::chrono::steady_clock::now() < wait_until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     facts = gather_facts(options);
@@ -201,7 +224,8 @@ int main(int argc, char** argv) {
   report.filters = filters;
   write_summary(std::cout, report);
   for (const CaseResult& result : report.results)
-    if (result.outcome == Outcome::kSkip) std::cout << "skipped " << result.c->id << ": " << result.note << "\n";
+    if (result.outcome == Outcome::kSkip)
+      std::cout << "skipped " << result.c->id << ": " << result.note << "\n";
   bool written = write_file(junit_file, [&](std::ostream& out) { write_junit(out, report); });
   written = write_file(json_file, [&](std::ostream& out) { write_json(out, report); }) && written;
   written = write_file(html_file, [&](std::ostream& out) { write_html(out, report); }) && written;
@@ -209,7 +233,8 @@ int main(int argc, char** argv) {
   if (strict_known_failures) {
     for (const CaseResult& result : report.results)
       if (result.outcome == Outcome::kFixed) {
-        std::cout << "--strict-known-failures: " << result.c->id << " passed; take it off the known failures\n";
+        std::cout << "--strict-known-failures: " << result.c->id
+                  << " passed; take it off the known failures\n";
         return 1;
       }
   }

@@ -14,18 +14,29 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-constexpr std::array kOutcomes = {Outcome::kPass, Outcome::kFail,        Outcome::kWarn, Outcome::kSkip,
-                                  Outcome::kKnownFailure, Outcome::kFixed, Outcome::kError};
+constexpr std::array kOutcomes = {Outcome::kPass, Outcome::kFail,         Outcome::kWarn,
+                                  Outcome::kSkip, Outcome::kKnownFailure, Outcome::kFixed,
+                                  Outcome::kError};
 
 std::string xml_escape(std::string_view text) {
   std::string out;
   for (unsigned char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
       default:
         // XML 1.0 has no place for other control characters; transcripts may hold any byte.
         if (c < 0x20 && c != '\n' && c != '\r' && c != '\t')
@@ -39,7 +50,8 @@ std::string xml_escape(std::string_view text) {
 
 // Text that is valid UTF-8, invalid bytes replaced, for JSON and XML.
 std::string printable(const std::string& text) {
-  return Json::parse(Json(text).dump(-1, ' ', false, Json::error_handler_t::replace)).get<std::string>();
+  return Json::parse(Json(text).dump(-1, ' ', false, Json::error_handler_t::replace))
+      .get<std::string>();
 }
 
 std::vector<std::string> requirement_ids(std::string_view list) {
@@ -55,7 +67,8 @@ std::string failure_text(const CaseResult& r) {
     out += "[" + f.requirement + "] expected " + f.expected;
     if (!f.observed.empty()) out += "; observed " + f.observed;
     out += "\n";
-    if (f.exchange) out += "  request #" + std::to_string(*f.exchange + 1) + ": " + f.request + "\n";
+    if (f.exchange)
+      out += "  request #" + std::to_string(*f.exchange + 1) + ": " + f.request + "\n";
   }
   if (!r.note.empty()) out += r.note + "\n";
   return out;
@@ -139,15 +152,16 @@ const std::map<std::string, ScopeNote>& scope_notes() {
     std::map<std::string, ScopeNote> out;
     const Json scope = Json::parse(embedded_scope());
     for (const auto& [kind, entries] : scope["notes"].items())
-      for (const auto& [id, reason] : entries.items()) out[id] = ScopeNote{kind, reason.get<std::string>()};
+      for (const auto& [id, reason] : entries.items())
+        out[id] = ScopeNote{kind, reason.get<std::string>()};
     return out;
   }();
   return notes;
 }
 
 void write_summary(std::ostream& out, const RunReport& report) {
-  out << tool_name(report) << ": " << report.subject_address << " (" << subject_name(report) << "), seed "
-      << report.seed << ", " << report.results.size() << " cases in "
+  out << tool_name(report) << ": " << report.subject_address << " (" << subject_name(report)
+      << "), seed " << report.seed << ", " << report.results.size() << " cases in "
       << format_ms(report.duration_ms) << " ms\n";
   for (const CaseResult& r : report.results) {
     if (r.outcome == Outcome::kPass || r.outcome == Outcome::kSkip) continue;
@@ -176,7 +190,8 @@ void write_summary(std::ostream& out, const RunReport& report) {
     out << "\n";
   }
   out << (report.exit_code() == 0 ? "PASSED" : "FAILED") << ": every MUST case "
-      << (report.exit_code() == 0 ? "passed or is a listed known failure" : "must pass; see the failures above")
+      << (report.exit_code() == 0 ? "passed or is a listed known failure"
+                                  : "must pass; see the failures above")
       << "\n";
 }
 
@@ -184,25 +199,27 @@ void write_junit(std::ostream& out, const RunReport& report) {
   const auto counts = report.counts();
   auto count = [&](Outcome o) { return counts.count(o) ? counts.at(o) : size_t{0}; };
   out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  out << "<testsuites name=\"" << tool_name(report) << "\" tests=\"" << report.results.size() << "\" failures=\""
-      << count(Outcome::kFail) << "\" errors=\"" << count(Outcome::kError) << "\" time=\""
-      << seconds(report.duration_ms) << "\">\n";
-  out << "  <testsuite name=\"" << xml_escape(report.subject_address) << "\" tests=\"" << report.results.size()
-      << "\" failures=\"" << count(Outcome::kFail) << "\" errors=\"" << count(Outcome::kError) << "\" skipped=\""
-      << count(Outcome::kSkip) + count(Outcome::kKnownFailure) << "\" time=\"" << seconds(report.duration_ms)
-      << "\" timestamp=\"" << report.started_at << "\">\n";
+  out << "<testsuites name=\"" << tool_name(report) << "\" tests=\"" << report.results.size()
+      << "\" failures=\"" << count(Outcome::kFail) << "\" errors=\"" << count(Outcome::kError)
+      << "\" time=\"" << seconds(report.duration_ms) << "\">\n";
+  out << "  <testsuite name=\"" << xml_escape(report.subject_address) << "\" tests=\""
+      << report.results.size() << "\" failures=\"" << count(Outcome::kFail) << "\" errors=\""
+      << count(Outcome::kError) << "\" skipped=\""
+      << count(Outcome::kSkip) + count(Outcome::kKnownFailure) << "\" time=\""
+      << seconds(report.duration_ms) << "\" timestamp=\"" << report.started_at << "\">\n";
   out << "    <properties>\n      <property name=\"seed\" value=\"" << report.seed << "\"/>\n"
-      << "      <property name=\"" << (report.subject == Subject::kServer ? "server" : "client") << "\" value=\""
-      << xml_escape(subject_name(report))
-      << "\"/>\n    </properties>\n";
+      << "      <property name=\"" << (report.subject == Subject::kServer ? "server" : "client")
+      << "\" value=\"" << xml_escape(subject_name(report)) << "\"/>\n    </properties>\n";
   for (const CaseResult& r : report.results) {
-    out << "    <testcase classname=\"" << level_name(r.c->level) << "\" name=\"" << xml_escape(r.c->id) << ": "
-        << xml_escape(r.c->description) << "\" time=\"" << seconds(r.duration_ms) << "\">\n";
+    out << "    <testcase classname=\"" << level_name(r.c->level) << "\" name=\""
+        << xml_escape(r.c->id) << ": " << xml_escape(r.c->description) << "\" time=\""
+        << seconds(r.duration_ms) << "\">\n";
     const std::string details = xml_escape(printable(failure_text(r)));
     switch (r.outcome) {
       case Outcome::kFail:
-        out << "      <failure message=\"" << xml_escape(r.failures.empty() ? r.note : r.failures[0].expected)
-            << "\" type=\"" << xml_escape(r.failures.empty() ? "" : r.failures[0].requirement) << "\">" << details
+        out << "      <failure message=\""
+            << xml_escape(r.failures.empty() ? r.note : r.failures[0].expected) << "\" type=\""
+            << xml_escape(r.failures.empty() ? "" : r.failures[0].requirement) << "\">" << details
             << "</failure>\n";
         break;
       case Outcome::kError:
@@ -210,7 +227,8 @@ void write_junit(std::ostream& out, const RunReport& report) {
         break;
       case Outcome::kSkip:
       case Outcome::kKnownFailure:
-        out << "      <skipped message=\"" << outcome_name(r.outcome) << ": " << xml_escape(r.note) << "\"/>\n";
+        out << "      <skipped message=\"" << outcome_name(r.outcome) << ": " << xml_escape(r.note)
+            << "\"/>\n";
         break;
       case Outcome::kWarn:
       case Outcome::kFixed:
@@ -218,7 +236,8 @@ void write_junit(std::ostream& out, const RunReport& report) {
         break;
     }
     if (r.outcome == Outcome::kWarn || r.outcome == Outcome::kFixed)
-      out << "      <system-out>" << outcome_name(r.outcome) << ": " << details << "</system-out>\n";
+      out << "      <system-out>" << outcome_name(r.outcome) << ": " << details
+          << "</system-out>\n";
     out << "    </testcase>\n";
   }
   out << "  </testsuite>\n</testsuites>\n";
@@ -229,8 +248,10 @@ void write_json(std::ostream& out, const RunReport& report) {
   doc["format"] = kReportFormat;
   doc["suite_version"] = report.suite_version;
   if (report.subject == Subject::kServer)
-    doc["server"] = {{"url", report.subject_address}, {"name", report.info.server.name},
-                     {"version", report.info.server.version}, {"capabilities", report.info.capabilities}};
+    doc["server"] = {{"url", report.subject_address},
+                     {"name", report.info.server.name},
+                     {"version", report.info.server.version},
+                     {"capabilities", report.info.capabilities}};
   else
     doc["client"] = {{"adapter", report.subject_address}, {"name", report.info.server.name}};
   doc["seed"] = report.seed;
@@ -247,12 +268,15 @@ void write_json(std::ostream& out, const RunReport& report) {
   for (const CaseResult& r : report.results) {
     Json failures = Json::array();
     for (const Check& f : r.failures)
-      failures.push_back({{"requirement", f.requirement}, {"expected", printable(f.expected)},
-                          {"observed", printable(f.observed)}, {"request", printable(f.request)},
+      failures.push_back({{"requirement", f.requirement},
+                          {"expected", printable(f.expected)},
+                          {"observed", printable(f.observed)},
+                          {"request", printable(f.request)},
                           {"exchange", f.exchange ? Json(*f.exchange) : Json(nullptr)}});
     Json transcript = Json::array();
     for (const Exchange& e : r.transcript)
-      transcript.push_back({{"request", printable(e.request)}, {"response", printable(e.response)},
+      transcript.push_back({{"request", printable(e.request)},
+                            {"response", printable(e.response)},
                             {"duration_ms", e.duration_ms}});
     cases.push_back({{"id", r.c->id},
                      {"level", level_name(r.c->level)},
@@ -274,7 +298,8 @@ void write_html(std::ostream& out, const RunReport& report) {
   auto count = [&](Outcome o) { return counts.count(o) ? counts.at(o) : size_t{0}; };
   out << R"(<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<title>)" << report_title(report) << ": " << xml_escape(report.subject_address) << R"(</title>
+<title>)"
+      << report_title(report) << ": " << xml_escape(report.subject_address) << R"(</title>
 <style>
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:1em 2em;color:#1d2330}
 h1{font-size:1.4em;margin:.2em 0} .meta{color:#555}
@@ -290,13 +315,15 @@ details.case summary{cursor:pointer;font-family:ui-monospace,monospace}
 .failure{color:#c62828;margin:.2em 0} details.exchange{margin:.2em 0 .2em 1em} details.exchange.failing>summary{color:#c62828;font-weight:bold} pre{background:#0f1420;color:#d8dee9;padding:.7em;overflow:auto;max-height:30em;font-size:12px}
 #verdict.passed{color:#1a7f37} #verdict.failed{color:#c62828}
 </style></head><body>
-<h1>)" << report_title(report) << R"( report</h1>
-<p class="meta">)" << subject_label(report) << " <b>"
-      << xml_escape(report.subject_address) << "</b> (" << xml_escape(subject_name(report)) << ") &middot; seed "
-      << report.seed << " &middot; "
+<h1>)" << report_title(report)
+      << R"( report</h1>
+<p class="meta">)"
+      << subject_label(report) << " <b>" << xml_escape(report.subject_address) << "</b> ("
+      << xml_escape(subject_name(report)) << ") &middot; seed " << report.seed << " &middot; "
       << xml_escape(report.started_at) << " &middot; " << report.results.size() << " cases in "
       << format_ms(report.duration_ms) << " ms</p>\n";
-  out << "<h2 id=\"verdict\" class=\"" << (report.exit_code() == 0 ? "passed\">PASSED" : "failed\">FAILED")
+  out << "<h2 id=\"verdict\" class=\""
+      << (report.exit_code() == 0 ? "passed\">PASSED" : "failed\">FAILED")
       << "</h2>\n<table class=\"summary\" id=\"summary\"><tr><th>level</th>";
   for (Outcome o : kOutcomes) out << "<th>" << outcome_name(o) << "</th>";
   out << "</tr>\n";
@@ -305,29 +332,37 @@ details.case summary{cursor:pointer;font-family:ui-monospace,monospace}
                                     std::pair{"all", std::optional<Level>()}}) {
     const auto by_level = report.counts(level);
     out << "<tr><th>" << name << "</th>";
-    for (Outcome o : kOutcomes) out << "<td>" << (by_level.count(o) ? by_level.at(o) : 0) << "</td>";
+    for (Outcome o : kOutcomes)
+      out << "<td>" << (by_level.count(o) ? by_level.at(o) : 0) << "</td>";
     out << "</tr>\n";
   }
   out << "</table>\n<p class=\"filters\">Show: <button class=\"on\" data-show=\"all\">all</button>";
   for (Outcome o : kOutcomes)
-    if (count(o)) out << "<button data-show=\"" << outcome_name(o) << "\">" << outcome_name(o) << "</button>";
+    if (count(o))
+      out << "<button data-show=\"" << outcome_name(o) << "\">" << outcome_name(o) << "</button>";
   out << "</p>\n<div id=\"cases\">\n";
   // Failures first (failed and errored cases, then warnings), then the rest in catalog order.
-  auto rank = [](Outcome o) { return o == Outcome::kFail || o == Outcome::kError ? 0 : o == Outcome::kWarn ? 1 : 2; };
+  auto rank = [](Outcome o) {
+    return o == Outcome::kFail || o == Outcome::kError ? 0 : o == Outcome::kWarn ? 1 : 2;
+  };
   std::vector<const CaseResult*> ordered;
   for (const CaseResult& r : report.results) ordered.push_back(&r);
-  std::stable_sort(ordered.begin(), ordered.end(),
-                   [&](const CaseResult* a, const CaseResult* b) { return rank(a->outcome) < rank(b->outcome); });
+  std::stable_sort(ordered.begin(), ordered.end(), [&](const CaseResult* a, const CaseResult* b) {
+    return rank(a->outcome) < rank(b->outcome);
+  });
   for (const CaseResult* result : ordered) {
     const CaseResult& r = *result;
     const std::string outcome(outcome_name(r.outcome));
     out << "<details class=\"case " << outcome << "\" data-outcome=\"" << outcome << "\" id=\"case-"
-        << xml_escape(r.c->id) << "\"" << (r.outcome == Outcome::kFail || r.outcome == Outcome::kError ? " open" : "")
-        << "><summary><span class=\"outcome\">" << outcome << "</span> <b>" << xml_escape(r.c->id) << "</b> "
-        << level_name(r.c->level) << " &middot; " << xml_escape(r.c->description) << "</summary>\n";
+        << xml_escape(r.c->id) << "\""
+        << (r.outcome == Outcome::kFail || r.outcome == Outcome::kError ? " open" : "")
+        << "><summary><span class=\"outcome\">" << outcome << "</span> <b>" << xml_escape(r.c->id)
+        << "</b> " << level_name(r.c->level) << " &middot; " << xml_escape(r.c->description)
+        << "</summary>\n";
     for (const std::string& id : requirement_ids(r.c->requirements)) {
       const Requirement* req = find_requirement(id);
-      out << "<div class=\"req\"><b>[" << xml_escape(id) << "] " << (req ? xml_escape(req->level) : "") << "</b> "
+      out << "<div class=\"req\"><b>[" << xml_escape(id) << "] "
+          << (req ? xml_escape(req->level) : "") << "</b> "
           << (req ? xml_escape(req->text) : "(not in the catalog)") << "</div>\n";
     }
     std::set<size_t> failing;
@@ -338,14 +373,16 @@ details.case summary{cursor:pointer;font-family:ui-monospace,monospace}
           << xml_escape(printable(f.observed));
       if (f.exchange) {
         failing.insert(*f.exchange);
-        out << "<br>at <a href=\"#" << xml_escape(anchor + std::to_string(*f.exchange + 1)) << "\">request #"
-            << (*f.exchange + 1) << "</a>: <code>" << xml_escape(printable(f.request)) << "</code>";
+        out << "<br>at <a href=\"#" << xml_escape(anchor + std::to_string(*f.exchange + 1))
+            << "\">request #" << (*f.exchange + 1) << "</a>: <code>"
+            << xml_escape(printable(f.request)) << "</code>";
       }
       out << "</div>\n";
     }
     if (!r.note.empty()) out << "<p>" << xml_escape(printable(r.note)) << "</p>\n";
     if (!r.transcript.empty())
-      out << "<p>" << r.transcript.size() << " exchanges, " << format_ms(r.duration_ms) << " ms</p>\n";
+      out << "<p>" << r.transcript.size() << " exchanges, " << format_ms(r.duration_ms)
+          << " ms</p>\n";
     // One fold per exchange: those a failure points at are marked and open.
     for (size_t i = 0; i < r.transcript.size(); ++i) {
       const Exchange& e = r.transcript[i];
@@ -354,9 +391,11 @@ details.case summary{cursor:pointer;font-family:ui-monospace,monospace}
       char timing[48];
       std::snprintf(timing, sizeof timing, "%.1f ms", e.duration_ms);
       out << "<details class=\"exchange" << (marked ? " failing" : "") << "\" id=\""
-          << xml_escape(anchor + std::to_string(i + 1)) << "\"" << (marked ? " open" : "") << "><summary>#" << (i + 1)
-          << (marked ? " &#9888; " : " ") << xml_escape(printable(line)) << " (" << timing << ")</summary><pre>"
-          << xml_escape(printable(">>>\n" + e.request + "\n<<<\n" + e.response)) << "</pre></details>\n";
+          << xml_escape(anchor + std::to_string(i + 1)) << "\"" << (marked ? " open" : "")
+          << "><summary>#" << (i + 1) << (marked ? " &#9888; " : " ") << xml_escape(printable(line))
+          << " (" << timing << ")</summary><pre>"
+          << xml_escape(printable(">>>\n" + e.request + "\n<<<\n" + e.response))
+          << "</pre></details>\n";
     }
     out << "</details>\n";
   }
@@ -402,7 +441,8 @@ ClauseFile parse_clause_file(std::string_view text) {
           out.problems.push_back("clauses.json: a clause of " + id + " is not an object");
           continue;
         }
-        Clause clause{entry.value("id", ""), entry.value("clause", ""), {}, entry.value("reason", "")};
+        Clause clause{
+            entry.value("id", ""), entry.value("clause", ""), {}, entry.value("reason", "")};
         if (entry.contains("cases") && entry["cases"].is_array())
           for (const Json& c : entry["cases"])
             if (c.is_string()) clause.cases.push_back(c.get<std::string>());
@@ -423,12 +463,14 @@ const ClauseFile& clause_file() { return clause_file_storage(); }
 
 const std::map<std::string, std::vector<Clause>>& clause_table() { return clause_file().table; }
 
-void use_clause_table(std::string_view json_text) { clause_file_storage() = parse_clause_file(json_text); }
+void use_clause_table(std::string_view json_text) {
+  clause_file_storage() = parse_clause_file(json_text);
+}
 
 size_t CoverageRow::clauses_checked() const {
   if (!clauses) return 0;
-  return static_cast<size_t>(
-      std::count_if(clauses->begin(), clauses->end(), [](const Clause& c) { return !c.cases.empty(); }));
+  return static_cast<size_t>(std::count_if(clauses->begin(), clauses->end(),
+                                           [](const Clause& c) { return !c.cases.empty(); }));
 }
 
 std::vector<CoverageRow> coverage(const std::vector<const Case*>& cases) {
@@ -480,7 +522,8 @@ void clause_problems(const std::vector<const Case*>& cases, const std::vector<Co
         problems.push_back(name + ": a clause id of " + id + " is " + id + "/ and a letter");
       if (!clause_ids.insert(clause.id).second) problems.push_back(name + " is listed twice");
       if (clause.text.empty()) problems.push_back(name + " has no words");
-      if (clause.cases.empty() && clause.reason.empty()) problems.push_back(name + " has neither a case nor a reason");
+      if (clause.cases.empty() && clause.reason.empty())
+        problems.push_back(name + " has neither a case nor a reason");
       if (!clause.cases.empty() && !clause.reason.empty())
         problems.push_back(name + " has cases and a reason: one or the other");
       for (const std::string& c : clause.cases) {
@@ -517,15 +560,18 @@ std::vector<std::string> coverage_problems(const std::vector<const Case*>& cases
   for (const CoverageRow& row : coverage(cases)) {
     const bool must = row.requirement->level.rfind("MUST", 0) == 0;
     if (must && row.cases.empty() && !row.note)
-      problems.push_back(row.requirement->id + " (" + row.requirement->level + ") has no case and no note saying why");
+      problems.push_back(row.requirement->id + " (" + row.requirement->level +
+                         ") has no case and no note saying why");
     if (!row.cases.empty() && row.note && row.note->kind != "in-process")
       problems.push_back(row.requirement->id + " has cases but is noted as " + row.note->kind);
   }
   for (const Case* c : cases)
     for (const std::string& id : requirement_ids(c->requirements))
-      if (!find_requirement(id)) problems.push_back(std::string(c->id) + " cites " + id + ", which the spec lacks");
+      if (!find_requirement(id))
+        problems.push_back(std::string(c->id) + " cites " + id + ", which the spec lacks");
   for (const auto& [id, note] : scope_notes())
-    if (!find_requirement(id)) problems.push_back("scope.json notes " + id + ", which the spec lacks");
+    if (!find_requirement(id))
+      problems.push_back("scope.json notes " + id + ", which the spec lacks");
   clause_problems(cases, coverage(cases), problems);
   return problems;
 }
@@ -534,7 +580,8 @@ Result<CheckCounts> read_check_counts(const std::string& report_path) {
   std::ifstream in(report_path);
   if (!in) return Error(Code::kInvalidField, "report", "cannot read " + report_path);
   const Json report = Json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (!report.is_object() || report.value("format", "") != kReportFormat || !report.contains("cases"))
+  if (!report.is_object() || report.value("format", "") != kReportFormat ||
+      !report.contains("cases"))
     return Error(Code::kInvalidField, "report", report_path + " is not a report of --json");
   CheckCounts counts;
   for (const Json& c : report["cases"])
@@ -544,8 +591,8 @@ Result<CheckCounts> read_check_counts(const std::string& report_path) {
   return counts;
 }
 
-void write_coverage_text(std::ostream& out, const std::vector<const Case*>& cases, const CheckCounts* checks,
-                         bool list_clauses) {
+void write_coverage_text(std::ostream& out, const std::vector<const Case*>& cases,
+                         const CheckCounts* checks, bool list_clauses) {
   std::map<std::string, std::pair<size_t, size_t>> by_level;  // level -> covered, total
   const std::vector<CoverageRow> rows = coverage(cases);
   for (const CoverageRow& row : rows) {
@@ -563,18 +610,21 @@ void write_coverage_text(std::ostream& out, const std::vector<const Case*>& case
       what = "NOT COVERED";
     }
     char head[48];
-    std::snprintf(head, sizeof head, "%-9s %-10s %-5s ", r.id.c_str(), r.level.c_str(), r.section.c_str());
+    std::snprintf(head, sizeof head, "%-9s %-10s %-5s ", r.id.c_str(), r.level.c_str(),
+                  r.section.c_str());
     out << head;
     if (checks) {
       const auto found = checks->find(r.id);
       char count[24];
-      std::snprintf(count, sizeof count, "%5zu checks  ", found == checks->end() ? size_t{0} : found->second);
+      std::snprintf(count, sizeof count, "%5zu checks  ",
+                    found == checks->end() ? size_t{0} : found->second);
       out << count;
     }
     std::string clauses;
     if (row.clauses && !row.cases.empty() && is_must(r)) {
       char count[64];
-      std::snprintf(count, sizeof count, "%2zu/%-2zu clauses", row.clauses_checked(), row.clauses->size());
+      std::snprintf(count, sizeof count, "%2zu/%-2zu clauses", row.clauses_checked(),
+                    row.clauses->size());
       clauses = count;
     }
     clauses.resize(std::max<size_t>(clauses.size(), 13), ' ');
@@ -584,7 +634,8 @@ void write_coverage_text(std::ostream& out, const std::vector<const Case*>& case
         std::string by;
         for (const std::string& c : clause.cases) by += (by.empty() ? "" : " ") + c;
         out << "    " << clause.id << "  " << clause.text << "\n      "
-            << (clause.cases.empty() ? "not checked: " + clause.reason : "checked by " + by) << "\n";
+            << (clause.cases.empty() ? "not checked: " + clause.reason : "checked by " + by)
+            << "\n";
       }
   }
   out << "\n";
@@ -599,7 +650,8 @@ void write_coverage_text(std::ostream& out, const std::vector<const Case*>& case
   out << (problems.empty() ? "every testable MUST and MUST NOT requirement has a case\n" : "");
 }
 
-void write_coverage_json(std::ostream& out, const std::vector<const Case*>& cases, const CheckCounts* checks) {
+void write_coverage_json(std::ostream& out, const std::vector<const Case*>& cases,
+                         const CheckCounts* checks) {
   Json doc;
   doc["format"] = "opsync-conformance-coverage/1";
   Json rows = Json::array();
@@ -608,8 +660,10 @@ void write_coverage_json(std::ostream& out, const std::vector<const Case*>& case
     auto& [covered, total] = by_level[row.requirement->level];
     ++total;
     covered += !row.cases.empty();
-    Json entry = {{"id", row.requirement->id}, {"level", row.requirement->level},
-                  {"section", row.requirement->section}, {"cases", row.cases}};
+    Json entry = {{"id", row.requirement->id},
+                  {"level", row.requirement->level},
+                  {"section", row.requirement->section},
+                  {"cases", row.cases}};
     if (row.note) entry["note"] = {{"kind", row.note->kind}, {"reason", row.note->reason}};
     if (row.clauses && !row.cases.empty()) {
       Json clauses = Json::array();
@@ -623,12 +677,14 @@ void write_coverage_json(std::ostream& out, const std::vector<const Case*>& case
       }
       entry["clauses"] = std::move(clauses);
     }
-    if (checks) entry["checks"] = checks->count(row.requirement->id) ? checks->at(row.requirement->id) : 0;
+    if (checks)
+      entry["checks"] = checks->count(row.requirement->id) ? checks->at(row.requirement->id) : 0;
     rows.push_back(entry);
   }
   doc["requirements"] = rows;
   Json levels = Json::object();
-  for (const auto& [level, numbers] : by_level) levels[level] = {{"covered", numbers.first}, {"total", numbers.second}};
+  for (const auto& [level, numbers] : by_level)
+    levels[level] = {{"covered", numbers.first}, {"total", numbers.second}};
   doc["levels"] = levels;
   const ClauseFigures figures = clause_figures(coverage(cases));
   doc["clauses"] = {{"requirements", figures.requirements},

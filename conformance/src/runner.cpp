@@ -27,12 +27,14 @@ using Clock = std::chrono::steady_clock;
 
 std::string_view trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) text.remove_suffix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r'))
+    text.remove_suffix(1);
   return text;
 }
 
 // Whether the run can satisfy a case's need, and why not when it cannot.
-std::optional<std::string> unmet_need(const Case& c, const Options& options, const RunFacts& facts) {
+std::optional<std::string> unmet_need(const Case& c, const Options& options,
+                                      const RunFacts& facts) {
   switch (c.needs) {
     case Capability::kNone:
       return std::nullopt;
@@ -79,7 +81,8 @@ CaseResult run_one(const Case& c, const Options& options, const RunFacts& facts)
     result.note = std::string("the suite failed: ") + e.what();
   }
   // A SHOULD not met is a warning, not a failure.
-  if (result.outcome == Outcome::kFail && c.level == Level::kShould) result.outcome = Outcome::kWarn;
+  if (result.outcome == Outcome::kFail && c.level == Level::kShould)
+    result.outcome = Outcome::kWarn;
   result.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
   return result;
 }
@@ -90,30 +93,44 @@ std::string_view level_name(Level level) { return level == Level::kMust ? "MUST"
 
 std::string_view capability_name(Capability capability) {
   switch (capability) {
-    case Capability::kNone: return "";
-    case Capability::kFiles: return "files";
-    case Capability::kWorkspaceDelete: return "workspace_delete";
-    case Capability::kNewWorkspaces: return "new_workspaces";
-    case Capability::kRestart: return "restart";
-    case Capability::kRestore: return "restore";
+    case Capability::kNone:
+      return "";
+    case Capability::kFiles:
+      return "files";
+    case Capability::kWorkspaceDelete:
+      return "workspace_delete";
+    case Capability::kNewWorkspaces:
+      return "new_workspaces";
+    case Capability::kRestart:
+      return "restart";
+    case Capability::kRestore:
+      return "restore";
   }
   return "";
 }
 
 std::string_view outcome_name(Outcome outcome) {
   switch (outcome) {
-    case Outcome::kPass: return "pass";
-    case Outcome::kFail: return "fail";
-    case Outcome::kWarn: return "warn";
-    case Outcome::kSkip: return "skip";
-    case Outcome::kKnownFailure: return "known-failure";
-    case Outcome::kFixed: return "fixed";
-    case Outcome::kError: return "error";
+    case Outcome::kPass:
+      return "pass";
+    case Outcome::kFail:
+      return "fail";
+    case Outcome::kWarn:
+      return "warn";
+    case Outcome::kSkip:
+      return "skip";
+    case Outcome::kKnownFailure:
+      return "known-failure";
+    case Outcome::kFixed:
+      return "fixed";
+    case Outcome::kError:
+      return "error";
   }
   return "error";
 }
 
-Result<KnownFailures> KnownFailures::read(const std::string& path, const std::vector<const Case*>& cases) {
+Result<KnownFailures> KnownFailures::read(const std::string& path,
+                                          const std::vector<const Case*>& cases) {
   std::ifstream in(path);
   if (!in) return Error(Code::kInvalidField, "known-failures", "cannot read " + path);
   KnownFailures known;
@@ -126,13 +143,15 @@ Result<KnownFailures> KnownFailures::read(const std::string& path, const std::ve
     const size_t space = text.find_first_of(" \t");
     const std::string id(text.substr(0, space));
     const std::string reason(space == std::string_view::npos ? "" : trim(text.substr(space)));
-    const bool exists = std::any_of(cases.begin(), cases.end(), [&](const Case* c) { return c->id == id; });
+    const bool exists =
+        std::any_of(cases.begin(), cases.end(), [&](const Case* c) { return c->id == id; });
     if (!exists)
       return Error(Code::kInvalidField, "known-failures",
                    path + ":" + std::to_string(number) + ": no case has the id " + id);
     if (reason.empty())
-      return Error(Code::kInvalidField, "known-failures",
-                   path + ":" + std::to_string(number) + ": say why " + id + " is expected to fail");
+      return Error(
+          Code::kInvalidField, "known-failures",
+          path + ":" + std::to_string(number) + ": say why " + id + " is expected to fail");
     // A second line for one id would silently replace the first reason: say so instead.
     if (known.reasons.count(id))
       return Error(Code::kInvalidField, "known-failures",
@@ -163,7 +182,8 @@ bool glob_matches(std::string_view pattern, std::string_view id) {
   return p == pattern.size();
 }
 
-std::vector<const Case*> select_cases(const std::vector<const Case*>& cases, const Selection& selection) {
+std::vector<const Case*> select_cases(const std::vector<const Case*>& cases,
+                                      const Selection& selection) {
   std::vector<const Case*> out;
   for (const Case* c : cases) {
     if (selection.level == Level::kMust && c->level != Level::kMust) continue;
@@ -191,7 +211,8 @@ int RunReport::exit_code() const {
 
 Result<RunFacts> gather_facts(const Options& options) {
   RunFacts facts;
-  HttpRequest info{"GET", endpoint_path(EndpointId::kInfo, {}), {{"OpSync-Test-Case", "setup"}}, "", true};
+  HttpRequest info{
+      "GET", endpoint_path(EndpointId::kInfo, {}), {{"OpSync-Test-Case", "setup"}}, "", true};
   Result<HttpResponse> answer = exchange_once(options.server, info, options.timeout_ms);
   if (!answer.ok() && !options.server.tls) {
     // A TLS server may close on plain HTTP without a word: a handshake that succeeds says why.
@@ -199,20 +220,27 @@ Result<RunFacts> gather_facts(const Options& options) {
     as_tls.tls = true;
     as_tls.insecure = true;
     if (exchange_once(as_tls, info, options.timeout_ms).ok())
-      return Error(Code::kTransport, "cannot reach " + options.server.url +
-                                         ": the server answers TLS, not plain HTTP: use https:// in --server");
+      return Error(Code::kTransport,
+                   "cannot reach " + options.server.url +
+                       ": the server answers TLS, not plain HTTP: use https:// in --server");
   }
-  if (!answer.ok()) return Error(Code::kTransport, "cannot reach " + options.server.url + ": " + answer.error().message);
+  if (!answer.ok())
+    return Error(Code::kTransport,
+                 "cannot reach " + options.server.url + ": " + answer.error().message);
   if (answer->status != 200)
-    return Error(Code::kProtocolError, options.server.url + "/v1/info answered " + std::to_string(answer->status) +
+    return Error(Code::kProtocolError, options.server.url + "/v1/info answered " +
+                                           std::to_string(answer->status) +
                                            "; is this an OpSync server?");
   Result<InfoResponse> parsed = parse_message<InfoResponse>(answer->body);
   if (!parsed.ok())
-    return Error(Code::kProtocolError, options.server.url + "/v1/info does not parse: " + parsed.error().to_string());
+    return Error(Code::kProtocolError,
+                 options.server.url + "/v1/info does not parse: " + parsed.error().to_string());
   facts.info = *parsed;
   if (!options.workspace.empty()) {
-    facts.create_workspace_problem = "--workspace given: the suite uses that workspace and creates none";
-  } else if (facts.info.registration == Registration::kOpen || !options.registration_token.empty()) {
+    facts.create_workspace_problem =
+        "--workspace given: the suite uses that workspace and creates none";
+  } else if (facts.info.registration == Registration::kOpen ||
+             !options.registration_token.empty()) {
     facts.can_create_workspaces = true;
   } else {
     facts.create_workspace_problem =
@@ -221,8 +249,8 @@ Result<RunFacts> gather_facts(const Options& options) {
   return facts;
 }
 
-RunReport run_cases(const Options& options, const RunFacts& facts, const std::vector<const Case*>& cases,
-                    const KnownFailures& known) {
+RunReport run_cases(const Options& options, const RunFacts& facts,
+                    const std::vector<const Case*>& cases, const KnownFailures& known) {
   RunReport report;
   report.subject_address = options.server.url;
   report.seed = options.seed;
@@ -242,13 +270,14 @@ RunReport run_cases(const Options& options, const RunFacts& facts, const std::ve
     return cases[i]->needs == Capability::kRestart || cases[i]->needs == Capability::kRestore;
   };
   std::stable_partition(order.begin(), order.end(), [&](size_t i) { return !exclusive(i); });
-  const size_t shared_count =
-      static_cast<size_t>(std::count_if(order.begin(), order.end(), [&](size_t i) { return !exclusive(i); }));
+  const size_t shared_count = static_cast<size_t>(
+      std::count_if(order.begin(), order.end(), [&](size_t i) { return !exclusive(i); }));
 
   std::vector<CaseResult> results(cases.size());
   std::atomic<size_t> next{0};
   auto worker = [&] {
-    for (size_t k = next++; k < shared_count; k = next++) results[order[k]] = run_one(*cases[order[k]], options, facts);
+    for (size_t k = next++; k < shared_count; k = next++)
+      results[order[k]] = run_one(*cases[order[k]], options, facts);
   };
   // Cases that share a workspace given with --workspace would see each other's writes.
   const size_t jobs = options.workspace.empty() ? std::clamp<size_t>(options.jobs, 1, 64) : 1;
@@ -256,17 +285,20 @@ RunReport run_cases(const Options& options, const RunFacts& facts, const std::ve
   for (size_t j = 1; j < jobs; ++j) threads.emplace_back(worker);
   worker();
   for (std::thread& t : threads) t.join();
-  for (size_t k = shared_count; k < order.size(); ++k) results[order[k]] = run_one(*cases[order[k]], options, facts);
+  for (size_t k = shared_count; k < order.size(); ++k)
+    results[order[k]] = run_one(*cases[order[k]], options, facts);
 
   for (CaseResult& r : results) {
     auto listed = known.reasons.find(std::string(r.c->id));
     if (listed == known.reasons.end()) continue;
-    if (r.outcome == Outcome::kFail || r.outcome == Outcome::kWarn || r.outcome == Outcome::kError) {
+    if (r.outcome == Outcome::kFail || r.outcome == Outcome::kWarn ||
+        r.outcome == Outcome::kError) {
       r.outcome = Outcome::kKnownFailure;
       r.note = listed->second;
     } else if (r.outcome == Outcome::kPass) {
       r.outcome = Outcome::kFixed;
-      r.note = "listed as a known failure (" + listed->second + "), but passes: remove it from the list";
+      r.note =
+          "listed as a known failure (" + listed->second + "), but passes: remove it from the list";
     }
   }
   report.results = std::move(results);

@@ -22,7 +22,8 @@ int hex_value(char c) {
 constexpr std::array<int8_t, 256> kBase64UrlValues = [] {
   std::array<int8_t, 256> values{};
   values.fill(-1);
-  for (int i = 0; i < 64; ++i) values[static_cast<uint8_t>(kBase64UrlAlphabet[i])] = static_cast<int8_t>(i);
+  for (int i = 0; i < 64; ++i)
+    values[static_cast<uint8_t>(kBase64UrlAlphabet[i])] = static_cast<int8_t>(i);
   return values;
 }();
 
@@ -97,7 +98,8 @@ std::optional<Bytes> from_base64url(std::string_view text) {
     if ((b & 0xF) != 0) return std::nullopt;  // non-canonical: unused bits set
     *o++ = static_cast<uint8_t>(a << 2 | b >> 4);
   } else if (rest == 3) {
-    const int a = base64url_value(text[i]), b = base64url_value(text[i + 1]), c = base64url_value(text[i + 2]);
+    const int a = base64url_value(text[i]), b = base64url_value(text[i + 1]),
+              c = base64url_value(text[i + 2]);
     if ((a | b | c) < 0) return std::nullopt;
     if ((c & 0x3) != 0) return std::nullopt;  // non-canonical: unused bits set
     const uint32_t v = uint32_t(a) << 12 | uint32_t(b) << 6 | uint32_t(c);

@@ -17,7 +17,9 @@ using S = SuccessResponse;
 
 // Query parameters (TRN-011, LIM-005). A `limit` runs from 1 to the server's matching *_max and,
 // absent, means that maximum (no fallback: the caller takes max_under()).
-constexpr P limit_of(uint64_t Limits::*max) { return P{"limit", ValueKind::kDecimal, 1, 0, max, std::nullopt}; }
+constexpr P limit_of(uint64_t Limits::*max) {
+  return P{"limit", ValueKind::kDecimal, 1, 0, max, std::nullopt};
+}
 constexpr P kAfterSeq{"after_seq", ValueKind::kDecimal, 0, kJsonIntegerMax, nullptr, 0};
 constexpr P kStart{"start", ValueKind::kDecimal, 0, kJsonIntegerMax, nullptr, 0};
 constexpr P kAfterKeyId{"after", ValueKind::kDecimal, 0, kU32Max, nullptr, 0};
@@ -28,59 +30,214 @@ constexpr S created(std::string_view message) { return S{201, BodyKind::kJson, m
 
 // Spec section 14, in its order.
 const std::array kCatalog = {
-    Endpoint{E::kInfo, "GET", "/v1/info", std::nullopt, "", BodyKind::kNone, "", {},
-             {ok("InfoResponse")}, "2.6", "INF-001 INF-002 INF-003 INF-004"},
-    Endpoint{E::kCreateWorkspace, "POST", "/v1/workspaces", std::nullopt, "", BodyKind::kJson,
-             "CreateWorkspaceRequest", {}, {created("CreateWorkspaceResponse")}, "4.1",
+    Endpoint{E::kInfo,
+             "GET",
+             "/v1/info",
+             std::nullopt,
+             "",
+             BodyKind::kNone,
+             "",
+             {},
+             {ok("InfoResponse")},
+             "2.6",
+             "INF-001 INF-002 INF-003 INF-004"},
+    Endpoint{E::kCreateWorkspace,
+             "POST",
+             "/v1/workspaces",
+             std::nullopt,
+             "",
+             BodyKind::kJson,
+             "CreateWorkspaceRequest",
+             {},
+             {created("CreateWorkspaceResponse")},
+             "4.1",
              "AUTH-001 AUTH-002 AUTH-003 AUTH-004"},
-    Endpoint{E::kDeleteWorkspace, "DELETE", "/v1/workspaces/{workspace_id}", Scope::kOwner,
-             "workspace_delete", BodyKind::kNone, "", {}, {ok("DeleteWorkspaceResponse")}, "4.1",
+    Endpoint{E::kDeleteWorkspace,
+             "DELETE",
+             "/v1/workspaces/{workspace_id}",
+             Scope::kOwner,
+             "workspace_delete",
+             BodyKind::kNone,
+             "",
+             {},
+             {ok("DeleteWorkspaceResponse")},
+             "4.1",
              "AUTH-005"},
-    Endpoint{E::kCreateToken, "POST", "/v1/workspaces/{workspace_id}/tokens", Scope::kOwner, "",
-             BodyKind::kJson, "CreateTokenRequest", {}, {created("TokenIssued")}, "4.2",
+    Endpoint{E::kCreateToken,
+             "POST",
+             "/v1/workspaces/{workspace_id}/tokens",
+             Scope::kOwner,
+             "",
+             BodyKind::kJson,
+             "CreateTokenRequest",
+             {},
+             {created("TokenIssued")},
+             "4.2",
              "AUTH-010 AUTH-013 AUTH-014"},
-    Endpoint{E::kListTokens, "GET", "/v1/workspaces/{workspace_id}/tokens", Scope::kOwner, "",
-             BodyKind::kNone, "", {kAfterTokenId, limit_of(&Limits::page_tokens_max)},
-             {ok("TokenListResponse")}, "4.2", "AUTH-015"},
-    Endpoint{E::kTokenSelf, "GET", "/v1/workspaces/{workspace_id}/tokens/self", Scope::kRead, "",
-             BodyKind::kNone, "", {}, {ok("TokenEntry")}, "4.2", "AUTH-018"},
-    Endpoint{E::kRevokeToken, "DELETE", "/v1/workspaces/{workspace_id}/tokens/{token_id}",
-             Scope::kOwner, "", BodyKind::kNone, "", {}, {ok("RevokeTokenResponse")}, "4.2",
+    Endpoint{E::kListTokens,
+             "GET",
+             "/v1/workspaces/{workspace_id}/tokens",
+             Scope::kOwner,
+             "",
+             BodyKind::kNone,
+             "",
+             {kAfterTokenId, limit_of(&Limits::page_tokens_max)},
+             {ok("TokenListResponse")},
+             "4.2",
+             "AUTH-015"},
+    Endpoint{E::kTokenSelf,
+             "GET",
+             "/v1/workspaces/{workspace_id}/tokens/self",
+             Scope::kRead,
+             "",
+             BodyKind::kNone,
+             "",
+             {},
+             {ok("TokenEntry")},
+             "4.2",
+             "AUTH-018"},
+    Endpoint{E::kRevokeToken,
+             "DELETE",
+             "/v1/workspaces/{workspace_id}/tokens/{token_id}",
+             Scope::kOwner,
+             "",
+             BodyKind::kNone,
+             "",
+             {},
+             {ok("RevokeTokenResponse")},
+             "4.2",
              "AUTH-016 AUTH-017"},
-    Endpoint{E::kListKeys, "GET", "/v1/workspaces/{workspace_id}/keys", Scope::kRead, "",
-             BodyKind::kNone, "", {kAfterKeyId, limit_of(&Limits::page_keys_max)},
-             {ok("KeyListResponse")}, "5.2", "KEY-001"},
-    Endpoint{E::kPutKey, "PUT", "/v1/workspaces/{workspace_id}/keys/{key_id}", Scope::kReadWrite,
-             "", BodyKind::kJson, "PutKeyRequest", {}, {ok("KeyRecord")}, "5.2",
+    Endpoint{E::kListKeys,
+             "GET",
+             "/v1/workspaces/{workspace_id}/keys",
+             Scope::kRead,
+             "",
+             BodyKind::kNone,
+             "",
+             {kAfterKeyId, limit_of(&Limits::page_keys_max)},
+             {ok("KeyListResponse")},
+             "5.2",
+             "KEY-001"},
+    Endpoint{E::kPutKey,
+             "PUT",
+             "/v1/workspaces/{workspace_id}/keys/{key_id}",
+             Scope::kReadWrite,
+             "",
+             BodyKind::kJson,
+             "PutKeyRequest",
+             {},
+             {ok("KeyRecord")},
+             "5.2",
              "KEY-002 KEY-003 KEY-004 KEY-005"},
-    Endpoint{E::kUploadOps, "POST", "/v1/workspaces/{workspace_id}/ops", Scope::kReadWrite, "",
-             BodyKind::kJson, "UploadOpsRequest", {}, {ok("UploadOpsResponse")}, "7.1",
+    Endpoint{E::kUploadOps,
+             "POST",
+             "/v1/workspaces/{workspace_id}/ops",
+             Scope::kReadWrite,
+             "",
+             BodyKind::kJson,
+             "UploadOpsRequest",
+             {},
+             {ok("UploadOpsResponse")},
+             "7.1",
              "LOG-001 LOG-002 LOG-003 LOG-004 LOG-005 LOG-006 LOG-007 LOG-008 LOG-009"},
-    Endpoint{E::kReadOps, "GET", "/v1/workspaces/{workspace_id}/ops", Scope::kRead, "",
-             BodyKind::kNone, "", {kAfterSeq, limit_of(&Limits::page_ops_max)},
-             {ok("OpsPageResponse")}, "7.3", "LOG-020 LOG-021 LOG-022 LOG-023 LOG-024"},
-    Endpoint{E::kReadBlocks, "GET", "/v1/workspaces/{workspace_id}/blocks", Scope::kRead, "",
-             BodyKind::kNone, "", {kStart, limit_of(&Limits::page_blocks_max)},
-             {ok("BlocksResponse")}, "7.4", "LOG-031"},
-    Endpoint{E::kFileStatus, "POST", "/v1/workspaces/{workspace_id}/file-status", Scope::kRead,
-             "files", BodyKind::kJson, "FileStatusRequest", {}, {ok("FileStatusResponse")}, "11.2",
+    Endpoint{E::kReadOps,
+             "GET",
+             "/v1/workspaces/{workspace_id}/ops",
+             Scope::kRead,
+             "",
+             BodyKind::kNone,
+             "",
+             {kAfterSeq, limit_of(&Limits::page_ops_max)},
+             {ok("OpsPageResponse")},
+             "7.3",
+             "LOG-020 LOG-021 LOG-022 LOG-023 LOG-024"},
+    Endpoint{E::kReadBlocks,
+             "GET",
+             "/v1/workspaces/{workspace_id}/blocks",
+             Scope::kRead,
+             "",
+             BodyKind::kNone,
+             "",
+             {kStart, limit_of(&Limits::page_blocks_max)},
+             {ok("BlocksResponse")},
+             "7.4",
+             "LOG-031"},
+    Endpoint{E::kFileStatus,
+             "POST",
+             "/v1/workspaces/{workspace_id}/file-status",
+             Scope::kRead,
+             "files",
+             BodyKind::kJson,
+             "FileStatusRequest",
+             {},
+             {ok("FileStatusResponse")},
+             "11.2",
              "FILE-007"},
-    Endpoint{E::kCreateFile, "POST", "/v1/workspaces/{workspace_id}/files/{file_id}",
-             Scope::kReadWrite, "files", BodyKind::kJson, "CreateFileRequest", {},
-             {created("FileStatus"), ok("FileStatus")}, "11.2", "FILE-002"},
-    Endpoint{E::kGetFile, "GET", "/v1/workspaces/{workspace_id}/files/{file_id}", Scope::kRead,
-             "files", BodyKind::kNone, "", {}, {ok("FileStatus")}, "11.2", "FILE-006"},
-    Endpoint{E::kDeleteFile, "DELETE", "/v1/workspaces/{workspace_id}/files/{file_id}",
-             Scope::kReadWrite, "files", BodyKind::kNone, "", {}, {ok("FileStatus")}, "11.2",
+    Endpoint{E::kCreateFile,
+             "POST",
+             "/v1/workspaces/{workspace_id}/files/{file_id}",
+             Scope::kReadWrite,
+             "files",
+             BodyKind::kJson,
+             "CreateFileRequest",
+             {},
+             {created("FileStatus"), ok("FileStatus")},
+             "11.2",
+             "FILE-002"},
+    Endpoint{E::kGetFile,
+             "GET",
+             "/v1/workspaces/{workspace_id}/files/{file_id}",
+             Scope::kRead,
+             "files",
+             BodyKind::kNone,
+             "",
+             {},
+             {ok("FileStatus")},
+             "11.2",
+             "FILE-006"},
+    Endpoint{E::kDeleteFile,
+             "DELETE",
+             "/v1/workspaces/{workspace_id}/files/{file_id}",
+             Scope::kReadWrite,
+             "files",
+             BodyKind::kNone,
+             "",
+             {},
+             {ok("FileStatus")},
+             "11.2",
              "FILE-010"},
-    Endpoint{E::kCommitFile, "POST", "/v1/workspaces/{workspace_id}/files/{file_id}/commit",
-             Scope::kReadWrite, "files", BodyKind::kJson, "CommitFileRequest", {},
-             {ok("FileStatus")}, "11.2", "FILE-008"},
-    Endpoint{E::kPutChunk, "PUT", "/v1/workspaces/{workspace_id}/files/{file_id}/chunks/{index}",
-             Scope::kReadWrite, "files", BodyKind::kChunk, "", {}, {ok("ChunkStored")}, "11.2",
+    Endpoint{E::kCommitFile,
+             "POST",
+             "/v1/workspaces/{workspace_id}/files/{file_id}/commit",
+             Scope::kReadWrite,
+             "files",
+             BodyKind::kJson,
+             "CommitFileRequest",
+             {},
+             {ok("FileStatus")},
+             "11.2",
+             "FILE-008"},
+    Endpoint{E::kPutChunk,
+             "PUT",
+             "/v1/workspaces/{workspace_id}/files/{file_id}/chunks/{index}",
+             Scope::kReadWrite,
+             "files",
+             BodyKind::kChunk,
+             "",
+             {},
+             {ok("ChunkStored")},
+             "11.2",
              "FILE-003 FILE-004 FILE-005"},
-    Endpoint{E::kGetChunk, "GET", "/v1/workspaces/{workspace_id}/files/{file_id}/chunks/{index}",
-             Scope::kRead, "files", BodyKind::kNone, "", {}, {S{200, BodyKind::kChunk, ""}}, "11.2",
+    Endpoint{E::kGetChunk,
+             "GET",
+             "/v1/workspaces/{workspace_id}/files/{file_id}/chunks/{index}",
+             Scope::kRead,
+             "files",
+             BodyKind::kNone,
+             "",
+             {},
+             {S{200, BodyKind::kChunk, ""}},
+             "11.2",
              "FILE-009"},
 };
 
@@ -98,7 +255,8 @@ std::vector<std::string_view> split(std::string_view text, char separator) {
   size_t start = 0;
   while (true) {
     const size_t end = text.find(separator, start);
-    parts.push_back(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    parts.push_back(
+        text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
     if (end == std::string_view::npos) return parts;
     start = end + 1;
   }
@@ -110,7 +268,8 @@ bool is_parameter(std::string_view segment) {
 
 bool is_version_segment(std::string_view segment) {
   return segment.size() >= 2 && segment[0] == 'v' &&
-         std::all_of(segment.begin() + 1, segment.end(), [](char c) { return c >= '0' && c <= '9'; });
+         std::all_of(segment.begin() + 1, segment.end(),
+                     [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // The catalog's templates, split once.
@@ -256,7 +415,8 @@ std::string percent_decoded(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && hex_digit(text[i + 1]) >= 0 && hex_digit(text[i + 2]) >= 0) {
+    if (text[i] == '%' && i + 2 < text.size() && hex_digit(text[i + 1]) >= 0 &&
+        hex_digit(text[i + 2]) >= 0) {
       out += static_cast<char>(hex_digit(text[i + 1]) * 16 + hex_digit(text[i + 2]));
       i += 2;
     } else {
@@ -273,8 +433,9 @@ std::vector<std::pair<std::string, std::string>> parse_query_string(std::string_
   for (std::string_view pair : split(query, '&')) {
     if (pair.empty()) continue;
     const size_t equals = pair.find('=');
-    out.emplace_back(percent_decoded(pair.substr(0, equals)),
-                     equals == std::string_view::npos ? "" : percent_decoded(pair.substr(equals + 1)));
+    out.emplace_back(
+        percent_decoded(pair.substr(0, equals)),
+        equals == std::string_view::npos ? "" : percent_decoded(pair.substr(equals + 1)));
   }
   return out;
 }
@@ -282,10 +443,12 @@ std::vector<std::pair<std::string, std::string>> parse_query_string(std::string_
 std::optional<uint64_t> parse_decimal_parameter(std::string_view text, uint64_t min, uint64_t max) {
   // One text form per value: digits only, no sign, no leading zero (TRN-013).
   if (text.empty() || text.size() > 20 || (text.size() > 1 && text[0] == '0')) return std::nullopt;
-  if (!std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
+  if (!std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
   uint64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) return std::nullopt;
+  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max)
+    return std::nullopt;
   return value;
 }
 

@@ -64,7 +64,8 @@ class DomBuilder {
     return true;
   }
 
-  bool parse_error(size_t /*position*/, const std::string& /*token*/, const nlohmann::detail::exception& e) {
+  bool parse_error(size_t /*position*/, const std::string& /*token*/,
+                   const nlohmann::detail::exception& e) {
     // nlohmann's messages name the byte offset and the problem (syntax or invalid UTF-8).
     if (!error_) error_ = Error(Code::kMalformedJson, e.what());
     return false;
@@ -111,7 +112,8 @@ class DomBuilder {
 
   bool open(Json&& container) {
     if (open_.size() >= kJsonDepthMax) {
-      error_ = Error(Code::kMalformedJson, "nested deeper than " + std::to_string(kJsonDepthMax) + " levels");
+      error_ = Error(Code::kMalformedJson,
+                     "nested deeper than " + std::to_string(kJsonDepthMax) + " levels");
       return false;
     }
     Json* placed = place(std::move(container));
@@ -135,7 +137,8 @@ class DomBuilder {
     for (size_t i = 1; i < open_.size(); ++i) {
       const Json& parent = *open_[i - 1].value;
       if (parent.is_array()) {
-        path += '[' + std::to_string(parent.size() - 1) + ']';  // an open container is its parent's last
+        path += '[' + std::to_string(parent.size() - 1) +
+                ']';  // an open container is its parent's last
       } else {
         append_member(parent.get_ref<const Json::object_t&>().back().first);
       }
@@ -154,10 +157,12 @@ class DomBuilder {
 
 Result<Json> parse_strict(std::string_view text) {
   // nlohmann skips a leading byte order mark; the spec does not (TRN-028).
-  if (text.substr(0, 3) == "\xEF\xBB\xBF") return Error(Code::kMalformedJson, "a byte order mark is not JSON text");
+  if (text.substr(0, 3) == "\xEF\xBB\xBF")
+    return Error(Code::kMalformedJson, "a byte order mark is not JSON text");
   DomBuilder builder;
-  const bool parsed = Json::sax_parse(text.begin(), text.end(), &builder, nlohmann::json::input_format_t::json,
-                                      /*strict=*/true, /*ignore_comments=*/false);
+  const bool parsed =
+      Json::sax_parse(text.begin(), text.end(), &builder, nlohmann::json::input_format_t::json,
+                      /*strict=*/true, /*ignore_comments=*/false);
   return builder.finish(parsed);
 }
 

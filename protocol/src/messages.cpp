@@ -208,9 +208,11 @@ struct Codec<InfoResponse> {
       Reader http = r.object("http_limits");
       const HttpLimits& hf = kHttpLimitFloors;
       HttpLimits h{};
-      h.request_target_bytes_max = http.integer("request_target_bytes_max", hf.request_target_bytes_max, kIntMax);
+      h.request_target_bytes_max =
+          http.integer("request_target_bytes_max", hf.request_target_bytes_max, kIntMax);
       h.header_fields_max = http.integer("header_fields_max", hf.header_fields_max, kIntMax);
-      h.header_section_bytes_max = http.integer("header_section_bytes_max", hf.header_section_bytes_max, kIntMax);
+      h.header_section_bytes_max =
+          http.integer("header_section_bytes_max", hf.header_section_bytes_max, kIntMax);
       http.finish();
       m.http_limits = h;
     }
@@ -240,9 +242,10 @@ struct Codec<InfoResponse> {
                          {"chunk_bytes", l.chunk_bytes},
                          {"file_chunks_max", l.file_chunks_max}};
     if (m.http_limits)
-      out["http_limits"] = Json{{"request_target_bytes_max", m.http_limits->request_target_bytes_max},
-                                {"header_fields_max", m.http_limits->header_fields_max},
-                                {"header_section_bytes_max", m.http_limits->header_section_bytes_max}};
+      out["http_limits"] =
+          Json{{"request_target_bytes_max", m.http_limits->request_target_bytes_max},
+               {"header_fields_max", m.http_limits->header_fields_max},
+               {"header_section_bytes_max", m.http_limits->header_section_bytes_max}};
   }
 };
 
@@ -741,7 +744,8 @@ struct Codec<ObjectPayload> {
     const std::string bases_path = r.member_path("bases");
     if (const Json* bases = r.array("bases", 0, kBasesMax)) {
       for (size_t i = 0; i < bases->size() && !r.failed(); ++i)
-        m.bases.push_back(json_detail::fixed_at<16>((*bases)[i], element_path(bases_path, i), r.sink()));
+        m.bases.push_back(
+            json_detail::fixed_at<16>((*bases)[i], element_path(bases_path, i), r.sink()));
     }
     if (r.failed()) return;
     if (m.type == OpType::kPut) {
@@ -848,7 +852,8 @@ template <>
 Status check_between_members(const InfoResponse& m) {
   for (size_t i = 1; i < m.versions.size(); ++i)
     if (m.versions[i] <= m.versions[i - 1])
-      return inconsistent("versions[" + std::to_string(i) + "]", "versions are ascending without repeats");
+      return inconsistent("versions[" + std::to_string(i) + "]",
+                          "versions are ascending without repeats");
   return {};
 }
 
@@ -864,7 +869,8 @@ Status check_between_members(const ErrorBody& m) {
   switch (*m.code) {
     case Code::kChunkIndexOutOfRange:
     case Code::kFileChunkCountMismatch:
-      if (d.chunk_count && *d.chunk_count == 0) return inconsistent("error.details.chunk_count", "at least 1");
+      if (d.chunk_count && *d.chunk_count == 0)
+        return inconsistent("error.details.chunk_count", "at least 1");
       return require(d.chunk_count.has_value(), "chunk_count");
     case Code::kVersionConflict:
       return require(d.current_version.has_value(), "current_version");
@@ -899,7 +905,8 @@ template <>
 Status check_between_members(const KeyListResponse& m) {
   for (size_t i = 1; i < m.keys.size(); ++i)
     if (m.keys[i].key_id <= m.keys[i - 1].key_id)
-      return inconsistent("keys[" + std::to_string(i) + "].key_id", "key records are in ascending key id order");
+      return inconsistent("keys[" + std::to_string(i) + "].key_id",
+                          "key records are in ascending key id order");
   if (m.next_after && (m.keys.empty() || *m.next_after != m.keys.back().key_id))
     return inconsistent("next_after", "the cursor is the last key id listed");
   return {};
@@ -920,7 +927,8 @@ Status check_between_members(const OpsPageResponse& m) {
     const std::string field = "ops[" + std::to_string(i) + "].seq";
     if (m.ops[i].seq != m.after_seq + 1 + i)  // SYNC-007
       return Error(Code::kPageGap, field,
-                   "expected seq " + std::to_string(m.after_seq + 1 + i) + ", got " + std::to_string(m.ops[i].seq));
+                   "expected seq " + std::to_string(m.after_seq + 1 + i) + ", got " +
+                       std::to_string(m.ops[i].seq));
     if (m.ops[i].seq > m.head_seq) return inconsistent(field, "a seq is within head_seq");
   }
   const uint64_t end = m.after_seq + m.ops.size();
@@ -929,7 +937,8 @@ Status check_between_members(const OpsPageResponse& m) {
   if (m.next_after_seq && *m.next_after_seq != end)
     return inconsistent("next_after_seq", "the cursor is the seq of the page's last operation");
   if (m.next_after_seq.has_value() != (end < m.head_seq))
-    return inconsistent("next_after_seq", "the cursor is null exactly when the page ends at head_seq");
+    return inconsistent("next_after_seq",
+                        "the cursor is null exactly when the page ends at head_seq");
   return {};
 }
 
@@ -939,8 +948,10 @@ Status check_between_members(const BlocksResponse& m) {
     return inconsistent("block_count", "block_count is floor(head_seq / block_size)");
   for (size_t i = 0; i < m.blocks.size(); ++i) {
     const std::string field = "blocks[" + std::to_string(i) + "].index";
-    if (i > 0 && m.blocks[i].index != m.blocks[0].index + i) return inconsistent(field, "indexes are consecutive");
-    if (m.blocks[i].index >= m.block_count) return inconsistent(field, "only complete blocks are listed");
+    if (i > 0 && m.blocks[i].index != m.blocks[0].index + i)
+      return inconsistent(field, "indexes are consecutive");
+    if (m.blocks[i].index >= m.block_count)
+      return inconsistent(field, "only complete blocks are listed");
   }
   if (m.blocks.empty()) {
     if (m.next_start) return inconsistent("next_start", "an empty list has no next page");
@@ -950,7 +961,8 @@ Status check_between_members(const BlocksResponse& m) {
   if (m.next_start && *m.next_start != next)
     return inconsistent("next_start", "the cursor is the index after the last one listed");
   if (m.next_start.has_value() != (next < m.block_count))
-    return inconsistent("next_start", "the cursor is null exactly when the last complete block is listed");
+    return inconsistent("next_start",
+                        "the cursor is null exactly when the last complete block is listed");
   return {};
 }
 
@@ -974,7 +986,8 @@ Result<M> parse_message(std::string_view json_text) {
     if (!parsed.ok()) return parsed.error();
     message = std::move(parsed).value();
   }
-  if (Status consistent = check_between_members(*message); !consistent.ok()) return consistent.error();
+  if (Status consistent = check_between_members(*message); !consistent.ok())
+    return consistent.error();
   return std::move(*message);
 }
 

@@ -42,10 +42,11 @@ bool known_status(int status) {
 }  // namespace
 
 bool valid_request_id(std::string_view id) {
-  return !id.empty() && id.size() <= kRequestIdCharsMax && std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-           c == '-';
-  });
+  return !id.empty() && id.size() <= kRequestIdCharsMax &&
+         std::all_of(id.begin(), id.end(), [](char c) {
+           return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-';
+         });
 }
 
 std::vector<WireViolation> check_wire_response(const WireExchange& x) {
@@ -58,7 +59,8 @@ std::vector<WireViolation> check_wire_response(const WireExchange& x) {
     violated("TRN-007", "OpSync-Server-Time-Ms is missing or not a decimal number of milliseconds");
   const std::optional<std::string> request_id = x.header("OpSync-Request-Id");
   if (!request_id || !valid_request_id(*request_id)) {
-    violated("TRN-008", "OpSync-Request-Id is missing or not 1 to 64 characters of A-Z a-z 0-9 . _ -");
+    violated("TRN-008",
+             "OpSync-Request-Id is missing or not 1 to 64 characters of A-Z a-z 0-9 . _ -");
   } else if (x.request_id && valid_request_id(*x.request_id) && *request_id != *x.request_id) {
     violated("TRN-008", "the request's OpSync-Request-Id is not echoed");
   }
@@ -66,21 +68,25 @@ std::vector<WireViolation> check_wire_response(const WireExchange& x) {
   const std::string content_type = media_type(x.header("Content-Type").value_or(""));
 
   if (x.status >= 400) {
-    if (content_type != "application/json") violated("TRN-006", "an error response is not application/json");
+    if (content_type != "application/json")
+      violated("TRN-006", "an error response is not application/json");
     Result<ErrorBody> error = parse_message<ErrorBody>(x.body);
     if (!error.ok()) {
       violated("ERR-001", "the error body does not parse: " + error.error().to_string());
       return out;
     }
     if (!error->code) {
-      if (!known_status(x.status)) violated("ERR-001", "status " + std::to_string(x.status) + " is in no table");
+      if (!known_status(x.status))
+        violated("ERR-001", "status " + std::to_string(x.status) + " is in no table");
       violated("ERR-001", "the code " + error->code_name + " is not one of the spec's table");
     } else if (http_status(*error->code) != x.status) {
       violated("ERR-001", "the code " + error->code_name + " goes with status " +
-                              std::to_string(http_status(*error->code)) + ", not " + std::to_string(x.status));
+                              std::to_string(http_status(*error->code)) + ", not " +
+                              std::to_string(x.status));
     }
     if (x.status == 405 && !x.header("Allow")) violated("TRN-010", "a 405 without an Allow header");
-    if (x.status == 429 && !x.header("Retry-After")) violated("LIM-020", "a 429 without a Retry-After header");
+    if (x.status == 429 && !x.header("Retry-After"))
+      violated("LIM-020", "a 429 without a Retry-After header");
     return out;
   }
 
@@ -95,17 +101,21 @@ std::vector<WireViolation> check_wire_response(const WireExchange& x) {
                                     [&](const SuccessResponse& s) { return s.status == x.status; });
   if (success == endpoint.success.end()) {
     violated(std::string(endpoint.section) == "2.6" ? "INF-001" : "ERR-001",
-             "status " + std::to_string(x.status) + " is not a success " + endpoint.name() + " answers with");
+             "status " + std::to_string(x.status) + " is not a success " + endpoint.name() +
+                 " answers with");
     return out;
   }
   if (success->body == BodyKind::kChunk) {
-    if (content_type != "application/octet-stream") violated("TRN-005", "a chunk is not application/octet-stream");
+    if (content_type != "application/octet-stream")
+      violated("TRN-005", "a chunk is not application/octet-stream");
     return out;
   }
-  if (content_type != "application/json") violated("TRN-006", "a response body is not application/json");
+  if (content_type != "application/json")
+    violated("TRN-006", "a response body is not application/json");
   const Status parsed = check_message(success->message, x.body);
   if (!parsed.ok()) {
-    violated("TRN-029", std::string(success->message) + " does not parse: " + parsed.error().to_string());
+    violated("TRN-029",
+             std::string(success->message) + " does not parse: " + parsed.error().to_string());
     return out;
   }
   if (success->message == "InfoResponse" && server_time) {

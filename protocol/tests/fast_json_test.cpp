@@ -78,11 +78,22 @@ rc::Gen<ObjectPayload> gen_payload() {
 // Damage aimed at what a decoder might get wrong, beside random byte edits: a member written
 // twice, an unknown member, a wrong version, a member of the wrong object.
 rc::Gen<std::string> gen_damaged(const std::string& text) {
-  static const std::vector<std::string> kMembers = {
-      R"("v":1,)",         R"("v":2,)",        R"("seq":7,)",          R"("id":"AAAAAAAAAAAAAAAAAAAAAA",)",
-      R"("wall_ms":5,)",   R"("counter":1,)",  R"("key":"k",)",        R"("bases":[],)",
-      R"("files":[],)",    R"("value":"",)",   R"("unknown":0,)",      R"("after_seq":0,)",
-      R"("type":"put",)",  R"("key_id":1,)",   R"("next_after_seq":null,)", R"("ops":[],)"};
+  static const std::vector<std::string> kMembers = {R"("v":1,)",
+                                                    R"("v":2,)",
+                                                    R"("seq":7,)",
+                                                    R"("id":"AAAAAAAAAAAAAAAAAAAAAA",)",
+                                                    R"("wall_ms":5,)",
+                                                    R"("counter":1,)",
+                                                    R"("key":"k",)",
+                                                    R"("bases":[],)",
+                                                    R"("files":[],)",
+                                                    R"("value":"",)",
+                                                    R"("unknown":0,)",
+                                                    R"("after_seq":0,)",
+                                                    R"("type":"put",)",
+                                                    R"("key_id":1,)",
+                                                    R"("next_after_seq":null,)",
+                                                    R"("ops":[],)"};
   const auto insert_member = rc::gen::exec([text] {
     std::string out = text;
     std::vector<size_t> objects;
@@ -127,16 +138,18 @@ void page_property(FastDecoder<OpsPageResponse> fast) {
 void payload_property(FastDecoder<ObjectPayload> fast) {
   const ObjectPayload payload = *gen_payload();
   const Bytes text = serialize_payload(payload);
-  fast_decoder_agrees_with_the_codec<ObjectPayload>(
-      std::string(text.begin(), text.end()), payload.files.empty(), fast,
-      &opsync::fast_json::payload_generic);
+  fast_decoder_agrees_with_the_codec<ObjectPayload>(std::string(text.begin(), text.end()),
+                                                    payload.files.empty(), fast,
+                                                    &opsync::fast_json::payload_generic);
 }
 
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(fast_json)
 
-RC_BOOST_PROP(page_decoder_reads_what_the_codec_reads, ()) { page_property(&opsync::fast_json::ops_page); }
+RC_BOOST_PROP(page_decoder_reads_what_the_codec_reads, ()) {
+  page_property(&opsync::fast_json::ops_page);
+}
 
 RC_BOOST_PROP(payload_decoder_reads_what_the_codec_reads, ()) {
   payload_property(&opsync::fast_json::payload);
@@ -192,8 +205,7 @@ BOOST_AUTO_TEST_CASE(duplicates_unknown_members_and_bad_text_are_left_to_the_cod
   const std::optional<OpsPageResponse> quick = opsync::fast_json::ops_page(escaped);
   BOOST_TEST((quick.has_value() && *quick == opsync::fast_json::ops_page_generic(escaped).value()));
   // Invalid UTF-8 inside a payload's key.
-  const std::string bad_utf8 =
-      "{\"v\":1,\"type\":\"delete\",\"key\":\"a\xff\",\"bases\":[]}";
+  const std::string bad_utf8 = "{\"v\":1,\"type\":\"delete\",\"key\":\"a\xff\",\"bases\":[]}";
   BOOST_TEST(!opsync::fast_json::payload(bad_utf8).has_value());
   BOOST_TEST(!opsync::fast_json::payload_generic(bad_utf8).ok());
   // Escaped surrogates: a lone half is malformed to both; a pair is one character to both.

@@ -23,9 +23,9 @@ using json_detail::Json;
 
 namespace {
 
-constexpr size_t kGrowth = 8;            // the larger body has 8 times the elements of the smaller
-constexpr double kCostRatioMax = 20.0;   // linear is about 8, quadratic about 64
-constexpr int kRuns = 3;                 // the least of these counts, for the smaller body
+constexpr size_t kGrowth = 8;           // the larger body has 8 times the elements of the smaller
+constexpr double kCostRatioMax = 20.0;  // linear is about 8, quadratic about 64
+constexpr int kRuns = 3;                // the least of these counts, for the smaller body
 // Elements of the smaller body: enough for a few milliseconds of parsing, so that the clock's
 // resolution and a cache miss do not matter. The sanitizers slow both sizes alike, so they run
 // smaller bodies.
@@ -55,8 +55,8 @@ double least_cost_seconds(const Parse& parse, const std::string& text, int runs)
 }
 
 // `count` items joined by commas inside `open` ... `close`.
-std::string repeated(size_t count, const std::function<std::string(size_t)>& item, const std::string& open,
-                     const std::string& close) {
+std::string repeated(size_t count, const std::function<std::string(size_t)>& item,
+                     const std::string& open, const std::string& close) {
   std::string text = open;
   for (size_t i = 0; i < count; ++i) {
     if (i > 0) text += ',';
@@ -71,23 +71,42 @@ struct Shape {
 };
 
 // The shapes that cost most per byte, and those nlohmann's builders were quadratic in.
-const Shape kArrayOfObjects{"array of empty objects",
-                            [](size_t n) { return repeated(n, [](size_t) { return "{}"; }, R"({"ops":[)", "]}"); }};
+const Shape kArrayOfObjects{"array of empty objects", [](size_t n) {
+                              return repeated(
+                                  n, [](size_t) { return "{}"; }, R"({"ops":[)", "]}");
+                            }};
 const Shape kObjectOfMembers{"object of many members", [](size_t n) {
-                               return repeated(n, [](size_t i) { return "\"m" + std::to_string(i) + "\":0"; }, "{",
-                                               "}");
+                               return repeated(
+                                   n, [](size_t i) { return "\"m" + std::to_string(i) + "\":0"; },
+                                   "{", "}");
                              }};
 const Shape kShapes[] = {
     kArrayOfObjects,
     kObjectOfMembers,
-    {"array of empty arrays", [](size_t n) { return repeated(n, [](size_t) { return "[]"; }, R"({"x":[)", "]}"); }},
-    {"array of zeros", [](size_t n) { return repeated(n, [](size_t) { return "0"; }, R"({"x":[)", "]}"); }},
-    {"array of empty strings", [](size_t n) { return repeated(n, [](size_t) { return "\"\""; }, R"({"x":[)", "]}"); }},
+    {"array of empty arrays",
+     [](size_t n) {
+       return repeated(
+           n, [](size_t) { return "[]"; }, R"({"x":[)", "]}");
+     }},
+    {"array of zeros",
+     [](size_t n) {
+       return repeated(
+           n, [](size_t) { return "0"; }, R"({"x":[)", "]}");
+     }},
+    {"array of empty strings",
+     [](size_t n) {
+       return repeated(
+           n, [](size_t) { return "\"\""; }, R"({"x":[)", "]}");
+     }},
     {"array of nested objects",
-     [](size_t n) { return repeated(n, [](size_t) { return R"({"a":{"b":[{}]}})"; }, R"({"x":[)", "]}"); }},
+     [](size_t n) {
+       return repeated(
+           n, [](size_t) { return R"({"a":{"b":[{}]}})"; }, R"({"x":[)", "]}");
+     }},
     {"object of arrays of objects",
      [](size_t n) {
-       return repeated(n, [](size_t i) { return "\"m" + std::to_string(i) + "\":[{},{}]"; }, "{", "}");
+       return repeated(
+           n, [](size_t i) { return "\"m" + std::to_string(i) + "\":[{},{}]"; }, "{", "}");
      }},
 };
 
@@ -97,8 +116,9 @@ double cost_ratio(const Parse& parse, const Shape& shape, size_t n, int large_ru
   const double small = least_cost_seconds(parse, shape.text(n), kRuns);
   const double large = least_cost_seconds(parse, shape.text(n * kGrowth), large_runs);
   const double ratio = large / std::max(small, 1e-6);
-  BOOST_TEST_MESSAGE(shape.name << ": " << n << " elements " << small * 1e3 << " ms, " << n * kGrowth << " elements "
-                                << large * 1e3 << " ms, ratio " << ratio);
+  BOOST_TEST_MESSAGE(shape.name << ": " << n << " elements " << small * 1e3 << " ms, "
+                                << n * kGrowth << " elements " << large * 1e3 << " ms, ratio "
+                                << ratio);
   return ratio;
 }
 
@@ -106,10 +126,13 @@ bool parses_strictly(const std::string& text) { return json_detail::parse_strict
 
 // The broken variants: what parse_strict used to hand its text to.
 bool nlohmann_callback_parse(const std::string& text) {
-  const Json parsed = Json::parse(text, [](int, nlohmann::json::parse_event_t, Json&) { return true; });
+  const Json parsed =
+      Json::parse(text, [](int, nlohmann::json::parse_event_t, Json&) { return true; });
   return !parsed.is_discarded();
 }
-bool nlohmann_ordered_dom_parse(const std::string& text) { return !Json::parse(text).is_discarded(); }
+bool nlohmann_ordered_dom_parse(const std::string& text) {
+  return !Json::parse(text).is_discarded();
+}
 
 }  // namespace
 
@@ -133,9 +156,11 @@ BOOST_AUTO_TEST_CASE(the_check_catches_the_quadratic_parsers) {
   // Smaller sizes than above: these variants are compiled into this test program, without
   // optimization, and their larger body would cost seconds.
   // nlohmann's callback parser rescans an array each time an object in it closes.
-  BOOST_TEST(cost_ratio(nlohmann_callback_parse, kArrayOfObjects, kElements / 8, 1) > kCostRatioMax);
+  BOOST_TEST(cost_ratio(nlohmann_callback_parse, kArrayOfObjects, kElements / 8, 1) >
+             kCostRatioMax);
   // nlohmann's DOM searches an ordered_json object's members one by one on every insertion.
-  BOOST_TEST(cost_ratio(nlohmann_ordered_dom_parse, kObjectOfMembers, kElements / 8, 1) > kCostRatioMax);
+  BOOST_TEST(cost_ratio(nlohmann_ordered_dom_parse, kObjectOfMembers, kElements / 8, 1) >
+             kCostRatioMax);
 }
 
 BOOST_AUTO_TEST_CASE(the_linear_builder_still_rejects_what_the_spec_rejects) {
@@ -148,7 +173,8 @@ BOOST_AUTO_TEST_CASE(the_linear_builder_still_rejects_what_the_spec_rejects) {
   BOOST_REQUIRE(!top_duplicate.ok());
   BOOST_TEST(top_duplicate.error().field == "a");
   // A duplicate among many members, where the set of names is large.
-  std::string many = repeated(5000, [](size_t i) { return "\"m" + std::to_string(i) + "\":0"; }, "{", ",\"m4321\":1}");
+  std::string many = repeated(
+      5000, [](size_t i) { return "\"m" + std::to_string(i) + "\":0"; }, "{", ",\"m4321\":1}");
   Result<Json> late_duplicate = json_detail::parse_strict(many);
   BOOST_REQUIRE(!late_duplicate.ok());
   BOOST_TEST(late_duplicate.error().field == "m4321");
@@ -158,13 +184,15 @@ BOOST_AUTO_TEST_CASE(the_linear_builder_still_rejects_what_the_spec_rejects) {
   Result<Json> depth_17 = json_detail::parse_strict("[" + depth_16 + "]");
   BOOST_REQUIRE(!depth_17.ok());
   BOOST_TEST(code_name(depth_17.error().code) == "malformed_json");
-  for (const char* bad : {"", "{", "{\"a\":}", "{} {}", "[1,]", "{\"a\":1,}", "\xff", "{\"a\":\"\xc3\"}", "nul"}) {
+  for (const char* bad :
+       {"", "{", "{\"a\":}", "{} {}", "[1,]", "{\"a\":1,}", "\xff", "{\"a\":\"\xc3\"}", "nul"}) {
     Result<Json> parsed = json_detail::parse_strict(bad);
     BOOST_TEST((!parsed.ok() && parsed.error().code == Code::kMalformedJson), bad);
   }
 
   // Members keep their order and values.
-  Result<Json> parsed = json_detail::parse_strict(R"({"z":[1,-2,3.5,"s",null,true,{"y":[]}],"a":{}})");
+  Result<Json> parsed =
+      json_detail::parse_strict(R"({"z":[1,-2,3.5,"s",null,true,{"y":[]}],"a":{}})");
   BOOST_REQUIRE(parsed.ok());
   BOOST_TEST(parsed->dump() == R"({"z":[1,-2,3.5,"s",null,true,{"y":[]}],"a":{}})");
 }

@@ -765,7 +765,8 @@ void damaged_messages_parse_or_fail_cleanly() {
     } else {
       RC_ASSERT(is_parse_error(parsed.error().code));
       if (parsed.error().code == Code::kUnknownField ||
-          parsed.error().code == Code::kMissingField || parsed.error().code == Code::kInvalidField ||
+          parsed.error().code == Code::kMissingField ||
+          parsed.error().code == Code::kInvalidField ||
           parsed.error().code == Code::kProtocolError || parsed.error().code == Code::kPageGap)
         RC_ASSERT(!parsed.error().field.empty());
     }
@@ -1250,16 +1251,22 @@ BOOST_AUTO_TEST_CASE(a_page_of_operations_of_an_unknown_format_is_unsupported_fo
 BOOST_AUTO_TEST_CASE(a_page_keeps_the_rules_between_its_members) {
   // LOG-028: consecutive from after_seq + 1, within head_seq, a cursor exactly when more follow.
   using M = OpsPageResponse;
-  expect_error(parse_edited<M>([](Json& d) { d["ops"][1]["seq"] = 1003; }), Code::kPageGap, "ops[1].seq");
-  expect_error(parse_edited<M>([](Json& d) { d["ops"][0]["seq"] = 1000; }), Code::kPageGap, "ops[0].seq");
-  expect_error(parse_edited<M>([](Json& d) { d["head_seq"] = 1002; }), Code::kProtocolError, "ops[2].seq");
-  expect_error(parse_edited<M>([](Json& d) { d["after_seq"] = 1011; }), Code::kProtocolError, "after_seq");
+  expect_error(parse_edited<M>([](Json& d) { d["ops"][1]["seq"] = 1003; }), Code::kPageGap,
+               "ops[1].seq");
+  expect_error(parse_edited<M>([](Json& d) { d["ops"][0]["seq"] = 1000; }), Code::kPageGap,
+               "ops[0].seq");
+  expect_error(parse_edited<M>([](Json& d) { d["head_seq"] = 1002; }), Code::kProtocolError,
+               "ops[2].seq");
+  expect_error(parse_edited<M>([](Json& d) { d["after_seq"] = 1011; }), Code::kProtocolError,
+               "after_seq");
   expect_error(parse_edited<M>([](Json& d) { d["next_after_seq"] = 1002; }), Code::kProtocolError,
                "next_after_seq");
-  expect_error(parse_edited<M>([](Json& d) { d["next_after_seq"] = nullptr; }), Code::kProtocolError,
+  expect_error(parse_edited<M>([](Json& d) { d["next_after_seq"] = nullptr; }),
+               Code::kProtocolError, "next_after_seq");
+  expect_error(parse_edited<M>([](Json& d) { d["head_seq"] = 1003; }), Code::kProtocolError,
                "next_after_seq");
-  expect_error(parse_edited<M>([](Json& d) { d["head_seq"] = 1003; }), Code::kProtocolError, "next_after_seq");
-  expect_error(parse_edited<M>([](Json& d) { d["ops"] = Json::array(); }), Code::kProtocolError, "ops");
+  expect_error(parse_edited<M>([](Json& d) { d["ops"] = Json::array(); }), Code::kProtocolError,
+               "ops");
   BOOST_TEST(parse_edited<M>([](Json& d) {
                d["ops"] = Json::array();
                d["after_seq"] = 1010;
@@ -1270,18 +1277,22 @@ BOOST_AUTO_TEST_CASE(a_page_keeps_the_rules_between_its_members) {
 BOOST_AUTO_TEST_CASE(a_block_list_keeps_the_rules_between_its_members) {
   // LOG-033; the sample lists blocks 0 and 1 of 3 with next_start 2.
   using M = BlocksResponse;
-  expect_error(parse_edited<M>([](Json& d) { d["block_count"] = 2; }), Code::kProtocolError, "block_count");
+  expect_error(parse_edited<M>([](Json& d) { d["block_count"] = 2; }), Code::kProtocolError,
+               "block_count");
   expect_error(parse_edited<M>([](Json& d) { d["blocks"][1]["index"] = 2; }), Code::kProtocolError,
                "blocks[1].index");
-  expect_error(parse_edited<M>([](Json& d) { d["next_start"] = 3; }), Code::kProtocolError, "next_start");
-  expect_error(parse_edited<M>([](Json& d) { d["next_start"] = nullptr; }), Code::kProtocolError, "next_start");
+  expect_error(parse_edited<M>([](Json& d) { d["next_start"] = 3; }), Code::kProtocolError,
+               "next_start");
+  expect_error(parse_edited<M>([](Json& d) { d["next_start"] = nullptr; }), Code::kProtocolError,
+               "next_start");
   expect_error(parse_edited<M>([](Json& d) {
                  d["blocks"][0]["index"] = 2;
                  d["blocks"][1]["index"] = 3;
                  d["next_start"] = nullptr;
                }),
                Code::kProtocolError, "blocks[1].index");
-  expect_error(parse_edited<M>([](Json& d) { d["blocks"] = Json::array(); }), Code::kProtocolError, "next_start");
+  expect_error(parse_edited<M>([](Json& d) { d["blocks"] = Json::array(); }), Code::kProtocolError,
+               "next_start");
   BOOST_TEST(parse_edited<M>([](Json& d) {
                d["blocks"] = Json::array();
                d["next_start"] = nullptr;
@@ -1290,14 +1301,17 @@ BOOST_AUTO_TEST_CASE(a_block_list_keeps_the_rules_between_its_members) {
 
 BOOST_AUTO_TEST_CASE(lists_of_tokens_and_keys_are_ordered_with_the_last_entry_as_cursor) {
   // AUTH-024, KEY-006.
-  expect_error(parse_edited<TokenListResponse>([](Json& d) { std::swap(d["tokens"][0], d["tokens"][1]); }),
-               Code::kProtocolError, "tokens[1].token_id");
-  expect_error(parse_edited<TokenListResponse>([](Json& d) { d["next_after"] = d["tokens"][0]["token_id"]; }),
+  expect_error(
+      parse_edited<TokenListResponse>([](Json& d) { std::swap(d["tokens"][0], d["tokens"][1]); }),
+      Code::kProtocolError, "tokens[1].token_id");
+  expect_error(parse_edited<TokenListResponse>(
+                   [](Json& d) { d["next_after"] = d["tokens"][0]["token_id"]; }),
                Code::kProtocolError, "next_after");
-  expect_error(parse_edited<KeyListResponse>([](Json& d) { std::swap(d["keys"][0], d["keys"][1]); }),
-               Code::kProtocolError, "keys[1].key_id");
-  expect_error(parse_edited<KeyListResponse>([](Json& d) { d["next_after"] = 1; }), Code::kProtocolError,
-               "next_after");
+  expect_error(
+      parse_edited<KeyListResponse>([](Json& d) { std::swap(d["keys"][0], d["keys"][1]); }),
+      Code::kProtocolError, "keys[1].key_id");
+  expect_error(parse_edited<KeyListResponse>([](Json& d) { d["next_after"] = 1; }),
+               Code::kProtocolError, "next_after");
   BOOST_TEST(parse_edited<KeyListResponse>([](Json& d) { d["next_after"] = nullptr; }).ok());
 }
 
@@ -1305,11 +1319,12 @@ BOOST_AUTO_TEST_CASE(error_codes_come_with_the_details_the_table_gives_them) {
   // ERR-010: each code with its required details member; unknown codes and codes without
   // details are read as they are.
   const auto body = [](std::string_view code, std::string_view details) {
-    return parse_message<ErrorBody>(std::string(R"({"error": {"code": ")") + std::string(code) +
-                                    R"(", "message": "m")" +
-                                    (details.empty() ? "" : R"(, "details": )" + std::string(details)) + "}}");
+    return parse_message<ErrorBody>(
+        std::string(R"({"error": {"code": ")") + std::string(code) + R"(", "message": "m")" +
+        (details.empty() ? "" : R"(, "details": )" + std::string(details)) + "}}");
   };
-  for (const auto& [code, member, value] : std::vector<std::tuple<std::string, std::string, std::string>>{
+  for (const auto& [code, member, value] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
            {"chunk_index_out_of_range", "chunk_count", "3"},
            {"file_chunk_count_mismatch", "chunk_count", "3"},
            {"version_conflict", "current_version", "0"},

@@ -5,16 +5,15 @@
 
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
-#include <string_view>
 
 #include "opsync/protocol/bytes.h"
 #include "opsync/protocol/limits.h"
 #include "opsync/protocol/op.h"
 #include "opsync/protocol/result.h"
 #include "test_printers.h"
-
 
 namespace rc {
 
@@ -84,8 +83,7 @@ inline rc::Gen<std::string> gen_mutation_of(const std::string& text) {
                                      '\\', ' ', 'n')}});
   using Edit = std::tuple<int, size_t, uint8_t>;  // kind, position, byte
   const auto gen_kind = rc::gen::weightedElement<int>({{3, 0}, {3, 1}, {3, 2}, {1, 3}});
-  const auto gen_edit =
-      rc::gen::tuple(gen_kind, gen_uniform<size_t>(0, text.size() + 1), gen_byte);
+  const auto gen_edit = rc::gen::tuple(gen_kind, gen_uniform<size_t>(0, text.size() + 1), gen_byte);
   return rc::gen::map(rc::gen::mapcat(rc::gen::weightedElement<int>({{4, 1}, {2, 2}, {1, 3}}),
                                       [gen_edit](int count) {
                                         return rc::gen::container<std::vector<Edit>>(

@@ -47,11 +47,15 @@ Answer error_answer(int status, Code code) {
 
 // The requirements the checker reports, in order.
 std::vector<std::string> violations(const Answer& a) {
-  const WireExchange x{a.method, a.target,
-                       a.request_id ? std::optional<std::string_view>(*a.request_id) : std::nullopt, a.status, a.body,
+  const WireExchange x{a.method,
+                       a.target,
+                       a.request_id ? std::optional<std::string_view>(*a.request_id) : std::nullopt,
+                       a.status,
+                       a.body,
                        [&](std::string_view name) -> std::optional<std::string> {
                          std::string key(name);
-                         for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                         for (char& c : key)
+                           c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
                          auto it = a.headers.find(key);
                          if (it == a.headers.end()) return std::nullopt;
                          return it->second;

@@ -51,8 +51,10 @@ class PipeHost final : public TurnHost {
       const size_t n = std::min(out.size() - done, kRandomBytesMax);
       write_line({{"type", "random"}, {"bytes", n}});
       const SimulatorLine answer = read_line();
-      if (!answer.random || answer.random->size() != n) broken("expected " + std::to_string(n) + " random bytes");
-      std::copy(answer.random->begin(), answer.random->end(), out.begin() + static_cast<std::ptrdiff_t>(done));
+      if (!answer.random || answer.random->size() != n)
+        broken("expected " + std::to_string(n) + " random bytes");
+      std::copy(answer.random->begin(), answer.random->end(),
+                out.begin() + static_cast<std::ptrdiff_t>(done));
       done += n;
     }
   }
@@ -69,17 +71,22 @@ class PipeHost final : public TurnHost {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"opsync-client-adapter: the reference client behind opsync-client-adapter/1 (spec/client-adapter.md in the "
-               "source; /usr/share/doc/opsync/spec/client-adapter.md from the package)"};
+  CLI::App app{
+      "opsync-client-adapter: the reference client behind opsync-client-adapter/1 "
+      "(spec/client-adapter.md in the "
+      "source; /usr/share/doc/opsync/spec/client-adapter.md from the package)"};
   std::string variant = "none";
   std::string defects;
-  for (ClientDefect d : all_client_defects()) defects += (defects.empty() ? "" : ", ") + std::string(client_defect_name(d));
-  app.add_option("--variant", variant, "A deliberately broken client, to prove a certification can fail: " + defects);
+  for (ClientDefect d : all_client_defects())
+    defects += (defects.empty() ? "" : ", ") + std::string(client_defect_name(d));
+  app.add_option("--variant", variant,
+                 "A deliberately broken client, to prove a certification can fail: " + defects);
   app.set_version_flag("--version", std::string("opsync-client-adapter ") + OPSYNC_VERSION);
   CLI11_PARSE(app, argc, argv);
   const std::optional<ClientDefect> defect = client_defect_from_name(variant);
   if (!defect) {
-    std::cerr << "opsync-client-adapter: unknown --variant \"" << variant << "\"; the variants are " << defects << "\n";
+    std::cerr << "opsync-client-adapter: unknown --variant \"" << variant << "\"; the variants are "
+              << defects << "\n";
     return kExitUsage;
   }
 

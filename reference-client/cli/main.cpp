@@ -3,9 +3,9 @@
 //
 // Exit codes: 0 ok; 1 not found or conflict (and local failures); 2 usage; 3 network or server;
 // 4 authentication (token, scope, password).
-#include <CLI/CLI.hpp>
 #include <termios.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <cstdlib>
@@ -76,7 +76,9 @@ std::optional<std::string> secret(const char* variable, const std::string& promp
   return line;
 }
 
-std::string hlc_text(const Hlc& hlc) { return std::to_string(hlc.wall_ms) + "." + std::to_string(hlc.counter); }
+std::string hlc_text(const Hlc& hlc) {
+  return std::to_string(hlc.wall_ms) + "." + std::to_string(hlc.counter);
+}
 
 // A value shown as text when it is UTF-8, else as base64url.
 nlohmann::json value_json(const Bytes& value) {
@@ -88,13 +90,16 @@ nlohmann::json value_json(const Bytes& value) {
 nlohmann::json files_json(const std::vector<FileRef>& files) {
   nlohmann::json out = nlohmann::json::array();
   for (const FileRef& f : files)
-    out.push_back({{"id", to_base64url(f.id)}, {"name", f.name}, {"size_bytes", f.size_bytes},
+    out.push_back({{"id", to_base64url(f.id)},
+                   {"name", f.name},
+                   {"size_bytes", f.size_bytes},
                    {"sha256", to_base64url(f.sha256.view())}});
   return out;
 }
 
 nlohmann::json op_json(const ObjectOp& op) {
-  nlohmann::json out = {{"op_id", to_base64url(op.id)}, {"hlc", hlc_text(op.hlc)},
+  nlohmann::json out = {{"op_id", to_base64url(op.id)},
+                        {"hlc", hlc_text(op.hlc)},
                         {"type", op.payload.type == OpType::kPut ? "put" : "delete"}};
   if (op.payload.type == OpType::kPut) {
     out.update(value_json(op.payload.value));
@@ -108,7 +113,9 @@ struct Common {
   bool json = false;
 };
 
-Result<std::unique_ptr<Device>> open_device(const Common& common) { return Device::open(common.dir); }
+Result<std::unique_ptr<Device>> open_device(const Common& common) {
+  return Device::open(common.dir);
+}
 
 Result<std::unique_ptr<HttpTransport>> transport_for(Device& device) {
   return HttpTransport::connect(device.store().binding().server_url);
@@ -117,7 +124,9 @@ Result<std::unique_ptr<HttpTransport>> transport_for(Device& device) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"opsync-client: an offline-first OpSync client. Each --dir is one device's copy of one workspace."};
+  CLI::App app{
+      "opsync-client: an offline-first OpSync client. Each --dir is one device's copy of one "
+      "workspace."};
   app.set_version_flag("--version", "opsync-client 0.1.0 (protocol version 1)");
   app.require_subcommand(1);
   app.footer(
@@ -127,22 +136,26 @@ int main(int argc, char** argv) {
   std::string trace_path;
   auto add_common = [&](CLI::App* command, bool json) {
     command->add_option("--dir", common.dir, "The device directory")->required();
-    command->add_option("--trace", trace_path,
-                        "Append every request and answer, and the operations committed, to this file (no "
-                        "secrets; opsync-sim import replays it)");
+    command->add_option(
+        "--trace", trace_path,
+        "Append every request and answer, and the operations committed, to this file (no "
+        "secrets; opsync-sim import replays it)");
     if (json) command->add_flag("--json", common.json, "Machine-readable output");
   };
   SystemRandom random;
 
   // init
-  CLI::App* init = app.add_subcommand("init", "Create a workspace (--new-workspace) or join one (--workspace, --token)");
+  CLI::App* init = app.add_subcommand(
+      "init", "Create a workspace (--new-workspace) or join one (--workspace, --token)");
   add_common(init, true);
   std::string server_url, workspace_text, token;
   bool new_workspace = false;
   uint32_t kdf_iterations = kKdfIterationsForNewRecords;
   init->add_option("--server", server_url, "Server URL, e.g. http://127.0.0.1:8420")->required();
-  auto* new_flag = init->add_flag("--new-workspace", new_workspace, "Create a new workspace on the server");
-  auto* ws_option = init->add_option("--workspace", workspace_text, "The id of the workspace to join");
+  auto* new_flag =
+      init->add_flag("--new-workspace", new_workspace, "Create a new workspace on the server");
+  auto* ws_option =
+      init->add_option("--workspace", workspace_text, "The id of the workspace to join");
   auto* token_option = init->add_option("--token", token, "A token from `opsync-client invite`");
   ws_option->excludes(new_flag);
   token_option->needs(ws_option);
@@ -153,13 +166,16 @@ int main(int argc, char** argv) {
       ->group("");  // for tests; the default is what a real workspace should use
 
   // invite
-  CLI::App* invite = app.add_subcommand("invite", "Issue a token for another device; prints the workspace id and token");
+  CLI::App* invite = app.add_subcommand(
+      "invite", "Issue a token for another device; prints the workspace id and token");
   add_common(invite, true);
   std::string scope_text = "read_write";
   std::optional<uint64_t> expires_in_s;
-  invite->add_option("--scope", scope_text, "read or read_write")->check(CLI::IsMember({"read", "read_write"}))
+  invite->add_option("--scope", scope_text, "read or read_write")
+      ->check(CLI::IsMember({"read", "read_write"}))
       ->capture_default_str();
-  invite->add_option("--expires-in", expires_in_s, "Seconds until the token expires (default: never)");
+  invite->add_option("--expires-in", expires_in_s,
+                     "Seconds until the token expires (default: never)");
 
   // objects
   std::string key, value, path;
@@ -185,19 +201,26 @@ int main(int argc, char** argv) {
   exp->add_option("OUTPUT_DIR", path)->required();
 
   // sync and state
-  CLI::App* sync = app.add_subcommand("sync", "Sync with the server: operations both ways, then files");
+  CLI::App* sync =
+      app.add_subcommand("sync", "Sync with the server: operations both ways, then files");
   add_common(sync, true);
   uint32_t attempts = 4;
   sync->add_option("--attempts", attempts,
-                   "Tries per request when the server cannot be reached, waiting 1, 2, 4 ... 64 s between them")
+                   "Tries per request when the server cannot be reached, waiting 1, 2, 4 ... 64 s "
+                   "between them")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
-  CLI::App* status = app.add_subcommand("status", "Unsynced operations, pending files, clock offset, last sync");
+  CLI::App* status =
+      app.add_subcommand("status", "Unsynced operations, pending files, clock offset, last sync");
   add_common(status, true);
-  CLI::App* conflicts = app.add_subcommand("conflicts", "Keys with concurrent writes and every side of each (exit 1 when there are any)");
+  CLI::App* conflicts = app.add_subcommand(
+      "conflicts",
+      "Keys with concurrent writes and every side of each (exit 1 when there are any)");
   add_common(conflicts, true);
-  CLI::App* password = app.add_subcommand(
-      "password", "Change the password: re-wraps the data key (OPSYNC_PASSWORD, OPSYNC_NEW_PASSWORD, OPSYNC_PASSPHRASE)");
+  CLI::App* password =
+      app.add_subcommand("password",
+                         "Change the password: re-wraps the data key (OPSYNC_PASSWORD, "
+                         "OPSYNC_NEW_PASSWORD, OPSYNC_PASSPHRASE)");
   add_common(password, false);
   password->add_option("--kdf-iterations", kdf_iterations)->group("");
 
@@ -238,17 +261,21 @@ int main(int argc, char** argv) {
       return kUsage;
     }
     if (new_workspace) {
-      Result<NewWorkspace> created = Device::create_workspace(common.dir, server_url, *pw, traced(**transport), random, kdf_iterations);
+      Result<NewWorkspace> created = Device::create_workspace(
+          common.dir, server_url, *pw, traced(**transport), random, kdf_iterations);
       if (!created.ok()) return report_error(created.error());
       if (common.json) {
         std::cout << nlohmann::json{{"workspace_id", to_base64url(created->workspace_id)},
-                                    {"passphrase", created->passphrase}}.dump()
+                                    {"passphrase", created->passphrase}}
+                         .dump()
                   << "\n";
       } else {
-        std::cout << "Created workspace " << to_base64url(created->workspace_id) << " in " << common.dir << "\n\n"
-                  << "Passphrase (shown once; other devices need it and the password to join):\n\n    "
-                  << created->passphrase << "\n\n"
-                  << "Write it down now. Without it the data cannot be decrypted on a new device.\n";
+        std::cout
+            << "Created workspace " << to_base64url(created->workspace_id) << " in " << common.dir
+            << "\n\n"
+            << "Passphrase (shown once; other devices need it and the password to join):\n\n    "
+            << created->passphrase << "\n\n"
+            << "Write it down now. Without it the data cannot be decrypted on a new device.\n";
       }
       return kOk;
     }
@@ -259,24 +286,26 @@ int main(int argc, char** argv) {
     }
     // Empty when the user has none: the workspace's first device (one its server's operator
     // created) makes the passphrase; any other device is then told it needs one.
-    std::optional<std::string> phrase =
-        secret("OPSYNC_PASSPHRASE", "Passphrase (press Enter if this is the workspace's first device)");
+    std::optional<std::string> phrase = secret(
+        "OPSYNC_PASSPHRASE", "Passphrase (press Enter if this is the workspace's first device)");
     JoinRequest request{server_url, *workspace, token, *pw, phrase.value_or(""), kdf_iterations};
-    Result<Joined> joined = Device::join_workspace(common.dir, request, traced(**transport), random);
+    Result<Joined> joined =
+        Device::join_workspace(common.dir, request, traced(**transport), random);
     if (!joined.ok()) return report_error(joined.error());
     if (common.json) {
       nlohmann::json out = {{"workspace_id", workspace_text}};
       if (joined->new_passphrase) out["passphrase"] = *joined->new_passphrase;
       std::cout << out.dump() << "\n";
     } else if (joined->new_passphrase) {
-      std::cout << "Joined workspace " << workspace_text << " in " << common.dir
-                << " as its first device: it had no key yet, so this device made one.\n\n"
-                << "Passphrase (shown once; other devices need it and the password to join):\n\n    "
-                << *joined->new_passphrase << "\n\n"
-                << "Write it down now. Without it the data cannot be decrypted on a new device.\n";
+      std::cout
+          << "Joined workspace " << workspace_text << " in " << common.dir
+          << " as its first device: it had no key yet, so this device made one.\n\n"
+          << "Passphrase (shown once; other devices need it and the password to join):\n\n    "
+          << *joined->new_passphrase << "\n\n"
+          << "Write it down now. Without it the data cannot be decrypted on a new device.\n";
     } else {
-      std::cout << "Joined workspace " << workspace_text << " in " << common.dir << "; run `opsync-client sync --dir "
-                << common.dir << "`\n";
+      std::cout << "Joined workspace " << workspace_text << " in " << common.dir
+                << "; run `opsync-client sync --dir " << common.dir << "`\n";
     }
     return kOk;
   }
@@ -295,9 +324,14 @@ int main(int argc, char** argv) {
     if (!issued.ok()) return report_error(issued.error());
     const std::string ws = to_base64url(device.store().binding().workspace_id);
     if (common.json) {
-      std::cout << nlohmann::json{{"workspace_id", ws}, {"token", issued->token}, {"scope", scope_text}}.dump() << "\n";
+      std::cout << nlohmann::json{{"workspace_id", ws},
+                                  {"token", issued->token},
+                                  {"scope", scope_text}}
+                       .dump()
+                << "\n";
     } else {
-      std::cout << "workspace: " << ws << "\ntoken: " << issued->token << "\n\nOn the other device:\n"
+      std::cout << "workspace: " << ws << "\ntoken: " << issued->token
+                << "\n\nOn the other device:\n"
                 << "  opsync-client init --dir DIR --server " << device.store().binding().server_url
                 << " --workspace " << ws << " --token " << issued->token << "\n";
     }
@@ -307,7 +341,8 @@ int main(int argc, char** argv) {
   // The operations a local command committed, for the trace: the outbox's new entries.
   auto outbox = [&] {
     std::set<OpId> ids;
-    if (Result<std::vector<PendingOp>> pending = device.store().ops_to_upload(SIZE_MAX); pending.ok())
+    if (Result<std::vector<PendingOp>> pending = device.store().ops_to_upload(SIZE_MAX);
+        pending.ok())
       for (const PendingOp& p : *pending) ids.insert(p.op.id);
     return ids;
   };
@@ -315,7 +350,8 @@ int main(int argc, char** argv) {
   auto trace_commit = [&](const std::string& command) {
     if (!trace) return;
     std::vector<WireOp> committed;
-    if (Result<std::vector<PendingOp>> pending = device.store().ops_to_upload(SIZE_MAX); pending.ok())
+    if (Result<std::vector<PendingOp>> pending = device.store().ops_to_upload(SIZE_MAX);
+        pending.ok())
       for (const PendingOp& p : *pending)
         if (!outbox_before.count(p.op.id)) committed.push_back(p.op);
     trace->committed(command, committed, now_ms);
@@ -336,8 +372,10 @@ int main(int argc, char** argv) {
     Result<ObjectView> view = device.get(key);
     if (!view.ok()) return report_error(view.error());
     if (!view->present()) {
-      if (common.json) std::cout << nlohmann::json{{"key", key}, {"present", false}}.dump() << "\n";
-      else std::cerr << "opsync-client: no object has the key \"" << key << "\"\n";
+      if (common.json)
+        std::cout << nlohmann::json{{"key", key}, {"present", false}}.dump() << "\n";
+      else
+        std::cerr << "opsync-client: no object has the key \"" << key << "\"\n";
       return kNotFound;
     }
     const ObjectOp& winner = *view->winner();
@@ -353,7 +391,8 @@ int main(int argc, char** argv) {
                       static_cast<std::streamsize>(winner.payload.value.size()));
       std::cout << "\n";
       if (!view->conflicts().empty())
-        std::cerr << "(" << view->conflicts().size() << " concurrent version(s): see `opsync-client conflicts`)\n";
+        std::cerr << "(" << view->conflicts().size()
+                  << " concurrent version(s): see `opsync-client conflicts`)\n";
     }
     return kOk;
   }
@@ -371,8 +410,11 @@ int main(int argc, char** argv) {
     Result<FileRef> ref = device.attach(key, path, now_ms, random);
     if (!ref.ok()) return report_error(ref.error());
     trace_commit("attach");
-    if (common.json) std::cout << files_json({*ref})[0].dump() << "\n";
-    else std::cout << "attached " << ref->name << " (" << ref->size_bytes << " bytes) to " << key << "\n";
+    if (common.json)
+      std::cout << files_json({*ref})[0].dump() << "\n";
+    else
+      std::cout << "attached " << ref->name << " (" << ref->size_bytes << " bytes) to " << key
+                << "\n";
     return kOk;
   }
   if (exp->parsed()) {
@@ -381,7 +423,8 @@ int main(int argc, char** argv) {
     if (common.json) {
       std::cout << nlohmann::json{{"missing", files_json(*missing)}}.dump() << "\n";
     } else {
-      for (const FileRef& f : *missing) std::cerr << "not on this device yet (sync first): " << f.name << "\n";
+      for (const FileRef& f : *missing)
+        std::cerr << "not on this device yet (sync first): " << f.name << "\n";
     }
     return missing->empty() ? kOk : kNotFound;
   }
@@ -392,7 +435,8 @@ int main(int argc, char** argv) {
     for (const std::string& k : *keys) {
       Result<ObjectView> view = device.get(k);
       if (!view.ok()) return report_error(view.error());
-      nlohmann::json entry = {{"key", k}, {"winner", op_json(*view->winner())}, {"conflicts", nlohmann::json::array()}};
+      nlohmann::json entry = {
+          {"key", k}, {"winner", op_json(*view->winner())}, {"conflicts", nlohmann::json::array()}};
       for (const ObjectOp& c : view->conflicts()) entry["conflicts"].push_back(op_json(c));
       out.push_back(entry);
     }
@@ -400,7 +444,8 @@ int main(int argc, char** argv) {
       std::cout << out.dump() << "\n";
     } else {
       for (const auto& entry : out) {
-        std::cout << entry["key"].get<std::string>() << "\n  winner   " << entry["winner"].dump() << "\n";
+        std::cout << entry["key"].get<std::string>() << "\n  winner   " << entry["winner"].dump()
+                  << "\n";
         for (const auto& c : entry["conflicts"]) std::cout << "  conflict " << c.dump() << "\n";
       }
       if (out.empty()) std::cout << "no conflicts\n";
@@ -428,15 +473,23 @@ int main(int argc, char** argv) {
                           {"rejected_ops", rejected->size()},
                           {"pending_files", files_pending},
                           {"clock_offset_ms", meta->clock_offset_ms},
-                          {"last_sync_ms", meta->last_sync_ms ? nlohmann::json(*meta->last_sync_ms) : nlohmann::json()}};
+                          {"last_sync_ms", meta->last_sync_ms ? nlohmann::json(*meta->last_sync_ms)
+                                                              : nlohmann::json()}};
     if (common.json) {
       std::cout << out.dump() << "\n";
     } else {
-      std::cout << "workspace      " << out["workspace_id"].get<std::string>() << " on " << out["server"].get<std::string>()
-                << "\nunsynced ops   " << *pending << (rejected->empty() ? "" : " (" + std::to_string(rejected->size()) + " rejected by the server)")
-                << "\npending files  " << files_pending << "\nclock offset   " << meta->clock_offset_ms << " ms"
+      std::cout << "workspace      " << out["workspace_id"].get<std::string>() << " on "
+                << out["server"].get<std::string>() << "\nunsynced ops   " << *pending
+                << (rejected->empty()
+                        ? ""
+                        : " (" + std::to_string(rejected->size()) + " rejected by the server)")
+                << "\npending files  " << files_pending << "\nclock offset   "
+                << meta->clock_offset_ms << " ms"
                 << "\nlast sync      "
-                << (meta->last_sync_ms ? std::to_string((now_ms - *meta->last_sync_ms) / 1000) + " s ago" : "never") << "\n";
+                << (meta->last_sync_ms
+                        ? std::to_string((now_ms - *meta->last_sync_ms) / 1000) + " s ago"
+                        : "never")
+                << "\n";
     }
     return kOk;
   }
@@ -450,9 +503,11 @@ int main(int argc, char** argv) {
     }
     Result<std::unique_ptr<HttpTransport>> transport = transport_for(device);
     if (!transport.ok()) return report_error(transport.error());
-    Status changed = device.change_password(*old_pw, *new_pw, *phrase, traced(**transport), random, kdf_iterations);
+    Status changed = device.change_password(*old_pw, *new_pw, *phrase, traced(**transport), random,
+                                            kdf_iterations);
     if (!changed.ok()) return report_error(changed.error());
-    std::cout << "password changed; other devices keep working, new devices join with the new password\n";
+    std::cout
+        << "password changed; other devices keep working, new devices join with the new password\n";
     return kOk;
   }
   if (sync->parsed()) {
@@ -462,14 +517,17 @@ int main(int argc, char** argv) {
     sync_options.transport_attempts_max = attempts;
     SyncEngine engine(device.store(), device.keys(), random, sync_options);
     const bool terminal = isatty(STDERR_FILENO) && !common.json;
-    constexpr uint64_t kProgressBytesMin = 4 << 20;  // show progress only for transfers worth watching
+    constexpr uint64_t kProgressBytesMin =
+        4 << 20;  // show progress only for transfers worth watching
     bool progress_shown = false;
-    const SyncFinished finished = run_sync(engine, traced(**transport), device.token(), [&](const SyncReport& r) {
-      if (!terminal || r.file_bytes_planned < kProgressBytesMin) return;
-      progress_shown = true;
-      std::fprintf(stderr, "\rfiles: %.1f / %.1f MB", static_cast<double>(r.file_bytes_moved) / 1e6,
-                   static_cast<double>(r.file_bytes_planned) / 1e6);
-    });
+    const SyncFinished finished =
+        run_sync(engine, traced(**transport), device.token(), [&](const SyncReport& r) {
+          if (!terminal || r.file_bytes_planned < kProgressBytesMin) return;
+          progress_shown = true;
+          std::fprintf(stderr, "\rfiles: %.1f / %.1f MB",
+                       static_cast<double>(r.file_bytes_moved) / 1e6,
+                       static_cast<double>(r.file_bytes_planned) / 1e6);
+        });
     if (progress_shown) std::fprintf(stderr, "\n");
     const SyncReport& r = engine.report();
     Result<std::vector<std::string>> conflicted = device.conflicted_keys();
@@ -495,11 +553,13 @@ int main(int argc, char** argv) {
                        .dump()
                 << "\n";
     } else {
-      std::cout << "sync " << (finished.error ? "stopped" : "done") << ": " << r.ops_uploaded << " ops up, "
-                << r.ops_applied << " down, " << r.files_uploaded << " files up, " << r.files_downloaded << " down"
-                << (r.files_pending ? ", " + std::to_string(r.files_pending) + " pending" : "") << ", "
-                << conflict_count << " conflicted keys\n";
-      const uint64_t abs_offset = static_cast<uint64_t>(r.clock_offset_ms < 0 ? -r.clock_offset_ms : r.clock_offset_ms);
+      std::cout << "sync " << (finished.error ? "stopped" : "done") << ": " << r.ops_uploaded
+                << " ops up, " << r.ops_applied << " down, " << r.files_uploaded << " files up, "
+                << r.files_downloaded << " down"
+                << (r.files_pending ? ", " + std::to_string(r.files_pending) + " pending" : "")
+                << ", " << conflict_count << " conflicted keys\n";
+      const uint64_t abs_offset =
+          static_cast<uint64_t>(r.clock_offset_ms < 0 ? -r.clock_offset_ms : r.clock_offset_ms);
       if (r.max_clock_skew_ms && abs_offset > r.max_clock_skew_ms / 2)  // HLC-011
         std::cerr << "warning: this device's clock is " << r.clock_offset_ms / 1000
                   << " s off the server's; stamps use the server's time\n";

@@ -15,7 +15,8 @@ namespace {
 constexpr const char* kFormat = "opsync-client-trace/1";
 
 const std::set<std::string>& secret_members() {
-  static const std::set<std::string> names = {"token", "owner_token", "wrapped_key", "password", "passphrase"};
+  static const std::set<std::string> names = {"token", "owner_token", "wrapped_key", "password",
+                                              "passphrase"};
   return names;
 }
 
@@ -60,11 +61,14 @@ std::string secret_fingerprint(const std::string& secret) {
   return to_hex(hash.view().first(8));
 }
 
-Result<std::unique_ptr<TraceWriter>> TraceWriter::open(const std::string& path, const std::string& device) {
+Result<std::unique_ptr<TraceWriter>> TraceWriter::open(const std::string& path,
+                                                       const std::string& device) {
   std::ofstream out(path, std::ios::app);
   if (!out) return Error(Code::kInvalidField, "cannot write the trace file " + path);
   std::unique_ptr<TraceWriter> writer(new TraceWriter(std::move(out), device));
-  writer->line(nlohmann::json{{"type", "trace"}, {"format", kFormat}, {"device", device},
+  writer->line(nlohmann::json{{"type", "trace"},
+                              {"format", kFormat},
+                              {"device", device},
                               {"client", "opsync-client " OPSYNC_VERSION}}
                    .dump());
   return writer;
@@ -81,8 +85,11 @@ void TraceWriter::exchange(const HttpRequest& request, const std::string& token,
   if (!request.content_type.empty()) req["content_type"] = request.content_type;
   put_body(req, request.content_type, request.body);
   if (request.authorized && !token.empty()) req["token"] = secret_fingerprint(token);
-  nlohmann::json out = {{"type", "exchange"},        {"device", device_}, {"sent_ms", sent_ms},
-                        {"received_ms", received_ms}, {"request", req}};
+  nlohmann::json out = {{"type", "exchange"},
+                        {"device", device_},
+                        {"sent_ms", sent_ms},
+                        {"received_ms", received_ms},
+                        {"request", req}};
   if (response.ok()) {
     nlohmann::json res = {{"status", response->status}};
     const std::string& type = response->header("content-type");
@@ -100,16 +107,22 @@ void TraceWriter::exchange(const HttpRequest& request, const std::string& token,
   line(out.dump());
 }
 
-void TraceWriter::committed(const std::string& command, const std::vector<WireOp>& ops, uint64_t clock_ms) {
+void TraceWriter::committed(const std::string& command, const std::vector<WireOp>& ops,
+                            uint64_t clock_ms) {
   nlohmann::json list = nlohmann::json::array();
   for (const WireOp& op : ops)
-    list.push_back({{"id", to_base64url(op.id)}, {"wall_ms", op.hlc.wall_ms}, {"counter", op.hlc.counter}});
-  line(nlohmann::json{{"type", "commit"}, {"device", device_}, {"clock_ms", clock_ms}, {"command", command},
+    list.push_back(
+        {{"id", to_base64url(op.id)}, {"wall_ms", op.hlc.wall_ms}, {"counter", op.hlc.counter}});
+  line(nlohmann::json{{"type", "commit"},
+                      {"device", device_},
+                      {"clock_ms", clock_ms},
+                      {"command", command},
                       {"ops", list}}
            .dump());
 }
 
-Result<HttpResponse> TracingTransport::exchange(const HttpRequest& request, const std::string& token) {
+Result<HttpResponse> TracingTransport::exchange(const HttpRequest& request,
+                                                const std::string& token) {
   const uint64_t sent_ms = system_now_ms();
   Result<HttpResponse> response = inner_.exchange(request, token);
   trace_.exchange(request, token, sent_ms, response, system_now_ms());

@@ -1,7 +1,8 @@
 // opsync-client --trace FILE: what a device did, for a bug report that the simulator can replay
 // (opsync-sim import). One JSON object a line, appended:
 //
-//   {"type":"trace","format":"opsync-client-trace/1","device":"laptop","client":"opsync-client 0.1.0"}
+//   {"type":"trace","format":"opsync-client-trace/1","device":"laptop","client":"opsync-client
+//   0.1.0"}
 //   {"type":"exchange","device":...,"sent_ms":...,"received_ms":...,"request":{...},"response":{...}}
 //   {"type":"commit","device":...,"clock_ms":...,"command":"put","ops":[{"id":...,"wall_ms":...,"counter":...}]}
 //
@@ -27,14 +28,16 @@ namespace opsync::client {
 class TraceWriter {
  public:
   // Appends to `path`; `device` names the device in every line (the directory's name).
-  static Result<std::unique_ptr<TraceWriter>> open(const std::string& path, const std::string& device);
+  static Result<std::unique_ptr<TraceWriter>> open(const std::string& path,
+                                                   const std::string& device);
 
   void exchange(const HttpRequest& request, const std::string& token, uint64_t sent_ms,
                 const Result<HttpResponse>& response, uint64_t received_ms);
   void committed(const std::string& command, const std::vector<WireOp>& ops, uint64_t clock_ms);
 
  private:
-  TraceWriter(std::ofstream out, std::string device) : out_(std::move(out)), device_(std::move(device)) {}
+  TraceWriter(std::ofstream out, std::string device)
+      : out_(std::move(out)), device_(std::move(device)) {}
   void line(const std::string& json);
 
   std::ofstream out_;

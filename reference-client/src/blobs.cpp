@@ -4,8 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <system_error>
 
@@ -31,7 +31,8 @@ class Fd {
 };
 
 Error io_error(const std::string& what, const std::filesystem::path& path) {
-  return Error(Code::kInternalError, "cannot " + what + " " + path.string() + ": " + std::strerror(errno));
+  return Error(Code::kInternalError,
+               "cannot " + what + " " + path.string() + ": " + std::strerror(errno));
 }
 
 // Flushes the directory entry of a created or renamed file, so that the name survives a crash too.
@@ -42,7 +43,7 @@ void sync_directory(const std::filesystem::path& dir) {
 
 }  // namespace
 
-// ---- files in a directory ------------------------------------------------------------------------
+// ---- files in a directory -----------------------------------------------------------------------
 
 DirectoryBlobStore::DirectoryBlobStore(std::filesystem::path dir) : dir_(std::move(dir)) {}
 
@@ -50,13 +51,15 @@ std::filesystem::path DirectoryBlobStore::path(const FileId& id, BlobKind kind) 
   return dir_ / (to_base64url(id) + (kind == BlobKind::kPartial ? ".part" : ""));
 }
 
-std::optional<Bytes> DirectoryBlobStore::read(const FileId& id, BlobKind kind, uint64_t offset, uint64_t size) {
+std::optional<Bytes> DirectoryBlobStore::read(const FileId& id, BlobKind kind, uint64_t offset,
+                                              uint64_t size) {
   Fd fd(::open(path(id, kind).c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.ok()) return std::nullopt;
   Bytes out(size);
   uint64_t done = 0;
   while (done < size) {  // bounded: every pass reads at least one byte or returns
-    const ssize_t n = ::pread(fd.get(), out.data() + done, size - done, static_cast<off_t>(offset + done));
+    const ssize_t n =
+        ::pread(fd.get(), out.data() + done, size - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return std::nullopt;
     done += static_cast<uint64_t>(n);
@@ -73,7 +76,8 @@ Status DirectoryBlobStore::write(const FileId& id, BlobKind kind, uint64_t offse
   if (!fd.ok()) return io_error("open", file);
   uint64_t done = 0;
   while (done < bytes.size()) {  // bounded: every pass writes at least one byte or fails
-    const ssize_t n = ::pwrite(fd.get(), bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
+    const ssize_t n = ::pwrite(fd.get(), bytes.data() + done, bytes.size() - done,
+                               static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return io_error("write", file);
     done += static_cast<uint64_t>(n);
@@ -135,9 +139,11 @@ std::vector<FileId> DirectoryBlobStore::list(BlobKind kind) {
 
 // ---- memory ------------------------------------------------------------------------------------
 
-std::optional<Bytes> MemoryBlobStore::read(const FileId& id, BlobKind kind, uint64_t offset, uint64_t size) {
+std::optional<Bytes> MemoryBlobStore::read(const FileId& id, BlobKind kind, uint64_t offset,
+                                           uint64_t size) {
   auto it = blobs_.find({id, kind});
-  if (it == blobs_.end() || offset > it->second.size() || size > it->second.size() - offset) return std::nullopt;
+  if (it == blobs_.end() || offset > it->second.size() || size > it->second.size() - offset)
+    return std::nullopt;
   const auto first = it->second.begin() + static_cast<std::ptrdiff_t>(offset);
   return Bytes(first, first + static_cast<std::ptrdiff_t>(size));
 }
@@ -157,7 +163,8 @@ Status MemoryBlobStore::resize(const FileId& id, BlobKind kind, uint64_t size) {
 Status MemoryBlobStore::promote(const FileId& id) {
   auto partial = blobs_.find({id, BlobKind::kPartial});
   if (partial == blobs_.end())
-    return Error(Code::kInternalError, "no partial blob of file " + to_base64url(id) + " to promote");
+    return Error(Code::kInternalError,
+                 "no partial blob of file " + to_base64url(id) + " to promote");
   blobs_[{id, BlobKind::kCopy}] = std::move(partial->second);
   blobs_.erase({id, BlobKind::kPartial});
   return {};
@@ -168,7 +175,9 @@ Status MemoryBlobStore::remove(const FileId& id, BlobKind kind) {
   return {};
 }
 
-bool MemoryBlobStore::exists(const FileId& id, BlobKind kind) { return blobs_.count({id, kind}) != 0; }
+bool MemoryBlobStore::exists(const FileId& id, BlobKind kind) {
+  return blobs_.count({id, kind}) != 0;
+}
 
 std::optional<uint64_t> MemoryBlobStore::size(const FileId& id, BlobKind kind) {
   auto it = blobs_.find({id, kind});

@@ -37,7 +37,8 @@ namespace {
 
 constexpr const char* kJson = "application/json";
 constexpr const char* kOctets = "application/octet-stream";
-constexpr uint32_t kRestampsPerOpMax = 3;  // re-stamps of one operation in one sync before it fails (HLC-020)
+constexpr uint32_t kRestampsPerOpMax =
+    3;  // re-stamps of one operation in one sync before it fails (HLC-020)
 
 // Thrown inside the engine to end the sync with an error; caught at the entry points, so a sync
 // that fails leaves the store with every step committed before the failure and nothing partial.
@@ -65,7 +66,8 @@ M parse_or_fail(const HttpResponse& response, const char* what) {
     // codes, which tell the user more; anything else the server got wrong is a protocol error.
     const Code code = parsed.error().code;
     if (code == Code::kPageGap || code == Code::kUnsupportedFormat) fail(parsed.error());
-    fail(Code::kProtocolError, std::string("the server's ") + what + " does not parse: " + parsed.error().to_string());
+    fail(Code::kProtocolError,
+         std::string("the server's ") + what + " does not parse: " + parsed.error().to_string());
   }
   return std::move(parsed).value();
 }
@@ -89,7 +91,8 @@ Hash hash_blob(BlobStore& blobs, const FileId& id, BlobKind kind, uint64_t size_
   constexpr uint64_t kSliceBytes = 1 << 20;
   Sha256 hasher;
   for (uint64_t offset = 0; offset < size_bytes; offset += kSliceBytes) {
-    const std::optional<Bytes> slice = blobs.read(id, kind, offset, std::min(kSliceBytes, size_bytes - offset));
+    const std::optional<Bytes> slice =
+        blobs.read(id, kind, offset, std::min(kSliceBytes, size_bytes - offset));
     if (!slice) return Hash{};
     hasher.update(*slice);
   }
@@ -126,7 +129,17 @@ struct FileJob {
 };
 
 struct SyncEngine::Impl {
-  enum class Phase { kInfo, kPrefix, kBlocks, kPages, kFileStatus, kFiles, kUpload, kCleanup, kDone };
+  enum class Phase {
+    kInfo,
+    kPrefix,
+    kBlocks,
+    kPages,
+    kFileStatus,
+    kFiles,
+    kUpload,
+    kCleanup,
+    kDone
+  };
 
   LocalStore& store;
   const Keyring& keys;
@@ -138,7 +151,7 @@ struct SyncEngine::Impl {
   std::optional<SyncFinished> finished;
   std::string workspace;  // the workspace id as the paths spell it
   Limits limits{};
-  uint64_t file_retention_ms = 0;  // the server's, from this sync's /v1/info (FILE-040)
+  uint64_t file_retention_ms = 0;          // the server's, from this sync's /v1/info (FILE-040)
   std::optional<uint64_t> last_server_ms;  // the server's clock in its latest answer (TRN-007)
 
   // The request in flight, or to be sent again after a transport failure.
@@ -147,7 +160,8 @@ struct SyncEngine::Impl {
   bool awaiting_answer = false;
   DeviceTime sent_at;
   uint32_t attempt = 0;
-  std::optional<uint64_t> retry_at_monotonic_ms;  // the end of the backoff wait (SYNC-010, SYNC-020)
+  std::optional<uint64_t>
+      retry_at_monotonic_ms;  // the end of the backoff wait (SYNC-010, SYNC-020)
 
   // Clock (HLC-010): the estimate from the response with the shortest round trip so far.
   std::optional<uint64_t> best_round_trip_ms;
@@ -183,7 +197,7 @@ struct SyncEngine::Impl {
   bool final_file_pass = false;
   std::vector<FileId> files_to_delete;  // FILE-022, after the final pass
   bool leftovers_removed = false;
-  std::set<FileId> pending_files;       // wait or missing, each counted once however many passes
+  std::set<FileId> pending_files;  // wait or missing, each counted once however many passes
 
   void note_pending(const FileId& id) {
     pending_files.insert(id);
@@ -258,7 +272,8 @@ struct SyncEngine::Impl {
     for (int guard = 0; guard < 64 && !request && !finished; ++guard) {
       switch (phase) {
         case Phase::kInfo:
-          send({"GET", endpoint_path(EndpointId::kInfo, {}), "", "", false}, [this](const HttpResponse& r, DeviceTime) { on_info(r); });
+          send({"GET", endpoint_path(EndpointId::kInfo, {}), "", "", false},
+               [this](const HttpResponse& r, DeviceTime) { on_info(r); });
           break;
         case Phase::kPrefix:
           send_prefix_check();
@@ -311,7 +326,8 @@ struct SyncEngine::Impl {
     // between device and server altering pages) would send the sync round this cycle forever.
     if (++divergence_searches > options.divergence_searches_max)
       fail(Code::kProtocolError, "the server's log changed under this sync " +
-                                     std::to_string(divergence_searches) + " times; try again later");
+                                     std::to_string(divergence_searches) +
+                                     " times; try again later");
     report.diverged = true;
     server_blocks.clear();
     phase = Phase::kBlocks;
@@ -319,15 +335,16 @@ struct SyncEngine::Impl {
 
   void send_blocks_request() {
     // Only the blocks the mirror covers can match; hashes chain, so they are a prefix.
-    const std::string target =
-        endpoint_target(EndpointId::kReadBlocks, {workspace}, {{"start", std::to_string(server_blocks.size())}});
+    const std::string target = endpoint_target(EndpointId::kReadBlocks, {workspace},
+                                               {{"start", std::to_string(server_blocks.size())}});
     send({"GET", target, "", ""}, [this](const HttpResponse& r, DeviceTime) {
       if (!is_success(r.status)) fail(error_from_response(r));
       const BlocksResponse blocks = parse_or_fail<BlocksResponse>(r, "block list");
       if (blocks.block_size == 0) fail(Code::kProtocolError, "block_size 0");
       const std::vector<Hash> local = take(store.block_hashes(blocks.block_size));
       for (const BlockEntry& entry : blocks.blocks) {
-        if (entry.index != server_blocks.size()) fail(Code::kProtocolError, "block indexes are not consecutive");
+        if (entry.index != server_blocks.size())
+          fail(Code::kProtocolError, "block indexes are not consecutive");
         server_blocks.push_back(entry.hash);
       }
       const bool enough = server_blocks.size() >= local.size();
@@ -341,13 +358,15 @@ struct SyncEngine::Impl {
     });
   }
 
-  // ---- pages of operations (step 4) --------------------------------------------------------------
+  // ---- pages of operations (step 4) -------------------------------------------------------------
 
   std::string ops_target(uint64_t after_seq) const {
     if (options.page_ops_max == 0)
-      return endpoint_target(EndpointId::kReadOps, {workspace}, {{"after_seq", std::to_string(after_seq)}});
+      return endpoint_target(EndpointId::kReadOps, {workspace},
+                             {{"after_seq", std::to_string(after_seq)}});
     return endpoint_target(EndpointId::kReadOps, {workspace},
-                           {{"after_seq", std::to_string(after_seq)}, {"limit", std::to_string(options.page_ops_max)}});
+                           {{"after_seq", std::to_string(after_seq)},
+                            {"limit", std::to_string(options.page_ops_max)}});
   }
 
   void send_page_request() { send_ops_read(/*prefix_check=*/false); }
@@ -355,30 +374,34 @@ struct SyncEngine::Impl {
   void send_ops_read(bool prefix_check) {
     // A held page ends where the mirror will end once it is applied: its seqs are checked to follow
     // after_seq one by one when it is (SYNC-007), or the sync ends before this answer.
-    const uint64_t m = held_page ? held_page->page.after_seq + held_page->page.ops.size() : take(store.mirror_size());
-    send({"GET", ops_target(m), "", ""}, [this, m, prefix_check](const HttpResponse& r, DeviceTime t) {
-      if (!is_success(r.status)) {
-        const Error error = error_from_response(r);
-        // The server holds less than the mirror: restored from a backup, before this sync or
-        // during it (SYNC-001).
-        if (error.code == Code::kAfterSeqBeyondHead) return start_divergence_search();
-        fail(error);
-      }
-      OpsPageResponse page = parse_or_fail<OpsPageResponse>(r, "ops page");
-      if (page.after_seq != m) fail(Code::kProtocolError, "the page answers another after_seq");
-      if (page.after_hash != take(store.prefix_hash(m))) return start_divergence_search();
-      if (prefix_check) {
-        report.verified_prefix = m;
-        phase = Phase::kPages;
-      }
-      take_page(std::move(page), t.wall_ms);
-    });
+    const uint64_t m = held_page ? held_page->page.after_seq + held_page->page.ops.size()
+                                 : take(store.mirror_size());
+    send({"GET", ops_target(m), "", ""},
+         [this, m, prefix_check](const HttpResponse& r, DeviceTime t) {
+           if (!is_success(r.status)) {
+             const Error error = error_from_response(r);
+             // The server holds less than the mirror: restored from a backup, before this sync or
+             // during it (SYNC-001).
+             if (error.code == Code::kAfterSeqBeyondHead) return start_divergence_search();
+             fail(error);
+           }
+           OpsPageResponse page = parse_or_fail<OpsPageResponse>(r, "ops page");
+           if (page.after_seq != m)
+             fail(Code::kProtocolError, "the page answers another after_seq");
+           if (page.after_hash != take(store.prefix_hash(m))) return start_divergence_search();
+           if (prefix_check) {
+             report.verified_prefix = m;
+             phase = Phase::kPages;
+           }
+           take_page(std::move(page), t.wall_ms);
+         });
   }
 
   void take_page(OpsPageResponse page, uint64_t now_ms) {
     // A page that promised more but held nothing would have the engine ask the same forever;
     // parsing refuses such a page (LOG-028).
-    OPSYNC_CHECK_MSG(!page.ops.empty() || !page.next_after_seq, "an empty page with a cursor got through parsing");
+    OPSYNC_CHECK_MSG(!page.ops.empty() || !page.next_after_seq,
+                     "an empty page with a cursor got through parsing");
     OPSYNC_CHECK_MSG(!held_page, "a page arrived while another waits to be applied");
     if (page.next_after_seq) {  // phase stays kPages: read on, and apply this one meanwhile
       held_page = HeldPage{std::move(page), physical_ms(now_ms)};
@@ -406,7 +429,8 @@ struct SyncEngine::Impl {
       ops.push_back(PageOp{sequenced, decrypt(sequenced.op)});
       clock.observe(sequenced.op.hlc, std::min(pt, kHlcWallMsLimit - 1));
     }
-    const PageOutcome outcome = take(store.apply_page(page.after_seq, ops, page.head_seq, clock.last()));
+    const PageOutcome outcome =
+        take(store.apply_page(page.after_seq, ops, page.head_seq, clock.last()));
     report.ops_applied += outcome.applied.size();
     report.ops_acknowledged += outcome.acknowledged.size();
     report.ops_unreadable += outcome.unreadable.size();
@@ -426,7 +450,8 @@ struct SyncEngine::Impl {
   // After the last page: files before the first upload round, uploads, then the final file pass.
   void after_pages() {
     if (upload_round > options.upload_rounds_max)
-      fail(Code::kProtocolError, "operations keep returning to the upload queue; the server's log keeps changing");
+      fail(Code::kProtocolError,
+           "operations keep returning to the upload queue; the server's log keeps changing");
     if (upload_round == 0 && !files_before_upload_done) {
       start_file_pass(/*own_uploads_only=*/true);
       return;
@@ -459,18 +484,21 @@ struct SyncEngine::Impl {
       body.ops.push_back(std::move(p.op));
     }
     const size_t sent = body.ops.size();
-    send({"POST", endpoint_path(EndpointId::kUploadOps, {workspace}), kJson, serialize_message(body)}, [this, sent](const HttpResponse& r, DeviceTime t) {
-      if (!is_success(r.status)) fail(error_from_response(r));
-      const UploadOpsResponse answer = parse_or_fail<UploadOpsResponse>(r, "upload answer");
-      if (answer.results.size() != sent) fail(Code::kProtocolError, "the upload answer has one result per operation");
-      const UploadOutcome outcome = take(store.record_upload_results(answer.results));
-      report.ops_uploaded += outcome.acknowledged.size() + outcome.accepted_ahead.size();
-      report.ops_rejected += outcome.rejected.size();
-      if (!outcome.clock_skew.empty()) {
-        observe_server_time(r, t, /*force=*/true);
-        restamp(outcome.clock_skew, t.wall_ms);
-      }
-    });
+    send({"POST", endpoint_path(EndpointId::kUploadOps, {workspace}), kJson,
+          serialize_message(body)},
+         [this, sent](const HttpResponse& r, DeviceTime t) {
+           if (!is_success(r.status)) fail(error_from_response(r));
+           const UploadOpsResponse answer = parse_or_fail<UploadOpsResponse>(r, "upload answer");
+           if (answer.results.size() != sent)
+             fail(Code::kProtocolError, "the upload answer has one result per operation");
+           const UploadOutcome outcome = take(store.record_upload_results(answer.results));
+           report.ops_uploaded += outcome.acknowledged.size() + outcome.accepted_ahead.size();
+           report.ops_rejected += outcome.rejected.size();
+           if (!outcome.clock_skew.empty()) {
+             observe_server_time(r, t, /*force=*/true);
+             restamp(outcome.clock_skew, t.wall_ms);
+           }
+         });
   }
 
   // HLC-020..022: re-stamp operations the server found too far ahead, oldest first. One re-stamp
@@ -482,7 +510,8 @@ struct SyncEngine::Impl {
   void restamp(const std::vector<OpId>& ids, uint64_t now_ms) {
     for (const OpId& id : ids)
       if (++restamps[id] > kRestampsPerOpMax)
-        fail(Code::kClockSkew, "the server keeps rejecting this device's timestamps; check the clock");
+        fail(Code::kClockSkew,
+             "the server keeps rejecting this device's timestamps; check the clock");
     // The offset was refreshed from this very response (observe_server_time, forced).
     clock.reset(take(store.largest_accepted_hlc()));
     std::set<OpId> wanted(ids.begin(), ids.end());
@@ -490,7 +519,8 @@ struct SyncEngine::Impl {
     std::vector<WireOp> ops;
     for (PendingOp& p : pending)
       if (wanted.count(p.op.id) && p.where == Held::kOutbox) ops.push_back(std::move(p.op));
-    std::sort(ops.begin(), ops.end(), [](const WireOp& a, const WireOp& b) { return a.hlc < b.hlc; });
+    std::sort(ops.begin(), ops.end(),
+              [](const WireOp& a, const WireOp& b) { return a.hlc < b.hlc; });
     const uint64_t pt = std::min(physical_ms(now_ms), kHlcWallMsLimit - 1);
     for (WireOp& op : ops) {
       const Subkeys* subkeys = keys.find(op.key_id);
@@ -503,7 +533,7 @@ struct SyncEngine::Impl {
     report.ops_restamped += ops.size();
   }
 
-  // ---- files (step 7, and FILE-021 before uploads) ------------------------------------------------
+  // ---- files (step 7, and FILE-021 before uploads) ----------------------------------------------
 
   void start_file_pass(bool own_uploads_only) {
     files_before_upload_done = files_before_upload_done || own_uploads_only;
@@ -531,7 +561,8 @@ struct SyncEngine::Impl {
 
   void plan_files() {
     // First the states of every file of the pass that this sync has not asked about.
-    while (!files_to_query.empty() && server_file_states.count(files_to_query.front())) files_to_query.pop_front();
+    while (!files_to_query.empty() && server_file_states.count(files_to_query.front()))
+      files_to_query.pop_front();
     if (phase == Phase::kFileStatus && !files_to_query.empty()) {
       FileStatusRequest body;
       const size_t max = static_cast<size_t>(std::max<uint64_t>(1, limits.file_status_ids_max));
@@ -542,11 +573,14 @@ struct SyncEngine::Impl {
         if (!server_file_states.count(id) && seen.insert(id).second) body.file_ids.push_back(id);
       }
       if (body.file_ids.empty()) return;
-      send({"POST", endpoint_path(EndpointId::kFileStatus, {workspace}), kJson, serialize_message(body)}, [this](const HttpResponse& r, DeviceTime) {
-        if (!is_success(r.status)) fail(error_from_response(r));
-        const FileStatusResponse answer = parse_or_fail<FileStatusResponse>(r, "file status");
-        for (const FileStateEntry& entry : answer.files) server_file_states[entry.file_id] = entry.state;
-      });
+      send({"POST", endpoint_path(EndpointId::kFileStatus, {workspace}), kJson,
+            serialize_message(body)},
+           [this](const HttpResponse& r, DeviceTime) {
+             if (!is_success(r.status)) fail(error_from_response(r));
+             const FileStatusResponse answer = parse_or_fail<FileStatusResponse>(r, "file status");
+             for (const FileStateEntry& entry : answer.files)
+               server_file_states[entry.file_id] = entry.state;
+           });
       return;
     }
     phase = Phase::kFiles;
@@ -604,7 +638,8 @@ struct SyncEngine::Impl {
         continue;
       }
       // A partial download is no copy: nothing can be restored from it.
-      if (store.blobs().exists(id, BlobKind::kPartial)) take(store.blobs().remove(id, BlobKind::kPartial));
+      if (store.blobs().exists(id, BlobKind::kPartial))
+        take(store.blobs().remove(id, BlobKind::kPartial));
       const bool has_copy = local->local_copy && store.blobs().exists(id, BlobKind::kCopy);
       if (local->unreferenced_since_ms) {
         // The server's clock, as its latest answer read it: the retention runs on that clock, and
@@ -619,15 +654,17 @@ struct SyncEngine::Impl {
         files_to_delete.pop_back();
         continue;
       }
-      send({"DELETE", file_target(EndpointId::kDeleteFile, id), "", ""}, [this, id](const HttpResponse& r, DeviceTime t) {
-        const std::optional<LocalFile> dropped = take(store.file(id));
-        if (dropped && dropped->local_copy && store.blobs().exists(id, BlobKind::kCopy))
-          take(store.set_unreferenced_since(id, server_time_of(r).value_or(physical_ms(t.wall_ms))));
-        else if (dropped)
-          remove_copy_and_forget(id, *dropped);
-        files_to_delete.pop_back();
-        ++report.files_deleted;
-      });
+      send({"DELETE", file_target(EndpointId::kDeleteFile, id), "", ""},
+           [this, id](const HttpResponse& r, DeviceTime t) {
+             const std::optional<LocalFile> dropped = take(store.file(id));
+             if (dropped && dropped->local_copy && store.blobs().exists(id, BlobKind::kCopy))
+               take(store.set_unreferenced_since(
+                   id, server_time_of(r).value_or(physical_ms(t.wall_ms))));
+             else if (dropped)
+               remove_copy_and_forget(id, *dropped);
+             files_to_delete.pop_back();
+             ++report.files_deleted;
+           });
       return;
     }
     phase = Phase::kDone;
@@ -663,7 +700,8 @@ struct SyncEngine::Impl {
         job.server_state = known == server_file_states.end() ? FileState::kAbsent : known->second;
         // A copy the store records but the blob store lacks (removed by hand, or cut short) is
         // no copy: it is downloaded again, or reported missing.
-        if (job.local.local_copy && store.blobs().size(job.id, BlobKind::kCopy) != job.local.ref.size_bytes) {
+        if (job.local.local_copy &&
+            store.blobs().size(job.id, BlobKind::kCopy) != job.local.ref.size_bytes) {
           take(store.set_local_copy(job.id, false));
           job.local.local_copy = false;
         }
@@ -690,7 +728,8 @@ struct SyncEngine::Impl {
             return step_file(job);
           case FileAction::kWait:
           case FileAction::kMissing:
-            set_pending(job, job.server_state == FileState::kUploading ? FilePending::kWait : FilePending::kMissing);
+            set_pending(job, job.server_state == FileState::kUploading ? FilePending::kWait
+                                                                       : FilePending::kMissing);
             note_pending(job.id);
             job.stage = Stage::kDone;
             return;
@@ -698,7 +737,8 @@ struct SyncEngine::Impl {
         return;
       }
       case Stage::kCreate:
-        send({"POST", file_target(EndpointId::kCreateFile, job.id), kJson, serialize_message(CreateFileRequest{ref.chunk_count})},
+        send({"POST", file_target(EndpointId::kCreateFile, job.id), kJson,
+              serialize_message(CreateFileRequest{ref.chunk_count})},
              [this, &job](const HttpResponse& r, DeviceTime) {
                if (r.status == 409 && error_from_response(r).code == Code::kFileDeleted) {
                  job.stage = FileJob::Stage::kRestore;
@@ -709,14 +749,15 @@ struct SyncEngine::Impl {
              });
         return;
       case Stage::kStatus:
-        send({"GET", file_target(EndpointId::kGetFile, job.id), "", ""}, [this, &job](const HttpResponse& r, DeviceTime) {
-          if (r.status == 404) {
-            job.stage = FileJob::Stage::kCreate;
-            return;
-          }
-          if (!is_success(r.status)) fail(error_from_response(r));
-          take_upload_status(job, parse_or_fail<FileStatus>(r, "file status"));
-        });
+        send({"GET", file_target(EndpointId::kGetFile, job.id), "", ""},
+             [this, &job](const HttpResponse& r, DeviceTime) {
+               if (r.status == 404) {
+                 job.stage = FileJob::Stage::kCreate;
+                 return;
+               }
+               if (!is_success(r.status)) fail(error_from_response(r));
+               take_upload_status(job, parse_or_fail<FileStatus>(r, "file status"));
+             });
         return;
       case Stage::kPutChunks: {
         if (job.chunks.empty()) {
@@ -735,7 +776,8 @@ struct SyncEngine::Impl {
           return;
         }
         const Bytes& plaintext = *read;
-        const Bytes envelope = seal_chunk(keys.current().chunk_key, job.id, index, ref.chunk_count, plaintext, random);
+        const Bytes envelope =
+            seal_chunk(keys.current().chunk_key, job.id, index, ref.chunk_count, plaintext, random);
         const uint64_t plaintext_bytes = plaintext.size();
         send({"PUT", chunk_target(EndpointId::kPutChunk, job.id, index), kOctets,
               std::string(envelope.begin(), envelope.end())},
@@ -756,7 +798,8 @@ struct SyncEngine::Impl {
         return;
       }
       case Stage::kCommit:
-        send({"POST", file_target(EndpointId::kCommitFile, job.id), kJson, serialize_message(CommitFileRequest{ref.chunk_count})},
+        send({"POST", file_target(EndpointId::kCommitFile, job.id), kJson,
+              serialize_message(CommitFileRequest{ref.chunk_count})},
              [this, &job](const HttpResponse& r, DeviceTime) {
                if (r.status == 409 && error_from_response(r).code == Code::kFileIncomplete) {
                  job.stage = FileJob::Stage::kStatus;  // chunks went missing: ask again
@@ -771,7 +814,8 @@ struct SyncEngine::Impl {
              });
         return;
       case Stage::kRestore:
-        send({"POST", file_target(EndpointId::kCommitFile, job.id), kJson, serialize_message(CommitFileRequest{ref.chunk_count})},
+        send({"POST", file_target(EndpointId::kCommitFile, job.id), kJson,
+              serialize_message(CommitFileRequest{ref.chunk_count})},
              [this, &job](const HttpResponse& r, DeviceTime) {
                if (r.status == 404) {  // its chunks are gone: upload if we can, else it is missing
                  if (job.local.local_copy) {
@@ -808,18 +852,24 @@ struct SyncEngine::Impl {
                if (!is_success(r.status)) fail(error_from_response(r));
                const FileRef& ref = job.local.ref;
                const Bytes envelope(r.body.begin(), r.body.end());
-               // A file reference names no key id (CRY-025): the current key first, then the others.
-               Result<Bytes> plaintext = open_chunk(keys.current().chunk_key, job.id, index, ref.chunk_count, envelope);
+               // A file reference names no key id (CRY-025): the current key first, then the
+               // others.
+               Result<Bytes> plaintext =
+                   open_chunk(keys.current().chunk_key, job.id, index, ref.chunk_count, envelope);
                for (auto key = keys.keys.begin(); !plaintext.ok() && key != keys.keys.end(); ++key)
                  if (key->first != keys.current_key_id)
-                   plaintext = open_chunk(key->second.chunk_key, job.id, index, ref.chunk_count, envelope);
+                   plaintext =
+                       open_chunk(key->second.chunk_key, job.id, index, ref.chunk_count, envelope);
                if (!plaintext.ok() ||
-                   plaintext->size() != chunk_plaintext_bytes(ref.size_bytes, ref.chunk_bytes, index))
-                 fail(Code::kDecryptFailed, "chunk " + std::to_string(index) + " of file " + to_base64url(job.id) +
+                   plaintext->size() !=
+                       chunk_plaintext_bytes(ref.size_bytes, ref.chunk_bytes, index))
+                 fail(Code::kDecryptFailed, "chunk " + std::to_string(index) + " of file " +
+                                                to_base64url(job.id) +
                                                 " does not open with this workspace's key");
                // Durable before the chunk is recorded as done, so a crash never records a chunk
                // the partial blob lacks.
-               take(store.blobs().write(job.id, BlobKind::kPartial, uint64_t{index} * ref.chunk_bytes, *plaintext));
+               take(store.blobs().write(job.id, BlobKind::kPartial,
+                                        uint64_t{index} * ref.chunk_bytes, *plaintext));
                take(store.record_chunk_done(job.id, TransferDirection::kDownload, index));
                job.chunks.pop_front();
                ++report.chunks_downloaded;
@@ -849,18 +899,21 @@ struct SyncEngine::Impl {
     const std::vector<uint32_t> missing = expand(status.chunks_missing);
     job.chunks.assign(missing.begin(), missing.end());
     for (uint32_t index : missing)
-      report.file_bytes_planned += chunk_plaintext_bytes(job.local.ref.size_bytes, job.local.ref.chunk_bytes, index);
+      report.file_bytes_planned +=
+          chunk_plaintext_bytes(job.local.ref.size_bytes, job.local.ref.chunk_bytes, index);
     job.stage = FileJob::Stage::kPutChunks;
   }
 
   void start_download(FileJob& job) {
-    const std::vector<uint32_t> done = take(store.chunks_done(job.id, TransferDirection::kDownload));
+    const std::vector<uint32_t> done =
+        take(store.chunks_done(job.id, TransferDirection::kDownload));
     const std::set<uint32_t> have(done.begin(), done.end());
     job.chunks.clear();
     for (uint32_t i = 0; i < job.local.ref.chunk_count; ++i) {
       if (have.count(i)) continue;
       job.chunks.push_back(i);
-      report.file_bytes_planned += chunk_plaintext_bytes(job.local.ref.size_bytes, job.local.ref.chunk_bytes, i);
+      report.file_bytes_planned +=
+          chunk_plaintext_bytes(job.local.ref.size_bytes, job.local.ref.chunk_bytes, i);
     }
     job.stage = FileJob::Stage::kDownload;
   }
@@ -871,15 +924,17 @@ struct SyncEngine::Impl {
     const FileRef& ref = job.local.ref;
     // A device killed after the verified download became the copy, before the store recorded it,
     // finds every chunk done, no partial blob and the copy in place: the copy is checked instead.
-    const bool promoted_before = !blobs.exists(job.id, BlobKind::kPartial) && blobs.exists(job.id, BlobKind::kCopy) &&
-                                 hash_blob(blobs, job.id, BlobKind::kCopy, ref.size_bytes) == ref.sha256;
+    const bool promoted_before =
+        !blobs.exists(job.id, BlobKind::kPartial) && blobs.exists(job.id, BlobKind::kCopy) &&
+        hash_blob(blobs, job.id, BlobKind::kCopy, ref.size_bytes) == ref.sha256;
     if (!promoted_before) {
       // An empty file has one empty chunk, never written: sizing creates its blob.
       take(blobs.resize(job.id, BlobKind::kPartial, ref.size_bytes));
       if (hash_blob(blobs, job.id, BlobKind::kPartial, ref.size_bytes) != ref.sha256) {
         take(blobs.remove(job.id, BlobKind::kPartial));
         take(store.clear_chunk_progress(job.id, TransferDirection::kDownload));
-        fail(Code::kHashMismatch, "file " + to_base64url(job.id) + " does not match its reference's SHA-256");
+        fail(Code::kHashMismatch,
+             "file " + to_base64url(job.id) + " does not match its reference's SHA-256");
       }
       take(blobs.promote(job.id));
     }
@@ -898,7 +953,8 @@ struct SyncEngine::Impl {
     try {
       // Waits are on the monotonic clock (SYNC-020): a wall clock set back, stepped forward or
       // standing still neither stretches nor cuts them.
-      if (retry_at_monotonic_ms && now.monotonic_ms < *retry_at_monotonic_ms) return WaitUntil{*retry_at_monotonic_ms};
+      if (retry_at_monotonic_ms && now.monotonic_ms < *retry_at_monotonic_ms)
+        return WaitUntil{*retry_at_monotonic_ms};
       retry_at_monotonic_ms.reset();
       if (!request) plan(now.wall_ms);
       if (finished) return *finished;
@@ -930,7 +986,8 @@ struct SyncEngine::Impl {
     if (finished) return;
     try {
       observe_server_time(response, now);
-      if (is_transient(response.status)) return retry(now, "the server answered " + std::to_string(response.status));
+      if (is_transient(response.status))
+        return retry(now, "the server answered " + std::to_string(response.status));
       auto handler = std::move(on_answer);
       request.reset();
       on_answer = nullptr;
@@ -951,18 +1008,23 @@ struct SyncEngine::Impl {
   // SYNC-008: the same request again, after backoff (SYNC-010); uploads are idempotent.
   void retry(DeviceTime now, const std::string& what) {
     if (++attempt >= options.transport_attempts_max) {
-      finished = SyncFinished{Error(Code::kTransport, what + " (" + std::to_string(attempt) + " attempts)")};
+      finished = SyncFinished{
+          Error(Code::kTransport, what + " (" + std::to_string(attempt) + " attempts)")};
       return;
     }
-    retry_at_monotonic_ms = now.monotonic_ms + backoff_ms(attempt - 1, options.backoff_unit_ms, options.backoff_cap_ms);
+    retry_at_monotonic_ms =
+        now.monotonic_ms + backoff_ms(attempt - 1, options.backoff_unit_ms, options.backoff_cap_ms);
   }
 };
 
-SyncEngine::SyncEngine(LocalStore& store, const Keyring& keys, RandomSource& random, SyncOptions options)
+SyncEngine::SyncEngine(LocalStore& store, const Keyring& keys, RandomSource& random,
+                       SyncOptions options)
     : impl_(std::make_unique<Impl>(store, keys, random, options)) {}
 SyncEngine::~SyncEngine() = default;
 SyncStep SyncEngine::next(DeviceTime now) { return impl_->next(now); }
-void SyncEngine::on_response(const HttpResponse& response, DeviceTime now) { impl_->answer(response, now); }
+void SyncEngine::on_response(const HttpResponse& response, DeviceTime now) {
+  impl_->answer(response, now);
+}
 void SyncEngine::on_transport_failure(const std::string& what, DeviceTime now) {
   impl_->transport_failure(what, now);
 }

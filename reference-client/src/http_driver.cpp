@@ -3,9 +3,9 @@
 #include <httplib.h>
 
 #include <cctype>
-#include <string_view>
 #include <chrono>
 #include <future>
+#include <string_view>
 #include <thread>
 
 namespace opsync::client {
@@ -49,14 +49,17 @@ struct HttpTransport::Impl {
 HttpTransport::HttpTransport(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpTransport::~HttpTransport() = default;
 
-Result<std::unique_ptr<HttpTransport>> HttpTransport::connect(const std::string& server_url, HttpOptions options) {
+Result<std::unique_ptr<HttpTransport>> HttpTransport::connect(const std::string& server_url,
+                                                              HttpOptions options) {
   const bool https = server_url.rfind("https://", 0) == 0;
   if (!https && server_url.rfind("http://", 0) != 0)
-    return Error(Code::kInvalidField, "the server URL must start with http:// or https://, not \"" + server_url + "\"");
+    return Error(Code::kInvalidField,
+                 "the server URL must start with http:// or https://, not \"" + server_url + "\"");
   auto impl = std::make_unique<Impl>();
   impl->host = server_url;
   impl->client = std::make_unique<httplib::Client>(server_url);
-  if (!impl->client->is_valid()) return Error(Code::kInvalidField, "not a usable server URL: " + server_url);
+  if (!impl->client->is_valid())
+    return Error(Code::kInvalidField, "not a usable server URL: " + server_url);
   impl->client->set_keep_alive(true);
   impl->client->set_connection_timeout(std::chrono::milliseconds(options.connect_timeout_ms));
   impl->client->set_read_timeout(std::chrono::milliseconds(options.read_timeout_ms));
@@ -74,14 +77,16 @@ Result<HttpResponse> HttpTransport::exchange(const HttpRequest& request, const s
   // Content-Type goes to cpp-httplib as the body's type, which writes the field itself: set in
   // `headers` too, it would be sent twice (a request TRN-068 refuses).
   uint64_t sent = request.method.size() + request.target.size() + 12 + request.body.size() + 2;
-  if (!request.content_type.empty()) sent += std::string_view("Content-Type").size() + request.content_type.size() + 4;
+  if (!request.content_type.empty())
+    sent += std::string_view("Content-Type").size() + request.content_type.size() + 4;
   for (const auto& [name, value] : headers) sent += name.size() + value.size() + 4;
   bytes_.sent += sent;
 
   httplib::Result result = [&] {
     if (request.method == "GET") return impl_->client->Get(request.target, headers);
     if (request.method == "DELETE") return impl_->client->Delete(request.target, headers);
-    if (request.method == "PUT") return impl_->client->Put(request.target, headers, request.body, request.content_type);
+    if (request.method == "PUT")
+      return impl_->client->Put(request.target, headers, request.body, request.content_type);
     return impl_->client->Post(request.target, headers, request.body, request.content_type);
   }();
   if (!result) return Error(Code::kTransport, failure_text(result.error(), impl_->host));
@@ -106,15 +111,16 @@ uint64_t system_now_ms() {
 }
 
 uint64_t steady_now_ms() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-          .count());
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
 }
 
 DeviceTime system_device_time() { return DeviceTime{system_now_ms(), steady_now_ms()}; }
 
 SyncFinished run_sync(SyncEngine& engine, Transport& transport, const std::string& token,
-                      const std::function<void(const SyncReport&)>& progress, const DriverClock& clock) {
+                      const std::function<void(const SyncReport&)>& progress,
+                      const DriverClock& clock) {
   // Bounded by the engine: every request either makes progress or counts against its attempts.
   while (true) {
     SyncStep step = engine.next(clock.now());

@@ -82,7 +82,8 @@ class MirrorAppender {
         size_(stored_mirror_size(db_)),
         chainer_(resume_chain(db_, block_size, size_)),
         pending_possible_(any_pending(db_)) {
-    OPSYNC_CHECK_MSG(ids_.end() == size_, "the mirror's id index does not end where the mirror does");
+    OPSYNC_CHECK_MSG(ids_.end() == size_,
+                     "the mirror's id index does not end where the mirror does");
   }
 
   uint64_t size() const { return size_; }
@@ -112,10 +113,10 @@ class MirrorAppender {
     // wrong (the server changed its mind or lied); that operation goes back to the upload queue.
     if (pending_possible_)
       db_.prepare(
-           "UPDATE pending SET state = 0, accepted_seq = NULL "
-           "WHERE state = 1 AND accepted_seq = ?")
-        .bind(1, seq)
-        .run();
+             "UPDATE pending SET state = 0, accepted_seq = NULL "
+             "WHERE state = 1 AND accepted_seq = ?")
+          .bind(1, seq)
+          .run();
     size_ = seq;
   }
 
@@ -184,7 +185,8 @@ Error at_page_index(Error error, size_t index) {
 
 detail::MirrorIds& LocalStore::Impl::ids() {
   if (!mirror_ids)
-    mirror_ids = detail::MirrorIds::load(*db, stored_mirror_size(*db), options.mirror_recent_ids_min);
+    mirror_ids =
+        detail::MirrorIds::load(*db, stored_mirror_size(*db), options.mirror_recent_ids_min);
   return *mirror_ids;
 }
 
@@ -252,9 +254,9 @@ Result<PageOutcome> LocalStore::apply_page(uint64_t after_seq, std::span<const P
       const PageOp& entry = page[i];
       // The protocol's own decision, one operation at a time against the store as it is now, so
       // an id listed twice in one page is caught like any other repeat.
-      Result<PageVerdict> verdict =
-          classify_page(mirror.size(), std::span(&entry.op, 1), std::span(&hashes[i], 1),
-                        [&](const OpId& id) { return locate(*impl_, id, mirror.pending_possible()).held(); });
+      Result<PageVerdict> verdict = classify_page(
+          mirror.size(), std::span(&entry.op, 1), std::span(&hashes[i], 1),
+          [&](const OpId& id) { return locate(*impl_, id, mirror.pending_possible()).held(); });
       if (!verdict.ok()) return at_page_index(verdict.error(), i);
       const uint64_t seq = entry.op.seq;
       if (!verdict->acknowledge.empty()) {
@@ -321,9 +323,12 @@ Status LocalStore::truncate_mirror(uint64_t verified_prefix) {
     db.prepare(
           "INSERT OR IGNORE INTO files (id, name, size_bytes, chunk_bytes, chunk_count, sha256, "
           "local_copy, upload_flag, pending) "
-          "SELECT file, name, size_bytes, chunk_bytes, chunk_count, sha256, 0, 0, 0 FROM object_files")
+          "SELECT file, name, size_bytes, chunk_bytes, chunk_count, sha256, 0, 0, 0 FROM "
+          "object_files")
         .run();
-    db.prepare("UPDATE files SET unreferenced_since_ms = NULL WHERE unreferenced_since_ms IS NOT NULL").run();
+    db.prepare(
+          "UPDATE files SET unreferenced_since_ms = NULL WHERE unreferenced_since_ms IS NOT NULL")
+        .run();
     return Done{};
   });
 }

@@ -15,8 +15,8 @@ OpType type_of(int64_t code) {
 }
 
 std::vector<OpId> bases_of(sql::Connection& db, const std::string& key, const OpId& id) {
-  sql::Statement& s = db.prepare(
-      "SELECT base FROM object_bases WHERE object_key = ? AND op = ? ORDER BY position");
+  sql::Statement& s =
+      db.prepare("SELECT base FROM object_bases WHERE object_key = ? AND op = ? ORDER BY position");
   s.bind(1, std::string_view(key)).bind(2, id);
   std::vector<OpId> out;
   while (s.step()) out.push_back(s.fixed<16>(0));
@@ -36,7 +36,7 @@ std::vector<FileRef> files_of(sql::Connection& db, const std::string& key, const
 
 // The file references of head operations, `f` (what FILE-022 keeps), as the FROM and WHERE of a
 // query. A macro, so that each query stays one literal the statement cache can key on.
-#define HEAD_FILE_REFS                                                          \
+#define HEAD_FILE_REFS                                                        \
   "FROM object_files f JOIN object_ops o ON o.object_key = f.object_key AND " \
   "o.id = f.op WHERE o.is_head = 1"
 
@@ -121,7 +121,8 @@ bool apply_object_op(sql::Connection& db, const ObjectOp& op, const FaultPoint& 
   return true;
 }
 
-bool restamp_object_op(sql::Connection& db, const std::string& key, const OpId& id, const Hlc& hlc) {
+bool restamp_object_op(sql::Connection& db, const std::string& key, const OpId& id,
+                       const Hlc& hlc) {
   db.prepare("UPDATE object_ops SET wall_ms = ?, counter = ? WHERE object_key = ? AND id = ?")
       .bind(1, hlc.wall_ms)
       .bind(2, hlc.counter)
@@ -180,7 +181,8 @@ std::vector<std::string> present_keys(sql::Connection& db) {
 }
 
 std::vector<std::string> keys_with_heads(sql::Connection& db) {
-  sql::Statement& s = db.prepare("SELECT DISTINCT object_key FROM object_ops WHERE is_head = 1 ORDER BY object_key");
+  sql::Statement& s = db.prepare(
+      "SELECT DISTINCT object_key FROM object_ops WHERE is_head = 1 ORDER BY object_key");
   std::vector<std::string> out;
   while (s.step()) out.push_back(s.text(0));
   return out;
@@ -196,8 +198,7 @@ std::vector<std::string> conflicted_keys(sql::Connection& db) {
 }
 
 std::vector<FileId> referenced_files(sql::Connection& db) {
-  sql::Statement& s = db.prepare(
-      "SELECT DISTINCT f.file " HEAD_FILE_REFS " ORDER BY f.file");
+  sql::Statement& s = db.prepare("SELECT DISTINCT f.file " HEAD_FILE_REFS " ORDER BY f.file");
   std::vector<FileId> out;
   while (s.step()) out.push_back(s.fixed<16>(0));
   return out;

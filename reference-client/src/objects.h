@@ -1,8 +1,8 @@
 // The object tables: spec 10.2 materialized in SQLite, inside the caller's transaction.
 //
 // Every applied operation is a row of object_ops, keyed by (object key, id) so that a new
-// operation lands beside its key's rows rather than on a random page; what it names in bases is a row of
-// object_bases per base, recorded under the naming operation's key (supersession is within a
+// operation lands beside its key's rows rather than on a random page; what it names in bases is a
+// row of object_bases per base, recorded under the naming operation's key (supersession is within a
 // key, as in protocol KeyState). `is_head` caches "no operation of this key names me in bases":
 // an operation's row starts as a head unless an already-held operation names it, and loses the
 // flag when a later-applied one names it. Both steps depend only on which rows exist, so the flag

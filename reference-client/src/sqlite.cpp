@@ -118,7 +118,8 @@ sqlite3* open_database(const std::string& path, int extra_flags) {
 
 }  // namespace
 
-Connection::Connection(const std::string& path, bool full_sync) : db_(open_database(path, SQLITE_OPEN_CREATE)) {
+Connection::Connection(const std::string& path, bool full_sync)
+    : db_(open_database(path, SQLITE_OPEN_CREATE)) {
   try {
     // The first statement reads the file header: a file that is not an SQLite database fails
     // here, with SQLite's "file is not a database".

@@ -315,9 +315,11 @@ std::optional<WorkspaceBinding> read_binding(sql::Connection& db) {
 // The store's blobs as its users see them: every change is a durable step, reported like a commit.
 class DurableBlobs final : public BlobStore {
  public:
-  DurableBlobs(std::shared_ptr<BlobStore> inner, const LocalStore::Impl& impl) : inner_(std::move(inner)), impl_(impl) {}
+  DurableBlobs(std::shared_ptr<BlobStore> inner, const LocalStore::Impl& impl)
+      : inner_(std::move(inner)), impl_(impl) {}
 
-  std::optional<Bytes> read(const FileId& id, BlobKind kind, uint64_t offset, uint64_t size) override {
+  std::optional<Bytes> read(const FileId& id, BlobKind kind, uint64_t offset,
+                            uint64_t size) override {
     return inner_->read(id, kind, offset, size);
   }
   Status write(const FileId& id, BlobKind kind, uint64_t offset, ByteView bytes) override {
@@ -326,10 +328,16 @@ class DurableBlobs final : public BlobStore {
   Status resize(const FileId& id, BlobKind kind, uint64_t size) override {
     return reported("blob_resize", inner_->resize(id, kind, size));
   }
-  Status promote(const FileId& id) override { return reported("blob_promote", inner_->promote(id)); }
-  Status remove(const FileId& id, BlobKind kind) override { return reported("blob_remove", inner_->remove(id, kind)); }
+  Status promote(const FileId& id) override {
+    return reported("blob_promote", inner_->promote(id));
+  }
+  Status remove(const FileId& id, BlobKind kind) override {
+    return reported("blob_remove", inner_->remove(id, kind));
+  }
   bool exists(const FileId& id, BlobKind kind) override { return inner_->exists(id, kind); }
-  std::optional<uint64_t> size(const FileId& id, BlobKind kind) override { return inner_->size(id, kind); }
+  std::optional<uint64_t> size(const FileId& id, BlobKind kind) override {
+    return inner_->size(id, kind);
+  }
   std::vector<FileId> list(BlobKind kind) override { return inner_->list(kind); }
 
  private:
@@ -347,8 +355,9 @@ Result<std::unique_ptr<LocalStore::Impl>> open_impl(const std::filesystem::path&
                                                     StoreOptions options, Mode mode,
                                                     const WorkspaceBinding* binding,
                                                     std::string_view token) {
-  const std::filesystem::path file =
-      options.database_uri.empty() ? dir / kStateFileName : std::filesystem::path(options.database_uri);
+  const std::filesystem::path file = options.database_uri.empty()
+                                         ? dir / kStateFileName
+                                         : std::filesystem::path(options.database_uri);
   std::error_code ec;
   if (mode == Mode::kCreate) {
     std::filesystem::create_directories(dir / kFilesDirName, ec);
@@ -414,7 +423,8 @@ bool store_exists(const std::filesystem::path& dir, const StoreOptions& options)
   // database; one may also hold the schema and no binding yet).
   try {
     sql::Connection db(options.database_uri, sql::Connection::ProbeOnly{});
-    sql::Statement& table = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'device'");
+    sql::Statement& table =
+        db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'device'");
     const bool has_table = table.step() && table.i64(0) > 0;
     table.reset();
     return has_table && read_binding(db).has_value();
@@ -660,9 +670,12 @@ Status LocalStore::set_upload_flag(const FileId& id, bool committed) {
 Status LocalStore::set_unreferenced_since(const FileId& id, std::optional<uint64_t> since_ms) {
   return impl_->write("set_unreferenced_since", [&]() -> Result<Done> {
     known_file_chunk_count(*impl_->db, id);
-    sql::Statement& update = impl_->db->prepare("UPDATE files SET unreferenced_since_ms = ? WHERE id = ?");
-    if (since_ms) update.bind(1, static_cast<int64_t>(*since_ms));
-    else update.bind_null(1);
+    sql::Statement& update =
+        impl_->db->prepare("UPDATE files SET unreferenced_since_ms = ? WHERE id = ?");
+    if (since_ms)
+      update.bind(1, static_cast<int64_t>(*since_ms));
+    else
+      update.bind_null(1);
     update.bind(2, id).run();
     return Done{};
   });

@@ -29,7 +29,8 @@ struct LocalStore::Impl {
   int lock_fd = -1;
   std::unique_ptr<sql::Connection> db;
   WorkspaceBinding binding;  // immutable once bound, so kept in memory
-  std::unique_ptr<BlobStore> durable_blobs;  // options.blobs (or DIR/files), reporting durable steps
+  std::unique_ptr<BlobStore>
+      durable_blobs;  // options.blobs (or DIR/files), reporting durable steps
   // The mirror's id index as of the open transaction: loaded on first use, written before each
   // commit, discarded on every rollback (the next use reads it again from what was committed).
   std::optional<detail::MirrorIds> mirror_ids;

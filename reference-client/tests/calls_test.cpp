@@ -80,7 +80,8 @@ struct ScriptedServer {
 };
 
 // Answers every request of `call` until it ends; the `fail_at`-th request (from 0) gets no answer.
-Status drive(ServerCall& call, ScriptedServer& server, std::optional<size_t> fail_at = std::nullopt) {
+Status drive(ServerCall& call, ScriptedServer& server,
+             std::optional<size_t> fail_at = std::nullopt) {
   for (size_t sent = 0; call.next(); ++sent) {  // bounded: calls send at most four requests
     BOOST_REQUIRE(sent < 8);
     if (fail_at == sent) {
@@ -100,26 +101,32 @@ BOOST_AUTO_TEST_CASE(creating_a_workspace_is_three_requests_and_then_the_device_
   TempDir dir;
   ScriptedServer server;
   SeededRandom random(1);
-  CreateWorkspaceCall call(dir.path() / "d", "sim://server", "pw", random, kKdfIterations, test_options());
+  CreateWorkspaceCall call(dir.path() / "d", "sim://server", "pw", random, kKdfIterations,
+                           test_options());
   BOOST_REQUIRE(call.next().has_value());
   BOOST_TEST(call.next()->request.target == "/v1/info");
   BOOST_TEST(!call.done());
   BOOST_TEST(drive(call, server).ok());
-  BOOST_TEST(server.seen == (std::vector<std::string>{"GET /v1/info", "POST /v1/workspaces",
-                                                      "PUT /v1/workspaces/" + to_base64url(server.workspace) + "/keys/1"}));
+  BOOST_TEST(server.seen ==
+             (std::vector<std::string>{
+                 "GET /v1/info", "POST /v1/workspaces",
+                 "PUT /v1/workspaces/" + to_base64url(server.workspace) + "/keys/1"}));
   BOOST_TEST(call.result().workspace_id == server.workspace);
   auto device = must(Device::open(dir.path() / "d", test_options()));
   BOOST_TEST(device->token() == server.owner_token);
 
   // Another device joins with the passphrase, and the owner invites it.
-  JoinCall join(dir.path() / "e", JoinRequest{"sim://server", server.workspace, "opsync_invited", "pw",
-                                              call.result().passphrase},
+  JoinCall join(dir.path() / "e",
+                JoinRequest{"sim://server", server.workspace, "opsync_invited", "pw",
+                            call.result().passphrase},
                 random, test_options());
   BOOST_TEST(drive(join, server).ok());
   const bool same_key =
-      must(Device::open(dir.path() / "e", test_options()))->keys().current().op_key == device->keys().current().op_key;
+      must(Device::open(dir.path() / "e", test_options()))->keys().current().op_key ==
+      device->keys().current().op_key;
   BOOST_TEST(same_key);
-  std::unique_ptr<Device::InviteCall> invite = device->start_invite(Scope::kReadWrite, std::nullopt);
+  std::unique_ptr<Device::InviteCall> invite =
+      device->start_invite(Scope::kReadWrite, std::nullopt);
   BOOST_TEST(drive(*invite, server).ok());
   BOOST_TEST(invite->result().token == "opsync_invited");
 }
@@ -130,7 +137,8 @@ BOOST_AUTO_TEST_CASE(a_lost_answer_at_any_step_ends_the_call_and_leaves_no_devic
       TempDir dir;
       ScriptedServer server;
       SeededRandom random(1);
-      CreateWorkspaceCall call(dir.path() / "d", "sim://server", "pw", random, kKdfIterations, test_options());
+      CreateWorkspaceCall call(dir.path() / "d", "sim://server", "pw", random, kKdfIterations,
+                               test_options());
       const Status status = drive(call, server, fail_at);
       BOOST_TEST(status.error().code == Code::kTransport);
       BOOST_TEST(!call.next().has_value());
@@ -144,21 +152,26 @@ BOOST_AUTO_TEST_CASE(a_wrong_passphrase_or_an_error_answer_ends_a_join_with_its_
   TempDir dir;
   ScriptedServer server;
   SeededRandom random(1);
-  CreateWorkspaceCall create(dir.path() / "d", "sim://server", "pw", random, kKdfIterations, test_options());
+  CreateWorkspaceCall create(dir.path() / "d", "sim://server", "pw", random, kKdfIterations,
+                             test_options());
   BOOST_REQUIRE(drive(create, server).ok());
 
-  JoinCall wrong(dir.path() / "e", JoinRequest{"sim://server", server.workspace, "t", "pw", "not the passphrase"},
+  JoinCall wrong(dir.path() / "e",
+                 JoinRequest{"sim://server", server.workspace, "t", "pw", "not the passphrase"},
                  random, test_options());
   BOOST_TEST(drive(wrong, server).error().code == Code::kWrongPassword);
   BOOST_TEST(!std::filesystem::exists(dir.path() / "e" / "state.sqlite3"));
 
-  JoinCall elsewhere(dir.path() / "f", JoinRequest{"sim://server", random.id(), "t", "pw", create.result().passphrase},
-                     random, test_options());
+  JoinCall elsewhere(
+      dir.path() / "f",
+      JoinRequest{"sim://server", random.id(), "t", "pw", create.result().passphrase}, random,
+      test_options());
   BOOST_TEST(drive(elsewhere, server).error().code == Code::kNotFound);  // the server's 404
   BOOST_TEST(!std::filesystem::exists(dir.path() / "f" / "state.sqlite3"));
 
   // A directory that already holds a device ends the call before any request.
-  CreateWorkspaceCall again(dir.path() / "d", "sim://server", "pw", random, kKdfIterations, test_options());
+  CreateWorkspaceCall again(dir.path() / "d", "sim://server", "pw", random, kKdfIterations,
+                            test_options());
   BOOST_TEST(again.done());
   BOOST_TEST(again.status().error().code == Code::kInvalidField);
 }

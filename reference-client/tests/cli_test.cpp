@@ -1,8 +1,8 @@
 // The opsync-client binary: a user's walk through every command with its exit codes, and kill -9
 // of the client in the middle of a sync and of a 50 MB chunked upload, followed by a sync that
 // resumes and moves only what is left.
-#include <boost/test/unit_test.hpp>
 #include <fcntl.h>
+#include <boost/test/unit_test.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -22,10 +22,12 @@ struct CliResult {
 
 // Runs opsync-client with `args` and the given environment variables; stdout and stderr are
 // captured, and stderr is copied to the test log as well.
-CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::pair<std::string, std::string>>& env = {},
+CliResult run_cli(const std::vector<std::string>& args,
+                  const std::vector<std::pair<std::string, std::string>>& env = {},
                   const std::filesystem::path& scratch = std::filesystem::temp_directory_path()) {
   static int counter = 0;
-  const std::filesystem::path out_path = scratch / ("cli-out-" + std::to_string(getpid()) + "-" + std::to_string(++counter));
+  const std::filesystem::path out_path =
+      scratch / ("cli-out-" + std::to_string(getpid()) + "-" + std::to_string(++counter));
   std::vector<std::string> all = {OPSYNC_CLIENT_BINARY};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -43,8 +45,10 @@ CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::p
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   const std::filesystem::path err_path = out_path.string() + ".err";
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   pid_t pid = -1;
   BOOST_REQUIRE(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data()) == 0);
@@ -75,8 +79,9 @@ BOOST_AUTO_TEST_CASE(two_directories_share_an_edit_a_file_and_a_conflict) {
   ScratchDir scratch;
   ServerProcess server(scratch.path() / "server");
   const std::string a = (scratch.path() / "a").string(), b = (scratch.path() / "b").string();
-  const CliResult init = run_cli({"init", "--dir", a, "--server", server.url(), "--new-workspace", "--json",
-                                  "--kdf-iterations", "1000"}, kSecrets);
+  const CliResult init = run_cli({"init", "--dir", a, "--server", server.url(), "--new-workspace",
+                                  "--json", "--kdf-iterations", "1000"},
+                                 kSecrets);
   BOOST_REQUIRE_EQUAL(init.exit_code, 0);
   const std::string passphrase = json_of(init)["passphrase"];
   const CliResult invite = run_cli({"invite", "--dir", a, "--json"});
@@ -84,12 +89,18 @@ BOOST_AUTO_TEST_CASE(two_directories_share_an_edit_a_file_and_a_conflict) {
   const nlohmann::json issued = json_of(invite);
   auto join_env = kSecrets;
   join_env.emplace_back("OPSYNC_PASSPHRASE", passphrase);
-  BOOST_REQUIRE_EQUAL(run_cli({"init", "--dir", b, "--server", server.url(), "--workspace", issued["workspace_id"],
-                               "--token", issued["token"]}, join_env).exit_code, 0);
+  BOOST_REQUIRE_EQUAL(run_cli({"init", "--dir", b, "--server", server.url(), "--workspace",
+                               issued["workspace_id"], "--token", issued["token"]},
+                              join_env)
+                          .exit_code,
+                      0);
 
   std::ofstream(scratch.path() / "notes.txt") << "hello from a file\n";
   BOOST_REQUIRE_EQUAL(run_cli({"put", "--dir", a, "greeting", "hello"}).exit_code, 0);
-  BOOST_REQUIRE_EQUAL(run_cli({"attach", "--dir", a, "greeting", (scratch.path() / "notes.txt").string()}).exit_code, 0);
+  BOOST_REQUIRE_EQUAL(
+      run_cli({"attach", "--dir", a, "greeting", (scratch.path() / "notes.txt").string()})
+          .exit_code,
+      0);
   const nlohmann::json up = json_of(run_cli({"sync", "--dir", a, "--json"}));
   BOOST_TEST(up["ops_up"] == 2);
   BOOST_TEST(up["files_up"] == 1);
@@ -99,7 +110,8 @@ BOOST_AUTO_TEST_CASE(two_directories_share_an_edit_a_file_and_a_conflict) {
   const CliResult got = run_cli({"get", "--dir", b, "greeting"});
   BOOST_TEST(got.exit_code == 0);
   BOOST_TEST(got.out == "hello\n");
-  BOOST_REQUIRE_EQUAL(run_cli({"export", "--dir", b, "greeting", (scratch.path() / "out").string()}).exit_code, 0);
+  BOOST_REQUIRE_EQUAL(
+      run_cli({"export", "--dir", b, "greeting", (scratch.path() / "out").string()}).exit_code, 0);
   std::ifstream exported(scratch.path() / "out" / "notes.txt");
   BOOST_TEST(std::string((std::istreambuf_iterator<char>(exported)), {}) == "hello from a file\n");
 
@@ -117,8 +129,10 @@ BOOST_AUTO_TEST_CASE(two_directories_share_an_edit_a_file_and_a_conflict) {
     BOOST_TEST(conflicts[0]["key"] == "greeting");
     BOOST_TEST(conflicts[0]["conflicts"].size() == 1u);
   }
-  BOOST_TEST(run_cli({"get", "--dir", a, "greeting"}).out == run_cli({"get", "--dir", b, "greeting"}).out);
-  BOOST_TEST(json_of(run_cli({"list", "--dir", a, "--json"})) == nlohmann::json::array({"greeting"}));
+  BOOST_TEST(run_cli({"get", "--dir", a, "greeting"}).out ==
+             run_cli({"get", "--dir", b, "greeting"}).out);
+  BOOST_TEST(json_of(run_cli({"list", "--dir", a, "--json"})) ==
+             nlohmann::json::array({"greeting"}));
   BOOST_REQUIRE_EQUAL(run_cli({"delete", "--dir", a, "greeting"}).exit_code, 0);
   BOOST_TEST(run_cli({"get", "--dir", a, "greeting"}).exit_code == 1);
 }
@@ -132,24 +146,29 @@ BOOST_AUTO_TEST_CASE(exit_codes_say_what_went_wrong) {
   BOOST_TEST(run_cli({"put", "--dir", a}).exit_code == 2);  // missing KEY VALUE
   BOOST_TEST(run_cli({"get", "--help"}).exit_code == 0);
   BOOST_TEST(run_cli({"get", "--dir", a, "k"}).exit_code == 1);  // no device there
-  const CliResult init = run_cli({"init", "--dir", a, "--server", server.url(), "--new-workspace", "--json",
-                                  "--kdf-iterations", "1000"}, kSecrets);
+  const CliResult init = run_cli({"init", "--dir", a, "--server", server.url(), "--new-workspace",
+                                  "--json", "--kdf-iterations", "1000"},
+                                 kSecrets);
   BOOST_REQUIRE_EQUAL(init.exit_code, 0);
   BOOST_TEST(run_cli({"get", "--dir", a, "absent"}).exit_code == 1);
   BOOST_TEST(run_cli({"put", "--dir", a, "", "v"}).exit_code == 2);  // an empty key breaks LWW-001
   // A wrong password: 4.
   const nlohmann::json issued = json_of(run_cli({"invite", "--dir", a, "--json"}));
   const std::string passphrase = json_of(init)["passphrase"];
-  const CliResult wrong = run_cli({"init", "--dir", (scratch.path() / "b").string(), "--server", server.url(),
-                                   "--workspace", issued["workspace_id"], "--token", issued["token"]},
-                                  {{"OPSYNC_PASSWORD", "wrong"}, {"OPSYNC_PASSPHRASE", passphrase}});
+  const CliResult wrong =
+      run_cli({"init", "--dir", (scratch.path() / "b").string(), "--server", server.url(),
+               "--workspace", issued["workspace_id"], "--token", issued["token"]},
+              {{"OPSYNC_PASSWORD", "wrong"}, {"OPSYNC_PASSPHRASE", passphrase}});
   BOOST_TEST(wrong.exit_code == 4);
   // A read-only device that wrote: 4 on sync.
-  const nlohmann::json reader = json_of(run_cli({"invite", "--dir", a, "--scope", "read", "--json"}));
+  const nlohmann::json reader =
+      json_of(run_cli({"invite", "--dir", a, "--scope", "read", "--json"}));
   const std::string r = (scratch.path() / "r").string();
-  BOOST_REQUIRE_EQUAL(run_cli({"init", "--dir", r, "--server", server.url(), "--workspace", reader["workspace_id"],
-                               "--token", reader["token"]}, {{"OPSYNC_PASSWORD", kPassword}, {"OPSYNC_PASSPHRASE", passphrase}})
-                          .exit_code, 0);
+  BOOST_REQUIRE_EQUAL(run_cli({"init", "--dir", r, "--server", server.url(), "--workspace",
+                               reader["workspace_id"], "--token", reader["token"]},
+                              {{"OPSYNC_PASSWORD", kPassword}, {"OPSYNC_PASSPHRASE", passphrase}})
+                          .exit_code,
+                      0);
   BOOST_REQUIRE_EQUAL(run_cli({"put", "--dir", r, "k", "v"}).exit_code, 0);
   BOOST_TEST(run_cli({"sync", "--dir", r}).exit_code == 4);
   // The server down: 3, and the edit waits for the next sync.
@@ -159,10 +178,13 @@ BOOST_AUTO_TEST_CASE(exit_codes_say_what_went_wrong) {
   // Nothing listening: said in the user's words, naming the server, not in the HTTP library's
   // ("Connection").
   const std::string nowhere = "http://127.0.0.1:9";  // the discard port: nothing listens there
-  const CliResult down = run_cli({"init", "--dir", (scratch.path() / "n").string(), "--server", nowhere,
-                                  "--new-workspace"}, kSecrets);
+  const CliResult down = run_cli(
+      {"init", "--dir", (scratch.path() / "n").string(), "--server", nowhere, "--new-workspace"},
+      kSecrets);
   BOOST_TEST(down.exit_code == 3);
-  BOOST_TEST(down.err.find("cannot connect to " + nowhere + ", is the server running?") != std::string::npos, down.err);
+  BOOST_TEST(down.err.find("cannot connect to " + nowhere + ", is the server running?") !=
+                 std::string::npos,
+             down.err);
   BOOST_TEST(down.err.find("Connection") == std::string::npos, down.err);
   server.start();
   BOOST_TEST(run_cli({"sync", "--dir", a}).exit_code == 0);
@@ -179,11 +201,13 @@ BOOST_AUTO_TEST_CASE(closed_registration_first_device_through_init) {
   ServerProcess server(scratch.path() / "server",
                        {"--registration", "closed", "--registration-credential-file",
                         (scratch.path() / "registration").string()});
-  Result<std::unique_ptr<HttpTransport>> http = HttpTransport::connect("http://127.0.0.1:" + std::to_string(server.port()));
+  Result<std::unique_ptr<HttpTransport>> http =
+      HttpTransport::connect("http://127.0.0.1:" + std::to_string(server.port()));
   BOOST_REQUIRE(http.ok());
   const HttpRequest create{"POST", "/v1/workspaces", "application/json", "{}"};
   // Without the credential, or with another secret: closed.
-  for (const std::string& wrong : {std::string(), std::string("opsync_not-the-operators-credential")}) {
+  for (const std::string& wrong :
+       {std::string(), std::string("opsync_not-the-operators-credential")}) {
     HttpRequest request = create;
     request.authorized = !wrong.empty();
     Result<HttpResponse> refused = (*http)->exchange(request, wrong);
@@ -198,9 +222,10 @@ BOOST_AUTO_TEST_CASE(closed_registration_first_device_through_init) {
 
   // The user's first device: no passphrase yet, so the device makes one and shows it.
   const std::string a = (scratch.path() / "a").string(), b = (scratch.path() / "b").string();
-  const CliResult first = run_cli({"init", "--dir", a, "--server", server.url(), "--workspace",
-                                   workspace["workspace_id"], "--token", workspace["owner_token"], "--json",
-                                   "--kdf-iterations", "1000"}, kSecrets);
+  const CliResult first = run_cli(
+      {"init", "--dir", a, "--server", server.url(), "--workspace", workspace["workspace_id"],
+       "--token", workspace["owner_token"], "--json", "--kdf-iterations", "1000"},
+      kSecrets);
   BOOST_REQUIRE_EQUAL(first.exit_code, 0);
   const std::string passphrase = json_of(first)["passphrase"];
   BOOST_TEST(passphrase.size() > 20u);
@@ -208,13 +233,15 @@ BOOST_AUTO_TEST_CASE(closed_registration_first_device_through_init) {
   // Another device without the passphrase is told it needs one (2), and no directory is made.
   const nlohmann::json issued = json_of(run_cli({"invite", "--dir", a, "--json"}));
   const CliResult no_phrase = run_cli({"init", "--dir", b, "--server", server.url(), "--workspace",
-                                       issued["workspace_id"], "--token", issued["token"]}, kSecrets);
+                                       issued["workspace_id"], "--token", issued["token"]},
+                                      kSecrets);
   BOOST_TEST(no_phrase.exit_code == 2);
   BOOST_TEST(!std::filesystem::exists(b));
   auto join_env = kSecrets;
   join_env.emplace_back("OPSYNC_PASSPHRASE", passphrase);
-  const CliResult second = run_cli({"init", "--dir", b, "--server", server.url(), "--workspace", issued["workspace_id"],
-                                    "--token", issued["token"], "--json"}, join_env);
+  const CliResult second = run_cli({"init", "--dir", b, "--server", server.url(), "--workspace",
+                                    issued["workspace_id"], "--token", issued["token"], "--json"},
+                                   join_env);
   BOOST_REQUIRE_EQUAL(second.exit_code, 0);
   BOOST_TEST(!json_of(second).contains("passphrase"));  // it joined the first device's key
 
@@ -230,19 +257,24 @@ BOOST_AUTO_TEST_CASE(conflicts_exit_code_says_whether_there_are_any) {
   ScratchDir scratch;
   ServerProcess server(scratch.path() / "server");
   const std::string a = (scratch.path() / "a").string(), b = (scratch.path() / "b").string();
-  const CliResult init = run_cli({"init", "--dir", a, "--server", server.url(), "--new-workspace", "--json",
-                                  "--kdf-iterations", "1000"}, kSecrets);
+  const CliResult init = run_cli({"init", "--dir", a, "--server", server.url(), "--new-workspace",
+                                  "--json", "--kdf-iterations", "1000"},
+                                 kSecrets);
   BOOST_REQUIRE_EQUAL(init.exit_code, 0);
   const nlohmann::json issued = json_of(run_cli({"invite", "--dir", a, "--json"}));
   auto join_env = kSecrets;
   join_env.emplace_back("OPSYNC_PASSPHRASE", json_of(init)["passphrase"].get<std::string>());
-  BOOST_REQUIRE_EQUAL(run_cli({"init", "--dir", b, "--server", server.url(), "--workspace", issued["workspace_id"],
-                               "--token", issued["token"]}, join_env).exit_code, 0);
+  BOOST_REQUIRE_EQUAL(run_cli({"init", "--dir", b, "--server", server.url(), "--workspace",
+                               issued["workspace_id"], "--token", issued["token"]},
+                              join_env)
+                          .exit_code,
+                      0);
   BOOST_TEST(run_cli({"conflicts", "--dir", a}).exit_code == 0);
   BOOST_TEST(run_cli({"conflicts", "--dir", a, "--json"}).exit_code == 0);
   BOOST_REQUIRE_EQUAL(run_cli({"put", "--dir", a, "k", "from a"}).exit_code, 0);
   BOOST_REQUIRE_EQUAL(run_cli({"put", "--dir", b, "k", "from b"}).exit_code, 0);
-  for (const std::string& dir : {a, b, a}) BOOST_REQUIRE_EQUAL(run_cli({"sync", "--dir", dir}).exit_code, 0);
+  for (const std::string& dir : {a, b, a})
+    BOOST_REQUIRE_EQUAL(run_cli({"sync", "--dir", dir}).exit_code, 0);
   const CliResult listed = run_cli({"conflicts", "--dir", a, "--json"});
   BOOST_TEST(listed.exit_code == 1);
   BOOST_TEST(json_of(listed).size() == 1u);
@@ -259,12 +291,16 @@ BOOST_AUTO_TEST_CASE(kill_9_during_sync_loses_no_edit_and_the_next_sync_resumes)
   TestDevice owner(scratch.path() / "owner");
   const std::string passphrase = owner.create(server.url());
   constexpr int kServerOps = 8000, kLocalOps = 300;
-  for (int i = 0; i < kServerOps; ++i) owner.put("o/" + std::to_string(i), "value " + std::to_string(i));
+  for (int i = 0; i < kServerOps; ++i)
+    owner.put("o/" + std::to_string(i), "value " + std::to_string(i));
   owner.sync_ok();
   Result<TokenIssued> token = owner.invite();
   BOOST_REQUIRE(token.ok());
   TestDevice joiner(scratch.path() / "joiner");
-  BOOST_REQUIRE(joiner.join(server.url(), owner.device().store().binding().workspace_id, token->token, passphrase).ok());
+  BOOST_REQUIRE(joiner
+                    .join(server.url(), owner.device().store().binding().workspace_id, token->token,
+                          passphrase)
+                    .ok());
   for (int i = 0; i < kLocalOps; ++i) joiner.put("j/" + std::to_string(i), "mine");
   joiner.close();
 
@@ -274,8 +310,11 @@ BOOST_AUTO_TEST_CASE(kill_9_during_sync_loses_no_edit_and_the_next_sync_resumes)
   uint64_t previous_mirror = 0;
   int kills = 0;
   int exit_code = -1;
-  auto stopped_midway = [&] { return kills >= 3 && previous_mirror > 0 && previous_mirror < kTotal / 2; };
-  for (int delay_ms = 30; delay_ms < 5000 && exit_code != 0 && !stopped_midway(); delay_ms = delay_ms * 5 / 4) {
+  auto stopped_midway = [&] {
+    return kills >= 3 && previous_mirror > 0 && previous_mirror < kTotal / 2;
+  };
+  for (int delay_ms = 30; delay_ms < 5000 && exit_code != 0 && !stopped_midway();
+       delay_ms = delay_ms * 5 / 4) {
     const pid_t pid = spawn({OPSYNC_CLIENT_BINARY, "sync", "--dir", joiner.dir().string()});
     // The delay is the test's input, not a wait for anything: where in the sync the kill lands.
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
@@ -295,7 +334,8 @@ BOOST_AUTO_TEST_CASE(kill_9_during_sync_loses_no_edit_and_the_next_sync_resumes)
     joiner.close();
   }
   BOOST_TEST(kills >= 3);  // the test interrupted real syncs
-  BOOST_TEST_MESSAGE("killed " << kills << " syncs; mirror reached " << previous_mirror << " of " << kTotal);
+  BOOST_TEST_MESSAGE("killed " << kills << " syncs; mirror reached " << previous_mirror << " of "
+                               << kTotal);
   // One more sync completes everything, moving what was left and not the rest again: the
   // operations it receives are those beyond the mirror (the device's own were acknowledged).
   const CliResult resumed = run_cli({"sync", "--dir", joiner.dir().string(), "--json"});
@@ -303,7 +343,8 @@ BOOST_AUTO_TEST_CASE(kill_9_during_sync_loses_no_edit_and_the_next_sync_resumes)
   const nlohmann::json summary = json_of(resumed);
   BOOST_TEST(summary["ops_down"].get<uint64_t>() <= kTotal - previous_mirror);
   // About 300 bytes per operation on the wire; re-reading the whole log would be 2.5 MB.
-  BOOST_TEST(summary["bytes_received"].get<uint64_t>() < (kTotal - previous_mirror) * 600 + 64 * 1024);
+  BOOST_TEST(summary["bytes_received"].get<uint64_t>() <
+             (kTotal - previous_mirror) * 600 + 64 * 1024);
   joiner.reopen();
   BOOST_TEST(*joiner.device().store().pending_count() == 0u);
   BOOST_TEST(joiner.keys().size() == static_cast<size_t>(kTotal));
@@ -330,7 +371,8 @@ BOOST_AUTO_TEST_CASE(kill_9_during_sync_loses_no_edit_and_the_next_sync_resumes)
   owner.sync_ok();
   constexpr size_t kFinal = kTotal + 2000 + kLocalOps;
   BOOST_TEST(owner.keys().size() == kFinal);
-  BOOST_TEST(*owner.device().store().mirror_size() == kFinal);  // every operation once: no duplicates
+  BOOST_TEST(*owner.device().store().mirror_size() ==
+             kFinal);  // every operation once: no duplicates
   joiner.reopen();
   BOOST_TEST(joiner.keys().size() == kFinal);
   BOOST_TEST(*joiner.device().store().pending_count() == 0u);
@@ -347,14 +389,16 @@ BOOST_AUTO_TEST_CASE(kill_9_during_a_50_mb_upload_then_only_the_missing_chunks_m
     std::ofstream out(big, std::ios::binary);
     for (int mib = 0; mib < 50; ++mib) {
       const Bytes block = random.bytes(1 << 20);
-      out.write(reinterpret_cast<const char*>(block.data()), static_cast<std::streamsize>(block.size()));
+      out.write(reinterpret_cast<const char*>(block.data()),
+                static_cast<std::streamsize>(block.size()));
     }
   }
   Result<FileRef> ref = owner.device().attach("video", big, owner.now_ms(), owner.random());
   BOOST_REQUIRE(ref.ok());
   BOOST_REQUIRE_EQUAL(ref->chunk_count, 50u);
   const std::string token = owner.device().token();
-  const std::string status_path = "/v1/workspaces/" + to_base64url(owner.device().store().binding().workspace_id) +
+  const std::string status_path = "/v1/workspaces/" +
+                                  to_base64url(owner.device().store().binding().workspace_id) +
                                   "/files/" + to_base64url(ref->id);
   owner.close();
 
@@ -370,8 +414,9 @@ BOOST_AUTO_TEST_CASE(kill_9_during_a_50_mb_upload_then_only_the_missing_chunks_m
     return 50 - missing;
   };
   const pid_t pid = spawn({OPSYNC_CLIENT_BINARY, "sync", "--dir", owner.dir().string()});
-  const bool some_stored = poll_until([&] { return stored_chunks() >= 5; }, opsync::testing::kConditionDeadline,
-                                      std::chrono::milliseconds(1));
+  const bool some_stored =
+      poll_until([&] { return stored_chunks() >= 5; }, opsync::testing::kConditionDeadline,
+                 std::chrono::milliseconds(1));
   kill(pid, SIGKILL);
   BOOST_REQUIRE_EQUAL(wait_for(pid), -SIGKILL);
   BOOST_REQUIRE_MESSAGE(some_stored, "the server never held 5 chunks of the upload");
@@ -385,7 +430,8 @@ BOOST_AUTO_TEST_CASE(kill_9_during_a_50_mb_upload_then_only_the_missing_chunks_m
   BOOST_REQUIRE(stored >= 5);
   BOOST_REQUIRE(stored < 50);
 
-  const nlohmann::json resumed = json_of(run_cli({"sync", "--dir", owner.dir().string(), "--json"}));
+  const nlohmann::json resumed =
+      json_of(run_cli({"sync", "--dir", owner.dir().string(), "--json"}));
   BOOST_TEST(resumed["ok"] == true);
   BOOST_TEST(resumed["chunks_up"] == 50 - stored);  // FILE-031: what was left, nothing more
   BOOST_TEST(resumed["files_up"] == 1);
@@ -395,10 +441,14 @@ BOOST_AUTO_TEST_CASE(kill_9_during_a_50_mb_upload_then_only_the_missing_chunks_m
   owner.reopen();
   Result<TokenIssued> invite = owner.invite();
   TestDevice other(scratch.path() / "other");
-  BOOST_REQUIRE(other.join(server.url(), owner.device().store().binding().workspace_id, invite->token, passphrase).ok());
+  BOOST_REQUIRE(other
+                    .join(server.url(), owner.device().store().binding().workspace_id,
+                          invite->token, passphrase)
+                    .ok());
   BOOST_TEST(other.sync_ok().files_downloaded == 1u);
   BOOST_REQUIRE(other.device().export_files("video", scratch.path() / "out")->empty());
-  std::ifstream original(big, std::ios::binary), copy(scratch.path() / "out" / "big.bin", std::ios::binary);
+  std::ifstream original(big, std::ios::binary),
+      copy(scratch.path() / "out" / "big.bin", std::ios::binary);
   BOOST_TEST((std::string((std::istreambuf_iterator<char>(original)), {}) ==
               std::string((std::istreambuf_iterator<char>(copy)), {})));
 }

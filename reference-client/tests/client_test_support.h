@@ -23,7 +23,6 @@
 #include "opsync/protocol/messages.h"
 #include "test_printers.h"
 
-
 namespace opsync::client {
 
 inline std::ostream& operator<<(std::ostream& out, FilePending pending) {

@@ -1,18 +1,18 @@
-// End-to-end test support: the real opsync-server binary on 127.0.0.1, directly or behind real nginx
-// as deploy/ sets it up (OPSYNC_E2E_FRONT=nginx; its own SQLite data
-// directory, restartable on the same port, restorable from a copy), and devices that talk to it
-// over real HTTP with a clock that can run ahead of or behind the real one.
+// End-to-end test support: the real opsync-server binary on 127.0.0.1, directly or behind real
+// nginx as deploy/ sets it up (OPSYNC_E2E_FRONT=nginx; its own SQLite data directory, restartable
+// on the same port, restorable from a copy), and devices that talk to it over real HTTP with a
+// clock that can run ahead of or behind the real one.
 #pragma once
 
-#include <boost/test/unit_test.hpp>
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <boost/test/unit_test.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -45,7 +45,8 @@ constexpr const char* kAbsent = "<absent>";
 class ScratchDir {
  public:
   ScratchDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "opsync-client-test-XXXXXX").string();
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "opsync-client-test-XXXXXX").string();
     BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
     path_ = pattern;
   }
@@ -124,11 +125,12 @@ inline const std::filesystem::path& front_certificate_dir() {
     std::string pattern = (std::filesystem::temp_directory_path() / "opsync-front-XXXXXX").string();
     BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
     const std::filesystem::path made = pattern;
-    const std::string command = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
-                                "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout " +
-                                (made / "key.pem").string() + " -out " + (made / "cert.pem").string() +
-                                " 2>/dev/null";
-    BOOST_REQUIRE_MESSAGE(std::system(command.c_str()) == 0, "openssl could not make a certificate");
+    const std::string command =
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+        "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout " +
+        (made / "key.pem").string() + " -out " + (made / "cert.pem").string() + " 2>/dev/null";
+    BOOST_REQUIRE_MESSAGE(std::system(command.c_str()) == 0,
+                          "openssl could not make a certificate");
     // OpenSSL's default verify paths honour SSL_CERT_FILE: the client library, and the
     // opsync-client processes started from here, then verify nginx's certificate against it.
     setenv("SSL_CERT_FILE", (made / "cert.pem").c_str(), 1);
@@ -149,17 +151,22 @@ class NginxFront {
     std::string http = read_text(deploy / "nginx/opsync-http.conf");
     const std::string production_backend = "server 127.0.0.1:8420;";
     const size_t at = http.find(production_backend);
-    BOOST_REQUIRE_MESSAGE(at != std::string::npos, "deploy/nginx/opsync-http.conf names no backend on port 8420");
-    http.replace(at, production_backend.size(), "server 127.0.0.1:" + std::to_string(backend_port) + ";");
+    BOOST_REQUIRE_MESSAGE(at != std::string::npos,
+                          "deploy/nginx/opsync-http.conf names no backend on port 8420");
+    http.replace(at, production_backend.size(),
+                 "server 127.0.0.1:" + std::to_string(backend_port) + ";");
     std::ofstream(prefix_ / "opsync-http.conf") << http;
     port_ = free_port();
     const std::string p = prefix_.string();
     std::ofstream(prefix_ / "nginx.conf")
         << (geteuid() == 0 ? "user root;\n" : "") << "worker_processes 1;\ndaemon off;\npid " << p
-        << "/nginx.pid;\nerror_log " << p << "/error.log warn;\nevents { worker_connections 1024; }\nhttp {\n"
+        << "/nginx.pid;\nerror_log " << p
+        << "/error.log warn;\nevents { worker_connections 1024; }\nhttp {\n"
         << "  access_log " << p << "/access.log;\n"
-        << "  client_body_temp_path " << p << "/tmp/body;\n  proxy_temp_path " << p << "/tmp/proxy;\n"
-        << "  fastcgi_temp_path " << p << "/tmp/fastcgi;\n  uwsgi_temp_path " << p << "/tmp/uwsgi;\n"
+        << "  client_body_temp_path " << p << "/tmp/body;\n  proxy_temp_path " << p
+        << "/tmp/proxy;\n"
+        << "  fastcgi_temp_path " << p << "/tmp/fastcgi;\n  uwsgi_temp_path " << p
+        << "/tmp/uwsgi;\n"
         << "  scgi_temp_path " << p << "/tmp/scgi;\n"
         << "  include " << p << "/opsync-http.conf;\n"
         << "  server {\n    listen 127.0.0.1:" << port_ << " ssl;\n"
@@ -167,7 +174,8 @@ class NginxFront {
         << "    ssl_certificate_key " << (certificates / "key.pem").string() << ";\n"
         << "    include " << (deploy / "nginx/opsync-proxy.conf").string() << ";\n  }\n}\n";
     pid_ = spawn({OPSYNC_NGINX_BINARY, "-p", p, "-c", p + "/nginx.conf", "-e", p + "/error.log"});
-    wait_until([&] { return accepts_connections(port_); }, "nginx to listen (see " + p + "/error.log)");
+    wait_until([&] { return accepts_connections(port_); },
+               "nginx to listen (see " + p + "/error.log)");
   }
   ~NginxFront() {
     kill(pid_, SIGTERM);
@@ -195,7 +203,8 @@ class ServerProcess {
   explicit ServerProcess(std::filesystem::path data_dir, std::vector<std::string> extra_args = {})
       : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)) {
     start();
-    if (through_nginx()) front_ = std::make_unique<NginxFront>(data_dir_.string() + ".nginx", port_);
+    if (through_nginx())
+      front_ = std::make_unique<NginxFront>(data_dir_.string() + ".nginx", port_);
   }
   ~ServerProcess() {
     if (pid_ > 0) stop(SIGKILL);
@@ -205,9 +214,17 @@ class ServerProcess {
     BOOST_REQUIRE(pid_ <= 0);
     const std::filesystem::path port_file = data_dir_.string() + ".port";
     std::filesystem::remove(port_file);
-    std::vector<std::string> args = {OPSYNC_SERVER_BINARY, "--data-dir", data_dir_.string(), "--port",
-                                     std::to_string(port_), "--port-file", port_file.string(), "--log-format",
-                                     "none", "--durability", "process"};
+    std::vector<std::string> args = {OPSYNC_SERVER_BINARY,
+                                     "--data-dir",
+                                     data_dir_.string(),
+                                     "--port",
+                                     std::to_string(port_),
+                                     "--port-file",
+                                     port_file.string(),
+                                     "--log-format",
+                                     "none",
+                                     "--durability",
+                                     "process"};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     pid_ = spawn(args);
     // The port file appears, atomically, once the server listens.
@@ -225,7 +242,9 @@ class ServerProcess {
   }
 
   // Where devices reach the server.
-  std::string url() const { return front_ ? front_->url() : "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const {
+    return front_ ? front_->url() : "http://127.0.0.1:" + std::to_string(port_);
+  }
   // The server's own port, for tests that talk to it directly.
   uint16_t port() const { return port_; }
   const std::filesystem::path& data_dir() const { return data_dir_; }
@@ -242,7 +261,8 @@ class ServerProcess {
 // client sees a transport failure, as when a connection drops on the way back (SYNC-008).
 class LosingTransport final : public Transport {
  public:
-  LosingTransport(Transport& inner, std::function<bool(const HttpRequest&)> lose) : inner_(inner), lose_(std::move(lose)) {}
+  LosingTransport(Transport& inner, std::function<bool(const HttpRequest&)> lose)
+      : inner_(inner), lose_(std::move(lose)) {}
   Result<HttpResponse> exchange(const HttpRequest& request, const std::string& token) override {
     Result<HttpResponse> response = inner_.exchange(request, token);
     if (response.ok() && lose_(request)) {
@@ -262,13 +282,14 @@ class LosingTransport final : public Transport {
 // the real clock), syncing in-process through the library over real HTTP.
 class TestDevice {
  public:
-  TestDevice(std::filesystem::path dir, int64_t skew_ms = 0) : dir_(std::move(dir)), skew_ms_(skew_ms) {}
+  TestDevice(std::filesystem::path dir, int64_t skew_ms = 0)
+      : dir_(std::move(dir)), skew_ms_(skew_ms) {}
 
   // The first device: creates the workspace. Returns the passphrase.
   std::string create(const std::string& server_url) {
     auto transport = connect(server_url);
-    Result<NewWorkspace> created =
-        Device::create_workspace(dir_, server_url, kPassword, *transport, random_, kTestKdfIterations, fast());
+    Result<NewWorkspace> created = Device::create_workspace(dir_, server_url, kPassword, *transport,
+                                                            random_, kTestKdfIterations, fast());
     BOOST_REQUIRE_MESSAGE(created.ok(), (created.ok() ? "" : created.error().to_string()));
     reopen();
     return created->passphrase;
@@ -277,7 +298,8 @@ class TestDevice {
               const std::string& passphrase, const std::string& password = kPassword) {
     auto transport = connect(server_url);
     Status joined =
-        Device::join(dir_, JoinRequest{server_url, workspace, token, password, passphrase}, *transport, random_, fast());
+        Device::join(dir_, JoinRequest{server_url, workspace, token, password, passphrase},
+                     *transport, random_, fast());
     if (joined.ok()) reopen();
     return joined;
   }
@@ -297,13 +319,17 @@ class TestDevice {
     return options;
   }
 
-  uint64_t now_ms() const { return static_cast<uint64_t>(static_cast<int64_t>(system_now_ms()) + skew_ms_); }
+  uint64_t now_ms() const {
+    return static_cast<uint64_t>(static_cast<int64_t>(system_now_ms()) + skew_ms_);
+  }
 
   void put(const std::string& key, const std::string& value) {
     Status done = device().put(key, Bytes(value.begin(), value.end()), now_ms(), random_);
     BOOST_REQUIRE_MESSAGE(done.ok(), (done.ok() ? "" : done.error().to_string()));
   }
-  void remove(const std::string& key) { BOOST_REQUIRE(device().remove(key, now_ms(), random_).ok()); }
+  void remove(const std::string& key) {
+    BOOST_REQUIRE(device().remove(key, now_ms(), random_).ok());
+  }
   // The winner's value, or kAbsent.
   std::string get(const std::string& key) {
     Result<ObjectView> view = device().get(key);
@@ -328,7 +354,8 @@ class TestDevice {
     SyncEngine engine(device().store(), device().keys(), random_, options);
     DriverClock clock;
     clock.now = [this] { return DeviceTime{now_ms(), steady_now_ms()}; };
-    SyncFinished finished = run_sync(engine, transport ? *transport : *real, device().token(), {}, clock);
+    SyncFinished finished =
+        run_sync(engine, transport ? *transport : *real, device().token(), {}, clock);
     if (report) *report = engine.report();
     last_bytes_ = real->bytes();
     return finished.error;

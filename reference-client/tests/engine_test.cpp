@@ -32,7 +32,8 @@ struct EngineFixture {
     keys.keys.emplace(1, derive_subkeys(SecretKey::random(random)));
   }
 
-  static HttpResponse json(int status, const std::string& body, uint64_t server_ms = 1'764'000'000'000) {
+  static HttpResponse json(int status, const std::string& body,
+                           uint64_t server_ms = 1'764'000'000'000) {
     HttpResponse r;
     r.status = status;
     r.body = body;
@@ -89,7 +90,8 @@ struct ScriptedLog {
     const std::vector<Hash> blocks = compute_block_hashes(op_hashes, block_size);
     page.after_hash = prefix_hash(blocks, op_hashes, after_seq, block_size);
     const uint64_t end = std::min<uint64_t>(ops.size(), after_seq + limit);
-    page.ops.assign(ops.begin() + static_cast<std::ptrdiff_t>(after_seq), ops.begin() + static_cast<std::ptrdiff_t>(end));
+    page.ops.assign(ops.begin() + static_cast<std::ptrdiff_t>(after_seq),
+                    ops.begin() + static_cast<std::ptrdiff_t>(end));
     if (end < ops.size()) page.next_after_seq = end;
     return serialize_message(page);
   }
@@ -109,7 +111,9 @@ struct PagedSync {
   SyncEngine engine;
 
   PagedSync(uint64_t seed, uint64_t ops)
-      : random(seed), log(fixture, random, ops), engine(*fixture.store, fixture.keys, fixture.random, small_pages()) {
+      : random(seed),
+        log(fixture, random, ops),
+        engine(*fixture.store, fixture.keys, fixture.random, small_pages()) {
     expect_send(engine.next(at(kNow)));
     answer(EngineFixture::info_body());
   }
@@ -118,7 +122,9 @@ struct PagedSync {
     options.page_ops_max = 4;
     return options;
   }
-  void answer(const std::string& body) { engine.on_response(EngineFixture::json(200, body), at(kNow)); }
+  void answer(const std::string& body) {
+    engine.on_response(EngineFixture::json(200, body), at(kNow));
+  }
   LocalStore& store() { return *fixture.store; }
 };
 
@@ -133,7 +139,8 @@ uint64_t after_seq_of(const HttpRequest& request) {
 BOOST_AUTO_TEST_SUITE(engine)
 
 BOOST_AUTO_TEST_CASE(backoff_doubles_from_one_second_and_stops_at_64) {
-  const std::vector<uint64_t> expected = {1000, 2000, 4000, 8000, 16000, 32000, 64000, 64000, 64000};
+  const std::vector<uint64_t> expected = {1000,  2000,  4000,  8000, 16000,
+                                          32000, 64000, 64000, 64000};
   for (uint32_t attempt = 0; attempt < expected.size(); ++attempt)
     BOOST_TEST(backoff_ms(attempt, 1000, 64000) == expected[attempt]);
   BOOST_TEST(backoff_ms(200, 1000, 64000) == 64000u);  // no overflow for any attempt
@@ -193,7 +200,8 @@ struct BackoffOnTwoClocks {
 BOOST_AUTO_TEST_CASE(a_wall_clock_that_steps_back_during_a_backoff_does_not_stretch_it) {
   BackoffOnTwoClocks b;
   b.pass(400, -47 * 60 * 1000);
-  BOOST_TEST(std::get<WaitUntil>(b.engine.next(b.now)).until_monotonic_ms == b.now.monotonic_ms + 600);
+  BOOST_TEST(std::get<WaitUntil>(b.engine.next(b.now)).until_monotonic_ms ==
+             b.now.monotonic_ms + 600);
   b.pass(600, 0);
   expect_send(b.engine.next(b.now));
 }
@@ -226,8 +234,8 @@ BOOST_AUTO_TEST_CASE(the_round_trip_of_the_offset_estimate_is_measured_on_the_mo
   now.wall_ms = now.wall_ms + 100 - 3'600'000;  // and steps back an hour on the way
   engine.on_response(EngineFixture::json(200, EngineFixture::info_body(), server_ms + 50), now);
   // midpoint = receipt - 50 ms; offset = (server + 50) - (receipt - 50)
-  BOOST_TEST(engine.report().clock_offset_ms == static_cast<int64_t>(server_ms + 50) -
-                                                    static_cast<int64_t>(now.wall_ms - 50));
+  BOOST_TEST(engine.report().clock_offset_ms ==
+             static_cast<int64_t>(server_ms + 50) - static_cast<int64_t>(now.wall_ms - 50));
 }
 
 BOOST_AUTO_TEST_CASE(a_clock_skew_rejection_refreshes_the_offset_from_its_own_answer) {
@@ -245,7 +253,8 @@ BOOST_AUTO_TEST_CASE(a_clock_skew_rejection_refreshes_the_offset_from_its_own_an
   const uint64_t jump_ms = 23 * 60 * 1000;
   op.hlc = Hlc{server_ms + jump_ms, 0};  // stamped after the jump, with the old offset of 0
   seal_op_payload(f.keys.current().op_key, op, serialize_payload(payload), f.random);
-  must(f.store->commit_local_edit(LocalStore::LocalEdit{op, ObjectOp{op.id, op.hlc, payload}, {}, op.hlc}));
+  must(f.store->commit_local_edit(
+      LocalStore::LocalEdit{op, ObjectOp{op.id, op.hlc, payload}, {}, op.hlc}));
 
   SyncEngine engine(*f.store, f.keys, f.random);
   uint64_t now = server_ms;  // the device's clock, on time at first: the best round trip is 0
@@ -264,7 +273,8 @@ BOOST_AUTO_TEST_CASE(a_clock_skew_rejection_refreshes_the_offset_from_its_own_an
   result.code = Code::kClockSkew;
   result.message = "ahead";
   rejected.results.push_back(result);
-  engine.on_response(EngineFixture::json(200, serialize_message(rejected), server_ms + 10), at(now + 20));
+  engine.on_response(EngineFixture::json(200, serialize_message(rejected), server_ms + 10),
+                     at(now + 20));
   // The re-stamped operation carries the server's time, not the jumped clock's.
   const HttpRequest again = expect_send(engine.next(at(now + 20))).request;
   const UploadOpsRequest sent = *parse_message<UploadOpsRequest>(again.body);
@@ -288,7 +298,8 @@ BOOST_AUTO_TEST_CASE(a_restamp_goes_above_the_candidates_the_device_holds) {
   theirs.device_id = f.random.id();
   theirs.hlc = Hlc{server_ms + 55'000, 0};
   seal_op_payload(f.keys.current().op_key, theirs, serialize_payload(theirs_payload), f.random);
-  const PageOp page[] = {PageOp{SequencedOp{1, theirs}, ObjectOp{theirs.id, theirs.hlc, theirs_payload}}};
+  const PageOp page[] = {
+      PageOp{SequencedOp{1, theirs}, ObjectOp{theirs.id, theirs.hlc, theirs_payload}}};
   must(f.store->apply_page(0, page, 1, theirs.hlc));
   must(f.store->truncate_mirror(0));
   // The device's own write after it, stamped ten minutes ahead.
@@ -301,15 +312,18 @@ BOOST_AUTO_TEST_CASE(a_restamp_goes_above_the_candidates_the_device_holds) {
   mine.device_id = f.store->binding().device_id;
   mine.hlc = Hlc{server_ms + 600'000, 0};
   seal_op_payload(f.keys.current().op_key, mine, serialize_payload(mine_payload), f.random);
-  must(f.store->commit_local_edit(LocalStore::LocalEdit{mine, ObjectOp{mine.id, mine.hlc, mine_payload}, {}, mine.hlc}));
+  must(f.store->commit_local_edit(
+      LocalStore::LocalEdit{mine, ObjectOp{mine.id, mine.hlc, mine_payload}, {}, mine.hlc}));
 
   SyncEngine engine(*f.store, f.keys, f.random);
   expect_send(engine.next(at(server_ms)));
-  engine.on_response(EngineFixture::json(200, EngineFixture::info_body(), server_ms), at(server_ms));
+  engine.on_response(EngineFixture::json(200, EngineFixture::info_body(), server_ms),
+                     at(server_ms));
   expect_send(engine.next(at(server_ms)));
   OpsPageResponse empty;
   engine.on_response(EngineFixture::json(200, serialize_message(empty), server_ms), at(server_ms));
-  const UploadOpsRequest first = *parse_message<UploadOpsRequest>(expect_send(engine.next(at(server_ms))).request.body);
+  const UploadOpsRequest first =
+      *parse_message<UploadOpsRequest>(expect_send(engine.next(at(server_ms))).request.body);
   BOOST_REQUIRE_EQUAL(first.ops.size(), 2u);  // the candidate first (SYNC-013), then the write
   UploadOpsResponse refused;
   for (const WireOp& op : first.ops) {
@@ -320,9 +334,12 @@ BOOST_AUTO_TEST_CASE(a_restamp_goes_above_the_candidates_the_device_holds) {
     result.message = "ahead";
     refused.results.push_back(result);
   }
-  engine.on_response(EngineFixture::json(200, serialize_message(refused), server_ms), at(server_ms));
-  const UploadOpsRequest again = *parse_message<UploadOpsRequest>(expect_send(engine.next(at(server_ms))).request.body);
-  const auto restamped = std::find_if(again.ops.begin(), again.ops.end(), [&](const WireOp& op) { return op.id == mine.id; });
+  engine.on_response(EngineFixture::json(200, serialize_message(refused), server_ms),
+                     at(server_ms));
+  const UploadOpsRequest again =
+      *parse_message<UploadOpsRequest>(expect_send(engine.next(at(server_ms))).request.body);
+  const auto restamped = std::find_if(again.ops.begin(), again.ops.end(),
+                                      [&](const WireOp& op) { return op.id == mine.id; });
   BOOST_REQUIRE(restamped != again.ops.end());
   BOOST_TEST(theirs.hlc < restamped->hlc);
 }
@@ -347,8 +364,7 @@ BOOST_AUTO_TEST_CASE(an_empty_page_that_promises_more_ends_the_sync_instead_of_l
 }
 
 BOOST_AUTO_TEST_CASE(answers_that_break_the_spec_end_the_sync_with_an_error) {
-  for (const std::string& body : {std::string("not json"), std::string("{\"versions\":[2]}"),
-                                  [] {
+  for (const std::string& body : {std::string("not json"), std::string("{\"versions\":[2]}"), [] {
                                     InfoResponse info;
                                     info.versions = {2};
                                     info.server = {"x", "0"};
@@ -372,7 +388,8 @@ BOOST_AUTO_TEST_CASE(answers_that_break_the_spec_end_the_sync_with_an_error) {
   expect_send(engine.next(at(1)));
   engine.on_response(EngineFixture::json(200, EngineFixture::info_body()), at(1));
   expect_send(engine.next(at(1)));
-  engine.on_response(EngineFixture::json(401, serialize_error(Error(Code::kTokenRevoked, "revoked"))), at(1));
+  engine.on_response(
+      EngineFixture::json(401, serialize_error(Error(Code::kTokenRevoked, "revoked"))), at(1));
   const SyncStep step = engine.next(at(1));
   BOOST_REQUIRE(std::holds_alternative<SyncFinished>(step));
   BOOST_TEST(std::get<SyncFinished>(step).error->code == Code::kTokenRevoked);
@@ -404,7 +421,8 @@ BOOST_AUTO_TEST_CASE(a_page_is_applied_while_the_next_one_is_requested) {
   BOOST_TEST(!sync.engine.has_work());  // the last page is applied at once: uploads depend on it
   BOOST_TEST(*sync.store().mirror_size() == 10u);
   const std::vector<Hash>& hashes = sync.log.op_hashes;
-  BOOST_TEST(*sync.store().prefix_hash(10) == prefix_hash(compute_block_hashes(hashes, 4), hashes, 10, 4));
+  BOOST_TEST(*sync.store().prefix_hash(10) ==
+             prefix_hash(compute_block_hashes(hashes, 4), hashes, 10, 4));
   BOOST_TEST(sync.engine.report().ops_applied == 10u);
   BOOST_TEST(sync.store().get("k10")->heads.size() == 1u);
 }
@@ -423,7 +441,8 @@ BOOST_AUTO_TEST_CASE(a_held_page_is_applied_before_a_transport_failure_is_handle
   BOOST_TEST(*sync.store().mirror_size() == 6u);
 }
 
-BOOST_AUTO_TEST_CASE(a_held_page_that_breaks_the_spec_ends_the_sync_and_the_next_answer_is_ignored) {
+BOOST_AUTO_TEST_CASE(
+    a_held_page_that_breaks_the_spec_ends_the_sync_and_the_next_answer_is_ignored) {
   PagedSync sync(9, 8);
   expect_send(sync.engine.next(at(kNow)));
   // The first page lists its second operation again at seq 4 (SYNC-014): it decodes, so it is
@@ -459,7 +478,8 @@ BOOST_AUTO_TEST_CASE(a_page_with_a_gap_ends_the_sync_with_page_gap_before_anythi
   BOOST_TEST(*sync.store().mirror_size() == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(a_page_with_an_operation_of_an_unknown_format_ends_the_sync_with_unsupported_format) {
+BOOST_AUTO_TEST_CASE(
+    a_page_with_an_operation_of_an_unknown_format_ends_the_sync_with_unsupported_format) {
   PagedSync sync(9, 8);
   expect_send(sync.engine.next(at(kNow)));
   // VER-008: the user is told to upgrade, and nothing of the page is applied.

@@ -29,8 +29,10 @@ BOOST_AUTO_TEST_CASE(an_attached_file_is_recorded_with_its_edit_and_a_remote_one
   BOOST_TEST(must(store->apply_page(0, page, 1, {2, 0})).files_referenced ==
              std::vector<FileId>{theirs.id});
 
-  BOOST_TEST((must(store->file(mine.id)) == LocalFile{mine, true, false, FilePending::kNone, std::nullopt}));
-  BOOST_TEST((must(store->file(theirs.id)) == LocalFile{theirs, false, false, FilePending::kNone, std::nullopt}));
+  BOOST_TEST((must(store->file(mine.id)) ==
+              LocalFile{mine, true, false, FilePending::kNone, std::nullopt}));
+  BOOST_TEST((must(store->file(theirs.id)) ==
+              LocalFile{theirs, false, false, FilePending::kNone, std::nullopt}));
   BOOST_TEST(must(store->referenced_files()) == (std::vector<FileId>{mine.id, theirs.id}));
   BOOST_TEST(!must(store->file(id_of(0xF9))).has_value());
 }
@@ -91,7 +93,8 @@ BOOST_AUTO_TEST_CASE(chunk_progress_survives_a_restart_and_clears_when_the_trans
   must(store->record_chunk_done(big.id, TransferDirection::kDownload, 1));
   must(store->clear_chunk_progress(big.id, TransferDirection::kDownload));
   BOOST_TEST(must(store->chunks_done(big.id, TransferDirection::kDownload)).empty());
-  BOOST_TEST((must(store->file(big.id)) == LocalFile{big, false, true, FilePending::kWait, std::nullopt}));
+  BOOST_TEST(
+      (must(store->file(big.id)) == LocalFile{big, false, true, FilePending::kWait, std::nullopt}));
   BOOST_TEST(store->partial_file_path(big.id).filename() == to_base64url(big.id) + ".part");
 }
 
@@ -128,14 +131,16 @@ BOOST_AUTO_TEST_CASE(a_divergence_makes_forgotten_files_known_again_so_they_are_
   BOOST_TEST(must(store->unreferenced_files()).empty());
   must(store->truncate_mirror(0));  // the server's log diverged
   BOOST_TEST(must(store->unreferenced_files()) == std::vector<FileId>{old_file.id});
-  BOOST_TEST((must(store->file(old_file.id)) == LocalFile{old_file, false, false, FilePending::kNone, std::nullopt}));
+  BOOST_TEST((must(store->file(old_file.id)) ==
+              LocalFile{old_file, false, false, FilePending::kNone, std::nullopt}));
 }
 
 BOOST_AUTO_TEST_CASE(both_blob_stores_list_their_blobs_by_kind) {
   TempDir dir;
   DirectoryBlobStore on_disk(dir.path() / "files");
   MemoryBlobStore in_memory;
-  for (BlobStore* blobs : {static_cast<BlobStore*>(&on_disk), static_cast<BlobStore*>(&in_memory)}) {
+  for (BlobStore* blobs :
+       {static_cast<BlobStore*>(&on_disk), static_cast<BlobStore*>(&in_memory)}) {
     BOOST_TEST(blobs->list(BlobKind::kCopy).empty());
     must(blobs->write(id_of(3), BlobKind::kCopy, 0, to_bytes("c")));
     must(blobs->write(id_of(1), BlobKind::kCopy, 0, to_bytes("a")));
@@ -157,13 +162,15 @@ void blob_store_contract(BlobStore& blobs) {
   BOOST_TEST(!blobs.size(id, BlobKind::kCopy).has_value());
   must(blobs.write(id, BlobKind::kPartial, 4, to_bytes("efgh")));  // a gap before offset 4 is zeros
   BOOST_TEST(blobs.size(id, BlobKind::kPartial) == std::optional<uint64_t>(8));
-  BOOST_TEST(blobs.read(id, BlobKind::kPartial, 0, 8) == std::optional(to_bytes(std::string(4, '\0') + "efgh")));
+  BOOST_TEST(blobs.read(id, BlobKind::kPartial, 0, 8) ==
+             std::optional(to_bytes(std::string(4, '\0') + "efgh")));
   must(blobs.write(id, BlobKind::kPartial, 0, to_bytes("abcd")));
   BOOST_TEST(blobs.read(id, BlobKind::kPartial, 2, 4) == std::optional(to_bytes("cdef")));
   BOOST_TEST(!blobs.read(id, BlobKind::kPartial, 6, 3).has_value());  // ends before offset + size
   BOOST_TEST(!blobs.read(id, BlobKind::kCopy, 0, 1).has_value());     // kinds are separate blobs
   must(blobs.resize(id, BlobKind::kPartial, 10));
-  BOOST_TEST(blobs.read(id, BlobKind::kPartial, 6, 4) == std::optional(to_bytes(std::string("gh") + '\0' + '\0')));
+  BOOST_TEST(blobs.read(id, BlobKind::kPartial, 6, 4) ==
+             std::optional(to_bytes(std::string("gh") + '\0' + '\0')));
   must(blobs.resize(id, BlobKind::kPartial, 3));
   BOOST_TEST(blobs.read(id, BlobKind::kPartial, 0, 3) == std::optional(to_bytes("abc")));
   // promote replaces the copy, and the partial blob is gone.
@@ -172,7 +179,7 @@ void blob_store_contract(BlobStore& blobs) {
   BOOST_TEST(!blobs.exists(id, BlobKind::kPartial));
   BOOST_TEST(blobs.read(id, BlobKind::kCopy, 0, 3) == std::optional(to_bytes("abc")));
   BOOST_TEST(blobs.size(id, BlobKind::kCopy) == std::optional<uint64_t>(3));
-  BOOST_TEST(!blobs.promote(id).ok());  // nothing to promote
+  BOOST_TEST(!blobs.promote(id).ok());                     // nothing to promote
   must(blobs.resize(id_of(0xB2), BlobKind::kPartial, 0));  // sizing creates an empty blob
   BOOST_TEST(blobs.exists(id_of(0xB2), BlobKind::kPartial));
   must(blobs.remove(id, BlobKind::kCopy));
@@ -184,7 +191,8 @@ BOOST_AUTO_TEST_CASE(the_directory_and_memory_blob_stores_keep_the_same_contract
   TempDir dir;
   DirectoryBlobStore on_disk(dir.path() / "files");
   blob_store_contract(on_disk);
-  BOOST_TEST(on_disk.path(id_of(0xB2), BlobKind::kPartial).filename() == to_base64url(id_of(0xB2)) + ".part");
+  BOOST_TEST(on_disk.path(id_of(0xB2), BlobKind::kPartial).filename() ==
+             to_base64url(id_of(0xB2)) + ".part");
   MemoryBlobStore in_memory;
   blob_store_contract(in_memory);
   BOOST_TEST(in_memory.blobs().size() == 1u);
@@ -201,7 +209,8 @@ BOOST_AUTO_TEST_CASE(a_store_given_a_blob_store_keeps_its_files_there) {
   }
   BOOST_TEST(!std::filesystem::exists(dir.path() / "files" / to_base64url(id_of(0xB3))));
   auto store = must(LocalStore::open(dir.path(), options));  // the blobs outlive the store
-  BOOST_TEST(store->blobs().read(id_of(0xB3), BlobKind::kCopy, 0, 4) == std::optional(to_bytes("kept")));
+  BOOST_TEST(store->blobs().read(id_of(0xB3), BlobKind::kCopy, 0, 4) ==
+             std::optional(to_bytes("kept")));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

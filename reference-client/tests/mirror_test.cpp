@@ -333,8 +333,8 @@ BOOST_AUTO_TEST_CASE(settled_id_lookups_search_the_id_index) {
   TempDir dir;
   create_store(dir.path());  // the current schema, then closed
   sqlite3* db = nullptr;
-  BOOST_REQUIRE(sqlite3_open_v2((dir.path() / "state.sqlite3").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) ==
-                SQLITE_OK);
+  BOOST_REQUIRE(sqlite3_open_v2((dir.path() / "state.sqlite3").c_str(), &db, SQLITE_OPEN_READONLY,
+                                nullptr) == SQLITE_OK);
   const std::string query = std::string("EXPLAIN QUERY PLAN ") + client::detail::kSettledIdLookup;
   sqlite3_stmt* plan = nullptr;
   BOOST_REQUIRE(sqlite3_prepare_v2(db, query.c_str(), -1, &plan, nullptr) == SQLITE_OK);
@@ -343,19 +343,22 @@ BOOST_AUTO_TEST_CASE(settled_id_lookups_search_the_id_index) {
     details += std::string(reinterpret_cast<const char*>(sqlite3_column_text(plan, 3))) + "\n";
   sqlite3_finalize(plan);
   sqlite3_close(db);
-  BOOST_TEST(details.find("SEARCH i USING PRIMARY KEY (id_prefix=?)") != std::string::npos, details);
-  BOOST_TEST(details.find("SEARCH m USING INTEGER PRIMARY KEY (rowid=?)") != std::string::npos, details);
+  BOOST_TEST(details.find("SEARCH i USING PRIMARY KEY (id_prefix=?)") != std::string::npos,
+             details);
+  BOOST_TEST(details.find("SEARCH m USING INTEGER PRIMARY KEY (rowid=?)") != std::string::npos,
+             details);
   BOOST_TEST(details.find("SCAN") == std::string::npos, details);
 }
 
-// ---- the id index's two tiers (src/mirror_ids.h) -------------------------------------------------
+// ---- the id index's two tiers (src/mirror_ids.h) ------------------------------------------------
 
 namespace {
 
 // One number from the store's file, read beside the open store (WAL readers do not block).
 int64_t query_number(const std::filesystem::path& dir, const std::string& sql) {
   sqlite3* db = nullptr;
-  BOOST_REQUIRE(sqlite3_open_v2((dir / "state.sqlite3").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  BOOST_REQUIRE(sqlite3_open_v2((dir / "state.sqlite3").c_str(), &db, SQLITE_OPEN_READONLY,
+                                nullptr) == SQLITE_OK);
   sqlite3_stmt* s = nullptr;
   BOOST_REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) == SQLITE_OK);
   BOOST_REQUIRE(sqlite3_step(s) == SQLITE_ROW);
@@ -378,7 +381,8 @@ StoreOptions settling_every(uint32_t recent_ids_min) {
 // the settled tier is ordered by the first four) and ends with `n`, which keeps it unique.
 ObjectOp random_foreign(uint64_t n) {
   ObjectOp op = foreign(0, n, "r" + std::to_string(n));
-  const std::vector<uint8_t> bytes = *rc::gen::container<std::vector<uint8_t>>(8, rc::gen::arbitrary<uint8_t>());
+  const std::vector<uint8_t> bytes =
+      *rc::gen::container<std::vector<uint8_t>>(8, rc::gen::arbitrary<uint8_t>());
   std::copy(bytes.begin(), bytes.end(), op.id.bytes.begin());
   for (size_t i = 8; i < 16; ++i) op.id.bytes[i] = static_cast<uint8_t>(n >> (8 * (15 - i)));
   return op;
@@ -389,8 +393,10 @@ ObjectOp random_foreign(uint64_t n) {
 void misfile_a_settled_entry(const std::filesystem::path& dir) {
   sqlite3* db = nullptr;
   BOOST_REQUIRE(sqlite3_open((dir / "state.sqlite3").c_str(), &db) == SQLITE_OK);
-  BOOST_REQUIRE(sqlite3_exec(db, "UPDATE mirror_ids SET seq = -seq WHERE seq = (SELECT MIN(seq) FROM mirror_ids)",
-                             nullptr, nullptr, nullptr) == SQLITE_OK);
+  BOOST_REQUIRE(
+      sqlite3_exec(db,
+                   "UPDATE mirror_ids SET seq = -seq WHERE seq = (SELECT MIN(seq) FROM mirror_ids)",
+                   nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
 }
 
@@ -412,14 +418,16 @@ void ids_are_found_in_either_tier(bool break_settled_tier) {
     const int kind = *rc::gen::inRange(0, 10);
     if (kind < 5) {  // a page of new operations
       std::vector<ObjectOp> ops;
-      for (size_t i = *rc::gen::inRange<size_t>(1, 8); i > 0; --i) ops.push_back(random_foreign(clock++));
+      for (size_t i = *rc::gen::inRange<size_t>(1, 8); i > 0; --i)
+        ops.push_back(random_foreign(clock++));
       read_foreign(*store, ops);
       mirror.insert(mirror.end(), ops.begin(), ops.end());
     } else if (kind < 7 && !mirror.empty()) {  // a page ending with a held operation: refused whole
       std::vector<ObjectOp> ops{random_foreign(clock++),
                                 mirror[*rc::gen::inRange<size_t>(0, mirror.size())]};
       const uint64_t m = mirror.size();
-      std::vector<PageOp> page{page_op(m + 1, ops[0], other_device()), page_op(m + 2, ops[1], other_device())};
+      std::vector<PageOp> page{page_op(m + 1, ops[0], other_device()),
+                               page_op(m + 2, ops[1], other_device())};
       const Result<PageOutcome> refused = store->apply_page(m, page, m + 2, {clock, 0});
       RC_ASSERT(!refused.ok());
       RC_ASSERT(refused.error().code == Code::kProtocolError);
@@ -427,7 +435,8 @@ void ids_are_found_in_either_tier(bool break_settled_tier) {
     } else if (kind < 8) {  // the server was restored from a backup
       const size_t keep = *rc::gen::inRange<size_t>(0, mirror.size() + 1);
       must(store->truncate_mirror(keep));
-      candidates.insert(candidates.end(), mirror.begin() + static_cast<std::ptrdiff_t>(keep), mirror.end());
+      candidates.insert(candidates.end(), mirror.begin() + static_cast<std::ptrdiff_t>(keep),
+                        mirror.end());
       mirror.resize(keep);
     } else {  // closed and opened again
       store.reset();
@@ -446,11 +455,14 @@ void ids_are_found_in_either_tier(bool break_settled_tier) {
     RC_ASSERT(found.seq == i + 1);
     RC_ASSERT(found.hash == op_hash(wire_of(mirror[i], other_device())));
   }
-  for (const ObjectOp& op : candidates) RC_ASSERT(must(store->lookup(op.id)).where == Held::kCandidate);
-  for (const ObjectOp& op : forgotten) RC_ASSERT(must(store->lookup(op.id)).where == Held::kNowhere);
+  for (const ObjectOp& op : candidates)
+    RC_ASSERT(must(store->lookup(op.id)).where == Held::kCandidate);
+  for (const ObjectOp& op : forgotten)
+    RC_ASSERT(must(store->lookup(op.id)).where == Held::kNowhere);
   // The tiers split the mirror between them.
   RC_ASSERT(count_rows(dir.path(), "mirror_ids") +
-                query_number(dir.path(), "SELECT COALESCE(SUM(length(ids)), 0) / 16 FROM mirror_recent_ids") ==
+                query_number(dir.path(),
+                             "SELECT COALESCE(SUM(length(ids)), 0) / 16 FROM mirror_recent_ids") ==
             static_cast<int64_t>(mirror.size()));
 }
 

@@ -228,24 +228,24 @@ BOOST_AUTO_TEST_CASE(an_exception_at_any_point_of_a_transaction_leaves_nothing_o
   };
   // Also with a mirror id index that settles at every commit (src/mirror_ids.h).
   for (const uint32_t recent_ids_min : {kMirrorRecentIdsMin, 1u})
-  for (const Case& c : cases) {
-    BOOST_TEST_CONTEXT(c.point << ", recent ids settled from " << recent_ids_min) {
-      TempDir dir;
-      Injector injector;
-      StoreOptions options = injector.options();
-      options.mirror_recent_ids_min = recent_ids_min;
-      auto store = must(LocalStore::create(dir.path(), test_binding(), "token-1", options));
-      fill(*store);
-      const std::string before = dump(*store);
-      injector.armed = c.point;
-      BOOST_CHECK_THROW((void)c.call(*store), std::runtime_error);
-      BOOST_TEST(injector.hits == 1);
-      BOOST_TEST(dump(*store) == before);
-      injector.armed.clear();
-      BOOST_TEST(c.call(*store).ok());
-      BOOST_TEST(dump(*store) != before);
+    for (const Case& c : cases) {
+      BOOST_TEST_CONTEXT(c.point << ", recent ids settled from " << recent_ids_min) {
+        TempDir dir;
+        Injector injector;
+        StoreOptions options = injector.options();
+        options.mirror_recent_ids_min = recent_ids_min;
+        auto store = must(LocalStore::create(dir.path(), test_binding(), "token-1", options));
+        fill(*store);
+        const std::string before = dump(*store);
+        injector.armed = c.point;
+        BOOST_CHECK_THROW((void)c.call(*store), std::runtime_error);
+        BOOST_TEST(injector.hits == 1);
+        BOOST_TEST(dump(*store) == before);
+        injector.armed.clear();
+        BOOST_TEST(c.call(*store).ok());
+        BOOST_TEST(dump(*store) != before);
+      }
     }
-  }
 }
 
 BOOST_AUTO_TEST_CASE(a_process_that_vanishes_mid_transaction_leaves_nothing_of_it) {
@@ -310,13 +310,14 @@ BOOST_AUTO_TEST_CASE(every_commit_is_reported_as_a_durable_step_and_a_kill_there
     auto store = must(LocalStore::create(dir.path(), test_binding(), "token-1", options));
     must(store->commit_local_edit(local_edit(first)));
     must(store->set_clock_offset_ms(5));
-    (void)must(store->meta());            // reads are not steps
+    (void)must(store->meta());  // reads are not steps
     (void)must(store->ops_to_upload(10));
     must(store->blobs().write(id_of(0xF1), BlobKind::kPartial, 0, to_bytes("abc")));
-    BOOST_TEST(store->blobs().read(id_of(0xF1), BlobKind::kPartial, 0, 3) == std::optional(to_bytes("abc")));
+    BOOST_TEST(store->blobs().read(id_of(0xF1), BlobKind::kPartial, 0, 3) ==
+               std::optional(to_bytes("abc")));
     must(store->blobs().promote(id_of(0xF1)));
-    BOOST_TEST(steps == (std::vector<std::string>{"commit_local_edit", "set_clock_offset_ms", "blob_write",
-                                                  "blob_promote"}));
+    BOOST_TEST(steps == (std::vector<std::string>{"commit_local_edit", "set_clock_offset_ms",
+                                                  "blob_write", "blob_promote"}));
     kill_next = true;
     BOOST_CHECK_THROW((void)store->commit_local_edit(local_edit(second)), std::runtime_error);
     BOOST_TEST(steps.back() == "commit_local_edit");
@@ -398,7 +399,8 @@ BOOST_AUTO_TEST_CASE(a_version_1_store_migrates_with_everything_intact) {
   // Version 4 (FILE-040): no copy is kept for a deletion yet; the mark is set and cleared.
   BOOST_TEST(!must(store->file(file.id))->unreferenced_since_ms.has_value());
   must(store->set_unreferenced_since(file.id, uint64_t{1764000000000}));
-  BOOST_TEST(must(store->file(file.id))->unreferenced_since_ms.value_or(0) == uint64_t{1764000000000});
+  BOOST_TEST(must(store->file(file.id))->unreferenced_since_ms.value_or(0) ==
+             uint64_t{1764000000000});
   must(store->set_unreferenced_since(file.id, std::nullopt));
   BOOST_TEST(!must(store->file(file.id))->unreferenced_since_ms.has_value());
 
@@ -410,8 +412,8 @@ BOOST_AUTO_TEST_CASE(a_version_1_store_migrates_with_everything_intact) {
     mirror_hashes.push_back(op_hash(op));
     BOOST_TEST(must(store->lookup(op.id)).seq == seq);  // version 5: the settled id index
   }
-  BOOST_TEST(must(store->prefix_hash(9)) == prefix_hash(compute_block_hashes(mirror_hashes, 256),
-                                                        mirror_hashes, 9, 256));
+  BOOST_TEST(must(store->prefix_hash(9)) ==
+             prefix_hash(compute_block_hashes(mirror_hashes, 256), mirror_hashes, 9, 256));
   const std::vector<PendingOp> outbox = must(store->ops_to_upload(10));
   BOOST_REQUIRE(outbox.size() == 1u);
 
@@ -435,7 +437,8 @@ BOOST_AUTO_TEST_CASE(a_version_4_store_migrates_its_mirror_id_index) {
   std::mt19937_64 random(2024);
   std::vector<ObjectOp> ops;
   for (size_t i = 0; i < kOps; ++i) {
-    ObjectOp op = make_object(OpId{}, {1000 + i, 0}, "key" + std::to_string(i % 300), OpType::kPut, {}, "v");
+    ObjectOp op =
+        make_object(OpId{}, {1000 + i, 0}, "key" + std::to_string(i % 300), OpType::kPut, {}, "v");
     for (size_t b = 0; b < 16; b += 8) {
       const uint64_t word = random();
       for (size_t k = 0; k < 8; ++k) op.id.bytes[b + k] = static_cast<uint8_t>(word >> (8 * k));
@@ -447,21 +450,26 @@ BOOST_AUTO_TEST_CASE(a_version_4_store_migrates_its_mirror_id_index) {
     sqlite3* db = nullptr;
     BOOST_REQUIRE(sqlite3_open((dir.path() / "state.sqlite3").c_str(), &db) == SQLITE_OK);
     auto exec = [&](const std::string& sql) {
-      BOOST_REQUIRE_MESSAGE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK, sqlite3_errmsg(db));
+      BOOST_REQUIRE_MESSAGE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK,
+                            sqlite3_errmsg(db));
     };
     exec("BEGIN");
     for (int v = 0; v < 4; ++v) exec(schema_migrations()[v]);
     exec("PRAGMA user_version = 4");
     const WorkspaceBinding binding = test_binding(kBlockSize);
-    exec("INSERT INTO device (singleton, server_url, workspace_id, device_id, block_size, token, hlc_wall_ms, "
-         "hlc_counter, clock_offset_ms, last_sync_ms) VALUES (1, '" + binding.server_url + "', x'" +
-         to_hex(binding.workspace_id.view()) + "', x'" + to_hex(binding.device_id.view()) + "', " +
-         std::to_string(kBlockSize) + ", 't', 0, 0, 0, NULL)");
+    exec(
+        "INSERT INTO device (singleton, server_url, workspace_id, device_id, block_size, token, "
+        "hlc_wall_ms, "
+        "hlc_counter, clock_offset_ms, last_sync_ms) VALUES (1, '" +
+        binding.server_url + "', x'" + to_hex(binding.workspace_id.view()) + "', x'" +
+        to_hex(binding.device_id.view()) + "', " + std::to_string(kBlockSize) +
+        ", 't', 0, 0, 0, NULL)");
     sqlite3_stmt* insert = nullptr;
-    BOOST_REQUIRE(sqlite3_prepare_v2(db,
-                                     "INSERT INTO mirror (seq, id, hash, prefix_hash, wall_ms, counter, encoding) "
-                                     "VALUES (?, ?, ?, ?, ?, 0, ?)",
-                                     -1, &insert, nullptr) == SQLITE_OK);
+    BOOST_REQUIRE(sqlite3_prepare_v2(
+                      db,
+                      "INSERT INTO mirror (seq, id, hash, prefix_hash, wall_ms, counter, encoding) "
+                      "VALUES (?, ?, ?, ?, ?, 0, ?)",
+                      -1, &insert, nullptr) == SQLITE_OK);
     PrefixChainer chainer(kBlockSize, Hash{}, {});
     for (size_t i = 0; i < kOps; ++i) {
       const WireOp wire = wire_of(ops[i], other_device());
@@ -473,7 +481,8 @@ BOOST_AUTO_TEST_CASE(a_version_4_store_migrates_its_mirror_id_index) {
       sqlite3_bind_blob(insert, 3, hash.bytes.data(), 32, SQLITE_TRANSIENT);
       sqlite3_bind_blob(insert, 4, prefix.bytes.data(), 32, SQLITE_TRANSIENT);
       sqlite3_bind_int64(insert, 5, static_cast<int64_t>(wire.hlc.wall_ms));
-      sqlite3_bind_blob(insert, 6, encoding.data(), static_cast<int>(encoding.size()), SQLITE_TRANSIENT);
+      sqlite3_bind_blob(insert, 6, encoding.data(), static_cast<int>(encoding.size()),
+                        SQLITE_TRANSIENT);
       BOOST_REQUIRE(sqlite3_step(insert) == SQLITE_DONE);
       sqlite3_reset(insert);
     }
@@ -511,8 +520,8 @@ BOOST_AUTO_TEST_CASE(a_version_4_store_migrates_its_mirror_id_index) {
   // The old index is gone; the settled tier holds every migrated position.
   store.reset();
   sqlite3* db = nullptr;
-  BOOST_REQUIRE(sqlite3_open_v2((dir.path() / "state.sqlite3").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) ==
-                SQLITE_OK);
+  BOOST_REQUIRE(sqlite3_open_v2((dir.path() / "state.sqlite3").c_str(), &db, SQLITE_OPEN_READONLY,
+                                nullptr) == SQLITE_OK);
   auto number = [&](const char* sql) {
     sqlite3_stmt* s = nullptr;
     BOOST_REQUIRE(sqlite3_prepare_v2(db, sql, -1, &s, nullptr) == SQLITE_OK);
@@ -524,7 +533,8 @@ BOOST_AUTO_TEST_CASE(a_version_4_store_migrates_its_mirror_id_index) {
   BOOST_TEST(number("PRAGMA user_version") == LocalStore::schema_version());
   BOOST_TEST(number("SELECT COUNT(*) FROM sqlite_master WHERE name = 'mirror_by_id_prefix'") == 0);
   BOOST_TEST(number("SELECT COUNT(*) FROM mirror_ids") == static_cast<int64_t>(kOps));
-  BOOST_TEST(number("SELECT COUNT(*) FROM mirror_recent_ids") == 1);  // the page after the migration
+  BOOST_TEST(number("SELECT COUNT(*) FROM mirror_recent_ids") ==
+             1);  // the page after the migration
   sqlite3_close(db);
 }
 

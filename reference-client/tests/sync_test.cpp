@@ -28,8 +28,10 @@ struct Workspace {
   std::unique_ptr<TestDevice> join(int64_t skew_ms = 0, Scope scope = Scope::kReadWrite) {
     Result<TokenIssued> token = owner.invite(scope);
     BOOST_REQUIRE(token.ok());
-    auto device = std::make_unique<TestDevice>(scratch.path() / ("device" + std::to_string(++devices)), skew_ms);
-    Status joined = device->join(server.url(), owner.device().store().binding().workspace_id, token->token, passphrase);
+    auto device = std::make_unique<TestDevice>(
+        scratch.path() / ("device" + std::to_string(++devices)), skew_ms);
+    Status joined = device->join(server.url(), owner.device().store().binding().workspace_id,
+                                 token->token, passphrase);
     BOOST_REQUIRE_MESSAGE(joined.ok(), (joined.ok() ? "" : joined.error().to_string()));
     return device;
   }
@@ -72,7 +74,9 @@ void wait_for_a_later_millisecond(TestDevice& later, TestDevice& earlier, const 
 
 uint64_t server_head_seq(const ServerProcess& server, TestDevice& device) {
   httplib::Client client("127.0.0.1", server.port());
-  const std::string path = "/v1/workspaces/" + to_base64url(device.device().store().binding().workspace_id) + "/ops?limit=1";
+  const std::string path = "/v1/workspaces/" +
+                           to_base64url(device.device().store().binding().workspace_id) +
+                           "/ops?limit=1";
   auto answer = client.Get(path, {{"Authorization", "Bearer " + device.device().token()}});
   BOOST_REQUIRE(answer && answer->status == 200);
   return parse_message<OpsPageResponse>(answer->body)->head_seq;
@@ -122,8 +126,10 @@ BOOST_AUTO_TEST_CASE(three_devices_with_interleaved_offline_edits_converge) {
     for (TestDevice* d : all)
       for (int i = 0; i < 4; ++i) {
         const std::string key = "k" + std::to_string(random.below(6));
-        if (random.below(5) == 0 && d->get(key) != kAbsent) d->remove(key);
-        else d->put(key, "r" + std::to_string(round) + "-" + std::to_string(random.below(1000)));
+        if (random.below(5) == 0 && d->get(key) != kAbsent)
+          d->remove(key);
+        else
+          d->put(key, "r" + std::to_string(round) + "-" + std::to_string(random.below(1000)));
       }
     for (size_t i = 0; i < all.size(); ++i) std::swap(all[i], all[random.below(all.size())]);
     for (TestDevice* d : all) d->sync_ok();
@@ -156,7 +162,8 @@ BOOST_AUTO_TEST_SUITE(join)
 
 BOOST_AUTO_TEST_CASE(a_new_device_joins_and_gets_everything_without_the_password_again) {
   Workspace w;
-  for (int i = 0; i < 300; ++i) w.owner.put("note/" + std::to_string(i), "text " + std::to_string(i));
+  for (int i = 0; i < 300; ++i)
+    w.owner.put("note/" + std::to_string(i), "text " + std::to_string(i));
   w.owner.sync_ok();
   auto b = w.join();
   b->set_page_ops_max(64);  // five pages, each applied while the next one travels
@@ -183,7 +190,8 @@ BOOST_AUTO_TEST_CASE(a_wrong_password_or_passphrase_is_a_clear_error_and_leaves_
   BOOST_REQUIRE(token.ok());
   const WorkspaceId ws = w.owner.device().store().binding().workspace_id;
   TestDevice b(w.scratch.path() / "b");
-  Status wrong_password = b.join(w.server.url(), ws, token->token, w.passphrase, "not the password");
+  Status wrong_password =
+      b.join(w.server.url(), ws, token->token, w.passphrase, "not the password");
   BOOST_REQUIRE(!wrong_password.ok());
   BOOST_TEST(wrong_password.error().code == Code::kWrongPassword);
   Status wrong_phrase = b.join(w.server.url(), ws, token->token, "AAAA-BBBB", kPassword);
@@ -196,15 +204,17 @@ BOOST_AUTO_TEST_CASE(a_wrong_password_or_passphrase_is_a_clear_error_and_leaves_
 BOOST_AUTO_TEST_CASE(a_changed_password_rewraps_the_key_for_new_devices) {
   Workspace w;
   auto transport = TestDevice::connect(w.server.url());
-  Status changed = w.owner.device().change_password(kPassword, "new password", w.passphrase, *transport,
-                                                    w.owner.random(), kTestKdfIterations);
+  Status changed = w.owner.device().change_password(
+      kPassword, "new password", w.passphrase, *transport, w.owner.random(), kTestKdfIterations);
   BOOST_REQUIRE_MESSAGE(changed.ok(), (changed.ok() ? "" : changed.error().to_string()));
   Result<TokenIssued> token = w.owner.invite();
   const WorkspaceId ws = w.owner.device().store().binding().workspace_id;
   TestDevice old_password(w.scratch.path() / "old");
-  BOOST_TEST(old_password.join(w.server.url(), ws, token->token, w.passphrase).error().code == Code::kWrongPassword);
+  BOOST_TEST(old_password.join(w.server.url(), ws, token->token, w.passphrase).error().code ==
+             Code::kWrongPassword);
   TestDevice new_password(w.scratch.path() / "new");
-  BOOST_TEST(new_password.join(w.server.url(), ws, token->token, w.passphrase, "new password").ok());
+  BOOST_TEST(
+      new_password.join(w.server.url(), ws, token->token, w.passphrase, "new password").ok());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -290,7 +300,7 @@ BOOST_AUTO_TEST_CASE(after_a_restore_from_an_old_copy_the_devices_upload_what_th
   BOOST_TEST(owner_report.verified_prefix <= 300u);
   BOOST_TEST(owner_report.ops_uploaded == 200u);  // its own late operations
   const SyncReport b_report = b->sync_ok();
-  BOOST_TEST(b_report.diverged);  // its mirror ran to 600, the server's log to 500
+  BOOST_TEST(b_report.diverged);              // its mirror ran to 600, the server's log to 500
   BOOST_TEST(b_report.ops_uploaded == 100u);  // only what nobody else had re-uploaded
   w.owner.sync_ok();
   BOOST_TEST(server_head_seq(w.server, w.owner) == 600u);
@@ -311,10 +321,13 @@ BOOST_AUTO_TEST_CASE(a_revoked_token_stops_syncing_with_token_revoked) {
   Result<TokenIssued> token = w.owner.invite();
   BOOST_REQUIRE(token.ok());
   TestDevice b(w.scratch.path() / "b");
-  BOOST_REQUIRE(b.join(w.server.url(), w.owner.device().store().binding().workspace_id, token->token, w.passphrase).ok());
+  BOOST_REQUIRE(b.join(w.server.url(), w.owner.device().store().binding().workspace_id,
+                       token->token, w.passphrase)
+                    .ok());
   b.sync_ok();
   httplib::Client client("127.0.0.1", w.server.port());
-  const std::string path = "/v1/workspaces/" + to_base64url(w.owner.device().store().binding().workspace_id) +
+  const std::string path = "/v1/workspaces/" +
+                           to_base64url(w.owner.device().store().binding().workspace_id) +
                            "/tokens/" + to_base64url(token->token_id);
   auto revoked = client.Delete(path, {{"Authorization", "Bearer " + w.owner.device().token()}});
   BOOST_REQUIRE(revoked && revoked->status == 200);
@@ -350,7 +363,8 @@ std::filesystem::path make_file(const std::filesystem::path& path, size_t size, 
   SeededRandom random(seed);
   std::ofstream out(path, std::ios::binary);
   const Bytes bytes = random.bytes(size);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   return path;
 }
 
@@ -365,7 +379,9 @@ struct CutAfter {
   std::string what;
   int allowed;
   int seen = 0;
-  bool operator()(const HttpRequest& r) { return r.target.find(what) != std::string::npos && ++seen > allowed; }
+  bool operator()(const HttpRequest& r) {
+    return r.target.find(what) != std::string::npos && ++seen > allowed;
+  }
 };
 
 }  // namespace
@@ -384,7 +400,8 @@ BOOST_AUTO_TEST_CASE(an_attached_file_travels_to_another_device_and_exports_byte
   const SyncReport down = b->sync_ok();
   BOOST_TEST(down.files_downloaded == 2u);
   BOOST_TEST(b->get("album") == "holiday");
-  Result<std::vector<FileRef>> missing = b->device().export_files("album", w.scratch.path() / "out");
+  Result<std::vector<FileRef>> missing =
+      b->device().export_files("album", w.scratch.path() / "out");
   BOOST_REQUIRE(missing.ok());
   BOOST_TEST(missing->empty());
   BOOST_TEST(read_all(w.scratch.path() / "out" / "photo.jpg") == read_all(source));
@@ -440,7 +457,8 @@ BOOST_AUTO_TEST_CASE(a_file_the_server_lost_is_uploaded_again_despite_the_upload
   BOOST_TEST(b->sync_ok().files_downloaded == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(a_file_no_head_references_is_deleted_on_the_server_and_its_copy_kept_for_the_retention_time) {
+BOOST_AUTO_TEST_CASE(
+    a_file_no_head_references_is_deleted_on_the_server_and_its_copy_kept_for_the_retention_time) {
   Workspace w;
   auto b = w.join();
   const auto source = make_file(w.scratch.path() / "old.bin", 2000, 6);
@@ -449,13 +467,16 @@ BOOST_AUTO_TEST_CASE(a_file_no_head_references_is_deleted_on_the_server_and_its_
   w.owner.sync_ok();
   b->sync_ok();
   BOOST_REQUIRE(std::filesystem::exists(b->device().store().file_path(ref->id)));
-  const std::string status_path = "/v1/workspaces/" + to_base64url(w.owner.device().store().binding().workspace_id) +
+  const std::string status_path = "/v1/workspaces/" +
+                                  to_base64url(w.owner.device().store().binding().workspace_id) +
                                   "/files/" + to_base64url(ref->id);
   auto server_state = [&] {
     httplib::Client client("127.0.0.1", w.server.port());
-    auto answer = client.Get(status_path, {{"Authorization", "Bearer " + w.owner.device().token()}});
+    auto answer =
+        client.Get(status_path, {{"Authorization", "Bearer " + w.owner.device().token()}});
     BOOST_REQUIRE(answer);
-    return answer->status == 200 ? parse_message<FileStatus>(answer->body)->state : FileState::kAbsent;
+    return answer->status == 200 ? parse_message<FileStatus>(answer->body)->state
+                                 : FileState::kAbsent;
   };
   BOOST_TEST(file_state_name(server_state()) == "committed");
   // b writes the object again (keeping its file) while the owner deletes it: concurrent edits.
@@ -501,7 +522,8 @@ BOOST_AUTO_TEST_CASE(a_file_no_head_references_is_deleted_on_the_server_and_its_
 // the deleting device kept is the only one left; it is uploaded when the reference comes back.
 // The companion run removes that copy with the DELETE, as the client did before FILE-040: the
 // file is then missing everywhere.
-BOOST_AUTO_TEST_CASE(a_file_deleted_before_a_restore_comes_back_from_a_kept_copy_when_referenced_again) {
+BOOST_AUTO_TEST_CASE(
+    a_file_deleted_before_a_restore_comes_back_from_a_kept_copy_when_referenced_again) {
   for (const bool keep_copies : {true, false}) {
     BOOST_TEST_CONTEXT("copies kept: " << keep_copies) {
       Workspace w;
@@ -512,7 +534,8 @@ BOOST_AUTO_TEST_CASE(a_file_deleted_before_a_restore_comes_back_from_a_kept_copy
       std::filesystem::copy(w.server.data_dir(), backup, std::filesystem::copy_options::recursive);
       w.server.start();
       const auto source = make_file(w.scratch.path() / "photo.bin", 5000, 9);
-      Result<FileRef> ref = w.owner.device().attach("k", source, w.owner.now_ms(), w.owner.random());
+      Result<FileRef> ref =
+          w.owner.device().attach("k", source, w.owner.now_ms(), w.owner.random());
       BOOST_REQUIRE(ref.ok());
       w.owner.sync_ok();
       b->sync_ok();

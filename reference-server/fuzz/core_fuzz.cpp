@@ -70,10 +70,10 @@ ServerConfig fuzz_config(bool caps = true) {
 
 // ---- the input format --------------------------------------------------------------------------
 
-constexpr uint8_t kRaw = 0xFF;         // in any choice: a raw string follows
-constexpr uint8_t kNoToken = 0xFE;     // token choice: no Authorization header
-constexpr uint8_t kFreshIds = 0xE0;    // id choices from here: ids nothing holds yet
-constexpr uint8_t kOwnMethods = 0xC0;  // method choices below this: the template's own method
+constexpr uint8_t kRaw = 0xFF;            // in any choice: a raw string follows
+constexpr uint8_t kNoToken = 0xFE;        // token choice: no Authorization header
+constexpr uint8_t kFreshIds = 0xE0;       // id choices from here: ids nothing holds yet
+constexpr uint8_t kOwnMethods = 0xC0;     // method choices below this: the template's own method
 constexpr uint8_t kTokenIdValues = 0xC0;  // query value choices from here: token ids
 
 // Reads an input front to back. Past the end every read gives zero or empty.
@@ -126,7 +126,16 @@ class InputWriter {
 };
 
 // How a template's generated body is made (BodyMode::kGenerated).
-enum class Generated : uint8_t { kNone, kEmptyObject, kToken, kKey, kOps, kFileStatus, kChunkCount, kChunk };
+enum class Generated : uint8_t {
+  kNone,
+  kEmptyObject,
+  kToken,
+  kKey,
+  kOps,
+  kFileStatus,
+  kChunkCount,
+  kChunk
+};
 enum class BodyMode : uint8_t { kGenerated, kRawRest, kRawBlob, kAbsent };
 constexpr uint8_t kBodyModes = 4;
 
@@ -140,10 +149,11 @@ struct Template {
 
 // The body each endpoint of the catalog gets when generated, by EndpointId.
 constexpr std::array kGeneratedBodies = {
-    Generated::kNone,     Generated::kEmptyObject, Generated::kNone,       Generated::kToken,      Generated::kNone,
-    Generated::kNone,     Generated::kNone,        Generated::kNone,       Generated::kKey,        Generated::kOps,
-    Generated::kNone,     Generated::kNone,        Generated::kFileStatus, Generated::kChunkCount, Generated::kNone,
-    Generated::kNone,     Generated::kChunkCount,  Generated::kChunk,      Generated::kNone,
+    Generated::kNone,       Generated::kEmptyObject, Generated::kNone, Generated::kToken,
+    Generated::kNone,       Generated::kNone,        Generated::kNone, Generated::kNone,
+    Generated::kKey,        Generated::kOps,         Generated::kNone, Generated::kNone,
+    Generated::kFileStatus, Generated::kChunkCount,  Generated::kNone, Generated::kNone,
+    Generated::kChunkCount, Generated::kChunk,       Generated::kNone,
 };
 
 // Near misses of the endpoint table, after the catalog's own templates.
@@ -171,7 +181,8 @@ const std::vector<Template>& templates() {
   return all;
 }
 
-// Indices of templates(), for the seeds: the catalog's endpoints by EndpointId, then the near misses.
+// Indices of templates(), for the seeds: the catalog's endpoints by EndpointId, then the near
+// misses.
 constexpr uint8_t route(EndpointId id) { return static_cast<uint8_t>(id); }
 constexpr uint8_t kEndpointCount = route(EndpointId::kGetChunk) + 1;
 enum NearMiss : uint8_t {
@@ -186,23 +197,47 @@ enum NearMiss : uint8_t {
 };
 static_assert(kRawPath + 1 == kEndpointCount + kNearMisses.size());
 
-constexpr std::array<std::string_view, 9> kMethods = {"GET", "POST", "PUT", "DELETE", "PATCH",
+constexpr std::array<std::string_view, 9> kMethods = {"GET",     "POST", "PUT", "DELETE", "PATCH",
                                                       "OPTIONS", "HEAD", "get", ""};
-constexpr std::array<std::string_view, 8> kSchemes = {"Bearer ", "bearer ", "BEARER ", "Basic ",
-                                                      "Bearer  ", "Bearer", "Token ", ""};
+constexpr std::array<std::string_view, 8> kSchemes = {"Bearer ",  "bearer ", "BEARER ", "Basic ",
+                                                      "Bearer  ", "Bearer",  "Token ",  ""};
 // Content-Type choices; "" at index 0 stands for the one the route expects.
-constexpr std::array<std::string_view, 8> kContentTypes = {
-    "", "application/json; charset=utf-8", "application/json", "application/octet-stream",
-    "text/plain", " Application/JSON ;", "application/jsonx", "multipart/form-data"};
-constexpr std::array<std::string_view, 8> kOddPaths = {
-    "", "/", "//", "/v1/", "/v01/info", "/v1/workspaces/", "/v1/info?x=1", "/v1/workspaces/../info"};
+constexpr std::array<std::string_view, 8> kContentTypes = {"",
+                                                           "application/json; charset=utf-8",
+                                                           "application/json",
+                                                           "application/octet-stream",
+                                                           "text/plain",
+                                                           " Application/JSON ;",
+                                                           "application/jsonx",
+                                                           "multipart/form-data"};
+constexpr std::array<std::string_view, 8> kOddPaths = {"",
+                                                       "/",
+                                                       "//",
+                                                       "/v1/",
+                                                       "/v01/info",
+                                                       "/v1/workspaces/",
+                                                       "/v1/info?x=1",
+                                                       "/v1/workspaces/../info"};
 constexpr std::array<std::string_view, 7> kQueryNames = {"limit", "after", "after_seq", "start",
-                                                         "LIMIT", "", "cursor"};
+                                                         "LIMIT", "",      "cursor"};
 // Decimal choices past the small ones: bounds and spellings a strict parser must reject.
 constexpr uint8_t kSmallNumbers = 0x70;
-constexpr std::array<std::string_view, 16> kSpecialNumbers = {
-    "4294967295", "4294967296", "00", "01", "-1", "+1", "1.0", "1e3", "18446744073709551615",
-    "18446744073709551616", "9007199254740991", "9007199254740992", "256", "257", "", " 1"};
+constexpr std::array<std::string_view, 16> kSpecialNumbers = {"4294967295",
+                                                              "4294967296",
+                                                              "00",
+                                                              "01",
+                                                              "-1",
+                                                              "+1",
+                                                              "1.0",
+                                                              "1e3",
+                                                              "18446744073709551615",
+                                                              "18446744073709551616",
+                                                              "9007199254740991",
+                                                              "9007199254740992",
+                                                              "256",
+                                                              "257",
+                                                              "",
+                                                              " 1"};
 constexpr std::array<uint32_t, 8> kChunkCounts = {1, 2, 3, 4, 0, 1024, 1025, 0xFFFFFFFF};
 constexpr std::array<uint32_t, 4> kIterations = {1, kKdfIterationsForNewRecords, kKdfIterationsMax,
                                                  kKdfIterationsMax + 1};
@@ -228,7 +263,8 @@ WireOp fuzz_op(uint8_t id_index, uint8_t variant) {
   WireOp op;
   op.id = derived_id('o', id_index);
   op.device_id = derived_id('d', 0);
-  op.hlc.wall_ms = (variant & kFutureVariant) ? kNowMs + 2 * kReferenceMaxClockSkewMs : kSetupMs + id_index;
+  op.hlc.wall_ms =
+      (variant & kFutureVariant) ? kNowMs + 2 * kReferenceMaxClockSkewMs : kSetupMs + id_index;
   op.hlc.counter = variant & 0x7F;
   op.key_id = 1 + id_index % 3;
   op.payload = Bytes(kEnvelopeOverheadBytes + id_index % 8, static_cast<uint8_t>('p' + id_index));
@@ -238,8 +274,9 @@ WireOp fuzz_op(uint8_t id_index, uint8_t variant) {
 // A chunk body of 27 to 90 bytes (27 is one short of an envelope), or one past the largest.
 constexpr uint8_t kOversizeChunk = 0xFF;
 std::string fuzz_chunk(uint8_t size, uint8_t fill) {
-  const size_t bytes = size == kOversizeChunk ? kLimitFloors.chunk_bytes + kEnvelopeOverheadBytes + 1
-                                              : kEnvelopeOverheadBytes - 1 + size % 64;
+  const size_t bytes = size == kOversizeChunk
+                           ? kLimitFloors.chunk_bytes + kEnvelopeOverheadBytes + 1
+                           : kEnvelopeOverheadBytes - 1 + size % 64;
   return std::string(bytes, static_cast<char>(fill));
 }
 
@@ -247,7 +284,12 @@ std::string fuzz_chunk(uint8_t size, uint8_t fill) {
 
 // Positions in the pools the fixture fills, for the seeds. Requests that create workspaces or
 // issue tokens append to the pools.
-enum WorkspaceChoice : uint8_t { kMainWorkspace, kOtherWorkspace, kDeletedWorkspace, kFixtureWorkspaces };
+enum WorkspaceChoice : uint8_t {
+  kMainWorkspace,
+  kOtherWorkspace,
+  kDeletedWorkspace,
+  kFixtureWorkspaces
+};
 enum TokenChoice : uint8_t {
   kOwnerToken,
   kReadWriteToken,
@@ -260,10 +302,10 @@ enum TokenChoice : uint8_t {
   kFixtureTokens,
 };
 enum FileChoice : uint8_t {
-  kCommittedFile,   // 2 chunks
-  kUploadingFile,   // 3 chunks, only chunk 1 present
-  kDeletedFile,     // 1 chunk
-  kCompleteFile,    // 1 chunk present, not committed
+  kCommittedFile,  // 2 chunks
+  kUploadingFile,  // 3 chunks, only chunk 1 present
+  kDeletedFile,    // 1 chunk
+  kCompleteFile,   // 1 chunk present, not committed
   kOtherWorkspaceFile,
 };
 // Chunks of the fixture's files are fuzz_chunk(kFixtureChunkSize, kFixtureChunkFill).
@@ -282,13 +324,18 @@ struct Pools {
   static const T& pick(const std::vector<T>& pool, uint8_t choice) {
     return pool[choice % pool.size()];
   }
-  Id file(uint8_t choice) const { return choice >= kFreshIds ? derived_id('f', choice) : pick(files, choice); }
-  Id token_id(uint8_t choice) const { return choice >= kFreshIds ? derived_id('t', choice) : pick(token_ids, choice); }
+  Id file(uint8_t choice) const {
+    return choice >= kFreshIds ? derived_id('f', choice) : pick(files, choice);
+  }
+  Id token_id(uint8_t choice) const {
+    return choice >= kFreshIds ? derived_id('t', choice) : pick(token_ids, choice);
+  }
 };
 
 // ---- decoding a request ------------------------------------------------------------------------
 
-std::string choose(InputReader& in, uint8_t choice, const std::function<std::string(uint8_t)>& pick) {
+std::string choose(InputReader& in, uint8_t choice,
+                   const std::function<std::string(uint8_t)>& pick) {
   return choice == kRaw ? in.text() : pick(choice);
 }
 
@@ -343,19 +390,23 @@ Request decode_request(InputReader& in, const Pools& pools) {
   Request request;
 
   const uint8_t method = in.byte();
-  if (method == kRaw) request.method = in.text();
-  else if (method < kOwnMethods) request.method = route.method;
-  else request.method = kMethods[method % kMethods.size()];
+  if (method == kRaw)
+    request.method = in.text();
+  else if (method < kOwnMethods)
+    request.method = route.method;
+  else
+    request.method = kMethods[method % kMethods.size()];
 
   const uint8_t token = in.byte();
   const std::string_view scheme = kSchemes[in.byte() % kSchemes.size()];
   if (token != kNoToken)
-    request.headers["authorization"] =
-        std::string(scheme) + choose(in, token, [&](uint8_t c) { return Pools::pick(pools.tokens, c); });
+    request.headers["authorization"] = std::string(scheme) + choose(in, token, [&](uint8_t c) {
+                                         return Pools::pick(pools.tokens, c);
+                                       });
 
   const uint8_t content = in.byte();
-  const std::string content_type =
-      choose(in, content, [&](uint8_t c) { return std::string(kContentTypes[c % kContentTypes.size()]); });
+  const std::string content_type = choose(
+      in, content, [&](uint8_t c) { return std::string(kContentTypes[c % kContentTypes.size()]); });
   if (content != 0) {
     request.headers["content-type"] = content_type;
   } else if (route.body == Generated::kChunk) {
@@ -377,23 +428,26 @@ Request decode_request(InputReader& in, const Pools& pools) {
     pattern.remove_prefix(close + 1);
     const uint8_t choice = in.byte();
     if (placeholder == "workspace_id") {
-      request.path += choose(in, choice, [&](uint8_t c) { return Pools::pick(pools.workspaces, c); });
+      request.path +=
+          choose(in, choice, [&](uint8_t c) { return Pools::pick(pools.workspaces, c); });
     } else if (placeholder == "token_id") {
-      request.path += choose(in, choice, [&](uint8_t c) { return to_base64url(pools.token_id(c)); });
+      request.path +=
+          choose(in, choice, [&](uint8_t c) { return to_base64url(pools.token_id(c)); });
     } else if (placeholder == "file_id") {
       request.path += choose(in, choice, [&](uint8_t c) { return to_base64url(pools.file(c)); });
     } else if (placeholder == "key_id" || placeholder == "index") {
       request.path += choose(in, choice, number_text);
     } else {
       OPSYNC_CHECK(placeholder == "p");  // the whole path
-      request.path += choose(in, choice, [](uint8_t c) { return std::string(kOddPaths[c % kOddPaths.size()]); });
+      request.path += choose(
+          in, choice, [](uint8_t c) { return std::string(kOddPaths[c % kOddPaths.size()]); });
     }
   }
 
   const size_t queries = in.byte() % 4;
   for (size_t i = 0; i < queries; ++i) {
-    std::string name =
-        choose(in, in.byte(), [](uint8_t c) { return std::string(kQueryNames[c % kQueryNames.size()]); });
+    std::string name = choose(
+        in, in.byte(), [](uint8_t c) { return std::string(kQueryNames[c % kQueryNames.size()]); });
     // Values: decimals, or token ids (the cursor of the token list).
     std::string value = choose(in, in.byte(), [&](uint8_t c) {
       return c >= kTokenIdValues ? to_base64url(Pools::pick(pools.token_ids, c)) : number_text(c);
@@ -420,10 +474,11 @@ Request decode_request(InputReader& in, const Pools& pools) {
 // ---- checking a response -----------------------------------------------------------------------
 
 [[noreturn]] void violated(const char* rule, const Request& request, const Response& response) {
-  std::fprintf(stderr, "core_fuzz: %s\n  request: %s %s (%zu body bytes)\n  response: %d %s\n  body: %.*s\n", rule,
-               request.method.c_str(), request.path.c_str(), request.body.size(), response.status,
-               response.route.c_str(), static_cast<int>(std::min<size_t>(response.body.size(), 2000)),
-               response.body.data());
+  std::fprintf(
+      stderr, "core_fuzz: %s\n  request: %s %s (%zu body bytes)\n  response: %d %s\n  body: %.*s\n",
+      rule, request.method.c_str(), request.path.c_str(), request.body.size(), response.status,
+      response.route.c_str(), static_cast<int>(std::min<size_t>(response.body.size(), 2000)),
+      response.body.data());
   std::fflush(stderr);
   std::abort();
 }
@@ -447,23 +502,27 @@ void check_response(const Request& request, const Response& response, bool commi
       if (lower(key) == lower(name)) return value;
     return std::nullopt;
   };
-  const WireExchange exchange{request.method, request.path,
-                              sent_id ? std::optional<std::string_view>(*sent_id) : std::nullopt, response.status,
-                              response.body, response_header};
+  const WireExchange exchange{request.method,
+                              request.path,
+                              sent_id ? std::optional<std::string_view>(*sent_id) : std::nullopt,
+                              response.status,
+                              response.body,
+                              response_header};
   for (const WireViolation& violation : check_wire_response(exchange))
     violated((violation.requirement + ": " + violation.what).c_str(), request, response);
 
   // What only the core can be held to here: the statuses it makes, the time it was given, that an
   // error changed nothing, and that the logged code is the one sent.
   const int s = response.status;
-  expect(s == 200 || s == 201 || s == 400 || s == 401 || s == 403 || s == 404 || s == 405 || s == 409 || s == 413 ||
-             s == 415 || s == 429,
+  expect(s == 200 || s == 201 || s == 400 || s == 401 || s == 403 || s == 404 || s == 405 ||
+             s == 409 || s == 413 || s == 415 || s == 429,
          "ERR-001: the status is one the core gives");
   expect(response_header("OpSync-Server-Time-Ms") == std::to_string(kNowMs),
          "TRN-007: OpSync-Server-Time-Ms holds the server's clock");
   if (s >= 400) {
     expect(!committed, "ERR-003: a request that gets an error changes nothing");
-    expect(response.error_code == parse_message<ErrorBody>(response.body)->code_name, "the logged code is the code sent");
+    expect(response.error_code == parse_message<ErrorBody>(response.body)->code_name,
+           "the logged code is the code sent");
     return;
   }
   if (response.content_type == "application/octet-stream")
@@ -495,9 +554,12 @@ using Write = std::function<void(Transaction&)>;
 // Passes every call through and records the writes.
 class RecordingTransaction final : public Transaction {
  public:
-  RecordingTransaction(Transaction& inner, std::vector<Write>& writes) : inner_(inner), writes_(writes) {}
+  RecordingTransaction(Transaction& inner, std::vector<Write>& writes)
+      : inner_(inner), writes_(writes) {}
 
-  std::optional<WorkspaceRecord> workspace(const WorkspaceId& id) override { return inner_.workspace(id); }
+  std::optional<WorkspaceRecord> workspace(const WorkspaceId& id) override {
+    return inner_.workspace(id);
+  }
   void insert_workspace(const WorkspaceRecord& r) override {
     inner_.insert_workspace(r);
     writes_.push_back([r](Transaction& t) { t.insert_workspace(r); });
@@ -520,7 +582,8 @@ class RecordingTransaction final : public Transaction {
     inner_.put_token(r);
     writes_.push_back([r](Transaction& t) { t.put_token(r); });
   }
-  std::vector<TokenRecord> tokens_after(const WorkspaceId& workspace, const std::optional<TokenId>& after,
+  std::vector<TokenRecord> tokens_after(const WorkspaceId& workspace,
+                                        const std::optional<TokenId>& after,
                                         size_t limit) override {
     return inner_.tokens_after(workspace, after, limit);
   }
@@ -535,7 +598,8 @@ class RecordingTransaction final : public Transaction {
   uint64_t live_token_count(const WorkspaceId& workspace, uint64_t now_ms) override {
     return inner_.live_token_count(workspace, now_ms);
   }
-  std::vector<KeyRecord> keys_after(const WorkspaceId& workspace, uint32_t after, size_t limit) override {
+  std::vector<KeyRecord> keys_after(const WorkspaceId& workspace, uint32_t after,
+                                    size_t limit) override {
     return inner_.keys_after(workspace, after, limit);
   }
   std::optional<LoggedOp> op_by_id(const WorkspaceId& workspace, const OpId& id) override {
@@ -545,7 +609,8 @@ class RecordingTransaction final : public Transaction {
                                               const StoredOp& op) override {
     auto held = inner_.append_op_if_absent(workspace, id, op);
     if (!held) {
-      writes_.push_back([workspace, id, op](Transaction& t) { t.append_op_if_absent(workspace, id, op); });
+      writes_.push_back(
+          [workspace, id, op](Transaction& t) { t.append_op_if_absent(workspace, id, op); });
     }
     return held;
   }
@@ -553,14 +618,17 @@ class RecordingTransaction final : public Transaction {
                                   uint64_t payload_bytes_max) override {
     return inner_.ops_after(workspace, after_seq, limit, payload_bytes_max);
   }
-  std::vector<Hash> op_hashes(const WorkspaceId& workspace, uint64_t first_seq, uint64_t last_seq) override {
+  std::vector<Hash> op_hashes(const WorkspaceId& workspace, uint64_t first_seq,
+                              uint64_t last_seq) override {
     return inner_.op_hashes(workspace, first_seq, last_seq);
   }
   void put_block_hash(const WorkspaceId& workspace, uint64_t index, const Hash& hash) override {
     inner_.put_block_hash(workspace, index, hash);
-    writes_.push_back([workspace, index, hash](Transaction& t) { t.put_block_hash(workspace, index, hash); });
+    writes_.push_back(
+        [workspace, index, hash](Transaction& t) { t.put_block_hash(workspace, index, hash); });
   }
-  std::vector<Hash> block_hashes(const WorkspaceId& workspace, uint64_t start, size_t limit) override {
+  std::vector<Hash> block_hashes(const WorkspaceId& workspace, uint64_t start,
+                                 size_t limit) override {
     return inner_.block_hashes(workspace, start, limit);
   }
   std::optional<FileRecord> file(const WorkspaceId& workspace, const FileId& id) override {
@@ -574,14 +642,15 @@ class RecordingTransaction final : public Transaction {
     inner_.delete_file(workspace, id);
     writes_.push_back([workspace, id](Transaction& t) { t.delete_file(workspace, id); });
   }
-  std::optional<Bytes> chunk(const WorkspaceId& workspace, const FileId& id, uint32_t index) override {
+  std::optional<Bytes> chunk(const WorkspaceId& workspace, const FileId& id,
+                             uint32_t index) override {
     return inner_.chunk(workspace, id, index);
   }
-  void put_chunk(const WorkspaceId& workspace, const FileId& id, uint32_t index, ByteView body) override {
+  void put_chunk(const WorkspaceId& workspace, const FileId& id, uint32_t index,
+                 ByteView body) override {
     inner_.put_chunk(workspace, id, index, body);
-    writes_.push_back([workspace, id, index, bytes = Bytes(body.begin(), body.end())](Transaction& t) {
-      t.put_chunk(workspace, id, index, bytes);
-    });
+    writes_.push_back([workspace, id, index, bytes = Bytes(body.begin(), body.end())](
+                          Transaction& t) { t.put_chunk(workspace, id, index, bytes); });
   }
   std::vector<uint32_t> chunk_indices(const WorkspaceId& workspace, const FileId& id) override {
     return inner_.chunk_indices(workspace, id);
@@ -589,8 +658,11 @@ class RecordingTransaction final : public Transaction {
   uint64_t stored_bytes(const WorkspaceId& workspace, const FileId& id) override {
     return inner_.stored_bytes(workspace, id);
   }
-  uint64_t uploading_bytes(const WorkspaceId& workspace) override { return inner_.uploading_bytes(workspace); }
-  std::vector<FileKey> files_to_collect(uint64_t deleted_before_ms, uint64_t idle_before_ms, size_t limit) override {
+  uint64_t uploading_bytes(const WorkspaceId& workspace) override {
+    return inner_.uploading_bytes(workspace);
+  }
+  std::vector<FileKey> files_to_collect(uint64_t deleted_before_ms, uint64_t idle_before_ms,
+                                        size_t limit) override {
     return inner_.files_to_collect(deleted_before_ms, idle_before_ms, limit);
   }
 
@@ -617,8 +689,12 @@ class FuzzStorage final : public Storage {
       return commit;
     });
   }
-  Status journal_revocation(const Revocation& revocation) override { return inner_.journal_revocation(revocation); }
-  Result<std::vector<Revocation>> journaled_revocations() override { return inner_.journaled_revocations(); }
+  Status journal_revocation(const Revocation& revocation) override {
+    return inner_.journal_revocation(revocation);
+  }
+  Result<std::vector<Revocation>> journaled_revocations() override {
+    return inner_.journaled_revocations();
+  }
   uint64_t commits() const { return commits_; }
   // Committed writes from now on go to `writes`; nullptr stops recording.
   void record(std::vector<Write>* writes) { recording_ = writes; }
@@ -643,27 +719,31 @@ class SetupClient {
     if (!body.empty()) request.headers["content-type"] = std::move(content_type);
     request.body = std::move(body);
     Response response = core_.handle(request, kSetupMs);
-    if (response.status != 200 && response.status != 201) violated("the fixture's setup succeeds", request, response);
+    if (response.status != 200 && response.status != 201)
+      violated("the fixture's setup succeeds", request, response);
     return response;
   }
 
   CreateWorkspaceResponse create_workspace() {
-    return *parse_message<CreateWorkspaceResponse>(send("POST", endpoint_path(EndpointId::kCreateWorkspace, {}), "", "{}").body);
+    return *parse_message<CreateWorkspaceResponse>(
+        send("POST", endpoint_path(EndpointId::kCreateWorkspace, {}), "", "{}").body);
   }
   TokenIssued issue(const std::string& ws, const std::string& owner, Scope scope,
                     std::optional<uint64_t> expires_in_ms = std::nullopt) {
     return *parse_message<TokenIssued>(
-        send("POST", endpoint_path(EndpointId::kCreateToken, {ws}), owner, serialize_message(CreateTokenRequest{scope, expires_in_ms})).body);
+        send("POST", endpoint_path(EndpointId::kCreateToken, {ws}), owner,
+             serialize_message(CreateTokenRequest{scope, expires_in_ms}))
+            .body);
   }
   // A file of `chunk_count` chunks holding the chunks `present`.
-  void upload(const std::string& ws, const std::string& writer, const Id& file, uint32_t chunk_count,
-              std::initializer_list<uint32_t> present) {
+  void upload(const std::string& ws, const std::string& writer, const Id& file,
+              uint32_t chunk_count, std::initializer_list<uint32_t> present) {
     const std::string file_id = to_base64url(file);
     send("POST", endpoint_path(EndpointId::kCreateFile, {ws, file_id}), writer,
          serialize_message(CreateFileRequest{chunk_count}));
     for (uint32_t index : present)
-      send("PUT", endpoint_path(EndpointId::kPutChunk, {ws, file_id, std::to_string(index)}), writer, fuzz_chunk(kFixtureChunkSize, kFixtureChunkFill),
-           "application/octet-stream");
+      send("PUT", endpoint_path(EndpointId::kPutChunk, {ws, file_id, std::to_string(index)}),
+           writer, fuzz_chunk(kFixtureChunkSize, kFixtureChunkFill), "application/octet-stream");
   }
 
  private:
@@ -714,40 +794,53 @@ class Fixture {
     const TokenIssued second_owner = client.issue(ws, owner, Scope::kOwner);
     const TokenIssued revoked = client.issue(ws, owner, Scope::kRead);
     const TokenIssued expired = client.issue(ws, owner, Scope::kRead, kTokenExpiresInMsMin);
-    client.send("DELETE", endpoint_path(EndpointId::kRevokeToken, {ws, to_base64url(revoked.token_id)}), owner, "");
+    client.send("DELETE",
+                endpoint_path(EndpointId::kRevokeToken, {ws, to_base64url(revoked.token_id)}),
+                owner, "");
 
     for (uint32_t key_id = 1; key_id <= kFixtureKeys; ++key_id)
-      client.send("PUT", endpoint_path(EndpointId::kPutKey, {ws, std::to_string(key_id)}), writer.token,
+      client.send("PUT", endpoint_path(EndpointId::kPutKey, {ws, std::to_string(key_id)}),
+                  writer.token,
                   serialize_message(PutKeyRequest{0, KdfParams{}, Bytes(kWrappedKeyBytes, 'k')}));
     UploadOpsRequest batch;
     for (uint8_t i = 0; i < kFixtureOps; ++i) batch.ops.push_back(fuzz_op(i, 0));
-    client.send("POST", endpoint_path(EndpointId::kUploadOps, {ws}), writer.token, serialize_message(batch));
+    client.send("POST", endpoint_path(EndpointId::kUploadOps, {ws}), writer.token,
+                serialize_message(batch));
 
     const std::array files = {derived_id('f', kCommittedFile), derived_id('f', kUploadingFile),
                               derived_id('f', kDeletedFile), derived_id('f', kCompleteFile),
                               derived_id('f', kOtherWorkspaceFile)};
     client.upload(ws, writer.token, files[kCommittedFile], 2, {0, 1});
-    client.send("POST", endpoint_path(EndpointId::kCommitFile, {ws, to_base64url(files[kCommittedFile])}), writer.token,
-                serialize_message(CommitFileRequest{2}));
+    client.send("POST",
+                endpoint_path(EndpointId::kCommitFile, {ws, to_base64url(files[kCommittedFile])}),
+                writer.token, serialize_message(CommitFileRequest{2}));
     client.upload(ws, writer.token, files[kUploadingFile], 3, {1});
     client.upload(ws, writer.token, files[kDeletedFile], 1, {0});
-    client.send("POST", endpoint_path(EndpointId::kCommitFile, {ws, to_base64url(files[kDeletedFile])}), writer.token,
-                serialize_message(CommitFileRequest{1}));
-    client.send("DELETE", endpoint_path(EndpointId::kDeleteFile, {ws, to_base64url(files[kDeletedFile])}), writer.token, "");
+    client.send("POST",
+                endpoint_path(EndpointId::kCommitFile, {ws, to_base64url(files[kDeletedFile])}),
+                writer.token, serialize_message(CommitFileRequest{1}));
+    client.send("DELETE",
+                endpoint_path(EndpointId::kDeleteFile, {ws, to_base64url(files[kDeletedFile])}),
+                writer.token, "");
     client.upload(ws, writer.token, files[kCompleteFile], 1, {0});
 
-    client.send("POST", endpoint_path(EndpointId::kUploadOps, {other_ws}), other.owner_token, serialize_message(UploadOpsRequest{{fuzz_op(0, 0)}}));
+    client.send("POST", endpoint_path(EndpointId::kUploadOps, {other_ws}), other.owner_token,
+                serialize_message(UploadOpsRequest{{fuzz_op(0, 0)}}));
     client.upload(other_ws, other.owner_token, files[kOtherWorkspaceFile], 1, {0});
-    client.send("DELETE", endpoint_path(EndpointId::kDeleteWorkspace, {to_base64url(doomed.workspace_id)}), doomed.owner_token, "");
+    client.send("DELETE",
+                endpoint_path(EndpointId::kDeleteWorkspace, {to_base64url(doomed.workspace_id)}),
+                doomed.owner_token, "");
 
     pools_.workspaces = {to_base64url(main.workspace_id), to_base64url(other.workspace_id),
                          to_base64url(doomed.workspace_id)};
     pools_.tokens = {owner,         writer.token,  reader.token,      second_owner.token,
                      revoked.token, expired.token, other.owner_token, doomed.owner_token};
-    pools_.token_ids = {main.owner_token_id, writer.token_id,  reader.token_id,     second_owner.token_id,
-                        revoked.token_id,    expired.token_id, other.owner_token_id};
+    pools_.token_ids = {main.owner_token_id,   writer.token_id,  reader.token_id,
+                        second_owner.token_id, revoked.token_id, expired.token_id,
+                        other.owner_token_id};
     pools_.files.assign(files.begin(), files.end());
-    OPSYNC_CHECK(pools_.workspaces.size() == kFixtureWorkspaces && pools_.tokens.size() == kFixtureTokens);
+    OPSYNC_CHECK(pools_.workspaces.size() == kFixtureWorkspaces &&
+                 pools_.tokens.size() == kFixtureTokens);
     storage_->record(nullptr);
     commits_at_rest_ = storage_->commits();
   }
@@ -768,9 +861,11 @@ void trace(const Request& request, const Response& response) {
   static const bool enabled = std::getenv("OPSYNC_FUZZ_TRACE") != nullptr;
   if (!enabled) return;
   std::string query;
-  for (const auto& [name, value] : request.query) query += (query.empty() ? "?" : "&") + name + "=" + value;
-  std::fprintf(stderr, "%s %s%s (%zu body bytes) -> %d %s %.*s\n", request.method.c_str(), request.path.c_str(),
-               query.c_str(), request.body.size(), response.status, response.error_code.c_str(),
+  for (const auto& [name, value] : request.query)
+    query += (query.empty() ? "?" : "&") + name + "=" + value;
+  std::fprintf(stderr, "%s %s%s (%zu body bytes) -> %d %s %.*s\n", request.method.c_str(),
+               request.path.c_str(), query.c_str(), request.body.size(), response.status,
+               response.error_code.c_str(),
                static_cast<int>(std::min<size_t>(response.body.size(), 300)), response.body.data());
 }
 
@@ -826,7 +921,9 @@ void write_choice(InputWriter& out, const Choice& choice) {
   }
 }
 
-std::string bytes_of(std::initializer_list<uint8_t> values) { return std::string(values.begin(), values.end()); }
+std::string bytes_of(std::initializer_list<uint8_t> values) {
+  return std::string(values.begin(), values.end());
+}
 
 // The bytes of a generated body, padded with zeros to as many as the generator reads, so that the
 // next request starts where the decoder will look for it.
@@ -868,7 +965,8 @@ std::string encode(const std::vector<Call>& calls) {
         out.rest(generator_bytes(templates()[call.route].body, call.body.bytes));
         break;
       case BodyMode::kRawRest:
-        OPSYNC_CHECK_MSG(&call == &calls.back(), "a body that runs to the end of the input ends it");
+        OPSYNC_CHECK_MSG(&call == &calls.back(),
+                         "a body that runs to the end of the input ends it");
         out.rest(call.body.bytes);
         break;
       case BodyMode::kRawBlob:
@@ -923,139 +1021,382 @@ std::vector<std::pair<std::string, std::vector<Call>>> seeds() {
   const uint8_t writer = kReadWriteToken;
   const uint8_t reader = kReadToken;
   // Raw bodies start from valid messages, so mutations of them are near-valid.
-  const std::string key_json = serialize_message(PutKeyRequest{0, KdfParams{}, Bytes(kWrappedKeyBytes, 'k')});
-  const std::string ops_json = serialize_message(UploadOpsRequest{{fuzz_op(30, 0), fuzz_op(31, 0)}});
-  const std::string file_status_json = serialize_message(FileStatusRequest{{derived_id('f', kCommittedFile)}});
+  const std::string key_json =
+      serialize_message(PutKeyRequest{0, KdfParams{}, Bytes(kWrappedKeyBytes, 'k')});
+  const std::string ops_json =
+      serialize_message(UploadOpsRequest{{fuzz_op(30, 0), fuzz_op(31, 0)}});
+  const std::string file_status_json =
+      serialize_message(FileStatusRequest{{derived_id('f', kCommittedFile)}});
   return {
       // GET /v1/info
       {"info.valid", {{.route = route(EndpointId::kInfo), .token = kNoToken, .body = absent()}}},
-      {"info.post_not_allowed", {{.route = route(EndpointId::kInfo), .token = kNoToken, .body = absent(), .method = method_choice("POST")}}},
-      {"info.unknown_query", {{.route = route(EndpointId::kInfo), .token = kNoToken, .query = {{query_name("limit"), number(1)}}}}},
-      {"info.request_id", {{.route = route(EndpointId::kInfo), .token = kNoToken, .request_id = "abc.DEF_123-x"}}},
+      {"info.post_not_allowed",
+       {{.route = route(EndpointId::kInfo),
+         .token = kNoToken,
+         .body = absent(),
+         .method = method_choice("POST")}}},
+      {"info.unknown_query",
+       {{.route = route(EndpointId::kInfo),
+         .token = kNoToken,
+         .query = {{query_name("limit"), number(1)}}}}},
+      {"info.request_id",
+       {{.route = route(EndpointId::kInfo), .token = kNoToken, .request_id = "abc.DEF_123-x"}}},
       // POST /v1/workspaces
-      {"create_workspace.valid", {{.route = route(EndpointId::kCreateWorkspace), .token = kNoToken}}},
-      {"create_workspace.unknown_field", {{.route = route(EndpointId::kCreateWorkspace), .token = kNoToken, .body = raw(R"({"name":1})")}}},
-      {"create_workspace.malformed", {{.route = route(EndpointId::kCreateWorkspace), .token = kNoToken, .body = raw("{\"a\":")}}},
-      {"create_workspace.deep", {{.route = route(EndpointId::kCreateWorkspace), .token = kNoToken, .body = raw(std::string(17, '[') + std::string(17, ']'))}}},
-      {"create_workspace.text_plain", {{.route = route(EndpointId::kCreateWorkspace), .token = kNoToken, .content_type = content_choice("text/plain")}}},
+      {"create_workspace.valid",
+       {{.route = route(EndpointId::kCreateWorkspace), .token = kNoToken}}},
+      {"create_workspace.unknown_field",
+       {{.route = route(EndpointId::kCreateWorkspace),
+         .token = kNoToken,
+         .body = raw(R"({"name":1})")}}},
+      {"create_workspace.malformed",
+       {{.route = route(EndpointId::kCreateWorkspace), .token = kNoToken, .body = raw("{\"a\":")}}},
+      {"create_workspace.deep",
+       {{.route = route(EndpointId::kCreateWorkspace),
+         .token = kNoToken,
+         .body = raw(std::string(17, '[') + std::string(17, ']'))}}},
+      {"create_workspace.text_plain",
+       {{.route = route(EndpointId::kCreateWorkspace),
+         .token = kNoToken,
+         .content_type = content_choice("text/plain")}}},
       {"create_workspace.then_use",
        {{.route = route(EndpointId::kCreateWorkspace), .token = kNoToken},
-        {.route = route(EndpointId::kTokenSelf), .token = uint8_t{kFixtureTokens}, .params = {uint8_t{kFixtureWorkspaces}}},
-        {.route = route(EndpointId::kUploadOps), .token = uint8_t{kFixtureTokens}, .params = {uint8_t{kFixtureWorkspaces}}, .body = generated(bytes_of({2, 0, 0, 1, 0, 2, 0}))},
-        {.route = route(EndpointId::kDeleteWorkspace), .token = uint8_t{kFixtureTokens}, .params = {uint8_t{kFixtureWorkspaces}}},
-        {.route = route(EndpointId::kTokenSelf), .token = uint8_t{kFixtureTokens}, .params = {uint8_t{kFixtureWorkspaces}}}}},
+        {.route = route(EndpointId::kTokenSelf),
+         .token = uint8_t{kFixtureTokens},
+         .params = {uint8_t{kFixtureWorkspaces}}},
+        {.route = route(EndpointId::kUploadOps),
+         .token = uint8_t{kFixtureTokens},
+         .params = {uint8_t{kFixtureWorkspaces}},
+         .body = generated(bytes_of({2, 0, 0, 1, 0, 2, 0}))},
+        {.route = route(EndpointId::kDeleteWorkspace),
+         .token = uint8_t{kFixtureTokens},
+         .params = {uint8_t{kFixtureWorkspaces}}},
+        {.route = route(EndpointId::kTokenSelf),
+         .token = uint8_t{kFixtureTokens},
+         .params = {uint8_t{kFixtureWorkspaces}}}}},
       // DELETE /v1/workspaces/{id}
-      {"delete_workspace.valid", {{.route = route(EndpointId::kDeleteWorkspace), .params = {ws}}, {.route = route(EndpointId::kListKeys), .token = reader, .params = {ws}}}},
-      {"delete_workspace.other", {{.route = route(EndpointId::kDeleteWorkspace), .token = uint8_t{kOtherOwnerToken}, .params = {ws}}}},
-      {"delete_workspace.deleted", {{.route = route(EndpointId::kDeleteWorkspace), .token = uint8_t{kDeletedWorkspaceToken}, .params = {uint8_t{kDeletedWorkspace}}}}},
+      {"delete_workspace.valid",
+       {{.route = route(EndpointId::kDeleteWorkspace), .params = {ws}},
+        {.route = route(EndpointId::kListKeys), .token = reader, .params = {ws}}}},
+      {"delete_workspace.other",
+       {{.route = route(EndpointId::kDeleteWorkspace),
+         .token = uint8_t{kOtherOwnerToken},
+         .params = {ws}}}},
+      {"delete_workspace.deleted",
+       {{.route = route(EndpointId::kDeleteWorkspace),
+         .token = uint8_t{kDeletedWorkspaceToken},
+         .params = {uint8_t{kDeletedWorkspace}}}}},
       // POST /v1/workspaces/{id}/tokens
       {"create_token.read_then_use",
-       {{.route = route(EndpointId::kCreateToken), .params = {ws}, .body = generated(bytes_of({0}))},
+       {{.route = route(EndpointId::kCreateToken),
+         .params = {ws},
+         .body = generated(bytes_of({0}))},
         {.route = route(EndpointId::kReadOps), .token = uint8_t{kFixtureTokens}, .params = {ws}},
-        {.route = route(EndpointId::kUploadOps), .token = uint8_t{kFixtureTokens}, .params = {ws}}}},
-      {"create_token.expiring_writer", {{.route = route(EndpointId::kCreateToken), .params = {ws}, .body = generated(bytes_of({4}))}}},
-      {"create_token.expiring_owner", {{.route = route(EndpointId::kCreateToken), .params = {ws}, .body = generated(bytes_of({5}))}}},
-      {"create_token.raw", {{.route = route(EndpointId::kCreateToken), .params = {ws}, .body = raw(R"({"scope":"read_write","expires_in_ms":60000})")}}},
-      {"create_token.bad_scope", {{.route = route(EndpointId::kCreateToken), .params = {ws}, .body = raw(R"({"scope":"admin"})")}}},
+        {.route = route(EndpointId::kUploadOps),
+         .token = uint8_t{kFixtureTokens},
+         .params = {ws}}}},
+      {"create_token.expiring_writer",
+       {{.route = route(EndpointId::kCreateToken),
+         .params = {ws},
+         .body = generated(bytes_of({4}))}}},
+      {"create_token.expiring_owner",
+       {{.route = route(EndpointId::kCreateToken),
+         .params = {ws},
+         .body = generated(bytes_of({5}))}}},
+      {"create_token.raw",
+       {{.route = route(EndpointId::kCreateToken),
+         .params = {ws},
+         .body = raw(R"({"scope":"read_write","expires_in_ms":60000})")}}},
+      {"create_token.bad_scope",
+       {{.route = route(EndpointId::kCreateToken),
+         .params = {ws},
+         .body = raw(R"({"scope":"admin"})")}}},
       // GET /v1/workspaces/{id}/tokens
       {"list_tokens.valid", {{.route = route(EndpointId::kListTokens), .params = {ws}}}},
       {"list_tokens.page",
-       {{.route = route(EndpointId::kListTokens), .params = {ws}, .query = {{query_name("limit"), number(2)}, {query_name("after"), token_id_value(kReadToken)}}}}},
+       {{.route = route(EndpointId::kListTokens),
+         .params = {ws},
+         .query = {{query_name("limit"), number(2)},
+                   {query_name("after"), token_id_value(kReadToken)}}}}},
       {"list_tokens.repeated_query",
-       {{.route = route(EndpointId::kListTokens), .params = {ws}, .query = {{query_name("limit"), number(1)}, {query_name("limit"), number(2)}}}}},
+       {{.route = route(EndpointId::kListTokens),
+         .params = {ws},
+         .query = {{query_name("limit"), number(1)}, {query_name("limit"), number(2)}}}}},
       // GET /v1/workspaces/{id}/tokens/self
-      {"token_self.reader", {{.route = route(EndpointId::kTokenSelf), .token = reader, .params = {ws}}}},
-      {"token_self.revoked", {{.route = route(EndpointId::kTokenSelf), .token = uint8_t{kRevokedToken}, .params = {ws}}}},
-      {"token_self.expired", {{.route = route(EndpointId::kTokenSelf), .token = uint8_t{kExpiredToken}, .params = {ws}}}},
-      {"token_self.missing", {{.route = route(EndpointId::kTokenSelf), .token = kNoToken, .params = {ws}}}},
+      {"token_self.reader",
+       {{.route = route(EndpointId::kTokenSelf), .token = reader, .params = {ws}}}},
+      {"token_self.revoked",
+       {{.route = route(EndpointId::kTokenSelf), .token = uint8_t{kRevokedToken}, .params = {ws}}}},
+      {"token_self.expired",
+       {{.route = route(EndpointId::kTokenSelf), .token = uint8_t{kExpiredToken}, .params = {ws}}}},
+      {"token_self.missing",
+       {{.route = route(EndpointId::kTokenSelf), .token = kNoToken, .params = {ws}}}},
       // DELETE /v1/workspaces/{id}/tokens/{token_id}
       {"revoke_token.reader_then_use",
-       {{.route = route(EndpointId::kRevokeToken), .params = {ws, uint8_t{kReadToken}}}, {.route = route(EndpointId::kTokenSelf), .token = reader, .params = {ws}}}},
-      {"revoke_token.again", {{.route = route(EndpointId::kRevokeToken), .params = {ws, uint8_t{kRevokedToken}}}}},
-      {"revoke_token.self", {{.route = route(EndpointId::kRevokeToken), .params = {ws, uint8_t{kOwnerToken}}}}},
-      {"revoke_token.other_workspace", {{.route = route(EndpointId::kRevokeToken), .params = {ws, uint8_t{kOtherOwnerToken}}}}},
-      {"revoke_token.bad_id", {{.route = route(EndpointId::kRevokeToken), .params = {ws, std::string("self")}}}},
+       {{.route = route(EndpointId::kRevokeToken), .params = {ws, uint8_t{kReadToken}}},
+        {.route = route(EndpointId::kTokenSelf), .token = reader, .params = {ws}}}},
+      {"revoke_token.again",
+       {{.route = route(EndpointId::kRevokeToken), .params = {ws, uint8_t{kRevokedToken}}}}},
+      {"revoke_token.self",
+       {{.route = route(EndpointId::kRevokeToken), .params = {ws, uint8_t{kOwnerToken}}}}},
+      {"revoke_token.other_workspace",
+       {{.route = route(EndpointId::kRevokeToken), .params = {ws, uint8_t{kOtherOwnerToken}}}}},
+      {"revoke_token.bad_id",
+       {{.route = route(EndpointId::kRevokeToken), .params = {ws, std::string("self")}}}},
       // GET /v1/workspaces/{id}/keys
-      {"list_keys.valid", {{.route = route(EndpointId::kListKeys), .token = reader, .params = {ws}}}},
-      {"list_keys.page", {{.route = route(EndpointId::kListKeys), .token = reader, .params = {ws}, .query = {{query_name("after"), number(10)}, {query_name("limit"), number(3)}}}}},
+      {"list_keys.valid",
+       {{.route = route(EndpointId::kListKeys), .token = reader, .params = {ws}}}},
+      {"list_keys.page",
+       {{.route = route(EndpointId::kListKeys),
+         .token = reader,
+         .params = {ws},
+         .query = {{query_name("after"), number(10)}, {query_name("limit"), number(3)}}}}},
       // PUT /v1/workspaces/{id}/keys/{key_id}
       {"put_key.until_full",
-       {{.route = route(EndpointId::kPutKey), .token = writer, .params = {ws, number(16)}}, {.route = route(EndpointId::kPutKey), .token = writer, .params = {ws, number(17)}}}},
-      {"put_key.update", {{.route = route(EndpointId::kPutKey), .token = writer, .params = {ws, number(1)}, .body = generated(bytes_of({1, 1, 'x'}))}}},
-      {"put_key.conflict", {{.route = route(EndpointId::kPutKey), .token = writer, .params = {ws, number(1)}, .body = generated(bytes_of({0, 1, 'x'}))}}},
-      {"put_key.zero_id", {{.route = route(EndpointId::kPutKey), .token = writer, .params = {ws, number(0)}}}},
-      {"put_key.raw", {{.route = route(EndpointId::kPutKey), .token = writer, .params = {ws, number(16)}, .body = raw(key_json)}}},
+       {{.route = route(EndpointId::kPutKey), .token = writer, .params = {ws, number(16)}},
+        {.route = route(EndpointId::kPutKey), .token = writer, .params = {ws, number(17)}}}},
+      {"put_key.update",
+       {{.route = route(EndpointId::kPutKey),
+         .token = writer,
+         .params = {ws, number(1)},
+         .body = generated(bytes_of({1, 1, 'x'}))}}},
+      {"put_key.conflict",
+       {{.route = route(EndpointId::kPutKey),
+         .token = writer,
+         .params = {ws, number(1)},
+         .body = generated(bytes_of({0, 1, 'x'}))}}},
+      {"put_key.zero_id",
+       {{.route = route(EndpointId::kPutKey), .token = writer, .params = {ws, number(0)}}}},
+      {"put_key.raw",
+       {{.route = route(EndpointId::kPutKey),
+         .token = writer,
+         .params = {ws, number(16)},
+         .body = raw(key_json)}}},
       // POST /v1/workspaces/{id}/ops
-      {"upload_ops.new_and_duplicate", {{.route = route(EndpointId::kUploadOps), .token = writer, .params = {ws}, .body = generated(bytes_of({3, 10, 0, 11, 5, 0, 0}))}}},
-      {"upload_ops.conflict_and_skew", {{.route = route(EndpointId::kUploadOps), .token = writer, .params = {ws}, .body = generated(bytes_of({2, 0, 1, 12, kFutureVariant}))}}},
-      {"upload_ops.same_id_twice", {{.route = route(EndpointId::kUploadOps), .token = writer, .params = {ws}, .body = generated(bytes_of({1, 20, 0, 20, 1}))}}},
-      {"upload_ops.raw", {{.route = route(EndpointId::kUploadOps), .token = writer, .params = {ws}, .body = raw(ops_json)}}},
-      {"upload_ops.bad_version", {{.route = route(EndpointId::kUploadOps), .token = writer, .params = {ws}, .body = raw(replaced(ops_json, "\"v\":1", "\"v\":2"))}}},
-      {"upload_ops.empty", {{.route = route(EndpointId::kUploadOps), .token = writer, .params = {ws}, .body = raw(R"({"ops":[]})")}}},
+      {"upload_ops.new_and_duplicate",
+       {{.route = route(EndpointId::kUploadOps),
+         .token = writer,
+         .params = {ws},
+         .body = generated(bytes_of({3, 10, 0, 11, 5, 0, 0}))}}},
+      {"upload_ops.conflict_and_skew",
+       {{.route = route(EndpointId::kUploadOps),
+         .token = writer,
+         .params = {ws},
+         .body = generated(bytes_of({2, 0, 1, 12, kFutureVariant}))}}},
+      {"upload_ops.same_id_twice",
+       {{.route = route(EndpointId::kUploadOps),
+         .token = writer,
+         .params = {ws},
+         .body = generated(bytes_of({1, 20, 0, 20, 1}))}}},
+      {"upload_ops.raw",
+       {{.route = route(EndpointId::kUploadOps),
+         .token = writer,
+         .params = {ws},
+         .body = raw(ops_json)}}},
+      {"upload_ops.bad_version",
+       {{.route = route(EndpointId::kUploadOps),
+         .token = writer,
+         .params = {ws},
+         .body = raw(replaced(ops_json, "\"v\":1", "\"v\":2"))}}},
+      {"upload_ops.empty",
+       {{.route = route(EndpointId::kUploadOps),
+         .token = writer,
+         .params = {ws},
+         .body = raw(R"({"ops":[]})")}}},
       // GET /v1/workspaces/{id}/ops
       {"read_ops.valid", {{.route = route(EndpointId::kReadOps), .token = reader, .params = {ws}}}},
-      {"read_ops.page", {{.route = route(EndpointId::kReadOps), .token = reader, .params = {ws}, .query = {{query_name("after_seq"), number(5)}, {query_name("limit"), number(3)}}}}},
-      {"read_ops.block_end", {{.route = route(EndpointId::kReadOps), .token = reader, .params = {ws}, .query = {{query_name("after_seq"), number(8)}}}}},
-      {"read_ops.beyond_head", {{.route = route(EndpointId::kReadOps), .token = reader, .params = {ws}, .query = {{query_name("after_seq"), number(11)}}}}},
-      {"read_ops.leading_zero", {{.route = route(EndpointId::kReadOps), .token = reader, .params = {ws}, .query = {{query_name("after_seq"), special_number("01")}}}}},
+      {"read_ops.page",
+       {{.route = route(EndpointId::kReadOps),
+         .token = reader,
+         .params = {ws},
+         .query = {{query_name("after_seq"), number(5)}, {query_name("limit"), number(3)}}}}},
+      {"read_ops.block_end",
+       {{.route = route(EndpointId::kReadOps),
+         .token = reader,
+         .params = {ws},
+         .query = {{query_name("after_seq"), number(8)}}}}},
+      {"read_ops.beyond_head",
+       {{.route = route(EndpointId::kReadOps),
+         .token = reader,
+         .params = {ws},
+         .query = {{query_name("after_seq"), number(11)}}}}},
+      {"read_ops.leading_zero",
+       {{.route = route(EndpointId::kReadOps),
+         .token = reader,
+         .params = {ws},
+         .query = {{query_name("after_seq"), special_number("01")}}}}},
       // GET /v1/workspaces/{id}/blocks
-      {"read_blocks.valid", {{.route = route(EndpointId::kReadBlocks), .token = reader, .params = {ws}}}},
-      {"read_blocks.page", {{.route = route(EndpointId::kReadBlocks), .token = reader, .params = {ws}, .query = {{query_name("start"), number(1)}, {query_name("limit"), number(1)}}}}},
+      {"read_blocks.valid",
+       {{.route = route(EndpointId::kReadBlocks), .token = reader, .params = {ws}}}},
+      {"read_blocks.page",
+       {{.route = route(EndpointId::kReadBlocks),
+         .token = reader,
+         .params = {ws},
+         .query = {{query_name("start"), number(1)}, {query_name("limit"), number(1)}}}}},
       // POST /v1/workspaces/{id}/file-status
-      {"file_status.every_state", {{.route = route(EndpointId::kFileStatus), .token = reader, .params = {ws}, .body = generated(bytes_of({5, 0, 1, 2, 3, 4, kFreshIds}))}}},
-      {"file_status.repeated_id", {{.route = route(EndpointId::kFileStatus), .token = reader, .params = {ws}, .body = generated(bytes_of({1, 0, 0}))}}},
-      {"file_status.raw", {{.route = route(EndpointId::kFileStatus), .token = reader, .params = {ws}, .body = raw(file_status_json)}}},
+      {"file_status.every_state",
+       {{.route = route(EndpointId::kFileStatus),
+         .token = reader,
+         .params = {ws},
+         .body = generated(bytes_of({5, 0, 1, 2, 3, 4, kFreshIds}))}}},
+      {"file_status.repeated_id",
+       {{.route = route(EndpointId::kFileStatus),
+         .token = reader,
+         .params = {ws},
+         .body = generated(bytes_of({1, 0, 0}))}}},
+      {"file_status.raw",
+       {{.route = route(EndpointId::kFileStatus),
+         .token = reader,
+         .params = {ws},
+         .body = raw(file_status_json)}}},
       // POST /v1/workspaces/{id}/files/{file_id}
-      {"create_file.fresh", {{.route = route(EndpointId::kCreateFile), .token = writer, .params = {ws, fresh_file}, .body = generated(bytes_of({2}))}}},
-      {"create_file.existing", {{.route = route(EndpointId::kCreateFile), .token = writer, .params = {ws, uploading}, .body = generated(bytes_of({2}))}}},
-      {"create_file.mismatch", {{.route = route(EndpointId::kCreateFile), .token = writer, .params = {ws, uploading}, .body = generated(bytes_of({0}))}}},
-      {"create_file.deleted", {{.route = route(EndpointId::kCreateFile), .token = writer, .params = {ws, deleted}}}},
-      {"create_file.too_many_chunks", {{.route = route(EndpointId::kCreateFile), .token = writer, .params = {ws, fresh_file}, .body = generated(bytes_of({6}))}}},
+      {"create_file.fresh",
+       {{.route = route(EndpointId::kCreateFile),
+         .token = writer,
+         .params = {ws, fresh_file},
+         .body = generated(bytes_of({2}))}}},
+      {"create_file.existing",
+       {{.route = route(EndpointId::kCreateFile),
+         .token = writer,
+         .params = {ws, uploading},
+         .body = generated(bytes_of({2}))}}},
+      {"create_file.mismatch",
+       {{.route = route(EndpointId::kCreateFile),
+         .token = writer,
+         .params = {ws, uploading},
+         .body = generated(bytes_of({0}))}}},
+      {"create_file.deleted",
+       {{.route = route(EndpointId::kCreateFile), .token = writer, .params = {ws, deleted}}}},
+      {"create_file.too_many_chunks",
+       {{.route = route(EndpointId::kCreateFile),
+         .token = writer,
+         .params = {ws, fresh_file},
+         .body = generated(bytes_of({6}))}}},
       // GET /v1/workspaces/{id}/files/{file_id}
-      {"get_file.uploading", {{.route = route(EndpointId::kGetFile), .token = reader, .params = {ws, uploading}}}},
-      {"get_file.other_workspace", {{.route = route(EndpointId::kGetFile), .token = reader, .params = {ws, uint8_t{kOtherWorkspaceFile}}}}},
-      {"get_file.bad_id", {{.route = route(EndpointId::kGetFile), .token = reader, .params = {ws, std::string("AAAAAAAAAAAAAAAAAAAAAB")}}}},
+      {"get_file.uploading",
+       {{.route = route(EndpointId::kGetFile), .token = reader, .params = {ws, uploading}}}},
+      {"get_file.other_workspace",
+       {{.route = route(EndpointId::kGetFile),
+         .token = reader,
+         .params = {ws, uint8_t{kOtherWorkspaceFile}}}}},
+      {"get_file.bad_id",
+       {{.route = route(EndpointId::kGetFile),
+         .token = reader,
+         .params = {ws, std::string("AAAAAAAAAAAAAAAAAAAAAB")}}}},
       // DELETE /v1/workspaces/{id}/files/{file_id}
-      {"delete_file.committed", {{.route = route(EndpointId::kDeleteFile), .token = writer, .params = {ws, committed}}}},
-      {"delete_file.uploading", {{.route = route(EndpointId::kDeleteFile), .token = writer, .params = {ws, uploading}}}},
+      {"delete_file.committed",
+       {{.route = route(EndpointId::kDeleteFile), .token = writer, .params = {ws, committed}}}},
+      {"delete_file.uploading",
+       {{.route = route(EndpointId::kDeleteFile), .token = writer, .params = {ws, uploading}}}},
       // POST /v1/workspaces/{id}/files/{file_id}/commit
-      {"commit_file.complete", {{.route = route(EndpointId::kCommitFile), .token = writer, .params = {ws, complete}}}},
-      {"commit_file.incomplete", {{.route = route(EndpointId::kCommitFile), .token = writer, .params = {ws, uploading}, .body = generated(bytes_of({2}))}}},
-      {"commit_file.restore", {{.route = route(EndpointId::kCommitFile), .token = writer, .params = {ws, deleted}}}},
+      {"commit_file.complete",
+       {{.route = route(EndpointId::kCommitFile), .token = writer, .params = {ws, complete}}}},
+      {"commit_file.incomplete",
+       {{.route = route(EndpointId::kCommitFile),
+         .token = writer,
+         .params = {ws, uploading},
+         .body = generated(bytes_of({2}))}}},
+      {"commit_file.restore",
+       {{.route = route(EndpointId::kCommitFile), .token = writer, .params = {ws, deleted}}}},
       // PUT /v1/workspaces/{id}/files/{file_id}/chunks/{index}
-      {"put_chunk.uploading", {{.route = route(EndpointId::kPutChunk), .token = writer, .params = {ws, uploading, number(0)}, .body = generated(bytes_of({40, 'z'}))}}},
+      {"put_chunk.uploading",
+       {{.route = route(EndpointId::kPutChunk),
+         .token = writer,
+         .params = {ws, uploading, number(0)},
+         .body = generated(bytes_of({40, 'z'}))}}},
       {"put_chunk.committed_same",
-       {{.route = route(EndpointId::kPutChunk), .token = writer, .params = {ws, committed, number(1)}, .body = generated(bytes_of({kFixtureChunkSize, kFixtureChunkFill}))}}},
-      {"put_chunk.committed_different", {{.route = route(EndpointId::kPutChunk), .token = writer, .params = {ws, committed, number(1)}, .body = generated(bytes_of({3, 'y'}))}}},
-      {"put_chunk.out_of_range", {{.route = route(EndpointId::kPutChunk), .token = writer, .params = {ws, uploading, number(3)}, .body = generated(bytes_of({3, 'y'}))}}},
-      {"put_chunk.too_long", {{.route = route(EndpointId::kPutChunk), .token = writer, .params = {ws, uploading, number(2)}, .body = generated(bytes_of({kOversizeChunk, 'y'}))}}},
-      {"put_chunk.json_type", {{.route = route(EndpointId::kPutChunk), .token = writer, .params = {ws, uploading, number(2)}, .content_type = content_choice("application/json")}}},
+       {{.route = route(EndpointId::kPutChunk),
+         .token = writer,
+         .params = {ws, committed, number(1)},
+         .body = generated(bytes_of({kFixtureChunkSize, kFixtureChunkFill}))}}},
+      {"put_chunk.committed_different",
+       {{.route = route(EndpointId::kPutChunk),
+         .token = writer,
+         .params = {ws, committed, number(1)},
+         .body = generated(bytes_of({3, 'y'}))}}},
+      {"put_chunk.out_of_range",
+       {{.route = route(EndpointId::kPutChunk),
+         .token = writer,
+         .params = {ws, uploading, number(3)},
+         .body = generated(bytes_of({3, 'y'}))}}},
+      {"put_chunk.too_long",
+       {{.route = route(EndpointId::kPutChunk),
+         .token = writer,
+         .params = {ws, uploading, number(2)},
+         .body = generated(bytes_of({kOversizeChunk, 'y'}))}}},
+      {"put_chunk.json_type",
+       {{.route = route(EndpointId::kPutChunk),
+         .token = writer,
+         .params = {ws, uploading, number(2)},
+         .content_type = content_choice("application/json")}}},
       // GET /v1/workspaces/{id}/files/{file_id}/chunks/{index}
-      {"get_chunk.committed", {{.route = route(EndpointId::kGetChunk), .token = reader, .params = {ws, committed, number(1)}}}},
-      {"get_chunk.uploading", {{.route = route(EndpointId::kGetChunk), .token = reader, .params = {ws, uploading, number(1)}}}},
-      {"get_chunk.deleted", {{.route = route(EndpointId::kGetChunk), .token = reader, .params = {ws, deleted, number(0)}}}},
-      {"get_chunk.out_of_range", {{.route = route(EndpointId::kGetChunk), .token = reader, .params = {ws, committed, number(2)}}}},
+      {"get_chunk.committed",
+       {{.route = route(EndpointId::kGetChunk),
+         .token = reader,
+         .params = {ws, committed, number(1)}}}},
+      {"get_chunk.uploading",
+       {{.route = route(EndpointId::kGetChunk),
+         .token = reader,
+         .params = {ws, uploading, number(1)}}}},
+      {"get_chunk.deleted",
+       {{.route = route(EndpointId::kGetChunk),
+         .token = reader,
+         .params = {ws, deleted, number(0)}}}},
+      {"get_chunk.out_of_range",
+       {{.route = route(EndpointId::kGetChunk),
+         .token = reader,
+         .params = {ws, committed, number(2)}}}},
       // A whole file's life in one input.
       {"file_lifecycle",
-       {{.route = route(EndpointId::kCreateFile), .token = writer, .params = {ws, fresh_file}, .body = generated(bytes_of({1}))},
-        {.route = route(EndpointId::kPutChunk), .token = writer, .params = {ws, fresh_file, number(0)}, .body = generated(bytes_of({20, 'a'}))},
-        {.route = route(EndpointId::kPutChunk), .token = writer, .params = {ws, fresh_file, number(1)}, .body = generated(bytes_of({21, 'b'}))},
-        {.route = route(EndpointId::kCommitFile), .token = writer, .params = {ws, fresh_file}, .body = generated(bytes_of({1}))},
-        {.route = route(EndpointId::kGetChunk), .token = reader, .params = {ws, fresh_file, number(1)}},
+       {{.route = route(EndpointId::kCreateFile),
+         .token = writer,
+         .params = {ws, fresh_file},
+         .body = generated(bytes_of({1}))},
+        {.route = route(EndpointId::kPutChunk),
+         .token = writer,
+         .params = {ws, fresh_file, number(0)},
+         .body = generated(bytes_of({20, 'a'}))},
+        {.route = route(EndpointId::kPutChunk),
+         .token = writer,
+         .params = {ws, fresh_file, number(1)},
+         .body = generated(bytes_of({21, 'b'}))},
+        {.route = route(EndpointId::kCommitFile),
+         .token = writer,
+         .params = {ws, fresh_file},
+         .body = generated(bytes_of({1}))},
+        {.route = route(EndpointId::kGetChunk),
+         .token = reader,
+         .params = {ws, fresh_file, number(1)}},
         {.route = route(EndpointId::kDeleteFile), .token = writer, .params = {ws, fresh_file}},
-        {.route = route(EndpointId::kCommitFile), .token = writer, .params = {ws, fresh_file}, .body = generated(bytes_of({1}))},
-        {.route = route(EndpointId::kFileStatus), .token = reader, .params = {ws}, .body = generated(bytes_of({0, kFreshIds}))}}},
+        {.route = route(EndpointId::kCommitFile),
+         .token = writer,
+         .params = {ws, fresh_file},
+         .body = generated(bytes_of({1}))},
+        {.route = route(EndpointId::kFileStatus),
+         .token = reader,
+         .params = {ws},
+         .body = generated(bytes_of({0, kFreshIds}))}}},
       // Near misses of the endpoint table.
       {"near.trailing_slash", {{.route = kInfoTrailingSlash, .token = kNoToken}}},
       {"near.other_version", {{.route = kOtherVersion, .token = kNoToken}}},
       {"near.files_without_id", {{.route = kFilesWithoutId, .params = {ws}}}},
       {"near.get_token_by_id", {{.route = kGetTokenById, .params = {ws, uint8_t{kReadToken}}}}},
-      {"near.chunks_without_index", {{.route = kChunksWithoutIndex, .token = writer, .params = {ws, uploading}}}},
-      {"near.raw_path", {{.route = kRawPath, .token = kNoToken, .params = {std::string("/v1/workspaces//ops")}}}},
-      {"near.unknown_method", {{.route = route(EndpointId::kReadOps), .token = reader, .params = {ws}, .method = std::string("BREW")}}},
+      {"near.chunks_without_index",
+       {{.route = kChunksWithoutIndex, .token = writer, .params = {ws, uploading}}}},
+      {"near.raw_path",
+       {{.route = kRawPath, .token = kNoToken, .params = {std::string("/v1/workspaces//ops")}}}},
+      {"near.unknown_method",
+       {{.route = route(EndpointId::kReadOps),
+         .token = reader,
+         .params = {ws},
+         .method = std::string("BREW")}}},
       {"near.blob_bodies",
-       {{.route = route(EndpointId::kCreateToken), .params = {ws}, .body = raw_blob(R"({"scope":"read"})")},
-        {.route = route(EndpointId::kFileStatus), .token = reader, .params = {ws}, .body = raw_blob(R"({"file_ids":[]})")}}},
+       {{.route = route(EndpointId::kCreateToken),
+         .params = {ws},
+         .body = raw_blob(R"({"scope":"read"})")},
+        {.route = route(EndpointId::kFileStatus),
+         .token = reader,
+         .params = {ws},
+         .body = raw_blob(R"({"file_ids":[]})")}}},
   };
 }
 

@@ -23,11 +23,11 @@ struct Call {
   const TokenRecord* token;          // nullptr on routes without authorization
   const WorkspaceRecord* workspace;  // likewise
   const Endpoint& endpoint;
-  std::vector<std::string_view> params;       // path parameters after the workspace id
-  std::map<std::string, std::string> query;   // checked against the catalog: known, once, valid
-  std::function<Id()> new_id;                 // fresh random ids
-  std::function<std::string()> new_token;     // fresh token secrets
-  RateLimiter* creation_limiter = nullptr;     // workspace creations per client address (LIM-020)
+  std::vector<std::string_view> params;      // path parameters after the workspace id
+  std::map<std::string, std::string> query;  // checked against the catalog: known, once, valid
+  std::function<Id()> new_id;                // fresh random ids
+  std::function<std::string()> new_token;    // fresh token secrets
+  RateLimiter* creation_limiter = nullptr;   // workspace creations per client address (LIM-020)
 };
 
 Response error_response(const Error& error);
@@ -42,7 +42,8 @@ Response json_response(int status, const M& message) {
 }
 
 // Writes in one transaction; maps a backend failure to its error response.
-Response run_write(Storage& storage, const std::function<Response(Transaction&, bool& commit)>& body);
+Response run_write(Storage& storage,
+                   const std::function<Response(Transaction&, bool& commit)>& body);
 Response run_read(Storage& storage, const std::function<Response(Transaction&)>& body);
 
 // Parses a JSON body, or returns the spec's 400 error.
@@ -57,7 +58,8 @@ uint64_t query_decimal(const Call& call, std::string_view name);
 std::optional<Id> query_id(const Call& call, std::string_view name);
 // Path id parameters (SEC-004).
 Result<Id> path_id(const Call& call, size_t index, std::string_view field);
-Result<uint64_t> path_integer(const Call& call, size_t index, std::string_view field, uint64_t min, uint64_t max);
+Result<uint64_t> path_integer(const Call& call, size_t index, std::string_view field, uint64_t min,
+                              uint64_t max);
 
 // account.cpp: workspaces, tokens, key records (spec 4, 5.2)
 Response info(const Call& call);
@@ -85,11 +87,12 @@ Response put_chunk(const Call& call);
 Response get_chunk(const Call& call);
 
 // Removes files due for collection (FILE-011).
-uint64_t collect_garbage(Storage& storage, const ServerConfig& config, uint64_t now_ms, size_t files_max);
+uint64_t collect_garbage(Storage& storage, const ServerConfig& config, uint64_t now_ms,
+                         size_t files_max);
 
 // Creates a workspace with its owner token (POST /v1/workspaces and the operator command).
-Result<CreateWorkspaceResponse> new_workspace(Storage& storage, const ServerConfig& config, uint64_t now_ms,
-                                              const std::function<Id()>& new_id,
+Result<CreateWorkspaceResponse> new_workspace(Storage& storage, const ServerConfig& config,
+                                              uint64_t now_ms, const std::function<Id()>& new_id,
                                               const std::function<std::string()>& new_token);
 
 Hash token_hash(std::string_view token);

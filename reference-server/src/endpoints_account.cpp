@@ -12,7 +12,8 @@ namespace {
 constexpr uint64_t kU32Max = 0xFFFFFFFFu;
 
 TokenEntry entry_of(const TokenRecord& record) {
-  return TokenEntry{record.id, record.scope, record.created_at_ms, record.expires_at_ms, record.revoked_at_ms};
+  return TokenEntry{record.id, record.scope, record.created_at_ms, record.expires_at_ms,
+                    record.revoked_at_ms};
 }
 
 }  // namespace
@@ -34,8 +35,8 @@ Response info(const Call& call) {
   return json_response(200, info);
 }
 
-Result<CreateWorkspaceResponse> new_workspace(Storage& storage, const ServerConfig& config, uint64_t now_ms,
-                                              const std::function<Id()>& new_id,
+Result<CreateWorkspaceResponse> new_workspace(Storage& storage, const ServerConfig& config,
+                                              uint64_t now_ms, const std::function<Id()>& new_id,
                                               const std::function<std::string()>& new_token) {
   CreateWorkspaceResponse created;
   created.workspace_id = new_id();
@@ -45,8 +46,9 @@ Result<CreateWorkspaceResponse> new_workspace(Storage& storage, const ServerConf
   created.created_at_ms = now_ms;
   Status status = storage.write([&](Transaction& txn) {
     txn.insert_workspace(WorkspaceRecord{created.workspace_id, created.block_size, now_ms, 0});
-    txn.put_token(TokenRecord{created.owner_token_id, created.workspace_id, token_hash(created.owner_token),
-                              Scope::kOwner, now_ms, std::nullopt, std::nullopt});
+    txn.put_token(TokenRecord{created.owner_token_id, created.workspace_id,
+                              token_hash(created.owner_token), Scope::kOwner, now_ms, std::nullopt,
+                              std::nullopt});
     return true;
   });
   if (!status.ok()) return status.error();
@@ -60,30 +62,35 @@ bool carries_registration_credential(const Call& call) {
   constexpr std::string_view kBearer = "bearer ";
   if (!authorization || authorization->size() <= kBearer.size()) return false;
   std::string scheme = authorization->substr(0, kBearer.size());
-  std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   if (scheme != kBearer) return false;
   // Compared as hashes: how long a comparison takes says nothing about the secret's bytes.
-  return token_hash(std::string_view(*authorization).substr(kBearer.size())) == *call.config.registration_credential_sha256;
+  return token_hash(std::string_view(*authorization).substr(kBearer.size())) ==
+         *call.config.registration_credential_sha256;
 }
 
 Response create_workspace(const Call& call) {
   if (call.config.registration == Registration::kClosed && !carries_registration_credential(call))
-    return error_response(make_error(Code::kRegistrationClosed,
-                                     call.request.header("authorization")
-                                         ? "this credential does not open registration on this server"
-                                         : "this server creates workspaces only by its operator"));
+    return error_response(make_error(
+        Code::kRegistrationClosed, call.request.header("authorization")
+                                       ? "this credential does not open registration on this server"
+                                       : "this server creates workspaces only by its operator"));
   // The operator's cap, before the body costs anything (LIM-020).
   if (call.creation_limiter) {
-    if (std::optional<uint64_t> wait_ms = call.creation_limiter->admit(call.request.client_address, call.now_ms)) {
-      Response refused = error_response(
-          make_error(Code::kRateLimited, "too many workspaces created from this address; try again later"));
-      refused.headers.emplace_back("Retry-After", std::to_string(std::max<uint64_t>(1, (*wait_ms + 999) / 1000)));
+    if (std::optional<uint64_t> wait_ms =
+            call.creation_limiter->admit(call.request.client_address, call.now_ms)) {
+      Response refused = error_response(make_error(
+          Code::kRateLimited, "too many workspaces created from this address; try again later"));
+      refused.headers.emplace_back("Retry-After",
+                                   std::to_string(std::max<uint64_t>(1, (*wait_ms + 999) / 1000)));
       return refused;
     }
   }
   Result<CreateWorkspaceRequest> body = parse_body<CreateWorkspaceRequest>(call);
   if (!body.ok()) return error_response(body.error());
-  Result<CreateWorkspaceResponse> created = new_workspace(call.storage, call.config, call.now_ms, call.new_id, call.new_token);
+  Result<CreateWorkspaceResponse> created =
+      new_workspace(call.storage, call.config, call.now_ms, call.new_id, call.new_token);
   if (!created.ok()) return error_response(created.error());
   return json_response(201, *created);
 }
@@ -108,13 +115,14 @@ Response create_token(const Call& call) {
   return run_write(call.storage, [&](Transaction& txn, bool& commit) {
     const uint64_t cap = call.config.tokens_per_workspace_max;
     if (cap > 0 && txn.live_token_count(call.workspace->id, call.now_ms) >= cap) {  // LIM-021
-      Error e = make_error(Code::kQuotaExceeded,
-                           "this workspace holds " + std::to_string(cap) + " tokens; revoke one to issue another");
+      Error e = make_error(Code::kQuotaExceeded, "this workspace holds " + std::to_string(cap) +
+                                                     " tokens; revoke one to issue another");
       e.details.limit = cap;
       return error_response(e);
     }
-    txn.put_token(TokenRecord{issued.token_id, call.workspace->id, token_hash(issued.token), issued.scope,
-                              issued.created_at_ms, issued.expires_at_ms, std::nullopt});
+    txn.put_token(TokenRecord{issued.token_id, call.workspace->id, token_hash(issued.token),
+                              issued.scope, issued.created_at_ms, issued.expires_at_ms,
+                              std::nullopt});
     commit = true;
     return json_response(201, issued);
   });
@@ -126,12 +134,16 @@ Response list_tokens(const Call& call) {
   return run_read(call.storage, [&](Transaction& txn) {
     // One more than the page holds tells whether another page follows (LIM-004).
     std::optional<TokenId> start = after;
-    if (fault(Fault::kUnheldCursorRestarts) && after && !txn.token(call.workspace->id, *after)) start.reset();
+    if (fault(Fault::kUnheldCursorRestarts) && after && !txn.token(call.workspace->id, *after))
+      start.reset();
     std::vector<TokenRecord> records = txn.tokens_after(call.workspace->id, start, limit + 1);
     TokenListResponse page;
     if (fault(Fault::kExpiredTokensUnlisted))
-      std::erase_if(records, [&](const TokenRecord& r) { return r.expires_at_ms && *r.expires_at_ms <= call.now_ms; });
-    for (size_t i = 0; i < records.size() && i < limit; ++i) page.tokens.push_back(entry_of(records[i]));
+      std::erase_if(records, [&](const TokenRecord& r) {
+        return r.expires_at_ms && *r.expires_at_ms <= call.now_ms;
+      });
+    for (size_t i = 0; i < records.size() && i < limit; ++i)
+      page.tokens.push_back(entry_of(records[i]));
     if (records.size() > limit) page.next_after = page.tokens.back().token_id;
     if (fault(Fault::kTokenListUnsorted)) std::reverse(page.tokens.begin(), page.tokens.end());
     return json_response(200, page);
@@ -145,14 +157,20 @@ Response revoke_token(const Call& call) {
   if (!token_id.ok()) return error_response(token_id.error());
   return run_write(call.storage, [&](Transaction& txn, bool& commit) {
     std::optional<TokenRecord> record = txn.token(call.workspace->id, *token_id);
-    if (!record) return error_response(make_error(Code::kTokenNotFound, "no such token in this workspace", "token_id"));
+    if (!record)
+      return error_response(
+          make_error(Code::kTokenNotFound, "no such token in this workspace", "token_id"));
     if (record->id == call.token->id)
-      return error_response(make_error(Code::kCannotRevokeSelf, "a token cannot revoke itself; use another owner token"));
+      return error_response(make_error(Code::kCannotRevokeSelf,
+                                       "a token cannot revoke itself; use another owner token"));
     if (!record->revoked_at_ms) {
       // AUTH-030: journaled before it commits, where a restore of the data cannot roll it back.
       if (!fault(Fault::kRevocationsNotJournaled)) {
-        const Status journaled = call.storage.journal_revocation(Revocation{record->workspace, record->id, call.now_ms});
-        if (!journaled.ok()) return error_response(make_error(Code::kUnavailable, "the revocation could not be recorded; try again"));
+        const Status journaled =
+            call.storage.journal_revocation(Revocation{record->workspace, record->id, call.now_ms});
+        if (!journaled.ok())
+          return error_response(
+              make_error(Code::kUnavailable, "the revocation could not be recorded; try again"));
       }
       record->revoked_at_ms = call.now_ms;
       txn.put_token(*record);
@@ -166,11 +184,13 @@ Response list_keys(const Call& call) {
   const uint64_t limit = query_decimal(call, "limit");
   const uint64_t after = query_decimal(call, "after");
   return run_read(call.storage, [&](Transaction& txn) {
-    std::vector<KeyRecord> records = txn.keys_after(call.workspace->id, static_cast<uint32_t>(after), limit + 1);
+    std::vector<KeyRecord> records =
+        txn.keys_after(call.workspace->id, static_cast<uint32_t>(after), limit + 1);
     KeyListResponse page;
     for (size_t i = 0; i < records.size() && i < limit; ++i) page.keys.push_back(records[i]);
     if (records.size() > limit) page.next_after = page.keys.back().key_id;
-    if (fault(Fault::kCursorOnFullLastPage) && page.keys.size() == limit) page.next_after = page.keys.back().key_id;
+    if (fault(Fault::kCursorOnFullLastPage) && page.keys.size() == limit)
+      page.next_after = page.keys.back().key_id;
     return json_response(200, page);
   });
 }
@@ -184,14 +204,17 @@ Response put_key(const Call& call) {
     const WorkspaceId& ws = call.workspace->id;
     std::optional<KeyRecord> existing = txn.key(ws, static_cast<uint32_t>(*key_id));
     const uint64_t current_version = existing ? existing->version : 0;
-    if (body->expected_version != current_version && !fault(Fault::kKeyVersionIgnored)) {  // KEY-003
-      Error e = make_error(Code::kVersionConflict, "the key record is at version " + std::to_string(current_version),
+    if (body->expected_version != current_version &&
+        !fault(Fault::kKeyVersionIgnored)) {  // KEY-003
+      Error e = make_error(Code::kVersionConflict,
+                           "the key record is at version " + std::to_string(current_version),
                            "expected_version");
       e.details.current_version = current_version;
       return error_response(e);
     }
     if (!existing && txn.key_count(ws) >= call.config.limits.key_records_max)
-      return error_response(make_error(Code::kKeyRecordsFull, "this workspace holds the most key records it may"));
+      return error_response(
+          make_error(Code::kKeyRecordsFull, "this workspace holds the most key records it may"));
     KeyRecord record;
     record.key_id = static_cast<uint32_t>(*key_id);
     record.version = current_version + 1;

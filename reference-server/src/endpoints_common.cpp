@@ -13,7 +13,8 @@ constexpr size_t kFieldBytesMax = 4096;
 
 Response error_response(const Error& given) {
   Error error = given;
-  if (fault(Fault::kMalformedJson500) && error.code == Code::kMalformedJson) error.code = Code::kInternalError;
+  if (fault(Fault::kMalformedJson500) && error.code == Code::kMalformedJson)
+    error.code = Code::kInternalError;
   if (fault(Fault::kDetailsMissing)) error.details = ErrorDetails{};
   // ERR-023: the schema bounds field at 4096 bytes; a longer path (a long member name) is cut on
   // a character boundary, never inside a UTF-8 sequence.
@@ -26,14 +27,16 @@ Response error_response(const Error& given) {
   response.status = http_status(error.code);
   // Every error a client can cause has a 4xx status; a code without one is a bug here.
   OPSYNC_CHECK_MSG(response.status >= 400, "error code without an HTTP status");
-  OPSYNC_CHECK_MSG(response.status != 500 || error.code == Code::kInternalError, "500 is internal_error's alone");
+  OPSYNC_CHECK_MSG(response.status != 500 || error.code == Code::kInternalError,
+                   "500 is internal_error's alone");
   response.body = serialize_error(error);
   response.error_code = std::string(code_name(error.code));
   if (error.code == Code::kUnavailable) response.headers.emplace_back("Retry-After", "1");
   return response;
 }
 
-Response run_write(Storage& storage, const std::function<Response(Transaction&, bool& commit)>& body) {
+Response run_write(Storage& storage,
+                   const std::function<Response(Transaction&, bool& commit)>& body) {
   Response response;
   Status status = storage.write([&](Transaction& txn) {
     bool commit = false;
@@ -89,16 +92,20 @@ std::optional<Id> query_id(const Call& call, std::string_view name) {
 Result<Id> path_id(const Call& call, size_t index, std::string_view field) {
   OPSYNC_CHECK(index < call.params.size());
   std::optional<Id> id = fixed_from_base64url<16>(call.params[index]);
-  if (!id) return make_error(Code::kInvalidId, "must be 22 characters of base64url", std::string(field));
+  if (!id)
+    return make_error(Code::kInvalidId, "must be 22 characters of base64url", std::string(field));
   return *id;
 }
 
-Result<uint64_t> path_integer(const Call& call, size_t index, std::string_view field, uint64_t min, uint64_t max) {
+Result<uint64_t> path_integer(const Call& call, size_t index, std::string_view field, uint64_t min,
+                              uint64_t max) {
   OPSYNC_CHECK(index < call.params.size());
   std::optional<uint64_t> value = parse_decimal_parameter(call.params[index], min, max);
   if (!value)
-    return make_error(Code::kInvalidId, "must be a decimal integer from " + std::to_string(min) + " to " +
-                                            std::to_string(max), std::string(field));
+    return make_error(
+        Code::kInvalidId,
+        "must be a decimal integer from " + std::to_string(min) + " to " + std::to_string(max),
+        std::string(field));
   return *value;
 }
 

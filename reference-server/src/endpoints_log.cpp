@@ -48,7 +48,9 @@ Response upload_ops(const Call& call) {
   const Limits& limits = call.config.limits;
   if (body->ops.size() > limits.batch_ops_max ||
       (fault(Fault::kFullBatchRefused) && body->ops.size() == limits.batch_ops_max)) {  // LOG-001
-    Error e = make_error(Code::kTooManyOps, "a batch holds at most " + std::to_string(limits.batch_ops_max) + " operations", "ops");
+    Error e = make_error(
+        Code::kTooManyOps,
+        "a batch holds at most " + std::to_string(limits.batch_ops_max) + " operations", "ops");
     e.details.limit = limits.batch_ops_max;
     return error_response(e);
   }
@@ -62,7 +64,8 @@ Response upload_ops(const Call& call) {
       if (fault(Fault::kPartialBatch) && !prepared.empty()) (void)append_batch(call, prepared);
       return error_response(valid.error());
     }
-    prepared.push_back(Prepared{&op, op_hash(op, hasher), encode_op(op)});  // the server's own hash (OP-020)
+    prepared.push_back(
+        Prepared{&op, op_hash(op, hasher), encode_op(op)});  // the server's own hash (OP-020)
   }
   return append_batch(call, prepared);
 }
@@ -83,8 +86,9 @@ Response append_batch(const Call& call, const std::vector<Prepared>& prepared) {
       OpResult result;
       result.id = p.op->id;
       std::optional<LoggedOp> logged;
-      const bool skewed = !within_clock_skew(p.op->hlc, call.now_ms, call.config.max_clock_skew_ms) &&
-                          !fault(Fault::kNoClockSkewCheck);
+      const bool skewed =
+          !within_clock_skew(p.op->hlc, call.now_ms, call.config.max_clock_skew_ms) &&
+          !fault(Fault::kNoClockSkewCheck);
       if (skewed) {
         logged = txn.op_by_id(ws, p.op->id);  // an old operation resent is a duplicate, not skewed
       } else {
@@ -106,7 +110,8 @@ Response append_batch(const Call& call, const std::vector<Prepared>& prepared) {
         result.status = OpStatus::kRejected;
         result.code = Code::kClockSkew;
         result.message = "wall_ms is " + std::to_string(p.op->hlc.wall_ms - call.now_ms) +
-                         " ms ahead of the server; at most " + std::to_string(call.config.max_clock_skew_ms) + " allowed";
+                         " ms ahead of the server; at most " +
+                         std::to_string(call.config.max_clock_skew_ms) + " allowed";
       }
       answer.results.push_back(std::move(result));
     }
@@ -114,7 +119,8 @@ Response append_batch(const Call& call, const std::vector<Prepared>& prepared) {
     for (uint64_t block = head_before / n; block < head / n; ++block) {
       Hash previous;
       if (block > 0) previous = txn.block_hashes(ws, block - 1, 1).at(0);
-      txn.put_block_hash(ws, block, chain_block(previous, txn.op_hashes(ws, block * n + 1, (block + 1) * n)));
+      txn.put_block_hash(ws, block,
+                         chain_block(previous, txn.op_hashes(ws, block * n + 1, (block + 1) * n)));
     }
     if (head != head_before) txn.set_head_seq(ws, head);
     answer.head_seq = head;  // LOG-009
@@ -128,14 +134,16 @@ Response append_batch(const Call& call, const std::vector<Prepared>& prepared) {
 Response read_ops(const Call& call) {
   const Limits& limits = call.config.limits;
   const uint64_t after_seq = query_decimal(call, "after_seq");
-  const uint64_t limit = fault(Fault::kLimitIgnored) ? limits.page_ops_max : query_decimal(call, "limit");
+  const uint64_t limit =
+      fault(Fault::kLimitIgnored) ? limits.page_ops_max : query_decimal(call, "limit");
   return run_read(call.storage, [&](Transaction& txn) {
     // Everything below comes from one read transaction: one state of the log (LOG-024).
     const WorkspaceId& ws = call.workspace->id;
     const std::optional<WorkspaceRecord> workspace = txn.workspace(ws);
     OPSYNC_CHECK(workspace.has_value());
     if (after_seq > workspace->head_seq) {  // LOG-023
-      Error e = make_error(Code::kAfterSeqBeyondHead, "the log holds " + std::to_string(workspace->head_seq) + " operations",
+      Error e = make_error(Code::kAfterSeqBeyondHead,
+                           "the log holds " + std::to_string(workspace->head_seq) + " operations",
                            "after_seq");
       e.details.head_seq = workspace->head_seq;
       if (fault(Fault::kDetailsExtraMember)) e.details.limit = workspace->head_seq;
@@ -151,8 +159,10 @@ Response read_ops(const Call& call) {
       OPSYNC_CHECK_MSG(op.ok(), "the log holds an operation that does not decode");
       page.ops.push_back(SequencedOp{stored.seq, std::move(*op)});
     }
-    if (!page.ops.empty() && page.ops.back().seq < page.head_seq) page.next_after_seq = page.ops.back().seq;
-    if (fault(Fault::kCursorOnFullLastPage) && page.ops.size() == limit) page.next_after_seq = page.ops.back().seq;
+    if (!page.ops.empty() && page.ops.back().seq < page.head_seq)
+      page.next_after_seq = page.ops.back().seq;
+    if (fault(Fault::kCursorOnFullLastPage) && page.ops.size() == limit)
+      page.next_after_seq = page.ops.back().seq;
     OPSYNC_CHECK(!page.ops.empty() || after_seq == page.head_seq);
     if (fault(Fault::kLaterSeqFirst)) std::reverse(page.ops.begin(), page.ops.end());
     return json_response(200, page);
@@ -178,7 +188,8 @@ Response read_blocks(const Call& call) {
       if (fault(Fault::kWrongBlockHash))
         for (BlockEntry& block : page.blocks) block.hash.bytes[0] ^= 1;
       if (start + count < page.block_count) page.next_start = start + count;
-      if (fault(Fault::kBlockCursorOnFullLastPage) && count == limit) page.next_start = start + count;
+      if (fault(Fault::kBlockCursorOnFullLastPage) && count == limit)
+        page.next_start = start + count;
     }
     return json_response(200, page);
   });

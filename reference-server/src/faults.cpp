@@ -62,7 +62,8 @@ constexpr std::array kNames = {
     FaultName{F::kMediaTypeTabsRefused, "media-type-tabs-refused", "TRN-014"},
     FaultName{F::kHttp10LengthRefused, "http10-length-refused", "TRN-064"},
 };
-static_assert(kNames.size() == static_cast<size_t>(F::kHttp10LengthRefused) + 1, "a name for every fault");
+static_assert(kNames.size() == static_cast<size_t>(F::kHttp10LengthRefused) + 1,
+              "a name for every fault");
 
 #ifdef OPSYNC_FAULT_SWITCHES
 // Set before the server starts serving, read by every request thread afterwards.
@@ -74,7 +75,8 @@ std::array<std::atomic<bool>, kNames.size()> enabled{};
 std::span<const FaultName> fault_names() { return kNames; }
 
 std::optional<Fault> fault_from_name(std::string_view name) {
-  const auto* found = std::find_if(kNames.begin(), kNames.end(), [&](const FaultName& f) { return f.name == name; });
+  const auto* found = std::find_if(kNames.begin(), kNames.end(),
+                                   [&](const FaultName& f) { return f.name == name; });
   if (found == kNames.end()) return std::nullopt;
   return found->fault;
 }

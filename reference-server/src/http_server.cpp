@@ -87,8 +87,9 @@ std::string iso_time(uint64_t ms) {
   std::tm utc{};
   gmtime_r(&seconds, &utc);
   char text[64];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", utc.tm_year + 1900, utc.tm_mon + 1,
-                utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<unsigned>(ms % 1000));
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", utc.tm_year + 1900,
+                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                static_cast<unsigned>(ms % 1000));
   return text;
 }
 
@@ -149,15 +150,19 @@ std::optional<Target> parse_request_target(std::string_view /*method*/, std::str
     const std::string_view rest = target.substr(authority_start);
     const size_t path_start = rest.find_first_of("/?");
     if (path_start == 0) return std::nullopt;  // no authority
-    path_and_query = path_start == std::string_view::npos ? std::string_view("/") : rest.substr(path_start);
+    path_and_query =
+        path_start == std::string_view::npos ? std::string_view("/") : rest.substr(path_start);
   }
-  if (path_and_query.find('#') != std::string_view::npos) return std::nullopt;  // fragments are not sent
+  if (path_and_query.find('#') != std::string_view::npos)
+    return std::nullopt;  // fragments are not sent
   Target out;
   const size_t question = path_and_query.find('?');
   out.path = std::string(path_and_query.substr(0, question));
   if (out.path.empty() || out.path.front() != '/') out.path.insert(out.path.begin(), '/');
-  if (fault(Fault::kUnknownVersionServed) && out.path.rfind("/v2/", 0) == 0) out.path.replace(0, 3, "/v1");
-  if (question != std::string_view::npos) out.query = parse_query_string(path_and_query.substr(question + 1));
+  if (fault(Fault::kUnknownVersionServed) && out.path.rfind("/v2/", 0) == 0)
+    out.path.replace(0, 3, "/v1");
+  if (question != std::string_view::npos)
+    out.query = parse_query_string(path_and_query.substr(question + 1));
   return out;
 }
 
@@ -188,8 +193,9 @@ class RequestParser final : public http::basic_parser<true> {
   // (TRN-073); empty without a front.
   RequestParser(const HttpLimits& limits, std::string front_field)
       : limits_(limits), front_field_(std::move(front_field)) {
-    header_limit(static_cast<std::uint32_t>(std::min<uint64_t>(limits.header_section_bytes_max + front_allowance(),
-                                                               std::numeric_limits<std::uint32_t>::max())));
+    header_limit(static_cast<std::uint32_t>(
+        std::min<uint64_t>(limits.header_section_bytes_max + front_allowance(),
+                           std::numeric_limits<std::uint32_t>::max())));
     // The route's limit is known only after preflight (set_body_limit); until then no limit, so
     // that the order of checks is the core's: an unknown route with a huge body is a 404.
     body_limit(std::numeric_limits<std::uint64_t>::max());
@@ -221,8 +227,8 @@ class RequestParser final : public http::basic_parser<true> {
     ec = http::error::bad_value;  // any error ends the read; refusal_ says why
   }
 
-  void on_request_impl(http::verb, beast::string_view method, beast::string_view target, int version,
-                       beast::error_code& ec) override {
+  void on_request_impl(http::verb, beast::string_view method, beast::string_view target,
+                       int version, beast::error_code& ec) override {
     request_line_done_ = true;
     method_.assign(method.data(), method.size());
     target_.assign(target.data(), target.size());
@@ -232,16 +238,18 @@ class RequestParser final : public http::basic_parser<true> {
     // both, so the fields get what the line left. Session::on_head checks the exact total.
     const uint64_t line_bytes = method.size() + 1 + target.size() + 1 + 8 + 2;  // "HTTP/1.1" CRLF
     const uint64_t section_bytes_max = limits_.header_section_bytes_max + front_allowance();
-    header_limit(static_cast<std::uint32_t>(section_bytes_max > line_bytes
-                                                ? std::min<uint64_t>(section_bytes_max - line_bytes,
-                                                                     std::numeric_limits<std::uint32_t>::max())
-                                                : 1));
+    header_limit(static_cast<std::uint32_t>(
+        section_bytes_max > line_bytes
+            ? std::min<uint64_t>(section_bytes_max - line_bytes,
+                                 std::numeric_limits<std::uint32_t>::max())
+            : 1));
     // The target's form belongs to the request line (step 1 of TRN-063); its length is one of
     // the head's limits, answered after every other fault of the head (step 6), and counts the
     // path and query alone, as a front forwards them (TRN-067).
     const std::string_view sent(target.data(), target.size());
     if (!parse_request_target(method_, sent))
-      return refuse(ec, Code::kMalformedRequest, "the request target is not in origin or absolute form");
+      return refuse(ec, Code::kMalformedRequest,
+                    "the request target is not in origin or absolute form");
     target_too_long_ = origin_form_bytes(sent) > limits_.request_target_bytes_max;
     if (target_too_long_ && fault(Fault::kHeadLimitsFirst)) refuse_over_limits(ec);
   }
@@ -264,7 +272,8 @@ class RequestParser final : public http::basic_parser<true> {
         // it, and a server that refuses leaves a proxy in front of it no room to disagree.
         if ((++content_length_count_ > 1 && !fault(Fault::kRepeatedLengthTaken)) ||
             text.find(',') != std::string_view::npos)
-          return refuse(ec, Code::kMalformedRequest, "Content-Length must appear once, with one value");
+          return refuse(ec, Code::kMalformedRequest,
+                        "Content-Length must appear once, with one value");
         break;
       case http::field::transfer_encoding:
         transfer_codings_.push_back(std::string(text));
@@ -279,7 +288,8 @@ class RequestParser final : public http::basic_parser<true> {
       case http::field::authorization:
         // Singletons (RFC 9110 5.3): a second line could only make the request mean two things.
         if (headers_.count(lower_name) && !fault(Fault::kRepeatedFieldFirstWins))
-          return refuse(ec, Code::kMalformedRequest, std::string(name.data(), name.size()) + " given more than once");
+          return refuse(ec, Code::kMalformedRequest,
+                        std::string(name.data(), name.size()) + " given more than once");
         break;
       default:
         break;
@@ -289,7 +299,8 @@ class RequestParser final : public http::basic_parser<true> {
 
   void on_header_impl(beast::error_code& ec) override {
     if (host_count_ > 1 || (version_ == 11 && host_count_ == 0))
-      return refuse(ec, Code::kMalformedRequest, "an HTTP/1.1 request carries exactly one Host header");
+      return refuse(ec, Code::kMalformedRequest,
+                    "an HTTP/1.1 request carries exactly one Host header");
     if (fault(Fault::kHttp10LengthRefused) && version_ == 10 && content_length_count_ > 0)
       return refuse(ec, Code::kMalformedRequest, "Content-Length on HTTP/1.0");
     // Every coding of every Transfer-Encoding field, in order (RFC 9112 6.1).
@@ -306,14 +317,17 @@ class RequestParser final : public http::basic_parser<true> {
       }
     }
     if (codings.empty()) return refuse_over_limits(ec);
-    // RFC 9112 6.1: an HTTP/1.0 recipient cannot know the coding, so the framing is faulty (TRN-064).
+    // RFC 9112 6.1: an HTTP/1.0 recipient cannot know the coding, so the framing is faulty
+    // (TRN-064).
     if (version_ == 10 && !fault(Fault::kChunkedHttp10Served))
       return refuse(ec, Code::kMalformedRequest, "Transfer-Encoding is not defined for HTTP/1.0");
     const auto chunked = std::count(codings.begin(), codings.end(), "chunked");
     if (chunked != 1 || codings.back() != "chunked")
-      return refuse(ec, Code::kMalformedRequest, "chunked must be the last transfer coding, applied once");
+      return refuse(ec, Code::kMalformedRequest,
+                    "chunked must be the last transfer coding, applied once");
     if (codings.size() != 1)
-      return refuse(ec, Code::kUnsupportedTransferCoding, "this server supports the chunked transfer coding alone");
+      return refuse(ec, Code::kUnsupportedTransferCoding,
+                    "this server supports the chunked transfer coding alone");
     refuse_over_limits(ec);
   }
 
@@ -321,14 +335,17 @@ class RequestParser final : public http::basic_parser<true> {
   void refuse_over_limits(beast::error_code& ec) {
     if (target_too_long_)
       return refuse(ec, Code::kUriTooLong,
-                    "the request target is longer than " + std::to_string(limits_.request_target_bytes_max) + " bytes");
+                    "the request target is longer than " +
+                        std::to_string(limits_.request_target_bytes_max) + " bytes");
     if (field_count_ > limits_.header_fields_max)
       return refuse(ec, Code::kHeadersTooLarge,
                     "more than " + std::to_string(limits_.header_fields_max) + " header fields");
   }
 
-  void on_body_init_impl(const boost::optional<std::uint64_t>& content_length, beast::error_code&) override {
-    if (content_length) body_.reserve(static_cast<size_t>(std::min(*content_length, body_bytes_max_)));
+  void on_body_init_impl(const boost::optional<std::uint64_t>& content_length,
+                         beast::error_code&) override {
+    if (content_length)
+      body_.reserve(static_cast<size_t>(std::min(*content_length, body_bytes_max_)));
   }
 
   std::size_t on_body_impl(beast::string_view body, beast::error_code&) override {
@@ -338,7 +355,8 @@ class RequestParser final : public http::basic_parser<true> {
 
   void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
 
-  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body,
+                                 beast::error_code&) override {
     body_.append(body.data(), body.size());
     return body.size();
   }
@@ -367,10 +385,12 @@ class RequestParser final : public http::basic_parser<true> {
 // Errors of the client's side that end a connection without an answer: it went away, or it
 // missed a deadline (TRN-058).
 bool is_silent_close(const beast::error_code& ec) {
-  return ec == beast::error::timeout || ec == asio::error::operation_aborted || ec == http::error::end_of_stream ||
-         ec == http::error::partial_message || ec == asio::error::eof || ec == asio::error::connection_reset ||
-         ec == asio::error::broken_pipe || ec == asio::error::not_connected || ec == asio::error::bad_descriptor ||
-         ec.category() == asio::error::get_ssl_category() || ec == asio::ssl::error::stream_truncated;
+  return ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+         ec == http::error::end_of_stream || ec == http::error::partial_message ||
+         ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe || ec == asio::error::not_connected ||
+         ec == asio::error::bad_descriptor || ec.category() == asio::error::get_ssl_category() ||
+         ec == asio::ssl::error::stream_truncated;
 }
 
 // A method token as RFC 9110 5.6.2 defines one, followed by a space: how a request line starts.
@@ -407,8 +427,8 @@ std::optional<size_t> version_offset(std::string_view bytes) {
   if (second_space == std::string_view::npos) return std::nullopt;
   const size_t at = second_space + 1;
   const std::string_view version = bytes.substr(at, 8);
-  if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' || version[5] < '0' ||
-      version[5] > '9' || version[7] < '0' || version[7] > '9')
+  if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' ||
+      version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9')
     return std::nullopt;
   return at;
 }
@@ -533,27 +553,34 @@ struct HttpServer::Impl {
     }
   }
 
-  void write_log(const Response& response, const std::string& method, const std::string& path, double duration_ms) {
+  void write_log(const Response& response, const std::string& method, const std::string& path,
+                 double duration_ms) {
     // Metrics by route alone: a raw path would make a series per id.
-    if (options.metrics) options.metrics->request(response.route.empty() ? "-" : response.route, response.status, duration_ms);
+    if (options.metrics)
+      options.metrics->request(response.route.empty() ? "-" : response.route, response.status,
+                               duration_ms);
     if (options.log_format == LogFormat::kNone) return;
     std::string request_id;
     for (const auto& [name, value] : response.headers)
       if (name == "OpSync-Request-Id") request_id = value;
     // Routes, not raw paths: paths hold ids, never tokens, but routes keep logs uniform.
     std::string route = response.route;
-    if (route.empty()) route = method.empty() ? "-" : method.substr(0, 32) + " " + path.substr(0, 200);
+    if (route.empty())
+      route = method.empty() ? "-" : method.substr(0, 32) + " " + path.substr(0, 200);
     char duration[32];
     std::snprintf(duration, sizeof duration, "%.2f", duration_ms);
     std::string line;
     if (options.log_format == LogFormat::kJson) {
-      line = "{\"time\":\"" + iso_time(system_time_ms()) + "\",\"request_id\":\"" + json_escape(request_id) +
-             "\",\"workspace\":\"" + json_escape(response.workspace) + "\",\"route\":\"" + json_escape(route) +
+      line = "{\"time\":\"" + iso_time(system_time_ms()) + "\",\"request_id\":\"" +
+             json_escape(request_id) + "\",\"workspace\":\"" + json_escape(response.workspace) +
+             "\",\"route\":\"" + json_escape(route) +
              "\",\"status\":" + std::to_string(response.status) + ",\"duration_ms\":" + duration +
-             (response.error_code.empty() ? "" : ",\"error\":\"" + response.error_code + "\"") + "}";
+             (response.error_code.empty() ? "" : ",\"error\":\"" + response.error_code + "\"") +
+             "}";
     } else {
-      line = iso_time(system_time_ms()) + " " + request_id + " " + (response.workspace.empty() ? "-" : response.workspace) +
-             " \"" + json_escape(route) + "\" " + std::to_string(response.status) + " " + duration + "ms" +
+      line = iso_time(system_time_ms()) + " " + request_id + " " +
+             (response.workspace.empty() ? "-" : response.workspace) + " \"" + json_escape(route) +
+             "\" " + std::to_string(response.status) + " " + duration + "ms" +
              (response.error_code.empty() ? "" : " " + response.error_code);
     }
     std::lock_guard lock(log_mutex);
@@ -602,7 +629,8 @@ struct HttpServer::Impl {
       lock.unlock();
       core.collect_garbage(system_time_ms());
       lock.lock();
-      gc_wake.wait_for(lock, std::chrono::milliseconds(options.gc_interval_ms), [this] { return gc_stopping; });
+      gc_wake.wait_for(lock, std::chrono::milliseconds(options.gc_interval_ms),
+                       [this] { return gc_stopping; });
     }
   }
 };
@@ -633,7 +661,8 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
   Session(Impl& server, std::string client_address, Args&&... stream_args)
       : server_(server),
         stream_(std::forward<Args>(stream_args)...),
-        buffer_(static_cast<size_t>(server.core.config().http_limits.header_section_bytes_max) + kReadBufferSlackBytes),
+        buffer_(static_cast<size_t>(server.core.config().http_limits.header_section_bytes_max) +
+                kReadBufferSlackBytes),
         client_address_(std::move(client_address)) {}
 
   ~Session() override {
@@ -686,25 +715,28 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
     if (state_ == State::kClosing) return;
     if (stopping_) return close();
     state_ = State::kIdle;
-    parser_.emplace(server_.core.config().http_limits, lower(server_.options.client_address_header));
+    parser_.emplace(server_.core.config().http_limits,
+                    lower(server_.options.client_address_header));
     if (buffer_.size() > 0) return read_head();  // a pipelined request is already here
     tcp().expires_after(std::chrono::milliseconds(server_.options.idle_timeout_ms));
-    stream_.async_read_some(buffer_.prepare(std::min<size_t>(4096, buffer_.max_size() - buffer_.size())),
-                            [self = this->shared_from_this()](beast::error_code ec, size_t bytes) {
-                              if (ec || bytes == 0) return self->close();
-                              self->buffer_.commit(bytes);
-                              self->read_head();
-                            });
+    stream_.async_read_some(
+        buffer_.prepare(std::min<size_t>(4096, buffer_.max_size() - buffer_.size())),
+        [self = this->shared_from_this()](beast::error_code ec, size_t bytes) {
+          if (ec || bytes == 0) return self->close();
+          self->buffer_.commit(bytes);
+          self->read_head();
+        });
   }
 
   void read_head() {
     state_ = State::kReadingHead;
     tcp().expires_after(std::chrono::milliseconds(server_.options.header_timeout_ms));
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = this->shared_from_this()](beast::error_code ec, size_t head_bytes) {
-                              if (ec) return self->on_read_error(ec);
-                              self->on_head(head_bytes);
-                            });
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](beast::error_code ec, size_t head_bytes) {
+          if (ec) return self->on_read_error(ec);
+          self->on_head(head_bytes);
+        });
   }
 
   // `head_bytes`: the request line, the fields and the empty line, as the parser consumed them.
@@ -714,13 +746,15 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
     RequestParser& parser = *parser_;
     const uint64_t section_bytes_max = server_.core.config().http_limits.header_section_bytes_max;
     if (head_bytes - parser.front_field_bytes() > section_bytes_max)
-      return answer_error(Error(Code::kHeadersTooLarge,
-                                "the header section is larger than " + std::to_string(section_bytes_max) + " bytes"),
-                          parser.headers());
+      return answer_error(
+          Error(Code::kHeadersTooLarge, "the header section is larger than " +
+                                            std::to_string(section_bytes_max) + " bytes"),
+          parser.headers());
     std::optional<Target> target = parse_request_target(parser.method(), parser.target());
     if (!target)
-      return answer_error(Error(Code::kMalformedRequest, "the request target is not in origin or absolute form"),
-                          parser.headers());
+      return answer_error(
+          Error(Code::kMalformedRequest, "the request target is not in origin or absolute form"),
+          parser.headers());
     head_.method = parser.method();
     head_.path = std::move(target->path);
     head_.query = std::move(target->query);
@@ -735,13 +769,18 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
         head_.client_address = client_key(forwarded->second);
     }
     state_ = State::kInCore;
-    in_core([self = this->shared_from_this()] {
-      uint64_t body_bytes_max = 0;
-      const uint64_t now_ms = system_time_ms();
-      self->authorized_at_ms_ = now_ms;  // read on the strand after this work is posted back
-      std::optional<Response> rejected = self->server_.core.preflight(self->head_, now_ms, &body_bytes_max);
-      return std::make_pair(std::move(rejected), body_bytes_max);
-    }, [](Session& self, std::pair<std::optional<Response>, uint64_t> result) { self.on_preflight(std::move(result)); });
+    in_core(
+        [self = this->shared_from_this()] {
+          uint64_t body_bytes_max = 0;
+          const uint64_t now_ms = system_time_ms();
+          self->authorized_at_ms_ = now_ms;  // read on the strand after this work is posted back
+          std::optional<Response> rejected =
+              self->server_.core.preflight(self->head_, now_ms, &body_bytes_max);
+          return std::make_pair(std::move(rejected), body_bytes_max);
+        },
+        [](Session& self, std::pair<std::optional<Response>, uint64_t> result) {
+          self.on_preflight(std::move(result));
+        });
   }
 
   void on_preflight(std::pair<std::optional<Response>, uint64_t> result) {
@@ -752,18 +791,23 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
     if (parser_->is_done()) return handle();  // no body
     parser_->set_body_limit(result.second);
     // The body's share of the request memory, before a byte of it is read.
-    const std::string content_type = lower(head_.headers.count("content-type") ? head_.headers["content-type"] : "");
+    const std::string content_type =
+        lower(head_.headers.count("content-type") ? head_.headers["content-type"] : "");
     const bool json = content_type.rfind("application/json", 0) == 0;
     const uint64_t body_bytes = head_.content_length.value_or(result.second);
-    const uint64_t need = std::min(body_bytes * (json ? kJsonMemoryPerBodyByte : 1), server_.memory_total_bytes);
+    const uint64_t need =
+        std::min(body_bytes * (json ? kJsonMemoryPerBodyByte : 1), server_.memory_total_bytes);
     state_ = State::kWaitingForMemory;
     auto resume = [self = this->shared_from_this(), need] {
       asio::post(self->executor(), [self, need] { self->on_memory_reserved(need); });
     };
     switch (server_.reserve_memory(need, resume)) {
-      case Reservation::kReserved: return on_memory_reserved(need);
-      case Reservation::kQueued: return;
-      case Reservation::kStopping: return close();
+      case Reservation::kReserved:
+        return on_memory_reserved(need);
+      case Reservation::kQueued:
+        return;
+      case Reservation::kStopping:
+        return close();
     }
   }
 
@@ -774,15 +818,17 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
     if (parser_->expects_continue() && buffer_.size() == 0 && parser_->version() == 11) {
       // The client waits for this before it sends the body (RFC 9110 10.1.1).
       Response interim = server_.core.interim_continue(head_, system_time_ms());
-      auto message = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+      auto message =
+          std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
       for (const auto& [name, value] : interim.headers) message->set(name, value);
       state_ = State::kWriting;
       tcp().expires_after(std::chrono::milliseconds(server_.options.write_timeout_ms));
-      return http::async_write(stream_, *message,
-                               [self = this->shared_from_this(), message](beast::error_code ec, size_t) {
-                                 if (ec) return self->close();
-                                 self->read_body();
-                               });
+      return http::async_write(
+          stream_, *message,
+          [self = this->shared_from_this(), message](beast::error_code ec, size_t) {
+            if (ec) return self->close();
+            self->read_body();
+          });
     }
     read_body();
   }
@@ -791,11 +837,12 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
     if (stopping_) return close();
     state_ = State::kReadingBody;
     tcp().expires_after(std::chrono::milliseconds(server_.options.body_timeout_ms));
-    http::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) return self->on_read_error(ec);
-      self->tcp().expires_never();
-      self->handle();
-    });
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                       if (ec) return self->on_read_error(ec);
+                       self->tcp().expires_never();
+                       self->handle();
+                     });
   }
 
   void handle() {
@@ -808,13 +855,14 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
     request->client_address = head_.client_address;
     request->authorized_at_ms = authorized_at_ms_;
     request->body = parser_->take_body();
-    in_core([self = this->shared_from_this(), request] {
-              Response response = self->server_.core.handle(*request, system_time_ms());
-              request->body = std::string();  // before the memory it took is released
-              if (self->reserved_bytes_ >= kTrimAfterBytes) malloc_trim(0);
-              return response;
-            },
-            [](Session& self, Response response) { self.answer(std::move(response), false); });
+    in_core(
+        [self = this->shared_from_this(), request] {
+          Response response = self->server_.core.handle(*request, system_time_ms());
+          request->body = std::string();  // before the memory it took is released
+          if (self->reserved_bytes_ >= kTrimAfterBytes) malloc_trim(0);
+          return response;
+        },
+        [](Session& self, Response response) { self.answer(std::move(response), false); });
   }
 
   void release_memory() {
@@ -827,8 +875,8 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
   template <class Work, class Then>
   void in_core(Work work, Then then) {
     auto guard = asio::make_work_guard(server_.io);
-    asio::post(server_.workers, [self = this->shared_from_this(), work = std::move(work), then = std::move(then),
-                                 guard = std::move(guard)]() mutable {
+    asio::post(server_.workers, [self = this->shared_from_this(), work = std::move(work),
+                                 then = std::move(then), guard = std::move(guard)]() mutable {
       using Result = decltype(work());
       std::optional<Result> result;
       std::optional<Error> failure;
@@ -867,16 +915,20 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
         if (!parse_request_target(line.substr(0, first_space), target) || bytes[*at + 5] == '0')
           return answer_error(Error(Code::kMalformedRequest, "not an HTTP/1.x request line"), {});
         if (bytes[*at + 5] != '1')
-          return answer_error(Error(Code::kUnsupportedHttpVersion, "this server speaks HTTP/1.1 (and HTTP/1.0)"), {});
+          return answer_error(
+              Error(Code::kUnsupportedHttpVersion, "this server speaks HTTP/1.1 (and HTTP/1.0)"),
+              {});
         if (bytes[*at + 7] > '1') {
           bytes[*at + 7] = '1';
-          parser_.emplace(server_.core.config().http_limits, lower(server_.options.client_address_header));
+          parser_.emplace(server_.core.config().http_limits,
+                          lower(server_.options.client_address_header));
           return read_head();
         }
       }
     }
     if (ec == http::error::body_limit) {
-      Error e(Code::kBodyTooLarge, "the body is larger than " + std::to_string(parser.body_bytes_max()) + " bytes");
+      Error e(Code::kBodyTooLarge,
+              "the body is larger than " + std::to_string(parser.body_bytes_max()) + " bytes");
       e.details.limit_bytes = parser.body_bytes_max();
       return answer_error(e, head_.headers);
     }
@@ -885,32 +937,37 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
         const auto data = buffer_.data();
         const std::string_view received(static_cast<const char*>(data.data()), data.size());
         if (starts_like_request_line(received) && !fault(Fault::kLongRequestLineMalformed))
-          return answer_error(Error(Code::kUriTooLong, "the request target is longer than " +
-                                                           std::to_string(server_.core.config()
-                                                                              .http_limits.request_target_bytes_max) +
-                                                           " bytes"),
-                              {});
+          return answer_error(
+              Error(Code::kUriTooLong,
+                    "the request target is longer than " +
+                        std::to_string(server_.core.config().http_limits.request_target_bytes_max) +
+                        " bytes"),
+              {});
         return answer_error(Error(Code::kMalformedRequest, "not an HTTP request line"), {});
       }
-      return answer_error(Error(Code::kHeadersTooLarge,
-                                "the header section is larger than " +
-                                    std::to_string(server_.core.config().http_limits.header_section_bytes_max) +
-                                    " bytes"),
-                          parser.headers());
+      return answer_error(
+          Error(Code::kHeadersTooLarge,
+                "the header section is larger than " +
+                    std::to_string(server_.core.config().http_limits.header_section_bytes_max) +
+                    " bytes"),
+          parser.headers());
     }
     if (is_silent_close(ec)) return close();
     if (ec == http::error::buffer_overflow && state_ == State::kReadingHead)
-      return answer_error(Error(Code::kHeadersTooLarge, "the header section is too large"), parser.headers());
+      return answer_error(Error(Code::kHeadersTooLarge, "the header section is too large"),
+                          parser.headers());
     // Every other parse error is a framing fault: bad request line, field syntax, Content-Length,
     // Transfer-Encoding next to Content-Length, chunk sizes and framing, a line too long.
-    return answer_error(Error(Code::kMalformedRequest, "malformed HTTP/1.1 request: " + ec.message()),
-                        parser.headers());
+    return answer_error(
+        Error(Code::kMalformedRequest, "malformed HTTP/1.1 request: " + ec.message()),
+        parser.headers());
   }
 
   // An answer of the HTTP layer: the connection is closed after it, since what follows on it
   // cannot be trusted to start a request (TRN-051).
   void answer_error(const Error& error, const HeaderMap& request_headers) {
-    if (started_ == std::chrono::steady_clock::time_point()) started_ = std::chrono::steady_clock::now();
+    if (started_ == std::chrono::steady_clock::time_point())
+      started_ = std::chrono::steady_clock::now();
     if (head_.method.empty() && parser_ && parser_->request_line_done()) {
       // For the log line: what the request line said, without its query.
       head_.method = parser_->method();
@@ -918,7 +975,8 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
     }
     Response response = server_.core.transport_error(error, request_headers, system_time_ms());
     if (fault(Fault::kUnstampedHttpErrors))
-      std::erase_if(response.headers, [](const auto& header) { return header.first == "OpSync-Request-Id"; });
+      std::erase_if(response.headers,
+                    [](const auto& header) { return header.first == "OpSync-Request-Id"; });
     answer(std::move(response), /*close=*/true);
   }
 
@@ -926,25 +984,29 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
     if (state_ == State::kClosing) return;
     release_memory();  // the body and its document are gone
     const bool head_request = head_.method == "HEAD";
-    const bool keep_alive = !close_after && !stopping_ && parser_ && parser_->is_done() && parser_->keep_alive();
+    const bool keep_alive =
+        !close_after && !stopping_ && parser_ && parser_->is_done() && parser_->keep_alive();
     auto message = std::make_shared<http::response<http::string_body>>();
     message->version(11);
     message->result(static_cast<unsigned>(response.status));
-    if (!response.content_type.empty()) message->set(http::field::content_type, response.content_type);
+    if (!response.content_type.empty())
+      message->set(http::field::content_type, response.content_type);
     for (const auto& [name, value] : response.headers) message->set(name, value);
     message->body() = std::move(response.body);
     message->prepare_payload();
     message->keep_alive(keep_alive);
     set_date(*message, response);
     const double duration_ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_)
+            .count();
     response.body.clear();
     server_.write_log(response, head_.method, head_.path, duration_ms);
     started_ = {};
 
     state_ = State::kWriting;
     tcp().expires_after(std::chrono::milliseconds(server_.options.write_timeout_ms));
-    auto on_written = [self = this->shared_from_this(), message, keep_alive](beast::error_code ec, size_t) {
+    auto on_written = [self = this->shared_from_this(), message, keep_alive](beast::error_code ec,
+                                                                             size_t) {
       if (ec) return self->close();
       self->head_ = RequestHead{};
       if (keep_alive) return self->wait_for_request();
@@ -954,9 +1016,8 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
       // HEAD: the header section of the answer, without its body (RFC 9110 9.3.2).
       auto serializer = std::make_shared<http::response_serializer<http::string_body>>(*message);
       http::async_write_header(stream_, *serializer,
-                               [serializer, on_written = std::move(on_written)](beast::error_code ec, size_t n) mutable {
-                                 on_written(ec, n);
-                               });
+                               [serializer, on_written = std::move(on_written)](
+                                   beast::error_code ec, size_t n) mutable { on_written(ec, n); });
     } else {
       http::async_write(stream_, *message, std::move(on_written));
     }
@@ -978,7 +1039,8 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
     tcp().async_read_some(buffer_.prepare(std::min<size_t>(65536, buffer_.max_size())),
                           [self = this->shared_from_this()](beast::error_code ec, size_t bytes) {
                             self->lingered_bytes_ += bytes;
-                            if (ec || self->lingered_bytes_ > kLingerBytesMax) return self->close_socket();
+                            if (ec || self->lingered_bytes_ > kLingerBytesMax)
+                              return self->close_socket();
                             self->drain();
                           });
   }
@@ -1037,10 +1099,12 @@ void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
     const auto remote = socket.remote_endpoint(ignored);
     std::string address = ignored ? std::string() : client_key(remote.address().to_string());
     if (tls) {
-      std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(*this, std::move(address), std::move(socket), *tls)
+      std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(*this, std::move(address),
+                                                                      std::move(socket), *tls)
           ->start();
     } else {
-      std::make_shared<Session<beast::tcp_stream>>(*this, std::move(address), std::move(socket))->start();
+      std::make_shared<Session<beast::tcp_stream>>(*this, std::move(address), std::move(socket))
+          ->start();
     }
   }
   accept();
@@ -1051,11 +1115,13 @@ void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
 // Over TLS there is no cheap way to answer, so the connection just closes.
 void HttpServer::Impl::refuse_connection(tcp::socket socket) {
   if (options.metrics) options.metrics->connection_refused();
-  if (tls || refusals_in_flight >= kRefusalsInFlightMax) return;  // closed by the socket's destructor
+  if (tls || refusals_in_flight >= kRefusalsInFlightMax)
+    return;  // closed by the socket's destructor
   ++refusals_in_flight;
   Response refusal = core.transport_error(
-      Error(Code::kUnavailable, "this server has " + std::to_string(options.connections_max) + " connections open"), {},
-      system_time_ms());
+      Error(Code::kUnavailable,
+            "this server has " + std::to_string(options.connections_max) + " connections open"),
+      {}, system_time_ms());
   write_log(refusal, "", "", 0);
   auto message = std::make_shared<http::response<http::string_body>>();
   message->version(11);
@@ -1104,17 +1170,21 @@ HttpServer::~HttpServer() {
   if (impl_) impl_->workers.join();
 }
 
-Result<std::unique_ptr<HttpServer>> HttpServer::bind(ServerCore& core, HttpOptions options, std::ostream& log) {
+Result<std::unique_ptr<HttpServer>> HttpServer::bind(ServerCore& core, HttpOptions options,
+                                                     std::ostream& log) {
   const HttpOptions& o = options;
   if (o.tls_cert_file.has_value() != o.tls_key_file.has_value())
     return Error(Code::kInvalidField, "tls", "give both --tls-cert and --tls-key, or neither");
-  if (o.threads < 1 || o.threads > kHttpThreadsMax || o.io_threads < 1 || o.io_threads > kHttpIoThreadsMax ||
-      o.connections_max < 1 || o.connections_max > kHttpConnectionsMax)
-    return Error(Code::kInvalidField, "options", "threads, io threads or the connection cap out of bounds");
-  if (o.request_memory_mib_max < kHttpRequestMemoryMibMin || o.request_memory_mib_max > kHttpRequestMemoryMibMax)
+  if (o.threads < 1 || o.threads > kHttpThreadsMax || o.io_threads < 1 ||
+      o.io_threads > kHttpIoThreadsMax || o.connections_max < 1 ||
+      o.connections_max > kHttpConnectionsMax)
+    return Error(Code::kInvalidField, "options",
+                 "threads, io threads or the connection cap out of bounds");
+  if (o.request_memory_mib_max < kHttpRequestMemoryMibMin ||
+      o.request_memory_mib_max > kHttpRequestMemoryMibMax)
     return Error(Code::kInvalidField, "options", "the request memory is out of bounds");
-  for (uint64_t timeout_ms : {o.header_timeout_ms, o.body_timeout_ms, o.idle_timeout_ms, o.write_timeout_ms,
-                              o.shutdown_timeout_ms})
+  for (uint64_t timeout_ms : {o.header_timeout_ms, o.body_timeout_ms, o.idle_timeout_ms,
+                              o.write_timeout_ms, o.shutdown_timeout_ms})
     if (timeout_ms < kHttpTimeoutMsMin || timeout_ms > kHttpTimeoutMsMax)
       return Error(Code::kInvalidField, "options",
                    "timeouts are from " + std::to_string(kHttpTimeoutMsMin) + " to " +
@@ -1130,12 +1200,14 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(ServerCore& core, HttpOptio
     }
     if (files.rlim_cur != RLIM_INFINITY && files.rlim_cur < needed)
       return Error(Code::kInvalidField, "connections_max",
-                   std::to_string(o.connections_max) + " connections need " + std::to_string(needed) +
-                       " file descriptors; the limit is " + std::to_string(files.rlim_cur) +
+                   std::to_string(o.connections_max) + " connections need " +
+                       std::to_string(needed) + " file descriptors; the limit is " +
+                       std::to_string(files.rlim_cur) +
                        " (ulimit -n, or LimitNOFILE= in a systemd unit)");
   }
 
-  for (char& c : options.client_address_header) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : options.client_address_header)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   auto impl = std::make_unique<Impl>(core, std::move(options), log);
   Impl& server = *impl;
   if (server.options.tls_cert_file) {
@@ -1146,13 +1218,18 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(ServerCore& core, HttpOptio
                                 asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use,
                             ec);
     if (!ec) server.tls->use_certificate_chain_file(*server.options.tls_cert_file, ec);
-    if (!ec) server.tls->use_private_key_file(*server.options.tls_key_file, asio::ssl::context::pem, ec);
-    if (ec) return Error(Code::kInvalidField, "tls", "cannot load the TLS certificate or key: " + ec.message());
+    if (!ec)
+      server.tls->use_private_key_file(*server.options.tls_key_file, asio::ssl::context::pem, ec);
+    if (ec)
+      return Error(Code::kInvalidField, "tls",
+                   "cannot load the TLS certificate or key: " + ec.message());
   }
 
   beast::error_code ec;
   const auto address = asio::ip::make_address(server.options.listen_address, ec);
-  if (ec) return Error(Code::kInvalidField, "listen", "not an IP address: " + server.options.listen_address);
+  if (ec)
+    return Error(Code::kInvalidField, "listen",
+                 "not an IP address: " + server.options.listen_address);
   const tcp::endpoint endpoint(address, server.options.port);
   server.acceptor.open(endpoint.protocol(), ec);
   if (!ec) server.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
@@ -1161,7 +1238,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(ServerCore& core, HttpOptio
   if (!ec) server.acceptor.listen(1024, ec);
   if (ec)
     return Error(Code::kInternalError, "cannot listen on " + server.options.listen_address + ":" +
-                                           std::to_string(server.options.port) + ": " + ec.message());
+                                           std::to_string(server.options.port) + ": " +
+                                           ec.message());
   server.port = server.acceptor.local_endpoint().port();
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
@@ -1177,12 +1255,14 @@ size_t HttpServer::connections() const { return impl_->session_count(); }
 void HttpServer::serve() {
   Impl& server = *impl_;
   std::thread gc;
-  if (server.options.gc_interval_ms > 0) gc = std::thread([&server] { server.collect_garbage_periodically(); });
+  if (server.options.gc_interval_ms > 0)
+    gc = std::thread([&server] { server.collect_garbage_periodically(); });
   asio::post(server.control, [&server] {
     if (!server.stopping) server.accept();
   });
   std::vector<std::thread> io_threads;
-  for (size_t i = 1; i < server.options.io_threads; ++i) io_threads.emplace_back([&server] { server.io.run(); });
+  for (size_t i = 1; i < server.options.io_threads; ++i)
+    io_threads.emplace_back([&server] { server.io.run(); });
   server.serving = !server.stopping;
   // Returns once the acceptor is closed and every connection, timer and core call is done.
   server.io.run();

@@ -6,26 +6,26 @@
 // With --registration closed, workspaces are made either by `create-workspace` while no server
 // runs on DIR, or through the running server by a POST /v1/workspaces that carries the operator's
 // credential of --registration-credential-file (AUTH-006; deploy/README.md).
-#include <CLI/CLI.hpp>
 #include <malloc.h>
-#include <sqlite3.h>
 #include <signal.h>
+#include <sqlite3.h>
+#include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
-#include <algorithm>
-#include <cctype>
 #include <thread>
 
 #include "faults.h"
+#include "opsync/protocol/sha256.h"
 #include "opsync/server/core.h"
 #include "opsync/server/http_server.h"
 #include "opsync/server/metrics.h"
 #include "opsync/server/sqlite_storage.h"
-#include "opsync/protocol/sha256.h"
 
 namespace {
 
@@ -68,13 +68,15 @@ std::optional<std::string> read_registration_credential(const std::string& path,
   }
   std::string line;
   std::getline(in, line);
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+    line.pop_back();
   constexpr size_t kCredentialCharsMin = 22;  // 128 bits of base64
   constexpr size_t kCredentialCharsMax = 512;
-  const bool printable = std::all_of(line.begin(), line.end(), [](unsigned char c) { return c > 0x20 && c < 0x7F; });
+  const bool printable =
+      std::all_of(line.begin(), line.end(), [](unsigned char c) { return c > 0x20 && c < 0x7F; });
   if (line.size() < kCredentialCharsMin || line.size() > kCredentialCharsMax || !printable) {
-    why = "the registration credential in " + path + " must be one line of " + std::to_string(kCredentialCharsMin) +
-          " to " + std::to_string(kCredentialCharsMax) +
+    why = "the registration credential in " + path + " must be one line of " +
+          std::to_string(kCredentialCharsMin) + " to " + std::to_string(kCredentialCharsMax) +
           " printable characters without spaces (e.g. `openssl rand -base64 32`)";
     return std::nullopt;
   }
@@ -86,9 +88,11 @@ std::optional<std::pair<std::string, uint16_t>> split_listen_address(const std::
   const size_t colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return std::nullopt;
   std::string address = text.substr(0, colon);
-  if (address.front() == '[' && address.back() == ']') address = address.substr(1, address.size() - 2);
+  if (address.front() == '[' && address.back() == ']')
+    address = address.substr(1, address.size() - 2);
   const std::string port = text.substr(colon + 1);
-  if (port.size() > 5 || !std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); }))
+  if (port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); }))
     return std::nullopt;
   const unsigned long value = std::stoul(port);
   if (value > 65535) return std::nullopt;
@@ -108,7 +112,8 @@ void read_storage_gauges(const std::filesystem::path& data_dir, MetricsGauges& g
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
     sqlite3_busy_timeout(db, 1000);
     sqlite3_stmt* statement = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT head_seq FROM workspaces", -1, &statement, nullptr) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "SELECT head_seq FROM workspaces", -1, &statement, nullptr) ==
+        SQLITE_OK) {
       while (sqlite3_step(statement) == SQLITE_ROW)
         gauges.log_lengths.push_back(static_cast<uint64_t>(sqlite3_column_int64(statement, 0)));
     }
@@ -126,7 +131,8 @@ int main(int argc, char** argv) {
   // 166 MiB resident, against 12 MiB with the threshold fixed.
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
 
-  CLI::App app{"The reference OpSync server: every endpoint of spec v1 over HTTP(S), stored in SQLite."};
+  CLI::App app{
+      "The reference OpSync server: every endpoint of spec v1 over HTTP(S), stored in SQLite."};
   app.set_version_flag("--version", "opsync-server 0.1.0 (protocol version 1)");
 
   std::string data_dir = "./opsync-data";
@@ -139,89 +145,132 @@ int main(int argc, char** argv) {
   std::string tls_cert, tls_key;
   HttpOptions http;
 
-  app.add_option("--data-dir", data_dir, "Directory of the database (created if missing)")->capture_default_str();
-  app.add_option("--listen", listen, "Address to listen on; 0.0.0.0 for every interface")->capture_default_str();
-  app.add_option("--port", port, "TCP port; 0 picks a free one (see --port-file)")->capture_default_str();
-  app.add_option("--port-file", port_file, "Write the port listened on to this file once listening");
+  app.add_option("--data-dir", data_dir, "Directory of the database (created if missing)")
+      ->capture_default_str();
+  app.add_option("--listen", listen, "Address to listen on; 0.0.0.0 for every interface")
+      ->capture_default_str();
+  app.add_option("--port", port, "TCP port; 0 picks a free one (see --port-file)")
+      ->capture_default_str();
+  app.add_option("--port-file", port_file,
+                 "Write the port listened on to this file once listening");
   app.add_option("--block-size", config.block_size, "Block size N of new workspaces (spec 7.4)")
-      ->check(CLI::Range(kBlockSizeMin, kBlockSizeMax))->capture_default_str();
-  app.add_option("--max-skew-ms", config.max_clock_skew_ms,
-                 "Reject operations stamped further than this ahead of the server's clock (LOG-006)")
-      ->check(CLI::Range(kMaxClockSkewMsMin, kMaxClockSkewMsMax))->capture_default_str();
-  app.add_option("--tls-cert", tls_cert, "PEM certificate: serve HTTPS (needs --tls-key)")->check(CLI::ExistingFile);
+      ->check(CLI::Range(kBlockSizeMin, kBlockSizeMax))
+      ->capture_default_str();
+  app.add_option(
+         "--max-skew-ms", config.max_clock_skew_ms,
+         "Reject operations stamped further than this ahead of the server's clock (LOG-006)")
+      ->check(CLI::Range(kMaxClockSkewMsMin, kMaxClockSkewMsMax))
+      ->capture_default_str();
+  app.add_option("--tls-cert", tls_cert, "PEM certificate: serve HTTPS (needs --tls-key)")
+      ->check(CLI::ExistingFile);
   app.add_option("--tls-key", tls_key, "PEM private key for --tls-cert")->check(CLI::ExistingFile);
-  app.add_option("--registration", registration,
-                 "open: anyone may create a workspace; closed: only `opsync-server create-workspace`")
-      ->check(CLI::IsMember({"open", "closed"}))->capture_default_str();
+  app.add_option(
+         "--registration", registration,
+         "open: anyone may create a workspace; closed: only `opsync-server create-workspace`")
+      ->check(CLI::IsMember({"open", "closed"}))
+      ->capture_default_str();
   std::string registration_credential_file;
-  app.add_option("--registration-credential-file", registration_credential_file,
-                 "With --registration closed: a file whose first line is the operator's secret; a POST "
-                 "/v1/workspaces sending it as `Authorization: Bearer` creates a workspace (spec AUTH-006)")
+  app.add_option(
+         "--registration-credential-file", registration_credential_file,
+         "With --registration closed: a file whose first line is the operator's secret; a POST "
+         "/v1/workspaces sending it as `Authorization: Bearer` creates a workspace (spec AUTH-006)")
       ->check(CLI::ExistingFile);
   app.add_option("--log-format", log_format, "One line per request: text, json, or none")
-      ->check(CLI::IsMember({"text", "json", "none"}))->capture_default_str();
+      ->check(CLI::IsMember({"text", "json", "none"}))
+      ->capture_default_str();
   std::string durability = "full";
-  app.add_option("--durability", durability,
-                 "full: fsync every commit (acknowledged uploads survive power loss); process: survive a "
-                 "crash of this process only, faster")
-      ->check(CLI::IsMember({"full", "process"}))->capture_default_str();
-  app.add_option("--threads", http.threads,
-                 "Worker threads running requests (SQLite, JSON); connections need no thread of their own")
-      ->check(CLI::Range(size_t{1}, kHttpThreadsMax))->capture_default_str();
+  app.add_option(
+         "--durability", durability,
+         "full: fsync every commit (acknowledged uploads survive power loss); process: survive a "
+         "crash of this process only, faster")
+      ->check(CLI::IsMember({"full", "process"}))
+      ->capture_default_str();
+  app.add_option(
+         "--threads", http.threads,
+         "Worker threads running requests (SQLite, JSON); connections need no thread of their own")
+      ->check(CLI::Range(size_t{1}, kHttpThreadsMax))
+      ->capture_default_str();
   app.add_option("--io-threads", http.io_threads, "Threads serving sockets and TLS")
-      ->check(CLI::Range(size_t{1}, kHttpIoThreadsMax))->capture_default_str();
+      ->check(CLI::Range(size_t{1}, kHttpIoThreadsMax))
+      ->capture_default_str();
   app.add_option("--connections-max", http.connections_max,
                  "Open connections at most; one more is answered 503 unavailable and closed")
-      ->check(CLI::Range(size_t{1}, kHttpConnectionsMax))->capture_default_str();
-  app.add_option("--request-memory-mib-max", http.request_memory_mib_max,
-                 "Memory for request bodies being read and parsed (a JSON body counts 33 times its size); "
-                 "requests beyond it wait their turn")
-      ->check(CLI::Range(kHttpRequestMemoryMibMin, kHttpRequestMemoryMibMax))->capture_default_str();
+      ->check(CLI::Range(size_t{1}, kHttpConnectionsMax))
+      ->capture_default_str();
+  app.add_option(
+         "--request-memory-mib-max", http.request_memory_mib_max,
+         "Memory for request bodies being read and parsed (a JSON body counts 33 times its size); "
+         "requests beyond it wait their turn")
+      ->check(CLI::Range(kHttpRequestMemoryMibMin, kHttpRequestMemoryMibMax))
+      ->capture_default_str();
   const auto timeout_range = CLI::Range(kHttpTimeoutMsMin, kHttpTimeoutMsMax);
-  app.add_option("--header-timeout-ms", http.header_timeout_ms,
-                 "A request's line and headers must arrive within this from their first byte (and a TLS "
-                 "handshake within this from the connection); else the connection is closed")
-      ->check(timeout_range)->capture_default_str();
+  app.add_option(
+         "--header-timeout-ms", http.header_timeout_ms,
+         "A request's line and headers must arrive within this from their first byte (and a TLS "
+         "handshake within this from the connection); else the connection is closed")
+      ->check(timeout_range)
+      ->capture_default_str();
   app.add_option("--body-timeout-ms", http.body_timeout_ms,
                  "A request body must arrive within this once its headers were accepted")
-      ->check(timeout_range)->capture_default_str();
-  app.add_option("--idle-timeout-ms", http.idle_timeout_ms, "A kept-alive connection with no request is closed after this")
-      ->check(timeout_range)->capture_default_str();
-  app.add_option("--write-timeout-ms", http.write_timeout_ms, "A client must take a whole response within this")
-      ->check(timeout_range)->capture_default_str();
-  app.add_option("--shutdown-timeout-ms", http.shutdown_timeout_ms,
-                 "On SIGTERM, requests already being handled get this long to finish; slower connections are dropped")
-      ->check(timeout_range)->capture_default_str();
-  app.add_option("--gc-interval-ms", http.gc_interval_ms, "How often expired uploads and deleted files are removed")
+      ->check(timeout_range)
       ->capture_default_str();
-  app.add_option("--upload-expiry-ms", config.upload_expiry_ms, "Unfinished uploads idle this long are removed")
-      ->check(CLI::Range(kRetentionMsMin, kJsonIntegerMax))->capture_default_str();
-  app.add_option("--file-retention-ms", config.file_retention_ms, "Deleted files keep their chunks this long")
-      ->check(CLI::Range(kRetentionMsMin, kJsonIntegerMax))->capture_default_str();
+  app.add_option("--idle-timeout-ms", http.idle_timeout_ms,
+                 "A kept-alive connection with no request is closed after this")
+      ->check(timeout_range)
+      ->capture_default_str();
+  app.add_option("--write-timeout-ms", http.write_timeout_ms,
+                 "A client must take a whole response within this")
+      ->check(timeout_range)
+      ->capture_default_str();
+  app.add_option("--shutdown-timeout-ms", http.shutdown_timeout_ms,
+                 "On SIGTERM, requests already being handled get this long to finish; slower "
+                 "connections are dropped")
+      ->check(timeout_range)
+      ->capture_default_str();
+  app.add_option("--gc-interval-ms", http.gc_interval_ms,
+                 "How often expired uploads and deleted files are removed")
+      ->capture_default_str();
+  app.add_option("--upload-expiry-ms", config.upload_expiry_ms,
+                 "Unfinished uploads idle this long are removed")
+      ->check(CLI::Range(kRetentionMsMin, kJsonIntegerMax))
+      ->capture_default_str();
+  app.add_option("--file-retention-ms", config.file_retention_ms,
+                 "Deleted files keep their chunks this long")
+      ->check(CLI::Range(kRetentionMsMin, kJsonIntegerMax))
+      ->capture_default_str();
 
   app.add_option("--workspace-creations-per-minute", config.workspace_creations_per_minute,
-                 "Workspaces one client address (IPv6: its /64) may create per minute, in bursts of as many; "
+                 "Workspaces one client address (IPv6: its /64) may create per minute, in bursts "
+                 "of as many; "
                  "more get 429 rate_limited. 0: no limit")
-      ->check(CLI::Range(uint64_t{0}, uint64_t{1000000}))->capture_default_str();
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1000000}))
+      ->capture_default_str();
   app.add_option("--tokens-per-workspace-max", config.tokens_per_workspace_max,
-                 "Tokens neither revoked nor expired one workspace may hold; more get 409 quota_exceeded. 0: no limit")
+                 "Tokens neither revoked nor expired one workspace may hold; more get 409 "
+                 "quota_exceeded. 0: no limit")
       ->capture_default_str();
   app.add_option("--uploading-bytes-per-workspace-max", config.uploading_bytes_per_workspace_max,
-                 "Bytes of chunks of files not yet committed one workspace may hold; more get 409 quota_exceeded. "
+                 "Bytes of chunks of files not yet committed one workspace may hold; more get 409 "
+                 "quota_exceeded. "
                  "0: no limit")
       ->capture_default_str();
-  app.add_option("--client-address-header", http.client_address_header,
-                 "Behind a reverse proxy: the header holding the client's address (e.g. X-Real-IP), for the "
-                 "per-address limit. Only when clients cannot reach this server except through the proxy");
+  app.add_option(
+      "--client-address-header", http.client_address_header,
+      "Behind a reverse proxy: the header holding the client's address (e.g. X-Real-IP), for the "
+      "per-address limit. Only when clients cannot reach this server except through the proxy");
   std::string metrics_listen, metrics_port_file;
-  app.add_option("--metrics-listen", metrics_listen,
-                 "Serve Prometheus metrics (requests by route and status, latency histograms, connections, "
-                 "database size, workspaces by log length) at http://ADDRESS:PORT/metrics, e.g. 127.0.0.1:9420; "
-                 "off by default");
-  app.add_option("--metrics-port-file", metrics_port_file,
-                 "Write the metrics port to this file once listening (for --metrics-listen ADDRESS:0)");
+  app.add_option(
+      "--metrics-listen", metrics_listen,
+      "Serve Prometheus metrics (requests by route and status, latency histograms, connections, "
+      "database size, workspaces by log length) at http://ADDRESS:PORT/metrics, e.g. "
+      "127.0.0.1:9420; "
+      "off by default");
+  app.add_option(
+      "--metrics-port-file", metrics_port_file,
+      "Write the metrics port to this file once listening (for --metrics-listen ADDRESS:0)");
   app.add_option("--fault-path", http.fault_path,
-                 "Tests only: a request to exactly this path fails with an exception in its worker, to check the "
+                 "Tests only: a request to exactly this path fails with an exception in its "
+                 "worker, to check the "
                  "answer the server then gives")
       ->group("Testing");
 
@@ -230,14 +279,17 @@ int main(int argc, char** argv) {
   // self-test. opsync-server has no such option.
   std::vector<std::string> faults;
   bool list_faults = false;
-  app.add_option("--fault", faults, "Break one rule of the spec on purpose (repeatable; see --list-faults)");
-  app.add_flag("--list-faults", list_faults, "List the faults --fault takes, with the requirements each breaks");
+  app.add_option("--fault", faults,
+                 "Break one rule of the spec on purpose (repeatable; see --list-faults)");
+  app.add_flag("--list-faults", list_faults,
+               "List the faults --fault takes, with the requirements each breaks");
 #endif
 
-  CLI::App* create = app.add_subcommand(
-      "create-workspace",
-      "Create a workspace in DIR and print its id and owner token as JSON. No server may be running on DIR "
-      "(a running server is asked instead: POST /v1/workspaces with --registration-credential-file's secret)");
+  CLI::App* create = app.add_subcommand("create-workspace",
+                                        "Create a workspace in DIR and print its id and owner "
+                                        "token as JSON. No server may be running on DIR "
+                                        "(a running server is asked instead: POST /v1/workspaces "
+                                        "with --registration-credential-file's secret)");
   create->add_option("--data-dir", data_dir, "Directory of the database")->capture_default_str();
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
@@ -259,26 +311,30 @@ int main(int argc, char** argv) {
   config.registration = registration == "open" ? Registration::kOpen : Registration::kClosed;
   if (!registration_credential_file.empty() && !create->parsed()) {
     if (config.registration != Registration::kClosed) {
-      std::cerr << "opsync-server: --registration-credential-file needs --registration closed (open registration "
+      std::cerr << "opsync-server: --registration-credential-file needs --registration closed "
+                   "(open registration "
                    "lets anyone create workspaces already)\n";
       return 2;
     }
     std::string why;
-    const std::optional<std::string> credential = read_registration_credential(registration_credential_file, why);
+    const std::optional<std::string> credential =
+        read_registration_credential(registration_credential_file, why);
     if (!credential) {
       std::cerr << "opsync-server: " << why << '\n';
       return 2;
     }
     config.registration_credential_sha256 = sha256(*credential);
   }
-  Result<std::unique_ptr<SqliteStorage>> storage =
-      SqliteStorage::open(data_dir, durability == "full" ? Durability::kFull : Durability::kProcess);
+  Result<std::unique_ptr<SqliteStorage>> storage = SqliteStorage::open(
+      data_dir, durability == "full" ? Durability::kFull : Durability::kProcess);
   if (!storage.ok()) {
     std::cerr << "opsync-server: " << storage.error().message << '\n';
     if (create->parsed() && storage.error().message.starts_with("another server is using"))
       std::cerr << "opsync-server: while a server runs on " << data_dir
-                << ", create workspaces through it: start it with --registration-credential-file FILE and send\n"
-                   "  curl -X POST -H \"Authorization: Bearer $(cat FILE)\" -H 'Content-Type: application/json' "
+                << ", create workspaces through it: start it with --registration-credential-file "
+                   "FILE and send\n"
+                   "  curl -X POST -H \"Authorization: Bearer $(cat FILE)\" -H 'Content-Type: "
+                   "application/json' "
                    "-d '{}' URL/v1/workspaces\n";
     return 1;
   }
@@ -306,12 +362,15 @@ int main(int argc, char** argv) {
   http.port = port;
   if (!tls_cert.empty()) http.tls_cert_file = tls_cert;
   if (!tls_key.empty()) http.tls_key_file = tls_key;
-  http.log_format = log_format == "json" ? LogFormat::kJson : log_format == "none" ? LogFormat::kNone : LogFormat::kText;
+  http.log_format = log_format == "json"   ? LogFormat::kJson
+                    : log_format == "none" ? LogFormat::kNone
+                                           : LogFormat::kText;
   std::optional<std::pair<std::string, uint16_t>> metrics_address;
   if (!metrics_listen.empty()) {
     metrics_address = split_listen_address(metrics_listen);
     if (!metrics_address) {
-      std::cerr << "opsync-server: --metrics-listen takes ADDRESS:PORT (127.0.0.1:9420, [::1]:9420), not \""
+      std::cerr << "opsync-server: --metrics-listen takes ADDRESS:PORT (127.0.0.1:9420, "
+                   "[::1]:9420), not \""
                 << metrics_listen << "\"\n";
       return 2;
     }
@@ -338,20 +397,23 @@ int main(int argc, char** argv) {
       return 1;
     }
     metrics_listener = std::move(*started);
-    if (!metrics_port_file.empty() && !write_port_file(metrics_port_file, metrics_listener->port())) {
+    if (!metrics_port_file.empty() &&
+        !write_port_file(metrics_port_file, metrics_listener->port())) {
       std::cerr << "opsync-server: cannot write " << metrics_port_file << '\n';
       return 1;
     }
-    std::cerr << "opsync-server: metrics on http://" << metrics_listen.substr(0, metrics_listen.rfind(':')) << ":"
+    std::cerr << "opsync-server: metrics on http://"
+              << metrics_listen.substr(0, metrics_listen.rfind(':')) << ":"
               << metrics_listener->port() << "/metrics\n";
   }
   if (!port_file.empty() && !write_port_file(port_file, (*server)->port())) {
     std::cerr << "opsync-server: cannot write " << port_file << '\n';
     return 1;
   }
-  std::cerr << "opsync-server: listening on " << ((*server)->tls() ? "https://" : "http://") << listen << ":"
-            << (*server)->port() << ", data in " << std::filesystem::absolute(data_dir).string() << ", registration "
-            << registration << '\n';
+  std::cerr << "opsync-server: listening on " << ((*server)->tls() ? "https://" : "http://")
+            << listen << ":" << (*server)->port() << ", data in "
+            << std::filesystem::absolute(data_dir).string() << ", registration " << registration
+            << '\n';
   stop_on_signals(signals, **server);
   (*server)->serve();
   metrics_listener.reset();  // before the server its scrapes read

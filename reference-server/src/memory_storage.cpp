@@ -91,15 +91,19 @@ class MemoryTransaction final : public Transaction {
     add_token_index(r.secret_hash, r.workspace, r.id);
     undo_.push_back([this, r, old] {
       WorkspaceData& d = data(r.workspace);
-      if (old) d.tokens[r.id] = *old;
-      else d.tokens.erase(r.id);
+      if (old)
+        d.tokens[r.id] = *old;
+      else
+        d.tokens.erase(r.id);
     });
   }
-  std::vector<TokenRecord> tokens_after(const WorkspaceId& workspace, const std::optional<TokenId>& after,
+  std::vector<TokenRecord> tokens_after(const WorkspaceId& workspace,
+                                        const std::optional<TokenId>& after,
                                         size_t limit) override {
     const WorkspaceData& w = data(workspace);
     std::vector<TokenRecord> out;
-    for (auto it = after ? w.tokens.upper_bound(*after) : w.tokens.begin(); it != w.tokens.end() && out.size() < limit; ++it)
+    for (auto it = after ? w.tokens.upper_bound(*after) : w.tokens.begin();
+         it != w.tokens.end() && out.size() < limit; ++it)
       out.push_back(it->second);
     return out;
   }
@@ -121,15 +125,19 @@ class MemoryTransaction final : public Transaction {
     std::optional<KeyRecord> old = key(workspace, r.key_id);
     data(workspace).keys[r.key_id] = r;
     undo_.push_back([this, workspace, r, old] {
-      if (old) data(workspace).keys[r.key_id] = *old;
-      else data(workspace).keys.erase(r.key_id);
+      if (old)
+        data(workspace).keys[r.key_id] = *old;
+      else
+        data(workspace).keys.erase(r.key_id);
     });
   }
   uint64_t key_count(const WorkspaceId& workspace) override { return data(workspace).keys.size(); }
-  std::vector<KeyRecord> keys_after(const WorkspaceId& workspace, uint32_t after, size_t limit) override {
+  std::vector<KeyRecord> keys_after(const WorkspaceId& workspace, uint32_t after,
+                                    size_t limit) override {
     const WorkspaceData& w = data(workspace);
     std::vector<KeyRecord> out;
-    for (auto it = w.keys.upper_bound(after); it != w.keys.end() && out.size() < limit; ++it) out.push_back(it->second);
+    for (auto it = w.keys.upper_bound(after); it != w.keys.end() && out.size() < limit; ++it)
+      out.push_back(it->second);
     return out;
   }
 
@@ -158,17 +166,19 @@ class MemoryTransaction final : public Transaction {
     const WorkspaceData& w = data(workspace);
     std::vector<StoredOp> out;
     uint64_t payload_bytes = 0;
-    for (uint64_t seq = after_seq + 1; seq <= w.ops.size() && out.size() < limit && payload_bytes < payload_bytes_max;
-         ++seq) {
+    for (uint64_t seq = after_seq + 1;
+         seq <= w.ops.size() && out.size() < limit && payload_bytes < payload_bytes_max; ++seq) {
       payload_bytes += w.ops[seq - 1].encoding.size() - kOpEncodingOverheadBytes;
       out.push_back(w.ops[seq - 1]);
     }
     return out;
   }
-  std::vector<Hash> op_hashes(const WorkspaceId& workspace, uint64_t first_seq, uint64_t last_seq) override {
+  std::vector<Hash> op_hashes(const WorkspaceId& workspace, uint64_t first_seq,
+                              uint64_t last_seq) override {
     const WorkspaceData& w = data(workspace);
     std::vector<Hash> out;
-    for (uint64_t seq = std::max<uint64_t>(first_seq, 1); seq <= last_seq && seq <= w.ops.size(); ++seq)
+    for (uint64_t seq = std::max<uint64_t>(first_seq, 1); seq <= last_seq && seq <= w.ops.size();
+         ++seq)
       out.push_back(w.ops[seq - 1].hash);
     return out;
   }
@@ -178,10 +188,12 @@ class MemoryTransaction final : public Transaction {
     w.block_hashes.push_back(hash);
     undo_.push_back([this, workspace] { data(workspace).block_hashes.pop_back(); });
   }
-  std::vector<Hash> block_hashes(const WorkspaceId& workspace, uint64_t start, size_t limit) override {
+  std::vector<Hash> block_hashes(const WorkspaceId& workspace, uint64_t start,
+                                 size_t limit) override {
     const WorkspaceData& w = data(workspace);
     std::vector<Hash> out;
-    for (uint64_t i = start; i < w.block_hashes.size() && out.size() < limit; ++i) out.push_back(w.block_hashes[i]);
+    for (uint64_t i = start; i < w.block_hashes.size() && out.size() < limit; ++i)
+      out.push_back(w.block_hashes[i]);
     return out;
   }
 
@@ -195,8 +207,10 @@ class MemoryTransaction final : public Transaction {
     std::optional<FileRecord> old = file(workspace, r.id);
     data(workspace).files[r.id] = r;
     undo_.push_back([this, workspace, r, old] {
-      if (old) data(workspace).files[r.id] = *old;
-      else data(workspace).files.erase(r.id);
+      if (old)
+        data(workspace).files[r.id] = *old;
+      else
+        data(workspace).files.erase(r.id);
     });
   }
   void delete_file(const WorkspaceId& workspace, const FileId& id) override {
@@ -214,32 +228,38 @@ class MemoryTransaction final : public Transaction {
       for (auto& [k, v] : *removed) d.chunks[k] = std::move(v);
     });
   }
-  std::optional<Bytes> chunk(const WorkspaceId& workspace, const FileId& id, uint32_t index) override {
+  std::optional<Bytes> chunk(const WorkspaceId& workspace, const FileId& id,
+                             uint32_t index) override {
     const WorkspaceData& w = data(workspace);
     auto it = w.chunks.find({id, index});
     if (it == w.chunks.end()) return std::nullopt;
     return it->second;
   }
-  void put_chunk(const WorkspaceId& workspace, const FileId& id, uint32_t index, ByteView body) override {
+  void put_chunk(const WorkspaceId& workspace, const FileId& id, uint32_t index,
+                 ByteView body) override {
     std::optional<Bytes> old = chunk(workspace, id, index);
     data(workspace).chunks[{id, index}] = Bytes(body.begin(), body.end());
     undo_.push_back([this, workspace, id, index, old] {
       WorkspaceData& d = data(workspace);
-      if (old) d.chunks[{id, index}] = *old;
-      else d.chunks.erase({id, index});
+      if (old)
+        d.chunks[{id, index}] = *old;
+      else
+        d.chunks.erase({id, index});
     });
   }
   std::vector<uint32_t> chunk_indices(const WorkspaceId& workspace, const FileId& id) override {
     const WorkspaceData& w = data(workspace);
     std::vector<uint32_t> out;
-    for (auto it = w.chunks.lower_bound({id, 0}); it != w.chunks.end() && it->first.first == id; ++it)
+    for (auto it = w.chunks.lower_bound({id, 0}); it != w.chunks.end() && it->first.first == id;
+         ++it)
       out.push_back(it->first.second);
     return out;
   }
   uint64_t stored_bytes(const WorkspaceId& workspace, const FileId& id) override {
     const WorkspaceData& w = data(workspace);
     uint64_t total = 0;
-    for (auto it = w.chunks.lower_bound({id, 0}); it != w.chunks.end() && it->first.first == id; ++it)
+    for (auto it = w.chunks.lower_bound({id, 0}); it != w.chunks.end() && it->first.first == id;
+         ++it)
       total += it->second.size();
     return total;
   }
@@ -248,11 +268,13 @@ class MemoryTransaction final : public Transaction {
     uint64_t total = 0;
     for (const auto& [key, body] : w.chunks) {
       auto file = w.files.find(key.first);
-      if (file != w.files.end() && file->second.state == FileState::kUploading) total += body.size();
+      if (file != w.files.end() && file->second.state == FileState::kUploading)
+        total += body.size();
     }
     return total;
   }
-  std::vector<FileKey> files_to_collect(uint64_t deleted_before_ms, uint64_t idle_before_ms, size_t limit) override {
+  std::vector<FileKey> files_to_collect(uint64_t deleted_before_ms, uint64_t idle_before_ms,
+                                        size_t limit) override {
     std::vector<FileKey> out;
     for (const auto& [ws, w] : s_.workspaces)
       for (const auto& [id, f] : w.files) {
@@ -304,7 +326,8 @@ Status MemoryStorage::write(const std::function<bool(Transaction&)>& body) {
   return {};
 }
 
-MemoryStorage::Snapshot::Snapshot(std::unique_ptr<const Contents> contents, std::vector<Revocation> journal)
+MemoryStorage::Snapshot::Snapshot(std::unique_ptr<const Contents> contents,
+                                  std::vector<Revocation> journal)
     : contents_(std::move(contents)), journal_(std::move(journal)) {
   OPSYNC_CHECK(contents_ != nullptr);
 }
@@ -320,7 +343,8 @@ std::shared_ptr<const MemoryStorage::Snapshot> MemoryStorage::snapshot() const {
   std::shared_lock lock(state_->mutex);
   std::lock_guard journal_lock(state_->journal_mutex);
   const Contents& contents = *state_;
-  return std::make_shared<const Snapshot>(std::make_unique<const Contents>(contents), state_->journal);
+  return std::make_shared<const Snapshot>(std::make_unique<const Contents>(contents),
+                                          state_->journal);
 }
 
 void MemoryStorage::restore(const Snapshot& snapshot) {

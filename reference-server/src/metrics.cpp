@@ -41,7 +41,8 @@ void header(std::string& out, const char* name, const char* type, const char* he
 }  // namespace
 
 const std::vector<double>& ServerMetrics::latency_buckets_s() {
-  static const std::vector<double> buckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
+  static const std::vector<double> buckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                              0.1,   0.25,   0.5,   1,    2.5,   10};
   return buckets;
 }
 
@@ -57,7 +58,8 @@ void ServerMetrics::request(const std::string& route, int status, double duratio
   Latency& latency = latency_[route];
   if (latency.buckets.empty()) latency.buckets.assign(latency_buckets_s().size(), 0);
   const auto& bounds = latency_buckets_s();
-  const size_t bucket = static_cast<size_t>(std::lower_bound(bounds.begin(), bounds.end(), seconds) - bounds.begin());
+  const size_t bucket =
+      static_cast<size_t>(std::lower_bound(bounds.begin(), bounds.end(), seconds) - bounds.begin());
   if (bucket < bounds.size()) ++latency.buckets[bucket];
   ++latency.count;
   latency.sum_s += seconds;
@@ -81,21 +83,25 @@ std::string ServerMetrics::exposition(const MetricsGauges& gauges) const {
       uint64_t cumulative = 0;
       for (size_t i = 0; i < bounds.size(); ++i) {
         cumulative += latency.buckets[i];
-        out += "opsync_http_request_duration_seconds_bucket{" + labels + ",le=\"" + number(bounds[i]) + "\"} " +
-               std::to_string(cumulative) + "\n";
+        out += "opsync_http_request_duration_seconds_bucket{" + labels + ",le=\"" +
+               number(bounds[i]) + "\"} " + std::to_string(cumulative) + "\n";
       }
       out += "opsync_http_request_duration_seconds_bucket{" + labels + ",le=\"+Inf\"} " +
              std::to_string(latency.count) + "\n";
-      out += "opsync_http_request_duration_seconds_sum{" + labels + "} " + number(latency.sum_s) + "\n";
-      out += "opsync_http_request_duration_seconds_count{" + labels + "} " + std::to_string(latency.count) + "\n";
+      out += "opsync_http_request_duration_seconds_sum{" + labels + "} " + number(latency.sum_s) +
+             "\n";
+      out += "opsync_http_request_duration_seconds_count{" + labels + "} " +
+             std::to_string(latency.count) + "\n";
     }
   }
-  header(out, "opsync_http_connections_open", "gauge", "Connections open on the protocol's listener.");
+  header(out, "opsync_http_connections_open", "gauge",
+         "Connections open on the protocol's listener.");
   out += "opsync_http_connections_open " + std::to_string(gauges.open_connections) + "\n";
   header(out, "opsync_http_connections_refused_total", "counter",
          "Connections refused because --connections-max were open.");
   out += "opsync_http_connections_refused_total " + std::to_string(refused_.load()) + "\n";
-  header(out, "opsync_database_size_bytes", "gauge", "Bytes of the database file and its write-ahead log.");
+  header(out, "opsync_database_size_bytes", "gauge",
+         "Bytes of the database file and its write-ahead log.");
   out += "opsync_database_size_bytes " + std::to_string(gauges.database_bytes) + "\n";
   header(out, "opsync_workspaces", "gauge", "Workspaces on this server.");
   out += "opsync_workspaces " + std::to_string(gauges.log_lengths.size()) + "\n";
@@ -106,15 +112,19 @@ std::string ServerMetrics::exposition(const MetricsGauges& gauges) const {
   for (const uint64_t bound : log_length_buckets()) {
     const auto within = std::count_if(gauges.log_lengths.begin(), gauges.log_lengths.end(),
                                       [&](uint64_t length) { return length <= bound; });
-    out += "opsync_workspace_log_operations_bucket{le=\"" + std::to_string(bound) + "\"} " + std::to_string(within) + "\n";
+    out += "opsync_workspace_log_operations_bucket{le=\"" + std::to_string(bound) + "\"} " +
+           std::to_string(within) + "\n";
   }
-  out += "opsync_workspace_log_operations_bucket{le=\"+Inf\"} " + std::to_string(gauges.log_lengths.size()) + "\n";
+  out += "opsync_workspace_log_operations_bucket{le=\"+Inf\"} " +
+         std::to_string(gauges.log_lengths.size()) + "\n";
   out += "opsync_workspace_log_operations_sum " + std::to_string(total) + "\n";
-  out += "opsync_workspace_log_operations_count " + std::to_string(gauges.log_lengths.size()) + "\n";
+  out +=
+      "opsync_workspace_log_operations_count " + std::to_string(gauges.log_lengths.size()) + "\n";
   return out;
 }
 
-Result<std::unique_ptr<MetricsListener>> MetricsListener::start(const std::string& address, uint16_t port,
+Result<std::unique_ptr<MetricsListener>> MetricsListener::start(const std::string& address,
+                                                                uint16_t port,
                                                                 std::function<std::string()> body) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -126,19 +136,22 @@ Result<std::unique_ptr<MetricsListener>> MetricsListener::start(const std::strin
   const int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const int yes = 1;
   if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  const bool bound = fd >= 0 && ::bind(fd, found->ai_addr, found->ai_addrlen) == 0 && ::listen(fd, 16) == 0;
+  const bool bound =
+      fd >= 0 && ::bind(fd, found->ai_addr, found->ai_addrlen) == 0 && ::listen(fd, 16) == 0;
   freeaddrinfo(found);
   if (!bound) {
     const std::string why = std::strerror(errno);
     if (fd >= 0) ::close(fd);
-    return Error(Code::kInternalError, "metrics-listen",
-                 "cannot listen for metrics on " + address + ":" + std::to_string(port) + ": " + why);
+    return Error(
+        Code::kInternalError, "metrics-listen",
+        "cannot listen for metrics on " + address + ":" + std::to_string(port) + ": " + why);
   }
   sockaddr_storage local{};
   socklen_t length = sizeof local;
   getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length);
-  const uint16_t actual = ntohs(local.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&local)->sin6_port
-                                                            : reinterpret_cast<sockaddr_in*>(&local)->sin_port);
+  const uint16_t actual =
+      ntohs(local.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&local)->sin6_port
+                                        : reinterpret_cast<sockaddr_in*>(&local)->sin_port);
   return std::unique_ptr<MetricsListener>(new MetricsListener(fd, actual, std::move(body)));
 }
 
@@ -178,7 +191,8 @@ void MetricsListener::answer(int connection) {
     head.append(buffer, static_cast<size_t>(got));
   }
   const std::string line = head.substr(0, head.find("\r\n"));
-  const bool get = line.rfind("GET /metrics ", 0) == 0, head_only = line.rfind("HEAD /metrics ", 0) == 0;
+  const bool get = line.rfind("GET /metrics ", 0) == 0,
+             head_only = line.rfind("HEAD /metrics ", 0) == 0;
   std::string status = "404 Not Found", type = "text/plain; charset=utf-8",
               body = "not found: this listener serves GET /metrics\n";
   if (get || head_only) {
@@ -187,10 +201,12 @@ void MetricsListener::answer(int connection) {
     body = body_();
   }
   std::string response = "HTTP/1.1 " + status + "\r\nContent-Type: " + type +
-                         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
+                         "\r\nContent-Length: " + std::to_string(body.size()) +
+                         "\r\nConnection: close\r\n\r\n";
   if (!head_only) response += body;
   for (size_t sent = 0; sent < response.size();) {
-    const ssize_t n = ::send(connection, response.data() + sent, response.size() - sent, MSG_NOSIGNAL);
+    const ssize_t n =
+        ::send(connection, response.data() + sent, response.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) return;
     sent += static_cast<size_t>(n);
   }

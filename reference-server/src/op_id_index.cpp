@@ -41,7 +41,8 @@ void OpIdIndex::start(int64_t workspace) {
 
 OpIdIndex::Table& OpIdIndex::table(int64_t workspace) {
   auto it = workspaces_.find(workspace);
-  OPSYNC_CHECK_MSG(it != workspaces_.end(), "the op id index of a workspace used before it was loaded");
+  OPSYNC_CHECK_MSG(it != workspaces_.end(),
+                   "the op id index of a workspace used before it was loaded");
   recency_.splice(recency_.begin(), recency_, it->second.recency);  // most recently used now
   return it->second;
 }
@@ -66,7 +67,8 @@ void OpIdIndex::add(int64_t workspace, const OpId& id, uint64_t seq) {
   OPSYNC_CHECK_MSG(false, "op id index full despite its load bound");
 }
 
-bool OpIdIndex::find(int64_t workspace, const OpId& id, const std::function<bool(uint64_t)>& visit) {
+bool OpIdIndex::find(int64_t workspace, const OpId& id,
+                     const std::function<bool(uint64_t)>& visit) {
   Table& t = table(workspace);
   const size_t mask = t.slots.size() - 1;
   const uint64_t f = fingerprint(id);
@@ -86,7 +88,8 @@ void OpIdIndex::grow(Table& t) {
   for (const Slot& slot : old) {
     if (slot.fingerprint == 0) continue;
     size_t i = slot.fingerprint & mask;
-    while (t.slots[i].fingerprint != 0) i = (i + 1) & mask;  // ends: the new table is under half full
+    while (t.slots[i].fingerprint != 0)
+      i = (i + 1) & mask;  // ends: the new table is under half full
     t.slots[i] = slot;
   }
 }

@@ -14,10 +14,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <map>
 
 #include "opsync/protocol/check.h"
 
@@ -26,7 +26,8 @@ namespace opsync::server {
 class RateLimiter {
  public:
   static constexpr size_t kAddressesMax = 65536;
-  static constexpr uint64_t kPerMinuteMax = 1000000;  // keeps scaled times within 64 bits until year 2500
+  static constexpr uint64_t kPerMinuteMax =
+      1000000;  // keeps scaled times within 64 bits until year 2500
   static constexpr uint64_t kMinuteMs = 60000;
 
   // REQUIRES: 1 <= per_minute <= kPerMinuteMax.
@@ -64,12 +65,14 @@ class RateLimiter {
 
  private:
   void forget_refilled(uint64_t now) {
-    for (auto it = next_.begin(); it != next_.end();) it = it->second <= now ? next_.erase(it) : std::next(it);
+    for (auto it = next_.begin(); it != next_.end();)
+      it = it->second <= now ? next_.erase(it) : std::next(it);
   }
 
   const uint64_t per_minute_;
   std::mutex mutex_;
-  std::map<std::string, uint64_t> next_;  // address -> theoretical arrival time, scaled (a map: addresses may be chosen by clients)
+  std::map<std::string, uint64_t> next_;  // address -> theoretical arrival time, scaled (a map:
+                                          // addresses may be chosen by clients)
 };
 
 }  // namespace opsync::server

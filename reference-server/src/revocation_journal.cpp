@@ -31,7 +31,8 @@ Result<Revocation> RevocationJournal::parse(std::string_view line) {
   std::vector<std::string_view> parts;
   for (size_t start = 0; start <= line.size() && parts.size() < 4;) {
     const size_t space = line.find(' ', start);
-    parts.push_back(line.substr(start, space == std::string_view::npos ? std::string_view::npos : space - start));
+    parts.push_back(line.substr(
+        start, space == std::string_view::npos ? std::string_view::npos : space - start));
     if (space == std::string_view::npos) break;
     start = space + 1;
   }
@@ -39,7 +40,8 @@ Result<Revocation> RevocationJournal::parse(std::string_view line) {
   const std::optional<Id> workspace = fixed_from_base64url<16>(parts[0]);
   const std::optional<Id> token = fixed_from_base64url<16>(parts[1]);
   const std::optional<uint64_t> at = parse_decimal_parameter(parts[2], 0, UINT64_MAX);
-  if (!workspace || !token || !at) return Error(Code::kInternalError, "a revocation line does not parse");
+  if (!workspace || !token || !at)
+    return Error(Code::kInternalError, "a revocation line does not parse");
   return Revocation{*workspace, *token, *at};
 }
 
@@ -49,7 +51,8 @@ Result<RevocationJournal> RevocationJournal::open(std::string path, bool flush_t
   if (in) {
     in.seekg(0, std::ios::end);
     const auto size = static_cast<uint64_t>(in.tellg());
-    if (size > kJournalBytesMax) return Error(Code::kInternalError, path + " is too large to be a revocation journal");
+    if (size > kJournalBytesMax)
+      return Error(Code::kInternalError, path + " is too large to be a revocation journal");
     in.seekg(0);
     std::string line;
     for (uint64_t number = 1; std::getline(in, line); ++number) {  // bounded by the file's size
@@ -58,18 +61,22 @@ Result<RevocationJournal> RevocationJournal::open(std::string path, bool flush_t
       // the revocation it was writing never committed, so it is dropped, not an error.
       if (!entry.ok() && in.eof()) break;
       if (!entry.ok())
-        return Error(Code::kInternalError, path + " line " + std::to_string(number) + ": " + entry.error().message);
+        return Error(Code::kInternalError,
+                     path + " line " + std::to_string(number) + ": " + entry.error().message);
       entries.push_back(*entry);
     }
   }
   return RevocationJournal(std::move(path), flush_to_disk, std::move(entries));
 }
 
-RevocationJournal::RevocationJournal(std::string path, bool flush_to_disk, std::vector<Revocation> entries)
+RevocationJournal::RevocationJournal(std::string path, bool flush_to_disk,
+                                     std::vector<Revocation> entries)
     : path_(std::move(path)), flush_to_disk_(flush_to_disk), entries_(std::move(entries)) {}
 
 RevocationJournal::RevocationJournal(RevocationJournal&& other) noexcept
-    : path_(std::move(other.path_)), flush_to_disk_(other.flush_to_disk_), entries_(std::move(other.entries_)) {}
+    : path_(std::move(other.path_)),
+      flush_to_disk_(other.flush_to_disk_),
+      entries_(std::move(other.entries_)) {}
 
 Status RevocationJournal::append(const Revocation& revocation) {
   const std::string line = format(revocation);

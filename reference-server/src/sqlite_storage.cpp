@@ -12,8 +12,8 @@
 #include <random>
 #include <set>
 
-#include "opsync/protocol/limits.h"
 #include "op_id_index.h"
+#include "opsync/protocol/limits.h"
 #include "revocation_journal.h"
 
 namespace opsync::server {
@@ -121,7 +121,8 @@ class Statement {
   Statement& bind(int i, uint32_t v) { return bind(i, static_cast<int64_t>(v)); }
   Statement& bind(int i, ByteView v) {
     // Zero-length blobs must still bind as blobs, not NULL.
-    check(sqlite3_bind_blob64(stmt_, i, v.empty() ? "" : static_cast<const void*>(v.data()), v.size(), SQLITE_STATIC));
+    check(sqlite3_bind_blob64(stmt_, i, v.empty() ? "" : static_cast<const void*>(v.data()),
+                              v.size(), SQLITE_STATIC));
     return *this;
   }
   template <size_t N>
@@ -159,7 +160,9 @@ class Statement {
     return static_cast<uint64_t>(v);
   }
   bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-  std::optional<uint64_t> optional_u64(int col) const { return is_null(col) ? std::nullopt : std::optional(u64(col)); }
+  std::optional<uint64_t> optional_u64(int col) const {
+    return is_null(col) ? std::nullopt : std::optional(u64(col));
+  }
   Bytes blob(int col) const {
     const auto* data = static_cast<const uint8_t*>(sqlite3_column_blob(stmt_, col));
     const int size = sqlite3_column_bytes(stmt_, col);
@@ -168,7 +171,8 @@ class Statement {
   template <size_t N>
   FixedBytes<N> fixed(int col) const {
     const auto* data = static_cast<const uint8_t*>(sqlite3_column_blob(stmt_, col));
-    OPSYNC_CHECK_MSG(data && sqlite3_column_bytes(stmt_, col) == static_cast<int>(N), "stored id of the wrong size");
+    OPSYNC_CHECK_MSG(data && sqlite3_column_bytes(stmt_, col) == static_cast<int>(N),
+                     "stored id of the wrong size");
     FixedBytes<N> out;
     std::copy(data, data + N, out.bytes.begin());
     return out;
@@ -194,8 +198,9 @@ class Statement {
 class Connection {
  public:
   Connection(const std::string& path, Durability durability) {
-    const int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                   nullptr);
+    const int rc =
+        sqlite3_open_v2(path.c_str(), &db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
       std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
       sqlite3_close(db_);
@@ -223,8 +228,10 @@ class Connection {
       std::string text = message ? message : "unknown error";
       sqlite3_free(message);
       const int code = sqlite3_errcode(db_);
-      throw Failure{code == SQLITE_BUSY || code == SQLITE_LOCKED ? Code::kUnavailable : Code::kInternalError,
-                    std::string(sql).substr(0, 60) + ": " + text + " (" + std::to_string(sqlite3_extended_errcode(db_)) + ")"};
+      throw Failure{
+          code == SQLITE_BUSY || code == SQLITE_LOCKED ? Code::kUnavailable : Code::kInternalError,
+          std::string(sql).substr(0, 60) + ": " + text + " (" +
+              std::to_string(sqlite3_extended_errcode(db_)) + ")"};
     }
   }
 
@@ -281,20 +288,29 @@ class SqlTransaction final : public Transaction {
   const std::set<int64_t>& indexed_workspaces() const { return indexed_; }
 
   std::optional<WorkspaceRecord> workspace(const WorkspaceId& id) override {
-    Statement& s = c_.prepare("SELECT ws, block_size, created_at_ms, head_seq FROM workspaces WHERE id = ?");
+    Statement& s =
+        c_.prepare("SELECT ws, block_size, created_at_ms, head_seq FROM workspaces WHERE id = ?");
     s.bind(1, id);
     if (!s.step()) return std::nullopt;
     ws_keys_[id] = s.i64(0);
     return WorkspaceRecord{id, static_cast<uint32_t>(s.u64(1)), s.u64(2), s.u64(3)};
   }
   void insert_workspace(const WorkspaceRecord& r) override {
-    c_.prepare("INSERT INTO workspaces (id, block_size, created_at_ms, head_seq) VALUES (?, ?, ?, ?)")
-        .bind(1, r.id).bind(2, r.block_size).bind(3, r.created_at_ms).bind(4, r.head_seq).run();
+    c_.prepare(
+          "INSERT INTO workspaces (id, block_size, created_at_ms, head_seq) VALUES (?, ?, ?, ?)")
+        .bind(1, r.id)
+        .bind(2, r.block_size)
+        .bind(3, r.created_at_ms)
+        .bind(4, r.head_seq)
+        .run();
     if (sqlite3_last_insert_rowid(c_.db()) >= kWorkspaceKeyLimit)
       throw Failure{Code::kUnavailable, "this server holds the most workspaces it can"};
   }
   void set_head_seq(const WorkspaceId& id, uint64_t head_seq) override {
-    c_.prepare("UPDATE workspaces SET head_seq = ? WHERE ws = ?").bind(1, head_seq).bind(2, ws_key(id)).run();
+    c_.prepare("UPDATE workspaces SET head_seq = ? WHERE ws = ?")
+        .bind(1, head_seq)
+        .bind(2, ws_key(id))
+        .run();
   }
   void delete_workspace(const WorkspaceId& id) override {
     const int64_t ws = ws_key(id);
@@ -313,34 +329,46 @@ class SqlTransaction final : public Transaction {
         "FROM tokens t JOIN workspaces w ON w.ws = t.ws WHERE t.secret_hash = ?");
     s.bind(1, secret_hash);
     if (!s.step()) return std::nullopt;
-    return TokenRecord{s.fixed<16>(0), s.fixed<16>(1), secret_hash, scope_of(s.i64(2)), s.u64(3), s.optional_u64(4),
-                       s.optional_u64(5)};
+    return TokenRecord{s.fixed<16>(0), s.fixed<16>(1),    secret_hash,      scope_of(s.i64(2)),
+                       s.u64(3),       s.optional_u64(4), s.optional_u64(5)};
   }
   std::optional<TokenRecord> token(const WorkspaceId& workspace, const TokenId& id) override {
     Statement& s = c_.prepare(
-        "SELECT secret_hash, scope, created_at_ms, expires_at_ms, revoked_at_ms FROM tokens WHERE ws = ? AND id = ?");
+        "SELECT secret_hash, scope, created_at_ms, expires_at_ms, revoked_at_ms FROM tokens WHERE "
+        "ws = ? AND id = ?");
     s.bind(1, ws_key(workspace)).bind(2, id);
     if (!s.step()) return std::nullopt;
-    return TokenRecord{id, workspace, s.fixed<32>(0), scope_of(s.i64(1)), s.u64(2), s.optional_u64(3), s.optional_u64(4)};
+    return TokenRecord{id,       workspace,         s.fixed<32>(0),   scope_of(s.i64(1)),
+                       s.u64(2), s.optional_u64(3), s.optional_u64(4)};
   }
   void put_token(const TokenRecord& r) override {
     c_.prepare(
-          "INSERT OR REPLACE INTO tokens (ws, id, secret_hash, scope, created_at_ms, expires_at_ms, revoked_at_ms) "
+          "INSERT OR REPLACE INTO tokens (ws, id, secret_hash, scope, created_at_ms, "
+          "expires_at_ms, revoked_at_ms) "
           "VALUES (?, ?, ?, ?, ?, ?, ?)")
-        .bind(1, ws_key(r.workspace)).bind(2, r.id).bind(3, r.secret_hash).bind(4, static_cast<int64_t>(r.scope))
-        .bind(5, r.created_at_ms).bind(6, r.expires_at_ms).bind(7, r.revoked_at_ms).run();
+        .bind(1, ws_key(r.workspace))
+        .bind(2, r.id)
+        .bind(3, r.secret_hash)
+        .bind(4, static_cast<int64_t>(r.scope))
+        .bind(5, r.created_at_ms)
+        .bind(6, r.expires_at_ms)
+        .bind(7, r.revoked_at_ms)
+        .run();
   }
-  std::vector<TokenRecord> tokens_after(const WorkspaceId& workspace, const std::optional<TokenId>& after,
+  std::vector<TokenRecord> tokens_after(const WorkspaceId& workspace,
+                                        const std::optional<TokenId>& after,
                                         size_t limit) override {
     Statement& s = c_.prepare(
         "SELECT id, secret_hash, scope, created_at_ms, expires_at_ms, revoked_at_ms FROM tokens "
         "WHERE ws = ? AND id > ? ORDER BY id LIMIT ?");
     // An empty blob sorts before every id, so "after nothing" lists from the start.
-    s.bind(1, ws_key(workspace)).bind(2, after ? after->view() : ByteView()).bind(3, static_cast<uint64_t>(limit));
+    s.bind(1, ws_key(workspace))
+        .bind(2, after ? after->view() : ByteView())
+        .bind(3, static_cast<uint64_t>(limit));
     std::vector<TokenRecord> out;
     while (s.step())
-      out.push_back(TokenRecord{s.fixed<16>(0), workspace, s.fixed<32>(1), scope_of(s.i64(2)), s.u64(3),
-                                s.optional_u64(4), s.optional_u64(5)});
+      out.push_back(TokenRecord{s.fixed<16>(0), workspace, s.fixed<32>(1), scope_of(s.i64(2)),
+                                s.u64(3), s.optional_u64(4), s.optional_u64(5)});
     return out;
   }
 
@@ -355,17 +383,26 @@ class SqlTransaction final : public Transaction {
 
   std::optional<KeyRecord> key(const WorkspaceId& workspace, uint32_t key_id) override {
     Statement& s = c_.prepare(
-        "SELECT version, algorithm, iterations, wrapped_key, updated_at_ms FROM keys WHERE ws = ? AND key_id = ?");
+        "SELECT version, algorithm, iterations, wrapped_key, updated_at_ms FROM keys WHERE ws = ? "
+        "AND key_id = ?");
     s.bind(1, ws_key(workspace)).bind(2, key_id);
     if (!s.step()) return std::nullopt;
-    return KeyRecord{key_id, s.u64(0), KdfParams{s.text(1), static_cast<uint32_t>(s.u64(2))}, s.blob(3), s.u64(4)};
+    return KeyRecord{key_id, s.u64(0), KdfParams{s.text(1), static_cast<uint32_t>(s.u64(2))},
+                     s.blob(3), s.u64(4)};
   }
   void put_key(const WorkspaceId& workspace, const KeyRecord& r) override {
     c_.prepare(
-          "INSERT OR REPLACE INTO keys (ws, key_id, version, algorithm, iterations, wrapped_key, updated_at_ms) "
+          "INSERT OR REPLACE INTO keys (ws, key_id, version, algorithm, iterations, wrapped_key, "
+          "updated_at_ms) "
           "VALUES (?, ?, ?, ?, ?, ?, ?)")
-        .bind(1, ws_key(workspace)).bind(2, r.key_id).bind(3, r.version).bind(4, std::string_view(r.kdf.algorithm))
-        .bind(5, r.kdf.iterations).bind(6, ByteView(r.wrapped_key)).bind(7, r.updated_at_ms).run();
+        .bind(1, ws_key(workspace))
+        .bind(2, r.key_id)
+        .bind(3, r.version)
+        .bind(4, std::string_view(r.kdf.algorithm))
+        .bind(5, r.kdf.iterations)
+        .bind(6, ByteView(r.wrapped_key))
+        .bind(7, r.updated_at_ms)
+        .run();
   }
   uint64_t key_count(const WorkspaceId& workspace) override {
     Statement& s = c_.prepare("SELECT COUNT(*) FROM keys WHERE ws = ?");
@@ -373,22 +410,26 @@ class SqlTransaction final : public Transaction {
     OPSYNC_CHECK(s.step());
     return s.u64(0);
   }
-  std::vector<KeyRecord> keys_after(const WorkspaceId& workspace, uint32_t after, size_t limit) override {
+  std::vector<KeyRecord> keys_after(const WorkspaceId& workspace, uint32_t after,
+                                    size_t limit) override {
     Statement& s = c_.prepare(
         "SELECT key_id, version, algorithm, iterations, wrapped_key, updated_at_ms FROM keys "
         "WHERE ws = ? AND key_id > ? ORDER BY key_id LIMIT ?");
     s.bind(1, ws_key(workspace)).bind(2, after).bind(3, static_cast<uint64_t>(limit));
     std::vector<KeyRecord> out;
     while (s.step())
-      out.push_back(KeyRecord{static_cast<uint32_t>(s.u64(0)), s.u64(1), KdfParams{s.text(2), static_cast<uint32_t>(s.u64(3))},
-                              s.blob(4), s.u64(5)});
+      out.push_back(KeyRecord{static_cast<uint32_t>(s.u64(0)), s.u64(1),
+                              KdfParams{s.text(2), static_cast<uint32_t>(s.u64(3))}, s.blob(4),
+                              s.u64(5)});
     return out;
   }
 
   std::optional<LoggedOp> op_by_id(const WorkspaceId& workspace, const OpId& id) override {
     const int64_t ws = ws_key(workspace);
-    if (!ids_) {  // a read transaction: no index, so a scan of the workspace's log (no endpoint does this)
-      Statement& s = c_.prepare("SELECT position, hash FROM ops WHERE position BETWEEN ? AND ? AND id = ?");
+    if (!ids_) {  // a read transaction: no index, so a scan of the workspace's log (no endpoint
+                  // does this)
+      Statement& s =
+          c_.prepare("SELECT position, hash FROM ops WHERE position BETWEEN ? AND ? AND id = ?");
       s.bind(1, position(ws, 1)).bind(2, position(ws, kSeqMask)).bind(3, id);
       if (!s.step()) return std::nullopt;
       return LoggedOp{seq_of(s.i64(0)), s.fixed<32>(1)};
@@ -411,10 +452,16 @@ class SqlTransaction final : public Transaction {
     OPSYNC_CHECK_MSG(ids_ != nullptr, "append_op_if_absent in a read transaction");
     if (std::optional<LoggedOp> held = op_by_id(workspace, id)) return held;
     const int64_t ws = ws_key(workspace);
-    c_.prepare("INSERT INTO ops (position, ws, id, hash, payload_bytes, encoding) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(1, position(ws, op.seq)).bind(2, ws).bind(3, id).bind(4, op.hash)
+    c_.prepare(
+          "INSERT INTO ops (position, ws, id, hash, payload_bytes, encoding) VALUES (?, ?, ?, ?, "
+          "?, ?)")
+        .bind(1, position(ws, op.seq))
+        .bind(2, ws)
+        .bind(3, id)
+        .bind(4, op.hash)
         .bind(5, static_cast<uint64_t>(op.encoding.size() - kOpEncodingOverheadBytes))
-        .bind(6, ByteView(op.encoding)).run();
+        .bind(6, ByteView(op.encoding))
+        .run();
     indexed_.insert(ws);
     ids_->add(ws, id, op.seq);
     return std::nullopt;
@@ -423,9 +470,12 @@ class SqlTransaction final : public Transaction {
                                   uint64_t payload_bytes_max) override {
     const int64_t ws = ws_key(workspace);
     Statement& s = c_.prepare(
-        "SELECT position, hash, payload_bytes, encoding FROM ops WHERE position > ? AND position <= ? "
+        "SELECT position, hash, payload_bytes, encoding FROM ops WHERE position > ? AND position "
+        "<= ? "
         "ORDER BY position LIMIT ?");
-    s.bind(1, position(ws, after_seq)).bind(2, position(ws, kSeqMask)).bind(3, static_cast<uint64_t>(limit));
+    s.bind(1, position(ws, after_seq))
+        .bind(2, position(ws, kSeqMask))
+        .bind(3, static_cast<uint64_t>(limit));
     std::vector<StoredOp> out;
     uint64_t payload_bytes = 0;
     while (payload_bytes < payload_bytes_max && s.step()) {
@@ -434,20 +484,28 @@ class SqlTransaction final : public Transaction {
     }
     return out;
   }
-  std::vector<Hash> op_hashes(const WorkspaceId& workspace, uint64_t first_seq, uint64_t last_seq) override {
+  std::vector<Hash> op_hashes(const WorkspaceId& workspace, uint64_t first_seq,
+                              uint64_t last_seq) override {
     const int64_t ws = ws_key(workspace);
-    Statement& s = c_.prepare("SELECT hash FROM ops WHERE position BETWEEN ? AND ? ORDER BY position");
-    s.bind(1, position(ws, std::max<uint64_t>(first_seq, 1))).bind(2, position(ws, std::min(last_seq, kSeqMask)));
+    Statement& s =
+        c_.prepare("SELECT hash FROM ops WHERE position BETWEEN ? AND ? ORDER BY position");
+    s.bind(1, position(ws, std::max<uint64_t>(first_seq, 1)))
+        .bind(2, position(ws, std::min(last_seq, kSeqMask)));
     std::vector<Hash> out;
     while (s.step()) out.push_back(s.fixed<32>(0));
     return out;
   }
   void put_block_hash(const WorkspaceId& workspace, uint64_t index, const Hash& hash) override {
     c_.prepare("INSERT OR REPLACE INTO blocks (ws, idx, hash) VALUES (?, ?, ?)")
-        .bind(1, ws_key(workspace)).bind(2, index).bind(3, hash).run();
+        .bind(1, ws_key(workspace))
+        .bind(2, index)
+        .bind(3, hash)
+        .run();
   }
-  std::vector<Hash> block_hashes(const WorkspaceId& workspace, uint64_t start, size_t limit) override {
-    Statement& s = c_.prepare("SELECT hash FROM blocks WHERE ws = ? AND idx >= ? ORDER BY idx LIMIT ?");
+  std::vector<Hash> block_hashes(const WorkspaceId& workspace, uint64_t start,
+                                 size_t limit) override {
+    Statement& s =
+        c_.prepare("SELECT hash FROM blocks WHERE ws = ? AND idx >= ? ORDER BY idx LIMIT ?");
     s.bind(1, ws_key(workspace)).bind(2, start).bind(3, static_cast<uint64_t>(limit));
     std::vector<Hash> out;
     while (s.step()) out.push_back(s.fixed<32>(0));
@@ -456,33 +514,47 @@ class SqlTransaction final : public Transaction {
 
   std::optional<FileRecord> file(const WorkspaceId& workspace, const FileId& id) override {
     Statement& s = c_.prepare(
-        "SELECT state, chunk_count, updated_at_ms, deleted_at_ms FROM files WHERE ws = ? AND id = ?");
+        "SELECT state, chunk_count, updated_at_ms, deleted_at_ms FROM files WHERE ws = ? AND id = "
+        "?");
     s.bind(1, ws_key(workspace)).bind(2, id);
     if (!s.step()) return std::nullopt;
-    return FileRecord{id, file_state_of(s.i64(0)), static_cast<uint32_t>(s.u64(1)), s.u64(2), s.u64(3)};
+    return FileRecord{id, file_state_of(s.i64(0)), static_cast<uint32_t>(s.u64(1)), s.u64(2),
+                      s.u64(3)};
   }
   void put_file(const WorkspaceId& workspace, const FileRecord& r) override {
     c_.prepare(
           "INSERT OR REPLACE INTO files (ws, id, state, chunk_count, updated_at_ms, deleted_at_ms) "
           "VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(1, ws_key(workspace)).bind(2, r.id).bind(3, static_cast<int64_t>(file_state_code(r.state)))
-        .bind(4, r.chunk_count).bind(5, r.updated_at_ms).bind(6, r.deleted_at_ms).run();
+        .bind(1, ws_key(workspace))
+        .bind(2, r.id)
+        .bind(3, static_cast<int64_t>(file_state_code(r.state)))
+        .bind(4, r.chunk_count)
+        .bind(5, r.updated_at_ms)
+        .bind(6, r.deleted_at_ms)
+        .run();
   }
   void delete_file(const WorkspaceId& workspace, const FileId& id) override {
     const int64_t ws = ws_key(workspace);
     c_.prepare("DELETE FROM chunks WHERE ws = ? AND file = ?").bind(1, ws).bind(2, id).run();
     c_.prepare("DELETE FROM files WHERE ws = ? AND id = ?").bind(1, ws).bind(2, id).run();
   }
-  std::optional<Bytes> chunk(const WorkspaceId& workspace, const FileId& id, uint32_t index) override {
+  std::optional<Bytes> chunk(const WorkspaceId& workspace, const FileId& id,
+                             uint32_t index) override {
     Statement& s = c_.prepare("SELECT body FROM chunks WHERE ws = ? AND file = ? AND idx = ?");
     s.bind(1, ws_key(workspace)).bind(2, id).bind(3, index);
     if (!s.step()) return std::nullopt;
     return s.blob(0);
   }
-  void put_chunk(const WorkspaceId& workspace, const FileId& id, uint32_t index, ByteView body) override {
-    c_.prepare("INSERT OR REPLACE INTO chunks (ws, file, idx, size_bytes, body) VALUES (?, ?, ?, ?, ?)")
-        .bind(1, ws_key(workspace)).bind(2, id).bind(3, index).bind(4, static_cast<uint64_t>(body.size()))
-        .bind(5, body).run();
+  void put_chunk(const WorkspaceId& workspace, const FileId& id, uint32_t index,
+                 ByteView body) override {
+    c_.prepare(
+          "INSERT OR REPLACE INTO chunks (ws, file, idx, size_bytes, body) VALUES (?, ?, ?, ?, ?)")
+        .bind(1, ws_key(workspace))
+        .bind(2, id)
+        .bind(3, index)
+        .bind(4, static_cast<uint64_t>(body.size()))
+        .bind(5, body)
+        .run();
   }
   std::vector<uint32_t> chunk_indices(const WorkspaceId& workspace, const FileId& id) override {
     Statement& s = c_.prepare("SELECT idx FROM chunks WHERE ws = ? AND file = ? ORDER BY idx");
@@ -492,25 +564,30 @@ class SqlTransaction final : public Transaction {
     return out;
   }
   uint64_t stored_bytes(const WorkspaceId& workspace, const FileId& id) override {
-    Statement& s = c_.prepare("SELECT COALESCE(SUM(size_bytes), 0) FROM chunks WHERE ws = ? AND file = ?");
+    Statement& s =
+        c_.prepare("SELECT COALESCE(SUM(size_bytes), 0) FROM chunks WHERE ws = ? AND file = ?");
     s.bind(1, ws_key(workspace)).bind(2, id);
     OPSYNC_CHECK(s.step());
     return s.u64(0);
   }
   uint64_t uploading_bytes(const WorkspaceId& workspace) override {
     Statement& s = c_.prepare(
-        "SELECT COALESCE(SUM(c.size_bytes), 0) FROM files f JOIN chunks c ON c.ws = f.ws AND c.file = f.id "
+        "SELECT COALESCE(SUM(c.size_bytes), 0) FROM files f JOIN chunks c ON c.ws = f.ws AND "
+        "c.file = f.id "
         "WHERE f.ws = ? AND f.state = 1");
     static_assert(static_cast<int>(FileState::kUploading) == 1);
     s.bind(1, ws_key(workspace));
     OPSYNC_CHECK(s.step());
     return s.u64(0);
   }
-  std::vector<FileKey> files_to_collect(uint64_t deleted_before_ms, uint64_t idle_before_ms, size_t limit) override {
+  std::vector<FileKey> files_to_collect(uint64_t deleted_before_ms, uint64_t idle_before_ms,
+                                        size_t limit) override {
     Statement& s = c_.prepare(
         "SELECT w.id, f.id FROM files f JOIN workspaces w ON w.ws = f.ws "
-        "WHERE (f.state = 3 AND f.deleted_at_ms <= ?) OR (f.state = 1 AND f.updated_at_ms <= ?) LIMIT ?");
-    static_assert(static_cast<int>(FileState::kUploading) == 1 && static_cast<int>(FileState::kDeleted) == 3);
+        "WHERE (f.state = 3 AND f.deleted_at_ms <= ?) OR (f.state = 1 AND f.updated_at_ms <= ?) "
+        "LIMIT ?");
+    static_assert(static_cast<int>(FileState::kUploading) == 1 &&
+                  static_cast<int>(FileState::kDeleted) == 3);
     s.bind(1, deleted_before_ms).bind(2, idle_before_ms).bind(3, static_cast<uint64_t>(limit));
     std::vector<FileKey> out;
     while (s.step()) out.push_back(FileKey{s.fixed<16>(0), s.fixed<16>(1)});
@@ -551,11 +628,13 @@ struct SqliteStorage::Impl {
   std::optional<RevocationJournal> journal;  // DATA_DIR/revocations.journal (AUTH-030)
   Durability durability = Durability::kFull;
   int lock_fd = -1;
-  std::mutex writer;  // one writer at a time, before SQLite's lock: no busy-wait between our threads
+  std::mutex
+      writer;  // one writer at a time, before SQLite's lock: no busy-wait between our threads
   std::mutex pool_mutex;
   std::vector<std::unique_ptr<Connection>> idle;  // bounded by kIdleConnectionsMax
   // Guarded by `writer`. 16M slots of 16 bytes: 256 MiB for up to 12M operations held in memory.
-  OpIdIndex ids{std::random_device{}() * uint64_t{0x9e3779b97f4a7c15} ^ std::random_device{}(), size_t{1} << 24};
+  OpIdIndex ids{std::random_device{}() * uint64_t{0x9e3779b97f4a7c15} ^ std::random_device{}(),
+                size_t{1} << 24};
 
   static constexpr size_t kIdleConnectionsMax = 32;
 
@@ -585,7 +664,8 @@ SqliteStorage::~SqliteStorage() {
 
 int SqliteStorage::schema_version() { return kSchemaVersion; }
 
-Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(const std::string& data_dir, Durability durability) {
+Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(const std::string& data_dir,
+                                                           Durability durability) {
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) return Error(Code::kInternalError, "cannot create " + data_dir + ": " + ec.message());
@@ -606,8 +686,9 @@ Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(const std::string& da
     const int64_t found = version.i64(0);
     version.reset();
     if (found > kSchemaVersion)
-      return Error(Code::kInternalError, "the database has schema version " + std::to_string(found) +
-                                             "; this server knows up to " + std::to_string(kSchemaVersion));
+      return Error(Code::kInternalError, "the database has schema version " +
+                                             std::to_string(found) + "; this server knows up to " +
+                                             std::to_string(kSchemaVersion));
     for (int64_t v = found; v < kSchemaVersion; ++v) {
       connection->exec("BEGIN IMMEDIATE");
       connection->exec(kMigrations[v]);
@@ -619,8 +700,9 @@ Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(const std::string& da
     close(impl->lock_fd);
     return Error(f.code, f.message);
   }
-  Result<RevocationJournal> journal = RevocationJournal::open(
-      (std::filesystem::path(data_dir) / "revocations.journal").string(), durability == Durability::kFull);
+  Result<RevocationJournal> journal =
+      RevocationJournal::open((std::filesystem::path(data_dir) / "revocations.journal").string(),
+                              durability == Durability::kFull);
   if (!journal.ok()) {
     close(impl->lock_fd);
     return journal.error();
@@ -629,9 +711,13 @@ Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(const std::string& da
   return std::unique_ptr<SqliteStorage>(new SqliteStorage(std::move(impl)));
 }
 
-Status SqliteStorage::journal_revocation(const Revocation& revocation) { return impl_->journal->append(revocation); }
+Status SqliteStorage::journal_revocation(const Revocation& revocation) {
+  return impl_->journal->append(revocation);
+}
 
-Result<std::vector<Revocation>> SqliteStorage::journaled_revocations() { return impl_->journal->entries(); }
+Result<std::vector<Revocation>> SqliteStorage::journaled_revocations() {
+  return impl_->journal->entries();
+}
 
 Status SqliteStorage::read(const std::function<void(Transaction&)>& body) {
   std::unique_ptr<Connection> connection;
@@ -671,10 +757,12 @@ Status SqliteStorage::write(const std::function<bool(Transaction&)>& body) {
       connection->reset_statements();
       sqlite3_exec(connection->db(), "ROLLBACK", nullptr, nullptr, nullptr);
     }
-    if (txn) for (int64_t ws : txn->indexed_workspaces()) impl_->ids.forget(ws);
+    if (txn)
+      for (int64_t ws : txn->indexed_workspaces()) impl_->ids.forget(ws);
     return Error(f.code, f.message);
   } catch (...) {  // not ours (bad_alloc): still leave no index entry the database lacks
-    if (txn) for (int64_t ws : txn->indexed_workspaces()) impl_->ids.forget(ws);
+    if (txn)
+      for (int64_t ws : txn->indexed_workspaces()) impl_->ids.forget(ws);
     throw;
   }
   // What the transaction added to the index is not in the database unless it committed.

@@ -3,8 +3,8 @@
 
 #include <atomic>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
@@ -25,7 +25,6 @@ UploadOpsRequest batch_of(RandomSource& random, size_t count, uint64_t now_ms = 
   return request;
 }
 
-
 std::string b64(const Id& id) { return to_base64url(id); }
 
 }  // namespace
@@ -44,10 +43,12 @@ BOOST_AUTO_TEST_CASE(info_states_limits_and_time) {
   BOOST_TEST(info.has_capability("files"));
   BOOST_TEST((info.limits == kReferenceLimits));
   BOOST_TEST(info.server_time_ms >= before);
-  BOOST_TEST(answer.header("OpSync-Server-Time-Ms") == std::to_string(info.server_time_ms));  // INF-002
+  BOOST_TEST(answer.header("OpSync-Server-Time-Ms") ==
+             std::to_string(info.server_time_ms));  // INF-002
   BOOST_TEST(!answer.header("OpSync-Request-Id").empty());
   // A valid request id is echoed (TRN-008).
-  HttpAnswer echoed = http.request("GET", "/v1/info", "", "", "", {{"OpSync-Request-Id", "case-42"}});
+  HttpAnswer echoed =
+      http.request("GET", "/v1/info", "", "", "", {{"OpSync-Request-Id", "case-42"}});
   BOOST_TEST(echoed.header("OpSync-Request-Id") == "case-42");
 }
 
@@ -83,21 +84,25 @@ BOOST_AUTO_TEST_CASE(workspace_tokens_and_scopes) {
   BOOST_TEST(listed.size() == 5u);  // owner, reader, three writers
 
   // Scopes: a read token cannot write or manage tokens (403 insufficient_scope).
-  HttpAnswer write_attempt = http.post(ws.path("/ops"), batch_of(*std::make_unique<SystemRandom>(), 1), reader.token);
+  HttpAnswer write_attempt =
+      http.post(ws.path("/ops"), batch_of(*std::make_unique<SystemRandom>(), 1), reader.token);
   BOOST_TEST(write_attempt.status == 403);
   BOOST_TEST(write_attempt.code() == "insufficient_scope");
   BOOST_TEST(http.get(ws.path("/tokens"), reader.token).code() == "insufficient_scope");
 
   // Revoke: idempotent, takes effect at once, and a token cannot revoke itself.
-  HttpAnswer revoked = http.request("DELETE", ws.path("/tokens/" + b64(reader.token_id)), ws.owner_token);
+  HttpAnswer revoked =
+      http.request("DELETE", ws.path("/tokens/" + b64(reader.token_id)), ws.owner_token);
   BOOST_TEST(revoked.status == 200);
   const uint64_t revoked_at = revoked.as<RevokeTokenResponse>().revoked_at_ms;
-  HttpAnswer again = http.request("DELETE", ws.path("/tokens/" + b64(reader.token_id)), ws.owner_token);
+  HttpAnswer again =
+      http.request("DELETE", ws.path("/tokens/" + b64(reader.token_id)), ws.owner_token);
   BOOST_TEST(again.as<RevokeTokenResponse>().revoked_at_ms == revoked_at);
   BOOST_TEST(http.get(ws.path("/tokens/self"), reader.token).code() == "token_revoked");
   HttpAnswer self_entry = http.get(ws.path("/tokens/self"), ws.owner_token);
   const std::string owner_id = b64(self_entry.as<TokenEntry>().token_id);
-  BOOST_TEST(http.request("DELETE", ws.path("/tokens/" + owner_id), ws.owner_token).code() == "cannot_revoke_self");
+  BOOST_TEST(http.request("DELETE", ws.path("/tokens/" + owner_id), ws.owner_token).code() ==
+             "cannot_revoke_self");
 }
 
 BOOST_AUTO_TEST_CASE(tokens_expire_by_the_server_clock) {
@@ -111,9 +116,12 @@ BOOST_AUTO_TEST_CASE(tokens_expire_by_the_server_clock) {
   // clock reading that judged the token: a refusal must come at or after the expiry. Checked on
   // the server's time rather than on a sleep, so a machine too busy to send the first request
   // within the second fails nothing.
-  auto server_time = [](const HttpAnswer& answer) { return std::stoull(answer.header("OpSync-Server-Time-Ms")); };
+  auto server_time = [](const HttpAnswer& answer) {
+    return std::stoull(answer.header("OpSync-Server-Time-Ms"));
+  };
   HttpAnswer first = http.get(ws.path("/tokens/self"), token.token);
-  BOOST_TEST((first.status == 200 || server_time(first) >= *token.expires_at_ms), "refused before its expiry");
+  BOOST_TEST((first.status == 200 || server_time(first) >= *token.expires_at_ms),
+             "refused before its expiry");
   HttpAnswer expired = first;
   wait_until(
       [&] {
@@ -135,7 +143,8 @@ BOOST_AUTO_TEST_CASE(key_records_with_versions) {
   put.kdf.iterations = 600000;
   put.wrapped_key = Bytes(60, 7);
   auto put_key = [&](uint32_t key_id, const PutKeyRequest& body) {
-    return http.request("PUT", ws.path("/keys/" + std::to_string(key_id)), ws.owner_token, serialize_message(body));
+    return http.request("PUT", ws.path("/keys/" + std::to_string(key_id)), ws.owner_token,
+                        serialize_message(body));
   };
   HttpAnswer created = put_key(1, put);
   BOOST_REQUIRE_EQUAL(created.status, 200);
@@ -144,7 +153,8 @@ BOOST_AUTO_TEST_CASE(key_records_with_versions) {
   HttpAnswer conflict = put_key(1, put);
   BOOST_TEST(conflict.status == 409);
   BOOST_TEST(conflict.code() == "version_conflict");
-  BOOST_TEST(parse_message<ErrorBody>(conflict.body)->details.current_version == std::optional<uint64_t>(1));
+  BOOST_TEST(parse_message<ErrorBody>(conflict.body)->details.current_version ==
+             std::optional<uint64_t>(1));
   put.expected_version = 1;
   put.wrapped_key = Bytes(60, 8);  // a password change re-wraps the key
   BOOST_TEST(put_key(1, put).as<KeyRecord>().version == 2u);
@@ -186,16 +196,20 @@ BOOST_AUTO_TEST_CASE(upload_read_and_blocks) {
   for (size_t limit : {1u, 7u, 1000u}) {
     std::vector<SequencedOp> all = read_all(http, ws, limit);
     BOOST_REQUIRE_EQUAL(all.size(), uploaded.size());
-    for (size_t i = 0; i < all.size(); ++i) BOOST_TEST((all[i].op == uploaded[i] && all[i].seq == i + 1));
+    for (size_t i = 0; i < all.size(); ++i)
+      BOOST_TEST((all[i].op == uploaded[i] && all[i].seq == i + 1));
   }
   for (uint64_t after : {0ull, 1ull, 15ull, 16ull, 17ull, 100ull, 185ull}) {
-    HttpAnswer page = http.get(ws.path("/ops?limit=3&after_seq=" + std::to_string(after)), ws.owner_token);
-    BOOST_TEST((page.as<OpsPageResponse>().after_hash == prefix_hash(blocks, hashes, after, 16)), "after " << after);
+    HttpAnswer page =
+        http.get(ws.path("/ops?limit=3&after_seq=" + std::to_string(after)), ws.owner_token);
+    BOOST_TEST((page.as<OpsPageResponse>().after_hash == prefix_hash(blocks, hashes, after, 16)),
+               "after " << after);
   }
   HttpAnswer beyond = http.get(ws.path("/ops?after_seq=186"), ws.owner_token);
   BOOST_TEST(beyond.status == 409);
   BOOST_TEST(beyond.code() == "after_seq_beyond_head");
-  BOOST_TEST(parse_message<ErrorBody>(beyond.body)->details.head_seq == std::optional<uint64_t>(185));
+  BOOST_TEST(parse_message<ErrorBody>(beyond.body)->details.head_seq ==
+             std::optional<uint64_t>(185));
 
   // Block hashes: complete blocks only, paged.
   BlocksResponse first = http.get(ws.path("/blocks?limit=5"), ws.owner_token).as<BlocksResponse>();
@@ -215,12 +229,14 @@ BOOST_AUTO_TEST_CASE(reupload_after_a_lost_response_is_idempotent) {
   Workspace ws = server.create_workspace();
   SystemRandom random;
   UploadOpsRequest request = batch_of(random, 50);
-  UploadOpsResponse first = http.post(ws.path("/ops"), request, ws.owner_token).as<UploadOpsResponse>();
+  UploadOpsResponse first =
+      http.post(ws.path("/ops"), request, ws.owner_token).as<UploadOpsResponse>();
   const Hash after_first = server.fingerprint();
 
   // The client never saw the answer and sends the same batch again: every operation is a
   // duplicate with the seq it already had, and nothing is stored twice (LOG-004).
-  UploadOpsResponse retry = http.post(ws.path("/ops"), request, ws.owner_token).as<UploadOpsResponse>();
+  UploadOpsResponse retry =
+      http.post(ws.path("/ops"), request, ws.owner_token).as<UploadOpsResponse>();
   BOOST_TEST(server.fingerprint() == after_first);
   for (size_t i = 0; i < 50; ++i) {
     BOOST_TEST((retry.results[i].status == OpStatus::kDuplicate));
@@ -231,7 +247,8 @@ BOOST_AUTO_TEST_CASE(reupload_after_a_lost_response_is_idempotent) {
   // A retry mixed with new operations appends only the new ones.
   UploadOpsRequest mixed = batch_of(random, 2);
   mixed.ops.insert(mixed.ops.begin() + 1, request.ops[7]);
-  UploadOpsResponse answer = http.post(ws.path("/ops"), mixed, ws.owner_token).as<UploadOpsResponse>();
+  UploadOpsResponse answer =
+      http.post(ws.path("/ops"), mixed, ws.owner_token).as<UploadOpsResponse>();
   BOOST_TEST((answer.results[0].status == OpStatus::kAccepted && answer.results[0].seq == 51));
   BOOST_TEST((answer.results[1].status == OpStatus::kDuplicate && answer.results[1].seq == 8));
   BOOST_TEST((answer.results[2].status == OpStatus::kAccepted && answer.results[2].seq == 52));
@@ -241,8 +258,10 @@ BOOST_AUTO_TEST_CASE(reupload_after_a_lost_response_is_idempotent) {
   forged.ops.push_back(request.ops[3]);
   forged.ops[0].payload[0] ^= 1;
   const Hash before_forgery = server.fingerprint();
-  UploadOpsResponse rejected = http.post(ws.path("/ops"), forged, ws.owner_token).as<UploadOpsResponse>();
-  BOOST_TEST((rejected.results[0].status == OpStatus::kRejected && rejected.results[0].code == Code::kOpIdConflict));
+  UploadOpsResponse rejected =
+      http.post(ws.path("/ops"), forged, ws.owner_token).as<UploadOpsResponse>();
+  BOOST_TEST((rejected.results[0].status == OpStatus::kRejected &&
+              rejected.results[0].code == Code::kOpIdConflict));
   BOOST_TEST(server.fingerprint() == before_forgery);
 }
 
@@ -255,11 +274,13 @@ BOOST_AUTO_TEST_CASE(operations_too_far_ahead_are_rejected_for_clock_skew) {
   SystemRandom random;
   const uint64_t now = system_time_ms();
   UploadOpsRequest request;
-  request.ops.push_back(make_op(random, now + 3'600'000));  // an hour ahead
-  request.ops.push_back(make_op(random, now + 30'000));     // within the skew
-  request.ops.push_back(make_op(random, now - 86'400'000)); // a day behind: fine
-  UploadOpsResponse answer = http.post(ws.path("/ops"), request, ws.owner_token).as<UploadOpsResponse>();
-  BOOST_TEST((answer.results[0].status == OpStatus::kRejected && answer.results[0].code == Code::kClockSkew));
+  request.ops.push_back(make_op(random, now + 3'600'000));   // an hour ahead
+  request.ops.push_back(make_op(random, now + 30'000));      // within the skew
+  request.ops.push_back(make_op(random, now - 86'400'000));  // a day behind: fine
+  UploadOpsResponse answer =
+      http.post(ws.path("/ops"), request, ws.owner_token).as<UploadOpsResponse>();
+  BOOST_TEST((answer.results[0].status == OpStatus::kRejected &&
+              answer.results[0].code == Code::kClockSkew));
   BOOST_TEST((answer.results[1].status == OpStatus::kAccepted && answer.results[1].seq == 1));
   BOOST_TEST((answer.results[2].status == OpStatus::kAccepted && answer.results[2].seq == 2));
 }
@@ -276,8 +297,10 @@ BOOST_AUTO_TEST_CASE(files_upload_resume_commit_download_delete_restore_collect)
 
   HttpAnswer created = http.post(file_path, CreateFileRequest{4}, ws.owner_token);
   BOOST_TEST(created.status == 201);
-  BOOST_TEST(http.post(file_path, CreateFileRequest{4}, ws.owner_token).status == 200);  // idempotent
-  BOOST_TEST(http.post(file_path, CreateFileRequest{5}, ws.owner_token).code() == "file_chunk_count_mismatch");
+  BOOST_TEST(http.post(file_path, CreateFileRequest{4}, ws.owner_token).status ==
+             200);  // idempotent
+  BOOST_TEST(http.post(file_path, CreateFileRequest{5}, ws.owner_token).code() ==
+             "file_chunk_count_mismatch");
   auto put_chunk = [&](int index, const std::string& body) {
     return http.request("PUT", file_path + "/chunks/" + std::to_string(index), ws.owner_token, body,
                         "application/octet-stream");
@@ -298,7 +321,8 @@ BOOST_AUTO_TEST_CASE(files_upload_resume_commit_download_delete_restore_collect)
   HttpAnswer committed = http.post(file_path + "/commit", CommitFileRequest{4}, ws.owner_token);
   BOOST_TEST(committed.status == 200);
   BOOST_TEST((committed.as<FileStatus>().state == FileState::kCommitted));
-  BOOST_TEST(http.post(file_path + "/commit", CommitFileRequest{4}, ws.owner_token).status == 200);  // idempotent
+  BOOST_TEST(http.post(file_path + "/commit", CommitFileRequest{4}, ws.owner_token).status ==
+             200);  // idempotent
 
   for (int i = 0; i < 4; ++i) {
     HttpAnswer chunk = http.get(file_path + "/chunks/" + std::to_string(i), ws.owner_token);
@@ -312,14 +336,18 @@ BOOST_AUTO_TEST_CASE(files_upload_resume_commit_download_delete_restore_collect)
 
   // Batch existence check.
   FileStatusRequest query{{file, random.id()}};
-  FileStatusResponse states = http.post(ws.path("/file-status"), query, ws.owner_token).as<FileStatusResponse>();
-  BOOST_TEST((states.files[0].state == FileState::kCommitted && states.files[1].state == FileState::kAbsent));
+  FileStatusResponse states =
+      http.post(ws.path("/file-status"), query, ws.owner_token).as<FileStatusResponse>();
+  BOOST_TEST((states.files[0].state == FileState::kCommitted &&
+              states.files[1].state == FileState::kAbsent));
 
   // Delete, restore by commit, delete again, collect after the retention time.
-  BOOST_TEST((http.request("DELETE", file_path, ws.owner_token).as<FileStatus>().state == FileState::kDeleted));
+  BOOST_TEST((http.request("DELETE", file_path, ws.owner_token).as<FileStatus>().state ==
+              FileState::kDeleted));
   BOOST_TEST(http.get(file_path + "/chunks/0", ws.owner_token).code() == "file_deleted");
-  BOOST_TEST((http.post(file_path + "/commit", CommitFileRequest{4}, ws.owner_token).as<FileStatus>().state ==
-              FileState::kCommitted));
+  BOOST_TEST((http.post(file_path + "/commit", CommitFileRequest{4}, ws.owner_token)
+                  .as<FileStatus>()
+                  .state == FileState::kCommitted));
   BOOST_TEST(http.request("DELETE", file_path, ws.owner_token).status == 200);
   const uint64_t now = system_time_ms();
   BOOST_TEST(server.core().collect_garbage(now) == 0u);  // still within retention (FILE-011)
@@ -334,8 +362,10 @@ BOOST_AUTO_TEST_CASE(abandoned_uploads_expire) {
   SystemRandom random;
   const std::string file_path = ws.path("/files/" + b64(random.id()));
   BOOST_TEST(http.post(file_path, CreateFileRequest{2}, ws.owner_token).status == 201);
-  BOOST_TEST(http.request("DELETE", file_path, ws.owner_token).code() == "file_not_committed");  // FILE-010
-  BOOST_TEST(server.core().collect_garbage(system_time_ms() + kReferenceUploadExpiryMs + 1000) == 1u);
+  BOOST_TEST(http.request("DELETE", file_path, ws.owner_token).code() ==
+             "file_not_committed");  // FILE-010
+  BOOST_TEST(server.core().collect_garbage(system_time_ms() + kReferenceUploadExpiryMs + 1000) ==
+             1u);
   BOOST_TEST(http.get(file_path, ws.owner_token).status == 404);
 }
 
@@ -350,7 +380,8 @@ BOOST_AUTO_TEST_CASE(deleting_a_workspace_removes_everything) {
   Workspace ws = server.create_workspace();
   BOOST_TEST(http.post(ws.path("/ops"), batch_of(random, 300), ws.owner_token).status == 200);
   server.issue_token(ws, Scope::kRead);
-  BOOST_TEST(http.post(ws.path("/files/" + b64(random.id())), CreateFileRequest{1}, ws.owner_token).status == 201);
+  BOOST_TEST(http.post(ws.path("/files/" + b64(random.id())), CreateFileRequest{1}, ws.owner_token)
+                 .status == 201);
   BOOST_TEST(http.request("DELETE", ws.path(), ws.owner_token).status == 200);
 
   // Every row of the deleted workspace is gone: the store is exactly as before it existed.
@@ -381,12 +412,15 @@ BOOST_AUTO_TEST_CASE(reproduces_the_block_hashes_of_the_test_vectors) {
       BlocksResponse blocks = http.get(ws.path("/blocks"), ws.owner_token).as<BlocksResponse>();
       BOOST_REQUIRE_EQUAL(blocks.blocks.size(), test["blockHashes"].size());
       for (size_t b = 0; b < blocks.blocks.size(); ++b)
-        BOOST_TEST(to_hex(blocks.blocks[b].hash.view()) == test["blockHashes"][b].get<std::string>());
+        BOOST_TEST(to_hex(blocks.blocks[b].hash.view()) ==
+                   test["blockHashes"][b].get<std::string>());
       for (const nlohmann::json& prefix : test["prefixHashes"]) {
         const uint64_t position = prefix["position"].get<uint64_t>();
         OpsPageResponse page =
-            http.get(ws.path("/ops?limit=1&after_seq=" + std::to_string(position)), ws.owner_token).as<OpsPageResponse>();
-        BOOST_TEST(to_hex(page.after_hash.view()) == prefix["hash"].get<std::string>(), "position " << position);
+            http.get(ws.path("/ops?limit=1&after_seq=" + std::to_string(position)), ws.owner_token)
+                .as<OpsPageResponse>();
+        BOOST_TEST(to_hex(page.after_hash.view()) == prefix["hash"].get<std::string>(),
+                   "position " << position);
       }
       ++checked;
     }

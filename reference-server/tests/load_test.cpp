@@ -18,7 +18,6 @@ using namespace opsync::server::testing;
 
 namespace {
 
-
 // A self-signed P-256 certificate for 127.0.0.1, written as PEM files into `dir`.
 void make_certificate(const std::string& dir, std::string& cert_path, std::string& key_path) {
   EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
@@ -30,7 +29,8 @@ void make_certificate(const std::string& dir, std::string& cert_path, std::strin
   X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
   X509_set_pubkey(cert, key);
   X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("127.0.0.1"), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("127.0.0.1"), -1, -1, 0);
   X509_set_issuer_name(cert, name);
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
@@ -80,7 +80,8 @@ BOOST_AUTO_TEST_CASE(thirty_two_uploaders_lose_and_duplicate_nothing) {
     while (uploading) {
       uint64_t after = 0;
       while (true) {
-        HttpAnswer answer = http.get(ws.path("/ops?limit=500&after_seq=" + std::to_string(after)), ws.owner_token);
+        HttpAnswer answer =
+            http.get(ws.path("/ops?limit=500&after_seq=" + std::to_string(after)), ws.owner_token);
         if (answer.status != 200) {
           ++reader_violations;
           break;
@@ -104,11 +105,13 @@ BOOST_AUTO_TEST_CASE(thirty_two_uploaders_lose_and_duplicate_nothing) {
       SystemRandom random;
       for (int b = 0; b < kBatches; ++b) {
         UploadOpsRequest request;
-        for (int i = 0; i < kOpsPerBatch; ++i) request.ops.push_back(make_op(random, system_time_ms()));
+        for (int i = 0; i < kOpsPerBatch; ++i)
+          request.ops.push_back(make_op(random, system_time_ms()));
         HttpAnswer answer = http.post(ws.path("/ops"), request, writer);
         if (answer.status != 200) {
           ++failures;
-          BOOST_TEST_MESSAGE("upload failed: " << answer.status << " " << answer.body.substr(0, 200));
+          BOOST_TEST_MESSAGE("upload failed: " << answer.status << " "
+                                               << answer.body.substr(0, 200));
           continue;
         }
         UploadOpsResponse results = answer.as<UploadOpsResponse>();
@@ -116,7 +119,8 @@ BOOST_AUTO_TEST_CASE(thirty_two_uploaders_lose_and_duplicate_nothing) {
         for (size_t i = 0; i < results.results.size(); ++i) {
           if (results.results[i].status != OpStatus::kAccepted) ++failures;
           acknowledged.emplace(request.ops[i].id, results.results[i].seq);
-          if (!by_seq.emplace(results.results[i].seq, request.ops[i].id).second) ++failures;  // a seq given twice
+          if (!by_seq.emplace(results.results[i].seq, request.ops[i].id).second)
+            ++failures;  // a seq given twice
         }
       }
     });
@@ -135,7 +139,8 @@ BOOST_AUTO_TEST_CASE(thirty_two_uploaders_lose_and_duplicate_nothing) {
   for (size_t i = 0; i < log.size(); ++i) {
     BOOST_TEST(log[i].seq == i + 1);  // dense (LOG-010)
     auto it = acknowledged.find(log[i].op.id);
-    BOOST_TEST((it != acknowledged.end() && it->second == log[i].seq));  // where the server said it was
+    BOOST_TEST(
+        (it != acknowledged.end() && it->second == log[i].seq));  // where the server said it was
   }
 }
 

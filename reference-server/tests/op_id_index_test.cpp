@@ -49,12 +49,14 @@ StoredOp stored(uint64_t seq) {
 // Appends `id` at the next position in one committed transaction; returns what the log held.
 std::optional<LoggedOp> append(Storage& storage, const OpId& id) {
   std::optional<LoggedOp> held;
-  BOOST_REQUIRE(storage.write([&](Transaction& txn) {
-    const uint64_t head = txn.workspace(kWorkspace)->head_seq;
-    held = txn.append_op_if_absent(kWorkspace, id, stored(head + 1));
-    if (!held) txn.set_head_seq(kWorkspace, head + 1);
-    return true;
-  }).ok());
+  BOOST_REQUIRE(storage
+                    .write([&](Transaction& txn) {
+                      const uint64_t head = txn.workspace(kWorkspace)->head_seq;
+                      held = txn.append_op_if_absent(kWorkspace, id, stored(head + 1));
+                      if (!held) txn.set_head_seq(kWorkspace, head + 1);
+                      return true;
+                    })
+                    .ok());
   return held;
 }
 
@@ -62,10 +64,13 @@ std::unique_ptr<SqliteStorage> open_with_workspace(const std::string& dir) {
   auto opened = SqliteStorage::open(dir, Durability::kProcess);
   BOOST_REQUIRE(opened.ok());
   std::unique_ptr<SqliteStorage> storage = std::move(opened.value());
-  BOOST_REQUIRE(storage->write([](Transaction& txn) {
-    if (!txn.workspace(kWorkspace)) txn.insert_workspace(WorkspaceRecord{kWorkspace, 4, 1, 0});
-    return true;
-  }).ok());
+  BOOST_REQUIRE(storage
+                    ->write([](Transaction& txn) {
+                      if (!txn.workspace(kWorkspace))
+                        txn.insert_workspace(WorkspaceRecord{kWorkspace, 4, 1, 0});
+                      return true;
+                    })
+                    .ok());
   return storage;
 }
 
@@ -115,10 +120,10 @@ BOOST_AUTO_TEST_CASE(evicts_the_least_recently_used_workspace_never_the_current)
   index.start(2);
   BOOST_TEST(index.loaded(1));
   BOOST_TEST(index.loaded(2));
-  index.start(3);  // 3 x 1024 slots: within the bound
+  index.start(3);                // 3 x 1024 slots: within the bound
   index.add(1, id_of(5, 5), 1);  // 1 is now the most recently used
-  index.start(4);                 // 4,096 slots held: within the bound still
-  index.start(5);                 // over: the least recently used (2) goes first
+  index.start(4);                // 4,096 slots held: within the bound still
+  index.start(5);                // over: the least recently used (2) goes first
   BOOST_TEST(!index.loaded(2));
   BOOST_TEST(index.loaded(1));
   BOOST_TEST(index.loaded(5));
@@ -137,15 +142,19 @@ BOOST_AUTO_TEST_CASE(sqlite_storage_forgets_appends_that_did_not_commit) {
   const OpId kept = random.id(), rolled_back = random.id(), thrown = random.id();
   BOOST_TEST(!append(*storage, kept).has_value());
   // Rolled back by returning false.
-  BOOST_REQUIRE(storage->write([&](Transaction& txn) {
-    BOOST_TEST(!txn.append_op_if_absent(kWorkspace, rolled_back, stored(2)).has_value());
-    return false;
-  }).ok());
+  BOOST_REQUIRE(storage
+                    ->write([&](Transaction& txn) {
+                      BOOST_TEST(
+                          !txn.append_op_if_absent(kWorkspace, rolled_back, stored(2)).has_value());
+                      return false;
+                    })
+                    .ok());
   // Rolled back by an exception that is not the storage's own.
   BOOST_CHECK_THROW(storage->write([&](Transaction& txn) -> bool {
     txn.append_op_if_absent(kWorkspace, thrown, stored(2));
     throw std::runtime_error("injected");
-  }), std::runtime_error);
+  }),
+                    std::runtime_error);
   // Neither is held; the committed one is, at its position.
   BOOST_TEST(!append(*storage, rolled_back).has_value());
   BOOST_TEST(!append(*storage, thrown).has_value());
@@ -173,11 +182,13 @@ BOOST_AUTO_TEST_CASE(sqlite_storage_rebuilds_the_index_after_a_restart) {
   }
   BOOST_TEST(!append(*storage, random.id()).has_value());
   // A read transaction, which has no index, finds the same by scanning.
-  BOOST_REQUIRE(storage->read([&](Transaction& txn) {
-    const std::optional<LoggedOp> held = txn.op_by_id(kWorkspace, ids[7]);
-    BOOST_REQUIRE(held.has_value());
-    BOOST_TEST(held->seq == 8u);
-  }).ok());
+  BOOST_REQUIRE(storage
+                    ->read([&](Transaction& txn) {
+                      const std::optional<LoggedOp> held = txn.op_by_id(kWorkspace, ids[7]);
+                      BOOST_REQUIRE(held.has_value());
+                      BOOST_TEST(held->seq == 8u);
+                    })
+                    .ok());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

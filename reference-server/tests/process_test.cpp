@@ -7,16 +7,16 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
-#include <atomic>
-#include <fstream>
-#include <map>
-#include <mutex>
-#include <thread>
-#include <regex>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <thread>
 
 #include "server_fixture.h"
 #include "server_process.h"
@@ -52,7 +52,8 @@ class Load {
           if (answer.status == 200) {
             batch.acknowledged = true;
             ++acknowledged_;
-            for (const OpResult& r : answer.as<UploadOpsResponse>().results) batch.seqs.push_back(r.seq);
+            for (const OpResult& r : answer.as<UploadOpsResponse>().results)
+              batch.seqs.push_back(r.seq);
           } else if (answer.status != 0) {
             ++unexpected_;
           }
@@ -70,7 +71,8 @@ class Load {
   // Waits until `count` batches were acknowledged, at most `deadline_ms`: a condition, not a
   // guess at how long a busy machine takes. False when the deadline passed first.
   bool wait_for_acknowledged(int count, int deadline_ms) const {
-    return poll_until([&] { return acknowledged_ >= count; }, std::chrono::milliseconds(deadline_ms));
+    return poll_until([&] { return acknowledged_ >= count; },
+                      std::chrono::milliseconds(deadline_ms));
   }
 
  private:
@@ -86,7 +88,8 @@ std::map<OpId, uint64_t> read_log(uint16_t port, const Workspace& ws) {
   std::map<OpId, uint64_t> log;
   uint64_t after = 0;
   for (int pages = 0; pages < 100000; ++pages) {
-    HttpAnswer answer = http.get(ws.path("/ops?after_seq=" + std::to_string(after)), ws.owner_token);
+    HttpAnswer answer =
+        http.get(ws.path("/ops?after_seq=" + std::to_string(after)), ws.owner_token);
     BOOST_REQUIRE_EQUAL(answer.status, 200);
     OpsPageResponse page = answer.as<OpsPageResponse>();
     for (const SequencedOp& op : page.ops) {
@@ -107,7 +110,8 @@ Workspace create_workspace(uint16_t port) {
 }
 
 // Every acknowledged operation is where the server said; every batch is all there or absent.
-void check_nothing_acknowledged_was_lost(const std::map<OpId, uint64_t>& log, const std::vector<Batch>& batches,
+void check_nothing_acknowledged_was_lost(const std::map<OpId, uint64_t>& log,
+                                         const std::vector<Batch>& batches,
                                          size_t& acknowledged_ops) {
   for (const Batch& batch : batches) {
     size_t present = 0;
@@ -121,7 +125,8 @@ void check_nothing_acknowledged_was_lost(const std::map<OpId, uint64_t>& log, co
       BOOST_TEST(present == batch.ids.size());  // LOG-008
       acknowledged_ops += batch.ids.size();
     } else {
-      BOOST_TEST((present == 0 || present == batch.ids.size()), "a partial batch is visible");  // LOG-007
+      BOOST_TEST((present == 0 || present == batch.ids.size()),
+                 "a partial batch is visible");  // LOG-007
     }
   }
 }
@@ -155,8 +160,9 @@ BOOST_AUTO_TEST_CASE(kill_9_under_load_loses_no_acknowledged_operation) {
     const std::map<OpId, uint64_t> log = read_log(restarted.port(), ws);
     size_t acknowledged = 0;
     check_nothing_acknowledged_was_lost(log, all_batches, acknowledged);
-    BOOST_TEST_MESSAGE("after a kill at " << delay_ms << " ms: " << acknowledged << " acknowledged operations, "
-                                          << log.size() << " in the log");
+    BOOST_TEST_MESSAGE("after a kill at " << delay_ms << " ms: " << acknowledged
+                                          << " acknowledged operations, " << log.size()
+                                          << " in the log");
     acknowledged_total = acknowledged;
     BOOST_TEST(restarted.signal_and_wait(SIGTERM) == 0);
   }
@@ -186,16 +192,34 @@ BOOST_AUTO_TEST_CASE(sigterm_finishes_in_flight_requests_and_exits_cleanly) {
 }
 
 BOOST_AUTO_TEST_CASE(help_documents_every_flag_and_two_servers_never_share_a_directory) {
-  const std::string help_file = std::filesystem::temp_directory_path() / ("opsync-help-" + std::to_string(getpid()));
+  const std::string help_file =
+      std::filesystem::temp_directory_path() / ("opsync-help-" + std::to_string(getpid()));
   const std::string command = std::string(OPSYNC_SERVER_BINARY) + " --help > " + help_file;
   BOOST_REQUIRE(std::system(command.c_str()) == 0);
   std::ifstream in(help_file);
   const std::string help((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::filesystem::remove(help_file);
-  for (const char* flag : {"--data-dir", "--listen", "--port", "--port-file", "--block-size", "--max-skew-ms",
-                           "--tls-cert", "--tls-key", "--registration", "--log-format", "--threads", "--io-threads",
-                           "--connections-max", "--request-memory-mib-max", "--header-timeout-ms", "--body-timeout-ms", "--idle-timeout-ms",
-                           "--write-timeout-ms", "--shutdown-timeout-ms", "--registration-credential-file", "create-workspace"})
+  for (const char* flag : {"--data-dir",
+                           "--listen",
+                           "--port",
+                           "--port-file",
+                           "--block-size",
+                           "--max-skew-ms",
+                           "--tls-cert",
+                           "--tls-key",
+                           "--registration",
+                           "--log-format",
+                           "--threads",
+                           "--io-threads",
+                           "--connections-max",
+                           "--request-memory-mib-max",
+                           "--header-timeout-ms",
+                           "--body-timeout-ms",
+                           "--idle-timeout-ms",
+                           "--write-timeout-ms",
+                           "--shutdown-timeout-ms",
+                           "--registration-credential-file",
+                           "create-workspace"})
     BOOST_TEST(help.find(flag) != std::string::npos, flag);
 
   TempDir dir;
@@ -213,8 +237,9 @@ BOOST_AUTO_TEST_CASE(registration_credential_is_checked_and_create_workspace_poi
   const std::filesystem::path scratch = std::filesystem::path(dir.path()) / "scratch";
   std::filesystem::create_directories(scratch);
   const auto run = [&](const std::string& arguments) {
-    const std::string command = std::string(OPSYNC_SERVER_BINARY) + " --port 0 --log-format none " + arguments + " > " +
-                                (scratch / "out").string() + " 2> " + (scratch / "err").string();
+    const std::string command = std::string(OPSYNC_SERVER_BINARY) + " --port 0 --log-format none " +
+                                arguments + " > " + (scratch / "out").string() + " 2> " +
+                                (scratch / "err").string();
     const int status = std::system(command.c_str());
     std::ifstream in(scratch / "err");
     const std::string err((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -226,7 +251,8 @@ BOOST_AUTO_TEST_CASE(registration_credential_is_checked_and_create_workspace_poi
   const std::string data = (scratch / "data").string();
   for (const char* file : {"short", "spaces"}) {
     const auto [code, err] =
-        run("--data-dir " + data + " --registration closed --registration-credential-file " + (scratch / file).string());
+        run("--data-dir " + data + " --registration closed --registration-credential-file " +
+            (scratch / file).string());
     BOOST_TEST(code == 2, file);
     BOOST_TEST(err.find("printable characters without spaces") != std::string::npos, err);
   }
@@ -263,10 +289,12 @@ int connect_to(uint16_t port) {
 std::string exchange_raw(uint16_t port, const std::string& request) {
   const int fd = connect_to(port);
   BOOST_REQUIRE(fd >= 0);
-  BOOST_REQUIRE(::send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size()));
+  BOOST_REQUIRE(::send(fd, request.data(), request.size(), 0) ==
+                static_cast<ssize_t>(request.size()));
   std::string answer;
   char buffer[4096];
-  for (ssize_t got; (got = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) answer.append(buffer, static_cast<size_t>(got));
+  for (ssize_t got; (got = ::recv(fd, buffer, sizeof buffer, 0)) > 0;)
+    answer.append(buffer, static_cast<size_t>(got));
   ::close(fd);
   return answer;
 }
@@ -280,7 +308,8 @@ BOOST_AUTO_TEST_CASE(metrics_listen_serves_prometheus_text_of_what_happened) {
   TempDir dir;
   // Idle connections kept for minutes: on a busy machine a scrape may come long after they opened.
   std::vector<std::string> flags = metrics_flags(dir.path());
-  for (const char* flag : {"--connections-max", "3", "--header-timeout-ms", "600000", "--idle-timeout-ms", "600000"})
+  for (const char* flag :
+       {"--connections-max", "3", "--header-timeout-ms", "600000", "--idle-timeout-ms", "600000"})
     flags.push_back(flag);
   ServerProcess server(dir.path(), flags);
   const uint16_t metrics_port = server.metrics_port();
@@ -293,7 +322,8 @@ BOOST_AUTO_TEST_CASE(metrics_listen_serves_prometheus_text_of_what_happened) {
     for (int i = 0; i < 5; ++i) upload.ops.push_back(make_op(random, system_time_ms()));
     BOOST_REQUIRE_EQUAL(http.post(ws.path("/ops"), upload, ws.owner_token).status, 200);
     BOOST_REQUIRE_EQUAL(http.get(ws.path("/ops?after_seq=0"), ws.owner_token).status, 200);
-    BOOST_REQUIRE_EQUAL(http.get(ws.path("/ops?after_seq=0"), "opsync_not-a-token-of-this-server").status, 401);
+    BOOST_REQUIRE_EQUAL(
+        http.get(ws.path("/ops?after_seq=0"), "opsync_not-a-token-of-this-server").status, 401);
   }
   // Three idle connections fill --connections-max; a fourth is refused. The server closes the
   // connection of the requests above on its own thread: until it has, an idle connection could be
@@ -315,7 +345,8 @@ BOOST_AUTO_TEST_CASE(metrics_listen_serves_prometheus_text_of_what_happened) {
   const std::string scrape = "\n" + answer.substr(answer.find("\r\n\r\n") + 4);
   BOOST_TEST_MESSAGE(scrape);
   // The text format: comments, or a name, optional labels and a number.
-  const std::regex line_format(R"(^(# (HELP|TYPE) [a-z_]+ .+|[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9.e+-]+)$)");
+  const std::regex line_format(
+      R"(^(# (HELP|TYPE) [a-z_]+ .+|[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9.e+-]+)$)");
   std::istringstream lines(scrape.substr(1));
   size_t samples = 0;
   for (std::string line; std::getline(lines, line);) {
@@ -325,12 +356,21 @@ BOOST_AUTO_TEST_CASE(metrics_listen_serves_prometheus_text_of_what_happened) {
   BOOST_TEST(samples > 20u);
 
   const std::string ops_route = "route=\"POST /v1/workspaces/{workspace_id}/ops\"";
-  BOOST_TEST(metrics_sample(scrape, "opsync_http_requests_total{route=\"POST /v1/workspaces\",status=\"201\"}") == 1.0);
-  BOOST_TEST(metrics_sample(scrape, "opsync_http_requests_total{" + ops_route + ",status=\"200\"}") == 1.0);
-  BOOST_TEST(metrics_sample(scrape, "opsync_http_requests_total{route=\"GET /v1/workspaces/{workspace_id}/ops\",status=\"401\"}") == 1.0);
-  BOOST_TEST(metrics_sample(scrape, "opsync_http_request_duration_seconds_count{" + ops_route + "}") == 1.0);
-  BOOST_TEST(metrics_sample(scrape, "opsync_http_request_duration_seconds_bucket{" + ops_route + ",le=\"+Inf\"}") == 1.0);
-  BOOST_TEST(metrics_sample(scrape, "opsync_http_request_duration_seconds_sum{" + ops_route + "}") > 0.0);
+  BOOST_TEST(
+      metrics_sample(scrape,
+                     "opsync_http_requests_total{route=\"POST /v1/workspaces\",status=\"201\"}") ==
+      1.0);
+  BOOST_TEST(metrics_sample(scrape,
+                            "opsync_http_requests_total{" + ops_route + ",status=\"200\"}") == 1.0);
+  BOOST_TEST(metrics_sample(scrape,
+                            "opsync_http_requests_total{route=\"GET "
+                            "/v1/workspaces/{workspace_id}/ops\",status=\"401\"}") == 1.0);
+  BOOST_TEST(metrics_sample(
+                 scrape, "opsync_http_request_duration_seconds_count{" + ops_route + "}") == 1.0);
+  BOOST_TEST(metrics_sample(scrape, "opsync_http_request_duration_seconds_bucket{" + ops_route +
+                                        ",le=\"+Inf\"}") == 1.0);
+  BOOST_TEST(metrics_sample(scrape, "opsync_http_request_duration_seconds_sum{" + ops_route + "}") >
+             0.0);
   BOOST_TEST(metrics_sample(scrape, "opsync_http_connections_open") == 3.0);
   BOOST_TEST(metrics_sample(scrape, "opsync_http_connections_refused_total") == 1.0);
   BOOST_TEST(metrics_sample(scrape, "opsync_database_size_bytes") > 4096.0);
@@ -341,7 +381,9 @@ BOOST_AUTO_TEST_CASE(metrics_listen_serves_prometheus_text_of_what_happened) {
   for (const int fd : idle) ::close(fd);
 
   // Only /metrics there; no metrics on the protocol's port.
-  BOOST_TEST(exchange_raw(metrics_port, "GET /other HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").rfind("HTTP/1.1 404", 0) == 0u);
+  BOOST_TEST(
+      exchange_raw(metrics_port, "GET /other HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+          .rfind("HTTP/1.1 404", 0) == 0u);
   BOOST_TEST(Http("127.0.0.1", server.port()).get("/metrics").status == 404);
   // A malformed address is refused at start.
   const std::string bad = std::string(OPSYNC_SERVER_BINARY) + " --data-dir " + dir.path() +

@@ -37,7 +37,8 @@ BOOST_AUTO_TEST_CASE(addresses_are_limited_apart) {
 BOOST_AUTO_TEST_CASE(the_table_is_bounded_and_forgets_only_refilled_addresses) {
   RateLimiter limiter(1);
   const uint64_t t0 = 1000000;
-  for (size_t i = 0; i < RateLimiter::kAddressesMax; ++i) BOOST_TEST_REQUIRE(!limiter.admit(std::to_string(i), t0));
+  for (size_t i = 0; i < RateLimiter::kAddressesMax; ++i)
+    BOOST_TEST_REQUIRE(!limiter.admit(std::to_string(i), t0));
   BOOST_TEST(limiter.tracked() == RateLimiter::kAddressesMax);
   // Every tracked address is still limited: a new one is refused rather than one forgotten.
   BOOST_TEST(limiter.admit("new", t0 + 1).has_value());

@@ -88,8 +88,10 @@ struct HttpAnswer {
   template <typename M>
   M as() const {
     Result<M> parsed = parse_message<M>(body);
-    BOOST_REQUIRE_MESSAGE(parsed.ok(), "response does not parse: " << (parsed.ok() ? "" : parsed.error().to_string())
-                                                                    << "\n" << body.substr(0, 500));
+    BOOST_REQUIRE_MESSAGE(
+        parsed.ok(), "response does not parse: " << (parsed.ok() ? "" : parsed.error().to_string())
+                                                 << "\n"
+                                                 << body.substr(0, 500));
     return *parsed;
   }
 };
@@ -99,7 +101,8 @@ struct HttpAnswer {
 // spec/check_schemas.py can check each body against its schema (spec 1.4).
 class ResponseLog {
  public:
-  static void record(const std::string& method, const std::string& target, int status, const std::string& body) {
+  static void record(const std::string& method, const std::string& target, int status,
+                     const std::string& body) {
     static ResponseLog log;
     if (!log.out_) return;
     const std::string path = target.substr(0, target.find('?'));
@@ -109,7 +112,8 @@ class ResponseLog {
       message = "ErrorBody";
     } else if (match.kind == RouteMatch::Kind::kMatched) {
       for (const SuccessResponse& success : match.endpoint->success)
-        if (success.status == status) message = success.body == BodyKind::kChunk ? "chunk" : std::string(success.message);
+        if (success.status == status)
+          message = success.body == BodyKind::kChunk ? "chunk" : std::string(success.message);
     }
     const nlohmann::json line{{"method", method},
                               {"path", path},
@@ -117,7 +121,8 @@ class ResponseLog {
                               {"message", message},
                               {"body", message == "chunk" ? "" : body}};
     std::lock_guard lock(log.mutex_);
-    *log.out_ << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n' << std::flush;
+    *log.out_ << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n'
+              << std::flush;
   }
 
  private:
@@ -125,8 +130,9 @@ class ResponseLog {
     const char* dir = std::getenv("OPSYNC_RESPONSE_LOG");
     if (!dir || !*dir) return;
     std::filesystem::create_directories(dir);
-    out_ = std::make_unique<std::ofstream>(std::filesystem::path(dir) / (std::string(OPSYNC_TEST_PROGRAM) + "-" +
-                                                                     std::to_string(getpid()) + ".jsonl"));
+    out_ = std::make_unique<std::ofstream>(
+        std::filesystem::path(dir) /
+        (std::string(OPSYNC_TEST_PROGRAM) + "-" + std::to_string(getpid()) + ".jsonl"));
   }
   std::mutex mutex_;
   std::unique_ptr<std::ofstream> out_;
@@ -136,14 +142,17 @@ class ResponseLog {
 class Http {
  public:
   Http(const std::string& host, uint16_t port, bool tls = false)
-      : client_(std::make_unique<httplib::Client>((tls ? "https://" : "http://") + host + ":" + std::to_string(port))) {
-    client_->enable_server_certificate_verification(false);  // tests use their own self-signed certificate
+      : client_(std::make_unique<httplib::Client>((tls ? "https://" : "http://") + host + ":" +
+                                                  std::to_string(port))) {
+    client_->enable_server_certificate_verification(
+        false);  // tests use their own self-signed certificate
     client_->set_read_timeout(30, 0);
     client_->set_keep_alive(true);
   }
 
-  HttpAnswer request(const std::string& method, const std::string& path, const std::string& token = "",
-                     const std::string& body = "", const std::string& content_type = "application/json",
+  HttpAnswer request(const std::string& method, const std::string& path,
+                     const std::string& token = "", const std::string& body = "",
+                     const std::string& content_type = "application/json",
                      httplib::Headers extra = {}) {
     if (!token.empty()) extra.emplace("Authorization", "Bearer " + token);
     auto send = [&]() -> httplib::Result {
@@ -167,7 +176,9 @@ class Http {
     ResponseLog::record(method, path, answer.status, answer.body);
     return answer;
   }
-  HttpAnswer get(const std::string& path, const std::string& token = "") { return request("GET", path, token); }
+  HttpAnswer get(const std::string& path, const std::string& token = "") {
+    return request("GET", path, token);
+  }
   HttpAnswer post(const std::string& path, const std::string& body, const std::string& token = "") {
     return request("POST", path, token, body);
   }
@@ -194,7 +205,9 @@ class TestServer {
                       const std::string& key = "")
       : config_(std::move(config)) {
     Result<std::unique_ptr<SqliteStorage>> storage = SqliteStorage::open(dir_.path());
-    BOOST_REQUIRE_MESSAGE(storage.ok(), "cannot open storage: " << (storage.ok() ? std::string() : storage.error().message));
+    BOOST_REQUIRE_MESSAGE(
+        storage.ok(),
+        "cannot open storage: " << (storage.ok() ? std::string() : storage.error().message));
     storage_ = std::move(*storage);
     core_ = std::make_unique<ServerCore>(config_, *storage_, random_);
     HttpOptions options;
@@ -207,10 +220,12 @@ class TestServer {
       options.tls_key_file = key;
     }
     Result<std::unique_ptr<HttpServer>> server = HttpServer::bind(*core_, options, log_);
-    BOOST_REQUIRE_MESSAGE(server.ok(), "cannot bind: " << (server.ok() ? std::string() : server.error().message));
+    BOOST_REQUIRE_MESSAGE(
+        server.ok(), "cannot bind: " << (server.ok() ? std::string() : server.error().message));
     server_ = std::move(*server);
     thread_ = std::thread([this] { server_->serve(); });
-    opsync::testing::wait_until([this] { return server_->running(); }, "the server to accept connections",
+    opsync::testing::wait_until([this] { return server_->running(); },
+                                "the server to accept connections",
                                 opsync::testing::kConditionDeadline, std::chrono::milliseconds(1));
   }
   ~TestServer() {
@@ -247,7 +262,8 @@ class TestServer {
     Sha256 hasher;
     for (const char* sql :
          {"SELECT * FROM workspaces ORDER BY ws", "SELECT * FROM tokens ORDER BY ws, id",
-          "SELECT * FROM keys ORDER BY ws, key_id", "SELECT position, ws, id, hash, encoding FROM ops ORDER BY position",
+          "SELECT * FROM keys ORDER BY ws, key_id",
+          "SELECT position, ws, id, hash, encoding FROM ops ORDER BY position",
           "SELECT * FROM blocks ORDER BY ws, idx", "SELECT * FROM files ORDER BY ws, id",
           "SELECT ws, file, idx, body FROM chunks ORDER BY ws, file, idx"}) {
       sqlite3_stmt* stmt = nullptr;
@@ -297,8 +313,9 @@ inline std::vector<SequencedOp> read_all(Http& http, const Workspace& ws, size_t
   std::vector<SequencedOp> all;
   uint64_t after = 0;
   for (int pages = 0; pages < 100000; ++pages) {
-    HttpAnswer answer = http.get(ws.path("/ops?after_seq=" + std::to_string(after) + "&limit=" + std::to_string(limit)),
-                                 ws.owner_token);
+    HttpAnswer answer = http.get(
+        ws.path("/ops?after_seq=" + std::to_string(after) + "&limit=" + std::to_string(limit)),
+        ws.owner_token);
     BOOST_REQUIRE_EQUAL(answer.status, 200);
     OpsPageResponse page = answer.as<OpsPageResponse>();
     for (SequencedOp& op : page.ops) all.push_back(std::move(op));

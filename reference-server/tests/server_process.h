@@ -37,7 +37,8 @@ using opsync::testing::wait_until;
 // The port a server wrote to `path`: the file appears, atomically, once it listens.
 inline uint16_t wait_for_port_file(const std::string& path, const std::string& what) {
   uint16_t port = 0;
-  wait_until([&] { return static_cast<bool>(std::ifstream(path) >> port) && port != 0; }, what + " to write " + path);
+  wait_until([&] { return static_cast<bool>(std::ifstream(path) >> port) && port != 0; },
+             what + " to write " + path);
   return port;
 }
 
@@ -49,9 +50,11 @@ class ServerProcess {
                          const std::vector<std::string>& environment = {}) {
     port_file_ = data_dir + "/port";
     std::filesystem::remove(port_file_);
-    std::filesystem::remove(data_dir + "/metrics-port");  // metrics_flags(): a stale one would name an old port
-    std::vector<std::string> args = {OPSYNC_SERVER_BINARY, "--data-dir", data_dir, "--port", "0", "--port-file",
-                                     port_file_, "--log-format", "none"};
+    std::filesystem::remove(
+        data_dir + "/metrics-port");  // metrics_flags(): a stale one would name an old port
+    std::vector<std::string> args = {
+        OPSYNC_SERVER_BINARY, "--data-dir", data_dir,       "--port", "0",
+        "--port-file",        port_file_,   "--log-format", "none"};
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
@@ -60,8 +63,9 @@ class ServerProcess {
     for (char** e = environ; *e; ++e) {
       const std::string entry = *e;
       const std::string name = entry.substr(0, entry.find('='));
-      const bool replaced = std::any_of(environment.begin(), environment.end(),
-                                        [&](const std::string& own) { return own.rfind(name + "=", 0) == 0; });
+      const bool replaced =
+          std::any_of(environment.begin(), environment.end(),
+                      [&](const std::string& own) { return own.rfind(name + "=", 0) == 0; });
       if (!replaced) env_entries.push_back(entry);
     }
     std::vector<char*> envp;
@@ -81,7 +85,8 @@ class ServerProcess {
   pid_t pid() const { return pid_; }
   // The port of --metrics-listen, for a server started with metrics_flags().
   uint16_t metrics_port() {
-    if (metrics_port_ == 0) metrics_port_ = wait_for_port_file(data_dir_ + "/metrics-port", "the metrics listener");
+    if (metrics_port_ == 0)
+      metrics_port_ = wait_for_port_file(data_dir_ + "/metrics-port", "the metrics listener");
     return metrics_port_;
   }
 
@@ -121,7 +126,8 @@ class ServerProcess {
     std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
     std::string line;
     while (std::getline(status, line))
-      if (line.rfind(field, 0) == 0) return std::stoull(line.substr(field.size())) * 1024;  // "VmRSS:  1234 kB"
+      if (line.rfind(field, 0) == 0)
+        return std::stoull(line.substr(field.size())) * 1024;  // "VmRSS:  1234 kB"
     BOOST_FAIL("no " << field << " in /proc/" << pid_ << "/status");
     return 0;
   }
@@ -160,7 +166,8 @@ class RawConnection {
  public:
   // `source`: the local address to connect from (any of 127.0.0.0/8 reaches a server on
   // 127.0.0.1, and looks like another client to it).
-  explicit RawConnection(uint16_t port, const char* source = nullptr) : fd_(connect_to(port, source)) {
+  explicit RawConnection(uint16_t port, const char* source = nullptr)
+      : fd_(connect_to(port, source)) {
     BOOST_REQUIRE_MESSAGE(fd_ >= 0, "cannot connect to 127.0.0.1:" << port);
   }
   // nullopt when the server does not accept the connection.
@@ -170,7 +177,8 @@ class RawConnection {
     return RawConnection(fd, Adopt{});
   }
   ~RawConnection() { close_now(); }
-  RawConnection(RawConnection&& other) noexcept : fd_(std::exchange(other.fd_, -1)), pending_(std::move(other.pending_)) {}
+  RawConnection(RawConnection&& other) noexcept
+      : fd_(std::exchange(other.fd_, -1)), pending_(std::move(other.pending_)) {}
   RawConnection(const RawConnection&) = delete;
   RawConnection& operator=(const RawConnection&) = delete;
 
@@ -211,8 +219,9 @@ class RawConnection {
       at = end + 2;
     }
     pending_.erase(0, head_end + 4);
-    const size_t length =
-        head_only || response.status < 200 ? 0 : std::stoul(response.header("content-length").value_or("0"));
+    const size_t length = head_only || response.status < 200
+                              ? 0
+                              : std::stoul(response.header("content-length").value_or("0"));
     while (pending_.size() < length)
       if (!receive_some(deadline)) return std::nullopt;
     response.body = pending_.substr(0, length);
@@ -225,8 +234,9 @@ class RawConnection {
   bool closed_within(int timeout_ms) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     while (true) {
-      const int left_ms = static_cast<int>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+      const int left_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                               deadline - std::chrono::steady_clock::now())
+                                               .count());
       if (left_ms <= 0) return false;
       pollfd p{fd_, POLLIN, 0};
       if (poll(&p, 1, left_ms) <= 0) continue;
@@ -271,8 +281,9 @@ class RawConnection {
   }
 
   bool receive_some(std::chrono::steady_clock::time_point deadline) {
-    const int left_ms = static_cast<int>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+    const int left_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             deadline - std::chrono::steady_clock::now())
+                                             .count());
     if (left_ms <= 0) return false;
     pollfd p{fd_, POLLIN, 0};
     if (poll(&p, 1, left_ms) <= 0) return false;
@@ -291,7 +302,8 @@ class RawConnection {
 // metrics_sample finds the first line too; "" without an answer.
 inline std::string scrape_metrics(uint16_t metrics_port) {
   std::optional<RawConnection> connection = RawConnection::try_open(metrics_port);
-  if (!connection || !connection->send_all("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+  if (!connection ||
+      !connection->send_all("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
     return "";
   std::optional<RawResponse> answer = connection->read_response(10000);
   return answer && answer->status == 200 ? "\n" + answer->body : "";
@@ -308,12 +320,17 @@ inline double metrics_sample(const std::string& scrape, const std::string& name)
 
 // Waits until the server counts `count` open connections: it notices a connection open or close
 // on its own threads, some time after the client did.
-inline void wait_for_open_connections(ServerProcess& server, size_t count,
-                                      std::source_location caller = std::source_location::current()) {
+inline void wait_for_open_connections(
+    ServerProcess& server, size_t count,
+    std::source_location caller = std::source_location::current()) {
   const uint16_t metrics_port = server.metrics_port();
-  wait_until([&] { return metrics_sample(scrape_metrics(metrics_port), "opsync_http_connections_open") == double(count); },
-             "the server to count " + std::to_string(count) + " open connections", opsync::testing::kConditionDeadline,
-             std::chrono::milliseconds(20), caller);
+  wait_until(
+      [&] {
+        return metrics_sample(scrape_metrics(metrics_port), "opsync_http_connections_open") ==
+               double(count);
+      },
+      "the server to count " + std::to_string(count) + " open connections",
+      opsync::testing::kConditionDeadline, std::chrono::milliseconds(20), caller);
 }
 
 }  // namespace opsync::server::testing

@@ -2,11 +2,11 @@
 // run random command sequences through two server cores, one on each backend, with the same
 // seeded randomness and the same clock, and require byte-identical responses to every request.
 // A companion shows the comparison catches a backend that differs in one small way.
+#include <rapidcheck/boost_test.h>
+#include <rapidcheck/state.h>
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <fstream>
-#include <rapidcheck/boost_test.h>
-#include <rapidcheck/state.h>
 
 #include "opsync/server/memory_storage.h"
 #include "opsync/server/sqlite_storage.h"
@@ -45,48 +45,85 @@ class OneTooMany final : public Storage {
       return body(wrapped);
     });
   }
-  Status journal_revocation(const Revocation& revocation) override { return inner_.journal_revocation(revocation); }
-  Result<std::vector<Revocation>> journaled_revocations() override { return inner_.journaled_revocations(); }
+  Status journal_revocation(const Revocation& revocation) override {
+    return inner_.journal_revocation(revocation);
+  }
+  Result<std::vector<Revocation>> journaled_revocations() override {
+    return inner_.journaled_revocations();
+  }
 
  private:
   // Forwards every primitive; ops_after returns one operation too many.
   class Wrapped final : public Transaction {
    public:
     explicit Wrapped(Transaction& t) : t_(t) {}
-    std::optional<WorkspaceRecord> workspace(const WorkspaceId& id) override { return t_.workspace(id); }
+    std::optional<WorkspaceRecord> workspace(const WorkspaceId& id) override {
+      return t_.workspace(id);
+    }
     void insert_workspace(const WorkspaceRecord& r) override { t_.insert_workspace(r); }
     void set_head_seq(const WorkspaceId& id, uint64_t s) override { t_.set_head_seq(id, s); }
     void delete_workspace(const WorkspaceId& id) override { t_.delete_workspace(id); }
-    std::optional<TokenRecord> token_by_secret_hash(const Hash& h) override { return t_.token_by_secret_hash(h); }
-    std::optional<TokenRecord> token(const WorkspaceId& w, const TokenId& id) override { return t_.token(w, id); }
+    std::optional<TokenRecord> token_by_secret_hash(const Hash& h) override {
+      return t_.token_by_secret_hash(h);
+    }
+    std::optional<TokenRecord> token(const WorkspaceId& w, const TokenId& id) override {
+      return t_.token(w, id);
+    }
     void put_token(const TokenRecord& r) override { t_.put_token(r); }
-    std::vector<TokenRecord> tokens_after(const WorkspaceId& w, const std::optional<TokenId>& a, size_t l) override {
+    std::vector<TokenRecord> tokens_after(const WorkspaceId& w, const std::optional<TokenId>& a,
+                                          size_t l) override {
       return t_.tokens_after(w, a, l);
     }
-    uint64_t live_token_count(const WorkspaceId& w, uint64_t now_ms) override { return t_.live_token_count(w, now_ms); }
+    uint64_t live_token_count(const WorkspaceId& w, uint64_t now_ms) override {
+      return t_.live_token_count(w, now_ms);
+    }
     std::optional<KeyRecord> key(const WorkspaceId& w, uint32_t k) override { return t_.key(w, k); }
     void put_key(const WorkspaceId& w, const KeyRecord& r) override { t_.put_key(w, r); }
     uint64_t key_count(const WorkspaceId& w) override { return t_.key_count(w); }
-    std::vector<KeyRecord> keys_after(const WorkspaceId& w, uint32_t a, size_t l) override { return t_.keys_after(w, a, l); }
-    std::optional<LoggedOp> op_by_id(const WorkspaceId& w, const OpId& id) override { return t_.op_by_id(w, id); }
-    std::optional<LoggedOp> append_op_if_absent(const WorkspaceId& w, const OpId& id, const StoredOp& op) override {
+    std::vector<KeyRecord> keys_after(const WorkspaceId& w, uint32_t a, size_t l) override {
+      return t_.keys_after(w, a, l);
+    }
+    std::optional<LoggedOp> op_by_id(const WorkspaceId& w, const OpId& id) override {
+      return t_.op_by_id(w, id);
+    }
+    std::optional<LoggedOp> append_op_if_absent(const WorkspaceId& w, const OpId& id,
+                                                const StoredOp& op) override {
       return t_.append_op_if_absent(w, id, op);
     }
-    std::vector<StoredOp> ops_after(const WorkspaceId& w, uint64_t a, size_t l, uint64_t b) override {
+    std::vector<StoredOp> ops_after(const WorkspaceId& w, uint64_t a, size_t l,
+                                    uint64_t b) override {
       return t_.ops_after(w, a, l + 1, b);
     }
-    std::vector<Hash> op_hashes(const WorkspaceId& w, uint64_t f, uint64_t l) override { return t_.op_hashes(w, f, l); }
-    void put_block_hash(const WorkspaceId& w, uint64_t i, const Hash& h) override { t_.put_block_hash(w, i, h); }
-    std::vector<Hash> block_hashes(const WorkspaceId& w, uint64_t s, size_t l) override { return t_.block_hashes(w, s, l); }
-    std::optional<FileRecord> file(const WorkspaceId& w, const FileId& id) override { return t_.file(w, id); }
+    std::vector<Hash> op_hashes(const WorkspaceId& w, uint64_t f, uint64_t l) override {
+      return t_.op_hashes(w, f, l);
+    }
+    void put_block_hash(const WorkspaceId& w, uint64_t i, const Hash& h) override {
+      t_.put_block_hash(w, i, h);
+    }
+    std::vector<Hash> block_hashes(const WorkspaceId& w, uint64_t s, size_t l) override {
+      return t_.block_hashes(w, s, l);
+    }
+    std::optional<FileRecord> file(const WorkspaceId& w, const FileId& id) override {
+      return t_.file(w, id);
+    }
     void put_file(const WorkspaceId& w, const FileRecord& r) override { t_.put_file(w, r); }
     void delete_file(const WorkspaceId& w, const FileId& id) override { t_.delete_file(w, id); }
-    std::optional<Bytes> chunk(const WorkspaceId& w, const FileId& id, uint32_t i) override { return t_.chunk(w, id, i); }
-    void put_chunk(const WorkspaceId& w, const FileId& id, uint32_t i, ByteView b) override { t_.put_chunk(w, id, i, b); }
-    std::vector<uint32_t> chunk_indices(const WorkspaceId& w, const FileId& id) override { return t_.chunk_indices(w, id); }
-    uint64_t stored_bytes(const WorkspaceId& w, const FileId& id) override { return t_.stored_bytes(w, id); }
+    std::optional<Bytes> chunk(const WorkspaceId& w, const FileId& id, uint32_t i) override {
+      return t_.chunk(w, id, i);
+    }
+    void put_chunk(const WorkspaceId& w, const FileId& id, uint32_t i, ByteView b) override {
+      t_.put_chunk(w, id, i, b);
+    }
+    std::vector<uint32_t> chunk_indices(const WorkspaceId& w, const FileId& id) override {
+      return t_.chunk_indices(w, id);
+    }
+    uint64_t stored_bytes(const WorkspaceId& w, const FileId& id) override {
+      return t_.stored_bytes(w, id);
+    }
     uint64_t uploading_bytes(const WorkspaceId& w) override { return t_.uploading_bytes(w); }
-    std::vector<FileKey> files_to_collect(uint64_t d, uint64_t i, size_t l) override { return t_.files_to_collect(d, i, l); }
+    std::vector<FileKey> files_to_collect(uint64_t d, uint64_t i, size_t l) override {
+      return t_.files_to_collect(d, i, l);
+    }
 
    private:
     Transaction& t_;
@@ -99,7 +136,8 @@ ServerConfig small_config() {
   ServerConfig config;
   config.block_size = 3;
   config.limits = kLimitFloors;
-  // Caps small enough for short sequences to reach, so both backends count alike (LIM-021, LIM-022).
+  // Caps small enough for short sequences to reach, so both backends count alike (LIM-021,
+  // LIM-022).
   config.tokens_per_workspace_max = 4;
   config.uploading_bytes_per_workspace_max = 300;
   return config;
@@ -110,7 +148,8 @@ struct Sut {
   TempDir dir;
   std::unique_ptr<SqliteStorage> sqlite;
   MemoryStorage memory;
-  std::unique_ptr<Storage> reference_wrapper;  // the backend compared with SQLite (memory, or a broken one)
+  std::unique_ptr<Storage>
+      reference_wrapper;  // the backend compared with SQLite (memory, or a broken one)
   SeededRandom memory_random{42};
   SeededRandom sqlite_random{42};
   std::unique_ptr<ServerCore> memory_core;
@@ -119,12 +158,13 @@ struct Sut {
     std::string id;
     std::vector<std::string> tokens;  // [0] is the owner's
     std::vector<std::string> files;
-    std::vector<WireOp> ops;          // uploaded, for duplicates and conflicts
+    std::vector<WireOp> ops;  // uploaded, for duplicates and conflicts
   };
   std::vector<Known> workspaces;
 
   explicit Sut(bool broken = false) {
-    Result<std::unique_ptr<SqliteStorage>> opened = SqliteStorage::open(dir.path(), Durability::kProcess);
+    Result<std::unique_ptr<SqliteStorage>> opened =
+        SqliteStorage::open(dir.path(), Durability::kProcess);
     RC_ASSERT(opened.ok());
     sqlite = std::move(*opened);
     Storage* compared = &memory;
@@ -137,15 +177,17 @@ struct Sut {
   }
 
   // Sends one request to both cores and requires identical answers; returns the answer.
-  Response both(const std::string& method, const std::string& path, const std::string& token, std::string body,
-                uint64_t now_ms, const std::string& content_type = "application/json",
+  Response both(const std::string& method, const std::string& path, const std::string& token,
+                std::string body, uint64_t now_ms,
+                const std::string& content_type = "application/json",
                 std::vector<std::pair<std::string, std::string>> query = {}) {
     Request request;
     request.method = method;
     request.path = path;
     request.query = std::move(query);
     if (!token.empty()) request.headers["authorization"] = "Bearer " + token;
-    if (!body.empty() || method == "POST" || method == "PUT") request.headers["content-type"] = content_type;
+    if (!body.empty() || method == "POST" || method == "PUT")
+      request.headers["content-type"] = content_type;
     request.body = std::move(body);
     Response from_memory = memory_core->handle(request, now_ms);
     Response from_sqlite = sqlite_core->handle(request, now_ms);
@@ -187,9 +229,10 @@ struct IssueToken : OnWorkspace {
   bool expires = *rc::gen::arbitrary<bool>();
   uint64_t expires_in_ms = *rc::gen::inRange<uint64_t>(1000, 100000);
   void run(const Model& m, Sut& sut) const override {
-    CreateTokenRequest request{scope, scope == Scope::kOwner || !expires ? std::nullopt : std::optional(expires_in_ms)};
-    Response r = sut.both("POST", "/v1/workspaces/" + ws(sut).id + "/tokens", token_of(sut), serialize_message(request),
-                          m.now_ms);
+    CreateTokenRequest request{
+        scope, scope == Scope::kOwner || !expires ? std::nullopt : std::optional(expires_in_ms)};
+    Response r = sut.both("POST", "/v1/workspaces/" + ws(sut).id + "/tokens", token_of(sut),
+                          serialize_message(request), m.now_ms);
     if (r.status == 201) ws(sut).tokens.push_back(parse_message<TokenIssued>(r.body)->token);
   }
   void show(std::ostream& os) const override { os << "IssueToken"; }
@@ -205,8 +248,10 @@ struct Upload : OnWorkspace {
     Sut::Known& w = ws(sut);
     SeededRandom random(seed);
     UploadOpsRequest request;
-    for (size_t i = 0; i < fresh; ++i) request.ops.push_back(make_op(random, m.now_ms, 28 + random.below(600)));
-    for (size_t i = 0; i < repeats && !w.ops.empty(); ++i) request.ops.push_back(w.ops[random.below(w.ops.size())]);
+    for (size_t i = 0; i < fresh; ++i)
+      request.ops.push_back(make_op(random, m.now_ms, 28 + random.below(600)));
+    for (size_t i = 0; i < repeats && !w.ops.empty(); ++i)
+      request.ops.push_back(w.ops[random.below(w.ops.size())]);
     if (forge && !w.ops.empty()) {
       WireOp forged = w.ops[random.below(w.ops.size())];
       forged.payload.back() ^= 1;
@@ -214,11 +259,14 @@ struct Upload : OnWorkspace {
     }
     if (skewed) request.ops.push_back(make_op(random, m.now_ms + 3'600'000));
     if (request.ops.empty()) return;
-    Response r = sut.both("POST", "/v1/workspaces/" + w.id + "/ops", token_of(sut), serialize_message(request), m.now_ms);
+    Response r = sut.both("POST", "/v1/workspaces/" + w.id + "/ops", token_of(sut),
+                          serialize_message(request), m.now_ms);
     if (r.status == 200)
       for (size_t i = 0; i < fresh; ++i) w.ops.push_back(request.ops[i]);
   }
-  void show(std::ostream& os) const override { os << "Upload(" << fresh << " new, " << repeats << " again)"; }
+  void show(std::ostream& os) const override {
+    os << "Upload(" << fresh << " new, " << repeats << " again)";
+  }
 };
 
 struct ReadOps : OnWorkspace {
@@ -228,7 +276,9 @@ struct ReadOps : OnWorkspace {
     sut.both("GET", "/v1/workspaces/" + ws(sut).id + "/ops", token_of(sut), "", m.now_ms, "",
              {{"after_seq", std::to_string(after_seq)}, {"limit", std::to_string(limit)}});
   }
-  void show(std::ostream& os) const override { os << "ReadOps(" << after_seq << ", " << limit << ")"; }
+  void show(std::ostream& os) const override {
+    os << "ReadOps(" << after_seq << ", " << limit << ")";
+  }
 };
 
 struct ReadBlocks : OnWorkspace {
@@ -245,11 +295,13 @@ struct PutKey : OnWorkspace {
   uint64_t expected_version = *rc::gen::inRange<uint64_t>(0, 3);
   void run(const Model& m, Sut& sut) const override {
     PutKeyRequest request{expected_version, KdfParams{}, Bytes(60, static_cast<uint8_t>(key_id))};
-    sut.both("PUT", "/v1/workspaces/" + ws(sut).id + "/keys/" + std::to_string(key_id), token_of(sut),
-             serialize_message(request), m.now_ms);
+    sut.both("PUT", "/v1/workspaces/" + ws(sut).id + "/keys/" + std::to_string(key_id),
+             token_of(sut), serialize_message(request), m.now_ms);
     sut.both("GET", "/v1/workspaces/" + ws(sut).id + "/keys", token_of(sut), "", m.now_ms);
   }
-  void show(std::ostream& os) const override { os << "PutKey(" << key_id << ", v" << expected_version << ")"; }
+  void show(std::ostream& os) const override {
+    os << "PutKey(" << key_id << ", v" << expected_version << ")";
+  }
 };
 
 // File commands: create, upload a chunk, commit, delete, status, download.
@@ -266,20 +318,32 @@ struct FileCommand : OnWorkspace {
     const std::string token = token_of(sut);
     switch (action) {
       case 0:
-      case 1: sut.both("POST", path, token, "{\"chunk_count\":3}", m.now_ms); break;
-      case 2:
-        sut.both("PUT", path + "/chunks/" + std::to_string(index), token, to_string(random.bytes(28 + random.below(100))),
-                 m.now_ms, "application/octet-stream");
+      case 1:
+        sut.both("POST", path, token, "{\"chunk_count\":3}", m.now_ms);
         break;
-      case 3: sut.both("POST", path + "/commit", token, "{\"chunk_count\":3}", m.now_ms); break;
-      case 4: sut.both("DELETE", path, token, "", m.now_ms); break;
-      case 5: sut.both("GET", path + "/chunks/" + std::to_string(index), token, "", m.now_ms); break;
-      default: sut.both("POST", "/v1/workspaces/" + w.id + "/file-status", token,
-                        "{\"file_ids\":[\"" + w.files[file % w.files.size()] + "\"]}", m.now_ms);
+      case 2:
+        sut.both("PUT", path + "/chunks/" + std::to_string(index), token,
+                 to_string(random.bytes(28 + random.below(100))), m.now_ms,
+                 "application/octet-stream");
+        break;
+      case 3:
+        sut.both("POST", path + "/commit", token, "{\"chunk_count\":3}", m.now_ms);
+        break;
+      case 4:
+        sut.both("DELETE", path, token, "", m.now_ms);
+        break;
+      case 5:
+        sut.both("GET", path + "/chunks/" + std::to_string(index), token, "", m.now_ms);
+        break;
+      default:
+        sut.both("POST", "/v1/workspaces/" + w.id + "/file-status", token,
+                 "{\"file_ids\":[\"" + w.files[file % w.files.size()] + "\"]}", m.now_ms);
     }
     sut.both("GET", path, token, "", m.now_ms);
   }
-  void show(std::ostream& os) const override { os << "File(action " << action << ", chunk " << index << ")"; }
+  void show(std::ostream& os) const override {
+    os << "File(action " << action << ", chunk " << index << ")";
+  }
 };
 
 struct RevokeOrDelete : OnWorkspace {
@@ -291,21 +355,27 @@ struct RevokeOrDelete : OnWorkspace {
       sut.both("DELETE", "/v1/workspaces/" + w.id, owner, "", m.now_ms);
       return;
     }
-    Response self = sut.both("GET", "/v1/workspaces/" + w.id + "/tokens/self", token_of(sut), "", m.now_ms);
+    Response self =
+        sut.both("GET", "/v1/workspaces/" + w.id + "/tokens/self", token_of(sut), "", m.now_ms);
     if (self.status != 200) return;
     const std::string token_id = to_base64url(parse_message<TokenEntry>(self.body)->token_id);
     sut.both("DELETE", "/v1/workspaces/" + w.id + "/tokens/" + token_id, owner, "", m.now_ms);
-    sut.both("GET", "/v1/workspaces/" + w.id + "/tokens", owner, "", m.now_ms, "", {{"limit", "2"}});
+    sut.both("GET", "/v1/workspaces/" + w.id + "/tokens", owner, "", m.now_ms, "",
+             {{"limit", "2"}});
   }
-  void show(std::ostream& os) const override { os << (delete_workspace ? "DeleteWorkspace" : "RevokeToken"); }
+  void show(std::ostream& os) const override {
+    os << (delete_workspace ? "DeleteWorkspace" : "RevokeToken");
+  }
 };
 
 // Time passes, tokens expire, garbage is collected.
 struct AdvanceTime : Command {
-  uint64_t ms = *rc::gen::element<uint64_t>(1000, 60'000, kReferenceUploadExpiryMs, kReferenceFileRetentionMs + 1);
+  uint64_t ms = *rc::gen::element<uint64_t>(1000, 60'000, kReferenceUploadExpiryMs,
+                                            kReferenceFileRetentionMs + 1);
   void apply(Model& m) const override { m.now_ms += ms; }
   void run(const Model& m, Sut& sut) const override {
-    RC_ASSERT(sut.memory_core->collect_garbage(m.now_ms + ms) == sut.sqlite_core->collect_garbage(m.now_ms + ms));
+    RC_ASSERT(sut.memory_core->collect_garbage(m.now_ms + ms) ==
+              sut.sqlite_core->collect_garbage(m.now_ms + ms));
   }
   void show(std::ostream& os) const override { os << "AdvanceTime(" << ms << ")"; }
 };
@@ -326,7 +396,8 @@ std::vector<std::string> fingerprint(ServerCore& core, const CreateWorkspaceResp
     if (!body.empty()) request.headers["content-type"] = "application/json";
     request.body = std::move(body);
     const Response response = core.handle(request, now_ms);
-    out.push_back(method + " " + path + " " + std::to_string(response.status) + " " + response.body);
+    out.push_back(method + " " + path + " " + std::to_string(response.status) + " " +
+                  response.body);
   };
   read("GET", base + "/ops");
   read("GET", base + "/blocks");
@@ -347,8 +418,8 @@ struct Writer {
   const CreateWorkspaceResponse& ws;
   SeededRandom random{7};
 
-  Response call(const std::string& method, const std::string& path, std::string body, uint64_t now_ms,
-                const std::string& type = "application/json") {
+  Response call(const std::string& method, const std::string& path, std::string body,
+                uint64_t now_ms, const std::string& type = "application/json") {
     Request request;
     request.method = method;
     request.path = "/v1/workspaces/" + to_base64url(ws.workspace_id) + path;
@@ -359,14 +430,15 @@ struct Writer {
   }
   void write(const FileId& file, size_t ops, bool delete_file, uint64_t now_ms) {
     UploadOpsRequest upload;
-    for (size_t i = 0; i < ops; ++i) upload.ops.push_back(make_op(random, now_ms, 28 + random.below(300)));
+    for (size_t i = 0; i < ops; ++i)
+      upload.ops.push_back(make_op(random, now_ms, 28 + random.below(300)));
     BOOST_REQUIRE(call("POST", "/ops", serialize_message(upload), now_ms).status == 200);
     BOOST_REQUIRE(call("POST", "/tokens", "{\"scope\":\"read\"}", now_ms).status == 201);
     const std::string path = "/files/" + to_base64url(file);
     BOOST_REQUIRE(call("POST", path, "{\"chunk_count\":3}", now_ms).status == 201);
     for (int index = 0; index < 3; ++index)
-      BOOST_REQUIRE(call("PUT", path + "/chunks/" + std::to_string(index), to_string(random.bytes(40)), now_ms,
-                         "application/octet-stream")
+      BOOST_REQUIRE(call("PUT", path + "/chunks/" + std::to_string(index),
+                         to_string(random.bytes(40)), now_ms, "application/octet-stream")
                         .status == 200);
     BOOST_REQUIRE(call("POST", path + "/commit", "{\"chunk_count\":3}", now_ms).status == 200);
     if (delete_file) BOOST_REQUIRE(call("DELETE", path, "", now_ms).status == 200);
@@ -376,10 +448,11 @@ struct Writer {
 void backends_agree(bool broken) {
   Model model;
   Sut sut(broken);
-  rc::state::check(model, sut,
-                   rc::state::gen::execOneOfWithArgs<CreateWorkspace, IssueToken, Upload, Upload, Upload, ReadOps,
-                                                     ReadOps, ReadBlocks, PutKey, FileCommand, FileCommand,
-                                                     RevokeOrDelete, AdvanceTime>());
+  rc::state::check(
+      model, sut,
+      rc::state::gen::execOneOfWithArgs<CreateWorkspace, IssueToken, Upload, Upload, Upload,
+                                        ReadOps, ReadOps, ReadBlocks, PutKey, FileCommand,
+                                        FileCommand, RevokeOrDelete, AdvanceTime>());
 }
 
 }  // namespace
@@ -394,7 +467,8 @@ BOOST_AUTO_TEST_CASE(a_restored_snapshot_answers_as_the_storage_did_when_it_was_
   ServerCore core(small_config(), storage, random);
   const CreateWorkspaceResponse ws = *core.create_workspace(kStartMs);
   Writer writer{core, ws};
-  const std::vector<FileId> files = {random.id(), random.id()};  // the second is written after the backup
+  const std::vector<FileId> files = {random.id(),
+                                     random.id()};  // the second is written after the backup
   writer.write(files[0], 7, false, kStartMs);
   const std::shared_ptr<const MemoryStorage::Snapshot> backup = storage.snapshot();
   BOOST_TEST(backup->op_count() == 7u);
@@ -403,7 +477,8 @@ BOOST_AUTO_TEST_CASE(a_restored_snapshot_answers_as_the_storage_did_when_it_was_
   // Everything after the backup: operations, tokens, a committed file, the first file deleted,
   // and the deleted file collected.
   writer.write(files[1], 5, false, kStartMs + 1000);
-  BOOST_REQUIRE(writer.call("DELETE", "/files/" + to_base64url(files[0]), "", kStartMs + 2000).status == 200);
+  BOOST_REQUIRE(
+      writer.call("DELETE", "/files/" + to_base64url(files[0]), "", kStartMs + 2000).status == 200);
   BOOST_TEST(core.collect_garbage(kStartMs + 2000 + kReferenceFileRetentionMs) == 1u);
   BOOST_TEST(backup->op_count() == 7u);  // the snapshot does not follow the storage
   const std::vector<std::string> after = fingerprint(core, ws, files, kStartMs);
@@ -421,7 +496,8 @@ BOOST_AUTO_TEST_CASE(a_restored_snapshot_answers_as_the_storage_did_when_it_was_
   SeededRandom other_random(1);
   ServerCore other(small_config(), elsewhere, other_random);
   elsewhere.restore(*backup);
-  BOOST_TEST(fingerprint(other, ws, files, kStartMs) == at_backup, boost::test_tools::per_element());
+  BOOST_TEST(fingerprint(other, ws, files, kStartMs) == at_backup,
+             boost::test_tools::per_element());
   storage.restore(*backup);
   BOOST_TEST(fingerprint(core, ws, files, kStartMs) == at_backup, boost::test_tools::per_element());
 }
@@ -445,7 +521,9 @@ Revoked issue(Writer& writer) {
 }
 
 void revoke(Writer& writer, const Revoked& revoked) {
-  BOOST_REQUIRE(writer.call("DELETE", "/tokens/" + to_base64url(revoked.token.token_id), "", kStartMs + 1000).status == 200);
+  BOOST_REQUIRE(
+      writer.call("DELETE", "/tokens/" + to_base64url(revoked.token.token_id), "", kStartMs + 1000)
+          .status == 200);
 }
 
 // A workspace with a token revoked after a backup, and the restore of that backup.
@@ -462,9 +540,12 @@ struct RevokedAfterBackup {
     const std::shared_ptr<const MemoryStorage::Snapshot> backup = storage.snapshot();
     revoke(writer, stolen);
     BOOST_TEST(storage.journaled_revocations()->size() == 1u);
-    if (restore_rolls_journal_back) storage.restore_with_journal(*backup);
-    else storage.restore(*backup);
-    core = std::make_unique<ServerCore>(small_config(), storage, random);  // the server starts on it
+    if (restore_rolls_journal_back)
+      storage.restore_with_journal(*backup);
+    else
+      storage.restore(*backup);
+    core =
+        std::make_unique<ServerCore>(small_config(), storage, random);  // the server starts on it
   }
 };
 
@@ -475,9 +556,11 @@ BOOST_AUTO_TEST_CASE(a_revocation_survives_a_restore_of_the_data) {
   BOOST_TEST(answer.error_code == "token_revoked");
   // The token list shows it revoked, at the time of the revocation.
   Writer after{*r.core, r.ws};
-  const TokenListResponse list = *parse_message<TokenListResponse>(after.call("GET", "/tokens", "", kStartMs + 2000).body);
-  const auto entry = std::find_if(list.tokens.begin(), list.tokens.end(),
-                                  [&](const TokenEntry& e) { return e.token_id == r.stolen.token.token_id; });
+  const TokenListResponse list =
+      *parse_message<TokenListResponse>(after.call("GET", "/tokens", "", kStartMs + 2000).body);
+  const auto entry = std::find_if(list.tokens.begin(), list.tokens.end(), [&](const TokenEntry& e) {
+    return e.token_id == r.stolen.token.token_id;
+  });
   BOOST_REQUIRE(entry != list.tokens.end());
   BOOST_TEST(entry->revoked_at_ms == std::optional<uint64_t>(kStartMs + 1000));
 }
@@ -496,7 +579,8 @@ BOOST_AUTO_TEST_CASE(sqlite_keeps_its_revocations_beside_the_database_a_restore_
   std::optional<CreateWorkspaceResponse> ws;
   std::optional<Revoked> stolen;
   {
-    std::unique_ptr<SqliteStorage> storage = std::move(SqliteStorage::open(data.string(), Durability::kProcess)).value();
+    std::unique_ptr<SqliteStorage> storage =
+        std::move(SqliteStorage::open(data.string(), Durability::kProcess)).value();
     ServerCore core(small_config(), *storage, random);
     ws = *core.create_workspace(kStartMs);
     Writer writer{core, *ws};
@@ -504,7 +588,8 @@ BOOST_AUTO_TEST_CASE(sqlite_keeps_its_revocations_beside_the_database_a_restore_
   }
   std::filesystem::copy_file(data / "opsync.db", data / "backup.db");  // the server is stopped
   {
-    std::unique_ptr<SqliteStorage> storage = std::move(SqliteStorage::open(data.string(), Durability::kProcess)).value();
+    std::unique_ptr<SqliteStorage> storage =
+        std::move(SqliteStorage::open(data.string(), Durability::kProcess)).value();
     ServerCore core(small_config(), *storage, random);
     Writer writer{core, *ws};
     revoke(writer, *stolen);
@@ -512,8 +597,10 @@ BOOST_AUTO_TEST_CASE(sqlite_keeps_its_revocations_beside_the_database_a_restore_
   // The restore of deploy/README.md: the database replaced, the journal left where it is.
   std::filesystem::remove(data / "opsync.db-wal");
   std::filesystem::remove(data / "opsync.db-shm");
-  std::filesystem::copy_file(data / "backup.db", data / "opsync.db", std::filesystem::copy_options::overwrite_existing);
-  std::unique_ptr<SqliteStorage> storage = std::move(SqliteStorage::open(data.string(), Durability::kProcess)).value();
+  std::filesystem::copy_file(data / "backup.db", data / "opsync.db",
+                             std::filesystem::copy_options::overwrite_existing);
+  std::unique_ptr<SqliteStorage> storage =
+      std::move(SqliteStorage::open(data.string(), Durability::kProcess)).value();
   ServerCore core(small_config(), *storage, random);
   const Response answer = stolen->self(core, *ws, kStartMs + 2000);
   BOOST_TEST(answer.status == 401);
@@ -527,7 +614,8 @@ BOOST_AUTO_TEST_CASE(a_damaged_revocation_journal_is_refused_naming_its_line) {
   {
     std::ofstream out(journal);
     out << "opsync-revocation/1 AAAAAAAAAAAAAAAAAAAAAA AAAAAAAAAAAAAAAAAAAAAA 5\n";
-    out << "opsync-revocation/1 AAAAAAAAAAAAAAAAAAAAAA AAAAAAAAAAAAAA";  // an append a crash cut short
+    out << "opsync-revocation/1 AAAAAAAAAAAAAAAAAAAAAA AAAAAAAAAAAAAA";  // an append a crash cut
+                                                                         // short
   }
   {
     auto storage = SqliteStorage::open(dir.path(), Durability::kProcess);
@@ -542,12 +630,13 @@ BOOST_AUTO_TEST_CASE(a_damaged_revocation_journal_is_refused_naming_its_line) {
   }
   auto refused = SqliteStorage::open(dir.path(), Durability::kProcess);
   BOOST_REQUIRE(!refused.ok());
-  BOOST_TEST(refused.error().message.find("revocations.journal line 2") != std::string::npos, refused.error().message);
+  BOOST_TEST(refused.error().message.find("revocations.journal line 2") != std::string::npos,
+             refused.error().message);
 }
 
 BOOST_AUTO_TEST_CASE(catches_a_backend_that_pages_one_too_many) {
-  BOOST_TEST(opsync::testing::finds_counterexample("a backend paging one operation too many agrees with SQLite",
-                                                   [] { backends_agree(true); }));
+  BOOST_TEST(opsync::testing::finds_counterexample(
+      "a backend paging one operation too many agrees with SQLite", [] { backends_agree(true); }));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

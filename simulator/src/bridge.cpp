@@ -16,8 +16,9 @@ server::Request to_server_request(const client::HttpRequest& r, const std::strin
       const size_t amp = rest.find('&');
       const std::string_view pair = rest.substr(0, amp);
       const size_t eq = pair.find('=');
-      request.query.emplace_back(std::string(pair.substr(0, eq)),
-                                 eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1)));
+      request.query.emplace_back(
+          std::string(pair.substr(0, eq)),
+          eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1)));
       rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
     }
   }
@@ -40,7 +41,8 @@ client::HttpResponse to_client_response(const server::Response& answer) {
   return response;
 }
 
-Result<client::HttpResponse> CoreTransport::exchange(const client::HttpRequest& request, const std::string& token) {
+Result<client::HttpResponse> CoreTransport::exchange(const client::HttpRequest& request,
+                                                     const std::string& token) {
   return to_client_response(core_.handle(to_server_request(request, token), now_ms_));
 }
 

@@ -16,9 +16,9 @@ namespace {
 
 // The event kinds that make up the fault schedule.
 const std::set<std::string>& fault_kinds() {
-  static const std::set<std::string> kinds = {"partition", "crash",       "restart",  "restore",   "backup",
-                                              "clock-step", "clock-freeze", "clock-set", "revoked", "join",
-                                              "lost",       "reset",       "refused",  "arrive-again"};
+  static const std::set<std::string> kinds = {
+      "partition", "crash",   "restart", "restore", "backup", "clock-step", "clock-freeze",
+      "clock-set", "revoked", "join",    "lost",    "reset",  "refused",    "arrive-again"};
   return kinds;
 }
 
@@ -86,7 +86,8 @@ void write_readable(const nlohmann::ordered_json& json, int depth, std::string& 
     }
     out += indent + "}";
   } else if (json.is_array() && !json.empty() &&
-             std::any_of(json.begin(), json.end(), [](const nlohmann::ordered_json& v) { return v.is_structured(); })) {
+             std::any_of(json.begin(), json.end(),
+                         [](const nlohmann::ordered_json& v) { return v.is_structured(); })) {
     out += "[\n";
     for (size_t i = 0; i < json.size(); ++i) {
       out += inner;
@@ -102,10 +103,14 @@ void write_readable(const nlohmann::ordered_json& json, int depth, std::string& 
       bool in_string = false, escaped = false;
       for (const char c : flat) {
         spaced += c;
-        if (escaped) escaped = false;
-        else if (in_string && c == '\\') escaped = true;
-        else if (c == '"') in_string = !in_string;
-        else if (c == ',' && !in_string) spaced += ' ';
+        if (escaped)
+          escaped = false;
+        else if (in_string && c == '\\')
+          escaped = true;
+        else if (c == '"')
+          in_string = !in_string;
+        else if (c == ',' && !in_string)
+          spaced += ' ';
       }
       flat = std::move(spaced);
     }
@@ -125,7 +130,8 @@ BugFile bug_file_of(const RunResult& result) {
   bug.decisions = result.decisions;
   bug.server = result.recording;
   if (!result.adapter_command.empty())
-    bug.client = BugFile::ClientUnderTest{result.adapter_command, result.reference_devices, result.trace_replayable};
+    bug.client = BugFile::ClientUnderTest{result.adapter_command, result.reference_devices,
+                                          result.trace_replayable};
   for (const TraceEvent& e : result.events)
     if (fault_kinds().count(e.kind)) {
       TraceEvent fault = e;
@@ -146,11 +152,15 @@ BugFile error_bug_file(const Config& config, std::string error) {
 nlohmann::json to_json(const BugFile& bug) {
   nlohmann::json violations = nlohmann::json::array();
   for (const Violation& v : bug.violations)
-    violations.push_back(
-        {{"checker", v.checker}, {"time_ms", v.time_ms}, {"nodes", v.nodes}, {"ops", v.ops}, {"message", v.message}});
+    violations.push_back({{"checker", v.checker},
+                          {"time_ms", v.time_ms},
+                          {"nodes", v.nodes},
+                          {"ops", v.ops},
+                          {"message", v.message}});
   nlohmann::json schedule = nlohmann::json::array();
   for (const TraceEvent& e : bug.schedule)
-    schedule.push_back({{"time_ms", e.time_ms}, {"node", e.node}, {"kind", e.kind}, {"detail", e.detail}});
+    schedule.push_back(
+        {{"time_ms", e.time_ms}, {"node", e.node}, {"kind", e.kind}, {"detail", e.detail}});
   nlohmann::json decisions = nlohmann::json::object();
   for (const auto& [stream, values] : bug.decisions) decisions[stream] = values;
   nlohmann::json out = {{"format", kBugFormat},
@@ -174,8 +184,10 @@ nlohmann::json to_json(const BugFile& bug) {
       nlohmann::json answer = {{"request", a.request}, {"status", a.status}};
       if (!a.content_type.empty()) answer["content_type"] = a.content_type;
       // Text as it is; anything else (a chunk's ciphertext) in base64url.
-      if (is_valid_utf8(a.body)) answer["body"] = a.body;
-      else answer["body_base64url"] = to_base64url(to_bytes(a.body));
+      if (is_valid_utf8(a.body))
+        answer["body"] = a.body;
+      else
+        answer["body_base64url"] = to_base64url(to_bytes(a.body));
       answers.push_back(std::move(answer));
     }
     out["server"] = {{"url", bug.server->url}, {"answers", answers}};
@@ -196,25 +208,30 @@ Result<BugFile> bug_file_from_json(const nlohmann::json& json) {
     return damaged("has no \"format\" member: not a bug file of opsync-sim");
   if (*format != kBugFormat)
     return Error(Code::kUnsupportedFormat, "format",
-                 "the bug file's format is " + format->get<std::string>() + "; this opsync-sim reads " +
-                     std::string(kBugFormat) + (format->get<std::string>().rfind("opsync-bug/", 0) == 0
-                                                    ? " (a newer or older simulator wrote it)"
-                                                    : ""));
-  static const std::set<std::string> known = {"format",      "simulator",   "protocol", "variant",
-                                              "seed",        "checker",     "violations", "trace_hash",
-                                              "event_count", "config",      "schedule", "decisions",
-                                              "event_digests", "description", "expect", "server",
-                                              "imported",    "error",       "client",     "checksum"};
+                 "the bug file's format is " + format->get<std::string>() +
+                     "; this opsync-sim reads " + std::string(kBugFormat) +
+                     (format->get<std::string>().rfind("opsync-bug/", 0) == 0
+                          ? " (a newer or older simulator wrote it)"
+                          : ""));
+  static const std::set<std::string> known = {
+      "format",   "simulator",  "protocol",      "variant",     "seed",
+      "checker",  "violations", "trace_hash",    "event_count", "config",
+      "schedule", "decisions",  "event_digests", "description", "expect",
+      "server",   "imported",   "error",         "client",      "checksum"};
   for (const auto& [name, value] : json.items())
     if (!known.count(name)) return damaged("has an unknown member \"" + name + "\"");
-  for (const char* required : {"simulator", "protocol", "seed", "checker", "violations", "trace_hash", "event_count",
-                               "config", "schedule", "decisions", "event_digests"})
+  for (const char* required :
+       {"simulator", "protocol", "seed", "checker", "violations", "trace_hash", "event_count",
+        "config", "schedule", "decisions", "event_digests"})
     if (!json.contains(required)) return damaged("has no \"" + std::string(required) + "\" member");
   if (const auto checksum = json.find("checksum"); checksum != json.end()) {
     if (!checksum->is_string() || *checksum != content_checksum(json))
-      return damaged("was changed after opsync-sim wrote it: its checksum does not match its content, so a replay "
-                     "would say nothing about the code (only \"description\" and \"expect\" may be edited; to keep "
-                     "another edit on purpose, delete the \"checksum\" member)");
+      return damaged(
+          "was changed after opsync-sim wrote it: its checksum does not match its content, so a "
+          "replay "
+          "would say nothing about the code (only \"description\" and \"expect\" may be edited; to "
+          "keep "
+          "another edit on purpose, delete the \"checksum\" member)");
   }
   BugFile bug;
   try {
@@ -222,20 +239,23 @@ Result<BugFile> bug_file_from_json(const nlohmann::json& json) {
     Result<Config> config = config_from_json(json.at("config"));
     if (!config.ok()) return damaged("has a bad configuration: " + config.error().message);
     bug.config = *config;
-    if (json.at("seed").get<uint64_t>() != bug.config.seed) return damaged("names another seed than its configuration");
+    if (json.at("seed").get<uint64_t>() != bug.config.seed)
+      return damaged("names another seed than its configuration");
     if (json.at("protocol").get<std::string>() != protocol_name(bug.config.protocol))
       return damaged("names another protocol than its configuration");
     for (const nlohmann::json& v : json.at("violations"))
-      bug.violations.push_back(Violation{v.at("checker").get<std::string>(), v.at("time_ms").get<uint64_t>(),
-                                         v.at("nodes").get<std::vector<std::string>>(),
-                                         v.at("ops").get<std::vector<std::string>>(),
-                                         v.at("message").get<std::string>()});
+      bug.violations.push_back(Violation{
+          v.at("checker").get<std::string>(), v.at("time_ms").get<uint64_t>(),
+          v.at("nodes").get<std::vector<std::string>>(),
+          v.at("ops").get<std::vector<std::string>>(), v.at("message").get<std::string>()});
     if (json.at("checker").get<std::string>() != bug.checker())
       return damaged("names a checker that is not its first violation's");
     const std::optional<Bytes> hash = from_hex(json.at("trace_hash").get<std::string>());
-    if (!hash || hash->size() != 32) return damaged("has a trace_hash that is not 64 hexadecimal digits");
+    if (!hash || hash->size() != 32)
+      return damaged("has a trace_hash that is not 64 hexadecimal digits");
     std::copy(hash->begin(), hash->end(), bug.trace_hash.bytes.begin());
-    std::optional<std::vector<uint64_t>> digests = digests_from_hex(json.at("event_digests").get<std::string>());
+    std::optional<std::vector<uint64_t>> digests =
+        digests_from_hex(json.at("event_digests").get<std::string>());
     if (!digests) return damaged("has event_digests that are not 16 hexadecimal digits per event");
     bug.event_digests = std::move(*digests);
     if (json.at("event_count").get<uint64_t>() != bug.event_digests.size())
@@ -249,11 +269,13 @@ Result<BugFile> bug_file_from_json(const nlohmann::json& json) {
       bug.schedule.push_back(std::move(event));
     }
     for (const auto& [stream, values] : json.at("decisions").items()) {
-      if (!values.is_array()) return damaged("has decisions of stream " + stream + " that are not a list");
+      if (!values.is_array())
+        return damaged("has decisions of stream " + stream + " that are not a list");
       std::vector<uint64_t>& out = bug.decisions[stream];
       for (const nlohmann::json& v : values) {
         if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0))
-          return damaged("has a decision of stream " + stream + " that is not a non-negative integer");
+          return damaged("has a decision of stream " + stream +
+                         " that is not a non-negative integer");
         out.push_back(v.get<uint64_t>());
       }
     }
@@ -301,11 +323,13 @@ Result<BugFile> bug_file_from_json(const nlohmann::json& json) {
       for (const nlohmann::json& d : client.at("reference_devices")) {
         const uint32_t device = d.get<uint32_t>();
         if (device >= bug.config.devices + bug.config.faults.joins)
-          return damaged("names reference device " + std::to_string(device) + ", which its configuration does not have");
+          return damaged("names reference device " + std::to_string(device) +
+                         ", which its configuration does not have");
         under_test.reference_devices.insert(device);
       }
       const std::string replay = client.at("replay").get<std::string>();
-      if (replay != "trace" && replay != "verdict") return damaged("has a client replay that is not trace or verdict");
+      if (replay != "trace" && replay != "verdict")
+        return damaged("has a client replay that is not trace or verdict");
       under_test.trace_replayable = replay == "trace";
       bug.client = std::move(under_test);
     }
@@ -321,7 +345,8 @@ Result<BugFile> load_bug_file(const std::string& path) {
   const nlohmann::json json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) return Error(Code::kMalformedJson, path + " is not well-formed JSON");
   Result<BugFile> bug = bug_file_from_json(json);
-  if (!bug.ok()) return Error(bug.error().code, bug.error().field, path + ": " + bug.error().message);
+  if (!bug.ok())
+    return Error(bug.error().code, bug.error().field, path + ": " + bug.error().message);
   return bug;
 }
 
@@ -330,9 +355,9 @@ Status save_bug_file(const BugFile& bug, const std::string& path) {
   nlohmann::json json = to_json(bug);
   json["checksum"] = content_checksum(json);
   nlohmann::ordered_json ordered;
-  for (const char* name : {"format", "simulator", "description", "protocol", "variant", "seed", "error", "checker",
-                           "violations", "trace_hash", "event_count", "expect", "config", "schedule", "decisions",
-                           "event_digests"})
+  for (const char* name : {"format", "simulator", "description", "protocol", "variant", "seed",
+                           "error", "checker", "violations", "trace_hash", "event_count", "expect",
+                           "config", "schedule", "decisions", "event_digests"})
     if (json.contains(name)) ordered[name] = nlohmann::ordered_json::parse(json[name].dump());
   for (const char* name : {"client", "server", "imported", "checksum"})
     if (json.contains(name)) ordered[name] = nlohmann::ordered_json::parse(json[name].dump());
@@ -344,7 +369,8 @@ Status save_bug_file(const BugFile& bug, const std::string& path) {
   return {};
 }
 
-Replay replay(const BugFile& bug, bool keep_bodies, const std::string& server_url, const RunOptions* limits) {
+Replay replay(const BugFile& bug, bool keep_bodies, const std::string& server_url,
+              const RunOptions* limits) {
   RunOptions options;
   if (limits) {
     options.events_max = limits->events_max;
@@ -354,7 +380,8 @@ Replay replay(const BugFile& bug, bool keep_bodies, const std::string& server_ur
     options.reference_devices = limits->reference_devices;
     options.turn_timeout_ms = limits->turn_timeout_ms;
   }
-  OPSYNC_CHECK_MSG(!bug.client || options.clients, "a client's bug file replays through its adapter's channels");
+  OPSYNC_CHECK_MSG(!bug.client || options.clients,
+                   "a client's bug file replays through its adapter's channels");
   if (bug.client) options.reference_devices = bug.client->reference_devices;
   options.server_url = server_url;
   if (server_url.empty() && bug.server) options.recording = &*bug.server;
@@ -363,7 +390,8 @@ Replay replay(const BugFile& bug, bool keep_bodies, const std::string& server_ur
   options.keep_events = true;
   options.keep_bodies = keep_bodies;
   Replay out;
-  out.result = bug.imported ? replay_imported(*bug.imported, bug.config, options) : run(bug.config, options);
+  out.result =
+      bug.imported ? replay_imported(*bug.imported, bug.config, options) : run(bug.config, options);
   out.same_trace = out.result.trace_hash == bug.trace_hash;
   // The same checkers, in whatever order: a bug file names the checker it is about first.
   std::set<std::string> before, after;

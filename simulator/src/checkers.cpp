@@ -18,7 +18,8 @@ std::string head_text(const std::vector<HeadView>& heads) {
   if (heads.empty()) return "absent";
   std::string out;
   for (const HeadView& h : heads)
-    out += (out.empty() ? "" : " ") + short_id(h.id) + (h.deleted ? "(delete)" : "(put " + std::to_string(h.value.size()) + "B)");
+    out += (out.empty() ? "" : " ") + short_id(h.id) +
+           (h.deleted ? "(delete)" : "(put " + std::to_string(h.value.size()) + "B)");
   return out;
 }
 
@@ -84,7 +85,8 @@ void check_convergence(World& world, const EndState& s, const std::vector<std::s
       std::string others;
       if (first && first != &device) {
         auto theirs = first->objects.find(key);
-        const std::vector<HeadView>& other = theirs == first->objects.end() ? kAbsent : theirs->second;
+        const std::vector<HeadView>& other =
+            theirs == first->objects.end() ? kAbsent : theirs->second;
         others = "; " + first->name + " holds " + head_text(other);
         nodes.push_back(first->name);
       }
@@ -92,8 +94,8 @@ void check_convergence(World& world, const EndState& s, const std::vector<std::s
       for (const HeadView& h : have) ops.push_back(to_base64url(h.id));
       for (const HeadView& h : want) ops.push_back(to_base64url(h.id));
       world.violation("convergence", nodes, ops,
-                      "after the heal, " + device.name + " holds " + head_text(have) + " at key " + key +
-                          " where the server's log resolves to " + head_text(want) + others);
+                      "after the heal, " + device.name + " holds " + head_text(have) + " at key " +
+                          key + " where the server's log resolves to " + head_text(want) + others);
       return;
     }
     if (!first) first = &device;
@@ -108,8 +110,8 @@ void check_nothing_lost(World& world, const EndState& s) {
     if (in_log.count(edit.op)) continue;
     const bool rejected = device.rejected_ops.count(edit.op) != 0;
     world.violation("nothing_lost", {device.name, "server"}, {to_base64url(edit.op)},
-                    "edit " + std::to_string(edit.index) + " (" + edit.kind + " " + edit.key + ", operation " +
-                        short_id(edit.op) + ") was committed on " + device.name +
+                    "edit " + std::to_string(edit.index) + " (" + edit.kind + " " + edit.key +
+                        ", operation " + short_id(edit.op) + ") was committed on " + device.name +
                         " and is not in the server's log after the heal" +
                         (rejected ? "; the device holds it as rejected and never uploads it" : ""));
     return;
@@ -122,14 +124,15 @@ void check_log_integrity(World& world, const EndState& s) {
     const OpId& id = s.server.log[i];
     if (s.server.seqs[i] != i + 1) {
       world.violation("log_integrity", {"server"}, {to_base64url(id)},
-                      "the log's position " + std::to_string(i + 1) + " holds seq " + std::to_string(s.server.seqs[i]) +
-                          ": positions are not dense (LOG-010)");
+                      "the log's position " + std::to_string(i + 1) + " holds seq " +
+                          std::to_string(s.server.seqs[i]) + ": positions are not dense (LOG-010)");
       return;
     }
     if (!positions.emplace(id, i + 1).second) {
       world.violation("log_integrity", {"server"}, {to_base64url(id)},
-                      "operation " + short_id(id) + " is in the log twice, at " + std::to_string(positions[id]) +
-                          " and " + std::to_string(i + 1) + " (LOG-004)");
+                      "operation " + short_id(id) + " is in the log twice, at " +
+                          std::to_string(positions[id]) + " and " + std::to_string(i + 1) +
+                          " (LOG-004)");
       return;
     }
     // Every operation of the log is one a device committed for an edit it was asked to make: a
@@ -138,10 +141,11 @@ void check_log_integrity(World& world, const EndState& s) {
     auto edit = s.edit_by_op.find(id);
     if (edit == s.edit_by_op.end()) {
       if (s.config.protocol != Protocol::kOpsyncV1) continue;
-      world.violation("log_integrity", {"server"}, {to_base64url(id)},
-                      "operation " + short_id(id) + " at position " + std::to_string(i + 1) +
-                          " is in the log, and no device committed it: a retry sent a new operation instead of "
-                          "resending the one it had (SYNC-008)");
+      world.violation(
+          "log_integrity", {"server"}, {to_base64url(id)},
+          "operation " + short_id(id) + " at position " + std::to_string(i + 1) +
+              " is in the log, and no device committed it: a retry sent a new operation instead of "
+              "resending the one it had (SYNC-008)");
       return;
     }
     const EditRecord& record = s.edits[edit->second];
@@ -151,33 +155,39 @@ void check_log_integrity(World& world, const EndState& s) {
       const std::string& device_name = s.devices.at(record.device).name;
       const std::optional<ObjectOp>& meaning = s.server.meanings[i];
       if (!meaning) {
-        world.violation("log_integrity", {device_name, "server"}, {to_base64url(id)},
-                        "operation " + short_id(id) + " (" + record.kind + " " + record.key + ") of " + device_name +
-                            " cannot be opened with the workspace's operation key and its own associated data, "
-                            "or its payload is not one of spec 10.1 (CRY-020, LWW-001)");
+        world.violation(
+            "log_integrity", {device_name, "server"}, {to_base64url(id)},
+            "operation " + short_id(id) + " (" + record.kind + " " + record.key + ") of " +
+                device_name +
+                " cannot be opened with the workspace's operation key and its own associated data, "
+                "or its payload is not one of spec 10.1 (CRY-020, LWW-001)");
         return;
       }
       const bool is_delete = meaning->payload.type == OpType::kDelete;
       const std::set<OpId> bases(meaning->payload.bases.begin(), meaning->payload.bases.end());
       const std::set<OpId> held(record.seen.begin(), record.seen.end());
       std::string wrong;
-      if (meaning->payload.key != record.key) wrong = "is for key " + meaning->payload.key;
-      else if (is_delete != (record.kind == "delete")) wrong = std::string("is a ") + (is_delete ? "delete" : "put");
+      if (meaning->payload.key != record.key)
+        wrong = "is for key " + meaning->payload.key;
+      else if (is_delete != (record.kind == "delete"))
+        wrong = std::string("is a ") + (is_delete ? "delete" : "put");
       else if (held.size() <= kBasesMax && bases != held)
         wrong = "names " + std::to_string(bases.size()) + " bases where the device held " +
                 std::to_string(held.size()) + " heads of the key when it wrote it (LWW-011)";
       if (!wrong.empty()) {
         world.violation("log_integrity", {device_name, "server"}, {to_base64url(id)},
-                        "operation " + short_id(id) + ", which " + device_name + " committed as " + record.kind + " " +
-                            record.key + ", " + wrong);
+                        "operation " + short_id(id) + ", which " + device_name + " committed as " +
+                            record.kind + " " + record.key + ", " + wrong);
         return;
       }
     }
     if (!record.requested) {
-      world.violation("log_integrity", {s.devices.at(record.device).name, "server"}, {to_base64url(id)},
-                      "operation " + short_id(id) + " (" + record.kind + " " + record.key + ") is in the log, and " +
-                          s.devices.at(record.device).name +
-                          " made it with no edit asking for it: a retry made a new operation instead of resending "
+      world.violation("log_integrity", {s.devices.at(record.device).name, "server"},
+                      {to_base64url(id)},
+                      "operation " + short_id(id) + " (" + record.kind + " " + record.key +
+                          ") is in the log, and " + s.devices.at(record.device).name +
+                          " made it with no edit asking for it: a retry made a new operation "
+                          "instead of resending "
                           "the same one (SYNC-008)");
       return;
     }
@@ -192,7 +202,8 @@ void check_causality(World& world, const EndState& s, const ObjectsView&) {
     if (s.server.meanings[i]) final_hlc[s.server.log[i]] = s.server.meanings[i]->hlc;
   // Operations that never reached the log: the timestamp their device holds them with now.
   std::map<OpId, Hlc> pending_hlc;
-  for (const DeviceReport& device : s.devices) pending_hlc.insert(device.pending_hlc.begin(), device.pending_hlc.end());
+  for (const DeviceReport& device : s.devices)
+    pending_hlc.insert(device.pending_hlc.begin(), device.pending_hlc.end());
   // The timestamp an operation ended with in the log or on its device (re-stamping after
   // clock_skew may have changed it, HLC-020), else the one it was last uploaded with (a restore
   // may have removed it from the log after a re-stamp), else the one it was written with.
@@ -200,7 +211,8 @@ void check_causality(World& world, const EndState& s, const ObjectsView&) {
     auto it = final_hlc.find(id);
     if (it != final_hlc.end()) return it->second;
     if (auto pending = pending_hlc.find(id); pending != pending_hlc.end()) return pending->second;
-    if (auto uploaded = s.uploaded_hlc.find(id); uploaded != s.uploaded_hlc.end()) return uploaded->second;
+    if (auto uploaded = s.uploaded_hlc.find(id); uploaded != s.uploaded_hlc.end())
+      return uploaded->second;
     auto edit = s.edit_by_op.find(id);
     if (edit != s.edit_by_op.end()) return s.edits[edit->second].hlc;
     return std::nullopt;
@@ -214,12 +226,14 @@ void check_causality(World& world, const EndState& s, const ObjectsView&) {
       const std::optional<Hlc> theirs = hlc_of(seen);
       if (!theirs || *theirs < *mine) continue;
       const bool own = edit.previous_own && seen == *edit.previous_own;
-      world.violation("causality", {s.devices.at(edit.device).name}, {to_base64url(seen), to_base64url(edit.op)},
-                      "operation " + short_id(edit.op) + " (" + edit.kind + " " + edit.key + ") was written after " +
-                          s.devices.at(edit.device).name + (own ? " wrote " : " held ") + short_id(seen) +
-                          ", yet its timestamp (" + std::to_string(mine->wall_ms) + "," + std::to_string(mine->counter) +
-                          ") is not above (" + std::to_string(theirs->wall_ms) + "," + std::to_string(theirs->counter) +
-                          ")");
+      world.violation("causality", {s.devices.at(edit.device).name},
+                      {to_base64url(seen), to_base64url(edit.op)},
+                      "operation " + short_id(edit.op) + " (" + edit.kind + " " + edit.key +
+                          ") was written after " + s.devices.at(edit.device).name +
+                          (own ? " wrote " : " held ") + short_id(seen) + ", yet its timestamp (" +
+                          std::to_string(mine->wall_ms) + "," + std::to_string(mine->counter) +
+                          ") is not above (" + std::to_string(theirs->wall_ms) + "," +
+                          std::to_string(theirs->counter) + ")");
       return;
     }
   }
@@ -241,9 +255,9 @@ void check_causality(World& world, const EndState& s, const ObjectsView&) {
         if (later->kind == "delete") continue;  // a delete that saw the winner: no_resurrection's
         world.violation("causality", {device.name, s.devices.at(later->device).name},
                         {to_base64url(it->first), to_base64url(later->op)},
-                        device.name + " shows " + short_id(it->first) + " at key " + key + ", which " +
-                            s.devices.at(later->device).name + " overwrote with " + short_id(later->op) +
-                            " after seeing it");
+                        device.name + " shows " + short_id(it->first) + " at key " + key +
+                            ", which " + s.devices.at(later->device).name + " overwrote with " +
+                            short_id(later->op) + " after seeing it");
         return;
       }
     }
@@ -264,7 +278,8 @@ void check_no_resurrection(World& world, const EndState& s) {
       work.pop_back();
       if (!out.insert(id).second) continue;
       auto it = by_op.find(id);
-      if (it != by_op.end()) work.insert(work.end(), it->second->seen.begin(), it->second->seen.end());
+      if (it != by_op.end())
+        work.insert(work.end(), it->second->seen.begin(), it->second->seen.end());
     }
     return out;
   };
@@ -302,8 +317,9 @@ bool file_lost_with_its_revoked_holder(const EndState& s, const FileId& id) {
   if (state != s.server.file_states.end() && state->second == "committed") return false;
   auto received = s.file_chunks_received_by.find(id);
   if (received == s.file_chunks_received_by.end()) return true;
-  return std::all_of(received->second.begin(), received->second.end(),
-                     [&](uint32_t device) { return device == by->second || !s.devices.at(device).live; });
+  return std::all_of(received->second.begin(), received->second.end(), [&](uint32_t device) {
+    return device == by->second || !s.devices.at(device).live;
+  });
 }
 
 // Seed 36108: device-4 held the only copy of a file, sent DELETE for it and kept the copy for the
@@ -316,7 +332,8 @@ bool file_outlived_its_retention(const EndState& s, const FileId& id) {
   auto by = s.file_attached_by.find(id);
   if (by == s.file_attached_by.end()) return false;
   std::set<uint32_t> holders{by->second};
-  if (auto received = s.file_chunks_received_by.find(id); received != s.file_chunks_received_by.end())
+  if (auto received = s.file_chunks_received_by.find(id);
+      received != s.file_chunks_received_by.end())
     holders.insert(received->second.begin(), received->second.end());
   // When each operation of the log that references the file reached the server.
   std::vector<uint64_t> referenced_ms;
@@ -331,7 +348,8 @@ bool file_outlived_its_retention(const EndState& s, const FileId& id) {
   if (deletes == s.file_delete_answered_ms.end()) return false;
   for (uint32_t holder : holders) {
     auto answered = deletes->second.find(holder);
-    if (answered == deletes->second.end()) return false;  // it never deleted: its copy must be there
+    if (answered == deletes->second.end())
+      return false;  // it never deleted: its copy must be there
     // A reference that reached the server after this holder's DELETE was answered and within
     // its time obliged it to keep the copy and bring the file back (FILE-040); one that came
     // before, the holder had already weighed when it deleted.
@@ -357,7 +375,8 @@ void check_files(World& world, const EndState& s, const ObjectsView& reference) 
           if (want == s.file_contents.end()) continue;
           auto have = device.file_copies.find(id);
           if (have == device.file_copies.end()) {
-            if (file_lost_with_its_revoked_holder(s, id) || file_outlived_its_retention(s, id)) continue;
+            if (file_lost_with_its_revoked_holder(s, id) || file_outlived_its_retention(s, id))
+              continue;
             world.violation("files", {device.name}, {to_base64url(id)},
                             device.name + " references file " + short_id(id) + " at key " + key +
                                 " and holds no copy of it after the heal");
@@ -365,9 +384,9 @@ void check_files(World& world, const EndState& s, const ObjectsView& reference) 
           }
           if (have->second != want->second) {
             world.violation("files", {device.name}, {to_base64url(id)},
-                            device.name + "'s copy of file " + short_id(id) + " (" + std::to_string(have->second.size()) +
-                                " bytes) differs from the " + std::to_string(want->second.size()) +
-                                " bytes that were attached");
+                            device.name + "'s copy of file " + short_id(id) + " (" +
+                                std::to_string(have->second.size()) + " bytes) differs from the " +
+                                std::to_string(want->second.size()) + " bytes that were attached");
             return;
           }
         }
@@ -377,9 +396,10 @@ void check_files(World& world, const EndState& s, const ObjectsView& reference) 
       auto state = s.server.file_states.find(id);
       if (state != s.server.file_states.end() && state->second == "committed") continue;
       if (file_lost_with_its_revoked_holder(s, id) || file_outlived_its_retention(s, id)) continue;
-      world.violation("files", {"server"}, {to_base64url(id)},
-                      "file " + short_id(id) + " is referenced after the heal and the server holds it " +
-                          (state == s.server.file_states.end() ? "not at all" : "as " + state->second));
+      world.violation(
+          "files", {"server"}, {to_base64url(id)},
+          "file " + short_id(id) + " is referenced after the heal and the server holds it " +
+              (state == s.server.file_states.end() ? "not at all" : "as " + state->second));
       return;
     }
 }
@@ -403,14 +423,16 @@ void check_orphans(World& world, const EndState& s, const ObjectsView& reference
     if (!device.live) continue;
     if (!device.unreferenced_copies.empty()) {
       world.violation("orphans", {device.name}, {to_base64url(*device.unreferenced_copies.begin())},
-                      device.name + " keeps a copy of file " + short_id(*device.unreferenced_copies.begin()) +
+                      device.name + " keeps a copy of file " +
+                          short_id(*device.unreferenced_copies.begin()) +
                           " that no head references and that it never deleted (FILE-022)");
       return;
     }
     // The simulated server's retention time (one hour) is long over at the collection.
     if (!s.external_server && !device.retained_copies.empty()) {
       world.violation("orphans", {device.name}, {to_base64url(*device.retained_copies.begin())},
-                      device.name + " still keeps a copy of file " + short_id(*device.retained_copies.begin()) +
+                      device.name + " still keeps a copy of file " +
+                          short_id(*device.retained_copies.begin()) +
                           " that no head references, past the retention time (FILE-040)");
       return;
     }

@@ -26,12 +26,14 @@ using adapter::CommandResult;
 using adapter::Yield;
 using client::DeviceTime;
 
-constexpr uint32_t kKdfIterations = 1000;  // key derivation is not under test; 600,000 would cost 0.3 s
+constexpr uint32_t kKdfIterations =
+    1000;  // key derivation is not under test; 600,000 would cost 0.3 s
 constexpr uint32_t kJoinAttemptsMax = 50;
-constexpr uint64_t kCallRetryMs = 5000;  // an owner's invitation or revocation that failed goes again
+constexpr uint64_t kCallRetryMs =
+    5000;  // an owner's invitation or revocation that failed goes again
 constexpr uint64_t kJoinRetryMs = 5000;
-constexpr uint64_t kDriftPpmMax = 500;   // the largest drift a profile may give an oscillator
-constexpr uint64_t kWaitSlackMs = 5;     // the rounding of a drifting clock's readings
+constexpr uint64_t kDriftPpmMax = 500;     // the largest drift a profile may give an oscillator
+constexpr uint64_t kWaitSlackMs = 5;       // the rounding of a drifting clock's readings
 constexpr uint64_t kBackoffCapMs = 64000;  // SYNC-010
 constexpr uint32_t kDetachPickBound = 1u << 16;
 constexpr const char* kServerUrl = "sim://server";
@@ -42,9 +44,11 @@ Command named(std::string name) {
   return c;
 }
 
-std::string code_and_message(const Error& error) { return std::string(code_name(error.code)) + ": " + error.message; }
+std::string code_and_message(const Error& error) {
+  return std::string(code_name(error.code)) + ": " + error.message;
+}
 
-// ---- the reference client in this process ---------------------------------------------------------
+// ---- the reference client in this process -------------------------------------------------------
 
 // The database of a store that has its schema and no binding yet, made once per process: a new
 // device's database starts as a copy of its pages (SQLite's backup API) instead of running every
@@ -54,9 +58,11 @@ sqlite3* empty_store_template() {
   static std::once_flag made;
   std::call_once(made, [] {
     const std::string uri = "file:/opsync-sim-store-template?vfs=memdb";
-    OPSYNC_CHECK(sqlite3_open_v2(uri.c_str(), &holder, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
+    OPSYNC_CHECK(sqlite3_open_v2(uri.c_str(), &holder,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
                                  nullptr) == SQLITE_OK);
-    std::string dir = (std::filesystem::temp_directory_path() / "opsync-sim-template-XXXXXX").string();
+    std::string dir =
+        (std::filesystem::temp_directory_path() / "opsync-sim-template-XXXXXX").string();
     OPSYNC_CHECK(mkdtemp(dir.data()) != nullptr);
     {
       client::StoreOptions options;
@@ -64,10 +70,12 @@ sqlite3* empty_store_template() {
       options.blobs = std::make_shared<client::MemoryBlobStore>();
       options.database_uri = uri;
       const client::WorkspaceBinding binding{"sim://template", WorkspaceId{}, Id{}, kBlockSizeMin};
-      Result<std::unique_ptr<client::LocalStore>> store = client::LocalStore::create(dir, binding, "template", options);
+      Result<std::unique_ptr<client::LocalStore>> store =
+          client::LocalStore::create(dir, binding, "template", options);
       OPSYNC_CHECK_MSG(store.ok(), "cannot make the simulator's empty store");
     }
-    OPSYNC_CHECK(sqlite3_exec(holder, "DELETE FROM device", nullptr, nullptr, nullptr) == SQLITE_OK);
+    OPSYNC_CHECK(sqlite3_exec(holder, "DELETE FROM device", nullptr, nullptr, nullptr) ==
+                 SQLITE_OK);
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
   });
@@ -94,8 +102,8 @@ class MemoryDisk {
 
  private:
   void attach() {
-    const int rc = sqlite3_open_v2(uri_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
-                                   nullptr);
+    const int rc = sqlite3_open_v2(
+        uri_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, nullptr);
     OPSYNC_CHECK_MSG(rc == SQLITE_OK, "cannot open a device's database in memory");
     sqlite3_backup* copy = sqlite3_backup_init(db_, "main", empty_store_template(), "main");
     OPSYNC_CHECK_MSG(copy != nullptr && sqlite3_backup_step(copy, -1) == SQLITE_DONE,
@@ -142,19 +150,28 @@ class InProcessChannel final : public AdapterChannel {
 
 adapter::ClientDefect defect_of(Variant variant) {
   switch (variant) {
-    case Variant::kNoDedupe: return adapter::ClientDefect::kNoDedupe;
-    case Variant::kWallClock: return adapter::ClientDefect::kWallClock;
-    case Variant::kForgetLostUploads: return adapter::ClientDefect::kForgetLostUploads;
-    case Variant::kPlaintext: return adapter::ClientDefect::kPlaintext;
-    case Variant::kNoFileDelete: return adapter::ClientDefect::kNoFileDelete;
-    case Variant::kNoCopyRetention: return adapter::ClientDefect::kNoCopyRetention;
-    case Variant::kNoCopyExpiry: return adapter::ClientDefect::kNoCopyExpiry;
-    case Variant::kWallClockWaits: return adapter::ClientDefect::kWallClockWaits;
-    default: return adapter::ClientDefect::kNone;
+    case Variant::kNoDedupe:
+      return adapter::ClientDefect::kNoDedupe;
+    case Variant::kWallClock:
+      return adapter::ClientDefect::kWallClock;
+    case Variant::kForgetLostUploads:
+      return adapter::ClientDefect::kForgetLostUploads;
+    case Variant::kPlaintext:
+      return adapter::ClientDefect::kPlaintext;
+    case Variant::kNoFileDelete:
+      return adapter::ClientDefect::kNoFileDelete;
+    case Variant::kNoCopyRetention:
+      return adapter::ClientDefect::kNoCopyRetention;
+    case Variant::kNoCopyExpiry:
+      return adapter::ClientDefect::kNoCopyExpiry;
+    case Variant::kWallClockWaits:
+      return adapter::ClientDefect::kWallClockWaits;
+    default:
+      return adapter::ClientDefect::kNone;
   }
 }
 
-// ---- the device ------------------------------------------------------------------------------------
+// ---- the device ---------------------------------------------------------------------------------
 
 class ClientNode final : public DeviceNode, private adapter::TurnHost {
  public:
@@ -172,10 +189,12 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
       factory_ = world.options().clients;
     } else {
       if (world.options().device_stores == RunOptions::DeviceStores::kMemory)
-        disk_.database = std::make_unique<MemoryDisk>("file:/" + world.work_dir().filename().string() + "/" + name +
-                                                      "?vfs=memdb");
+        disk_.database = std::make_unique<MemoryDisk>(
+            "file:/" + world.work_dir().filename().string() + "/" + name + "?vfs=memdb");
       const adapter::ClientDefect defect = defect_of(world.config().variant);
-      factory_ = [this, defect](const ChannelRequest&) { return std::make_unique<InProcessChannel>(disk_, defect); };
+      factory_ = [this, defect](const ChannelRequest&) {
+        return std::make_unique<InProcessChannel>(disk_, defect);
+      };
     }
   }
 
@@ -206,8 +225,8 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
       c.passphrase = world_.passphrase;
       begin(Activity::kSetup, c);
     }
-    world_.event(name, owner ? "create" : "join-call", owner ? "creates the workspace" : "joins with an invitation",
-                 to_bytes(name));
+    world_.event(name, owner ? "create" : "join-call",
+                 owner ? "creates the workspace" : "joins with an invitation", to_bytes(name));
   }
 
   void invite(uint32_t for_device) override {
@@ -229,13 +248,16 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
 
   // ---- edits ----
 
-  void edit(const std::string& kind, const std::string& key, const Bytes& value, uint64_t file_bytes) override {
+  void edit(const std::string& kind, const std::string& key, const Bytes& value,
+            uint64_t file_bytes) override {
     if (life != Life::kUp) {
-      world_.event(name, "edit-skipped", kind + " " + key + ": the device is not running", to_bytes(kind));
+      world_.event(name, "edit-skipped", kind + " " + key + ": the device is not running",
+                   to_bytes(kind));
       return;
     }
     if (busy()) {
-      if (edits_.size() < kEditQueueMax) edits_.push_back(PendingEdit{kind, key, value, file_bytes});
+      if (edits_.size() < kEditQueueMax)
+        edits_.push_back(PendingEdit{kind, key, value, file_bytes});
       return;
     }
     do_edit(PendingEdit{kind, key, value, file_bytes});
@@ -267,7 +289,7 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
     awaited_ = 0;
     const std::string kind = what.find("refused") != std::string::npos ? "refused"
                              : what.find("reset") != std::string::npos ? "reset"
-                                                                        : "timeout";
+                                                                       : "timeout";
     turn(adapter::HttpFailure{kind, what});
   }
 
@@ -291,8 +313,10 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
       // It died before it held the workspace: it joins (or creates) again.
       life = Life::kNotJoined;
       world_.event(name, "restart", "restarts with no workspace: joins again", to_bytes("restart"));
-      if (index == 0) start_setup(true);
-      else if (world_.invitation_for(index)) start_setup(false);
+      if (index == 0)
+        start_setup(true);
+      else if (world_.invitation_for(index))
+        start_setup(false);
       return;
     }
     life = Life::kUp;
@@ -315,19 +339,24 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
     const bool revoked = world_.revocation_intended(index);
     out.live = life == Life::kUp && !revoked;
     if (!out.live)
-      out.excepted_because = revoked ? "the owner revoked its token" : life == Life::kNotJoined ? "it never joined"
-                                                                                              : "it is not running";
+      out.excepted_because = revoked                    ? "the owner revoked its token"
+                             : life == Life::kNotJoined ? "it never joined"
+                                                        : "it is not running";
     if (!channel_ || !holds_workspace_) return out;
     const std::optional<adapter::DeviceState> state = dump();
     if (!state) return out;
     for (const auto& [key, heads] : state->objects)
-      for (const adapter::HeadState& h : heads) out.objects[key].push_back(HeadView{h.op_id, h.hlc, h.deleted, h.value, h.files});
+      for (const adapter::HeadState& h : heads)
+        out.objects[key].push_back(HeadView{h.op_id, h.hlc, h.deleted, h.value, h.files});
     for (const auto& [key, heads] : out.objects)
-      for (const HeadView& head : heads) out.referenced_files.insert(head.files.begin(), head.files.end());
+      for (const HeadView& head : heads)
+        out.referenced_files.insert(head.files.begin(), head.files.end());
     for (const auto& [id, file] : state->files) {
       if (!file.held) continue;
-      if (out.referenced_files.count(id)) out.file_copies[id] = file.content;
-      else (file.kept_after_delete ? out.retained_copies : out.unreferenced_copies).insert(id);
+      if (out.referenced_files.count(id))
+        out.file_copies[id] = file.content;
+      else
+        (file.kept_after_delete ? out.retained_copies : out.unreferenced_copies).insert(id);
     }
     out.pending_ops = state->pending.size();
     for (const adapter::OpState& op : state->pending) out.pending_hlc[op.op_id] = op.hlc;
@@ -358,27 +387,31 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
   };
   // The traffic of the sync in progress, from which the checkers learn what it moved.
   struct SyncTraffic {
-    bool read_ops = false;           // the first GET /ops (the prefix check) went out
-    uint64_t last_after_seq = 0;     // the after_seq of the latest GET /ops
-    bool searching = false;          // a divergence search (GET /blocks) since that read
-    uint64_t searched_from = 0;      // the mirror's length when it began
+    bool read_ops = false;        // the first GET /ops (the prefix check) went out
+    uint64_t last_after_seq = 0;  // the after_seq of the latest GET /ops
+    bool searching = false;       // a divergence search (GET /blocks) since that read
+    uint64_t searched_from = 0;   // the mirror's length when it began
   };
 
   // ---- turns ----
 
-  DeviceTime device_time() const { return {clock.read(world_.now()), monotonic.read(world_.now())}; }
+  DeviceTime device_time() const {
+    return {clock.read(world_.now()), monotonic.read(world_.now())};
+  }
 
   // Starts the client's process (a new channel) and its start event; false when it broke.
   bool launch(bool restarted) {
     channel_ = factory_(ChannelRequest{index, name, dir_.string()});
-    adapter::Start start{name, dir_.string(), restarted, options_, world_.options().turn_timeout_ms};
+    adapter::Start start{name, dir_.string(), restarted, options_,
+                         world_.options().turn_timeout_ms};
     activity_ = Activity::kStarting;
     const std::optional<Yield> yield = run_turn(start);
     activity_ = Activity::kIdle;
     if (!yield) return false;
     const auto* ready = std::get_if<adapter::Ready>(&*yield);
     if (!ready) return broken("the answer to start was not ready (ADP-020)");
-    if (std::find(ready->supports.begin(), ready->supports.end(), "random") == ready->supports.end())
+    if (std::find(ready->supports.begin(), ready->supports.end(), "random") ==
+        ready->supports.end())
       world_.trace_replayable = false;
     holds_workspace_ = ready->workspace.has_value();
     return true;
@@ -409,13 +442,15 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
   }
 
   [[noreturn]] bool broken(const std::string& message) {
-    throw ChannelBroken{name + ": " + message + (channel_ ? channel_->diagnostics() : std::string())};
+    throw ChannelBroken{name + ": " + message +
+                        (channel_ ? channel_->diagnostics() : std::string())};
   }
 
   // What the client yielded.
   void take(const Yield& yield) {
     if (const auto* send = std::get_if<adapter::SendHttp>(&yield)) return send_request(*send);
-    if (const auto* wait = std::get_if<adapter::Wait>(&yield)) return wait_until(wait->until_monotonic_ms);
+    if (const auto* wait = std::get_if<adapter::Wait>(&yield))
+      return wait_until(wait->until_monotonic_ms);
     if (const auto* result = std::get_if<CommandResult>(&yield)) return finish(*result);
     broken("a yield that does not answer the command in progress (ADP-010)");
   }
@@ -434,12 +469,16 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
   void wait_until(uint64_t until_monotonic_ms) {
     const DeviceTime now = device_time();
     if (!wait_began_)
-      wait_began_ = WaitBegan{world_.now(), until_monotonic_ms - std::min(until_monotonic_ms, now.monotonic_ms)};
-    const std::optional<uint64_t> at = monotonic.true_time_reaching(until_monotonic_ms, world_.now());
+      wait_began_ = WaitBegan{world_.now(),
+                              until_monotonic_ms - std::min(until_monotonic_ms, now.monotonic_ms)};
+    const std::optional<uint64_t> at =
+        monotonic.true_time_reaching(until_monotonic_ms, world_.now());
     OPSYNC_CHECK_MSG(at.has_value(), "a monotonic clock that stands still");
-    world_.schedule(std::max(*at, world_.now() + 1), [this, incarnation = incarnation, activity = activity_] {
-      if (incarnation == this->incarnation && activity_ == activity) turn(adapter::Wake{});
-    });
+    world_.schedule(std::max(*at, world_.now() + 1),
+                    [this, incarnation = incarnation, activity = activity_] {
+                      if (incarnation == this->incarnation && activity_ == activity)
+                        turn(adapter::Wake{});
+                    });
   }
 
   // SYNC-010, SYNC-020: a wait between attempts lasts what the client asked, at most the cap, in
@@ -453,12 +492,14 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
     const uint64_t allowed_ms = asked_ms + asked_ms * kDriftPpmMax / 1'000'000 + kWaitSlackMs;
     if (asked_ms > kBackoffCapMs)
       world_.violation("backoff", {name}, {},
-                       name + " asked to wait " + std::to_string(asked_ms) + " ms before its next attempt; " +
-                           "SYNC-010 caps a wait at " + std::to_string(kBackoffCapMs) + " ms");
+                       name + " asked to wait " + std::to_string(asked_ms) +
+                           " ms before its next attempt; " + "SYNC-010 caps a wait at " +
+                           std::to_string(kBackoffCapMs) + " ms");
     else if (waited_ms > allowed_ms)
       world_.violation("backoff", {name}, {},
-                       name + " waited " + std::to_string(waited_ms) + " ms of true time for a backoff of " +
-                           std::to_string(asked_ms) + " ms; a wait must not outlast its length whatever the " +
+                       name + " waited " + std::to_string(waited_ms) +
+                           " ms of true time for a backoff of " + std::to_string(asked_ms) +
+                           " ms; a wait must not outlast its length whatever the " +
                            "wall clock does (SYNC-020)");
   }
 
@@ -471,7 +512,8 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
     if (!crash_countdown_ || --*crash_countdown_ > 0) return;
     crash_countdown_.reset();
     world_.event(name, "crash",
-                 "killed after durable step " + std::to_string(durable_steps_) + " (" + std::string(step) + ")",
+                 "killed after durable step " + std::to_string(durable_steps_) + " (" +
+                     std::string(step) + ")",
                  to_bytes(std::string(step)));
     throw DeviceKilled{};
   }
@@ -500,7 +542,8 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
     if (!editing_ || editing_->edit.key != note.key) return;
     if (note.kind == "put") {
       // The payload's value as JSON carries it in base64url: that text must never reach the server.
-      world_.add_plaintext(to_bytes(to_base64url(editing_->edit.value)), "the value of " + note.key);
+      world_.add_plaintext(to_bytes(to_base64url(editing_->edit.value)),
+                           "the value of " + note.key);
     } else if (note.kind == "attach" && note.file_id) {
       world_.add_plaintext_file(*note.file_id, editing_->content, index);
     }
@@ -519,9 +562,11 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
       in_progress.content = world_.file_content_bytes(edit.file_bytes);
       Stream& s = world_.stream("workload/" + name);
       in_progress.file_name = "file-";
-      for (int i = 0; i < 12; ++i) in_progress.file_name.push_back("abcdefghijklmnopqrstuvwxyz234567"[s.draw(32)]);
+      for (int i = 0; i < 12; ++i)
+        in_progress.file_name.push_back("abcdefghijklmnopqrstuvwxyz234567"[s.draw(32)]);
       in_progress.file_name += ".bin";
-      world_.add_plaintext(to_bytes("\"" + in_progress.file_name + "\""), "the file name " + in_progress.file_name);
+      world_.add_plaintext(to_bytes("\"" + in_progress.file_name + "\""),
+                           "the file name " + in_progress.file_name);
       c.value = in_progress.content;
       c.file_name = in_progress.file_name;
     } else if (edit.kind == "detach") {
@@ -602,13 +647,21 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
     activity_ = Activity::kIdle;
     editing_.reset();
     switch (done) {
-      case Activity::kSetup: return finish_setup(result);  // which goes on itself, or retries
-      case Activity::kInvite: finish_invite(result); break;
-      case Activity::kRevoke: finish_revoke(result); break;
-      case Activity::kSync: finish_sync(result); break;
+      case Activity::kSetup:
+        return finish_setup(result);  // which goes on itself, or retries
+      case Activity::kInvite:
+        finish_invite(result);
+        break;
+      case Activity::kRevoke:
+        finish_revoke(result);
+        break;
+      case Activity::kSync:
+        finish_sync(result);
+        break;
       case Activity::kEdit:
         if (!result.ok)
-          world_.event(name, "edit-failed", command_.name + " " + command_.key + ": " + code_and_message(*result.error),
+          world_.event(name, "edit-failed",
+                       command_.name + " " + command_.key + ": " + code_and_message(*result.error),
                        to_bytes(command_.name));
         break;
       default:
@@ -637,7 +690,8 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
       world_.add_plaintext(to_bytes(world_.passphrase), "the passphrase");
       learn_keys();
     }
-    world_.event(name, "up", owner_ ? "created the workspace" : "joined the workspace", to_bytes("up"));
+    world_.event(name, "up", owner_ ? "created the workspace" : "joined the workspace",
+                 to_bytes("up"));
     run_next();
   }
 
@@ -646,8 +700,10 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
   // to look for the keys in what the server receives (SEC-001).
   void learn_keys() {
     if (!key_record_ || !world_.workspace) return;
-    const SecretKey kek = derive_kek(world_.password, world_.passphrase, key_record_->kdf.iterations);
-    Result<SecretKey> data_key = unwrap_data_key(kek, key_record_->wrapped_key, *world_.workspace, 1);
+    const SecretKey kek =
+        derive_kek(world_.password, world_.passphrase, key_record_->kdf.iterations);
+    Result<SecretKey> data_key =
+        unwrap_data_key(kek, key_record_->wrapped_key, *world_.workspace, 1);
     if (!data_key.ok()) return;
     const Subkeys subkeys = derive_subkeys(*data_key);
     world_.decrypt_op = [subkeys](const WireOp& op) -> std::optional<ObjectOp> {
@@ -665,10 +721,12 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
   void finish_invite(const CommandResult& result) {
     const uint32_t for_device = member_;
     if (result.ok && result.token_id) {
-      world_.event(name, "invited", "an invitation for device-" + std::to_string(for_device), to_bytes("invite"));
+      world_.event(name, "invited", "an invitation for device-" + std::to_string(for_device),
+                   to_bytes("invite"));
       world_.invitation_ready(for_device, World::Invitation{result.token, *result.token_id});
     } else {
-      world_.event(name, "invite-failed", result.error ? code_and_message(*result.error) : "no token",
+      world_.event(name, "invite-failed",
+                   result.error ? code_and_message(*result.error) : "no token",
                    to_bytes("invite-failed"));
       world_.schedule(world_.now() + kCallRetryMs, [this, for_device] { invite(for_device); });
     }
@@ -678,19 +736,24 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
     const uint32_t for_device = member_;
     const std::string whose = "device-" + std::to_string(for_device);
     if (result.ok) {
-      world_.event(name, "revoked-member", "the server revoked the token of " + whose, to_bytes("revoked"));
+      world_.event(name, "revoked-member", "the server revoked the token of " + whose,
+                   to_bytes("revoked"));
     } else if (result.error->code == Code::kTokenNotFound) {
       // The server does not know the token (a restore lost it): nothing is left to revoke.
-      world_.event(name, "revoked-member", "the server does not know the token of " + whose, to_bytes("unknown"));
+      world_.event(name, "revoked-member", "the server does not know the token of " + whose,
+                   to_bytes("unknown"));
     } else {
-      world_.event(name, "revoke-failed", code_and_message(*result.error), to_bytes("revoke-failed"));
-      world_.schedule(world_.now() + kCallRetryMs, [this, for_device] { revoke_member(for_device); });
+      world_.event(name, "revoke-failed", code_and_message(*result.error),
+                   to_bytes("revoke-failed"));
+      world_.schedule(world_.now() + kCallRetryMs,
+                      [this, for_device] { revoke_member(for_device); });
     }
   }
 
   void finish_sync(const CommandResult& result) {
     settle_received();
-    last_mirror_length_ = result.mirror ? std::optional<uint64_t>(result.mirror->length) : std::nullopt;
+    last_mirror_length_ =
+        result.mirror ? std::optional<uint64_t>(result.mirror->length) : std::nullopt;
     SyncRecord record = std::move(*current_sync);
     current_sync.reset();
     record.ok = result.ok;
@@ -727,8 +790,9 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
     const std::optional<Hash> server = world_.server().prefix_hash(mirror.length);
     if (!server || *server != mirror.prefix_hash)
       world_.violation("log_integrity", {name, "server"}, {},
-                       "after a sync, this device's " + std::to_string(mirror.length) + " operations are not the first " +
-                           std::to_string(mirror.length) + " of the server's log");
+                       "after a sync, this device's " + std::to_string(mirror.length) +
+                           " operations are not the first " + std::to_string(mirror.length) +
+                           " of the server's log");
   }
 
   // ---- what the sync's traffic says ----
@@ -745,12 +809,14 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
     switch (*endpoint) {
       case EndpointId::kReadOps: {
         const uint64_t after_seq =
-            parse_decimal_parameter(query_parameter(request.target, "after_seq").value_or("0"), 0, UINT64_MAX)
+            parse_decimal_parameter(query_parameter(request.target, "after_seq").value_or("0"), 0,
+                                    UINT64_MAX)
                 .value_or(0);
         // The prefix check reads after the mirror's end.
         if (!traffic_.read_ops) held_at_start_ = std::max(held_at_start_, after_seq);
         if (traffic_.searching && traffic_.searched_from > after_seq)
-          allowance_ += traffic_.searched_from - after_seq;  // what the search set aside (spec 9.1 step 3)
+          allowance_ +=
+              traffic_.searched_from - after_seq;  // what the search set aside (spec 9.1 step 3)
         traffic_.read_ops = true;
         traffic_.searching = false;
         traffic_.last_after_seq = after_seq;
@@ -806,17 +872,21 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
     }
     const std::optional<std::string> file = file_of_target(request.target);
     const size_t slash = request.target.rfind('/');
-    const std::optional<uint64_t> index = parse_decimal_parameter(request.target.substr(slash + 1), 0, UINT32_MAX);
+    const std::optional<uint64_t> index =
+        parse_decimal_parameter(request.target.substr(slash + 1), 0, UINT32_MAX);
     if (!file || !index) return;
     if (confirmed_chunks_.count({*file, static_cast<uint32_t>(*index)}))
-      world_.violation("transfer_cost", {name}, {},
-                       name + " uploaded chunk " + std::to_string(*index) + " of file " + *file +
-                           " again after the server had confirmed it, and nothing the server said since listed it " +
-                           "missing: an interrupted upload resumes with the chunks the server lacks (FILE-031)");
+      world_.violation(
+          "transfer_cost", {name}, {},
+          name + " uploaded chunk " + std::to_string(*index) + " of file " + *file +
+              " again after the server had confirmed it, and nothing the server said since listed "
+              "it " +
+              "missing: an interrupted upload resumes with the chunks the server lacks (FILE-031)");
   }
 
   void note_chunk_answer(const HttpResponse& response) {
-    const std::optional<EndpointId> endpoint = endpoint_of_target(last_request_.method, last_request_.target);
+    const std::optional<EndpointId> endpoint =
+        endpoint_of_target(last_request_.method, last_request_.target);
     if (!endpoint) return;
     const std::optional<std::string> file = file_of_target(last_request_.target);
     if (!file) return;
@@ -841,8 +911,10 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
 
   void observe_answer(const HttpResponse& response) {
     note_chunk_answer(response);
-    if (activity_ != Activity::kSync || response.status != 200 || last_request_.method != "GET") return;
-    const std::optional<EndpointId> endpoint = endpoint_of_target(last_request_.method, last_request_.target);
+    if (activity_ != Activity::kSync || response.status != 200 || last_request_.method != "GET")
+      return;
+    const std::optional<EndpointId> endpoint =
+        endpoint_of_target(last_request_.method, last_request_.target);
     if (endpoint == EndpointId::kGetChunk || endpoint == EndpointId::kGetFile) {
       moved_ = true;
       return;
@@ -921,8 +993,8 @@ class ClientNode final : public DeviceNode, private adapter::TurnHost {
   SyncTraffic traffic_;
   uint64_t held_at_start_ = 0;
   std::optional<uint64_t> last_mirror_length_;  // after the last sync that completed
-  std::set<OpId> held_ids_;                      // operations the client holds: committed or received
-  std::vector<OpId> received_ids_;               // received in pages, not yet settled
+  std::set<OpId> held_ids_;         // operations the client holds: committed or received
+  std::vector<OpId> received_ids_;  // received in pages, not yet settled
   uint64_t redundant_ = 0;
   uint64_t received_ = 0;
   uint64_t allowance_ = 0;

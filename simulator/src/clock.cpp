@@ -20,7 +20,9 @@ int64_t floor_div(int64_t a, int64_t b) {
 }  // namespace
 
 NodeClock::NodeClock(uint64_t true_ms, int64_t offset_ms, int32_t drift_ppm)
-    : base_true_ms_(true_ms), base_reading_ms_(static_cast<int64_t>(true_ms) + offset_ms), drift_ppm_(drift_ppm) {
+    : base_true_ms_(true_ms),
+      base_reading_ms_(static_cast<int64_t>(true_ms) + offset_ms),
+      drift_ppm_(drift_ppm) {
   OPSYNC_CHECK(drift_ppm > -kMillion && drift_ppm < kMillion);
 }
 

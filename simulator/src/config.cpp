@@ -33,7 +33,8 @@ class ObjectReader {
   void integer(const char* name, T& out, uint64_t lo, uint64_t hi) {
     const nlohmann::json* member = find(name);
     if (!member) return;
-    if (!member->is_number_unsigned() && !(member->is_number_integer() && member->get<int64_t>() >= 0))
+    if (!member->is_number_unsigned() &&
+        !(member->is_number_integer() && member->get<int64_t>() >= 0))
       return fail(name, "must be a non-negative integer");
     const uint64_t value = member->get<uint64_t>();
     if (value < lo || value > hi)
@@ -152,7 +153,8 @@ FaultProfile restore() {
 FaultProfile everything() {
   FaultProfile p = lossy();
   p.name = "everything";
-  const FaultProfile parts = partitions(), clocks = skewed_clocks(), crash = crashes(), back = restore();
+  const FaultProfile parts = partitions(), clocks = skewed_clocks(), crash = crashes(),
+                     back = restore();
   p.partitions_per_hour = parts.partitions_per_hour;
   p.partition_ms_min = parts.partition_ms_min;
   p.partition_ms_max = parts.partition_ms_max;
@@ -191,25 +193,43 @@ std::optional<Protocol> protocol_from_name(std::string_view name) {
 }
 
 std::vector<Variant> all_variants() {
-  return {Variant::kNone,       Variant::kNoDedupe,  Variant::kHiddenRestore, Variant::kWallClock,
-          Variant::kForgetLostUploads, Variant::kPlaintext, Variant::kNoFileDelete,
-          Variant::kNoCopyRetention, Variant::kNoCopyExpiry, Variant::kWallClockWaits,
+  return {Variant::kNone,
+          Variant::kNoDedupe,
+          Variant::kHiddenRestore,
+          Variant::kWallClock,
+          Variant::kForgetLostUploads,
+          Variant::kPlaintext,
+          Variant::kNoFileDelete,
+          Variant::kNoCopyRetention,
+          Variant::kNoCopyExpiry,
+          Variant::kWallClockWaits,
           Variant::kRestoreRevivesTokens};
 }
 
 std::string_view variant_name(Variant variant) {
   switch (variant) {
-    case Variant::kNone: return "none";
-    case Variant::kNoDedupe: return "no-dedupe";
-    case Variant::kHiddenRestore: return "hidden-restore";
-    case Variant::kWallClock: return "wall-clock";
-    case Variant::kForgetLostUploads: return "forget-lost-uploads";
-    case Variant::kPlaintext: return "plaintext";
-    case Variant::kNoFileDelete: return "no-file-delete";
-    case Variant::kNoCopyRetention: return "no-copy-retention";
-    case Variant::kNoCopyExpiry: return "no-copy-expiry";
-    case Variant::kWallClockWaits: return "wall-clock-waits";
-    case Variant::kRestoreRevivesTokens: return "restore-revives-tokens";
+    case Variant::kNone:
+      return "none";
+    case Variant::kNoDedupe:
+      return "no-dedupe";
+    case Variant::kHiddenRestore:
+      return "hidden-restore";
+    case Variant::kWallClock:
+      return "wall-clock";
+    case Variant::kForgetLostUploads:
+      return "forget-lost-uploads";
+    case Variant::kPlaintext:
+      return "plaintext";
+    case Variant::kNoFileDelete:
+      return "no-file-delete";
+    case Variant::kNoCopyRetention:
+      return "no-copy-retention";
+    case Variant::kNoCopyExpiry:
+      return "no-copy-expiry";
+    case Variant::kWallClockWaits:
+      return "wall-clock-waits";
+    case Variant::kRestoreRevivesTokens:
+      return "restore-revives-tokens";
   }
   return "?";
 }
@@ -319,7 +339,8 @@ Result<FaultProfile> fault_profile_from_json(const nlohmann::json& json, std::st
   r.integer("joins", p.joins, 0, kDevicesMax - 1);
   r.integer("revocations", p.revocations, 0, kDevicesMax - 1);
   if (Status s = r.finish(); !s.ok()) return s.error();
-  if (p.latency_ms_min > p.latency_ms_max) return bad(std::string(path) + ".latency_ms_max", "is below latency_ms_min");
+  if (p.latency_ms_min > p.latency_ms_max)
+    return bad(std::string(path) + ".latency_ms_max", "is below latency_ms_min");
   if (p.partition_ms_min > p.partition_ms_max)
     return bad(std::string(path) + ".partition_ms_max", "is below partition_ms_min");
   return p;
@@ -329,9 +350,9 @@ namespace {
 
 const std::set<std::string>& script_actions() {
   static const std::set<std::string> actions = {
-      "put",  "delete",      "attach", "detach", "sync",    "clock",   "offline",      "online",       "join",
-      "drop", "drop-answer", "reset",  "backup", "restore", "crash",   "server-crash", "server-clock", "revoke",
-      "reinvite"};
+      "put",    "delete",       "attach",       "detach",      "sync",    "clock",  "offline",
+      "online", "join",         "drop",         "drop-answer", "reset",   "backup", "restore",
+      "crash",  "server-crash", "server-clock", "revoke",      "reinvite"};
   return actions;
 }
 
@@ -346,7 +367,8 @@ nlohmann::json to_json(const ScriptStep& s) {
   }
   if (!s.match.empty()) out["match"] = s.match;
   if (s.action == "reset") out["cut_percent"] = s.cut_percent;
-  if (s.action == "crash" || s.action == "restore" || s.action == "server-crash") out["steps"] = s.steps;
+  if (s.action == "crash" || s.action == "restore" || s.action == "server-crash")
+    out["steps"] = s.steps;
   return out;
 }
 
@@ -366,7 +388,8 @@ Result<ScriptStep> script_step_from_json(const nlohmann::json& json, const std::
   r.integer("cut_percent", s.cut_percent, 0, 99);
   r.integer("steps", s.steps, 0, 100000);
   if (Status status = r.finish(); !status.ok()) return status.error();
-  if (!script_actions().count(s.action)) return bad(path + ".action", "unknown action \"" + s.action + "\"");
+  if (!script_actions().count(s.action))
+    return bad(path + ".action", "unknown action \"" + s.action + "\"");
   return s;
 }
 
@@ -374,28 +397,35 @@ Result<ScriptStep> script_step_from_json(const nlohmann::json& json, const std::
 
 Status validate(const Config& c) {
   if (c.devices < 1 || c.devices > kDevicesMax) return bad("devices", "must be from 1 to 64");
-  if (c.devices + c.faults.joins > kDevicesMax) return bad("faults.joins", "would make more than 64 devices");
+  if (c.devices + c.faults.joins > kDevicesMax)
+    return bad("faults.joins", "would make more than 64 devices");
   if (c.faults.revocations >= c.devices + c.faults.joins && c.faults.revocations > 0)
     return bad("faults.revocations", "must leave at least one device besides the owner");
   if (c.ops > 1'000'000) return bad("ops", "must be at most 1000000");
-  if (c.chaos_ms < 1000 || c.chaos_ms > 30 * kDayMs) return bad("chaos_ms", "must be from 1000 to 30 days");
+  if (c.chaos_ms < 1000 || c.chaos_ms > 30 * kDayMs)
+    return bad("chaos_ms", "must be from 1000 to 30 days");
   if (c.keys < 1 || c.keys > 100000) return bad("keys", "must be from 1 to 100000");
   if (c.hot_keys > c.keys) return bad("hot_keys", "must be at most keys");
   if (c.delete_percent + c.attach_percent + c.detach_percent > 100)
     return bad("attach_percent", "delete, attach and detach percents add up to more than 100");
-  if (c.file_chunks_max < 1 || c.file_chunks_max > 64) return bad("file_chunks_max", "must be from 1 to 64");
+  if (c.file_chunks_max < 1 || c.file_chunks_max > 64)
+    return bad("file_chunks_max", "must be from 1 to 64");
   if (c.sync_interval_ms_min < 1 || c.sync_interval_ms_min > c.sync_interval_ms_max)
     return bad("sync_interval_ms_max", "must be at least sync_interval_ms_min, itself at least 1");
   if (c.online_ms_min < 1 || c.online_ms_min > c.online_ms_max)
     return bad("online_ms_max", "must be at least online_ms_min, itself at least 1");
-  if (c.offline_ms_min > c.offline_ms_max) return bad("offline_ms_max", "must be at least offline_ms_min");
-  if (c.heal_rounds_max < 1 || c.heal_rounds_max > 1000) return bad("heal_rounds_max", "must be from 1 to 1000");
+  if (c.offline_ms_min > c.offline_ms_max)
+    return bad("offline_ms_max", "must be at least offline_ms_min");
+  if (c.heal_rounds_max < 1 || c.heal_rounds_max > 1000)
+    return bad("heal_rounds_max", "must be from 1 to 1000");
   for (size_t i = 0; i < c.script.size(); ++i) {
     const ScriptStep& step = c.script[i];
     if (step.device >= c.devices + c.faults.joins && step.action != "join")
-      return bad("script[" + std::to_string(i) + "].device", "names a device the run does not have");
+      return bad("script[" + std::to_string(i) + "].device",
+                 "names a device the run does not have");
     if ((step.action == "revoke" || step.action == "reinvite") && step.device == 0)
-      return bad("script[" + std::to_string(i) + "].device", "the owner (device 0) cannot " + step.action + " itself");
+      return bad("script[" + std::to_string(i) + "].device",
+                 "the owner (device 0) cannot " + step.action + " itself");
   }
   // A scripted run makes its own schedule: the profile's network faults (latency, spikes, losses,
   // duplicates, resets, slow requests) apply to its messages, and `joins` sizes its devices, but
@@ -404,20 +434,24 @@ Status validate(const Config& c) {
   if (!c.script.empty()) {
     const FaultProfile& f = c.faults;
     const std::pair<const char*, uint64_t> scheduled[] = {
-        {"partitions_per_hour", f.partitions_per_hour},   {"clock_offset_ms_max", f.clock_offset_ms_max},
-        {"drift_ppm_max", f.drift_ppm_max},               {"clock_steps_per_hour", f.clock_steps_per_hour},
+        {"partitions_per_hour", f.partitions_per_hour},
+        {"clock_offset_ms_max", f.clock_offset_ms_max},
+        {"drift_ppm_max", f.drift_ppm_max},
+        {"clock_steps_per_hour", f.clock_steps_per_hour},
         {"clock_freezes_per_hour", f.clock_freezes_per_hour},
         {"server_clock_offset_ms_max", f.server_clock_offset_ms_max},
         {"server_clock_steps_per_hour", f.server_clock_steps_per_hour},
         {"device_crashes_per_hour", f.device_crashes_per_hour},
         {"server_crashes_per_hour", f.server_crashes_per_hour},
-        {"backups_per_hour", f.backups_per_hour},         {"restores_per_hour", f.restores_per_hour},
+        {"backups_per_hour", f.backups_per_hour},
+        {"restores_per_hour", f.restores_per_hour},
         {"revocations", f.revocations}};
     for (const auto& [name, value] : scheduled)
       if (value != 0)
-        return bad(std::string("faults.") + name,
-                   "a scripted run draws no scheduled faults: use the script's steps (offline, clock, "
-                   "server-clock, crash, server-crash, backup, restore, revoke) instead");
+        return bad(
+            std::string("faults.") + name,
+            "a scripted run draws no scheduled faults: use the script's steps (offline, clock, "
+            "server-clock, crash, server-crash, backup, restore, revoke) instead");
   }
   if (c.protocol == Protocol::kDataans03 && c.variant != Variant::kNone)
     return bad("variant", "variants change opsync-v1; dataans-0.3 has none");
@@ -454,7 +488,8 @@ Result<Config> config_from_json(const nlohmann::json& json) {
   Config c;
   ObjectReader r(json, "config");
   r.integer("seed", c.seed, 0, UINT64_MAX);
-  std::string protocol = std::string(protocol_name(c.protocol)), variant = std::string(variant_name(c.variant));
+  std::string protocol = std::string(protocol_name(c.protocol)),
+              variant = std::string(variant_name(c.variant));
   r.string("protocol", protocol);
   r.string("variant", variant);
   r.integer("devices", c.devices, 1, kDevicesMax);
@@ -481,7 +516,8 @@ Result<Config> config_from_json(const nlohmann::json& json) {
   if (const nlohmann::json* script = r.member("script")) {
     if (!script->is_array()) return bad("config.script", "must be an array");
     for (size_t i = 0; i < script->size(); ++i) {
-      Result<ScriptStep> step = script_step_from_json((*script)[i], "config.script[" + std::to_string(i) + "]");
+      Result<ScriptStep> step =
+          script_step_from_json((*script)[i], "config.script[" + std::to_string(i) + "]");
       if (!step.ok()) return step.error();
       c.script.push_back(*step);
     }
@@ -504,14 +540,17 @@ Result<FaultProfile> load_fault_profile(std::string_view name_or_path) {
     std::string names;
     for (const std::string& n : profile_names()) names += (names.empty() ? "" : ", ") + n;
     return Error(Code::kNotFound, "faults",
-                 "\"" + std::string(name_or_path) + "\" is neither a profile (" + names + ") nor a readable file");
+                 "\"" + std::string(name_or_path) + "\" is neither a profile (" + names +
+                     ") nor a readable file");
   }
   nlohmann::json json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded())
-    return Error(Code::kMalformedJson, "faults", std::string(name_or_path) + " is not well-formed JSON");
+    return Error(Code::kMalformedJson, "faults",
+                 std::string(name_or_path) + " is not well-formed JSON");
   Result<FaultProfile> profile = fault_profile_from_json(json);
-  if (!profile.ok()) return Error(profile.error().code, profile.error().field,
-                                  std::string(name_or_path) + ": " + profile.error().message);
+  if (!profile.ok())
+    return Error(profile.error().code, profile.error().field,
+                 std::string(name_or_path) + ": " + profile.error().message);
   return profile;
 }
 
@@ -566,15 +605,18 @@ Config swarm_config(uint64_t seed, const FaultProfile& base, Protocol protocol) 
   // when the joins kind is drawn (below).
   const uint32_t devices_in_all = static_cast<uint32_t>(d.log_uniform(1, kDevicesMax));
   c.devices = devices_in_all;
-  c.chaos_ms = d.log_uniform(10'000, std::max<uint64_t>(10'000, std::min<uint64_t>(kSwarmDeviceChaosMsMax / c.devices,
-                                                                                     10 * 60'000)));
+  c.chaos_ms = d.log_uniform(
+      10'000, std::max<uint64_t>(
+                  10'000, std::min<uint64_t>(kSwarmDeviceChaosMsMax / c.devices, 10 * 60'000)));
   // Every device applies every edit in the heal: edits times devices bounds that work.
-  c.ops = static_cast<uint32_t>(d.log_uniform(0, std::min<uint64_t>(1000, kSwarmDeviceEditsMax / c.devices)));
+  c.ops = static_cast<uint32_t>(
+      d.log_uniform(0, std::min<uint64_t>(1000, kSwarmDeviceEditsMax / c.devices)));
   c.keys = static_cast<uint32_t>(d.log_uniform(1, 1000));
   c.hot_keys = static_cast<uint32_t>(std::min<uint64_t>(c.keys, d.uniform(0, 8)));
   c.delete_percent = static_cast<uint32_t>(d.uniform(0, 40));
   c.attach_percent = static_cast<uint32_t>(d.uniform(0, 30));
-  c.detach_percent = static_cast<uint32_t>(d.uniform(0, 100 - c.delete_percent - c.attach_percent) / 4);
+  c.detach_percent =
+      static_cast<uint32_t>(d.uniform(0, 100 - c.delete_percent - c.attach_percent) / 4);
   c.file_chunks_max = static_cast<uint32_t>(d.log_uniform(1, 8));
   c.sync_interval_ms_min = static_cast<uint32_t>(d.log_uniform(50, 60'000));
   c.sync_interval_ms_max = static_cast<uint32_t>(d.log_uniform(c.sync_interval_ms_min, 120'000));
@@ -589,17 +631,23 @@ Config swarm_config(uint64_t seed, const FaultProfile& base, Protocol protocol) 
   FaultProfile f = base_profile(base.name + " (swarm)");
   auto kind = [&](bool in_base) { return in_base && d.on(60); };
   // The network. The heal must be able to finish: latency stays under half the timeout.
-  f.latency_ms_max = static_cast<uint32_t>(d.log_uniform(1, base.latency_ms_max > 40 ? 60'000 : 40));
+  f.latency_ms_max =
+      static_cast<uint32_t>(d.log_uniform(1, base.latency_ms_max > 40 ? 60'000 : 40));
   f.latency_ms_min = static_cast<uint32_t>(d.uniform(0, f.latency_ms_max));
-  f.timeout_ms = static_cast<uint32_t>(d.log_uniform(std::max<uint64_t>(100, 2 * uint64_t{f.latency_ms_max} + 1), 600'000));
+  f.timeout_ms = static_cast<uint32_t>(
+      d.log_uniform(std::max<uint64_t>(100, 2 * uint64_t{f.latency_ms_max} + 1), 600'000));
   if (kind(base.latency_spike_ppm > 0)) {
     f.latency_spike_ppm = static_cast<uint32_t>(d.log_uniform(kChanceMinPpm, kMillion));
     f.latency_spike_ms_max = static_cast<uint32_t>(d.log_uniform(1, 3'600'000));
   }
-  if (kind(base.request_loss_ppm > 0)) f.request_loss_ppm = static_cast<uint32_t>(d.log_uniform(kChanceMinPpm, 500'000));
-  if (kind(base.response_loss_ppm > 0)) f.response_loss_ppm = static_cast<uint32_t>(d.log_uniform(kChanceMinPpm, 500'000));
-  if (kind(base.duplicate_ppm > 0)) f.duplicate_ppm = static_cast<uint32_t>(d.log_uniform(kChanceMinPpm, kMillion));
-  if (kind(base.reset_ppm > 0)) f.reset_ppm = static_cast<uint32_t>(d.log_uniform(kChanceMinPpm, 500'000));
+  if (kind(base.request_loss_ppm > 0))
+    f.request_loss_ppm = static_cast<uint32_t>(d.log_uniform(kChanceMinPpm, 500'000));
+  if (kind(base.response_loss_ppm > 0))
+    f.response_loss_ppm = static_cast<uint32_t>(d.log_uniform(kChanceMinPpm, 500'000));
+  if (kind(base.duplicate_ppm > 0))
+    f.duplicate_ppm = static_cast<uint32_t>(d.log_uniform(kChanceMinPpm, kMillion));
+  if (kind(base.reset_ppm > 0))
+    f.reset_ppm = static_cast<uint32_t>(d.log_uniform(kChanceMinPpm, 500'000));
   if (kind(base.slow_ppm > 0)) {
     f.slow_ppm = static_cast<uint32_t>(d.log_uniform(kChanceMinPpm, 500'000));
     f.slow_ms_max = static_cast<uint32_t>(d.log_uniform(1, 3'600'000));
@@ -625,7 +673,8 @@ Config swarm_config(uint64_t seed, const FaultProfile& base, Protocol protocol) 
     f.clock_freezes_per_hour = static_cast<uint32_t>(d.log_uniform(1, 3600));
     f.clock_freeze_ms_max = static_cast<uint32_t>(d.log_uniform(1, 3'600'000));
   }
-  if (kind(base.server_clock_offset_ms_max > 0)) f.server_clock_offset_ms_max = d.log_uniform(1, 7 * kDayMs);
+  if (kind(base.server_clock_offset_ms_max > 0))
+    f.server_clock_offset_ms_max = d.log_uniform(1, 7 * kDayMs);
   if (kind(base.server_clock_steps_per_hour > 0)) {
     f.server_clock_steps_per_hour = static_cast<uint32_t>(d.log_uniform(1, 3600));
     f.server_clock_step_ms_max = d.log_uniform(1, 30'000);

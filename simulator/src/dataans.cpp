@@ -40,13 +40,16 @@ constexpr size_t kTasksMax = 8;  // overlapping syncs of one device; more are re
 struct DOp {
   OpId id;
   int64_t created_at = 0;
-  std::string data;      // base64url of nonce || AES-GCM(plaintext) || tag
-  std::string checksum;  // hex SHA-256 over the operation's plaintext fields, unkeyed
+  std::string data;       // base64url of nonce || AES-GCM(plaintext) || tag
+  std::string checksum;   // hex SHA-256 over the operation's plaintext fields, unkeyed
   uint64_t inserted = 0;  // insertion order: the tie-break of the device's own queries
 };
 
 nlohmann::json op_json(const DOp& op) {
-  return {{"id", to_base64url(op.id)}, {"createdAt", op.created_at}, {"data", op.data}, {"checksum", op.checksum}};
+  return {{"id", to_base64url(op.id)},
+          {"createdAt", op.created_at},
+          {"data", op.data},
+          {"checksum", op.checksum}};
 }
 
 std::optional<DOp> op_from_json(const nlohmann::json& j) {
@@ -76,7 +79,8 @@ Bytes change_plaintext(const Change& c) {
   nlohmann::json files = nlohmann::json::array();
   for (const FileRef& f : c.files)
     files.push_back({{"id", to_base64url(f.id)}, {"name", f.name}, {"size", f.size_bytes}});
-  const nlohmann::json j = {{"kind", c.kind}, {"key", c.key}, {"value", to_base64url(c.value)}, {"files", files}};
+  const nlohmann::json j = {
+      {"kind", c.kind}, {"key", c.key}, {"value", to_base64url(c.value)}, {"files", files}};
   return to_bytes(j.dump());
 }
 
@@ -154,7 +158,8 @@ class DataansServer final : public ServerNode {
     if (request.method == "GET" && path == "/data/block") return blocks();
     if (request.method == "GET" && path == "/data/operation") {
       const size_t at = request.target.find("operations_to_skip=");
-      const uint64_t skip = at == std::string::npos ? 0 : std::stoull(request.target.substr(at + 19));
+      const uint64_t skip =
+          at == std::string::npos ? 0 : std::stoull(request.target.substr(at + 19));
       return operations(skip);
     }
     if (request.method == "POST" && path == "/data/operation") return insert(request.body);
@@ -234,12 +239,14 @@ class DataansServer final : public ServerNode {
   std::vector<const DOp*> ordered() {
     std::vector<const DOp*> out;
     for (const DOp& op : ops_) out.push_back(&op);
-    std::stable_sort(out.begin(), out.end(), [](const DOp* a, const DOp* b) { return a->created_at < b->created_at; });
+    std::stable_sort(out.begin(), out.end(),
+                     [](const DOp* a, const DOp* b) { return a->created_at < b->created_at; });
     Stream& ties = world_.stream("dataans/server-ties");
     for (size_t i = 0; i < out.size();) {
       size_t j = i + 1;
       while (j < out.size() && out[j]->created_at == out[i]->created_at) ++j;
-      for (size_t k = j; k > i + 1; --k) std::swap(out[k - 1], out[i + ties.draw(k - i)]);  // shuffle ties
+      for (size_t k = j; k > i + 1; --k)
+        std::swap(out[k - 1], out[i + ties.draw(k - i)]);  // shuffle ties
       i = j;
     }
     return out;
@@ -250,7 +257,8 @@ class DataansServer final : public ServerNode {
     nlohmann::json hashes = nlohmann::json::array();
     for (size_t start = 0; start < order.size(); start += kBlockOps) {
       Sha256 hasher;
-      for (size_t i = start; i < std::min(order.size(), start + kBlockOps); ++i) hasher.update(order[i]->checksum);
+      for (size_t i = start; i < std::min(order.size(), start + kBlockOps); ++i)
+        hasher.update(order[i]->checksum);
       const Hash h = hasher.finish();
       if (start + kBlockOps <= order.size()) world_.observe_block(start / kBlockOps, h, "a device");
       hashes.push_back(to_hex(h.view()));
@@ -271,14 +279,16 @@ class DataansServer final : public ServerNode {
   // One transaction: a repeated id anywhere fails the whole batch (the primary key).
   HttpResponse insert(const std::string& body) {
     const nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
-    if (j.is_discarded() || !j.contains("operations")) return json_answer(400, {{"error", "bad body"}});
+    if (j.is_discarded() || !j.contains("operations"))
+      return json_answer(400, {{"error", "bad body"}});
     std::vector<DOp> batch;
     std::set<OpId> seen;
     for (const nlohmann::json& entry : j["operations"]) {
       std::optional<DOp> op = op_from_json(entry);
       if (!op) return json_answer(400, {{"error", "bad operation"}});
       if (ids_.count(op->id) || !seen.insert(op->id).second)
-        return json_answer(500, {{"error", "duplicate key value violates unique constraint \"operations_pkey\""}});
+        return json_answer(
+            500, {{"error", "duplicate key value violates unique constraint \"operations_pkey\""}});
       batch.push_back(*op);
     }
     for (DOp& op : batch) {
@@ -298,7 +308,7 @@ class DataansServer final : public ServerNode {
   std::vector<State> backups_;
 };
 
-// ---- devices --------------------------------------------------------------------------------------
+// ---- devices ------------------------------------------------------------------------------------
 
 class DataansDevice final : public DeviceNode {
  public:
@@ -312,7 +322,9 @@ class DataansDevice final : public DeviceNode {
     life = Life::kUp;  // logging in derives the key; there is nothing to fetch before a sync
     world_.event(name, "up", "logged in", to_bytes("up"));
   }
-  void invite(uint32_t for_device) override { world_.invitation_ready(for_device, World::Invitation{}); }
+  void invite(uint32_t for_device) override {
+    world_.invitation_ready(for_device, World::Invitation{});
+  }
   void replace_token(const std::string&) override {}
   // The model has no tokens: the owner's decision removes the device at once.
   void revoke_member(uint32_t for_device) override {
@@ -320,9 +332,11 @@ class DataansDevice final : public DeviceNode {
     member.life = Life::kRevoked;
   }
 
-  void edit(const std::string& kind, const std::string& key, const Bytes& value, uint64_t file_bytes) override {
+  void edit(const std::string& kind, const std::string& key, const Bytes& value,
+            uint64_t file_bytes) override {
     if (life != Life::kUp) {
-      world_.event(name, "edit-skipped", kind + " " + key + ": the device is not running", to_bytes(kind));
+      world_.event(name, "edit-skipped", kind + " " + key + ": the device is not running",
+                   to_bytes(kind));
       return;
     }
     Change change;
@@ -351,8 +365,9 @@ class DataansDevice final : public DeviceNode {
       }
       if (kind == "detach") {
         if (!present || change.files.empty()) return;
-        change.files.erase(change.files.begin() + static_cast<std::ptrdiff_t>(
-                                                       world_.stream("workload/" + name).draw(change.files.size())));
+        change.files.erase(change.files.begin() +
+                           static_cast<std::ptrdiff_t>(
+                               world_.stream("workload/" + name).draw(change.files.size())));
       }
     }
     // The device's wall clock, as it reads it: no offset, no logical clock.
@@ -366,8 +381,10 @@ class DataansDevice final : public DeviceNode {
     ops_.push_back(op);
     ids_.insert(op.id);
     // Local changes apply unconditionally (counterexample 2).
-    if (change.kind == "delete") notes_.erase(key);
-    else notes_[key] = Note{change.value, change.files, created_at, op.id};
+    if (change.kind == "delete")
+      notes_.erase(key);
+    else
+      notes_[key] = Note{change.value, change.files, created_at, op.id};
     EditRecord record;
     record.device = index;
     record.time_ms = world_.now();
@@ -405,10 +422,14 @@ class DataansDevice final : public DeviceNode {
     if (!task) return;
     task->awaiting = 0;
     switch (task->stage) {
-      case Stage::kBlocks: return on_blocks(*task, response);
-      case Stage::kOps: return on_ops(*task, response);
-      case Stage::kUpload: return on_upload(*task, response);
-      case Stage::kFiles: return on_file(*task, response);
+      case Stage::kBlocks:
+        return on_blocks(*task, response);
+      case Stage::kOps:
+        return on_ops(*task, response);
+      case Stage::kUpload:
+        return on_upload(*task, response);
+      case Stage::kFiles:
+        return on_file(*task, response);
     }
   }
 
@@ -442,10 +463,14 @@ class DataansDevice final : public DeviceNode {
     DeviceReport out;
     out.name = name;
     out.live = life == Life::kUp;
-    if (!out.live) out.excepted_because = life == Life::kRevoked ? "it was removed" : "it is not running";
+    if (!out.live)
+      out.excepted_because = life == Life::kRevoked ? "it was removed" : "it is not running";
     for (const auto& [key, note] : notes_) {
-      HeadView head{note.last_op, Hlc{static_cast<uint64_t>(std::max<int64_t>(0, note.updated_at)), 0}, false,
-                    note.value, {}};
+      HeadView head{note.last_op,
+                    Hlc{static_cast<uint64_t>(std::max<int64_t>(0, note.updated_at)), 0},
+                    false,
+                    note.value,
+                    {}};
       for (const FileRef& f : note.files) {
         head.files.push_back(f.id);
         out.referenced_files.insert(f.id);
@@ -511,30 +536,35 @@ class DataansDevice final : public DeviceNode {
     std::vector<const DOp*> out;
     for (const DOp& op : ops_) out.push_back(&op);
     std::stable_sort(out.begin(), out.end(), [](const DOp* a, const DOp* b) {
-      return a->created_at != b->created_at ? a->created_at < b->created_at : a->inserted < b->inserted;
+      return a->created_at != b->created_at ? a->created_at < b->created_at
+                                            : a->inserted < b->inserted;
     });
     return out;
   }
 
   void on_blocks(Task& task, const HttpResponse& response) {
-    if (response.status != 200) return finish(task, "GET /data/block answered " + std::to_string(response.status));
+    if (response.status != 200)
+      return finish(task, "GET /data/block answered " + std::to_string(response.status));
     const nlohmann::json j = nlohmann::json::parse(response.body, nullptr, false);
     const std::vector<const DOp*> local = sorted_ops();
     uint64_t equal = 0;
     const nlohmann::json& remote = j["blocks"];
     for (size_t b = 0; b < remote.size() && (b + 1) * kBlockOps <= local.size(); ++b) {
       Sha256 hasher;
-      for (size_t i = b * kBlockOps; i < (b + 1) * kBlockOps; ++i) hasher.update(local[i]->checksum);
+      for (size_t i = b * kBlockOps; i < (b + 1) * kBlockOps; ++i)
+        hasher.update(local[i]->checksum);
       if (to_hex(hasher.finish().view()) != remote[b].get<std::string>()) break;
       ++equal;
     }
     task.equal_blocks = equal;
     task.stage = Stage::kOps;
-    send(task, {"GET", "/data/operation?operations_to_skip=" + std::to_string(equal * kBlockOps), "", ""});
+    send(task, {"GET", "/data/operation?operations_to_skip=" + std::to_string(equal * kBlockOps),
+                "", ""});
   }
 
   void on_ops(Task& task, const HttpResponse& response) {
-    if (response.status != 200) return finish(task, "GET /data/operation answered " + std::to_string(response.status));
+    if (response.status != 200)
+      return finish(task, "GET /data/operation answered " + std::to_string(response.status));
     const nlohmann::json j = nlohmann::json::parse(response.body, nullptr, false);
     std::vector<DOp> remote;
     for (const nlohmann::json& entry : j["operations"])
@@ -546,7 +576,9 @@ class DataansDevice final : public DeviceNode {
     const std::vector<const DOp*> local = sorted_ops();
     const size_t from = task.equal_blocks * kBlockOps;
     size_t same = 0;
-    while (from + same < local.size() && same < remote.size() && local[from + same]->id == remote[same].id) ++same;
+    while (from + same < local.size() && same < remote.size() &&
+           local[from + same]->id == remote[same].id)
+      ++same;
     std::vector<DOp> to_apply(remote.begin() + static_cast<std::ptrdiff_t>(same), remote.end());
     std::vector<DOp> to_upload;
     for (size_t i = from + same; i < local.size(); ++i) to_upload.push_back(*local[i]);
@@ -573,14 +605,16 @@ class DataansDevice final : public DeviceNode {
       std::optional<ObjectOp> meaning = meaning_of(op, world_.shared_key);
       if (!meaning) return "operation " + short_id(op.id) + " does not decrypt";
       std::optional<Bytes> sealed = from_base64url(op.data);
-      const std::optional<Change> change = change_from_plaintext(*open(world_.shared_key, *sealed, {}));
+      const std::optional<Change> change =
+          change_from_plaintext(*open(world_.shared_key, *sealed, {}));
       auto note = notes.find(change->key);
       if (change->kind == "create") {
         if (note == notes.end() || note->second.updated_at < op.created_at)
           notes[change->key] = Note{change->value, change->files, op.created_at, op.id};
       } else if (change->kind == "update") {
         if (note == notes.end()) return "update of note " + change->key + ", which does not exist";
-        if (note->second.updated_at < op.created_at) note->second = Note{change->value, change->files, op.created_at, op.id};
+        if (note->second.updated_at < op.created_at)
+          note->second = Note{change->value, change->files, op.created_at, op.id};
       } else if (note != notes.end() && note->second.updated_at < op.created_at) {
         notes.erase(note);
       }
@@ -599,7 +633,8 @@ class DataansDevice final : public DeviceNode {
 
   void on_upload(Task& task, const HttpResponse& response) {
     if (response.status != 200)
-      return finish(task, "POST /data/operation answered " + std::to_string(response.status) + ": " + response.body);
+      return finish(task, "POST /data/operation answered " + std::to_string(response.status) +
+                              ": " + response.body);
     start_files(task);
   }
 
@@ -618,9 +653,11 @@ class DataansDevice final : public DeviceNode {
       if (!file.is_uploaded && file.content) {
         const Bytes sealed = seal(world_.shared_key, *file.content, {}, *random_);
         task.record.moved = true;
-        return send(task, {"POST", "/file/" + to_base64url(id), "application/octet-stream", to_string(sealed)});
+        return send(task, {"POST", "/file/" + to_base64url(id), "application/octet-stream",
+                           to_string(sealed)});
       }
-      if (file.is_uploaded && !file.content) return send(task, {"GET", "/file/" + to_base64url(id), "", ""});
+      if (file.is_uploaded && !file.content)
+        return send(task, {"GET", "/file/" + to_base64url(id), "", ""});
       task.files.pop_front();
     }
     finish(task, "");
@@ -638,12 +675,14 @@ class DataansDevice final : public DeviceNode {
     if (response.status == 404) {
       // The operation arrived before its file, or the server lost it: Dataans logs the problem
       // and tries again on the next sync.
-      world_.event(name, "file-missing", "file " + short_id(id) + " is not on the server", to_bytes("missing"));
+      world_.event(name, "file-missing", "file " + short_id(id) + " is not on the server",
+                   to_bytes("missing"));
       return next_file(task);
     }
     if (response.status != 200) return finish(task, "downloading file " + short_id(id) + " failed");
     Result<Bytes> plaintext = open(world_.shared_key, to_bytes(response.body), {});
-    if (!plaintext.ok()) return finish(task, "file " + short_id(id) + " does not decrypt (a truncated blob)");
+    if (!plaintext.ok())
+      return finish(task, "file " + short_id(id) + " does not decrypt (a truncated blob)");
     file.content = *plaintext;
     task.record.moved = true;
     next_file(task);
@@ -655,8 +694,9 @@ class DataansDevice final : public DeviceNode {
     record.error = error;
     if (last_task_ == &task) last_task_ = nullptr;
     const uint64_t id = task.id;
-    tasks_.erase(std::remove_if(tasks_.begin(), tasks_.end(), [id](const auto& t) { return t->id == id; }),
-                 tasks_.end());
+    tasks_.erase(
+        std::remove_if(tasks_.begin(), tasks_.end(), [id](const auto& t) { return t->id == id; }),
+        tasks_.end());
     world_.finish_sync(*this, std::move(record));
   }
 

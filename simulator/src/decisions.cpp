@@ -58,7 +58,8 @@ Stream& Decisions::stream(std::string_view name) {
     auto recorded = replay_->find(std::string(name));
     replay = recorded == replay_->end() ? &kEmpty : &recorded->second;
   }
-  return streams_.emplace(std::string(name), Stream(std::string(name), seed_, replay)).first->second;
+  return streams_.emplace(std::string(name), Stream(std::string(name), seed_, replay))
+      .first->second;
 }
 
 std::unique_ptr<SeededRandom> Decisions::node_random(std::string_view node) const {

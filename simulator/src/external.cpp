@@ -14,7 +14,8 @@ namespace {
 
 std::string request_digest(const HttpRequest& request) {
   Sha256 hasher;
-  hasher.update(to_bytes(request.method + " " + request.target + "\n" + request.content_type + "\n"));
+  hasher.update(
+      to_bytes(request.method + " " + request.target + "\n" + request.content_type + "\n"));
   hasher.update(to_bytes(request.body));
   const Hash hash = hasher.digest();
   return to_hex(hash.view().first(8));
@@ -33,7 +34,8 @@ class ExternalServer final : public ServerNode {
     recording_.url = replay ? replay->url : url;
     if (!replay) {
       if (!connector())
-        throw ExternalServerError{"this program cannot reach live servers (no server connector is installed)"};
+        throw ExternalServerError{
+            "this program cannot reach live servers (no server connector is installed)"};
       Result<std::unique_ptr<client::Transport>> transport = connector()(url);
       if (!transport.ok()) throw ExternalServerError{transport.error().message};
       transport_ = std::move(*transport);
@@ -64,7 +66,8 @@ class ExternalServer final : public ServerNode {
     std::vector<Hash> hashes;
     for (const LoggedEntry& e : log) hashes.push_back(e.hash);
     const uint32_t block = block_size();
-    return opsync::prefix_hash(compute_block_hashes(std::span(hashes).first(length), block), hashes, length, block);
+    return opsync::prefix_hash(compute_block_hashes(std::span(hashes).first(length), block), hashes,
+                               length, block);
   }
 
   ServerReport report() override {
@@ -77,12 +80,15 @@ class ExternalServer final : public ServerNode {
       out.stored_bytes.push_back(encode_op(e.op));
     }
     for (const FileId& id : world_.known_files()) {
-      const HttpResponse r = exchange({"GET", endpoint_path(EndpointId::kGetFile, {workspace_id(), to_base64url(id)}), "", "", true},
+      const HttpResponse r =
+          exchange({"GET", endpoint_path(EndpointId::kGetFile, {workspace_id(), to_base64url(id)}),
+                    "", "", true},
                    world_.owner_token);
       if (r.status == 404) continue;
       Result<FileStatus> status = parse_message<FileStatus>(r.body);
       if (r.status != 200 || !status.ok())
-        throw ExternalServerError{"the server answered " + std::to_string(r.status) + " to a file's status"};
+        throw ExternalServerError{"the server answered " + std::to_string(r.status) +
+                                  " to a file's status"};
       // Deleted files and abandoned uploads go on the server's own clock, which the run cannot
       // move: only the states that must hold whatever the time are reported.
       if (status->state == FileState::kDeleted || status->state == FileState::kUploading) continue;
@@ -110,9 +116,10 @@ class ExternalServer final : public ServerNode {
       // The recording answers exactly the requests of the recorded run; another request means
       // the run took another course (the code changed, or a shrink changed the schedule).
       if (at >= replay_->answers.size() || replay_->answers[at].request != digest)
-        throw ExternalServerError{"the run parted from the recorded answers at answer " + std::to_string(at + 1) +
-                                  " of " + std::to_string(replay_->answers.size()) + ": " + request.method + " " +
-                                  request.target + " was not the request recorded there"};
+        throw ExternalServerError{"the run parted from the recorded answers at answer " +
+                                  std::to_string(at + 1) + " of " +
+                                  std::to_string(replay_->answers.size()) + ": " + request.method +
+                                  " " + request.target + " was not the request recorded there"};
       const RecordedAnswer& answer = replay_->answers[at];
       HttpResponse response;
       response.status = answer.status;
@@ -123,8 +130,9 @@ class ExternalServer final : public ServerNode {
     }
     Result<HttpResponse> response = transport_->exchange(request, token);
     if (!response.ok())
-      throw ExternalServerError{"the server at " + recording_.url + " did not answer " + request.method + " " +
-                                request.target + ": " + response.error().message};
+      throw ExternalServerError{"the server at " + recording_.url + " did not answer " +
+                                request.method + " " + request.target + ": " +
+                                response.error().message};
     RecordedAnswer answer;
     answer.request = digest;
     answer.status = response->status;
@@ -142,7 +150,8 @@ class ExternalServer final : public ServerNode {
 
   uint32_t block_size() {
     if (block_size_ == 0) {
-      const HttpResponse r = exchange({"GET", endpoint_path(EndpointId::kInfo, {}), "", "", false}, "");
+      const HttpResponse r =
+          exchange({"GET", endpoint_path(EndpointId::kInfo, {}), "", "", false}, "");
       Result<InfoResponse> info = parse_message<InfoResponse>(r.body);
       if (r.status != 200 || !info.ok() || info->block_size == 0)
         throw ExternalServerError{"the server's /v1/info does not give a block size"};
@@ -158,13 +167,16 @@ class ExternalServer final : public ServerNode {
     while (true) {
       const HttpResponse r =
           exchange({"GET",
-                    endpoint_target(EndpointId::kReadOps, {workspace_id()}, {{"after_seq", std::to_string(log_.size())}}),
+                    endpoint_target(EndpointId::kReadOps, {workspace_id()},
+                                    {{"after_seq", std::to_string(log_.size())}}),
                     "", "", true},
                    world_.owner_token);
       Result<OpsPageResponse> page = parse_message<OpsPageResponse>(r.body);
       if (r.status != 200 || !page.ok())
-        throw ExternalServerError{"the server answered " + std::to_string(r.status) + " to the owner's read of the log"};
-      for (const SequencedOp& op : page->ops) log_.push_back(LoggedEntry{op.seq, op.op, op_hash(op.op)});
+        throw ExternalServerError{"the server answered " + std::to_string(r.status) +
+                                  " to the owner's read of the log"};
+      for (const SequencedOp& op : page->ops)
+        log_.push_back(LoggedEntry{op.seq, op.op, op_hash(op.op)});
       if (!page->next_after_seq || page->ops.empty()) break;
     }
     return log_;
@@ -183,7 +195,8 @@ class ExternalServer final : public ServerNode {
 
 void set_server_connector(ServerConnector installed) { connector() = std::move(installed); }
 
-std::unique_ptr<ServerNode> make_external_server(World& world, const std::string& url, const ServerRecording* replay) {
+std::unique_ptr<ServerNode> make_external_server(World& world, const std::string& url,
+                                                 const ServerRecording* replay) {
   return std::make_unique<ExternalServer>(world, url, replay);
 }
 
@@ -201,11 +214,17 @@ Config for_external_server(Config config) {
 }
 
 Status validate_for_external_server(const Config& config) {
-  auto no = [](const std::string& why) { return Error(Code::kInvalidField, "against an external server: " + why); };
-  if (config.protocol != Protocol::kOpsyncV1) return no("only opsync-v1 runs (dataans-0.3 is a model)");
-  if (config.variant == Variant::kHiddenRestore) return no("the hidden-restore variant breaks the server, not a device");
+  auto no = [](const std::string& why) {
+    return Error(Code::kInvalidField, "against an external server: " + why);
+  };
+  if (config.protocol != Protocol::kOpsyncV1)
+    return no("only opsync-v1 runs (dataans-0.3 is a model)");
+  if (config.variant == Variant::kHiddenRestore)
+    return no("the hidden-restore variant breaks the server, not a device");
   if (!(for_external_server(config) == config))
-    return no("the server's own faults (crashes, backups, restores, its clock, cut uploads) cannot be caused");
+    return no(
+        "the server's own faults (crashes, backups, restores, its clock, cut uploads) cannot be "
+        "caused");
   return {};
 }
 

@@ -25,7 +25,8 @@ Error bad_line(const std::string& where, const std::string& what) {
 std::string body_of(const nlohmann::json& message) {
   if (message.contains("body_base64url")) {
     std::optional<Bytes> bytes = from_base64url(message.at("body_base64url").get<std::string>());
-    if (!bytes) throw nlohmann::json::type_error::create(302, "body_base64url is not base64url", &message);
+    if (!bytes)
+      throw nlohmann::json::type_error::create(302, "body_base64url is not base64url", &message);
     return std::string(bytes->begin(), bytes->end());
   }
   return message.value("body", "");
@@ -33,8 +34,10 @@ std::string body_of(const nlohmann::json& message) {
 
 void put_body(nlohmann::json& into, const std::string& body) {
   if (body.empty()) return;
-  if (is_valid_utf8(body)) into["body"] = body;
-  else into["body_base64url"] = to_base64url(to_bytes(body));
+  if (is_valid_utf8(body))
+    into["body"] = body;
+  else
+    into["body_base64url"] = to_base64url(to_bytes(body));
 }
 
 TracedExchange exchange_from_json(const nlohmann::json& line, uint32_t device) {
@@ -54,7 +57,8 @@ TracedExchange exchange_from_json(const nlohmann::json& line, uint32_t device) {
     e.status = response.at("status").get<int>();
     e.response_type = response.value("content_type", "");
     e.response_body = body_of(response);
-    if (response.contains("server_time_ms")) e.server_time_ms = response.at("server_time_ms").get<uint64_t>();
+    if (response.contains("server_time_ms"))
+      e.server_time_ms = response.at("server_time_ms").get<uint64_t>();
   } else {
     e.error = line.at("error").get<std::string>();
   }
@@ -66,7 +70,10 @@ nlohmann::json exchange_json(const TracedExchange& e) {
   if (!e.content_type.empty()) request["content_type"] = e.content_type;
   put_body(request, e.body);
   if (!e.token.empty()) request["token"] = e.token;
-  nlohmann::json out = {{"device", e.device}, {"sent_ms", e.sent_ms}, {"received_ms", e.received_ms}, {"request", request}};
+  nlohmann::json out = {{"device", e.device},
+                        {"sent_ms", e.sent_ms},
+                        {"received_ms", e.received_ms},
+                        {"request", request}};
   if (e.answered) {
     nlohmann::json response = {{"status", e.status}};
     if (!e.response_type.empty()) response["content_type"] = e.response_type;
@@ -110,7 +117,8 @@ struct Substitutions {
 
   std::string apply(std::string text) const {
     for (const auto& [field, core] : ids)
-      for (size_t at = text.find(field); at != std::string::npos; at = text.find(field, at + core.size()))
+      for (size_t at = text.find(field); at != std::string::npos;
+           at = text.find(field, at + core.size()))
         text.replace(at, field.size(), core);
     return text;
   }
@@ -123,7 +131,8 @@ struct Substitutions {
     } else if (json.is_string() && json.get<std::string>().rfind(kRedacted, 0) == 0) {
       const std::string text = json.get<std::string>();
       const size_t colon = text.find(':', 9);
-      const std::string fingerprint = text.substr(9, colon == std::string::npos ? std::string::npos : colon - 9);
+      const std::string fingerprint =
+          text.substr(9, colon == std::string::npos ? std::string::npos : colon - 9);
       auto it = secrets.find(fingerprint);
       if (it != secrets.end()) {
         json = it->second;
@@ -135,7 +144,9 @@ struct Substitutions {
   }
 };
 
-nlohmann::json parse_json(const std::string& text) { return nlohmann::json::parse(text, nullptr, false); }
+nlohmann::json parse_json(const std::string& text) {
+  return nlohmann::json::parse(text, nullptr, false);
+}
 
 // The server's clock minus the device's, from the device's answers that said the server's time
 // (OpSync-Server-Time-Ms, or the body of /v1/info in older traces) against the middle of the
@@ -155,11 +166,14 @@ std::vector<int64_t> clock_offsets(const ImportedTrace& trace) {
         if (info.ok()) server_time_ms = info->server_time_ms;
       }
       if (server_time_ms) {
-        current = static_cast<int64_t>(*server_time_ms) - static_cast<int64_t>((e.sent_ms + e.received_ms) / 2);
+        current = static_cast<int64_t>(*server_time_ms) -
+                  static_cast<int64_t>((e.sent_ms + e.received_ms) / 2);
         if (!first) first = current;
       }
-      if (current) out[i] = *current;
-      else before_first.push_back(i);
+      if (current)
+        out[i] = *current;
+      else
+        before_first.push_back(i);
     }
     for (size_t i : before_first) out[i] = first.value_or(0);
   }
@@ -200,10 +214,12 @@ Result<ImportedTrace> read_client_traces(const std::vector<std::string>& paths) 
         if (type == "trace") {
           const std::string format = line.at("format").get<std::string>();
           if (format != kClientTraceFormat)
-            return bad_line(where, "is a trace of format " + format + "; opsync-sim reads " + kClientTraceFormat);
+            return bad_line(where, "is a trace of format " + format + "; opsync-sim reads " +
+                                       kClientTraceFormat);
           header = true;
         } else if (!header) {
-          return bad_line(where, "comes before the trace's first line (not a trace of opsync-client --trace)");
+          return bad_line(
+              where, "comes before the trace's first line (not a trace of opsync-client --trace)");
         } else if (type == "exchange") {
           exchanges[device].push_back(exchange_from_json(line, device));
         } else if (type == "commit") {
@@ -211,7 +227,8 @@ Result<ImportedTrace> read_client_traces(const std::vector<std::string>& paths) 
           c.device = device;
           c.clock_ms = line.at("clock_ms").get<uint64_t>();
           c.command = line.at("command").get<std::string>();
-          for (const nlohmann::json& op : line.at("ops")) c.ops.push_back(op.at("id").get<std::string>());
+          for (const nlohmann::json& op : line.at("ops"))
+            c.ops.push_back(op.at("id").get<std::string>());
           out.commits.push_back(std::move(c));
         } else {
           return bad_line(where, "has an unknown type \"" + type + "\"");
@@ -220,10 +237,12 @@ Result<ImportedTrace> read_client_traces(const std::vector<std::string>& paths) 
         return bad_line(where, std::string("is damaged: ") + e.what());
       }
     }
-    if (!header) return Error(Code::kInvalidField, path + " holds no trace of opsync-client --trace");
+    if (!header)
+      return Error(Code::kInvalidField, path + " holds no trace of opsync-client --trace");
   }
   if (out.devices.empty()) return Error(Code::kInvalidField, "no traces to import");
-  if (out.devices.size() > 64) return Error(Code::kInvalidField, "more than 64 devices in the traces");
+  if (out.devices.size() > 64)
+    return Error(Code::kInvalidField, "more than 64 devices in the traces");
   for (auto& list : exchanges)
     for (TracedExchange& e : list) out.exchanges.push_back(std::move(e));
   return out;
@@ -233,8 +252,12 @@ nlohmann::json to_json(const ImportedTrace& trace) {
   nlohmann::json exchanges = nlohmann::json::array(), commits = nlohmann::json::array();
   for (const TracedExchange& e : trace.exchanges) exchanges.push_back(exchange_json(e));
   for (const TracedCommit& c : trace.commits)
-    commits.push_back({{"device", c.device}, {"clock_ms", c.clock_ms}, {"command", c.command}, {"ops", c.ops}});
-  return {{"format", kClientTraceFormat}, {"devices", trace.devices}, {"exchanges", exchanges}, {"commits", commits}};
+    commits.push_back(
+        {{"device", c.device}, {"clock_ms", c.clock_ms}, {"command", c.command}, {"ops", c.ops}});
+  return {{"format", kClientTraceFormat},
+          {"devices", trace.devices},
+          {"exchanges", exchanges},
+          {"commits", commits}};
 }
 
 Result<ImportedTrace> imported_trace_from_json(const nlohmann::json& json) {
@@ -243,16 +266,19 @@ Result<ImportedTrace> imported_trace_from_json(const nlohmann::json& json) {
     if (json.at("format").get<std::string>() != kClientTraceFormat)
       return Error(Code::kUnsupportedFormat, "format", "imported traces of another format");
     out.devices = json.at("devices").get<std::vector<std::string>>();
-    if (out.devices.empty() || out.devices.size() > 64) return Error(Code::kInvalidField, "imported: 1 to 64 devices");
+    if (out.devices.empty() || out.devices.size() > 64)
+      return Error(Code::kInvalidField, "imported: 1 to 64 devices");
     for (const nlohmann::json& e : json.at("exchanges")) {
       const uint32_t device = e.at("device").get<uint32_t>();
-      if (device >= out.devices.size()) return Error(Code::kInvalidField, "imported: an exchange of no device");
+      if (device >= out.devices.size())
+        return Error(Code::kInvalidField, "imported: an exchange of no device");
       out.exchanges.push_back(exchange_from_json(e, device));
     }
     for (const nlohmann::json& c : json.at("commits")) {
       TracedCommit commit;
       commit.device = c.at("device").get<uint32_t>();
-      if (commit.device >= out.devices.size()) return Error(Code::kInvalidField, "imported: a commit of no device");
+      if (commit.device >= out.devices.size())
+        return Error(Code::kInvalidField, "imported: a commit of no device");
       commit.clock_ms = c.at("clock_ms").get<uint64_t>();
       commit.command = c.at("command").get<std::string>();
       commit.ops = c.at("ops").get<std::vector<std::string>>();
@@ -272,7 +298,8 @@ Config imported_config(const ImportedTrace& trace, uint64_t seed) {
   return config;
 }
 
-RunResult replay_imported(const ImportedTrace& trace, const Config& config, const RunOptions& options) {
+RunResult replay_imported(const ImportedTrace& trace, const Config& config,
+                          const RunOptions& options) {
   const std::vector<int64_t> offsets = clock_offsets(trace);
   // The server handled each request when its answer says (OpSync-Server-Time-Ms); an exchange
   // without that is placed at the middle of its round trip, moved to the server's clock. The
@@ -290,8 +317,9 @@ RunResult replay_imported(const ImportedTrace& trace, const Config& config, cons
   std::vector<int64_t> device_offset(trace.devices.size(), 0);
   for (size_t i = 0; i < trace.exchanges.size(); ++i) {
     const TracedExchange& e = trace.exchanges[i];
-    uint64_t at = e.answered && e.server_time_ms ? *e.server_time_ms
-                                                 : shifted((e.sent_ms + e.received_ms) / 2, offsets[i]);
+    uint64_t at = e.answered && e.server_time_ms
+                      ? *e.server_time_ms
+                      : shifted((e.sent_ms + e.received_ms) / 2, offsets[i]);
     at = std::max(at, last[e.device]);
     last[e.device] = at;
     device_offset[e.device] = offsets[i];
@@ -299,7 +327,8 @@ RunResult replay_imported(const ImportedTrace& trace, const Config& config, cons
   }
   for (size_t i = 0; i < trace.commits.size(); ++i) {
     const TracedCommit& c = trace.commits[i];
-    steps.push_back(Step{shifted(c.clock_ms, device_offset[c.device]), c.device, trace.exchanges.size() + i, true, i});
+    steps.push_back(Step{shifted(c.clock_ms, device_offset[c.device]), c.device,
+                         trace.exchanges.size() + i, true, i});
   }
   std::stable_sort(steps.begin(), steps.end(), [](const Step& a, const Step& b) {
     return a.at_ms != b.at_ms ? a.at_ms < b.at_ms : a.order < b.order;
@@ -308,13 +337,16 @@ RunResult replay_imported(const ImportedTrace& trace, const Config& config, cons
   // The field server's configuration, as its /v1/info said.
   server::ServerConfig server_config;
   for (const TracedExchange& e : trace.exchanges)
-    if (e.answered && e.status == 200 && endpoint_of_target(e.method, e.target) == EndpointId::kInfo) {
+    if (e.answered && e.status == 200 &&
+        endpoint_of_target(e.method, e.target) == EndpointId::kInfo) {
       Result<InfoResponse> info = parse_message<InfoResponse>(e.response_body);
       if (!info.ok()) continue;
       if (info->block_size) server_config.block_size = info->block_size;
       if (info->max_clock_skew_ms) server_config.max_clock_skew_ms = info->max_clock_skew_ms;
-      server_config.upload_expiry_ms = std::max(info->upload_expiry_ms, server_config.upload_expiry_ms);
-      server_config.file_retention_ms = std::max(info->file_retention_ms, server_config.file_retention_ms);
+      server_config.upload_expiry_ms =
+          std::max(info->upload_expiry_ms, server_config.upload_expiry_ms);
+      server_config.file_retention_ms =
+          std::max(info->file_retention_ms, server_config.file_retention_ms);
       server_config.limits = info->limits;
       break;
     }
@@ -323,7 +355,9 @@ RunResult replay_imported(const ImportedTrace& trace, const Config& config, cons
   server::ServerCore core(server_config, storage, random);
 
   Trace events(options.keep_events, options.keep_bodies);
-  auto node = [&](uint32_t d) { return "device-" + std::to_string(d) + " (" + trace.devices[d] + ")"; };
+  auto node = [&](uint32_t d) {
+    return "device-" + std::to_string(d) + " (" + trace.devices[d] + ")";
+  };
   Substitutions substitutions;
   RunResult result;
   result.config = config;
@@ -352,7 +386,8 @@ RunResult replay_imported(const ImportedTrace& trace, const Config& config, cons
     request.target = substitutions.apply(x.target);
     request.content_type = x.content_type;
     request.body = substitutions.apply(x.body);
-    if (x.content_type.rfind("application/json", 0) == 0 && request.body.find(kRedacted) != std::string::npos) {
+    if (x.content_type.rfind("application/json", 0) == 0 &&
+        request.body.find(kRedacted) != std::string::npos) {
       nlohmann::json body = parse_json(request.body);
       if (!body.is_discarded()) {
         substitutions.fill(body);
@@ -363,8 +398,10 @@ RunResult replay_imported(const ImportedTrace& trace, const Config& config, cons
     bool token_before_traces = false;
     if (!x.token.empty()) {
       auto it = substitutions.secrets.find(x.token);
-      if (it != substitutions.secrets.end()) token = it->second;
-      else token_before_traces = true;
+      if (it != substitutions.secrets.end())
+        token = it->second;
+      else
+        token_before_traces = true;
     }
     request.authorized = !token.empty();
     const std::string what = request.method + " " + request.target;
@@ -388,37 +425,44 @@ RunResult replay_imported(const ImportedTrace& trace, const Config& config, cons
     if (!x.answered) {
       // The field request got no answer; whether it reached the server is unknown, so it is
       // not sent here either.
-      events.add(TraceEvent{now, node(x.device), "lost", "no answer in the field: " + x.error, x.received_ms, id,
-                            "server", "", 0},
+      events.add(TraceEvent{now, node(x.device), "lost", "no answer in the field: " + x.error,
+                            x.received_ms, id, "server", "", 0},
                  to_bytes(x.error));
       result.figures.messages_lost += 1;
       continue;
     }
-    const client::HttpResponse response = to_client_response(core.handle(to_server_request(request, token), now));
+    const client::HttpResponse response =
+        to_client_response(core.handle(to_server_request(request, token), now));
     result.figures.bytes_from_server += response.body.size();
-    events.add(TraceEvent{now, "server", "arrive", what + " -> " + std::to_string(response.status), now, id,
-                          node(x.device), "", 0},
+    events.add(TraceEvent{now, "server", "arrive", what + " -> " + std::to_string(response.status),
+                          now, id, node(x.device), "", 0},
                to_bytes(std::to_string(response.status) + "\n" + response.body));
-    const nlohmann::json field_json = parse_json(x.response_body), core_json = parse_json(response.body);
-    if (!field_json.is_discarded() && !core_json.is_discarded()) substitutions.learn(field_json, core_json);
+    const nlohmann::json field_json = parse_json(x.response_body),
+                         core_json = parse_json(response.body);
+    if (!field_json.is_discarded() && !core_json.is_discarded())
+      substitutions.learn(field_json, core_json);
     std::string delivered = std::to_string(x.status) + " for " + what;
     if (response.status != x.status) {
       delivered += " (the reference core answers " + std::to_string(response.status) + ")";
       if (differences.empty()) first_difference_ms = now;
-      differences.push_back("the field server answered " + std::to_string(x.status) + " to " + trace.devices[x.device] +
-                            "'s " + what + " where the reference core answers " + std::to_string(response.status));
+      differences.push_back("the field server answered " + std::to_string(x.status) + " to " +
+                            trace.devices[x.device] + "'s " + what +
+                            " where the reference core answers " + std::to_string(response.status));
       differing_nodes.push_back(node(x.device));
     }
-    events.add(TraceEvent{now, node(x.device), "deliver", delivered, x.received_ms, id, "server", "", 0},
-               to_bytes(std::to_string(x.status) + "\n" + x.response_body));
+    events.add(
+        TraceEvent{now, node(x.device), "deliver", delivered, x.received_ms, id, "server", "", 0},
+        to_bytes(std::to_string(x.status) + "\n" + x.response_body));
   }
   if (!differences.empty()) {
     Violation v;
     v.checker = "field_answers";
     v.time_ms = first_difference_ms;
     v.nodes = {differing_nodes.front(), "server"};
-    v.message = differences.front() +
-                (differences.size() > 1 ? " (" + std::to_string(differences.size()) + " answers differ)" : "");
+    v.message =
+        differences.front() + (differences.size() > 1
+                                   ? " (" + std::to_string(differences.size()) + " answers differ)"
+                                   : "");
     result.violations.push_back(std::move(v));
   }
   result.figures.events = events.event_count();

@@ -31,7 +31,8 @@ class OpsyncServer final : public ServerNode {
   HttpResponse handle(const HttpRequest& request, const std::string& token) override {
     OPSYNC_CHECK(up_);
     const uint64_t now = clock.read(world_.now());
-    HttpResponse response = to_client_response(core_->handle(to_server_request(request, token), now));
+    HttpResponse response =
+        to_client_response(core_->handle(to_server_request(request, token), now));
     observe_server_answer(world_, request, response);
     if (world_.config().variant == Variant::kHiddenRestore) hide_restore(request, response);
     return response;
@@ -63,7 +64,8 @@ class OpsyncServer final : public ServerNode {
       old_hashes_ = op_hashes();
     }
     if (world_.config().variant == Variant::kRestoreRevivesTokens)
-      storage_.restore_with_journal(*backups_[index]);  // the defect: revocations roll back with the data
+      storage_.restore_with_journal(
+          *backups_[index]);  // the defect: revocations roll back with the data
     else
       storage_.restore(*backups_[index]);
     restart_core();
@@ -78,7 +80,8 @@ class OpsyncServer final : public ServerNode {
     uint64_t length = 0;
     if (!world_.workspace) return length;
     Status read = storage_.read([&](server::Transaction& txn) {
-      if (std::optional<server::WorkspaceRecord> ws = txn.workspace(*world_.workspace)) length = ws->head_seq;
+      if (std::optional<server::WorkspaceRecord> ws = txn.workspace(*world_.workspace))
+        length = ws->head_seq;
     });
     OPSYNC_CHECK(read.ok());
     return length;
@@ -87,8 +90,9 @@ class OpsyncServer final : public ServerNode {
   std::optional<Hash> prefix_hash(uint64_t length) override {
     std::vector<Hash> hashes = op_hashes();
     if (length > hashes.size()) return std::nullopt;
-    return opsync::prefix_hash(compute_block_hashes(std::span(hashes).first(length), config_.block_size), hashes,
-                               length, config_.block_size);
+    return opsync::prefix_hash(
+        compute_block_hashes(std::span(hashes).first(length), config_.block_size), hashes, length,
+        config_.block_size);
   }
 
   ServerReport report() override {
@@ -109,7 +113,8 @@ class OpsyncServer final : public ServerNode {
         if (!file) continue;
         out.file_states[id] = std::string(file_state_name(file->state));
         for (uint32_t index : txn.chunk_indices(ws, id))
-          if (std::optional<Bytes> chunk = txn.chunk(ws, id, index)) out.stored_bytes.push_back(*chunk);
+          if (std::optional<Bytes> chunk = txn.chunk(ws, id, index))
+            out.stored_bytes.push_back(*chunk);
       }
     });
     OPSYNC_CHECK(read.ok());
@@ -138,14 +143,14 @@ class OpsyncServer final : public ServerNode {
   void hide_restore(const HttpRequest& request, HttpResponse& response) {
     if (old_hashes_.empty() || request.method != "GET") return;
     if (endpoint_of_target(request.method, request.target) != EndpointId::kReadOps) return;
-    const std::optional<uint64_t> after_seq_or =
-        parse_decimal_parameter(query_parameter(request.target, "after_seq").value_or("0"), 0, UINT64_MAX);
+    const std::optional<uint64_t> after_seq_or = parse_decimal_parameter(
+        query_parameter(request.target, "after_seq").value_or("0"), 0, UINT64_MAX);
     if (!after_seq_or) return;  // the core refused it; nothing to hide
     const uint64_t after_seq = *after_seq_or;
     if (after_seq > old_hashes_.size()) return;
     const Hash old_hash = opsync::prefix_hash(
-        compute_block_hashes(std::span(old_hashes_).first(after_seq), config_.block_size), old_hashes_, after_seq,
-        config_.block_size);
+        compute_block_hashes(std::span(old_hashes_).first(after_seq), config_.block_size),
+        old_hashes_, after_seq, config_.block_size);
     if (response.status == 200) {
       Result<OpsPageResponse> page = parse_message<OpsPageResponse>(response.body);
       if (!page.ok()) return;
@@ -185,8 +190,9 @@ void observe_server_answer(World& world, const HttpRequest& request, const HttpR
       const SequencedOp& op = page->ops[i];
       if (op.seq != page->after_seq + 1 + i)
         world.violation("log_integrity", {"server"}, {to_base64url(op.op.id)},
-                         "a page after " + std::to_string(page->after_seq) + " holds position " +
-                             std::to_string(op.seq) + " at index " + std::to_string(i) + " (LOG-011)");
+                        "a page after " + std::to_string(page->after_seq) + " holds position " +
+                            std::to_string(op.seq) + " at index " + std::to_string(i) +
+                            " (LOG-011)");
       world.observe_position(op.seq, op.op.id, to);
     }
   } else if (endpoint == EndpointId::kReadBlocks) {
@@ -196,6 +202,8 @@ void observe_server_answer(World& world, const HttpRequest& request, const HttpR
   }
 }
 
-std::unique_ptr<ServerNode> make_opsync_server(World& world) { return std::make_unique<OpsyncServer>(world); }
+std::unique_ptr<ServerNode> make_opsync_server(World& world) {
+  return std::make_unique<OpsyncServer>(world);
+}
 
 }  // namespace opsync::simulator

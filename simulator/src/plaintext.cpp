@@ -34,13 +34,15 @@ void PlaintextScanner::add_window(const uint8_t* at, const std::string& what) {
 
 void PlaintextScanner::add_text(ByteView text, const std::string& what) {
   if (text.size() < kWindowBytes) return;
-  for (size_t at = 0; at + kWindowBytes <= text.size(); at += kTextStrideBytes) add_window(text.data() + at, what);
+  for (size_t at = 0; at + kWindowBytes <= text.size(); at += kTextStrideBytes)
+    add_window(text.data() + at, what);
   // The last window too, so that every byte of a text is inside an indexed window.
   add_window(text.data() + text.size() - kWindowBytes, what);
 }
 
 void PlaintextScanner::add_file(ByteView content, const std::string& what) {
-  for (size_t at = 0; at + kWindowBytes <= content.size(); at += kFileStrideBytes) add_window(content.data() + at, what);
+  for (size_t at = 0; at + kWindowBytes <= content.size(); at += kFileStrideBytes)
+    add_window(content.data() + at, what);
 }
 
 std::optional<std::string> PlaintextScanner::scan(ByteView bytes) const {
@@ -55,7 +57,8 @@ std::optional<std::string> PlaintextScanner::scan(ByteView bytes) const {
     std::optional<uint32_t> found;
     auto [begin, end] = windows_.equal_range(first);
     for (auto it = begin; it != end; ++it)
-      if (it->second.second == second && (!found || it->second.what < *found)) found = it->second.what;
+      if (it->second.second == second && (!found || it->second.what < *found))
+        found = it->second.what;
     if (found) return names_[*found];
   }
   return std::nullopt;

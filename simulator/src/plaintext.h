@@ -5,8 +5,9 @@
 // (every 8th of a text, and its last; every 64th of a file) and scans bytes at every offset
 // against the index, with a bitmap in front of it so that most offsets cost one load and one
 // test. A leaked key, value or name is found whole, and so is any run of one at least 23 bytes
-// long; a leaked run of a file is found when it is at least 79 bytes long. 16-byte windows of random text and ciphertext meet by chance with probability about
-// 2^-96 per offset, so a report is a real leak.
+// long; a leaked run of a file is found when it is at least 79 bytes long. 16-byte windows of
+// random text and ciphertext meet by chance with probability about 2^-96 per offset, so a report is
+// a real leak.
 #pragma once
 
 #include <cstdint>
@@ -39,7 +40,7 @@ class PlaintextScanner {
     uint64_t second;  // bytes 8..15 of the window
     uint32_t what;    // index into names_
   };
-  std::vector<uint64_t> bitmap_;  // over a hash of the first 8 bytes
+  std::vector<uint64_t> bitmap_;                       // over a hash of the first 8 bytes
   std::unordered_multimap<uint64_t, Window> windows_;  // keyed by bytes 0..7
   std::vector<std::string> names_;
 };

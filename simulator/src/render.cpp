@@ -7,7 +7,8 @@
 namespace opsync::simulator {
 namespace {
 
-constexpr size_t kBodyCharsMax = 4000;  // a body shown in the page; longer ones are cut, with their size
+constexpr size_t kBodyCharsMax =
+    4000;  // a body shown in the page; longer ones are cut, with their size
 
 bool printable(const std::string& text) {
   if (!is_valid_utf8(text)) return false;
@@ -20,14 +21,19 @@ bool printable(const std::string& text) {
 std::string shown_body(const std::string& body) {
   if (printable(body)) {
     if (body.size() <= kBodyCharsMax) return body;
-    return body.substr(0, kBodyCharsMax) + "\n... (" + std::to_string(body.size()) + " bytes in all)";
+    return body.substr(0, kBodyCharsMax) + "\n... (" + std::to_string(body.size()) +
+           " bytes in all)";
   }
   const size_t newline = body.find('\n');
-  const std::string head = newline != std::string::npos && printable(body.substr(0, newline)) ? body.substr(0, newline + 1) : "";
+  const std::string head = newline != std::string::npos && printable(body.substr(0, newline))
+                               ? body.substr(0, newline + 1)
+                               : "";
   const std::string rest = body.substr(head.size());
   const size_t shown = std::min<size_t>(rest.size(), 256);
-  return head + "(binary, " + std::to_string(rest.size()) + " bytes: ciphertext as it travelled)\n" +
-         to_hex(ByteView(reinterpret_cast<const uint8_t*>(rest.data()), shown)) + (shown < rest.size() ? " ..." : "");
+  return head + "(binary, " + std::to_string(rest.size()) +
+         " bytes: ciphertext as it travelled)\n" +
+         to_hex(ByteView(reinterpret_cast<const uint8_t*>(rest.data()), shown)) +
+         (shown < rest.size() ? " ..." : "");
 }
 
 // JSON inside a <script> element: "</" must not close it.
@@ -49,11 +55,20 @@ std::string html_escape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -307,7 +322,8 @@ what it carried. Ciphertext is shown as it travelled.</p></aside></main>
 
 }  // namespace
 
-std::string render_html(const RunResult& result, const std::string& title, const std::string& description) {
+std::string render_html(const RunResult& result, const std::string& title,
+                        const std::string& description) {
   const uint64_t start_ms = result.events.empty() ? 0 : result.events.front().time_ms;
   std::vector<std::string> nodes = {"server"};
   std::map<std::string, int> index = {{"server", 0}};
@@ -324,37 +340,49 @@ std::string render_html(const RunResult& result, const std::string& title, const
   nlohmann::json events = nlohmann::json::array();
   for (const TraceEvent& e : result.events) {
     auto it = index.find(e.node);
-    nlohmann::json j = {{"t", e.time_ms}, {"n", it == index.end() ? -1 : it->second}, {"k", e.kind},
-                        {"d", e.detail},  {"c", e.clock_ms}};
+    nlohmann::json j = {{"t", e.time_ms},
+                        {"n", it == index.end() ? -1 : it->second},
+                        {"k", e.kind},
+                        {"d", e.detail},
+                        {"c", e.clock_ms}};
     if (e.exchange) j["x"] = e.exchange;
     if (!e.body.empty() && e.kind != "deliver") j["b"] = shown_body(e.body);
     events.push_back(std::move(j));
   }
   nlohmann::json violations = nlohmann::json::array();
   for (const Violation& v : result.violations)
-    violations.push_back({{"checker", v.checker}, {"time_ms", v.time_ms}, {"nodes", v.nodes}, {"ops", v.ops},
+    violations.push_back({{"checker", v.checker},
+                          {"time_ms", v.time_ms},
+                          {"nodes", v.nodes},
+                          {"ops", v.ops},
                           {"message", v.message}});
   const Config& c = result.config;
-  const std::string summary = std::string(protocol_name(c.protocol)) +
-                              (c.variant != Variant::kNone ? " (" + std::string(variant_name(c.variant)) + ")" : "") +
-                              ", seed " + std::to_string(c.seed) + ", faults " + c.faults.name + ", " +
-                              std::to_string(nodes.size() - 1) + " devices, " + std::to_string(result.events.size()) +
-                              " events, trace " + hash_hex(result.trace_hash).substr(0, 16);
-  const nlohmann::json page = {{"nodes", nodes},         {"events", events}, {"violations", violations},
-                               {"start_ms", start_ms},   {"summary", summary},      {"description", description}};
+  const std::string summary =
+      std::string(protocol_name(c.protocol)) +
+      (c.variant != Variant::kNone ? " (" + std::string(variant_name(c.variant)) + ")" : "") +
+      ", seed " + std::to_string(c.seed) + ", faults " + c.faults.name + ", " +
+      std::to_string(nodes.size() - 1) + " devices, " + std::to_string(result.events.size()) +
+      " events, trace " + hash_hex(result.trace_hash).substr(0, 16);
+  const nlohmann::json page = {{"nodes", nodes},           {"events", events},
+                               {"violations", violations}, {"start_ms", start_ms},
+                               {"summary", summary},       {"description", description}};
   std::string html = kPage;
   const std::string escaped_title = html_escape(title);
-  for (size_t at; (at = html.find("@TITLE@")) != std::string::npos;) html.replace(at, 7, escaped_title);
+  for (size_t at; (at = html.find("@TITLE@")) != std::string::npos;)
+    html.replace(at, 7, escaped_title);
   html.replace(html.find("@DATA@"), 6, script_safe(page.dump()));
   return html;
 }
 
 std::string render_shiviz(const RunResult& result) {
   std::map<std::string, std::map<std::string, uint64_t>> clocks;  // node -> vector clock
-  std::map<uint64_t, std::map<std::string, uint64_t>> sent;       // exchange -> the sender's clock at sending
-  std::map<uint64_t, std::map<std::string, uint64_t>> answered;   // exchange -> the server's clock at answering
+  std::map<uint64_t, std::map<std::string, uint64_t>>
+      sent;  // exchange -> the sender's clock at sending
+  std::map<uint64_t, std::map<std::string, uint64_t>>
+      answered;  // exchange -> the server's clock at answering
   std::string out;
-  auto merge = [](std::map<std::string, uint64_t>& into, const std::map<std::string, uint64_t>& from) {
+  auto merge = [](std::map<std::string, uint64_t>& into,
+                  const std::map<std::string, uint64_t>& from) {
     for (const auto& [node, count] : from) into[node] = std::max(into[node], count);
   };
   for (const TraceEvent& e : result.events) {

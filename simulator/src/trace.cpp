@@ -17,7 +17,8 @@ void put_field(Sha256& hasher, const void* data, size_t size) {
 
 }  // namespace
 
-Trace::Trace(bool keep_events, bool keep_bodies) : keep_events_(keep_events), keep_bodies_(keep_bodies) {}
+Trace::Trace(bool keep_events, bool keep_bodies)
+    : keep_events_(keep_events), keep_bodies_(keep_bodies) {}
 
 void Trace::add(TraceEvent event, ByteView bytes) {
   put_u64(event_hasher_, event.time_ms);

@@ -13,7 +13,7 @@ namespace opsync::simulator {
 namespace {
 
 constexpr uint64_t kHourMs = 3'600'000;
-constexpr uint64_t kSetupBudgetMs = 10 * 60 * 1000;   // setup must finish in 10 virtual minutes
+constexpr uint64_t kSetupBudgetMs = 10 * 60 * 1000;  // setup must finish in 10 virtual minutes
 constexpr uint64_t kHealRoundBudgetMs = 30 * 60 * 1000;
 // A heal round lets every device finish what it started: up to a few thousand exchanges. Thirty
 // minutes hold them at the named profiles' latencies (tens of milliseconds); a drawn network that
@@ -33,7 +33,8 @@ std::string random_text(Stream& s, size_t length) {
 
 // Bytes of a request and of a response on the wire, counted as the HTTP driver counts them.
 uint64_t request_bytes(const HttpRequest& r, const std::string& token) {
-  uint64_t bytes = r.method.size() + r.target.size() + 12 + r.body.size() + 2 + 40;  // Host, Content-Length
+  uint64_t bytes =
+      r.method.size() + r.target.size() + 12 + r.body.size() + 2 + 40;  // Host, Content-Length
   if (!token.empty() && r.authorized) bytes += 21 + token.size() + 4;
   if (!r.content_type.empty()) bytes += 12 + r.content_type.size() + 4;
   return bytes;
@@ -69,10 +70,11 @@ std::filesystem::path make_work_dir(const std::filesystem::path& requested, bool
   if (base.empty()) {
     std::error_code ec;
     base = std::filesystem::is_directory("/dev/shm", ec) ? std::filesystem::path("/dev/shm")
-                                                          : std::filesystem::temp_directory_path();
+                                                         : std::filesystem::temp_directory_path();
   }
   std::string pattern = (base / "opsync-sim-XXXXXX").string();
-  OPSYNC_CHECK_MSG(mkdtemp(pattern.data()) != nullptr, "cannot create the simulator's work directory");
+  OPSYNC_CHECK_MSG(mkdtemp(pattern.data()) != nullptr,
+                   "cannot create the simulator's work directory");
   owned = true;
   return pattern;
 }
@@ -117,7 +119,7 @@ World::~World() {
   }
 }
 
-// ---- scheduling ------------------------------------------------------------------------------------
+// ---- scheduling ---------------------------------------------------------------------------------
 
 void World::schedule(uint64_t at_ms, std::function<void()> action) {
   OPSYNC_CHECK_MSG(at_ms >= now_, "an event scheduled in the past");
@@ -133,7 +135,8 @@ void World::run_events(uint64_t until_ms) {
     ++events_run_;
     if (options_.events_max && events_run_ > options_.events_max)
       throw RunAbandoned{"more than " + std::to_string(options_.events_max) + " events"};
-    if (options_.give_up && events_run_ % 4096 == 0 && options_.give_up()) throw RunAbandoned{"given up"};
+    if (options_.give_up && events_run_ % 4096 == 0 && options_.give_up())
+      throw RunAbandoned{"given up"};
     const Scheduled next = queue_.top();
     queue_.pop();
     now_ = next.at_ms;
@@ -158,20 +161,21 @@ uint64_t World::clock_of(const std::string& node) const {
   return now_;
 }
 
-void World::event(const std::string& node, const std::string& kind, const std::string& detail, ByteView bytes,
-                  uint64_t exchange) {
+void World::event(const std::string& node, const std::string& kind, const std::string& detail,
+                  ByteView bytes, uint64_t exchange) {
   TraceEvent e;
   e.time_ms = now_;
   e.node = node;
   e.exchange = exchange;
-  if (exchange) e.peer = node == "server" ? devices_.at(exchanges_.at(exchange).device)->name : "server";
+  if (exchange)
+    e.peer = node == "server" ? devices_.at(exchanges_.at(exchange).device)->name : "server";
   e.kind = kind;
   e.detail = detail;
   e.clock_ms = clock_of(node);
   trace_.add(std::move(e), bytes);
 }
 
-// ---- ground truth ---------------------------------------------------------------------------------
+// ---- ground truth -------------------------------------------------------------------------------
 
 void World::record_edit(EditRecord edit) {
   edit.index = edits_.size();
@@ -209,8 +213,9 @@ void World::finish_sync(DeviceNode& device, SyncRecord record) {
   // Redundant transfers: operations the device held, sent again (counterexample 5).
   if (record.redundant_ops > record.redundancy_allowed)
     violation("transfer_cost", {device.name}, {},
-              "a sync received " + std::to_string(record.redundant_ops) + " operations the device already held (" +
-                  std::to_string(record.ops_received) + " received, " + std::to_string(record.held_at_start) +
+              "a sync received " + std::to_string(record.redundant_ops) +
+                  " operations the device already held (" + std::to_string(record.ops_received) +
+                  " received, " + std::to_string(record.held_at_start) +
                   " held before); a sync should move what the device lacks");
   syncs_.push_back(std::move(record));
 }
@@ -219,8 +224,8 @@ void World::note_fault_for(uint32_t device) {
   if (device < devices_.size()) devices_[device]->note_fault();
 }
 
-void World::violation(const std::string& checker, std::vector<std::string> nodes, std::vector<std::string> ops,
-                      const std::string& message) {
+void World::violation(const std::string& checker, std::vector<std::string> nodes,
+                      std::vector<std::string> ops, const std::string& message) {
   if (violations_.count(checker)) return;
   violations_.emplace(checker, Violation{checker, now_, std::move(nodes), std::move(ops), message});
   event("world", "violation", checker + ": " + message, to_bytes(checker));
@@ -263,8 +268,9 @@ void World::observe_position(uint64_t position, const OpId& id, const std::strin
 void World::observe_block(uint64_t index, const Hash& hash, const std::string& to) {
   if (index < served_blocks_.size()) {
     if (served_blocks_[index] != hash)
-      violation("position_stability", {"server", to}, {},
-                "the hash of block " + std::to_string(index) + " changed with no restore in between");
+      violation(
+          "position_stability", {"server", to}, {},
+          "the hash of block " + std::to_string(index) + " changed with no restore in between");
     return;
   }
   if (index == served_blocks_.size()) served_blocks_.push_back(hash);
@@ -283,8 +289,10 @@ void World::invitation_ready(uint32_t for_device, Invitation invitation) {
   // An invitation answered after the owner decided to revoke the device: revoked in turn.
   if (revocation_intended(for_device)) devices_[0]->revoke_member(for_device);
   DeviceNode& d = *devices_.at(for_device);
-  if (d.life == DeviceNode::Life::kNotJoined) d.start_setup(false);
-  else if (d.life == DeviceNode::Life::kUp || d.life == DeviceNode::Life::kDown) d.replace_token(invitation.token);
+  if (d.life == DeviceNode::Life::kNotJoined)
+    d.start_setup(false);
+  else if (d.life == DeviceNode::Life::kUp || d.life == DeviceNode::Life::kDown)
+    d.replace_token(invitation.token);
 }
 
 void World::request_revocation(uint32_t device) {
@@ -302,7 +310,7 @@ std::optional<World::Invitation> World::invitation_for(uint32_t device) const {
   return it->second;
 }
 
-// ---- the network -----------------------------------------------------------------------------------
+// ---- the network --------------------------------------------------------------------------------
 
 bool World::partitioned(uint32_t device, bool to_server) const {
   const std::vector<uint64_t>& cut = to_server ? cut_to_server_until_ : cut_from_server_until_;
@@ -317,14 +325,17 @@ uint64_t World::latency(Stream& s) const {
   return ms;
 }
 
-std::optional<World::TargetedFault> World::take_targeted(uint32_t device, const HttpRequest& request,
+std::optional<World::TargetedFault> World::take_targeted(uint32_t device,
+                                                         const HttpRequest& request,
                                                          const std::string& kind) {
   for (auto it = targeted_.begin(); it != targeted_.end(); ++it) {
     if (it->device != device || it->kind != kind) continue;
     const size_t space = it->match.find(' ');
     const std::string method = it->match.substr(0, space);
     const std::string fragment = space == std::string::npos ? "" : it->match.substr(space + 1);
-    if ((method != "*" && method != request.method) || request.target.find(fragment) == std::string::npos) continue;
+    if ((method != "*" && method != request.method) ||
+        request.target.find(fragment) == std::string::npos)
+      continue;
     TargetedFault found = *it;
     targeted_.erase(it);
     return found;
@@ -366,7 +377,8 @@ void World::send(DeviceNode& device, uint64_t task, HttpRequest request, std::st
     fail(id, "connection refused (partitioned)", now_ + latency(net));
     return;
   }
-  if (take_targeted(device.index, x.request, "drop") || (faults && net.chance_ppm(f.request_loss_ppm))) {
+  if (take_targeted(device.index, x.request, "drop") ||
+      (faults && net.chance_ppm(f.request_loss_ppm))) {
     event(device.name, "lost", "request lost before the server", to_bytes(std::to_string(id)), id);
     figures.messages_lost += 1;
     fail(id, "no answer (the request was lost)", timeout_at);
@@ -376,10 +388,13 @@ void World::send(DeviceNode& device, uint64_t task, HttpRequest request, std::st
     std::optional<TargetedFault> reset = take_targeted(device.index, x.request, "reset");
     if (reset || (faults && net.chance_ppm(f.reset_ppm))) {
       const uint64_t body = x.request.body.size();
-      const uint64_t cut = reset ? body * reset->cut_percent / 100 : (body == 0 ? 0 : net.draw(body));
+      const uint64_t cut =
+          reset ? body * reset->cut_percent / 100 : (body == 0 ? 0 : net.draw(body));
       const uint64_t arrive_at = now_ + latency(net);
-      event(device.name, "reset", "connection reset after " + std::to_string(cut) + " of " + std::to_string(body) +
-                                      " body bytes", to_bytes(std::to_string(id) + ":" + std::to_string(cut)), id);
+      event(device.name, "reset",
+            "connection reset after " + std::to_string(cut) + " of " + std::to_string(body) +
+                " body bytes",
+            to_bytes(std::to_string(id) + ":" + std::to_string(cut)), id);
       figures.messages_lost += 1;
       schedule(arrive_at, [this, id, cut] {
         auto it = exchanges_.find(id);
@@ -425,7 +440,8 @@ void World::arrive(uint64_t id, bool duplicate) {
     }
     return;
   }
-  HttpResponse response = serve(x.device, id, x.request, x.token, duplicate ? "arrive-again" : "arrive");
+  HttpResponse response =
+      serve(x.device, id, x.request, x.token, duplicate ? "arrive-again" : "arrive");
   if (duplicate) return;  // the second copy's answer goes nowhere: the device reads one answer
   x.answered = true;
   const FaultProfile& f = config_.faults;
@@ -437,24 +453,29 @@ void World::arrive(uint64_t id, bool duplicate) {
     fail(id, "no answer (the answer was lost)", std::max(now_, x.sent_ms + f.timeout_ms));
     return;
   }
-  if (is_download_transfer(x.request) && response.status == 200 && faults && net.chance_ppm(f.reset_ppm)) {
-    event("server", "reset", "connection reset during the download", to_bytes(std::to_string(id)), id);
+  if (is_download_transfer(x.request) && response.status == 200 && faults &&
+      net.chance_ppm(f.reset_ppm)) {
+    event("server", "reset", "connection reset during the download", to_bytes(std::to_string(id)),
+          id);
     figures.messages_lost += 1;
     fail(id, "connection reset during the transfer", now_ + latency(net));
     return;
   }
-  schedule(now_ + latency(net), [this, id, response = std::move(response)]() mutable { deliver(id, std::move(response)); });
+  schedule(now_ + latency(net), [this, id, response = std::move(response)]() mutable {
+    deliver(id, std::move(response));
+  });
 }
 
-HttpResponse World::serve(uint32_t device, uint64_t exchange, const HttpRequest& request, const std::string& token,
-                          const std::string& kind) {
+HttpResponse World::serve(uint32_t device, uint64_t exchange, const HttpRequest& request,
+                          const std::string& token, const std::string& kind) {
   const std::string& device_name = devices_.at(device)->name;
   // SEC-001: nothing the server receives holds plaintext.
   Bytes received = to_bytes(request.target);
   received.insert(received.end(), request.body.begin(), request.body.end());
   if (std::optional<std::string> leak = scanner_.scan(received))
     violation("plaintext", {device_name, "server"}, {},
-              "the server received " + *leak + " in the clear (" + request.method + " " + request.target + ")");
+              "the server received " + *leak + " in the clear (" + request.method + " " +
+                  request.target + ")");
   HttpResponse response = server_->handle(request, token);
   watch_revocations(request, token, response, device);
   // Only the simulated server's retention is known (file_outlived_its_retention); an external
@@ -463,7 +484,8 @@ HttpResponse World::serve(uint32_t device, uint64_t exchange, const HttpRequest&
       endpoint_of_target(request.method, request.target) == EndpointId::kUploadOps) {
     // Bounded by the log's length, which only a restore shortens (restore_server cuts this).
     const uint64_t length = server_->log_length();
-    while (log_position_filled_ms_.size() < length) log_position_filled_ms_.push_back(server_->clock.read(now_));
+    while (log_position_filled_ms_.size() < length)
+      log_position_filled_ms_.push_back(server_->clock.read(now_));
   }
   TraceEvent e;
   e.time_ms = now_;
@@ -479,18 +501,21 @@ HttpResponse World::serve(uint32_t device, uint64_t exchange, const HttpRequest&
 
 // AUTH-016, AUTH-030: from the moment the server answered a revocation, the token it revoked is
 // refused, whatever happens to the server afterwards (kills, restores).
-void World::watch_revocations(const HttpRequest& request, const std::string& token, const HttpResponse& response,
-                              uint32_t device) {
+void World::watch_revocations(const HttpRequest& request, const std::string& token,
+                              const HttpResponse& response, uint32_t device) {
   if (response.status < 200 || response.status > 299) return;
   // Requests that carry no token (GET /v1/info) say nothing of it.
-  if (auto revoked = revoked_tokens_.find(token); request.authorized && revoked != revoked_tokens_.end()) {
+  if (auto revoked = revoked_tokens_.find(token);
+      request.authorized && revoked != revoked_tokens_.end()) {
     violation("revocation", {devices_.at(device)->name, "server"}, {},
-              "the server answered " + std::to_string(response.status) + " to " + request.method + " " +
-                  request.target + " made with a token it revoked " + std::to_string(now_ - revoked->second) +
-                  " ms before (" + std::to_string(figures.restores) + " restores so far; AUTH-016, AUTH-030)");
+              "the server answered " + std::to_string(response.status) + " to " + request.method +
+                  " " + request.target + " made with a token it revoked " +
+                  std::to_string(now_ - revoked->second) + " ms before (" +
+                  std::to_string(figures.restores) + " restores so far; AUTH-016, AUTH-030)");
     return;
   }
-  if (request.method != "DELETE" || endpoint_of_target(request.method, request.target) != EndpointId::kRevokeToken)
+  if (request.method != "DELETE" ||
+      endpoint_of_target(request.method, request.target) != EndpointId::kRevokeToken)
     return;
   Result<RevokeTokenResponse> revoked = parse_message<RevokeTokenResponse>(response.body);
   if (!revoked.ok()) return;
@@ -505,7 +530,8 @@ void World::deliver(uint64_t id, HttpResponse response) {
   exchanges_.erase(it);
   DeviceNode& device = *devices_.at(x.device);
   if (device.incarnation != x.incarnation) {
-    event(device.name, "dropped", "an answer to a device that restarted since", to_bytes(std::to_string(id)));
+    event(device.name, "dropped", "an answer to a device that restarted since",
+          to_bytes(std::to_string(id)));
     return;
   }
   figures.bytes_from_server += response_bytes(response);
@@ -515,7 +541,8 @@ void World::deliver(uint64_t id, HttpResponse response) {
     e.time_ms = now_;
     e.node = device.name;
     e.kind = "deliver";
-    e.detail = std::to_string(response.status) + " for " + x.request.method + " " + x.request.target;
+    e.detail =
+        std::to_string(response.status) + " for " + x.request.method + " " + x.request.target;
     e.clock_ms = device.clock.read(now_);
     e.exchange = id;
     e.peer = "server";
@@ -524,19 +551,23 @@ void World::deliver(uint64_t id, HttpResponse response) {
     append_bytes(bytes, body.view());
     trace_.add(std::move(e), bytes);
   }
-  if (response.status == 200 && x.request.method == "GET") note_chunk_received(x.device, x.request.target);
-  if (x.request.method == "DELETE" && (response.status == 200 || response.status == 404 || response.status == 409))
+  if (response.status == 200 && x.request.method == "GET")
+    note_chunk_received(x.device, x.request.target);
+  if (x.request.method == "DELETE" &&
+      (response.status == 200 || response.status == 404 || response.status == 409))
     note_file_delete_answered(x.device, x.request.target, response);
   device.on_answer(x.task, response);
 }
 
-void World::note_file_delete_answered(uint32_t device, const std::string& target, const HttpResponse& response) {
+void World::note_file_delete_answered(uint32_t device, const std::string& target,
+                                      const HttpResponse& response) {
   if (endpoint_of_target("DELETE", target) != EndpointId::kDeleteFile) return;
   const size_t files = target.find("/files/");
   if (files == std::string::npos) return;
-  const std::optional<FileId> id = fixed_from_base64url<16>(target.substr(files + std::string_view("/files/").size()));
-  const std::optional<uint64_t> server_ms =
-      parse_decimal_parameter(response.header("opsync-server-time-ms"), 0, std::numeric_limits<uint64_t>::max());
+  const std::optional<FileId> id =
+      fixed_from_base64url<16>(target.substr(files + std::string_view("/files/").size()));
+  const std::optional<uint64_t> server_ms = parse_decimal_parameter(
+      response.header("opsync-server-time-ms"), 0, std::numeric_limits<uint64_t>::max());
   if (id && server_ms) file_delete_answered_ms_[*id][device] = *server_ms;
 }
 
@@ -626,7 +657,8 @@ void World::setup() {
   }
   for (uint32_t d = 0; d < config_.devices; ++d)
     if (devices_[d]->life != DeviceNode::Life::kUp)
-      violation("liveness", {devices_[d]->name}, {}, "the device could not join the workspace without faults");
+      violation("liveness", {devices_[d]->name}, {},
+                "the device could not join the workspace without faults");
 }
 
 void World::plan_chaos() {
@@ -641,7 +673,8 @@ void World::plan_chaos() {
   plan_faults();
   for (uint32_t d = 0; d < config_.devices; ++d) plan_sync_schedule(d);
   // The server collects garbage periodically, as opsync-server does.
-  for (uint64_t t = chaos_start_ms_ + kGarbageEveryMs; t < chaos_start_ms_ + config_.chaos_ms; t += kGarbageEveryMs)
+  for (uint64_t t = chaos_start_ms_ + kGarbageEveryMs; t < chaos_start_ms_ + config_.chaos_ms;
+       t += kGarbageEveryMs)
     schedule(t, [this] {
       if (server_->up()) server_->collect_garbage();
     });
@@ -656,7 +689,8 @@ void World::plan_sync_schedule(uint32_t device) {
   // Bounded: every pass moves t forward by at least one millisecond.
   while (t < end) {
     const uint64_t online_until = t + s.range(config_.online_ms_min, config_.online_ms_max);
-    for (; t < std::min(online_until, end); t += s.range(config_.sync_interval_ms_min, config_.sync_interval_ms_max))
+    for (; t < std::min(online_until, end);
+         t += s.range(config_.sync_interval_ms_min, config_.sync_interval_ms_max))
       schedule(t, [this, device] { devices_[device]->sync(false); });
     t = online_until + s.range(config_.offline_ms_min, config_.offline_ms_max) + 1;
   }
@@ -680,24 +714,34 @@ void World::plan_workload() {
   std::vector<Planned> planned;
   for (uint32_t i = 0; i < config_.ops; ++i) {
     Planned p;
-    p.at = chaos_start_ms_ + std::min<uint64_t>(config_.chaos_ms - 1, centre_times[s.draw(centres)] + s.draw(8000));
+    p.at = chaos_start_ms_ +
+           std::min<uint64_t>(config_.chaos_ms - 1, centre_times[s.draw(centres)] + s.draw(8000));
     p.device = static_cast<uint32_t>(s.draw(config_.devices + config_.faults.joins));
     const uint64_t roll = s.draw(100);
-    if (roll < config_.delete_percent) p.kind = "delete";
-    else if (roll < config_.delete_percent + config_.attach_percent) p.kind = "attach";
-    else if (roll < config_.delete_percent + config_.attach_percent + config_.detach_percent) p.kind = "detach";
-    else p.kind = "put";
+    if (roll < config_.delete_percent)
+      p.kind = "delete";
+    else if (roll < config_.delete_percent + config_.attach_percent)
+      p.kind = "attach";
+    else if (roll < config_.delete_percent + config_.attach_percent + config_.detach_percent)
+      p.kind = "detach";
+    else
+      p.kind = "put";
     p.key = next_edit_key(s);
     p.file_bytes = 0;
     if (p.kind == "attach") {
       // From empty to several chunks, most of them small.
       const uint64_t bucket = s.draw(100);
       const uint64_t chunk = 65536;
-      if (bucket < 5) p.file_bytes = 0;
-      else if (bucket < 65) p.file_bytes = s.range(1, 4096);
-      else if (bucket < 90) p.file_bytes = s.range(4097, chunk);
-      else if (config_.file_chunks_max > 1) p.file_bytes = s.range(chunk + 1, chunk * config_.file_chunks_max);
-      else p.file_bytes = s.range(4097, chunk);  // files of one chunk at most
+      if (bucket < 5)
+        p.file_bytes = 0;
+      else if (bucket < 65)
+        p.file_bytes = s.range(1, 4096);
+      else if (bucket < 90)
+        p.file_bytes = s.range(4097, chunk);
+      else if (config_.file_chunks_max > 1)
+        p.file_bytes = s.range(chunk + 1, chunk * config_.file_chunks_max);
+      else
+        p.file_bytes = s.range(4097, chunk);  // files of one chunk at most
     }
     planned.push_back(std::move(p));
   }
@@ -726,15 +770,16 @@ void World::plan_faults() {
     std::vector<uint64_t> out;
     if (per_hour == 0) return out;
     const uint64_t mean = kHourMs / per_hour;
-    for (uint64_t t = start + s.range(1, 2 * mean); t < end; t += s.range(1, 2 * mean)) out.push_back(t);
+    for (uint64_t t = start + s.range(1, 2 * mean); t < end; t += s.range(1, 2 * mean))
+      out.push_back(t);
     return out;
   };
 
   Stream& partitions = stream("faults/partition");
   for (uint64_t t : times(partitions, f.partitions_per_hour)) {
     const uint64_t duration = partitions.range(f.partition_ms_min, f.partition_ms_max);
-    const uint32_t count =
-        static_cast<uint32_t>(partitions.range(1, std::max<uint32_t>(1, std::min(f.partition_devices_max, total))));
+    const uint32_t count = static_cast<uint32_t>(
+        partitions.range(1, std::max<uint32_t>(1, std::min(f.partition_devices_max, total))));
     const bool one_way = partitions.draw(100) < f.one_way_percent;
     const bool to_server_only = partitions.draw(2) == 0;
     std::vector<uint32_t> pool(total);
@@ -748,14 +793,19 @@ void World::plan_faults() {
     schedule(t, [this, chosen, duration, one_way, to_server_only] {
       std::string who;
       for (uint32_t d : chosen) {
-        if (!one_way || to_server_only) cut_to_server_until_[d] = std::max(cut_to_server_until_[d], now_ + duration);
-        if (!one_way || !to_server_only) cut_from_server_until_[d] = std::max(cut_from_server_until_[d], now_ + duration);
+        if (!one_way || to_server_only)
+          cut_to_server_until_[d] = std::max(cut_to_server_until_[d], now_ + duration);
+        if (!one_way || !to_server_only)
+          cut_from_server_until_[d] = std::max(cut_from_server_until_[d], now_ + duration);
         who += (who.empty() ? "" : ",") + devices_[d]->name;
         note_fault_for(d);
       }
       figures.partitions += 1;
-      const std::string shape = !one_way ? "both ways" : to_server_only ? "device to server" : "server to device";
-      event("world", "partition", who + " cut " + shape + " for " + std::to_string(duration) + " ms",
+      const std::string shape = !one_way         ? "both ways"
+                                : to_server_only ? "device to server"
+                                                 : "server to device";
+      event("world", "partition",
+            who + " cut " + shape + " for " + std::to_string(duration) + " ms",
             to_bytes(who + shape + std::to_string(duration)));
     });
   }
@@ -764,11 +814,12 @@ void World::plan_faults() {
     DeviceNode* d = device.get();
     Stream& s = stream("faults/clock/" + d->name);
     for (uint64_t t : times(s, f.clock_steps_per_hour)) {
-      const int64_t delta =
-          static_cast<int64_t>(s.range(0, 2 * f.clock_step_ms_max)) - static_cast<int64_t>(f.clock_step_ms_max);
+      const int64_t delta = static_cast<int64_t>(s.range(0, 2 * f.clock_step_ms_max)) -
+                            static_cast<int64_t>(f.clock_step_ms_max);
       schedule(t, [this, d, delta] {
         d->clock.step(now_, delta);
-        event(d->name, "clock-step", "the clock jumps " + std::to_string(delta) + " ms", to_bytes(std::to_string(delta)));
+        event(d->name, "clock-step", "the clock jumps " + std::to_string(delta) + " ms",
+              to_bytes(std::to_string(delta)));
       });
     }
     for (uint64_t t : times(s, f.clock_freezes_per_hour)) {
@@ -776,7 +827,8 @@ void World::plan_faults() {
       schedule(t, [this, d, duration] {
         if (d->clock.frozen()) return;
         d->clock.freeze(now_);
-        event(d->name, "clock-freeze", "the clock stands still for " + std::to_string(duration) + " ms",
+        event(d->name, "clock-freeze",
+              "the clock stands still for " + std::to_string(duration) + " ms",
               to_bytes(std::to_string(duration)));
         schedule(now_ + duration, [this, d] { d->clock.unfreeze(now_); });
       });
@@ -796,14 +848,16 @@ void World::plan_faults() {
   }
   Stream& server_clock = stream("faults/clock/server");
   for (uint64_t t : times(server_clock, f.server_clock_steps_per_hour)) {
-    const int64_t delta = static_cast<int64_t>(server_clock.range(0, 2 * f.server_clock_step_ms_max)) -
-                          static_cast<int64_t>(f.server_clock_step_ms_max);
+    const int64_t delta =
+        static_cast<int64_t>(server_clock.range(0, 2 * f.server_clock_step_ms_max)) -
+        static_cast<int64_t>(f.server_clock_step_ms_max);
     // Each step puts the server's clock within the step's range of where it would be, rather
     // than adding to the steps before: a walk of steps would wander off by more than the skew the
     // server accepts, which HLC-030 leaves out of what the protocol survives.
     schedule(t, [this, delta] {
       server_->clock.set(now_, server_clock_offset_ms_ + delta, false);
-      event("server", "clock-step", "the server's clock jumps to " + std::to_string(delta) + " ms off its usual offset",
+      event("server", "clock-step",
+            "the server's clock jumps to " + std::to_string(delta) + " ms off its usual offset",
             to_bytes(std::to_string(delta)));
     });
   }
@@ -821,7 +875,8 @@ void World::plan_faults() {
   Stream& joins = stream("faults/join");
   for (uint32_t j = 0; j < f.joins; ++j) {
     const uint32_t d = config_.devices + j;
-    const uint64_t t = start + config_.chaos_ms / 10 + joins.draw(std::max<uint64_t>(1, config_.chaos_ms * 6 / 10));
+    const uint64_t t = start + config_.chaos_ms / 10 +
+                       joins.draw(std::max<uint64_t>(1, config_.chaos_ms * 6 / 10));
     schedule(t, [this, d] {
       event(devices_[d]->name, "join", "a new device asks to join", to_bytes("join"));
       devices_[0]->invite(d);
@@ -830,7 +885,8 @@ void World::plan_faults() {
   }
   Stream& revokes = stream("faults/revoke");
   for (uint32_t r = 0; r < f.revocations; ++r) {
-    const uint64_t t = start + config_.chaos_ms / 5 + revokes.draw(std::max<uint64_t>(1, config_.chaos_ms * 6 / 10));
+    const uint64_t t = start + config_.chaos_ms / 5 +
+                       revokes.draw(std::max<uint64_t>(1, config_.chaos_ms * 6 / 10));
     const uint64_t pick = revokes.draw(64);
     schedule(t, [this, pick] {
       std::vector<uint32_t> candidates;
@@ -851,7 +907,8 @@ void World::kill_server(uint64_t down_ms) {
   log_length_at_death_ = server_->log_length();
   server_->crash();
   figures.server_crashes += 1;
-  event("server", "crash", "the server is killed, down for " + std::to_string(down_ms) + " ms", to_bytes("crash"));
+  event("server", "crash", "the server is killed, down for " + std::to_string(down_ms) + " ms",
+        to_bytes("crash"));
   for (auto& d : devices_) note_fault_for(d->index);
   schedule(now_ + down_ms, [this] {
     if (!server_->up()) restart_server("the server restarts on its storage");
@@ -866,7 +923,8 @@ void World::restart_server(const std::string& why) {
   // log on purpose, and forgot the length it had).
   if (log_length_at_death_ && server_->log_length() != *log_length_at_death_)
     violation("nothing_lost", {"server"}, {},
-              "the log held " + std::to_string(*log_length_at_death_) + " operations before the server died and " +
+              "the log held " + std::to_string(*log_length_at_death_) +
+                  " operations before the server died and " +
                   std::to_string(server_->log_length()) + " after it restarted (LOG-008)");
   log_length_at_death_.reset();
 }
@@ -877,7 +935,8 @@ void World::restore_server(uint32_t pick) {
   if (!server_->restore(pick)) return;  // no backup yet
   log_length_at_death_.reset();
   // The positions past the restored log will be filled again, later.
-  if (log_position_filled_ms_.size() > server_->log_length()) log_position_filled_ms_.resize(server_->log_length());
+  if (log_position_filled_ms_.size() > server_->log_length())
+    log_position_filled_ms_.resize(server_->log_length());
   note_restore();
   event("server", "restore",
         std::string(was_up ? "" : "while down, ") + "restored from backup " + std::to_string(pick) +
@@ -904,8 +963,9 @@ void World::plan_script() {
         d.sync(false);
       } else if (step.action == "clock") {
         d.clock.set(now_, step.clock_offset_ms, step.clock_frozen);
-        event(d.name, "clock-set", "the clock is set " + std::to_string(step.clock_offset_ms) + " ms from true time" +
-                                       (step.clock_frozen ? ", standing still" : ""),
+        event(d.name, "clock-set",
+              "the clock is set " + std::to_string(step.clock_offset_ms) + " ms from true time" +
+                  (step.clock_frozen ? ", standing still" : ""),
               to_bytes(std::to_string(step.clock_offset_ms)));
       } else if (step.action == "offline") {
         cut_to_server_until_[step.device] = cut_from_server_until_[step.device] = UINT64_MAX;
@@ -913,8 +973,9 @@ void World::plan_script() {
         cut_to_server_until_[step.device] = cut_from_server_until_[step.device] = 0;
       } else if (step.action == "server-clock") {
         server_->clock.set(now_, step.clock_offset_ms, step.clock_frozen);
-        event("server", "clock-set", "the server's clock is set " + std::to_string(step.clock_offset_ms) +
-                                         " ms from true time" + (step.clock_frozen ? ", standing still" : ""),
+        event("server", "clock-set",
+              "the server's clock is set " + std::to_string(step.clock_offset_ms) +
+                  " ms from true time" + (step.clock_frozen ? ", standing still" : ""),
               to_bytes(std::to_string(step.clock_offset_ms)));
       } else if (step.action == "join") {
         event(d.name, "join", "a new device asks to join", to_bytes("join"));
@@ -942,7 +1003,8 @@ void World::plan_script() {
 
 uint64_t World::heal_round_budget_ms() const {
   // Latency is drawn uniformly between its bounds: a round trip takes their sum on average.
-  const uint64_t round_trip_ms = uint64_t{config_.faults.latency_ms_min} + config_.faults.latency_ms_max;
+  const uint64_t round_trip_ms =
+      uint64_t{config_.faults.latency_ms_min} + config_.faults.latency_ms_max;
   return std::max(kHealRoundBudgetMs, kHealRoundTripsMin * round_trip_ms);
 }
 
@@ -993,7 +1055,8 @@ void World::heal() {
     for (auto it = syncs_.rbegin(); it != syncs_.rend(); ++it)
       if (it->heal && (!it->ok || it->moved)) {
         nodes.push_back(devices_[it->device]->name);
-        if (last_error.empty()) last_error = it->ok ? "it still moved operations or files" : it->error;
+        if (last_error.empty())
+          last_error = it->ok ? "it still moved operations or files" : it->error;
         if (nodes.size() >= 4) break;
       }
     violation("liveness", nodes, {},
@@ -1022,7 +1085,8 @@ RunResult World::run() {
   run_until(chaos_start_ms_ + config_.chaos_ms);
   phase_ = Phase::kDrain;
   // Messages in flight land; no fault strikes them.
-  run_events(now_ + config_.faults.timeout_ms + config_.faults.latency_ms_max * 2 + config_.faults.latency_spike_ms_max);
+  run_events(now_ + config_.faults.timeout_ms + config_.faults.latency_ms_max * 2 +
+             config_.faults.latency_spike_ms_max);
   heal();
   collect();
   check_at_end();
@@ -1048,7 +1112,8 @@ RunResult World::run() {
   result.recording = server_->recording();
   result.trace_replayable = trace_replayable;
   if (options_.clients) {
-    result.adapter_command = options_.adapter_command.empty() ? "(a channel factory)" : options_.adapter_command;
+    result.adapter_command =
+        options_.adapter_command.empty() ? "(a channel factory)" : options_.adapter_command;
     for (uint32_t device : options_.reference_devices)
       if (device < devices_.size()) result.reference_devices.insert(device);
   }
@@ -1065,16 +1130,28 @@ void World::check_at_end() {
       violation("plaintext", {"server"}, {}, "the server stores " + *leak + " in the clear");
       break;
     }
-  EndState state{config_, edits_,  edit_by_op_, syncs_, file_contents_, file_attached_by_, file_chunks_received_by_, file_delete_answered_ms_, log_position_filled_ms_, uploaded_hlc_,
-                 reports, server,  healed_,     heal_rounds_,
+  EndState state{config_,
+                 edits_,
+                 edit_by_op_,
+                 syncs_,
+                 file_contents_,
+                 file_attached_by_,
+                 file_chunks_received_by_,
+                 file_delete_answered_ms_,
+                 log_position_filled_ms_,
+                 uploaded_hlc_,
+                 reports,
+                 server,
+                 healed_,
+                 heal_rounds_,
                  external_server(),
                  static_cast<bool>(decrypt_op)};
   run_end_checkers(*this, state);
 }
 
 std::vector<std::string> checker_names() {
-  return {"convergence", "nothing_lost", "log_integrity", "causality",   "no_resurrection",
-          "files",       "orphans",      "plaintext",     "liveness",    "backoff",
+  return {"convergence", "nothing_lost", "log_integrity", "causality",          "no_resurrection",
+          "files",       "orphans",      "plaintext",     "liveness",           "backoff",
           "revocation",  "sync_errors",  "transfer_cost", "position_stability", "field_answers"};
 }
 

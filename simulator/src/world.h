@@ -54,9 +54,9 @@ struct EditRecord {
   std::string kind;  // put, delete, attach, detach
   std::string key;
   OpId op;
-  Hlc hlc;                              // the operation's timestamp (Dataans: created_at, 0)
-  std::vector<OpId> seen;               // the key's operations the device held as heads before
-  std::optional<OpId> previous_own;     // the device's edit before this one
+  Hlc hlc;                           // the operation's timestamp (Dataans: created_at, 0)
+  std::vector<OpId> seen;            // the key's operations the device held as heads before
+  std::optional<OpId> previous_own;  // the device's edit before this one
   // False for an operation the device made with no edit asking for it (a retry that writes an
   // edit again under a new id): the log must not hold one (SYNC-008).
   bool requested = true;
@@ -69,12 +69,12 @@ struct SyncRecord {
   uint64_t end_ms = 0;
   bool finished = false;
   bool ok = false;
-  std::string error;            // the error's code and message when it failed
-  uint32_t faults_seen = 0;     // faults that touched this sync (lost messages, restarts, ...)
-  bool heal = false;            // in the heal phase
-  bool moved = false;           // anything went either way
-  uint64_t held_at_start = 0;   // mirror length (opsync) or operations held (Dataans)
-  uint64_t redundant_ops = 0;   // operations received that the device held at the start
+  std::string error;                // the error's code and message when it failed
+  uint32_t faults_seen = 0;         // faults that touched this sync (lost messages, restarts, ...)
+  bool heal = false;                // in the heal phase
+  bool moved = false;               // anything went either way
+  uint64_t held_at_start = 0;       // mirror length (opsync) or operations held (Dataans)
+  uint64_t redundant_ops = 0;       // operations received that the device held at the start
   uint64_t redundancy_allowed = 0;  // after a divergence: what followed the last matching block
   uint64_t ops_received = 0;
   uint64_t bytes_received = 0;
@@ -96,31 +96,33 @@ using ObjectsView = std::map<std::string, std::vector<HeadView>>;
 // A device at the end of the run, for the checkers.
 struct DeviceReport {
   std::string name;
-  bool live = false;                 // joined, not revoked: the checkers hold it to convergence
-  std::string excepted_because;      // why not live
+  bool live = false;             // joined, not revoked: the checkers hold it to convergence
+  std::string excepted_because;  // why not live
   ObjectsView objects;
-  std::map<FileId, Bytes> file_copies;       // verified copies it holds
-  std::set<FileId> referenced_files;         // by its heads
-  std::set<FileId> unreferenced_copies;      // copies of files no head references and never deleted (FILE-022)
-  std::set<FileId> retained_copies;          // copies of files no head references, kept after their DELETE (FILE-040)
-  uint64_t pending_ops = 0;                  // not yet acknowledged
-  std::set<OpId> rejected_ops;               // kept, never uploaded (SYNC-011)
-  std::map<OpId, Hlc> pending_hlc;           // its unacknowledged operations' timestamps now
-                                             // (re-stamping after clock_skew may have lowered them)
-  std::optional<Hash> mirror_prefix_hash;    // opsync: prefix hash of its mirror, and its length
+  std::map<FileId, Bytes> file_copies;  // verified copies it holds
+  std::set<FileId> referenced_files;    // by its heads
+  std::set<FileId>
+      unreferenced_copies;  // copies of files no head references and never deleted (FILE-022)
+  std::set<FileId>
+      retained_copies;  // copies of files no head references, kept after their DELETE (FILE-040)
+  uint64_t pending_ops = 0;                // not yet acknowledged
+  std::set<OpId> rejected_ops;             // kept, never uploaded (SYNC-011)
+  std::map<OpId, Hlc> pending_hlc;         // its unacknowledged operations' timestamps now
+                                           // (re-stamping after clock_skew may have lowered them)
+  std::optional<Hash> mirror_prefix_hash;  // opsync: prefix hash of its mirror, and its length
   uint64_t mirror_length = 0;
 };
 
 // The server at the end of the run.
 struct ServerReport {
-  std::vector<OpId> log;                 // in log order
-  std::vector<uint64_t> seqs;            // positions as stored
+  std::vector<OpId> log;                          // in log order
+  std::vector<uint64_t> seqs;                     // positions as stored
   std::vector<std::optional<ObjectOp>> meanings;  // decrypted, nullopt when unreadable
   std::map<FileId, std::string> file_states;      // every file it holds, any state
   std::vector<Bytes> stored_bytes;                // everything it stores, for the plaintext scan
 };
 
-// ---- nodes ---------------------------------------------------------------------------------------
+// ---- nodes --------------------------------------------------------------------------------------
 
 class ServerNode {
  public:
@@ -128,7 +130,8 @@ class ServerNode {
   // Handles a request that arrived whole at true time now (the server's own clock is the node's).
   virtual HttpResponse handle(const HttpRequest& request, const std::string& token) = 0;
   // A request whose body was cut after `received` bytes by a reset connection.
-  virtual void handle_cut(const HttpRequest& request, const std::string& token, size_t received) = 0;
+  virtual void handle_cut(const HttpRequest& request, const std::string& token,
+                          size_t received) = 0;
   virtual void crash() = 0;
   virtual void restart() = 0;
   virtual bool up() const = 0;
@@ -161,7 +164,8 @@ class DeviceNode {
   // The owner revokes device `for_device`'s token (World::request_revocation), through the
   // network, retrying until the server answered.
   virtual void revoke_member(uint32_t for_device) = 0;
-  virtual void edit(const std::string& kind, const std::string& key, const Bytes& value, uint64_t file_bytes) = 0;
+  virtual void edit(const std::string& kind, const std::string& key, const Bytes& value,
+                    uint64_t file_bytes) = 0;
   virtual void sync(bool heal) = 0;
   virtual void on_answer(uint64_t task, const HttpResponse& response) = 0;
   virtual void on_failure(uint64_t task, const std::string& what) = 0;
@@ -186,8 +190,8 @@ class DeviceNode {
   Life life = Life::kNotJoined;
   uint32_t index = 0;
   std::string name;
-  NodeClock clock;      // the wall clock: offset, drift, steps, stand-stills
-  NodeClock monotonic;  // the monotonic clock: the same drift, never set, stepped or stopped
+  NodeClock clock;           // the wall clock: offset, drift, steps, stand-stills
+  NodeClock monotonic;       // the monotonic clock: the same drift, never set, stepped or stopped
   uint64_t incarnation = 0;  // bumped by every crash: answers to an earlier one are dropped
   std::optional<SyncRecord> current_sync;
 };
@@ -208,10 +212,12 @@ class World {
   const Config& config() const { return config_; }
   Decisions& decisions() { return *decisions_; }
   Stream& stream(const std::string& name) { return decisions_->stream(name); }
-  std::unique_ptr<SeededRandom> node_random(const std::string& node) const { return decisions_->node_random(node); }
+  std::unique_ptr<SeededRandom> node_random(const std::string& node) const {
+    return decisions_->node_random(node);
+  }
   void schedule(uint64_t at_ms, std::function<void()> action);
-  void event(const std::string& node, const std::string& kind, const std::string& detail, ByteView bytes = {},
-             uint64_t exchange = 0);
+  void event(const std::string& node, const std::string& kind, const std::string& detail,
+             ByteView bytes = {}, uint64_t exchange = 0);
   const std::filesystem::path& work_dir() const { return work_dir_; }
   const RunOptions& options() const { return options_; }
   bool in_heal() const { return phase_ == Phase::kHeal || phase_ == Phase::kCollect; }
@@ -226,8 +232,8 @@ class World {
   std::optional<OpId> last_edit_of(uint32_t device) const;
   void finish_sync(DeviceNode& device, SyncRecord record);
   void note_fault_for(uint32_t device);  // something went wrong for this device's current sync
-  void violation(const std::string& checker, std::vector<std::string> nodes, std::vector<std::string> ops,
-                 const std::string& message);
+  void violation(const std::string& checker, std::vector<std::string> nodes,
+                 std::vector<std::string> ops, const std::string& message);
   void add_plaintext(ByteView text, const std::string& what) { scanner_.add_text(text, what); }
   // Bytes of content for a new attached file (not a decision: drawn from the run's content stream).
   Bytes file_content_bytes(uint64_t size);
@@ -257,7 +263,9 @@ class World {
   // the log and it is not held to convergence; the owner's DELETE goes through the network, and
   // the revocation checker holds the server to it from the moment the server answered it.
   void request_revocation(uint32_t device);
-  bool revocation_intended(uint32_t device) const { return revocation_intended_.count(device) != 0; }
+  bool revocation_intended(uint32_t device) const {
+    return revocation_intended_.count(device) != 0;
+  }
   // An operation's timestamp as it was last uploaded (a re-stamp after clock_skew changes it).
   void note_uploaded_hlc(const OpId& id, const Hlc& hlc) { uploaded_hlc_[id] = hlc; }
   DeviceNode& device(uint32_t index) { return *devices_.at(index); }
@@ -280,7 +288,9 @@ class World {
   // round trips at the drawn latency when that is longer.
   uint64_t heal_round_budget_ms() const;
   // The run drives a real server or replays one's recorded answers.
-  bool external_server() const { return !options_.server_url.empty() || options_.recording != nullptr; }
+  bool external_server() const {
+    return !options_.server_url.empty() || options_.recording != nullptr;
+  }
   struct Scheduled {
     uint64_t at_ms;
     uint64_t sequence;
@@ -326,18 +336,20 @@ class World {
   void fail(uint64_t id, const std::string& what, uint64_t at_ms);
   void deliver(uint64_t id, HttpResponse response);
   void note_chunk_received(uint32_t device, const std::string& target);
-  void note_file_delete_answered(uint32_t device, const std::string& target, const HttpResponse& response);
+  void note_file_delete_answered(uint32_t device, const std::string& target,
+                                 const HttpResponse& response);
   // The server acts on a request: the plaintext scan, the revocation checker, the trace.
-  HttpResponse serve(uint32_t device, uint64_t exchange, const HttpRequest& request, const std::string& token,
-                     const std::string& kind);
-  void watch_revocations(const HttpRequest& request, const std::string& token, const HttpResponse& response,
-                         uint32_t device);
+  HttpResponse serve(uint32_t device, uint64_t exchange, const HttpRequest& request,
+                     const std::string& token, const std::string& kind);
+  void watch_revocations(const HttpRequest& request, const std::string& token,
+                         const HttpResponse& response, uint32_t device);
   // The server's life: every kill, restart and restore goes through these, so that LOG-008's
   // check compares the log across a death with the length it had when it died.
   void kill_server(uint64_t down_ms);
   void restart_server(const std::string& why);
   void restore_server(uint32_t pick);
-  std::optional<TargetedFault> take_targeted(uint32_t device, const HttpRequest& request, const std::string& kind);
+  std::optional<TargetedFault> take_targeted(uint32_t device, const HttpRequest& request,
+                                             const std::string& kind);
   void watch_response(Exchange& x, const HttpResponse& response);
   std::string next_edit_key(Stream& s);
   void device_edit(uint32_t device);
@@ -364,12 +376,12 @@ class World {
   std::vector<uint64_t> cut_to_server_until_;
   std::vector<uint64_t> cut_from_server_until_;
   std::map<uint32_t, Invitation> invitations_;
-  std::map<TokenId, std::string> tokens_by_id_;     // every invitation's token, by id
+  std::map<TokenId, std::string> tokens_by_id_;  // every invitation's token, by id
   std::set<uint32_t> revocation_intended_;
-  std::map<std::string, uint64_t> revoked_tokens_;   // token -> true time the server revoked it
+  std::map<std::string, uint64_t> revoked_tokens_;  // token -> true time the server revoked it
   std::map<OpId, Hlc> uploaded_hlc_;
-  std::optional<uint64_t> log_length_at_death_;      // LOG-008: the log when the server was killed
-  int64_t server_clock_offset_ms_ = 0;                // the server clock's drawn offset
+  std::optional<uint64_t> log_length_at_death_;  // LOG-008: the log when the server was killed
+  int64_t server_clock_offset_ms_ = 0;           // the server clock's drawn offset
   std::vector<std::string> keys_;
   // Ground truth.
   std::vector<EditRecord> edits_;
@@ -402,7 +414,8 @@ std::unique_ptr<ServerNode> make_opsync_server(World& world);
 std::unique_ptr<DeviceNode> make_client_device(World& world, uint32_t index);
 std::unique_ptr<ServerNode> make_dataans_server(World& world);
 // A real server over HTTP at `url`, or the answers of one as `replay` recorded them.
-std::unique_ptr<ServerNode> make_external_server(World& world, const std::string& url, const ServerRecording* replay);
+std::unique_ptr<ServerNode> make_external_server(World& world, const std::string& url,
+                                                 const ServerRecording* replay);
 // What an opsync server answered, for the position and page checkers (LOG-011, LOG-012).
 void observe_server_answer(World& world, const HttpRequest& request, const HttpResponse& response);
 std::unique_ptr<DeviceNode> make_dataans_device(World& world, uint32_t index);

@@ -21,7 +21,8 @@ struct Outcome {
 class Scratch {
  public:
   Scratch() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "opsync-sim-cli-XXXXXX").string();
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "opsync-sim-cli-XXXXXX").string();
     BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
     path_ = pattern;
   }
@@ -43,7 +44,8 @@ std::string slurp(const std::filesystem::path& path) {
 // Runs opsync-sim with `args` (shell words, quoted by the caller), capturing both streams.
 Outcome sim(const Scratch& scratch, const std::string& args) {
   const std::filesystem::path out = scratch.path() / "stdout", err = scratch.path() / "stderr";
-  const std::string command = std::string(OPSYNC_SIM_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
+  const std::string command =
+      std::string(OPSYNC_SIM_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
   const int status = std::system(command.c_str());
   Outcome o;
   o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -52,7 +54,9 @@ Outcome sim(const Scratch& scratch, const std::string& args) {
   return o;
 }
 
-size_t lines(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')); }
+size_t lines(const std::string& text) {
+  return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+}
 
 }  // namespace
 
@@ -92,16 +96,19 @@ BOOST_AUTO_TEST_CASE(bad_input_gets_one_line_naming_the_problem_and_exit_code_2)
 
 BOOST_AUTO_TEST_CASE(every_command_has_help) {
   Scratch scratch;
-  for (const std::string command : {"", "run ", "swarm ", "merge ", "replay ", "shrink ", "render ", "record "}) {
+  for (const std::string command :
+       {"", "run ", "swarm ", "merge ", "replay ", "shrink ", "render ", "record "}) {
     const Outcome o = sim(scratch, command + "--help");
     BOOST_TEST(o.exit_code == 0, command);
     BOOST_TEST(o.out.find("Usage") != std::string::npos, command);
   }
 }
 
-BOOST_AUTO_TEST_CASE(run_prints_a_verdict_or_one_json_object_and_a_failure_exits_1_with_its_replay) {
+BOOST_AUTO_TEST_CASE(
+    run_prints_a_verdict_or_one_json_object_and_a_failure_exits_1_with_its_replay) {
   Scratch scratch;
-  const Outcome pass = sim(scratch, "run --seed 5 --devices 3 --ops 30 --chaos-ms 30000 --faults lossy --json");
+  const Outcome pass =
+      sim(scratch, "run --seed 5 --devices 3 --ops 30 --chaos-ms 30000 --faults lossy --json");
   BOOST_TEST(pass.exit_code == 0, pass.err);
   const nlohmann::json j = nlohmann::json::parse(pass.out);
   BOOST_TEST(j.at("verdict") == "pass");
@@ -110,15 +117,17 @@ BOOST_AUTO_TEST_CASE(run_prints_a_verdict_or_one_json_object_and_a_failure_exits
   BOOST_TEST(j.at("violations").empty());
 
   // A failure writes its bug file and says how to replay it; the replay reproduces it.
-  const Outcome fail = sim(scratch, "run --config simulator/scenarios/variant-plaintext.json --out " +
-                                        scratch.path().string());
+  const Outcome fail =
+      sim(scratch, "run --config simulator/scenarios/variant-plaintext.json --out " +
+                       scratch.path().string());
   BOOST_TEST(fail.exit_code == 1, fail.out + fail.err);
   BOOST_TEST(fail.out.find("plaintext") != std::string::npos);
   // The hint names the program as it was started, so that it pastes as it is.
   const std::string prefix = "replay: " + std::string(OPSYNC_SIM_BINARY) + " replay ";
   const size_t replay = fail.out.find(prefix);
   BOOST_REQUIRE(replay != std::string::npos);
-  const std::string file = fail.out.substr(replay + prefix.size(), fail.out.find('\n', replay) - replay - prefix.size());
+  const std::string file =
+      fail.out.substr(replay + prefix.size(), fail.out.find('\n', replay) - replay - prefix.size());
   BOOST_TEST(std::filesystem::exists(file), file);
   const Outcome again = sim(scratch, "replay " + file);
   BOOST_TEST(again.exit_code == 0, again.out + again.err);
@@ -133,7 +142,8 @@ BOOST_AUTO_TEST_CASE(run_prints_a_verdict_or_one_json_object_and_a_failure_exits
 
 BOOST_AUTO_TEST_CASE(bad_bug_files_get_one_line_naming_the_problem) {
   Scratch scratch;
-  const nlohmann::json bug = nlohmann::json::parse(slurp("simulator/scenarios/variant-plaintext.json"));
+  const nlohmann::json bug =
+      nlohmann::json::parse(slurp("simulator/scenarios/variant-plaintext.json"));
   auto write = [&](const std::string& name, const nlohmann::json& json) {
     std::ofstream(scratch.path() / name) << json.dump();
     return (scratch.path() / name).string();
@@ -163,8 +173,10 @@ BOOST_AUTO_TEST_CASE(bad_bug_files_get_one_line_naming_the_problem) {
       {"replay " + write("extra.json", extra), "colour"},
       {"replay " + (scratch.path() / "cut.json").string(), "not well-formed JSON"},
       {"replay " + (scratch.path() / "absent.json").string(), "cannot read"},
-      {"shrink " + write("newer2.json", newer) + " -o " + (scratch.path() / "out.json").string(), "opsync-bug/2"},
-      {"render " + write("newer3.json", newer) + " -o " + (scratch.path() / "out.html").string(), "opsync-bug/2"},
+      {"shrink " + write("newer2.json", newer) + " -o " + (scratch.path() / "out.json").string(),
+       "opsync-bug/2"},
+      {"render " + write("newer3.json", newer) + " -o " + (scratch.path() / "out.html").string(),
+       "opsync-bug/2"},
       {"render simulator/scenarios/variant-plaintext.json -o x --format svg", "--format"},
   };
   for (const auto& [args, named] : cases) {
@@ -183,7 +195,8 @@ BOOST_AUTO_TEST_CASE(bad_bug_files_get_one_line_naming_the_problem) {
 BOOST_AUTO_TEST_CASE(a_damaged_bug_file_is_diagnosed_as_damaged_before_any_replay) {
   Scratch scratch;
   const std::filesystem::path out = scratch.path() / "out";
-  const Outcome fail = sim(scratch, "run --config simulator/scenarios/variant-plaintext.json --out " + out.string());
+  const Outcome fail =
+      sim(scratch, "run --config simulator/scenarios/variant-plaintext.json --out " + out.string());
   BOOST_REQUIRE_EQUAL(fail.exit_code, 1);
   std::filesystem::path written;
   for (const auto& entry : std::filesystem::directory_iterator(out)) written = entry.path();
@@ -203,8 +216,10 @@ BOOST_AUTO_TEST_CASE(a_damaged_bug_file_is_diagnosed_as_damaged_before_any_repla
     }
   nlohmann::json more_ops = bug;
   more_ops["config"]["ops"] = more_ops["config"]["ops"].get<uint64_t>() + 1;
-  for (const auto& [name, damaged] : std::vector<std::pair<std::string, nlohmann::json>>{
-           {"other-hash.json", other_hash}, {"cut-stream.json", cut_stream}, {"more-ops.json", more_ops}}) {
+  for (const auto& [name, damaged] :
+       std::vector<std::pair<std::string, nlohmann::json>>{{"other-hash.json", other_hash},
+                                                           {"cut-stream.json", cut_stream},
+                                                           {"more-ops.json", more_ops}}) {
     BOOST_TEST_CONTEXT(name) {
       const Outcome o = sim(scratch, "replay " + write(name, damaged));
       BOOST_TEST(o.exit_code == 2, o.out + o.err);
@@ -268,7 +283,8 @@ BOOST_AUTO_TEST_CASE(a_replay_that_differs_says_so_and_where_the_traces_part) {
 BOOST_AUTO_TEST_CASE(shrink_keeps_the_checker_and_render_writes_a_page_and_a_shiviz_log) {
   Scratch scratch;
   const std::string small = (scratch.path() / "small.json").string();
-  const Outcome shrunk = sim(scratch, "shrink simulator/scenarios/variant-plaintext.json -o " + small + " --tries 40");
+  const Outcome shrunk =
+      sim(scratch, "shrink simulator/scenarios/variant-plaintext.json -o " + small + " --tries 40");
   BOOST_TEST(shrunk.exit_code == 0, shrunk.out + shrunk.err);
   BOOST_TEST(shrunk.out.find("before: schedule ") != std::string::npos, shrunk.out);
   BOOST_TEST(shrunk.out.find("after:  schedule ") != std::string::npos, shrunk.out);
@@ -278,8 +294,10 @@ BOOST_AUTO_TEST_CASE(shrink_keeps_the_checker_and_render_writes_a_page_and_a_shi
   BOOST_TEST(nlohmann::json::parse(again.out).at("violations").at(0).at("checker") == "plaintext");
   // A run that failed nothing has nothing to shrink.
   const std::string passing = (scratch.path() / "passing.json").string();
-  std::ofstream(scratch.path() / "config.json") << "{\"devices\": 2, \"ops\": 4, \"chaos_ms\": 5000}";
-  BOOST_TEST(sim(scratch, "record " + (scratch.path() / "config.json").string() + " -o " + passing).exit_code == 0);
+  std::ofstream(scratch.path() / "config.json")
+      << "{\"devices\": 2, \"ops\": 4, \"chaos_ms\": 5000}";
+  BOOST_TEST(sim(scratch, "record " + (scratch.path() / "config.json").string() + " -o " + passing)
+                 .exit_code == 0);
   const Outcome nothing = sim(scratch, "shrink " + passing + " -o " + small);
   BOOST_TEST(nothing.exit_code == 2);
   BOOST_TEST(nothing.err.find("nothing to shrink") != std::string::npos, nothing.err);
@@ -291,14 +309,17 @@ BOOST_AUTO_TEST_CASE(shrink_keeps_the_checker_and_render_writes_a_page_and_a_shi
   BOOST_TEST(text.find("<!DOCTYPE html>") == 0u);
   BOOST_TEST(text.find("id=\"violation\"") != std::string::npos);
   // Self-contained: nothing is fetched (the one URL is the SVG namespace's name).
-  for (const std::string remote : {"<script src", "<link", "@import", "url(", "fetch(", "XMLHttpRequest", "<img", "https:"})
+  for (const std::string remote :
+       {"<script src", "<link", "@import", "url(", "fetch(", "XMLHttpRequest", "<img", "https:"})
     BOOST_TEST(text.find(remote) == std::string::npos, remote);
   const std::string log = (scratch.path() / "trace.shiviz").string();
   BOOST_TEST(sim(scratch, "render " + small + " -o " + log + " --format shiviz").exit_code == 0);
   const std::string shiviz = slurp(log);
-  // ShiViz's default expression: a line of description, then "host {vector clock}" with the host's own entry.
+  // ShiViz's default expression: a line of description, then "host {vector clock}" with the host's
+  // own entry.
   BOOST_TEST(shiviz.find("\nserver {\"") != std::string::npos, shiviz.substr(0, 400));
-  BOOST_TEST(shiviz.find("\ndevice-0 {\"device-0\":1}\n") != std::string::npos, shiviz.substr(0, 400));
+  BOOST_TEST(shiviz.find("\ndevice-0 {\"device-0\":1}\n") != std::string::npos,
+             shiviz.substr(0, 400));
 }
 
 // A seed that aborts or hangs its process is an error of its own, with a bug file; every other
@@ -310,13 +331,15 @@ BOOST_AUTO_TEST_CASE(a_seed_that_crashes_or_hangs_is_an_error_and_every_other_se
   // under a second each; the hooks fall on the others. The hang is found at the seed's deadline,
   // twenty times what a seed that runs needs even on a busy machine.
   const std::string hooks = "OPSYNC_SIM_TEST_ABORT_SEEDS=10,13 OPSYNC_SIM_TEST_HANG_SEEDS=11 ";
-  const std::string command = hooks + std::string(OPSYNC_SIM_BINARY) + " swarm --first-seed 9 --seeds 6 --jobs 2 " +
-                              "--faults none --seed-timeout-s 20 --out " + out + " --json " + out + "/swarm.json >" +
-                              (scratch.path() / "stdout").string() + " 2>" + (scratch.path() / "stderr").string();
+  const std::string command =
+      hooks + std::string(OPSYNC_SIM_BINARY) + " swarm --first-seed 9 --seeds 6 --jobs 2 " +
+      "--faults none --seed-timeout-s 20 --out " + out + " --json " + out + "/swarm.json >" +
+      (scratch.path() / "stdout").string() + " 2>" + (scratch.path() / "stderr").string();
   const int status = std::system(command.c_str());
   BOOST_TEST(WIFEXITED(status));
   BOOST_TEST(WEXITSTATUS(status) == 1);
-  const nlohmann::json summary = nlohmann::json::parse(slurp(scratch.path() / "failures/swarm.json"));
+  const nlohmann::json summary =
+      nlohmann::json::parse(slurp(scratch.path() / "failures/swarm.json"));
   BOOST_TEST(summary["seeds_run"] == 6);
   BOOST_TEST(summary["complete"] == true);
   BOOST_TEST(summary["failed"] == 3);
@@ -334,14 +357,20 @@ BOOST_AUTO_TEST_CASE(a_seed_that_crashes_or_hangs_is_an_error_and_every_other_se
   // The error's bug file replays in a process of its own: the abort again, with the hook; a
   // verdict without it.
   const std::string file = (scratch.path() / "failures/bug-seed-10.json").string();
-  BOOST_TEST(std::system((hooks + std::string(OPSYNC_SIM_BINARY) + " replay " + file + " >/dev/null").c_str()) == 0);
+  BOOST_TEST(
+      std::system(
+          (hooks + std::string(OPSYNC_SIM_BINARY) + " replay " + file + " >/dev/null").c_str()) ==
+      0);
   const Outcome fixed = sim(scratch, "replay " + file);
   BOOST_TEST(fixed.exit_code == 1);
-  BOOST_TEST(fixed.out.find("NOT reproduced: the run now ends with a verdict (pass)") != std::string::npos, fixed.out);
+  BOOST_TEST(
+      fixed.out.find("NOT reproduced: the run now ends with a verdict (pass)") != std::string::npos,
+      fixed.out);
   BOOST_TEST(sim(scratch, "shrink " + file + " -o " + out + "/small.json").exit_code == 2);
   // The index of the failures lists each one.
   const std::string index = slurp(scratch.path() / "failures/index.html");
-  for (const char* seed : {">10<", ">11<", ">13<"}) BOOST_TEST(index.find(seed) != std::string::npos, seed);
+  for (const char* seed : {">10<", ">11<", ">13<"})
+    BOOST_TEST(index.find(seed) != std::string::npos, seed);
 }
 
 BOOST_AUTO_TEST_CASE(run_refuses_flags_a_configuration_would_make_it_ignore) {
@@ -359,7 +388,9 @@ BOOST_AUTO_TEST_CASE(run_refuses_flags_a_configuration_would_make_it_ignore) {
   const Outcome once = sim(scratch, "run --json --config " + config);
   BOOST_REQUIRE(once.exit_code == 0 || once.exit_code == 1);
   const nlohmann::json first = nlohmann::json::parse(once.out);
-  const Outcome again = sim(scratch, first["replay"].get<std::string>().substr(std::string(OPSYNC_SIM_BINARY).size()) + " --json");
+  const Outcome again = sim(
+      scratch,
+      first["replay"].get<std::string>().substr(std::string(OPSYNC_SIM_BINARY).size()) + " --json");
   BOOST_TEST(nlohmann::json::parse(again.out)["trace_hash"] == first["trace_hash"]);
 }
 
@@ -370,46 +401,53 @@ BOOST_AUTO_TEST_CASE(shards_run_in_parallel_merge_into_what_one_run_gives) {
   const std::filesystem::path dir = scratch.path();
   // Seeds 310 to 312 draw one or two dozen devices; the broken client fails seed 311.
   const std::string seeds = "--seeds 3 --first-seed 310 --variant forget-lost-uploads --jobs 1";
-  const Outcome whole = sim(scratch, "swarm " + seeds + " --out " + (dir / "whole").string() + " --json " +
-                                         (dir / "whole.json").string());
+  const Outcome whole = sim(scratch, "swarm " + seeds + " --out " + (dir / "whole").string() +
+                                         " --json " + (dir / "whole.json").string());
   BOOST_TEST(whole.exit_code == 1, whole.out + whole.err);
   std::string shards;
   for (int shard = 1; shard <= 3; ++shard) {
     const std::string name = "shard" + std::to_string(shard);
-    shards += std::string(OPSYNC_SIM_BINARY) + " swarm " + seeds + " --shard " + std::to_string(shard) + "/3 --out " +
-              (dir / name).string() + " --json " + (dir / (name + ".json")).string() + " >/dev/null 2>&1 & ";
+    shards += std::string(OPSYNC_SIM_BINARY) + " swarm " + seeds + " --shard " +
+              std::to_string(shard) + "/3 --out " + (dir / name).string() + " --json " +
+              (dir / (name + ".json")).string() + " >/dev/null 2>&1 & ";
   }
   BOOST_REQUIRE(std::system(("(" + shards + "wait)").c_str()) == 0);
-  const std::string summaries =
-      (dir / "shard1.json").string() + " " + (dir / "shard2.json").string() + " " + (dir / "shard3.json").string();
-  const Outcome merged = sim(scratch, "merge " + summaries + " --json " + (dir / "merged.json").string());
+  const std::string summaries = (dir / "shard1.json").string() + " " +
+                                (dir / "shard2.json").string() + " " +
+                                (dir / "shard3.json").string();
+  const Outcome merged =
+      sim(scratch, "merge " + summaries + " --json " + (dir / "merged.json").string());
   BOOST_TEST(merged.exit_code == 1, merged.out + merged.err);  // seed 311 failed
   const nlohmann::json one = nlohmann::json::parse(slurp(dir / "whole.json"));
   const nlohmann::json all = nlohmann::json::parse(slurp(dir / "merged.json"));
-  for (const char* member : {"seeds_run", "runs", "failed", "complete", "by_checker", "first_seed", "seeds", "faults",
-                             "protocol", "variant"})
+  for (const char* member : {"seeds_run", "runs", "failed", "complete", "by_checker", "first_seed",
+                             "seeds", "faults", "protocol", "variant"})
     BOOST_TEST(one.at(member) == all.at(member), member);
   BOOST_REQUIRE(one.at("failures").size() == all.at("failures").size());
   BOOST_REQUIRE(!one.at("failures").empty());
   for (size_t i = 0; i < one.at("failures").size(); ++i) {
     const nlohmann::json& a = one.at("failures")[i];
     const nlohmann::json& b = all.at("failures")[i];
-    for (const char* member : {"seed", "checkers", "message", "outcome"}) BOOST_TEST(a.at(member) == b.at(member), member);
+    for (const char* member : {"seed", "checkers", "message", "outcome"})
+      BOOST_TEST(a.at(member) == b.at(member), member);
     // The same bug file, byte for byte, under the same name.
-    const std::filesystem::path from_one = a.at("file").get<std::string>(), from_shard = b.at("file").get<std::string>();
+    const std::filesystem::path from_one = a.at("file").get<std::string>(),
+                                from_shard = b.at("file").get<std::string>();
     BOOST_TEST(from_one.filename() == from_shard.filename());
     BOOST_TEST(slurp(from_one) == slurp(from_shard), from_one.filename());
   }
   // A shard left out is named, and the merge is not complete; one given twice is refused.
-  const Outcome partial = sim(scratch, "merge " + (dir / "shard1.json").string() + " " + (dir / "shard3.json").string() +
-                                           " --json " + (dir / "partial.json").string());
+  const Outcome partial = sim(scratch, "merge " + (dir / "shard1.json").string() + " " +
+                                           (dir / "shard3.json").string() + " --json " +
+                                           (dir / "partial.json").string());
   BOOST_TEST(partial.exit_code == 1);
   BOOST_TEST(partial.out.find("shard 2/3 is missing") != std::string::npos, partial.out);
   BOOST_TEST(nlohmann::json::parse(slurp(dir / "partial.json")).at("complete") == false);
   const Outcome twice = sim(scratch, "merge " + summaries + " " + (dir / "shard2.json").string());
   BOOST_TEST(twice.exit_code == 2);
   BOOST_TEST(twice.err.find("shard 2/3 appears twice") != std::string::npos, twice.err);
-  const Outcome other = sim(scratch, "merge " + (dir / "shard1.json").string() + " " + (dir / "whole.json").string());
+  const Outcome other =
+      sim(scratch, "merge " + (dir / "shard1.json").string() + " " + (dir / "whole.json").string());
   BOOST_TEST(other.exit_code == 2);
 }
 

@@ -20,8 +20,8 @@ ScriptStep step(uint64_t at_ms, uint32_t device, std::string action) {
   return s;
 }
 
-ScriptStep edit(uint64_t at_ms, uint32_t device, std::string action, std::string key, std::string value = "",
-                uint64_t file_bytes = 0) {
+ScriptStep edit(uint64_t at_ms, uint32_t device, std::string action, std::string key,
+                std::string value = "", uint64_t file_bytes = 0) {
   ScriptStep s = step(at_ms, device, std::move(action));
   s.key = std::move(key);
   s.value = std::move(value);
@@ -86,12 +86,14 @@ BOOST_AUTO_TEST_CASE(a_device_killed_after_any_durable_step_restarts_and_the_che
     for (uint32_t steps = 1; steps <= 80; ++steps) {
       const RunResult result = run(scenario(victim, steps));
       if (result.figures.device_crashes == 0) {
-        BOOST_TEST(steps > 30u, "device-" << victim << " takes only " << steps - 1 << " durable steps");
+        BOOST_TEST(steps > 30u,
+                   "device-" << victim << " takes only " << steps - 1 << " durable steps");
         break;
       }
-      BOOST_TEST(steps < 80u, "device-" << victim << " still crashes after 80 steps: the scenario never ends");
-      BOOST_TEST(result.passed(), "device-" << victim << " killed after " << steps << " durable steps:"
-                                            << describe(result));
+      BOOST_TEST(steps < 80u,
+                 "device-" << victim << " still crashes after 80 steps: the scenario never ends");
+      BOOST_TEST(result.passed(), "device-" << victim << " killed after " << steps
+                                            << " durable steps:" << describe(result));
     }
 }
 

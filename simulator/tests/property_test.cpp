@@ -6,9 +6,9 @@
 //
 // This replaces the client suite's two- or three-device convergence property, which drove the
 // same code by hand with one random source for every node.
-#include <boost/test/unit_test.hpp>
 #include <rapidcheck.h>
 #include <rapidcheck/boost_test.h>
+#include <boost/test/unit_test.hpp>
 
 #include "opsync/simulator/run.h"
 #include "property_support.h"
@@ -73,7 +73,8 @@ void converges(std::optional<Variant> variant) {
   RC_ASSERT(validate(config).ok());
   const RunResult result = run(config);
   if (!result.passed()) {
-    std::string message = "replay: opsync-sim run --config (this configuration)\n" + to_json(config).dump();
+    std::string message =
+        "replay: opsync-sim run --config (this configuration)\n" + to_json(config).dump();
     for (const Violation& v : result.violations) message += "\n" + v.checker + ": " + v.message;
     RC_FAIL(message);
   }
@@ -86,8 +87,9 @@ BOOST_AUTO_TEST_SUITE(property)
 RC_BOOST_PROP(generated_scenarios_converge_and_pass_every_checker, ()) { converges(std::nullopt); }
 
 BOOST_AUTO_TEST_CASE(the_property_catches_a_client_that_forgets_unanswered_uploads) {
-  BOOST_TEST(opsync::testing::finds_counterexample("a client that forgets operations whose upload went unanswered",
-                                                   [] { converges(Variant::kForgetLostUploads); }));
+  BOOST_TEST(opsync::testing::finds_counterexample(
+      "a client that forgets operations whose upload went unanswered",
+      [] { converges(Variant::kForgetLostUploads); }));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

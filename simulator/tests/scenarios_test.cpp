@@ -1,8 +1,8 @@
 // The committed scenarios (simulator/scenarios/) are bug files. Each replays from its decision log
-// (or its imported traces) to the trace hash and the verdict it recorded; each of section 15's Dataans counterexamples is
-// caught by its checker under dataans-0.3 and passes under opsync-v1; each deliberately broken
-// variant of opsync-v1 is caught by its checker while the reference code passes the same
-// configuration. Every checker is shown to fail by at least one of them.
+// (or its imported traces) to the trace hash and the verdict it recorded; each of section 15's
+// Dataans counterexamples is caught by its checker under dataans-0.3 and passes under opsync-v1;
+// each deliberately broken variant of opsync-v1 is caught by its checker while the reference code
+// passes the same configuration. Every checker is shown to fail by at least one of them.
 #include <boost/test/unit_test.hpp>
 
 #include <filesystem>
@@ -25,7 +25,8 @@ struct Scenario {
 std::vector<Scenario> load_scenarios(const std::string& prefix = "") {
   std::vector<std::filesystem::path> paths;
   for (const auto& entry : std::filesystem::directory_iterator(kScenarios))
-    if (entry.path().filename().string().rfind(prefix, 0) == 0 && entry.path().extension() == ".json")
+    if (entry.path().filename().string().rfind(prefix, 0) == 0 &&
+        entry.path().extension() == ".json")
       paths.push_back(entry.path());
   std::sort(paths.begin(), paths.end());
   std::vector<Scenario> out;
@@ -69,7 +70,8 @@ BOOST_AUTO_TEST_CASE(every_committed_bug_file_replays_to_its_verdict_and_trace_h
   for (const Scenario& s : all) {
     BOOST_TEST_CONTEXT(s.name) {
       const Replay r = replay(s.bug);
-      BOOST_TEST(r.same_trace, "trace " << hash_hex(r.result.trace_hash) << ", recorded " << hash_hex(s.bug.trace_hash)
+      BOOST_TEST(r.same_trace, "trace " << hash_hex(r.result.trace_hash) << ", recorded "
+                                        << hash_hex(s.bug.trace_hash)
                                         << "; the traces part at event " << r.parted_at.value_or(0)
                                         << " (opsync-sim replay --rewrite records a new trace)");
       BOOST_TEST(r.same_verdict, "replayed:" << describe(r.result));
@@ -80,7 +82,8 @@ BOOST_AUTO_TEST_CASE(every_committed_bug_file_replays_to_its_verdict_and_trace_h
       if (expected(s, "recorded").empty())
         BOOST_TEST(s.bug.violations.empty(), "a scenario expected to pass records violations");
       else
-        BOOST_TEST(expected(s, "recorded").count(s.bug.checker()) == 1u, "the bug file names " << s.bug.checker());
+        BOOST_TEST(expected(s, "recorded").count(s.bug.checker()) == 1u,
+                   "the bug file names " << s.bug.checker());
     }
   }
 }
@@ -99,7 +102,8 @@ BOOST_AUTO_TEST_CASE(each_dataans_counterexample_is_caught_under_dataans_and_pas
                  "opsync-v1 on the scenario:" << describe(reference));
     }
   }
-  BOOST_TEST(counterexamples == (std::set<int>{1, 2, 3, 4, 5, 6, 7, 8}));  // one scenario each, at least
+  BOOST_TEST(counterexamples ==
+             (std::set<int>{1, 2, 3, 4, 5, 6, 7, 8}));  // one scenario each, at least
 }
 
 BOOST_AUTO_TEST_CASE(each_broken_variant_is_caught_and_the_reference_passes_its_scenario) {
@@ -144,7 +148,8 @@ BOOST_AUTO_TEST_CASE(every_checker_is_shown_to_fail_by_a_committed_scenario) {
   std::set<std::string> shown;
   for (const Scenario& s : load_scenarios())
     for (const std::string& checker : expected(s, "recorded")) shown.insert(checker);
-  for (const std::string& checker : checker_names()) BOOST_TEST(shown.count(checker) == 1u, checker);
+  for (const std::string& checker : checker_names())
+    BOOST_TEST(shown.count(checker) == 1u, checker);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -22,7 +22,8 @@ BOOST_AUTO_TEST_CASE(each_dataans_scenario_shrinks_tenfold_and_still_fails_its_c
       opsync::Result<BugFile> bug = load_bug_file(path.string());
       BOOST_REQUIRE(bug.ok());
       std::vector<std::string> progress;
-      const ShrinkResult r = shrink(*bug, 400, [&](const std::string& line) { progress.push_back(line); });
+      const ShrinkResult r =
+          shrink(*bug, 400, [&](const std::string& line) { progress.push_back(line); });
       BOOST_TEST(!progress.empty());
       BOOST_TEST(r.after.schedule() * 10 <= r.before.schedule(),
                  "from " << r.before.schedule() << " to " << r.after.schedule());

@@ -37,7 +37,8 @@ void swarm(uint64_t first, uint64_t stride) {
     const RunResult once = run(config);
     const RunResult twice = run(config);
     BOOST_TEST(once.passed(), "seed " << seed << " failed: " << describe(once));
-    BOOST_TEST(hash_hex(once.trace_hash) == hash_hex(twice.trace_hash), "seed " << seed << " ran to two trace hashes");
+    BOOST_TEST(hash_hex(once.trace_hash) == hash_hex(twice.trace_hash),
+               "seed " << seed << " ran to two trace hashes");
   }
 }
 
@@ -63,7 +64,8 @@ BOOST_AUTO_TEST_CASE(fixed_seeds_give_the_committed_hashes_in_every_build) {
     config.chaos_ms = std::min<uint64_t>(config.chaos_ms, 120000);
     config.devices = std::min<uint32_t>(config.devices, 8);
     config.faults.joins = std::min<uint32_t>(config.faults.joins, 2);
-    config.faults.revocations = std::min<uint32_t>(config.faults.revocations, config.devices + config.faults.joins - 1);
+    config.faults.revocations =
+        std::min<uint32_t>(config.faults.revocations, config.devices + config.faults.joins - 1);
     const RunResult once = run(config);
     const RunResult twice = run(config);
     BOOST_TEST(hash_hex(once.trace_hash) == hash_hex(twice.trace_hash), "seed " << seed);
@@ -79,11 +81,13 @@ BOOST_AUTO_TEST_CASE(fixed_seeds_give_the_committed_hashes_in_every_build) {
   BOOST_REQUIRE_MESSAGE(in, "cannot read " << kHashesFile);
   const nlohmann::json committed = nlohmann::json::parse(in);
   for (const auto& [seed, hash] : computed.items())
-    BOOST_TEST(committed.value(seed, "") == hash.get<std::string>(),
-               "seed " << seed << " now hashes to " << hash.get<std::string>()
-                       << ". If the run's behaviour changed on purpose (any byte on the wire counts), "
-                          "rewrite the file: OPSYNC_SIM_WRITE_HASHES=1 build/release/simulator/simulator_tests "
-                          "--run_test=trace_hashes (from the repository root)");
+    BOOST_TEST(
+        committed.value(seed, "") == hash.get<std::string>(),
+        "seed " << seed << " now hashes to " << hash.get<std::string>()
+                << ". If the run's behaviour changed on purpose (any byte on the wire counts), "
+                   "rewrite the file: OPSYNC_SIM_WRITE_HASHES=1 "
+                   "build/release/simulator/simulator_tests "
+                   "--run_test=trace_hashes (from the repository root)");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,18 +1,19 @@
 // The simulator's parts on their own: node clocks, decision streams and their replay, the
-// plaintext scanner, the files checker's one exception, configurations and fault files (bad input gets an error naming the member),
-// and the request and response bridge between the client and the server core.
+// plaintext scanner, the files checker's one exception, configurations and fault files (bad input
+// gets an error naming the member), and the request and response bridge between the client and the
+// server core.
 #include <boost/test/unit_test.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include "../src/clock.h"
-#include "test_printers.h"
 #include "../src/plaintext.h"
 #include "../src/world.h"
 #include "opsync/simulator/bridge.h"
 #include "opsync/simulator/config.h"
 #include "opsync/simulator/decisions.h"
 #include "opsync/simulator/run.h"
+#include "test_printers.h"
 
 using namespace opsync;
 using namespace opsync::simulator;
@@ -41,8 +42,9 @@ struct EndStateParts {
   bool external = false;
 
   EndState state() const {
-    return EndState{config, edits,        edit_by_op, syncs,  contents, attached_by, received_by, deletes,
-                    filled, uploaded_hlc, devices,    server, true,     1,           external,    true};
+    return EndState{config,      edits,   edit_by_op, syncs,        contents, attached_by,
+                    received_by, deletes, filled,     uploaded_hlc, devices,  server,
+                    true,        1,       external,   true};
   }
 };
 
@@ -51,7 +53,8 @@ struct EndStateParts {
 // The other exception: a reference that reached the server after every copy's retention time
 // (FILE-040) was over. The companions: a holder that never sent DELETE, a reference that arrived
 // within the time, a server that still holds the file, an external server.
-BOOST_AUTO_TEST_CASE(the_files_checker_excuses_a_reference_that_came_back_after_the_retention_time) {
+BOOST_AUTO_TEST_CASE(
+    the_files_checker_excuses_a_reference_that_came_back_after_the_retention_time) {
   EndStateParts parts;
   FileId file;
   file.bytes[0] = 9;
@@ -71,13 +74,16 @@ BOOST_AUTO_TEST_CASE(the_files_checker_excuses_a_reference_that_came_back_after_
   parts.server.meanings = {other, referencing};
   auto excused = [&] { return file_outlived_its_retention(parts.state(), file); };
   BOOST_TEST(excused());  // 7,207 s + one hour = 10,807 s < 11,005 s
-  parts.server.meanings[0] = referencing;  // a reference that arrived before the DELETE (at 5,000 s):
-  BOOST_TEST(excused());                   // the holder deleted after it
+  parts.server.meanings[0] =
+      referencing;        // a reference that arrived before the DELETE (at 5,000 s):
+  BOOST_TEST(excused());  // the holder deleted after it
   parts.server.meanings[0] = other;
-  parts.filled[1] = 10'000'000;  // the reference came back within the hour: the holder had to keep it
+  parts.filled[1] =
+      10'000'000;  // the reference came back within the hour: the holder had to keep it
   BOOST_TEST(!excused());
   parts.filled[1] = 11'005'000;
-  parts.received_by[file] = {2};  // device-2 received a copy and never sent DELETE: it must still hold it
+  parts.received_by[file] = {
+      2};  // device-2 received a copy and never sent DELETE: it must still hold it
   BOOST_TEST(!excused());
   parts.deletes[file][2] = 9'000'000;  // it did, but its hour ran to 12,600 s, past the reference
   BOOST_TEST(!excused());
@@ -131,7 +137,8 @@ BOOST_AUTO_TEST_CASE(a_clock_drifts_steps_and_stands_still) {
   clock.freeze(t0 + 2'000'000);
   const uint64_t still = clock.read(t0 + 2'000'000);
   BOOST_TEST(clock.read(t0 + 3'000'000) == still);
-  BOOST_TEST(!clock.true_time_reaching(still + 1, t0 + 3'000'000).has_value());  // never, while frozen
+  BOOST_TEST(
+      !clock.true_time_reaching(still + 1, t0 + 3'000'000).has_value());  // never, while frozen
   clock.unfreeze(t0 + 3'000'000);
   BOOST_TEST(clock.read(t0 + 3'000'000) == still);  // it goes on from where it stood
   const std::optional<uint64_t> at = clock.true_time_reaching(still + 10'000, t0 + 3'000'000);
@@ -163,7 +170,8 @@ BOOST_AUTO_TEST_CASE(streams_are_independent_and_a_replayed_log_gives_the_same_d
   DecisionLog log = a.log();
   BOOST_TEST(log.at("network/device-0").size() == 20u);
   Decisions replay(0, log);
-  for (int i = 0; i < 20; ++i) BOOST_TEST(replay.stream("network/device-0").draw(1000) == network[i]);
+  for (int i = 0; i < 20; ++i)
+    BOOST_TEST(replay.stream("network/device-0").draw(1000) == network[i]);
   BOOST_TEST(replay.stream("network/device-0").draw(1000) == 0u);
   BOOST_TEST(replay.stream("never-recorded").draw(5) == 0u);
   BOOST_TEST(!replay.stream("never-recorded").chance_ppm(999'999));  // 0 means no
@@ -233,14 +241,16 @@ BOOST_AUTO_TEST_CASE(bad_fault_files_and_configs_get_an_error_naming_the_member)
   }
   nlohmann::json config = to_json(default_config(1));
   const std::vector<std::pair<std::string, nlohmann::json>> bad_members = {
-      {"devices", 0}, {"devices", 65}, {"protocol", "dataans-0.2"}, {"variant", "sloppy"}, {"chaos_ms", 10},
-      {"script", "put"}, {"surprise", 1}};
+      {"devices", 0},        {"devices", 65},  {"protocol", "dataans-0.2"},
+      {"variant", "sloppy"}, {"chaos_ms", 10}, {"script", "put"},
+      {"surprise", 1}};
   for (const auto& [member, value] : bad_members) {
     nlohmann::json broken = config;
     broken[member] = value;
     const Result<Config> result = config_from_json(broken);
     BOOST_TEST(!result.ok(), member << " = " << value.dump());
-    if (!result.ok()) BOOST_TEST(result.error().message.find(member) != std::string::npos, result.error().message);
+    if (!result.ok())
+      BOOST_TEST(result.error().message.find(member) != std::string::npos, result.error().message);
   }
   nlohmann::json script = config;
   script["script"] = nlohmann::json::array({{{"at_ms", 0}, {"device", 0}, {"action", "explode"}}});
@@ -275,7 +285,8 @@ BOOST_AUTO_TEST_CASE(the_bridge_carries_targets_tokens_and_headers_as_http_would
 // causality checker must judge the first write by the timestamp the device holds it with now,
 // not the one it was first written with.
 BOOST_AUTO_TEST_CASE(a_restamped_operation_is_judged_by_its_new_timestamp) {
-  const char* text = R"({"chaos_ms":25019,"devices":4,"ops":9,"keys":1,"hot_keys":1,"attach_percent":0,
+  const char* text =
+      R"({"chaos_ms":25019,"devices":4,"ops":9,"keys":1,"hot_keys":1,"attach_percent":0,
     "delete_percent":0,"detach_percent":0,"sync_interval_ms_max":5525,"seed":108948435134099711,
     "faults":{"name":"generated","clock_offset_ms_max":125069,"duplicate_ppm":34038,"latency_ms_max":360,
     "latency_spike_ms_max":1,"latency_spike_ppm":1,"request_loss_ppm":60820,"response_loss_ppm":1,

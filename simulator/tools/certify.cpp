@@ -37,7 +37,8 @@ constexpr const char* kSwarmCaseId = "swarm-001";
 // What the swarm's checkers judge on every seed: the requirements that a drawn run under every
 // fault can show broken.
 constexpr const char* kSwarmRequirements =
-    "LWW-010 LWW-011 LWW-012 LWW-013 HLC-001 HLC-002 HLC-004 HLC-020 SYNC-001 SYNC-003 SYNC-004 SYNC-005 SYNC-008 "
+    "LWW-010 LWW-011 LWW-012 LWW-013 HLC-001 HLC-002 HLC-004 HLC-020 SYNC-001 SYNC-003 SYNC-004 "
+    "SYNC-005 SYNC-008 "
     "SYNC-011 SYNC-012 SYNC-020 SEC-001 CRY-004 FILE-023 FILE-030 FILE-031 FILE-040 LIM-003 OP-002";
 
 // ---- the catalog -------------------------------------------------------------------------------
@@ -69,7 +70,8 @@ const Catalog& catalog() {
   static const Catalog built = [] {
     Catalog out;
     const nlohmann::json doc = nlohmann::json::parse(embedded_client_cases(), nullptr, false);
-    if (!doc.is_object() || doc.value("format", "") != kCasesFormat) broken_catalog("cases.json is not " + std::string(kCasesFormat));
+    if (!doc.is_object() || doc.value("format", "") != kCasesFormat)
+      broken_catalog("cases.json is not " + std::string(kCasesFormat));
     out.base = doc.at("base");
     std::set<std::string> ids;
     for (const nlohmann::json& c : doc.at("cases")) {
@@ -80,10 +82,12 @@ const Catalog& catalog() {
       for (const nlohmann::json& r : c.at("requirements"))
         entry->requirements += (entry->requirements.empty() ? "" : " ") + r.get<std::string>();
       if (c.contains("reference_devices"))
-        for (const nlohmann::json& d : c.at("reference_devices")) entry->reference_devices.insert(d.get<uint32_t>());
+        for (const nlohmann::json& d : c.at("reference_devices"))
+          entry->reference_devices.insert(d.get<uint32_t>());
       entry->config_patch = c.at("config");
       if (!ids.insert(entry->id).second) broken_catalog("case " + entry->id + " twice");
-      if (entry->level != "MUST" && entry->level != "SHOULD") broken_catalog(entry->id + " has level " + entry->level);
+      if (entry->level != "MUST" && entry->level != "SHOULD")
+        broken_catalog(entry->id + " has level " + entry->level);
       out.cases.push_back(std::move(entry));
     }
     auto swarm = std::make_unique<ClientCase>();
@@ -91,18 +95,26 @@ const Catalog& catalog() {
     swarm->level = "MUST";
     swarm->requirements = kSwarmRequirements;
     swarm->description =
-        "Seeds of drawn workloads under every fault the simulator has (lost, late and duplicated messages, "
-        "partitions, skewed, stepped and stopped clocks, kills at durable steps, server crashes, backups and "
+        "Seeds of drawn workloads under every fault the simulator has (lost, late and duplicated "
+        "messages, "
+        "partitions, skewed, stepped and stopped clocks, kills at durable steps, server crashes, "
+        "backups and "
         "restores, joins and revocations), each judged by every checker";
     out.cases.push_back(std::move(swarm));
     for (auto& c : out.cases) {
-      c->entry = conf::Case{c->id, c->requirements, c->level == "MUST" ? conf::Level::kMust : conf::Level::kShould,
-                            conf::Capability::kNone, c->description, nullptr};
+      c->entry = conf::Case{c->id,
+                            c->requirements,
+                            c->level == "MUST" ? conf::Level::kMust : conf::Level::kShould,
+                            conf::Capability::kNone,
+                            c->description,
+                            nullptr};
       out.entries.push_back(&c->entry);
     }
     const nlohmann::json scope = nlohmann::json::parse(embedded_client_scope(), nullptr, false);
-    if (!scope.is_object() || scope.value("format", "") != kScopeFormat) broken_catalog("scope.json is not " + std::string(kScopeFormat));
-    for (const auto& [id, reason] : scope.at("notes").items()) out.scope[id] = reason.get<std::string>();
+    if (!scope.is_object() || scope.value("format", "") != kScopeFormat)
+      broken_catalog("scope.json is not " + std::string(kScopeFormat));
+    for (const auto& [id, reason] : scope.at("notes").items())
+      out.scope[id] = reason.get<std::string>();
     return out;
   }();
   return built;
@@ -125,15 +137,19 @@ Config case_config(const ClientCase& c, uint64_t seed) {
   for (const auto& [member, value] : base.items())
     if (member != "faults") json[member] = value;
   for (const auto& [member, value] : c.config_patch.items()) {
-    if (member == "faults") json["faults"].merge_patch(value);
-    else json[member] = value;
+    if (member == "faults")
+      json["faults"].merge_patch(value);
+    else
+      json[member] = value;
   }
   json["seed"] = seed;
   Result<Config> parsed = config_from_json(json);
   if (!parsed.ok()) broken_catalog(c.id + " has a bad configuration: " + parsed.error().message);
-  if (Status valid = validate(*parsed); !valid.ok()) broken_catalog(c.id + ": " + valid.error().message);
+  if (Status valid = validate(*parsed); !valid.ok())
+    broken_catalog(c.id + ": " + valid.error().message);
   for (uint32_t d : c.reference_devices)
-    if (d >= parsed->devices + parsed->faults.joins) broken_catalog(c.id + " names reference device " + std::to_string(d));
+    if (d >= parsed->devices + parsed->faults.joins)
+      broken_catalog(c.id + " names reference device " + std::to_string(d));
   return *parsed;
 }
 
@@ -183,15 +199,19 @@ std::vector<std::string> client_coverage_problems() {
     client_ids.insert(row.requirement->id);
     const bool must = row.requirement->level.rfind("MUST", 0) == 0;
     if (must && row.cases.empty() && !row.reason)
-      problems.push_back(row.requirement->id + " (" + row.requirement->level + ") has no case and no note saying why");
-    if (!row.cases.empty() && row.reason) problems.push_back(row.requirement->id + " has cases and a note saying none checks it");
+      problems.push_back(row.requirement->id + " (" + row.requirement->level +
+                         ") has no case and no note saying why");
+    if (!row.cases.empty() && row.reason)
+      problems.push_back(row.requirement->id + " has cases and a note saying none checks it");
   }
   for (const auto& c : catalog().cases)
     for (const std::string& id : split_ids(c->requirements))
       if (!client_ids.count(id))
-        problems.push_back(c->id + " cites " + id + ", which is not a client-side requirement of the spec");
+        problems.push_back(c->id + " cites " + id +
+                           ", which is not a client-side requirement of the spec");
   for (const auto& [id, reason] : catalog().scope)
-    if (!client_ids.count(id)) problems.push_back("scope.json notes " + id + ", which is not a client-side requirement");
+    if (!client_ids.count(id))
+      problems.push_back("scope.json notes " + id + ", which is not a client-side requirement");
   return problems;
 }
 
@@ -227,14 +247,18 @@ int coverage_command(const CertifyFlags& flags) {
       what = row.reason ? "unchecked: " + *row.reason : "NOT COVERED";
     }
     char head[48];
-    std::snprintf(head, sizeof head, "%-9s %-10s ", row.requirement->id.c_str(), row.requirement->level.c_str());
+    std::snprintf(head, sizeof head, "%-9s %-10s ", row.requirement->id.c_str(),
+                  row.requirement->level.c_str());
     std::cout << head << what << "\n";
   }
   std::cout << "\n";
   for (const auto& [level, numbers] : by_level)
-    std::cout << level << ": " << numbers.first << " of " << numbers.second << " client-side requirements checked by cases\n";
+    std::cout << level << ": " << numbers.first << " of " << numbers.second
+              << " client-side requirements checked by cases\n";
   for (const std::string& p : problems) std::cout << "problem: " << p << "\n";
-  if (problems.empty()) std::cout << "every client-side MUST and MUST NOT requirement has a case or a note saying why not\n";
+  if (problems.empty())
+    std::cout
+        << "every client-side MUST and MUST NOT requirement has a case or a note saying why not\n";
   return problems.empty() ? kExitPass : kExitFail;
 }
 
@@ -251,7 +275,8 @@ class PreflightHost final : public adapter::TurnHost {
 // Starts the adapter once, on an empty directory, and reads its ready: a command that does not
 // run, or does not speak the protocol, is said once and at once, before any case.
 adapter::Ready preflight(const CertifyFlags& flags) {
-  std::string dir = (std::filesystem::temp_directory_path() / "opsync-certify-preflight-XXXXXX").string();
+  std::string dir =
+      (std::filesystem::temp_directory_path() / "opsync-certify-preflight-XXXXXX").string();
   if (!mkdtemp(dir.data())) throw UsageError{"cannot make a temporary directory"};
   struct Cleanup {
     std::string dir;
@@ -263,17 +288,20 @@ adapter::Ready preflight(const CertifyFlags& flags) {
   ChannelFactory factory = process_channels(flags.adapter, flags.turn_timeout_ms);
   PreflightHost host;
   try {
-    std::unique_ptr<AdapterChannel> channel = factory(ChannelRequest{0, "device-0", dir + "/device-0"});
+    std::unique_ptr<AdapterChannel> channel =
+        factory(ChannelRequest{0, "device-0", dir + "/device-0"});
     adapter::Start start{"device-0", dir + "/device-0", false, {}, flags.turn_timeout_ms};
-    const adapter::Yield yield = channel->turn(start, client::DeviceTime{1'764'000'000'000, 0}, host);
+    const adapter::Yield yield =
+        channel->turn(start, client::DeviceTime{1'764'000'000'000, 0}, host);
     const auto* ready = std::get_if<adapter::Ready>(&yield);
     if (!ready)
-      throw UsageError{"the adapter \"" + flags.adapter + "\" answered start with something other than ready (ADP-020)" +
+      throw UsageError{"the adapter \"" + flags.adapter +
+                       "\" answered start with something other than ready (ADP-020)" +
                        channel->diagnostics()};
     return *ready;
   } catch (const ChannelBroken& broken) {
-    throw UsageError{"the adapter \"" + flags.adapter + "\" does not start as opsync-client-adapter/1 says: " +
-                     broken.message};
+    throw UsageError{"the adapter \"" + flags.adapter +
+                     "\" does not start as opsync-client-adapter/1 says: " + broken.message};
   }
 }
 
@@ -290,7 +318,8 @@ std::string replay_hint(const CertifyFlags& flags, const std::string& file) {
   return (flags.program.empty() ? std::string("opsync-sim") : flags.program) + " replay " + file;
 }
 
-conf::CaseResult scripted_result(const ClientCase& c, const SeedOutcome& o, const CertifyFlags& flags) {
+conf::CaseResult scripted_result(const ClientCase& c, const SeedOutcome& o,
+                                 const CertifyFlags& flags) {
   conf::CaseResult r;
   r.c = &c.entry;
   r.duration_ms = static_cast<double>(o.wall_ms);
@@ -306,14 +335,18 @@ conf::CaseResult scripted_result(const ClientCase& c, const SeedOutcome& o, cons
   }
   r.outcome = conf::Outcome::kFail;
   for (const auto& [checker, message] : o.violations)
-    r.failures.push_back(conf::Check{requirement_of(message, c), "the " + checker + " checker holds", message});
+    r.failures.push_back(
+        conf::Check{requirement_of(message, c), "the " + checker + " checker holds", message});
   if (r.failures.empty())
-    r.failures.push_back(conf::Check{requirement_of(o.first_message, c), "every checker holds", o.first_message});
-  r.note = "bug file: " + o.file + (o.page.empty() ? "" : "\npage: " + o.page) + "\nreplay: " + replay_hint(flags, o.file);
+    r.failures.push_back(
+        conf::Check{requirement_of(o.first_message, c), "every checker holds", o.first_message});
+  r.note = "bug file: " + o.file + (o.page.empty() ? "" : "\npage: " + o.page) +
+           "\nreplay: " + replay_hint(flags, o.file);
   return r;
 }
 
-conf::CaseResult swarm_result(const ClientCase& c, const std::vector<const SeedOutcome*>& seeds, const CertifyFlags& flags) {
+conf::CaseResult swarm_result(const ClientCase& c, const std::vector<const SeedOutcome*>& seeds,
+                              const CertifyFlags& flags) {
   conf::CaseResult r;
   r.c = &c.entry;
   uint64_t events = 0, failed = 0, errors = 0;
@@ -321,14 +354,19 @@ conf::CaseResult swarm_result(const ClientCase& c, const std::vector<const SeedO
     r.duration_ms += static_cast<double>(o->wall_ms);
     events += o->events;
     if (o->passed) continue;
-    if (o->error) ++errors;
-    else ++failed;
-    r.failures.push_back(conf::Check{requirement_of(o->first_message, c), "every checker holds on seed " + std::to_string(o->seed),
-                                     o->first_message + " (bug file " + o->file + "; " + replay_hint(flags, o->file) + ")"});
+    if (o->error)
+      ++errors;
+    else
+      ++failed;
+    r.failures.push_back(conf::Check{
+        requirement_of(o->first_message, c),
+        "every checker holds on seed " + std::to_string(o->seed),
+        o->first_message + " (bug file " + o->file + "; " + replay_hint(flags, o->file) + ")"});
   }
   r.outcome = failed ? conf::Outcome::kFail : errors ? conf::Outcome::kError : conf::Outcome::kPass;
-  r.note = std::to_string(seeds.size()) + " seeds from " + std::to_string(flags.seed) + ", " + std::to_string(events) +
-           " events; " + std::to_string(failed) + " failed, " + std::to_string(errors) + " ended in error";
+  r.note = std::to_string(seeds.size()) + " seeds from " + std::to_string(flags.seed) + ", " +
+           std::to_string(events) + " events; " + std::to_string(failed) + " failed, " +
+           std::to_string(errors) + " ended in error";
   return r;
 }
 
@@ -345,13 +383,18 @@ int certify_client_command(const CertifyFlags& flags) {
   const std::vector<const conf::Case*> selected = conf::select_cases(cat.entries, selection);
   if (flags.list) {
     for (const conf::Case* c : selected)
-      std::cout << c->id << "  " << conf::level_name(c->level) << "  " << c->requirements << "\n    " << c->description << "\n";
+      std::cout << c->id << "  " << conf::level_name(c->level) << "  " << c->requirements
+                << "\n    " << c->description << "\n";
     return kExitPass;
   }
-  if (flags.adapter.empty()) throw UsageError{"certify-client needs --adapter CMD: the command that runs your client's adapter"};
-  if (selected.empty()) throw UsageError{"no case matches the --filter and --level given (--list shows them)"};
+  if (flags.adapter.empty())
+    throw UsageError{
+        "certify-client needs --adapter CMD: the command that runs your client's adapter"};
+  if (selected.empty())
+    throw UsageError{"no case matches the --filter and --level given (--list shows them)"};
   if (flags.swarm_seeds > 100000) throw UsageError{"--swarm-seeds: at most 100000"};
-  if (flags.seed > UINT64_MAX - flags.swarm_seeds) throw UsageError{"--seed plus --swarm-seeds passes 2^64"};
+  if (flags.seed > UINT64_MAX - flags.swarm_seeds)
+    throw UsageError{"--seed plus --swarm-seeds passes 2^64"};
   conf::KnownFailures known;
   if (!flags.known_failures.empty()) {
     Result<conf::KnownFailures> read = conf::KnownFailures::read(flags.known_failures, cat.entries);
@@ -369,7 +412,9 @@ int certify_client_command(const CertifyFlags& flags) {
       const FaultProfile everything = *named_profile("everything");
       for (uint64_t i = 0; i < flags.swarm_seeds; ++i) {
         const uint64_t seed = flags.seed + i;
-        jobs.push_back(SeedJob{swarm_config(seed, everything, Protocol::kOpsyncV1), {}, cc.id + "-seed-" + std::to_string(seed)});
+        jobs.push_back(SeedJob{swarm_config(seed, everything, Protocol::kOpsyncV1),
+                               {},
+                               cc.id + "-seed-" + std::to_string(seed)});
       }
     } else {
       jobs.push_back(SeedJob{case_config(cc, flags.seed), cc.reference_devices, cc.id});
@@ -406,20 +451,24 @@ int certify_client_command(const CertifyFlags& flags) {
       report.results.push_back(swarm_result(cc, swarm, flags));
       continue;
     }
-    auto it = std::find_if(outcomes.begin(), outcomes.end(), [&](const SeedOutcome& o) { return o.name == cc.id; });
+    auto it = std::find_if(outcomes.begin(), outcomes.end(),
+                           [&](const SeedOutcome& o) { return o.name == cc.id; });
     OPSYNC_CHECK_MSG(it != outcomes.end(), "every selected case ran");
     report.results.push_back(scripted_result(cc, *it, flags));
   }
   for (conf::CaseResult& r : report.results) {
-    if (r.outcome == conf::Outcome::kFail && r.c->level == conf::Level::kShould) r.outcome = conf::Outcome::kWarn;
+    if (r.outcome == conf::Outcome::kFail && r.c->level == conf::Level::kShould)
+      r.outcome = conf::Outcome::kWarn;
     auto reason = known.reasons.find(std::string(r.c->id));
     if (reason == known.reasons.end()) continue;
-    if (r.outcome == conf::Outcome::kFail || r.outcome == conf::Outcome::kWarn || r.outcome == conf::Outcome::kError) {
+    if (r.outcome == conf::Outcome::kFail || r.outcome == conf::Outcome::kWarn ||
+        r.outcome == conf::Outcome::kError) {
       r.outcome = conf::Outcome::kKnownFailure;
       r.note = "known failure: " + reason->second + (r.note.empty() ? "" : "\n" + r.note);
     } else if (r.outcome == conf::Outcome::kPass) {
       r.outcome = conf::Outcome::kFixed;
-      r.note = "listed as a known failure (" + reason->second + "), and it passes: take it off the list";
+      r.note =
+          "listed as a known failure (" + reason->second + "), and it passes: take it off the list";
     }
   }
   report.duration_ms = static_cast<double>(wall_ms_since(start));

@@ -16,12 +16,12 @@ inline constexpr uint64_t kCertifySwarmSeedsDefault = 16;
 
 struct CertifyFlags {
   std::string adapter;
-  std::string level = "should";       // must: MUST cases only; should: every case
-  std::vector<std::string> filters;   // globs over case ids
-  bool list = false;                  // print the cases and run nothing
-  bool coverage = false;              // print the client-side requirements' coverage and run nothing
-  std::string coverage_json;          // ... or write it as JSON to this file
-  uint64_t seed = 1;                  // the cases' seed and the swarm's first seed
+  std::string level = "should";      // must: MUST cases only; should: every case
+  std::vector<std::string> filters;  // globs over case ids
+  bool list = false;                 // print the cases and run nothing
+  bool coverage = false;             // print the client-side requirements' coverage and run nothing
+  std::string coverage_json;         // ... or write it as JSON to this file
+  uint64_t seed = 1;                 // the cases' seed and the swarm's first seed
   uint64_t swarm_seeds = kCertifySwarmSeedsDefault;
   uint32_t jobs = 2;
   std::string known_failures;

@@ -10,8 +10,9 @@
 namespace opsync::simulator::tool {
 
 uint64_t wall_ms_since(std::chrono::steady_clock::time_point start) {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count());
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now() - start)
+                                   .count());
 }
 
 nlohmann::json read_json_file(const std::string& path) {
@@ -44,7 +45,11 @@ nlohmann::json figures_json(const Figures& f) {
 }
 
 nlohmann::json violation_json(const Violation& v) {
-  return {{"checker", v.checker}, {"time_ms", v.time_ms}, {"nodes", v.nodes}, {"ops", v.ops}, {"message", v.message}};
+  return {{"checker", v.checker},
+          {"time_ms", v.time_ms},
+          {"nodes", v.nodes},
+          {"ops", v.ops},
+          {"message", v.message}};
 }
 
 std::string save_bug(const BugFile& bug, const std::string& dir, const std::string& name) {
@@ -54,7 +59,9 @@ std::string save_bug(const BugFile& bug, const std::string& dir, const std::stri
       (dir.empty() ? std::string(".") : dir) + "/" +
       (!name.empty() ? name
                      : "bug-seed-" + std::to_string(bug.config.seed) +
-                           (bug.config.variant != Variant::kNone ? "-" + std::string(variant_name(bug.config.variant)) : "") +
+                           (bug.config.variant != Variant::kNone
+                                ? "-" + std::string(variant_name(bug.config.variant))
+                                : "") +
                            (bug.server ? "-server" : ""));
   // Bounded: a thousand runs of one seed into one directory is far beyond any use.
   for (int copy = 1; copy <= 1000; ++copy) {
@@ -63,15 +70,16 @@ std::string save_bug(const BugFile& bug, const std::string& dir, const std::stri
       // Another run's file is kept; the same run's (the same configuration and trace, or the same
       // error) is written again.
       Result<BugFile> held = load_bug_file(path);
-      const bool same = held.ok() && held->config == bug.config && held->trace_hash == bug.trace_hash &&
-                        held->error == bug.error;
+      const bool same = held.ok() && held->config == bug.config &&
+                        held->trace_hash == bug.trace_hash && held->error == bug.error;
       if (!same) continue;
     }
-    if (Status saved = save_bug_file(bug, path); !saved.ok()) throw UsageError{saved.error().message};
+    if (Status saved = save_bug_file(bug, path); !saved.ok())
+      throw UsageError{saved.error().message};
     return path;
   }
-  throw UsageError{"a thousand bug files of seed " + std::to_string(bug.config.seed) + " in " + dir +
-                   " already: clear it"};
+  throw UsageError{"a thousand bug files of seed " + std::to_string(bug.config.seed) + " in " +
+                   dir + " already: clear it"};
 }
 
 std::string save_failure(const Config& config, const std::string& dir, const RunOptions* channels,
@@ -82,7 +90,8 @@ std::string save_failure(const Config& config, const std::string& dir, const Run
   return save_bug(bug_file_of(run(config, options)), dir, name);
 }
 
-RunOptions client_channels(const std::string& adapter, uint64_t turn_timeout_ms, std::set<uint32_t> reference_devices) {
+RunOptions client_channels(const std::string& adapter, uint64_t turn_timeout_ms,
+                           std::set<uint32_t> reference_devices) {
   RunOptions options;
   if (adapter.empty()) return options;
   options.clients = process_channels(adapter, turn_timeout_ms);
@@ -95,11 +104,12 @@ RunOptions client_channels(const std::string& adapter, uint64_t turn_timeout_ms,
 RunOptions replay_channels(const BugFile& bug, const std::string& adapter) {
   if (!bug.client) {
     if (!adapter.empty())
-      throw UsageError{"--adapter: this bug file is of the reference client, not of a client under test"};
+      throw UsageError{
+          "--adapter: this bug file is of the reference client, not of a client under test"};
     return {};
   }
-  return client_channels(adapter.empty() ? bug.client->adapter : adapter, adapter::kTurnTimeoutMsDefault,
-                         bug.client->reference_devices);
+  return client_channels(adapter.empty() ? bug.client->adapter : adapter,
+                         adapter::kTurnTimeoutMsDefault, bug.client->reference_devices);
 }
 
 Config config_from_file(const std::string& path) {
@@ -122,10 +132,12 @@ BugFile bug_from_file(const std::string& path) {
 }
 
 uint64_t parse_seed(const std::string& flag, const std::string& text) {
-  const bool digits = !text.empty() && text.size() <= 20 &&
-                      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  const bool digits =
+      !text.empty() && text.size() <= 20 &&
+      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
   if (digits && (text.size() < 20 || text <= "18446744073709551615")) return std::stoull(text);
-  throw CLI::ValidationError(flag, "must be a whole number from 0 to 18446744073709551615, not \"" + text + "\"");
+  throw CLI::ValidationError(
+      flag, "must be a whole number from 0 to 18446744073709551615, not \"" + text + "\"");
 }
 
 std::string variant_list() {
@@ -140,8 +152,8 @@ std::string variant_list() {
 
 Variant variant_or_usage_error(const std::string& name) {
   if (std::optional<Variant> variant = variant_from_name(name)) return *variant;
-  throw UsageError{"--variant: unknown variant \"" + name + "\"; the variants are none (the reference code), " +
-                   variant_list()};
+  throw UsageError{"--variant: unknown variant \"" + name +
+                   "\"; the variants are none (the reference code), " + variant_list()};
 }
 
 }  // namespace opsync::simulator::tool

@@ -34,8 +34,8 @@ nlohmann::json violation_json(const Violation& v);
 std::string save_bug(const BugFile& bug, const std::string& dir, const std::string& name = "");
 // A failure's bug file: the run again (through `channels` for a client under test), keeping its
 // decisions and its fault schedule.
-std::string save_failure(const Config& config, const std::string& dir, const RunOptions* channels = nullptr,
-                         const std::string& name = "");
+std::string save_failure(const Config& config, const std::string& dir,
+                         const RunOptions* channels = nullptr, const std::string& name = "");
 // The options of a run whose devices run `adapter` (spec/client-adapter.md) in processes of their
 // own, but `reference_devices`, which run the reference client; no adapter: the reference client.
 RunOptions client_channels(const std::string& adapter, uint64_t turn_timeout_ms,

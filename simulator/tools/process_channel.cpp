@@ -75,11 +75,14 @@ Pipe make_pipe() {
 
 class ProcessChannel final : public AdapterChannel {
  public:
-  ProcessChannel(const std::string& command, const ChannelRequest& request, uint64_t turn_timeout_ms)
+  ProcessChannel(const std::string& command, const ChannelRequest& request,
+                 uint64_t turn_timeout_ms)
       : device_(request.name), turn_timeout_ms_(turn_timeout_ms) {
     std::error_code ec;
     std::filesystem::create_directories(request.dir, ec);
-    if (ec) throw ChannelBroken{"cannot make the device's directory " + request.dir + ": " + ec.message()};
+    if (ec)
+      throw ChannelBroken{"cannot make the device's directory " + request.dir + ": " +
+                          ec.message()};
     Pipe in = make_pipe();
     Pipe out = make_pipe();
     Pipe err = make_pipe();
@@ -110,7 +113,8 @@ class ProcessChannel final : public AdapterChannel {
     const int spawned = ::posix_spawn(&pid_, "/bin/sh", &actions, &attributes, argv, environ);
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attributes);
-    if (spawned != 0) throw ChannelBroken{"cannot start the adapter: " + std::string(std::strerror(spawned))};
+    if (spawned != 0)
+      throw ChannelBroken{"cannot start the adapter: " + std::string(std::strerror(spawned))};
     pgid_ = pid_;  // the process group it leads (setpgroup 0)
 
     to_child_ = std::move(in.write);
@@ -137,7 +141,8 @@ class ProcessChannel final : public AdapterChannel {
     }
   }
 
-  adapter::Yield turn(const adapter::Event& event, client::DeviceTime now, adapter::TurnHost& host) override {
+  adapter::Yield turn(const adapter::Event& event, client::DeviceTime now,
+                      adapter::TurnHost& host) override {
     deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(turn_timeout_ms_);
     // ADP-010: nothing after a yield until the next event.
     drain(false);
@@ -148,7 +153,9 @@ class ProcessChannel final : public AdapterChannel {
     for (uint64_t lines = 0; lines < kLinesPerTurnMax; ++lines) {
       const std::string line = next_line();
       Result<adapter::AdapterLine> parsed = adapter::adapter_line_from_json(line);
-      if (!parsed.ok()) fail("a line that is not one of the protocol's messages (ADP-080): " + parsed.error().message);
+      if (!parsed.ok())
+        fail("a line that is not one of the protocol's messages (ADP-080): " +
+             parsed.error().message);
       switch (parsed->kind) {
         case adapter::AdapterLine::Kind::kYield:
           return std::move(parsed->yield);
@@ -171,7 +178,8 @@ class ProcessChannel final : public AdapterChannel {
           break;
       }
     }
-    fail("more than " + std::to_string(kLinesPerTurnMax) + " asks and notices in one turn without a yield");
+    fail("more than " + std::to_string(kLinesPerTurnMax) +
+         " asks and notices in one turn without a yield");
   }
 
   std::string diagnostics() override {
@@ -229,7 +237,9 @@ class ProcessChannel final : public AdapterChannel {
     pid_ = -1;
     if (got < 0) return "ended";
     if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-    if (WIFSIGNALED(status)) return "died of signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
+    if (WIFSIGNALED(status))
+      return "died of signal " + std::to_string(WTERMSIG(status)) + " (" +
+             strsignal(WTERMSIG(status)) + ")";
     return "ended";
   }
 
@@ -241,7 +251,9 @@ class ProcessChannel final : public AdapterChannel {
     while (done < data.size()) {
       const ssize_t n = ::write(to_child_.get(), data.data() + done, data.size() - done);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) fail("its standard input closed (" + errno_text() + "): the adapter " + exit_text() + " (ADP-080)");
+      if (n <= 0)
+        fail("its standard input closed (" + errno_text() + "): the adapter " + exit_text() +
+             " (ADP-080)");
       done += static_cast<size_t>(n);
     }
   }
@@ -296,8 +308,10 @@ class ProcessChannel final : public AdapterChannel {
         fail("a line longer than " + std::to_string(kLineBytesMax >> 20) + " MiB (ADP-080)");
       const auto now = Clock::now();
       if (now >= deadline_)
-        fail("no yield within its turn's " + std::to_string(turn_timeout_ms_) + " ms of wall time: a hang (ADP-011)");
-      const auto left_ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - now).count() + 1;
+        fail("no yield within its turn's " + std::to_string(turn_timeout_ms_) +
+             " ms of wall time: a hang (ADP-011)");
+      const auto left_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - now).count() + 1;
       pollfd fds[2] = {{from_child_.get(), POLLIN, 0}, {errors_.get(), POLLIN, 0}};
       const int ready = ::poll(fds, 2, static_cast<int>(left_ms));
       if (ready < 0 && errno != EINTR) fail("cannot wait for the adapter: " + errno_text());
@@ -308,7 +322,9 @@ class ProcessChannel final : public AdapterChannel {
         const ssize_t n = ::read(from_child_.get(), buffer, sizeof buffer);
         if (n == 0) {
           fail("the adapter " + exit_text() + " in the middle of a turn (ADP-080)" +
-               (pending_.empty() ? "" : "; its last output had no line end: " + first_line_of(pending_)));
+               (pending_.empty()
+                    ? ""
+                    : "; its last output had no line end: " + first_line_of(pending_)));
         }
         if (n > 0) pending_.append(buffer, static_cast<size_t>(n));
       }

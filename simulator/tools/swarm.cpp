@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -25,17 +25,18 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr size_t kStderrKeptBytes = 8192;   // of a child's standard error, for an error's report
+constexpr size_t kStderrKeptBytes = 8192;  // of a child's standard error, for an error's report
 constexpr size_t kStderrLinesShown = 12;
-constexpr int kPollTickMs = 1000;            // progress and deadlines are looked at this often
+constexpr int kPollTickMs = 1000;  // progress and deadlines are looked at this often
 constexpr uint64_t kPlainProgressEveryMs = 60'000;
 
 std::string encode(const SeedOutcome& o) {
-  nlohmann::json j = {{"seed", o.seed},   {"passed", o.passed}, {"deterministic", o.deterministic},
-                      {"hash", o.hash},   {"checkers", o.checkers}, {"message", o.first_message},
-                      {"file", o.file},   {"page", o.page},         {"events", o.events},
-                      {"error", o.error}, {"name", o.name},     {"violations", o.violations},
-                      {"wall_ms", o.wall_ms}};
+  nlohmann::json j = {
+      {"seed", o.seed},      {"passed", o.passed},     {"deterministic", o.deterministic},
+      {"hash", o.hash},      {"checkers", o.checkers}, {"message", o.first_message},
+      {"file", o.file},      {"page", o.page},         {"events", o.events},
+      {"error", o.error},    {"name", o.name},         {"violations", o.violations},
+      {"wall_ms", o.wall_ms}};
   return j.dump();
 }
 
@@ -76,7 +77,8 @@ bool listed_in(const char* variable, uint64_t seed) {
 
 void apply_test_hooks(uint64_t seed) {
   if (listed_in("OPSYNC_SIM_TEST_ABORT_SEEDS", seed)) {
-    std::cerr << "opsync-sim: seed " << seed << " aborts here, as OPSYNC_SIM_TEST_ABORT_SEEDS asks" << std::endl;
+    std::cerr << "opsync-sim: seed " << seed << " aborts here, as OPSYNC_SIM_TEST_ABORT_SEEDS asks"
+              << std::endl;
     std::abort();
   }
   if (listed_in("OPSYNC_SIM_TEST_HANG_SEEDS", seed))
@@ -92,7 +94,8 @@ std::set<std::string> checkers_of(const RunResult& result) {
 // The bug file of a run that ended in error, with the client under test it ran.
 BugFile error_bug(const SeedJob& job, const SeedRunFlags& flags, std::string error) {
   BugFile bug = error_bug_file(job.config, std::move(error));
-  if (!flags.adapter.empty()) bug.client = BugFile::ClientUnderTest{flags.adapter, job.reference_devices, true};
+  if (!flags.adapter.empty())
+    bug.client = BugFile::ClientUnderTest{flags.adapter, job.reference_devices, true};
   return bug;
 }
 
@@ -100,7 +103,8 @@ BugFile error_bug(const SeedJob& job, const SeedRunFlags& flags, std::string err
 SeedOutcome run_job(const SeedJob& job, const SeedRunFlags& flags) {
   const Config& config = job.config;
   apply_test_hooks(config.seed);
-  const RunOptions channels = client_channels(flags.adapter, flags.turn_timeout_ms, job.reference_devices);
+  const RunOptions channels =
+      client_channels(flags.adapter, flags.turn_timeout_ms, job.reference_devices);
   SeedOutcome outcome;
   outcome.seed = config.seed;
   outcome.name = job.name;
@@ -123,8 +127,9 @@ SeedOutcome run_job(const SeedJob& job, const SeedRunFlags& flags) {
   outcome.events = first->figures.events;
   // A client that draws randomness of its own gives another trace every run; the verdict must
   // still be the same (ADP-081).
-  outcome.deterministic = !second || (first->trace_replayable ? first->trace_hash == second->trace_hash
-                                                              : checkers_of(*first) == checkers_of(*second));
+  outcome.deterministic =
+      !second || (first->trace_replayable ? first->trace_hash == second->trace_hash
+                                          : checkers_of(*first) == checkers_of(*second));
   outcome.passed = first->passed() && outcome.deterministic;
   for (const Violation& v : first->violations) {
     outcome.checkers.push_back(v.checker);
@@ -132,18 +137,21 @@ SeedOutcome run_job(const SeedJob& job, const SeedRunFlags& flags) {
   }
   if (!outcome.deterministic) {
     outcome.checkers.push_back("determinism");
-    outcome.first_message = "two runs of the seed gave trace hashes " + hash_hex(first->trace_hash) + " and " +
-                            hash_hex(second->trace_hash);
+    outcome.first_message = "two runs of the seed gave trace hashes " +
+                            hash_hex(first->trace_hash) + " and " + hash_hex(second->trace_hash);
   } else if (!first->violations.empty()) {
-    outcome.first_message = first->violations.front().checker + ": " + first->violations.front().message;
+    outcome.first_message =
+        first->violations.front().checker + ": " + first->violations.front().message;
   }
   if (outcome.passed) return outcome;
   try {
     outcome.file = save_failure(config, flags.out_dir, &channels, job.name);
   } catch (const ChannelBroken& broken) {
-    outcome.file = save_bug(error_bug(job, flags, "the run failed (" + outcome.first_message +
-                                                      "), and again it broke opsync-client-adapter/1: " + broken.message),
-                            flags.out_dir, job.name);
+    outcome.file =
+        save_bug(error_bug(job, flags,
+                           "the run failed (" + outcome.first_message +
+                               "), and again it broke opsync-client-adapter/1: " + broken.message),
+                 flags.out_dir, job.name);
     return outcome;
   }
   // The page of the failure, drawn from its bug file as `opsync-sim render` would.
@@ -155,8 +163,8 @@ SeedOutcome run_job(const SeedJob& job, const SeedRunFlags& flags) {
     return outcome;  // the bug file stands; its page is drawn by `opsync-sim render` later
   }
   outcome.page = outcome.file.substr(0, outcome.file.size() - 5) + ".html";
-  std::ofstream(outcome.page) << render_html(replayed.result,
-                                             "opsync-sim: " + std::filesystem::path(outcome.file).filename().string());
+  std::ofstream(outcome.page) << render_html(
+      replayed.result, "opsync-sim: " + std::filesystem::path(outcome.file).filename().string());
   return outcome;
 }
 
@@ -171,11 +179,13 @@ bool write_all(int fd, const std::string& text) {
 }
 
 std::string describe_end(int status) {
-  if (WIFEXITED(status)) return "the process exited with code " + std::to_string(WEXITSTATUS(status));
+  if (WIFEXITED(status))
+    return "the process exited with code " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) {
     const int sig = WTERMSIG(status);
     const char* name = sigabbrev_np(sig);
-    return "the process was killed by signal " + std::to_string(sig) + (name ? std::string(" (SIG") + name + ")" : "");
+    return "the process was killed by signal " + std::to_string(sig) +
+           (name ? std::string(" (SIG") + name + ")" : "");
   }
   return "the process ended with status " + std::to_string(status);
 }
@@ -190,7 +200,8 @@ std::string last_lines(const std::string& text) {
     start = end + 1;
   }
   std::string out;
-  for (size_t i = lines.size() > kStderrLinesShown ? lines.size() - kStderrLinesShown : 0; i < lines.size(); ++i)
+  for (size_t i = lines.size() > kStderrLinesShown ? lines.size() - kStderrLinesShown : 0;
+       i < lines.size(); ++i)
     if (!lines[i].empty()) out += "\n  " + lines[i];
   return out;
 }
@@ -246,7 +257,8 @@ bool drain(Child& child, const std::vector<pollfd>& ready) {
     if (n > 0) {
       std::string& into = fd == &child.out_fd ? child.out : child.err;
       into.append(chunk, static_cast<size_t>(n));
-      if (fd == &child.err_fd && into.size() > kStderrKeptBytes) into.erase(0, into.size() - kStderrKeptBytes);
+      if (fd == &child.err_fd && into.size() > kStderrKeptBytes)
+        into.erase(0, into.size() - kStderrKeptBytes);
     } else if (n == 0 || errno != EINTR) {
       close(*fd);
       *fd = -1;
@@ -257,7 +269,8 @@ bool drain(Child& child, const std::vector<pollfd>& ready) {
 
 // How a child that said no verdict ended.
 std::string error_of(const Child& child, int status, uint32_t timeout_s) {
-  std::string what = child.timed_out ? "no verdict after " + std::to_string(timeout_s) + " s: the run hung and was killed"
+  std::string what = child.timed_out ? "no verdict after " + std::to_string(timeout_s) +
+                                           " s: the run hung and was killed"
                                      : describe_end(status) + " before the run had a verdict";
   const std::string lines = last_lines(child.err);
   return what + (lines.empty() ? "" : "; its last lines:" + lines);
@@ -284,42 +297,59 @@ std::string html_escape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
 }
 
 // OUT/index.html: one line per failing seed, with its checker, first violation, page and file.
-std::string write_index(const std::string& out_dir, const std::vector<SeedOutcome>& failures, uint64_t seeds_run,
-                        const std::string& faults, Variant variant) {
+std::string write_index(const std::string& out_dir, const std::vector<SeedOutcome>& failures,
+                        uint64_t seeds_run, const std::string& faults, Variant variant) {
   const std::filesystem::path dir(out_dir);
   std::string rows;
   for (const SeedOutcome& f : failures) {
     auto link = [&](const std::string& path, const std::string& label) {
       if (path.empty()) return std::string("");
-      return "<a href=\"" + html_escape(std::filesystem::path(path).filename().string()) + "\">" + label + "</a>";
+      return "<a href=\"" + html_escape(std::filesystem::path(path).filename().string()) + "\">" +
+             label + "</a>";
     };
     const std::string checker = f.error ? "error" : f.checkers.empty() ? "?" : f.checkers.front();
-    rows += "<tr class=\"" + std::string(f.error ? "error" : "failure") + "\"><td>" + std::to_string(f.seed) +
-            "</td><td class=\"checker\">" + html_escape(checker) + "</td><td>" + html_escape(f.first_message) +
-            "</td><td>" + link(f.page, "page") + "</td><td>" + link(f.file, "bug file") + "</td></tr>\n";
+    rows += "<tr class=\"" + std::string(f.error ? "error" : "failure") + "\"><td>" +
+            std::to_string(f.seed) + "</td><td class=\"checker\">" + html_escape(checker) +
+            "</td><td>" + html_escape(f.first_message) + "</td><td>" + link(f.page, "page") +
+            "</td><td>" + link(f.file, "bug file") + "</td></tr>\n";
   }
   const std::string page =
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>opsync-sim swarm: " +
-      std::to_string(failures.size()) + " failures</title>\n<style>body{font:14px system-ui,sans-serif;margin:2em}"
-      "table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;"
-      "vertical-align:top}td.checker{font-family:monospace;color:#a00}tr.error td.checker{color:#a50}</style>"
+      std::to_string(failures.size()) +
+      " failures</title>\n<style>body{font:14px system-ui,sans-serif;margin:2em}"
+      "table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:4px "
+      "8px;text-align:left;"
+      "vertical-align:top}td.checker{font-family:monospace;color:#a00}tr.error "
+      "td.checker{color:#a50}</style>"
       "</head>\n<body><h1>opsync-sim swarm</h1>\n<p id=\"summary\">" +
-      std::to_string(failures.size()) + " of " + std::to_string(seeds_run) + " seeds failed (faults " +
-      html_escape(faults) +
-      (variant != Variant::kNone ? ", the deliberately broken variant " + std::string(variant_name(variant)) : "") +
+      std::to_string(failures.size()) + " of " + std::to_string(seeds_run) +
+      " seeds failed (faults " + html_escape(faults) +
+      (variant != Variant::kNone
+           ? ", the deliberately broken variant " + std::string(variant_name(variant))
+           : "") +
       "). Each bug file replays with <code>opsync-sim replay FILE</code>.</p>\n"
-      "<table id=\"failures\"><tr><th>seed</th><th>checker</th><th>first violation</th><th></th><th></th></tr>\n" +
+      "<table id=\"failures\"><tr><th>seed</th><th>checker</th><th>first "
+      "violation</th><th></th><th></th></tr>\n" +
       rows + "</table></body></html>\n";
   const std::string path = (dir / "index.html").string();
   std::ofstream(path) << page;
@@ -340,15 +370,20 @@ class Progress {
     const uint64_t elapsed_ms = wall_ms_since(start_);
     if (!terminal_ && !force && elapsed_ms < last_plain_ms_ + kPlainProgressEveryMs) return;
     last_plain_ms_ = elapsed_ms;
-    const double per_second = elapsed_ms ? static_cast<double>(done) * 1000.0 / static_cast<double>(elapsed_ms) : 0;
-    const uint64_t left_s = per_second > 0 ? static_cast<uint64_t>(static_cast<double>(total_ - done) / per_second) : 0;
+    const double per_second =
+        elapsed_ms ? static_cast<double>(done) * 1000.0 / static_cast<double>(elapsed_ms) : 0;
+    const uint64_t left_s =
+        per_second > 0 ? static_cast<uint64_t>(static_cast<double>(total_ - done) / per_second) : 0;
     char rate[32];
     std::snprintf(rate, sizeof rate, "%.1f", per_second);
-    const std::string line = std::to_string(done) + "/" + std::to_string(total_) + " " + unit_ + ", " +
-                             std::to_string(failed) + " failed, " + rate + " " + unit_ + "/s" +
-                             (done < total_ && done > 0 ? ", about " + std::to_string(left_s) + " s left" : "");
-    if (terminal_) std::cerr << "\r\033[K" << line << std::flush;
-    else std::cerr << label_ << ": " << line << "\n" << std::flush;
+    const std::string line =
+        std::to_string(done) + "/" + std::to_string(total_) + " " + unit_ + ", " +
+        std::to_string(failed) + " failed, " + rate + " " + unit_ + "/s" +
+        (done < total_ && done > 0 ? ", about " + std::to_string(left_s) + " s left" : "");
+    if (terminal_)
+      std::cerr << "\r\033[K" << line << std::flush;
+    else
+      std::cerr << label_ << ": " << line << "\n" << std::flush;
   }
   // A message on a line of its own, the progress line after it.
   void say(const std::string& text) { std::cerr << (terminal_ ? "\r\033[K" : "") << text << "\n"; }
@@ -371,9 +406,11 @@ IsolatedRun run_isolated(const Config& config, uint32_t timeout_s, const RunOpti
   Child child = spawn(SeedJob{config, {}, ""}, timeout_s, [&] {
     apply_test_hooks(config.seed);
     try {
-      return std::string(run(config, channels ? *channels : RunOptions{}).passed() ? "pass" : "fail");
+      return std::string(run(config, channels ? *channels : RunOptions{}).passed() ? "pass"
+                                                                                   : "fail");
     } catch (const ChannelBroken& broken) {
-      std::cerr << "the client's adapter broke opsync-client-adapter/1: " << broken.message << std::endl;
+      std::cerr << "the client's adapter broke opsync-client-adapter/1: " << broken.message
+                << std::endl;
       _exit(3);
     }
   });
@@ -417,14 +454,16 @@ std::vector<SeedOutcome> run_jobs(const std::vector<SeedJob>& jobs, const SeedRu
   while (next < jobs.size() || !running.empty()) {  // bounded: every child ends by its deadline
     while (running.size() < flags.jobs && next < jobs.size()) {
       const SeedJob& job = jobs[next++];
-      running.push_back(spawn(job, flags.seed_timeout_s, [&] { return encode(run_job(job, flags)); }));
+      running.push_back(
+          spawn(job, flags.seed_timeout_s, [&] { return encode(run_job(job, flags)); }));
     }
     std::vector<pollfd> fds;
     for (const Child& c : running) {
       if (c.out_fd >= 0) fds.push_back({c.out_fd, POLLIN, 0});
       if (c.err_fd >= 0) fds.push_back({c.err_fd, POLLIN, 0});
     }
-    if (poll(fds.data(), fds.size(), kPollTickMs) < 0 && errno != EINTR) throw UsageError{"poll failed"};
+    if (poll(fds.data(), fds.size(), kPollTickMs) < 0 && errno != EINTR)
+      throw UsageError{"poll failed"};
     for (auto it = running.begin(); it != running.end();) {
       Child& child = *it;
       if (Clock::now() > child.deadline && !child.timed_out) {
@@ -438,7 +477,8 @@ std::vector<SeedOutcome> run_jobs(const std::vector<SeedJob>& jobs, const SeedRu
       int status = 0;
       waitpid(child.pid, &status, 0);
       std::optional<SeedOutcome> outcome;
-      if (!child.timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0) outcome = decode(child.out);
+      if (!child.timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        outcome = decode(child.out);
       if (!outcome) {
         outcome = SeedOutcome{};
         outcome->seed = child.job.config.seed;
@@ -447,12 +487,14 @@ std::vector<SeedOutcome> run_jobs(const std::vector<SeedJob>& jobs, const SeedRu
         outcome->error = true;
         outcome->checkers = {"error"};
         outcome->first_message = error_of(child, status, flags.seed_timeout_s);
-        outcome->file = save_bug(error_bug(child.job, flags, outcome->first_message), flags.out_dir, child.job.name);
+        outcome->file = save_bug(error_bug(child.job, flags, outcome->first_message), flags.out_dir,
+                                 child.job.name);
       }
       if (!outcome->passed && !flags.quiet)
-        progress.say((outcome->name.empty() ? "seed " + std::to_string(outcome->seed) : outcome->name) +
-                     " FAILED: " + outcome->first_message + "\n  replay: " + replay_program + " replay " +
-                     outcome->file);
+        progress.say(
+            (outcome->name.empty() ? "seed " + std::to_string(outcome->seed) : outcome->name) +
+            " FAILED: " + outcome->first_message + "\n  replay: " + replay_program + " replay " +
+            outcome->file);
       if (!outcome->passed) ++failed;
       outcomes.push_back(std::move(*outcome));
       progress.update(outcomes.size(), failed, outcomes.size() == jobs.size());
@@ -463,7 +505,8 @@ std::vector<SeedOutcome> run_jobs(const std::vector<SeedJob>& jobs, const SeedRu
   progress.finish();
   // In the jobs' order, whatever order they ended in.
   std::map<std::pair<std::string, uint64_t>, size_t> order;
-  for (size_t i = 0; i < jobs.size(); ++i) order.emplace(std::make_pair(jobs[i].name, jobs[i].config.seed), i);
+  for (size_t i = 0; i < jobs.size(); ++i)
+    order.emplace(std::make_pair(jobs[i].name, jobs[i].config.seed), i);
   std::sort(outcomes.begin(), outcomes.end(), [&](const SeedOutcome& a, const SeedOutcome& b) {
     return order[{a.name, a.seed}] < order[{b.name, b.seed}];
   });
@@ -474,13 +517,16 @@ int swarm_command(const SwarmFlags& flags) {
   Result<FaultProfile> base = load_fault_profile(flags.faults);
   if (!base.ok()) throw UsageError{base.error().message};
   std::optional<Protocol> protocol = protocol_from_name(flags.protocol);
-  if (!protocol) throw UsageError{"--protocol must be opsync-v1 or dataans-0.3, not \"" + flags.protocol + "\""};
+  if (!protocol)
+    throw UsageError{"--protocol must be opsync-v1 or dataans-0.3, not \"" + flags.protocol + "\""};
   const std::optional<Variant> variant = variant_or_usage_error(flags.variant);
   if (*protocol == Protocol::kDataans03 && *variant != Variant::kNone)
     throw UsageError{"--variant changes opsync-v1; dataans-0.3 has none"};
   if (!flags.adapter.empty() && (*protocol != Protocol::kOpsyncV1 || *variant != Variant::kNone))
-    throw UsageError{"--adapter runs a client under test against the reference server: no --protocol or --variant "
-                     "(a broken client is the adapter's own, e.g. opsync-client-adapter --variant NAME)"};
+    throw UsageError{
+        "--adapter runs a client under test against the reference server: no --protocol or "
+        "--variant "
+        "(a broken client is the adapter's own, e.g. opsync-client-adapter --variant NAME)"};
   auto config_of = [&](uint64_t seed) {
     Config config = swarm_config(seed, *base, *protocol);
     config.variant = *variant;
@@ -492,7 +538,8 @@ int swarm_command(const SwarmFlags& flags) {
     return kExitPass;
   }
   const auto [shard_index, shard_count] = parse_shard(flags.shard);
-  if (flags.first_seed > UINT64_MAX - flags.seeds) throw UsageError{"--first-seed plus --seeds passes 2^64"};
+  if (flags.first_seed > UINT64_MAX - flags.seeds)
+    throw UsageError{"--first-seed plus --seeds passes 2^64"};
   std::error_code ec;
   std::filesystem::create_directories(flags.out_dir, ec);
 
@@ -552,7 +599,12 @@ int swarm_command(const SwarmFlags& flags) {
     std::ofstream out(flags.verdicts_path);
     for (const SeedOutcome& o : outcomes) {
       const char* verdict = o.passed ? "pass" : o.error ? "error" : "fail";
-      out << nlohmann::json{{"seed", o.seed}, {"verdict", verdict}, {"hash", o.hash}, {"events", o.events}}.dump() << "\n";
+      out << nlohmann::json{{"seed", o.seed},
+                            {"verdict", verdict},
+                            {"hash", o.hash},
+                            {"events", o.events}}
+                 .dump()
+          << "\n";
     }
     if (!out) throw UsageError{"cannot write " + flags.verdicts_path};
   }
@@ -561,11 +613,14 @@ int swarm_command(const SwarmFlags& flags) {
     out << summary.dump(2) << "\n";
     if (!out) throw UsageError{"cannot write " + flags.json_path};
   }
-  std::cout << outcomes.size() << " seeds (" << outcomes.size() * 2 << " runs, every one compared with its twin), "
-            << failed << " failed, in " << wall_ms / 1000.0 << " s with " << flags.jobs << " jobs\n";
-  for (const auto& [checker, count] : by_checker) std::cout << "  " << checker << ": " << count << "\n";
+  std::cout << outcomes.size() << " seeds (" << outcomes.size() * 2
+            << " runs, every one compared with its twin), " << failed << " failed, in "
+            << wall_ms / 1000.0 << " s with " << flags.jobs << " jobs\n";
+  for (const auto& [checker, count] : by_checker)
+    std::cout << "  " << checker << ": " << count << "\n";
   if (!failures.empty())
-    std::cout << "  every failure, with its page and bug file: " << write_index(flags.out_dir, failures, outcomes.size(), base->name, *variant)
+    std::cout << "  every failure, with its page and bug file: "
+              << write_index(flags.out_dir, failures, outcomes.size(), base->name, *variant)
               << "\n";
   if (!complete) std::cout << "  " << seeds.size() - outcomes.size() << " seeds did not run\n";
   return failed == 0 && complete ? kExitPass : kExitFail;
@@ -573,10 +628,14 @@ int swarm_command(const SwarmFlags& flags) {
 
 int merge_command(const std::vector<std::string>& paths, const std::string& json_path) {
   if (paths.empty()) throw UsageError{"merge needs at least one swarm summary"};
-  nlohmann::json merged = {{"format", "opsync-sim-swarm/1"}, {"shards", nlohmann::json::array()},
-                           {"seeds_run", 0},                 {"runs", 0},
-                           {"failed", 0},                    {"complete", true},
-                           {"wall_ms", 0},                   {"by_checker", nlohmann::json::object()},
+  nlohmann::json merged = {{"format", "opsync-sim-swarm/1"},
+                           {"shards", nlohmann::json::array()},
+                           {"seeds_run", 0},
+                           {"runs", 0},
+                           {"failed", 0},
+                           {"complete", true},
+                           {"wall_ms", 0},
+                           {"by_checker", nlohmann::json::object()},
                            {"failures", nlohmann::json::array()}};
   // The shards must be slices of one swarm: the same seeds, faults, protocol and variant, and
   // shard counts that agree; each slice once, and every slice there.
@@ -591,24 +650,28 @@ int merge_command(const std::vector<std::string>& paths, const std::string& json
       const std::string shard = s.at("shard");
       const auto [index, of] = parse_shard(shard);
       for (const char* member : kSameInEvery) {
-        if (!merged.contains(member)) merged[member] = s.at(member);
+        if (!merged.contains(member))
+          merged[member] = s.at(member);
         else if (merged[member] != s.at(member))
-          throw UsageError{path + " is a shard of another swarm: its " + member + " is " + s.at(member).dump() +
-                           ", not " + merged[member].dump()};
+          throw UsageError{path + " is a shard of another swarm: its " + member + " is " +
+                           s.at(member).dump() + ", not " + merged[member].dump()};
       }
       if (count == 0) count = of;
       if (of != count)
-        throw UsageError{path + " is shard " + shard + ", of " + std::to_string(of) + " shards; the others are of " +
-                         std::to_string(count)};
-      if (!indexes.insert(index).second) throw UsageError{path + ": shard " + shard + " appears twice"};
+        throw UsageError{path + " is shard " + shard + ", of " + std::to_string(of) +
+                         " shards; the others are of " + std::to_string(count)};
+      if (!indexes.insert(index).second)
+        throw UsageError{path + ": shard " + shard + " appears twice"};
       merged["shards"].push_back(shard);
       merged["seeds_run"] = merged["seeds_run"].get<uint64_t>() + s.at("seeds_run").get<uint64_t>();
       merged["runs"] = merged["runs"].get<uint64_t>() + s.at("runs").get<uint64_t>();
       merged["failed"] = merged["failed"].get<uint64_t>() + s.at("failed").get<uint64_t>();
       merged["complete"] = merged["complete"].get<bool>() && s.at("complete").get<bool>();
-      merged["wall_ms"] = std::max(merged["wall_ms"].get<uint64_t>(), s.at("wall_ms").get<uint64_t>());
+      merged["wall_ms"] =
+          std::max(merged["wall_ms"].get<uint64_t>(), s.at("wall_ms").get<uint64_t>());
       for (const auto& [checker, n] : s.at("by_checker").items())
-        merged["by_checker"][checker] = merged["by_checker"].value(checker, uint64_t{0}) + n.get<uint64_t>();
+        merged["by_checker"][checker] =
+            merged["by_checker"].value(checker, uint64_t{0}) + n.get<uint64_t>();
       for (const nlohmann::json& f : s.at("failures")) merged["failures"].push_back(f);
     } catch (const nlohmann::json::exception& e) {
       throw UsageError{path + " is damaged: " + e.what()};
@@ -616,23 +679,28 @@ int merge_command(const std::vector<std::string>& paths, const std::string& json
   }
   std::vector<std::string> missing;
   for (uint64_t index = 1; index <= count; ++index)
-    if (!indexes.count(index)) missing.push_back(std::to_string(index) + "/" + std::to_string(count));
+    if (!indexes.count(index))
+      missing.push_back(std::to_string(index) + "/" + std::to_string(count));
   merged["missing_shards"] = missing;
   if (!missing.empty()) merged["complete"] = false;
-  std::sort(merged["failures"].begin(), merged["failures"].end(),
-            [](const nlohmann::json& a, const nlohmann::json& b) { return a.at("seed") < b.at("seed"); });
+  std::sort(
+      merged["failures"].begin(), merged["failures"].end(),
+      [](const nlohmann::json& a, const nlohmann::json& b) { return a.at("seed") < b.at("seed"); });
   if (!json_path.empty()) {
     std::ofstream out(json_path);
     out << merged.dump(2) << "\n";
     if (!out) throw UsageError{"cannot write " + json_path};
   }
-  std::cout << merged["seeds_run"].get<uint64_t>() << " seeds from " << paths.size() << " of " << count << " shards, "
-            << merged["failed"].get<uint64_t>() << " failed\n";
+  std::cout << merged["seeds_run"].get<uint64_t>() << " seeds from " << paths.size() << " of "
+            << count << " shards, " << merged["failed"].get<uint64_t>() << " failed\n";
   for (const auto& [checker, n] : merged["by_checker"].items())
     std::cout << "  " << checker << ": " << n.get<uint64_t>() << "\n";
-  for (const std::string& shard : missing) std::cout << "  shard " << shard << " is missing: its seeds did not run\n";
-  if (!merged["complete"].get<bool>() && missing.empty()) std::cout << "  some shard did not run all its seeds\n";
-  return merged["failed"].get<uint64_t>() == 0 && merged["complete"].get<bool>() ? kExitPass : kExitFail;
+  for (const std::string& shard : missing)
+    std::cout << "  shard " << shard << " is missing: its seeds did not run\n";
+  if (!merged["complete"].get<bool>() && missing.empty())
+    std::cout << "  some shard did not run all its seeds\n";
+  return merged["failed"].get<uint64_t>() == 0 && merged["complete"].get<bool>() ? kExitPass
+                                                                                 : kExitFail;
 }
 
 }  // namespace opsync::simulator::tool

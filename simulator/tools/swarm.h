@@ -22,12 +22,12 @@ struct SwarmFlags {
   std::string protocol = "opsync-v1";
   std::string variant = "none";
   std::string json_path;
-  std::string verdicts_path;         // one JSON line per seed: its verdict and trace hash
+  std::string verdicts_path;  // one JSON line per seed: its verdict and trace hash
   std::string out_dir = ".";
-  std::optional<uint64_t> show;      // print this seed's configuration instead of running
-  uint32_t seed_timeout_s = 600;     // a seed without a verdict by then has hung: killed, an error
-  std::string program;               // how this program was started, for the replay hints
-  std::string adapter;               // a client under test: every device runs this adapter command
+  std::optional<uint64_t> show;       // print this seed's configuration instead of running
+  uint32_t seed_timeout_s = 600;      // a seed without a verdict by then has hung: killed, an error
+  std::string program;                // how this program was started, for the replay hints
+  std::string adapter;                // a client under test: every device runs this adapter command
   uint64_t turn_timeout_ms = 10'000;  // its turns' bound of wall time (ADP-011)
 };
 
@@ -59,15 +59,17 @@ struct SeedOutcome {
   std::string name;
   bool passed = true;
   bool deterministic = true;
-  bool error = false;  // no verdict: the child crashed, aborted or hung, or the adapter broke the protocol
+  bool error =
+      false;  // no verdict: the child crashed, aborted or hung, or the adapter broke the protocol
   std::string hash;
   uint64_t events = 0;
   std::vector<std::string> checkers;
   std::string first_message;
-  std::vector<std::pair<std::string, std::string>> violations;  // every checker that failed, and its message
+  std::vector<std::pair<std::string, std::string>>
+      violations;        // every checker that failed, and its message
   uint64_t wall_ms = 0;  // of the run (the first, when twice)
-  std::string file;  // the bug file
-  std::string page;  // the rendered page, when there is a trace to draw
+  std::string file;      // the bug file
+  std::string page;      // the rendered page, when there is a trace to draw
 };
 
 // Runs every job in a child process of its own, `jobs` at a time, with a progress line on
@@ -79,13 +81,14 @@ int merge_command(const std::vector<std::string>& paths, const std::string& json
 
 // How a run in a process of its own ended, when it did not end with a verdict.
 struct IsolatedRun {
-  bool completed = false;      // the run ended with a verdict (`passed`)
+  bool completed = false;  // the run ended with a verdict (`passed`)
   bool passed = false;
-  std::string error;           // otherwise: how the process ended, and the last lines it wrote
+  std::string error;  // otherwise: how the process ended, and the last lines it wrote
 };
 // Runs `config` (twice when `twice`, comparing the trace hashes) in a child process, so that a
 // crash, an abort or a hang of the code under test ends the child, not this program.
 // `channels`: a client under test's (common.h, client_channels).
-IsolatedRun run_isolated(const Config& config, uint32_t timeout_s, const RunOptions* channels = nullptr);
+IsolatedRun run_isolated(const Config& config, uint32_t timeout_s,
+                         const RunOptions* channels = nullptr);
 
 }  // namespace opsync::simulator::tool

@@ -15,7 +15,9 @@ struct Bad {
 json b64(ByteView bytes) { return to_base64url(bytes); }
 json b64(const std::string& text) { return to_base64url(to_bytes(text)); }
 json hlc_json(const Hlc& hlc) { return json::array({hlc.wall_ms, hlc.counter}); }
-json clocks_json(client::DeviceTime now) { return {{"wall_ms", now.wall_ms}, {"monotonic_ms", now.monotonic_ms}}; }
+json clocks_json(client::DeviceTime now) {
+  return {{"wall_ms", now.wall_ms}, {"monotonic_ms", now.monotonic_ms}};
+}
 
 const json& member(const json& j, const char* name) {
   auto it = j.find(name);
@@ -53,7 +55,9 @@ Id id_of(const json& value, const std::string& what) {
   if (!decoded) throw Bad{what + " is not an id (22 characters of base64url)"};
   return *decoded;
 }
-Id id(const json& j, const char* name) { return id_of(member(j, name), "member \"" + std::string(name) + "\""); }
+Id id(const json& j, const char* name) {
+  return id_of(member(j, name), "member \"" + std::string(name) + "\"");
+}
 std::vector<Id> ids(const json& j, const char* name) {
   const json& m = member(j, name);
   if (!m.is_array()) throw Bad{"member \"" + std::string(name) + "\" is not a list"};
@@ -92,11 +96,14 @@ std::map<std::string, std::string> headers_of(const json& j) {
   }
   return out;
 }
-json mirror_json(const Mirror& m) { return {{"length", m.length}, {"prefix_hash_b64", b64(m.prefix_hash.view())}}; }
+json mirror_json(const Mirror& m) {
+  return {{"length", m.length}, {"prefix_hash_b64", b64(m.prefix_hash.view())}};
+}
 Mirror mirror_of(const json& j) { return Mirror{number(j, "length"), hash(j, "prefix_hash_b64")}; }
 json ops_json(const std::vector<OpState>& ops) {
   json out = json::array();
-  for (const OpState& op : ops) out.push_back({{"op_id", to_base64url(op.op_id)}, {"hlc", hlc_json(op.hlc)}});
+  for (const OpState& op : ops)
+    out.push_back({{"op_id", to_base64url(op.op_id)}, {"hlc", hlc_json(op.hlc)}});
   return out;
 }
 std::vector<OpState> ops_of(const json& j, const char* name) {
@@ -171,7 +178,10 @@ json state_json(const DeviceState& s) {
     if (state.held) f["content_b64"] = b64(state.content);
     files[to_base64url(file)] = f;
   }
-  json out = {{"type", "state"}, {"objects", objects}, {"files", files}, {"pending", ops_json(s.pending)},
+  json out = {{"type", "state"},
+              {"objects", objects},
+              {"files", files},
+              {"pending", ops_json(s.pending)},
               {"rejected", ops_json(s.rejected)}};
   if (s.mirror) out["mirror"] = mirror_json(*s.mirror);
   return out;
@@ -185,8 +195,8 @@ DeviceState state_of(const json& j) {
     if (!heads.is_array()) throw Bad{"the heads of key " + key + " are not a list"};
     std::vector<HeadState>& out = s.objects[key];
     for (const json& h : heads)
-      out.push_back(HeadState{id(h, "op_id"), hlc(h, "hlc"), flag(h, "deleted", false), bytes(h, "value_b64"),
-                              ids(h, "files")});
+      out.push_back(HeadState{id(h, "op_id"), hlc(h, "hlc"), flag(h, "deleted", false),
+                              bytes(h, "value_b64"), ids(h, "files")});
   }
   const json& files = member(j, "files");
   if (!files.is_object()) throw Bad{"member \"files\" is not an object"};
@@ -223,7 +233,8 @@ CommandResult result_of(const json& j) {
   if (!r.ok) {
     const json& e = member(j, "error");
     const std::string code = text(e, "code");
-    r.error = Error(code_from_name(code).value_or(Code::kInternalError), text_or(e, "message", code));
+    r.error =
+        Error(code_from_name(code).value_or(Code::kInternalError), text_or(e, "message", code));
     if (!code_from_name(code)) r.error->message = code + ": " + r.error->message;
   }
   if (j.contains("workspace_id")) r.workspace_id = id(j, "workspace_id");
@@ -285,7 +296,8 @@ json to_json(const Yield& yield) {
           json headers = json::array();
           if (y.request.authorized && !y.token.empty())
             headers.push_back(json::array({"Authorization", "Bearer " + y.token}));
-          if (!y.request.content_type.empty()) headers.push_back(json::array({"Content-Type", y.request.content_type}));
+          if (!y.request.content_type.empty())
+            headers.push_back(json::array({"Content-Type", y.request.content_type}));
           return {{"type", "request"},
                   {"method", y.request.method},
                   {"target", y.request.target},
@@ -304,15 +316,15 @@ json to_json(const Yield& yield) {
 
 json to_json(const CommitNote& n) {
   json out = {{"type", "commit"},
-          {"op_id", to_base64url(n.op_id)},
-          {"key", n.key},
-          {"kind", n.kind},
-          {"hlc", hlc_json(n.hlc)},
-          {"heads_before", [&] {
-             json out = json::array();
-             for (const OpId& id : n.heads_before) out.push_back(to_base64url(id));
-             return out;
-           }()}};
+              {"op_id", to_base64url(n.op_id)},
+              {"key", n.key},
+              {"kind", n.kind},
+              {"hlc", hlc_json(n.hlc)},
+              {"heads_before", [&] {
+                 json out = json::array();
+                 for (const OpId& id : n.heads_before) out.push_back(to_base64url(id));
+                 return out;
+               }()}};
   if (n.file_id) out["file_id"] = to_base64url(*n.file_id);
   return out;
 }
@@ -328,7 +340,8 @@ namespace {
 template <typename T, typename Read>
 Result<T> read_line(std::string_view line, Read&& read) {
   const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return Error(Code::kProtocolError, "not a JSON object (ADP-001)");
+  if (j.is_discarded() || !j.is_object())
+    return Error(Code::kProtocolError, "not a JSON object (ADP-001)");
   try {
     return read(j);
   } catch (const Bad& bad) {
@@ -361,7 +374,8 @@ Result<AdapterLine> adapter_line_from_json(std::string_view line) {
       s.request.authorized = false;
       for (const auto& [name, value] : headers_of(j)) {
         if (name == "authorization") {
-          if (value.rfind("Bearer ", 0) != 0) throw Bad{"its Authorization header is not \"Bearer TOKEN\""};
+          if (value.rfind("Bearer ", 0) != 0)
+            throw Bad{"its Authorization header is not \"Bearer TOKEN\""};
           s.token = value.substr(7);
           s.request.authorized = true;
         } else if (name == "content-type") {
@@ -377,7 +391,8 @@ Result<AdapterLine> adapter_line_from_json(std::string_view line) {
       out.yield = state_of(j);
     } else if (type == "commit") {
       out.kind = AdapterLine::Kind::kCommit;
-      out.commit = CommitNote{id(j, "op_id"), text(j, "key"), text(j, "kind"), hlc(j, "hlc"), ids(j, "heads_before"), {}};
+      out.commit = CommitNote{id(j, "op_id"), text(j, "key"),         text(j, "kind"),
+                              hlc(j, "hlc"),  ids(j, "heads_before"), {}};
       if (j.contains("file_id")) out.commit.file_id = id(j, "file_id");
     } else if (type == "durable") {
       out.kind = AdapterLine::Kind::kDurable;
@@ -386,7 +401,8 @@ Result<AdapterLine> adapter_line_from_json(std::string_view line) {
       out.kind = AdapterLine::Kind::kRandom;
       out.random_bytes = number(j, "bytes");
       if (out.random_bytes < 1 || out.random_bytes > kRandomBytesMax)
-        throw Bad{"asks for " + std::to_string(out.random_bytes) + " random bytes; 1 to 65536 may be asked"};
+        throw Bad{"asks for " + std::to_string(out.random_bytes) +
+                  " random bytes; 1 to 65536 may be asked"};
     } else if (type == "log") {
       out.kind = AdapterLine::Kind::kLog;
       out.text = text(j, "text");
@@ -413,14 +429,17 @@ Result<SimulatorLine> simulator_line_from_json(std::string_view line) {
     out.now = client::DeviceTime{number(now, "wall_ms"), number(now, "monotonic_ms")};
     if (type == "start") {
       Start s;
-      if (text(j, "protocol") != kProtocol) throw Bad{"speaks " + text(j, "protocol") + ", not " + kProtocol};
+      if (text(j, "protocol") != kProtocol)
+        throw Bad{"speaks " + text(j, "protocol") + ", not " + kProtocol};
       s.device = text(j, "device");
       s.dir = text(j, "dir");
       s.restarted = flag(j, "restarted", false);
       if (j.contains("options")) {
         const json& o = j.at("options");
-        if (o.contains("page_ops_max")) s.options.page_ops_max = static_cast<uint32_t>(number(o, "page_ops_max"));
-        if (o.contains("kdf_iterations")) s.options.kdf_iterations = static_cast<uint32_t>(number(o, "kdf_iterations"));
+        if (o.contains("page_ops_max"))
+          s.options.page_ops_max = static_cast<uint32_t>(number(o, "page_ops_max"));
+        if (o.contains("kdf_iterations"))
+          s.options.kdf_iterations = static_cast<uint32_t>(number(o, "kdf_iterations"));
         s.options.overlap_work = flag(o, "overlap_work", false);
       }
       if (j.contains("turn_timeout_ms")) s.turn_timeout_ms = number(j, "turn_timeout_ms");

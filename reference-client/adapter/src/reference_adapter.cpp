@@ -147,8 +147,9 @@ struct ReferenceAdapter::Impl {
     if (c.name == "dump") return dump();  // at any moment, even mid-command: it changes nothing
     command = c;
     if (c.name == "create") {
-      call = std::make_unique<client::CreateWorkspaceCall>(start.dir, c.server_url, c.password, random,
-                                                           start.options.kdf_iterations, store_options());
+      call = std::make_unique<client::CreateWorkspaceCall>(start.dir, c.server_url, c.password,
+                                                           random, start.options.kdf_iterations,
+                                                           store_options());
       return drive_call();
     }
     if (c.name == "join") {
@@ -157,7 +158,9 @@ struct ReferenceAdapter::Impl {
       call = std::make_unique<client::JoinCall>(start.dir, request, random, store_options());
       return drive_call();
     }
-    if (!device) return failed(Error(Code::kInvalidField, "the device has no workspace yet (create or join first)"));
+    if (!device)
+      return failed(
+          Error(Code::kInvalidField, "the device has no workspace yet (create or join first)"));
     if (c.name == "invite") {
       call = device->start_invite(c.scope, std::nullopt);
       return drive_call();
@@ -171,7 +174,8 @@ struct ReferenceAdapter::Impl {
       must(device->store().set_token(c.token));
       return CommandResult{};
     }
-    if (c.name == "put" || c.name == "delete" || c.name == "attach" || c.name == "detach") return edit(c);
+    if (c.name == "put" || c.name == "delete" || c.name == "attach" || c.name == "detach")
+      return edit(c);
     if (c.name == "sync") return start_sync();
     return failed(Error(Code::kInvalidField, "unknown command \"" + c.name + "\""));
   }
@@ -283,13 +287,15 @@ struct ReferenceAdapter::Impl {
 
   // The commit notice of the edit that just committed (ADP-040): its operation is the head the
   // key did not have before.
-  void announce_commit(const std::string& key, const std::string& kind, const std::vector<OpId>& heads_before,
+  void announce_commit(const std::string& key, const std::string& kind,
+                       const std::vector<OpId>& heads_before,
                        std::optional<FileId> file_id = std::nullopt) {
     if (!edit_committed) return;
     edit_committed = false;
     const client::ObjectView after = must(device->store().get(key));
     for (const ObjectOp& head : after.heads) {
-      if (std::find(heads_before.begin(), heads_before.end(), head.id) != heads_before.end()) continue;
+      if (std::find(heads_before.begin(), heads_before.end(), head.id) != heads_before.end())
+        continue;
       made[head.id] = {kind, key};
       host->committed(CommitNote{head.id, key, kind, head.hlc, heads_before, file_id});
       return;
@@ -298,7 +304,8 @@ struct ReferenceAdapter::Impl {
 
   // ClientDefect::kWallClock and kPlaintext: the reference client's local edit (Device's
   // commit) made through the store's public interface, with the one defect.
-  Status defective_commit(const std::string& key, OpType type, const Bytes& value, const client::ObjectView& current) {
+  Status defective_commit(const std::string& key, OpType type, const Bytes& value,
+                          const client::ObjectView& current) {
     client::LocalStore& store = device->store();
     ObjectPayload payload;
     payload.type = type;
@@ -320,7 +327,8 @@ struct ReferenceAdapter::Impl {
     } else {
       HlcClock hlc(meta.hlc);
       const int64_t pt = static_cast<int64_t>(wall()) + meta.clock_offset_ms;
-      op.hlc = hlc.stamp(static_cast<uint64_t>(std::clamp<int64_t>(pt, 0, int64_t{kHlcWallMsLimit} - 1)));
+      op.hlc = hlc.stamp(
+          static_cast<uint64_t>(std::clamp<int64_t>(pt, 0, int64_t{kHlcWallMsLimit} - 1)));
       op.payload = plaintext;  // the defect: no encryption
     }
     const Hlc clock_after = std::max(meta.hlc, op.hlc);
@@ -339,7 +347,8 @@ struct ReferenceAdapter::Impl {
     if (defect(ClientDefect::kNoCopyExpiry)) restart_kept_copies_time();
     client::SyncOptions sync_options;
     sync_options.page_ops_max = start.options.page_ops_max;
-    engine = std::make_unique<client::SyncEngine>(device->store(), device->keys(), random, sync_options);
+    engine =
+        std::make_unique<client::SyncEngine>(device->store(), device->keys(), random, sync_options);
     return step_sync();
   }
 
@@ -347,11 +356,13 @@ struct ReferenceAdapter::Impl {
     // Bounded: each pass sends, waits, finishes, or (no-file-delete) skips one request.
     while (true) {
       const client::SyncStep step = engine->next(engine_time());
-      if (const auto* finished = std::get_if<client::SyncFinished>(&step)) return finish_sync(*finished);
+      if (const auto* finished = std::get_if<client::SyncFinished>(&step))
+        return finish_sync(*finished);
       if (const auto* wait = std::get_if<client::WaitUntil>(&step)) {
         if (!defect(ClientDefect::kWallClockWaits)) return Wait{wait->until_monotonic_ms};
         // Looks at the wall clock again after a while, however long it stands still.
-        const uint64_t missing = wait->until_monotonic_ms > now.wall_ms ? wait->until_monotonic_ms - now.wall_ms : 1;
+        const uint64_t missing =
+            wait->until_monotonic_ms > now.wall_ms ? wait->until_monotonic_ms - now.wall_ms : 1;
         return Wait{now.monotonic_ms + std::min(missing, kWallWaitPollMs)};
       }
       last_request = std::get<client::SendRequest>(step).request;
@@ -445,8 +456,8 @@ struct ReferenceAdapter::Impl {
       const Bytes value = kind == "put" ? original->payload.value : Bytes();
       editing = true;
       edit_committed = false;
-      const Status status =
-          kind == "put" ? device->put(key, value, wall(), random) : device->remove(key, wall(), random);
+      const Status status = kind == "put" ? device->put(key, value, wall(), random)
+                                          : device->remove(key, wall(), random);
       editing = false;
       if (status.ok()) announce_commit(key, kind, heads_before);
     }
@@ -503,7 +514,8 @@ struct ReferenceAdapter::Impl {
   }
 };
 
-ReferenceAdapter::ReferenceAdapter(ReferenceAdapterOptions options) : impl_(std::make_unique<Impl>()) {
+ReferenceAdapter::ReferenceAdapter(ReferenceAdapterOptions options)
+    : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
 }
 
@@ -521,10 +533,14 @@ Yield ReferenceAdapter::on_event(const Event& event, DeviceTime now, TurnHost& h
   return std::visit(
       [&](const auto& e) -> Yield {
         using T = std::decay_t<decltype(e)>;
-        if constexpr (std::is_same_v<T, Start>) return i.on_start(e);
-        else if constexpr (std::is_same_v<T, Command>) return i.on_command(e);
-        else if constexpr (std::is_same_v<T, HttpAnswer>) return i.on_answer(e.response);
-        else if constexpr (std::is_same_v<T, HttpFailure>) return i.on_failure(e);
+        if constexpr (std::is_same_v<T, Start>)
+          return i.on_start(e);
+        else if constexpr (std::is_same_v<T, Command>)
+          return i.on_command(e);
+        else if constexpr (std::is_same_v<T, HttpAnswer>)
+          return i.on_answer(e.response);
+        else if constexpr (std::is_same_v<T, HttpFailure>)
+          return i.on_failure(e);
         else {
           OPSYNC_CHECK_MSG(i.engine != nullptr, "a wake with no wait");
           return i.step_sync();

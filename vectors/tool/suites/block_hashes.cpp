@@ -159,9 +159,10 @@ Json generate() {
   file.note("WrongPrevious", "MODIFIED_PARAMETER",
             "Chained to something other than the previous block's hash.");
   file.note("WrongOrder", "MODIFIED_PARAMETER", "The right inputs in the wrong order.");
-  file.note("FromOperations", "FUNCTIONALITY",
-            "The log is given as wire operations (spec 6.1 JSON, base64url like on the wire), so a "
-            "server can be fed them and compared: every op hash must be computed from the operation.");
+  file.note(
+      "FromOperations", "FUNCTIONALITY",
+      "The log is given as wire operations (spec 6.1 JSON, base64url like on the wire), so a "
+      "server can be fed them and compared: every op hash must be computed from the operation.");
   file.note("TimestampOrder", "KNOWN_BUG",
             "Block hashes over operations sorted by their clocks (Dataans) instead of the server's "
             "acceptance order.");
@@ -262,7 +263,8 @@ Json generate() {
       op.id = random.id();
       op.device_id = random.id();
       // Clocks out of acceptance order, as with devices whose clocks disagree.
-      op.hlc = Hlc{1'700'000'000'000 + random.below(1'000'000), static_cast<uint32_t>(random.below(3))};
+      op.hlc =
+          Hlc{1'700'000'000'000 + random.below(1'000'000), static_cast<uint32_t>(random.below(3))};
       op.key_id = 1;
       op.payload = random.bytes(28 + random.below(100));
       op_hashes.push_back(op_hash(op));
@@ -272,16 +274,18 @@ Json generate() {
     const std::vector<Hash> blocks = compute_block_hashes(op_hashes, kBlockSize);
     Json prefixes = Json::array();
     for (uint64_t s = 0; s <= op_hashes.size(); ++s)
-      prefixes.push_back(Json{{"position", s}, {"hash", hex(prefix_hash(blocks, op_hashes, s, kBlockSize))}});
-    group.add(TestCase{"block-hashes/operations-in-acceptance-order",
-                       "Ten operations uploaded in this order: their hashes, the two complete blocks and the "
-                       "prefix hash at every position, as GET /ops (after_hash) and GET /blocks report them.",
-                       {"Chained", "FromOperations", "PartialBlock"},
-                       true,
-                       Json{{"ops", ops},
-                            {"opHashes", hash_list(op_hashes)},
-                            {"blockHashes", hash_list(blocks)},
-                            {"prefixHashes", std::move(prefixes)}}});
+      prefixes.push_back(
+          Json{{"position", s}, {"hash", hex(prefix_hash(blocks, op_hashes, s, kBlockSize))}});
+    group.add(TestCase{
+        "block-hashes/operations-in-acceptance-order",
+        "Ten operations uploaded in this order: their hashes, the two complete blocks and the "
+        "prefix hash at every position, as GET /ops (after_hash) and GET /blocks report them.",
+        {"Chained", "FromOperations", "PartialBlock"},
+        true,
+        Json{{"ops", ops},
+             {"opHashes", hash_list(op_hashes)},
+             {"blockHashes", hash_list(blocks)},
+             {"prefixHashes", std::move(prefixes)}}});
     // Dataans ordered the log by timestamp; OpSync's blocks follow the server's acceptance order.
     std::vector<size_t> by_clock(op_hashes.size());
     for (size_t i = 0; i < by_clock.size(); ++i) by_clock[i] = i;
@@ -291,12 +295,13 @@ Json generate() {
     for (size_t i : by_clock) sorted_hashes.push_back(op_hashes[i]);
     const std::vector<Hash> claimed = compute_block_hashes(sorted_hashes, kBlockSize);
     require(claimed != blocks, "sorting by clock left the blocks unchanged; pick other clocks");
-    group.add(TestCase{"block-hashes/operations-sorted-by-timestamp",
-                       "The same operations, block hashes computed after sorting them by clock as Dataans "
-                       "did: blocks are cut over the order the server accepted operations in (LOG-010).",
-                       {"TimestampOrder"},
-                       false,
-                       Json{{"ops", ops}, {"blockHashes", hash_list(claimed)}}});
+    group.add(TestCase{
+        "block-hashes/operations-sorted-by-timestamp",
+        "The same operations, block hashes computed after sorting them by clock as Dataans "
+        "did: blocks are cut over the order the server accepted operations in (LOG-010).",
+        {"TimestampOrder"},
+        false,
+        Json{{"ops", ops}, {"blockHashes", hash_list(claimed)}}});
   }
   return file.finish();
 }
@@ -340,7 +345,8 @@ void check_block_hashes(const Json& group, const Json& test, Findings& findings)
 
 // The operations of an OperationLogTest, parsed as the body of an upload would be.
 std::vector<WireOp> read_ops(const Json& test) {
-  Result<UploadOpsRequest> upload = parse_message<UploadOpsRequest>(Json{{"ops", read_array(test, "ops")}}.dump());
+  Result<UploadOpsRequest> upload =
+      parse_message<UploadOpsRequest>(Json{{"ops", read_array(test, "ops")}}.dump());
   if (!upload.ok()) throw MalformedVector("ops: " + upload.error().to_string());
   return upload->ops;
 }
@@ -368,10 +374,11 @@ void check_operation_log(const Json& group, const Json& test, Findings& findings
 }  // namespace
 
 Suite block_hashes_suite() {
-  return Suite{kName,
-               kAlgorithm,
-               &generate,
-               {{"BlockHashTest", &check_block_hashes}, {"OperationLogTest", &check_operation_log}}};
+  return Suite{
+      kName,
+      kAlgorithm,
+      &generate,
+      {{"BlockHashTest", &check_block_hashes}, {"OperationLogTest", &check_operation_log}}};
 }
 
 }  // namespace opsync::vectors

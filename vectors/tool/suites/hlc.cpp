@@ -125,9 +125,10 @@ Json generate() {
   file.note("WallMsOutOfRange", "MODIFIED_PARAMETER",
             "wall_ms of 2^48 or more is not a timestamp (HLC-003).");
   file.note("LargestWallMs", "EDGE_CASE", "wall_ms = 2^48 - 1, the largest valid value.");
-  file.note("Saturation", "EDGE_CASE",
-            "Physical times of 2^48 or more, and a clock at the largest timestamp (2^48 - 1, 2^32 - 1), "
-            "which it never leaves (HLC-005).");
+  file.note(
+      "Saturation", "EDGE_CASE",
+      "Physical times of 2^48 or more, and a clock at the largest timestamp (2^48 - 1, 2^32 - 1), "
+      "which it never leaves (HLC-005).");
 
   TestGroup& sequences = file.group(Json{{"type", "HlcSequenceTest"}});
   add_sequence(sequences, "hlc/stamp-physical-ahead",
@@ -163,11 +164,12 @@ Json generate() {
                "At (2^48 - 1, 2^32 - 1) a stamp returns the same timestamp again (HLC-005).",
                {"SendRule", "Saturation"}, {kHlcWallMsLimit - 1, kCounterMax},
                {stamp(kHlcWallMsLimit - 1), stamp(0), stamp(kHlcWallMsLimit)});
-  add_sequence(sequences, "hlc/observe-at-largest-timestamp",
-               "Taking in the largest timestamp, or any, leaves a saturated clock where it is (HLC-005).",
-               {"ReceiveRule", "Saturation"}, {kHlcWallMsLimit - 1, kCounterMax - 1},
-               {observe({kHlcWallMsLimit - 1, kCounterMax}, kHlcWallMsLimit),
-                observe({1000, 0}, kHlcWallMsLimit - 1)});
+  add_sequence(
+      sequences, "hlc/observe-at-largest-timestamp",
+      "Taking in the largest timestamp, or any, leaves a saturated clock where it is (HLC-005).",
+      {"ReceiveRule", "Saturation"}, {kHlcWallMsLimit - 1, kCounterMax - 1},
+      {observe({kHlcWallMsLimit - 1, kCounterMax}, kHlcWallMsLimit),
+       observe({1000, 0}, kHlcWallMsLimit - 1)});
   add_sequence(sequences, "hlc/observe-remote-ahead",
                "The remote wall_ms is the largest: take it with the remote counter + 1.",
                {"ReceiveRule"}, {1000, 5}, {observe({2000, 7}, 1500)});

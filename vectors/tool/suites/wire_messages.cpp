@@ -305,8 +305,8 @@ std::vector<Specimen> specimens() {
                "[]", false),
        replace("version-0", "Versions start at 1.", "Semantics", at({"versions", size_t{0}}), "0",
                false),
-       replace("cross/versions-descending", "versions in descending order (INF-005).", "CrossMember",
-               at({"versions"}), "[2,1]", false),
+       replace("cross/versions-descending", "versions in descending order (INF-005).",
+               "CrossMember", at({"versions"}), "[2,1]", false),
        replace("cross/versions-repeated", "A version listed twice (INF-005).", "CrossMember",
                at({"versions"}), "[1,1]", false),
        replace("skew-1000", "max_clock_skew_ms 1,000, the smallest INF-003 allows.", "ValidMessage",
@@ -330,12 +330,15 @@ std::vector<Specimen> specimens() {
                at({"limits", "chunk_bytes"}), "16777217", false),
        replace("http-limits-at-floors", "Every HTTP limit at its floor (INF-010).", "ValidMessage",
                at({"http_limits"}), http_limits_json(kHttpLimitFloors).dump(), true),
-       replace("header-fields-below-floor", "header_fields_max 31, below the floor of 32 (INF-010).",
-               "OutOfRange", at({"http_limits", "header_fields_max"}), "31", false),
-       replace("request-target-below-floor", "request_target_bytes_max 2,047, below the floor (INF-010).",
-               "OutOfRange", at({"http_limits", "request_target_bytes_max"}), "2047", false),
-       replace("header-section-below-floor", "header_section_bytes_max 8,191, below the floor (INF-010).",
-               "OutOfRange", at({"http_limits", "header_section_bytes_max"}), "8191", false)},
+       replace("header-fields-below-floor",
+               "header_fields_max 31, below the floor of 32 (INF-010).", "OutOfRange",
+               at({"http_limits", "header_fields_max"}), "31", false),
+       replace("request-target-below-floor",
+               "request_target_bytes_max 2,047, below the floor (INF-010).", "OutOfRange",
+               at({"http_limits", "request_target_bytes_max"}), "2047", false),
+       replace("header-section-below-floor",
+               "header_section_bytes_max 8,191, below the floor (INF-010).", "OutOfRange",
+               at({"http_limits", "header_section_bytes_max"}), "8191", false)},
       true});
 
   out.push_back(Specimen{
@@ -357,17 +360,20 @@ std::vector<Specimen> specimens() {
                at({"error", "details"}), R"({"chunks_missing":[[0,3],[2,5]]})", false),
        replace("details-limit-negative", "A negative limit in details.", "OutOfRange",
                at({"error", "details"}), R"({"limit":-1})", false),
-       replace("details-chunks-missing-adjacent", "Adjacent ranges are written as one (section 11.2).",
-               "Semantics", at({"error", "details"}), R"({"chunks_missing":[[0,2],[2,4]]})", false),
+       replace("details-chunks-missing-adjacent",
+               "Adjacent ranges are written as one (section 11.2).", "Semantics",
+               at({"error", "details"}), R"({"chunks_missing":[[0,2],[2,4]]})", false),
        replace("cross/file-incomplete-without-chunks-missing",
                "file_incomplete without details.chunks_missing (ERR-010).", "CrossMember", Path(),
                R"({"error":{"code":"file_incomplete","message":"chunks are missing"}})", false),
        replace("cross/after-seq-beyond-head-without-head-seq",
                "after_seq_beyond_head without details.head_seq (ERR-010).", "CrossMember", Path(),
                R"({"error":{"code":"after_seq_beyond_head","message":"m","details":{}}})", false),
-       replace("file-incomplete-with-details", "file_incomplete with its details (ERR-010).", "ValidMessage",
-               Path(), R"({"error":{"code":"file_incomplete","message":"m","details":{"chunks_missing":[[1,3]]}}})",
-               true)}});
+       replace(
+           "file-incomplete-with-details", "file_incomplete with its details (ERR-010).",
+           "ValidMessage", Path(),
+           R"({"error":{"code":"file_incomplete","message":"m","details":{"chunks_missing":[[1,3]]}}})",
+           true)}});
 
   out.push_back(Specimen{"CreateWorkspaceRequest", true, Json::object(), {}});
 
@@ -457,8 +463,8 @@ std::vector<Specimen> specimens() {
         "TokenListResponse",
         false,
         Json{{"tokens", {first, second}}, {"next_after", second["token_id"]}},
-        {replace("last-page", "The last page: next_after is null.", "ValidMessage", at({"next_after"}),
-                 "null", true),
+        {replace("last-page", "The last page: next_after is null.", "ValidMessage",
+                 at({"next_after"}), "null", true),
          replace("empty-page", "No tokens, last page.", "ValidMessage", Path(),
                  R"({"tokens":[],"next_after":null})", true),
          replace("revoked-listed", "A revoked token is listed with its revocation time (AUTH-024).",
@@ -518,10 +524,11 @@ std::vector<Specimen> specimens() {
       Json{{"keys", {key_record}}, {"next_after", nullptr}},
       {replace("next-page", "More records after key id 1.", "ValidMessage", at({"next_after"}), "1",
                true),
-       replace("cross/out-of-order", "Key records not in ascending key id order (KEY-001).", "CrossMember",
-               Path(), Json{{"keys", {key_record_2, key_record}}, {"next_after", nullptr}}.dump(), false),
-       replace("cross/cursor-not-last", "next_after is not the last key id listed (KEY-006).", "CrossMember",
-               at({"next_after"}), "2", false),
+       replace("cross/out-of-order", "Key records not in ascending key id order (KEY-001).",
+               "CrossMember", Path(),
+               Json{{"keys", {key_record_2, key_record}}, {"next_after", nullptr}}.dump(), false),
+       replace("cross/cursor-not-last", "next_after is not the last key id listed (KEY-006).",
+               "CrossMember", at({"next_after"}), "2", false),
        replace("next-after-0", "Key ids start at 1.", "OutOfRange", at({"next_after"}), "0", false),
        replace("next-after-2-pow-32", "Key ids are below 2^32.", "OutOfRange", at({"next_after"}),
                "4294967296", false)}});
@@ -563,7 +570,8 @@ std::vector<Specimen> specimens() {
                at({"results", size_t{0}, "status"}), R"("pending")", false),
        replace("rejected-with-unknown-code",
                "A rejection code this client does not know: kept, and reported (SYNC-011).",
-               "ValidMessage", at({"results", size_t{2}, "code"}), R"("code_of_a_later_revision")", true),
+               "ValidMessage", at({"results", size_t{2}, "code"}), R"("code_of_a_later_revision")",
+               true),
        replace("seq-0", "Sequence numbers start at 1 (LOG-010).", "OutOfRange",
                at({"results", size_t{0}, "seq"}), "0", false),
        replace("no-results", "One result per operation, and a batch is never empty (LOG-002).",
@@ -588,8 +596,8 @@ std::vector<Specimen> specimens() {
       "OpsPageResponse",
       false,
       page,
-      {replace("last-page", "The last page: it ends at head_seq, and next_after_seq is null.", "ValidMessage",
-               Path(), page_with([](Json& p) {
+      {replace("last-page", "The last page: it ends at head_seq, and next_after_seq is null.",
+               "ValidMessage", Path(), page_with([](Json& p) {
                  p["head_seq"] = 1001;
                  p["next_after_seq"] = nullptr;
                }),
@@ -601,28 +609,31 @@ std::vector<Specimen> specimens() {
                  p["next_after_seq"] = nullptr;
                }),
                true),
-       replace("cross/cursor-at-head", "next_after_seq set although the page ends at head_seq (LOG-022).",
-               "CrossMember", Path(), page_with([](Json& p) { p["head_seq"] = 1001; }), false),
-       replace("cross/cursor-not-last-seq", "next_after_seq is not the seq of the page's last operation.",
-               "CrossMember", at({"next_after_seq"}), "1002", false),
-       replace("cross/empty-before-head", "An empty page although the log goes on (LOG-020).", "CrossMember",
-               Path(), page_with([](Json& p) {
+       replace("cross/cursor-at-head",
+               "next_after_seq set although the page ends at head_seq (LOG-022).", "CrossMember",
+               Path(), page_with([](Json& p) { p["head_seq"] = 1001; }), false),
+       replace("cross/cursor-not-last-seq",
+               "next_after_seq is not the seq of the page's last operation.", "CrossMember",
+               at({"next_after_seq"}), "1002", false),
+       replace("cross/empty-before-head", "An empty page although the log goes on (LOG-020).",
+               "CrossMember", Path(), page_with([](Json& p) {
                  p["ops"] = Json::array();
                  p["next_after_seq"] = nullptr;
                }),
                false),
-       replace("cross/seq-gap", "The page skips seq 1002 (SYNC-007, LOG-028).", "CrossMember", Path(),
-               page_with([&](Json& p) {
+       replace("cross/seq-gap", "The page skips seq 1002 (SYNC-007, LOG-028).", "CrossMember",
+               Path(), page_with([&](Json& p) {
                  Json skipping = second_op;
                  skipping["seq"] = 1003;
                  p["ops"].push_back(skipping);
                  p["next_after_seq"] = nullptr;
                }),
                false),
-       replace("cross/first-seq-not-after-seq-plus-1", "The page starts at 1002 after after_seq 1000 (SYNC-007).",
-               "CrossMember", at({"ops", size_t{0}, "seq"}), "1002", false),
-       replace("cross/seq-beyond-head", "An operation beyond head_seq (LOG-028).", "CrossMember", Path(),
-               page_with([](Json& p) {
+       replace("cross/first-seq-not-after-seq-plus-1",
+               "The page starts at 1002 after after_seq 1000 (SYNC-007).", "CrossMember",
+               at({"ops", size_t{0}, "seq"}), "1002", false),
+       replace("cross/seq-beyond-head", "An operation beyond head_seq (LOG-028).", "CrossMember",
+               Path(), page_with([](Json& p) {
                  p["head_seq"] = 1000;
                  p["next_after_seq"] = nullptr;
                }),
@@ -647,25 +658,26 @@ std::vector<Specimen> specimens() {
   Json blocks_first_two = blocks;
   blocks_first_two["blocks"].erase(2);
   blocks_first_two["next_start"] = 2;
-  out.push_back(
-      Specimen{"BlocksResponse",
-               false,
-               blocks,
-               {replace("empty-list", "A start at or beyond block_count lists nothing (LOG-031).",
-                        "ValidMessage", at({"blocks"}), "[]", true),
-                replace("next-page", "Blocks 0 and 1 of 3: more from index 2 (LOG-031).", "ValidMessage",
-                        Path(), blocks_first_two.dump(), true),
-                replace("cross/next-start-past-last-complete",
-                        "next_start 3 although block 2 is the last complete block (LOG-031).", "CrossMember",
-                        at({"next_start"}), "3", false),
-                replace("cross/block-count-wrong", "block_count is not floor(head_seq / block_size) (LOG-033).",
-                        "CrossMember", at({"block_count"}), "4", false),
-                replace("cross/index-gap", "Indexes 0, 2, 2: not consecutive (LOG-033).", "CrossMember",
-                        at({"blocks", size_t{1}, "index"}), "2", false),
-                replace("cross/incomplete-block-listed", "Index 3 of a log of 3 complete blocks (LOG-033).",
-                        "CrossMember", at({"blocks", size_t{2}, "index"}), "3", false),
-                replace("block-size-0", "A block size of 0.", "OutOfRange", at({"block_size"}), "0",
-                        false)}});
+  out.push_back(Specimen{
+      "BlocksResponse",
+      false,
+      blocks,
+      {replace("empty-list", "A start at or beyond block_count lists nothing (LOG-031).",
+               "ValidMessage", at({"blocks"}), "[]", true),
+       replace("next-page", "Blocks 0 and 1 of 3: more from index 2 (LOG-031).", "ValidMessage",
+               Path(), blocks_first_two.dump(), true),
+       replace("cross/next-start-past-last-complete",
+               "next_start 3 although block 2 is the last complete block (LOG-031).", "CrossMember",
+               at({"next_start"}), "3", false),
+       replace("cross/block-count-wrong",
+               "block_count is not floor(head_seq / block_size) (LOG-033).", "CrossMember",
+               at({"block_count"}), "4", false),
+       replace("cross/index-gap", "Indexes 0, 2, 2: not consecutive (LOG-033).", "CrossMember",
+               at({"blocks", size_t{1}, "index"}), "2", false),
+       replace("cross/incomplete-block-listed", "Index 3 of a log of 3 complete blocks (LOG-033).",
+               "CrossMember", at({"blocks", size_t{2}, "index"}), "3", false),
+       replace("block-size-0", "A block size of 0.", "OutOfRange", at({"block_size"}), "0",
+               false)}});
 
   out.push_back(Specimen{"CreateFileRequest",
                          true,
@@ -696,7 +708,8 @@ std::vector<Specimen> specimens() {
                         "Semantics", at({"state"}), R"("absent")", false),
                 replace("ranges-overlapping", "Overlapping chunks_missing ranges.", "Semantics",
                         at({"chunks_missing"}), "[[0,3],[2,5]]", false),
-                replace("ranges-adjacent", "Adjacent ranges [[0,2],[2,4]] are written as one (section 11.2).",
+                replace("ranges-adjacent",
+                        "Adjacent ranges [[0,2],[2,4]] are written as one (section 11.2).",
                         "Semantics", at({"chunks_missing"}), "[[0,2],[2,4]]", false)}});
 
   out.push_back(
@@ -711,18 +724,19 @@ std::vector<Specimen> specimens() {
   {
     const std::string first = ids.id();
     const std::string second = ids.id();
-    out.push_back(Specimen{"FileStatusRequest",
-                           true,
-                           Json{{"file_ids", Json::array({first, second})}},
-                           {replace("no-ids", "At least one id (FILE-007).", "Semantics",
-                                    at({"file_ids"}), "[]", false),
-                            replace("repeated-id", "The ids are distinct (FILE-007).", "Semantics",
-                                    at({"file_ids", size_t{1}}), "\"" + first + "\"", false),
-                            replace("repeated-id-before-a-malformed-one",
-                                    "A repeat, then a malformed id: the element's own check comes first "
-                                    "(ERR-014, ERR-025).",
-                                    "Semantics", at({"file_ids"}),
-                                    "[\"" + first + "\",\"" + first + "\",\"short\"]", false)}});
+    out.push_back(
+        Specimen{"FileStatusRequest",
+                 true,
+                 Json{{"file_ids", Json::array({first, second})}},
+                 {replace("no-ids", "At least one id (FILE-007).", "Semantics", at({"file_ids"}),
+                          "[]", false),
+                  replace("repeated-id", "The ids are distinct (FILE-007).", "Semantics",
+                          at({"file_ids", size_t{1}}), "\"" + first + "\"", false),
+                  replace("repeated-id-before-a-malformed-one",
+                          "A repeat, then a malformed id: the element's own check comes first "
+                          "(ERR-014, ERR-025).",
+                          "Semantics", at({"file_ids"}),
+                          "[\"" + first + "\",\"" + first + "\",\"short\"]", false)}});
   }
 
   out.push_back(
@@ -734,43 +748,44 @@ std::vector<Specimen> specimens() {
                {replace("state-other", "state is absent, uploading, committed or deleted.",
                         "Semantics", at({"files", size_t{0}, "state"}), R"("lost")", false)}});
 
-  out.push_back(
-      Specimen{"Payload",
-               true,
-               Json{{"v", 1},
-                    {"type", "put"},
-                    {"key", "notes/42"},
-                    {"value", ids.bytes(12)},
-                    {"bases", Json::array({ids.id()})},
-                    {"files",
-                     {{{"id", ids.id()},
-                       {"name", "photo.jpg"},
-                       {"size_bytes", 3000000},
-                       {"chunk_bytes", 1048576},
-                       {"chunk_count", 3},
-                       {"sha256", ids.hash()}}}}},
-               {replace("delete", "A delete.", "ValidMessage", Path(),
-                        R"({"v":1,"type":"delete","key":"notes/42","bases":[]})", true),
-                replace("version-2", "An unknown payload format (VER-007).", "Semantics", at({"v"}),
-                        "2", false),
-                replace("version-0", "Format 0, an integer other than 1: unknown, not malformed (VER-009).",
-                        "Semantics", at({"v"}), "0", false),
-                replace("version-256", "256 is no format (VER-009): invalid_field, not unsupported_format.",
-                        "OutOfRange", at({"v"}), "256", false),
-                replace("delete-with-value", "A delete carrying a value (LWW-004).", "Semantics", Path(),
-                        R"({"v":1,"type":"delete","key":"k","bases":[],"value":""})", false),
-                replace("delete-with-files", "A delete carrying files (LWW-004).", "Semantics", Path(),
-                        R"({"v":1,"type":"delete","key":"k","bases":[],"files":[]})", false),
-                replace("repeated-base-then-delete-with-value",
-                        "A repeated base, then a delete carrying a value: the member's check comes before "
-                        "the rule between members (ERR-014, ERR-025).",
-                        "Semantics", Path(),
-                        R"({"v":1,"type":"delete","key":"k","bases":["AAAAAAAAAAAAAAAAAAAAAA","AAAAAAAAAAAAAAAAAAAAAA"],"value":""})",
-                        false),
-                replace("chunk-count-inconsistent",
-                        "chunk_count is max(1, ceil(size/chunk_bytes)) (LWW-002).", "Semantics",
-                        at({"files", size_t{0}, "chunk_count"}), "2", false)},
-               true});
+  out.push_back(Specimen{
+      "Payload",
+      true,
+      Json{{"v", 1},
+           {"type", "put"},
+           {"key", "notes/42"},
+           {"value", ids.bytes(12)},
+           {"bases", Json::array({ids.id()})},
+           {"files",
+            {{{"id", ids.id()},
+              {"name", "photo.jpg"},
+              {"size_bytes", 3000000},
+              {"chunk_bytes", 1048576},
+              {"chunk_count", 3},
+              {"sha256", ids.hash()}}}}},
+      {replace("delete", "A delete.", "ValidMessage", Path(),
+               R"({"v":1,"type":"delete","key":"notes/42","bases":[]})", true),
+       replace("version-2", "An unknown payload format (VER-007).", "Semantics", at({"v"}), "2",
+               false),
+       replace("version-0", "Format 0, an integer other than 1: unknown, not malformed (VER-009).",
+               "Semantics", at({"v"}), "0", false),
+       replace("version-256", "256 is no format (VER-009): invalid_field, not unsupported_format.",
+               "OutOfRange", at({"v"}), "256", false),
+       replace("delete-with-value", "A delete carrying a value (LWW-004).", "Semantics", Path(),
+               R"({"v":1,"type":"delete","key":"k","bases":[],"value":""})", false),
+       replace("delete-with-files", "A delete carrying files (LWW-004).", "Semantics", Path(),
+               R"({"v":1,"type":"delete","key":"k","bases":[],"files":[]})", false),
+       replace(
+           "repeated-base-then-delete-with-value",
+           "A repeated base, then a delete carrying a value: the member's check comes before "
+           "the rule between members (ERR-014, ERR-025).",
+           "Semantics", Path(),
+           R"({"v":1,"type":"delete","key":"k","bases":["AAAAAAAAAAAAAAAAAAAAAA","AAAAAAAAAAAAAAAAAAAAAA"],"value":""})",
+           false),
+       replace("chunk-count-inconsistent",
+               "chunk_count is max(1, ceil(size/chunk_bytes)) (LWW-002).", "Semantics",
+               at({"files", size_t{0}, "chunk_count"}), "2", false)},
+      true});
   return out;
 }
 
@@ -846,16 +861,16 @@ void add_syntax_cases(GroupBuilder& b, const std::string& text, bool thorough) {
            text.substr(0, text.size() - 1), false, kMalformedJson);
   b.expect("not-an-object/array", "A JSON array at the top level.", "NotAnObject", "[]", false,
            kMalformedJson);
-  b.expect("not-json/byte-order-mark", "The specimen after a UTF-8 byte order mark (TRN-028).", "ByteOrderMark",
-           "\xEF\xBB\xBF" + text, false, kMalformedJson);
+  b.expect("not-json/byte-order-mark", "The specimen after a UTF-8 byte order mark (TRN-028).",
+           "ByteOrderMark", "\xEF\xBB\xBF" + text, false, kMalformedJson);
   b.expect("not-json/lone-high-surrogate", "A string holding the escape \\ud800 alone (TRN-028).",
            "LoneSurrogate", with_leading_note(text, "\\ud800"), false, kMalformedJson);
   if (!thorough) return;
   b.expect("not-json/lone-low-surrogate", "A string holding the escape \\udc00 alone (TRN-028).",
            "LoneSurrogate", with_leading_note(text, "\\udc00"), false, kMalformedJson);
   b.expect("not-json/high-surrogate-then-letter",
-           "A high surrogate escape followed by a letter, not a low surrogate (TRN-028).", "LoneSurrogate",
-           with_leading_note(text, "\\ud83dx"), false, kMalformedJson);
+           "A high surrogate escape followed by a letter, not a low surrogate (TRN-028).",
+           "LoneSurrogate", with_leading_note(text, "\\ud83dx"), false, kMalformedJson);
   // Valid JSON text: a response ignores the extra member, a request rejects it as unknown, not
   // as malformed.
   b.add("surrogate-pair", "A string holding an escaped surrogate pair: valid JSON text.",
@@ -917,16 +932,16 @@ void add_precedence_cases(GroupBuilder& b, const Json& example) {
   {
     const std::string text = duplicate_first + example.dump().substr(1);
     b.expect("several-faults/duplicate-and-truncated",
-             "A repeated member in a text that is cut short: the text's fault first.", "SeveralFaults",
-             text.substr(0, text.size() - 1), false, kMalformedJson, "");
+             "A repeated member in a text that is cut short: the text's fault first.",
+             "SeveralFaults", text.substr(0, text.size() - 1), false, kMalformedJson, "");
   }
   {
     Json copy = example;
     copy["deep"] = std::string(kPlaceholder);
     const std::string text = with_raw(copy, at({"deep"}), nested_arrays(17));
     b.expect("several-faults/duplicate-then-too-deep",
-             "A repeated member before a value nested too deep: the text's fault first.", "SeveralFaults",
-             duplicate_first + text.substr(1), false, kMalformedJson, "");
+             "A repeated member before a value nested too deep: the text's fault first.",
+             "SeveralFaults", duplicate_first + text.substr(1), false, kMalformedJson, "");
   }
   {
     Json copy = example;
@@ -938,34 +953,37 @@ void add_precedence_cases(GroupBuilder& b, const Json& example) {
   {
     Json copy = example;
     copy["ops"][0].erase("id");
-    const std::string twice = with_raw(copy, at({"ops", size_t{1}}), with_first_member_twice(copy["ops"][1]));
-    b.expect("several-faults/late-duplicate-and-early-missing",
-             "ops[0] lacks its id and ops[1] repeats a member: the repetition first, wherever it is.",
-             "SeveralFaults", twice, false, kDuplicateField, "ops[1]." + copy["ops"][1].items().begin().key());
+    const std::string twice =
+        with_raw(copy, at({"ops", size_t{1}}), with_first_member_twice(copy["ops"][1]));
+    b.expect(
+        "several-faults/late-duplicate-and-early-missing",
+        "ops[0] lacks its id and ops[1] repeats a member: the repetition first, wherever it is.",
+        "SeveralFaults", twice, false, kDuplicateField,
+        "ops[1]." + copy["ops"][1].items().begin().key());
   }
   {
     Json copy = example;
     copy["extra"] = 1;
     copy["ops"][0].erase("id");
     b.expect("several-faults/unknown-top-and-missing-in-op",
-             "An unknown top-level member and ops[0] without id: the defined members first.", "SeveralFaults",
-             copy.dump(), false, kMissingField, "ops[0].id");
+             "An unknown top-level member and ops[0] without id: the defined members first.",
+             "SeveralFaults", copy.dump(), false, kMissingField, "ops[0].id");
   }
   {
     Json copy = example;
     copy["ops"][0]["extra"] = 1;
     copy["ops"][1]["key_id"] = "1";
     b.expect("several-faults/unknown-in-op-0-and-wrong-type-in-op-1",
-             "An unknown member of ops[0] comes before the members of ops[1].", "SeveralFaults", copy.dump(),
-             false, kUnknownField, "ops[0].extra");
+             "An unknown member of ops[0] comes before the members of ops[1].", "SeveralFaults",
+             copy.dump(), false, kUnknownField, "ops[0].extra");
   }
   {
     Json copy = example;
     copy["ops"][0]["hlc"]["extra"] = 1;
     copy["ops"][0]["key_id"] = 0;
     b.expect("several-faults/unknown-in-hlc-and-bad-key-id",
-             "An unknown member of ops[0].hlc comes before key_id, which follows hlc.", "SeveralFaults",
-             copy.dump(), false, kUnknownField, "ops[0].hlc.extra");
+             "An unknown member of ops[0].hlc comes before key_id, which follows hlc.",
+             "SeveralFaults", copy.dump(), false, kUnknownField, "ops[0].hlc.extra");
   }
   {
     Json copy = example;
@@ -980,8 +998,8 @@ void add_precedence_cases(GroupBuilder& b, const Json& example) {
     copy["ops"][1]["id"] = copy["ops"][0]["id"];
     copy["ops"][0]["v"] = 2;
     b.expect("several-faults/unknown-format-first",
-             "ops[0] of format 2, and ops[1] repeating ops[0]'s id: the member fault of ops[0].", "SeveralFaults",
-             copy.dump(), false, kInvalidField, "ops[0].v");
+             "ops[0] of format 2, and ops[1] repeating ops[0]'s id: the member fault of ops[0].",
+             "SeveralFaults", copy.dump(), false, kInvalidField, "ops[0].v");
   }
 }
 
@@ -1167,15 +1185,17 @@ Json generate() {
             "standard base64, whitespace, or unused bits set (TRN-025).");
   file.note("WrongLength", "MODIFIED_PARAMETER",
             "A binary value of the wrong length for its member (TRN-025).");
-  file.note("CrossMember", "MODIFIED_PARAMETER",
-            "Members that are each well-formed but break a rule between them (LOG-022, LOG-028, LOG-031, "
-            "LOG-033, AUTH-024, KEY-006, INF-005, ERR-010): a client checks these in words, a schema "
-            "cannot.");
+  file.note(
+      "CrossMember", "MODIFIED_PARAMETER",
+      "Members that are each well-formed but break a rule between them (LOG-022, LOG-028, LOG-031, "
+      "LOG-033, AUTH-024, KEY-006, INF-005, ERR-010): a client checks these in words, a schema "
+      "cannot.");
   file.note("SeveralFaults", "EDGE_CASE",
             "A request with several faults: the code and field are the first fault in the order of "
             "ERR-014 (the text, then repeated members, then members depth-first in schema order).");
-  file.note("ByteOrderMark", "MODIFIED_PARAMETER",
-            "A text starting with a UTF-8 byte order mark, which JSON text does not have (TRN-028).");
+  file.note(
+      "ByteOrderMark", "MODIFIED_PARAMETER",
+      "A text starting with a UTF-8 byte order mark, which JSON text does not have (TRN-028).");
   file.note("LoneSurrogate", "MODIFIED_PARAMETER",
             "A string escape of a lone UTF-16 surrogate, which is no character (TRN-028).");
   file.note("Semantics", "MODIFIED_PARAMETER",

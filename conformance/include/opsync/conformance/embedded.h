@@ -1,7 +1,7 @@
 // Files of the repository built into the program, so that an installed opsync-conformance needs
 // no source tree: the wire-message vectors it sends, the requirement catalog it reports coverage
-// of, its own list of requirements it cannot test from outside, and the clauses of the requirements it
-// covers, each with the cases that check it.
+// of, its own list of requirements it cannot test from outside, and the clauses of the requirements
+// it covers, each with the cases that check it.
 #pragma once
 
 #include <string_view>

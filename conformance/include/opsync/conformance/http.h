@@ -49,7 +49,7 @@ struct HttpResponse {
   std::string reason;
   Headers headers;  // in order, names as sent
   std::string body;
-  std::vector<int> interim_statuses;      // 1xx responses read before this one
+  std::vector<int> interim_statuses;     // 1xx responses read before this one
   std::vector<Headers> interim_headers;  // and their headers
 
   // The first header of that name (case-insensitive), or nullopt.
@@ -87,6 +87,7 @@ class Connection {
 };
 
 // Sends one request on a fresh connection and reads its response.
-Result<HttpResponse> exchange_once(const Server& server, const HttpRequest& request, uint64_t timeout_ms);
+Result<HttpResponse> exchange_once(const Server& server, const HttpRequest& request,
+                                   uint64_t timeout_ms);
 
 }  // namespace opsync::conformance

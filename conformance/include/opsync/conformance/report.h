@@ -52,16 +52,16 @@ struct Clause {
 };
 // The clause table by requirement id; every MUST or MUST NOT requirement with cases has an entry.
 const std::map<std::string, std::vector<Clause>>& clause_table();
-// Replaces the built-in table by another one's text (`coverage --clause-table FILE`, to test a table
-// before it is built in); call before any coverage function.
+// Replaces the built-in table by another one's text (`coverage --clause-table FILE`, to test a
+// table before it is built in); call before any coverage function.
 void use_clause_table(std::string_view json_text);
 
 struct CoverageRow {
   const Requirement* requirement;
-  std::vector<std::string> cases;  // ids of the cases that cover it
-  const ScopeNote* note = nullptr;  // set when no case covers it on purpose
+  std::vector<std::string> cases;                // ids of the cases that cover it
+  const ScopeNote* note = nullptr;               // set when no case covers it on purpose
   const std::vector<Clause>* clauses = nullptr;  // its clauses, when the table has them
-  size_t clauses_checked() const;  // clauses with cases
+  size_t clauses_checked() const;                // clauses with cases
 };
 std::vector<CoverageRow> coverage(const std::vector<const Case*>& cases);
 // Problems that make the coverage incomplete: a MUST or MUST NOT requirement without a case and
@@ -74,8 +74,9 @@ std::vector<std::string> coverage_problems(const std::vector<const Case*>& cases
 using CheckCounts = std::map<std::string, size_t>;
 Result<CheckCounts> read_check_counts(const std::string& report_path);
 // With `clauses`, each requirement's clauses are listed under it.
-void write_coverage_text(std::ostream& out, const std::vector<const Case*>& cases, const CheckCounts* checks = nullptr,
-                         bool clauses = false);
-void write_coverage_json(std::ostream& out, const std::vector<const Case*>& cases, const CheckCounts* checks = nullptr);
+void write_coverage_text(std::ostream& out, const std::vector<const Case*>& cases,
+                         const CheckCounts* checks = nullptr, bool clauses = false);
+void write_coverage_json(std::ostream& out, const std::vector<const Case*>& cases,
+                         const CheckCounts* checks = nullptr);
 
 }  // namespace opsync::conformance

@@ -29,7 +29,8 @@ struct Selection {
 
 // True when `id` matches the glob (`*` any run of characters, `?` one).
 bool glob_matches(std::string_view pattern, std::string_view id);
-std::vector<const Case*> select_cases(const std::vector<const Case*>& cases, const Selection& selection);
+std::vector<const Case*> select_cases(const std::vector<const Case*>& cases,
+                                      const Selection& selection);
 
 // What a run certified. One report format serves both: a server, named by its URL
 // (opsync-conformance), and a client, named by the command that runs its adapter
@@ -63,7 +64,7 @@ struct RunReport {
 Result<RunFacts> gather_facts(const Options& options);
 
 // Runs the cases, in an order drawn from the seed, `options.jobs` at a time.
-RunReport run_cases(const Options& options, const RunFacts& facts, const std::vector<const Case*>& cases,
-                    const KnownFailures& known);
+RunReport run_cases(const Options& options, const RunFacts& facts,
+                    const std::vector<const Case*>& cases, const KnownFailures& known);
 
 }  // namespace opsync::conformance

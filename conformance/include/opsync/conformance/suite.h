@@ -63,7 +63,7 @@ std::vector<const Case*> all_cases();
 struct Options {
   Server server;
   uint64_t seed = 1;
-  uint64_t timeout_ms = 10000;   // one request
+  uint64_t timeout_ms = 10000;  // one request
   size_t jobs = 4;
   std::string registration_token;  // sent as a bearer token when creating workspaces
   std::string workspace;           // with owner_token: an existing workspace to use
@@ -140,10 +140,14 @@ class CaseContext {
 
   // Sends a request on a fresh connection; a transport failure ends the case as a failure of
   // ERR-004 ("stop answering"). Adds OpSync-Test-Case and Content-Length.
-  HttpResponse request(const std::string& method, const std::string& target, const std::string& token = "",
-                       const std::string& body = "", const std::string& content_type = "", Headers extra = {});
-  HttpResponse get(const std::string& target, const std::string& token = "") { return request("GET", target, token); }
-  HttpResponse post_json(const std::string& target, const std::string& token, const std::string& body) {
+  HttpResponse request(const std::string& method, const std::string& target,
+                       const std::string& token = "", const std::string& body = "",
+                       const std::string& content_type = "", Headers extra = {});
+  HttpResponse get(const std::string& target, const std::string& token = "") {
+    return request("GET", target, token);
+  }
+  HttpResponse post_json(const std::string& target, const std::string& token,
+                         const std::string& body) {
     return request("POST", target, token, body, "application/json");
   }
   // Like request(), but a transport failure is returned, not a failure of the case.
@@ -152,19 +156,23 @@ class CaseContext {
   Result<HttpResponse> raw(const std::string& bytes, uint64_t timeout_ms = 0);
   // A connection of the case's own, and a way to record what crossed it.
   std::unique_ptr<Connection> connect();
-  void record(const std::string& request_bytes, const Result<HttpResponse>& response, double duration_ms);
+  void record(const std::string& request_bytes, const Result<HttpResponse>& response,
+              double duration_ms);
   // The headers every request of this case carries.
   Headers case_headers() const;
 
   // ---- checks: a failed check is recorded and the case goes on; require() ends it
 
-  void check(bool holds, std::string_view requirement, std::string expected, std::string observed = "");
-  void require(bool holds, std::string_view requirement, std::string expected, std::string observed = "");
+  void check(bool holds, std::string_view requirement, std::string expected,
+             std::string observed = "");
+  void require(bool holds, std::string_view requirement, std::string expected,
+               std::string observed = "");
   [[noreturn]] void skip(std::string reason);
   // Figures the case measured (latencies under load...), shown in the reports whatever the outcome.
   void note(std::string figures) { result_.note = std::move(figures); }
   // The response is an error of this status and code (ERR-001).
-  bool expect_error(const HttpResponse& response, int status, std::string_view code, std::string_view requirement);
+  bool expect_error(const HttpResponse& response, int status, std::string_view code,
+                    std::string_view requirement);
   // The response is a success of this status whose body parses as M; ends the case otherwise.
   template <typename M>
   M expect_message(const HttpResponse& response, int status, std::string_view requirement);
@@ -177,10 +185,12 @@ class CaseContext {
   // The workspace given with --workspace when there is one, else a fresh one: for cases whose
   // checks hold whatever the workspace already holds. Runs with --workspace are sequential.
   TestWorkspace workspace();
-  std::string issue_token(const TestWorkspace& ws, Scope scope, std::optional<uint64_t> expires_in_ms = std::nullopt);
+  std::string issue_token(const TestWorkspace& ws, Scope scope,
+                          std::optional<uint64_t> expires_in_ms = std::nullopt);
   // Valid operations with fresh random ids, stamped at the server's time (within max skew).
   std::vector<WireOp> make_ops(size_t count, size_t payload_bytes = 64);
-  UploadOpsResponse upload(const TestWorkspace& ws, const std::string& token, const std::vector<WireOp>& ops);
+  UploadOpsResponse upload(const TestWorkspace& ws, const std::string& token,
+                           const std::vector<WireOp>& ops);
   // The whole log, read page by page, checked to be consecutive from seq 1.
   std::vector<SequencedOp> read_log(const TestWorkspace& ws, const std::string& token);
   // A digest of everything the API shows of a workspace (log, blocks, keys, token list, and the
@@ -196,7 +206,8 @@ class CaseContext {
   void run_command(const std::string& command, std::string_view what, bool restarts = false);
 
  private:
-  HttpResponse finish(const HttpRequest& request, Result<HttpResponse> response, double duration_ms);
+  HttpResponse finish(const HttpRequest& request, Result<HttpResponse> response,
+                      double duration_ms);
 
   const Options& options_;
   const RunFacts& facts_;
@@ -208,7 +219,8 @@ class CaseContext {
 };
 
 template <typename M>
-M CaseContext::expect_message(const HttpResponse& response, int status, std::string_view requirement) {
+M CaseContext::expect_message(const HttpResponse& response, int status,
+                              std::string_view requirement) {
   require(response.status == status, requirement, "status " + std::to_string(status),
           "status " + std::to_string(response.status) + " " + response.body.substr(0, 300));
   Result<M> parsed = parse_message<M>(response.body);

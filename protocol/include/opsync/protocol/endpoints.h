@@ -61,9 +61,9 @@ struct ParameterSpec {
   std::string_view name;  // empty: no parameter in this slot
   ValueKind kind = ValueKind::kDecimal;
   uint64_t min = 0;
-  uint64_t max = 0;                           // used when max_limit is null
-  uint64_t Limits::*max_limit = nullptr;      // the server's advertised limit, when it bounds the value
-  std::optional<uint64_t> fallback;           // the value when absent (decimal query parameters)
+  uint64_t max = 0;                       // used when max_limit is null
+  uint64_t Limits::*max_limit = nullptr;  // the server's advertised limit, when it bounds the value
+  std::optional<uint64_t> fallback;       // the value when absent (decimal query parameters)
 
   bool present() const { return !name.empty(); }
   // The largest valid value under the given limits.
@@ -78,10 +78,10 @@ struct SuccessResponse {
 
 struct Endpoint {
   EndpointId id;
-  std::string_view method;       // "GET", "POST", "PUT", "DELETE"
-  std::string_view path;         // "/v1/workspaces/{workspace_id}/files/{file_id}"
-  std::optional<Scope> scope;    // nullopt: no authorization
-  std::string_view capability;   // "files", "workspace_delete", or empty (always served)
+  std::string_view method;      // "GET", "POST", "PUT", "DELETE"
+  std::string_view path;        // "/v1/workspaces/{workspace_id}/files/{file_id}"
+  std::optional<Scope> scope;   // nullopt: no authorization
+  std::string_view capability;  // "files", "workspace_delete", or empty (always served)
   BodyKind request_body = BodyKind::kNone;
   std::string_view request_message;  // for kJson bodies
   std::array<ParameterSpec, 2> query;

@@ -145,7 +145,8 @@ inline constexpr HttpLimits kReferenceHttpLimits{
 
 constexpr bool http_limits_meet_floors(const HttpLimits& l) {
   const HttpLimits& f = kHttpLimitFloors;
-  return l.request_target_bytes_max >= f.request_target_bytes_max && l.header_fields_max >= f.header_fields_max &&
+  return l.request_target_bytes_max >= f.request_target_bytes_max &&
+         l.header_fields_max >= f.header_fields_max &&
          l.header_section_bytes_max >= f.header_section_bytes_max &&
          // The request line holds the target, so the section must have room for the longest one.
          l.header_section_bytes_max > l.request_target_bytes_max;

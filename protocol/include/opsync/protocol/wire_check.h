@@ -16,7 +16,7 @@ namespace opsync {
 
 struct WireExchange {
   std::string_view method;
-  std::string_view target;                      // path and query, as sent
+  std::string_view target;                     // path and query, as sent
   std::optional<std::string_view> request_id;  // the OpSync-Request-Id the request carried
   int status = 0;
   std::string_view body;

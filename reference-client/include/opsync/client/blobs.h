@@ -37,7 +37,8 @@ class BlobStore {
 
   // `size` bytes from `offset`, or nullopt when the blob does not exist or ends before
   // offset + size (someone removed or shortened the file).
-  virtual std::optional<Bytes> read(const FileId& id, BlobKind kind, uint64_t offset, uint64_t size) = 0;
+  virtual std::optional<Bytes> read(const FileId& id, BlobKind kind, uint64_t offset,
+                                    uint64_t size) = 0;
   // Writes `bytes` at `offset`, creating the blob and zero-filling any gap before offset.
   virtual Status write(const FileId& id, BlobKind kind, uint64_t offset, ByteView bytes) = 0;
   // Cuts or zero-extends the blob to `size` bytes, creating it when missing.
@@ -62,7 +63,8 @@ class DirectoryBlobStore final : public BlobStore {
 
   std::filesystem::path path(const FileId& id, BlobKind kind) const;
 
-  std::optional<Bytes> read(const FileId& id, BlobKind kind, uint64_t offset, uint64_t size) override;
+  std::optional<Bytes> read(const FileId& id, BlobKind kind, uint64_t offset,
+                            uint64_t size) override;
   Status write(const FileId& id, BlobKind kind, uint64_t offset, ByteView bytes) override;
   Status resize(const FileId& id, BlobKind kind, uint64_t size) override;
   Status promote(const FileId& id) override;
@@ -79,7 +81,8 @@ class DirectoryBlobStore final : public BlobStore {
 // crash leaves of a file written through the operating system.
 class MemoryBlobStore final : public BlobStore {
  public:
-  std::optional<Bytes> read(const FileId& id, BlobKind kind, uint64_t offset, uint64_t size) override;
+  std::optional<Bytes> read(const FileId& id, BlobKind kind, uint64_t offset,
+                            uint64_t size) override;
   Status write(const FileId& id, BlobKind kind, uint64_t offset, ByteView bytes) override;
   Status resize(const FileId& id, BlobKind kind, uint64_t size) override;
   Status promote(const FileId& id) override;

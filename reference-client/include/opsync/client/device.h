@@ -42,8 +42,10 @@ struct JoinRequest {
   WorkspaceId workspace_id;
   std::string token;
   std::string password;
-  std::string passphrase;  // empty when the user has none: allowed only for the workspace's first device
-  uint32_t kdf_iterations = kKdfIterationsForNewRecords;  // for the first key record, if this device puts it
+  std::string
+      passphrase;  // empty when the user has none: allowed only for the workspace's first device
+  uint32_t kdf_iterations =
+      kKdfIterationsForNewRecords;  // for the first key record, if this device puts it
 };
 
 // How a join went.
@@ -100,8 +102,9 @@ Status run_call(ServerCall& call, Transport& transport);
 // Device::create_workspace as a call: GET /v1/info, POST /v1/workspaces, PUT /keys/1, then DIR.
 class CreateWorkspaceCall final : public ServerCall {
  public:
-  CreateWorkspaceCall(std::filesystem::path dir, std::string server_url, std::string password, RandomSource& random,
-                      uint32_t kdf_iterations = kKdfIterationsForNewRecords, StoreOptions store_options = {});
+  CreateWorkspaceCall(std::filesystem::path dir, std::string server_url, std::string password,
+                      RandomSource& random, uint32_t kdf_iterations = kKdfIterationsForNewRecords,
+                      StoreOptions store_options = {});
   // REQUIRES: done() and status().ok().
   const NewWorkspace& result() const;
 
@@ -123,7 +126,8 @@ class CreateWorkspaceCall final : public ServerCall {
 // devices racing to be first, one wins and the other is told so) before GET /blocks.
 class JoinCall final : public ServerCall {
  public:
-  JoinCall(std::filesystem::path dir, JoinRequest request, RandomSource& random, StoreOptions store_options = {});
+  JoinCall(std::filesystem::path dir, JoinRequest request, RandomSource& random,
+           StoreOptions store_options = {});
   // REQUIRES: done() and status().ok().
   const Joined& result() const;
 
@@ -146,21 +150,24 @@ class Device {
   // Creates a workspace on the server (POST /v1/workspaces), a data key and a passphrase, puts the
   // wrapped key record (PUT /keys/1, expected_version 0) and creates DIR bound to it. Fails if DIR
   // already holds a device.
-  static Result<NewWorkspace> create_workspace(const std::filesystem::path& dir, const std::string& server_url,
-                                               const std::string& password, Transport& transport,
-                                               RandomSource& random, uint32_t kdf_iterations = kKdfIterationsForNewRecords,
-                                               const StoreOptions& store_options = {});
+  static Result<NewWorkspace> create_workspace(
+      const std::filesystem::path& dir, const std::string& server_url, const std::string& password,
+      Transport& transport, RandomSource& random,
+      uint32_t kdf_iterations = kKdfIterationsForNewRecords,
+      const StoreOptions& store_options = {});
   // Joins an existing workspace with a token another device issued: reads the key records and
   // unwraps the data key (kWrongPassword when the password or passphrase is wrong, and DIR is then
   // left as it was), then creates DIR.
-  static Status join(const std::filesystem::path& dir, const JoinRequest& request, Transport& transport,
-                     RandomSource& random, const StoreOptions& store_options = {});
+  static Status join(const std::filesystem::path& dir, const JoinRequest& request,
+                     Transport& transport, RandomSource& random,
+                     const StoreOptions& store_options = {});
   // The same, telling whether this device put the workspace's first key record (Joined).
   static Result<Joined> join_workspace(const std::filesystem::path& dir, const JoinRequest& request,
                                        Transport& transport, RandomSource& random,
                                        const StoreOptions& store_options = {});
   // `store_options`: tests trade durability against power loss for speed (Durability::kProcess).
-  static Result<std::unique_ptr<Device>> open(const std::filesystem::path& dir, const StoreOptions& store_options = {});
+  static Result<std::unique_ptr<Device>> open(const std::filesystem::path& dir,
+                                              const StoreOptions& store_options = {});
 
   // ---- local edits: each one transaction (op, effect, file refs, clock) -----------------------
 
@@ -173,8 +180,8 @@ class Device {
   Result<FileRef> attach(const std::string& key, const std::filesystem::path& path, uint64_t now_ms,
                          RandomSource& random);
   // The same from a stream, under the file name `name` (LWW-002).
-  Result<FileRef> attach(const std::string& key, const std::string& name, std::istream& content, uint64_t now_ms,
-                         RandomSource& random);
+  Result<FileRef> attach(const std::string& key, const std::string& name, std::istream& content,
+                         uint64_t now_ms, RandomSource& random);
   // Removes one file from the key, keeping its value and other files (a put). The device drops
   // its copy once no head references the file any more (FILE-022). kNotFound when the key's
   // winner has no such file.
@@ -187,12 +194,14 @@ class Device {
   Result<std::vector<std::string>> conflicted_keys() { return store_->conflicted_keys(); }
   // Copies the files of the key's winner into `output_dir` under their names. Files the device
   // has no copy of yet are listed in the result (not an error: they are pending, FILE-033).
-  Result<std::vector<FileRef>> export_files(const std::string& key, const std::filesystem::path& output_dir);
+  Result<std::vector<FileRef>> export_files(const std::string& key,
+                                            const std::filesystem::path& output_dir);
 
   // ---- talking to the server outside a sync -----------------------------------------------------
 
   // POST /tokens: a token for another device (AUTH-010).
-  Result<TokenIssued> invite(Scope scope, std::optional<uint64_t> expires_in_ms, Transport& transport);
+  Result<TokenIssued> invite(Scope scope, std::optional<uint64_t> expires_in_ms,
+                             Transport& transport);
   // The same as a call; the device must outlive it.
   class InviteCall;
   std::unique_ptr<InviteCall> start_invite(Scope scope, std::optional<uint64_t> expires_in_ms);
@@ -210,18 +219,20 @@ class Device {
 
   // The same as a call; the device must outlive it.
   class ChangePasswordCall;
-  std::unique_ptr<ChangePasswordCall> start_change_password(const std::string& old_password,
-                                                            const std::string& new_password,
-                                                            const std::string& passphrase, RandomSource& random,
-                                                            uint32_t kdf_iterations = kKdfIterationsForNewRecords);
+  std::unique_ptr<ChangePasswordCall> start_change_password(
+      const std::string& old_password, const std::string& new_password,
+      const std::string& passphrase, RandomSource& random,
+      uint32_t kdf_iterations = kKdfIterationsForNewRecords);
 
   LocalStore& store() { return *store_; }
   const Keyring& keys() const { return keys_; }
   std::string token();
 
  private:
-  Device(std::unique_ptr<LocalStore> store, Keyring keys, uint64_t op_payload_bytes_max, uint32_t chunk_bytes);
-  Status commit(ObjectPayload payload, std::vector<FileId> attached_here, uint64_t now_ms, RandomSource& random);
+  Device(std::unique_ptr<LocalStore> store, Keyring keys, uint64_t op_payload_bytes_max,
+         uint32_t chunk_bytes);
+  Status commit(ObjectPayload payload, std::vector<FileId> attached_here, uint64_t now_ms,
+                RandomSource& random);
 
   std::unique_ptr<LocalStore> store_;
   Keyring keys_;
@@ -251,8 +262,8 @@ class Device::RevokeCall final : public ServerCall {
 
 class Device::ChangePasswordCall final : public ServerCall {
  public:
-  ChangePasswordCall(Device& device, std::string old_password, std::string new_password, std::string passphrase,
-                     RandomSource& random, uint32_t kdf_iterations);
+  ChangePasswordCall(Device& device, std::string old_password, std::string new_password,
+                     std::string passphrase, RandomSource& random, uint32_t kdf_iterations);
 
  private:
   Device& device_;

@@ -5,10 +5,11 @@
 // after a transport failure, SYNC-010), or the end. It answers every request with on_response() or
 // on_transport_failure(), passing the time again. The time is the device's two clocks (DeviceTime):
 // stamps and the server's time are on its wall clock; waits and round trips on its monotonic clock,
-// so that a wall clock that is set, steps or stands still never stretches a wait (SYNC-020). Between the two it may call work() to apply what
-// the previous answer brought while the request travels. The same engine runs behind cpp-httplib
-// (http_driver.h) and, in the simulator, over a simulated network with simulated time; with the
-// same responses, times and random source it makes the same requests.
+// so that a wall clock that is set, steps or stands still never stretches a wait (SYNC-020).
+// Between the two it may call work() to apply what the previous answer brought while the request
+// travels. The same engine runs behind cpp-httplib (http_driver.h) and, in the simulator, over a
+// simulated network with simulated time; with the same responses, times and random source it makes
+// the same requests.
 //
 // What one sync does, in order (spec 9.1):
 //   1. GET /v1/info: the protocol version (VER-002), the limits, a clock offset estimate (HLC-010).
@@ -89,8 +90,10 @@ struct SyncReport {
   uint64_t files_uploaded = 0;    // committed by this sync
   uint64_t files_downloaded = 0;  // verified and stored by this sync
   uint64_t files_pending = 0;     // wait or missing (FILE-033)
-  uint64_t files_deleted = 0;     // no longer referenced: DELETE sent, the copy kept (FILE-022, FILE-040)
-  uint64_t files_expired = 0;     // copies of unreferenced files removed after the retention time (FILE-040)
+  uint64_t files_deleted =
+      0;  // no longer referenced: DELETE sent, the copy kept (FILE-022, FILE-040)
+  uint64_t files_expired =
+      0;  // copies of unreferenced files removed after the retention time (FILE-040)
   uint64_t chunks_uploaded = 0;
   uint64_t chunks_downloaded = 0;
   uint64_t file_bytes_moved = 0;    // plaintext bytes of chunks moved either way
@@ -126,7 +129,8 @@ using SyncStep = std::variant<SendRequest, WaitUntil, SyncFinished>;
 class SyncEngine {
  public:
   // The store must stay open, and nothing else may write to it, until the engine finishes.
-  SyncEngine(LocalStore& store, const Keyring& keys, RandomSource& random, SyncOptions options = {});
+  SyncEngine(LocalStore& store, const Keyring& keys, RandomSource& random,
+             SyncOptions options = {});
   ~SyncEngine();
   SyncEngine(const SyncEngine&) = delete;
   SyncEngine& operator=(const SyncEngine&) = delete;

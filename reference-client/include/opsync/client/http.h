@@ -11,8 +11,8 @@
 namespace opsync::client {
 
 struct HttpRequest {
-  std::string method;  // "GET", "POST", "PUT", "DELETE"
-  std::string target;  // path and query, e.g. "/v1/workspaces/{id}/ops?after_seq=7"
+  std::string method;        // "GET", "POST", "PUT", "DELETE"
+  std::string target;        // path and query, e.g. "/v1/workspaces/{id}/ops?after_seq=7"
   std::string content_type;  // empty when there is no body
   std::string body;
   bool authorized = true;  // sends the device's bearer token

@@ -30,7 +30,8 @@ struct WireBytes {
 class HttpTransport final : public Transport {
  public:
   // `server_url`: "http://host:port" or "https://host:port". Fails with kInvalidField otherwise.
-  static Result<std::unique_ptr<HttpTransport>> connect(const std::string& server_url, HttpOptions options = {});
+  static Result<std::unique_ptr<HttpTransport>> connect(const std::string& server_url,
+                                                        HttpOptions options = {});
   ~HttpTransport() override;
 
   Result<HttpResponse> exchange(const HttpRequest& request, const std::string& token) override;
@@ -47,7 +48,8 @@ class HttpTransport final : public Transport {
 // Milliseconds since the Unix epoch, from the system clock: the wall clock reading of the client,
 // kept here in the adapter so that everything below it can run on simulated time.
 uint64_t system_now_ms();
-// Milliseconds of std::chrono::steady_clock: the monotonic reading (only differences mean anything).
+// Milliseconds of std::chrono::steady_clock: the monotonic reading (only differences mean
+// anything).
 uint64_t steady_now_ms();
 // Both, as the engine takes them.
 DeviceTime system_device_time();
@@ -64,6 +66,7 @@ struct DriverClock {
 // Drives `engine` to the end over `transport`, waiting through backoff. `progress` (optional) is
 // called after every exchange with the engine's report so far.
 SyncFinished run_sync(SyncEngine& engine, Transport& transport, const std::string& token,
-                      const std::function<void(const SyncReport&)>& progress = {}, const DriverClock& clock = {});
+                      const std::function<void(const SyncReport&)>& progress = {},
+                      const DriverClock& clock = {});
 
 }  // namespace opsync::client

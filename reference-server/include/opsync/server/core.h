@@ -29,7 +29,7 @@ namespace opsync::server {
 class RateLimiter;
 
 struct ServerConfig {
-  uint32_t block_size = kReferenceBlockSize;          // for new workspaces
+  uint32_t block_size = kReferenceBlockSize;  // for new workspaces
   uint64_t max_clock_skew_ms = kReferenceMaxClockSkewMs;
   Registration registration = Registration::kOpen;
   // Closed registration with an operator's credential (AUTH-006): the SHA-256 of the secret that,
@@ -39,21 +39,24 @@ struct ServerConfig {
   uint64_t upload_expiry_ms = kReferenceUploadExpiryMs;
   uint64_t file_retention_ms = kReferenceFileRetentionMs;
   Limits limits = kReferenceLimits;
-  HttpLimits http_limits = kReferenceHttpLimits;  // advertised in /v1/info; the HTTP adapter enforces them
+  HttpLimits http_limits =
+      kReferenceHttpLimits;  // advertised in /v1/info; the HTTP adapter enforces them
   // Operator caps (LIM-020..LIM-022); 0 turns one off.
-  uint64_t workspace_creations_per_minute = 0;  // per client address; off by default: AUTH-001 wants it open
-  uint64_t tokens_per_workspace_max = 1000;     // tokens neither revoked nor expired
-  uint64_t uploading_bytes_per_workspace_max = 0;  // chunks of files still uploading; off: see LIM-022
+  uint64_t workspace_creations_per_minute =
+      0;  // per client address; off by default: AUTH-001 wants it open
+  uint64_t tokens_per_workspace_max = 1000;  // tokens neither revoked nor expired
+  uint64_t uploading_bytes_per_workspace_max =
+      0;  // chunks of files still uploading; off: see LIM-022
   std::string server_name = "opsync-reference-server";
   std::string server_version = "0.1.0";
 };
 
 // Header names are matched case-insensitively (RFC 9110); keys are stored lower-case.
 struct Request {
-  std::string method;                                     // "GET", "POST", ...
-  std::string path;                                       // without the query string
+  std::string method;                                      // "GET", "POST", ...
+  std::string path;                                        // without the query string
   std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
-  std::map<std::string, std::string> headers;             // lower-case names
+  std::map<std::string, std::string> headers;              // lower-case names
   std::string body;
   std::string client_address;  // the peer's IP address, for per-client caps; empty when unknown
   // When the head was admitted, before the body was read: expiry is judged at that time alone
@@ -94,7 +97,8 @@ class ServerCore {
   // Checks everything that does not need the body: route, method, version, authorization,
   // content type and declared length. Returns the error response, or nullopt when the body may
   // be read. `body_bytes_max` receives the most bytes the body may have for this route.
-  std::optional<Response> preflight(const RequestHead& head, uint64_t now_ms, uint64_t* body_bytes_max = nullptr);
+  std::optional<Response> preflight(const RequestHead& head, uint64_t now_ms,
+                                    uint64_t* body_bytes_max = nullptr);
 
   // Handles a complete request (runs preflight itself). Never throws; bad input gets the spec's
   // error and changes nothing (ERR-003, ERR-004).
@@ -105,7 +109,8 @@ class ServerCore {
   // to handle() (a framing fault, a limit of the HTTP layer, a body that passed its limit while
   // it was read, the connection cap, a fault of the adapter). `request_headers` are the request's
   // header fields when they were read, so that its OpSync-Request-Id is echoed; empty otherwise.
-  Response transport_error(const Error& error, const std::map<std::string, std::string>& request_headers,
+  Response transport_error(const Error& error,
+                           const std::map<std::string, std::string>& request_headers,
                            uint64_t now_ms);
   // The interim 100 (Continue) an adapter sends before reading a body that the client holds back
   // until told to send it (Expect: 100-continue). When the request carries no usable request id
@@ -134,7 +139,8 @@ class ServerCore {
   Storage& storage_;
   RandomSource& random_;
   std::mutex random_mutex_;  // RandomSource implementations need not be thread-safe
-  std::unique_ptr<RateLimiter> creation_limiter_;  // nullptr when workspace_creations_per_minute is 0
+  std::unique_ptr<RateLimiter>
+      creation_limiter_;  // nullptr when workspace_creations_per_minute is 0
 };
 
 }  // namespace opsync::server

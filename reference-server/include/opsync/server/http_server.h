@@ -40,24 +40,25 @@ enum class LogFormat : uint8_t { kText, kJson, kNone };
 
 struct HttpOptions {
   std::string listen_address = "127.0.0.1";
-  uint16_t port = 8420;  // 0 picks a free port
+  uint16_t port = 8420;                      // 0 picks a free port
   std::optional<std::string> tls_cert_file;  // both or neither
   std::optional<std::string> tls_key_file;
   LogFormat log_format = LogFormat::kText;
-  size_t threads = 16;                  // worker threads running the core; connections need none
-  size_t io_threads = 2;                // threads serving sockets and TLS
-  uint64_t gc_interval_ms = 3600000;    // how often collect_garbage runs; 0 disables
-  uint64_t header_timeout_ms = 10000;   // TLS handshake, and a request's head from its first byte
-  uint64_t body_timeout_ms = 60000;     // a whole body, once its head was accepted
-  uint64_t idle_timeout_ms = 30000;     // a kept-alive connection waiting for its next request
-  uint64_t write_timeout_ms = 60000;    // one response, until the client has taken all of it
-  size_t connections_max = 1024;        // open connections; one more is answered 503 and closed
+  size_t threads = 16;                 // worker threads running the core; connections need none
+  size_t io_threads = 2;               // threads serving sockets and TLS
+  uint64_t gc_interval_ms = 3600000;   // how often collect_garbage runs; 0 disables
+  uint64_t header_timeout_ms = 10000;  // TLS handshake, and a request's head from its first byte
+  uint64_t body_timeout_ms = 60000;    // a whole body, once its head was accepted
+  uint64_t idle_timeout_ms = 30000;    // a kept-alive connection waiting for its next request
+  uint64_t write_timeout_ms = 60000;   // one response, until the client has taken all of it
+  size_t connections_max = 1024;       // open connections; one more is answered 503 and closed
   // Memory for request bodies and their parsing: a body is read only once its share is reserved
   // (its length, or the route's limit when chunked; 33 times that for JSON, whose document costs
   // up to 32 bytes per byte of text). Requests wait in order for their share, holding no thread;
   // one that needs more than all of it waits until it has all of it.
   uint64_t request_memory_mib_max = 512;
-  uint64_t shutdown_timeout_ms = 10000;  // stop(): in-flight requests finish within this, others are dropped
+  uint64_t shutdown_timeout_ms =
+      10000;  // stop(): in-flight requests finish within this, others are dropped
   // Behind a reverse proxy every connection comes from the proxy: name a header the proxy sets to
   // the client's address (X-Real-IP) to use it for per-client caps instead. Empty: the peer's
   // address. Only for a server that no client can reach except through that proxy.
@@ -82,7 +83,8 @@ class HttpServer {
  public:
   // Binds the socket. Fails on a busy port, unreadable TLS files, options out of bounds, or a
   // file descriptor limit too low for connections_max.
-  static Result<std::unique_ptr<HttpServer>> bind(ServerCore& core, HttpOptions options, std::ostream& log);
+  static Result<std::unique_ptr<HttpServer>> bind(ServerCore& core, HttpOptions options,
+                                                  std::ostream& log);
   ~HttpServer();
 
   uint16_t port() const;

@@ -25,8 +25,8 @@ namespace opsync::server {
 // What is read when a scrape comes rather than counted as it happens.
 struct MetricsGauges {
   uint64_t open_connections = 0;
-  uint64_t database_bytes = 0;           // the database file and its write-ahead log
-  std::vector<uint64_t> log_lengths;     // operations in each workspace's log
+  uint64_t database_bytes = 0;        // the database file and its write-ahead log
+  std::vector<uint64_t> log_lengths;  // operations in each workspace's log
 };
 
 class ServerMetrics {
@@ -52,7 +52,7 @@ class ServerMetrics {
   };
   mutable std::mutex mutex_;
   std::map<std::pair<std::string, int>, uint64_t> requests_;  // (route, status) -> answers
-  std::map<std::string, Latency> latency_;                   // route -> its latencies
+  std::map<std::string, Latency> latency_;                    // route -> its latencies
   std::atomic<uint64_t> refused_{0};
 };
 
@@ -62,7 +62,7 @@ class MetricsListener {
  public:
   // Binds ADDRESS:PORT (IPv4 or IPv6; port 0 picks a free one) and starts its thread.
   static Result<std::unique_ptr<MetricsListener>> start(const std::string& address, uint16_t port,
-                                                         std::function<std::string()> body);
+                                                        std::function<std::string()> body);
   ~MetricsListener();  // stops the thread and closes the socket
   MetricsListener(const MetricsListener&) = delete;
   MetricsListener& operator=(const MetricsListener&) = delete;

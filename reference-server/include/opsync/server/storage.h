@@ -58,8 +58,8 @@ struct FileRecord {
   FileId id;
   FileState state = FileState::kUploading;
   uint32_t chunk_count = 0;
-  uint64_t updated_at_ms = 0;   // creation, last chunk upload, commit or delete
-  uint64_t deleted_at_ms = 0;   // meaningful when state is kDeleted
+  uint64_t updated_at_ms = 0;  // creation, last chunk upload, commit or delete
+  uint64_t deleted_at_ms = 0;  // meaningful when state is kDeleted
   bool operator==(const FileRecord&) const = default;
 };
 
@@ -92,7 +92,8 @@ class Transaction {
   virtual void put_token(const TokenRecord& record) = 0;  // insert or replace
   // Tokens with an id above `after` (all when nullopt), ascending by id, at most `limit`.
   virtual std::vector<TokenRecord> tokens_after(const WorkspaceId& workspace,
-                                                const std::optional<TokenId>& after, size_t limit) = 0;
+                                                const std::optional<TokenId>& after,
+                                                size_t limit) = 0;
   // Tokens of the workspace neither revoked nor expired at `now_ms` (for LIM-021).
   virtual uint64_t live_token_count(const WorkspaceId& workspace, uint64_t now_ms) = 0;
 
@@ -100,7 +101,8 @@ class Transaction {
   virtual std::optional<KeyRecord> key(const WorkspaceId& workspace, uint32_t key_id) = 0;
   virtual void put_key(const WorkspaceId& workspace, const KeyRecord& record) = 0;
   virtual uint64_t key_count(const WorkspaceId& workspace) = 0;
-  virtual std::vector<KeyRecord> keys_after(const WorkspaceId& workspace, uint32_t after, size_t limit) = 0;
+  virtual std::vector<KeyRecord> keys_after(const WorkspaceId& workspace, uint32_t after,
+                                            size_t limit) = 0;
 
   // The log.
   virtual std::optional<LoggedOp> op_by_id(const WorkspaceId& workspace, const OpId& id) = 0;
@@ -111,19 +113,23 @@ class Transaction {
                                                       const StoredOp& op) = 0;
   // Operations after `after_seq` in order: at most `limit`, stopping after the one whose payload
   // bytes bring the total to `payload_bytes_max` or more (LOG-020).
-  virtual std::vector<StoredOp> ops_after(const WorkspaceId& workspace, uint64_t after_seq, size_t limit,
-                                          uint64_t payload_bytes_max) = 0;
+  virtual std::vector<StoredOp> ops_after(const WorkspaceId& workspace, uint64_t after_seq,
+                                          size_t limit, uint64_t payload_bytes_max) = 0;
   // Hashes of the operations at first_seq..last_seq inclusive.
-  virtual std::vector<Hash> op_hashes(const WorkspaceId& workspace, uint64_t first_seq, uint64_t last_seq) = 0;
+  virtual std::vector<Hash> op_hashes(const WorkspaceId& workspace, uint64_t first_seq,
+                                      uint64_t last_seq) = 0;
   virtual void put_block_hash(const WorkspaceId& workspace, uint64_t index, const Hash& hash) = 0;
-  virtual std::vector<Hash> block_hashes(const WorkspaceId& workspace, uint64_t start, size_t limit) = 0;
+  virtual std::vector<Hash> block_hashes(const WorkspaceId& workspace, uint64_t start,
+                                         size_t limit) = 0;
 
   // Files and their chunks.
   virtual std::optional<FileRecord> file(const WorkspaceId& workspace, const FileId& id) = 0;
   virtual void put_file(const WorkspaceId& workspace, const FileRecord& record) = 0;
   virtual void delete_file(const WorkspaceId& workspace, const FileId& id) = 0;  // and its chunks
-  virtual std::optional<Bytes> chunk(const WorkspaceId& workspace, const FileId& id, uint32_t index) = 0;
-  virtual void put_chunk(const WorkspaceId& workspace, const FileId& id, uint32_t index, ByteView body) = 0;
+  virtual std::optional<Bytes> chunk(const WorkspaceId& workspace, const FileId& id,
+                                     uint32_t index) = 0;
+  virtual void put_chunk(const WorkspaceId& workspace, const FileId& id, uint32_t index,
+                         ByteView body) = 0;
   // Indices of the chunks present, ascending, and their total size.
   virtual std::vector<uint32_t> chunk_indices(const WorkspaceId& workspace, const FileId& id) = 0;
   virtual uint64_t stored_bytes(const WorkspaceId& workspace, const FileId& id) = 0;

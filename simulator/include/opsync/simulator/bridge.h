@@ -21,7 +21,8 @@ client::HttpResponse to_client_response(const server::Response& response);
 class CoreTransport final : public client::Transport {
  public:
   CoreTransport(server::ServerCore& core, const uint64_t& now_ms) : core_(core), now_ms_(now_ms) {}
-  Result<client::HttpResponse> exchange(const client::HttpRequest& request, const std::string& token) override;
+  Result<client::HttpResponse> exchange(const client::HttpRequest& request,
+                                        const std::string& token) override;
 
  private:
   server::ServerCore& core_;

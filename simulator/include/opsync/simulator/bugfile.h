@@ -32,11 +32,11 @@ inline constexpr const char* kBugFormat = "opsync-bug/1";
 struct BugFile {
   std::string simulator_version;
   Config config;
-  std::vector<Violation> violations;     // empty when the recorded run passed
+  std::vector<Violation> violations;  // empty when the recorded run passed
   Hash trace_hash;
-  std::vector<uint64_t> event_digests;   // one per event of the recorded run
+  std::vector<uint64_t> event_digests;  // one per event of the recorded run
   DecisionLog decisions;
-  std::vector<TraceEvent> schedule;      // the faults as they happened: time, node, kind, detail
+  std::vector<TraceEvent> schedule;  // the faults as they happened: time, node, kind, detail
   // Scenario files: what they show, and the checkers expected to fail ("recorded" for the
   // recorded protocol or variant, "opsync-v1" for the reference on the same configuration).
   std::string description;
@@ -82,8 +82,8 @@ Status save_bug_file(const BugFile& bug, const std::string& path);
 struct Replay {
   RunResult result;
   bool same_trace = false;
-  bool same_verdict = false;              // the same checkers failed
-  std::optional<size_t> parted_at;        // the first event whose digest differs, when not the same
+  bool same_verdict = false;        // the same checkers failed
+  std::optional<size_t> parted_at;  // the first event whose digest differs, when not the same
 };
 // Replays the bug's configuration from its decision log, keeping events (for rendering or for
 // reporting where the traces part) when asked. A bug found against an external server replays

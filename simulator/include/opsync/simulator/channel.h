@@ -25,7 +25,8 @@ class AdapterChannel {
  public:
   virtual ~AdapterChannel() = default;
   // One turn: `event` in, its yield out; the adapter's asks and notices reach `host` as they come.
-  virtual adapter::Yield turn(const adapter::Event& event, client::DeviceTime now, adapter::TurnHost& host) = 0;
+  virtual adapter::Yield turn(const adapter::Event& event, client::DeviceTime now,
+                              adapter::TurnHost& host) = 0;
   // What a reader of a broken run needs beyond the rule it broke: a process's last log and
   // standard-error lines, as indented lines after a newline; empty for an in-process client.
   virtual std::string diagnostics() { return {}; }

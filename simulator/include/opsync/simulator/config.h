@@ -19,8 +19,9 @@
 namespace opsync::simulator {
 
 enum class Protocol : uint8_t {
-  kOpsyncV1,    // the reference server core and client engines: the code that ships
-  kDataans03,   // a model of the Dataans v0.3.0 sync design (spec section 15), to prove checkers fail
+  kOpsyncV1,   // the reference server core and client engines: the code that ships
+  kDataans03,  // a model of the Dataans v0.3.0 sync design (spec section 15), to prove checkers
+               // fail
 };
 
 // Deliberately broken variants of opsync-v1, each the companion of a checker (simulator/README.md).
@@ -28,16 +29,19 @@ enum class Protocol : uint8_t {
 // edit made through the store's public interface); everything else is the shipping code.
 enum class Variant : uint8_t {
   kNone,
-  kNoDedupe,           // a client that re-does an edit whose upload answer was lost, as a new operation
-  kHiddenRestore,      // a server that renumbers on restore and answers the prefix hashes devices expect
-  kWallClock,          // a client that stamps edits with its wall clock, ignoring its HLC
+  kNoDedupe,       // a client that re-does an edit whose upload answer was lost, as a new operation
+  kHiddenRestore,  // a server that renumbers on restore and answers the prefix hashes devices
+                   // expect
+  kWallClock,      // a client that stamps edits with its wall clock, ignoring its HLC
   kForgetLostUploads,  // a client that drops operations whose upload answer was lost
   kPlaintext,          // a client that sends payloads unencrypted
   kNoFileDelete,       // a client that never deletes files no head references (FILE-022)
-  kNoCopyRetention,    // a client that removes its copy of a file as soon as it deleted it (FILE-040)
-  kNoCopyExpiry,       // a client whose kept copies of deleted files never reach the end of their time (FILE-040)
-  kWallClockWaits,     // a client that measures its backoff waits on its wall clock (SYNC-020)
-  kRestoreRevivesTokens,  // a server whose restore from a backup brings revoked tokens back (AUTH-030)
+  kNoCopyRetention,  // a client that removes its copy of a file as soon as it deleted it (FILE-040)
+  kNoCopyExpiry,    // a client whose kept copies of deleted files never reach the end of their time
+                    // (FILE-040)
+  kWallClockWaits,  // a client that measures its backoff waits on its wall clock (SYNC-020)
+  kRestoreRevivesTokens,  // a server whose restore from a backup brings revoked tokens back
+                          // (AUTH-030)
 };
 
 std::string_view protocol_name(Protocol protocol);
@@ -119,14 +123,14 @@ struct ScriptStep {
   // server's clock, as clock does a device's), crash (the device dies after `steps` more durable
   // steps, 0 at once, and restarts 5 s later).
   std::string action;
-  std::string key;             // put, delete, attach, detach
-  std::string value;           // put
-  uint64_t file_bytes = 0;     // attach
-  int64_t clock_offset_ms = 0;   // clock, server-clock: the clock is set to true time plus this
-  bool clock_frozen = false;     // clock, server-clock: and stands still
-  std::string match;           // drop, drop-answer, reset: "METHOD path-fragment", METHOD may be *
-  uint32_t cut_percent = 50;   // reset
-  uint32_t steps = 0;          // crash, restore, server-crash
+  std::string key;              // put, delete, attach, detach
+  std::string value;            // put
+  uint64_t file_bytes = 0;      // attach
+  int64_t clock_offset_ms = 0;  // clock, server-clock: the clock is set to true time plus this
+  bool clock_frozen = false;    // clock, server-clock: and stands still
+  std::string match;            // drop, drop-answer, reset: "METHOD path-fragment", METHOD may be *
+  uint32_t cut_percent = 50;    // reset
+  uint32_t steps = 0;           // crash, restore, server-crash
 
   bool operator==(const ScriptStep&) const = default;
 };
@@ -137,22 +141,22 @@ struct Config {
   Variant variant = Variant::kNone;
 
   // Devices and workload.
-  uint32_t devices = 5;      // at the start, 1..64 (joins add more, at most 64 in all)
-  uint32_t ops = 500;        // edits drawn over the chaos phase (a scripted run makes its own)
+  uint32_t devices = 5;  // at the start, 1..64 (joins add more, at most 64 in all)
+  uint32_t ops = 500;    // edits drawn over the chaos phase (a scripted run makes its own)
   uint64_t chaos_ms = 600000;
-  uint32_t keys = 24;        // the key space
-  uint32_t hot_keys = 3;     // keys that take half of the edits
+  uint32_t keys = 24;     // the key space
+  uint32_t hot_keys = 3;  // keys that take half of the edits
   uint32_t delete_percent = 10;
   uint32_t attach_percent = 8;
   uint32_t detach_percent = 4;
   uint32_t file_chunks_max = 4;  // attached files are up to this many 64 KiB chunks
   uint32_t sync_interval_ms_min = 1000;
   uint32_t sync_interval_ms_max = 8000;
-  uint32_t online_ms_min = 20000;    // a device alternates online stretches (syncing) ...
+  uint32_t online_ms_min = 20000;  // a device alternates online stretches (syncing) ...
   uint32_t online_ms_max = 180000;
-  uint32_t offline_ms_min = 5000;    // ... and offline ones (editing, not syncing)
+  uint32_t offline_ms_min = 5000;  // ... and offline ones (editing, not syncing)
   uint32_t offline_ms_max = 120000;
-  uint32_t heal_rounds_max = 12;     // rounds of syncs after the chaos before liveness fails
+  uint32_t heal_rounds_max = 12;  // rounds of syncs after the chaos before liveness fails
 
   FaultProfile faults;
   std::vector<ScriptStep> script;  // non-empty: the workload and the fault schedule are these steps
@@ -169,7 +173,8 @@ Status validate(const Config& config);
 
 // JSON forms. Reading is strict (unknown or mistyped members are errors naming the member).
 nlohmann::json to_json(const FaultProfile& profile);
-Result<FaultProfile> fault_profile_from_json(const nlohmann::json& json, std::string_view path = "faults");
+Result<FaultProfile> fault_profile_from_json(const nlohmann::json& json,
+                                             std::string_view path = "faults");
 nlohmann::json to_json(const Config& config);
 Result<Config> config_from_json(const nlohmann::json& json);
 // A fault profile from a name or from a JSON file's path.

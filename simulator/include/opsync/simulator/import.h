@@ -25,13 +25,13 @@ namespace opsync::simulator {
 inline constexpr const char* kClientTraceFormat = "opsync-client-trace/1";
 
 struct TracedExchange {
-  uint32_t device = 0;           // index into ImportedTrace::devices
-  uint64_t sent_ms = 0;          // the device's clock
+  uint32_t device = 0;   // index into ImportedTrace::devices
+  uint64_t sent_ms = 0;  // the device's clock
   uint64_t received_ms = 0;
   std::string method, target, content_type;
-  std::string body;              // as the trace has it: secrets as "redacted:FINGERPRINT:LENGTH"
-  std::string token;             // the fingerprint of the bearer token; empty: none
-  bool answered = false;         // false: the transport failed (error says how)
+  std::string body;       // as the trace has it: secrets as "redacted:FINGERPRINT:LENGTH"
+  std::string token;      // the fingerprint of the bearer token; empty: none
+  bool answered = false;  // false: the transport failed (error says how)
   int status = 0;
   std::string response_type, response_body, error;
   std::optional<uint64_t> server_time_ms;  // OpSync-Server-Time-Ms of the answer, when it had one
@@ -47,7 +47,7 @@ struct TracedCommit {
 };
 
 struct ImportedTrace {
-  std::vector<std::string> devices;  // as the traces name them ("laptop", "phone")
+  std::vector<std::string> devices;       // as the traces name them ("laptop", "phone")
   std::vector<TracedExchange> exchanges;  // per device in trace order, devices one after another
   std::vector<TracedCommit> commits;
   bool operator==(const ImportedTrace&) const = default;
@@ -64,6 +64,7 @@ Result<ImportedTrace> imported_trace_from_json(const nlohmann::json& json);
 Config imported_config(const ImportedTrace& trace, uint64_t seed);
 
 // Replays the exchanges against a reference server core (seeded by config.seed), as a run.
-RunResult replay_imported(const ImportedTrace& trace, const Config& config, const RunOptions& options);
+RunResult replay_imported(const ImportedTrace& trace, const Config& config,
+                          const RunOptions& options);
 
 }  // namespace opsync::simulator

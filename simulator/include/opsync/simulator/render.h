@@ -17,7 +17,8 @@ namespace opsync::simulator {
 
 // REQUIRES: the run kept its events (with bodies, for the bodies to show).
 // `description` (a scenario's story, from its bug file) goes under the title when not empty.
-std::string render_html(const RunResult& result, const std::string& title, const std::string& description = "");
+std::string render_html(const RunResult& result, const std::string& title,
+                        const std::string& description = "");
 
 // The ShiViz log of the run (https://bestchai.bitbucket.io/shiviz/): every event of a node as a
 // line of description and a line of host and vector clock, for ShiViz's default regular

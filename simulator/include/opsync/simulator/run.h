@@ -28,9 +28,10 @@ namespace opsync::simulator {
 // The first violation a checker found.
 struct Violation {
   std::string checker;
-  uint64_t time_ms = 0;             // true virtual time of the detection
-  std::vector<std::string> nodes;   // "device-2", "server"
-  std::vector<std::string> ops;     // operation ids, or file ids for the files checkers (base64url) involved
+  uint64_t time_ms = 0;            // true virtual time of the detection
+  std::vector<std::string> nodes;  // "device-2", "server"
+  std::vector<std::string>
+      ops;  // operation ids, or file ids for the files checkers (base64url) involved
   std::string message;
 };
 
@@ -38,12 +39,12 @@ struct Violation {
 std::vector<std::string> checker_names();
 
 struct Figures {
-  uint64_t events = 0;          // trace events
-  uint64_t decisions = 0;       // random decisions drawn
-  uint64_t simulated_ms = 0;    // virtual time from start to verdict
+  uint64_t events = 0;        // trace events
+  uint64_t decisions = 0;     // random decisions drawn
+  uint64_t simulated_ms = 0;  // virtual time from start to verdict
   uint64_t chaos_ms = 0;
-  uint64_t edits = 0;           // local edits committed
-  uint64_t ops_in_log = 0;      // operations in the server's log at the end
+  uint64_t edits = 0;       // local edits committed
+  uint64_t ops_in_log = 0;  // operations in the server's log at the end
   uint64_t files_attached = 0;
   uint64_t syncs = 0;
   uint64_t syncs_failed = 0;
@@ -64,7 +65,7 @@ struct Figures {
 // A real server's answers, as a run against it received them (opsync-sim run --server URL): a
 // replay takes them from here instead of asking the server again.
 struct RecordedAnswer {
-  std::string request;       // 16 hex digits: the first 8 bytes of SHA-256 over the request it answered
+  std::string request;  // 16 hex digits: the first 8 bytes of SHA-256 over the request it answered
   int status = 0;
   std::string content_type;
   std::string body;
@@ -87,9 +88,9 @@ struct RunResult {
   std::vector<Violation> violations;  // one per failed checker, in checker order
   Figures figures;
   Hash trace_hash;
-  DecisionLog decisions;              // when RunOptions::keep_decisions
-  std::vector<TraceEvent> events;     // when RunOptions::keep_events
-  std::vector<uint64_t> event_digests;  // when RunOptions::keep_decisions (for replays)
+  DecisionLog decisions;                     // when RunOptions::keep_decisions
+  std::vector<TraceEvent> events;            // when RunOptions::keep_events
+  std::vector<uint64_t> event_digests;       // when RunOptions::keep_decisions (for replays)
   std::optional<ServerRecording> recording;  // a run against an external server: its answers
   // Whether a replay gives this trace again: false when a client under test drew randomness of
   // its own (spec/client-adapter.md, ADP-081); its replays give the same verdict.
@@ -103,9 +104,9 @@ struct RunResult {
 };
 
 struct RunOptions {
-  bool keep_events = false;     // the whole trace, for rendering
-  bool keep_bodies = false;     // with message bodies
-  bool keep_decisions = false;  // the decision log and per-event digests, for bug files
+  bool keep_events = false;             // the whole trace, for rendering
+  bool keep_bodies = false;             // with message bodies
+  bool keep_decisions = false;          // the decision log and per-event digests, for bug files
   const DecisionLog* replay = nullptr;  // replay this decision log instead of drawing
   // Drive a real server at this URL ("http://host:port") instead of the reference core, or
   // replay the answers such a run recorded. Either takes a configuration for_external_server
@@ -153,8 +154,10 @@ RunResult run(const Config& config, const RunOptions& options = {});
 // How a run reaches a live server (`RunOptions::server_url`): a transport to the URL. The
 // simulator library holds no socket code (docs/architecture.md), so a program that runs against
 // live servers installs one once, before its first run (opsync-sim: the reference client's HTTP
-// driver); without one, such a run throws ExternalServerError. Replays of recorded answers need none.
-using ServerConnector = std::function<Result<std::unique_ptr<client::Transport>>(const std::string& url)>;
+// driver); without one, such a run throws ExternalServerError. Replays of recorded answers need
+// none.
+using ServerConnector =
+    std::function<Result<std::unique_ptr<client::Transport>>(const std::string& url)>;
 void set_server_connector(ServerConnector connector);
 
 // The configuration as a run against an external server has it: the faults only the server

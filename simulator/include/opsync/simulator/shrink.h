@@ -41,7 +41,8 @@ struct ShrinkResult {
 // other schedule: nothing shrinks then.
 // A bug of a client under test (BugFile::client) shrinks through `channels` (their `clients`,
 // `adapter_command` and `turn_timeout_ms`), as replay() takes them.
-ShrinkResult shrink(const BugFile& bug, uint32_t tries_max, const std::function<void(const std::string&)>& progress,
+ShrinkResult shrink(const BugFile& bug, uint32_t tries_max,
+                    const std::function<void(const std::string&)>& progress,
                     const std::string& server_url = "", const RunOptions* channels = nullptr);
 
 }  // namespace opsync::simulator

@@ -19,15 +19,15 @@
 namespace opsync::simulator {
 
 struct TraceEvent {
-  uint64_t time_ms = 0;        // true virtual time
-  std::string node;            // "server", "device-0", ... or "world" for phase changes
-  std::string kind;            // e.g. "send", "arrive", "answer", "deliver", "lost", "edit", "crash"
-  std::string detail;          // one line for people
-  uint64_t clock_ms = 0;       // what the node's own clock read at that moment
-  uint64_t exchange = 0;       // message events: the request/response pair they belong to
-  std::string peer;            // message events: the other end
-  std::string body;            // kept bytes (message bodies), only when the trace keeps bodies
-  uint64_t digest = 0;         // the first 8 bytes of SHA-256 over what the trace hash took in
+  uint64_t time_ms = 0;   // true virtual time
+  std::string node;       // "server", "device-0", ... or "world" for phase changes
+  std::string kind;       // e.g. "send", "arrive", "answer", "deliver", "lost", "edit", "crash"
+  std::string detail;     // one line for people
+  uint64_t clock_ms = 0;  // what the node's own clock read at that moment
+  uint64_t exchange = 0;  // message events: the request/response pair they belong to
+  std::string peer;       // message events: the other end
+  std::string body;       // kept bytes (message bodies), only when the trace keeps bodies
+  uint64_t digest = 0;    // the first 8 bytes of SHA-256 over what the trace hash took in
 };
 
 class Trace {

@@ -26,12 +26,12 @@ inline constexpr const char* kProtocol = "opsync-client-adapter/1";
 inline constexpr uint64_t kTurnTimeoutMsDefault = 10'000;
 inline constexpr size_t kRandomBytesMax = 65536;
 
-// ---- events (simulator to adapter) ---------------------------------------------------------------
+// ---- events (simulator to adapter) --------------------------------------------------------------
 
 struct StartOptions {
-  uint32_t page_ops_max = 0;      // the `limit` of GET /ops; 0: the server's
+  uint32_t page_ops_max = 0;       // the `limit` of GET /ops; 0: the server's
   uint32_t kdf_iterations = 1000;  // for new key records (derivation is not under test)
-  bool overlap_work = false;       // apply a page while the next one travels (the reference client's)
+  bool overlap_work = false;  // apply a page while the next one travels (the reference client's)
   bool operator==(const StartOptions&) const = default;
 };
 
@@ -57,7 +57,8 @@ struct Command {
   std::optional<FileId> file_id;
   Bytes value;  // put: the value; attach: the content
   Scope scope = Scope::kReadWrite;
-  std::optional<uint64_t> pick;  // detach without file_id: the pick-th (mod their count) of the winner's files
+  std::optional<uint64_t>
+      pick;  // detach without file_id: the pick-th (mod their count) of the winner's files
 };
 
 struct HttpAnswer {
@@ -71,7 +72,7 @@ struct Wake {};
 
 using Event = std::variant<Start, Command, HttpAnswer, HttpFailure, Wake>;
 
-// ---- notices and asks (adapter to simulator, within a turn) ---------------------------------------
+// ---- notices and asks (adapter to simulator, within a turn) -------------------------------------
 
 struct CommitNote {
   OpId op_id;
@@ -94,7 +95,7 @@ class TurnHost {
   virtual void committed(const CommitNote& note) = 0;
 };
 
-// ---- yields (adapter to simulator, ending a turn) ------------------------------------------------
+// ---- yields (adapter to simulator, ending a turn) -----------------------------------------------
 
 struct Ready {
   std::string client;
@@ -137,7 +138,7 @@ struct HeadState {
 };
 struct FileState {
   bool held = false;
-  Bytes content;  // when held
+  Bytes content;                   // when held
   bool kept_after_delete = false;  // a copy kept for the retention time (FILE-040)
   bool operator==(const FileState&) const = default;
 };
@@ -166,7 +167,7 @@ class Adapter {
   virtual Yield on_event(const Event& event, client::DeviceTime now, TurnHost& host) = 0;
 };
 
-// ---- JSON lines ----------------------------------------------------------------------------------
+// ---- JSON lines ---------------------------------------------------------------------------------
 
 nlohmann::json to_json(const Event& event, client::DeviceTime now);
 nlohmann::json to_json(const Yield& yield);
@@ -187,10 +188,10 @@ Result<AdapterLine> adapter_line_from_json(std::string_view line);
 
 // What one line from the simulator is, for an adapter reading its standard input.
 struct SimulatorLine {
-  std::optional<Event> event;       // an event, with its clocks
+  std::optional<Event> event;  // an event, with its clocks
   client::DeviceTime now;
-  std::optional<Bytes> random;      // the answer to a random ask
-  bool proceed = false;             // `continue`: the answer to a durable notice
+  std::optional<Bytes> random;  // the answer to a random ask
+  bool proceed = false;         // `continue`: the answer to a durable notice
 };
 Result<SimulatorLine> simulator_line_from_json(std::string_view line);
 nlohmann::json random_answer(ByteView bytes);

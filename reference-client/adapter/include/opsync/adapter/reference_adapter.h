@@ -26,9 +26,9 @@ enum class ClientDefect : uint8_t {
   kForgetLostUploads,  // an upload with no answer is taken as refused: never sent again
   kPlaintext,          // payloads sent unencrypted
   kNoFileDelete,       // the DELETE of an unreferenced file (FILE-022) is never sent
-  kNoCopyRetention,    // a deleted file's copy goes at once, not after the retention time (FILE-040)
-  kNoCopyExpiry,       // a deleted file's kept copy is never removed (FILE-040)
-  kWallClockWaits,     // backoff waits measured on the wall clock (SYNC-020)
+  kNoCopyRetention,  // a deleted file's copy goes at once, not after the retention time (FILE-040)
+  kNoCopyExpiry,     // a deleted file's kept copy is never removed (FILE-040)
+  kWallClockWaits,   // backoff waits measured on the wall clock (SYNC-020)
 };
 std::string_view client_defect_name(ClientDefect defect);
 std::optional<ClientDefect> client_defect_from_name(std::string_view name);
