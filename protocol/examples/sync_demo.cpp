@@ -127,11 +127,9 @@ class Device {
  private:
   // Decrypts with associated data computed here (SEC-002) and applies by LWW.
   void take_in(const WireOp& op) {
-    Result<Bytes> plaintext = open_op_payload(keys_.op_key, op);
-    if (!plaintext.ok()) return;
-    Result<ObjectPayload> payload = parse_payload(*plaintext);
-    if (!payload.ok()) return;
-    store_.apply(ObjectOp{op.id, op.hlc, *payload});
+    Result<ObjectOp> opened = open_op(keys_.op_key, op);
+    if (!opened.ok()) return;
+    store_.apply(*opened);
   }
 
   std::string name_;

@@ -11,6 +11,7 @@
 
 #include "opsync/protocol/check.h"
 #include "opsync/protocol/limits.h"
+#include "opsync/protocol/messages.h"
 #include "opsync/protocol/sha256.h"
 
 namespace opsync {
@@ -209,6 +210,14 @@ void seal_op_payload(const SecretKey& op_key, WireOp& op, ByteView plaintext,
 
 Result<Bytes> open_op_payload(const SecretKey& op_key, const WireOp& op) {
   return open(op_key, op.payload, op_payload_ad(op));
+}
+
+Result<ObjectOp> open_op(const SecretKey& op_key, const WireOp& op) {
+  Result<Bytes> plaintext = open_op_payload(op_key, op);
+  if (!plaintext.ok()) return plaintext.error();
+  Result<ObjectPayload> payload = parse_payload(*plaintext);
+  if (!payload.ok()) return payload.error();
+  return ObjectOp{op.id, op.hlc, std::move(payload).value()};
 }
 
 Bytes seal_chunk(const SecretKey& chunk_key, const FileId& file, uint32_t chunk_index,

@@ -12,6 +12,7 @@
 
 #include "opsync/protocol/crypto.h"
 #include "opsync/protocol/limits.h"
+#include "opsync/protocol/messages.h"
 #include "opsync/protocol/random.h"
 #include "property_support.h"
 #include "test_support.h"
@@ -736,6 +737,24 @@ BOOST_AUTO_TEST_CASE(sealed_payloads_and_chunks_open_with_the_spec_associated_da
               std::optional<Bytes>(to_bytes("chunk"))));
   // Each purpose has its own key: a chunk does not open with the op key.
   BOOST_TEST(!open_chunk(subkeys.op_key, file, 1, 2, chunk).ok());
+}
+
+BOOST_AUTO_TEST_CASE(open_op_gives_the_operation_with_its_parsed_payload) {
+  const Subkeys subkeys = derive_subkeys(SecretKey::from_bytes(Bytes(32, 0x42)).value());
+  SeededRandom random(7);
+  ObjectPayload payload;
+  payload.key = "note";
+  payload.value = to_bytes("hello");
+  WireOp op = sample_op();
+  seal_op_payload(subkeys.op_key, op, serialize_payload(payload), random);
+  const Result<ObjectOp> opened = open_op(subkeys.op_key, op);
+  BOOST_REQUIRE(opened.ok());
+  BOOST_TEST((*opened == ObjectOp{op.id, op.hlc, payload}));
+  // The wrong key fails to open; a payload that opens but is no payload JSON fails to parse.
+  BOOST_TEST((open_op(subkeys.chunk_key, op).error().code == Code::kDecryptFailed));
+  seal_op_payload(subkeys.op_key, op, to_bytes("{\"v\":1}"), random);
+  BOOST_TEST(!open_op(subkeys.op_key, op).ok());
+  BOOST_TEST(open_op_payload(subkeys.op_key, op).ok());
 }
 
 RC_BOOST_PROP(op_payload_sealing_binds_every_header_field, ()) {

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "opsync/protocol/bytes.h"
+#include "opsync/protocol/lww.h"
 #include "opsync/protocol/op.h"
 #include "opsync/protocol/random.h"
 #include "opsync/protocol/result.h"
@@ -67,6 +68,9 @@ Bytes chunk_ad(const FileId& file, uint32_t chunk_index, uint32_t chunk_count);
 // Seals `plaintext` into op.payload; every header field of `op` must be final (the ad binds them).
 void seal_op_payload(const SecretKey& op_key, WireOp& op, ByteView plaintext, RandomSource& random);
 Result<Bytes> open_op_payload(const SecretKey& op_key, const WireOp& op);
+// An operation as the object store sees it: its payload opened (CRY-020) and parsed as the payload
+// JSON of spec 10.1 (LWW-001). Fails with open_op_payload's error, or parse_payload's.
+Result<ObjectOp> open_op(const SecretKey& op_key, const WireOp& op);
 
 Bytes seal_chunk(const SecretKey& chunk_key, const FileId& file, uint32_t chunk_index,
                  uint32_t chunk_count, ByteView plaintext, RandomSource& random);
