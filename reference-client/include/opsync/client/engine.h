@@ -54,6 +54,10 @@ struct Keyring {
 
   const Subkeys* find(uint32_t key_id) const;
   const Subkeys& current() const;  // REQUIRES: the current key is present
+  // The operation as the object store sees it, opened with the key it names (spec 5.3) and parsed
+  // (spec 10.1): the one place an operation is decrypted. nullopt when its key is not on this
+  // device, or its payload does not open or does not parse (VER-007, LWW-003).
+  std::optional<ObjectOp> open_op(const WireOp& op) const;
 };
 
 struct SyncOptions {
