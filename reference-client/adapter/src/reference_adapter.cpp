@@ -4,22 +4,17 @@
 #include <array>
 #include <filesystem>
 #include <map>
-#include <set>
 #include <sstream>
-#include <tuple>
 
+#include "adapter_parts.h"
 #include "opsync/client/device.h"
 #include "opsync/client/engine.h"
-#include "opsync/protocol/crypto.h"
 #include "opsync/protocol/endpoints.h"
-#include "opsync/protocol/hlc.h"
-#include "opsync/protocol/limits.h"
 
 namespace opsync::adapter {
 
 namespace {
 
-using client::BlobKind;
 using client::Device;
 using client::DeviceTime;
 using client::HttpRequest;
@@ -109,15 +104,6 @@ struct ReferenceAdapter::Impl {
       host->durable(step);
     };
     return o;
-  }
-
-  template <typename T>
-  static T must(Result<T> result) {
-    OPSYNC_CHECK_MSG(result.ok(), result.ok() ? "" : result.error().to_string().c_str());
-    return std::move(result).value();
-  }
-  static void must(const Status& status) {
-    OPSYNC_CHECK_MSG(status.ok(), status.ok() ? "" : status.error().to_string().c_str());
   }
 
   // ---- events ----
@@ -253,7 +239,8 @@ struct ReferenceAdapter::Impl {
     edit_committed = false;
     if (c.name == "put") {
       status = defect(ClientDefect::kWallClock) || defect(ClientDefect::kPlaintext)
-                   ? defective_commit(c.key, OpType::kPut, c.value, before)
+                   ? defective_commit(*device, random, options.defect, wall(), c.key, OpType::kPut,
+                                      c.value, before)
                    : device->put(c.key, c.value, wall(), random);
     } else if (c.name == "delete") {
       if (!before.present()) {
@@ -262,7 +249,8 @@ struct ReferenceAdapter::Impl {
         return result;
       }
       status = defect(ClientDefect::kWallClock) || defect(ClientDefect::kPlaintext)
-                   ? defective_commit(c.key, OpType::kDelete, {}, before)
+                   ? defective_commit(*device, random, options.defect, wall(), c.key,
+                                      OpType::kDelete, {}, before)
                    : device->remove(c.key, wall(), random);
     } else if (c.name == "attach") {
       std::istringstream in(std::string(c.value.begin(), c.value.end()));
@@ -302,40 +290,6 @@ struct ReferenceAdapter::Impl {
     }
   }
 
-  // ClientDefect::kWallClock and kPlaintext: the reference client's local edit (Device's
-  // commit) made through the store's public interface, with the one defect.
-  Status defective_commit(const std::string& key, OpType type, const Bytes& value,
-                          const client::ObjectView& current) {
-    client::LocalStore& store = device->store();
-    ObjectPayload payload;
-    payload.type = type;
-    payload.key = key;
-    if (type == OpType::kPut) {
-      payload.value = value;
-      if (current.present()) payload.files = current.winner()->payload.files;
-    }
-    payload.bases = must(store.bases_for_write(key));
-    const Bytes plaintext = serialize_payload(payload);
-    const client::SyncMeta meta = must(store.meta());
-    WireOp op;
-    op.id = random.id();
-    op.device_id = store.binding().device_id;
-    op.key_id = device->keys().current_key_id;
-    if (defect(ClientDefect::kWallClock)) {
-      op.hlc = Hlc{std::min<uint64_t>(wall(), kHlcWallMsLimit - 1), 0};  // the defect: no HLC
-      seal_op_payload(device->keys().current().op_key, op, plaintext, random);
-    } else {
-      HlcClock hlc(meta.hlc);
-      const int64_t pt = static_cast<int64_t>(wall()) + meta.clock_offset_ms;
-      op.hlc = hlc.stamp(
-          static_cast<uint64_t>(std::clamp<int64_t>(pt, 0, int64_t{kHlcWallMsLimit} - 1)));
-      op.payload = plaintext;  // the defect: no encryption
-    }
-    const Hlc clock_after = std::max(meta.hlc, op.hlc);
-    client::LocalStore::LocalEdit edit{op, ObjectOp{op.id, op.hlc, payload}, {}, clock_after};
-    return store.commit_local_edit(edit);
-  }
-
   // ---- syncs ----
 
   DeviceTime engine_time() const {
@@ -344,7 +298,7 @@ struct ReferenceAdapter::Impl {
   }
 
   Yield start_sync() {
-    if (defect(ClientDefect::kNoCopyExpiry)) restart_kept_copies_time();
+    if (defect(ClientDefect::kNoCopyExpiry)) restart_kept_copies_time(device->store(), wall());
     client::SyncOptions sync_options;
     sync_options.page_ops_max = start.options.page_ops_max;
     engine =
@@ -407,32 +361,9 @@ struct ReferenceAdapter::Impl {
       const uint64_t length = must(device->store().mirror_size());
       result.mirror = Mirror{length, must(device->store().prefix_hash(length))};
     }
-    if (defect(ClientDefect::kNoCopyRetention)) drop_kept_copies();
+    if (defect(ClientDefect::kNoCopyRetention)) drop_kept_copies(device->store());
     redo_lost_edits();
     return result;
-  }
-
-  // ClientDefect::kNoCopyRetention, through the store's public interface: the copy of a file
-  // goes with its DELETE.
-  void drop_kept_copies() {
-    client::LocalStore& store = device->store();
-    for (const FileId& id : must(store.unreferenced_files())) {
-      const std::optional<client::LocalFile> local = must(store.file(id));
-      if (!local || !local->unreferenced_since_ms) continue;
-      if (local->local_copy) must(store.set_local_copy(id, false));
-      for (BlobKind kind : {BlobKind::kCopy, BlobKind::kPartial})
-        if (store.blobs().exists(id, kind)) must(store.blobs().remove(id, kind));
-      must(store.forget_file(id));
-    }
-  }
-
-  // ClientDefect::kNoCopyExpiry: every sync finds the kept copies freshly deleted.
-  void restart_kept_copies_time() {
-    client::LocalStore& store = device->store();
-    for (const FileId& id : must(store.unreferenced_files())) {
-      const std::optional<client::LocalFile> local = must(store.file(id));
-      if (local && local->unreferenced_since_ms) must(store.set_unreferenced_since(id, wall()));
-    }
   }
 
   // ClientDefect::kNoDedupe: an edit whose upload went unanswered is made again, as a new
@@ -466,51 +397,8 @@ struct ReferenceAdapter::Impl {
   // ---- the state dump (ADP-061) ----
 
   DeviceState dump() {
-    DeviceState state;
-    if (!device) return state;
-    client::LocalStore& store = device->store();
-    for (const std::string& key : must(store.keys_with_heads())) {
-      const client::ObjectView view = must(store.get(key));
-      if (view.heads.empty()) continue;
-      std::vector<HeadState>& heads = state.objects[key];
-      for (const ObjectOp& op : view.heads) {
-        HeadState head{op.id, op.hlc, op.payload.type == OpType::kDelete, op.payload.value, {}};
-        for (const FileRef& ref : op.payload.files) head.files.push_back(ref.id);
-        heads.push_back(std::move(head));
-      }
-      // ADP-061: in descending (hlc, op id) order, so the winner (LWW-010) comes first. The store
-      // keeps them so already; sorting here makes the dump's order this function's promise.
-      std::sort(heads.begin(), heads.end(), [](const HeadState& a, const HeadState& b) {
-        return std::tie(b.hlc, b.op_id) < std::tie(a.hlc, a.op_id);
-      });
-    }
-    std::set<FileId> referenced;
-    for (const FileId& id : must(store.referenced_files())) {
-      referenced.insert(id);
-      const std::optional<client::LocalFile> local = must(store.file(id));
-      FileState& file = state.files[id];
-      if (!local || !local->local_copy) continue;
-      std::optional<Bytes> copy = store.blobs().read(id, BlobKind::kCopy, 0, local->ref.size_bytes);
-      file.held = true;
-      file.content = copy ? *copy : Bytes();
-    }
-    for (const FileId& id : store.blobs().list(BlobKind::kCopy)) {
-      if (referenced.count(id)) continue;
-      const std::optional<client::LocalFile> local = must(store.file(id));
-      FileState& file = state.files[id];
-      file.held = true;
-      const std::optional<uint64_t> size = store.blobs().size(id, BlobKind::kCopy);
-      std::optional<Bytes> copy = store.blobs().read(id, BlobKind::kCopy, 0, size.value_or(0));
-      file.content = copy ? *copy : Bytes();
-      file.kept_after_delete = local && local->unreferenced_since_ms.has_value();
-    }
-    for (const client::PendingOp& pending : must(store.ops_to_upload(SIZE_MAX)))
-      state.pending.push_back(OpState{pending.op.id, pending.op.hlc});
-    for (const client::RejectedOp& rejected : must(store.rejected_ops()))
-      state.rejected.push_back(OpState{rejected.pending.op.id, rejected.pending.op.hlc});
-    const uint64_t length = must(store.mirror_size());
-    state.mirror = Mirror{length, must(store.prefix_hash(length))};
-    return state;
+    if (!device) return DeviceState{};
+    return dump_device_state(device->store());
   }
 };
 
