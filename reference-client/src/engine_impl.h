@@ -227,6 +227,8 @@ class LogSync {
   void take_blocks(const BlocksResponse& blocks);
   std::string ops_target(uint64_t after_seq) const;
   void send_ops_read(bool prefix_check);
+  void take_ops_answer(const HttpResponse& response, DeviceTime now, uint64_t after_seq,
+                       bool prefix_check);
   void take_page(OpsPageResponse page, uint64_t now_ms);
   void apply_page(const OpsPageResponse& page, uint64_t pt);
   void after_pages();

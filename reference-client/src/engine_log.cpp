@@ -78,24 +78,28 @@ void LogSync::send_ops_read(bool prefix_check) {
                                 : take(session_.store.mirror_size());
   session_.send({"GET", ops_target(m), "", ""},
                 [this, m, prefix_check](const HttpResponse& r, DeviceTime t) {
-                  if (!is_success(r.status)) {
-                    const Error error = error_from_response(r);
-                    // The server holds less than the mirror: restored from a backup, before this
-                    // sync or during it (SYNC-001).
-                    if (error.code == Code::kAfterSeqBeyondHead) return start_divergence_search();
-                    fail(error);
-                  }
-                  OpsPageResponse page = parse_or_fail<OpsPageResponse>(r, "ops page");
-                  if (page.after_seq != m)
-                    fail(Code::kProtocolError, "the page answers another after_seq");
-                  if (page.after_hash != take(session_.store.prefix_hash(m)))
-                    return start_divergence_search();
-                  if (prefix_check) {
-                    session_.report.verified_prefix = m;
-                    session_.enter(Phase::kPages);
-                  }
-                  take_page(std::move(page), t.wall_ms);
+                  take_ops_answer(r, t, m, prefix_check);
                 });
+}
+
+void LogSync::take_ops_answer(const HttpResponse& response, DeviceTime now, uint64_t after_seq,
+                              bool prefix_check) {
+  if (!is_success(response.status)) {
+    const Error error = error_from_response(response);
+    // The server holds less than the mirror: restored from a backup, before this sync or
+    // during it (SYNC-001).
+    if (error.code == Code::kAfterSeqBeyondHead) return start_divergence_search();
+    fail(error);
+  }
+  OpsPageResponse page = parse_or_fail<OpsPageResponse>(response, "ops page");
+  if (page.after_seq != after_seq) fail(Code::kProtocolError, "the page answers another after_seq");
+  if (page.after_hash != take(session_.store.prefix_hash(after_seq)))
+    return start_divergence_search();
+  if (prefix_check) {
+    session_.report.verified_prefix = after_seq;
+    session_.enter(Phase::kPages);
+  }
+  take_page(std::move(page), now.wall_ms);
 }
 
 void LogSync::take_page(OpsPageResponse page, uint64_t now_ms) {
