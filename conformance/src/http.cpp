@@ -15,19 +15,16 @@
 #include <chrono>
 #include <cstring>
 
+#include "opsync/protocol/text.h"
+
 namespace opsync::conformance {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
+bool equal_names(std::string_view a, std::string_view b) {
+  return ascii_lower(a) == ascii_lower(b);
 }
-
-bool equal_names(std::string_view a, std::string_view b) { return lower(a) == lower(b); }
 
 Error transport(std::string message) { return Error(Code::kTransport, std::move(message)); }
 
@@ -43,13 +40,6 @@ std::optional<uint64_t> parse_uint(std::string_view text, int base = 10) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, base);
   if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
   return value;
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r'))
-    text.remove_suffix(1);
-  return text;
 }
 
 SSL_CTX* client_context(const Server& server) {
@@ -340,7 +330,7 @@ Result<HttpResponse> Connection::read_response(uint64_t timeout_ms, bool head_on
       if (colon == std::string_view::npos || colon == 0)
         return transport("a header line without a name");
       response.headers.emplace_back(std::string(line.substr(0, colon)),
-                                    std::string(trim(line.substr(colon + 1))));
+                                    std::string(trim_ows(line.substr(colon + 1))));
       at = end + 2;
     }
     if (response.status >= 200) break;
@@ -354,13 +344,13 @@ Result<HttpResponse> Connection::read_response(uint64_t timeout_ms, bool head_on
   if (head_only || response.status == 204 || response.status == 304) return response;
   const std::optional<std::string> coding = response.header("transfer-encoding");
   const std::optional<std::string> length = response.header("content-length");
-  if (coding && lower(*coding) == "chunked") {
+  if (coding && ascii_lower(*coding) == "chunked") {
     while (true) {
       Result<size_t> size_end = impl_->until("\r\n", deadline);
       if (!size_end.ok()) return size_end.error();
       std::string size_line = impl_->take(*size_end + 2);
       size_line = size_line.substr(0, std::min(size_line.find(';'), size_line.size() - 2));
-      const std::optional<uint64_t> size = parse_uint(trim(size_line), 16);
+      const std::optional<uint64_t> size = parse_uint(trim_ows(size_line), 16);
       if (!size) return transport("a bad chunk size in the response");
       if (response.body.size() + *size > kResponseBytesMax)
         return transport("the response body is too large");

@@ -25,7 +25,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string_view trim(std::string_view text) {
+// A line of a text file without its blanks at either end, and the CR of a CRLF file.
+std::string_view trim_line(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r'))
     text.remove_suffix(1);
@@ -138,11 +139,11 @@ Result<KnownFailures> KnownFailures::read(const std::string& path,
   for (int number = 1; std::getline(in, line); ++number) {
     // Editors on some systems start a file with a byte order mark; it is no part of the first id.
     if (number == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
-    const std::string_view text = trim(line);
+    const std::string_view text = trim_line(line);
     if (text.empty() || text[0] == '#') continue;
     const size_t space = text.find_first_of(" \t");
     const std::string id(text.substr(0, space));
-    const std::string reason(space == std::string_view::npos ? "" : trim(text.substr(space)));
+    const std::string reason(space == std::string_view::npos ? "" : trim_line(text.substr(space)));
     const bool exists =
         std::any_of(cases.begin(), cases.end(), [&](const Case* c) { return c->id == id; });
     if (!exists)

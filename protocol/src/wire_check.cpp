@@ -5,22 +5,16 @@
 
 #include "opsync/protocol/endpoints.h"
 #include "opsync/protocol/messages.h"
+#include "opsync/protocol/text.h"
 
 namespace opsync {
 namespace {
 
 constexpr size_t kRequestIdCharsMax = 64;
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
 // "application/json; charset=utf-8" -> "application/json"
 std::string media_type(std::string_view content_type) {
-  std::string type = lower(content_type.substr(0, content_type.find(';')));
+  std::string type = ascii_lower(content_type.substr(0, content_type.find(';')));
   while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.pop_back();
   while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.erase(type.begin());
   return type;

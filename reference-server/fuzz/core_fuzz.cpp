@@ -37,6 +37,7 @@
 #include "opsync/protocol/limits.h"
 #include "opsync/protocol/messages.h"
 #include "opsync/protocol/random.h"
+#include "opsync/protocol/text.h"
 #include "opsync/protocol/wire_check.h"
 #include "opsync/server/core.h"
 #include "opsync/server/memory_storage.h"
@@ -483,13 +484,6 @@ Request decode_request(InputReader& in, const Pools& pools) {
   std::abort();
 }
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
 void check_response(const Request& request, const Response& response, bool committed) {
   auto expect = [&](bool holds, const char* rule) {
     if (!holds) violated(rule, request, response);
@@ -497,9 +491,9 @@ void check_response(const Request& request, const Response& response, bool commi
   // Everything any response must look like, as the conformance suite checks it over the wire.
   const std::optional<std::string> sent_id = request.header("opsync-request-id");
   const auto response_header = [&](std::string_view name) -> std::optional<std::string> {
-    if (lower(name) == "content-type") return response.content_type;
+    if (ascii_lower(name) == "content-type") return response.content_type;
     for (const auto& [key, value] : response.headers)
-      if (lower(key) == lower(name)) return value;
+      if (ascii_lower(key) == ascii_lower(name)) return value;
     return std::nullopt;
   };
   const WireExchange exchange{request.method,

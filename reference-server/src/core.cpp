@@ -11,6 +11,7 @@
 #include "faults.h"
 #include "opsync/protocol/endpoints.h"
 #include "opsync/protocol/sha256.h"
+#include "opsync/protocol/text.h"
 #include "rate_limiter.h"
 
 namespace opsync::server {
@@ -41,20 +42,6 @@ constexpr std::array<Handler, 19> kHandlers = {
 static_assert(static_cast<size_t>(EndpointId::kGetChunk) + 1 == kHandlers.size(),
               "one handler per endpoint");
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
-std::string_view trim(std::string_view text) {
-  const auto space = [](char c) { return c == ' ' || c == '\t'; };
-  while (!text.empty() && space(text.front())) text.remove_prefix(1);
-  while (!text.empty() && space(text.back())) text.remove_suffix(1);
-  return text;
-}
-
 // Whether a Content-Type header suits a body (TRN-004, TRN-005, TRN-014): the media type in any
 // case, and for JSON at most a charset parameter of utf-8. Empty parameters (a trailing ';') are
 // allowed by RFC 9110's grammar.
@@ -63,23 +50,23 @@ bool content_type_allowed(std::string_view header, BodyKind body) {
   const size_t end_of_type = rest.find(';');
   if (fault(Fault::kMediaTypeTabsRefused) && header.find('\t') != std::string_view::npos)
     return false;
-  const std::string media = lower(trim(rest.substr(0, end_of_type)));
+  const std::string media = ascii_lower(trim_ows(rest.substr(0, end_of_type)));
   rest = end_of_type == std::string_view::npos ? std::string_view() : rest.substr(end_of_type + 1);
   if (media != (body == BodyKind::kJson ? "application/json" : "application/octet-stream"))
     return false;
   bool charset_seen = false;
   while (!rest.empty()) {
     const size_t end = rest.find(';');
-    const std::string_view parameter = trim(rest.substr(0, end));
+    const std::string_view parameter = trim_ows(rest.substr(0, end));
     rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
     if (parameter.empty()) continue;
     const size_t equals = parameter.find('=');
     if (body != BodyKind::kJson || charset_seen || equals == std::string_view::npos) return false;
-    if (lower(parameter.substr(0, equals)) != "charset") return false;
+    if (ascii_lower(parameter.substr(0, equals)) != "charset") return false;
     std::string_view value = parameter.substr(equals + 1);
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
       value = value.substr(1, value.size() - 2);
-    if (lower(value) != "utf-8") return false;
+    if (ascii_lower(value) != "utf-8") return false;
     charset_seen = true;
   }
   return true;
@@ -106,16 +93,6 @@ std::optional<std::string> Request::header(const std::string& lower_case_name) c
   if (it == headers.end()) return std::nullopt;
   return it->second;
 }
-
-// What admission learned about a request that may proceed.
-struct ServerCore::Admission {
-  const Endpoint* endpoint = nullptr;
-  std::vector<std::string_view> params;
-  std::optional<TokenRecord> token;
-  std::optional<WorkspaceRecord> workspace;
-  std::map<std::string, std::string> query;
-  uint64_t body_bytes_max = 0;
-};
 
 ServerCore::ServerCore(ServerConfig config, Storage& storage, RandomSource& random)
     : config_(std::move(config)), storage_(storage), random_(random) {
@@ -165,10 +142,17 @@ std::string ServerCore::new_token() {
   return std::string(kTokenPrefix) + to_base64url(random_.fixed<kTokenSecretBytes>());
 }
 
-std::variant<ServerCore::Admission, Response> ServerCore::admit(const RequestHead& head,
-                                                                uint64_t now_ms) {
-  // The checks of one request, in the order of spec TRN-040: the first failure is the answer.
+std::variant<Admission, Response> ServerCore::preflight(const RequestHead& head, uint64_t now_ms) {
+  std::variant<Admission, Response> admitted = admit(head, now_ms);
+  if (auto* response = std::get_if<Response>(&admitted))
+    *response = finish(std::move(*response), head.headers, now_ms);
+  return admitted;
+}
+
+// The checks of one request, in the order of spec TRN-040: the first failure is the answer.
+std::variant<Admission, Response> ServerCore::admit(const RequestHead& head, uint64_t now_ms) {
   // 1-3. Version, route, method (VER-001, TRN-003, TRN-010, TRN-012).
+  route_matches_.fetch_add(1, std::memory_order_relaxed);
   const RouteMatch match = match_route(head.method, head.path);
   switch (match.kind) {
     case RouteMatch::Kind::kNotFound:
@@ -199,7 +183,9 @@ std::variant<ServerCore::Admission, Response> ServerCore::admit(const RequestHea
     return response;
   };
   Admission admission;
-  admission.endpoint = &endpoint;
+  admission.endpoint_ = &endpoint;
+  admission.method_ = head.method;
+  admission.path_ = head.path;
 
   // 4. Query parameters in the order sent: unknown, repeated or invalid (TRN-011, TRN-013).
   for (const auto& parameter : head.query) {
@@ -211,7 +197,7 @@ std::variant<ServerCore::Admission, Response> ServerCore::admit(const RequestHea
                      [&](const ParameterSpec& p) { return p.present() && p.name == name; });
     if (spec == endpoint.query.end())
       return reject(make_error(Code::kInvalidQuery, "unknown query parameter", name));
-    if (!admission.query.emplace(name, value).second && !fault(Fault::kRepeatedQueryTaken))
+    if (!admission.query_.emplace(name, value).second && !fault(Fault::kRepeatedQueryTaken))
       return reject(make_error(Code::kInvalidQuery, "repeated query parameter", name));
     if (!valid_parameter(*spec, value, config_.limits))
       return reject(make_error(Code::kInvalidQuery, describe_range(*spec, config_.limits), name));
@@ -219,9 +205,9 @@ std::variant<ServerCore::Admission, Response> ServerCore::admit(const RequestHea
 
   // 5-6. Content type and declared size, before any body byte is read (TRN-004, TRN-005, LIM-002).
   // An endpoint that takes no body ignores one, within the JSON body limit.
-  admission.body_bytes_max = endpoint.request_body == BodyKind::kChunk
-                                 ? config_.limits.chunk_bytes + kEnvelopeOverheadBytes
-                                 : config_.limits.request_body_bytes_max;
+  admission.body_bytes_max_ = endpoint.request_body == BodyKind::kChunk
+                                  ? config_.limits.chunk_bytes + kEnvelopeOverheadBytes
+                                  : config_.limits.request_body_bytes_max;
   if (endpoint.request_body != BodyKind::kNone) {
     auto content_type = head.headers.find("content-type");
     if (content_type == head.headers.end() ||
@@ -232,104 +218,118 @@ std::variant<ServerCore::Admission, Response> ServerCore::admit(const RequestHea
               ? "send Content-Type: application/json (charset=utf-8 is the one parameter allowed)"
               : "send Content-Type: application/octet-stream"));
   }
-  if (head.content_length && *head.content_length > admission.body_bytes_max) {
+  if (head.content_length && *head.content_length > admission.body_bytes_max_) {
     Error e =
         make_error(Code::kBodyTooLarge, "bodies here are at most " +
-                                            std::to_string(admission.body_bytes_max) + " bytes");
-    e.details.limit_bytes = admission.body_bytes_max;
+                                            std::to_string(admission.body_bytes_max_) + " bytes");
+    e.details.limit_bytes = admission.body_bytes_max_;
     return reject(e);
   }
 
   // 7. Authorization in the order of spec 4.3 (AUTH-020).
   if (endpoint.scope) {
-    constexpr std::string_view kBearer = "bearer ";
-    auto authorization = head.headers.find("authorization");
-    if (authorization == head.headers.end() || authorization->second.size() <= kBearer.size() ||
-        lower(std::string_view(authorization->second).substr(0, kBearer.size())) != kBearer)
-      return reject(fault(Fault::kTokenMissingIs403)
-                        ? make_error(Code::kInsufficientScope, "no token")
-                        : make_error(Code::kTokenMissing, "send Authorization: Bearer <token>"));
-    std::string_view token = std::string_view(authorization->second).substr(kBearer.size());
-    if (fault(Fault::kTokenWhitespaceTrimmed)) token = trim(token);
-    const std::optional<WorkspaceId> path_workspace = fixed_from_base64url<16>(params.at(0));
-    Status read = storage_.read([&](Transaction& txn) {
-      admission.token =
-          txn.token_by_secret_hash(endpoints::token_hash(token));  // by hash (AUTH-023)
-      if (admission.token && path_workspace &&
-          (admission.token->workspace == *path_workspace || fault(Fault::kCrossWorkspaceRead)))
-        admission.workspace = txn.workspace(*path_workspace);
-    });
-    if (!read.ok()) return reject(read.error());
-    const std::optional<TokenRecord>& record = admission.token;
-    if (!record) return reject(make_error(Code::kTokenInvalid, "unknown token"));
-    if (record->revoked_at_ms && !fault(Fault::kRevokedTokenAccepted))
-      return reject(make_error(Code::kTokenRevoked, "this token was revoked"));
-    if (record->expires_at_ms && *record->expires_at_ms <= now_ms &&
-        !fault(Fault::kExpiredTokenAccepted))
-      return reject(make_error(Code::kTokenExpired, "this token has expired"));
-    if (!path_workspace)
-      return reject(
-          make_error(Code::kInvalidId, "must be 22 characters of base64url", "workspace_id"));
-    if (!admission.workspace)
-      return reject(make_error(Code::kWorkspaceNotFound, "no such workspace for this token"));
-    const bool blocks_need_write =
-        fault(Fault::kBlocksNeedWrite) && endpoint.id == EndpointId::kReadBlocks;
-    if ((!scope_allows(record->scope, *endpoint.scope) ||
-         (blocks_need_write && record->scope == Scope::kRead)) &&
-        !(fault(Fault::kReadOnlyWrites) && *endpoint.scope == Scope::kReadWrite))
-      return reject(
-          make_error(Code::kInsufficientScope,
-                     "this needs a token of scope " + std::string(scope_name(*endpoint.scope))));
+    if (std::optional<Error> refused = authorize(head, params.at(0), now_ms, admission))
+      return reject(*refused);
     params.erase(params.begin());
   }
-  admission.params = std::move(params);
+  admission.params_.assign(params.begin(), params.end());
   return admission;
 }
 
-std::optional<Response> ServerCore::preflight(const RequestHead& head, uint64_t now_ms,
-                                              uint64_t* body_bytes_max) {
-  auto admitted = admit(head, now_ms);
-  if (auto* response = std::get_if<Response>(&admitted))
-    return finish(std::move(*response), head, now_ms);
-  if (body_bytes_max) *body_bytes_max = std::get<Admission>(admitted).body_bytes_max;
+// Step 7 of ERR-013 for a route with a scope: the bearer token, looked up by its hash in the
+// same read as the workspace its path names (`workspace_param`), then revocation, expiry, the
+// workspace and the scope, in the order of spec 4.3. Fills the admission's token and workspace;
+// returns why the request is refused, or nullopt.
+std::optional<Error> ServerCore::authorize(const RequestHead& head,
+                                           std::string_view workspace_param, uint64_t now_ms,
+                                           Admission& admission) {
+  const Endpoint& endpoint = *admission.endpoint_;
+  constexpr std::string_view kBearer = "bearer ";
+  auto authorization = head.headers.find("authorization");
+  if (authorization == head.headers.end() || authorization->second.size() <= kBearer.size() ||
+      ascii_lower(std::string_view(authorization->second).substr(0, kBearer.size())) != kBearer)
+    return fault(Fault::kTokenMissingIs403)
+               ? make_error(Code::kInsufficientScope, "no token")
+               : make_error(Code::kTokenMissing, "send Authorization: Bearer <token>");
+  std::string_view token = std::string_view(authorization->second).substr(kBearer.size());
+  if (fault(Fault::kTokenWhitespaceTrimmed)) token = trim_ows(token);
+  const std::optional<WorkspaceId> path_workspace = fixed_from_base64url<16>(workspace_param);
+  Status read = storage_.read([&](Transaction& txn) {
+    admission.token_ =
+        txn.token_by_secret_hash(endpoints::token_hash(token));  // by hash (AUTH-023)
+    if (admission.token_ && path_workspace &&
+        (admission.token_->workspace == *path_workspace || fault(Fault::kCrossWorkspaceRead)))
+      admission.workspace_ = txn.workspace(*path_workspace);
+  });
+  if (!read.ok()) return read.error();
+  const std::optional<TokenRecord>& record = admission.token_;
+  if (!record) return make_error(Code::kTokenInvalid, "unknown token");
+  if (record->revoked_at_ms && !fault(Fault::kRevokedTokenAccepted))
+    return make_error(Code::kTokenRevoked, "this token was revoked");
+  if (record->expires_at_ms && *record->expires_at_ms <= now_ms &&
+      !fault(Fault::kExpiredTokenAccepted))
+    return make_error(Code::kTokenExpired, "this token has expired");
+  if (!path_workspace)
+    return make_error(Code::kInvalidId, "must be 22 characters of base64url", "workspace_id");
+  if (!admission.workspace_)
+    return make_error(Code::kWorkspaceNotFound, "no such workspace for this token");
+  const bool blocks_need_write =
+      fault(Fault::kBlocksNeedWrite) && endpoint.id == EndpointId::kReadBlocks;
+  if ((!scope_allows(record->scope, *endpoint.scope) ||
+       (blocks_need_write && record->scope == Scope::kRead)) &&
+      !(fault(Fault::kReadOnlyWrites) && *endpoint.scope == Scope::kReadWrite))
+    return make_error(Code::kInsufficientScope,
+                      "this needs a token of scope " + std::string(scope_name(*endpoint.scope)));
   return std::nullopt;
 }
 
-Response ServerCore::handle(const Request& request, uint64_t now_ms) {
-  RequestHead head{request.method,  request.path,        request.query,
-                   request.headers, request.body.size(), request.client_address};
-  const uint64_t authorized_at_ms =
-      request.authorized_at_ms && !fault(Fault::kExpiryJudgedAfterBody) ? *request.authorized_at_ms
-                                                                        : now_ms;
-  auto admitted = admit(head, authorized_at_ms);
-  if (auto* response = std::get_if<Response>(&admitted))
-    return finish(std::move(*response), head, now_ms);
-  Admission& admission = std::get<Admission>(admitted);
-  const Endpoint& endpoint = *admission.endpoint;
+Response ServerCore::handle(const Admission& admission, const Request& request, uint64_t now_ms) {
+  // The request must be the head that was admitted: its route and token were judged on that.
+  OPSYNC_CHECK(admission.endpoint_ != nullptr && request.method == admission.method_ &&
+               request.path == admission.path_);
+  const Endpoint& endpoint = *admission.endpoint_;
+  const TokenRecord* token = admission.token_ ? &*admission.token_ : nullptr;
+  if (fault(Fault::kExpiryJudgedAfterBody) && token && token->expires_at_ms &&
+      *token->expires_at_ms <= now_ms) {
+    Response response = error_response(make_error(Code::kTokenExpired, "this token has expired"));
+    response.route = endpoint.name();
+    if (admission.workspace_) response.workspace = to_base64url(admission.workspace_->id);
+    return finish(std::move(response), request.headers, now_ms);
+  }
   Call call{config_,
             storage_,
             request,
             now_ms,
-            admission.token ? &*admission.token : nullptr,
-            admission.workspace ? &*admission.workspace : nullptr,
+            token,
+            admission.workspace_ ? &*admission.workspace_ : nullptr,
             endpoint,
-            admission.params,
-            admission.query,
+            std::vector<std::string_view>(admission.params_.begin(), admission.params_.end()),
+            admission.query_,
             [this] { return new_id(); },
             [this] { return new_token(); },
             creation_limiter_.get()};
   Response response = kHandlers[static_cast<size_t>(endpoint.id)](call);
   response.route = endpoint.name();
-  if (admission.workspace) response.workspace = to_base64url(admission.workspace->id);
-  return finish(std::move(response), head, now_ms);
+  if (admission.workspace_) response.workspace = to_base64url(admission.workspace_->id);
+  return finish(std::move(response), request.headers, now_ms);
+}
+
+Response ServerCore::handle(const Request& request, uint64_t now_ms) {
+  const RequestHead head{request.method,  request.path,        request.query,
+                         request.headers, request.body.size(), request.client_address};
+  std::variant<Admission, Response> admitted = preflight(head, now_ms);
+  if (auto* response = std::get_if<Response>(&admitted)) return std::move(*response);
+  return handle(std::get<Admission>(admitted), request, now_ms);
 }
 
 // Headers every response carries: the server's time and a request id (TRN-007, TRN-008).
-Response ServerCore::finish(Response response, const RequestHead& head, uint64_t now_ms) {
+Response ServerCore::finish(Response response,
+                            const std::map<std::string, std::string>& request_headers,
+                            uint64_t now_ms) {
   response.headers.emplace_back(kServerTimeHeader, std::to_string(now_ms));
   if (fault(Fault::kNoRequestId)) return response;
-  auto request_id = head.headers.find("opsync-request-id");
-  if (request_id != head.headers.end() && valid_request_id(request_id->second)) {
+  auto request_id = request_headers.find("opsync-request-id");
+  if (request_id != request_headers.end() && valid_request_id(request_id->second)) {
     response.headers.emplace_back(kRequestIdHeader, request_id->second);
   } else {
     std::lock_guard lock(random_mutex_);
@@ -341,16 +341,14 @@ Response ServerCore::finish(Response response, const RequestHead& head, uint64_t
 Response ServerCore::transport_error(const Error& error,
                                      const std::map<std::string, std::string>& request_headers,
                                      uint64_t now_ms) {
-  RequestHead head;
-  head.headers = request_headers;
-  return finish(error_response(error), head, now_ms);
+  return finish(error_response(error), request_headers, now_ms);
 }
 
 Response ServerCore::interim_continue(RequestHead& head, uint64_t now_ms) {
   Response interim;
   interim.status = 100;
   interim.content_type.clear();
-  interim = finish(std::move(interim), head, now_ms);
+  interim = finish(std::move(interim), head.headers, now_ms);
   for (const auto& [name, value] : interim.headers)
     if (name == kRequestIdHeader)
       head.headers["opsync-request-id"] = value;  // echoed by the final answer

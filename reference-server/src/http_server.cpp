@@ -31,6 +31,7 @@
 
 #include "faults.h"
 #include "opsync/protocol/endpoints.h"
+#include "opsync/protocol/text.h"
 
 namespace opsync::server {
 namespace {
@@ -68,19 +69,6 @@ constexpr uint64_t kJsonMemoryPerBodyByte = 33;
 // the largest document it ever parsed.
 constexpr uint64_t kTrimAfterBytes = 32 * 1048576;
 constexpr uint64_t kMib = 1048576;
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
 
 std::string iso_time(uint64_t ms) {
   const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
@@ -139,7 +127,7 @@ std::optional<Target> parse_request_target(std::string_view /*method*/, std::str
   } else if (fault(Fault::kAbsoluteFormRefused)) {
     return std::nullopt;
   } else {
-    const std::string scheme = lower(target.substr(0, std::min<size_t>(target.size(), 8)));
+    const std::string scheme = ascii_lower(target.substr(0, std::min<size_t>(target.size(), 8)));
     size_t authority_start = 0;
     if (scheme.rfind("http://", 0) == 0)
       authority_start = 7;
@@ -260,7 +248,7 @@ class RequestParser final : public http::basic_parser<true> {
 
   void on_field_impl(http::field field, beast::string_view name, beast::string_view value,
                      beast::error_code& ec) override {
-    const std::string lower_name = lower(std::string_view(name.data(), name.size()));
+    const std::string lower_name = ascii_lower(std::string_view(name.data(), name.size()));
     if (!front_field_.empty() && lower_name == front_field_ && front_field_bytes_ == 0)
       front_field_bytes_ = name.size() + 2 + value.size() + 2;
     else
@@ -282,7 +270,7 @@ class RequestParser final : public http::basic_parser<true> {
         ++host_count_;
         break;
       case http::field::expect:
-        expects_continue_ = lower(trim(text)) == "100-continue";
+        expects_continue_ = ascii_lower(trim_ows(text)) == "100-continue";
         break;
       case http::field::content_type:
       case http::field::authorization:
@@ -309,9 +297,9 @@ class RequestParser final : public http::basic_parser<true> {
       std::string_view rest = field;
       while (true) {
         const size_t comma = rest.find(',');
-        const std::string_view coding = trim(rest.substr(0, comma));
+        const std::string_view coding = trim_ows(rest.substr(0, comma));
         if (coding.empty()) return refuse(ec, Code::kMalformedRequest, "an empty transfer coding");
-        codings.push_back(lower(coding));
+        codings.push_back(ascii_lower(coding));
         if (comma == std::string_view::npos) break;
         rest.remove_prefix(comma + 1);
       }
@@ -408,7 +396,7 @@ bool starts_like_request_line(std::string_view bytes) {
 // is no address (from a misconfigured proxy header) is kept as it is, cut to 64 bytes.
 std::string client_key(std::string_view text) {
   beast::error_code ec;
-  asio::ip::address address = asio::ip::make_address(std::string(trim(text)), ec);
+  asio::ip::address address = asio::ip::make_address(std::string(trim_ows(text)), ec);
   if (ec) return std::string(text.substr(0, 64));
   if (address.is_v6() && address.to_v6().is_v4_mapped())
     address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
@@ -431,6 +419,69 @@ std::optional<size_t> version_offset(std::string_view bytes) {
       version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9')
     return std::nullopt;
   return at;
+}
+
+// What a request line of another HTTP/1 minor version becomes. Beast takes HTTP/1.0 and HTTP/1.1
+// only; a later minor version of HTTP/1 is read as HTTP/1.1 (RFC 9112 2.3), by rewriting its
+// digit where the request line lies unread in the buffer; another major version is refused with
+// 505 (TRN-054).
+enum class LaterVersion : uint8_t { kNotFound, kMalformed, kUnsupported, kReadAsHttp11 };
+
+LaterVersion read_later_minor_version(char* bytes, size_t size) {
+  const std::optional<size_t> at = version_offset(std::string_view(bytes, size));
+  if (!at) return LaterVersion::kNotFound;
+  // Step 1 of TRN-063 before step 2: the target's form is part of the request line.
+  const std::string_view line(bytes, *at);
+  const size_t first_space = line.find(' ');
+  const std::string_view target = line.substr(first_space + 1, line.size() - first_space - 2);
+  if (!parse_request_target(line.substr(0, first_space), target) || bytes[*at + 5] == '0')
+    return LaterVersion::kMalformed;
+  if (bytes[*at + 5] != '1') return LaterVersion::kUnsupported;
+  if (bytes[*at + 7] <= '1') return LaterVersion::kNotFound;
+  bytes[*at + 7] = '1';
+  return LaterVersion::kReadAsHttp11;
+}
+
+// The answer to a head over the parser's limits: before the request line ended, a long target
+// (414) or no request line at all; after it, a header section too large (431).
+Error header_limit_error(bool request_line_done, std::string_view received,
+                         const HttpLimits& limits) {
+  if (request_line_done)
+    return Error(Code::kHeadersTooLarge, "the header section is larger than " +
+                                             std::to_string(limits.header_section_bytes_max) +
+                                             " bytes");
+  if (starts_like_request_line(received) && !fault(Fault::kLongRequestLineMalformed))
+    return Error(Code::kUriTooLong, "the request target is longer than " +
+                                        std::to_string(limits.request_target_bytes_max) + " bytes");
+  return Error(Code::kMalformedRequest, "not an HTTP request line");
+}
+
+// The body's share of the request memory, reserved before a byte of it is read: a JSON body
+// counts kJsonMemoryPerBodyByte times its size (its parsed document), a chunk its size; a body
+// of unknown length (chunked) counts as the route's largest.
+uint64_t body_memory_bytes(const RequestHead& head, uint64_t body_bytes_max,
+                           uint64_t memory_total_bytes) {
+  const auto content_type = head.headers.find("content-type");
+  const bool json = content_type != head.headers.end() &&
+                    ascii_lower(content_type->second).rfind("application/json", 0) == 0;
+  const uint64_t body_bytes = head.content_length.value_or(body_bytes_max);
+  return std::min(body_bytes * (json ? kJsonMemoryPerBodyByte : 1), memory_total_bytes);
+}
+
+// The core's response as Beast's message, with its length and date.
+std::shared_ptr<http::response<http::string_body>> to_http_message(Response& response,
+                                                                   bool keep_alive) {
+  auto message = std::make_shared<http::response<http::string_body>>();
+  message->version(11);
+  message->result(static_cast<unsigned>(response.status));
+  if (!response.content_type.empty())
+    message->set(http::field::content_type, response.content_type);
+  for (const auto& [name, value] : response.headers) message->set(name, value);
+  message->body() = std::move(response.body);
+  message->prepare_payload();
+  message->keep_alive(keep_alive);
+  set_date(*message, response);
+  return message;
 }
 
 }  // namespace
@@ -716,7 +767,7 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
     if (stopping_) return close();
     state_ = State::kIdle;
     parser_.emplace(server_.core.config().http_limits,
-                    lower(server_.options.client_address_header));
+                    ascii_lower(server_.options.client_address_header));
     if (buffer_.size() > 0) return read_head();  // a pipelined request is already here
     tcp().expires_after(std::chrono::milliseconds(server_.options.idle_timeout_ms));
     stream_.async_read_some(
@@ -771,32 +822,23 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
     state_ = State::kInCore;
     in_core(
         [self = this->shared_from_this()] {
-          uint64_t body_bytes_max = 0;
-          const uint64_t now_ms = system_time_ms();
-          self->authorized_at_ms_ = now_ms;  // read on the strand after this work is posted back
-          std::optional<Response> rejected =
-              self->server_.core.preflight(self->head_, now_ms, &body_bytes_max);
-          return std::make_pair(std::move(rejected), body_bytes_max);
+          return self->server_.core.preflight(self->head_, system_time_ms());
         },
-        [](Session& self, std::pair<std::optional<Response>, uint64_t> result) {
-          self.on_preflight(std::move(result));
+        [](Session& self, std::variant<Admission, Response> admitted) {
+          self.on_preflight(std::move(admitted));
         });
   }
 
-  void on_preflight(std::pair<std::optional<Response>, uint64_t> result) {
-    if (result.first) {
+  void on_preflight(std::variant<Admission, Response> admitted) {
+    if (auto* rejected = std::get_if<Response>(&admitted)) {
       // The body was never read: close rather than read it as the next request.
-      return answer(std::move(*result.first), /*close=*/!parser_->is_done());
+      return answer(std::move(*rejected), /*close=*/!parser_->is_done());
     }
+    admission_ = std::move(std::get<Admission>(admitted));
     if (parser_->is_done()) return handle();  // no body
-    parser_->set_body_limit(result.second);
-    // The body's share of the request memory, before a byte of it is read.
-    const std::string content_type =
-        lower(head_.headers.count("content-type") ? head_.headers["content-type"] : "");
-    const bool json = content_type.rfind("application/json", 0) == 0;
-    const uint64_t body_bytes = head_.content_length.value_or(result.second);
-    const uint64_t need =
-        std::min(body_bytes * (json ? kJsonMemoryPerBodyByte : 1), server_.memory_total_bytes);
+    const uint64_t body_bytes_max = admission_->body_bytes_max();
+    parser_->set_body_limit(body_bytes_max);
+    const uint64_t need = body_memory_bytes(head_, body_bytes_max, server_.memory_total_bytes);
     state_ = State::kWaitingForMemory;
     auto resume = [self = this->shared_from_this(), need] {
       asio::post(self->executor(), [self, need] { self->on_memory_reserved(need); });
@@ -853,11 +895,11 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
     request->query = head_.query;
     request->headers = head_.headers;  // with the id interim_continue pinned, if it ran
     request->client_address = head_.client_address;
-    request->authorized_at_ms = authorized_at_ms_;
     request->body = parser_->take_body();
     in_core(
         [self = this->shared_from_this(), request] {
-          Response response = self->server_.core.handle(*request, system_time_ms());
+          Response response =
+              self->server_.core.handle(*self->admission_, *request, system_time_ms());
           request->body = std::string();  // before the memory it took is released
           if (self->reserved_bytes_ >= kTrimAfterBytes) malloc_trim(0);
           return response;
@@ -902,28 +944,20 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
     RequestParser& parser = *parser_;
     if (parser.refusal()) return answer_error(*parser.refusal(), parser.headers());
     if (ec == http::error::bad_version) {
-      // Beast takes HTTP/1.0 and HTTP/1.1 only. A later minor version of HTTP/1 is read as
-      // HTTP/1.1 (RFC 9112 2.3), by rewriting its digit where the request line lies unread in
-      // the buffer; another major version is refused with 505 (TRN-054).
       const auto data = buffer_.data();
-      char* bytes = static_cast<char*>(data.data());
-      if (const std::optional<size_t> at = version_offset(std::string_view(bytes, data.size()))) {
-        // Step 1 of TRN-063 before step 2: the target's form is part of the request line.
-        const std::string_view line(bytes, *at);
-        const size_t first_space = line.find(' ');
-        const std::string_view target = line.substr(first_space + 1, line.size() - first_space - 2);
-        if (!parse_request_target(line.substr(0, first_space), target) || bytes[*at + 5] == '0')
+      switch (read_later_minor_version(static_cast<char*>(data.data()), data.size())) {
+        case LaterVersion::kMalformed:
           return answer_error(Error(Code::kMalformedRequest, "not an HTTP/1.x request line"), {});
-        if (bytes[*at + 5] != '1')
+        case LaterVersion::kUnsupported:
           return answer_error(
               Error(Code::kUnsupportedHttpVersion, "this server speaks HTTP/1.1 (and HTTP/1.0)"),
               {});
-        if (bytes[*at + 7] > '1') {
-          bytes[*at + 7] = '1';
+        case LaterVersion::kReadAsHttp11:
           parser_.emplace(server_.core.config().http_limits,
-                          lower(server_.options.client_address_header));
+                          ascii_lower(server_.options.client_address_header));
           return read_head();
-        }
+        case LaterVersion::kNotFound:
+          break;
       }
     }
     if (ec == http::error::body_limit) {
@@ -933,24 +967,12 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
       return answer_error(e, head_.headers);
     }
     if (ec == http::error::header_limit) {
-      if (!parser.request_line_done()) {
-        const auto data = buffer_.data();
-        const std::string_view received(static_cast<const char*>(data.data()), data.size());
-        if (starts_like_request_line(received) && !fault(Fault::kLongRequestLineMalformed))
-          return answer_error(
-              Error(Code::kUriTooLong,
-                    "the request target is longer than " +
-                        std::to_string(server_.core.config().http_limits.request_target_bytes_max) +
-                        " bytes"),
-              {});
-        return answer_error(Error(Code::kMalformedRequest, "not an HTTP request line"), {});
-      }
+      const auto data = buffer_.data();
+      const std::string_view received(static_cast<const char*>(data.data()), data.size());
       return answer_error(
-          Error(Code::kHeadersTooLarge,
-                "the header section is larger than " +
-                    std::to_string(server_.core.config().http_limits.header_section_bytes_max) +
-                    " bytes"),
-          parser.headers());
+          header_limit_error(parser.request_line_done(), received,
+                             server_.core.config().http_limits),
+          parser.request_line_done() ? parser.headers() : std::map<std::string, std::string>());
     }
     if (is_silent_close(ec)) return close();
     if (ec == http::error::buffer_overflow && state_ == State::kReadingHead)
@@ -986,16 +1008,7 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
     const bool head_request = head_.method == "HEAD";
     const bool keep_alive =
         !close_after && !stopping_ && parser_ && parser_->is_done() && parser_->keep_alive();
-    auto message = std::make_shared<http::response<http::string_body>>();
-    message->version(11);
-    message->result(static_cast<unsigned>(response.status));
-    if (!response.content_type.empty())
-      message->set(http::field::content_type, response.content_type);
-    for (const auto& [name, value] : response.headers) message->set(name, value);
-    message->body() = std::move(response.body);
-    message->prepare_payload();
-    message->keep_alive(keep_alive);
-    set_date(*message, response);
+    auto message = to_http_message(response, keep_alive);
     const double duration_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_)
             .count();
@@ -1009,6 +1022,7 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
                                                                              size_t) {
       if (ec) return self->close();
       self->head_ = RequestHead{};
+      self->admission_.reset();
       if (keep_alive) return self->wait_for_request();
       self->linger();
     };
@@ -1065,7 +1079,7 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
   std::string client_address_;
   std::optional<RequestParser> parser_;
   RequestHead head_;
-  std::optional<uint64_t> authorized_at_ms_;  // when preflight admitted head_ (AUTH-031)
+  std::optional<Admission> admission_;  // what preflight learned of head_, for handle()
   State state_ = State::kIdle;
   bool stopping_ = false;
   bool registered_ = false;

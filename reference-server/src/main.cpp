@@ -122,6 +122,300 @@ void read_storage_gauges(const std::filesystem::path& data_dir, MetricsGauges& g
   sqlite3_close(db);
 }
 
+// Everything the command line sets.
+struct Flags {
+  std::string data_dir = "./opsync-data";
+  std::string listen = "127.0.0.1";
+  uint16_t port = 8420;
+  std::string port_file;
+  ServerConfig config;
+  std::string registration = "open";
+  std::string registration_credential_file;
+  std::string log_format = "text";
+  std::string durability = "full";
+  std::string tls_cert, tls_key;
+  std::string metrics_listen, metrics_port_file;
+  HttpOptions http;
+  std::vector<std::string> faults;  // opsync-server-faulty only
+  bool list_faults = false;
+};
+
+// Where the data lives, where the server listens, who may create workspaces, what it logs.
+void add_server_options(CLI::App& app, Flags& flags) {
+  app.add_option("--data-dir", flags.data_dir, "Directory of the database (created if missing)")
+      ->capture_default_str();
+  app.add_option("--listen", flags.listen, "Address to listen on; 0.0.0.0 for every interface")
+      ->capture_default_str();
+  app.add_option("--port", flags.port, "TCP port; 0 picks a free one (see --port-file)")
+      ->capture_default_str();
+  app.add_option("--port-file", flags.port_file,
+                 "Write the port listened on to this file once listening");
+  app.add_option("--block-size", flags.config.block_size,
+                 "Block size N of new workspaces (spec 7.4)")
+      ->check(CLI::Range(kBlockSizeMin, kBlockSizeMax))
+      ->capture_default_str();
+  app.add_option(
+         "--max-skew-ms", flags.config.max_clock_skew_ms,
+         "Reject operations stamped further than this ahead of the server's clock (LOG-006)")
+      ->check(CLI::Range(kMaxClockSkewMsMin, kMaxClockSkewMsMax))
+      ->capture_default_str();
+  app.add_option("--tls-cert", flags.tls_cert, "PEM certificate: serve HTTPS (needs --tls-key)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", flags.tls_key, "PEM private key for --tls-cert")
+      ->check(CLI::ExistingFile);
+  app.add_option(
+         "--registration", flags.registration,
+         "open: anyone may create a workspace; closed: only `opsync-server create-workspace`")
+      ->check(CLI::IsMember({"open", "closed"}))
+      ->capture_default_str();
+  app.add_option(
+         "--registration-credential-file", flags.registration_credential_file,
+         "With --registration closed: a file whose first line is the operator's secret; a POST "
+         "/v1/workspaces sending it as `Authorization: Bearer` creates a workspace (spec AUTH-006)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--log-format", flags.log_format, "One line per request: text, json, or none")
+      ->check(CLI::IsMember({"text", "json", "none"}))
+      ->capture_default_str();
+  app.add_option(
+         "--durability", flags.durability,
+         "full: fsync every commit (acknowledged uploads survive power loss); process: survive a "
+         "crash of this process only, faster")
+      ->check(CLI::IsMember({"full", "process"}))
+      ->capture_default_str();
+}
+
+// The HTTP adapter's threads, caps and timeouts.
+void add_http_options(CLI::App& app, Flags& flags) {
+  app.add_option(
+         "--threads", flags.http.threads,
+         "Worker threads running requests (SQLite, JSON); connections need no thread of their own")
+      ->check(CLI::Range(size_t{1}, kHttpThreadsMax))
+      ->capture_default_str();
+  app.add_option("--io-threads", flags.http.io_threads, "Threads serving sockets and TLS")
+      ->check(CLI::Range(size_t{1}, kHttpIoThreadsMax))
+      ->capture_default_str();
+  app.add_option("--connections-max", flags.http.connections_max,
+                 "Open connections at most; one more is answered 503 unavailable and closed")
+      ->check(CLI::Range(size_t{1}, kHttpConnectionsMax))
+      ->capture_default_str();
+  app.add_option(
+         "--request-memory-mib-max", flags.http.request_memory_mib_max,
+         "Memory for request bodies being read and parsed (a JSON body counts 33 times its size); "
+         "requests beyond it wait their turn")
+      ->check(CLI::Range(kHttpRequestMemoryMibMin, kHttpRequestMemoryMibMax))
+      ->capture_default_str();
+  const auto timeout_range = CLI::Range(kHttpTimeoutMsMin, kHttpTimeoutMsMax);
+  app.add_option(
+         "--header-timeout-ms", flags.http.header_timeout_ms,
+         "A request's line and headers must arrive within this from their first byte (and a TLS "
+         "handshake within this from the connection); else the connection is closed")
+      ->check(timeout_range)
+      ->capture_default_str();
+  app.add_option("--body-timeout-ms", flags.http.body_timeout_ms,
+                 "A request body must arrive within this once its headers were accepted")
+      ->check(timeout_range)
+      ->capture_default_str();
+  app.add_option("--idle-timeout-ms", flags.http.idle_timeout_ms,
+                 "A kept-alive connection with no request is closed after this")
+      ->check(timeout_range)
+      ->capture_default_str();
+  app.add_option("--write-timeout-ms", flags.http.write_timeout_ms,
+                 "A client must take a whole response within this")
+      ->check(timeout_range)
+      ->capture_default_str();
+  app.add_option("--shutdown-timeout-ms", flags.http.shutdown_timeout_ms,
+                 "On SIGTERM, requests already being handled get this long to finish; slower "
+                 "connections are dropped")
+      ->check(timeout_range)
+      ->capture_default_str();
+  app.add_option("--gc-interval-ms", flags.http.gc_interval_ms,
+                 "How often expired uploads and deleted files are removed")
+      ->capture_default_str();
+}
+
+// An operator's limits and retention times, the metrics endpoint, and the testing switches.
+void add_operator_options(CLI::App& app, Flags& flags) {
+  app.add_option("--upload-expiry-ms", flags.config.upload_expiry_ms,
+                 "Unfinished uploads idle this long are removed")
+      ->check(CLI::Range(kRetentionMsMin, kJsonIntegerMax))
+      ->capture_default_str();
+  app.add_option("--file-retention-ms", flags.config.file_retention_ms,
+                 "Deleted files keep their chunks this long")
+      ->check(CLI::Range(kRetentionMsMin, kJsonIntegerMax))
+      ->capture_default_str();
+
+  app.add_option("--workspace-creations-per-minute", flags.config.workspace_creations_per_minute,
+                 "Workspaces one client address (IPv6: its /64) may create per minute, in bursts "
+                 "of as many; "
+                 "more get 429 rate_limited. 0: no limit")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1000000}))
+      ->capture_default_str();
+  app.add_option("--tokens-per-workspace-max", flags.config.tokens_per_workspace_max,
+                 "Tokens neither revoked nor expired one workspace may hold; more get 409 "
+                 "quota_exceeded. 0: no limit")
+      ->capture_default_str();
+  app.add_option("--uploading-bytes-per-workspace-max",
+                 flags.config.uploading_bytes_per_workspace_max,
+                 "Bytes of chunks of files not yet committed one workspace may hold; more get 409 "
+                 "quota_exceeded. "
+                 "0: no limit")
+      ->capture_default_str();
+  app.add_option(
+      "--client-address-header", flags.http.client_address_header,
+      "Behind a reverse proxy: the header holding the client's address (e.g. X-Real-IP), for the "
+      "per-address limit. Only when clients cannot reach this server except through the proxy");
+  app.add_option(
+      "--metrics-listen", flags.metrics_listen,
+      "Serve Prometheus metrics (requests by route and status, latency histograms, connections, "
+      "database size, workspaces by log length) at http://ADDRESS:PORT/metrics, e.g. "
+      "127.0.0.1:9420; "
+      "off by default");
+  app.add_option(
+      "--metrics-port-file", flags.metrics_port_file,
+      "Write the metrics port to this file once listening (for --metrics-listen ADDRESS:0)");
+  app.add_option("--fault-path", flags.http.fault_path,
+                 "Tests only: a request to exactly this path fails with an exception in its "
+                 "worker, to check the "
+                 "answer the server then gives")
+      ->group("Testing");
+#ifdef OPSYNC_FAULT_SWITCHES
+  // opsync-server-faulty only: the deliberate faults of faults.h, for the conformance suite's
+  // self-test. opsync-server has no such option.
+  app.add_option("--fault", flags.faults,
+                 "Break one rule of the spec on purpose (repeatable; see --list-faults)");
+  app.add_flag("--list-faults", flags.list_faults,
+               "List the faults --fault takes, with the requirements each breaks");
+#endif
+}
+
+// --list-faults and --fault (opsync-server-faulty only): an exit code when the program should
+// stop here, nullopt to go on.
+std::optional<int> apply_fault_flags([[maybe_unused]] const Flags& flags) {
+#ifdef OPSYNC_FAULT_SWITCHES
+  if (flags.list_faults) {
+    for (const FaultName& f : fault_names()) std::cout << f.name << "  " << f.requirements << "\n";
+    return 0;
+  }
+  for (const std::string& name : flags.faults) {
+    const std::optional<Fault> f = fault_from_name(name);
+    if (!f) {
+      std::cerr << "opsync-server: no fault is called " << name << " (see --list-faults)\n";
+      return 2;
+    }
+    enable_fault(*f);
+  }
+#endif
+  return std::nullopt;
+}
+
+// --registration and its credential: an exit code when the flags do not fit together, nullopt
+// to go on. `creating`: the create-workspace subcommand, which needs no credential.
+std::optional<int> apply_registration_flags(Flags& flags, bool creating) {
+  flags.config.registration =
+      flags.registration == "open" ? Registration::kOpen : Registration::kClosed;
+  if (!flags.registration_credential_file.empty() && !creating) {
+    if (flags.config.registration != Registration::kClosed) {
+      std::cerr << "opsync-server: --registration-credential-file needs --registration closed "
+                   "(open registration "
+                   "lets anyone create workspaces already)\n";
+      return 2;
+    }
+    std::string why;
+    const std::optional<std::string> credential =
+        read_registration_credential(flags.registration_credential_file, why);
+    if (!credential) {
+      std::cerr << "opsync-server: " << why << '\n';
+      return 2;
+    }
+    flags.config.registration_credential_sha256 = sha256(*credential);
+  }
+  return std::nullopt;
+}
+
+// Serves until SIGINT or SIGTERM.
+int serve(Flags& flags, ServerCore& core) {
+  // Block the signals before any thread starts, so every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  flags.http.listen_address = flags.listen;
+  flags.http.port = flags.port;
+  if (!flags.tls_cert.empty()) flags.http.tls_cert_file = flags.tls_cert;
+  if (!flags.tls_key.empty()) flags.http.tls_key_file = flags.tls_key;
+  flags.http.log_format = flags.log_format == "json"   ? LogFormat::kJson
+                          : flags.log_format == "none" ? LogFormat::kNone
+                                                       : LogFormat::kText;
+  std::optional<std::pair<std::string, uint16_t>> metrics_address;
+  if (!flags.metrics_listen.empty()) {
+    metrics_address = split_listen_address(flags.metrics_listen);
+    if (!metrics_address) {
+      std::cerr << "opsync-server: --metrics-listen takes ADDRESS:PORT (127.0.0.1:9420, "
+                   "[::1]:9420), not \""
+                << flags.metrics_listen << "\"\n";
+      return 2;
+    }
+  }
+  ServerMetrics metrics;
+  if (metrics_address) flags.http.metrics = &metrics;
+  Result<std::unique_ptr<HttpServer>> server = HttpServer::bind(core, flags.http, std::cout);
+  if (!server.ok()) {
+    std::cerr << "opsync-server: " << server.error().message << '\n';
+    return 1;
+  }
+  std::unique_ptr<MetricsListener> metrics_listener;
+  if (metrics_address) {
+    HttpServer& protocol_server = **server;
+    Result<std::unique_ptr<MetricsListener>> started =
+        MetricsListener::start(metrics_address->first, metrics_address->second,
+                               [&metrics, &protocol_server, data_dir = flags.data_dir] {
+                                 MetricsGauges gauges;
+                                 gauges.open_connections = protocol_server.connections();
+                                 read_storage_gauges(data_dir, gauges);
+                                 return metrics.exposition(gauges);
+                               });
+    if (!started.ok()) {
+      std::cerr << "opsync-server: " << started.error().message << '\n';
+      return 1;
+    }
+    metrics_listener = std::move(*started);
+    if (!flags.metrics_port_file.empty() &&
+        !write_port_file(flags.metrics_port_file, metrics_listener->port())) {
+      std::cerr << "opsync-server: cannot write " << flags.metrics_port_file << '\n';
+      return 1;
+    }
+    std::cerr << "opsync-server: metrics on http://"
+              << flags.metrics_listen.substr(0, flags.metrics_listen.rfind(':')) << ":"
+              << metrics_listener->port() << "/metrics\n";
+  }
+  if (!flags.port_file.empty() && !write_port_file(flags.port_file, (*server)->port())) {
+    std::cerr << "opsync-server: cannot write " << flags.port_file << '\n';
+    return 1;
+  }
+  std::cerr << "opsync-server: listening on " << ((*server)->tls() ? "https://" : "http://")
+            << flags.listen << ":" << (*server)->port() << ", data in "
+            << std::filesystem::absolute(flags.data_dir).string() << ", registration "
+            << flags.registration << '\n';
+  stop_on_signals(signals, **server);
+  (*server)->serve();
+  metrics_listener.reset();  // before the server its scrapes read
+  server->reset();
+  return 0;
+}
+
+// The create-workspace subcommand: what a POST /v1/workspaces would have answered, as JSON.
+int create_workspace(ServerCore& core) {
+  Result<CreateWorkspaceResponse> created = core.create_workspace(system_time_ms());
+  if (!created.ok()) {
+    std::cerr << "opsync-server: " << created.error().message << '\n';
+    return 1;
+  }
+  std::cout << serialize_message(*created) << '\n';
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -134,291 +428,40 @@ int main(int argc, char** argv) {
   CLI::App app{
       "The reference OpSync server: every endpoint of spec v1 over HTTP(S), stored in SQLite."};
   app.set_version_flag("--version", "opsync-server 0.1.0 (protocol version 1)");
-
-  std::string data_dir = "./opsync-data";
-  std::string listen = "127.0.0.1";
-  uint16_t port = 8420;
-  std::string port_file;
-  ServerConfig config;
-  std::string registration = "open";
-  std::string log_format = "text";
-  std::string tls_cert, tls_key;
-  HttpOptions http;
-
-  app.add_option("--data-dir", data_dir, "Directory of the database (created if missing)")
-      ->capture_default_str();
-  app.add_option("--listen", listen, "Address to listen on; 0.0.0.0 for every interface")
-      ->capture_default_str();
-  app.add_option("--port", port, "TCP port; 0 picks a free one (see --port-file)")
-      ->capture_default_str();
-  app.add_option("--port-file", port_file,
-                 "Write the port listened on to this file once listening");
-  app.add_option("--block-size", config.block_size, "Block size N of new workspaces (spec 7.4)")
-      ->check(CLI::Range(kBlockSizeMin, kBlockSizeMax))
-      ->capture_default_str();
-  app.add_option(
-         "--max-skew-ms", config.max_clock_skew_ms,
-         "Reject operations stamped further than this ahead of the server's clock (LOG-006)")
-      ->check(CLI::Range(kMaxClockSkewMsMin, kMaxClockSkewMsMax))
-      ->capture_default_str();
-  app.add_option("--tls-cert", tls_cert, "PEM certificate: serve HTTPS (needs --tls-key)")
-      ->check(CLI::ExistingFile);
-  app.add_option("--tls-key", tls_key, "PEM private key for --tls-cert")->check(CLI::ExistingFile);
-  app.add_option(
-         "--registration", registration,
-         "open: anyone may create a workspace; closed: only `opsync-server create-workspace`")
-      ->check(CLI::IsMember({"open", "closed"}))
-      ->capture_default_str();
-  std::string registration_credential_file;
-  app.add_option(
-         "--registration-credential-file", registration_credential_file,
-         "With --registration closed: a file whose first line is the operator's secret; a POST "
-         "/v1/workspaces sending it as `Authorization: Bearer` creates a workspace (spec AUTH-006)")
-      ->check(CLI::ExistingFile);
-  app.add_option("--log-format", log_format, "One line per request: text, json, or none")
-      ->check(CLI::IsMember({"text", "json", "none"}))
-      ->capture_default_str();
-  std::string durability = "full";
-  app.add_option(
-         "--durability", durability,
-         "full: fsync every commit (acknowledged uploads survive power loss); process: survive a "
-         "crash of this process only, faster")
-      ->check(CLI::IsMember({"full", "process"}))
-      ->capture_default_str();
-  app.add_option(
-         "--threads", http.threads,
-         "Worker threads running requests (SQLite, JSON); connections need no thread of their own")
-      ->check(CLI::Range(size_t{1}, kHttpThreadsMax))
-      ->capture_default_str();
-  app.add_option("--io-threads", http.io_threads, "Threads serving sockets and TLS")
-      ->check(CLI::Range(size_t{1}, kHttpIoThreadsMax))
-      ->capture_default_str();
-  app.add_option("--connections-max", http.connections_max,
-                 "Open connections at most; one more is answered 503 unavailable and closed")
-      ->check(CLI::Range(size_t{1}, kHttpConnectionsMax))
-      ->capture_default_str();
-  app.add_option(
-         "--request-memory-mib-max", http.request_memory_mib_max,
-         "Memory for request bodies being read and parsed (a JSON body counts 33 times its size); "
-         "requests beyond it wait their turn")
-      ->check(CLI::Range(kHttpRequestMemoryMibMin, kHttpRequestMemoryMibMax))
-      ->capture_default_str();
-  const auto timeout_range = CLI::Range(kHttpTimeoutMsMin, kHttpTimeoutMsMax);
-  app.add_option(
-         "--header-timeout-ms", http.header_timeout_ms,
-         "A request's line and headers must arrive within this from their first byte (and a TLS "
-         "handshake within this from the connection); else the connection is closed")
-      ->check(timeout_range)
-      ->capture_default_str();
-  app.add_option("--body-timeout-ms", http.body_timeout_ms,
-                 "A request body must arrive within this once its headers were accepted")
-      ->check(timeout_range)
-      ->capture_default_str();
-  app.add_option("--idle-timeout-ms", http.idle_timeout_ms,
-                 "A kept-alive connection with no request is closed after this")
-      ->check(timeout_range)
-      ->capture_default_str();
-  app.add_option("--write-timeout-ms", http.write_timeout_ms,
-                 "A client must take a whole response within this")
-      ->check(timeout_range)
-      ->capture_default_str();
-  app.add_option("--shutdown-timeout-ms", http.shutdown_timeout_ms,
-                 "On SIGTERM, requests already being handled get this long to finish; slower "
-                 "connections are dropped")
-      ->check(timeout_range)
-      ->capture_default_str();
-  app.add_option("--gc-interval-ms", http.gc_interval_ms,
-                 "How often expired uploads and deleted files are removed")
-      ->capture_default_str();
-  app.add_option("--upload-expiry-ms", config.upload_expiry_ms,
-                 "Unfinished uploads idle this long are removed")
-      ->check(CLI::Range(kRetentionMsMin, kJsonIntegerMax))
-      ->capture_default_str();
-  app.add_option("--file-retention-ms", config.file_retention_ms,
-                 "Deleted files keep their chunks this long")
-      ->check(CLI::Range(kRetentionMsMin, kJsonIntegerMax))
-      ->capture_default_str();
-
-  app.add_option("--workspace-creations-per-minute", config.workspace_creations_per_minute,
-                 "Workspaces one client address (IPv6: its /64) may create per minute, in bursts "
-                 "of as many; "
-                 "more get 429 rate_limited. 0: no limit")
-      ->check(CLI::Range(uint64_t{0}, uint64_t{1000000}))
-      ->capture_default_str();
-  app.add_option("--tokens-per-workspace-max", config.tokens_per_workspace_max,
-                 "Tokens neither revoked nor expired one workspace may hold; more get 409 "
-                 "quota_exceeded. 0: no limit")
-      ->capture_default_str();
-  app.add_option("--uploading-bytes-per-workspace-max", config.uploading_bytes_per_workspace_max,
-                 "Bytes of chunks of files not yet committed one workspace may hold; more get 409 "
-                 "quota_exceeded. "
-                 "0: no limit")
-      ->capture_default_str();
-  app.add_option(
-      "--client-address-header", http.client_address_header,
-      "Behind a reverse proxy: the header holding the client's address (e.g. X-Real-IP), for the "
-      "per-address limit. Only when clients cannot reach this server except through the proxy");
-  std::string metrics_listen, metrics_port_file;
-  app.add_option(
-      "--metrics-listen", metrics_listen,
-      "Serve Prometheus metrics (requests by route and status, latency histograms, connections, "
-      "database size, workspaces by log length) at http://ADDRESS:PORT/metrics, e.g. "
-      "127.0.0.1:9420; "
-      "off by default");
-  app.add_option(
-      "--metrics-port-file", metrics_port_file,
-      "Write the metrics port to this file once listening (for --metrics-listen ADDRESS:0)");
-  app.add_option("--fault-path", http.fault_path,
-                 "Tests only: a request to exactly this path fails with an exception in its "
-                 "worker, to check the "
-                 "answer the server then gives")
-      ->group("Testing");
-
-#ifdef OPSYNC_FAULT_SWITCHES
-  // opsync-server-faulty only: the deliberate faults of faults.h, for the conformance suite's
-  // self-test. opsync-server has no such option.
-  std::vector<std::string> faults;
-  bool list_faults = false;
-  app.add_option("--fault", faults,
-                 "Break one rule of the spec on purpose (repeatable; see --list-faults)");
-  app.add_flag("--list-faults", list_faults,
-               "List the faults --fault takes, with the requirements each breaks");
-#endif
-
+  Flags flags;
+  add_server_options(app, flags);
+  add_http_options(app, flags);
+  add_operator_options(app, flags);
   CLI::App* create = app.add_subcommand("create-workspace",
                                         "Create a workspace in DIR and print its id and owner "
                                         "token as JSON. No server may be running on DIR "
                                         "(a running server is asked instead: POST /v1/workspaces "
                                         "with --registration-credential-file's secret)");
-  create->add_option("--data-dir", data_dir, "Directory of the database")->capture_default_str();
+  create->add_option("--data-dir", flags.data_dir, "Directory of the database")
+      ->capture_default_str();
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
 
-#ifdef OPSYNC_FAULT_SWITCHES
-  if (list_faults) {
-    for (const FaultName& f : fault_names()) std::cout << f.name << "  " << f.requirements << "\n";
-    return 0;
-  }
-  for (const std::string& name : faults) {
-    const std::optional<Fault> f = fault_from_name(name);
-    if (!f) {
-      std::cerr << "opsync-server: no fault is called " << name << " (see --list-faults)\n";
-      return 2;
-    }
-    enable_fault(*f);
-  }
-#endif
-  config.registration = registration == "open" ? Registration::kOpen : Registration::kClosed;
-  if (!registration_credential_file.empty() && !create->parsed()) {
-    if (config.registration != Registration::kClosed) {
-      std::cerr << "opsync-server: --registration-credential-file needs --registration closed "
-                   "(open registration "
-                   "lets anyone create workspaces already)\n";
-      return 2;
-    }
-    std::string why;
-    const std::optional<std::string> credential =
-        read_registration_credential(registration_credential_file, why);
-    if (!credential) {
-      std::cerr << "opsync-server: " << why << '\n';
-      return 2;
-    }
-    config.registration_credential_sha256 = sha256(*credential);
-  }
+  if (std::optional<int> exit_code = apply_fault_flags(flags)) return *exit_code;
+  if (std::optional<int> exit_code = apply_registration_flags(flags, create->parsed()))
+    return *exit_code;
   Result<std::unique_ptr<SqliteStorage>> storage = SqliteStorage::open(
-      data_dir, durability == "full" ? Durability::kFull : Durability::kProcess);
+      flags.data_dir, flags.durability == "full" ? Durability::kFull : Durability::kProcess);
   if (!storage.ok()) {
     std::cerr << "opsync-server: " << storage.error().message << '\n';
     if (create->parsed() && storage.error().message.starts_with("another server is using"))
-      std::cerr << "opsync-server: while a server runs on " << data_dir
+      std::cerr << "opsync-server: while a server runs on " << flags.data_dir
                 << ", create workspaces through it: start it with --registration-credential-file "
                    "FILE and send\n"
                    "  curl -X POST -H \"Authorization: Bearer $(cat FILE)\" -H 'Content-Type: "
-                   "application/json' "
-                   "-d '{}' URL/v1/workspaces\n";
+                   "application/json' -d '{}' URL/v1/workspaces\n";
     return 1;
   }
   SystemRandom random;
-  ServerCore core(config, **storage, random);
-
-  if (create->parsed()) {
-    Result<CreateWorkspaceResponse> created = core.create_workspace(system_time_ms());
-    if (!created.ok()) {
-      std::cerr << "opsync-server: " << created.error().message << '\n';
-      return 1;
-    }
-    std::cout << serialize_message(*created) << '\n';
-    return 0;
-  }
-
-  // Block the signals before any thread starts, so every thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  http.listen_address = listen;
-  http.port = port;
-  if (!tls_cert.empty()) http.tls_cert_file = tls_cert;
-  if (!tls_key.empty()) http.tls_key_file = tls_key;
-  http.log_format = log_format == "json"   ? LogFormat::kJson
-                    : log_format == "none" ? LogFormat::kNone
-                                           : LogFormat::kText;
-  std::optional<std::pair<std::string, uint16_t>> metrics_address;
-  if (!metrics_listen.empty()) {
-    metrics_address = split_listen_address(metrics_listen);
-    if (!metrics_address) {
-      std::cerr << "opsync-server: --metrics-listen takes ADDRESS:PORT (127.0.0.1:9420, "
-                   "[::1]:9420), not \""
-                << metrics_listen << "\"\n";
-      return 2;
-    }
-  }
-  ServerMetrics metrics;
-  if (metrics_address) http.metrics = &metrics;
-  Result<std::unique_ptr<HttpServer>> server = HttpServer::bind(core, http, std::cout);
-  if (!server.ok()) {
-    std::cerr << "opsync-server: " << server.error().message << '\n';
-    return 1;
-  }
-  std::unique_ptr<MetricsListener> metrics_listener;
-  if (metrics_address) {
-    HttpServer& protocol_server = **server;
-    Result<std::unique_ptr<MetricsListener>> started = MetricsListener::start(
-        metrics_address->first, metrics_address->second, [&metrics, &protocol_server, data_dir] {
-          MetricsGauges gauges;
-          gauges.open_connections = protocol_server.connections();
-          read_storage_gauges(data_dir, gauges);
-          return metrics.exposition(gauges);
-        });
-    if (!started.ok()) {
-      std::cerr << "opsync-server: " << started.error().message << '\n';
-      return 1;
-    }
-    metrics_listener = std::move(*started);
-    if (!metrics_port_file.empty() &&
-        !write_port_file(metrics_port_file, metrics_listener->port())) {
-      std::cerr << "opsync-server: cannot write " << metrics_port_file << '\n';
-      return 1;
-    }
-    std::cerr << "opsync-server: metrics on http://"
-              << metrics_listen.substr(0, metrics_listen.rfind(':')) << ":"
-              << metrics_listener->port() << "/metrics\n";
-  }
-  if (!port_file.empty() && !write_port_file(port_file, (*server)->port())) {
-    std::cerr << "opsync-server: cannot write " << port_file << '\n';
-    return 1;
-  }
-  std::cerr << "opsync-server: listening on " << ((*server)->tls() ? "https://" : "http://")
-            << listen << ":" << (*server)->port() << ", data in "
-            << std::filesystem::absolute(data_dir).string() << ", registration " << registration
-            << '\n';
-  stop_on_signals(signals, **server);
-  (*server)->serve();
-  metrics_listener.reset();  // before the server its scrapes read
-  server->reset();
+  ServerCore core(flags.config, **storage, random);
+  if (create->parsed()) return create_workspace(core);
+  const int exit_code = serve(flags, core);
   storage->reset();  // closes the database cleanly before exit
-  std::cerr << "opsync-server: stopped\n";
-  return 0;
+  if (exit_code == 0) std::cerr << "opsync-server: stopped\n";
+  return exit_code;
 }

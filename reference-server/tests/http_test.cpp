@@ -223,6 +223,57 @@ BOOST_AUTO_TEST_CASE(upload_read_and_blocks) {
     BOOST_TEST((b < 5 ? first.blocks[b].hash : rest.blocks[b - 5].hash) == blocks[b]);
 }
 
+// ERR-013's checks run once per request: preflight matches the route and reads the token before
+// the body, and hands what it learned to the handler, which neither matches nor reads them again.
+BOOST_AUTO_TEST_CASE(a_request_is_matched_once_and_its_token_read_once) {
+  TestServer server;
+  Http http = server.client();
+  Workspace ws = server.create_workspace();
+  SystemRandom random;
+  struct Counts {
+    uint64_t route_matches, reads, writes;
+  };
+  auto counts = [&] {
+    return Counts{server.core().route_matches(), server.transactions().reads(),
+                  server.transactions().writes()};
+  };
+  // What one request costs: route matches, read transactions, write transactions.
+  auto cost = [&](auto&& request) {
+    const Counts before = counts();
+    request();
+    const Counts after = counts();
+    return Counts{after.route_matches - before.route_matches, after.reads - before.reads,
+                  after.writes - before.writes};
+  };
+
+  // A body the handler rejects: the admission's read is the only one.
+  Counts bad_body = cost([&] {
+    BOOST_TEST(http.post(ws.path("/ops"), std::string("{"), ws.owner_token).status == 400);
+  });
+  BOOST_TEST(bad_body.route_matches == 1u);
+  BOOST_TEST(bad_body.reads == 1u);
+  BOOST_TEST(bad_body.writes == 0u);
+
+  // An upload: the admission's read, then the handler's one write.
+  Counts upload = cost([&] {
+    BOOST_TEST(http.post(ws.path("/ops"), batch_of(random, 5), ws.owner_token).status == 200);
+  });
+  BOOST_TEST(upload.route_matches == 1u);
+  BOOST_TEST(upload.reads == 1u);
+  BOOST_TEST(upload.writes == 1u);
+
+  // A page: the admission's read, then the page's.
+  Counts page = cost([&] { BOOST_TEST(http.get(ws.path("/ops"), ws.owner_token).status == 200); });
+  BOOST_TEST(page.route_matches == 1u);
+  BOOST_TEST(page.reads == 2u);
+  BOOST_TEST(page.writes == 0u);
+
+  // A request refused before its body is read (no token): one match, no transaction.
+  Counts refused = cost([&] { BOOST_TEST(http.get(ws.path("/ops")).status == 401); });
+  BOOST_TEST(refused.route_matches == 1u);
+  BOOST_TEST(refused.reads == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(reupload_after_a_lost_response_is_idempotent) {
   TestServer server;
   Http http = server.client();

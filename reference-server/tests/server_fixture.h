@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -192,6 +193,34 @@ class Http {
 };
 
 // A workspace created through the API, with its owner token.
+// The server's storage, counting the transactions the core opens on it: a test holds a request
+// to one read for its admission plus what its endpoint reads.
+class CountingStorage final : public Storage {
+ public:
+  explicit CountingStorage(Storage& inner) : inner_(inner) {}
+  Status read(const std::function<void(Transaction&)>& body) override {
+    reads_.fetch_add(1);
+    return inner_.read(body);
+  }
+  Status write(const std::function<bool(Transaction&)>& body) override {
+    writes_.fetch_add(1);
+    return inner_.write(body);
+  }
+  Status journal_revocation(const Revocation& revocation) override {
+    return inner_.journal_revocation(revocation);
+  }
+  Result<std::vector<Revocation>> journaled_revocations() override {
+    return inner_.journaled_revocations();
+  }
+  uint64_t reads() const { return reads_.load(); }
+  uint64_t writes() const { return writes_.load(); }
+
+ private:
+  Storage& inner_;
+  std::atomic<uint64_t> reads_{0};
+  std::atomic<uint64_t> writes_{0};
+};
+
 struct Workspace {
   std::string id;  // base64url
   std::string owner_token;
@@ -209,7 +238,8 @@ class TestServer {
         storage.ok(),
         "cannot open storage: " << (storage.ok() ? std::string() : storage.error().message));
     storage_ = std::move(*storage);
-    core_ = std::make_unique<ServerCore>(config_, *storage_, random_);
+    counting_ = std::make_unique<CountingStorage>(*storage_);
+    core_ = std::make_unique<ServerCore>(config_, *counting_, random_);
     HttpOptions options;
     options.port = 0;
     options.log_format = LogFormat::kNone;
@@ -237,6 +267,7 @@ class TestServer {
   Http client(bool tls = false) const { return Http("127.0.0.1", port(), tls); }
   ServerCore& core() { return *core_; }
   SqliteStorage& storage() { return *storage_; }
+  const CountingStorage& transactions() const { return *counting_; }
   const std::string& data_dir() const { return dir_.path(); }
 
   Workspace create_workspace() {
@@ -290,6 +321,7 @@ class TestServer {
   ServerConfig config_;
   SystemRandom random_;
   std::unique_ptr<SqliteStorage> storage_;
+  std::unique_ptr<CountingStorage> counting_;
   std::unique_ptr<ServerCore> core_;
   std::ostringstream log_;
   std::unique_ptr<HttpServer> server_;

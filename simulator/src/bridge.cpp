@@ -3,6 +3,8 @@
 #include <cctype>
 #include <string_view>
 
+#include "opsync/protocol/endpoints.h"
+
 namespace opsync::simulator {
 
 server::Request to_server_request(const client::HttpRequest& r, const std::string& token) {
@@ -10,18 +12,9 @@ server::Request to_server_request(const client::HttpRequest& r, const std::strin
   request.method = r.method;
   const size_t question = r.target.find('?');
   request.path = r.target.substr(0, question);
-  if (question != std::string::npos) {
-    std::string_view rest = std::string_view(r.target).substr(question + 1);
-    while (!rest.empty()) {  // bounded by the target's length
-      const size_t amp = rest.find('&');
-      const std::string_view pair = rest.substr(0, amp);
-      const size_t eq = pair.find('=');
-      request.query.emplace_back(
-          std::string(pair.substr(0, eq)),
-          eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1)));
-      rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-    }
-  }
+  // The query as the HTTP adapter reads it (TRN-013): percent-decoded, in order, repeats kept.
+  if (question != std::string::npos)
+    request.query = parse_query_string(std::string_view(r.target).substr(question + 1));
   if (r.authorized && !token.empty()) request.headers["authorization"] = "Bearer " + token;
   if (!r.content_type.empty()) request.headers["content-type"] = r.content_type;
   request.body = r.body;

@@ -10,6 +10,7 @@
 // must be serialized.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -19,6 +20,7 @@
 #include <variant>
 #include <vector>
 
+#include "opsync/protocol/endpoints.h"
 #include "opsync/protocol/limits.h"
 #include "opsync/protocol/messages.h"
 #include "opsync/protocol/random.h"
@@ -59,9 +61,6 @@ struct Request {
   std::map<std::string, std::string> headers;              // lower-case names
   std::string body;
   std::string client_address;  // the peer's IP address, for per-client caps; empty when unknown
-  // When the head was admitted, before the body was read: expiry is judged at that time alone
-  // (AUTH-031), so a token that expires while its body arrives still serves the request.
-  std::optional<uint64_t> authorized_at_ms;
 
   std::optional<std::string> header(const std::string& lower_case_name) const;
 };
@@ -88,21 +87,50 @@ struct Response {
   std::string error_code;  // empty on success
 };
 
+// What preflight learned about a request head that may proceed, handed back to handle() with the
+// body: the route and its path parameters, the token and workspace the head names, the checked
+// query, the body's limit. So a request is matched, and its token read, once (ERR-013 steps 1 to
+// 7), at the time preflight ran: which is also when expiry is judged (AUTH-031), so a token that
+// expires while the body arrives still serves the request.
+class Admission {
+ public:
+  // The most bytes the body may have on this route.
+  uint64_t body_bytes_max() const { return body_bytes_max_; }
+
+ private:
+  friend class ServerCore;
+  const Endpoint* endpoint_ = nullptr;
+  std::string method_;  // the head admitted: handle() checks it is given the same request
+  std::string path_;
+  std::vector<std::string> params_;  // path parameters after the workspace id
+  std::optional<TokenRecord> token_;
+  std::optional<WorkspaceRecord> workspace_;
+  std::map<std::string, std::string> query_;
+  uint64_t body_bytes_max_ = 0;
+};
+
 class ServerCore {
  public:
   // Applies the storage's revocation journal to its data first (AUTH-030).
   ServerCore(ServerConfig config, Storage& storage, RandomSource& random);
   ~ServerCore();
 
-  // Checks everything that does not need the body: route, method, version, authorization,
-  // content type and declared length. Returns the error response, or nullopt when the body may
-  // be read. `body_bytes_max` receives the most bytes the body may have for this route.
-  std::optional<Response> preflight(const RequestHead& head, uint64_t now_ms,
-                                    uint64_t* body_bytes_max = nullptr);
+  // Checks everything that does not need the body: route, method, version, query, content type,
+  // declared length and authorization, in the order of ERR-013. Returns the error response, or
+  // the admission with which handle() serves the request once its body is read.
+  std::variant<Admission, Response> preflight(const RequestHead& head, uint64_t now_ms);
 
-  // Handles a complete request (runs preflight itself). Never throws; bad input gets the spec's
-  // error and changes nothing (ERR-003, ERR-004).
+  // Serves a request whose head preflight admitted: `request` is that head with its body. Never
+  // throws; bad input gets the spec's error and changes nothing (ERR-003, ERR-004).
+  Response handle(const Admission& admission, const Request& request, uint64_t now_ms);
+
+  // Preflight and handle in one call, for adapters that hold whole requests (the simulator, the
+  // fuzzer, tests).
   Response handle(const Request& request, uint64_t now_ms);
+
+  // How many times the core matched a request's route (once per request preflight saw): the
+  // server tests count it to keep a request from being admitted twice.
+  uint64_t route_matches() const { return route_matches_.load(std::memory_order_relaxed); }
 
   // The answers an HTTP adapter makes without handle(), built here so that they carry what every
   // response carries (TRN-007, TRN-008, TRN-056): `error` is why the request could not be handed
@@ -128,10 +156,13 @@ class ServerCore {
   const ServerConfig& config() const { return config_; }
 
  private:
-  struct Admission;
   std::variant<Admission, Response> admit(const RequestHead& head, uint64_t now_ms);
+  std::optional<Error> authorize(const RequestHead& head, std::string_view workspace_param,
+                                 uint64_t now_ms, Admission& admission);
   void apply_revocation_journal();
-  Response finish(Response response, const RequestHead& head, uint64_t now_ms);
+  // Adds what every response carries; `request_headers` give the request id to echo.
+  Response finish(Response response, const std::map<std::string, std::string>& request_headers,
+                  uint64_t now_ms);
   Id new_id();
   std::string new_token();
 
@@ -139,6 +170,7 @@ class ServerCore {
   Storage& storage_;
   RandomSource& random_;
   std::mutex random_mutex_;  // RandomSource implementations need not be thread-safe
+  std::atomic<uint64_t> route_matches_{0};
   std::unique_ptr<RateLimiter>
       creation_limiter_;  // nullptr when workspace_creations_per_minute is 0
 };
