@@ -40,6 +40,7 @@
 #include "opsync/protocol/text.h"
 #include "opsync/protocol/wire_check.h"
 #include "opsync/server/core.h"
+#include "opsync/server/forwarding_storage.h"
 #include "opsync/server/memory_storage.h"
 
 namespace opsync::server {
@@ -546,14 +547,11 @@ void learn(const Response& response, Pools& pools) {
 using Write = std::function<void(Transaction&)>;
 
 // Passes every call through and records the writes.
-class RecordingTransaction final : public Transaction {
+class RecordingTransaction final : public ForwardingTransaction {
  public:
   RecordingTransaction(Transaction& inner, std::vector<Write>& writes)
-      : inner_(inner), writes_(writes) {}
+      : ForwardingTransaction(inner), inner_(inner), writes_(writes) {}
 
-  std::optional<WorkspaceRecord> workspace(const WorkspaceId& id) override {
-    return inner_.workspace(id);
-  }
   void insert_workspace(const WorkspaceRecord& r) override {
     inner_.insert_workspace(r);
     writes_.push_back([r](Transaction& t) { t.insert_workspace(r); });
@@ -566,38 +564,13 @@ class RecordingTransaction final : public Transaction {
     inner_.delete_workspace(id);
     writes_.push_back([id](Transaction& t) { t.delete_workspace(id); });
   }
-  std::optional<TokenRecord> token_by_secret_hash(const Hash& secret_hash) override {
-    return inner_.token_by_secret_hash(secret_hash);
-  }
-  std::optional<TokenRecord> token(const WorkspaceId& workspace, const TokenId& id) override {
-    return inner_.token(workspace, id);
-  }
   void put_token(const TokenRecord& r) override {
     inner_.put_token(r);
     writes_.push_back([r](Transaction& t) { t.put_token(r); });
   }
-  std::vector<TokenRecord> tokens_after(const WorkspaceId& workspace,
-                                        const std::optional<TokenId>& after,
-                                        size_t limit) override {
-    return inner_.tokens_after(workspace, after, limit);
-  }
-  std::optional<KeyRecord> key(const WorkspaceId& workspace, uint32_t key_id) override {
-    return inner_.key(workspace, key_id);
-  }
   void put_key(const WorkspaceId& workspace, const KeyRecord& r) override {
     inner_.put_key(workspace, r);
     writes_.push_back([workspace, r](Transaction& t) { t.put_key(workspace, r); });
-  }
-  uint64_t key_count(const WorkspaceId& workspace) override { return inner_.key_count(workspace); }
-  uint64_t live_token_count(const WorkspaceId& workspace, uint64_t now_ms) override {
-    return inner_.live_token_count(workspace, now_ms);
-  }
-  std::vector<KeyRecord> keys_after(const WorkspaceId& workspace, uint32_t after,
-                                    size_t limit) override {
-    return inner_.keys_after(workspace, after, limit);
-  }
-  std::optional<LoggedOp> op_by_id(const WorkspaceId& workspace, const OpId& id) override {
-    return inner_.op_by_id(workspace, id);
   }
   std::optional<LoggedOp> append_op_if_absent(const WorkspaceId& workspace, const OpId& id,
                                               const StoredOp& op) override {
@@ -608,25 +581,10 @@ class RecordingTransaction final : public Transaction {
     }
     return held;
   }
-  std::vector<StoredOp> ops_after(const WorkspaceId& workspace, uint64_t after_seq, size_t limit,
-                                  uint64_t payload_bytes_max) override {
-    return inner_.ops_after(workspace, after_seq, limit, payload_bytes_max);
-  }
-  std::vector<Hash> op_hashes(const WorkspaceId& workspace, uint64_t first_seq,
-                              uint64_t last_seq) override {
-    return inner_.op_hashes(workspace, first_seq, last_seq);
-  }
   void put_block_hash(const WorkspaceId& workspace, uint64_t index, const Hash& hash) override {
     inner_.put_block_hash(workspace, index, hash);
     writes_.push_back(
         [workspace, index, hash](Transaction& t) { t.put_block_hash(workspace, index, hash); });
-  }
-  std::vector<Hash> block_hashes(const WorkspaceId& workspace, uint64_t start,
-                                 size_t limit) override {
-    return inner_.block_hashes(workspace, start, limit);
-  }
-  std::optional<FileRecord> file(const WorkspaceId& workspace, const FileId& id) override {
-    return inner_.file(workspace, id);
   }
   void put_file(const WorkspaceId& workspace, const FileRecord& r) override {
     inner_.put_file(workspace, r);
@@ -636,28 +594,11 @@ class RecordingTransaction final : public Transaction {
     inner_.delete_file(workspace, id);
     writes_.push_back([workspace, id](Transaction& t) { t.delete_file(workspace, id); });
   }
-  std::optional<Bytes> chunk(const WorkspaceId& workspace, const FileId& id,
-                             uint32_t index) override {
-    return inner_.chunk(workspace, id, index);
-  }
   void put_chunk(const WorkspaceId& workspace, const FileId& id, uint32_t index,
                  ByteView body) override {
     inner_.put_chunk(workspace, id, index, body);
     writes_.push_back([workspace, id, index, bytes = Bytes(body.begin(), body.end())](
                           Transaction& t) { t.put_chunk(workspace, id, index, bytes); });
-  }
-  std::vector<uint32_t> chunk_indices(const WorkspaceId& workspace, const FileId& id) override {
-    return inner_.chunk_indices(workspace, id);
-  }
-  uint64_t stored_bytes(const WorkspaceId& workspace, const FileId& id) override {
-    return inner_.stored_bytes(workspace, id);
-  }
-  uint64_t uploading_bytes(const WorkspaceId& workspace) override {
-    return inner_.uploading_bytes(workspace);
-  }
-  std::vector<FileKey> files_to_collect(uint64_t deleted_before_ms, uint64_t idle_before_ms,
-                                        size_t limit) override {
-    return inner_.files_to_collect(deleted_before_ms, idle_before_ms, limit);
   }
 
  private:

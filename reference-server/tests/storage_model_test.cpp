@@ -8,6 +8,7 @@
 #include <boost/test/unit_test.hpp>
 #include <fstream>
 
+#include "opsync/server/forwarding_storage.h"
 #include "opsync/server/memory_storage.h"
 #include "opsync/server/sqlite_storage.h"
 #include "property_support.h"
@@ -54,79 +55,13 @@ class OneTooMany final : public Storage {
 
  private:
   // Forwards every primitive; ops_after returns one operation too many.
-  class Wrapped final : public Transaction {
+  class Wrapped final : public ForwardingTransaction {
    public:
-    explicit Wrapped(Transaction& t) : t_(t) {}
-    std::optional<WorkspaceRecord> workspace(const WorkspaceId& id) override {
-      return t_.workspace(id);
-    }
-    void insert_workspace(const WorkspaceRecord& r) override { t_.insert_workspace(r); }
-    void set_head_seq(const WorkspaceId& id, uint64_t s) override { t_.set_head_seq(id, s); }
-    void delete_workspace(const WorkspaceId& id) override { t_.delete_workspace(id); }
-    std::optional<TokenRecord> token_by_secret_hash(const Hash& h) override {
-      return t_.token_by_secret_hash(h);
-    }
-    std::optional<TokenRecord> token(const WorkspaceId& w, const TokenId& id) override {
-      return t_.token(w, id);
-    }
-    void put_token(const TokenRecord& r) override { t_.put_token(r); }
-    std::vector<TokenRecord> tokens_after(const WorkspaceId& w, const std::optional<TokenId>& a,
-                                          size_t l) override {
-      return t_.tokens_after(w, a, l);
-    }
-    uint64_t live_token_count(const WorkspaceId& w, uint64_t now_ms) override {
-      return t_.live_token_count(w, now_ms);
-    }
-    std::optional<KeyRecord> key(const WorkspaceId& w, uint32_t k) override { return t_.key(w, k); }
-    void put_key(const WorkspaceId& w, const KeyRecord& r) override { t_.put_key(w, r); }
-    uint64_t key_count(const WorkspaceId& w) override { return t_.key_count(w); }
-    std::vector<KeyRecord> keys_after(const WorkspaceId& w, uint32_t a, size_t l) override {
-      return t_.keys_after(w, a, l);
-    }
-    std::optional<LoggedOp> op_by_id(const WorkspaceId& w, const OpId& id) override {
-      return t_.op_by_id(w, id);
-    }
-    std::optional<LoggedOp> append_op_if_absent(const WorkspaceId& w, const OpId& id,
-                                                const StoredOp& op) override {
-      return t_.append_op_if_absent(w, id, op);
-    }
+    using ForwardingTransaction::ForwardingTransaction;
     std::vector<StoredOp> ops_after(const WorkspaceId& w, uint64_t a, size_t l,
                                     uint64_t b) override {
-      return t_.ops_after(w, a, l + 1, b);
+      return inner().ops_after(w, a, l + 1, b);
     }
-    std::vector<Hash> op_hashes(const WorkspaceId& w, uint64_t f, uint64_t l) override {
-      return t_.op_hashes(w, f, l);
-    }
-    void put_block_hash(const WorkspaceId& w, uint64_t i, const Hash& h) override {
-      t_.put_block_hash(w, i, h);
-    }
-    std::vector<Hash> block_hashes(const WorkspaceId& w, uint64_t s, size_t l) override {
-      return t_.block_hashes(w, s, l);
-    }
-    std::optional<FileRecord> file(const WorkspaceId& w, const FileId& id) override {
-      return t_.file(w, id);
-    }
-    void put_file(const WorkspaceId& w, const FileRecord& r) override { t_.put_file(w, r); }
-    void delete_file(const WorkspaceId& w, const FileId& id) override { t_.delete_file(w, id); }
-    std::optional<Bytes> chunk(const WorkspaceId& w, const FileId& id, uint32_t i) override {
-      return t_.chunk(w, id, i);
-    }
-    void put_chunk(const WorkspaceId& w, const FileId& id, uint32_t i, ByteView b) override {
-      t_.put_chunk(w, id, i, b);
-    }
-    std::vector<uint32_t> chunk_indices(const WorkspaceId& w, const FileId& id) override {
-      return t_.chunk_indices(w, id);
-    }
-    uint64_t stored_bytes(const WorkspaceId& w, const FileId& id) override {
-      return t_.stored_bytes(w, id);
-    }
-    uint64_t uploading_bytes(const WorkspaceId& w) override { return t_.uploading_bytes(w); }
-    std::vector<FileKey> files_to_collect(uint64_t d, uint64_t i, size_t l) override {
-      return t_.files_to_collect(d, i, l);
-    }
-
-   private:
-    Transaction& t_;
   };
   Storage& inner_;
 };

@@ -19,6 +19,7 @@
 
 #include "opsync/protocol/random.h"
 #include "opsync/server/core.h"
+#include "opsync/server/forwarding_storage.h"
 #include "opsync/server/http_server.h"
 #include "opsync/server/memory_storage.h"
 
@@ -28,90 +29,24 @@ using namespace opsync::server;
 namespace {
 
 // Every call goes to the real transaction, except the two that find operations by id.
-class NoDedupeTransaction final : public Transaction {
+class NoDedupeTransaction final : public ForwardingTransaction {
  public:
-  NoDedupeTransaction(Transaction& inner, bool no_dedupe) : inner_(inner), no_dedupe_(no_dedupe) {}
+  NoDedupeTransaction(Transaction& inner, bool no_dedupe)
+      : ForwardingTransaction(inner), no_dedupe_(no_dedupe) {}
 
   std::optional<LoggedOp> op_by_id(const WorkspaceId& ws, const OpId& id) override {
-    return no_dedupe_ ? std::nullopt : inner_.op_by_id(ws, id);
+    return no_dedupe_ ? std::nullopt : inner().op_by_id(ws, id);
   }
   std::optional<LoggedOp> append_op_if_absent(const WorkspaceId& ws, const OpId& id,
                                               const StoredOp& op) override {
-    if (!no_dedupe_) return inner_.append_op_if_absent(ws, id, op);
+    if (!no_dedupe_) return inner().append_op_if_absent(ws, id, op);
     // Indexed under an id made unique by the position: the same operation goes in again.
     OpId unique = id;
     for (size_t i = 0; i < 8; ++i) unique.bytes[i] ^= static_cast<uint8_t>(op.seq >> (8 * i));
-    return inner_.append_op_if_absent(ws, unique, op);
-  }
-
-  std::optional<WorkspaceRecord> workspace(const WorkspaceId& id) override {
-    return inner_.workspace(id);
-  }
-  void insert_workspace(const WorkspaceRecord& r) override { inner_.insert_workspace(r); }
-  void set_head_seq(const WorkspaceId& id, uint64_t head) override {
-    inner_.set_head_seq(id, head);
-  }
-  void delete_workspace(const WorkspaceId& id) override { inner_.delete_workspace(id); }
-  std::optional<TokenRecord> token_by_secret_hash(const Hash& h) override {
-    return inner_.token_by_secret_hash(h);
-  }
-  std::optional<TokenRecord> token(const WorkspaceId& ws, const TokenId& id) override {
-    return inner_.token(ws, id);
-  }
-  void put_token(const TokenRecord& r) override { inner_.put_token(r); }
-  std::vector<TokenRecord> tokens_after(const WorkspaceId& ws, const std::optional<TokenId>& after,
-                                        size_t limit) override {
-    return inner_.tokens_after(ws, after, limit);
-  }
-  uint64_t live_token_count(const WorkspaceId& ws, uint64_t now_ms) override {
-    return inner_.live_token_count(ws, now_ms);
-  }
-  std::optional<KeyRecord> key(const WorkspaceId& ws, uint32_t id) override {
-    return inner_.key(ws, id);
-  }
-  void put_key(const WorkspaceId& ws, const KeyRecord& r) override { inner_.put_key(ws, r); }
-  uint64_t key_count(const WorkspaceId& ws) override { return inner_.key_count(ws); }
-  std::vector<KeyRecord> keys_after(const WorkspaceId& ws, uint32_t after, size_t limit) override {
-    return inner_.keys_after(ws, after, limit);
-  }
-  std::vector<StoredOp> ops_after(const WorkspaceId& ws, uint64_t after, size_t limit,
-                                  uint64_t bytes) override {
-    return inner_.ops_after(ws, after, limit, bytes);
-  }
-  std::vector<Hash> op_hashes(const WorkspaceId& ws, uint64_t first, uint64_t last) override {
-    return inner_.op_hashes(ws, first, last);
-  }
-  void put_block_hash(const WorkspaceId& ws, uint64_t index, const Hash& h) override {
-    inner_.put_block_hash(ws, index, h);
-  }
-  std::vector<Hash> block_hashes(const WorkspaceId& ws, uint64_t start, size_t limit) override {
-    return inner_.block_hashes(ws, start, limit);
-  }
-  std::optional<FileRecord> file(const WorkspaceId& ws, const FileId& id) override {
-    return inner_.file(ws, id);
-  }
-  void put_file(const WorkspaceId& ws, const FileRecord& r) override { inner_.put_file(ws, r); }
-  void delete_file(const WorkspaceId& ws, const FileId& id) override { inner_.delete_file(ws, id); }
-  std::optional<Bytes> chunk(const WorkspaceId& ws, const FileId& id, uint32_t index) override {
-    return inner_.chunk(ws, id, index);
-  }
-  void put_chunk(const WorkspaceId& ws, const FileId& id, uint32_t index, ByteView body) override {
-    inner_.put_chunk(ws, id, index, body);
-  }
-  std::vector<uint32_t> chunk_indices(const WorkspaceId& ws, const FileId& id) override {
-    return inner_.chunk_indices(ws, id);
-  }
-  uint64_t stored_bytes(const WorkspaceId& ws, const FileId& id) override {
-    return inner_.stored_bytes(ws, id);
-  }
-  uint64_t uploading_bytes(const WorkspaceId& ws) override { return inner_.uploading_bytes(ws); }
-  std::vector<FileKey> files_to_collect(uint64_t deleted_before, uint64_t idle_before,
-                                        size_t limit) override {
-    return inner_.files_to_collect(deleted_before, idle_before, limit);
+    return inner().append_op_if_absent(ws, unique, op);
   }
 
  private:
-  Transaction& inner_;
   bool no_dedupe_;
 };
 
