@@ -1,16 +1,16 @@
 #!/usr/bin/python3
 """The figures the READMEs state about the conformance suite, checked against the programs.
 
-    readme_figures.py OPSYNC_CONFORMANCE OPSYNC_SERVER_FAULTY
+    readme_figures.py OPSYNC_CONFORMANCE OPSYNC_SERVER_DEFECTIVE
 
 A figure typed into prose goes stale the day a case or a requirement is added; this test fails
 then, naming the sentence and the figure the program gives, so that the text is corrected in the
 same change:
 - README.md: "N cases with permanent ids" is the number of cases `--list --level all` lists, and
-  "N deliberately broken builds" the number of faults `opsync-server-faulty --list-faults` has.
+  "N deliberately broken builds" the number of defects `opsync-server-defective --list-defects` has.
 - conformance/README.md: "N of the M MUST requirements have cases" is what `coverage` prints;
   "The suite has N cases (A MUST, B SHOULD" counts `--list --level all` by level; "the table has N
-  fault switches" is `--list-faults`; "N of its M clauses" is the `clauses:` line of `coverage`.
+  defect switches" is `--list-defects`; "N of its M clauses" is the `clauses:` line of `coverage`.
 Exits 0 when every figure holds, 1 otherwise.
 """
 
@@ -29,12 +29,12 @@ def output(*command):
 def main(arguments):
     if len(arguments) != 2:
         sys.exit(__doc__)
-    conformance, faulty = arguments
+    conformance, defective = arguments
     listed = [line.split() for line in output(conformance, "--list", "--level", "all").splitlines() if line.strip()]
     cases = len(listed)
     must = len([fields for fields in listed if fields[1] == "MUST"])
     should = len([fields for fields in listed if fields[1] == "SHOULD"])
-    faults = len([line for line in output(faulty, "--list-faults").splitlines() if line.strip()])
+    defects = len([line for line in output(defective, "--list-defects").splitlines() if line.strip()])
     coverage_text = output(conformance, "coverage")
     coverage = re.search(r"^MUST: (\d+) of (\d+) covered by cases$", coverage_text, re.M)
     if not coverage:
@@ -44,11 +44,11 @@ def main(arguments):
         sys.exit("opsync-conformance coverage printed no 'clauses: N of M checked by cases' line")
     expected = [
         ("README.md", r"its URL: (\d+) cases with permanent ids", [cases]),
-        ("README.md", r"against (\d+) deliberately broken", [faults]),
+        ("README.md", r"against (\d+) deliberately broken", [defects]),
         ("conformance/README.md", r"(\d+) of the (\d+) MUST requirements have cases",
          [int(coverage.group(1)), int(coverage.group(2))]),
         ("conformance/README.md", r"The suite has (\d+) cases \((\d+) MUST, (\d+) SHOULD", [cases, must, should]),
-        ("conformance/README.md", r"the table has (\d+) fault switches", [faults]),
+        ("conformance/README.md", r"the table has (\d+) defect switches", [defects]),
         ("conformance/README.md", r"splits the (\d+) MUST and MUST NOT requirements with cases into (\d+) clauses, "
          r"(\d+) of them checked by cases",
          [int(clauses.group(3)), int(clauses.group(2)), int(clauses.group(1))]),

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The conformance suite tested against real servers (run by CTest from the build tree).
 
-    self_test.py faults     BUILD_DIR OUT_DIR   every fault switch caught by a MUST case, none by the clean server
+    self_test.py defects    BUILD_DIR OUT_DIR   every defect switch caught by a MUST case, none by the clean server
     self_test.py reports    BUILD_DIR OUT_DIR   JSON, JUnit and HTML reports valid; the page checked in Chromium
     self_test.py recovery   BUILD_DIR OUT_DIR   --restart-cmd and --restore-cmd against the real server
     self_test.py runner     BUILD_DIR OUT_DIR   bad commands, --wait-for-server, known-failures files, wrong schemes
@@ -62,7 +62,7 @@ def free_port():
 
 
 class Server:
-    """A real opsync-server (or opsync-server-faulty) on 127.0.0.1, stopped on exit."""
+    """A real opsync-server (or opsync-server-defective) on 127.0.0.1, stopped on exit."""
 
     def __init__(self, binary, data_dir, port=None, args=()):
         self.binary, self.data_dir, self.args = str(binary), pathlib.Path(data_dir), list(args)
@@ -155,58 +155,58 @@ def outcome_of(report_path, case_id):
     return next((c["outcome"] for c in report["cases"] if c["id"] == case_id), None)
 
 
-def faults(build, out):
-    """Each fault switch breaks one rule; at least one MUST case must fail for each."""
-    faulty = build / "reference-server" / "opsync-server-faulty"
-    names = [line.split()[0] for line in subprocess.run([str(faulty), "--list-faults"], capture_output=True,
+def defects(build, out):
+    """Each defect switch breaks one rule; at least one MUST case must fail for each."""
+    defective = build / "reference-server" / "opsync-server-defective"
+    names = [line.split()[0] for line in subprocess.run([str(defective), "--list-defects"], capture_output=True,
                                                          text=True, check=True).stdout.splitlines()]
     if len(names) < 20:
-        fail(f"only {len(names)} fault switches")
+        fail(f"only {len(names)} defect switches")
     rows, problems = [], []
     with tempfile.TemporaryDirectory() as scratch:
-        with Server(faulty, pathlib.Path(scratch) / "clean") as server:
+        with Server(defective, pathlib.Path(scratch) / "clean") as server:
             clean = suite(build, server.url, "--json", f"{scratch}/clean.json")
         if clean.returncode != 0:
-            problems.append("the server without faults fails the suite:\n" + clean.stdout[-3000:])
+            problems.append("the server without defects fails the suite:\n" + clean.stdout[-3000:])
         elif outcome_of(f"{scratch}/clean.json", "transport-007") != "pass":
-            problems.append("the server without faults is slow under idle and slow connections (transport-007)")
+            problems.append("the server without defects is slow under idle and slow connections (transport-007)")
         # The SHOULD on liveness (TRN-059) warns against a server that idle connections starve:
         # the reference server behind a front that serves one connection at a time, as a server
         # with a thread per connection does once its threads are taken.
-        with Server(faulty, pathlib.Path(scratch) / "starved") as server, OneAtATime(server.port) as front:
+        with Server(defective, pathlib.Path(scratch) / "starved") as server, OneAtATime(server.port) as front:
             suite(build, front.url, "--filter", "transport-007", "--timeout-ms", "3000",
                   "--json", f"{scratch}/starved.json")
         if outcome_of(f"{scratch}/starved.json", "transport-007") != "warn":
             problems.append("transport-007 did not warn against a server that slow clients starve")
         for name in names:
             report = f"{scratch}/{name}.json"
-            if name in RESTORE_FAULTS:
+            if name in RESTORE_DEFECTS:
                 directory = pathlib.Path(scratch) / name
                 directory.mkdir()
-                with ScriptedServer(faulty, directory, args=["--fault", name]) as server:
+                with ScriptedServer(defective, directory, args=["--defect", name]) as server:
                     run = suite(build, server.url, "--level", "must", "--filter", "durability-*", "--restore-cmd",
                                 str(server.restore), "--json", report)
             else:
-                with Server(faulty, pathlib.Path(scratch) / name, args=["--fault", name]) as server:
+                with Server(defective, pathlib.Path(scratch) / name, args=["--defect", name]) as server:
                     run = suite(build, server.url, "--level", "must", "--json", report)
             caught = failing_cases(report) if os.path.exists(report) else []
             requirements = next(line.split(None, 1)[1] for line in subprocess.run(
-                [str(faulty), "--list-faults"], capture_output=True, text=True).stdout.splitlines()
+                [str(defective), "--list-defects"], capture_output=True, text=True).stdout.splitlines()
                 if line.split()[0] == name)
             rows.append((name, requirements.strip(), caught))
             if run.returncode != 1 or not caught:
-                problems.append(f"the fault {name} was not caught (exit {run.returncode})")
-    table = ["| fault switch | breaks | MUST cases that catch it |", "|---|---|---|"]
+                problems.append(f"the defect {name} was not caught (exit {run.returncode})")
+    table = ["| defect switch | breaks | MUST cases that catch it |", "|---|---|---|"]
     for name, requirements, caught in rows:
         shown = ", ".join(caught[:8]) + (f" and {len(caught) - 8} more" if len(caught) > 8 else "")
         table.append(f"| `{name}` | {requirements} | {shown} |")
-    (out / "fault-table.md").write_text("\n".join(table) + "\n")
+    (out / "defect-table.md").write_text("\n".join(table) + "\n")
     print("\n".join(table))
     for p in problems:
         print(p, file=sys.stderr)
     if problems:
         fail(f"{len(problems)} problems")
-    print(f"self_test.py: all {len(names)} fault switches caught; the clean server passes")
+    print(f"self_test.py: all {len(names)} defect switches caught; the clean server passes")
 
 
 def png_size(path):
@@ -298,15 +298,15 @@ def failure_reports(build, out):
     the exchange, the page lists failed cases first with that exchange open and marked, and
     --rerun-failed runs only the failures of an earlier report."""
     out.mkdir(parents=True, exist_ok=True)
-    faulty = build / "reference-server" / "opsync-server-faulty"
+    defective = build / "reference-server" / "opsync-server-defective"
     with tempfile.TemporaryDirectory() as scratch:
-        with Server(faulty, pathlib.Path(scratch) / "data", args=["--fault", "no-allow-header"]) as server:
+        with Server(defective, pathlib.Path(scratch) / "data", args=["--defect", "no-allow-header"]) as server:
             suite(build, server.url, "--filter", "discovery-*", "--filter", "errors-001",
                   "--json", str(out / "report.json"), "--html", str(out / "report.html"))
             report = json.loads((out / "report.json").read_text())
             failed = [c for c in report["cases"] if c["outcome"] == "fail"]
             if not failed:
-                fail("no case failed against the no-allow-header fault")
+                fail("no case failed against the no-allow-header defect")
             for case in failed:
                 for f in case["failures"]:
                     exchange = f.get("exchange")
@@ -334,8 +334,8 @@ def failure_reports(build, out):
           "--rerun-failed runs exactly them")
 
 
-# Fault switches that only a case with --restore-cmd can catch: their runs get one.
-RESTORE_FAULTS = {"revocations-not-journaled"}
+# Defect switches that only a case with --restore-cmd can catch: their runs get one.
+RESTORE_DEFECTS = {"revocations-not-journaled"}
 
 
 class ScriptedServer:
@@ -582,7 +582,7 @@ def package(build, out):
     for program in ("opsync-conformance", "opsync-server", "opsync-client", "opsync-sim"):
         if f"./usr/bin/{program}" not in contents:
             fail(f"the package lacks /usr/bin/{program}")
-    for never in ("opsync-server-faulty", "opsync-broken-server"):
+    for never in ("opsync-server-defective", "opsync-broken-server"):
         if never in contents:
             fail(f"the package holds {never}, which must never ship")
     with tempfile.TemporaryDirectory() as root:
@@ -607,7 +607,7 @@ def package(build, out):
 
 
 def main():
-    if len(sys.argv) != 4 or sys.argv[1] not in ("faults", "reports", "recovery", "runner", "front", "package"):
+    if len(sys.argv) != 4 or sys.argv[1] not in ("defects", "reports", "recovery", "runner", "front", "package"):
         sys.exit(__doc__)
     build, out = pathlib.Path(sys.argv[2]).resolve(), pathlib.Path(sys.argv[3]).resolve()
     out.mkdir(parents=True, exist_ok=True)

@@ -7,8 +7,8 @@
 #include <set>
 #include <variant>
 
+#include "defects.h"
 #include "endpoints.h"
-#include "faults.h"
 #include "opsync/protocol/endpoints.h"
 #include "opsync/protocol/sha256.h"
 #include "opsync/protocol/text.h"
@@ -48,7 +48,7 @@ static_assert(static_cast<size_t>(EndpointId::kGetChunk) + 1 == kHandlers.size()
 bool content_type_allowed(std::string_view header, BodyKind body) {
   std::string_view rest = header;
   const size_t end_of_type = rest.find(';');
-  if (fault(Fault::kMediaTypeTabsRefused) && header.find('\t') != std::string_view::npos)
+  if (defect(Defect::kMediaTypeTabsRefused) && header.find('\t') != std::string_view::npos)
     return false;
   const std::string media = ascii_lower(trim_ows(rest.substr(0, end_of_type)));
   rest = end_of_type == std::string_view::npos ? std::string_view() : rest.substr(end_of_type + 1);
@@ -163,7 +163,7 @@ std::variant<Admission, Response> ServerCore::admit(const RequestHead& head, uin
     case RouteMatch::Kind::kMethodNotAllowed: {
       Response response =
           error_response(make_error(Code::kMethodNotAllowed, head.method + " is not allowed here"));
-      if (!fault(Fault::kNoAllowHeader)) response.headers.emplace_back("Allow", match.allowed);
+      if (!defect(Defect::kNoAllowHeader)) response.headers.emplace_back("Allow", match.allowed);
       return response;
     }
     case RouteMatch::Kind::kMatched:
@@ -171,7 +171,7 @@ std::variant<Admission, Response> ServerCore::admit(const RequestHead& head, uin
   }
   const Endpoint& endpoint = *match.endpoint;
   std::vector<std::string_view> params = match.parameters;
-  if (fault(Fault::kSelfIsNoParameter) &&
+  if (defect(Defect::kSelfIsNoParameter) &&
       std::find(params.begin(), params.end(), "self") != params.end())
     return error_response(make_error(Code::kNotFound, "no such route"));
   const bool has_workspace =
@@ -190,14 +190,14 @@ std::variant<Admission, Response> ServerCore::admit(const RequestHead& head, uin
   // 4. Query parameters in the order sent: unknown, repeated or invalid (TRN-011, TRN-013).
   for (const auto& parameter : head.query) {
     std::string name = parameter.first;
-    if (fault(Fault::kPlusIsSpace)) std::replace(name.begin(), name.end(), '+', ' ');
+    if (defect(Defect::kPlusIsSpace)) std::replace(name.begin(), name.end(), '+', ' ');
     const std::string& value = parameter.second;
     const auto* spec =
         std::find_if(endpoint.query.begin(), endpoint.query.end(),
                      [&](const ParameterSpec& p) { return p.present() && p.name == name; });
     if (spec == endpoint.query.end())
       return reject(make_error(Code::kInvalidQuery, "unknown query parameter", name));
-    if (!admission.query_.emplace(name, value).second && !fault(Fault::kRepeatedQueryTaken))
+    if (!admission.query_.emplace(name, value).second && !defect(Defect::kRepeatedQueryTaken))
       return reject(make_error(Code::kInvalidQuery, "repeated query parameter", name));
     if (!valid_parameter(*spec, value, config_.limits))
       return reject(make_error(Code::kInvalidQuery, describe_range(*spec, config_.limits), name));
@@ -248,36 +248,36 @@ std::optional<Error> ServerCore::authorize(const RequestHead& head,
   auto authorization = head.headers.find("authorization");
   if (authorization == head.headers.end() || authorization->second.size() <= kBearer.size() ||
       ascii_lower(std::string_view(authorization->second).substr(0, kBearer.size())) != kBearer)
-    return fault(Fault::kTokenMissingIs403)
+    return defect(Defect::kTokenMissingIs403)
                ? make_error(Code::kInsufficientScope, "no token")
                : make_error(Code::kTokenMissing, "send Authorization: Bearer <token>");
   std::string_view token = std::string_view(authorization->second).substr(kBearer.size());
-  if (fault(Fault::kTokenWhitespaceTrimmed)) token = trim_ows(token);
+  if (defect(Defect::kTokenWhitespaceTrimmed)) token = trim_ows(token);
   const std::optional<WorkspaceId> path_workspace = fixed_from_base64url<16>(workspace_param);
   Status read = storage_.read([&](Transaction& txn) {
     admission.token_ =
         txn.token_by_secret_hash(endpoints::token_hash(token));  // by hash (AUTH-023)
     if (admission.token_ && path_workspace &&
-        (admission.token_->workspace == *path_workspace || fault(Fault::kCrossWorkspaceRead)))
+        (admission.token_->workspace == *path_workspace || defect(Defect::kCrossWorkspaceRead)))
       admission.workspace_ = txn.workspace(*path_workspace);
   });
   if (!read.ok()) return read.error();
   const std::optional<TokenRecord>& record = admission.token_;
   if (!record) return make_error(Code::kTokenInvalid, "unknown token");
-  if (record->revoked_at_ms && !fault(Fault::kRevokedTokenAccepted))
+  if (record->revoked_at_ms && !defect(Defect::kRevokedTokenAccepted))
     return make_error(Code::kTokenRevoked, "this token was revoked");
   if (record->expires_at_ms && *record->expires_at_ms <= now_ms &&
-      !fault(Fault::kExpiredTokenAccepted))
+      !defect(Defect::kExpiredTokenAccepted))
     return make_error(Code::kTokenExpired, "this token has expired");
   if (!path_workspace)
     return make_error(Code::kInvalidId, "must be 22 characters of base64url", "workspace_id");
   if (!admission.workspace_)
     return make_error(Code::kWorkspaceNotFound, "no such workspace for this token");
   const bool blocks_need_write =
-      fault(Fault::kBlocksNeedWrite) && endpoint.id == EndpointId::kReadBlocks;
+      defect(Defect::kBlocksNeedWrite) && endpoint.id == EndpointId::kReadBlocks;
   if ((!scope_allows(record->scope, *endpoint.scope) ||
        (blocks_need_write && record->scope == Scope::kRead)) &&
-      !(fault(Fault::kReadOnlyWrites) && *endpoint.scope == Scope::kReadWrite))
+      !(defect(Defect::kReadOnlyWrites) && *endpoint.scope == Scope::kReadWrite))
     return make_error(Code::kInsufficientScope,
                       "this needs a token of scope " + std::string(scope_name(*endpoint.scope)));
   return std::nullopt;
@@ -289,7 +289,7 @@ Response ServerCore::handle(const Admission& admission, const Request& request, 
                request.path == admission.path_);
   const Endpoint& endpoint = *admission.endpoint_;
   const TokenRecord* token = admission.token_ ? &*admission.token_ : nullptr;
-  if (fault(Fault::kExpiryJudgedAfterBody) && token && token->expires_at_ms &&
+  if (defect(Defect::kExpiryJudgedAfterBody) && token && token->expires_at_ms &&
       *token->expires_at_ms <= now_ms) {
     Response response = error_response(make_error(Code::kTokenExpired, "this token has expired"));
     response.route = endpoint.name();
@@ -327,7 +327,7 @@ Response ServerCore::finish(Response response,
                             const std::map<std::string, std::string>& request_headers,
                             uint64_t now_ms) {
   response.headers.emplace_back(kServerTimeHeader, std::to_string(now_ms));
-  if (fault(Fault::kNoRequestId)) return response;
+  if (defect(Defect::kNoRequestId)) return response;
   auto request_id = request_headers.find("opsync-request-id");
   if (request_id != request_headers.end() && valid_request_id(request_id->second)) {
     response.headers.emplace_back(kRequestIdHeader, request_id->second);

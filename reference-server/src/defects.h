@@ -1,9 +1,10 @@
-// Deliberate faults, each breaking one rule of the spec, so that the conformance suite can prove
+// Deliberate defects, each breaking one rule of the spec, so that the conformance suite can prove
 // its cases able to fail (conformance/README.md, "The suite tests itself").
 //
-// They exist only in opsync-server-faulty, built from the same sources with OPSYNC_FAULT_SWITCHES
-// defined; in opsync-server every `fault(...)` is the constant false and the code behind it is
-// compiled away. Switched on once, at start-up, from --fault; read-only afterwards.
+// They exist only in opsync-server-defective, built from the same sources with
+// OPSYNC_DEFECT_SWITCHES defined; in opsync-server every `defect(...)` is the constant false and
+// the code behind it is compiled away. Switched on once, at start-up, from --defect; read-only
+// afterwards.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +14,7 @@
 
 namespace opsync::server {
 
-enum class Fault : uint8_t {
+enum class Defect : uint8_t {
   kNoRequestId,           // TRN-008: responses lack OpSync-Request-Id
   kNoAllowHeader,         // TRN-010: 405 without Allow
   kRepeatedQueryTaken,    // TRN-011: a repeated query parameter is taken, not refused
@@ -73,19 +74,19 @@ enum class Fault : uint8_t {
                           // malformed_request
 };
 
-struct FaultName {
-  Fault fault;
-  std::string_view name;          // as --fault takes it
+struct DefectName {
+  Defect defect;
+  std::string_view name;          // as --defect takes it
   std::string_view requirements;  // what it breaks
 };
-std::span<const FaultName> fault_names();
-std::optional<Fault> fault_from_name(std::string_view name);
+std::span<const DefectName> defect_names();
+std::optional<Defect> defect_from_name(std::string_view name);
 
-#ifdef OPSYNC_FAULT_SWITCHES
-bool fault(Fault f);
-void enable_fault(Fault f);
+#ifdef OPSYNC_DEFECT_SWITCHES
+bool defect(Defect f);
+void enable_defect(Defect f);
 #else
-constexpr bool fault(Fault) { return false; }
+constexpr bool defect(Defect) { return false; }
 #endif
 
 }  // namespace opsync::server

@@ -2,8 +2,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "defects.h"
 #include "endpoints.h"
-#include "faults.h"
 #include "rate_limiter.h"
 
 namespace opsync::server::endpoints {
@@ -134,18 +134,18 @@ Response list_tokens(const Call& call) {
   return run_read(call.storage, [&](Transaction& txn) {
     // One more than the page holds tells whether another page follows (LIM-004).
     std::optional<TokenId> start = after;
-    if (fault(Fault::kUnheldCursorRestarts) && after && !txn.token(call.workspace->id, *after))
+    if (defect(Defect::kUnheldCursorRestarts) && after && !txn.token(call.workspace->id, *after))
       start.reset();
     std::vector<TokenRecord> records = txn.tokens_after(call.workspace->id, start, limit + 1);
     TokenListResponse page;
-    if (fault(Fault::kExpiredTokensUnlisted))
+    if (defect(Defect::kExpiredTokensUnlisted))
       std::erase_if(records, [&](const TokenRecord& r) {
         return r.expires_at_ms && *r.expires_at_ms <= call.now_ms;
       });
     for (size_t i = 0; i < records.size() && i < limit; ++i)
       page.tokens.push_back(entry_of(records[i]));
     if (records.size() > limit) page.next_after = page.tokens.back().token_id;
-    if (fault(Fault::kTokenListUnsorted)) std::reverse(page.tokens.begin(), page.tokens.end());
+    if (defect(Defect::kTokenListUnsorted)) std::reverse(page.tokens.begin(), page.tokens.end());
     return json_response(200, page);
   });
 }
@@ -165,7 +165,7 @@ Response revoke_token(const Call& call) {
                                        "a token cannot revoke itself; use another owner token"));
     if (!record->revoked_at_ms) {
       // AUTH-030: journaled before it commits, where a restore of the data cannot roll it back.
-      if (!fault(Fault::kRevocationsNotJournaled)) {
+      if (!defect(Defect::kRevocationsNotJournaled)) {
         const Status journaled =
             call.storage.journal_revocation(Revocation{record->workspace, record->id, call.now_ms});
         if (!journaled.ok())
@@ -189,7 +189,7 @@ Response list_keys(const Call& call) {
     KeyListResponse page;
     for (size_t i = 0; i < records.size() && i < limit; ++i) page.keys.push_back(records[i]);
     if (records.size() > limit) page.next_after = page.keys.back().key_id;
-    if (fault(Fault::kCursorOnFullLastPage) && page.keys.size() == limit)
+    if (defect(Defect::kCursorOnFullLastPage) && page.keys.size() == limit)
       page.next_after = page.keys.back().key_id;
     return json_response(200, page);
   });
@@ -205,7 +205,7 @@ Response put_key(const Call& call) {
     std::optional<KeyRecord> existing = txn.key(ws, static_cast<uint32_t>(*key_id));
     const uint64_t current_version = existing ? existing->version : 0;
     if (body->expected_version != current_version &&
-        !fault(Fault::kKeyVersionIgnored)) {  // KEY-003
+        !defect(Defect::kKeyVersionIgnored)) {  // KEY-003
       Error e = make_error(Code::kVersionConflict,
                            "the key record is at version " + std::to_string(current_version),
                            "expected_version");

@@ -1,6 +1,6 @@
 // Helpers shared by the endpoints: errors, transactions, parameters.
+#include "defects.h"
 #include "endpoints.h"
-#include "faults.h"
 #include "opsync/protocol/sha256.h"
 
 namespace opsync::server::endpoints {
@@ -13,12 +13,12 @@ constexpr size_t kFieldBytesMax = 4096;
 
 Response error_response(const Error& given) {
   Error error = given;
-  if (fault(Fault::kMalformedJson500) && error.code == Code::kMalformedJson)
+  if (defect(Defect::kMalformedJson500) && error.code == Code::kMalformedJson)
     error.code = Code::kInternalError;
-  if (fault(Fault::kDetailsMissing)) error.details = ErrorDetails{};
+  if (defect(Defect::kDetailsMissing)) error.details = ErrorDetails{};
   // ERR-023: the schema bounds field at 4096 bytes; a longer path (a long member name) is cut on
   // a character boundary, never inside a UTF-8 sequence.
-  if (error.field.size() > kFieldBytesMax && !fault(Fault::kFieldNotCut)) {
+  if (error.field.size() > kFieldBytesMax && !defect(Defect::kFieldNotCut)) {
     size_t end = kFieldBytesMax;
     while (end > 0 && (static_cast<unsigned char>(error.field[end]) & 0xC0) == 0x80) --end;
     error.field.resize(end);
@@ -72,7 +72,8 @@ uint64_t query_decimal(const Call& call, std::string_view name) {
   const uint64_t max = spec.max_under(call.config.limits);
   auto it = call.query.find(std::string(name));
   if (it == call.query.end()) {
-    if (fault(Fault::kAbsentLimitNotMax) && name == "limit") return std::max<uint64_t>(1, max / 2);
+    if (defect(Defect::kAbsentLimitNotMax) && name == "limit")
+      return std::max<uint64_t>(1, max / 2);
     return spec.fallback.value_or(max);
   }
   std::optional<uint64_t> value = parse_decimal_parameter(it->second, spec.min, max);

@@ -1,8 +1,8 @@
 // Files and chunks (spec 11).
 #include <set>
 
+#include "defects.h"
 #include "endpoints.h"
-#include "faults.h"
 
 namespace opsync::server::endpoints {
 namespace {
@@ -23,7 +23,7 @@ FileStatus status_of(Transaction& txn, const WorkspaceId& ws, const FileRecord& 
 
 Error not_found() {
   return make_error(Code::kFileNotFound, "no such file in this workspace",
-                    fault(Fault::kFileNotFoundWithoutField) ? "" : "file_id");
+                    defect(Defect::kFileNotFoundWithoutField) ? "" : "file_id");
 }
 
 Error count_mismatch(uint32_t chunk_count) {
@@ -66,7 +66,7 @@ Response file_status(const Call& call) {
     for (const FileId& id : body->file_ids) {
       std::optional<FileRecord> file = txn.file(call.workspace->id, id);
       const FileState absent =
-          fault(Fault::kAbsentFileDeleted) ? FileState::kDeleted : FileState::kAbsent;
+          defect(Defect::kAbsentFileDeleted) ? FileState::kDeleted : FileState::kAbsent;
       answer.files.push_back(FileStateEntry{id, file ? file->state : absent});
     }
     return json_response(200, answer);
@@ -122,7 +122,7 @@ Response delete_file(const Call& call) {
     if (file->state == FileState::kCommitted) {
       file->state = FileState::kDeleted;
       file->deleted_at_ms = call.now_ms;
-      if (!fault(Fault::kDeleteKeepsUpdatedAt)) file->updated_at_ms = call.now_ms;
+      if (!defect(Defect::kDeleteKeepsUpdatedAt)) file->updated_at_ms = call.now_ms;
       txn.put_file(ws, *file);
       commit = true;
     }
@@ -144,7 +144,7 @@ Response commit_file(const Call& call) {
     if (file->state == FileState::kUploading) {
       std::vector<ChunkRange> missing =
           missing_chunk_ranges(txn.chunk_indices(ws, *file_id), file->chunk_count);
-      if (!missing.empty() && !fault(Fault::kCommitWithMissingChunks)) {
+      if (!missing.empty() && !defect(Defect::kCommitWithMissingChunks)) {
         Error e = make_error(Code::kFileIncomplete, "chunks are missing", "file_id");
         e.details.chunks_missing = std::move(missing);
         return error_response(e);
@@ -185,7 +185,7 @@ Response put_chunk(const Call& call) {
     if (!file) return error_response(not_found());
     if (*index >= file->chunk_count) return error_response(index_out_of_range(file->chunk_count));
     const uint32_t i = static_cast<uint32_t>(*index);
-    if (file->state != FileState::kUploading && !fault(Fault::kCommittedChunkOverwritten)) {
+    if (file->state != FileState::kUploading && !defect(Defect::kCommittedChunkOverwritten)) {
       // Retried uploads of a finished file are fine when they change nothing (FILE-004).
       std::optional<Bytes> stored = txn.chunk(ws, *file_id, i);
       if (!stored || !std::equal(stored->begin(), stored->end(), bytes.begin(), bytes.end()))
@@ -205,7 +205,7 @@ Response put_chunk(const Call& call) {
         return error_response(e);
       }
     }
-    if (fault(Fault::kEqualChunkNoActivity)) {
+    if (defect(Defect::kEqualChunkNoActivity)) {
       std::optional<Bytes> stored = txn.chunk(ws, *file_id, i);
       if (stored && std::equal(stored->begin(), stored->end(), bytes.begin(), bytes.end()))
         return json_response(200, ChunkStored{*file_id, i, bytes.size()});

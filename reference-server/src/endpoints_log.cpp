@@ -1,8 +1,8 @@
 // The log: upload, read, blocks (spec 7).
 #include <algorithm>
 
+#include "defects.h"
 #include "endpoints.h"
-#include "faults.h"
 #include "opsync/protocol/blocks.h"
 #include "opsync/protocol/hlc.h"
 #include "opsync/protocol/sha256.h"
@@ -47,7 +47,7 @@ Response upload_ops(const Call& call) {
   if (!body.ok()) return error_response(body.error());
   const Limits& limits = call.config.limits;
   if (body->ops.size() > limits.batch_ops_max ||
-      (fault(Fault::kFullBatchRefused) && body->ops.size() == limits.batch_ops_max)) {  // LOG-001
+      (defect(Defect::kFullBatchRefused) && body->ops.size() == limits.batch_ops_max)) {  // LOG-001
     Error e = make_error(
         Code::kTooManyOps,
         "a batch holds at most " + std::to_string(limits.batch_ops_max) + " operations", "ops");
@@ -61,7 +61,7 @@ Response upload_ops(const Call& call) {
     const WireOp& op = body->ops[i];
     Status valid = validate_op(op, limits.op_payload_bytes_max, "ops[" + std::to_string(i) + "]");
     if (!valid.ok()) {
-      if (fault(Fault::kPartialBatch) && !prepared.empty()) (void)append_batch(call, prepared);
+      if (defect(Defect::kPartialBatch) && !prepared.empty()) (void)append_batch(call, prepared);
       return error_response(valid.error());
     }
     prepared.push_back(
@@ -88,7 +88,7 @@ Response append_batch(const Call& call, const std::vector<Prepared>& prepared) {
       std::optional<LoggedOp> logged;
       const bool skewed =
           !within_clock_skew(p.op->hlc, call.now_ms, call.config.max_clock_skew_ms) &&
-          !fault(Fault::kNoClockSkewCheck);
+          !defect(Defect::kNoClockSkewCheck);
       if (skewed) {
         logged = txn.op_by_id(ws, p.op->id);  // an old operation resent is a duplicate, not skewed
       } else {
@@ -96,11 +96,12 @@ Response append_batch(const Call& call, const std::vector<Prepared>& prepared) {
         if (!logged) {  // LOG-003, LOG-010
           ++head;
           result.status = OpStatus::kAccepted;
-          result.seq = fault(Fault::kSeqOffByOne) ? head + 1 : head;
+          result.seq = defect(Defect::kSeqOffByOne) ? head + 1 : head;
         }
       }
       if (logged && logged->hash == p.hash) {  // LOG-004
-        result.status = fault(Fault::kNoDeduplication) ? OpStatus::kAccepted : OpStatus::kDuplicate;
+        result.status =
+            defect(Defect::kNoDeduplication) ? OpStatus::kAccepted : OpStatus::kDuplicate;
         result.seq = logged->seq;
       } else if (logged) {  // LOG-005
         result.status = OpStatus::kRejected;
@@ -135,7 +136,7 @@ Response read_ops(const Call& call) {
   const Limits& limits = call.config.limits;
   const uint64_t after_seq = query_decimal(call, "after_seq");
   const uint64_t limit =
-      fault(Fault::kLimitIgnored) ? limits.page_ops_max : query_decimal(call, "limit");
+      defect(Defect::kLimitIgnored) ? limits.page_ops_max : query_decimal(call, "limit");
   return run_read(call.storage, [&](Transaction& txn) {
     // Everything below comes from one read transaction: one state of the log (LOG-024).
     const WorkspaceId& ws = call.workspace->id;
@@ -146,13 +147,13 @@ Response read_ops(const Call& call) {
                            "the log holds " + std::to_string(workspace->head_seq) + " operations",
                            "after_seq");
       e.details.head_seq = workspace->head_seq;
-      if (fault(Fault::kDetailsExtraMember)) e.details.limit = workspace->head_seq;
+      if (defect(Defect::kDetailsExtraMember)) e.details.limit = workspace->head_seq;
       return error_response(e);
     }
     OpsPageResponse page;
     page.after_seq = after_seq;
     page.after_hash = stored_prefix_hash(txn, ws, after_seq, workspace->block_size);
-    if (fault(Fault::kWrongPrefixHash) && after_seq > 0) page.after_hash.bytes[0] ^= 1;
+    if (defect(Defect::kWrongPrefixHash) && after_seq > 0) page.after_hash.bytes[0] ^= 1;
     page.head_seq = workspace->head_seq;
     for (StoredOp& stored : txn.ops_after(ws, after_seq, limit, limits.page_bytes_max)) {
       Result<WireOp> op = decode_op(stored.encoding);
@@ -161,10 +162,10 @@ Response read_ops(const Call& call) {
     }
     if (!page.ops.empty() && page.ops.back().seq < page.head_seq)
       page.next_after_seq = page.ops.back().seq;
-    if (fault(Fault::kCursorOnFullLastPage) && page.ops.size() == limit)
+    if (defect(Defect::kCursorOnFullLastPage) && page.ops.size() == limit)
       page.next_after_seq = page.ops.back().seq;
     OPSYNC_CHECK(!page.ops.empty() || after_seq == page.head_seq);
-    if (fault(Fault::kLaterSeqFirst)) std::reverse(page.ops.begin(), page.ops.end());
+    if (defect(Defect::kLaterSeqFirst)) std::reverse(page.ops.begin(), page.ops.end());
     return json_response(200, page);
   });
 }
@@ -185,10 +186,10 @@ Response read_blocks(const Call& call) {
       const std::vector<Hash> hashes = txn.block_hashes(ws, start, count);
       OPSYNC_CHECK(hashes.size() == count);
       for (uint64_t i = 0; i < count; ++i) page.blocks.push_back(BlockEntry{start + i, hashes[i]});
-      if (fault(Fault::kWrongBlockHash))
+      if (defect(Defect::kWrongBlockHash))
         for (BlockEntry& block : page.blocks) block.hash.bytes[0] ^= 1;
       if (start + count < page.block_count) page.next_start = start + count;
-      if (fault(Fault::kBlockCursorOnFullLastPage) && count == limit)
+      if (defect(Defect::kBlockCursorOnFullLastPage) && count == limit)
         page.next_start = start + count;
     }
     return json_response(200, page);

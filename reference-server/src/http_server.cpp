@@ -29,7 +29,7 @@
 #include <thread>
 #include <unordered_map>
 
-#include "faults.h"
+#include "defects.h"
 #include "opsync/protocol/endpoints.h"
 #include "opsync/protocol/text.h"
 
@@ -124,7 +124,7 @@ std::optional<Target> parse_request_target(std::string_view /*method*/, std::str
   if (target == "*") return std::nullopt;
   if (!target.empty() && target.front() == '/') {
     path_and_query = target;
-  } else if (fault(Fault::kAbsoluteFormRefused)) {
+  } else if (defect(Defect::kAbsoluteFormRefused)) {
     return std::nullopt;
   } else {
     const std::string scheme = ascii_lower(target.substr(0, std::min<size_t>(target.size(), 8)));
@@ -147,7 +147,7 @@ std::optional<Target> parse_request_target(std::string_view /*method*/, std::str
   const size_t question = path_and_query.find('?');
   out.path = std::string(path_and_query.substr(0, question));
   if (out.path.empty() || out.path.front() != '/') out.path.insert(out.path.begin(), '/');
-  if (fault(Fault::kUnknownVersionServed) && out.path.rfind("/v2/", 0) == 0)
+  if (defect(Defect::kUnknownVersionServed) && out.path.rfind("/v2/", 0) == 0)
     out.path.replace(0, 3, "/v1");
   if (question != std::string_view::npos)
     out.query = parse_query_string(path_and_query.substr(question + 1));
@@ -239,7 +239,7 @@ class RequestParser final : public http::basic_parser<true> {
       return refuse(ec, Code::kMalformedRequest,
                     "the request target is not in origin or absolute form");
     target_too_long_ = origin_form_bytes(sent) > limits_.request_target_bytes_max;
-    if (target_too_long_ && fault(Fault::kHeadLimitsFirst)) refuse_over_limits(ec);
+    if (target_too_long_ && defect(Defect::kHeadLimitsFirst)) refuse_over_limits(ec);
   }
 
   void on_response_impl(int, beast::string_view, int, beast::error_code& ec) override {
@@ -258,7 +258,7 @@ class RequestParser final : public http::basic_parser<true> {
       case http::field::content_length:
         // Beast accepts a repeated length when the values agree; RFC 9112 6.3 allows refusing
         // it, and a server that refuses leaves a proxy in front of it no room to disagree.
-        if ((++content_length_count_ > 1 && !fault(Fault::kRepeatedLengthTaken)) ||
+        if ((++content_length_count_ > 1 && !defect(Defect::kRepeatedLengthTaken)) ||
             text.find(',') != std::string_view::npos)
           return refuse(ec, Code::kMalformedRequest,
                         "Content-Length must appear once, with one value");
@@ -275,7 +275,7 @@ class RequestParser final : public http::basic_parser<true> {
       case http::field::content_type:
       case http::field::authorization:
         // Singletons (RFC 9110 5.3): a second line could only make the request mean two things.
-        if (headers_.count(lower_name) && !fault(Fault::kRepeatedFieldFirstWins))
+        if (headers_.count(lower_name) && !defect(Defect::kRepeatedFieldFirstWins))
           return refuse(ec, Code::kMalformedRequest,
                         std::string(name.data(), name.size()) + " given more than once");
         break;
@@ -289,7 +289,7 @@ class RequestParser final : public http::basic_parser<true> {
     if (host_count_ > 1 || (version_ == 11 && host_count_ == 0))
       return refuse(ec, Code::kMalformedRequest,
                     "an HTTP/1.1 request carries exactly one Host header");
-    if (fault(Fault::kHttp10LengthRefused) && version_ == 10 && content_length_count_ > 0)
+    if (defect(Defect::kHttp10LengthRefused) && version_ == 10 && content_length_count_ > 0)
       return refuse(ec, Code::kMalformedRequest, "Content-Length on HTTP/1.0");
     // Every coding of every Transfer-Encoding field, in order (RFC 9112 6.1).
     std::vector<std::string> codings;
@@ -307,7 +307,7 @@ class RequestParser final : public http::basic_parser<true> {
     if (codings.empty()) return refuse_over_limits(ec);
     // RFC 9112 6.1: an HTTP/1.0 recipient cannot know the coding, so the framing is faulty
     // (TRN-064).
-    if (version_ == 10 && !fault(Fault::kChunkedHttp10Served))
+    if (version_ == 10 && !defect(Defect::kChunkedHttp10Served))
       return refuse(ec, Code::kMalformedRequest, "Transfer-Encoding is not defined for HTTP/1.0");
     const auto chunked = std::count(codings.begin(), codings.end(), "chunked");
     if (chunked != 1 || codings.back() != "chunked")
@@ -450,7 +450,7 @@ Error header_limit_error(bool request_line_done, std::string_view received,
     return Error(Code::kHeadersTooLarge, "the header section is larger than " +
                                              std::to_string(limits.header_section_bytes_max) +
                                              " bytes");
-  if (starts_like_request_line(received) && !fault(Fault::kLongRequestLineMalformed))
+  if (starts_like_request_line(received) && !defect(Defect::kLongRequestLineMalformed))
     return Error(Code::kUriTooLong, "the request target is longer than " +
                                         std::to_string(limits.request_target_bytes_max) + " bytes");
   return Error(Code::kMalformedRequest, "not an HTTP request line");
@@ -996,7 +996,7 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
       head_.path = parser_->target().substr(0, parser_->target().find('?'));
     }
     Response response = server_.core.transport_error(error, request_headers, system_time_ms());
-    if (fault(Fault::kUnstampedHttpErrors))
+    if (defect(Defect::kUnstampedHttpErrors))
       std::erase_if(response.headers,
                     [](const auto& header) { return header.first == "OpSync-Request-Id"; });
     answer(std::move(response), /*close=*/true);
@@ -1026,7 +1026,7 @@ class HttpServer::Impl::Session final : public HttpServer::Impl::SessionBase,
       if (keep_alive) return self->wait_for_request();
       self->linger();
     };
-    if (head_request && !fault(Fault::kHeadBodySent)) {
+    if (head_request && !defect(Defect::kHeadBodySent)) {
       // HEAD: the header section of the answer, without its body (RFC 9110 9.3.2).
       auto serializer = std::make_shared<http::response_serializer<http::string_body>>(*message);
       http::async_write_header(stream_, *serializer,

@@ -20,7 +20,7 @@
 #include <optional>
 #include <thread>
 
-#include "faults.h"
+#include "defects.h"
 #include "opsync/protocol/sha256.h"
 #include "opsync/server/core.h"
 #include "opsync/server/http_server.h"
@@ -136,8 +136,8 @@ struct Flags {
   std::string tls_cert, tls_key;
   std::string metrics_listen, metrics_port_file;
   HttpOptions http;
-  std::vector<std::string> faults;  // opsync-server-faulty only
-  bool list_faults = false;
+  std::vector<std::string> defects;  // opsync-server-defective only
+  bool list_defects = false;
 };
 
 // Where the data lives, where the server listens, who may create workspaces, what it logs.
@@ -278,31 +278,32 @@ void add_operator_options(CLI::App& app, Flags& flags) {
                  "worker, to check the "
                  "answer the server then gives")
       ->group("Testing");
-#ifdef OPSYNC_FAULT_SWITCHES
-  // opsync-server-faulty only: the deliberate faults of faults.h, for the conformance suite's
+#ifdef OPSYNC_DEFECT_SWITCHES
+  // opsync-server-defective only: the deliberate defects of defects.h, for the conformance suite's
   // self-test. opsync-server has no such option.
-  app.add_option("--fault", flags.faults,
-                 "Break one rule of the spec on purpose (repeatable; see --list-faults)");
-  app.add_flag("--list-faults", flags.list_faults,
-               "List the faults --fault takes, with the requirements each breaks");
+  app.add_option("--defect", flags.defects,
+                 "Break one rule of the spec on purpose (repeatable; see --list-defects)");
+  app.add_flag("--list-defects", flags.list_defects,
+               "List the defects --defect takes, with the requirements each breaks");
 #endif
 }
 
-// --list-faults and --fault (opsync-server-faulty only): an exit code when the program should
+// --list-defects and --defect (opsync-server-defective only): an exit code when the program should
 // stop here, nullopt to go on.
-std::optional<int> apply_fault_flags([[maybe_unused]] const Flags& flags) {
-#ifdef OPSYNC_FAULT_SWITCHES
-  if (flags.list_faults) {
-    for (const FaultName& f : fault_names()) std::cout << f.name << "  " << f.requirements << "\n";
+std::optional<int> apply_defect_flags([[maybe_unused]] const Flags& flags) {
+#ifdef OPSYNC_DEFECT_SWITCHES
+  if (flags.list_defects) {
+    for (const DefectName& f : defect_names())
+      std::cout << f.name << "  " << f.requirements << "\n";
     return 0;
   }
-  for (const std::string& name : flags.faults) {
-    const std::optional<Fault> f = fault_from_name(name);
+  for (const std::string& name : flags.defects) {
+    const std::optional<Defect> f = defect_from_name(name);
     if (!f) {
-      std::cerr << "opsync-server: no fault is called " << name << " (see --list-faults)\n";
+      std::cerr << "opsync-server: no defect is called " << name << " (see --list-defects)\n";
       return 2;
     }
-    enable_fault(*f);
+    enable_defect(*f);
   }
 #endif
   return std::nullopt;
@@ -442,7 +443,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
 
-  if (std::optional<int> exit_code = apply_fault_flags(flags)) return *exit_code;
+  if (std::optional<int> exit_code = apply_defect_flags(flags)) return *exit_code;
   if (std::optional<int> exit_code = apply_registration_flags(flags, create->parsed()))
     return *exit_code;
   Result<std::unique_ptr<SqliteStorage>> storage = SqliteStorage::open(
