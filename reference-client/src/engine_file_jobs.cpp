@@ -1,5 +1,5 @@
-// One file's reconciliation (spec 11.4): a handler per stage of its FileJob, each sending one
-// request or moving the job on.
+// One file's reconciliation (spec 11.4, FileReconciler): a handler per stage of its FileJob, each
+// sending one request or moving the job on.
 #include <algorithm>
 #include <set>
 
@@ -41,25 +41,25 @@ std::vector<uint32_t> expand(const std::vector<ChunkRange>& ranges) {
 
 }  // namespace
 
-void FileSync::step(FileJob& job) {
+void FileReconciler::step(FileJob& job) {
   using Stage = FileJob::Stage;
-  using Handler = void (FileSync::*)(FileJob&);
+  using Handler = void (FileReconciler::*)(FileJob&);
   // One handler per stage, in the order of FileJob::Stage.
   static constexpr Handler kHandlers[] = {
-      &FileSync::decide,          // kDecide
-      &FileSync::send_create,     // kCreate
-      &FileSync::send_status,     // kStatus
-      &FileSync::put_next_chunk,  // kPutChunks
-      &FileSync::send_commit,     // kCommit
-      &FileSync::send_restore,    // kRestore
-      &FileSync::get_next_chunk,  // kDownload
-      &FileSync::done,            // kDone
+      &FileReconciler::decide,          // kDecide
+      &FileReconciler::send_create,     // kCreate
+      &FileReconciler::send_status,     // kStatus
+      &FileReconciler::put_next_chunk,  // kPutChunks
+      &FileReconciler::send_commit,     // kCommit
+      &FileReconciler::send_restore,    // kRestore
+      &FileReconciler::get_next_chunk,  // kDownload
+      &FileReconciler::done,            // kDone
   };
   static_assert(std::size(kHandlers) == static_cast<size_t>(Stage::kDone) + 1);
   (this->*kHandlers[static_cast<size_t>(job.stage)])(job);
 }
 
-void FileSync::decide(FileJob& job) {
+void FileReconciler::decide(FileJob& job) {
   using Stage = FileJob::Stage;
   LocalStore& store = session_.store;
   auto known = server_file_states_.find(job.id);
@@ -102,8 +102,8 @@ void FileSync::decide(FileJob& job) {
   }
 }
 
-void FileSync::send_create(FileJob& job) {
-  session_.send({"POST", file_target(EndpointId::kCreateFile, job.id), kJson,
+void FileReconciler::send_create(FileJob& job) {
+  session_.send({"POST", file_target(session_, EndpointId::kCreateFile, job.id), kJson,
                  serialize_message(CreateFileRequest{job.local.ref.chunk_count})},
                 [this, &job](const HttpResponse& r, DeviceTime) {
                   if (r.status == 409 && error_from_response(r).code == Code::kFileDeleted) {
@@ -115,8 +115,8 @@ void FileSync::send_create(FileJob& job) {
                 });
 }
 
-void FileSync::send_status(FileJob& job) {
-  session_.send({"GET", file_target(EndpointId::kGetFile, job.id), "", ""},
+void FileReconciler::send_status(FileJob& job) {
+  session_.send({"GET", file_target(session_, EndpointId::kGetFile, job.id), "", ""},
                 [this, &job](const HttpResponse& r, DeviceTime) {
                   if (r.status == 404) {
                     job.stage = FileJob::Stage::kCreate;
@@ -127,7 +127,7 @@ void FileSync::send_status(FileJob& job) {
                 });
 }
 
-void FileSync::put_next_chunk(FileJob& job) {
+void FileReconciler::put_next_chunk(FileJob& job) {
   const FileRef& ref = job.local.ref;
   if (job.chunks.empty()) {
     job.stage = FileJob::Stage::kCommit;
@@ -148,7 +148,7 @@ void FileSync::put_next_chunk(FileJob& job) {
   const Bytes envelope = seal_chunk(session_.keys.current().chunk_key, job.id, index,
                                     ref.chunk_count, plaintext, session_.random);
   const uint64_t plaintext_bytes = plaintext.size();
-  session_.send({"PUT", chunk_target(EndpointId::kPutChunk, job.id, index), kOctets,
+  session_.send({"PUT", chunk_target(session_, EndpointId::kPutChunk, job.id, index), kOctets,
                  std::string(envelope.begin(), envelope.end())},
                 [this, &job, index, plaintext_bytes](const HttpResponse& r, DeviceTime) {
                   if (r.status == 409 && error_from_response(r).code == Code::kFileNotUploading) {
@@ -166,8 +166,8 @@ void FileSync::put_next_chunk(FileJob& job) {
                 });
 }
 
-void FileSync::send_commit(FileJob& job) {
-  session_.send({"POST", file_target(EndpointId::kCommitFile, job.id), kJson,
+void FileReconciler::send_commit(FileJob& job) {
+  session_.send({"POST", file_target(session_, EndpointId::kCommitFile, job.id), kJson,
                  serialize_message(CommitFileRequest{job.local.ref.chunk_count})},
                 [this, &job](const HttpResponse& r, DeviceTime) {
                   if (r.status == 409 && error_from_response(r).code == Code::kFileIncomplete) {
@@ -183,9 +183,9 @@ void FileSync::send_commit(FileJob& job) {
                 });
 }
 
-void FileSync::send_restore(FileJob& job) {
+void FileReconciler::send_restore(FileJob& job) {
   session_.send(
-      {"POST", file_target(EndpointId::kCommitFile, job.id), kJson,
+      {"POST", file_target(session_, EndpointId::kCommitFile, job.id), kJson,
        serialize_message(CommitFileRequest{job.local.ref.chunk_count})},
       [this, &job](const HttpResponse& r, DeviceTime) {
         if (r.status == 404) {  // its chunks are gone: upload if we can, else it is missing
@@ -210,10 +210,10 @@ void FileSync::send_restore(FileJob& job) {
       });
 }
 
-void FileSync::get_next_chunk(FileJob& job) {
+void FileReconciler::get_next_chunk(FileJob& job) {
   if (job.chunks.empty()) return finish_download(job);
   const uint32_t index = job.chunks.front();
-  session_.send({"GET", chunk_target(EndpointId::kGetChunk, job.id, index), "", ""},
+  session_.send({"GET", chunk_target(session_, EndpointId::kGetChunk, job.id, index), "", ""},
                 [this, &job, index](const HttpResponse& r, DeviceTime) {
                   if (r.status == 409 || r.status == 404) {  // no longer committed: next sync
                     set_pending(job, FilePending::kWait);
@@ -226,7 +226,7 @@ void FileSync::get_next_chunk(FileJob& job) {
                 });
 }
 
-void FileSync::take_chunk(FileJob& job, uint32_t index, const HttpResponse& response) {
+void FileReconciler::take_chunk(FileJob& job, uint32_t index, const HttpResponse& response) {
   const Keyring& keys = session_.keys;
   const FileRef& ref = job.local.ref;
   const Bytes envelope(response.body.begin(), response.body.end());
@@ -253,7 +253,7 @@ void FileSync::take_chunk(FileJob& job, uint32_t index, const HttpResponse& resp
   session_.report.file_bytes_moved += plaintext->size();
 }
 
-void FileSync::take_upload_status(FileJob& job, const FileStatus& status) {
+void FileReconciler::take_upload_status(FileJob& job, const FileStatus& status) {
   if (status.file_id != job.id) fail(Code::kProtocolError, "a file status names another file");
   server_file_states_[job.id] = status.state;
   if (status.state == FileState::kCommitted) {
@@ -275,7 +275,7 @@ void FileSync::take_upload_status(FileJob& job, const FileStatus& status) {
   job.stage = FileJob::Stage::kPutChunks;
 }
 
-void FileSync::start_download(FileJob& job) {
+void FileReconciler::start_download(FileJob& job) {
   const std::vector<uint32_t> done =
       take(session_.store.chunks_done(job.id, TransferDirection::kDownload));
   const std::set<uint32_t> have(done.begin(), done.end());
@@ -290,7 +290,7 @@ void FileSync::start_download(FileJob& job) {
 }
 
 // FILE-023: the plaintext hash decides; a copy that does not match is discarded.
-void FileSync::finish_download(FileJob& job) {
+void FileReconciler::finish_download(FileJob& job) {
   LocalStore& store = session_.store;
   BlobStore& blobs = store.blobs();
   const FileRef& ref = job.local.ref;
@@ -317,28 +317,29 @@ void FileSync::finish_download(FileJob& job) {
   job.stage = FileJob::Stage::kDone;
 }
 
-void FileSync::note_pending(const FileId& id) {
+void FileReconciler::note_pending(const FileId& id) {
   pending_files_.insert(id);
   session_.report.files_pending = pending_files_.size();
 }
 
 // The file's flags, written only when they change: a sync with nothing to move writes nothing.
-void FileSync::set_pending(FileJob& job, FilePending pending) {
+void FileReconciler::set_pending(FileJob& job, FilePending pending) {
   if (job.local.pending == pending) return;
   take(session_.store.set_pending(job.id, pending));
   job.local.pending = pending;
 }
-void FileSync::set_upload_flag(FileJob& job) {
+void FileReconciler::set_upload_flag(FileJob& job) {
   if (job.local.upload_flag) return;
   take(session_.store.set_upload_flag(job.id, true));
   job.local.upload_flag = true;
 }
 
-std::string FileSync::file_target(EndpointId endpoint, const FileId& id) const {
-  return endpoint_path(endpoint, {session_.workspace, to_base64url(id)});
+std::string file_target(const SyncSession& session, EndpointId endpoint, const FileId& id) {
+  return endpoint_path(endpoint, {session.workspace, to_base64url(id)});
 }
-std::string FileSync::chunk_target(EndpointId endpoint, const FileId& id, uint32_t index) const {
-  return endpoint_path(endpoint, {session_.workspace, to_base64url(id), std::to_string(index)});
+std::string chunk_target(const SyncSession& session, EndpointId endpoint, const FileId& id,
+                         uint32_t index) {
+  return endpoint_path(endpoint, {session.workspace, to_base64url(id), std::to_string(index)});
 }
 
 }  // namespace opsync::client::engine_parts

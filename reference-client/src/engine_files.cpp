@@ -46,7 +46,7 @@ void FileSync::plan_pass() {
       file_jobs_.pop_front();
       continue;
     }
-    step(job);
+    reconciler_.step(job);
     if (session_.request) return;
   }
   // The pass is over.
@@ -135,7 +135,7 @@ void FileSync::plan_cleanup(uint64_t now_ms) {
 }
 
 void FileSync::send_delete(const FileId& id) {
-  session_.send({"DELETE", file_target(EndpointId::kDeleteFile, id), "", ""},
+  session_.send({"DELETE", file_target(session_, EndpointId::kDeleteFile, id), "", ""},
                 [this, id](const HttpResponse& r, DeviceTime t) {
                   LocalStore& store = session_.store;
                   const std::optional<LocalFile> dropped = take(store.file(id));

@@ -1,8 +1,8 @@
 // The sync engine's parts (engine.h), private to src/: what every phase of a sync shares
 // (SyncSession: the store, the server's limits, the clock estimate and the one request in flight),
 // the log sync of spec 9.1 steps 2 to 5 (LogSync, engine_log.cpp), the file sync of step 7 and
-// FILE-021 (FileSync, engine_files.cpp and engine_file_jobs.cpp), and SyncEngine::Impl, which
-// walks the phases by the table in engine.cpp.
+// FILE-021 (FileSync, engine_files.cpp, with one file's reconciliation in FileReconciler,
+// engine_file_jobs.cpp), and SyncEngine::Impl, which walks the phases by the table in engine.cpp.
 #pragma once
 
 #include <cstdint>
@@ -156,28 +156,23 @@ struct FileJob {
   std::deque<uint32_t> chunks;  // to put or to get, ascending
 };
 
-// The file sync (spec 9.1 step 7, and FILE-021 before uploads): passes over the referenced files,
-// each asking the server for the states it lacks (kFileStatus) and then reconciling every file by
-// the table of spec 11.4 (kFiles); after the final pass, the unreferenced files (kCleanup).
-class FileSync {
- public:
-  explicit FileSync(SyncSession& session) : session_(session) {}
+// Where a request about file `id` (and its chunk `index`) goes.
+std::string file_target(const SyncSession& session, EndpointId endpoint, const FileId& id);
+std::string chunk_target(const SyncSession& session, EndpointId endpoint, const FileId& id,
+                         uint32_t index);
 
-  // A file an applied operation references: its state is asked with the next pass's.
-  void referenced(const FileId& id) { files_to_query_.push_back(id); }
-  // The pass before uploads takes only the files this device holds and has not committed.
-  void start_pass(bool own_uploads_only);
-  void plan_pass();  // kFileStatus and kFiles
-  void plan_cleanup(uint64_t now_ms);
+// One file's reconciliation (spec 11.4, engine_file_jobs.cpp): a handler per stage of its FileJob,
+// each sending one request or moving the job on. The server's file states are the file sync's,
+// shared: its status queries fill them, the answers to a job's requests update them.
+class FileReconciler {
+ public:
+  FileReconciler(SyncSession& session, std::map<FileId, FileState>& server_file_states)
+      : session_(session), server_file_states_(server_file_states) {}
+
+  // Runs the handler of the job's stage.
+  void step(FileJob& job);
 
  private:
-  // engine_files.cpp: the passes and the cleanup.
-  void send_status_query();
-  void remove_copy_and_forget(const FileId& id, const LocalFile& local);
-  void send_delete(const FileId& id);
-
-  // engine_file_jobs.cpp: one file's reconciliation, a handler per stage.
-  void step(FileJob& job);
   void decide(FileJob& job);
   void send_create(FileJob& job);
   void send_status(FileJob& job);
@@ -193,17 +188,42 @@ class FileSync {
   void note_pending(const FileId& id);
   void set_pending(FileJob& job, FilePending pending);
   void set_upload_flag(FileJob& job);
-  std::string file_target(EndpointId endpoint, const FileId& id) const;
-  std::string chunk_target(EndpointId endpoint, const FileId& id, uint32_t index) const;
+
+  SyncSession& session_;
+  std::map<FileId, FileState>& server_file_states_;  // FileSync's
+  std::set<FileId> pending_files_;  // wait or missing, each counted once however many passes
+};
+
+// The file sync (spec 9.1 step 7, and FILE-021 before uploads): passes over the referenced files,
+// each asking the server for the states it lacks (kFileStatus) and then reconciling every file by
+// the table of spec 11.4 (kFiles, FileReconciler); after the final pass, the unreferenced files
+// (kCleanup).
+class FileSync {
+ public:
+  explicit FileSync(SyncSession& session)
+      : session_(session), reconciler_(session, server_file_states_) {}
+
+  // A file an applied operation references: its state is asked with the next pass's.
+  void referenced(const FileId& id) { files_to_query_.push_back(id); }
+  // The pass before uploads takes only the files this device holds and has not committed.
+  void start_pass(bool own_uploads_only);
+  void plan_pass();  // kFileStatus and kFiles
+  void plan_cleanup(uint64_t now_ms);
+
+ private:
+  // engine_files.cpp: the passes and the cleanup.
+  void send_status_query();
+  void remove_copy_and_forget(const FileId& id, const LocalFile& local);
+  void send_delete(const FileId& id);
 
   SyncSession& session_;
   std::deque<FileId> files_to_query_;               // for POST /file-status
   std::map<FileId, FileState> server_file_states_;  // answers of this sync (FILE-030)
+  FileReconciler reconciler_;
   std::deque<FileJob> file_jobs_;
   bool final_file_pass_ = false;
   std::vector<FileId> files_to_delete_;  // FILE-022, after the final pass
   bool leftovers_removed_ = false;
-  std::set<FileId> pending_files_;  // wait or missing, each counted once however many passes
 };
 
 // The log sync (spec 9.1 steps 2 to 5): the prefix check (kPrefix) and the divergence search

@@ -1,7 +1,7 @@
-// LocalStore: the device's copy of the log (spec 9). The mirror holds positions 1..m, dense; the
-// pending table holds the outbox and the candidates. An operation is in exactly one of the two
-// (the id is unique in each, and every move deletes from one side as it inserts into the other,
-// in one transaction).
+// LocalStore's Mirror and Outbox (store_parts.h): the device's copy of the log (spec 9). The mirror
+// holds positions 1..m, dense; the pending table holds the outbox and the candidates. An operation
+// is in exactly one of the two (the id is unique in each, and every move deletes from one side as
+// it inserts into the other, in one transaction).
 #include <algorithm>
 #include <limits>
 
@@ -192,10 +192,10 @@ detail::MirrorIds& LocalStore::Impl::ids() {
 
 // ---- local edits ------------------------------------------------------------------------------
 
-Status LocalStore::commit_local_edit(const LocalEdit& edit) {
+Status store_parts::Outbox::commit_local_edit(const LocalStore::LocalEdit& edit) {
   OPSYNC_CHECK_MSG(edit.object.id == edit.op.id && edit.object.hlc == edit.op.hlc,
                    "a local edit whose object and wire operation disagree");
-  OPSYNC_CHECK_MSG(edit.op.device_id == impl_->binding.device_id,
+  OPSYNC_CHECK_MSG(edit.op.device_id == impl_.binding.device_id,
                    "a local edit stamped with another device's id");
   OPSYNC_CHECK_MSG(validate_op(edit.op, std::numeric_limits<uint64_t>::max()).ok(),
                    "a local edit that breaks OP-001");
@@ -207,11 +207,11 @@ Status LocalStore::commit_local_edit(const LocalEdit& edit) {
   const Bytes encoding = encode_op(edit.op);
   const Hash hash = op_hash(edit.op);
 
-  return impl_->write("commit_local_edit", [&]() -> Result<Done> {
-    sql::Connection& db = *impl_->db;
-    OPSYNC_CHECK_MSG(locate(*impl_, edit.op.id).where == Held::kNowhere,
+  return impl_.write("commit_local_edit", [&]() -> Result<Done> {
+    sql::Connection& db = *impl_.db;
+    OPSYNC_CHECK_MSG(locate(impl_, edit.op.id).where == Held::kNowhere,
                      "a local edit reuses a held operation id (OP-002)");
-    OPSYNC_CHECK_MSG(edit.clock_after >= impl_->stored_hlc(), "the HLC state went backwards");
+    OPSYNC_CHECK_MSG(edit.clock_after >= impl_.stored_hlc(), "the HLC state went backwards");
     db.prepare(
           "INSERT INTO pending (id, place, state, hash, wall_ms, counter, encoding, object_key) "
           "VALUES (?, ?, 0, ?, ?, ?, ?, ?)")
@@ -223,32 +223,33 @@ Status LocalStore::commit_local_edit(const LocalEdit& edit) {
         .bind(6, ByteView(encoding))
         .bind(7, std::string_view(edit.object.payload.key))
         .run();
-    impl_->fault("local_edit:after_outbox");
-    detail::apply_object_op(db, edit.object, impl_->options.fault_point);
-    impl_->fault("local_edit:after_objects");
+    impl_.fault("local_edit:after_outbox");
+    detail::apply_object_op(db, edit.object, impl_.options.fault_point);
+    impl_.fault("local_edit:after_objects");
     for (const FileId& attached : edit.attached_here)
       db.prepare("UPDATE files SET local_copy = 1 WHERE id = ?").bind(1, attached).run();
-    impl_->save_hlc(edit.clock_after);
+    impl_.save_hlc(edit.clock_after);
     return Done{};
   });
 }
 
 // ---- pages --------------------------------------------------------------------------------------
 
-Result<PageOutcome> LocalStore::apply_page(uint64_t after_seq, std::span<const PageOp> page,
-                                           uint64_t head_seq, const Hlc& clock_after) {
+Result<PageOutcome> store_parts::Mirror::apply_page(uint64_t after_seq,
+                                                    std::span<const PageOp> page, uint64_t head_seq,
+                                                    const Hlc& clock_after) {
   // Hash outside the transaction: it depends only on the input (SYNC-003: computed here, never
   // taken from anyone).
   std::vector<Hash> hashes;
   hashes.reserve(page.size());
   for (const PageOp& entry : page) hashes.push_back(op_hash(entry.op.op));
 
-  return impl_->transact<PageOutcome>("apply_page", [&]() -> Result<PageOutcome> {
-    sql::Connection& db = *impl_->db;
-    MirrorAppender mirror(*impl_, impl_->binding.block_size);
+  return impl_.transact<PageOutcome>("apply_page", [&]() -> Result<PageOutcome> {
+    sql::Connection& db = *impl_.db;
+    MirrorAppender mirror(impl_, impl_.binding.block_size);
     OPSYNC_CHECK_MSG(after_seq == mirror.size(),
                      "a page must start at the mirror's end: the mirror is a dense prefix");
-    OPSYNC_CHECK_MSG(clock_after >= impl_->stored_hlc(), "the HLC state went backwards");
+    OPSYNC_CHECK_MSG(clock_after >= impl_.stored_hlc(), "the HLC state went backwards");
     PageOutcome outcome;
     for (size_t i = 0; i < page.size(); ++i) {
       const PageOp& entry = page[i];
@@ -256,7 +257,7 @@ Result<PageOutcome> LocalStore::apply_page(uint64_t after_seq, std::span<const P
       // an id listed twice in one page is caught like any other repeat.
       Result<PageVerdict> verdict = classify_page(
           mirror.size(), std::span(&entry.op, 1), std::span(&hashes[i], 1),
-          [&](const OpId& id) { return locate(*impl_, id, mirror.pending_possible()).held(); });
+          [&](const OpId& id) { return locate(impl_, id, mirror.pending_possible()).held(); });
       if (!verdict.ok()) return at_page_index(verdict.error(), i);
       const uint64_t seq = entry.op.seq;
       if (!verdict->acknowledge.empty()) {
@@ -264,12 +265,12 @@ Result<PageOutcome> LocalStore::apply_page(uint64_t after_seq, std::span<const P
         outcome.acknowledged.push_back(entry.op.op.id);
       } else {
         mirror.append(seq, entry.op.op.id, hashes[i], entry.op.op.hlc, encode_op(entry.op.op));
-        impl_->fault("page:after_mirror");
+        impl_.fault("page:after_mirror");
         if (entry.object) {
           OPSYNC_CHECK_MSG(
               entry.object->id == entry.op.op.id && entry.object->hlc == entry.op.op.hlc,
               "a page operation whose object and wire form disagree");
-          detail::apply_object_op(db, *entry.object, impl_->options.fault_point);
+          detail::apply_object_op(db, *entry.object, impl_.options.fault_point);
           for (const FileRef& ref : entry.object->payload.files)
             outcome.files_referenced.push_back(ref.id);
           outcome.applied.push_back(entry.op.op.id);
@@ -281,14 +282,14 @@ Result<PageOutcome> LocalStore::apply_page(uint64_t after_seq, std::span<const P
           outcome.unreadable.push_back(entry.op.op.id);
         }
       }
-      impl_->fault("page:after_operation");
+      impl_.fault("page:after_operation");
     }
     // A claim the server's log is too short for was lost with the server's state: upload again.
     db.prepare(
           "UPDATE pending SET state = 0, accepted_seq = NULL WHERE state = 1 AND accepted_seq > ?")
         .bind(1, std::max(head_seq, mirror.size()))
         .run();
-    impl_->save_hlc(clock_after);
+    impl_.save_hlc(clock_after);
     std::sort(outcome.files_referenced.begin(), outcome.files_referenced.end());
     outcome.files_referenced.erase(
         std::unique(outcome.files_referenced.begin(), outcome.files_referenced.end()),
@@ -297,9 +298,9 @@ Result<PageOutcome> LocalStore::apply_page(uint64_t after_seq, std::span<const P
   });
 }
 
-Status LocalStore::truncate_mirror(uint64_t verified_prefix) {
-  return impl_->write("truncate_mirror", [&]() -> Result<Done> {
-    sql::Connection& db = *impl_->db;
+Status store_parts::Mirror::truncate_mirror(uint64_t verified_prefix) {
+  return impl_.write("truncate_mirror", [&]() -> Result<Done> {
+    sql::Connection& db = *impl_.db;
     OPSYNC_CHECK_MSG(verified_prefix <= stored_mirror_size(db),
                      "truncating the mirror beyond its end");
     // INSERT ... SELECT ... ORDER BY assigns ranks in seq order, so candidates keep their old
@@ -312,7 +313,7 @@ Status LocalStore::truncate_mirror(uint64_t verified_prefix) {
         .bind(2, verified_prefix)
         .run();
     // The id index first: it loads against the mirror as it stands.
-    impl_->ids().truncate(db, verified_prefix);
+    impl_.ids().truncate(db, verified_prefix);
     db.prepare("DELETE FROM mirror WHERE seq > ?").bind(1, verified_prefix).run();
     // Positions reported by the server the device no longer trusts mean nothing now.
     db.prepare("UPDATE pending SET state = 0, accepted_seq = NULL WHERE state = 1").run();
@@ -335,9 +336,9 @@ Status LocalStore::truncate_mirror(uint64_t verified_prefix) {
 
 // ---- uploads ------------------------------------------------------------------------------------
 
-Result<std::vector<PendingOp>> LocalStore::ops_to_upload(size_t limit) {
-  return impl_->read([&] {
-    sql::Statement& s = impl_->db->prepare(
+Result<std::vector<PendingOp>> store_parts::Outbox::ops_to_upload(size_t limit) {
+  return impl_.read([&] {
+    sql::Statement& s = impl_.db->prepare(
         "SELECT place, hash, encoding FROM pending WHERE state = 0 "
         "ORDER BY place DESC, rank LIMIT ?");
     static_assert(kPlaceCandidate > kPlaceOutbox, "candidates upload before the outbox");
@@ -346,16 +347,17 @@ Result<std::vector<PendingOp>> LocalStore::ops_to_upload(size_t limit) {
   });
 }
 
-Result<UploadOutcome> LocalStore::record_upload_results(std::span<const OpResult> results) {
-  return impl_->transact<UploadOutcome>("record_upload_results", [&]() -> Result<UploadOutcome> {
-    sql::Connection& db = *impl_->db;
-    MirrorAppender mirror(*impl_, impl_->binding.block_size);
+Result<UploadOutcome> store_parts::Outbox::record_upload_results(
+    std::span<const OpResult> results) {
+  return impl_.transact<UploadOutcome>("record_upload_results", [&]() -> Result<UploadOutcome> {
+    sql::Connection& db = *impl_.db;
+    MirrorAppender mirror(impl_, impl_.binding.block_size);
     UploadOutcome outcome;
     std::vector<OpId> accepted;
     for (size_t i = 0; i < results.size(); ++i) {
       const OpResult& result = results[i];
       const std::string field = "results[" + std::to_string(i) + "]";
-      const OpLocation where = locate(*impl_, result.id);
+      const OpLocation where = locate(impl_, result.id);
       if (where.where != Held::kOutbox && where.where != Held::kCandidate)
         return Error(Code::kProtocolError, field + ".id",
                      "an upload result for an operation this device is not uploading");
@@ -387,7 +389,7 @@ Result<UploadOutcome> LocalStore::record_upload_results(std::span<const OpResult
           .run();
       accepted.push_back(result.id);
     }
-    impl_->fault("upload:after_results");
+    impl_.fault("upload:after_results");
     // Move every accepted operation that directly follows the mirror; each move may make the next
     // one follow. Bounded by the number of accepted operations.
     for (size_t moved = 0; moved < accepted.size(); ++moved) {
@@ -408,11 +410,8 @@ Result<UploadOutcome> LocalStore::record_upload_results(std::span<const OpResult
   });
 }
 
-Status LocalStore::restamp_outbox_op(const WireOp& restamped, const Hlc& clock_after) {
-  return restamp_outbox_ops(std::span(&restamped, 1), clock_after);
-}
-
-Status LocalStore::restamp_outbox_ops(std::span<const WireOp> restamped, const Hlc& clock_after) {
+Status store_parts::Outbox::restamp_outbox_ops(std::span<const WireOp> restamped,
+                                               const Hlc& clock_after) {
   std::vector<Bytes> encodings;
   std::vector<Hash> hashes;
   for (const WireOp& op : restamped) {
@@ -422,8 +421,8 @@ Status LocalStore::restamp_outbox_ops(std::span<const WireOp> restamped, const H
     encodings.push_back(encode_op(op));
     hashes.push_back(op_hash(op));
   }
-  return impl_->write("restamp_outbox_ops", [&]() -> Result<Done> {
-    sql::Connection& db = *impl_->db;
+  return impl_.write("restamp_outbox_ops", [&]() -> Result<Done> {
+    sql::Connection& db = *impl_.db;
     for (size_t i = 0; i < restamped.size(); ++i) {
       const WireOp& op = restamped[i];
       sql::Statement& row =
@@ -452,22 +451,22 @@ Status LocalStore::restamp_outbox_ops(std::span<const WireOp> restamped, const H
     // HLC-020 resets the clock, so it may move backwards here and only here. Re-stamping is one
     // transaction: a device killed halfway would otherwise keep old stamps above its reset clock,
     // and stamp its next edit below an operation it wrote earlier (HLC-004).
-    impl_->save_hlc(clock_after);
+    impl_.save_hlc(clock_after);
     return Done{};
   });
 }
 
-Result<Hlc> LocalStore::largest_accepted_hlc() {
+Result<Hlc> store_parts::Outbox::largest_accepted_hlc() {
   // Accepted: in the mirror, accepted ahead of it, or a candidate (an operation the server's log
   // held until a restore took it out, HLC-020): a re-stamp below a candidate this device held
   // would let its later write lose to its earlier one once the candidate is uploaded again.
-  return impl_->read([&] {
+  return impl_.read([&] {
     Hlc largest;
     for (const char* sql :
          {"SELECT wall_ms, counter FROM mirror ORDER BY wall_ms DESC, counter DESC LIMIT 1",
           "SELECT wall_ms, counter FROM pending WHERE state = 1 OR place = ? "
           "ORDER BY wall_ms DESC, counter DESC LIMIT 1"}) {
-      sql::Statement& s = impl_->db->prepare(sql);
+      sql::Statement& s = impl_.db->prepare(sql);
       if (std::string_view(sql).find('?') != std::string_view::npos) s.bind(1, kPlaceCandidate);
       if (s.step()) largest = std::max(largest, Hlc{s.u64(0), s.u32(1)});
     }
@@ -475,9 +474,9 @@ Result<Hlc> LocalStore::largest_accepted_hlc() {
   });
 }
 
-Result<std::vector<RejectedOp>> LocalStore::rejected_ops() {
-  return impl_->read([&] {
-    sql::Statement& s = impl_->db->prepare(
+Result<std::vector<RejectedOp>> store_parts::Outbox::rejected_ops() {
+  return impl_.read([&] {
+    sql::Statement& s = impl_.db->prepare(
         "SELECT place, hash, encoding, rejected_code, rejected_message FROM pending "
         "WHERE state = 2 ORDER BY rank");
     std::vector<RejectedOp> out;
@@ -492,13 +491,13 @@ Result<std::vector<RejectedOp>> LocalStore::rejected_ops() {
   });
 }
 
-Result<std::vector<UnreadableOp>> LocalStore::unreadable_ops() {
-  return impl_->read([&] {
-    sql::Statement& s = impl_->db->prepare("SELECT id, key_id FROM unreadable");
+Result<std::vector<UnreadableOp>> store_parts::Mirror::unreadable_ops() {
+  return impl_.read([&] {
+    sql::Statement& s = impl_.db->prepare("SELECT id, key_id FROM unreadable");
     std::vector<UnreadableOp> out;
     while (s.step()) out.push_back(UnreadableOp{0, s.fixed<16>(0), s.u32(1)});
     s.reset();
-    for (UnreadableOp& op : out) op.seq = impl_->ids().find(*impl_->db, op.id).value_or(0);
+    for (UnreadableOp& op : out) op.seq = impl_.ids().find(*impl_.db, op.id).value_or(0);
     // In the log's order; any not in the mirror (yet) last.
     std::sort(out.begin(), out.end(), [](const UnreadableOp& a, const UnreadableOp& b) {
       if ((a.seq == 0) != (b.seq == 0)) return b.seq == 0;
@@ -508,9 +507,9 @@ Result<std::vector<UnreadableOp>> LocalStore::unreadable_ops() {
   });
 }
 
-Result<uint64_t> LocalStore::pending_count() {
-  return impl_->read([&] {
-    sql::Statement& s = impl_->db->prepare("SELECT COUNT(*) FROM pending");
+Result<uint64_t> store_parts::Outbox::pending_count() {
+  return impl_.read([&] {
+    sql::Statement& s = impl_.db->prepare("SELECT COUNT(*) FROM pending");
     OPSYNC_CHECK(s.step());
     return s.u64(0);
   });
@@ -518,25 +517,25 @@ Result<uint64_t> LocalStore::pending_count() {
 
 // ---- the mirror ---------------------------------------------------------------------------------
 
-Result<uint64_t> LocalStore::mirror_size() {
-  return impl_->read([&] { return stored_mirror_size(*impl_->db); });
+Result<uint64_t> store_parts::Mirror::mirror_size() {
+  return impl_.read([&] { return stored_mirror_size(*impl_.db); });
 }
 
-Result<Hash> LocalStore::prefix_hash(uint64_t s) {
-  return impl_->read([&] {
+Result<Hash> store_parts::Mirror::prefix_hash(uint64_t s) {
+  return impl_.read([&] {
     if (s == 0) return Hash{};
-    sql::Statement& row = impl_->db->prepare("SELECT prefix_hash FROM mirror WHERE seq = ?");
+    sql::Statement& row = impl_.db->prepare("SELECT prefix_hash FROM mirror WHERE seq = ?");
     row.bind(1, s);
     OPSYNC_CHECK_MSG(row.step(), "prefix_hash beyond the mirror's end");
     return row.fixed<32>(0);
   });
 }
 
-Result<std::vector<Hash>> LocalStore::block_hashes(uint32_t block_size) {
+Result<std::vector<Hash>> store_parts::Mirror::block_hashes(uint32_t block_size) {
   OPSYNC_CHECK(block_size >= kBlockSizeMin && block_size <= kBlockSizeMax);
-  return impl_->read([&] {
-    sql::Connection& db = *impl_->db;
-    if (block_size != impl_->binding.block_size) {
+  return impl_.read([&] {
+    sql::Connection& db = *impl_.db;
+    if (block_size != impl_.binding.block_size) {
       // Another chaining than the stored one: recompute from the stored op hashes.
       sql::Statement& s = db.prepare("SELECT hash FROM mirror ORDER BY seq");
       std::vector<Hash> op_hashes;
@@ -557,17 +556,17 @@ Result<std::vector<Hash>> LocalStore::block_hashes(uint32_t block_size) {
   });
 }
 
-Result<std::optional<SequencedOp>> LocalStore::mirror_op(uint64_t seq) {
-  return impl_->read([&]() -> std::optional<SequencedOp> {
-    sql::Statement& row = impl_->db->prepare("SELECT encoding FROM mirror WHERE seq = ?");
+Result<std::optional<SequencedOp>> store_parts::Mirror::mirror_op(uint64_t seq) {
+  return impl_.read([&]() -> std::optional<SequencedOp> {
+    sql::Statement& row = impl_.db->prepare("SELECT encoding FROM mirror WHERE seq = ?");
     row.bind(1, seq);
     if (!row.step()) return std::nullopt;
     return SequencedOp{seq, decode_stored(row.blob(0))};
   });
 }
 
-Result<OpLocation> LocalStore::lookup(const OpId& id) {
-  return impl_->read([&] { return locate(*impl_, id); });
+Result<OpLocation> store_parts::Mirror::lookup(const OpId& id) {
+  return impl_.read([&] { return locate(impl_, id); });
 }
 
 }  // namespace opsync::client

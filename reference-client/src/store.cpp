@@ -1,5 +1,7 @@
-// LocalStore: opening and migrating the file, meta, key records, objects and files. The log
-// (mirror, outbox, candidates) is in log.cpp.
+// LocalStore: opening and migrating the file, and the public interface, each call delegated to
+// the part that serves its concern (store_parts.h): meta and key records (store_meta.cpp), the
+// log's mirror and outbox (log.cpp), the objects (store_objects.cpp) and the files
+// (store_files.cpp).
 //
 // Fault points (StoreOptions::fault_point), in the order a transaction reaches them:
 //   local_edit:after_outbox     the edit's operation is in the outbox, its object not yet applied
@@ -17,7 +19,6 @@
 #include <algorithm>
 #include <system_error>
 
-#include "objects.h"
 #include "opsync/protocol/limits.h"
 #include "store_impl.h"
 
@@ -26,7 +27,6 @@ namespace {
 
 constexpr const char* kStateFileName = "state.sqlite3";
 constexpr const char* kLockFileName = "lock";
-constexpr const char* kFilesDirName = "files";
 
 // Schema migrations: entry i takes the store from version i to i + 1. Append only; never edit a
 // published entry (devices have already run it).
@@ -250,16 +250,6 @@ CREATE TABLE mirror_recent_ids (
 )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
-
-int64_t direction_code(TransferDirection direction) {
-  return direction == TransferDirection::kUpload ? 0 : 1;
-}
-
-int64_t pending_code(FilePending pending) { return static_cast<int64_t>(pending); }
-FilePending pending_of(int64_t code) {
-  OPSYNC_CHECK_MSG(code >= 0 && code <= 2, "unknown stored file pending state");
-  return static_cast<FilePending>(code);
-}
 
 // Prefixes an error with the store file it concerns.
 Error about_file(const std::filesystem::path& file, const Error& error) {
@@ -487,253 +477,114 @@ Result<std::unique_ptr<LocalStore>> LocalStore::open(const std::filesystem::path
 const std::filesystem::path& LocalStore::dir() const { return impl_->dir; }
 const WorkspaceBinding& LocalStore::binding() const { return impl_->binding; }
 
-// ---- meta ---------------------------------------------------------------------------------------
+// ---- the facade: each call goes to the part that serves its concern (store_parts.h) -----------
 
-Result<SyncMeta> LocalStore::meta() {
-  return impl_->read([&] {
-    sql::Statement& s = impl_->db->prepare(
-        "SELECT token, hlc_wall_ms, hlc_counter, clock_offset_ms, last_sync_ms FROM device "
-        "WHERE singleton = 1");
-    OPSYNC_CHECK(s.step());
-    SyncMeta meta{s.text(0), Hlc{s.u64(1), s.u32(2)}, s.i64(3),
-                  s.is_null(4) ? std::nullopt : std::optional(s.u64(4))};
-    return meta;
-  });
-}
-
-Status LocalStore::set_token(std::string_view token) {
-  return impl_->write("set_token", [&]() -> Result<Done> {
-    impl_->db->prepare("UPDATE device SET token = ? WHERE singleton = 1").bind(1, token).run();
-    return Done{};
-  });
-}
-
+Result<SyncMeta> LocalStore::meta() { return impl_->meta.meta(); }
+Status LocalStore::set_token(std::string_view token) { return impl_->meta.set_token(token); }
 Status LocalStore::set_clock_offset_ms(int64_t offset_ms) {
-  return impl_->write("set_clock_offset_ms", [&]() -> Result<Done> {
-    impl_->db->prepare("UPDATE device SET clock_offset_ms = ? WHERE singleton = 1")
-        .bind(1, offset_ms)
-        .run();
-    return Done{};
-  });
+  return impl_->meta.set_clock_offset_ms(offset_ms);
 }
-
-Status LocalStore::save_hlc(const Hlc& hlc) {
-  return impl_->write("save_hlc", [&]() -> Result<Done> {
-    OPSYNC_CHECK_MSG(hlc >= impl_->stored_hlc(), "the HLC state went backwards (HLC-004)");
-    impl_->save_hlc(hlc);
-    return Done{};
-  });
-}
-
+Status LocalStore::save_hlc(const Hlc& hlc) { return impl_->meta.save_hlc(hlc); }
 Status LocalStore::record_sync_success(uint64_t now_ms) {
-  return impl_->write("record_sync_success", [&]() -> Result<Done> {
-    impl_->db->prepare("UPDATE device SET last_sync_ms = ? WHERE singleton = 1")
-        .bind(1, now_ms)
-        .run();
-    return Done{};
-  });
+  return impl_->meta.record_sync_success(now_ms);
 }
-
 Status LocalStore::put_key_records(std::span<const KeyRecord> records) {
-  return impl_->write("put_key_records", [&]() -> Result<Done> {
-    for (const KeyRecord& record : records)
-      impl_->db
-          ->prepare(
-              "INSERT OR REPLACE INTO key_records "
-              "(key_id, version, algorithm, iterations, wrapped_key, updated_at_ms) "
-              "VALUES (?, ?, ?, ?, ?, ?)")
-          .bind(1, record.key_id)
-          .bind(2, record.version)
-          .bind(3, std::string_view(record.kdf.algorithm))
-          .bind(4, record.kdf.iterations)
-          .bind(5, ByteView(record.wrapped_key))
-          .bind(6, record.updated_at_ms)
-          .run();
-    return Done{};
-  });
+  return impl_->meta.put_key_records(records);
+}
+Result<std::vector<KeyRecord>> LocalStore::key_records() { return impl_->meta.key_records(); }
+
+Status LocalStore::commit_local_edit(const LocalEdit& edit) {
+  return impl_->outbox.commit_local_edit(edit);
 }
 
-Result<std::vector<KeyRecord>> LocalStore::key_records() {
-  return impl_->read([&] {
-    sql::Statement& s = impl_->db->prepare(
-        "SELECT key_id, version, algorithm, iterations, wrapped_key, updated_at_ms "
-        "FROM key_records ORDER BY key_id");
-    std::vector<KeyRecord> out;
-    while (s.step())
-      out.push_back(
-          KeyRecord{s.u32(0), s.u64(1), KdfParams{s.text(2), s.u32(3)}, s.blob(4), s.u64(5)});
-    return out;
-  });
+Result<PageOutcome> LocalStore::apply_page(uint64_t after_seq, std::span<const PageOp> page,
+                                           uint64_t head_seq, const Hlc& clock_after) {
+  return impl_->mirror.apply_page(after_seq, page, head_seq, clock_after);
+}
+Status LocalStore::truncate_mirror(uint64_t verified_prefix) {
+  return impl_->mirror.truncate_mirror(verified_prefix);
 }
 
-// ---- objects ------------------------------------------------------------------------------------
-
-Result<ObjectView> LocalStore::get(const std::string& key) {
-  return impl_->read([&] { return detail::object_view(*impl_->db, key); });
+Result<std::vector<PendingOp>> LocalStore::ops_to_upload(size_t limit) {
+  return impl_->outbox.ops_to_upload(limit);
 }
-
-Result<std::vector<std::string>> LocalStore::list() {
-  return impl_->read([&] { return detail::present_keys(*impl_->db); });
+Result<UploadOutcome> LocalStore::record_upload_results(std::span<const OpResult> results) {
+  return impl_->outbox.record_upload_results(results);
 }
-
-Result<std::vector<OpId>> LocalStore::bases_for_write(const std::string& key) {
-  return impl_->read([&] { return detail::head_ids(*impl_->db, key, kBasesMax); });
+Status LocalStore::restamp_outbox_op(const WireOp& restamped, const Hlc& clock_after) {
+  return impl_->outbox.restamp_outbox_ops(std::span(&restamped, 1), clock_after);
 }
+Status LocalStore::restamp_outbox_ops(std::span<const WireOp> restamped, const Hlc& clock_after) {
+  return impl_->outbox.restamp_outbox_ops(restamped, clock_after);
+}
+Result<Hlc> LocalStore::largest_accepted_hlc() { return impl_->outbox.largest_accepted_hlc(); }
+Result<std::vector<RejectedOp>> LocalStore::rejected_ops() { return impl_->outbox.rejected_ops(); }
+Result<std::vector<UnreadableOp>> LocalStore::unreadable_ops() {
+  return impl_->mirror.unreadable_ops();
+}
+Result<uint64_t> LocalStore::pending_count() { return impl_->outbox.pending_count(); }
 
+Result<uint64_t> LocalStore::mirror_size() { return impl_->mirror.mirror_size(); }
+Result<Hash> LocalStore::prefix_hash(uint64_t s) { return impl_->mirror.prefix_hash(s); }
+Result<std::vector<Hash>> LocalStore::block_hashes(uint32_t block_size) {
+  return impl_->mirror.block_hashes(block_size);
+}
+Result<std::optional<SequencedOp>> LocalStore::mirror_op(uint64_t seq) {
+  return impl_->mirror.mirror_op(seq);
+}
+Result<OpLocation> LocalStore::lookup(const OpId& id) { return impl_->mirror.lookup(id); }
+
+Result<ObjectView> LocalStore::get(const std::string& key) { return impl_->objects.get(key); }
+Result<std::vector<std::string>> LocalStore::list() { return impl_->objects.list(); }
 Result<std::vector<std::string>> LocalStore::keys_with_heads() {
-  return impl_->read([&] { return detail::keys_with_heads(*impl_->db); });
+  return impl_->objects.keys_with_heads();
 }
-
+Result<std::vector<OpId>> LocalStore::bases_for_write(const std::string& key) {
+  return impl_->objects.bases_for_write(key);
+}
 Result<std::vector<std::string>> LocalStore::conflicted_keys() {
-  return impl_->read([&] { return detail::conflicted_keys(*impl_->db); });
+  return impl_->objects.conflicted_keys();
 }
-
-// ---- files --------------------------------------------------------------------------------------
 
 Result<std::vector<FileId>> LocalStore::referenced_files() {
-  return impl_->read([&] { return detail::referenced_files(*impl_->db); });
+  return impl_->files.referenced_files();
 }
-
 Result<std::vector<FileId>> LocalStore::unreferenced_files() {
-  return impl_->read([&] { return detail::unreferenced_files(*impl_->db); });
+  return impl_->files.unreferenced_files();
 }
-
 Result<std::optional<LocalFile>> LocalStore::file(const FileId& id) {
-  return impl_->read([&]() -> std::optional<LocalFile> {
-    sql::Statement& s = impl_->db->prepare(
-        "SELECT name, size_bytes, chunk_bytes, chunk_count, sha256, local_copy, upload_flag, "
-        "pending, unreferenced_since_ms FROM files WHERE id = ?");
-    s.bind(1, id);
-    if (!s.step()) return std::nullopt;
-    LocalFile local{FileRef{id, s.text(0), s.u64(1), s.u32(2), s.u32(3), s.fixed<32>(4)},
-                    s.i64(5) != 0, s.i64(6) != 0, pending_of(s.i64(7)), std::nullopt};
-    if (!s.is_null(8)) local.unreferenced_since_ms = s.u64(8);
-    return local;
-  });
+  return impl_->files.file(id);
 }
-
-BlobStore& LocalStore::blobs() { return *impl_->durable_blobs; }
-
+BlobStore& LocalStore::blobs() { return impl_->files.blobs(); }
 std::filesystem::path LocalStore::file_path(const FileId& id) const {
-  return impl_->dir / kFilesDirName / to_base64url(id);
+  return impl_->files.file_path(id);
 }
-
 std::filesystem::path LocalStore::partial_file_path(const FileId& id) const {
-  return impl_->dir / kFilesDirName / (to_base64url(id) + ".part");
+  return impl_->files.partial_file_path(id);
 }
-
-namespace {
-
-// The file's chunk count. REQUIRES: the file is known.
-uint32_t known_file_chunk_count(sql::Connection& db, const FileId& id) {
-  sql::Statement& s = db.prepare("SELECT chunk_count FROM files WHERE id = ?");
-  s.bind(1, id);
-  OPSYNC_CHECK_MSG(s.step(), "a file the store does not know");
-  const uint32_t chunk_count = s.u32(0);
-  s.reset();
-  return chunk_count;
-}
-
-void clear_progress(sql::Connection& db, const FileId& id, TransferDirection direction) {
-  db.prepare("DELETE FROM file_chunks WHERE file = ? AND direction = ?")
-      .bind(1, id)
-      .bind(2, direction_code(direction))
-      .run();
-}
-
-}  // namespace
-
 Status LocalStore::set_local_copy(const FileId& id, bool present) {
-  return impl_->write("set_local_copy", [&]() -> Result<Done> {
-    known_file_chunk_count(*impl_->db, id);
-    impl_->db->prepare("UPDATE files SET local_copy = ? WHERE id = ?")
-        .bind(1, int64_t{present})
-        .bind(2, id)
-        .run();
-    clear_progress(*impl_->db, id, TransferDirection::kDownload);
-    return Done{};
-  });
+  return impl_->files.set_local_copy(id, present);
 }
-
 Status LocalStore::set_upload_flag(const FileId& id, bool committed) {
-  return impl_->write("set_upload_flag", [&]() -> Result<Done> {
-    known_file_chunk_count(*impl_->db, id);
-    impl_->db->prepare("UPDATE files SET upload_flag = ? WHERE id = ?")
-        .bind(1, int64_t{committed})
-        .bind(2, id)
-        .run();
-    if (committed) clear_progress(*impl_->db, id, TransferDirection::kUpload);
-    return Done{};
-  });
+  return impl_->files.set_upload_flag(id, committed);
 }
-
-Status LocalStore::set_unreferenced_since(const FileId& id, std::optional<uint64_t> since_ms) {
-  return impl_->write("set_unreferenced_since", [&]() -> Result<Done> {
-    known_file_chunk_count(*impl_->db, id);
-    sql::Statement& update =
-        impl_->db->prepare("UPDATE files SET unreferenced_since_ms = ? WHERE id = ?");
-    if (since_ms)
-      update.bind(1, static_cast<int64_t>(*since_ms));
-    else
-      update.bind_null(1);
-    update.bind(2, id).run();
-    return Done{};
-  });
-}
-
 Status LocalStore::set_pending(const FileId& id, FilePending pending) {
-  return impl_->write("set_pending", [&]() -> Result<Done> {
-    known_file_chunk_count(*impl_->db, id);
-    impl_->db->prepare("UPDATE files SET pending = ? WHERE id = ?")
-        .bind(1, pending_code(pending))
-        .bind(2, id)
-        .run();
-    return Done{};
-  });
+  return impl_->files.set_pending(id, pending);
 }
-
+Status LocalStore::set_unreferenced_since(const FileId& id, std::optional<uint64_t> since_ms) {
+  return impl_->files.set_unreferenced_since(id, since_ms);
+}
 Status LocalStore::record_chunk_done(const FileId& id, TransferDirection direction,
                                      uint32_t index) {
-  return impl_->write("record_chunk_done", [&]() -> Result<Done> {
-    OPSYNC_CHECK_MSG(index < known_file_chunk_count(*impl_->db, id),
-                     "a chunk index beyond the file's chunk count");
-    impl_->db->prepare("INSERT OR IGNORE INTO file_chunks (file, direction, idx) VALUES (?, ?, ?)")
-        .bind(1, id)
-        .bind(2, direction_code(direction))
-        .bind(3, index)
-        .run();
-    return Done{};
-  });
+  return impl_->files.record_chunk_done(id, direction, index);
 }
-
 Result<std::vector<uint32_t>> LocalStore::chunks_done(const FileId& id,
                                                       TransferDirection direction) {
-  return impl_->read([&] {
-    sql::Statement& s = impl_->db->prepare(
-        "SELECT idx FROM file_chunks WHERE file = ? AND direction = ? ORDER BY idx");
-    s.bind(1, id).bind(2, direction_code(direction));
-    std::vector<uint32_t> out;
-    while (s.step()) out.push_back(s.u32(0));
-    return out;
-  });
+  return impl_->files.chunks_done(id, direction);
 }
-
 Status LocalStore::clear_chunk_progress(const FileId& id, TransferDirection direction) {
-  return impl_->write("clear_chunk_progress", [&]() -> Result<Done> {
-    clear_progress(*impl_->db, id, direction);
-    return Done{};
-  });
+  return impl_->files.clear_chunk_progress(id, direction);
 }
-
-Status LocalStore::forget_file(const FileId& id) {
-  return impl_->write("forget_file", [&]() -> Result<Done> {
-    if (detail::is_file_referenced(*impl_->db, id))
-      return Error(Code::kInvalidField, "file_id",
-                   "a head still references " + to_base64url(id) + "; it cannot be forgotten");
-    impl_->db->prepare("DELETE FROM file_chunks WHERE file = ?").bind(1, id).run();
-    impl_->db->prepare("DELETE FROM files WHERE id = ?").bind(1, id).run();
-    return Done{};
-  });
-}
+Status LocalStore::forget_file(const FileId& id) { return impl_->files.forget_file(id); }
 
 }  // namespace opsync::client

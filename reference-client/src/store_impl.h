@@ -1,5 +1,6 @@
-// LocalStore's private state and its transaction runner, shared by store.cpp (opening, meta,
-// objects, files) and log.cpp (mirror, outbox, candidates).
+// LocalStore's private state and its transaction runner, shared by store.cpp (opening, and the
+// facade delegating to the parts) and the parts of store_parts.h: store_meta.cpp, log.cpp
+// (mirror, outbox, candidates), store_objects.cpp and store_files.cpp.
 #pragma once
 
 #include <filesystem>
@@ -14,8 +15,12 @@
 #include "mirror_ids.h"
 #include "opsync/client/store.h"
 #include "sqlite.h"
+#include "store_parts.h"
 
 namespace opsync::client {
+
+// Where the default blob store keeps file contents, under the store's directory.
+inline constexpr const char* kFilesDirName = "files";
 
 // The value of a transaction that returns none.
 struct Done {};
@@ -34,6 +39,13 @@ struct LocalStore::Impl {
   // The mirror's id index as of the open transaction: loaded on first use, written before each
   // commit, discarded on every rollback (the next use reads it again from what was committed).
   std::optional<detail::MirrorIds> mirror_ids;
+
+  // The concerns the public interface delegates to (store_parts.h).
+  store_parts::Meta meta{*this};
+  store_parts::Mirror mirror{*this};
+  store_parts::Outbox outbox{*this};
+  store_parts::Objects objects{*this};
+  store_parts::Files files{*this};
 
   ~Impl();
 
