@@ -761,22 +761,28 @@ std::string World::next_edit_key(Stream& s) {
 }
 
 void World::plan_faults() {
-  const FaultProfile& f = config_.faults;
+  plan_partitions();
+  for (auto& device : devices_) plan_device_faults(*device);
+  plan_server_faults();
+  plan_membership_changes();
+}
+
+std::vector<uint64_t> World::fault_times(Stream& s, uint32_t per_hour) const {
   const uint64_t start = chaos_start_ms_;
   const uint64_t end = chaos_start_ms_ + config_.chaos_ms;
-  const uint32_t total = static_cast<uint32_t>(devices_.size());
-  // Event times of a rate per hour: gaps uniform in [1, 2 * mean], so about `rate` an hour.
-  auto times = [&](Stream& s, uint32_t per_hour) {
-    std::vector<uint64_t> out;
-    if (per_hour == 0) return out;
-    const uint64_t mean = kHourMs / per_hour;
-    for (uint64_t t = start + s.range(1, 2 * mean); t < end; t += s.range(1, 2 * mean))
-      out.push_back(t);
-    return out;
-  };
+  std::vector<uint64_t> out;
+  if (per_hour == 0) return out;
+  const uint64_t mean = kHourMs / per_hour;
+  for (uint64_t t = start + s.range(1, 2 * mean); t < end; t += s.range(1, 2 * mean))
+    out.push_back(t);
+  return out;
+}
 
+void World::plan_partitions() {
+  const FaultProfile& f = config_.faults;
+  const uint32_t total = static_cast<uint32_t>(devices_.size());
   Stream& partitions = stream("faults/partition");
-  for (uint64_t t : times(partitions, f.partitions_per_hour)) {
+  for (uint64_t t : fault_times(partitions, f.partitions_per_hour)) {
     const uint64_t duration = partitions.range(f.partition_ms_min, f.partition_ms_max);
     const uint32_t count = static_cast<uint32_t>(
         partitions.range(1, std::max<uint32_t>(1, std::min(f.partition_devices_max, total))));
@@ -809,45 +815,49 @@ void World::plan_faults() {
             to_bytes(who + shape + std::to_string(duration)));
     });
   }
+}
 
-  for (auto& device : devices_) {
-    DeviceNode* d = device.get();
-    Stream& s = stream("faults/clock/" + d->name);
-    for (uint64_t t : times(s, f.clock_steps_per_hour)) {
-      const int64_t delta = static_cast<int64_t>(s.range(0, 2 * f.clock_step_ms_max)) -
-                            static_cast<int64_t>(f.clock_step_ms_max);
-      schedule(t, [this, d, delta] {
-        d->clock.step(now_, delta);
-        event(d->name, "clock-step", "the clock jumps " + std::to_string(delta) + " ms",
-              to_bytes(std::to_string(delta)));
-      });
-    }
-    for (uint64_t t : times(s, f.clock_freezes_per_hour)) {
-      const uint64_t duration = s.range(1, std::max<uint32_t>(1, f.clock_freeze_ms_max));
-      schedule(t, [this, d, duration] {
-        if (d->clock.frozen()) return;
-        d->clock.freeze(now_);
-        event(d->name, "clock-freeze",
-              "the clock stands still for " + std::to_string(duration) + " ms",
-              to_bytes(std::to_string(duration)));
-        schedule(now_ + duration, [this, d] { d->clock.unfreeze(now_); });
-      });
-    }
-    Stream& crashes = stream("faults/crash/" + d->name);
-    for (uint64_t t : times(crashes, f.device_crashes_per_hour)) {
-      const uint32_t steps = static_cast<uint32_t>(crashes.range(0, f.crash_steps_max));
-      const uint64_t down = crashes.range(0, f.device_down_ms_max);
-      schedule(t, [d, steps, down] { d->arm_crash(steps, down); });
-    }
+void World::plan_device_faults(DeviceNode& device) {
+  const FaultProfile& f = config_.faults;
+  DeviceNode* d = &device;
+  Stream& s = stream("faults/clock/" + d->name);
+  for (uint64_t t : fault_times(s, f.clock_steps_per_hour)) {
+    const int64_t delta = static_cast<int64_t>(s.range(0, 2 * f.clock_step_ms_max)) -
+                          static_cast<int64_t>(f.clock_step_ms_max);
+    schedule(t, [this, d, delta] {
+      d->clock.step(now_, delta);
+      event(d->name, "clock-step", "the clock jumps " + std::to_string(delta) + " ms",
+            to_bytes(std::to_string(delta)));
+    });
   }
+  for (uint64_t t : fault_times(s, f.clock_freezes_per_hour)) {
+    const uint64_t duration = s.range(1, std::max<uint32_t>(1, f.clock_freeze_ms_max));
+    schedule(t, [this, d, duration] {
+      if (d->clock.frozen()) return;
+      d->clock.freeze(now_);
+      event(d->name, "clock-freeze",
+            "the clock stands still for " + std::to_string(duration) + " ms",
+            to_bytes(std::to_string(duration)));
+      schedule(now_ + duration, [this, d] { d->clock.unfreeze(now_); });
+    });
+  }
+  Stream& crashes = stream("faults/crash/" + d->name);
+  for (uint64_t t : fault_times(crashes, f.device_crashes_per_hour)) {
+    const uint32_t steps = static_cast<uint32_t>(crashes.range(0, f.crash_steps_max));
+    const uint64_t down = crashes.range(0, f.device_down_ms_max);
+    schedule(t, [d, steps, down] { d->arm_crash(steps, down); });
+  }
+}
 
+void World::plan_server_faults() {
+  const FaultProfile& f = config_.faults;
   Stream& server_crashes = stream("faults/server-crash");
-  for (uint64_t t : times(server_crashes, f.server_crashes_per_hour)) {
+  for (uint64_t t : fault_times(server_crashes, f.server_crashes_per_hour)) {
     const uint64_t down = server_crashes.range(0, f.server_down_ms_max);
     schedule(t, [this, down] { kill_server(down); });
   }
   Stream& server_clock = stream("faults/clock/server");
-  for (uint64_t t : times(server_clock, f.server_clock_steps_per_hour)) {
+  for (uint64_t t : fault_times(server_clock, f.server_clock_steps_per_hour)) {
     const int64_t delta =
         static_cast<int64_t>(server_clock.range(0, 2 * f.server_clock_step_ms_max)) -
         static_cast<int64_t>(f.server_clock_step_ms_max);
@@ -862,16 +872,21 @@ void World::plan_faults() {
     });
   }
   Stream& backups = stream("faults/backup");
-  for (uint64_t t : times(backups, f.backups_per_hour))
+  for (uint64_t t : fault_times(backups, f.backups_per_hour))
     schedule(t, [this] {
       server_->backup();
       event("server", "backup", "a backup of the storage", to_bytes("backup"));
     });
   Stream& restores = stream("faults/restore");
-  for (uint64_t t : times(restores, f.restores_per_hour)) {
+  for (uint64_t t : fault_times(restores, f.restores_per_hour)) {
     const uint32_t pick = static_cast<uint32_t>(restores.draw(3));
     schedule(t, [this, pick] { restore_server(pick); });
   }
+}
+
+void World::plan_membership_changes() {
+  const FaultProfile& f = config_.faults;
+  const uint64_t start = chaos_start_ms_;
   Stream& joins = stream("faults/join");
   for (uint32_t j = 0; j < f.joins; ++j) {
     const uint32_t d = config_.devices + j;

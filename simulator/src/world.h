@@ -325,6 +325,13 @@ class World {
   void plan_workload();
   void plan_script();
   void plan_faults();
+  // Event times of a rate per hour over the chaos phase: gaps uniform in [1, 2 * mean], so about
+  // `per_hour` an hour.
+  std::vector<uint64_t> fault_times(Stream& s, uint32_t per_hour) const;
+  void plan_partitions();
+  void plan_device_faults(DeviceNode& device);  // clock steps and freezes, crashes
+  void plan_server_faults();                    // crashes, clock steps, backups, restores
+  void plan_membership_changes();               // joins and revocations
   void plan_sync_schedule(uint32_t device);
   void heal();
   void collect();
