@@ -310,6 +310,20 @@ class DataansServer final : public ServerNode {
 
 // ---- devices ------------------------------------------------------------------------------------
 
+// A Dataans device's note: its value and files, and the operation that last wrote it.
+struct Note {
+  Bytes value;
+  std::vector<FileRef> files;
+  int64_t updated_at = 0;
+  OpId last_op;
+};
+
+// A file a Dataans device knows: uploaded or not, and its content once it holds it.
+struct LocalFile {
+  bool is_uploaded = false;
+  std::optional<Bytes> content;
+};
+
 class DataansDevice final : public DeviceNode {
  public:
   DataansDevice(World& world, uint32_t device_index) : world_(world) {
@@ -486,16 +500,6 @@ class DataansDevice final : public DeviceNode {
 
  private:
   enum class Stage { kBlocks, kOps, kUpload, kFiles };
-  struct Note {
-    Bytes value;
-    std::vector<FileRef> files;
-    int64_t updated_at = 0;
-    OpId last_op;
-  };
-  struct LocalFile {
-    bool is_uploaded = false;
-    std::optional<Bytes> content;
-  };
   struct Task {
     uint64_t id = 0;
     Stage stage = Stage::kBlocks;
