@@ -91,7 +91,7 @@ bool ClientDriver::launch(bool restarted) {
   const auto* ready = std::get_if<adapter::Ready>(&*yield);
   if (!ready) return broken("the answer to start was not ready (ADP-020)");
   if (std::find(ready->supports.begin(), ready->supports.end(), "random") == ready->supports.end())
-    world_.trace_replayable = false;
+    world_.note_client_draws_own_randomness();
   holds_workspace_ = ready->workspace.has_value();
   return true;
 }
@@ -215,7 +215,7 @@ void ClientDriver::arm_crash(uint32_t steps, uint64_t down_ms) {
 }
 
 void ClientDriver::die() {
-  world_.figures.device_crashes += 1;
+  world_.note_device_crash();
   channel_.reset();  // the client's process ends: what it committed stays, as after kill -9
   activity_ = Activity::kIdle;
   current_sync.reset();

@@ -64,17 +64,17 @@ class ClientNode final : public ClientDriver {
     if (owner) {
       Command c = named("create");
       c.server_url = kServerUrl;
-      c.password = world_.password;
+      c.password = world_.password();
       begin(Activity::kSetup, c);
     } else {
       std::optional<World::Invitation> invitation = world_.invitation_for(index);
       OPSYNC_CHECK_MSG(invitation.has_value(), "a device joins without an invitation");
       Command c = named("join");
       c.server_url = kServerUrl;
-      c.workspace_id = world_.workspace;
+      c.workspace_id = world_.workspace();
       c.token = invitation->token;
-      c.password = world_.password;
-      c.passphrase = world_.passphrase;
+      c.password = world_.password();
+      c.passphrase = world_.passphrase();
       begin(Activity::kSetup, c);
     }
     world_.event(name, owner ? "create" : "join-call",
@@ -316,11 +316,9 @@ class ClientNode final : public ClientDriver {
     now_holds_workspace();
     life = Life::kUp;
     if (owner_) {
-      world_.workspace = result.workspace_id;
-      world_.passphrase = result.passphrase;
-      world_.owner_token = result.token;
+      world_.workspace_created(result.workspace_id, result.passphrase, result.token);
       set_token(result.token);
-      world_.add_plaintext(to_bytes(world_.passphrase), "the passphrase");
+      world_.add_plaintext(to_bytes(world_.passphrase()), "the passphrase");
       learn_keys();
     }
     world_.event(name, "up", owner_ ? "created the workspace" : "joined the workspace",
@@ -332,11 +330,11 @@ class ClientNode final : public ClientDriver {
   // put and the password and passphrase (spec 5.2): to read the server's log for the checkers, and
   // to look for the keys in what the server receives (SEC-001).
   void learn_keys() {
-    if (!key_record() || !world_.workspace) return;
-    std::optional<WorkspaceKeys> keys =
-        derive_workspace_keys(*key_record(), world_.password, world_.passphrase, *world_.workspace);
+    if (!key_record() || !world_.workspace()) return;
+    std::optional<WorkspaceKeys> keys = derive_workspace_keys(
+        *key_record(), world_.password(), world_.passphrase(), *world_.workspace());
     if (!keys) return;
-    world_.decrypt_op = std::move(keys->decrypt_op);
+    world_.learn_keys(std::move(keys->decrypt_op));
     world_.add_plaintext(keys->subkeys.op_key.view(), "the operation key");
     world_.add_plaintext(keys->subkeys.chunk_key.view(), "the chunk key");
   }

@@ -217,7 +217,7 @@ class DataansServer final : public ServerNode {
     for (size_t i = 0; i < sorted.size(); ++i) {
       out.log.push_back(sorted[i].id);
       out.seqs.push_back(i + 1);
-      out.meanings.push_back(meaning_of(sorted[i], world_.shared_key));
+      out.meanings.push_back(meaning_of(sorted[i], world_.shared_key()));
       std::optional<Bytes> data = from_base64url(sorted[i].data);
       if (data) out.stored_bytes.push_back(*data);
     }
@@ -389,7 +389,7 @@ class DataansDevice final : public DeviceNode {
     DOp op;
     op.id = random_->id();
     op.created_at = created_at;
-    op.data = to_base64url(seal(world_.shared_key, change_plaintext(change), {}, *random_));
+    op.data = to_base64url(seal(world_.shared_key(), change_plaintext(change), {}, *random_));
     op.checksum = checksum_of(op.id, created_at, change);
     op.inserted = ++inserted_;
     ops_.push_back(op);
@@ -458,7 +458,7 @@ class DataansDevice final : public DeviceNode {
     if (life != Life::kUp) return;
     // Dataans commits each change as it makes it: a kill loses the syncs in flight only.
     world_.event(name, "crash", "killed", to_bytes("crash"));
-    world_.figures.device_crashes += 1;
+    world_.note_device_crash();
     tasks_.clear();
     last_task_ = nullptr;
     ++incarnation;
@@ -606,11 +606,11 @@ class DataansDevice final : public DeviceNode {
     for (const DOp& op : remote) {
       // Select, then insert: an operation already held is skipped (the device's own dedupe).
       if (!ids.insert(op.id).second) continue;
-      std::optional<ObjectOp> meaning = meaning_of(op, world_.shared_key);
+      std::optional<ObjectOp> meaning = meaning_of(op, world_.shared_key());
       if (!meaning) return "operation " + short_id(op.id) + " does not decrypt";
       std::optional<Bytes> sealed = from_base64url(op.data);
       const std::optional<Change> change =
-          change_from_plaintext(*open(world_.shared_key, *sealed, {}));
+          change_from_plaintext(*open(world_.shared_key(), *sealed, {}));
       auto note = notes.find(change->key);
       if (change->kind == "create") {
         if (note == notes.end() || note->second.updated_at < op.created_at)
@@ -655,7 +655,7 @@ class DataansDevice final : public DeviceNode {
       const FileId id = task.files.front();
       const LocalFile& file = files_[id];
       if (!file.is_uploaded && file.content) {
-        const Bytes sealed = seal(world_.shared_key, *file.content, {}, *random_);
+        const Bytes sealed = seal(world_.shared_key(), *file.content, {}, *random_);
         task.record.moved = true;
         return send(task, {"POST", "/file/" + to_base64url(id), "application/octet-stream",
                            to_string(sealed)});
@@ -684,7 +684,7 @@ class DataansDevice final : public DeviceNode {
       return next_file(task);
     }
     if (response.status != 200) return finish(task, "downloading file " + short_id(id) + " failed");
-    Result<Bytes> plaintext = open(world_.shared_key, to_bytes(response.body), {});
+    Result<Bytes> plaintext = open(world_.shared_key(), to_bytes(response.body), {});
     if (!plaintext.ok())
       return finish(task, "file " + short_id(id) + " does not decrypt (a truncated blob)");
     file.content = *plaintext;
@@ -720,8 +720,8 @@ class DataansDevice final : public DeviceNode {
 }  // namespace
 
 std::unique_ptr<ServerNode> make_dataans_server(World& world) {
-  world.shared_key = SecretKey::random(*world.node_random("dataans-key"));
-  world.add_plaintext(world.shared_key.view(), "the data key");
+  world.set_shared_key(SecretKey::random(*world.node_random("dataans-key")));
+  world.add_plaintext(world.shared_key().view(), "the data key");
   return std::make_unique<DataansServer>(world);
 }
 

@@ -59,7 +59,7 @@ class OpsyncServer final : public ServerNode {
   bool restore(uint32_t pick) override {
     if (backups_.empty()) return false;
     const size_t index = backups_.size() - 1 - std::min<size_t>(pick, backups_.size() - 1);
-    if (world_.config().variant == Variant::kHiddenRestore && world_.workspace) {
+    if (world_.config().variant == Variant::kHiddenRestore && world_.workspace()) {
       // The defect: the server keeps answering the prefix hashes of the log it had.
       old_hashes_ = op_hashes();
     }
@@ -78,9 +78,9 @@ class OpsyncServer final : public ServerNode {
   // after every accepted upload).
   uint64_t log_length() override {
     uint64_t length = 0;
-    if (!world_.workspace) return length;
+    if (!world_.workspace()) return length;
     Status read = storage_.read([&](server::Transaction& txn) {
-      if (std::optional<server::WorkspaceRecord> ws = txn.workspace(*world_.workspace))
+      if (std::optional<server::WorkspaceRecord> ws = txn.workspace(*world_.workspace()))
         length = ws->head_seq;
     });
     OPSYNC_CHECK(read.ok());
@@ -97,15 +97,15 @@ class OpsyncServer final : public ServerNode {
 
   ServerReport report() override {
     ServerReport out;
-    if (!world_.workspace) return out;
-    const WorkspaceId ws = *world_.workspace;
+    if (!world_.workspace()) return out;
+    const WorkspaceId ws = *world_.workspace();
     Status read = storage_.read([&](server::Transaction& txn) {
       for (const server::StoredOp& stored : txn.ops_after(ws, 0, SIZE_MAX, UINT64_MAX)) {
         Result<WireOp> op = decode_op(stored.encoding);
         OPSYNC_CHECK_MSG(op.ok(), "the server stores an operation that does not decode");
         out.log.push_back(op->id);
         out.seqs.push_back(stored.seq);
-        out.meanings.push_back(world_.decrypt_op ? world_.decrypt_op(*op) : std::nullopt);
+        out.meanings.push_back(world_.decrypt(*op));
         out.stored_bytes.push_back(stored.encoding);
       }
       for (const FileId& id : world_.known_files()) {
@@ -129,9 +129,9 @@ class OpsyncServer final : public ServerNode {
 
   std::vector<Hash> op_hashes() {
     std::vector<Hash> out;
-    if (!world_.workspace) return out;
+    if (!world_.workspace()) return out;
     Status read = storage_.read([&](server::Transaction& txn) {
-      std::optional<server::WorkspaceRecord> ws = txn.workspace(*world_.workspace);
+      std::optional<server::WorkspaceRecord> ws = txn.workspace(*world_.workspace());
       if (ws) out = txn.op_hashes(ws->id, 1, ws->head_seq);
     });
     OPSYNC_CHECK(read.ok());

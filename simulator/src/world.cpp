@@ -96,6 +96,7 @@ World::World(const Config& config, const RunOptions& options)
     : config_(config),
       options_(options),
       trace_(options.keep_events, options.keep_bodies),
+      scheduler_(kStartMs, options),
       decisions_(options.replay ? std::make_unique<Decisions>(config.seed, *options.replay)
                                 : std::make_unique<Decisions>(config.seed)),
       content_random_(std::make_unique<SeededRandom>(derive_seed(config.seed, "contents"))) {
@@ -103,7 +104,8 @@ World::World(const Config& config, const RunOptions& options)
   work_dir_ = make_work_dir(options.work_dir, owns_work_dir_);
   // CRY-004, SEC-001: the password never leaves the device (the passphrase and the keys join
   // the watch list as the owner makes them).
-  if (config.protocol == Protocol::kOpsyncV1) scanner_.add_text(to_bytes(password), "the password");
+  if (config.protocol == Protocol::kOpsyncV1)
+    scanner_.add_text(to_bytes(password_), "the password");
   const uint32_t total = config.devices + config.faults.joins;
   cut_to_server_until_.assign(total, 0);
   cut_from_server_until_.assign(total, 0);
@@ -122,49 +124,26 @@ World::~World() {
 // ---- scheduling ---------------------------------------------------------------------------------
 
 void World::schedule(uint64_t at_ms, std::function<void()> action) {
-  OPSYNC_CHECK_MSG(at_ms >= now_, "an event scheduled in the past");
-  const uint64_t sequence = ++sequence_;
-  actions_.emplace(sequence, std::move(action));
-  queue_.push(Scheduled{at_ms, sequence});
+  scheduler_.schedule(at_ms, std::move(action));
 }
 
-void World::run_events(uint64_t until_ms) {
-  // Bounded by the time limit: every event moves time forward or runs one of finitely many
-  // actions scheduled at this time, and events scheduled in the past are refused.
-  while (!queue_.empty() && queue_.top().at_ms <= until_ms) {
-    ++events_run_;
-    if (options_.events_max && events_run_ > options_.events_max)
-      throw RunAbandoned{"more than " + std::to_string(options_.events_max) + " events"};
-    if (options_.give_up && events_run_ % 4096 == 0 && options_.give_up())
-      throw RunAbandoned{"given up"};
-    const Scheduled next = queue_.top();
-    queue_.pop();
-    now_ = next.at_ms;
-    auto it = actions_.find(next.sequence);
-    std::function<void()> action = std::move(it->second);
-    actions_.erase(it);
-    action();
-  }
-}
+void World::run_events(uint64_t until_ms) { scheduler_.run_events(until_ms); }
 
-void World::run_until(uint64_t until_ms) {
-  run_events(until_ms);
-  now_ = std::max(now_, until_ms);
-}
+void World::run_until(uint64_t until_ms) { scheduler_.run_until(until_ms); }
 
 uint64_t World::clock_of(const std::string& node) const {
-  if (node == "server") return server_ ? server_->clock.read(now_) : now_;
+  if (node == "server") return server_ ? server_->clock.read(now()) : now();
   if (node.rfind("device-", 0) == 0) {
     const size_t index = static_cast<size_t>(std::stoul(node.substr(7)));
-    if (index < devices_.size()) return devices_[index]->clock.read(now_);
+    if (index < devices_.size()) return devices_[index]->clock.read(now());
   }
-  return now_;
+  return now();
 }
 
 void World::event(const std::string& node, const std::string& kind, const std::string& detail,
                   ByteView bytes, uint64_t exchange) {
   TraceEvent e;
-  e.time_ms = now_;
+  e.time_ms = now();
   e.node = node;
   e.exchange = exchange;
   if (exchange)
@@ -179,7 +158,7 @@ void World::event(const std::string& node, const std::string& kind, const std::s
 
 void World::record_edit(EditRecord edit) {
   edit.index = edits_.size();
-  figures.edits += 1;
+  figures_.edits += 1;
   const std::string detail = edit.kind + " " + edit.key + " op " + short_id(edit.op);
   Bytes bytes(edit.op.view().begin(), edit.op.view().end());
   append_ascii(bytes, edit.kind + " " + edit.key);
@@ -201,10 +180,10 @@ std::optional<OpId> World::last_edit_of(uint32_t device) const {
 }
 
 void World::finish_sync(DeviceNode& device, SyncRecord record) {
-  record.end_ms = now_;
+  record.end_ms = now();
   record.finished = true;
-  figures.syncs += 1;
-  if (!record.ok) figures.syncs_failed += 1;
+  figures_.syncs += 1;
+  if (!record.ok) figures_.syncs_failed += 1;
   event(device.name, "sync-end", record.ok ? "ok" : "failed: " + record.error);
   // A sync that fails with nothing gone wrong around it is a bug of the protocol or the client.
   if (!record.ok && record.faults_seen == 0 && !revocation_intended(device.index))
@@ -220,6 +199,13 @@ void World::finish_sync(DeviceNode& device, SyncRecord record) {
   syncs_.push_back(std::move(record));
 }
 
+void World::workspace_created(std::optional<WorkspaceId> workspace, std::string passphrase,
+                              std::string owner_token) {
+  workspace_ = std::move(workspace);
+  passphrase_ = std::move(passphrase);
+  owner_token_ = std::move(owner_token);
+}
+
 void World::note_fault_for(uint32_t device) {
   if (device < devices_.size()) devices_[device]->note_fault();
 }
@@ -227,7 +213,8 @@ void World::note_fault_for(uint32_t device) {
 void World::violation(const std::string& checker, std::vector<std::string> nodes,
                       std::vector<std::string> ops, const std::string& message) {
   if (violations_.count(checker)) return;
-  violations_.emplace(checker, Violation{checker, now_, std::move(nodes), std::move(ops), message});
+  violations_.emplace(checker,
+                      Violation{checker, now(), std::move(nodes), std::move(ops), message});
   event("world", "violation", checker + ": " + message, to_bytes(checker));
 }
 
@@ -235,7 +222,7 @@ void World::add_plaintext_file(const FileId& id, ByteView content, uint32_t devi
   file_contents_[id] = Bytes(content.begin(), content.end());
   file_attached_by_[id] = device;
   scanner_.add_file(content, "the content of file " + short_id(id));
-  figures.files_attached += 1;
+  figures_.files_attached += 1;
 }
 
 const Bytes* World::file_content(const FileId& id) const {
@@ -279,7 +266,7 @@ void World::observe_block(uint64_t index, const Hash& hash, const std::string& t
 void World::note_restore() {
   served_positions_.clear();
   served_blocks_.clear();
-  figures.restores += 1;
+  figures_.restores += 1;
   for (auto& d : devices_) note_fault_for(d->index);
 }
 
@@ -314,7 +301,7 @@ std::optional<World::Invitation> World::invitation_for(uint32_t device) const {
 
 bool World::partitioned(uint32_t device, bool to_server) const {
   const std::vector<uint64_t>& cut = to_server ? cut_to_server_until_ : cut_from_server_until_;
-  return device < cut.size() && cut[device] > now_;
+  return device < cut.size() && cut[device] > now();
 }
 
 uint64_t World::latency(Stream& s) const {
@@ -345,16 +332,16 @@ std::optional<World::TargetedFault> World::take_targeted(uint32_t device,
 
 void World::send(DeviceNode& device, uint64_t task, HttpRequest request, std::string token) {
   const uint64_t id = ++exchange_count_;
-  figures.requests += 1;
-  figures.bytes_to_server += request_bytes(request, token);
+  figures_.requests += 1;
+  figures_.bytes_to_server += request_bytes(request, token);
   device.note_bytes(request_bytes(request, token), 0);
   {
     TraceEvent e;
-    e.time_ms = now_;
+    e.time_ms = now();
     e.node = device.name;
     e.kind = "send";
     e.detail = request.method + " " + request.target;
-    e.clock_ms = device.clock.read(now_);
+    e.clock_ms = device.clock.read(now());
     e.exchange = id;
     e.peer = "server";
     trace_.add(std::move(e), message_bytes(request));
@@ -363,24 +350,24 @@ void World::send(DeviceNode& device, uint64_t task, HttpRequest request, std::st
   x.device = device.index;
   x.task = task;
   x.incarnation = device.incarnation;
-  x.sent_ms = now_;
+  x.sent_ms = now();
   x.request = std::move(request);
   x.token = std::move(token);
   Stream& net = stream("network/" + device.name);
   const FaultProfile& f = config_.faults;
   const bool faults = phase_ == Phase::kChaos;
-  const uint64_t timeout_at = now_ + f.timeout_ms;
+  const uint64_t timeout_at = now() + f.timeout_ms;
 
   if (partitioned(device.index, true)) {
     event(device.name, "refused", "partitioned from the server", to_bytes(std::to_string(id)), id);
-    figures.messages_lost += 1;
-    fail(id, "connection refused (partitioned)", now_ + latency(net));
+    figures_.messages_lost += 1;
+    fail(id, "connection refused (partitioned)", now() + latency(net));
     return;
   }
   if (take_targeted(device.index, x.request, "drop") ||
       (faults && net.chance_ppm(f.request_loss_ppm))) {
     event(device.name, "lost", "request lost before the server", to_bytes(std::to_string(id)), id);
-    figures.messages_lost += 1;
+    figures_.messages_lost += 1;
     fail(id, "no answer (the request was lost)", timeout_at);
     return;
   }
@@ -390,12 +377,12 @@ void World::send(DeviceNode& device, uint64_t task, HttpRequest request, std::st
       const uint64_t body = x.request.body.size();
       const uint64_t cut =
           reset ? body * reset->cut_percent / 100 : (body == 0 ? 0 : net.draw(body));
-      const uint64_t arrive_at = now_ + latency(net);
+      const uint64_t arrive_at = now() + latency(net);
       event(device.name, "reset",
             "connection reset after " + std::to_string(cut) + " of " + std::to_string(body) +
                 " body bytes",
             to_bytes(std::to_string(id) + ":" + std::to_string(cut)), id);
-      figures.messages_lost += 1;
+      figures_.messages_lost += 1;
       schedule(arrive_at, [this, id, cut] {
         auto it = exchanges_.find(id);
         if (it == exchanges_.end() || !server_->up()) return;
@@ -411,14 +398,14 @@ void World::send(DeviceNode& device, uint64_t task, HttpRequest request, std::st
     const uint64_t late_at = timeout_at + net.range(1, std::max<uint32_t>(1, f.slow_ms_max));
     event(device.name, "slow", "the request reaches the server after the device's timeout",
           to_bytes(std::to_string(id)), id);
-    figures.messages_lost += 1;
+    figures_.messages_lost += 1;
     schedule(late_at, [this, device = device.index, request = x.request, token = x.token, id] {
       if (server_->up()) serve(device, id, request, token, "arrive-late");
     });
     fail(id, "no answer (the request timed out)", timeout_at);
     return;
   }
-  const uint64_t arrive_at = now_ + latency(net);
+  const uint64_t arrive_at = now() + latency(net);
   schedule(arrive_at, [this, id] { arrive(id, false); });
   if (faults && net.chance_ppm(f.duplicate_ppm)) {
     const uint64_t again_at = arrive_at + latency(net);
@@ -435,8 +422,8 @@ void World::arrive(uint64_t id, bool duplicate) {
   if (!server_->up()) {
     if (!duplicate) {
       event("server", "refused", "the server is down", to_bytes(std::to_string(id)), id);
-      figures.messages_lost += 1;
-      fail(id, "connection refused (the server is down)", now_ + latency(net));
+      figures_.messages_lost += 1;
+      fail(id, "connection refused (the server is down)", now() + latency(net));
     }
     return;
   }
@@ -449,19 +436,19 @@ void World::arrive(uint64_t id, bool duplicate) {
   if (partitioned(x.device, false) || take_targeted(x.device, x.request, "drop-answer") ||
       (faults && net.chance_ppm(f.response_loss_ppm))) {
     event("server", "lost", "answer lost after the server acted", to_bytes(std::to_string(id)), id);
-    figures.messages_lost += 1;
-    fail(id, "no answer (the answer was lost)", std::max(now_, x.sent_ms + f.timeout_ms));
+    figures_.messages_lost += 1;
+    fail(id, "no answer (the answer was lost)", std::max(now(), x.sent_ms + f.timeout_ms));
     return;
   }
   if (is_download_transfer(x.request) && response.status == 200 && faults &&
       net.chance_ppm(f.reset_ppm)) {
     event("server", "reset", "connection reset during the download", to_bytes(std::to_string(id)),
           id);
-    figures.messages_lost += 1;
-    fail(id, "connection reset during the transfer", now_ + latency(net));
+    figures_.messages_lost += 1;
+    fail(id, "connection reset during the transfer", now() + latency(net));
     return;
   }
-  schedule(now_ + latency(net), [this, id, response = std::move(response)]() mutable {
+  schedule(now() + latency(net), [this, id, response = std::move(response)]() mutable {
     deliver(id, std::move(response));
   });
 }
@@ -485,14 +472,14 @@ HttpResponse World::serve(uint32_t device, uint64_t exchange, const HttpRequest&
     // Bounded by the log's length, which only a restore shortens (restore_server cuts this).
     const uint64_t length = server_->log_length();
     while (log_position_filled_ms_.size() < length)
-      log_position_filled_ms_.push_back(server_->clock.read(now_));
+      log_position_filled_ms_.push_back(server_->clock.read(now()));
   }
   TraceEvent e;
-  e.time_ms = now_;
+  e.time_ms = now();
   e.node = "server";
   e.kind = kind;
   e.detail = request.method + " " + request.target + " -> " + std::to_string(response.status);
-  e.clock_ms = server_->clock.read(now_);
+  e.clock_ms = server_->clock.read(now());
   e.exchange = exchange;
   e.peer = device_name;
   trace_.add(std::move(e), answer_bytes(response));
@@ -510,8 +497,8 @@ void World::watch_revocations(const HttpRequest& request, const std::string& tok
     violation("revocation", {devices_.at(device)->name, "server"}, {},
               "the server answered " + std::to_string(response.status) + " to " + request.method +
                   " " + request.target + " made with a token it revoked " +
-                  std::to_string(now_ - revoked->second) + " ms before (" +
-                  std::to_string(figures.restores) + " restores so far; AUTH-016, AUTH-030)");
+                  std::to_string(now() - revoked->second) + " ms before (" +
+                  std::to_string(figures_.restores) + " restores so far; AUTH-016, AUTH-030)");
     return;
   }
   if (request.method != "DELETE" ||
@@ -520,7 +507,7 @@ void World::watch_revocations(const HttpRequest& request, const std::string& tok
   Result<RevokeTokenResponse> revoked = parse_message<RevokeTokenResponse>(response.body);
   if (!revoked.ok()) return;
   auto it = tokens_by_id_.find(revoked->token_id);
-  if (it != tokens_by_id_.end()) revoked_tokens_.emplace(it->second, now_);
+  if (it != tokens_by_id_.end()) revoked_tokens_.emplace(it->second, now());
 }
 
 void World::deliver(uint64_t id, HttpResponse response) {
@@ -534,16 +521,16 @@ void World::deliver(uint64_t id, HttpResponse response) {
           to_bytes(std::to_string(id)));
     return;
   }
-  figures.bytes_from_server += response_bytes(response);
+  figures_.bytes_from_server += response_bytes(response);
   device.note_bytes(0, response_bytes(response));
   {
     TraceEvent e;
-    e.time_ms = now_;
+    e.time_ms = now();
     e.node = device.name;
     e.kind = "deliver";
     e.detail =
         std::to_string(response.status) + " for " + x.request.method + " " + x.request.target;
-    e.clock_ms = device.clock.read(now_);
+    e.clock_ms = device.clock.read(now());
     e.exchange = id;
     e.peer = "server";
     const Hash body = sha256(to_bytes(response.body));
@@ -582,7 +569,7 @@ void World::note_chunk_received(uint32_t device, const std::string& target) {
 }
 
 void World::fail(uint64_t id, const std::string& what, uint64_t at_ms) {
-  schedule(std::max(at_ms, now_), [this, id, what] {
+  schedule(std::max(at_ms, now()), [this, id, what] {
     auto it = exchanges_.find(id);
     if (it == exchanges_.end()) return;
     const Exchange x = std::move(it->second);
@@ -591,11 +578,11 @@ void World::fail(uint64_t id, const std::string& what, uint64_t at_ms) {
     if (device.incarnation != x.incarnation) return;
     {
       TraceEvent e;
-      e.time_ms = now_;
+      e.time_ms = now();
       e.node = device.name;
       e.kind = "failure";
       e.detail = what;
-      e.clock_ms = device.clock.read(now_);
+      e.clock_ms = device.clock.read(now());
       e.exchange = id;
       e.peer = "server";
       trace_.add(std::move(e), to_bytes(what));
@@ -614,12 +601,12 @@ void World::setup() {
     server_ = make_external_server(*this, options_.server_url, options_.recording);
   else
     server_ = dataans ? make_dataans_server(*this) : make_opsync_server(*this);
-  server_->clock = NodeClock(now_, 0, 0);
+  server_->clock = NodeClock(now(), 0, 0);
   const uint32_t total = config_.devices + config_.faults.joins;
   for (uint32_t d = 0; d < total; ++d) {
     devices_.push_back(dataans ? make_dataans_device(*this, d) : make_client_device(*this, d));
-    devices_.back()->clock = NodeClock(now_, 0, 0);
-    devices_.back()->monotonic = monotonic_clock(now_, d, 0);
+    devices_.back()->clock = NodeClock(now(), 0, 0);
+    devices_.back()->monotonic = monotonic_clock(now(), d, 0);
   }
   // Clocks are drawn for every device, including those that join later, so that joins do not
   // shift the draws of the others.
@@ -631,13 +618,13 @@ void World::setup() {
                              static_cast<int64_t>(f.clock_offset_ms_max);
       const int32_t drift = static_cast<int32_t>(s.range(0, 2 * uint64_t{f.drift_ppm_max})) -
                             static_cast<int32_t>(f.drift_ppm_max);
-      d->clock = NodeClock(now_, offset, drift);
-      d->monotonic = monotonic_clock(now_, d->index, drift);
+      d->clock = NodeClock(now(), offset, drift);
+      d->monotonic = monotonic_clock(now(), d->index, drift);
     }
     Stream& s = stream("clock/server");
     const int64_t offset = static_cast<int64_t>(s.range(0, 2 * f.server_clock_offset_ms_max)) -
                            static_cast<int64_t>(f.server_clock_offset_ms_max);
-    server_->clock = NodeClock(now_, offset, 0);
+    server_->clock = NodeClock(now(), offset, 0);
     server_clock_offset_ms_ = offset;
   }
   keys_.clear();
@@ -647,13 +634,13 @@ void World::setup() {
     // In a payload the key is a JSON string: that form must never reach the server.
     add_plaintext(to_bytes("\"" + keys_.back() + "\""), "the key " + keys_.back());
   }
-  add_plaintext(to_bytes(password), "the password");
+  add_plaintext(to_bytes(password_), "the password");
 
   devices_[0]->start_setup(true);
-  run_events(now_ + kSetupBudgetMs);
+  run_events(now() + kSetupBudgetMs);
   for (uint32_t d = 1; d < config_.devices; ++d) {
     devices_[0]->invite(d);
-    run_events(now_ + kSetupBudgetMs);
+    run_events(now() + kSetupBudgetMs);
   }
   for (uint32_t d = 0; d < config_.devices; ++d)
     if (devices_[d]->life != DeviceNode::Life::kUp)
@@ -663,7 +650,7 @@ void World::setup() {
 
 void World::plan_chaos() {
   phase_ = Phase::kChaos;
-  chaos_start_ms_ = now_;
+  chaos_start_ms_ = now();
   event("world", "phase", "chaos", to_bytes("chaos"));
   if (!config_.script.empty()) {
     plan_script();
@@ -685,7 +672,7 @@ void World::plan_sync_schedule(uint32_t device) {
   // move, a laptop closed for lunch.
   Stream& s = stream("schedule/" + devices_.at(device)->name);
   const uint64_t end = chaos_start_ms_ + config_.chaos_ms;
-  uint64_t t = std::max(now_, chaos_start_ms_) + s.range(0, config_.sync_interval_ms_max);
+  uint64_t t = std::max(now(), chaos_start_ms_) + s.range(0, config_.sync_interval_ms_max);
   // Bounded: every pass moves t forward by at least one millisecond.
   while (t < end) {
     const uint64_t online_until = t + s.range(config_.online_ms_min, config_.online_ms_max);
@@ -800,13 +787,13 @@ void World::plan_partitions() {
       std::string who;
       for (uint32_t d : chosen) {
         if (!one_way || to_server_only)
-          cut_to_server_until_[d] = std::max(cut_to_server_until_[d], now_ + duration);
+          cut_to_server_until_[d] = std::max(cut_to_server_until_[d], now() + duration);
         if (!one_way || !to_server_only)
-          cut_from_server_until_[d] = std::max(cut_from_server_until_[d], now_ + duration);
+          cut_from_server_until_[d] = std::max(cut_from_server_until_[d], now() + duration);
         who += (who.empty() ? "" : ",") + devices_[d]->name;
         note_fault_for(d);
       }
-      figures.partitions += 1;
+      figures_.partitions += 1;
       const std::string shape = !one_way         ? "both ways"
                                 : to_server_only ? "device to server"
                                                  : "server to device";
@@ -825,7 +812,7 @@ void World::plan_device_faults(DeviceNode& device) {
     const int64_t delta = static_cast<int64_t>(s.range(0, 2 * f.clock_step_ms_max)) -
                           static_cast<int64_t>(f.clock_step_ms_max);
     schedule(t, [this, d, delta] {
-      d->clock.step(now_, delta);
+      d->clock.step(now(), delta);
       event(d->name, "clock-step", "the clock jumps " + std::to_string(delta) + " ms",
             to_bytes(std::to_string(delta)));
     });
@@ -834,11 +821,11 @@ void World::plan_device_faults(DeviceNode& device) {
     const uint64_t duration = s.range(1, std::max<uint32_t>(1, f.clock_freeze_ms_max));
     schedule(t, [this, d, duration] {
       if (d->clock.frozen()) return;
-      d->clock.freeze(now_);
+      d->clock.freeze(now());
       event(d->name, "clock-freeze",
             "the clock stands still for " + std::to_string(duration) + " ms",
             to_bytes(std::to_string(duration)));
-      schedule(now_ + duration, [this, d] { d->clock.unfreeze(now_); });
+      schedule(now() + duration, [this, d] { d->clock.unfreeze(now()); });
     });
   }
   Stream& crashes = stream("faults/crash/" + d->name);
@@ -865,7 +852,7 @@ void World::plan_server_faults() {
     // than adding to the steps before: a walk of steps would wander off by more than the skew the
     // server accepts, which HLC-030 leaves out of what the protocol survives.
     schedule(t, [this, delta] {
-      server_->clock.set(now_, server_clock_offset_ms_ + delta, false);
+      server_->clock.set(now(), server_clock_offset_ms_ + delta, false);
       event("server", "clock-step",
             "the server's clock jumps to " + std::to_string(delta) + " ms off its usual offset",
             to_bytes(std::to_string(delta)));
@@ -921,11 +908,11 @@ void World::kill_server(uint64_t down_ms) {
   if (!server_->up()) return;
   log_length_at_death_ = server_->log_length();
   server_->crash();
-  figures.server_crashes += 1;
+  figures_.server_crashes += 1;
   event("server", "crash", "the server is killed, down for " + std::to_string(down_ms) + " ms",
         to_bytes("crash"));
   for (auto& d : devices_) note_fault_for(d->index);
-  schedule(now_ + down_ms, [this] {
+  schedule(now() + down_ms, [this] {
     if (!server_->up()) restart_server("the server restarts on its storage");
   });
 }
@@ -977,7 +964,7 @@ void World::plan_script() {
       } else if (step.action == "sync") {
         d.sync(false);
       } else if (step.action == "clock") {
-        d.clock.set(now_, step.clock_offset_ms, step.clock_frozen);
+        d.clock.set(now(), step.clock_offset_ms, step.clock_frozen);
         event(d.name, "clock-set",
               "the clock is set " + std::to_string(step.clock_offset_ms) + " ms from true time" +
                   (step.clock_frozen ? ", standing still" : ""),
@@ -987,7 +974,7 @@ void World::plan_script() {
       } else if (step.action == "online") {
         cut_to_server_until_[step.device] = cut_from_server_until_[step.device] = 0;
       } else if (step.action == "server-clock") {
-        server_->clock.set(now_, step.clock_offset_ms, step.clock_frozen);
+        server_->clock.set(now(), step.clock_offset_ms, step.clock_frozen);
         event("server", "clock-set",
               "the server's clock is set " + std::to_string(step.clock_offset_ms) +
                   " ms from true time" + (step.clock_frozen ? ", standing still" : ""),
@@ -1032,12 +1019,12 @@ void World::heal() {
   restart_server("the server restarts for the heal phase");
   for (auto& d : devices_) d->prepare_for_heal();
   // Joins that have not completed get their chance now, with no faults.
-  run_events(now_ + heal_round_budget_ms());
+  run_events(now() + heal_round_budget_ms());
   for (uint32_t round = 1; round <= config_.heal_rounds_max; ++round) {
     heal_rounds_ = round;
     const size_t first = syncs_.size();
     for (auto& d : devices_) d->sync(true);
-    run_events(now_ + heal_round_budget_ms());
+    run_events(now() + heal_round_budget_ms());
     bool quiet = true;
     size_t ran = 0;
     for (size_t i = first; i < syncs_.size(); ++i) {
@@ -1058,7 +1045,7 @@ void World::heal() {
       break;
     }
   }
-  figures.heal_rounds = heal_rounds_;
+  figures_.heal_rounds = heal_rounds_;
   if (!healed_) {
     std::vector<std::string> nodes;
     std::string last_error;
@@ -1084,14 +1071,14 @@ void World::collect() {
   phase_ = Phase::kCollect;
   // Past the retention time of deleted files and the expiry of abandoned uploads, the server
   // collects (FILE-011); the orphans checker then finds what nobody deleted.
-  run_until(now_ + 2 * kHourMs + 1);
+  run_until(now() + 2 * kHourMs + 1);
   server_->collect_garbage();
   event("world", "phase", "collect", to_bytes("collect"));
   // Each device syncs once more, as it would the next time it runs: past the retention time it
   // removes the copies it kept of files no head references (FILE-040).
   if (config_.protocol != Protocol::kOpsyncV1) return;
   for (auto& d : devices_) d->sync(true);
-  run_events(now_ + heal_round_budget_ms());
+  run_events(now() + heal_round_budget_ms());
 }
 
 RunResult World::run() {
@@ -1100,7 +1087,7 @@ RunResult World::run() {
   run_until(chaos_start_ms_ + config_.chaos_ms);
   phase_ = Phase::kDrain;
   // Messages in flight land; no fault strikes them.
-  run_events(now_ + config_.faults.timeout_ms + config_.faults.latency_ms_max * 2 +
+  run_events(now() + config_.faults.timeout_ms + config_.faults.latency_ms_max * 2 +
              config_.faults.latency_spike_ms_max);
   heal();
   collect();
@@ -1113,11 +1100,11 @@ RunResult World::run() {
     auto it = violations_.find(name);
     if (it != violations_.end()) result.violations.push_back(it->second);
   }
-  figures.events = trace_.event_count();
-  figures.decisions = decisions_->decision_count();
-  figures.simulated_ms = now_ - kStartMs;
-  figures.chaos_ms = config_.chaos_ms;
-  result.figures = figures;
+  figures_.events = trace_.event_count();
+  figures_.decisions = decisions_->decision_count();
+  figures_.simulated_ms = now() - kStartMs;
+  figures_.chaos_ms = config_.chaos_ms;
+  result.figures = figures_;
   result.trace_hash = trace_.hash();
   if (options_.keep_decisions) {
     result.decisions = decisions_->log();
@@ -1125,7 +1112,7 @@ RunResult World::run() {
   }
   if (options_.keep_events) result.events = trace_.events();
   result.recording = server_->recording();
-  result.trace_replayable = trace_replayable;
+  result.trace_replayable = trace_replayable_;
   if (options_.clients) {
     result.adapter_command =
         options_.adapter_command.empty() ? "(a channel factory)" : options_.adapter_command;
@@ -1139,7 +1126,7 @@ void World::check_at_end() {
   std::vector<DeviceReport> reports;
   for (auto& d : devices_) reports.push_back(d->report());
   const ServerReport server = server_->report();
-  figures.ops_in_log = server.log.size();
+  figures_.ops_in_log = server.log.size();
   for (const Bytes& stored : server.stored_bytes)
     if (std::optional<std::string> leak = scanner_.scan(stored)) {
       violation("plaintext", {"server"}, {}, "the server stores " + *leak + " in the clear");
@@ -1160,7 +1147,7 @@ void World::check_at_end() {
                  healed_,
                  heal_rounds_,
                  external_server(),
-                 static_cast<bool>(decrypt_op)};
+                 static_cast<bool>(decrypt_op_)};
   run_end_checkers(*this, state);
 }
 

@@ -30,6 +30,7 @@
 #include "opsync/simulator/run.h"
 #include "opsync/simulator/trace.h"
 #include "plaintext.h"
+#include "scheduler.h"
 
 namespace opsync::simulator {
 
@@ -208,7 +209,7 @@ class World {
   RunResult run();
 
   // ---- services for nodes ----
-  uint64_t now() const { return now_; }
+  uint64_t now() const { return scheduler_.now(); }
   const Config& config() const { return config_; }
   Decisions& decisions() { return *decisions_; }
   Stream& stream(const std::string& name) { return decisions_->stream(name); }
@@ -237,11 +238,7 @@ class World {
   void add_plaintext(ByteView text, const std::string& what) { scanner_.add_text(text, what); }
   // Bytes of content for a new attached file (not a decision: drawn from the run's content stream).
   Bytes file_content_bytes(uint64_t size);
-  // Dataans: the one key every device encrypts with (its model has no key records).
-  SecretKey shared_key;
-  // Decrypts an operation of the server's log (set by the owner once it holds the data key).
-  std::function<std::optional<ObjectOp>(const WireOp&)> decrypt_op;
-  uint64_t restores() const { return figures.restores; }
+  uint64_t restores() const { return figures_.restores; }
   const std::vector<std::string>& keys() const { return keys_; }
   void add_plaintext_file(const FileId& id, ByteView content, uint32_t device);
   const Bytes* file_content(const FileId& id) const;
@@ -271,16 +268,28 @@ class World {
   DeviceNode& device(uint32_t index) { return *devices_.at(index); }
   size_t device_count() const { return devices_.size(); }
   ServerNode& server() { return *server_; }
-  // The workspace, once the owner created it (opsync).
-  std::optional<WorkspaceId> workspace;
-  std::string owner_token;
-  std::string passphrase;
-  const std::string password = "simulated password, never sent";
-
-  Figures figures;
-  // False once a client said it draws randomness of its own (its ready lacks `random`): a replay
-  // then gives the same verdict, not the same trace (ADP-081).
-  bool trace_replayable = true;
+  // The workspace, once the owner created it (opsync), and what the devices join it with.
+  const std::optional<WorkspaceId>& workspace() const { return workspace_; }
+  const std::string& owner_token() const { return owner_token_; }
+  const std::string& passphrase() const { return passphrase_; }
+  const std::string& password() const { return password_; }
+  void workspace_created(std::optional<WorkspaceId> workspace, std::string passphrase,
+                         std::string owner_token);
+  // Decrypts an operation of the server's log, once the owner's key record was seen (opsync).
+  void learn_keys(std::function<std::optional<ObjectOp>(const WireOp&)> decrypt_op) {
+    decrypt_op_ = std::move(decrypt_op);
+  }
+  bool keys_known() const { return static_cast<bool>(decrypt_op_); }
+  std::optional<ObjectOp> decrypt(const WireOp& op) const {
+    return decrypt_op_ ? decrypt_op_(op) : std::nullopt;
+  }
+  // Dataans: the one key every device encrypts with (its model has no key records).
+  const SecretKey& shared_key() const { return shared_key_; }
+  void set_shared_key(const SecretKey& key) { shared_key_ = key; }
+  void note_device_crash() { figures_.device_crashes += 1; }
+  // A client said it draws randomness of its own (its ready lacks `random`): a replay then gives
+  // the same verdict, not the same trace (ADP-081).
+  void note_client_draws_own_randomness() { trace_replayable_ = false; }
 
  private:
   enum class Phase { kSetup, kChaos, kDrain, kHeal, kCollect, kDone };
@@ -291,13 +300,6 @@ class World {
   bool external_server() const {
     return !options_.server_url.empty() || options_.recording != nullptr;
   }
-  struct Scheduled {
-    uint64_t at_ms;
-    uint64_t sequence;
-    bool operator>(const Scheduled& other) const {
-      return at_ms != other.at_ms ? at_ms > other.at_ms : sequence > other.sequence;
-    }
-  };
   struct Exchange {
     uint32_t device = 0;
     uint64_t task = 0;
@@ -364,16 +366,12 @@ class World {
   Config config_;
   RunOptions options_;
   Trace trace_;
+  Scheduler scheduler_;
   std::unique_ptr<Decisions> decisions_;
   std::filesystem::path work_dir_;
   bool owns_work_dir_ = false;
   Phase phase_ = Phase::kSetup;
-  uint64_t now_ = kStartMs;
   uint64_t chaos_start_ms_ = 0;
-  uint64_t sequence_ = 0;
-  uint64_t events_run_ = 0;  // scheduled actions run, for RunOptions::events_max
-  std::priority_queue<Scheduled, std::vector<Scheduled>, std::greater<>> queue_;
-  std::map<uint64_t, std::function<void()>> actions_;  // by sequence
   std::unique_ptr<ServerNode> server_;
   std::vector<std::unique_ptr<DeviceNode>> devices_;
   std::map<uint64_t, Exchange> exchanges_;
@@ -413,6 +411,15 @@ class World {
   uint64_t heal_rounds_ = 0;
   bool healed_ = false;
   std::unique_ptr<SeededRandom> content_random_;
+  Figures figures_;
+  // False once a client said it draws randomness of its own.
+  bool trace_replayable_ = true;
+  std::optional<WorkspaceId> workspace_;
+  std::string owner_token_;
+  std::string passphrase_;
+  const std::string password_ = "simulated password, never sent";
+  std::function<std::optional<ObjectOp>(const WireOp&)> decrypt_op_;
+  SecretKey shared_key_;
 };
 
 std::unique_ptr<ServerNode> make_opsync_server(World& world);
