@@ -157,26 +157,13 @@ void World::event(const std::string& node, const std::string& kind, const std::s
 // ---- ground truth -------------------------------------------------------------------------------
 
 void World::record_edit(EditRecord edit) {
-  edit.index = edits_.size();
+  edit.index = truth_.edit_count();
   figures_.edits += 1;
   const std::string detail = edit.kind + " " + edit.key + " op " + short_id(edit.op);
   Bytes bytes(edit.op.view().begin(), edit.op.view().end());
   append_ascii(bytes, edit.kind + " " + edit.key);
   event(devices_.at(edit.device)->name, "edit", detail, bytes);
-  OPSYNC_CHECK_MSG(!edit_by_op_.count(edit.op), "two edits recorded with one operation id");
-  edit_by_op_[edit.op] = edits_.size();
-  edits_.push_back(std::move(edit));
-}
-
-EditRecord* World::edit_by_op(const OpId& id) {
-  auto it = edit_by_op_.find(id);
-  return it == edit_by_op_.end() ? nullptr : &edits_[it->second];
-}
-
-std::optional<OpId> World::last_edit_of(uint32_t device) const {
-  for (auto it = edits_.rbegin(); it != edits_.rend(); ++it)
-    if (it->device == device) return it->op;
-  return std::nullopt;
+  truth_.add_edit(std::move(edit));
 }
 
 void World::finish_sync(DeviceNode& device, SyncRecord record) {
@@ -196,7 +183,7 @@ void World::finish_sync(DeviceNode& device, SyncRecord record) {
                   " operations the device already held (" + std::to_string(record.ops_received) +
                   " received, " + std::to_string(record.held_at_start) +
                   " held before); a sync should move what the device lacks");
-  syncs_.push_back(std::move(record));
+  truth_.add_sync(std::move(record));
 }
 
 void World::workspace_created(std::optional<WorkspaceId> workspace, std::string passphrase,
@@ -219,53 +206,28 @@ void World::violation(const std::string& checker, std::vector<std::string> nodes
 }
 
 void World::add_plaintext_file(const FileId& id, ByteView content, uint32_t device) {
-  file_contents_[id] = Bytes(content.begin(), content.end());
-  file_attached_by_[id] = device;
+  truth_.add_file(id, content, device);
   scanner_.add_file(content, "the content of file " + short_id(id));
   figures_.files_attached += 1;
-}
-
-const Bytes* World::file_content(const FileId& id) const {
-  auto it = file_contents_.find(id);
-  return it == file_contents_.end() ? nullptr : &it->second;
-}
-
-std::vector<FileId> World::known_files() const {
-  std::vector<FileId> out;
-  for (const auto& [id, content] : file_contents_) out.push_back(id);
-  return out;
 }
 
 Bytes World::file_content_bytes(uint64_t size) { return content_random_->bytes(size); }
 
 void World::observe_position(uint64_t position, const OpId& id, const std::string& to) {
-  if (position == 0) return;
-  if (position <= served_positions_.size()) {
-    const OpId& before = served_positions_[position - 1];
-    if (before != id)
-      violation("position_stability", {"server", to}, {to_base64url(before), to_base64url(id)},
-                "position " + std::to_string(position) + " held operation " + short_id(before) +
-                    " and now holds " + short_id(id) + ", with no restore in between (LOG-012)");
-    return;
-  }
-  // Positions are served densely from 1: a later one appears only after its predecessors.
-  if (position == served_positions_.size() + 1) served_positions_.push_back(id);
+  if (const std::optional<OpId> before = truth_.serve_position(position, id))
+    violation("position_stability", {"server", to}, {to_base64url(*before), to_base64url(id)},
+              "position " + std::to_string(position) + " held operation " + short_id(*before) +
+                  " and now holds " + short_id(id) + ", with no restore in between (LOG-012)");
 }
 
 void World::observe_block(uint64_t index, const Hash& hash, const std::string& to) {
-  if (index < served_blocks_.size()) {
-    if (served_blocks_[index] != hash)
-      violation(
-          "position_stability", {"server", to}, {},
-          "the hash of block " + std::to_string(index) + " changed with no restore in between");
-    return;
-  }
-  if (index == served_blocks_.size()) served_blocks_.push_back(hash);
+  if (truth_.serve_block(index, hash))
+    violation("position_stability", {"server", to}, {},
+              "the hash of block " + std::to_string(index) + " changed with no restore in between");
 }
 
 void World::note_restore() {
-  served_positions_.clear();
-  served_blocks_.clear();
+  truth_.forget_served();
   figures_.restores += 1;
   for (auto& d : devices_) note_fault_for(d->index);
 }
@@ -469,10 +431,7 @@ HttpResponse World::serve(uint32_t device, uint64_t exchange, const HttpRequest&
   // server's log_length() would read its whole log over HTTP after every upload.
   if (!external_server() && response.status == 200 && request.method == "POST" &&
       endpoint_of_target(request.method, request.target) == EndpointId::kUploadOps) {
-    // Bounded by the log's length, which only a restore shortens (restore_server cuts this).
-    const uint64_t length = server_->log_length();
-    while (log_position_filled_ms_.size() < length)
-      log_position_filled_ms_.push_back(server_->clock.read(now()));
+    truth_.note_log_length(server_->log_length(), server_->clock.read(now()));
   }
   TraceEvent e;
   e.time_ms = now();
@@ -539,33 +498,11 @@ void World::deliver(uint64_t id, HttpResponse response) {
     trace_.add(std::move(e), bytes);
   }
   if (response.status == 200 && x.request.method == "GET")
-    note_chunk_received(x.device, x.request.target);
+    truth_.note_chunk_received(x.device, x.request.target);
   if (x.request.method == "DELETE" &&
       (response.status == 200 || response.status == 404 || response.status == 409))
-    note_file_delete_answered(x.device, x.request.target, response);
+    truth_.note_file_delete_answered(x.device, x.request.target, response);
   device.on_answer(x.task, response);
-}
-
-void World::note_file_delete_answered(uint32_t device, const std::string& target,
-                                      const HttpResponse& response) {
-  if (endpoint_of_target("DELETE", target) != EndpointId::kDeleteFile) return;
-  const size_t files = target.find("/files/");
-  if (files == std::string::npos) return;
-  const std::optional<FileId> id =
-      fixed_from_base64url<16>(target.substr(files + std::string_view("/files/").size()));
-  const std::optional<uint64_t> server_ms = parse_decimal_parameter(
-      response.header("opsync-server-time-ms"), 0, std::numeric_limits<uint64_t>::max());
-  if (id && server_ms) file_delete_answered_ms_[*id][device] = *server_ms;
-}
-
-void World::note_chunk_received(uint32_t device, const std::string& target) {
-  // GET /v1/workspaces/{workspace_id}/files/{file_id}/chunks/{index}
-  const size_t files = target.find("/files/");
-  const size_t chunks = target.find("/chunks/");
-  if (files == std::string::npos || chunks == std::string::npos || chunks < files) return;
-  const size_t id_at = files + std::string_view("/files/").size();
-  if (std::optional<FileId> id = fixed_from_base64url<16>(target.substr(id_at, chunks - id_at)))
-    file_chunks_received_by_[*id].insert(device);
 }
 
 void World::fail(uint64_t id, const std::string& what, uint64_t at_ms) {
@@ -937,8 +874,7 @@ void World::restore_server(uint32_t pick) {
   if (!server_->restore(pick)) return;  // no backup yet
   log_length_at_death_.reset();
   // The positions past the restored log will be filled again, later.
-  if (log_position_filled_ms_.size() > server_->log_length())
-    log_position_filled_ms_.resize(server_->log_length());
+  truth_.note_log_restored(server_->log_length());
   note_restore();
   event("server", "restore",
         std::string(was_up ? "" : "while down, ") + "restored from backup " + std::to_string(pick) +
@@ -1022,17 +958,18 @@ void World::heal() {
   run_events(now() + heal_round_budget_ms());
   for (uint32_t round = 1; round <= config_.heal_rounds_max; ++round) {
     heal_rounds_ = round;
-    const size_t first = syncs_.size();
+    const std::vector<SyncRecord>& syncs = truth_.syncs();
+    const size_t first = syncs.size();
     for (auto& d : devices_) d->sync(true);
     run_events(now() + heal_round_budget_ms());
     bool quiet = true;
     size_t ran = 0;
-    for (size_t i = first; i < syncs_.size(); ++i) {
+    for (size_t i = first; i < syncs.size(); ++i) {
       // A device whose token the owner revoked keeps trying, as a stolen token would: its
       // syncs fail, and say nothing of whether the others became quiet.
-      if (!syncs_[i].heal || revocation_intended(syncs_[i].device)) continue;
+      if (!syncs[i].heal || revocation_intended(syncs[i].device)) continue;
       ++ran;
-      quiet = quiet && syncs_[i].ok && !syncs_[i].moved;
+      quiet = quiet && syncs[i].ok && !syncs[i].moved;
     }
     for (auto& d : devices_)
       if (d->busy() && !revocation_intended(d->index)) quiet = false;
@@ -1054,7 +991,7 @@ void World::heal() {
         nodes.push_back(d->name);
         last_error = d->name + " was still busy with a sync or a call at the end of the round";
       }
-    for (auto it = syncs_.rbegin(); it != syncs_.rend(); ++it)
+    for (auto it = truth_.syncs().rbegin(); it != truth_.syncs().rend(); ++it)
       if (it->heal && (!it->ok || it->moved)) {
         nodes.push_back(devices_[it->device]->name);
         if (last_error.empty())
@@ -1133,15 +1070,15 @@ void World::check_at_end() {
       break;
     }
   EndState state{config_,
-                 edits_,
-                 edit_by_op_,
-                 syncs_,
-                 file_contents_,
-                 file_attached_by_,
-                 file_chunks_received_by_,
-                 file_delete_answered_ms_,
-                 log_position_filled_ms_,
-                 uploaded_hlc_,
+                 truth_.edits(),
+                 truth_.edit_by_op(),
+                 truth_.syncs(),
+                 truth_.file_contents(),
+                 truth_.file_attached_by(),
+                 truth_.file_chunks_received_by(),
+                 truth_.file_delete_answered_ms(),
+                 truth_.log_position_filled_ms(),
+                 truth_.uploaded_hlc(),
                  reports,
                  server,
                  healed_,

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "clock.h"
+#include "ground_truth.h"
 #include "opsync/client/http.h"
 #include "opsync/protocol/crypto.h"
 #include "opsync/protocol/lww.h"
@@ -30,6 +31,7 @@
 #include "opsync/simulator/run.h"
 #include "opsync/simulator/trace.h"
 #include "plaintext.h"
+#include "records.h"
 #include "scheduler.h"
 
 namespace opsync::simulator {
@@ -43,85 +45,6 @@ inline constexpr uint32_t kDevicesMax = 64;
 inline constexpr size_t kEditQueueMax = 256;  // edits waiting for a busy device; more are dropped
 
 class World;
-
-// ---- what the checkers learn about the run ----------------------------------------------------
-
-// One local edit, as the simulator made it: enough to say what it saw and what it wrote.
-struct EditRecord {
-  uint64_t index = 0;  // in the order edits were made; a re-done edit keeps its original's index
-  uint32_t device = 0;
-  uint64_t time_ms = 0;
-  uint64_t clock_ms = 0;
-  std::string kind;  // put, delete, attach, detach
-  std::string key;
-  OpId op;
-  Hlc hlc;                           // the operation's timestamp (Dataans: created_at, 0)
-  std::vector<OpId> seen;            // the key's operations the device held as heads before
-  std::optional<OpId> previous_own;  // the device's edit before this one
-  // False for an operation the device made with no edit asking for it (a retry that writes an
-  // edit again under a new id): the log must not hold one (SYNC-008).
-  bool requested = true;
-};
-
-// One sync of one device, from its start to its end.
-struct SyncRecord {
-  uint32_t device = 0;
-  uint64_t start_ms = 0;
-  uint64_t end_ms = 0;
-  bool finished = false;
-  bool ok = false;
-  std::string error;                // the error's code and message when it failed
-  uint32_t faults_seen = 0;         // faults that touched this sync (lost messages, restarts, ...)
-  bool heal = false;                // in the heal phase
-  bool moved = false;               // anything went either way
-  uint64_t held_at_start = 0;       // mirror length (opsync) or operations held (Dataans)
-  uint64_t redundant_ops = 0;       // operations received that the device held at the start
-  uint64_t redundancy_allowed = 0;  // after a divergence: what followed the last matching block
-  uint64_t ops_received = 0;
-  uint64_t bytes_received = 0;
-  uint64_t bytes_sent = 0;
-};
-
-// A device's objects as a reader sees them: per key, its heads, winner first (Dataans: the
-// note, as one head).
-struct HeadView {
-  OpId id;
-  Hlc hlc;
-  bool deleted = false;
-  Bytes value;
-  std::vector<FileId> files;
-  bool operator==(const HeadView&) const = default;
-};
-using ObjectsView = std::map<std::string, std::vector<HeadView>>;
-
-// A device at the end of the run, for the checkers.
-struct DeviceReport {
-  std::string name;
-  bool live = false;             // joined, not revoked: the checkers hold it to convergence
-  std::string excepted_because;  // why not live
-  ObjectsView objects;
-  std::map<FileId, Bytes> file_copies;  // verified copies it holds
-  std::set<FileId> referenced_files;    // by its heads
-  std::set<FileId>
-      unreferenced_copies;  // copies of files no head references and never deleted (FILE-022)
-  std::set<FileId>
-      retained_copies;  // copies of files no head references, kept after their DELETE (FILE-040)
-  uint64_t pending_ops = 0;                // not yet acknowledged
-  std::set<OpId> rejected_ops;             // kept, never uploaded (SYNC-011)
-  std::map<OpId, Hlc> pending_hlc;         // its unacknowledged operations' timestamps now
-                                           // (re-stamping after clock_skew may have lowered them)
-  std::optional<Hash> mirror_prefix_hash;  // opsync: prefix hash of its mirror, and its length
-  uint64_t mirror_length = 0;
-};
-
-// The server at the end of the run.
-struct ServerReport {
-  std::vector<OpId> log;                          // in log order
-  std::vector<uint64_t> seqs;                     // positions as stored
-  std::vector<std::optional<ObjectOp>> meanings;  // decrypted, nullopt when unreadable
-  std::map<FileId, std::string> file_states;      // every file it holds, any state
-  std::vector<Bytes> stored_bytes;                // everything it stores, for the plaintext scan
-};
 
 // ---- nodes --------------------------------------------------------------------------------------
 
@@ -229,8 +152,8 @@ class World {
 
   // Bookkeeping the nodes report.
   void record_edit(EditRecord edit);
-  EditRecord* edit_by_op(const OpId& id);
-  std::optional<OpId> last_edit_of(uint32_t device) const;
+  EditRecord* edit_by_op(const OpId& id) { return truth_.edit_by_op(id); }
+  std::optional<OpId> last_edit_of(uint32_t device) const { return truth_.last_edit_of(device); }
   void finish_sync(DeviceNode& device, SyncRecord record);
   void note_fault_for(uint32_t device);  // something went wrong for this device's current sync
   void violation(const std::string& checker, std::vector<std::string> nodes,
@@ -241,9 +164,9 @@ class World {
   uint64_t restores() const { return figures_.restores; }
   const std::vector<std::string>& keys() const { return keys_; }
   void add_plaintext_file(const FileId& id, ByteView content, uint32_t device);
-  const Bytes* file_content(const FileId& id) const;
-  std::vector<FileId> known_files() const;
-  void note_acknowledged(const OpId& id) { acknowledged_.insert(id); }
+  const Bytes* file_content(const FileId& id) const { return truth_.file_content(id); }
+  std::vector<FileId> known_files() const { return truth_.known_files(); }
+  void note_acknowledged(const OpId& id) { truth_.note_acknowledged(id); }
   // Positions served by the server (LOG-012): the operation at each position of a page.
   void observe_position(uint64_t position, const OpId& id, const std::string& to);
   void observe_block(uint64_t index, const Hash& hash, const std::string& to);
@@ -264,7 +187,7 @@ class World {
     return revocation_intended_.count(device) != 0;
   }
   // An operation's timestamp as it was last uploaded (a re-stamp after clock_skew changes it).
-  void note_uploaded_hlc(const OpId& id, const Hlc& hlc) { uploaded_hlc_[id] = hlc; }
+  void note_uploaded_hlc(const OpId& id, const Hlc& hlc) { truth_.note_uploaded_hlc(id, hlc); }
   DeviceNode& device(uint32_t index) { return *devices_.at(index); }
   size_t device_count() const { return devices_.size(); }
   ServerNode& server() { return *server_; }
@@ -344,9 +267,6 @@ class World {
   void arrive(uint64_t id, bool duplicate);
   void fail(uint64_t id, const std::string& what, uint64_t at_ms);
   void deliver(uint64_t id, HttpResponse response);
-  void note_chunk_received(uint32_t device, const std::string& target);
-  void note_file_delete_answered(uint32_t device, const std::string& target,
-                                 const HttpResponse& response);
   // The server acts on a request: the plaintext scan, the revocation checker, the trace.
   HttpResponse serve(uint32_t device, uint64_t exchange, const HttpRequest& request,
                      const std::string& token, const std::string& kind);
@@ -384,28 +304,10 @@ class World {
   std::map<TokenId, std::string> tokens_by_id_;  // every invitation's token, by id
   std::set<uint32_t> revocation_intended_;
   std::map<std::string, uint64_t> revoked_tokens_;  // token -> true time the server revoked it
-  std::map<OpId, Hlc> uploaded_hlc_;
-  std::optional<uint64_t> log_length_at_death_;  // LOG-008: the log when the server was killed
-  int64_t server_clock_offset_ms_ = 0;           // the server clock's drawn offset
+  std::optional<uint64_t> log_length_at_death_;     // LOG-008: the log when the server was killed
+  int64_t server_clock_offset_ms_ = 0;              // the server clock's drawn offset
   std::vector<std::string> keys_;
-  // Ground truth.
-  std::vector<EditRecord> edits_;
-  std::map<OpId, size_t> edit_by_op_;
-  std::vector<SyncRecord> syncs_;
-  std::set<OpId> acknowledged_;
-  std::map<FileId, Bytes> file_contents_;
-  std::map<FileId, uint32_t> file_attached_by_;
-  // The devices that received a chunk of each file from the server (a 200 to GET .../chunks/N):
-  // whether a copy ever reached anyone but the device that attached it.
-  std::map<FileId, std::set<uint32_t>> file_chunks_received_by_;
-  // The server's clock when each device last received an answer to its DELETE of a file (200,
-  // 404 or 409: FILE-042 counts each as answered), which starts FILE-040's time.
-  std::map<FileId, std::map<uint32_t, uint64_t>> file_delete_answered_ms_;
-  // The server's clock when each position of its log was filled (index 0: position 1); a restore
-  // cuts it to the restored length.
-  std::vector<uint64_t> log_position_filled_ms_;
-  std::vector<OpId> served_positions_;  // position - 1 -> operation, since the last restore
-  std::vector<Hash> served_blocks_;
+  GroundTruth truth_;
   PlaintextScanner scanner_;
   std::map<std::string, Violation> violations_;
   uint64_t heal_rounds_ = 0;
