@@ -31,34 +31,6 @@ std::string random_text(Stream& s, size_t length) {
   return out;
 }
 
-// Bytes of a request and of a response on the wire, counted as the HTTP driver counts them.
-uint64_t request_bytes(const HttpRequest& r, const std::string& token) {
-  uint64_t bytes =
-      r.method.size() + r.target.size() + 12 + r.body.size() + 2 + 40;  // Host, Content-Length
-  if (!token.empty() && r.authorized) bytes += 21 + token.size() + 4;
-  if (!r.content_type.empty()) bytes += 12 + r.content_type.size() + 4;
-  return bytes;
-}
-uint64_t response_bytes(const HttpResponse& r) {
-  uint64_t bytes = 15 + 2 + r.body.size() + 2;
-  for (const auto& [name, value] : r.headers) bytes += name.size() + value.size() + 4;
-  return bytes;
-}
-
-bool is_upload_transfer(const HttpRequest& r) {
-  return (r.method == "PUT" && r.target.find("/chunks/") != std::string::npos) ||
-         (r.method == "POST" && r.target.rfind("/file/", 0) == 0);
-}
-bool is_download_transfer(const HttpRequest& r) {
-  return r.method == "GET" &&
-         (r.target.find("/chunks/") != std::string::npos || r.target.rfind("/file/", 0) == 0);
-}
-
-Bytes message_bytes(const HttpRequest& r) {
-  Bytes out = to_bytes(r.method + " " + r.target + "\n");
-  out.insert(out.end(), r.body.begin(), r.body.end());
-  return out;
-}
 Bytes answer_bytes(const HttpResponse& r) {
   Bytes out = to_bytes(std::to_string(r.status) + "\n");
   out.insert(out.end(), r.body.begin(), r.body.end());
@@ -97,18 +69,17 @@ World::World(const Config& config, const RunOptions& options)
       options_(options),
       trace_(options.keep_events, options.keep_bodies),
       scheduler_(kStartMs, options),
+
       decisions_(options.replay ? std::make_unique<Decisions>(config.seed, *options.replay)
                                 : std::make_unique<Decisions>(config.seed)),
-      content_random_(std::make_unique<SeededRandom>(derive_seed(config.seed, "contents"))) {
+      content_random_(std::make_unique<SeededRandom>(derive_seed(config.seed, "contents"))),
+      network_(*this, trace_, figures_, truth_, config.devices + config.faults.joins) {
   OPSYNC_CHECK_MSG(validate(config).ok(), "run() needs a valid configuration");
   work_dir_ = make_work_dir(options.work_dir, owns_work_dir_);
   // CRY-004, SEC-001: the password never leaves the device (the passphrase and the keys join
   // the watch list as the owner makes them).
   if (config.protocol == Protocol::kOpsyncV1)
     scanner_.add_text(to_bytes(password_), "the password");
-  const uint32_t total = config.devices + config.faults.joins;
-  cut_to_server_until_.assign(total, 0);
-  cut_from_server_until_.assign(total, 0);
 }
 
 World::~World() {
@@ -147,7 +118,7 @@ void World::event(const std::string& node, const std::string& kind, const std::s
   e.node = node;
   e.exchange = exchange;
   if (exchange)
-    e.peer = node == "server" ? devices_.at(exchanges_.at(exchange).device)->name : "server";
+    e.peer = node == "server" ? devices_.at(network_.device_of(exchange))->name : "server";
   e.kind = kind;
   e.detail = detail;
   e.clock_ms = clock_of(node);
@@ -261,158 +232,8 @@ std::optional<World::Invitation> World::invitation_for(uint32_t device) const {
 
 // ---- the network --------------------------------------------------------------------------------
 
-bool World::partitioned(uint32_t device, bool to_server) const {
-  const std::vector<uint64_t>& cut = to_server ? cut_to_server_until_ : cut_from_server_until_;
-  return device < cut.size() && cut[device] > now();
-}
-
-uint64_t World::latency(Stream& s) const {
-  const FaultProfile& f = config_.faults;
-  uint64_t ms = s.range(f.latency_ms_min, f.latency_ms_max);
-  if (phase_ == Phase::kChaos && f.latency_spike_ms_max > 0 && s.chance_ppm(f.latency_spike_ppm))
-    ms += s.range(0, f.latency_spike_ms_max);
-  return ms;
-}
-
-std::optional<World::TargetedFault> World::take_targeted(uint32_t device,
-                                                         const HttpRequest& request,
-                                                         const std::string& kind) {
-  for (auto it = targeted_.begin(); it != targeted_.end(); ++it) {
-    if (it->device != device || it->kind != kind) continue;
-    const size_t space = it->match.find(' ');
-    const std::string method = it->match.substr(0, space);
-    const std::string fragment = space == std::string::npos ? "" : it->match.substr(space + 1);
-    if ((method != "*" && method != request.method) ||
-        request.target.find(fragment) == std::string::npos)
-      continue;
-    TargetedFault found = *it;
-    targeted_.erase(it);
-    return found;
-  }
-  return std::nullopt;
-}
-
 void World::send(DeviceNode& device, uint64_t task, HttpRequest request, std::string token) {
-  const uint64_t id = ++exchange_count_;
-  figures_.requests += 1;
-  figures_.bytes_to_server += request_bytes(request, token);
-  device.note_bytes(request_bytes(request, token), 0);
-  {
-    TraceEvent e;
-    e.time_ms = now();
-    e.node = device.name;
-    e.kind = "send";
-    e.detail = request.method + " " + request.target;
-    e.clock_ms = device.clock.read(now());
-    e.exchange = id;
-    e.peer = "server";
-    trace_.add(std::move(e), message_bytes(request));
-  }
-  Exchange& x = exchanges_[id];
-  x.device = device.index;
-  x.task = task;
-  x.incarnation = device.incarnation;
-  x.sent_ms = now();
-  x.request = std::move(request);
-  x.token = std::move(token);
-  Stream& net = stream("network/" + device.name);
-  const FaultProfile& f = config_.faults;
-  const bool faults = phase_ == Phase::kChaos;
-  const uint64_t timeout_at = now() + f.timeout_ms;
-
-  if (partitioned(device.index, true)) {
-    event(device.name, "refused", "partitioned from the server", to_bytes(std::to_string(id)), id);
-    figures_.messages_lost += 1;
-    fail(id, "connection refused (partitioned)", now() + latency(net));
-    return;
-  }
-  if (take_targeted(device.index, x.request, "drop") ||
-      (faults && net.chance_ppm(f.request_loss_ppm))) {
-    event(device.name, "lost", "request lost before the server", to_bytes(std::to_string(id)), id);
-    figures_.messages_lost += 1;
-    fail(id, "no answer (the request was lost)", timeout_at);
-    return;
-  }
-  if (is_upload_transfer(x.request)) {
-    std::optional<TargetedFault> reset = take_targeted(device.index, x.request, "reset");
-    if (reset || (faults && net.chance_ppm(f.reset_ppm))) {
-      const uint64_t body = x.request.body.size();
-      const uint64_t cut =
-          reset ? body * reset->cut_percent / 100 : (body == 0 ? 0 : net.draw(body));
-      const uint64_t arrive_at = now() + latency(net);
-      event(device.name, "reset",
-            "connection reset after " + std::to_string(cut) + " of " + std::to_string(body) +
-                " body bytes",
-            to_bytes(std::to_string(id) + ":" + std::to_string(cut)), id);
-      figures_.messages_lost += 1;
-      schedule(arrive_at, [this, id, cut] {
-        auto it = exchanges_.find(id);
-        if (it == exchanges_.end() || !server_->up()) return;
-        server_->handle_cut(it->second.request, it->second.token, cut);
-      });
-      fail(id, "connection reset during the transfer", arrive_at + 1);
-      return;
-    }
-  }
-  if (faults && net.chance_ppm(f.slow_ppm)) {
-    // A slow request: the server gets it only after the device stopped waiting, and acts on it
-    // then, perhaps after the device's retry; its answer finds no one waiting.
-    const uint64_t late_at = timeout_at + net.range(1, std::max<uint32_t>(1, f.slow_ms_max));
-    event(device.name, "slow", "the request reaches the server after the device's timeout",
-          to_bytes(std::to_string(id)), id);
-    figures_.messages_lost += 1;
-    schedule(late_at, [this, device = device.index, request = x.request, token = x.token, id] {
-      if (server_->up()) serve(device, id, request, token, "arrive-late");
-    });
-    fail(id, "no answer (the request timed out)", timeout_at);
-    return;
-  }
-  const uint64_t arrive_at = now() + latency(net);
-  schedule(arrive_at, [this, id] { arrive(id, false); });
-  if (faults && net.chance_ppm(f.duplicate_ppm)) {
-    const uint64_t again_at = arrive_at + latency(net);
-    schedule(again_at, [this, id] { arrive(id, true); });
-  }
-}
-
-void World::arrive(uint64_t id, bool duplicate) {
-  auto it = exchanges_.find(id);
-  if (it == exchanges_.end()) return;  // a duplicate of an exchange that ended
-  Exchange& x = it->second;
-  const std::string& device_name = devices_.at(x.device)->name;
-  Stream& net = stream("network/" + device_name);
-  if (!server_->up()) {
-    if (!duplicate) {
-      event("server", "refused", "the server is down", to_bytes(std::to_string(id)), id);
-      figures_.messages_lost += 1;
-      fail(id, "connection refused (the server is down)", now() + latency(net));
-    }
-    return;
-  }
-  HttpResponse response =
-      serve(x.device, id, x.request, x.token, duplicate ? "arrive-again" : "arrive");
-  if (duplicate) return;  // the second copy's answer goes nowhere: the device reads one answer
-  x.answered = true;
-  const FaultProfile& f = config_.faults;
-  const bool faults = phase_ == Phase::kChaos;
-  if (partitioned(x.device, false) || take_targeted(x.device, x.request, "drop-answer") ||
-      (faults && net.chance_ppm(f.response_loss_ppm))) {
-    event("server", "lost", "answer lost after the server acted", to_bytes(std::to_string(id)), id);
-    figures_.messages_lost += 1;
-    fail(id, "no answer (the answer was lost)", std::max(now(), x.sent_ms + f.timeout_ms));
-    return;
-  }
-  if (is_download_transfer(x.request) && response.status == 200 && faults &&
-      net.chance_ppm(f.reset_ppm)) {
-    event("server", "reset", "connection reset during the download", to_bytes(std::to_string(id)),
-          id);
-    figures_.messages_lost += 1;
-    fail(id, "connection reset during the transfer", now() + latency(net));
-    return;
-  }
-  schedule(now() + latency(net), [this, id, response = std::move(response)]() mutable {
-    deliver(id, std::move(response));
-  });
+  network_.send(device, task, std::move(request), std::move(token));
 }
 
 HttpResponse World::serve(uint32_t device, uint64_t exchange, const HttpRequest& request,
@@ -467,66 +288,6 @@ void World::watch_revocations(const HttpRequest& request, const std::string& tok
   if (!revoked.ok()) return;
   auto it = tokens_by_id_.find(revoked->token_id);
   if (it != tokens_by_id_.end()) revoked_tokens_.emplace(it->second, now());
-}
-
-void World::deliver(uint64_t id, HttpResponse response) {
-  auto it = exchanges_.find(id);
-  if (it == exchanges_.end()) return;
-  Exchange x = std::move(it->second);
-  exchanges_.erase(it);
-  DeviceNode& device = *devices_.at(x.device);
-  if (device.incarnation != x.incarnation) {
-    event(device.name, "dropped", "an answer to a device that restarted since",
-          to_bytes(std::to_string(id)));
-    return;
-  }
-  figures_.bytes_from_server += response_bytes(response);
-  device.note_bytes(0, response_bytes(response));
-  {
-    TraceEvent e;
-    e.time_ms = now();
-    e.node = device.name;
-    e.kind = "deliver";
-    e.detail =
-        std::to_string(response.status) + " for " + x.request.method + " " + x.request.target;
-    e.clock_ms = device.clock.read(now());
-    e.exchange = id;
-    e.peer = "server";
-    const Hash body = sha256(to_bytes(response.body));
-    Bytes bytes = to_bytes(std::to_string(response.status));
-    append_bytes(bytes, body.view());
-    trace_.add(std::move(e), bytes);
-  }
-  if (response.status == 200 && x.request.method == "GET")
-    truth_.note_chunk_received(x.device, x.request.target);
-  if (x.request.method == "DELETE" &&
-      (response.status == 200 || response.status == 404 || response.status == 409))
-    truth_.note_file_delete_answered(x.device, x.request.target, response);
-  device.on_answer(x.task, response);
-}
-
-void World::fail(uint64_t id, const std::string& what, uint64_t at_ms) {
-  schedule(std::max(at_ms, now()), [this, id, what] {
-    auto it = exchanges_.find(id);
-    if (it == exchanges_.end()) return;
-    const Exchange x = std::move(it->second);
-    exchanges_.erase(it);
-    DeviceNode& device = *devices_.at(x.device);
-    if (device.incarnation != x.incarnation) return;
-    {
-      TraceEvent e;
-      e.time_ms = now();
-      e.node = device.name;
-      e.kind = "failure";
-      e.detail = what;
-      e.clock_ms = device.clock.read(now());
-      e.exchange = id;
-      e.peer = "server";
-      trace_.add(std::move(e), to_bytes(what));
-    }
-    note_fault_for(x.device);
-    device.on_failure(x.task, what);
-  });
 }
 
 // ---- phases -----------------------------------------------------------------------------------
@@ -723,10 +484,8 @@ void World::plan_partitions() {
     schedule(t, [this, chosen, duration, one_way, to_server_only] {
       std::string who;
       for (uint32_t d : chosen) {
-        if (!one_way || to_server_only)
-          cut_to_server_until_[d] = std::max(cut_to_server_until_[d], now() + duration);
-        if (!one_way || !to_server_only)
-          cut_from_server_until_[d] = std::max(cut_from_server_until_[d], now() + duration);
+        network_.partition(d, !one_way || to_server_only, !one_way || !to_server_only,
+                           now() + duration);
         who += (who.empty() ? "" : ",") + devices_[d]->name;
         note_fault_for(d);
       }
@@ -906,9 +665,9 @@ void World::plan_script() {
                   (step.clock_frozen ? ", standing still" : ""),
               to_bytes(std::to_string(step.clock_offset_ms)));
       } else if (step.action == "offline") {
-        cut_to_server_until_[step.device] = cut_from_server_until_[step.device] = UINT64_MAX;
+        network_.set_offline(step.device, true);
       } else if (step.action == "online") {
-        cut_to_server_until_[step.device] = cut_from_server_until_[step.device] = 0;
+        network_.set_offline(step.device, false);
       } else if (step.action == "server-clock") {
         server_->clock.set(now(), step.clock_offset_ms, step.clock_frozen);
         event("server", "clock-set",
@@ -933,7 +692,8 @@ void World::plan_script() {
       } else if (step.action == "crash") {
         d.arm_crash(step.steps, 5000);
       } else {
-        targeted_.push_back(TargetedFault{step.device, step.action, step.match, step.cut_percent});
+        network_.add_targeted(
+            TargetedFault{step.device, step.action, step.match, step.cut_percent});
       }
     });
   }
@@ -949,9 +709,7 @@ uint64_t World::heal_round_budget_ms() const {
 void World::heal() {
   phase_ = Phase::kHeal;
   event("world", "phase", "heal", to_bytes("heal"));
-  std::fill(cut_to_server_until_.begin(), cut_to_server_until_.end(), 0);
-  std::fill(cut_from_server_until_.begin(), cut_from_server_until_.end(), 0);
-  targeted_.clear();
+  network_.heal();
   restart_server("the server restarts for the heal phase");
   for (auto& d : devices_) d->prepare_for_heal();
   // Joins that have not completed get their chance now, with no faults.

@@ -22,6 +22,7 @@
 
 #include "clock.h"
 #include "ground_truth.h"
+#include "network.h"
 #include "opsync/client/http.h"
 #include "opsync/protocol/crypto.h"
 #include "opsync/protocol/lww.h"
@@ -150,6 +151,13 @@ class World {
   // through DeviceNode::on_answer / on_failure, unless the device crashed meanwhile.
   void send(DeviceNode& device, uint64_t task, HttpRequest request, std::string token);
 
+  // ---- services for the network ----
+  // Faults strike messages in the chaos phase only.
+  bool in_chaos() const { return phase_ == Phase::kChaos; }
+  // The server acts on a request: the plaintext scan, the revocation checker, the trace.
+  HttpResponse serve(uint32_t device, uint64_t exchange, const HttpRequest& request,
+                     const std::string& token, const std::string& kind);
+
   // Bookkeeping the nodes report.
   void record_edit(EditRecord edit);
   EditRecord* edit_by_op(const OpId& id) { return truth_.edit_by_op(id); }
@@ -223,23 +231,6 @@ class World {
   bool external_server() const {
     return !options_.server_url.empty() || options_.recording != nullptr;
   }
-  struct Exchange {
-    uint32_t device = 0;
-    uint64_t task = 0;
-    uint64_t incarnation = 0;
-    uint64_t sent_ms = 0;
-    uint64_t server_incarnation = 0;
-    HttpRequest request;
-    std::string token;
-    bool answered = false;
-  };
-  struct TargetedFault {
-    uint32_t device = 0;
-    std::string kind;   // drop, drop-answer, reset
-    std::string match;  // "METHOD path-fragment"
-    uint32_t cut_percent = 50;
-  };
-
   // Runs every event due at or before until_ms; time stops at the last one run.
   void run_events(uint64_t until_ms);
   // The same, then time moves on to until_ms.
@@ -262,14 +253,6 @@ class World {
   void collect();
   void check_at_end();
 
-  bool partitioned(uint32_t device, bool to_server) const;
-  uint64_t latency(Stream& s) const;
-  void arrive(uint64_t id, bool duplicate);
-  void fail(uint64_t id, const std::string& what, uint64_t at_ms);
-  void deliver(uint64_t id, HttpResponse response);
-  // The server acts on a request: the plaintext scan, the revocation checker, the trace.
-  HttpResponse serve(uint32_t device, uint64_t exchange, const HttpRequest& request,
-                     const std::string& token, const std::string& kind);
   void watch_revocations(const HttpRequest& request, const std::string& token,
                          const HttpResponse& response, uint32_t device);
   // The server's life: every kill, restart and restore goes through these, so that LOG-008's
@@ -277,9 +260,6 @@ class World {
   void kill_server(uint64_t down_ms);
   void restart_server(const std::string& why);
   void restore_server(uint32_t pick);
-  std::optional<TargetedFault> take_targeted(uint32_t device, const HttpRequest& request,
-                                             const std::string& kind);
-  void watch_response(Exchange& x, const HttpResponse& response);
   std::string next_edit_key(Stream& s);
   void device_edit(uint32_t device);
 
@@ -294,12 +274,6 @@ class World {
   uint64_t chaos_start_ms_ = 0;
   std::unique_ptr<ServerNode> server_;
   std::vector<std::unique_ptr<DeviceNode>> devices_;
-  std::map<uint64_t, Exchange> exchanges_;
-  uint64_t exchange_count_ = 0;
-  std::vector<TargetedFault> targeted_;
-  // Partitions: per device, until when each direction is cut.
-  std::vector<uint64_t> cut_to_server_until_;
-  std::vector<uint64_t> cut_from_server_until_;
   std::map<uint32_t, Invitation> invitations_;
   std::map<TokenId, std::string> tokens_by_id_;  // every invitation's token, by id
   std::set<uint32_t> revocation_intended_;
@@ -322,6 +296,7 @@ class World {
   const std::string password_ = "simulated password, never sent";
   std::function<std::optional<ObjectOp>(const WireOp&)> decrypt_op_;
   SecretKey shared_key_;
+  Network network_;
 };
 
 std::unique_ptr<ServerNode> make_opsync_server(World& world);
