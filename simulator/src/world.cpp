@@ -23,14 +23,6 @@ constexpr uint64_t kHealRoundBudgetMs = 30 * 60 * 1000;
 constexpr uint64_t kHealRoundTripsMin = 4000;
 constexpr uint64_t kJoinRetryMs = 5000;
 constexpr uint64_t kGarbageEveryMs = 10 * 60 * 1000;
-constexpr const char* kBase32 = "abcdefghijklmnopqrstuvwxyz234567";
-
-std::string random_text(Stream& s, size_t length) {
-  std::string out;
-  for (size_t i = 0; i < length; ++i) out.push_back(kBase32[s.draw(32)]);
-  return out;
-}
-
 Bytes answer_bytes(const HttpResponse& r) {
   Bytes out = to_bytes(std::to_string(r.status) + "\n");
   out.insert(out.end(), r.body.begin(), r.body.end());
@@ -72,8 +64,9 @@ World::World(const Config& config, const RunOptions& options)
 
       decisions_(options.replay ? std::make_unique<Decisions>(config.seed, *options.replay)
                                 : std::make_unique<Decisions>(config.seed)),
-      content_random_(std::make_unique<SeededRandom>(derive_seed(config.seed, "contents"))),
-      network_(*this, trace_, figures_, truth_, config.devices + config.faults.joins) {
+      workload_(*this),
+      network_(*this, trace_, figures_, truth_, config.devices + config.faults.joins),
+      fault_plan_(*this, network_, workload_, figures_) {
   OPSYNC_CHECK_MSG(validate(config).ok(), "run() needs a valid configuration");
   work_dir_ = make_work_dir(options.work_dir, owns_work_dir_);
   // CRY-004, SEC-001: the password never leaves the device (the passphrase and the keys join
@@ -181,8 +174,6 @@ void World::add_plaintext_file(const FileId& id, ByteView content, uint32_t devi
   scanner_.add_file(content, "the content of file " + short_id(id));
   figures_.files_attached += 1;
 }
-
-Bytes World::file_content_bytes(uint64_t size) { return content_random_->bytes(size); }
 
 void World::observe_position(uint64_t position, const OpId& id, const std::string& to) {
   if (const std::optional<OpId> before = truth_.serve_position(position, id))
@@ -325,13 +316,7 @@ void World::setup() {
     server_->clock = NodeClock(now(), offset, 0);
     server_clock_offset_ms_ = offset;
   }
-  keys_.clear();
-  Stream& key_stream = stream("workload/keys");
-  for (uint32_t k = 0; k < config_.keys; ++k) {
-    keys_.push_back("note/" + std::to_string(k) + "-" + random_text(key_stream, 24));
-    // In a payload the key is a JSON string: that form must never reach the server.
-    add_plaintext(to_bytes("\"" + keys_.back() + "\""), "the key " + keys_.back());
-  }
+  workload_.draw_keys();
   add_plaintext(to_bytes(password_), "the password");
 
   devices_[0]->start_setup(true);
@@ -354,248 +339,15 @@ void World::plan_chaos() {
     plan_script();
     return;
   }
-  plan_workload();
-  plan_faults();
-  for (uint32_t d = 0; d < config_.devices; ++d) plan_sync_schedule(d);
+  workload_.plan_edits();
+  fault_plan_.plan();
+  for (uint32_t d = 0; d < config_.devices; ++d) workload_.plan_sync_schedule(d);
   // The server collects garbage periodically, as opsync-server does.
   for (uint64_t t = chaos_start_ms_ + kGarbageEveryMs; t < chaos_start_ms_ + config_.chaos_ms;
        t += kGarbageEveryMs)
     schedule(t, [this] {
       if (server_->up()) server_->collect_garbage();
     });
-}
-
-void World::plan_sync_schedule(uint32_t device) {
-  // Online stretches with a sync every few seconds, offline stretches without: a phone on the
-  // move, a laptop closed for lunch.
-  Stream& s = stream("schedule/" + devices_.at(device)->name);
-  const uint64_t end = chaos_start_ms_ + config_.chaos_ms;
-  uint64_t t = std::max(now(), chaos_start_ms_) + s.range(0, config_.sync_interval_ms_max);
-  // Bounded: every pass moves t forward by at least one millisecond.
-  while (t < end) {
-    const uint64_t online_until = t + s.range(config_.online_ms_min, config_.online_ms_max);
-    for (; t < std::min(online_until, end);
-         t += s.range(config_.sync_interval_ms_min, config_.sync_interval_ms_max))
-      schedule(t, [this, device] { devices_[device]->sync(false); });
-    t = online_until + s.range(config_.offline_ms_min, config_.offline_ms_max) + 1;
-  }
-}
-
-void World::plan_workload() {
-  if (config_.ops == 0) return;
-  Stream& s = stream("workload");
-  // Edits come in bursts: each edit joins one of ops/3 burst centres, spread over the chaos phase.
-  const uint64_t centres = std::max<uint64_t>(1, config_.ops / 3);
-  std::vector<uint64_t> centre_times;
-  for (uint64_t c = 0; c < centres; ++c) centre_times.push_back(s.draw(config_.chaos_ms));
-  struct Planned {
-    uint64_t at;
-    uint32_t device;
-    std::string kind;
-    std::string key;
-    Bytes value;
-    uint64_t file_bytes;
-  };
-  std::vector<Planned> planned;
-  for (uint32_t i = 0; i < config_.ops; ++i) {
-    Planned p;
-    p.at = chaos_start_ms_ +
-           std::min<uint64_t>(config_.chaos_ms - 1, centre_times[s.draw(centres)] + s.draw(8000));
-    p.device = static_cast<uint32_t>(s.draw(config_.devices + config_.faults.joins));
-    const uint64_t roll = s.draw(100);
-    if (roll < config_.delete_percent)
-      p.kind = "delete";
-    else if (roll < config_.delete_percent + config_.attach_percent)
-      p.kind = "attach";
-    else if (roll < config_.delete_percent + config_.attach_percent + config_.detach_percent)
-      p.kind = "detach";
-    else
-      p.kind = "put";
-    p.key = next_edit_key(s);
-    p.file_bytes = 0;
-    if (p.kind == "attach") {
-      // From empty to several chunks, most of them small.
-      const uint64_t bucket = s.draw(100);
-      const uint64_t chunk = 65536;
-      if (bucket < 5)
-        p.file_bytes = 0;
-      else if (bucket < 65)
-        p.file_bytes = s.range(1, 4096);
-      else if (bucket < 90)
-        p.file_bytes = s.range(4097, chunk);
-      else if (config_.file_chunks_max > 1)
-        p.file_bytes = s.range(chunk + 1, chunk * config_.file_chunks_max);
-      else
-        p.file_bytes = s.range(4097, chunk);  // files of one chunk at most
-    }
-    planned.push_back(std::move(p));
-  }
-  Stream& values = stream("workload/values");
-  for (Planned& p : planned) {
-    if (p.kind != "put") continue;
-    p.value = Bytes(values.range(24, 64));
-    for (uint8_t& b : p.value) b = static_cast<uint8_t>(values.draw(256));
-  }
-  for (Planned& p : planned)
-    schedule(p.at, [this, p] { devices_[p.device]->edit(p.kind, p.key, p.value, p.file_bytes); });
-}
-
-std::string World::next_edit_key(Stream& s) {
-  if (config_.hot_keys > 0 && s.draw(2) == 0) return keys_[s.draw(config_.hot_keys)];
-  return keys_[s.draw(keys_.size())];
-}
-
-void World::plan_faults() {
-  plan_partitions();
-  for (auto& device : devices_) plan_device_faults(*device);
-  plan_server_faults();
-  plan_membership_changes();
-}
-
-std::vector<uint64_t> World::fault_times(Stream& s, uint32_t per_hour) const {
-  const uint64_t start = chaos_start_ms_;
-  const uint64_t end = chaos_start_ms_ + config_.chaos_ms;
-  std::vector<uint64_t> out;
-  if (per_hour == 0) return out;
-  const uint64_t mean = kHourMs / per_hour;
-  for (uint64_t t = start + s.range(1, 2 * mean); t < end; t += s.range(1, 2 * mean))
-    out.push_back(t);
-  return out;
-}
-
-void World::plan_partitions() {
-  const FaultProfile& f = config_.faults;
-  const uint32_t total = static_cast<uint32_t>(devices_.size());
-  Stream& partitions = stream("faults/partition");
-  for (uint64_t t : fault_times(partitions, f.partitions_per_hour)) {
-    const uint64_t duration = partitions.range(f.partition_ms_min, f.partition_ms_max);
-    const uint32_t count = static_cast<uint32_t>(
-        partitions.range(1, std::max<uint32_t>(1, std::min(f.partition_devices_max, total))));
-    const bool one_way = partitions.draw(100) < f.one_way_percent;
-    const bool to_server_only = partitions.draw(2) == 0;
-    std::vector<uint32_t> pool(total);
-    for (uint32_t d = 0; d < total; ++d) pool[d] = d;
-    std::vector<uint32_t> chosen;
-    for (uint32_t i = 0; i < count && !pool.empty(); ++i) {
-      const size_t pick = partitions.draw(pool.size());
-      chosen.push_back(pool[pick]);
-      pool.erase(pool.begin() + static_cast<std::ptrdiff_t>(pick));
-    }
-    schedule(t, [this, chosen, duration, one_way, to_server_only] {
-      std::string who;
-      for (uint32_t d : chosen) {
-        network_.partition(d, !one_way || to_server_only, !one_way || !to_server_only,
-                           now() + duration);
-        who += (who.empty() ? "" : ",") + devices_[d]->name;
-        note_fault_for(d);
-      }
-      figures_.partitions += 1;
-      const std::string shape = !one_way         ? "both ways"
-                                : to_server_only ? "device to server"
-                                                 : "server to device";
-      event("world", "partition",
-            who + " cut " + shape + " for " + std::to_string(duration) + " ms",
-            to_bytes(who + shape + std::to_string(duration)));
-    });
-  }
-}
-
-void World::plan_device_faults(DeviceNode& device) {
-  const FaultProfile& f = config_.faults;
-  DeviceNode* d = &device;
-  Stream& s = stream("faults/clock/" + d->name);
-  for (uint64_t t : fault_times(s, f.clock_steps_per_hour)) {
-    const int64_t delta = static_cast<int64_t>(s.range(0, 2 * f.clock_step_ms_max)) -
-                          static_cast<int64_t>(f.clock_step_ms_max);
-    schedule(t, [this, d, delta] {
-      d->clock.step(now(), delta);
-      event(d->name, "clock-step", "the clock jumps " + std::to_string(delta) + " ms",
-            to_bytes(std::to_string(delta)));
-    });
-  }
-  for (uint64_t t : fault_times(s, f.clock_freezes_per_hour)) {
-    const uint64_t duration = s.range(1, std::max<uint32_t>(1, f.clock_freeze_ms_max));
-    schedule(t, [this, d, duration] {
-      if (d->clock.frozen()) return;
-      d->clock.freeze(now());
-      event(d->name, "clock-freeze",
-            "the clock stands still for " + std::to_string(duration) + " ms",
-            to_bytes(std::to_string(duration)));
-      schedule(now() + duration, [this, d] { d->clock.unfreeze(now()); });
-    });
-  }
-  Stream& crashes = stream("faults/crash/" + d->name);
-  for (uint64_t t : fault_times(crashes, f.device_crashes_per_hour)) {
-    const uint32_t steps = static_cast<uint32_t>(crashes.range(0, f.crash_steps_max));
-    const uint64_t down = crashes.range(0, f.device_down_ms_max);
-    schedule(t, [d, steps, down] { d->arm_crash(steps, down); });
-  }
-}
-
-void World::plan_server_faults() {
-  const FaultProfile& f = config_.faults;
-  Stream& server_crashes = stream("faults/server-crash");
-  for (uint64_t t : fault_times(server_crashes, f.server_crashes_per_hour)) {
-    const uint64_t down = server_crashes.range(0, f.server_down_ms_max);
-    schedule(t, [this, down] { kill_server(down); });
-  }
-  Stream& server_clock = stream("faults/clock/server");
-  for (uint64_t t : fault_times(server_clock, f.server_clock_steps_per_hour)) {
-    const int64_t delta =
-        static_cast<int64_t>(server_clock.range(0, 2 * f.server_clock_step_ms_max)) -
-        static_cast<int64_t>(f.server_clock_step_ms_max);
-    // Each step puts the server's clock within the step's range of where it would be, rather
-    // than adding to the steps before: a walk of steps would wander off by more than the skew the
-    // server accepts, which HLC-030 leaves out of what the protocol survives.
-    schedule(t, [this, delta] {
-      server_->clock.set(now(), server_clock_offset_ms_ + delta, false);
-      event("server", "clock-step",
-            "the server's clock jumps to " + std::to_string(delta) + " ms off its usual offset",
-            to_bytes(std::to_string(delta)));
-    });
-  }
-  Stream& backups = stream("faults/backup");
-  for (uint64_t t : fault_times(backups, f.backups_per_hour))
-    schedule(t, [this] {
-      server_->backup();
-      event("server", "backup", "a backup of the storage", to_bytes("backup"));
-    });
-  Stream& restores = stream("faults/restore");
-  for (uint64_t t : fault_times(restores, f.restores_per_hour)) {
-    const uint32_t pick = static_cast<uint32_t>(restores.draw(3));
-    schedule(t, [this, pick] { restore_server(pick); });
-  }
-}
-
-void World::plan_membership_changes() {
-  const FaultProfile& f = config_.faults;
-  const uint64_t start = chaos_start_ms_;
-  Stream& joins = stream("faults/join");
-  for (uint32_t j = 0; j < f.joins; ++j) {
-    const uint32_t d = config_.devices + j;
-    const uint64_t t = start + config_.chaos_ms / 10 +
-                       joins.draw(std::max<uint64_t>(1, config_.chaos_ms * 6 / 10));
-    schedule(t, [this, d] {
-      event(devices_[d]->name, "join", "a new device asks to join", to_bytes("join"));
-      devices_[0]->invite(d);
-      plan_sync_schedule(d);
-    });
-  }
-  Stream& revokes = stream("faults/revoke");
-  for (uint32_t r = 0; r < f.revocations; ++r) {
-    const uint64_t t = start + config_.chaos_ms / 5 +
-                       revokes.draw(std::max<uint64_t>(1, config_.chaos_ms * 6 / 10));
-    const uint64_t pick = revokes.draw(64);
-    schedule(t, [this, pick] {
-      std::vector<uint32_t> candidates;
-      for (auto& d : devices_)
-        if (d->index != 0 && invitations_.count(d->index) && !revocation_intended(d->index) &&
-            (d->life == DeviceNode::Life::kUp || d->life == DeviceNode::Life::kDown))
-          candidates.push_back(d->index);
-      if (candidates.empty()) return;  // more revocations drawn than devices to revoke
-      request_revocation(candidates[pick % candidates.size()]);
-    });
-  }
 }
 
 // ---- the server's life ------------------------------------------------------------------------
@@ -644,10 +396,7 @@ void World::restore_server(uint32_t pick) {
 
 void World::plan_script() {
   for (const ScriptStep& step : config_.script)
-    if (!step.key.empty() && std::find(keys_.begin(), keys_.end(), step.key) == keys_.end()) {
-      keys_.push_back(step.key);
-      add_plaintext(to_bytes("\"" + step.key + "\""), "the key " + step.key);
-    }
+    if (!step.key.empty()) workload_.add_key(step.key);
   for (const ScriptStep& step : config_.script) {
     const uint64_t at = chaos_start_ms_ + step.at_ms;
     schedule(at, [this, step] {

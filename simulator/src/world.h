@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "clock.h"
+#include "fault_plan.h"
 #include "ground_truth.h"
 #include "network.h"
 #include "opsync/client/http.h"
@@ -34,6 +35,7 @@
 #include "plaintext.h"
 #include "records.h"
 #include "scheduler.h"
+#include "workload.h"
 
 namespace opsync::simulator {
 
@@ -151,7 +153,13 @@ class World {
   // through DeviceNode::on_answer / on_failure, unless the device crashed meanwhile.
   void send(DeviceNode& device, uint64_t task, HttpRequest request, std::string token);
 
-  // ---- services for the network ----
+  // ---- services for the network and the fault plan ----
+  uint64_t chaos_start_ms() const { return chaos_start_ms_; }
+  int64_t server_clock_offset_ms() const { return server_clock_offset_ms_; }
+  // The server's life: every kill, restart and restore goes through these, so that LOG-008's
+  // check compares the log across a death with the length it had when it died.
+  void kill_server(uint64_t down_ms);
+  void restore_server(uint32_t pick);
   // Faults strike messages in the chaos phase only.
   bool in_chaos() const { return phase_ == Phase::kChaos; }
   // The server acts on a request: the plaintext scan, the revocation checker, the trace.
@@ -168,9 +176,9 @@ class World {
                  std::vector<std::string> ops, const std::string& message);
   void add_plaintext(ByteView text, const std::string& what) { scanner_.add_text(text, what); }
   // Bytes of content for a new attached file (not a decision: drawn from the run's content stream).
-  Bytes file_content_bytes(uint64_t size);
+  Bytes file_content_bytes(uint64_t size) { return workload_.file_content_bytes(size); }
   uint64_t restores() const { return figures_.restores; }
-  const std::vector<std::string>& keys() const { return keys_; }
+  const std::vector<std::string>& keys() const { return workload_.keys(); }
   void add_plaintext_file(const FileId& id, ByteView content, uint32_t device);
   const Bytes* file_content(const FileId& id) const { return truth_.file_content(id); }
   std::vector<FileId> known_files() const { return truth_.known_files(); }
@@ -238,29 +246,14 @@ class World {
   uint64_t clock_of(const std::string& node) const;
   void setup();
   void plan_chaos();
-  void plan_workload();
   void plan_script();
-  void plan_faults();
-  // Event times of a rate per hour over the chaos phase: gaps uniform in [1, 2 * mean], so about
-  // `per_hour` an hour.
-  std::vector<uint64_t> fault_times(Stream& s, uint32_t per_hour) const;
-  void plan_partitions();
-  void plan_device_faults(DeviceNode& device);  // clock steps and freezes, crashes
-  void plan_server_faults();                    // crashes, clock steps, backups, restores
-  void plan_membership_changes();               // joins and revocations
-  void plan_sync_schedule(uint32_t device);
   void heal();
   void collect();
   void check_at_end();
 
   void watch_revocations(const HttpRequest& request, const std::string& token,
                          const HttpResponse& response, uint32_t device);
-  // The server's life: every kill, restart and restore goes through these, so that LOG-008's
-  // check compares the log across a death with the length it had when it died.
-  void kill_server(uint64_t down_ms);
   void restart_server(const std::string& why);
-  void restore_server(uint32_t pick);
-  std::string next_edit_key(Stream& s);
   void device_edit(uint32_t device);
 
   Config config_;
@@ -280,13 +273,12 @@ class World {
   std::map<std::string, uint64_t> revoked_tokens_;  // token -> true time the server revoked it
   std::optional<uint64_t> log_length_at_death_;     // LOG-008: the log when the server was killed
   int64_t server_clock_offset_ms_ = 0;              // the server clock's drawn offset
-  std::vector<std::string> keys_;
   GroundTruth truth_;
   PlaintextScanner scanner_;
   std::map<std::string, Violation> violations_;
   uint64_t heal_rounds_ = 0;
   bool healed_ = false;
-  std::unique_ptr<SeededRandom> content_random_;
+  Workload workload_;
   Figures figures_;
   // False once a client said it draws randomness of its own.
   bool trace_replayable_ = true;
@@ -297,6 +289,7 @@ class World {
   std::function<std::optional<ObjectOp>(const WireOp&)> decrypt_op_;
   SecretKey shared_key_;
   Network network_;
+  FaultPlan fault_plan_;
 };
 
 std::unique_ptr<ServerNode> make_opsync_server(World& world);
