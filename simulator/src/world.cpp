@@ -66,7 +66,8 @@ World::World(const Config& config, const RunOptions& options)
                                 : std::make_unique<Decisions>(config.seed)),
       workload_(*this),
       network_(*this, trace_, figures_, truth_, config.devices + config.faults.joins),
-      fault_plan_(*this, network_, workload_, figures_) {
+      fault_plan_(*this, network_, workload_, figures_),
+      membership_(*this) {
   OPSYNC_CHECK_MSG(validate(config).ok(), "run() needs a valid configuration");
   work_dir_ = make_work_dir(options.work_dir, owns_work_dir_);
   // CRY-004, SEC-001: the password never leaves the device (the passphrase and the keys join
@@ -194,33 +195,6 @@ void World::note_restore() {
   for (auto& d : devices_) note_fault_for(d->index);
 }
 
-void World::invitation_ready(uint32_t for_device, Invitation invitation) {
-  invitations_[for_device] = invitation;
-  tokens_by_id_[invitation.token_id] = invitation.token;
-  // An invitation answered after the owner decided to revoke the device: revoked in turn.
-  if (revocation_intended(for_device)) devices_[0]->revoke_member(for_device);
-  DeviceNode& d = *devices_.at(for_device);
-  if (d.life == DeviceNode::Life::kNotJoined)
-    d.start_setup(false);
-  else if (d.life == DeviceNode::Life::kUp || d.life == DeviceNode::Life::kDown)
-    d.replace_token(invitation.token);
-}
-
-void World::request_revocation(uint32_t device) {
-  if (device == 0 || device >= devices_.size() || revocation_intended(device)) return;
-  revocation_intended_.insert(device);
-  DeviceNode& d = *devices_[device];
-  note_fault_for(device);
-  event(d.name, "revoke", "the owner revokes this device's token", to_bytes("revoke"));
-  devices_[0]->revoke_member(device);
-}
-
-std::optional<World::Invitation> World::invitation_for(uint32_t device) const {
-  auto it = invitations_.find(device);
-  if (it == invitations_.end()) return std::nullopt;
-  return it->second;
-}
-
 // ---- the network --------------------------------------------------------------------------------
 
 void World::send(DeviceNode& device, uint64_t task, HttpRequest request, std::string token) {
@@ -238,7 +212,7 @@ HttpResponse World::serve(uint32_t device, uint64_t exchange, const HttpRequest&
               "the server received " + *leak + " in the clear (" + request.method + " " +
                   request.target + ")");
   HttpResponse response = server_->handle(request, token);
-  watch_revocations(request, token, response, device);
+  membership_.watch_revocations(request, token, response, device);
   // Only the simulated server's retention is known (file_outlived_its_retention); an external
   // server's log_length() would read its whole log over HTTP after every upload.
   if (!external_server() && response.status == 200 && request.method == "POST" &&
@@ -255,30 +229,6 @@ HttpResponse World::serve(uint32_t device, uint64_t exchange, const HttpRequest&
   e.peer = device_name;
   trace_.add(std::move(e), answer_bytes(response));
   return response;
-}
-
-// AUTH-016, AUTH-030: from the moment the server answered a revocation, the token it revoked is
-// refused, whatever happens to the server afterwards (kills, restores).
-void World::watch_revocations(const HttpRequest& request, const std::string& token,
-                              const HttpResponse& response, uint32_t device) {
-  if (response.status < 200 || response.status > 299) return;
-  // Requests that carry no token (GET /v1/info) say nothing of it.
-  if (auto revoked = revoked_tokens_.find(token);
-      request.authorized && revoked != revoked_tokens_.end()) {
-    violation("revocation", {devices_.at(device)->name, "server"}, {},
-              "the server answered " + std::to_string(response.status) + " to " + request.method +
-                  " " + request.target + " made with a token it revoked " +
-                  std::to_string(now() - revoked->second) + " ms before (" +
-                  std::to_string(figures_.restores) + " restores so far; AUTH-016, AUTH-030)");
-    return;
-  }
-  if (request.method != "DELETE" ||
-      endpoint_of_target(request.method, request.target) != EndpointId::kRevokeToken)
-    return;
-  Result<RevokeTokenResponse> revoked = parse_message<RevokeTokenResponse>(response.body);
-  if (!revoked.ok()) return;
-  auto it = tokens_by_id_.find(revoked->token_id);
-  if (it != tokens_by_id_.end()) revoked_tokens_.emplace(it->second, now());
 }
 
 // ---- phases -----------------------------------------------------------------------------------

@@ -1,9 +1,13 @@
-// The simulated world: one scheduler on virtual time, a network between the devices and the
-// server, the fault schedule, the workload, and what the checkers need to know about the run.
+// The simulated world: one scheduler on virtual time (scheduler.h), a network between the devices
+// and the server (network.h), the fault plan (fault_plan.h), the workload (workload.h), the
+// owner's invitations and revocations (membership.h), and what the checkers need to know about
+// the run (ground_truth.h). The world runs the phases and the server's life, and is what the
+// nodes talk to: its public methods are theirs and its parts'.
 //
-// The world owns the nodes (one server, up to 64 devices) through two small interfaces, so that
-// the same world runs the reference code (opsync_nodes.cpp) and the Dataans model (dataans.cpp).
-// Nodes never read time or randomness except through the world: now(), their clock, and streams.
+// The world owns the nodes (one server, up to 64 devices) through two small interfaces (nodes.h),
+// so that the same world runs the reference code (opsync_nodes.cpp) and the Dataans model
+// (dataans.cpp). Nodes never read time or randomness except through the world: now(), their
+// clock, and streams.
 //
 // Thread safety: none. Everything runs on the thread that calls World::run().
 #pragma once
@@ -23,7 +27,9 @@
 #include "clock.h"
 #include "fault_plan.h"
 #include "ground_truth.h"
+#include "membership.h"
 #include "network.h"
+#include "nodes.h"
 #include "opsync/client/http.h"
 #include "opsync/protocol/crypto.h"
 #include "opsync/protocol/lww.h"
@@ -39,89 +45,10 @@
 
 namespace opsync::simulator {
 
-using client::HttpRequest;
-using client::HttpResponse;
-
 // True time 0 of every run: 2025-11-24 16:00 UTC, in milliseconds since the epoch.
 inline constexpr uint64_t kStartMs = 1'764'000'000'000;
 inline constexpr uint32_t kDevicesMax = 64;
 inline constexpr size_t kEditQueueMax = 256;  // edits waiting for a busy device; more are dropped
-
-class World;
-
-// ---- nodes --------------------------------------------------------------------------------------
-
-class ServerNode {
- public:
-  virtual ~ServerNode() = default;
-  // Handles a request that arrived whole at true time now (the server's own clock is the node's).
-  virtual HttpResponse handle(const HttpRequest& request, const std::string& token) = 0;
-  // A request whose body was cut after `received` bytes by a reset connection.
-  virtual void handle_cut(const HttpRequest& request, const std::string& token,
-                          size_t received) = 0;
-  virtual void crash() = 0;
-  virtual void restart() = 0;
-  virtual bool up() const = 0;
-  virtual void backup() = 0;
-  // Restores backup `pick` counted from the newest (0). Returns false when there is none.
-  virtual bool restore(uint32_t pick) = 0;
-  virtual void collect_garbage() = 0;
-  virtual uint64_t log_length() = 0;
-  virtual ServerReport report() = 0;
-  // The prefix hash of the server's log at `length`, for the mirror check (opsync only).
-  virtual std::optional<Hash> prefix_hash(uint64_t length) = 0;
-  // A real server's answers (external.cpp); nothing for the simulated servers.
-  virtual std::optional<ServerRecording> recording() const { return std::nullopt; }
-  NodeClock clock;
-};
-
-class DeviceNode {
- public:
-  virtual ~DeviceNode() = default;
-
-  enum class Life { kNotJoined, kJoining, kUp, kDown, kRevoked };
-
-  // The first device creates the workspace; the others join it with an invitation
-  // (World::invitation_for). Runs through the network.
-  virtual void start_setup(bool owner) = 0;
-  // The owner issues an invitation for device `for_device` (World::invitation_ready), when idle.
-  virtual void invite(uint32_t for_device) = 0;
-  // A new token replaces the device's (after a restore lost the old one).
-  virtual void replace_token(const std::string& token) = 0;
-  // The owner revokes device `for_device`'s token (World::request_revocation), through the
-  // network, retrying until the server answered.
-  virtual void revoke_member(uint32_t for_device) = 0;
-  virtual void edit(const std::string& kind, const std::string& key, const Bytes& value,
-                    uint64_t file_bytes) = 0;
-  virtual void sync(bool heal) = 0;
-  virtual void on_answer(uint64_t task, const HttpResponse& response) = 0;
-  virtual void on_failure(uint64_t task, const std::string& what) = 0;
-  // Dies after `steps` more durable steps (0: now), and restarts `down_ms` after dying.
-  virtual void arm_crash(uint32_t steps, uint64_t down_ms) = 0;
-  virtual void restart() = 0;
-  // Before the heal phase: no crash pending, and a device that is down comes back.
-  virtual void prepare_for_heal() = 0;
-  virtual bool busy() const = 0;
-  virtual DeviceReport report() = 0;
-  // Something went wrong around the device's sync in progress (a lost message, a partition, the
-  // server's death or restore): a failure of that sync has a cause.
-  virtual void note_fault() {
-    if (current_sync) current_sync->faults_seen += 1;
-  }
-  virtual void note_bytes(uint64_t sent, uint64_t received) {
-    if (!current_sync) return;
-    current_sync->bytes_sent += sent;
-    current_sync->bytes_received += received;
-  }
-
-  Life life = Life::kNotJoined;
-  uint32_t index = 0;
-  std::string name;
-  NodeClock clock;           // the wall clock: offset, drift, steps, stand-stills
-  NodeClock monotonic;       // the monotonic clock: the same drift, never set, stepped or stopped
-  uint64_t incarnation = 0;  // bumped by every crash: answers to an earlier one are dropped
-  std::optional<SyncRecord> current_sync;
-};
 
 // ---- the world ---------------------------------------------------------------------------------
 
@@ -188,19 +115,18 @@ class World {
   void observe_block(uint64_t index, const Hash& hash, const std::string& to);
   void note_restore();  // positions after a restore may be served anew
 
-  // Owner actions the world arranges (opsync: invitations through the network).
-  struct Invitation {
-    std::string token;
-    TokenId token_id;
-  };
-  void invitation_ready(uint32_t for_device, Invitation invitation);
-  std::optional<Invitation> invitation_for(uint32_t device) const;
-  // The owner decides to revoke a device's token: from now on the device's edits need not reach
-  // the log and it is not held to convergence; the owner's DELETE goes through the network, and
-  // the revocation checker holds the server to it from the moment the server answered it.
-  void request_revocation(uint32_t device);
+  // Owner actions the world arranges (opsync: invitations through the network); membership.h
+  // tells what each does.
+  using Invitation = simulator::Invitation;
+  void invitation_ready(uint32_t for_device, Invitation invitation) {
+    membership_.invitation_ready(for_device, std::move(invitation));
+  }
+  std::optional<Invitation> invitation_for(uint32_t device) const {
+    return membership_.invitation_for(device);
+  }
+  void request_revocation(uint32_t device) { membership_.request_revocation(device); }
   bool revocation_intended(uint32_t device) const {
-    return revocation_intended_.count(device) != 0;
+    return membership_.revocation_intended(device);
   }
   // An operation's timestamp as it was last uploaded (a re-stamp after clock_skew changes it).
   void note_uploaded_hlc(const OpId& id, const Hlc& hlc) { truth_.note_uploaded_hlc(id, hlc); }
@@ -251,8 +177,6 @@ class World {
   void collect();
   void check_at_end();
 
-  void watch_revocations(const HttpRequest& request, const std::string& token,
-                         const HttpResponse& response, uint32_t device);
   void restart_server(const std::string& why);
   void device_edit(uint32_t device);
 
@@ -267,12 +191,8 @@ class World {
   uint64_t chaos_start_ms_ = 0;
   std::unique_ptr<ServerNode> server_;
   std::vector<std::unique_ptr<DeviceNode>> devices_;
-  std::map<uint32_t, Invitation> invitations_;
-  std::map<TokenId, std::string> tokens_by_id_;  // every invitation's token, by id
-  std::set<uint32_t> revocation_intended_;
-  std::map<std::string, uint64_t> revoked_tokens_;  // token -> true time the server revoked it
-  std::optional<uint64_t> log_length_at_death_;     // LOG-008: the log when the server was killed
-  int64_t server_clock_offset_ms_ = 0;              // the server clock's drawn offset
+  std::optional<uint64_t> log_length_at_death_;  // LOG-008: the log when the server was killed
+  int64_t server_clock_offset_ms_ = 0;           // the server clock's drawn offset
   GroundTruth truth_;
   PlaintextScanner scanner_;
   std::map<std::string, Violation> violations_;
@@ -290,6 +210,7 @@ class World {
   SecretKey shared_key_;
   Network network_;
   FaultPlan fault_plan_;
+  Membership membership_;
 };
 
 std::unique_ptr<ServerNode> make_opsync_server(World& world);
