@@ -25,7 +25,7 @@ std::string code_and_message(const Error& error) {
   return std::string(code_name(error.code)) + ": " + error.message;
 }
 
-ClientDriver::ClientDriver(World& world, uint32_t device_index)
+ClientDriver::ClientDriver(NodeHost& world, uint32_t device_index)
     : world_(world),
       traffic_(world),
       chunk_uploads_(world, device_name(device_index)),

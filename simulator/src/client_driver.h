@@ -16,10 +16,10 @@
 
 #include "client_traffic.h"
 #include "in_process_client.h"
+#include "node_host.h"
 #include "opsync/adapter/messages.h"
 #include "opsync/protocol/messages.h"
 #include "opsync/simulator/channel.h"
-#include "world.h"
 
 namespace opsync::simulator {
 
@@ -39,7 +39,7 @@ class ClientDriver : public DeviceNode, private adapter::TurnHost {
  protected:
   enum class Activity { kIdle, kStarting, kSetup, kInvite, kRevoke, kToken, kEdit, kSync, kDump };
 
-  ClientDriver(World& world, uint32_t device_index);
+  ClientDriver(NodeHost& world, uint32_t device_index);
 
   // Starts the client's process (a new channel) and its start event; false when it broke.
   bool launch(bool restarted);
@@ -86,7 +86,7 @@ class ClientDriver : public DeviceNode, private adapter::TurnHost {
   void durable(std::string_view step) override;
   void committed(const adapter::CommitNote& note) override;
 
-  World& world_;
+  NodeHost& world_;
   std::filesystem::path dir_;
   std::unique_ptr<SeededRandom> random_;
   adapter::StartOptions options_;

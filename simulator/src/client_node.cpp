@@ -52,7 +52,7 @@ std::string random_file_name(Stream& s) {
 
 class ClientNode final : public ClientDriver {
  public:
-  ClientNode(World& world, uint32_t device_index)
+  ClientNode(NodeHost& world, uint32_t device_index)
       : ClientDriver(world, device_index), world_(world) {}
 
   // ---- setup and membership ----
@@ -67,7 +67,7 @@ class ClientNode final : public ClientDriver {
       c.password = world_.password();
       begin(Activity::kSetup, c);
     } else {
-      std::optional<World::Invitation> invitation = world_.invitation_for(index);
+      std::optional<Invitation> invitation = world_.invitation_for(index);
       OPSYNC_CHECK_MSG(invitation.has_value(), "a device joins without an invitation");
       Command c = named("join");
       c.server_url = kServerUrl;
@@ -255,7 +255,7 @@ class ClientNode final : public ClientDriver {
     if (!revokes_wanted_.empty()) {
       member_ = revokes_wanted_.front();
       revokes_wanted_.pop_front();
-      const std::optional<World::Invitation> invitation = world_.invitation_for(member_);
+      const std::optional<Invitation> invitation = world_.invitation_for(member_);
       if (!invitation) return run_next();  // never invited: it holds no token to revoke
       Command c = named("revoke");
       c.token_id = invitation->token_id;
@@ -344,7 +344,7 @@ class ClientNode final : public ClientDriver {
     if (result.ok && result.token_id) {
       world_.event(name, "invited", "an invitation for device-" + std::to_string(for_device),
                    to_bytes("invite"));
-      world_.invitation_ready(for_device, World::Invitation{result.token, *result.token_id});
+      world_.invitation_ready(for_device, Invitation{result.token, *result.token_id});
     } else {
       world_.event(name, "invite-failed",
                    result.error ? code_and_message(*result.error) : "no token",
@@ -417,7 +417,7 @@ class ClientNode final : public ClientDriver {
     sync_wanted_ = false;
   }
 
-  World& world_;
+  NodeHost& world_;
   std::optional<EditInProgress> editing_;
   bool owner_ = false;
   uint32_t member_ = 0;  // the device the owner's invitation or revocation in progress is for
@@ -435,7 +435,7 @@ class ClientNode final : public ClientDriver {
 
 }  // namespace
 
-std::unique_ptr<DeviceNode> make_client_device(World& world, uint32_t index) {
+std::unique_ptr<DeviceNode> make_client_device(NodeHost& world, uint32_t index) {
   return std::make_unique<ClientNode>(world, index);
 }
 

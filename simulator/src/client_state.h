@@ -9,7 +9,7 @@
 #include "opsync/adapter/messages.h"
 #include "opsync/protocol/crypto.h"
 #include "opsync/protocol/messages.h"
-#include "world.h"
+#include "records.h"
 
 namespace opsync::simulator {
 

@@ -10,14 +10,14 @@
 #include <utility>
 #include <vector>
 
-#include "world.h"
+#include "node_host.h"
 
 namespace opsync::simulator {
 
 // The traffic of one device's syncs, from which the checkers learn what each moved.
 class SyncTraffic {
  public:
-  explicit SyncTraffic(World& world) : world_(world) {}
+  explicit SyncTraffic(NodeHost& world) : world_(world) {}
 
   // A sync begins; the device's copy of the log held `held_at_start` operations.
   void start(uint64_t held_at_start);
@@ -35,7 +35,7 @@ class SyncTraffic {
   void finish(SyncRecord& record);
 
  private:
-  World& world_;
+  NodeHost& world_;
   bool read_ops_ = false;        // the first GET /ops (the prefix check) went out
   uint64_t last_after_seq_ = 0;  // the after_seq of the latest GET /ops
   bool searching_ = false;       // a divergence search (GET /blocks) since that read
@@ -56,7 +56,7 @@ class SyncTraffic {
 // or a restore may have taken it.
 class ChunkUploads {
  public:
-  ChunkUploads(World& world, std::string device_name)
+  ChunkUploads(NodeHost& world, std::string device_name)
       : world_(world), device_name_(std::move(device_name)) {}
 
   void check_request(const HttpRequest& request);
@@ -65,7 +65,7 @@ class ChunkUploads {
  private:
   using ChunkKey = std::pair<std::string, uint32_t>;  // the file id as in the target, the index
 
-  World& world_;
+  NodeHost& world_;
   std::string device_name_;
   std::set<ChunkKey> confirmed_chunks_;
   uint64_t restores_at_confirmations_ = 0;
@@ -75,7 +75,7 @@ class ChunkUploads {
 // true time give or take the drift of the device's oscillator, whatever its wall clock does.
 class BackoffWatch {
  public:
-  BackoffWatch(World& world, std::string device_name)
+  BackoffWatch(NodeHost& world, std::string device_name)
       : world_(world), device_name_(std::move(device_name)) {}
 
   // The client waits for `asked_ms` on its monotonic clock (a wait already begun goes on).
@@ -90,7 +90,7 @@ class BackoffWatch {
     uint64_t asked_ms = 0;  // on the device's monotonic clock
   };
 
-  World& world_;
+  NodeHost& world_;
   std::string device_name_;
   std::optional<WaitBegan> began_;
 };

@@ -151,7 +151,7 @@ std::optional<ObjectOp> meaning_of(const DOp& op, const SecretKey& key) {
 
 class DataansServer final : public ServerNode {
  public:
-  explicit DataansServer(World& world) : world_(world) {}
+  explicit DataansServer(NodeHost& world) : world_(world) {}
 
   HttpResponse handle(const HttpRequest& request, const std::string&) override {
     const std::string path = request.target.substr(0, request.target.find('?'));
@@ -299,7 +299,7 @@ class DataansServer final : public ServerNode {
     return json_answer(200, nlohmann::json::object());
   }
 
-  World& world_;
+  NodeHost& world_;
   bool up_ = true;
   std::vector<DOp> ops_;
   std::set<OpId> ids_;
@@ -326,7 +326,7 @@ struct LocalFile {
 
 class DataansDevice final : public DeviceNode {
  public:
-  DataansDevice(World& world, uint32_t device_index) : world_(world) {
+  DataansDevice(NodeHost& world, uint32_t device_index) : world_(world) {
     index = device_index;
     name = "device-" + std::to_string(device_index);
     random_ = world.node_random(name);
@@ -336,9 +336,7 @@ class DataansDevice final : public DeviceNode {
     life = Life::kUp;  // logging in derives the key; there is nothing to fetch before a sync
     world_.event(name, "up", "logged in", to_bytes("up"));
   }
-  void invite(uint32_t for_device) override {
-    world_.invitation_ready(for_device, World::Invitation{});
-  }
+  void invite(uint32_t for_device) override { world_.invitation_ready(for_device, Invitation{}); }
   void replace_token(const std::string&) override {}
   // The model has no tokens: the owner's decision removes the device at once.
   void revoke_member(uint32_t for_device) override {
@@ -704,7 +702,7 @@ class DataansDevice final : public DeviceNode {
     world_.finish_sync(*this, std::move(record));
   }
 
-  World& world_;
+  NodeHost& world_;
   std::unique_ptr<SeededRandom> random_;
   std::vector<DOp> ops_;
   std::set<OpId> ids_;
@@ -719,13 +717,13 @@ class DataansDevice final : public DeviceNode {
 
 }  // namespace
 
-std::unique_ptr<ServerNode> make_dataans_server(World& world) {
+std::unique_ptr<ServerNode> make_dataans_server(NodeHost& world) {
   world.set_shared_key(SecretKey::random(*world.node_random("dataans-key")));
   world.add_plaintext(world.shared_key().view(), "the data key");
   return std::make_unique<DataansServer>(world);
 }
 
-std::unique_ptr<DeviceNode> make_dataans_device(World& world, uint32_t index) {
+std::unique_ptr<DeviceNode> make_dataans_device(NodeHost& world, uint32_t index) {
   return std::make_unique<DataansDevice>(world, index);
 }
 

@@ -29,7 +29,7 @@ ServerConnector& connector() {
 
 class ExternalServer final : public ServerNode {
  public:
-  ExternalServer(World& world, const std::string& url, const ServerRecording* replay)
+  ExternalServer(NodeHost& world, const std::string& url, const ServerRecording* replay)
       : world_(world), replay_(replay) {
     recording_.url = replay ? replay->url : url;
     if (!replay) {
@@ -182,7 +182,7 @@ class ExternalServer final : public ServerNode {
     return log_;
   }
 
-  World& world_;
+  NodeHost& world_;
   const ServerRecording* replay_;
   size_t next_answer_ = 0;
   std::unique_ptr<client::Transport> transport_;
@@ -195,7 +195,7 @@ class ExternalServer final : public ServerNode {
 
 void set_server_connector(ServerConnector installed) { connector() = std::move(installed); }
 
-std::unique_ptr<ServerNode> make_external_server(World& world, const std::string& url,
+std::unique_ptr<ServerNode> make_external_server(NodeHost& world, const std::string& url,
                                                  const ServerRecording* replay) {
   return std::make_unique<ExternalServer>(world, url, replay);
 }

@@ -30,7 +30,6 @@ class GroundTruth {
   std::optional<OpId> last_edit_of(uint32_t device) const;
   void add_sync(SyncRecord record) { syncs_.push_back(std::move(record)); }
   const std::vector<SyncRecord>& syncs() const { return syncs_; }
-  void note_acknowledged(const OpId& id) { acknowledged_.insert(id); }
   // An operation's timestamp as it was last uploaded (a re-stamp after clock_skew changes it).
   void note_uploaded_hlc(const OpId& id, const Hlc& hlc) { uploaded_hlc_[id] = hlc; }
 
@@ -80,7 +79,6 @@ class GroundTruth {
   std::vector<EditRecord> edits_;
   std::map<OpId, size_t> edit_by_op_;
   std::vector<SyncRecord> syncs_;
-  std::set<OpId> acknowledged_;
   std::map<OpId, Hlc> uploaded_hlc_;
   std::map<FileId, Bytes> file_contents_;
   std::map<FileId, uint32_t> file_attached_by_;

@@ -18,7 +18,7 @@ constexpr size_t kBackupsKept = 3;
 
 class OpsyncServer final : public ServerNode {
  public:
-  explicit OpsyncServer(World& world) : world_(world), random_(world.node_random("server")) {
+  explicit OpsyncServer(NodeHost& world) : world_(world), random_(world.node_random("server")) {
     // Small blocks and the limits' floors, so that short runs page, fill blocks and split batches.
     static constexpr uint32_t kBlockSizes[] = {4, 16, 64};
     config_.block_size = kBlockSizes[world.stream("config/server").draw(3)];
@@ -166,7 +166,7 @@ class OpsyncServer final : public ServerNode {
     }
   }
 
-  World& world_;
+  NodeHost& world_;
   std::unique_ptr<SeededRandom> random_;
   server::ServerConfig config_;
   server::MemoryStorage storage_;
@@ -179,7 +179,8 @@ class OpsyncServer final : public ServerNode {
 }  // namespace
 
 // What the server served, for the position and page checkers (LOG-011, LOG-012).
-void observe_server_answer(World& world, const HttpRequest& request, const HttpResponse& response) {
+void observe_server_answer(NodeHost& world, const HttpRequest& request,
+                           const HttpResponse& response) {
   if (request.method != "GET" || response.status != 200) return;
   const std::optional<EndpointId> endpoint = endpoint_of_target(request.method, request.target);
   const std::string to = "a device";
@@ -202,7 +203,7 @@ void observe_server_answer(World& world, const HttpRequest& request, const HttpR
   }
 }
 
-std::unique_ptr<ServerNode> make_opsync_server(World& world) {
+std::unique_ptr<ServerNode> make_opsync_server(NodeHost& world) {
   return std::make_unique<OpsyncServer>(world);
 }
 

@@ -105,8 +105,8 @@ uint64_t World::clock_of(const std::string& node) const {
   return now();
 }
 
-void World::event(const std::string& node, const std::string& kind, const std::string& detail,
-                  ByteView bytes, uint64_t exchange) {
+void World::add_event(const std::string& node, const std::string& kind, const std::string& detail,
+                      ByteView bytes, uint64_t exchange) {
   TraceEvent e;
   e.time_ms = now();
   e.node = node;

@@ -29,6 +29,7 @@
 #include "ground_truth.h"
 #include "membership.h"
 #include "network.h"
+#include "node_host.h"
 #include "nodes.h"
 #include "opsync/client/http.h"
 #include "opsync/protocol/crypto.h"
@@ -52,7 +53,7 @@ inline constexpr size_t kEditQueueMax = 256;  // edits waiting for a busy device
 
 // ---- the world ---------------------------------------------------------------------------------
 
-class World {
+class World final : public NodeHost {
  public:
   World(const Config& config, const RunOptions& options);
   ~World();
@@ -61,103 +62,86 @@ class World {
 
   RunResult run();
 
-  // ---- services for nodes ----
-  uint64_t now() const { return scheduler_.now(); }
-  const Config& config() const { return config_; }
-  Decisions& decisions() { return *decisions_; }
-  Stream& stream(const std::string& name) { return decisions_->stream(name); }
-  std::unique_ptr<SeededRandom> node_random(const std::string& node) const {
+  // ---- NodeHost: what the nodes may ask (node_host.h) ----
+  uint64_t now() const override { return scheduler_.now(); }
+  const Config& config() const override { return config_; }
+  const RunOptions& options() const override { return options_; }
+  const std::filesystem::path& work_dir() const override { return work_dir_; }
+  Stream& stream(const std::string& name) override { return decisions_->stream(name); }
+  std::unique_ptr<SeededRandom> node_random(const std::string& node) const override {
     return decisions_->node_random(node);
   }
-  void schedule(uint64_t at_ms, std::function<void()> action);
-  void event(const std::string& node, const std::string& kind, const std::string& detail,
-             ByteView bytes = {}, uint64_t exchange = 0);
-  const std::filesystem::path& work_dir() const { return work_dir_; }
-  const RunOptions& options() const { return options_; }
-  bool in_heal() const { return phase_ == Phase::kHeal || phase_ == Phase::kCollect; }
+  void schedule(uint64_t at_ms, std::function<void()> action) override;
+  void send(DeviceNode& device, uint64_t task, HttpRequest request, std::string token) override;
+  DeviceNode& device(uint32_t index) override { return *devices_.at(index); }
+  ServerNode& server() override { return *server_; }
+  void record_edit(EditRecord edit) override;
+  std::optional<OpId> last_edit_of(uint32_t device) const override {
+    return truth_.last_edit_of(device);
+  }
+  void finish_sync(DeviceNode& device, SyncRecord record) override;
+  void violation(const std::string& checker, std::vector<std::string> nodes,
+                 std::vector<std::string> ops, const std::string& message) override;
+  void add_plaintext(ByteView text, const std::string& what) override {
+    scanner_.add_text(text, what);
+  }
+  void add_plaintext_file(const FileId& id, ByteView content, uint32_t device) override;
+  Bytes file_content_bytes(uint64_t size) override { return workload_.file_content_bytes(size); }
+  std::vector<FileId> known_files() const override { return truth_.known_files(); }
+  void observe_position(uint64_t position, const OpId& id, const std::string& to) override;
+  void observe_block(uint64_t index, const Hash& hash, const std::string& to) override;
+  void note_uploaded_hlc(const OpId& id, const Hlc& hlc) override {
+    truth_.note_uploaded_hlc(id, hlc);
+  }
+  uint64_t restores() const override { return figures_.restores; }
+  void note_device_crash() override { figures_.device_crashes += 1; }
+  void note_client_draws_own_randomness() override { trace_replayable_ = false; }
+  void invitation_ready(uint32_t for_device, Invitation invitation) override {
+    membership_.invitation_ready(for_device, std::move(invitation));
+  }
+  std::optional<Invitation> invitation_for(uint32_t device) const override {
+    return membership_.invitation_for(device);
+  }
+  bool revocation_intended(uint32_t device) const override {
+    return membership_.revocation_intended(device);
+  }
+  const std::optional<WorkspaceId>& workspace() const override { return workspace_; }
+  const std::string& owner_token() const override { return owner_token_; }
+  const std::string& passphrase() const override { return passphrase_; }
+  const std::string& password() const override { return password_; }
+  void workspace_created(std::optional<WorkspaceId> workspace, std::string passphrase,
+                         std::string owner_token) override;
+  void learn_keys(std::function<std::optional<ObjectOp>(const WireOp&)> decrypt_op) override {
+    decrypt_op_ = std::move(decrypt_op);
+  }
+  std::optional<ObjectOp> decrypt(const WireOp& op) const override {
+    return decrypt_op_ ? decrypt_op_(op) : std::nullopt;
+  }
+  const SecretKey& shared_key() const override { return shared_key_; }
+  void set_shared_key(const SecretKey& key) override { shared_key_ = key; }
 
-  // Sends a request from `device` for its task `task`; the answer or the failure comes back
-  // through DeviceNode::on_answer / on_failure, unless the device crashed meanwhile.
-  void send(DeviceNode& device, uint64_t task, HttpRequest request, std::string token);
-
-  // ---- services for the network and the fault plan ----
+  // ---- for the world's parts (network, fault plan, workload, membership) and the checkers ----
+  size_t device_count() const { return devices_.size(); }
   uint64_t chaos_start_ms() const { return chaos_start_ms_; }
   int64_t server_clock_offset_ms() const { return server_clock_offset_ms_; }
+  // Faults strike messages in the chaos phase only.
+  bool in_chaos() const { return phase_ == Phase::kChaos; }
+  void note_fault_for(uint32_t device);  // something went wrong for this device's current sync
+  // The server acts on a request: the plaintext scan, the revocation checker, the trace.
+  HttpResponse serve(uint32_t device, uint64_t exchange, const HttpRequest& request,
+                     const std::string& token, const std::string& kind);
   // The server's life: every kill, restart and restore goes through these, so that LOG-008's
   // check compares the log across a death with the length it had when it died.
   void kill_server(uint64_t down_ms);
   void restore_server(uint32_t pick);
-  // Faults strike messages in the chaos phase only.
-  bool in_chaos() const { return phase_ == Phase::kChaos; }
-  // The server acts on a request: the plaintext scan, the revocation checker, the trace.
-  HttpResponse serve(uint32_t device, uint64_t exchange, const HttpRequest& request,
-                     const std::string& token, const std::string& kind);
-
-  // Bookkeeping the nodes report.
-  void record_edit(EditRecord edit);
-  EditRecord* edit_by_op(const OpId& id) { return truth_.edit_by_op(id); }
-  std::optional<OpId> last_edit_of(uint32_t device) const { return truth_.last_edit_of(device); }
-  void finish_sync(DeviceNode& device, SyncRecord record);
-  void note_fault_for(uint32_t device);  // something went wrong for this device's current sync
-  void violation(const std::string& checker, std::vector<std::string> nodes,
-                 std::vector<std::string> ops, const std::string& message);
-  void add_plaintext(ByteView text, const std::string& what) { scanner_.add_text(text, what); }
-  // Bytes of content for a new attached file (not a decision: drawn from the run's content stream).
-  Bytes file_content_bytes(uint64_t size) { return workload_.file_content_bytes(size); }
-  uint64_t restores() const { return figures_.restores; }
-  const std::vector<std::string>& keys() const { return workload_.keys(); }
-  void add_plaintext_file(const FileId& id, ByteView content, uint32_t device);
-  const Bytes* file_content(const FileId& id) const { return truth_.file_content(id); }
-  std::vector<FileId> known_files() const { return truth_.known_files(); }
-  void note_acknowledged(const OpId& id) { truth_.note_acknowledged(id); }
-  // Positions served by the server (LOG-012): the operation at each position of a page.
-  void observe_position(uint64_t position, const OpId& id, const std::string& to);
-  void observe_block(uint64_t index, const Hash& hash, const std::string& to);
-  void note_restore();  // positions after a restore may be served anew
-
-  // Owner actions the world arranges (opsync: invitations through the network); membership.h
-  // tells what each does.
-  using Invitation = simulator::Invitation;
-  void invitation_ready(uint32_t for_device, Invitation invitation) {
-    membership_.invitation_ready(for_device, std::move(invitation));
-  }
-  std::optional<Invitation> invitation_for(uint32_t device) const {
-    return membership_.invitation_for(device);
-  }
   void request_revocation(uint32_t device) { membership_.request_revocation(device); }
-  bool revocation_intended(uint32_t device) const {
-    return membership_.revocation_intended(device);
-  }
-  // An operation's timestamp as it was last uploaded (a re-stamp after clock_skew changes it).
-  void note_uploaded_hlc(const OpId& id, const Hlc& hlc) { truth_.note_uploaded_hlc(id, hlc); }
-  DeviceNode& device(uint32_t index) { return *devices_.at(index); }
-  size_t device_count() const { return devices_.size(); }
-  ServerNode& server() { return *server_; }
-  // The workspace, once the owner created it (opsync), and what the devices join it with.
-  const std::optional<WorkspaceId>& workspace() const { return workspace_; }
-  const std::string& owner_token() const { return owner_token_; }
-  const std::string& passphrase() const { return passphrase_; }
-  const std::string& password() const { return password_; }
-  void workspace_created(std::optional<WorkspaceId> workspace, std::string passphrase,
-                         std::string owner_token);
-  // Decrypts an operation of the server's log, once the owner's key record was seen (opsync).
-  void learn_keys(std::function<std::optional<ObjectOp>(const WireOp&)> decrypt_op) {
-    decrypt_op_ = std::move(decrypt_op);
-  }
-  bool keys_known() const { return static_cast<bool>(decrypt_op_); }
-  std::optional<ObjectOp> decrypt(const WireOp& op) const {
-    return decrypt_op_ ? decrypt_op_(op) : std::nullopt;
-  }
-  // Dataans: the one key every device encrypts with (its model has no key records).
-  const SecretKey& shared_key() const { return shared_key_; }
-  void set_shared_key(const SecretKey& key) { shared_key_ = key; }
-  void note_device_crash() { figures_.device_crashes += 1; }
-  // A client said it draws randomness of its own (its ready lacks `random`): a replay then gives
-  // the same verdict, not the same trace (ADP-081).
-  void note_client_draws_own_randomness() { trace_replayable_ = false; }
+  const std::vector<std::string>& keys() const { return workload_.keys(); }
 
  private:
   enum class Phase { kSetup, kChaos, kDrain, kHeal, kCollect, kDone };
+  void add_event(const std::string& node, const std::string& kind, const std::string& detail,
+                 ByteView bytes, uint64_t exchange) override;
+  void note_restore();  // positions after a restore may be served anew
   // Virtual time a heal round (and the collection's last sync) may take: 30 minutes, or 4,000
   // round trips at the drawn latency when that is longer.
   uint64_t heal_round_budget_ms() const;
@@ -213,17 +197,18 @@ class World {
   Membership membership_;
 };
 
-std::unique_ptr<ServerNode> make_opsync_server(World& world);
+std::unique_ptr<ServerNode> make_opsync_server(NodeHost& world);
 // A device whose client speaks opsync-client-adapter/1: the reference client in this process, or
 // the client behind RunOptions::clients.
-std::unique_ptr<DeviceNode> make_client_device(World& world, uint32_t index);
-std::unique_ptr<ServerNode> make_dataans_server(World& world);
+std::unique_ptr<DeviceNode> make_client_device(NodeHost& world, uint32_t index);
+std::unique_ptr<ServerNode> make_dataans_server(NodeHost& world);
 // A real server over HTTP at `url`, or the answers of one as `replay` recorded them.
-std::unique_ptr<ServerNode> make_external_server(World& world, const std::string& url,
+std::unique_ptr<ServerNode> make_external_server(NodeHost& world, const std::string& url,
                                                  const ServerRecording* replay);
 // What an opsync server answered, for the position and page checkers (LOG-011, LOG-012).
-void observe_server_answer(World& world, const HttpRequest& request, const HttpResponse& response);
-std::unique_ptr<DeviceNode> make_dataans_device(World& world, uint32_t index);
+void observe_server_answer(NodeHost& world, const HttpRequest& request,
+                           const HttpResponse& response);
+std::unique_ptr<DeviceNode> make_dataans_device(NodeHost& world, uint32_t index);
 
 // The checkers that run at the end, over the reports and the ground truth.
 struct EndState {
