@@ -1,13 +1,13 @@
 // The simulated world: one scheduler on virtual time (scheduler.h), a network between the devices
 // and the server (network.h), the fault plan (fault_plan.h), the workload (workload.h), the
 // owner's invitations and revocations (membership.h), and what the checkers need to know about
-// the run (ground_truth.h). The world runs the phases and the server's life, and is what the
-// nodes talk to: its public methods are theirs and its parts'.
+// the run (ground_truth.h). The world runs the phases and the server's life.
 //
 // The world owns the nodes (one server, up to 64 devices) through two small interfaces (nodes.h),
 // so that the same world runs the reference code (opsync_nodes.cpp) and the Dataans model
-// (dataans.cpp). Nodes never read time or randomness except through the world: now(), their
-// clock, and streams.
+// (dataans.cpp). The nodes talk to the world through NodeHost (node_host.h) only; the rest of
+// its public methods are for its parts and the checkers. Nodes never read time or randomness
+// except through the world: now(), their clock, and streams.
 //
 // Thread safety: none. Everything runs on the thread that calls World::run().
 #pragma once
@@ -162,7 +162,6 @@ class World final : public NodeHost {
   void check_at_end();
 
   void restart_server(const std::string& why);
-  void device_edit(uint32_t device);
 
   Config config_;
   RunOptions options_;
