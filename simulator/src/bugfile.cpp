@@ -201,7 +201,11 @@ nlohmann::json to_json(const BugFile& bug) {
   return out;
 }
 
-Result<BugFile> bug_file_from_json(const nlohmann::json& json) {
+namespace {
+
+// What a bug file must be before its members are read: of this format, with only known members
+// and every required one, and unchanged since opsync-sim wrote it.
+Status check_bug_file_shape(const nlohmann::json& json) {
   if (!json.is_object()) return damaged("must be a JSON object");
   const auto format = json.find("format");
   if (format == json.end() || !format->is_string())
@@ -233,106 +237,141 @@ Result<BugFile> bug_file_from_json(const nlohmann::json& json) {
           "keep "
           "another edit on purpose, delete the \"checksum\" member)");
   }
+  return Status::ok_status();
+}
+
+// The run a bug file records: its configuration and what it found (violations, trace hash,
+// event digests). Throws nlohmann::json::exception on a member of the wrong type.
+Status read_run_and_verdict(const nlohmann::json& json, BugFile& bug) {
+  bug.simulator_version = json.at("simulator").at("version").get<std::string>();
+  Result<Config> config = config_from_json(json.at("config"));
+  if (!config.ok()) return damaged("has a bad configuration: " + config.error().message);
+  bug.config = *config;
+  if (json.at("seed").get<uint64_t>() != bug.config.seed)
+    return damaged("names another seed than its configuration");
+  if (json.at("protocol").get<std::string>() != protocol_name(bug.config.protocol))
+    return damaged("names another protocol than its configuration");
+  for (const nlohmann::json& v : json.at("violations"))
+    bug.violations.push_back(
+        Violation{v.at("checker").get<std::string>(), v.at("time_ms").get<uint64_t>(),
+                  v.at("nodes").get<std::vector<std::string>>(),
+                  v.at("ops").get<std::vector<std::string>>(), v.at("message").get<std::string>()});
+  if (json.at("checker").get<std::string>() != bug.checker())
+    return damaged("names a checker that is not its first violation's");
+  const std::optional<Bytes> hash = from_hex(json.at("trace_hash").get<std::string>());
+  if (!hash || hash->size() != 32)
+    return damaged("has a trace_hash that is not 64 hexadecimal digits");
+  std::copy(hash->begin(), hash->end(), bug.trace_hash.bytes.begin());
+  std::optional<std::vector<uint64_t>> digests =
+      digests_from_hex(json.at("event_digests").get<std::string>());
+  if (!digests) return damaged("has event_digests that are not 16 hexadecimal digits per event");
+  bug.event_digests = std::move(*digests);
+  if (json.at("event_count").get<uint64_t>() != bug.event_digests.size())
+    return damaged("counts another number of events than it has digests");
+  return Status::ok_status();
+}
+
+// The fault schedule and the decisions of every stream, which a replay draws again.
+Status read_schedule_and_decisions(const nlohmann::json& json, BugFile& bug) {
+  for (const nlohmann::json& e : json.at("schedule")) {
+    TraceEvent event;
+    event.time_ms = e.at("time_ms").get<uint64_t>();
+    event.node = e.at("node").get<std::string>();
+    event.kind = e.at("kind").get<std::string>();
+    event.detail = e.at("detail").get<std::string>();
+    bug.schedule.push_back(std::move(event));
+  }
+  for (const auto& [stream, values] : json.at("decisions").items()) {
+    if (!values.is_array())
+      return damaged("has decisions of stream " + stream + " that are not a list");
+    std::vector<uint64_t>& out = bug.decisions[stream];
+    for (const nlohmann::json& v : values) {
+      if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0))
+        return damaged("has a decision of stream " + stream +
+                       " that is not a non-negative integer");
+      out.push_back(v.get<uint64_t>());
+    }
+  }
+  return Status::ok_status();
+}
+
+// A real server's recorded answers (`server`).
+Status read_server_recording(const nlohmann::json& server, BugFile& bug) {
+  ServerRecording recording;
+  recording.url = server.at("url").get<std::string>();
+  for (const nlohmann::json& a : server.at("answers")) {
+    RecordedAnswer answer;
+    answer.request = a.at("request").get<std::string>();
+    answer.status = a.at("status").get<int>();
+    answer.content_type = a.value("content_type", "");
+    if (a.contains("body_base64url")) {
+      std::optional<Bytes> body = from_base64url(a.at("body_base64url").get<std::string>());
+      if (!body) return damaged("has a recorded answer whose body_base64url is not base64url");
+      answer.body = std::string(body->begin(), body->end());
+    } else {
+      answer.body = a.at("body").get<std::string>();
+    }
+    recording.answers.push_back(std::move(answer));
+  }
+  bug.server = std::move(recording);
+  if (Status ok = validate_for_external_server(bug.config); !ok.ok())
+    return damaged("records a server's answers for a configuration that " + ok.error().message);
+  return Status::ok_status();
+}
+
+// The client under test behind the adapter (`client`).
+Status read_client_under_test(const nlohmann::json& client, BugFile& bug) {
+  BugFile::ClientUnderTest under_test;
+  under_test.adapter = client.at("adapter").get<std::string>();
+  if (under_test.adapter.empty()) return damaged("names an empty adapter command");
+  for (const nlohmann::json& d : client.at("reference_devices")) {
+    const uint32_t device = d.get<uint32_t>();
+    if (device >= bug.config.devices + bug.config.faults.joins)
+      return damaged("names reference device " + std::to_string(device) +
+                     ", which its configuration does not have");
+    under_test.reference_devices.insert(device);
+  }
+  const std::string replay = client.at("replay").get<std::string>();
+  if (replay != "trace" && replay != "verdict")
+    return damaged("has a client replay that is not trace or verdict");
+  under_test.trace_replayable = replay == "trace";
+  bug.client = std::move(under_test);
+  return Status::ok_status();
+}
+
+// The optional members: the story, an error, the expected verdicts, a server's answers, imported
+// traces, the client under test.
+Status read_optional_members(const nlohmann::json& json, BugFile& bug) {
+  if (json.contains("description")) bug.description = json.at("description").get<std::string>();
+  if (json.contains("error")) {
+    bug.error = json.at("error").get<std::string>();
+    if (!bug.violations.empty() || !bug.event_digests.empty())
+      return damaged("records an error and also a verdict: a run that errs has none");
+  }
+  if (json.contains("expect")) bug.expect = json.at("expect");
+  if (json.contains("server"))
+    if (Status ok = read_server_recording(json.at("server"), bug); !ok.ok()) return ok;
+  if (json.contains("imported")) {
+    Result<ImportedTrace> imported = imported_trace_from_json(json.at("imported"));
+    if (!imported.ok()) return damaged("has " + imported.error().message);
+    if (imported->devices.size() != bug.config.devices)
+      return damaged("has imported traces of another number of devices than its configuration");
+    bug.imported = std::move(*imported);
+  }
+  if (json.contains("client"))
+    if (Status ok = read_client_under_test(json.at("client"), bug); !ok.ok()) return ok;
+  return Status::ok_status();
+}
+
+}  // namespace
+
+Result<BugFile> bug_file_from_json(const nlohmann::json& json) {
+  if (Status ok = check_bug_file_shape(json); !ok.ok()) return ok.error();
   BugFile bug;
   try {
-    bug.simulator_version = json.at("simulator").at("version").get<std::string>();
-    Result<Config> config = config_from_json(json.at("config"));
-    if (!config.ok()) return damaged("has a bad configuration: " + config.error().message);
-    bug.config = *config;
-    if (json.at("seed").get<uint64_t>() != bug.config.seed)
-      return damaged("names another seed than its configuration");
-    if (json.at("protocol").get<std::string>() != protocol_name(bug.config.protocol))
-      return damaged("names another protocol than its configuration");
-    for (const nlohmann::json& v : json.at("violations"))
-      bug.violations.push_back(Violation{
-          v.at("checker").get<std::string>(), v.at("time_ms").get<uint64_t>(),
-          v.at("nodes").get<std::vector<std::string>>(),
-          v.at("ops").get<std::vector<std::string>>(), v.at("message").get<std::string>()});
-    if (json.at("checker").get<std::string>() != bug.checker())
-      return damaged("names a checker that is not its first violation's");
-    const std::optional<Bytes> hash = from_hex(json.at("trace_hash").get<std::string>());
-    if (!hash || hash->size() != 32)
-      return damaged("has a trace_hash that is not 64 hexadecimal digits");
-    std::copy(hash->begin(), hash->end(), bug.trace_hash.bytes.begin());
-    std::optional<std::vector<uint64_t>> digests =
-        digests_from_hex(json.at("event_digests").get<std::string>());
-    if (!digests) return damaged("has event_digests that are not 16 hexadecimal digits per event");
-    bug.event_digests = std::move(*digests);
-    if (json.at("event_count").get<uint64_t>() != bug.event_digests.size())
-      return damaged("counts another number of events than it has digests");
-    for (const nlohmann::json& e : json.at("schedule")) {
-      TraceEvent event;
-      event.time_ms = e.at("time_ms").get<uint64_t>();
-      event.node = e.at("node").get<std::string>();
-      event.kind = e.at("kind").get<std::string>();
-      event.detail = e.at("detail").get<std::string>();
-      bug.schedule.push_back(std::move(event));
-    }
-    for (const auto& [stream, values] : json.at("decisions").items()) {
-      if (!values.is_array())
-        return damaged("has decisions of stream " + stream + " that are not a list");
-      std::vector<uint64_t>& out = bug.decisions[stream];
-      for (const nlohmann::json& v : values) {
-        if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0))
-          return damaged("has a decision of stream " + stream +
-                         " that is not a non-negative integer");
-        out.push_back(v.get<uint64_t>());
-      }
-    }
-    if (json.contains("description")) bug.description = json.at("description").get<std::string>();
-    if (json.contains("error")) {
-      bug.error = json.at("error").get<std::string>();
-      if (!bug.violations.empty() || !bug.event_digests.empty())
-        return damaged("records an error and also a verdict: a run that errs has none");
-    }
-    if (json.contains("expect")) bug.expect = json.at("expect");
-    if (json.contains("server")) {
-      const nlohmann::json& server = json.at("server");
-      ServerRecording recording;
-      recording.url = server.at("url").get<std::string>();
-      for (const nlohmann::json& a : server.at("answers")) {
-        RecordedAnswer answer;
-        answer.request = a.at("request").get<std::string>();
-        answer.status = a.at("status").get<int>();
-        answer.content_type = a.value("content_type", "");
-        if (a.contains("body_base64url")) {
-          std::optional<Bytes> body = from_base64url(a.at("body_base64url").get<std::string>());
-          if (!body) return damaged("has a recorded answer whose body_base64url is not base64url");
-          answer.body = std::string(body->begin(), body->end());
-        } else {
-          answer.body = a.at("body").get<std::string>();
-        }
-        recording.answers.push_back(std::move(answer));
-      }
-      bug.server = std::move(recording);
-      if (Status ok = validate_for_external_server(bug.config); !ok.ok())
-        return damaged("records a server's answers for a configuration that " + ok.error().message);
-    }
-    if (json.contains("imported")) {
-      Result<ImportedTrace> imported = imported_trace_from_json(json.at("imported"));
-      if (!imported.ok()) return damaged("has " + imported.error().message);
-      if (imported->devices.size() != bug.config.devices)
-        return damaged("has imported traces of another number of devices than its configuration");
-      bug.imported = std::move(*imported);
-    }
-    if (json.contains("client")) {
-      const nlohmann::json& client = json.at("client");
-      BugFile::ClientUnderTest under_test;
-      under_test.adapter = client.at("adapter").get<std::string>();
-      if (under_test.adapter.empty()) return damaged("names an empty adapter command");
-      for (const nlohmann::json& d : client.at("reference_devices")) {
-        const uint32_t device = d.get<uint32_t>();
-        if (device >= bug.config.devices + bug.config.faults.joins)
-          return damaged("names reference device " + std::to_string(device) +
-                         ", which its configuration does not have");
-        under_test.reference_devices.insert(device);
-      }
-      const std::string replay = client.at("replay").get<std::string>();
-      if (replay != "trace" && replay != "verdict")
-        return damaged("has a client replay that is not trace or verdict");
-      under_test.trace_replayable = replay == "trace";
-      bug.client = std::move(under_test);
-    }
+    if (Status ok = read_run_and_verdict(json, bug); !ok.ok()) return ok.error();
+    if (Status ok = read_schedule_and_decisions(json, bug); !ok.ok()) return ok.error();
+    if (Status ok = read_optional_members(json, bug); !ok.ok()) return ok.error();
   } catch (const nlohmann::json::exception& e) {
     return damaged("is damaged: " + json_error_text(e));
   }

@@ -151,7 +151,7 @@ std::optional<ObjectOp> meaning_of(const DOp& op, const SecretKey& key) {
 
 class DataansServer final : public ServerNode {
  public:
-  explicit DataansServer(World& world) : world_(world) {}
+  explicit DataansServer(NodeHost& world) : world_(world) {}
 
   HttpResponse handle(const HttpRequest& request, const std::string&) override {
     const std::string path = request.target.substr(0, request.target.find('?'));
@@ -217,7 +217,7 @@ class DataansServer final : public ServerNode {
     for (size_t i = 0; i < sorted.size(); ++i) {
       out.log.push_back(sorted[i].id);
       out.seqs.push_back(i + 1);
-      out.meanings.push_back(meaning_of(sorted[i], world_.shared_key));
+      out.meanings.push_back(meaning_of(sorted[i], world_.shared_key()));
       std::optional<Bytes> data = from_base64url(sorted[i].data);
       if (data) out.stored_bytes.push_back(*data);
     }
@@ -299,7 +299,7 @@ class DataansServer final : public ServerNode {
     return json_answer(200, nlohmann::json::object());
   }
 
-  World& world_;
+  NodeHost& world_;
   bool up_ = true;
   std::vector<DOp> ops_;
   std::set<OpId> ids_;
@@ -310,9 +310,23 @@ class DataansServer final : public ServerNode {
 
 // ---- devices ------------------------------------------------------------------------------------
 
+// A Dataans device's note: its value and files, and the operation that last wrote it.
+struct Note {
+  Bytes value;
+  std::vector<FileRef> files;
+  int64_t updated_at = 0;
+  OpId last_op;
+};
+
+// A file a Dataans device knows: uploaded or not, and its content once it holds it.
+struct LocalFile {
+  bool is_uploaded = false;
+  std::optional<Bytes> content;
+};
+
 class DataansDevice final : public DeviceNode {
  public:
-  DataansDevice(World& world, uint32_t device_index) : world_(world) {
+  DataansDevice(NodeHost& world, uint32_t device_index) : world_(world) {
     index = device_index;
     name = "device-" + std::to_string(device_index);
     random_ = world.node_random(name);
@@ -322,9 +336,7 @@ class DataansDevice final : public DeviceNode {
     life = Life::kUp;  // logging in derives the key; there is nothing to fetch before a sync
     world_.event(name, "up", "logged in", to_bytes("up"));
   }
-  void invite(uint32_t for_device) override {
-    world_.invitation_ready(for_device, World::Invitation{});
-  }
+  void invite(uint32_t for_device) override { world_.invitation_ready(for_device, Invitation{}); }
   void replace_token(const std::string&) override {}
   // The model has no tokens: the owner's decision removes the device at once.
   void revoke_member(uint32_t for_device) override {
@@ -375,7 +387,7 @@ class DataansDevice final : public DeviceNode {
     DOp op;
     op.id = random_->id();
     op.created_at = created_at;
-    op.data = to_base64url(seal(world_.shared_key, change_plaintext(change), {}, *random_));
+    op.data = to_base64url(seal(world_.shared_key(), change_plaintext(change), {}, *random_));
     op.checksum = checksum_of(op.id, created_at, change);
     op.inserted = ++inserted_;
     ops_.push_back(op);
@@ -444,7 +456,7 @@ class DataansDevice final : public DeviceNode {
     if (life != Life::kUp) return;
     // Dataans commits each change as it makes it: a kill loses the syncs in flight only.
     world_.event(name, "crash", "killed", to_bytes("crash"));
-    world_.figures.device_crashes += 1;
+    world_.note_device_crash();
     tasks_.clear();
     last_task_ = nullptr;
     ++incarnation;
@@ -486,16 +498,6 @@ class DataansDevice final : public DeviceNode {
 
  private:
   enum class Stage { kBlocks, kOps, kUpload, kFiles };
-  struct Note {
-    Bytes value;
-    std::vector<FileRef> files;
-    int64_t updated_at = 0;
-    OpId last_op;
-  };
-  struct LocalFile {
-    bool is_uploaded = false;
-    std::optional<Bytes> content;
-  };
   struct Task {
     uint64_t id = 0;
     Stage stage = Stage::kBlocks;
@@ -602,11 +604,11 @@ class DataansDevice final : public DeviceNode {
     for (const DOp& op : remote) {
       // Select, then insert: an operation already held is skipped (the device's own dedupe).
       if (!ids.insert(op.id).second) continue;
-      std::optional<ObjectOp> meaning = meaning_of(op, world_.shared_key);
+      std::optional<ObjectOp> meaning = meaning_of(op, world_.shared_key());
       if (!meaning) return "operation " + short_id(op.id) + " does not decrypt";
       std::optional<Bytes> sealed = from_base64url(op.data);
       const std::optional<Change> change =
-          change_from_plaintext(*open(world_.shared_key, *sealed, {}));
+          change_from_plaintext(*open(world_.shared_key(), *sealed, {}));
       auto note = notes.find(change->key);
       if (change->kind == "create") {
         if (note == notes.end() || note->second.updated_at < op.created_at)
@@ -651,7 +653,7 @@ class DataansDevice final : public DeviceNode {
       const FileId id = task.files.front();
       const LocalFile& file = files_[id];
       if (!file.is_uploaded && file.content) {
-        const Bytes sealed = seal(world_.shared_key, *file.content, {}, *random_);
+        const Bytes sealed = seal(world_.shared_key(), *file.content, {}, *random_);
         task.record.moved = true;
         return send(task, {"POST", "/file/" + to_base64url(id), "application/octet-stream",
                            to_string(sealed)});
@@ -680,7 +682,7 @@ class DataansDevice final : public DeviceNode {
       return next_file(task);
     }
     if (response.status != 200) return finish(task, "downloading file " + short_id(id) + " failed");
-    Result<Bytes> plaintext = open(world_.shared_key, to_bytes(response.body), {});
+    Result<Bytes> plaintext = open(world_.shared_key(), to_bytes(response.body), {});
     if (!plaintext.ok())
       return finish(task, "file " + short_id(id) + " does not decrypt (a truncated blob)");
     file.content = *plaintext;
@@ -700,7 +702,7 @@ class DataansDevice final : public DeviceNode {
     world_.finish_sync(*this, std::move(record));
   }
 
-  World& world_;
+  NodeHost& world_;
   std::unique_ptr<SeededRandom> random_;
   std::vector<DOp> ops_;
   std::set<OpId> ids_;
@@ -715,13 +717,13 @@ class DataansDevice final : public DeviceNode {
 
 }  // namespace
 
-std::unique_ptr<ServerNode> make_dataans_server(World& world) {
-  world.shared_key = SecretKey::random(*world.node_random("dataans-key"));
-  world.add_plaintext(world.shared_key.view(), "the data key");
+std::unique_ptr<ServerNode> make_dataans_server(NodeHost& world) {
+  world.set_shared_key(SecretKey::random(*world.node_random("dataans-key")));
+  world.add_plaintext(world.shared_key().view(), "the data key");
   return std::make_unique<DataansServer>(world);
 }
 
-std::unique_ptr<DeviceNode> make_dataans_device(World& world, uint32_t index) {
+std::unique_ptr<DeviceNode> make_dataans_device(NodeHost& world, uint32_t index) {
   return std::make_unique<DataansDevice>(world, index);
 }
 

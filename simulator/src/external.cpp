@@ -29,7 +29,7 @@ ServerConnector& connector() {
 
 class ExternalServer final : public ServerNode {
  public:
-  ExternalServer(World& world, const std::string& url, const ServerRecording* replay)
+  ExternalServer(NodeHost& world, const std::string& url, const ServerRecording* replay)
       : world_(world), replay_(replay) {
     recording_.url = replay ? replay->url : url;
     if (!replay) {
@@ -72,18 +72,18 @@ class ExternalServer final : public ServerNode {
 
   ServerReport report() override {
     ServerReport out;
-    if (!world_.workspace) return out;
+    if (!world_.workspace()) return out;
     for (const LoggedEntry& e : fetch_log()) {
       out.log.push_back(e.op.id);
       out.seqs.push_back(e.seq);
-      out.meanings.push_back(world_.decrypt_op ? world_.decrypt_op(e.op) : std::nullopt);
+      out.meanings.push_back(world_.decrypt(e.op));
       out.stored_bytes.push_back(encode_op(e.op));
     }
     for (const FileId& id : world_.known_files()) {
       const HttpResponse r =
           exchange({"GET", endpoint_path(EndpointId::kGetFile, {workspace_id(), to_base64url(id)}),
                     "", "", true},
-                   world_.owner_token);
+                   world_.owner_token());
       if (r.status == 404) continue;
       Result<FileStatus> status = parse_message<FileStatus>(r.body);
       if (r.status != 200 || !status.ok())
@@ -106,7 +106,7 @@ class ExternalServer final : public ServerNode {
     Hash hash;
   };
 
-  std::string workspace_id() const { return to_base64url(*world_.workspace); }
+  std::string workspace_id() const { return to_base64url(*world_.workspace()); }
 
   // One exchange: live, recorded; or the recording's next answer, which must answer this request.
   HttpResponse exchange(const HttpRequest& request, const std::string& token) {
@@ -163,14 +163,14 @@ class ExternalServer final : public ServerNode {
   // The server's log as the owner reads it, fetched from where the last fetch ended (no
   // restores happen against an external server, so what was read stays).
   const std::vector<LoggedEntry>& fetch_log() {
-    if (!world_.workspace) return log_;
+    if (!world_.workspace()) return log_;
     while (true) {
       const HttpResponse r =
           exchange({"GET",
                     endpoint_target(EndpointId::kReadOps, {workspace_id()},
                                     {{"after_seq", std::to_string(log_.size())}}),
                     "", "", true},
-                   world_.owner_token);
+                   world_.owner_token());
       Result<OpsPageResponse> page = parse_message<OpsPageResponse>(r.body);
       if (r.status != 200 || !page.ok())
         throw ExternalServerError{"the server answered " + std::to_string(r.status) +
@@ -182,7 +182,7 @@ class ExternalServer final : public ServerNode {
     return log_;
   }
 
-  World& world_;
+  NodeHost& world_;
   const ServerRecording* replay_;
   size_t next_answer_ = 0;
   std::unique_ptr<client::Transport> transport_;
@@ -195,7 +195,7 @@ class ExternalServer final : public ServerNode {
 
 void set_server_connector(ServerConnector installed) { connector() = std::move(installed); }
 
-std::unique_ptr<ServerNode> make_external_server(World& world, const std::string& url,
+std::unique_ptr<ServerNode> make_external_server(NodeHost& world, const std::string& url,
                                                  const ServerRecording* replay) {
   return std::make_unique<ExternalServer>(world, url, replay);
 }

@@ -298,21 +298,24 @@ Config imported_config(const ImportedTrace& trace, uint64_t seed) {
   return config;
 }
 
-RunResult replay_imported(const ImportedTrace& trace, const Config& config,
-                          const RunOptions& options) {
+namespace {
+
+// One line of the traces in the order the replay takes it: an exchange or a commit.
+struct ReplayStep {
+  uint64_t at_ms;
+  uint32_t device;
+  size_t order;
+  bool commit;
+  size_t index;
+};
+
+// The server handled each request when its answer says (OpSync-Server-Time-Ms); an exchange
+// without that is placed at the middle of its round trip, moved to the server's clock. The
+// estimate alone misorders two devices' requests a few milliseconds apart when round trips
+// are slow, as on a loaded machine.
+std::vector<ReplayStep> replay_steps(const ImportedTrace& trace) {
   const std::vector<int64_t> offsets = clock_offsets(trace);
-  // The server handled each request when its answer says (OpSync-Server-Time-Ms); an exchange
-  // without that is placed at the middle of its round trip, moved to the server's clock. The
-  // estimate alone misorders two devices' requests a few milliseconds apart when round trips
-  // are slow, as on a loaded machine.
-  struct Step {
-    uint64_t at_ms;
-    uint32_t device;
-    size_t order;
-    bool commit;
-    size_t index;
-  };
-  std::vector<Step> steps;
+  std::vector<ReplayStep> steps;
   std::vector<uint64_t> last(trace.devices.size(), 0);  // each device's steps stay in their order
   std::vector<int64_t> device_offset(trace.devices.size(), 0);
   for (size_t i = 0; i < trace.exchanges.size(); ++i) {
@@ -323,18 +326,21 @@ RunResult replay_imported(const ImportedTrace& trace, const Config& config,
     at = std::max(at, last[e.device]);
     last[e.device] = at;
     device_offset[e.device] = offsets[i];
-    steps.push_back(Step{at, e.device, i, false, i});
+    steps.push_back(ReplayStep{at, e.device, i, false, i});
   }
   for (size_t i = 0; i < trace.commits.size(); ++i) {
     const TracedCommit& c = trace.commits[i];
-    steps.push_back(Step{shifted(c.clock_ms, device_offset[c.device]), c.device,
-                         trace.exchanges.size() + i, true, i});
+    steps.push_back(ReplayStep{shifted(c.clock_ms, device_offset[c.device]), c.device,
+                               trace.exchanges.size() + i, true, i});
   }
-  std::stable_sort(steps.begin(), steps.end(), [](const Step& a, const Step& b) {
+  std::stable_sort(steps.begin(), steps.end(), [](const ReplayStep& a, const ReplayStep& b) {
     return a.at_ms != b.at_ms ? a.at_ms < b.at_ms : a.order < b.order;
   });
+  return steps;
+}
 
-  // The field server's configuration, as its /v1/info said.
+// The field server's configuration, as its /v1/info said.
+server::ServerConfig field_server_config(const ImportedTrace& trace) {
   server::ServerConfig server_config;
   for (const TracedExchange& e : trace.exchanges)
     if (e.answered && e.status == 200 &&
@@ -350,126 +356,178 @@ RunResult replay_imported(const ImportedTrace& trace, const Config& config,
       server_config.limits = info->limits;
       break;
     }
-  server::MemoryStorage storage;
-  SeededRandom random(config.seed);
-  server::ServerCore core(server_config, storage, random);
+  return server_config;
+}
 
-  Trace events(options.keep_events, options.keep_bodies);
-  auto node = [&](uint32_t d) {
-    return "device-" + std::to_string(d) + " (" + trace.devices[d] + ")";
-  };
-  Substitutions substitutions;
-  RunResult result;
-  result.config = config;
-  std::vector<std::string> differences;
-  std::vector<std::string> differing_nodes;
-  uint64_t first_difference_ms = 0;
-  uint64_t exchange_id = 0;
-  uint64_t now = steps.empty() ? 0 : steps.front().at_ms;
-  for (const Step& step : steps) {
-    now = std::max(now, step.at_ms);
-    if (step.commit) {
-      const TracedCommit& c = trace.commits[step.index];
-      std::string detail = c.command;
-      for (const std::string& op : c.ops) detail += " op " + op.substr(0, 8);
-      TraceEvent e{now, node(c.device), "edit", detail, c.clock_ms, 0, "", "", 0};
-      std::string bytes = c.command;
-      for (const std::string& op : c.ops) bytes += " " + op;
-      events.add(std::move(e), to_bytes(bytes));
-      result.figures.edits += 1;
-      continue;
+// The traces played against the reference core, step by step, with the events, the figures and
+// the answers that differ from the field server's.
+class Replay {
+ public:
+  Replay(const ImportedTrace& trace, const Config& config, const RunOptions& options)
+      : trace_(trace),
+        server_config_(field_server_config(trace)),
+        random_(config.seed),
+        core_(server_config_, storage_, random_),
+        events_(options.keep_events, options.keep_bodies) {
+    result_.config = config;
+  }
+
+  void commit(const TracedCommit& c, uint64_t now) {
+    std::string detail = c.command;
+    for (const std::string& op : c.ops) detail += " op " + op.substr(0, 8);
+    TraceEvent e{now, node(c.device), "edit", detail, c.clock_ms, 0, "", "", 0};
+    std::string bytes = c.command;
+    for (const std::string& op : c.ops) bytes += " " + op;
+    events_.add(std::move(e), to_bytes(bytes));
+    result_.figures.edits += 1;
+  }
+
+  void exchange(const TracedExchange& x, uint64_t now) {
+    const uint64_t id = ++exchange_id_;
+    std::string token;
+    bool token_before_traces = false;
+    const client::HttpRequest request = core_request(x, token, token_before_traces);
+    const std::string what = request.method + " " + request.target;
+    Bytes sent = to_bytes(what + "\n" + request.body);
+    events_.add(TraceEvent{now, node(x.device), "send", what, x.sent_ms, id, "server", "", 0},
+                sent);
+    result_.figures.requests += 1;
+    result_.figures.bytes_to_server += request.body.size();
+    if (x.answered && token_before_traces) {
+      // The token was issued before the traces begin (a device traced from some command after
+      // its init): the workspace, its log and its keys as the field server held them are not in
+      // the traces, so the core cannot be asked the same question. The field's answer stands.
+      result_.figures.answers_not_compared += 1;
+      result_.figures.bytes_from_server += x.response_body.size();
+      events_.add(TraceEvent{now, node(x.device), "deliver",
+                             std::to_string(x.status) + " for " + what +
+                                 " (not compared: its token was issued before the traces begin)",
+                             x.received_ms, id, "server", "", 0},
+                  to_bytes(std::to_string(x.status) + "\n" + x.response_body));
+      return;
     }
-    const TracedExchange& x = trace.exchanges[step.index];
-    const uint64_t id = ++exchange_id;
+    if (!x.answered) {
+      // The field request got no answer; whether it reached the server is unknown, so it is
+      // not sent here either.
+      events_.add(TraceEvent{now, node(x.device), "lost", "no answer in the field: " + x.error,
+                             x.received_ms, id, "server", "", 0},
+                  to_bytes(x.error));
+      result_.figures.messages_lost += 1;
+      return;
+    }
+    compare_answer(x, request, token, what, id, now);
+  }
+
+  RunResult finish(const RunOptions& options) {
+    if (!differences_.empty()) {
+      Violation v;
+      v.checker = "field_answers";
+      v.time_ms = first_difference_ms_;
+      v.nodes = {differing_nodes_.front(), "server"};
+      v.message =
+          differences_.front() +
+          (differences_.size() > 1 ? " (" + std::to_string(differences_.size()) + " answers differ)"
+                                   : "");
+      result_.violations.push_back(std::move(v));
+    }
+    result_.figures.events = events_.event_count();
+    result_.trace_hash = events_.hash();
+    if (options.keep_decisions) result_.event_digests = events_.digests();
+    if (options.keep_events) result_.events = events_.events();
+    return std::move(result_);
+  }
+
+ private:
+  std::string node(uint32_t d) const {
+    return "device-" + std::to_string(d) + " (" + trace_.devices[d] + ")";
+  }
+
+  // The field request with the core's ids and secrets in place of the field server's; the token,
+  // when the trace showed where it came from.
+  client::HttpRequest core_request(const TracedExchange& x, std::string& token,
+                                   bool& token_before_traces) const {
     client::HttpRequest request;
     request.method = x.method;
-    request.target = substitutions.apply(x.target);
+    request.target = substitutions_.apply(x.target);
     request.content_type = x.content_type;
-    request.body = substitutions.apply(x.body);
+    request.body = substitutions_.apply(x.body);
     if (x.content_type.rfind("application/json", 0) == 0 &&
         request.body.find(kRedacted) != std::string::npos) {
       nlohmann::json body = parse_json(request.body);
       if (!body.is_discarded()) {
-        substitutions.fill(body);
+        substitutions_.fill(body);
         request.body = body.dump();
       }
     }
-    std::string token;
-    bool token_before_traces = false;
     if (!x.token.empty()) {
-      auto it = substitutions.secrets.find(x.token);
-      if (it != substitutions.secrets.end())
+      auto it = substitutions_.secrets.find(x.token);
+      if (it != substitutions_.secrets.end())
         token = it->second;
       else
         token_before_traces = true;
     }
     request.authorized = !token.empty();
-    const std::string what = request.method + " " + request.target;
-    Bytes sent = to_bytes(what + "\n" + request.body);
-    events.add(TraceEvent{now, node(x.device), "send", what, x.sent_ms, id, "server", "", 0}, sent);
-    result.figures.requests += 1;
-    result.figures.bytes_to_server += request.body.size();
-    if (x.answered && token_before_traces) {
-      // The token was issued before the traces begin (a device traced from some command after
-      // its init): the workspace, its log and its keys as the field server held them are not in
-      // the traces, so the core cannot be asked the same question. The field's answer stands.
-      result.figures.answers_not_compared += 1;
-      result.figures.bytes_from_server += x.response_body.size();
-      events.add(TraceEvent{now, node(x.device), "deliver",
-                            std::to_string(x.status) + " for " + what +
-                                " (not compared: its token was issued before the traces begin)",
-                            x.received_ms, id, "server", "", 0},
-                 to_bytes(std::to_string(x.status) + "\n" + x.response_body));
-      continue;
-    }
-    if (!x.answered) {
-      // The field request got no answer; whether it reached the server is unknown, so it is
-      // not sent here either.
-      events.add(TraceEvent{now, node(x.device), "lost", "no answer in the field: " + x.error,
-                            x.received_ms, id, "server", "", 0},
-                 to_bytes(x.error));
-      result.figures.messages_lost += 1;
-      continue;
-    }
+    return request;
+  }
+
+  // The core's answer to the request, against the field server's.
+  void compare_answer(const TracedExchange& x, const client::HttpRequest& request,
+                      const std::string& token, const std::string& what, uint64_t id,
+                      uint64_t now) {
     const client::HttpResponse response =
-        to_client_response(core.handle(to_server_request(request, token), now));
-    result.figures.bytes_from_server += response.body.size();
-    events.add(TraceEvent{now, "server", "arrive", what + " -> " + std::to_string(response.status),
-                          now, id, node(x.device), "", 0},
-               to_bytes(std::to_string(response.status) + "\n" + response.body));
+        to_client_response(core_.handle(to_server_request(request, token), now));
+    result_.figures.bytes_from_server += response.body.size();
+    events_.add(TraceEvent{now, "server", "arrive", what + " -> " + std::to_string(response.status),
+                           now, id, node(x.device), "", 0},
+                to_bytes(std::to_string(response.status) + "\n" + response.body));
     const nlohmann::json field_json = parse_json(x.response_body),
                          core_json = parse_json(response.body);
     if (!field_json.is_discarded() && !core_json.is_discarded())
-      substitutions.learn(field_json, core_json);
+      substitutions_.learn(field_json, core_json);
     std::string delivered = std::to_string(x.status) + " for " + what;
     if (response.status != x.status) {
       delivered += " (the reference core answers " + std::to_string(response.status) + ")";
-      if (differences.empty()) first_difference_ms = now;
-      differences.push_back("the field server answered " + std::to_string(x.status) + " to " +
-                            trace.devices[x.device] + "'s " + what +
-                            " where the reference core answers " + std::to_string(response.status));
-      differing_nodes.push_back(node(x.device));
+      if (differences_.empty()) first_difference_ms_ = now;
+      differences_.push_back("the field server answered " + std::to_string(x.status) + " to " +
+                             trace_.devices[x.device] + "'s " + what +
+                             " where the reference core answers " +
+                             std::to_string(response.status));
+      differing_nodes_.push_back(node(x.device));
     }
-    events.add(
+    events_.add(
         TraceEvent{now, node(x.device), "deliver", delivered, x.received_ms, id, "server", "", 0},
         to_bytes(std::to_string(x.status) + "\n" + x.response_body));
   }
-  if (!differences.empty()) {
-    Violation v;
-    v.checker = "field_answers";
-    v.time_ms = first_difference_ms;
-    v.nodes = {differing_nodes.front(), "server"};
-    v.message =
-        differences.front() + (differences.size() > 1
-                                   ? " (" + std::to_string(differences.size()) + " answers differ)"
-                                   : "");
-    result.violations.push_back(std::move(v));
+
+  const ImportedTrace& trace_;
+  server::ServerConfig server_config_;
+  server::MemoryStorage storage_;
+  SeededRandom random_;
+  server::ServerCore core_;
+  Trace events_;
+  Substitutions substitutions_;
+  RunResult result_;
+  std::vector<std::string> differences_;
+  std::vector<std::string> differing_nodes_;
+  uint64_t first_difference_ms_ = 0;
+  uint64_t exchange_id_ = 0;
+};
+
+}  // namespace
+
+RunResult replay_imported(const ImportedTrace& trace, const Config& config,
+                          const RunOptions& options) {
+  const std::vector<ReplayStep> steps = replay_steps(trace);
+  Replay replay(trace, config, options);
+  uint64_t now = steps.empty() ? 0 : steps.front().at_ms;
+  for (const ReplayStep& step : steps) {
+    now = std::max(now, step.at_ms);
+    if (step.commit)
+      replay.commit(trace.commits[step.index], now);
+    else
+      replay.exchange(trace.exchanges[step.index], now);
   }
-  result.figures.events = events.event_count();
-  result.trace_hash = events.hash();
-  if (options.keep_decisions) result.event_digests = events.digests();
-  if (options.keep_events) result.events = events.events();
-  return result;
+  return replay.finish(options);
 }
 
 }  // namespace opsync::simulator

@@ -18,7 +18,7 @@ constexpr size_t kBackupsKept = 3;
 
 class OpsyncServer final : public ServerNode {
  public:
-  explicit OpsyncServer(World& world) : world_(world), random_(world.node_random("server")) {
+  explicit OpsyncServer(NodeHost& world) : world_(world), random_(world.node_random("server")) {
     // Small blocks and the limits' floors, so that short runs page, fill blocks and split batches.
     static constexpr uint32_t kBlockSizes[] = {4, 16, 64};
     config_.block_size = kBlockSizes[world.stream("config/server").draw(3)];
@@ -59,7 +59,7 @@ class OpsyncServer final : public ServerNode {
   bool restore(uint32_t pick) override {
     if (backups_.empty()) return false;
     const size_t index = backups_.size() - 1 - std::min<size_t>(pick, backups_.size() - 1);
-    if (world_.config().variant == Variant::kHiddenRestore && world_.workspace) {
+    if (world_.config().variant == Variant::kHiddenRestore && world_.workspace()) {
       // The defect: the server keeps answering the prefix hashes of the log it had.
       old_hashes_ = op_hashes();
     }
@@ -78,9 +78,9 @@ class OpsyncServer final : public ServerNode {
   // after every accepted upload).
   uint64_t log_length() override {
     uint64_t length = 0;
-    if (!world_.workspace) return length;
+    if (!world_.workspace()) return length;
     Status read = storage_.read([&](server::Transaction& txn) {
-      if (std::optional<server::WorkspaceRecord> ws = txn.workspace(*world_.workspace))
+      if (std::optional<server::WorkspaceRecord> ws = txn.workspace(*world_.workspace()))
         length = ws->head_seq;
     });
     OPSYNC_CHECK(read.ok());
@@ -97,15 +97,15 @@ class OpsyncServer final : public ServerNode {
 
   ServerReport report() override {
     ServerReport out;
-    if (!world_.workspace) return out;
-    const WorkspaceId ws = *world_.workspace;
+    if (!world_.workspace()) return out;
+    const WorkspaceId ws = *world_.workspace();
     Status read = storage_.read([&](server::Transaction& txn) {
       for (const server::StoredOp& stored : txn.ops_after(ws, 0, SIZE_MAX, UINT64_MAX)) {
         Result<WireOp> op = decode_op(stored.encoding);
         OPSYNC_CHECK_MSG(op.ok(), "the server stores an operation that does not decode");
         out.log.push_back(op->id);
         out.seqs.push_back(stored.seq);
-        out.meanings.push_back(world_.decrypt_op ? world_.decrypt_op(*op) : std::nullopt);
+        out.meanings.push_back(world_.decrypt(*op));
         out.stored_bytes.push_back(stored.encoding);
       }
       for (const FileId& id : world_.known_files()) {
@@ -129,9 +129,9 @@ class OpsyncServer final : public ServerNode {
 
   std::vector<Hash> op_hashes() {
     std::vector<Hash> out;
-    if (!world_.workspace) return out;
+    if (!world_.workspace()) return out;
     Status read = storage_.read([&](server::Transaction& txn) {
-      std::optional<server::WorkspaceRecord> ws = txn.workspace(*world_.workspace);
+      std::optional<server::WorkspaceRecord> ws = txn.workspace(*world_.workspace());
       if (ws) out = txn.op_hashes(ws->id, 1, ws->head_seq);
     });
     OPSYNC_CHECK(read.ok());
@@ -166,7 +166,7 @@ class OpsyncServer final : public ServerNode {
     }
   }
 
-  World& world_;
+  NodeHost& world_;
   std::unique_ptr<SeededRandom> random_;
   server::ServerConfig config_;
   server::MemoryStorage storage_;
@@ -179,7 +179,8 @@ class OpsyncServer final : public ServerNode {
 }  // namespace
 
 // What the server served, for the position and page checkers (LOG-011, LOG-012).
-void observe_server_answer(World& world, const HttpRequest& request, const HttpResponse& response) {
+void observe_server_answer(NodeHost& world, const HttpRequest& request,
+                           const HttpResponse& response) {
   if (request.method != "GET" || response.status != 200) return;
   const std::optional<EndpointId> endpoint = endpoint_of_target(request.method, request.target);
   const std::string to = "a device";
@@ -202,7 +203,7 @@ void observe_server_answer(World& world, const HttpRequest& request, const HttpR
   }
 }
 
-std::unique_ptr<ServerNode> make_opsync_server(World& world) {
+std::unique_ptr<ServerNode> make_opsync_server(NodeHost& world) {
   return std::make_unique<OpsyncServer>(world);
 }
 

@@ -23,42 +23,6 @@ constexpr uint64_t kHealRoundBudgetMs = 30 * 60 * 1000;
 constexpr uint64_t kHealRoundTripsMin = 4000;
 constexpr uint64_t kJoinRetryMs = 5000;
 constexpr uint64_t kGarbageEveryMs = 10 * 60 * 1000;
-constexpr const char* kBase32 = "abcdefghijklmnopqrstuvwxyz234567";
-
-std::string random_text(Stream& s, size_t length) {
-  std::string out;
-  for (size_t i = 0; i < length; ++i) out.push_back(kBase32[s.draw(32)]);
-  return out;
-}
-
-// Bytes of a request and of a response on the wire, counted as the HTTP driver counts them.
-uint64_t request_bytes(const HttpRequest& r, const std::string& token) {
-  uint64_t bytes =
-      r.method.size() + r.target.size() + 12 + r.body.size() + 2 + 40;  // Host, Content-Length
-  if (!token.empty() && r.authorized) bytes += 21 + token.size() + 4;
-  if (!r.content_type.empty()) bytes += 12 + r.content_type.size() + 4;
-  return bytes;
-}
-uint64_t response_bytes(const HttpResponse& r) {
-  uint64_t bytes = 15 + 2 + r.body.size() + 2;
-  for (const auto& [name, value] : r.headers) bytes += name.size() + value.size() + 4;
-  return bytes;
-}
-
-bool is_upload_transfer(const HttpRequest& r) {
-  return (r.method == "PUT" && r.target.find("/chunks/") != std::string::npos) ||
-         (r.method == "POST" && r.target.rfind("/file/", 0) == 0);
-}
-bool is_download_transfer(const HttpRequest& r) {
-  return r.method == "GET" &&
-         (r.target.find("/chunks/") != std::string::npos || r.target.rfind("/file/", 0) == 0);
-}
-
-Bytes message_bytes(const HttpRequest& r) {
-  Bytes out = to_bytes(r.method + " " + r.target + "\n");
-  out.insert(out.end(), r.body.begin(), r.body.end());
-  return out;
-}
 Bytes answer_bytes(const HttpResponse& r) {
   Bytes out = to_bytes(std::to_string(r.status) + "\n");
   out.insert(out.end(), r.body.begin(), r.body.end());
@@ -96,17 +60,20 @@ World::World(const Config& config, const RunOptions& options)
     : config_(config),
       options_(options),
       trace_(options.keep_events, options.keep_bodies),
+      scheduler_(kStartMs, options),
+
       decisions_(options.replay ? std::make_unique<Decisions>(config.seed, *options.replay)
                                 : std::make_unique<Decisions>(config.seed)),
-      content_random_(std::make_unique<SeededRandom>(derive_seed(config.seed, "contents"))) {
+      workload_(*this),
+      network_(*this, trace_, figures_, truth_, config.devices + config.faults.joins),
+      fault_plan_(*this, network_, workload_, figures_),
+      membership_(*this) {
   OPSYNC_CHECK_MSG(validate(config).ok(), "run() needs a valid configuration");
   work_dir_ = make_work_dir(options.work_dir, owns_work_dir_);
   // CRY-004, SEC-001: the password never leaves the device (the passphrase and the keys join
   // the watch list as the owner makes them).
-  if (config.protocol == Protocol::kOpsyncV1) scanner_.add_text(to_bytes(password), "the password");
-  const uint32_t total = config.devices + config.faults.joins;
-  cut_to_server_until_.assign(total, 0);
-  cut_from_server_until_.assign(total, 0);
+  if (config.protocol == Protocol::kOpsyncV1)
+    scanner_.add_text(to_bytes(password_), "the password");
 }
 
 World::~World() {
@@ -122,53 +89,30 @@ World::~World() {
 // ---- scheduling ---------------------------------------------------------------------------------
 
 void World::schedule(uint64_t at_ms, std::function<void()> action) {
-  OPSYNC_CHECK_MSG(at_ms >= now_, "an event scheduled in the past");
-  const uint64_t sequence = ++sequence_;
-  actions_.emplace(sequence, std::move(action));
-  queue_.push(Scheduled{at_ms, sequence});
+  scheduler_.schedule(at_ms, std::move(action));
 }
 
-void World::run_events(uint64_t until_ms) {
-  // Bounded by the time limit: every event moves time forward or runs one of finitely many
-  // actions scheduled at this time, and events scheduled in the past are refused.
-  while (!queue_.empty() && queue_.top().at_ms <= until_ms) {
-    ++events_run_;
-    if (options_.events_max && events_run_ > options_.events_max)
-      throw RunAbandoned{"more than " + std::to_string(options_.events_max) + " events"};
-    if (options_.give_up && events_run_ % 4096 == 0 && options_.give_up())
-      throw RunAbandoned{"given up"};
-    const Scheduled next = queue_.top();
-    queue_.pop();
-    now_ = next.at_ms;
-    auto it = actions_.find(next.sequence);
-    std::function<void()> action = std::move(it->second);
-    actions_.erase(it);
-    action();
-  }
-}
+void World::run_events(uint64_t until_ms) { scheduler_.run_events(until_ms); }
 
-void World::run_until(uint64_t until_ms) {
-  run_events(until_ms);
-  now_ = std::max(now_, until_ms);
-}
+void World::run_until(uint64_t until_ms) { scheduler_.run_until(until_ms); }
 
 uint64_t World::clock_of(const std::string& node) const {
-  if (node == "server") return server_ ? server_->clock.read(now_) : now_;
+  if (node == "server") return server_ ? server_->clock.read(now()) : now();
   if (node.rfind("device-", 0) == 0) {
     const size_t index = static_cast<size_t>(std::stoul(node.substr(7)));
-    if (index < devices_.size()) return devices_[index]->clock.read(now_);
+    if (index < devices_.size()) return devices_[index]->clock.read(now());
   }
-  return now_;
+  return now();
 }
 
-void World::event(const std::string& node, const std::string& kind, const std::string& detail,
-                  ByteView bytes, uint64_t exchange) {
+void World::add_event(const std::string& node, const std::string& kind, const std::string& detail,
+                      ByteView bytes, uint64_t exchange) {
   TraceEvent e;
-  e.time_ms = now_;
+  e.time_ms = now();
   e.node = node;
   e.exchange = exchange;
   if (exchange)
-    e.peer = node == "server" ? devices_.at(exchanges_.at(exchange).device)->name : "server";
+    e.peer = node == "server" ? devices_.at(network_.device_of(exchange))->name : "server";
   e.kind = kind;
   e.detail = detail;
   e.clock_ms = clock_of(node);
@@ -178,33 +122,20 @@ void World::event(const std::string& node, const std::string& kind, const std::s
 // ---- ground truth -------------------------------------------------------------------------------
 
 void World::record_edit(EditRecord edit) {
-  edit.index = edits_.size();
-  figures.edits += 1;
+  edit.index = truth_.edit_count();
+  figures_.edits += 1;
   const std::string detail = edit.kind + " " + edit.key + " op " + short_id(edit.op);
   Bytes bytes(edit.op.view().begin(), edit.op.view().end());
   append_ascii(bytes, edit.kind + " " + edit.key);
   event(devices_.at(edit.device)->name, "edit", detail, bytes);
-  OPSYNC_CHECK_MSG(!edit_by_op_.count(edit.op), "two edits recorded with one operation id");
-  edit_by_op_[edit.op] = edits_.size();
-  edits_.push_back(std::move(edit));
-}
-
-EditRecord* World::edit_by_op(const OpId& id) {
-  auto it = edit_by_op_.find(id);
-  return it == edit_by_op_.end() ? nullptr : &edits_[it->second];
-}
-
-std::optional<OpId> World::last_edit_of(uint32_t device) const {
-  for (auto it = edits_.rbegin(); it != edits_.rend(); ++it)
-    if (it->device == device) return it->op;
-  return std::nullopt;
+  truth_.add_edit(std::move(edit));
 }
 
 void World::finish_sync(DeviceNode& device, SyncRecord record) {
-  record.end_ms = now_;
+  record.end_ms = now();
   record.finished = true;
-  figures.syncs += 1;
-  if (!record.ok) figures.syncs_failed += 1;
+  figures_.syncs += 1;
+  if (!record.ok) figures_.syncs_failed += 1;
   event(device.name, "sync-end", record.ok ? "ok" : "failed: " + record.error);
   // A sync that fails with nothing gone wrong around it is a bug of the protocol or the client.
   if (!record.ok && record.faults_seen == 0 && !revocation_intended(device.index))
@@ -217,7 +148,14 @@ void World::finish_sync(DeviceNode& device, SyncRecord record) {
                   " operations the device already held (" + std::to_string(record.ops_received) +
                   " received, " + std::to_string(record.held_at_start) +
                   " held before); a sync should move what the device lacks");
-  syncs_.push_back(std::move(record));
+  truth_.add_sync(std::move(record));
+}
+
+void World::workspace_created(std::optional<WorkspaceId> workspace, std::string passphrase,
+                              std::string owner_token) {
+  workspace_ = std::move(workspace);
+  passphrase_ = std::move(passphrase);
+  owner_token_ = std::move(owner_token);
 }
 
 void World::note_fault_for(uint32_t device) {
@@ -227,243 +165,40 @@ void World::note_fault_for(uint32_t device) {
 void World::violation(const std::string& checker, std::vector<std::string> nodes,
                       std::vector<std::string> ops, const std::string& message) {
   if (violations_.count(checker)) return;
-  violations_.emplace(checker, Violation{checker, now_, std::move(nodes), std::move(ops), message});
+  violations_.emplace(checker,
+                      Violation{checker, now(), std::move(nodes), std::move(ops), message});
   event("world", "violation", checker + ": " + message, to_bytes(checker));
 }
 
 void World::add_plaintext_file(const FileId& id, ByteView content, uint32_t device) {
-  file_contents_[id] = Bytes(content.begin(), content.end());
-  file_attached_by_[id] = device;
+  truth_.add_file(id, content, device);
   scanner_.add_file(content, "the content of file " + short_id(id));
-  figures.files_attached += 1;
+  figures_.files_attached += 1;
 }
-
-const Bytes* World::file_content(const FileId& id) const {
-  auto it = file_contents_.find(id);
-  return it == file_contents_.end() ? nullptr : &it->second;
-}
-
-std::vector<FileId> World::known_files() const {
-  std::vector<FileId> out;
-  for (const auto& [id, content] : file_contents_) out.push_back(id);
-  return out;
-}
-
-Bytes World::file_content_bytes(uint64_t size) { return content_random_->bytes(size); }
 
 void World::observe_position(uint64_t position, const OpId& id, const std::string& to) {
-  if (position == 0) return;
-  if (position <= served_positions_.size()) {
-    const OpId& before = served_positions_[position - 1];
-    if (before != id)
-      violation("position_stability", {"server", to}, {to_base64url(before), to_base64url(id)},
-                "position " + std::to_string(position) + " held operation " + short_id(before) +
-                    " and now holds " + short_id(id) + ", with no restore in between (LOG-012)");
-    return;
-  }
-  // Positions are served densely from 1: a later one appears only after its predecessors.
-  if (position == served_positions_.size() + 1) served_positions_.push_back(id);
+  if (const std::optional<OpId> before = truth_.serve_position(position, id))
+    violation("position_stability", {"server", to}, {to_base64url(*before), to_base64url(id)},
+              "position " + std::to_string(position) + " held operation " + short_id(*before) +
+                  " and now holds " + short_id(id) + ", with no restore in between (LOG-012)");
 }
 
 void World::observe_block(uint64_t index, const Hash& hash, const std::string& to) {
-  if (index < served_blocks_.size()) {
-    if (served_blocks_[index] != hash)
-      violation(
-          "position_stability", {"server", to}, {},
-          "the hash of block " + std::to_string(index) + " changed with no restore in between");
-    return;
-  }
-  if (index == served_blocks_.size()) served_blocks_.push_back(hash);
+  if (truth_.serve_block(index, hash))
+    violation("position_stability", {"server", to}, {},
+              "the hash of block " + std::to_string(index) + " changed with no restore in between");
 }
 
 void World::note_restore() {
-  served_positions_.clear();
-  served_blocks_.clear();
-  figures.restores += 1;
+  truth_.forget_served();
+  figures_.restores += 1;
   for (auto& d : devices_) note_fault_for(d->index);
-}
-
-void World::invitation_ready(uint32_t for_device, Invitation invitation) {
-  invitations_[for_device] = invitation;
-  tokens_by_id_[invitation.token_id] = invitation.token;
-  // An invitation answered after the owner decided to revoke the device: revoked in turn.
-  if (revocation_intended(for_device)) devices_[0]->revoke_member(for_device);
-  DeviceNode& d = *devices_.at(for_device);
-  if (d.life == DeviceNode::Life::kNotJoined)
-    d.start_setup(false);
-  else if (d.life == DeviceNode::Life::kUp || d.life == DeviceNode::Life::kDown)
-    d.replace_token(invitation.token);
-}
-
-void World::request_revocation(uint32_t device) {
-  if (device == 0 || device >= devices_.size() || revocation_intended(device)) return;
-  revocation_intended_.insert(device);
-  DeviceNode& d = *devices_[device];
-  note_fault_for(device);
-  event(d.name, "revoke", "the owner revokes this device's token", to_bytes("revoke"));
-  devices_[0]->revoke_member(device);
-}
-
-std::optional<World::Invitation> World::invitation_for(uint32_t device) const {
-  auto it = invitations_.find(device);
-  if (it == invitations_.end()) return std::nullopt;
-  return it->second;
 }
 
 // ---- the network --------------------------------------------------------------------------------
 
-bool World::partitioned(uint32_t device, bool to_server) const {
-  const std::vector<uint64_t>& cut = to_server ? cut_to_server_until_ : cut_from_server_until_;
-  return device < cut.size() && cut[device] > now_;
-}
-
-uint64_t World::latency(Stream& s) const {
-  const FaultProfile& f = config_.faults;
-  uint64_t ms = s.range(f.latency_ms_min, f.latency_ms_max);
-  if (phase_ == Phase::kChaos && f.latency_spike_ms_max > 0 && s.chance_ppm(f.latency_spike_ppm))
-    ms += s.range(0, f.latency_spike_ms_max);
-  return ms;
-}
-
-std::optional<World::TargetedFault> World::take_targeted(uint32_t device,
-                                                         const HttpRequest& request,
-                                                         const std::string& kind) {
-  for (auto it = targeted_.begin(); it != targeted_.end(); ++it) {
-    if (it->device != device || it->kind != kind) continue;
-    const size_t space = it->match.find(' ');
-    const std::string method = it->match.substr(0, space);
-    const std::string fragment = space == std::string::npos ? "" : it->match.substr(space + 1);
-    if ((method != "*" && method != request.method) ||
-        request.target.find(fragment) == std::string::npos)
-      continue;
-    TargetedFault found = *it;
-    targeted_.erase(it);
-    return found;
-  }
-  return std::nullopt;
-}
-
 void World::send(DeviceNode& device, uint64_t task, HttpRequest request, std::string token) {
-  const uint64_t id = ++exchange_count_;
-  figures.requests += 1;
-  figures.bytes_to_server += request_bytes(request, token);
-  device.note_bytes(request_bytes(request, token), 0);
-  {
-    TraceEvent e;
-    e.time_ms = now_;
-    e.node = device.name;
-    e.kind = "send";
-    e.detail = request.method + " " + request.target;
-    e.clock_ms = device.clock.read(now_);
-    e.exchange = id;
-    e.peer = "server";
-    trace_.add(std::move(e), message_bytes(request));
-  }
-  Exchange& x = exchanges_[id];
-  x.device = device.index;
-  x.task = task;
-  x.incarnation = device.incarnation;
-  x.sent_ms = now_;
-  x.request = std::move(request);
-  x.token = std::move(token);
-  Stream& net = stream("network/" + device.name);
-  const FaultProfile& f = config_.faults;
-  const bool faults = phase_ == Phase::kChaos;
-  const uint64_t timeout_at = now_ + f.timeout_ms;
-
-  if (partitioned(device.index, true)) {
-    event(device.name, "refused", "partitioned from the server", to_bytes(std::to_string(id)), id);
-    figures.messages_lost += 1;
-    fail(id, "connection refused (partitioned)", now_ + latency(net));
-    return;
-  }
-  if (take_targeted(device.index, x.request, "drop") ||
-      (faults && net.chance_ppm(f.request_loss_ppm))) {
-    event(device.name, "lost", "request lost before the server", to_bytes(std::to_string(id)), id);
-    figures.messages_lost += 1;
-    fail(id, "no answer (the request was lost)", timeout_at);
-    return;
-  }
-  if (is_upload_transfer(x.request)) {
-    std::optional<TargetedFault> reset = take_targeted(device.index, x.request, "reset");
-    if (reset || (faults && net.chance_ppm(f.reset_ppm))) {
-      const uint64_t body = x.request.body.size();
-      const uint64_t cut =
-          reset ? body * reset->cut_percent / 100 : (body == 0 ? 0 : net.draw(body));
-      const uint64_t arrive_at = now_ + latency(net);
-      event(device.name, "reset",
-            "connection reset after " + std::to_string(cut) + " of " + std::to_string(body) +
-                " body bytes",
-            to_bytes(std::to_string(id) + ":" + std::to_string(cut)), id);
-      figures.messages_lost += 1;
-      schedule(arrive_at, [this, id, cut] {
-        auto it = exchanges_.find(id);
-        if (it == exchanges_.end() || !server_->up()) return;
-        server_->handle_cut(it->second.request, it->second.token, cut);
-      });
-      fail(id, "connection reset during the transfer", arrive_at + 1);
-      return;
-    }
-  }
-  if (faults && net.chance_ppm(f.slow_ppm)) {
-    // A slow request: the server gets it only after the device stopped waiting, and acts on it
-    // then, perhaps after the device's retry; its answer finds no one waiting.
-    const uint64_t late_at = timeout_at + net.range(1, std::max<uint32_t>(1, f.slow_ms_max));
-    event(device.name, "slow", "the request reaches the server after the device's timeout",
-          to_bytes(std::to_string(id)), id);
-    figures.messages_lost += 1;
-    schedule(late_at, [this, device = device.index, request = x.request, token = x.token, id] {
-      if (server_->up()) serve(device, id, request, token, "arrive-late");
-    });
-    fail(id, "no answer (the request timed out)", timeout_at);
-    return;
-  }
-  const uint64_t arrive_at = now_ + latency(net);
-  schedule(arrive_at, [this, id] { arrive(id, false); });
-  if (faults && net.chance_ppm(f.duplicate_ppm)) {
-    const uint64_t again_at = arrive_at + latency(net);
-    schedule(again_at, [this, id] { arrive(id, true); });
-  }
-}
-
-void World::arrive(uint64_t id, bool duplicate) {
-  auto it = exchanges_.find(id);
-  if (it == exchanges_.end()) return;  // a duplicate of an exchange that ended
-  Exchange& x = it->second;
-  const std::string& device_name = devices_.at(x.device)->name;
-  Stream& net = stream("network/" + device_name);
-  if (!server_->up()) {
-    if (!duplicate) {
-      event("server", "refused", "the server is down", to_bytes(std::to_string(id)), id);
-      figures.messages_lost += 1;
-      fail(id, "connection refused (the server is down)", now_ + latency(net));
-    }
-    return;
-  }
-  HttpResponse response =
-      serve(x.device, id, x.request, x.token, duplicate ? "arrive-again" : "arrive");
-  if (duplicate) return;  // the second copy's answer goes nowhere: the device reads one answer
-  x.answered = true;
-  const FaultProfile& f = config_.faults;
-  const bool faults = phase_ == Phase::kChaos;
-  if (partitioned(x.device, false) || take_targeted(x.device, x.request, "drop-answer") ||
-      (faults && net.chance_ppm(f.response_loss_ppm))) {
-    event("server", "lost", "answer lost after the server acted", to_bytes(std::to_string(id)), id);
-    figures.messages_lost += 1;
-    fail(id, "no answer (the answer was lost)", std::max(now_, x.sent_ms + f.timeout_ms));
-    return;
-  }
-  if (is_download_transfer(x.request) && response.status == 200 && faults &&
-      net.chance_ppm(f.reset_ppm)) {
-    event("server", "reset", "connection reset during the download", to_bytes(std::to_string(id)),
-          id);
-    figures.messages_lost += 1;
-    fail(id, "connection reset during the transfer", now_ + latency(net));
-    return;
-  }
-  schedule(now_ + latency(net), [this, id, response = std::move(response)]() mutable {
-    deliver(id, std::move(response));
-  });
+  network_.send(device, task, std::move(request), std::move(token));
 }
 
 HttpResponse World::serve(uint32_t device, uint64_t exchange, const HttpRequest& request,
@@ -477,132 +212,23 @@ HttpResponse World::serve(uint32_t device, uint64_t exchange, const HttpRequest&
               "the server received " + *leak + " in the clear (" + request.method + " " +
                   request.target + ")");
   HttpResponse response = server_->handle(request, token);
-  watch_revocations(request, token, response, device);
+  membership_.watch_revocations(request, token, response, device);
   // Only the simulated server's retention is known (file_outlived_its_retention); an external
   // server's log_length() would read its whole log over HTTP after every upload.
   if (!external_server() && response.status == 200 && request.method == "POST" &&
       endpoint_of_target(request.method, request.target) == EndpointId::kUploadOps) {
-    // Bounded by the log's length, which only a restore shortens (restore_server cuts this).
-    const uint64_t length = server_->log_length();
-    while (log_position_filled_ms_.size() < length)
-      log_position_filled_ms_.push_back(server_->clock.read(now_));
+    truth_.note_log_length(server_->log_length(), server_->clock.read(now()));
   }
   TraceEvent e;
-  e.time_ms = now_;
+  e.time_ms = now();
   e.node = "server";
   e.kind = kind;
   e.detail = request.method + " " + request.target + " -> " + std::to_string(response.status);
-  e.clock_ms = server_->clock.read(now_);
+  e.clock_ms = server_->clock.read(now());
   e.exchange = exchange;
   e.peer = device_name;
   trace_.add(std::move(e), answer_bytes(response));
   return response;
-}
-
-// AUTH-016, AUTH-030: from the moment the server answered a revocation, the token it revoked is
-// refused, whatever happens to the server afterwards (kills, restores).
-void World::watch_revocations(const HttpRequest& request, const std::string& token,
-                              const HttpResponse& response, uint32_t device) {
-  if (response.status < 200 || response.status > 299) return;
-  // Requests that carry no token (GET /v1/info) say nothing of it.
-  if (auto revoked = revoked_tokens_.find(token);
-      request.authorized && revoked != revoked_tokens_.end()) {
-    violation("revocation", {devices_.at(device)->name, "server"}, {},
-              "the server answered " + std::to_string(response.status) + " to " + request.method +
-                  " " + request.target + " made with a token it revoked " +
-                  std::to_string(now_ - revoked->second) + " ms before (" +
-                  std::to_string(figures.restores) + " restores so far; AUTH-016, AUTH-030)");
-    return;
-  }
-  if (request.method != "DELETE" ||
-      endpoint_of_target(request.method, request.target) != EndpointId::kRevokeToken)
-    return;
-  Result<RevokeTokenResponse> revoked = parse_message<RevokeTokenResponse>(response.body);
-  if (!revoked.ok()) return;
-  auto it = tokens_by_id_.find(revoked->token_id);
-  if (it != tokens_by_id_.end()) revoked_tokens_.emplace(it->second, now_);
-}
-
-void World::deliver(uint64_t id, HttpResponse response) {
-  auto it = exchanges_.find(id);
-  if (it == exchanges_.end()) return;
-  Exchange x = std::move(it->second);
-  exchanges_.erase(it);
-  DeviceNode& device = *devices_.at(x.device);
-  if (device.incarnation != x.incarnation) {
-    event(device.name, "dropped", "an answer to a device that restarted since",
-          to_bytes(std::to_string(id)));
-    return;
-  }
-  figures.bytes_from_server += response_bytes(response);
-  device.note_bytes(0, response_bytes(response));
-  {
-    TraceEvent e;
-    e.time_ms = now_;
-    e.node = device.name;
-    e.kind = "deliver";
-    e.detail =
-        std::to_string(response.status) + " for " + x.request.method + " " + x.request.target;
-    e.clock_ms = device.clock.read(now_);
-    e.exchange = id;
-    e.peer = "server";
-    const Hash body = sha256(to_bytes(response.body));
-    Bytes bytes = to_bytes(std::to_string(response.status));
-    append_bytes(bytes, body.view());
-    trace_.add(std::move(e), bytes);
-  }
-  if (response.status == 200 && x.request.method == "GET")
-    note_chunk_received(x.device, x.request.target);
-  if (x.request.method == "DELETE" &&
-      (response.status == 200 || response.status == 404 || response.status == 409))
-    note_file_delete_answered(x.device, x.request.target, response);
-  device.on_answer(x.task, response);
-}
-
-void World::note_file_delete_answered(uint32_t device, const std::string& target,
-                                      const HttpResponse& response) {
-  if (endpoint_of_target("DELETE", target) != EndpointId::kDeleteFile) return;
-  const size_t files = target.find("/files/");
-  if (files == std::string::npos) return;
-  const std::optional<FileId> id =
-      fixed_from_base64url<16>(target.substr(files + std::string_view("/files/").size()));
-  const std::optional<uint64_t> server_ms = parse_decimal_parameter(
-      response.header("opsync-server-time-ms"), 0, std::numeric_limits<uint64_t>::max());
-  if (id && server_ms) file_delete_answered_ms_[*id][device] = *server_ms;
-}
-
-void World::note_chunk_received(uint32_t device, const std::string& target) {
-  // GET /v1/workspaces/{workspace_id}/files/{file_id}/chunks/{index}
-  const size_t files = target.find("/files/");
-  const size_t chunks = target.find("/chunks/");
-  if (files == std::string::npos || chunks == std::string::npos || chunks < files) return;
-  const size_t id_at = files + std::string_view("/files/").size();
-  if (std::optional<FileId> id = fixed_from_base64url<16>(target.substr(id_at, chunks - id_at)))
-    file_chunks_received_by_[*id].insert(device);
-}
-
-void World::fail(uint64_t id, const std::string& what, uint64_t at_ms) {
-  schedule(std::max(at_ms, now_), [this, id, what] {
-    auto it = exchanges_.find(id);
-    if (it == exchanges_.end()) return;
-    const Exchange x = std::move(it->second);
-    exchanges_.erase(it);
-    DeviceNode& device = *devices_.at(x.device);
-    if (device.incarnation != x.incarnation) return;
-    {
-      TraceEvent e;
-      e.time_ms = now_;
-      e.node = device.name;
-      e.kind = "failure";
-      e.detail = what;
-      e.clock_ms = device.clock.read(now_);
-      e.exchange = id;
-      e.peer = "server";
-      trace_.add(std::move(e), to_bytes(what));
-    }
-    note_fault_for(x.device);
-    device.on_failure(x.task, what);
-  });
 }
 
 // ---- phases -----------------------------------------------------------------------------------
@@ -614,12 +240,12 @@ void World::setup() {
     server_ = make_external_server(*this, options_.server_url, options_.recording);
   else
     server_ = dataans ? make_dataans_server(*this) : make_opsync_server(*this);
-  server_->clock = NodeClock(now_, 0, 0);
+  server_->clock = NodeClock(now(), 0, 0);
   const uint32_t total = config_.devices + config_.faults.joins;
   for (uint32_t d = 0; d < total; ++d) {
     devices_.push_back(dataans ? make_dataans_device(*this, d) : make_client_device(*this, d));
-    devices_.back()->clock = NodeClock(now_, 0, 0);
-    devices_.back()->monotonic = monotonic_clock(now_, d, 0);
+    devices_.back()->clock = NodeClock(now(), 0, 0);
+    devices_.back()->monotonic = monotonic_clock(now(), d, 0);
   }
   // Clocks are drawn for every device, including those that join later, so that joins do not
   // shift the draws of the others.
@@ -631,29 +257,23 @@ void World::setup() {
                              static_cast<int64_t>(f.clock_offset_ms_max);
       const int32_t drift = static_cast<int32_t>(s.range(0, 2 * uint64_t{f.drift_ppm_max})) -
                             static_cast<int32_t>(f.drift_ppm_max);
-      d->clock = NodeClock(now_, offset, drift);
-      d->monotonic = monotonic_clock(now_, d->index, drift);
+      d->clock = NodeClock(now(), offset, drift);
+      d->monotonic = monotonic_clock(now(), d->index, drift);
     }
     Stream& s = stream("clock/server");
     const int64_t offset = static_cast<int64_t>(s.range(0, 2 * f.server_clock_offset_ms_max)) -
                            static_cast<int64_t>(f.server_clock_offset_ms_max);
-    server_->clock = NodeClock(now_, offset, 0);
+    server_->clock = NodeClock(now(), offset, 0);
     server_clock_offset_ms_ = offset;
   }
-  keys_.clear();
-  Stream& key_stream = stream("workload/keys");
-  for (uint32_t k = 0; k < config_.keys; ++k) {
-    keys_.push_back("note/" + std::to_string(k) + "-" + random_text(key_stream, 24));
-    // In a payload the key is a JSON string: that form must never reach the server.
-    add_plaintext(to_bytes("\"" + keys_.back() + "\""), "the key " + keys_.back());
-  }
-  add_plaintext(to_bytes(password), "the password");
+  workload_.draw_keys();
+  add_plaintext(to_bytes(password_), "the password");
 
   devices_[0]->start_setup(true);
-  run_events(now_ + kSetupBudgetMs);
+  run_events(now() + kSetupBudgetMs);
   for (uint32_t d = 1; d < config_.devices; ++d) {
     devices_[0]->invite(d);
-    run_events(now_ + kSetupBudgetMs);
+    run_events(now() + kSetupBudgetMs);
   }
   for (uint32_t d = 0; d < config_.devices; ++d)
     if (devices_[d]->life != DeviceNode::Life::kUp)
@@ -663,15 +283,15 @@ void World::setup() {
 
 void World::plan_chaos() {
   phase_ = Phase::kChaos;
-  chaos_start_ms_ = now_;
+  chaos_start_ms_ = now();
   event("world", "phase", "chaos", to_bytes("chaos"));
   if (!config_.script.empty()) {
     plan_script();
     return;
   }
-  plan_workload();
-  plan_faults();
-  for (uint32_t d = 0; d < config_.devices; ++d) plan_sync_schedule(d);
+  workload_.plan_edits();
+  fault_plan_.plan();
+  for (uint32_t d = 0; d < config_.devices; ++d) workload_.plan_sync_schedule(d);
   // The server collects garbage periodically, as opsync-server does.
   for (uint64_t t = chaos_start_ms_ + kGarbageEveryMs; t < chaos_start_ms_ + config_.chaos_ms;
        t += kGarbageEveryMs)
@@ -680,237 +300,17 @@ void World::plan_chaos() {
     });
 }
 
-void World::plan_sync_schedule(uint32_t device) {
-  // Online stretches with a sync every few seconds, offline stretches without: a phone on the
-  // move, a laptop closed for lunch.
-  Stream& s = stream("schedule/" + devices_.at(device)->name);
-  const uint64_t end = chaos_start_ms_ + config_.chaos_ms;
-  uint64_t t = std::max(now_, chaos_start_ms_) + s.range(0, config_.sync_interval_ms_max);
-  // Bounded: every pass moves t forward by at least one millisecond.
-  while (t < end) {
-    const uint64_t online_until = t + s.range(config_.online_ms_min, config_.online_ms_max);
-    for (; t < std::min(online_until, end);
-         t += s.range(config_.sync_interval_ms_min, config_.sync_interval_ms_max))
-      schedule(t, [this, device] { devices_[device]->sync(false); });
-    t = online_until + s.range(config_.offline_ms_min, config_.offline_ms_max) + 1;
-  }
-}
-
-void World::plan_workload() {
-  if (config_.ops == 0) return;
-  Stream& s = stream("workload");
-  // Edits come in bursts: each edit joins one of ops/3 burst centres, spread over the chaos phase.
-  const uint64_t centres = std::max<uint64_t>(1, config_.ops / 3);
-  std::vector<uint64_t> centre_times;
-  for (uint64_t c = 0; c < centres; ++c) centre_times.push_back(s.draw(config_.chaos_ms));
-  struct Planned {
-    uint64_t at;
-    uint32_t device;
-    std::string kind;
-    std::string key;
-    Bytes value;
-    uint64_t file_bytes;
-  };
-  std::vector<Planned> planned;
-  for (uint32_t i = 0; i < config_.ops; ++i) {
-    Planned p;
-    p.at = chaos_start_ms_ +
-           std::min<uint64_t>(config_.chaos_ms - 1, centre_times[s.draw(centres)] + s.draw(8000));
-    p.device = static_cast<uint32_t>(s.draw(config_.devices + config_.faults.joins));
-    const uint64_t roll = s.draw(100);
-    if (roll < config_.delete_percent)
-      p.kind = "delete";
-    else if (roll < config_.delete_percent + config_.attach_percent)
-      p.kind = "attach";
-    else if (roll < config_.delete_percent + config_.attach_percent + config_.detach_percent)
-      p.kind = "detach";
-    else
-      p.kind = "put";
-    p.key = next_edit_key(s);
-    p.file_bytes = 0;
-    if (p.kind == "attach") {
-      // From empty to several chunks, most of them small.
-      const uint64_t bucket = s.draw(100);
-      const uint64_t chunk = 65536;
-      if (bucket < 5)
-        p.file_bytes = 0;
-      else if (bucket < 65)
-        p.file_bytes = s.range(1, 4096);
-      else if (bucket < 90)
-        p.file_bytes = s.range(4097, chunk);
-      else if (config_.file_chunks_max > 1)
-        p.file_bytes = s.range(chunk + 1, chunk * config_.file_chunks_max);
-      else
-        p.file_bytes = s.range(4097, chunk);  // files of one chunk at most
-    }
-    planned.push_back(std::move(p));
-  }
-  Stream& values = stream("workload/values");
-  for (Planned& p : planned) {
-    if (p.kind != "put") continue;
-    p.value = Bytes(values.range(24, 64));
-    for (uint8_t& b : p.value) b = static_cast<uint8_t>(values.draw(256));
-  }
-  for (Planned& p : planned)
-    schedule(p.at, [this, p] { devices_[p.device]->edit(p.kind, p.key, p.value, p.file_bytes); });
-}
-
-std::string World::next_edit_key(Stream& s) {
-  if (config_.hot_keys > 0 && s.draw(2) == 0) return keys_[s.draw(config_.hot_keys)];
-  return keys_[s.draw(keys_.size())];
-}
-
-void World::plan_faults() {
-  const FaultProfile& f = config_.faults;
-  const uint64_t start = chaos_start_ms_;
-  const uint64_t end = chaos_start_ms_ + config_.chaos_ms;
-  const uint32_t total = static_cast<uint32_t>(devices_.size());
-  // Event times of a rate per hour: gaps uniform in [1, 2 * mean], so about `rate` an hour.
-  auto times = [&](Stream& s, uint32_t per_hour) {
-    std::vector<uint64_t> out;
-    if (per_hour == 0) return out;
-    const uint64_t mean = kHourMs / per_hour;
-    for (uint64_t t = start + s.range(1, 2 * mean); t < end; t += s.range(1, 2 * mean))
-      out.push_back(t);
-    return out;
-  };
-
-  Stream& partitions = stream("faults/partition");
-  for (uint64_t t : times(partitions, f.partitions_per_hour)) {
-    const uint64_t duration = partitions.range(f.partition_ms_min, f.partition_ms_max);
-    const uint32_t count = static_cast<uint32_t>(
-        partitions.range(1, std::max<uint32_t>(1, std::min(f.partition_devices_max, total))));
-    const bool one_way = partitions.draw(100) < f.one_way_percent;
-    const bool to_server_only = partitions.draw(2) == 0;
-    std::vector<uint32_t> pool(total);
-    for (uint32_t d = 0; d < total; ++d) pool[d] = d;
-    std::vector<uint32_t> chosen;
-    for (uint32_t i = 0; i < count && !pool.empty(); ++i) {
-      const size_t pick = partitions.draw(pool.size());
-      chosen.push_back(pool[pick]);
-      pool.erase(pool.begin() + static_cast<std::ptrdiff_t>(pick));
-    }
-    schedule(t, [this, chosen, duration, one_way, to_server_only] {
-      std::string who;
-      for (uint32_t d : chosen) {
-        if (!one_way || to_server_only)
-          cut_to_server_until_[d] = std::max(cut_to_server_until_[d], now_ + duration);
-        if (!one_way || !to_server_only)
-          cut_from_server_until_[d] = std::max(cut_from_server_until_[d], now_ + duration);
-        who += (who.empty() ? "" : ",") + devices_[d]->name;
-        note_fault_for(d);
-      }
-      figures.partitions += 1;
-      const std::string shape = !one_way         ? "both ways"
-                                : to_server_only ? "device to server"
-                                                 : "server to device";
-      event("world", "partition",
-            who + " cut " + shape + " for " + std::to_string(duration) + " ms",
-            to_bytes(who + shape + std::to_string(duration)));
-    });
-  }
-
-  for (auto& device : devices_) {
-    DeviceNode* d = device.get();
-    Stream& s = stream("faults/clock/" + d->name);
-    for (uint64_t t : times(s, f.clock_steps_per_hour)) {
-      const int64_t delta = static_cast<int64_t>(s.range(0, 2 * f.clock_step_ms_max)) -
-                            static_cast<int64_t>(f.clock_step_ms_max);
-      schedule(t, [this, d, delta] {
-        d->clock.step(now_, delta);
-        event(d->name, "clock-step", "the clock jumps " + std::to_string(delta) + " ms",
-              to_bytes(std::to_string(delta)));
-      });
-    }
-    for (uint64_t t : times(s, f.clock_freezes_per_hour)) {
-      const uint64_t duration = s.range(1, std::max<uint32_t>(1, f.clock_freeze_ms_max));
-      schedule(t, [this, d, duration] {
-        if (d->clock.frozen()) return;
-        d->clock.freeze(now_);
-        event(d->name, "clock-freeze",
-              "the clock stands still for " + std::to_string(duration) + " ms",
-              to_bytes(std::to_string(duration)));
-        schedule(now_ + duration, [this, d] { d->clock.unfreeze(now_); });
-      });
-    }
-    Stream& crashes = stream("faults/crash/" + d->name);
-    for (uint64_t t : times(crashes, f.device_crashes_per_hour)) {
-      const uint32_t steps = static_cast<uint32_t>(crashes.range(0, f.crash_steps_max));
-      const uint64_t down = crashes.range(0, f.device_down_ms_max);
-      schedule(t, [d, steps, down] { d->arm_crash(steps, down); });
-    }
-  }
-
-  Stream& server_crashes = stream("faults/server-crash");
-  for (uint64_t t : times(server_crashes, f.server_crashes_per_hour)) {
-    const uint64_t down = server_crashes.range(0, f.server_down_ms_max);
-    schedule(t, [this, down] { kill_server(down); });
-  }
-  Stream& server_clock = stream("faults/clock/server");
-  for (uint64_t t : times(server_clock, f.server_clock_steps_per_hour)) {
-    const int64_t delta =
-        static_cast<int64_t>(server_clock.range(0, 2 * f.server_clock_step_ms_max)) -
-        static_cast<int64_t>(f.server_clock_step_ms_max);
-    // Each step puts the server's clock within the step's range of where it would be, rather
-    // than adding to the steps before: a walk of steps would wander off by more than the skew the
-    // server accepts, which HLC-030 leaves out of what the protocol survives.
-    schedule(t, [this, delta] {
-      server_->clock.set(now_, server_clock_offset_ms_ + delta, false);
-      event("server", "clock-step",
-            "the server's clock jumps to " + std::to_string(delta) + " ms off its usual offset",
-            to_bytes(std::to_string(delta)));
-    });
-  }
-  Stream& backups = stream("faults/backup");
-  for (uint64_t t : times(backups, f.backups_per_hour))
-    schedule(t, [this] {
-      server_->backup();
-      event("server", "backup", "a backup of the storage", to_bytes("backup"));
-    });
-  Stream& restores = stream("faults/restore");
-  for (uint64_t t : times(restores, f.restores_per_hour)) {
-    const uint32_t pick = static_cast<uint32_t>(restores.draw(3));
-    schedule(t, [this, pick] { restore_server(pick); });
-  }
-  Stream& joins = stream("faults/join");
-  for (uint32_t j = 0; j < f.joins; ++j) {
-    const uint32_t d = config_.devices + j;
-    const uint64_t t = start + config_.chaos_ms / 10 +
-                       joins.draw(std::max<uint64_t>(1, config_.chaos_ms * 6 / 10));
-    schedule(t, [this, d] {
-      event(devices_[d]->name, "join", "a new device asks to join", to_bytes("join"));
-      devices_[0]->invite(d);
-      plan_sync_schedule(d);
-    });
-  }
-  Stream& revokes = stream("faults/revoke");
-  for (uint32_t r = 0; r < f.revocations; ++r) {
-    const uint64_t t = start + config_.chaos_ms / 5 +
-                       revokes.draw(std::max<uint64_t>(1, config_.chaos_ms * 6 / 10));
-    const uint64_t pick = revokes.draw(64);
-    schedule(t, [this, pick] {
-      std::vector<uint32_t> candidates;
-      for (auto& d : devices_)
-        if (d->index != 0 && invitations_.count(d->index) && !revocation_intended(d->index) &&
-            (d->life == DeviceNode::Life::kUp || d->life == DeviceNode::Life::kDown))
-          candidates.push_back(d->index);
-      if (candidates.empty()) return;  // more revocations drawn than devices to revoke
-      request_revocation(candidates[pick % candidates.size()]);
-    });
-  }
-}
-
 // ---- the server's life ------------------------------------------------------------------------
 
 void World::kill_server(uint64_t down_ms) {
   if (!server_->up()) return;
   log_length_at_death_ = server_->log_length();
   server_->crash();
-  figures.server_crashes += 1;
+  figures_.server_crashes += 1;
   event("server", "crash", "the server is killed, down for " + std::to_string(down_ms) + " ms",
         to_bytes("crash"));
   for (auto& d : devices_) note_fault_for(d->index);
-  schedule(now_ + down_ms, [this] {
+  schedule(now() + down_ms, [this] {
     if (!server_->up()) restart_server("the server restarts on its storage");
   });
 }
@@ -935,8 +335,7 @@ void World::restore_server(uint32_t pick) {
   if (!server_->restore(pick)) return;  // no backup yet
   log_length_at_death_.reset();
   // The positions past the restored log will be filled again, later.
-  if (log_position_filled_ms_.size() > server_->log_length())
-    log_position_filled_ms_.resize(server_->log_length());
+  truth_.note_log_restored(server_->log_length());
   note_restore();
   event("server", "restore",
         std::string(was_up ? "" : "while down, ") + "restored from backup " + std::to_string(pick) +
@@ -947,10 +346,7 @@ void World::restore_server(uint32_t pick) {
 
 void World::plan_script() {
   for (const ScriptStep& step : config_.script)
-    if (!step.key.empty() && std::find(keys_.begin(), keys_.end(), step.key) == keys_.end()) {
-      keys_.push_back(step.key);
-      add_plaintext(to_bytes("\"" + step.key + "\""), "the key " + step.key);
-    }
+    if (!step.key.empty()) workload_.add_key(step.key);
   for (const ScriptStep& step : config_.script) {
     const uint64_t at = chaos_start_ms_ + step.at_ms;
     schedule(at, [this, step] {
@@ -962,17 +358,17 @@ void World::plan_script() {
       } else if (step.action == "sync") {
         d.sync(false);
       } else if (step.action == "clock") {
-        d.clock.set(now_, step.clock_offset_ms, step.clock_frozen);
+        d.clock.set(now(), step.clock_offset_ms, step.clock_frozen);
         event(d.name, "clock-set",
               "the clock is set " + std::to_string(step.clock_offset_ms) + " ms from true time" +
                   (step.clock_frozen ? ", standing still" : ""),
               to_bytes(std::to_string(step.clock_offset_ms)));
       } else if (step.action == "offline") {
-        cut_to_server_until_[step.device] = cut_from_server_until_[step.device] = UINT64_MAX;
+        network_.set_offline(step.device, true);
       } else if (step.action == "online") {
-        cut_to_server_until_[step.device] = cut_from_server_until_[step.device] = 0;
+        network_.set_offline(step.device, false);
       } else if (step.action == "server-clock") {
-        server_->clock.set(now_, step.clock_offset_ms, step.clock_frozen);
+        server_->clock.set(now(), step.clock_offset_ms, step.clock_frozen);
         event("server", "clock-set",
               "the server's clock is set " + std::to_string(step.clock_offset_ms) +
                   " ms from true time" + (step.clock_frozen ? ", standing still" : ""),
@@ -995,7 +391,8 @@ void World::plan_script() {
       } else if (step.action == "crash") {
         d.arm_crash(step.steps, 5000);
       } else {
-        targeted_.push_back(TargetedFault{step.device, step.action, step.match, step.cut_percent});
+        network_.add_targeted(
+            TargetedFault{step.device, step.action, step.match, step.cut_percent});
       }
     });
   }
@@ -1011,26 +408,25 @@ uint64_t World::heal_round_budget_ms() const {
 void World::heal() {
   phase_ = Phase::kHeal;
   event("world", "phase", "heal", to_bytes("heal"));
-  std::fill(cut_to_server_until_.begin(), cut_to_server_until_.end(), 0);
-  std::fill(cut_from_server_until_.begin(), cut_from_server_until_.end(), 0);
-  targeted_.clear();
+  network_.heal();
   restart_server("the server restarts for the heal phase");
   for (auto& d : devices_) d->prepare_for_heal();
   // Joins that have not completed get their chance now, with no faults.
-  run_events(now_ + heal_round_budget_ms());
+  run_events(now() + heal_round_budget_ms());
   for (uint32_t round = 1; round <= config_.heal_rounds_max; ++round) {
     heal_rounds_ = round;
-    const size_t first = syncs_.size();
+    const std::vector<SyncRecord>& syncs = truth_.syncs();
+    const size_t first = syncs.size();
     for (auto& d : devices_) d->sync(true);
-    run_events(now_ + heal_round_budget_ms());
+    run_events(now() + heal_round_budget_ms());
     bool quiet = true;
     size_t ran = 0;
-    for (size_t i = first; i < syncs_.size(); ++i) {
+    for (size_t i = first; i < syncs.size(); ++i) {
       // A device whose token the owner revoked keeps trying, as a stolen token would: its
       // syncs fail, and say nothing of whether the others became quiet.
-      if (!syncs_[i].heal || revocation_intended(syncs_[i].device)) continue;
+      if (!syncs[i].heal || revocation_intended(syncs[i].device)) continue;
       ++ran;
-      quiet = quiet && syncs_[i].ok && !syncs_[i].moved;
+      quiet = quiet && syncs[i].ok && !syncs[i].moved;
     }
     for (auto& d : devices_)
       if (d->busy() && !revocation_intended(d->index)) quiet = false;
@@ -1043,7 +439,7 @@ void World::heal() {
       break;
     }
   }
-  figures.heal_rounds = heal_rounds_;
+  figures_.heal_rounds = heal_rounds_;
   if (!healed_) {
     std::vector<std::string> nodes;
     std::string last_error;
@@ -1052,7 +448,7 @@ void World::heal() {
         nodes.push_back(d->name);
         last_error = d->name + " was still busy with a sync or a call at the end of the round";
       }
-    for (auto it = syncs_.rbegin(); it != syncs_.rend(); ++it)
+    for (auto it = truth_.syncs().rbegin(); it != truth_.syncs().rend(); ++it)
       if (it->heal && (!it->ok || it->moved)) {
         nodes.push_back(devices_[it->device]->name);
         if (last_error.empty())
@@ -1069,14 +465,14 @@ void World::collect() {
   phase_ = Phase::kCollect;
   // Past the retention time of deleted files and the expiry of abandoned uploads, the server
   // collects (FILE-011); the orphans checker then finds what nobody deleted.
-  run_until(now_ + 2 * kHourMs + 1);
+  run_until(now() + 2 * kHourMs + 1);
   server_->collect_garbage();
   event("world", "phase", "collect", to_bytes("collect"));
   // Each device syncs once more, as it would the next time it runs: past the retention time it
   // removes the copies it kept of files no head references (FILE-040).
   if (config_.protocol != Protocol::kOpsyncV1) return;
   for (auto& d : devices_) d->sync(true);
-  run_events(now_ + heal_round_budget_ms());
+  run_events(now() + heal_round_budget_ms());
 }
 
 RunResult World::run() {
@@ -1085,7 +481,7 @@ RunResult World::run() {
   run_until(chaos_start_ms_ + config_.chaos_ms);
   phase_ = Phase::kDrain;
   // Messages in flight land; no fault strikes them.
-  run_events(now_ + config_.faults.timeout_ms + config_.faults.latency_ms_max * 2 +
+  run_events(now() + config_.faults.timeout_ms + config_.faults.latency_ms_max * 2 +
              config_.faults.latency_spike_ms_max);
   heal();
   collect();
@@ -1098,11 +494,11 @@ RunResult World::run() {
     auto it = violations_.find(name);
     if (it != violations_.end()) result.violations.push_back(it->second);
   }
-  figures.events = trace_.event_count();
-  figures.decisions = decisions_->decision_count();
-  figures.simulated_ms = now_ - kStartMs;
-  figures.chaos_ms = config_.chaos_ms;
-  result.figures = figures;
+  figures_.events = trace_.event_count();
+  figures_.decisions = decisions_->decision_count();
+  figures_.simulated_ms = now() - kStartMs;
+  figures_.chaos_ms = config_.chaos_ms;
+  result.figures = figures_;
   result.trace_hash = trace_.hash();
   if (options_.keep_decisions) {
     result.decisions = decisions_->log();
@@ -1110,7 +506,7 @@ RunResult World::run() {
   }
   if (options_.keep_events) result.events = trace_.events();
   result.recording = server_->recording();
-  result.trace_replayable = trace_replayable;
+  result.trace_replayable = trace_replayable_;
   if (options_.clients) {
     result.adapter_command =
         options_.adapter_command.empty() ? "(a channel factory)" : options_.adapter_command;
@@ -1124,28 +520,28 @@ void World::check_at_end() {
   std::vector<DeviceReport> reports;
   for (auto& d : devices_) reports.push_back(d->report());
   const ServerReport server = server_->report();
-  figures.ops_in_log = server.log.size();
+  figures_.ops_in_log = server.log.size();
   for (const Bytes& stored : server.stored_bytes)
     if (std::optional<std::string> leak = scanner_.scan(stored)) {
       violation("plaintext", {"server"}, {}, "the server stores " + *leak + " in the clear");
       break;
     }
   EndState state{config_,
-                 edits_,
-                 edit_by_op_,
-                 syncs_,
-                 file_contents_,
-                 file_attached_by_,
-                 file_chunks_received_by_,
-                 file_delete_answered_ms_,
-                 log_position_filled_ms_,
-                 uploaded_hlc_,
+                 truth_.edits(),
+                 truth_.edit_by_op(),
+                 truth_.syncs(),
+                 truth_.file_contents(),
+                 truth_.file_attached_by(),
+                 truth_.file_chunks_received_by(),
+                 truth_.file_delete_answered_ms(),
+                 truth_.log_position_filled_ms(),
+                 truth_.uploaded_hlc(),
                  reports,
                  server,
                  healed_,
                  heal_rounds_,
                  external_server(),
-                 static_cast<bool>(decrypt_op)};
+                 static_cast<bool>(decrypt_op_)};
   run_end_checkers(*this, state);
 }
 

@@ -1,9 +1,13 @@
-// The simulated world: one scheduler on virtual time, a network between the devices and the
-// server, the fault schedule, the workload, and what the checkers need to know about the run.
+// The simulated world: one scheduler on virtual time (scheduler.h), a network between the devices
+// and the server (network.h), the fault plan (fault_plan.h), the workload (workload.h), the
+// owner's invitations and revocations (membership.h), and what the checkers need to know about
+// the run (ground_truth.h). The world runs the phases and the server's life.
 //
-// The world owns the nodes (one server, up to 64 devices) through two small interfaces, so that
-// the same world runs the reference code (opsync_nodes.cpp) and the Dataans model (dataans.cpp).
-// Nodes never read time or randomness except through the world: now(), their clock, and streams.
+// The world owns the nodes (one server, up to 64 devices) through two small interfaces (nodes.h),
+// so that the same world runs the reference code (opsync_nodes.cpp) and the Dataans model
+// (dataans.cpp). The nodes talk to the world through NodeHost (node_host.h) only; the rest of
+// its public methods are for its parts and the checkers. Nodes never read time or randomness
+// except through the world: now(), their clock, and streams.
 //
 // Thread safety: none. Everything runs on the thread that calls World::run().
 #pragma once
@@ -21,6 +25,12 @@
 #include <vector>
 
 #include "clock.h"
+#include "fault_plan.h"
+#include "ground_truth.h"
+#include "membership.h"
+#include "network.h"
+#include "node_host.h"
+#include "nodes.h"
 #include "opsync/client/http.h"
 #include "opsync/protocol/crypto.h"
 #include "opsync/protocol/lww.h"
@@ -30,175 +40,20 @@
 #include "opsync/simulator/run.h"
 #include "opsync/simulator/trace.h"
 #include "plaintext.h"
+#include "records.h"
+#include "scheduler.h"
+#include "workload.h"
 
 namespace opsync::simulator {
-
-using client::HttpRequest;
-using client::HttpResponse;
 
 // True time 0 of every run: 2025-11-24 16:00 UTC, in milliseconds since the epoch.
 inline constexpr uint64_t kStartMs = 1'764'000'000'000;
 inline constexpr uint32_t kDevicesMax = 64;
 inline constexpr size_t kEditQueueMax = 256;  // edits waiting for a busy device; more are dropped
 
-class World;
-
-// ---- what the checkers learn about the run ----------------------------------------------------
-
-// One local edit, as the simulator made it: enough to say what it saw and what it wrote.
-struct EditRecord {
-  uint64_t index = 0;  // in the order edits were made; a re-done edit keeps its original's index
-  uint32_t device = 0;
-  uint64_t time_ms = 0;
-  uint64_t clock_ms = 0;
-  std::string kind;  // put, delete, attach, detach
-  std::string key;
-  OpId op;
-  Hlc hlc;                           // the operation's timestamp (Dataans: created_at, 0)
-  std::vector<OpId> seen;            // the key's operations the device held as heads before
-  std::optional<OpId> previous_own;  // the device's edit before this one
-  // False for an operation the device made with no edit asking for it (a retry that writes an
-  // edit again under a new id): the log must not hold one (SYNC-008).
-  bool requested = true;
-};
-
-// One sync of one device, from its start to its end.
-struct SyncRecord {
-  uint32_t device = 0;
-  uint64_t start_ms = 0;
-  uint64_t end_ms = 0;
-  bool finished = false;
-  bool ok = false;
-  std::string error;                // the error's code and message when it failed
-  uint32_t faults_seen = 0;         // faults that touched this sync (lost messages, restarts, ...)
-  bool heal = false;                // in the heal phase
-  bool moved = false;               // anything went either way
-  uint64_t held_at_start = 0;       // mirror length (opsync) or operations held (Dataans)
-  uint64_t redundant_ops = 0;       // operations received that the device held at the start
-  uint64_t redundancy_allowed = 0;  // after a divergence: what followed the last matching block
-  uint64_t ops_received = 0;
-  uint64_t bytes_received = 0;
-  uint64_t bytes_sent = 0;
-};
-
-// A device's objects as a reader sees them: per key, its heads, winner first (Dataans: the
-// note, as one head).
-struct HeadView {
-  OpId id;
-  Hlc hlc;
-  bool deleted = false;
-  Bytes value;
-  std::vector<FileId> files;
-  bool operator==(const HeadView&) const = default;
-};
-using ObjectsView = std::map<std::string, std::vector<HeadView>>;
-
-// A device at the end of the run, for the checkers.
-struct DeviceReport {
-  std::string name;
-  bool live = false;             // joined, not revoked: the checkers hold it to convergence
-  std::string excepted_because;  // why not live
-  ObjectsView objects;
-  std::map<FileId, Bytes> file_copies;  // verified copies it holds
-  std::set<FileId> referenced_files;    // by its heads
-  std::set<FileId>
-      unreferenced_copies;  // copies of files no head references and never deleted (FILE-022)
-  std::set<FileId>
-      retained_copies;  // copies of files no head references, kept after their DELETE (FILE-040)
-  uint64_t pending_ops = 0;                // not yet acknowledged
-  std::set<OpId> rejected_ops;             // kept, never uploaded (SYNC-011)
-  std::map<OpId, Hlc> pending_hlc;         // its unacknowledged operations' timestamps now
-                                           // (re-stamping after clock_skew may have lowered them)
-  std::optional<Hash> mirror_prefix_hash;  // opsync: prefix hash of its mirror, and its length
-  uint64_t mirror_length = 0;
-};
-
-// The server at the end of the run.
-struct ServerReport {
-  std::vector<OpId> log;                          // in log order
-  std::vector<uint64_t> seqs;                     // positions as stored
-  std::vector<std::optional<ObjectOp>> meanings;  // decrypted, nullopt when unreadable
-  std::map<FileId, std::string> file_states;      // every file it holds, any state
-  std::vector<Bytes> stored_bytes;                // everything it stores, for the plaintext scan
-};
-
-// ---- nodes --------------------------------------------------------------------------------------
-
-class ServerNode {
- public:
-  virtual ~ServerNode() = default;
-  // Handles a request that arrived whole at true time now (the server's own clock is the node's).
-  virtual HttpResponse handle(const HttpRequest& request, const std::string& token) = 0;
-  // A request whose body was cut after `received` bytes by a reset connection.
-  virtual void handle_cut(const HttpRequest& request, const std::string& token,
-                          size_t received) = 0;
-  virtual void crash() = 0;
-  virtual void restart() = 0;
-  virtual bool up() const = 0;
-  virtual void backup() = 0;
-  // Restores backup `pick` counted from the newest (0). Returns false when there is none.
-  virtual bool restore(uint32_t pick) = 0;
-  virtual void collect_garbage() = 0;
-  virtual uint64_t log_length() = 0;
-  virtual ServerReport report() = 0;
-  // The prefix hash of the server's log at `length`, for the mirror check (opsync only).
-  virtual std::optional<Hash> prefix_hash(uint64_t length) = 0;
-  // A real server's answers (external.cpp); nothing for the simulated servers.
-  virtual std::optional<ServerRecording> recording() const { return std::nullopt; }
-  NodeClock clock;
-};
-
-class DeviceNode {
- public:
-  virtual ~DeviceNode() = default;
-
-  enum class Life { kNotJoined, kJoining, kUp, kDown, kRevoked };
-
-  // The first device creates the workspace; the others join it with an invitation
-  // (World::invitation_for). Runs through the network.
-  virtual void start_setup(bool owner) = 0;
-  // The owner issues an invitation for device `for_device` (World::invitation_ready), when idle.
-  virtual void invite(uint32_t for_device) = 0;
-  // A new token replaces the device's (after a restore lost the old one).
-  virtual void replace_token(const std::string& token) = 0;
-  // The owner revokes device `for_device`'s token (World::request_revocation), through the
-  // network, retrying until the server answered.
-  virtual void revoke_member(uint32_t for_device) = 0;
-  virtual void edit(const std::string& kind, const std::string& key, const Bytes& value,
-                    uint64_t file_bytes) = 0;
-  virtual void sync(bool heal) = 0;
-  virtual void on_answer(uint64_t task, const HttpResponse& response) = 0;
-  virtual void on_failure(uint64_t task, const std::string& what) = 0;
-  // Dies after `steps` more durable steps (0: now), and restarts `down_ms` after dying.
-  virtual void arm_crash(uint32_t steps, uint64_t down_ms) = 0;
-  virtual void restart() = 0;
-  // Before the heal phase: no crash pending, and a device that is down comes back.
-  virtual void prepare_for_heal() = 0;
-  virtual bool busy() const = 0;
-  virtual DeviceReport report() = 0;
-  // Something went wrong around the device's sync in progress (a lost message, a partition, the
-  // server's death or restore): a failure of that sync has a cause.
-  virtual void note_fault() {
-    if (current_sync) current_sync->faults_seen += 1;
-  }
-  virtual void note_bytes(uint64_t sent, uint64_t received) {
-    if (!current_sync) return;
-    current_sync->bytes_sent += sent;
-    current_sync->bytes_received += received;
-  }
-
-  Life life = Life::kNotJoined;
-  uint32_t index = 0;
-  std::string name;
-  NodeClock clock;           // the wall clock: offset, drift, steps, stand-stills
-  NodeClock monotonic;       // the monotonic clock: the same drift, never set, stepped or stopped
-  uint64_t incarnation = 0;  // bumped by every crash: answers to an earlier one are dropped
-  std::optional<SyncRecord> current_sync;
-};
-
 // ---- the world ---------------------------------------------------------------------------------
 
-class World {
+class World final : public NodeHost {
  public:
   World(const Config& config, const RunOptions& options);
   ~World();
@@ -207,83 +62,86 @@ class World {
 
   RunResult run();
 
-  // ---- services for nodes ----
-  uint64_t now() const { return now_; }
-  const Config& config() const { return config_; }
-  Decisions& decisions() { return *decisions_; }
-  Stream& stream(const std::string& name) { return decisions_->stream(name); }
-  std::unique_ptr<SeededRandom> node_random(const std::string& node) const {
+  // ---- NodeHost: what the nodes may ask (node_host.h) ----
+  uint64_t now() const override { return scheduler_.now(); }
+  const Config& config() const override { return config_; }
+  const RunOptions& options() const override { return options_; }
+  const std::filesystem::path& work_dir() const override { return work_dir_; }
+  Stream& stream(const std::string& name) override { return decisions_->stream(name); }
+  std::unique_ptr<SeededRandom> node_random(const std::string& node) const override {
     return decisions_->node_random(node);
   }
-  void schedule(uint64_t at_ms, std::function<void()> action);
-  void event(const std::string& node, const std::string& kind, const std::string& detail,
-             ByteView bytes = {}, uint64_t exchange = 0);
-  const std::filesystem::path& work_dir() const { return work_dir_; }
-  const RunOptions& options() const { return options_; }
-  bool in_heal() const { return phase_ == Phase::kHeal || phase_ == Phase::kCollect; }
-
-  // Sends a request from `device` for its task `task`; the answer or the failure comes back
-  // through DeviceNode::on_answer / on_failure, unless the device crashed meanwhile.
-  void send(DeviceNode& device, uint64_t task, HttpRequest request, std::string token);
-
-  // Bookkeeping the nodes report.
-  void record_edit(EditRecord edit);
-  EditRecord* edit_by_op(const OpId& id);
-  std::optional<OpId> last_edit_of(uint32_t device) const;
-  void finish_sync(DeviceNode& device, SyncRecord record);
-  void note_fault_for(uint32_t device);  // something went wrong for this device's current sync
-  void violation(const std::string& checker, std::vector<std::string> nodes,
-                 std::vector<std::string> ops, const std::string& message);
-  void add_plaintext(ByteView text, const std::string& what) { scanner_.add_text(text, what); }
-  // Bytes of content for a new attached file (not a decision: drawn from the run's content stream).
-  Bytes file_content_bytes(uint64_t size);
-  // Dataans: the one key every device encrypts with (its model has no key records).
-  SecretKey shared_key;
-  // Decrypts an operation of the server's log (set by the owner once it holds the data key).
-  std::function<std::optional<ObjectOp>(const WireOp&)> decrypt_op;
-  uint64_t restores() const { return figures.restores; }
-  const std::vector<std::string>& keys() const { return keys_; }
-  void add_plaintext_file(const FileId& id, ByteView content, uint32_t device);
-  const Bytes* file_content(const FileId& id) const;
-  std::vector<FileId> known_files() const;
-  void note_acknowledged(const OpId& id) { acknowledged_.insert(id); }
-  // Positions served by the server (LOG-012): the operation at each position of a page.
-  void observe_position(uint64_t position, const OpId& id, const std::string& to);
-  void observe_block(uint64_t index, const Hash& hash, const std::string& to);
-  void note_restore();  // positions after a restore may be served anew
-
-  // Owner actions the world arranges (opsync: invitations through the network).
-  struct Invitation {
-    std::string token;
-    TokenId token_id;
-  };
-  void invitation_ready(uint32_t for_device, Invitation invitation);
-  std::optional<Invitation> invitation_for(uint32_t device) const;
-  // The owner decides to revoke a device's token: from now on the device's edits need not reach
-  // the log and it is not held to convergence; the owner's DELETE goes through the network, and
-  // the revocation checker holds the server to it from the moment the server answered it.
-  void request_revocation(uint32_t device);
-  bool revocation_intended(uint32_t device) const {
-    return revocation_intended_.count(device) != 0;
+  void schedule(uint64_t at_ms, std::function<void()> action) override;
+  void send(DeviceNode& device, uint64_t task, HttpRequest request, std::string token) override;
+  DeviceNode& device(uint32_t index) override { return *devices_.at(index); }
+  ServerNode& server() override { return *server_; }
+  void record_edit(EditRecord edit) override;
+  std::optional<OpId> last_edit_of(uint32_t device) const override {
+    return truth_.last_edit_of(device);
   }
-  // An operation's timestamp as it was last uploaded (a re-stamp after clock_skew changes it).
-  void note_uploaded_hlc(const OpId& id, const Hlc& hlc) { uploaded_hlc_[id] = hlc; }
-  DeviceNode& device(uint32_t index) { return *devices_.at(index); }
-  size_t device_count() const { return devices_.size(); }
-  ServerNode& server() { return *server_; }
-  // The workspace, once the owner created it (opsync).
-  std::optional<WorkspaceId> workspace;
-  std::string owner_token;
-  std::string passphrase;
-  const std::string password = "simulated password, never sent";
+  void finish_sync(DeviceNode& device, SyncRecord record) override;
+  void violation(const std::string& checker, std::vector<std::string> nodes,
+                 std::vector<std::string> ops, const std::string& message) override;
+  void add_plaintext(ByteView text, const std::string& what) override {
+    scanner_.add_text(text, what);
+  }
+  void add_plaintext_file(const FileId& id, ByteView content, uint32_t device) override;
+  Bytes file_content_bytes(uint64_t size) override { return workload_.file_content_bytes(size); }
+  std::vector<FileId> known_files() const override { return truth_.known_files(); }
+  void observe_position(uint64_t position, const OpId& id, const std::string& to) override;
+  void observe_block(uint64_t index, const Hash& hash, const std::string& to) override;
+  void note_uploaded_hlc(const OpId& id, const Hlc& hlc) override {
+    truth_.note_uploaded_hlc(id, hlc);
+  }
+  uint64_t restores() const override { return figures_.restores; }
+  void note_device_crash() override { figures_.device_crashes += 1; }
+  void note_client_draws_own_randomness() override { trace_replayable_ = false; }
+  void invitation_ready(uint32_t for_device, Invitation invitation) override {
+    membership_.invitation_ready(for_device, std::move(invitation));
+  }
+  std::optional<Invitation> invitation_for(uint32_t device) const override {
+    return membership_.invitation_for(device);
+  }
+  bool revocation_intended(uint32_t device) const override {
+    return membership_.revocation_intended(device);
+  }
+  const std::optional<WorkspaceId>& workspace() const override { return workspace_; }
+  const std::string& owner_token() const override { return owner_token_; }
+  const std::string& passphrase() const override { return passphrase_; }
+  const std::string& password() const override { return password_; }
+  void workspace_created(std::optional<WorkspaceId> workspace, std::string passphrase,
+                         std::string owner_token) override;
+  void learn_keys(std::function<std::optional<ObjectOp>(const WireOp&)> decrypt_op) override {
+    decrypt_op_ = std::move(decrypt_op);
+  }
+  std::optional<ObjectOp> decrypt(const WireOp& op) const override {
+    return decrypt_op_ ? decrypt_op_(op) : std::nullopt;
+  }
+  const SecretKey& shared_key() const override { return shared_key_; }
+  void set_shared_key(const SecretKey& key) override { shared_key_ = key; }
 
-  Figures figures;
-  // False once a client said it draws randomness of its own (its ready lacks `random`): a replay
-  // then gives the same verdict, not the same trace (ADP-081).
-  bool trace_replayable = true;
+  // ---- for the world's parts (network, fault plan, workload, membership) and the checkers ----
+  size_t device_count() const { return devices_.size(); }
+  uint64_t chaos_start_ms() const { return chaos_start_ms_; }
+  int64_t server_clock_offset_ms() const { return server_clock_offset_ms_; }
+  // Faults strike messages in the chaos phase only.
+  bool in_chaos() const { return phase_ == Phase::kChaos; }
+  void note_fault_for(uint32_t device);  // something went wrong for this device's current sync
+  // The server acts on a request: the plaintext scan, the revocation checker, the trace.
+  HttpResponse serve(uint32_t device, uint64_t exchange, const HttpRequest& request,
+                     const std::string& token, const std::string& kind);
+  // The server's life: every kill, restart and restore goes through these, so that LOG-008's
+  // check compares the log across a death with the length it had when it died.
+  void kill_server(uint64_t down_ms);
+  void restore_server(uint32_t pick);
+  void request_revocation(uint32_t device) { membership_.request_revocation(device); }
+  const std::vector<std::string>& keys() const { return workload_.keys(); }
 
  private:
   enum class Phase { kSetup, kChaos, kDrain, kHeal, kCollect, kDone };
+  void add_event(const std::string& node, const std::string& kind, const std::string& detail,
+                 ByteView bytes, uint64_t exchange) override;
+  void note_restore();  // positions after a restore may be served anew
   // Virtual time a heal round (and the collection's last sync) may take: 30 minutes, or 4,000
   // round trips at the drawn latency when that is longer.
   uint64_t heal_round_budget_ms() const;
@@ -291,30 +149,6 @@ class World {
   bool external_server() const {
     return !options_.server_url.empty() || options_.recording != nullptr;
   }
-  struct Scheduled {
-    uint64_t at_ms;
-    uint64_t sequence;
-    bool operator>(const Scheduled& other) const {
-      return at_ms != other.at_ms ? at_ms > other.at_ms : sequence > other.sequence;
-    }
-  };
-  struct Exchange {
-    uint32_t device = 0;
-    uint64_t task = 0;
-    uint64_t incarnation = 0;
-    uint64_t sent_ms = 0;
-    uint64_t server_incarnation = 0;
-    HttpRequest request;
-    std::string token;
-    bool answered = false;
-  };
-  struct TargetedFault {
-    uint32_t device = 0;
-    std::string kind;   // drop, drop-answer, reset
-    std::string match;  // "METHOD path-fragment"
-    uint32_t cut_percent = 50;
-  };
-
   // Runs every event due at or before until_ms; time stops at the last one run.
   void run_events(uint64_t until_ms);
   // The same, then time moves on to until_ms.
@@ -322,103 +156,58 @@ class World {
   uint64_t clock_of(const std::string& node) const;
   void setup();
   void plan_chaos();
-  void plan_workload();
   void plan_script();
-  void plan_faults();
-  void plan_sync_schedule(uint32_t device);
   void heal();
   void collect();
   void check_at_end();
 
-  bool partitioned(uint32_t device, bool to_server) const;
-  uint64_t latency(Stream& s) const;
-  void arrive(uint64_t id, bool duplicate);
-  void fail(uint64_t id, const std::string& what, uint64_t at_ms);
-  void deliver(uint64_t id, HttpResponse response);
-  void note_chunk_received(uint32_t device, const std::string& target);
-  void note_file_delete_answered(uint32_t device, const std::string& target,
-                                 const HttpResponse& response);
-  // The server acts on a request: the plaintext scan, the revocation checker, the trace.
-  HttpResponse serve(uint32_t device, uint64_t exchange, const HttpRequest& request,
-                     const std::string& token, const std::string& kind);
-  void watch_revocations(const HttpRequest& request, const std::string& token,
-                         const HttpResponse& response, uint32_t device);
-  // The server's life: every kill, restart and restore goes through these, so that LOG-008's
-  // check compares the log across a death with the length it had when it died.
-  void kill_server(uint64_t down_ms);
   void restart_server(const std::string& why);
-  void restore_server(uint32_t pick);
-  std::optional<TargetedFault> take_targeted(uint32_t device, const HttpRequest& request,
-                                             const std::string& kind);
-  void watch_response(Exchange& x, const HttpResponse& response);
-  std::string next_edit_key(Stream& s);
-  void device_edit(uint32_t device);
 
   Config config_;
   RunOptions options_;
   Trace trace_;
+  Scheduler scheduler_;
   std::unique_ptr<Decisions> decisions_;
   std::filesystem::path work_dir_;
   bool owns_work_dir_ = false;
   Phase phase_ = Phase::kSetup;
-  uint64_t now_ = kStartMs;
   uint64_t chaos_start_ms_ = 0;
-  uint64_t sequence_ = 0;
-  uint64_t events_run_ = 0;  // scheduled actions run, for RunOptions::events_max
-  std::priority_queue<Scheduled, std::vector<Scheduled>, std::greater<>> queue_;
-  std::map<uint64_t, std::function<void()>> actions_;  // by sequence
   std::unique_ptr<ServerNode> server_;
   std::vector<std::unique_ptr<DeviceNode>> devices_;
-  std::map<uint64_t, Exchange> exchanges_;
-  uint64_t exchange_count_ = 0;
-  std::vector<TargetedFault> targeted_;
-  // Partitions: per device, until when each direction is cut.
-  std::vector<uint64_t> cut_to_server_until_;
-  std::vector<uint64_t> cut_from_server_until_;
-  std::map<uint32_t, Invitation> invitations_;
-  std::map<TokenId, std::string> tokens_by_id_;  // every invitation's token, by id
-  std::set<uint32_t> revocation_intended_;
-  std::map<std::string, uint64_t> revoked_tokens_;  // token -> true time the server revoked it
-  std::map<OpId, Hlc> uploaded_hlc_;
   std::optional<uint64_t> log_length_at_death_;  // LOG-008: the log when the server was killed
   int64_t server_clock_offset_ms_ = 0;           // the server clock's drawn offset
-  std::vector<std::string> keys_;
-  // Ground truth.
-  std::vector<EditRecord> edits_;
-  std::map<OpId, size_t> edit_by_op_;
-  std::vector<SyncRecord> syncs_;
-  std::set<OpId> acknowledged_;
-  std::map<FileId, Bytes> file_contents_;
-  std::map<FileId, uint32_t> file_attached_by_;
-  // The devices that received a chunk of each file from the server (a 200 to GET .../chunks/N):
-  // whether a copy ever reached anyone but the device that attached it.
-  std::map<FileId, std::set<uint32_t>> file_chunks_received_by_;
-  // The server's clock when each device last received an answer to its DELETE of a file (200,
-  // 404 or 409: FILE-042 counts each as answered), which starts FILE-040's time.
-  std::map<FileId, std::map<uint32_t, uint64_t>> file_delete_answered_ms_;
-  // The server's clock when each position of its log was filled (index 0: position 1); a restore
-  // cuts it to the restored length.
-  std::vector<uint64_t> log_position_filled_ms_;
-  std::vector<OpId> served_positions_;  // position - 1 -> operation, since the last restore
-  std::vector<Hash> served_blocks_;
+  GroundTruth truth_;
   PlaintextScanner scanner_;
   std::map<std::string, Violation> violations_;
   uint64_t heal_rounds_ = 0;
   bool healed_ = false;
-  std::unique_ptr<SeededRandom> content_random_;
+  Workload workload_;
+  Figures figures_;
+  // False once a client said it draws randomness of its own.
+  bool trace_replayable_ = true;
+  std::optional<WorkspaceId> workspace_;
+  std::string owner_token_;
+  std::string passphrase_;
+  const std::string password_ = "simulated password, never sent";
+  std::function<std::optional<ObjectOp>(const WireOp&)> decrypt_op_;
+  SecretKey shared_key_;
+  Network network_;
+  FaultPlan fault_plan_;
+  Membership membership_;
 };
 
-std::unique_ptr<ServerNode> make_opsync_server(World& world);
+std::unique_ptr<ServerNode> make_opsync_server(NodeHost& world);
 // A device whose client speaks opsync-client-adapter/1: the reference client in this process, or
 // the client behind RunOptions::clients.
-std::unique_ptr<DeviceNode> make_client_device(World& world, uint32_t index);
-std::unique_ptr<ServerNode> make_dataans_server(World& world);
+std::unique_ptr<DeviceNode> make_client_device(NodeHost& world, uint32_t index);
+std::unique_ptr<ServerNode> make_dataans_server(NodeHost& world);
 // A real server over HTTP at `url`, or the answers of one as `replay` recorded them.
-std::unique_ptr<ServerNode> make_external_server(World& world, const std::string& url,
+std::unique_ptr<ServerNode> make_external_server(NodeHost& world, const std::string& url,
                                                  const ServerRecording* replay);
 // What an opsync server answered, for the position and page checkers (LOG-011, LOG-012).
-void observe_server_answer(World& world, const HttpRequest& request, const HttpResponse& response);
-std::unique_ptr<DeviceNode> make_dataans_device(World& world, uint32_t index);
+void observe_server_answer(NodeHost& world, const HttpRequest& request,
+                           const HttpResponse& response);
+std::unique_ptr<DeviceNode> make_dataans_device(NodeHost& world, uint32_t index);
 
 // The checkers that run at the end, over the reports and the ground truth.
 struct EndState {
