@@ -1,5 +1,7 @@
 #include "client_state.h"
 
+#include "opsync/client/engine.h"
+
 namespace opsync::simulator {
 
 void add_state_to_report(const adapter::DeviceState& state, DeviceReport& out) {
@@ -36,14 +38,10 @@ std::optional<WorkspaceKeys> derive_workspace_keys(const PutKeyRequest& key_reco
   Result<SecretKey> data_key = unwrap_data_key(kek, key_record.wrapped_key, workspace, 1);
   if (!data_key.ok()) return std::nullopt;
   const Subkeys subkeys = derive_subkeys(*data_key);
-  WorkspaceKeys keys{subkeys, [subkeys](const WireOp& op) -> std::optional<ObjectOp> {
-                       if (op.key_id != 1) return std::nullopt;
-                       Result<Bytes> plaintext = open_op_payload(subkeys.op_key, op);
-                       if (!plaintext.ok()) return std::nullopt;
-                       Result<ObjectPayload> payload = parse_payload(*plaintext);
-                       if (!payload.ok()) return std::nullopt;
-                       return ObjectOp{op.id, op.hlc, std::move(payload).value()};
-                     }};
+  // The simulated workspace has the one key record (key id 1); an operation is opened the way
+  // the client opens it (Keyring::open_op).
+  const client::Keyring keyring{1, {{1, subkeys}}};
+  WorkspaceKeys keys{subkeys, [keyring](const WireOp& op) { return keyring.open_op(op); }};
   return keys;
 }
 
