@@ -8,13 +8,14 @@ OPSYNC_BUILD_ROOT="${OPSYNC_BUILD_ROOT:-$OPSYNC_ROOT/build}"
 # Every Debian 12 package the build, the tests and the benchmarks use. chromium checks the HTML
 # reports, xmllint (libxml2-utils) the JUnit ones, dpkg-dev's dpkg-shlibdeps the Debian package's
 # dependencies, help2man makes its manual pages and lintian checks it; clang-format-14 checks the
-# layout of every C++ file (scripts/check-format).
+# layout of every C++ file (scripts/check-format) and universal-ctags the size of its classes and
+# functions (docs/check_sizes.py).
 OPSYNC_PACKAGES=(
   cmake ninja-build g++ pkg-config ccache
   libboost-dev libboost-test-dev librapidcheck-dev libsqlite3-dev libssl-dev libcpp-httplib-dev
   nlohmann-json3-dev libsimdjson-dev libcli11-dev libbenchmark-dev
   python3 python3-jsonschema python3-yaml python3-cryptography nginx openssl
-  clang-14 libclang-rt-14-dev clang-format-14
+  clang-14 libclang-rt-14-dev clang-format-14 universal-ctags
   chromium libxml2-utils dpkg-dev help2man lintian
 )
 
