@@ -6,7 +6,6 @@
 #include <system_error>
 
 #include "opsync/protocol/check.h"
-#include "opsync/protocol/endpoints.h"
 #include "opsync/protocol/messages.h"
 
 namespace opsync::simulator {
@@ -23,11 +22,6 @@ constexpr uint64_t kHealRoundBudgetMs = 30 * 60 * 1000;
 constexpr uint64_t kHealRoundTripsMin = 4000;
 constexpr uint64_t kJoinRetryMs = 5000;
 constexpr uint64_t kGarbageEveryMs = 10 * 60 * 1000;
-Bytes answer_bytes(const HttpResponse& r) {
-  Bytes out = to_bytes(std::to_string(r.status) + "\n");
-  out.insert(out.end(), r.body.begin(), r.body.end());
-  return out;
-}
 
 std::filesystem::path make_work_dir(const std::filesystem::path& requested, bool& owned) {
   std::filesystem::path base = requested;
@@ -67,7 +61,8 @@ World::World(const Config& config, const RunOptions& options)
       workload_(*this),
       network_(*this, trace_, figures_, truth_, config.devices + config.faults.joins),
       fault_plan_(*this, network_, workload_, figures_),
-      membership_(*this) {
+      membership_(*this),
+      server_life_(*this, trace_, truth_, scanner_, membership_, figures_) {
   OPSYNC_CHECK_MSG(validate(config).ok(), "run() needs a valid configuration");
   work_dir_ = make_work_dir(options.work_dir, owns_work_dir_);
   // CRY-004, SEC-001: the password never leaves the device (the passphrase and the keys join
@@ -189,46 +184,10 @@ void World::observe_block(uint64_t index, const Hash& hash, const std::string& t
               "the hash of block " + std::to_string(index) + " changed with no restore in between");
 }
 
-void World::note_restore() {
-  truth_.forget_served();
-  figures_.restores += 1;
-  for (auto& d : devices_) note_fault_for(d->index);
-}
-
 // ---- the network --------------------------------------------------------------------------------
 
 void World::send(DeviceNode& device, uint64_t task, HttpRequest request, std::string token) {
   network_.send(device, task, std::move(request), std::move(token));
-}
-
-HttpResponse World::serve(uint32_t device, uint64_t exchange, const HttpRequest& request,
-                          const std::string& token, const std::string& kind) {
-  const std::string& device_name = devices_.at(device)->name;
-  // SEC-001: nothing the server receives holds plaintext.
-  Bytes received = to_bytes(request.target);
-  received.insert(received.end(), request.body.begin(), request.body.end());
-  if (std::optional<std::string> leak = scanner_.scan(received))
-    violation("plaintext", {device_name, "server"}, {},
-              "the server received " + *leak + " in the clear (" + request.method + " " +
-                  request.target + ")");
-  HttpResponse response = server_->handle(request, token);
-  membership_.watch_revocations(request, token, response, device);
-  // Only the simulated server's retention is known (file_outlived_its_retention); an external
-  // server's log_length() would read its whole log over HTTP after every upload.
-  if (!external_server() && response.status == 200 && request.method == "POST" &&
-      endpoint_of_target(request.method, request.target) == EndpointId::kUploadOps) {
-    truth_.note_log_length(server_->log_length(), server_->clock.read(now()));
-  }
-  TraceEvent e;
-  e.time_ms = now();
-  e.node = "server";
-  e.kind = kind;
-  e.detail = request.method + " " + request.target + " -> " + std::to_string(response.status);
-  e.clock_ms = server_->clock.read(now());
-  e.exchange = exchange;
-  e.peer = device_name;
-  trace_.add(std::move(e), answer_bytes(response));
-  return response;
 }
 
 // ---- phases -----------------------------------------------------------------------------------
@@ -300,50 +259,6 @@ void World::plan_chaos() {
     });
 }
 
-// ---- the server's life ------------------------------------------------------------------------
-
-void World::kill_server(uint64_t down_ms) {
-  if (!server_->up()) return;
-  log_length_at_death_ = server_->log_length();
-  server_->crash();
-  figures_.server_crashes += 1;
-  event("server", "crash", "the server is killed, down for " + std::to_string(down_ms) + " ms",
-        to_bytes("crash"));
-  for (auto& d : devices_) note_fault_for(d->index);
-  schedule(now() + down_ms, [this] {
-    if (!server_->up()) restart_server("the server restarts on its storage");
-  });
-}
-
-void World::restart_server(const std::string& why) {
-  if (server_->up()) return;
-  server_->restart();
-  event("server", "restart", why, to_bytes("restart"));
-  // LOG-008: what the server acknowledged survives its death (a restore in between replaced the
-  // log on purpose, and forgot the length it had).
-  if (log_length_at_death_ && server_->log_length() != *log_length_at_death_)
-    violation("nothing_lost", {"server"}, {},
-              "the log held " + std::to_string(*log_length_at_death_) +
-                  " operations before the server died and " +
-                  std::to_string(server_->log_length()) + " after it restarted (LOG-008)");
-  log_length_at_death_.reset();
-}
-
-void World::restore_server(uint32_t pick) {
-  const bool was_up = server_->up();
-  const uint64_t before = was_up ? server_->log_length() : log_length_at_death_.value_or(0);
-  if (!server_->restore(pick)) return;  // no backup yet
-  log_length_at_death_.reset();
-  // The positions past the restored log will be filled again, later.
-  truth_.note_log_restored(server_->log_length());
-  note_restore();
-  event("server", "restore",
-        std::string(was_up ? "" : "while down, ") + "restored from backup " + std::to_string(pick) +
-            " and started: the log goes from " + std::to_string(before) + " to " +
-            std::to_string(server_->log_length()) + " operations",
-        to_bytes(std::to_string(pick)));
-}
-
 void World::plan_script() {
   for (const ScriptStep& step : config_.script)
     if (!step.key.empty()) workload_.add_key(step.key);
@@ -409,7 +324,7 @@ void World::heal() {
   phase_ = Phase::kHeal;
   event("world", "phase", "heal", to_bytes("heal"));
   network_.heal();
-  restart_server("the server restarts for the heal phase");
+  server_life_.restart("the server restarts for the heal phase");
   for (auto& d : devices_) d->prepare_for_heal();
   // Joins that have not completed get their chance now, with no faults.
   run_events(now() + heal_round_budget_ms());

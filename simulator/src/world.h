@@ -42,6 +42,7 @@
 #include "plaintext.h"
 #include "records.h"
 #include "scheduler.h"
+#include "server_life.h"
 #include "workload.h"
 
 namespace opsync::simulator {
@@ -129,11 +130,16 @@ class World final : public NodeHost {
   void note_fault_for(uint32_t device);  // something went wrong for this device's current sync
   // The server acts on a request: the plaintext scan, the revocation checker, the trace.
   HttpResponse serve(uint32_t device, uint64_t exchange, const HttpRequest& request,
-                     const std::string& token, const std::string& kind);
-  // The server's life: every kill, restart and restore goes through these, so that LOG-008's
-  // check compares the log across a death with the length it had when it died.
-  void kill_server(uint64_t down_ms);
-  void restore_server(uint32_t pick);
+                     const std::string& token, const std::string& kind) {
+    return server_life_.serve(device, exchange, request, token, kind);
+  }
+  // The server's life (server_life.h): every kill, restart and restore goes through it.
+  void kill_server(uint64_t down_ms) { server_life_.kill(down_ms); }
+  void restore_server(uint32_t pick) { server_life_.restore(pick); }
+  // The run drives a real server or replays one's recorded answers.
+  bool external_server() const {
+    return !options_.server_url.empty() || options_.recording != nullptr;
+  }
   void request_revocation(uint32_t device) { membership_.request_revocation(device); }
   const std::vector<std::string>& keys() const { return workload_.keys(); }
 
@@ -141,14 +147,9 @@ class World final : public NodeHost {
   enum class Phase { kSetup, kChaos, kDrain, kHeal, kCollect, kDone };
   void add_event(const std::string& node, const std::string& kind, const std::string& detail,
                  ByteView bytes, uint64_t exchange) override;
-  void note_restore();  // positions after a restore may be served anew
   // Virtual time a heal round (and the collection's last sync) may take: 30 minutes, or 4,000
   // round trips at the drawn latency when that is longer.
   uint64_t heal_round_budget_ms() const;
-  // The run drives a real server or replays one's recorded answers.
-  bool external_server() const {
-    return !options_.server_url.empty() || options_.recording != nullptr;
-  }
   // Runs every event due at or before until_ms; time stops at the last one run.
   void run_events(uint64_t until_ms);
   // The same, then time moves on to until_ms.
@@ -161,8 +162,6 @@ class World final : public NodeHost {
   void collect();
   void check_at_end();
 
-  void restart_server(const std::string& why);
-
   Config config_;
   RunOptions options_;
   Trace trace_;
@@ -174,8 +173,7 @@ class World final : public NodeHost {
   uint64_t chaos_start_ms_ = 0;
   std::unique_ptr<ServerNode> server_;
   std::vector<std::unique_ptr<DeviceNode>> devices_;
-  std::optional<uint64_t> log_length_at_death_;  // LOG-008: the log when the server was killed
-  int64_t server_clock_offset_ms_ = 0;           // the server clock's drawn offset
+  int64_t server_clock_offset_ms_ = 0;  // the server clock's drawn offset
   GroundTruth truth_;
   PlaintextScanner scanner_;
   std::map<std::string, Violation> violations_;
@@ -194,6 +192,7 @@ class World final : public NodeHost {
   Network network_;
   FaultPlan fault_plan_;
   Membership membership_;
+  ServerLife server_life_;
 };
 
 std::unique_ptr<ServerNode> make_opsync_server(NodeHost& world);
