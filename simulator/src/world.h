@@ -1,7 +1,7 @@
 // The simulated world: one scheduler on virtual time (scheduler.h), a network between the devices
 // and the server (network.h), the fault plan (fault_plan.h), the workload (workload.h), the
 // owner's invitations and revocations (membership.h), and what the checkers need to know about
-// the run (ground_truth.h). The world runs the phases and the server's life.
+// the run (ground_truth.h); the run's phases (phases.h) and the server's life (server_life.h).
 //
 // The world owns the nodes (one server, up to 64 devices) through two small interfaces (nodes.h),
 // so that the same world runs the reference code (opsync_nodes.cpp) and the Dataans model
@@ -39,6 +39,7 @@
 #include "opsync/simulator/decisions.h"
 #include "opsync/simulator/run.h"
 #include "opsync/simulator/trace.h"
+#include "phases.h"
 #include "plaintext.h"
 #include "records.h"
 #include "scheduler.h"
@@ -123,10 +124,10 @@ class World final : public NodeHost {
 
   // ---- for the world's parts (network, fault plan, workload, membership) and the checkers ----
   size_t device_count() const { return devices_.size(); }
-  uint64_t chaos_start_ms() const { return chaos_start_ms_; }
-  int64_t server_clock_offset_ms() const { return server_clock_offset_ms_; }
+  uint64_t chaos_start_ms() const { return phases_.chaos_start_ms(); }
+  int64_t server_clock_offset_ms() const { return phases_.server_clock_offset_ms(); }
   // Faults strike messages in the chaos phase only.
-  bool in_chaos() const { return phase_ == Phase::kChaos; }
+  bool in_chaos() const { return phases_.in_chaos(); }
   void note_fault_for(uint32_t device);  // something went wrong for this device's current sync
   // The server acts on a request: the plaintext scan, the revocation checker, the trace.
   HttpResponse serve(uint32_t device, uint64_t exchange, const HttpRequest& request,
@@ -144,22 +145,9 @@ class World final : public NodeHost {
   const std::vector<std::string>& keys() const { return workload_.keys(); }
 
  private:
-  enum class Phase { kSetup, kChaos, kDrain, kHeal, kCollect, kDone };
   void add_event(const std::string& node, const std::string& kind, const std::string& detail,
                  ByteView bytes, uint64_t exchange) override;
-  // Virtual time a heal round (and the collection's last sync) may take: 30 minutes, or 4,000
-  // round trips at the drawn latency when that is longer.
-  uint64_t heal_round_budget_ms() const;
-  // Runs every event due at or before until_ms; time stops at the last one run.
-  void run_events(uint64_t until_ms);
-  // The same, then time moves on to until_ms.
-  void run_until(uint64_t until_ms);
   uint64_t clock_of(const std::string& node) const;
-  void setup();
-  void plan_chaos();
-  void plan_script();
-  void heal();
-  void collect();
   void check_at_end();
 
   Config config_;
@@ -169,16 +157,11 @@ class World final : public NodeHost {
   std::unique_ptr<Decisions> decisions_;
   std::filesystem::path work_dir_;
   bool owns_work_dir_ = false;
-  Phase phase_ = Phase::kSetup;
-  uint64_t chaos_start_ms_ = 0;
   std::unique_ptr<ServerNode> server_;
   std::vector<std::unique_ptr<DeviceNode>> devices_;
-  int64_t server_clock_offset_ms_ = 0;  // the server clock's drawn offset
   GroundTruth truth_;
   PlaintextScanner scanner_;
   std::map<std::string, Violation> violations_;
-  uint64_t heal_rounds_ = 0;
-  bool healed_ = false;
   Workload workload_;
   Figures figures_;
   // False once a client said it draws randomness of its own.
@@ -193,6 +176,7 @@ class World final : public NodeHost {
   FaultPlan fault_plan_;
   Membership membership_;
   ServerLife server_life_;
+  Phases phases_;
 };
 
 std::unique_ptr<ServerNode> make_opsync_server(NodeHost& world);
