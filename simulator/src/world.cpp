@@ -2,7 +2,6 @@
 
 #include <stdlib.h>
 
-#include <algorithm>
 #include <system_error>
 
 #include "opsync/protocol/check.h"
@@ -45,7 +44,8 @@ World::World(const Config& config, const RunOptions& options)
       membership_(*this),
       server_life_(*this, trace_, truth_, scanner_, membership_, figures_),
       phases_(*this, scheduler_, server_, devices_, network_, workload_, fault_plan_, server_life_,
-              truth_, figures_) {
+              truth_, figures_),
+      verdict_(*this, trace_, *decisions_, truth_, scanner_, figures_) {
   OPSYNC_CHECK_MSG(validate(config).ok(), "run() needs a valid configuration");
   work_dir_ = make_work_dir(options.work_dir, owns_work_dir_);
   // CRY-004, SEC-001: the password never leaves the device (the passphrase and the keys join
@@ -136,14 +136,6 @@ void World::note_fault_for(uint32_t device) {
   if (device < devices_.size()) devices_[device]->note_fault();
 }
 
-void World::violation(const std::string& checker, std::vector<std::string> nodes,
-                      std::vector<std::string> ops, const std::string& message) {
-  if (violations_.count(checker)) return;
-  violations_.emplace(checker,
-                      Violation{checker, now(), std::move(nodes), std::move(ops), message});
-  event("world", "violation", checker + ": " + message, to_bytes(checker));
-}
-
 void World::add_plaintext_file(const FileId& id, ByteView content, uint32_t device) {
   truth_.add_file(id, content, device);
   scanner_.add_file(content, "the content of file " + short_id(id));
@@ -171,69 +163,8 @@ void World::send(DeviceNode& device, uint64_t task, HttpRequest request, std::st
 
 RunResult World::run() {
   phases_.run();
-  check_at_end();
-
-  RunResult result;
-  result.config = config_;
-  for (const std::string& name : checker_names()) {
-    auto it = violations_.find(name);
-    if (it != violations_.end()) result.violations.push_back(it->second);
-  }
-  figures_.events = trace_.event_count();
-  figures_.decisions = decisions_->decision_count();
-  figures_.simulated_ms = now() - kStartMs;
-  figures_.chaos_ms = config_.chaos_ms;
-  result.figures = figures_;
-  result.trace_hash = trace_.hash();
-  if (options_.keep_decisions) {
-    result.decisions = decisions_->log();
-    result.event_digests = trace_.digests();
-  }
-  if (options_.keep_events) result.events = trace_.events();
-  result.recording = server_->recording();
-  result.trace_replayable = trace_replayable_;
-  if (options_.clients) {
-    result.adapter_command =
-        options_.adapter_command.empty() ? "(a channel factory)" : options_.adapter_command;
-    for (uint32_t device : options_.reference_devices)
-      if (device < devices_.size()) result.reference_devices.insert(device);
-  }
-  return result;
-}
-
-void World::check_at_end() {
-  std::vector<DeviceReport> reports;
-  for (auto& d : devices_) reports.push_back(d->report());
-  const ServerReport server = server_->report();
-  figures_.ops_in_log = server.log.size();
-  for (const Bytes& stored : server.stored_bytes)
-    if (std::optional<std::string> leak = scanner_.scan(stored)) {
-      violation("plaintext", {"server"}, {}, "the server stores " + *leak + " in the clear");
-      break;
-    }
-  EndState state{config_,
-                 truth_.edits(),
-                 truth_.edit_by_op(),
-                 truth_.syncs(),
-                 truth_.file_contents(),
-                 truth_.file_attached_by(),
-                 truth_.file_chunks_received_by(),
-                 truth_.file_delete_answered_ms(),
-                 truth_.log_position_filled_ms(),
-                 truth_.uploaded_hlc(),
-                 reports,
-                 server,
-                 phases_.healed(),
-                 phases_.heal_rounds(),
-                 external_server(),
-                 static_cast<bool>(decrypt_op_)};
-  run_end_checkers(*this, state);
-}
-
-std::vector<std::string> checker_names() {
-  return {"convergence", "nothing_lost", "log_integrity", "causality",          "no_resurrection",
-          "files",       "orphans",      "plaintext",     "liveness",           "backoff",
-          "revocation",  "sync_errors",  "transfer_cost", "position_stability", "field_answers"};
+  verdict_.check_at_end(phases_.healed(), phases_.heal_rounds(), static_cast<bool>(decrypt_op_));
+  return verdict_.result(trace_replayable_);
 }
 
 RunResult run(const Config& config, const RunOptions& options) {

@@ -1,7 +1,8 @@
 // The simulated world: one scheduler on virtual time (scheduler.h), a network between the devices
 // and the server (network.h), the fault plan (fault_plan.h), the workload (workload.h), the
 // owner's invitations and revocations (membership.h), and what the checkers need to know about
-// the run (ground_truth.h); the run's phases (phases.h) and the server's life (server_life.h).
+// the run (ground_truth.h); the run's phases (phases.h), the server's life (server_life.h) and
+// the verdict: the violations, the checks at the end and the run's result (verdict.h).
 //
 // The world owns the nodes (one server, up to 64 devices) through two small interfaces (nodes.h),
 // so that the same world runs the reference code (opsync_nodes.cpp) and the Dataans model
@@ -44,6 +45,7 @@
 #include "records.h"
 #include "scheduler.h"
 #include "server_life.h"
+#include "verdict.h"
 #include "workload.h"
 
 namespace opsync::simulator {
@@ -83,7 +85,9 @@ class World final : public NodeHost {
   }
   void finish_sync(DeviceNode& device, SyncRecord record) override;
   void violation(const std::string& checker, std::vector<std::string> nodes,
-                 std::vector<std::string> ops, const std::string& message) override;
+                 std::vector<std::string> ops, const std::string& message) override {
+    verdict_.violation(checker, std::move(nodes), std::move(ops), message);
+  }
   void add_plaintext(ByteView text, const std::string& what) override {
     scanner_.add_text(text, what);
   }
@@ -122,7 +126,7 @@ class World final : public NodeHost {
   const SecretKey& shared_key() const override { return shared_key_; }
   void set_shared_key(const SecretKey& key) override { shared_key_ = key; }
 
-  // ---- for the world's parts (network, fault plan, workload, membership) and the checkers ----
+  // ---- for the world's parts (network.h to verdict.h) and the checkers ----
   size_t device_count() const { return devices_.size(); }
   uint64_t chaos_start_ms() const { return phases_.chaos_start_ms(); }
   int64_t server_clock_offset_ms() const { return phases_.server_clock_offset_ms(); }
@@ -148,7 +152,6 @@ class World final : public NodeHost {
   void add_event(const std::string& node, const std::string& kind, const std::string& detail,
                  ByteView bytes, uint64_t exchange) override;
   uint64_t clock_of(const std::string& node) const;
-  void check_at_end();
 
   Config config_;
   RunOptions options_;
@@ -161,7 +164,6 @@ class World final : public NodeHost {
   std::vector<std::unique_ptr<DeviceNode>> devices_;
   GroundTruth truth_;
   PlaintextScanner scanner_;
-  std::map<std::string, Violation> violations_;
   Workload workload_;
   Figures figures_;
   // False once a client said it draws randomness of its own.
@@ -177,6 +179,7 @@ class World final : public NodeHost {
   Membership membership_;
   ServerLife server_life_;
   Phases phases_;
+  Verdict verdict_;
 };
 
 std::unique_ptr<ServerNode> make_opsync_server(NodeHost& world);
