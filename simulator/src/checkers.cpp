@@ -1,9 +1,10 @@
 // The checkers that judge the end state: convergence, nothing lost, the log's integrity,
 // causality, no resurrection, files and orphans. The others (plaintext, liveness, sync errors,
-// transfer cost, position stability) watch the run as it goes, in world.cpp and the nodes.
+// transfer cost, position stability) watch the run as it goes, in world.cpp, phases.cpp,
+// server_life.cpp and the nodes.
 //
-// Each reports its first violation with the nodes and operations involved; the world keeps one
-// per checker.
+// Each reports its first violation with the nodes and operations involved; the world's verdict
+// (verdict.h) keeps one per checker.
 #include <algorithm>
 #include <map>
 #include <set>

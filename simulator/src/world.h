@@ -1,7 +1,8 @@
 // The simulated world: one scheduler on virtual time (scheduler.h), a network between the devices
 // and the server (network.h), the fault plan (fault_plan.h), the workload (workload.h), the
 // owner's invitations and revocations (membership.h), and what the checkers need to know about
-// the run (ground_truth.h). The world runs the phases and the server's life.
+// the run (ground_truth.h); the run's phases (phases.h), the server's life (server_life.h) and
+// the verdict: the violations, the checks at the end and the run's result (verdict.h).
 //
 // The world owns the nodes (one server, up to 64 devices) through two small interfaces (nodes.h),
 // so that the same world runs the reference code (opsync_nodes.cpp) and the Dataans model
@@ -39,9 +40,12 @@
 #include "opsync/simulator/decisions.h"
 #include "opsync/simulator/run.h"
 #include "opsync/simulator/trace.h"
+#include "phases.h"
 #include "plaintext.h"
 #include "records.h"
 #include "scheduler.h"
+#include "server_life.h"
+#include "verdict.h"
 #include "workload.h"
 
 namespace opsync::simulator {
@@ -81,7 +85,9 @@ class World final : public NodeHost {
   }
   void finish_sync(DeviceNode& device, SyncRecord record) override;
   void violation(const std::string& checker, std::vector<std::string> nodes,
-                 std::vector<std::string> ops, const std::string& message) override;
+                 std::vector<std::string> ops, const std::string& message) override {
+    verdict_.violation(checker, std::move(nodes), std::move(ops), message);
+  }
   void add_plaintext(ByteView text, const std::string& what) override {
     scanner_.add_text(text, what);
   }
@@ -120,48 +126,32 @@ class World final : public NodeHost {
   const SecretKey& shared_key() const override { return shared_key_; }
   void set_shared_key(const SecretKey& key) override { shared_key_ = key; }
 
-  // ---- for the world's parts (network, fault plan, workload, membership) and the checkers ----
+  // ---- for the world's parts (network.h to verdict.h) and the checkers ----
   size_t device_count() const { return devices_.size(); }
-  uint64_t chaos_start_ms() const { return chaos_start_ms_; }
-  int64_t server_clock_offset_ms() const { return server_clock_offset_ms_; }
+  uint64_t chaos_start_ms() const { return phases_.chaos_start_ms(); }
+  int64_t server_clock_offset_ms() const { return phases_.server_clock_offset_ms(); }
   // Faults strike messages in the chaos phase only.
-  bool in_chaos() const { return phase_ == Phase::kChaos; }
+  bool in_chaos() const { return phases_.in_chaos(); }
   void note_fault_for(uint32_t device);  // something went wrong for this device's current sync
   // The server acts on a request: the plaintext scan, the revocation checker, the trace.
   HttpResponse serve(uint32_t device, uint64_t exchange, const HttpRequest& request,
-                     const std::string& token, const std::string& kind);
-  // The server's life: every kill, restart and restore goes through these, so that LOG-008's
-  // check compares the log across a death with the length it had when it died.
-  void kill_server(uint64_t down_ms);
-  void restore_server(uint32_t pick);
-  void request_revocation(uint32_t device) { membership_.request_revocation(device); }
-  const std::vector<std::string>& keys() const { return workload_.keys(); }
-
- private:
-  enum class Phase { kSetup, kChaos, kDrain, kHeal, kCollect, kDone };
-  void add_event(const std::string& node, const std::string& kind, const std::string& detail,
-                 ByteView bytes, uint64_t exchange) override;
-  void note_restore();  // positions after a restore may be served anew
-  // Virtual time a heal round (and the collection's last sync) may take: 30 minutes, or 4,000
-  // round trips at the drawn latency when that is longer.
-  uint64_t heal_round_budget_ms() const;
+                     const std::string& token, const std::string& kind) {
+    return server_life_.serve(device, exchange, request, token, kind);
+  }
+  // The server's life (server_life.h): every kill, restart and restore goes through it.
+  void kill_server(uint64_t down_ms) { server_life_.kill(down_ms); }
+  void restore_server(uint32_t pick) { server_life_.restore(pick); }
   // The run drives a real server or replays one's recorded answers.
   bool external_server() const {
     return !options_.server_url.empty() || options_.recording != nullptr;
   }
-  // Runs every event due at or before until_ms; time stops at the last one run.
-  void run_events(uint64_t until_ms);
-  // The same, then time moves on to until_ms.
-  void run_until(uint64_t until_ms);
-  uint64_t clock_of(const std::string& node) const;
-  void setup();
-  void plan_chaos();
-  void plan_script();
-  void heal();
-  void collect();
-  void check_at_end();
+  void request_revocation(uint32_t device) { membership_.request_revocation(device); }
+  const std::vector<std::string>& keys() const { return workload_.keys(); }
 
-  void restart_server(const std::string& why);
+ private:
+  void add_event(const std::string& node, const std::string& kind, const std::string& detail,
+                 ByteView bytes, uint64_t exchange) override;
+  uint64_t clock_of(const std::string& node) const;
 
   Config config_;
   RunOptions options_;
@@ -170,17 +160,10 @@ class World final : public NodeHost {
   std::unique_ptr<Decisions> decisions_;
   std::filesystem::path work_dir_;
   bool owns_work_dir_ = false;
-  Phase phase_ = Phase::kSetup;
-  uint64_t chaos_start_ms_ = 0;
   std::unique_ptr<ServerNode> server_;
   std::vector<std::unique_ptr<DeviceNode>> devices_;
-  std::optional<uint64_t> log_length_at_death_;  // LOG-008: the log when the server was killed
-  int64_t server_clock_offset_ms_ = 0;           // the server clock's drawn offset
   GroundTruth truth_;
   PlaintextScanner scanner_;
-  std::map<std::string, Violation> violations_;
-  uint64_t heal_rounds_ = 0;
-  bool healed_ = false;
   Workload workload_;
   Figures figures_;
   // False once a client said it draws randomness of its own.
@@ -194,6 +177,9 @@ class World final : public NodeHost {
   Network network_;
   FaultPlan fault_plan_;
   Membership membership_;
+  ServerLife server_life_;
+  Phases phases_;
+  Verdict verdict_;
 };
 
 std::unique_ptr<ServerNode> make_opsync_server(NodeHost& world);
