@@ -62,11 +62,14 @@ def read_tags(files, cwd):
             and "end" in t and not t["name"].startswith("__anon")]
 
 
-def qualified(tag):
-    """The tag's name with its scope; an anonymous namespace is written `(anonymous)`, since
-    Universal Ctags names it after a hash that changes with the file."""
-    name = f"{tag['scope']}::{tag['name']}" if tag.get("scope") else tag["name"]
+def without_hashes(name):
+    """`name` with each anonymous namespace written `(anonymous)`: Universal Ctags names one
+    after a hash that changes with the file."""
     return re.sub(r"__anon[0-9a-f]+", "(anonymous)", name)
+
+
+def qualified(tag):
+    return without_hashes(f"{tag['scope']}::{tag['name']}" if tag.get("scope") else tag["name"])
 
 
 def oversized(tags):
@@ -86,7 +89,7 @@ def oversized(tags):
         if lines > FUNCTION_LINES_MAX:
             problems.append((lines, f"function {qualified(tag)}", f"{tag['path']}:{tag['line']}",
                              FUNCTION_LINES_MAX))
-        scope = re.sub(r"__anon[0-9a-f]+", "(anonymous)", tag.get("scope", ""))
+        scope = without_hashes(tag.get("scope", ""))
         owner = classes.get(scope) if tag.get("scopeKind") in ("class", "struct") else None
         inside = owner and owner[1] == tag["path"] and owner[2] <= tag["line"] <= owner[3]
         if owner and not inside:

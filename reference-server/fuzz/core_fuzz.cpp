@@ -550,31 +550,31 @@ using Write = std::function<void(Transaction&)>;
 class RecordingTransaction final : public ForwardingTransaction {
  public:
   RecordingTransaction(Transaction& inner, std::vector<Write>& writes)
-      : ForwardingTransaction(inner), inner_(inner), writes_(writes) {}
+      : ForwardingTransaction(inner), writes_(writes) {}
 
   void insert_workspace(const WorkspaceRecord& r) override {
-    inner_.insert_workspace(r);
+    inner().insert_workspace(r);
     writes_.push_back([r](Transaction& t) { t.insert_workspace(r); });
   }
   void set_head_seq(const WorkspaceId& id, uint64_t head_seq) override {
-    inner_.set_head_seq(id, head_seq);
+    inner().set_head_seq(id, head_seq);
     writes_.push_back([id, head_seq](Transaction& t) { t.set_head_seq(id, head_seq); });
   }
   void delete_workspace(const WorkspaceId& id) override {
-    inner_.delete_workspace(id);
+    inner().delete_workspace(id);
     writes_.push_back([id](Transaction& t) { t.delete_workspace(id); });
   }
   void put_token(const TokenRecord& r) override {
-    inner_.put_token(r);
+    inner().put_token(r);
     writes_.push_back([r](Transaction& t) { t.put_token(r); });
   }
   void put_key(const WorkspaceId& workspace, const KeyRecord& r) override {
-    inner_.put_key(workspace, r);
+    inner().put_key(workspace, r);
     writes_.push_back([workspace, r](Transaction& t) { t.put_key(workspace, r); });
   }
   std::optional<LoggedOp> append_op_if_absent(const WorkspaceId& workspace, const OpId& id,
                                               const StoredOp& op) override {
-    auto held = inner_.append_op_if_absent(workspace, id, op);
+    auto held = inner().append_op_if_absent(workspace, id, op);
     if (!held) {
       writes_.push_back(
           [workspace, id, op](Transaction& t) { t.append_op_if_absent(workspace, id, op); });
@@ -582,27 +582,26 @@ class RecordingTransaction final : public ForwardingTransaction {
     return held;
   }
   void put_block_hash(const WorkspaceId& workspace, uint64_t index, const Hash& hash) override {
-    inner_.put_block_hash(workspace, index, hash);
+    inner().put_block_hash(workspace, index, hash);
     writes_.push_back(
         [workspace, index, hash](Transaction& t) { t.put_block_hash(workspace, index, hash); });
   }
   void put_file(const WorkspaceId& workspace, const FileRecord& r) override {
-    inner_.put_file(workspace, r);
+    inner().put_file(workspace, r);
     writes_.push_back([workspace, r](Transaction& t) { t.put_file(workspace, r); });
   }
   void delete_file(const WorkspaceId& workspace, const FileId& id) override {
-    inner_.delete_file(workspace, id);
+    inner().delete_file(workspace, id);
     writes_.push_back([workspace, id](Transaction& t) { t.delete_file(workspace, id); });
   }
   void put_chunk(const WorkspaceId& workspace, const FileId& id, uint32_t index,
                  ByteView body) override {
-    inner_.put_chunk(workspace, id, index, body);
+    inner().put_chunk(workspace, id, index, body);
     writes_.push_back([workspace, id, index, bytes = Bytes(body.begin(), body.end())](
                           Transaction& t) { t.put_chunk(workspace, id, index, bytes); });
   }
 
  private:
-  Transaction& inner_;
   std::vector<Write>& writes_;
 };
 
